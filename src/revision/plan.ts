@@ -1,0 +1,296 @@
+import { LambicError } from "../errors.ts";
+import { BASE, isNode, RevisionMap, type RevisionNode } from "./revision-map.ts";
+import type { RevisionDirection } from "./types.ts";
+
+/**
+ * Plans: which revisions an upgrade, downgrade or stamp runs, in which order, and what each step
+ * does to the version rows. Ported from Alembic's `ScriptDirectory._upgrade_revs` /
+ * `_downgrade_revs` / `_stamp_revs` and `HeadMaintainer` (runtime/migration.py).
+ */
+
+export interface RevisionStep {
+  readonly kind: "revision";
+  readonly revision: string;
+  readonly direction: RevisionDirection;
+  /** What the step moves from and to, without dependencies (Alembic's log line). */
+  readonly from: readonly string[];
+  readonly to: readonly string[];
+}
+
+export interface StampStep {
+  readonly kind: "stamp";
+  readonly from: readonly string[];
+  readonly to: readonly string[];
+  readonly direction: RevisionDirection;
+  readonly branchMove: boolean;
+}
+
+export type PlanStep = RevisionStep | StampStep;
+
+/** One change to the version table. */
+export type VersionRowChange =
+  | { readonly op: "insert"; readonly version: string }
+  | { readonly op: "delete"; readonly version: string }
+  | { readonly op: "update"; readonly from: string; readonly to: string };
+
+/** Alembic's log line for a step: `upgrade a, b -> c`, `downgrade c -> a, b`, `upgrade  -> a`. */
+export function describeStep(step: PlanStep): string {
+  const name = step.kind === "stamp" ? "stamp_revision" : step.direction === "up" ? "upgrade" : "downgrade";
+  return `${name} ${step.from.join(", ")} -> ${step.to.join(", ")}`;
+}
+
+function revisionStep(node: RevisionNode, direction: RevisionDirection): RevisionStep {
+  return direction === "up"
+    ? { kind: "revision", revision: node.id, direction, from: node.versionedDown, to: [node.id] }
+    : { kind: "revision", revision: node.id, direction, from: [node.id], to: node.versionedDown };
+}
+
+/** `lambic upgrade TARGET` from the given version rows. */
+export function planUpgrade(map: RevisionMap, current: readonly string[], target: string): RevisionStep[] {
+  const revisions = map.iterateRevisions(target, current, { implicitBase: true });
+  return revisions.reverse().map((node) => revisionStep(node, "up"));
+}
+
+/** `lambic downgrade TARGET` from the given version rows. */
+export function planDowngrade(map: RevisionMap, current: readonly string[], target: string): RevisionStep[] {
+  return map.iterateRevisions(current, target, { selectForDowngrade: true }).map((node) => revisionStep(node, "down"));
+}
+
+/** Alembic's `_stamp_revs`: version-row moves that make the table say `targets`, running nothing. */
+export function planStamp(map: RevisionMap, current: readonly string[], targets: readonly string[]): StampStep[] {
+  const headRevs = map.getRevisions(current).filter(isNode);
+  const wanted = targets.length === 0 ? [BASE] : targets;
+  const filteredHeads: RevisionNode[] = [];
+  for (const target of wanted) {
+    if (!target) continue;
+    for (const head of map.filterForLineage(headRevs, target, true)) if (!filteredHeads.includes(head)) filteredHeads.push(head);
+  }
+  const resolved = map.getRevisions(wanted);
+  const destinations = resolved.length > 0 ? resolved : [null];
+  const steps: StampStep[] = [];
+  for (const dest of destinations) {
+    if (!isNode(dest)) {
+      for (const head of filteredHeads) steps.push({ kind: "stamp", from: [head.id], to: [], direction: "down", branchMove: true });
+      continue;
+    }
+    if (filteredHeads.includes(dest)) continue;
+    const descendants = new Set(map.descendants([dest]));
+    const ancestors = new Set(map.ancestors([dest]));
+    const todoHeads = filteredHeads.map((h) => h.id);
+    if (filteredHeads.some((h) => descendants.has(h))) {
+      steps.push({ kind: "stamp", from: todoHeads, to: [dest.id], direction: "down", branchMove: false });
+    } else if (filteredHeads.some((h) => ancestors.has(h))) {
+      steps.push({ kind: "stamp", from: todoHeads, to: [dest.id], direction: "up", branchMove: false });
+    } else {
+      steps.push({ kind: "stamp", from: [], to: [dest.id], direction: "up", branchMove: true });
+    }
+  }
+  return steps;
+}
+
+/**
+ * The revisions `lambic history -r A:B` prints, newest first. `current` stands for the version
+ * rows where the range says "current".
+ */
+export function planHistory(map: RevisionMap, range?: string, current: readonly string[] = []): RevisionNode[] {
+  let base: string | null = null;
+  let head: string | null = null;
+  if (range !== undefined) {
+    const parts = range.trim().split(":");
+    if (parts.length !== 2) {
+      throw new LambicError("USAGE", `History range "${range}" is not of the form [start]:[end], [start]: or :[end].`, { range });
+    }
+    base = parts[0] || null;
+    head = parts[1] || null;
+  }
+  const upper: string | readonly string[] = head === "current" ? current : head ?? "heads";
+  const lower: string | readonly string[] = base === "current" ? current : base ?? "base";
+  return map.iterateRevisions(upper, lower, { inclusive: true, assertRelativeLength: false });
+}
+
+/** Revisions that are branch points, in history order (what `alembic branches` lists). */
+export function listBranchPoints(map: RevisionMap): RevisionNode[] {
+  return planHistory(map).filter((node) => node.isBranchPoint);
+}
+
+/** Version rows plus the heads their dependencies imply (what `alembic current` prints). */
+export function effectiveHeads(map: RevisionMap, rows: readonly string[]): string[] {
+  return map.allCurrent(rows).map((node) => node.id);
+}
+
+/**
+ * The version table as Alembic's `HeadMaintainer` keeps it: one row per applied tip, in table
+ * order (an insert appends, an update keeps the row's place).
+ */
+export class VersionRows {
+  private readonly rows: string[];
+
+  constructor(
+    private readonly map: RevisionMap,
+    rows: readonly string[],
+  ) {
+    this.rows = [...rows];
+  }
+
+  get versions(): readonly string[] {
+    return this.rows;
+  }
+
+  /** Applies a step to the rows and returns the changes, in the order they are to be written. */
+  apply(step: PlanStep): VersionRowChange[] {
+    const changes: VersionRowChange[] = [];
+    const heads = new Set(this.rows);
+    if (this.shouldDeleteBranch(step, heads)) {
+      changes.push(this.delete(step.kind === "stamp" ? single(step.from) : step.from[0]!));
+    } else if (this.shouldCreateBranch(step, heads)) {
+      changes.push(this.insert(step.kind === "stamp" ? single(step.to) : step.to[0]!));
+    } else if (this.shouldMergeBranches(step, heads)) {
+      const { deletes, from, to } = this.mergeIdents(step, heads);
+      for (const version of deletes) changes.push(this.delete(version));
+      changes.push(this.update(from, to));
+    } else if (this.shouldUnmergeBranches(step, heads)) {
+      const { from, to, inserts } = this.unmergeIdents(step, heads);
+      for (const version of inserts) changes.push(this.insert(version));
+      changes.push(this.update(from, to));
+    } else {
+      const [from, to] = this.updateIdents(step, heads);
+      changes.push(this.update(from, to));
+    }
+    return changes;
+  }
+
+  private node(step: RevisionStep): RevisionNode {
+    return this.map.node(step.revision);
+  }
+
+  private shouldDeleteBranch(step: PlanStep, heads: Set<string>): boolean {
+    if (step.kind === "stamp") return step.direction === "down" && step.branchMove;
+    if (step.direction !== "down" || !heads.has(step.revision)) return false;
+    if (this.node(step).normalizedDown.length === 0) return true;
+    return this.unmergeTargets(step, heads).length === 0;
+  }
+
+  private shouldCreateBranch(step: PlanStep, heads: Set<string>): boolean {
+    if (step.kind === "stamp") {
+      return step.direction === "up" && (step.branchMove || step.from.some((f) => !heads.has(f))) && step.to.some((t) => !heads.has(t));
+    }
+    if (step.direction !== "up") return false;
+    const down = this.node(step).normalizedDown;
+    return down.length === 0 || !down.some((d) => heads.has(d));
+  }
+
+  private shouldMergeBranches(step: PlanStep, heads: Set<string>): boolean {
+    if (step.kind === "stamp") return step.from.length > 1;
+    if (step.direction !== "up") return false;
+    const down = this.node(step).normalizedDown;
+    return down.length > 1 && down.filter((d) => heads.has(d)).length > 1;
+  }
+
+  private shouldUnmergeBranches(step: PlanStep, heads: Set<string>): boolean {
+    if (step.kind === "stamp") return step.to.length > 1;
+    return step.direction === "down" && heads.has(step.revision) && this.node(step).normalizedDown.length > 1;
+  }
+
+  private ancestorsOfOtherHeads(heads: Set<string>, exclude: readonly string[]): Set<string> {
+    const others = [...heads].filter((h) => !exclude.includes(h));
+    if (others.length === 0) return new Set();
+    return new Set([...this.map.ancestors(this.map.getRevisions(others).filter(isNode))].map((r) => r.id));
+  }
+
+  private mergeIdents(step: PlanStep, heads: Set<string>): { deletes: string[]; from: string; to: string } {
+    if (step.kind === "stamp") return { deletes: step.from.slice(0, -1), from: step.from.at(-1)!, to: step.to[0]! };
+    const fromRevisions = this.node(step).normalizedDown;
+    const ancestors = this.ancestorsOfOtherHeads(heads, fromRevisions);
+    // Only rows that exist can be merged away. Alembic also tries to delete a dependency row that
+    // an earlier step already merged (and fails with KeyError); skipping it is the intended result.
+    const present = fromRevisions.filter((r) => !ancestors.has(r) && heads.has(r));
+    return { deletes: present.slice(0, -1), from: present.at(-1)!, to: step.revision };
+  }
+
+  private unmergeTargets(step: RevisionStep, heads: Set<string>): string[] {
+    const to = this.node(step).normalizedDown;
+    const ancestors = this.ancestorsOfOtherHeads(heads, [step.revision]);
+    return to.filter((r) => !ancestors.has(r));
+  }
+
+  private unmergeIdents(step: PlanStep, heads: Set<string>): { from: string; to: string; inserts: string[] } {
+    if (step.kind === "stamp") return { from: step.from[0]!, to: step.to.at(-1)!, inserts: step.to.slice(0, -1) };
+    const targets = this.unmergeTargets(step, heads);
+    return { from: step.revision, to: targets.at(-1)!, inserts: targets.slice(0, -1) };
+  }
+
+  private updateIdents(step: PlanStep, heads: Set<string>): [string, string] {
+    if (step.kind === "stamp") return [single(step.from), single(step.to)];
+    const node = this.node(step);
+    let down: string;
+    if (node.normalizedDown.length === 1) {
+      down = node.normalizedDown[0]!;
+    } else {
+      const present = node.normalizedDown.filter((d) => heads.has(d));
+      if (present.length !== 1) {
+        throw new LambicError(
+          "UNKNOWN_VERSION",
+          `Cannot record ${describeStep(step)}: the version rows (${[...heads].join(", ") || "none"}) hold ${present.length} of its parents (${node.normalizedDown.join(", ")}), so the row to update is ambiguous. Check "lambic current"; "lambic stamp" can repair the rows.`,
+          { revision: node.id, rows: [...heads] },
+        );
+      }
+      down = present[0]!;
+    }
+    return step.direction === "up" ? [down, node.id] : [node.id, down];
+  }
+
+  private insert(version: string): VersionRowChange {
+    if (this.rows.includes(version)) {
+      throw new LambicError("UNKNOWN_VERSION", `Version row ${version} is already present; the version table is inconsistent with the plan. Check "lambic current".`, { version });
+    }
+    this.rows.push(version);
+    return { op: "insert", version };
+  }
+
+  private delete(version: string): VersionRowChange {
+    const index = this.rows.indexOf(version);
+    if (index < 0) {
+      throw new LambicError("UNKNOWN_VERSION", `Expected a version row ${version} to delete, found none (rows: ${this.rows.join(", ") || "none"}). Check "lambic current"; "lambic stamp" can repair the rows.`, { version, rows: [...this.rows] });
+    }
+    this.rows.splice(index, 1);
+    return { op: "delete", version };
+  }
+
+  private update(from: string, to: string): VersionRowChange {
+    const index = this.rows.indexOf(from);
+    if (index < 0) {
+      throw new LambicError("UNKNOWN_VERSION", `Expected a version row ${from} to move to ${to}, found none (rows: ${this.rows.join(", ") || "none"}). Check "lambic current"; "lambic stamp" can repair the rows.`, { from, to, rows: [...this.rows] });
+    }
+    if (this.rows.includes(to)) {
+      throw new LambicError("UNKNOWN_VERSION", `Version row ${to} is already present while moving ${from} to it. Check "lambic current".`, { from, to });
+    }
+    this.rows[index] = to;
+    return { op: "update", from, to };
+  }
+}
+
+function single(values: readonly string[]): string {
+  if (values.length !== 1) throw new LambicError("INVALID_TARGET", `Expected exactly one revision, got ${values.length} (${values.join(", ")}).`, {});
+  return values[0]!;
+}
+
+/** Parses an offline range `A:B` (or just `B`, from base). */
+export function parseRange(range: string, command: "upgrade" | "downgrade"): { from: string | null; to: string } {
+  const parts = range.split(":");
+  if (parts.length === 1) {
+    if (command === "downgrade") {
+      throw new LambicError("USAGE", `downgrade --sql needs a range <from>:<to> (e.g. "head:base"), because offline there is no database to read the current version from; got "${range}".`, { range });
+    }
+    return { from: null, to: range };
+  }
+  if (parts.length !== 2) throw new LambicError("USAGE", `Range "${range}" has more than one ":"; use <from>:<to>.`, { range });
+  return { from: parts[0] || null, to: parts[1]! };
+}
+
+/** The version rows an offline range starts from. */
+export function resolveRangeStart(map: RevisionMap, from: string | null): string[] {
+  if (from === null || from === "base") return [];
+  const node = map.getRevision(from);
+  // `label@base` names no revision: the branch starts empty.
+  return node ? [node.id] : [];
+}

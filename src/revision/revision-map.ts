@@ -1,0 +1,801 @@
+import { LambicError } from "../errors.ts";
+import type { RevisionMeta } from "./types.ts";
+
+/**
+ * The revision graph, ported from Alembic's `RevisionMap` (alembic/script/revision.py, 1.8.1 –
+ * unchanged in substance up to 1.19) so that heads, targets and plans match Alembic case by case.
+ * Where Alembic iterates a Python set of strings (hash order), we use declaration order, which is
+ * one of the orders Alembic can produce (see test/conformance/README.md).
+ *
+ * Pure: receives plain revision records, never touches a file.
+ */
+
+/** Alembic's symbol for "no revision": the target `base`, or a walk that went below the roots. */
+export const BASE = "base" as const;
+type Base = typeof BASE;
+
+export class RevisionNode {
+  readonly id: string;
+  readonly meta: RevisionMeta;
+  /** `down_revision` as a tuple: the revisions this one revises (no dependencies). */
+  readonly versionedDown: readonly string[];
+  /** `dependencies` as declared: ids or branch labels. */
+  readonly declaredDependencies: readonly string[];
+  readonly originalBranchLabels: readonly string[];
+  /** Labels of this revision plus the ones propagated along its branch. */
+  readonly branchLabels = new Set<string>();
+  resolvedDependencies: readonly string[] = [];
+  normalizedDependencies: readonly string[] = [];
+  /** Children through `revises` only. */
+  readonly nextrev: string[] = [];
+  /** Children through `revises` or dependencies. */
+  readonly allNextrev: string[] = [];
+
+  constructor(meta: RevisionMeta) {
+    this.id = meta.id;
+    this.meta = meta;
+    this.versionedDown = meta.revises === null || meta.revises === undefined ? [] : typeof meta.revises === "string" ? [meta.revises] : [...meta.revises];
+    this.declaredDependencies = [...(meta.dependsOn ?? [])];
+    this.originalBranchLabels = [...(meta.branchLabels ?? [])];
+    for (const label of this.originalBranchLabels) this.branchLabels.add(label);
+  }
+
+  get allDown(): readonly string[] {
+    return dedupe([...this.versionedDown, ...this.resolvedDependencies]);
+  }
+
+  get normalizedDown(): readonly string[] {
+    return dedupe([...this.versionedDown, ...this.normalizedDependencies]);
+  }
+
+  get isHead(): boolean {
+    return this.nextrev.length === 0;
+  }
+  get isRealHead(): boolean {
+    return this.allNextrev.length === 0;
+  }
+  get isBase(): boolean {
+    return this.versionedDown.length === 0;
+  }
+  get isRealBase(): boolean {
+    return this.versionedDown.length === 0 && this.declaredDependencies.length === 0;
+  }
+  get isBranchPoint(): boolean {
+    return this.nextrev.length > 1;
+  }
+  get isRealBranchPoint(): boolean {
+    return this.allNextrev.length > 1;
+  }
+  get isMergePoint(): boolean {
+    return this.versionedDown.length > 1;
+  }
+
+  addNextrev(child: RevisionNode): void {
+    if (!this.allNextrev.includes(child.id)) this.allNextrev.push(child.id);
+    if (child.versionedDown.includes(this.id) && !this.nextrev.includes(child.id)) this.nextrev.push(child.id);
+  }
+}
+
+export type Resolved = RevisionNode | Base | null;
+
+const RELATIVE_TARGET = /^(?:(.+?)@)?(\w+)?((?:\+|-)\d+)/;
+const INTEGER = /^\s*[+-]?\d+\s*$/;
+const REVISION_ID = /^[A-Za-z0-9_]+$/;
+
+export function parseRelativeTarget(target: string): { label?: string; symbol?: string; relative: number; relativeText: string } | undefined {
+  const match = RELATIVE_TARGET.exec(target);
+  if (!match) return undefined;
+  return { label: match[1], symbol: match[2], relative: Number.parseInt(match[3]!, 10), relativeText: match[3]! };
+}
+
+function dedupe<T>(items: readonly T[]): T[] {
+  return [...new Set(items)];
+}
+
+function toList(value: string | readonly string[] | null | undefined): string[] {
+  if (value === null || value === undefined) return [];
+  return typeof value === "string" ? [value] : [...value];
+}
+
+export class RevisionMap {
+  /** Every key Alembic's `_revision_map` holds: revision ids, then branch labels, in insertion order. */
+  private readonly keys = new Map<string, RevisionNode>();
+  private readonly keyOrder = new Map<string, number>();
+  readonly revisions: readonly RevisionNode[];
+  /** Heads through `revises` only (what `alembic heads` prints), in map order. */
+  readonly heads: readonly string[];
+  /** Heads with no child through `revises` or dependencies (the target `heads`). */
+  readonly realHeads: readonly string[];
+  readonly bases: readonly string[];
+  readonly realBases: readonly string[];
+
+  constructor(metas: readonly RevisionMeta[]) {
+    const nodes: RevisionNode[] = [];
+    const seen = new Map<string, RevisionNode>();
+    for (const meta of metas) {
+      validateId(meta.id);
+      const revises = toList(meta.revises);
+      if (revises.includes(meta.id)) {
+        throw new LambicError("SELF_LOOP", `Revision ${meta.id} revises itself. Set "revises" to its real parent (or null for a base).`, { revision: meta.id });
+      }
+      if ((meta.dependsOn ?? []).includes(meta.id)) {
+        throw new LambicError("SELF_LOOP", `Revision ${meta.id} depends on itself. Remove "${meta.id}" from its dependsOn.`, { revision: meta.id });
+      }
+      if (seen.has(meta.id)) {
+        throw new LambicError(
+          "DUPLICATE_REVISION",
+          `Revision id ${meta.id} is used by two revisions ("${seen.get(meta.id)!.meta.message ?? ""}" and "${meta.message ?? ""}"). Give one of them a new id (lambic revision generates unique ids).`,
+          { revision: meta.id },
+        );
+      }
+      const node = new RevisionNode(meta);
+      seen.set(meta.id, node);
+      nodes.push(node);
+      this.keys.set(node.id, node);
+    }
+    this.revisions = nodes;
+
+    this.mapBranchLabels(nodes);
+    this.addDependsOn(nodes);
+
+    const heads = new Set(nodes);
+    const realHeads = new Set(nodes);
+    for (const node of nodes) {
+      for (const downId of node.allDown) {
+        const down = this.keys.get(downId);
+        if (!down) {
+          const isDependency = !node.versionedDown.includes(downId);
+          throw new LambicError(
+            "UNKNOWN_PARENT",
+            `Revision ${node.id} ${isDependency ? "depends on" : "revises"} ${downId}, which is not a known revision${isDependency ? " or branch label" : ""}. Check for a missing or renamed revision file, or fix "${isDependency ? "dependsOn" : "revises"}" in ${node.id}.`,
+            { revision: node.id, missing: downId },
+          );
+        }
+        down.addNextrev(node);
+        if (node.versionedDown.includes(downId)) heads.delete(down);
+        realHeads.delete(down);
+      }
+    }
+    this.normalizeDependsOn(nodes);
+    const bases = nodes.filter((n) => n.isBase);
+    const realBases = nodes.filter((n) => n.isRealBase);
+    this.detectCycles(nodes, [...heads], bases, [...realHeads], realBases);
+
+    this.heads = [...heads].map((n) => n.id);
+    this.realHeads = [...realHeads].map((n) => n.id);
+    this.bases = bases.map((n) => n.id);
+    this.realBases = realBases.map((n) => n.id);
+    let index = 0;
+    for (const key of this.keys.keys()) this.keyOrder.set(key, index++);
+    this.addBranches(nodes);
+  }
+
+  /** The revision with exactly this id (no prefixes, no labels). */
+  node(id: string): RevisionNode {
+    const node = this.keys.get(id);
+    if (!node || node.id !== id) throw new LambicError("REVISION_NOT_FOUND", `No revision ${id}.`, { revision: id });
+    return node;
+  }
+
+  has(id: string): boolean {
+    const node = this.keys.get(id);
+    return node !== undefined && node.id === id;
+  }
+
+  // ---- construction -------------------------------------------------------------------------
+
+  private mapBranchLabels(nodes: readonly RevisionNode[]): void {
+    for (const node of nodes) {
+      for (const label of node.originalBranchLabels) {
+        const existing = this.keys.get(label);
+        if (existing) {
+          const what = existing.id === label ? "is the id of revision" : "is already used by revision";
+          throw new LambicError(
+            "DUPLICATE_BRANCH_LABEL",
+            `Branch label "${label}" on revision ${node.id} ${what} ${existing.id}. Branch labels must be unique and differ from every revision id; rename one.`,
+            { label, revision: node.id, usedBy: existing.id },
+          );
+        }
+        this.keys.set(label, node);
+      }
+    }
+  }
+
+  private addDependsOn(nodes: readonly RevisionNode[]): void {
+    for (const node of nodes) {
+      node.resolvedDependencies = node.declaredDependencies.map((dep) => {
+        const target = this.keys.get(dep);
+        if (!target) {
+          throw new LambicError(
+            "UNKNOWN_PARENT",
+            `Revision ${node.id} depends on "${dep}", which is neither a revision id nor a branch label. Fix its dependsOn, or add the missing revision.`,
+            { revision: node.id, missing: dep },
+          );
+        }
+        return target.id;
+      });
+    }
+  }
+
+  /** Drops dependencies already implied by an ancestor's dependencies, keeping declaration order. */
+  private normalizeDependsOn(nodes: readonly RevisionNode[]): void {
+    for (const node of nodes) {
+      if (node.resolvedDependencies.length === 0) {
+        node.normalizedDependencies = [];
+        continue;
+      }
+      const implied = new Set<string>();
+      for (const ancestor of this.iterateRelated((r) => r.versionedDown, [node])) {
+        if (ancestor === node) continue;
+        for (const dep of ancestor.resolvedDependencies) implied.add(dep);
+      }
+      node.normalizedDependencies = dedupe(node.resolvedDependencies.filter((dep) => !implied.has(dep)));
+    }
+  }
+
+  private detectCycles(nodes: readonly RevisionNode[], heads: RevisionNode[], bases: RevisionNode[], realHeads: RevisionNode[], realBases: RevisionNode[]): void {
+    if (nodes.length === 0) return;
+    const cycleError = (code: "CYCLE_DETECTED" | "DEPENDENCY_CYCLE_DETECTED", ids: string[]) =>
+      new LambicError(
+        code,
+        `${code === "CYCLE_DETECTED" ? "Cycle" : "Dependency cycle"} detected in revisions (${ids.join(", ")}): following ${code === "CYCLE_DETECTED" ? '"revises"' : '"revises" and "dependsOn"'} from them leads back to them. Fix the parents of one of these revisions.`,
+        { revisions: ids },
+      );
+    if (heads.length === 0 || bases.length === 0) throw cycleError("CYCLE_DETECTED", nodes.map((n) => n.id));
+    const down = new Set([...this.iterateRelated((r) => r.versionedDown, heads)].map((n) => n.id));
+    const up = new Set([...this.iterateRelated((r) => r.nextrev, bases)].map((n) => n.id));
+    let outside = nodes.filter((n) => !(down.has(n.id) && up.has(n.id))).map((n) => n.id);
+    if (outside.length > 0) throw cycleError("CYCLE_DETECTED", outside.sort());
+
+    if (realHeads.length === 0 || realBases.length === 0) throw cycleError("DEPENDENCY_CYCLE_DETECTED", nodes.map((n) => n.id));
+    const allDown = new Set([...this.iterateRelated((r) => r.allDown, realHeads)].map((n) => n.id));
+    const allUp = new Set([...this.iterateRelated((r) => r.allNextrev, realBases)].map((n) => n.id));
+    outside = nodes.filter((n) => !(allDown.has(n.id) && allUp.has(n.id))).map((n) => n.id);
+    if (outside.length > 0) throw cycleError("DEPENDENCY_CYCLE_DETECTED", outside.sort());
+  }
+
+  /** Labels spread to every descendant, and down to the nearest branch or merge point (Alembic's `_add_branches`). */
+  private addBranches(nodes: readonly RevisionNode[]): void {
+    for (const revision of nodes) {
+      if (revision.branchLabels.size === 0) continue;
+      const labels = [...revision.branchLabels];
+      let last: RevisionNode = revision;
+      for (const node of this.descendants([revision], { includeDependencies: false })) {
+        for (const label of labels) node.branchLabels.add(label);
+        last = node;
+      }
+      // Alembic walks down from the last descendant it visited, not from the labelled revision.
+      let parent: RevisionNode | undefined = last;
+      while (parent && !parent.isRealBranchPoint && !parent.isMergePoint) {
+        for (const label of labels) parent.branchLabels.add(label);
+        if (parent.versionedDown.length > 0) parent = this.keys.get(parent.versionedDown[0]!);
+        else break;
+      }
+    }
+  }
+
+  // ---- traversal ----------------------------------------------------------------------------
+
+  /**
+   * Depth-first walk over `next(rev)` from each target, each revision once (Alembic's
+   * `_iterate_related_revisions`). With `check`, a target reachable from another target is an
+   * error ("overlaps").
+   */
+  *iterateRelated(next: (rev: RevisionNode) => readonly string[], targets: Iterable<RevisionNode>, check = false): Generator<RevisionNode> {
+    const seen = new Set<RevisionNode>();
+    const targetList = [...targets];
+    for (const target of targetList) {
+      const todo: RevisionNode[] = [target];
+      const perTarget = check ? new Set<RevisionNode>() : undefined;
+      while (todo.length > 0) {
+        const rev = todo.pop()!;
+        perTarget?.add(rev);
+        if (seen.has(rev)) continue;
+        seen.add(rev);
+        for (const id of next(rev)) todo.push(this.keys.get(id)!);
+        yield rev;
+      }
+      if (perTarget) {
+        const overlaps = targetList.filter((t) => t !== target && perTarget.has(t));
+        if (overlaps.length > 0) {
+          throw new LambicError(
+            "OVERLAPPING_VERSIONS",
+            `Requested revision ${target.id} overlaps with other requested revisions ${overlaps.map((o) => o.id).join(", ")}: one is an ancestor of the other. Name only the newer one.`,
+            { revision: target.id, overlaps: overlaps.map((o) => o.id) },
+          );
+        }
+      }
+    }
+  }
+
+  descendants(targets: Iterable<RevisionNode>, options: { includeDependencies?: boolean; check?: boolean } = {}): Generator<RevisionNode> {
+    const includeDependencies = options.includeDependencies ?? true;
+    return this.iterateRelated(includeDependencies ? (r) => r.allNextrev : (r) => r.nextrev, targets, options.check);
+  }
+
+  ancestors(targets: Iterable<RevisionNode>, options: { includeDependencies?: boolean; check?: boolean } = {}): Generator<RevisionNode> {
+    const includeDependencies = options.includeDependencies ?? true;
+    return this.iterateRelated(includeDependencies ? (r) => r.normalizedDown : (r) => r.versionedDown, targets, options.check);
+  }
+
+  // ---- resolving identifiers ----------------------------------------------------------------
+
+  /** Alembic's `get_current_head`: the one head (optionally of a branch), or MULTIPLE_HEADS. */
+  currentHead(branchLabel?: string): string | undefined {
+    let heads: readonly string[] = this.heads;
+    if (branchLabel) heads = this.filterForLineage(heads, branchLabel);
+    if (heads.length > 1) {
+      const argument = branchLabel ? `${branchLabel}@head` : "head";
+      throw new LambicError(
+        "MULTIPLE_HEADS",
+        `Target "${argument}" matches ${heads.length} heads (${heads.join(", ")}). Name one of them, narrow it with "<branch label>@head", or use "heads" for all of them.`,
+        { argument, heads: [...heads] },
+      );
+    }
+    return heads[0];
+  }
+
+  /** Alembic's `_resolve_revision_number`: symbol → ids, plus the branch label before `@`. */
+  resolveRevisionNumber(identifier: string | null): { ids: string[]; branchLabel?: string } {
+    let branchLabel: string | undefined;
+    let id = identifier;
+    if (id !== null && id.includes("@")) {
+      const at = id.indexOf("@");
+      branchLabel = id.slice(0, at);
+      id = id.slice(at + 1);
+    }
+    if (id === "heads") {
+      return { ids: branchLabel ? [...this.filterForLineage(this.heads, branchLabel)] : [...this.realHeads], branchLabel };
+    }
+    if (id === "head") {
+      const head = this.currentHead(branchLabel);
+      return { ids: head ? [head] : [], branchLabel };
+    }
+    if (id === "base" || id === null) return { ids: [], branchLabel };
+    return { ids: [id], branchLabel };
+  }
+
+  /** Alembic's `get_revisions`: every revision an identifier (or list of them) names. */
+  getRevisions(identifier: string | null | readonly string[]): Resolved[] {
+    if (Array.isArray(identifier)) return (identifier as readonly string[]).flatMap((id) => this.getRevisions(id));
+    const { ids, branchLabel } = this.resolveRevisionNumber(identifier as string | null);
+    if (ids.length === 1 && INTEGER.test(ids[0]!)) {
+      const steps = Number.parseInt(ids[0]!, 10);
+      if (steps < 0) {
+        // `branch@-n` without a symbol: walk down from the heads.
+        let selectHeads = this.getRevisions("heads") as RevisionNode[];
+        if (branchLabel !== undefined) selectHeads = selectHeads.filter((h) => h.branchLabels.has(branchLabel));
+        return selectHeads.map((head) => this.walk(head, steps));
+      }
+    }
+    return ids.map((id) => this.revisionForIdent(id, branchLabel));
+  }
+
+  /** Alembic's `get_revision`: exactly one revision (or null for base). */
+  getRevision(identifier: string | null): RevisionNode | null {
+    const { ids, branchLabel } = this.resolveRevisionNumber(identifier);
+    if (ids.length > 1) {
+      throw new LambicError(
+        "MULTIPLE_HEADS",
+        `Target "${identifier}" matches ${ids.length} revisions (${ids.join(", ")}). Name one of them, or narrow it with "<branch label>@${identifier}".`,
+        { argument: identifier, heads: ids },
+      );
+    }
+    return this.revisionForIdent(ids[0] ?? null, branchLabel);
+  }
+
+  private resolveBranch(branchLabel: string): RevisionNode | null {
+    const labelled = this.keys.get(branchLabel);
+    if (labelled) return labelled;
+    try {
+      return this.revisionForIdent(branchLabel);
+    } catch (error) {
+      if (error instanceof LambicError && (error.code === "REVISION_NOT_FOUND" || error.code === "AMBIGUOUS_REVISION")) {
+        throw new LambicError(
+          "REVISION_NOT_FOUND",
+          `No such branch: "${branchLabel}". Use a branch label (lambic branches lists the branch points, lambic history --verbose the labels) or a revision id before "@".`,
+          { argument: branchLabel },
+          { cause: error },
+        );
+      }
+      throw error;
+    }
+  }
+
+  private revisionForIdent(resolvedId: string | null, checkBranch?: string): RevisionNode | null {
+    const branchRev = checkBranch ? this.resolveBranch(checkBranch) : null;
+    if (resolvedId === null) return null;
+    let revision = this.keys.get(resolvedId);
+    if (!revision) {
+      let matches = [...this.keys.keys()].filter((key) => key.length > 3 && key.startsWith(resolvedId));
+      if (branchRev) matches = [...this.filterForLineage(matches, checkBranch!)];
+      if (matches.length === 0) {
+        const hint = resolvedId.length < 4 ? " A partial id needs at least four characters." : " Check the id (lambic history lists them).";
+        throw new LambicError("REVISION_NOT_FOUND", `No revision or branch label "${resolvedId}".${hint}`, { argument: resolvedId });
+      }
+      if (matches.length > 1) {
+        throw new LambicError(
+          "AMBIGUOUS_REVISION",
+          `"${resolvedId}" is ambiguous: ${matches.slice(0, 3).map((m) => `"${m}"`).join(", ")}${matches.length > 3 ? ", ..." : ""} start with it. Give more characters of the id.`,
+          { argument: resolvedId, matches: matches.slice(0, 10) },
+        );
+      }
+      revision = this.keys.get(matches[0]!)!;
+    }
+    if (checkBranch && branchRev && !this.sharesLineage(revision, [branchRev])) {
+      throw new LambicError(
+        "REVISION_NOT_FOUND",
+        `Revision ${revision.id} is not a member of branch "${checkBranch}". Drop the "${checkBranch}@" prefix or name a revision on that branch.`,
+        { argument: resolvedId, branch: checkBranch },
+      );
+    }
+    return revision;
+  }
+
+  filterForLineage<T extends string | RevisionNode>(targets: Iterable<T>, checkAgainst: string | null, includeDependencies = false): T[] {
+    const { ids, branchLabel } = this.resolveRevisionNumber(checkAgainst);
+    const shares: string[] = [];
+    if (branchLabel) shares.push(branchLabel);
+    shares.push(...ids);
+    return [...targets].filter((target) => this.sharesLineage(target, shares, includeDependencies));
+  }
+
+  private sharesLineage(target: string | RevisionNode, against: readonly (string | RevisionNode)[], includeDependencies = false): boolean {
+    if (against.length === 0) return true;
+    const resolvedTarget = typeof target === "string" ? this.revisionForIdent(target)! : target;
+    const resolvedAgainst = new Set(against.map((a) => (typeof a === "string" ? this.revisionForIdent(a) : a)));
+    for (const node of this.descendants([resolvedTarget], { includeDependencies })) if (resolvedAgainst.has(node)) return true;
+    for (const node of this.ancestors([resolvedTarget], { includeDependencies })) if (resolvedAgainst.has(node)) return true;
+    return false;
+  }
+
+  /** Alembic's `_filter_into_branch_heads`: drops every revision that has a descendant in the set. */
+  filterIntoBranchHeads(targets: Iterable<RevisionNode>): RevisionNode[] {
+    const set = new Set(targets);
+    for (const rev of [...set]) {
+      for (const descendant of this.descendants([rev], { includeDependencies: false })) {
+        if (descendant !== rev && set.has(descendant)) {
+          set.delete(rev);
+          break;
+        }
+      }
+    }
+    return [...set];
+  }
+
+  /** Alembic's `_get_all_current`: version rows plus the heads their dependencies imply. */
+  allCurrent(rows: readonly string[]): RevisionNode[] {
+    const top = new Set(this.getRevisions(rows).filter(isNode));
+    for (const ancestor of this.ancestors([...top])) top.add(ancestor);
+    return this.filterIntoBranchHeads(top);
+  }
+
+  // ---- relative walks -------------------------------------------------------------------------
+
+  /**
+   * Walks `steps` revisions up (> 0) or down (< 0). Returns null when the walk goes past the ends
+   * of the graph (with `noOverwalk`), else stops there. Several ways to go is AMBIGUOUS_RELATIVE.
+   */
+  walk(start: RevisionNode | null | string, steps: number, branchLabel?: string, noOverwalk = true): Resolved {
+    // A symbol (even "base") is resolved first; only the walk itself produces the BASE marker.
+    let initial: Resolved = typeof start === "string" ? this.getRevision(start) : start;
+    for (let i = 0; i < Math.abs(steps); i++) {
+      let children: Resolved[];
+      if (steps > 0) {
+        if (initial === BASE) throw new LambicError("INVALID_TARGET", `Cannot walk up from below the base.`, {});
+        const walkUp = this.getRevisions(initial === null ? this.bases : initial.nextrev).filter(isNode);
+        children = branchLabel ? this.filterForLineage(walkUp, branchLabel) : walkUp;
+      } else if (initial === BASE) {
+        children = [];
+      } else {
+        children = this.getRevisions(initial === null ? this.heads : initial.versionedDown);
+        if (children.length === 0) children = [BASE];
+      }
+      if (children.length === 0) return noOverwalk ? null : initial;
+      if (children.length > 1) {
+        const from = initial === null ? "base" : initial === BASE ? "base" : initial.id;
+        throw new LambicError(
+          "AMBIGUOUS_RELATIVE",
+          `Ambiguous walk: ${steps > 0 ? "going up" : "going down"} from ${from} there are ${children.length} ways (${children.map((c) => (isNode(c) ? c.id : String(c))).join(", ")}). Name the revision, or narrow with "<branch label>@${steps > 0 ? "+" : "-"}${Math.abs(steps)}".`,
+          { from, choices: children.map((c) => (isNode(c) ? c.id : String(c))) },
+        );
+      }
+      initial = children[0]!;
+    }
+    return initial;
+  }
+
+  // ---- targets and plans ----------------------------------------------------------------------
+
+  private relativeError(relativeText: string, steps: number): LambicError {
+    return new LambicError(
+      "RELATIVE_OUT_OF_RANGE",
+      `Relative revision ${relativeText} didn't produce ${Math.abs(steps)} migrations: the history is not that long in that direction from the current version. Use a smaller number or name the revision.`,
+      { relative: relativeText },
+    );
+  }
+
+  /** Alembic's `_parse_downgrade_target`: the branch label and revision a downgrade target names. */
+  parseDowngradeTarget(current: readonly string[], target: string | null, assertRelativeLength: boolean): { branchLabel?: string; revision: Resolved } {
+    if (target === null) return { revision: null };
+    const relative = parseRelativeTarget(target);
+    if (relative) {
+      let { label: branchLabel, symbol } = relative;
+      const steps = relative.relative;
+      if (steps >= 0) {
+        if (symbol === undefined) {
+          throw new LambicError("INVALID_TARGET", `A downgrade cannot go to "${target}" (${relative.relativeText} walks up). Use "-N" to go down N revisions, or name a revision.`, { target });
+        }
+        const rev = this.walk(symbol, steps, branchLabel, assertRelativeLength);
+        if (rev === null) throw this.walkedTooFar(target);
+        return { branchLabel, revision: rev };
+      }
+      const relativeToCurrent = symbol === undefined;
+      if (relativeToCurrent) {
+        if (branchLabel) {
+          let symbols: string[] = this.filterForLineage(current, branchLabel);
+          if (symbols.length === 0) {
+            symbols = this.filterForLineage(this.allCurrent(current), branchLabel).map((r) => r.id);
+          }
+          if (symbols.length !== 1) {
+            // Alembic asserts here; the honest answer is that the branch is not (or ambiguously) current.
+            throw new LambicError(
+              "INVALID_TARGET",
+              symbols.length === 0
+                ? `"${target}": branch "${branchLabel}" has no applied revision in the current version rows (${current.join(", ") || "none"}), so there is nothing to step down from. Check "lambic current".`
+                : `"${target}": branch "${branchLabel}" matches several current versions (${symbols.join(", ")}). Name the revision to step down from ("<id>-1").`,
+              { target, current: [...current] },
+            );
+          }
+          symbol = symbols[0]!;
+        } else {
+          if (current.length === 0) throw this.relativeError(relative.relativeText, steps);
+          symbol = current[0]!;
+          branchLabel = symbol;
+        }
+      }
+      const start = branchLabel === undefined ? this.getRevision(symbol!) : this.getRevision(`${branchLabel}@${symbol}`);
+      const rev = this.walk(start, steps, undefined, assertRelativeLength);
+      if (rev === null) {
+        if (relativeToCurrent) throw this.relativeError(relative.relativeText, steps);
+        throw this.walkedTooFar(target);
+      }
+      return { branchLabel, revision: rev };
+    }
+    const at = target.lastIndexOf("@");
+    const branchLabel = at > 0 ? target.slice(0, at) : undefined;
+    return { branchLabel, revision: this.getRevision(target.slice(at + 1)) };
+  }
+
+  private walkedTooFar(target: string): LambicError {
+    return new LambicError("RELATIVE_OUT_OF_RANGE", `"${target}" walks past the end of the history. Use a smaller number.`, { target });
+  }
+
+  /** Alembic's `_parse_upgrade_target`: the revisions an upgrade target names. */
+  parseUpgradeTarget(current: readonly string[], target: string | null | readonly string[], assertRelativeLength: boolean): Resolved[] {
+    const relative = typeof target === "string" ? parseRelativeTarget(target) : undefined;
+    if (!relative) return this.getRevisions(target);
+    const { label: branchLabel, symbol } = relative;
+    const steps = relative.relative;
+    if (steps > 0) {
+      if (symbol === undefined) {
+        let currentRevs: (string | null)[] = current.length === 0 ? [null] : [...current];
+        let startRevs: (string | RevisionNode | null)[] = currentRevs;
+        if (branchLabel) {
+          const currentNodes = this.getRevisions(currentRevs.filter((c): c is string => c !== null)).filter(isNode);
+          startRevs = this.filterForLineage(currentNodes, branchLabel);
+          if (startRevs.length === 0) {
+            // The branch is not current: start from the tips of what is applied on it.
+            const activeOnBranch = this.filterForLineage(this.ancestors(currentNodes), branchLabel);
+            const downs = new Set(activeOnBranch.flatMap((r) => r.normalizedDown));
+            startRevs = dedupe(activeOnBranch.map((r) => r.id).filter((id) => !downs.has(id)));
+            if (startRevs.length === 0) startRevs = [null];
+          }
+        }
+        if (startRevs.length > 1) {
+          throw new LambicError(
+            "AMBIGUOUS_RELATIVE",
+            `Ambiguous upgrade from multiple current revisions (${startRevs.map((s) => (s instanceof RevisionNode ? s.id : s)).join(", ")}): "${target}" does not say which branch to move. Use "<branch label>@${relative.relativeText}" or "<id>${relative.relativeText}".`,
+            { target, current: [...current] },
+          );
+        }
+        const start = startRevs[0]!;
+        const rev = this.walk(start instanceof RevisionNode || start === null ? start : this.getRevision(start), steps, branchLabel, assertRelativeLength);
+        if (rev === null) throw this.relativeError(relative.relativeText, steps);
+        return [rev];
+      }
+      return [this.walk(this.getRevision(symbol), steps, branchLabel, assertRelativeLength)];
+    }
+    if (symbol === undefined) {
+      throw new LambicError("INVALID_TARGET", `An upgrade cannot go to "${target}" (${relative.relativeText} walks down). Use "+N", or downgrade.`, { target });
+    }
+    const start = branchLabel === undefined ? this.getRevision(symbol) : this.getRevision(`${branchLabel}@${symbol}`);
+    return [this.walk(start, steps, undefined, assertRelativeLength)];
+  }
+
+  /**
+   * Alembic's `_collect_downgrade_revisions`: every applied revision that must be undone to reach
+   * `target`, and the current heads to order them from.
+   */
+  collectDowngradeRevisions(upper: readonly string[], target: string | null, options: { assertRelativeLength: boolean; inclusive?: boolean; implicitBase?: boolean }): { revisions: Set<RevisionNode>; heads: RevisionNode[] } {
+    const parsed = this.parseDowngradeTarget(upper, target, options.assertRelativeLength);
+    const branchLabel = parsed.branchLabel;
+    const targetRevision = parsed.revision === BASE ? null : parsed.revision;
+    let roots: RevisionNode[];
+    if (targetRevision === null) {
+      roots = this.revisions.filter((r) => r.versionedDown.length === 0);
+    } else if (options.inclusive) {
+      roots = [targetRevision];
+    } else {
+      roots = this.getRevisions(targetRevision.nextrev).filter(isNode);
+    }
+    if (branchLabel && roots.length > 1) {
+      const branchRev = this.resolveBranch(branchLabel);
+      const ancestorIds = new Set([...this.ancestors(branchRev ? [branchRev] : [], { includeDependencies: false })].map((r) => r.id));
+      roots = roots.filter((r) => ancestorIds.has(r.id));
+      if (roots.length === 0) {
+        throw new LambicError("INVALID_TARGET", `"${target}" is not a valid downgrade target from the current heads: nothing on branch "${branchLabel}" lies above it.`, { target });
+      }
+    }
+    const heads = this.getRevisions(upper).filter(isNode);
+    const downgrade = new Set(this.descendants(roots, { includeDependencies: true }));
+    const active = new Set(this.ancestors(heads, { includeDependencies: true }));
+    for (const rev of [...downgrade]) if (!active.has(rev)) downgrade.delete(rev);
+    if (options.implicitBase) {
+      const rootAncestors = new Set(this.ancestors(roots));
+      for (const rev of active) if (!rootAncestors.has(rev)) downgrade.add(rev);
+    }
+    if (targetRevision !== null && downgrade.size === 0 && !heads.includes(targetRevision)) {
+      throw new LambicError(
+        "RANGE_NOT_ANCESTOR",
+        `Downgrade target ${targetRevision.id} is not below the current version (${upper.join(", ") || "none"}): nothing to undo reaches it. Check "lambic current" and "lambic history".`,
+        { target, current: [...upper] },
+      );
+    }
+    return { revisions: downgrade, heads };
+  }
+
+  /**
+   * Alembic's `_collect_upgrade_revisions`: every revision needed to reach `upper` from the
+   * versions in `lower`, and the targets to order them from.
+   */
+  collectUpgradeRevisions(upper: string | null | readonly string[], lower: readonly string[] | string | null, options: { assertRelativeLength: boolean; inclusive?: boolean; implicitBase?: boolean }): { revisions: Set<RevisionNode>; heads: RevisionNode[] } {
+    const lowerList = lower === null ? [] : typeof lower === "string" ? [lower] : [...lower];
+    let targets: RevisionNode[] = this.parseUpgradeTarget(lowerList, upper, options.assertRelativeLength).map((rev) => {
+      if (!isNode(rev)) {
+        // Alembic asserts here (a relative target that walked off the graph).
+        throw new LambicError("RELATIVE_OUT_OF_RANGE", `"${upper}" does not name a revision: the walk leaves the history. Use a smaller number or name the revision.`, { target: upper });
+      }
+      return rev;
+    });
+    if (typeof lower === "string" && lower.includes("@")) {
+      let branch = lower.slice(0, lower.indexOf("@"));
+      const branchRev = this.getRevision(branch);
+      if (branchRev !== null && branchRev.id === branch) {
+        if (branchRev.branchLabels.size !== 1) {
+          throw new LambicError("INVALID_TARGET", `"${lower}": revision ${branch} carries ${branchRev.branchLabels.size} branch labels; use a branch label before "@".`, { target: lower });
+        }
+        branch = [...branchRev.branchLabels][0]!;
+      }
+      targets = targets.filter((t) => t.branchLabels.has(branch));
+    }
+    const required = new Set(this.ancestors(targets, { check: true, includeDependencies: true }));
+    for (const t of targets) required.add(t);
+
+    let currentRevisions: Resolved[] = typeof lower === "string" ? this.getRevisions(lower) : this.getRevisions(lowerList);
+    if (!options.implicitBase && currentRevisions.some((rev) => isNode(rev) && !required.has(rev))) {
+      throw new LambicError(
+        "RANGE_NOT_ANCESTOR",
+        `Requested range ${lowerList.join(",") || "base"}:${upper ?? "base"} does not refer to ancestor/descendant revisions along the same branch. Pick a start that is below the end.`,
+        { lower: lowerList, upper },
+      );
+    }
+    let lowerForInclusive: string | readonly string[] | null = lower;
+    if (currentRevisions.length > 0 && currentRevisions[0] === null) {
+      const { revision } = this.parseDowngradeTarget(toList(upper), typeof lower === "string" ? lower : lowerList[0] ?? null, options.assertRelativeLength);
+      if (revision === BASE || revision === null) {
+        currentRevisions = [];
+        lowerForInclusive = null;
+      } else {
+        currentRevisions = [revision];
+        lowerForInclusive = revision.id;
+      }
+    }
+    const currentNodes = currentRevisions.filter(isNode);
+    const currentSet = new Set(this.ancestors(currentNodes, { check: true, includeDependencies: true }));
+    for (const c of currentNodes) currentSet.add(c);
+    const needs = new Set([...required].filter((r) => !currentSet.has(r)));
+    if (options.inclusive) {
+      for (const rev of this.getRevisions(lowerForInclusive as string | null | readonly string[])) if (isNode(rev)) needs.add(rev);
+    }
+    if (currentNodes.length > 0 && !options.implicitBase) {
+      const lowerDescendants = new Set(this.descendants(currentNodes, { check: true, includeDependencies: false }));
+      for (const rev of [...needs]) if (!lowerDescendants.has(rev)) needs.delete(rev);
+    }
+    return { revisions: needs, heads: targets };
+  }
+
+  /**
+   * Alembic's `_topological_sort`: revisions after their parents and dependencies, walking one
+   * branch at a time from `heads` in map order. The result is newest first (downgrade order);
+   * upgrades run it reversed.
+   */
+  topologicalSort(revisions: Iterable<RevisionNode>, heads: Iterable<RevisionNode>): string[] {
+    const todo = new Set([...revisions].map((r) => r.id));
+    const order = (id: string) => this.keyOrder.get(id) ?? Number.MAX_SAFE_INTEGER;
+    const ancestorsOf = (id: string) => new Set([...this.ancestors([this.keys.get(id)!])].map((r) => r.id));
+    const currentHeads = dedupe([...heads].map((h) => h.id).filter((id) => todo.has(id))).sort((a, b) => order(a) - order(b));
+    const ancestorsByIndex = currentHeads.map(ancestorsOf);
+    const output: string[] = [];
+    let candidateIndex = 0;
+    while (currentHeads.length > 0) {
+      const candidate = currentHeads[candidateIndex]!;
+      let blockedBy = -1;
+      for (let i = 0; i < ancestorsByIndex.length; i++) {
+        if (i !== candidateIndex && ancestorsByIndex[i]!.has(candidate)) {
+          blockedBy = i;
+          break;
+        }
+      }
+      if (blockedBy >= 0) {
+        // Another head depends on this one: walk that branch first.
+        candidateIndex = blockedBy;
+        continue;
+      }
+      if (todo.has(candidate)) {
+        output.push(candidate);
+        todo.delete(candidate);
+      }
+      const candidateRev = this.keys.get(candidate)!;
+      const headsToAdd = candidateRev.normalizedDown.filter((r) => todo.has(r) && !currentHeads.includes(r));
+      if (headsToAdd.length === 0) {
+        currentHeads.splice(candidateIndex, 1);
+        ancestorsByIndex.splice(candidateIndex, 1);
+        candidateIndex = Math.max(candidateIndex - 1, 0);
+      } else if (candidateRev.normalizedDependencies.length === 0 && candidateRev.versionedDown.length === 1) {
+        currentHeads[candidateIndex] = headsToAdd[0]!;
+        ancestorsByIndex[candidateIndex]!.delete(candidate);
+      } else {
+        currentHeads[candidateIndex] = headsToAdd[0]!;
+        currentHeads.push(...headsToAdd.slice(1));
+        ancestorsByIndex[candidateIndex] = ancestorsOf(headsToAdd[0]!);
+        ancestorsByIndex.push(...headsToAdd.slice(1).map(ancestorsOf));
+      }
+    }
+    if (todo.size > 0) {
+      // Alembic asserts here; it happens when dependencies cross the requested range.
+      throw new LambicError(
+        "RANGE_NOT_ANCESTOR",
+        `The requested range cannot be ordered: revisions ${[...todo].join(", ")} are needed but are not reachable from its end through "revises" and "dependsOn". Widen the range (e.g. start from base).`,
+        { unordered: [...todo] },
+      );
+    }
+    return output;
+  }
+
+  /** Alembic's `iterate_revisions`: the revisions between two targets, newest first. */
+  iterateRevisions(upper: string | null | readonly string[], lower: string | null | readonly string[], options: { implicitBase?: boolean; inclusive?: boolean; assertRelativeLength?: boolean; selectForDowngrade?: boolean } = {}): RevisionNode[] {
+    const assertRelativeLength = options.assertRelativeLength ?? true;
+    const collected = options.selectForDowngrade
+      ? this.collectDowngradeRevisions(toList(upper as string | readonly string[] | null), lower as string | null, { assertRelativeLength, inclusive: options.inclusive, implicitBase: options.implicitBase })
+      : this.collectUpgradeRevisions(upper, lower, { assertRelativeLength, inclusive: options.inclusive, implicitBase: options.implicitBase });
+    return this.topologicalSort(collected.revisions, collected.heads).map((id) => this.keys.get(id)!);
+  }
+}
+
+export function isNode(value: unknown): value is RevisionNode {
+  return value instanceof RevisionNode;
+}
+
+function validateId(id: string): void {
+  if (typeof id !== "string" || !REVISION_ID.test(id)) {
+    throw new LambicError(
+      "REVISION_FILE_INVALID",
+      `Revision id ${JSON.stringify(id)} is not valid: ids may hold only letters, digits and "_" (they are also targets, where "@", "+", "-" and ":" have meanings).`,
+      { revision: id },
+    );
+  }
+  if (id === "head" || id === "heads" || id === "base") {
+    throw new LambicError("REVISION_FILE_INVALID", `Revision id "${id}" is reserved (it is a target symbol). Choose another id.`, { revision: id });
+  }
+}
