@@ -1,0 +1,102 @@
+// Pieces several op families share: option checking, column lists, referential actions.
+import { at, invalidOperation, isPlainObject, show, type Where } from "./invalid.ts";
+import { quoteIdentifier } from "./quote.ts";
+
+/** Every op takes its schema here; names are never split on dots (`"a.b"` is one name). */
+export interface SchemaOption {
+  /** The schema the object lives in; absent: unqualified, found through search_path. */
+  readonly schema?: string;
+}
+
+type OptionKind = "boolean" | "string" | "any";
+
+/**
+ * Checks an options object against the keys an op knows: a typo (`cascde: true`) in a plain-JS
+ * revision would otherwise be ignored and the statement would silently do less.
+ */
+export function checkOptions<T extends object>(
+  where: Where,
+  options: T | undefined,
+  known: Record<string, OptionKind>,
+): Partial<T> {
+  if (options === undefined) return {};
+  if (!isPlainObject(options)) throw invalidOperation(where, `must be a plain object, got ${show(options)}.`);
+  for (const [key, value] of Object.entries(options)) {
+    const kind = known[key];
+    if (kind === undefined) {
+      throw invalidOperation(where, `has an unknown key ${show(key)}. Known keys: ${Object.keys(known).join(", ")}.`, { key });
+    }
+    if (value !== undefined && kind !== "any" && typeof value !== kind) {
+      throw invalidOperation(at(where, key), `must be a ${kind}, got ${show(value)}.`, { value });
+    }
+  }
+  return options;
+}
+
+/** The usual place of an op's options, for checkOptions. */
+export function optionsOf(op: string): Where {
+  return { op, argument: "options" };
+}
+
+/** `("a", "b")`; refuses an empty list, which PostgreSQL has no syntax for. */
+export function columnList(columns: readonly string[], where: Where): string {
+  if (!Array.isArray(columns) || columns.length === 0) {
+    throw invalidOperation(where, `must be a non-empty array of column names, got ${show(columns)}.`);
+  }
+  return `(${columns.map((column, index) => quoteIdentifier(column, at(where, index))).join(", ")})`;
+}
+
+export const REFERENTIAL_ACTIONS = ["NO ACTION", "RESTRICT", "CASCADE", "SET NULL", "SET DEFAULT"] as const;
+export type ReferentialAction = (typeof REFERENTIAL_ACTIONS)[number];
+
+/** The foreign key behaviour shared by a column's `references`, `foreignKeys` and `createForeignKey`. */
+export interface ForeignKeyActions {
+  readonly onDelete?: ReferentialAction;
+  readonly onUpdate?: ReferentialAction;
+}
+
+export interface Deferrable {
+  /** `DEFERRABLE`: the check may wait until commit (`SET CONSTRAINTS ... DEFERRED`). */
+  readonly deferrable?: boolean;
+  /** `DEFERRABLE INITIALLY DEFERRED`: checked at commit unless told otherwise. */
+  readonly initiallyDeferred?: boolean;
+}
+
+/** ` ON DELETE CASCADE ON UPDATE NO ACTION`, or "" — keywords come from a closed list, never from input. */
+export function referentialActions(actions: ForeignKeyActions, where: Where): string {
+  let sql = "";
+  for (const [key, keyword] of [["onDelete", "ON DELETE"], ["onUpdate", "ON UPDATE"]] as const) {
+    const action = actions[key];
+    if (action === undefined) continue;
+    if (!REFERENTIAL_ACTIONS.includes(action)) {
+      throw invalidOperation(
+        at(where, key),
+        `is ${show(action)}; use one of ${REFERENTIAL_ACTIONS.map((a) => `"${a}"`).join(", ")}.`,
+        { value: action },
+      );
+    }
+    sql += ` ${keyword} ${action}`;
+  }
+  return sql;
+}
+
+/** ` DEFERRABLE`, ` DEFERRABLE INITIALLY DEFERRED`, ` NOT DEFERRABLE`, or "". */
+export function deferrability(options: Deferrable, where: Where): string {
+  if (options.initiallyDeferred === true) {
+    if (options.deferrable === false) {
+      throw invalidOperation(
+        at(where, "initiallyDeferred"),
+        "is true while deferrable is false; PostgreSQL cannot defer a NOT DEFERRABLE constraint. Drop one of them.",
+      );
+    }
+    return " DEFERRABLE INITIALLY DEFERRED";
+  }
+  if (options.deferrable === true) return " DEFERRABLE";
+  if (options.deferrable === false) return " NOT DEFERRABLE";
+  return "";
+}
+
+/** `CONSTRAINT "name" ` when a name is given; otherwise PostgreSQL picks one. */
+export function constraintName(name: string | undefined, where: Where): string {
+  return name === undefined ? "" : `CONSTRAINT ${quoteIdentifier(name, where)} `;
+}

@@ -1,0 +1,132 @@
+/**
+ * The `op` object revisions call. Each method renders PostgreSQL statements and hands them, one
+ * at a time and without a trailing semicolon, to the `emit` given to createOperations; where
+ * they go (a connection, a script) is the runner's business. Every method checks all of its
+ * arguments before emitting anything, so a refused call (INVALID_OPERATION) emits nothing.
+ *
+ * Conventions:
+ * - Names are identifiers, always double-quoted (so case is kept: `"Users"` ≠ `users`), never
+ *   split on dots: `"a.b"` is one name. The schema is always an option, `{ schema: "billing" }`;
+ *   without it the name is unqualified and PostgreSQL resolves it through search_path.
+ *   Referenced objects take their own schema option (`refSchema`, `references.schema`).
+ * - Strings typed as SQL (a column type, a CHECK condition, an index WHERE, `{ raw }` defaults,
+ *   `execute`) are the revision author's own SQL, written as is, like Alembic's `sa.text()`.
+ *   Everything else is quoted or escaped.
+ */
+import type { SchemaOption } from "./clauses.ts";
+import type { ColumnSpec } from "./column.ts";
+import * as columns from "./columns.ts";
+import * as constraints from "./constraints.ts";
+import * as enums from "./enums.ts";
+import * as indexes from "./indexes.ts";
+import * as insert from "./bulk-insert.ts";
+import { checkRawSql } from "./quote.ts";
+import * as schemas from "./schemas.ts";
+import * as tables from "./tables.ts";
+
+export { quoteIdentifier, quoteLiteral, qualifiedName } from "./quote.ts";
+export type { SchemaOption, ReferentialAction, ForeignKeyActions, Deferrable } from "./clauses.ts";
+export type { ColumnSpec, ColumnDefinition, ColumnReference } from "./column.ts";
+export type { SqlValue, RawSql, DefaultValue } from "./literal.ts";
+export type { ColumnMap, CreateTableOptions, DropTableOptions, KeyConstraint, CheckConstraint, TableForeignKey } from "./tables.ts";
+export type { AddColumnOptions, DropColumnOptions, AlterColumnOptions } from "./columns.ts";
+export type { IndexKey, IndexKeyOptions, CreateIndexOptions, DropIndexOptions } from "./indexes.ts";
+export type {
+  ForeignKeyOptions,
+  UniqueConstraintOptions,
+  CheckConstraintOptions,
+  DropConstraintOptions,
+} from "./constraints.ts";
+export type { CreateSchemaOptions, CreateExtensionOptions, DropOptions } from "./schemas.ts";
+export type { DropEnumOptions, AddEnumValueOptions } from "./enums.ts";
+export type { Row } from "./bulk-insert.ts";
+
+export interface Operations {
+  /**
+   * `CREATE TABLE`, then `COMMENT ON` for the table and its columns.
+   * `columns`: `{ id: "bigserial primary key", email: { type: "text", nullable: false, unique: true } }`.
+   */
+  createTable(name: string, columns: tables.ColumnMap, options?: tables.CreateTableOptions): void;
+  dropTable(name: string, options?: tables.DropTableOptions): void;
+  /** `ALTER TABLE from RENAME TO to`; the table stays in `options.schema`. */
+  renameTable(from: string, to: string, options?: SchemaOption): void;
+
+  addColumn(table: string, column: string, spec: ColumnSpec, options?: columns.AddColumnOptions): void;
+  dropColumn(table: string, column: string, options?: columns.DropColumnOptions): void;
+  /**
+   * One `ALTER TABLE` with every change (type with USING, nullability, default), then
+   * `RENAME COLUMN` and `COMMENT ON` on their own. `default: null` drops the default.
+   */
+  alterColumn(table: string, column: string, changes: columns.AlterColumnOptions): void;
+
+  /** `concurrently` needs a revision with `transactional: false`. */
+  createIndex(name: string, table: string, columns: readonly indexes.IndexKey[], options?: indexes.CreateIndexOptions): void;
+  dropIndex(name: string, options?: indexes.DropIndexOptions): void;
+
+  createPrimaryKey(name: string, table: string, columns: readonly string[], options?: SchemaOption): void;
+  createForeignKey(
+    name: string,
+    table: string,
+    columns: readonly string[],
+    refTable: string,
+    refColumns: readonly string[],
+    options?: constraints.ForeignKeyOptions,
+  ): void;
+  createUniqueConstraint(name: string, table: string, columns: readonly string[], options?: constraints.UniqueConstraintOptions): void;
+  /** `condition` is SQL, written as is inside `CHECK (...)`. */
+  createCheckConstraint(name: string, table: string, condition: string, options?: constraints.CheckConstraintOptions): void;
+  dropConstraint(name: string, table: string, options?: constraints.DropConstraintOptions): void;
+
+  createSchema(name: string, options?: schemas.CreateSchemaOptions): void;
+  dropSchema(name: string, options?: schemas.DropOptions): void;
+  createExtension(name: string, options?: schemas.CreateExtensionOptions): void;
+  dropExtension(name: string, options?: schemas.DropOptions): void;
+
+  createEnum(name: string, values: readonly string[], options?: SchemaOption): void;
+  dropEnum(name: string, options?: enums.DropEnumOptions): void;
+  /** The new label cannot be used in the transaction that adds it (PostgreSQL's rule). */
+  addEnumValue(name: string, value: string, options?: enums.AddEnumValueOptions): void;
+
+  /** Emits `sql` as is, as one emitted text (it may hold several statements). */
+  execute(sql: string): void;
+  /**
+   * One multi-row `INSERT`, values rendered as literals (see SqlValue): the columns are the union
+   * of the rows' keys in first-seen order, and a row without a key gets that column's DEFAULT.
+   */
+  bulkInsert(table: string, rows: readonly insert.Row[], options?: SchemaOption): void;
+}
+
+export function createOperations(emit: (statement: string) => void): Operations {
+  // Render everything first, then emit: a refused call leaves nothing half-emitted.
+  const emitting =
+    <A extends unknown[]>(render: (...args: A) => string[]) =>
+    (...args: A): void => {
+      for (const statement of render(...args)) emit(statement);
+    };
+  return {
+    createTable: emitting(tables.createTable),
+    dropTable: emitting(tables.dropTable),
+    renameTable: emitting(tables.renameTable),
+    addColumn: emitting(columns.addColumn),
+    dropColumn: emitting(columns.dropColumn),
+    alterColumn: emitting(columns.alterColumn),
+    createIndex: emitting(indexes.createIndex),
+    dropIndex: emitting(indexes.dropIndex),
+    createPrimaryKey: emitting(constraints.createPrimaryKey),
+    createForeignKey: emitting(constraints.createForeignKey),
+    createUniqueConstraint: emitting(constraints.createUniqueConstraint),
+    createCheckConstraint: emitting(constraints.createCheckConstraint),
+    dropConstraint: emitting(constraints.dropConstraint),
+    createSchema: emitting(schemas.createSchema),
+    dropSchema: emitting(schemas.dropSchema),
+    createExtension: emitting(schemas.createExtension),
+    dropExtension: emitting(schemas.dropExtension),
+    createEnum: emitting(enums.createEnum),
+    dropEnum: emitting(enums.dropEnum),
+    addEnumValue: emitting(enums.addEnumValue),
+    execute(sql: string): void {
+      emit(checkRawSql(sql, { op: "execute", argument: "sql" }));
+    },
+    bulkInsert: emitting(insert.bulkInsert),
+  };
+}

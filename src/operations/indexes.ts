@@ -1,0 +1,131 @@
+// CREATE INDEX and DROP INDEX.
+import { checkOptions, columnList, optionsOf, type SchemaOption } from "./clauses.ts";
+import { at, invalidOperation, isPlainObject, show, type Where } from "./invalid.ts";
+import { checkRawSql, qualifiedName, quoteIdentifier } from "./quote.ts";
+
+/**
+ * One index key: a column name, or a column or an expression (SQL, as is) with an order,
+ * NULLS placement and operator class: `{ expression: "lower(email)" }`,
+ * `{ column: "name", opclass: "gin_trgm_ops" }`.
+ */
+export type IndexKey =
+  | string
+  | (IndexKeyOptions & { readonly column: string; readonly expression?: never })
+  | (IndexKeyOptions & { readonly expression: string; readonly column?: never });
+
+export interface IndexKeyOptions {
+  readonly order?: "ASC" | "DESC";
+  readonly nulls?: "FIRST" | "LAST";
+  readonly opclass?: string;
+}
+
+export interface CreateIndexOptions extends SchemaOption {
+  readonly unique?: boolean;
+  /** Partial index predicate (SQL, as is). */
+  readonly where?: string;
+  /** Access method: btree (default), hash, gist, spgist, gin, brin, or one an extension adds. */
+  readonly method?: string;
+  /** Builds without blocking writes; needs a revision with `transactional: false`. */
+  readonly concurrently?: boolean;
+  readonly ifNotExists?: boolean;
+  /** Covering columns, stored in the index but not part of its key. */
+  readonly include?: readonly string[];
+}
+
+export interface DropIndexOptions extends SchemaOption {
+  /** Drops without blocking; needs a revision with `transactional: false`, and refuses cascade. */
+  readonly concurrently?: boolean;
+  readonly ifExists?: boolean;
+  readonly cascade?: boolean;
+}
+
+// Method names go in bare (a quoted `USING "gin"` is valid but reads oddly), so only plain ones.
+const METHOD_NAME = /^[a-z_][a-z0-9_]*$/;
+
+/** The index is created in the table's schema (PostgreSQL allows no other), so `schema` qualifies the table. */
+export function createIndex(name: string, table: string, columns: readonly IndexKey[], options?: CreateIndexOptions): string[] {
+  const op = "createIndex";
+  const checked = checkOptions(optionsOf(op), options, {
+    schema: "string",
+    unique: "boolean",
+    where: "string",
+    method: "string",
+    concurrently: "boolean",
+    ifNotExists: "boolean",
+    include: "any",
+  });
+  const index = quoteIdentifier(name, { op, argument: "name" });
+  const target = qualifiedName(checked.schema, table, { op, argument: "table" });
+  if (!Array.isArray(columns) || columns.length === 0) {
+    throw invalidOperation({ op, argument: "columns" }, `must be a non-empty array of index keys, got ${show(columns)}.`);
+  }
+  const keys = columns.map((key, position) => indexKey(key, at({ op, argument: "columns" }, position)));
+  let method = "";
+  if (checked.method !== undefined) {
+    if (!METHOD_NAME.test(checked.method)) {
+      throw invalidOperation(
+        { op, argument: "options.method" },
+        `is ${show(checked.method)}; an access method is a lowercase name such as "btree", "gin", "gist", "brin".`,
+      );
+    }
+    method = ` USING ${checked.method}`;
+  }
+  const include = checked.include === undefined ? "" : ` INCLUDE ${columnList(checked.include, { op, argument: "options.include" })}`;
+  const where = checked.where === undefined ? "" : ` WHERE ${checkRawSql(checked.where, { op, argument: "options.where" })}`;
+  return [
+    `CREATE ${checked.unique === true ? "UNIQUE " : ""}INDEX ${checked.concurrently === true ? "CONCURRENTLY " : ""}` +
+      `${checked.ifNotExists === true ? "IF NOT EXISTS " : ""}${index} ON ${target}${method} (${keys.join(", ")})${include}${where}`,
+  ];
+}
+
+export function dropIndex(name: string, options?: DropIndexOptions): string[] {
+  const op = "dropIndex";
+  const checked = checkOptions(optionsOf(op), options, {
+    schema: "string",
+    concurrently: "boolean",
+    ifExists: "boolean",
+    cascade: "boolean",
+  });
+  if (checked.concurrently === true && checked.cascade === true) {
+    throw invalidOperation(
+      optionsOf(op),
+      "sets both concurrently and cascade; PostgreSQL's DROP INDEX CONCURRENTLY does not support CASCADE. " +
+        "Drop the dependent objects first, or drop without concurrently.",
+    );
+  }
+  return [
+    `DROP INDEX ${checked.concurrently === true ? "CONCURRENTLY " : ""}${checked.ifExists === true ? "IF EXISTS " : ""}` +
+      `${qualifiedName(checked.schema, name, { op, argument: "name" })}${checked.cascade === true ? " CASCADE" : ""}`,
+  ];
+}
+
+function indexKey(key: IndexKey, where: Where): string {
+  if (typeof key === "string") return quoteIdentifier(key, where);
+  if (!isPlainObject(key)) throw invalidOperation(where, `must be a column name or a key object, got ${show(key)}.`);
+  const spec = checkOptions(where, key as Exclude<IndexKey, string>, {
+    column: "string",
+    expression: "string",
+    order: "string",
+    nulls: "string",
+    opclass: "string",
+  });
+  if ((spec.column === undefined) === (spec.expression === undefined)) {
+    throw invalidOperation(where, "must have exactly one of column and expression.");
+  }
+  // An expression needs its own parentheses unless it is a plain function call; always adding them is valid.
+  let sql =
+    spec.column !== undefined
+      ? quoteIdentifier(spec.column, at(where, "column"))
+      : `(${checkRawSql(spec.expression as string, at(where, "expression"))})`;
+  if (spec.opclass !== undefined) sql += ` ${quoteIdentifier(spec.opclass, at(where, "opclass"))}`;
+  if (spec.order !== undefined) sql += ` ${keyword(spec.order, ["ASC", "DESC"], at(where, "order"))}`;
+  if (spec.nulls !== undefined) sql += ` NULLS ${keyword(spec.nulls, ["FIRST", "LAST"], at(where, "nulls"))}`;
+  return sql;
+}
+
+function keyword(value: string, allowed: readonly string[], where: Where): string {
+  if (!allowed.includes(value)) {
+    throw invalidOperation(where, `is ${show(value)}; use ${allowed.map((item) => `"${item}"`).join(" or ")}.`);
+  }
+  return value;
+}

@@ -1,0 +1,109 @@
+import { invalidOperation, isPlainObject, show, type Where } from "./invalid.ts";
+import { checkRawSql, quoteLiteral } from "./quote.ts";
+
+/**
+ * A value that `bulkInsert` and column defaults render as a SQL literal:
+ * - `null` → `NULL`; booleans → `true` / `false`;
+ * - finite numbers and bigints → numerals (`42`, `-1.5`, `1e+21`, `9007199254740993`);
+ *   `NaN`, `Infinity`, `-Infinity` → the untyped strings `'NaN'`, `'Infinity'`, `'-Infinity'`,
+ *   which PostgreSQL converts to the target column's type (real, double precision, numeric) and
+ *   rejects with its own error for an integer column;
+ * - strings → `'...'` (see quoteLiteral), untyped, so they convert to the column's type;
+ * - `Date` → its ISO 8601 form in UTC, untyped (`'2024-01-02T03:04:05.678Z'`), which fits
+ *   timestamptz, timestamp (as UTC wall-clock time) and date columns;
+ * - `Uint8Array` (and Buffer) → `'\x0102'::bytea` (hex format);
+ * - arrays and plain objects → JSON, `'[1,2]'::jsonb`. Arrays are JSON, not PostgreSQL arrays:
+ *   for an array column pass the array literal as a string (`"{1,2,3}"`). Nested values follow
+ *   JSON.stringify (a nested Date becomes its ISO string, a nested NaN becomes null).
+ * Anything else (undefined, functions, symbols, Map, class instances) is refused.
+ */
+export type SqlValue =
+  | null
+  | boolean
+  | number
+  | bigint
+  | string
+  | Date
+  | Uint8Array
+  | readonly unknown[]
+  | { readonly [key: string]: unknown };
+
+/** SQL text written as is, like Alembic's `sa.text()`: `{ raw: "now()" }`. */
+export interface RawSql {
+  readonly raw: string;
+}
+
+/** A column default: a value rendered as a literal, or `{ raw }` SQL (an object with only `raw`). */
+export type DefaultValue = SqlValue | RawSql;
+
+export function isRawSql(value: unknown): value is RawSql {
+  return isPlainObject(value) && Object.keys(value).length === 1 && typeof value.raw === "string";
+}
+
+export function renderDefault(value: DefaultValue, where: Where): string {
+  return isRawSql(value) ? checkRawSql(value.raw, { op: where.op, argument: `${where.argument}.raw` }) : renderValue(value, where);
+}
+
+export function renderValue(value: unknown, where: Where): string {
+  if (value === null) return "NULL";
+  switch (typeof value) {
+    case "boolean":
+      return value ? "true" : "false";
+    case "bigint":
+      return value.toString();
+    case "number":
+      // String() never gives a form PostgreSQL misreads: "1e+21" and "5e-7" are valid numerals.
+      return Number.isFinite(value) ? String(value) : `'${String(value)}'`;
+    case "string":
+      return quoteLiteral(value, where);
+    case "object":
+      break;
+    default:
+      throw unsupported(value, where);
+  }
+  if (value instanceof Date) {
+    if (Number.isNaN(value.getTime())) {
+      throw invalidOperation(where, "is an invalid Date (its time is NaN). Pass a valid Date or null.", { value: String(value) });
+    }
+    return quoteLiteral(value.toISOString(), where);
+  }
+  if (value instanceof Uint8Array) return `'\\x${hex(value)}'::bytea`;
+  if (Array.isArray(value) || isPlainObject(value)) return `${quoteLiteral(toJson(value, where), where)}::jsonb`;
+  throw unsupported(value, where);
+}
+
+function toJson(value: object, where: Where): string {
+  try {
+    // jsonb rejects \u0000 and unpaired surrogate escapes; say so here, naming the key.
+    return JSON.stringify(value, (key, item: unknown) => {
+      for (const text of [key, item]) {
+        if (typeof text === "string" && /\0|[\uD800-\uDFFF]/u.test(text)) {
+          throw invalidOperation(
+            where,
+            `holds ${show(text)}, which has a NUL character or an unpaired surrogate; jsonb cannot store it. Remove it.`,
+          );
+        }
+      }
+      return item;
+    });
+  } catch (error) {
+    if (error instanceof TypeError) {
+      throw invalidOperation(where, `cannot be rendered as JSON: ${error.message}. Convert it to plain JSON data first.`);
+    }
+    throw error;
+  }
+}
+
+function unsupported(value: unknown, where: Where): Error {
+  return invalidOperation(
+    where,
+    `is ${show(value)}, which has no SQL literal form. Use null, a boolean, a number, a bigint, a string, a Date, ` +
+      "a Uint8Array, an array or a plain object.",
+  );
+}
+
+function hex(bytes: Uint8Array): string {
+  let text = "";
+  for (const byte of bytes) text += byte.toString(16).padStart(2, "0");
+  return text;
+}

@@ -1,0 +1,152 @@
+// CREATE TABLE, DROP TABLE, ALTER TABLE ... RENAME TO, and COMMENT ON for tables and columns.
+import {
+  checkOptions,
+  columnList,
+  constraintName,
+  optionsOf,
+  type Deferrable,
+  type ForeignKeyActions,
+  type SchemaOption,
+} from "./clauses.ts";
+import { renderColumn, type ColumnSpec } from "./column.ts";
+import { foreignKeyClause } from "./constraints.ts";
+import { at, invalidOperation, isPlainObject, show, type Where } from "./invalid.ts";
+import { checkRawSql, qualifiedName, quoteIdentifier, quoteLiteral } from "./quote.ts";
+
+/** A PRIMARY KEY or UNIQUE table constraint: its columns, or its name and columns. */
+export type KeyConstraint = readonly string[] | { readonly name?: string; readonly columns: readonly string[] };
+
+/** A CHECK table constraint: the condition as SQL (written as is), or its name and condition. */
+export type CheckConstraint = string | { readonly name?: string; readonly condition: string };
+
+export interface TableForeignKey extends ForeignKeyActions, Deferrable {
+  readonly name?: string;
+  readonly columns: readonly string[];
+  readonly refTable: string;
+  readonly refColumns: readonly string[];
+  /** Schema of the referenced table; absent: unqualified (search_path). */
+  readonly refSchema?: string;
+}
+
+export interface CreateTableOptions extends SchemaOption {
+  readonly ifNotExists?: boolean;
+  readonly primaryKey?: KeyConstraint;
+  /** One entry per UNIQUE constraint: `unique: [["tenant_id", "email"]]`. */
+  readonly unique?: readonly KeyConstraint[];
+  readonly checks?: readonly CheckConstraint[];
+  readonly foreignKeys?: readonly TableForeignKey[];
+  /** `COMMENT ON TABLE`, emitted after the CREATE TABLE. */
+  readonly comment?: string;
+}
+
+export interface DropTableOptions extends SchemaOption {
+  readonly ifExists?: boolean;
+  readonly cascade?: boolean;
+}
+
+/** Columns in the object's key order (JavaScript puts integer-like keys such as "2024" first). */
+export type ColumnMap = Readonly<Record<string, ColumnSpec>>;
+
+export function createTable(name: string, columns: ColumnMap, options?: CreateTableOptions): string[] {
+  const op = "createTable";
+  const checked = checkOptions(optionsOf(op), options, {
+    schema: "string",
+    ifNotExists: "boolean",
+    primaryKey: "any",
+    unique: "any",
+    checks: "any",
+    foreignKeys: "any",
+    comment: "string",
+  });
+  const table = qualifiedName(checked.schema, name, { op, argument: "name" });
+  if (!isPlainObject(columns)) {
+    throw invalidOperation({ op, argument: "columns" }, `must be an object of column name → spec, got ${show(columns)}.`);
+  }
+  const comments: string[] = [];
+  const elements: string[] = [];
+  for (const [column, spec] of Object.entries(columns)) {
+    const rendered = renderColumn(column, spec, at({ op, argument: "columns" }, column));
+    elements.push(rendered.definition);
+    if (rendered.comment !== undefined) comments.push(commentOnColumn(op, table, column, rendered.comment));
+  }
+  elements.push(...tableConstraints(checked, optionsOf(op)));
+  const body = elements.length === 0 ? "()" : `(\n${elements.map((element) => `    ${element}`).join(",\n")}\n)`;
+  const create = `CREATE TABLE ${checked.ifNotExists === true ? "IF NOT EXISTS " : ""}${table} ${body}`;
+  const tableComment =
+    checked.comment === undefined ? [] : [`COMMENT ON TABLE ${table} IS ${quoteLiteral(checked.comment, { op, argument: "options.comment" })}`];
+  return [create, ...tableComment, ...comments];
+}
+
+export function dropTable(name: string, options?: DropTableOptions): string[] {
+  const op = "dropTable";
+  const checked = checkOptions(optionsOf(op), options, { schema: "string", ifExists: "boolean", cascade: "boolean" });
+  return [
+    `DROP TABLE ${checked.ifExists === true ? "IF EXISTS " : ""}${qualifiedName(checked.schema, name, { op, argument: "name" })}` +
+      (checked.cascade === true ? " CASCADE" : ""),
+  ];
+}
+
+/** The table stays in its schema: PostgreSQL's RENAME TO takes an unqualified name. */
+export function renameTable(from: string, to: string, options?: SchemaOption): string[] {
+  const op = "renameTable";
+  const { schema } = checkOptions(optionsOf(op), options, { schema: "string" });
+  return [
+    `ALTER TABLE ${qualifiedName(schema, from, { op, argument: "from" })} RENAME TO ${quoteIdentifier(to, { op, argument: "to" })}`,
+  ];
+}
+
+/** `COMMENT ON COLUMN "schema"."table"."column" IS '...'`; `table` is already qualified and quoted. */
+export function commentOnColumn(op: string, table: string, column: string, comment: string | null): string {
+  const text = comment === null ? "NULL" : quoteLiteral(comment, { op, argument: `comment of column ${show(column)}` });
+  return `COMMENT ON COLUMN ${table}.${quoteIdentifier(column, { op, argument: "column" })} IS ${text}`;
+}
+
+function tableConstraints(options: CreateTableOptions, where: Where): string[] {
+  const elements: string[] = [];
+  if (options.primaryKey !== undefined) {
+    elements.push(keyConstraint("PRIMARY KEY", options.primaryKey, at(where, "primaryKey")));
+  }
+  listOf(options.unique, at(where, "unique")).forEach((unique, index) => {
+    elements.push(keyConstraint("UNIQUE", unique as KeyConstraint, at(at(where, "unique"), index)));
+  });
+  listOf(options.checks, at(where, "checks")).forEach((check, index) => {
+    const checkWhere = at(at(where, "checks"), index);
+    const { name, condition } = typeof check === "string" ? { name: undefined, condition: check } : (check as Exclude<CheckConstraint, string>);
+    elements.push(`${constraintName(name, at(checkWhere, "name"))}CHECK (${checkRawSql(condition, at(checkWhere, "condition"))})`);
+  });
+  listOf(options.foreignKeys, at(where, "foreignKeys")).forEach((item, index) => {
+    const fkWhere = at(at(where, "foreignKeys"), index);
+    const fk = checkOptions(fkWhere, item as TableForeignKey, {
+      name: "string",
+      columns: "any",
+      refTable: "string",
+      refSchema: "string",
+      refColumns: "any",
+      onDelete: "string",
+      onUpdate: "string",
+      deferrable: "boolean",
+      initiallyDeferred: "boolean",
+    });
+    const clause = foreignKeyClause(fk.columns ?? [], fk.refTable as string, fk.refColumns ?? [], fk, {
+      op: where.op,
+      columns: `${fkWhere.argument}.columns`,
+      refTable: `${fkWhere.argument}.refTable`,
+      refColumns: `${fkWhere.argument}.refColumns`,
+      options: fkWhere.argument,
+    });
+    elements.push(`${constraintName(fk.name, at(fkWhere, "name"))}${clause}`);
+  });
+  return elements;
+}
+
+function keyConstraint(keyword: string, spec: KeyConstraint, where: Where): string {
+  if (Array.isArray(spec)) return `${keyword} ${columnList(spec, where)}`;
+  const { name, columns } = checkOptions(where, spec as Exclude<KeyConstraint, readonly string[]>, { name: "string", columns: "any" });
+  return `${constraintName(name, at(where, "name"))}${keyword} ${columnList(columns ?? [], at(where, "columns"))}`;
+}
+
+function listOf(value: unknown, where: Where): readonly unknown[] {
+  if (value === undefined) return [];
+  if (!Array.isArray(value)) throw invalidOperation(where, `must be an array, got ${show(value)}.`);
+  return value;
+}
