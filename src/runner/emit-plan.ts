@@ -1,0 +1,126 @@
+import { LambicError } from "../errors.ts";
+import { createOperations } from "../operations/index.ts";
+import { describeStep, VersionRows, type PlanStep } from "../revision/plan.ts";
+import { revisionOf, type RevisionSet } from "../revision/revision-set.ts";
+import type { LoadedRevision, RevisionContext, RevisionDirection } from "../revision/types.ts";
+import type { Sink, StatementOrigin, StatementResult } from "./sink.ts";
+import { historyInsertStatement, STEP_START_STATEMENT, versionRowStatement, type VersionTableNames } from "./version-table.ts";
+
+export interface EmitOptions {
+  readonly names: VersionTableNames;
+  readonly runId: string;
+  readonly actor: string;
+  readonly x: Readonly<Record<string, string>>;
+  /** Commit after each revision (Alembic's transaction_per_migration). */
+  readonly perRevision: boolean;
+}
+
+/** One emitted step; `history.rows` holds its server-measured duration once sent. */
+export interface EmittedStep {
+  readonly step: PlanStep;
+  readonly label: string;
+  readonly message: string | undefined;
+  readonly history: StatementResult;
+}
+
+/** Whether a plan needs a lock that outlives a transaction (a session-level advisory lock). */
+export function needsSessionLock(set: RevisionSet, steps: readonly PlanStep[], perRevision: boolean): boolean {
+  if (perRevision && steps.length > 1) return true;
+  return steps.some((s) => s.kind === "revision" && set.revisions.get(s.revision)?.transactional === false);
+}
+
+/**
+ * Emits a plan into a sink, inside an open transaction: for each step its statements, its
+ * version-row changes and its history row. A non-transactional revision commits what came
+ * before, runs statement by statement outside a transaction, and reopens the transaction for
+ * its version row. The caller opens and commits the outer transaction.
+ */
+export async function emitPlan(sink: Sink, set: RevisionSet, steps: readonly PlanStep[], startRows: readonly string[], options: EmitOptions): Promise<{ emitted: EmittedStep[]; rows: readonly string[] }> {
+  const rows = new VersionRows(set.map, startRows);
+  const emitted: EmittedStep[] = [];
+
+  for (const [index, step] of steps.entries()) {
+    const label = describeStep(step);
+    const revision = step.kind === "revision" ? revisionOf(set, step.revision) : undefined;
+    const direction = step.kind === "revision" ? step.direction : "stamp";
+    const origin = (purpose: StatementOrigin["purpose"]): StatementOrigin => ({ purpose, revision: revision?.id, direction });
+    const transactional = revision?.transactional !== false;
+
+    if (!transactional) {
+      sink.statement("COMMIT", origin("control"));
+      await sink.flush();
+    }
+    sink.comment(`Running ${label}`);
+    sink.statement(STEP_START_STATEMENT, origin("history"));
+    if (revision && step.kind === "revision") {
+      const statements = await collectStatements(sink, revision, step.direction, options.x);
+      for (const text of statements) {
+        sink.statement(text, origin("revision"));
+        // Outside a transaction a failing statement would not stop the next one: send one by one.
+        if (!transactional) await sink.flush();
+      }
+      if (!transactional) sink.statement("BEGIN", origin("control"));
+    }
+    for (const change of rows.apply(step)) sink.statement(versionRowStatement(options.names, change), origin("version"));
+    const history = sink.statement(
+      historyInsertStatement(options.names, {
+        runId: options.runId,
+        revision: revision?.id ?? step.to[0] ?? step.from[0] ?? null,
+        direction,
+        checksum: revision?.source.checksum ?? null,
+        actor: options.actor,
+        bundleSha256: set.bundleSha256 ?? null,
+        sourceChecksum: set.sourceChecksum,
+      }),
+      origin("history"),
+    );
+    emitted.push({ step, label, message: revision?.message, history });
+    if (options.perRevision && index < steps.length - 1) {
+      sink.statement("COMMIT", origin("control"));
+      await sink.flush();
+      sink.statement("BEGIN", origin("control"));
+    }
+  }
+  return { emitted, rows: rows.versions };
+}
+
+/**
+ * Runs a revision's upgrade or downgrade against an `op` that records statements. A read
+ * (`ctx.query`) first sends what was recorded so far, so it sees the revision's own changes.
+ */
+async function collectStatements(sink: Sink, revision: LoadedRevision, direction: RevisionDirection, x: Readonly<Record<string, string>>): Promise<string[]> {
+  let statements: string[] = [];
+  const origin: StatementOrigin = { purpose: "revision", revision: revision.id, direction };
+  const op = createOperations((statement) => statements.push(statement));
+  const ctx: RevisionContext = {
+    x,
+    online: sink.online,
+    revision: revision.id,
+    direction,
+    query: async <Row>(sql: string, params: readonly unknown[] = []) => {
+      for (const text of statements) sink.statement(text, origin);
+      statements = [];
+      return sink.query<Row>(sql, params, origin);
+    },
+  };
+  const fn = direction === "up" ? revision.upgrade : revision.downgrade;
+  if (!fn) {
+    throw new LambicError(
+      "REVISION_FILE_INVALID",
+      `Revision ${revision.id} has no downgrade, so it cannot be undone (${revision.source.file}). Add a downgrade (a "-- +down" section in SQL), or stamp past it.`,
+      { revision: revision.id, file: revision.source.file },
+    );
+  }
+  try {
+    await fn(op, ctx);
+  } catch (error) {
+    if (error instanceof LambicError) throw error;
+    throw new LambicError(
+      "REVISION_FAILED",
+      `Revision ${revision.id} (${direction === "up" ? "upgrade" : "downgrade"}) threw: ${(error as Error)?.message ?? String(error)}. Nothing was applied; fix the revision (${revision.source.file}) and run again.`,
+      { revision: revision.id, direction, file: revision.source.file },
+      { cause: error },
+    );
+  }
+  return statements;
+}

@@ -1,0 +1,315 @@
+import type { Connection } from "../db/connection.ts";
+import { toDatabaseFailure } from "../db/connection.ts";
+import { LambicError } from "../errors.ts";
+import { quoteLiteral } from "../operations/quote.ts";
+import { effectiveHeads, planDowngrade, planStamp, planUpgrade, type PlanStep } from "../revision/plan.ts";
+import { isNode } from "../revision/revision-map.ts";
+import type { RevisionSet } from "../revision/revision-set.ts";
+import type { RevisionDirection } from "../revision/types.ts";
+import { emitPlan, needsSessionLock, type EmittedStep } from "./emit-plan.ts";
+import { ConnectionSink, ScriptSink, type QueuedStatement, type Sink } from "./sink.ts";
+import {
+  createVersionTableStatements,
+  historyTableSql,
+  lockKey,
+  selectAppliedChecksumsStatement,
+  selectVersionsStatement,
+  versionTableNames,
+  versionTableSql,
+  type VersionTableNames,
+} from "./version-table.ts";
+
+export type MigrationCommand =
+  | { readonly kind: "upgrade"; readonly target: string }
+  | { readonly kind: "downgrade"; readonly target: string }
+  | { readonly kind: "stamp"; readonly targets: readonly string[]; readonly purge?: boolean };
+
+export interface RunOptions {
+  readonly versionTable: string;
+  readonly schema?: string;
+  readonly lockTimeoutMs: number;
+  /** 0: no statement timeout. */
+  readonly statementTimeoutMs: number;
+  readonly x?: Readonly<Record<string, string>>;
+  /** Who runs it: a Lambda request id, or the local user. */
+  readonly actor: string;
+  readonly runId: string;
+  readonly perRevision?: boolean;
+  /** Proceed although applied revisions changed since they ran. */
+  readonly allowChanged?: boolean;
+  /** Called once per step after it has run, in order. */
+  readonly onStep?: (step: StepResult) => void;
+}
+
+export interface StepResult {
+  readonly revision: string;
+  readonly direction: RevisionDirection | "stamp";
+  readonly ms: number;
+  readonly message?: string;
+}
+
+export interface RunResult {
+  readonly from: readonly string[];
+  readonly to: readonly string[];
+  readonly steps: readonly StepResult[];
+  readonly lockWaitMs: number;
+  /** Revisions applied whose source changed since (only with allowChanged). */
+  readonly changed: readonly ChangedRevision[];
+}
+
+export interface ChangedRevision {
+  readonly revision: string;
+  readonly appliedChecksum: string;
+  readonly currentChecksum: string;
+  readonly file: string;
+}
+
+function millis(value: number): string {
+  return quoteLiteral(`${Math.max(0, Math.floor(value))}ms`);
+}
+
+function lockStatement(names: VersionTableNames, kind: "xact" | "session" | "unlock"): string {
+  const fn = kind === "xact" ? "pg_advisory_xact_lock" : kind === "session" ? "pg_advisory_lock" : "pg_advisory_unlock";
+  return `SELECT ${fn}(hashtextextended(${quoteLiteral(lockKey(names))}, 0))`;
+}
+
+/** BEGIN, the timeouts and the transaction lock: the same text online and offline. */
+function openTransaction(sink: Sink, names: VersionTableNames, options: RunOptions): void {
+  sink.statement("BEGIN", { purpose: "control" });
+  sink.statement(`SET LOCAL lock_timeout = ${millis(options.lockTimeoutMs)}`, { purpose: "control" });
+  if (options.statementTimeoutMs > 0) sink.statement(`SET LOCAL statement_timeout = ${millis(options.statementTimeoutMs)}`, { purpose: "control" });
+}
+
+function planFor(set: RevisionSet, rows: readonly string[], command: MigrationCommand): PlanStep[] {
+  switch (command.kind) {
+    case "upgrade":
+      return planUpgrade(set.map, rows, command.target);
+    case "downgrade":
+      return planDowngrade(set.map, rows, command.target);
+    case "stamp":
+      return planStamp(set.map, command.purge ? [] : rows, command.targets);
+  }
+}
+
+function stepResults(emitted: readonly EmittedStep[]): StepResult[] {
+  return emitted.map(({ step, message, history }) => ({
+    revision: step.kind === "revision" ? step.revision : (step.to[0] ?? step.from[0] ?? "base"),
+    direction: step.kind === "revision" ? step.direction : "stamp",
+    ms: Math.round(Number(history.rows?.[0]?.duration_ms ?? 0) * 10) / 10,
+    message,
+  }));
+}
+
+/** Refuses version rows that no revision defines: the wrong database, or a deleted revision. */
+function assertKnownVersions(set: RevisionSet, rows: readonly string[], table: string): void {
+  const unknown = rows.filter((row) => !set.map.has(row));
+  if (unknown.length > 0) {
+    throw new LambicError(
+      "UNKNOWN_VERSION",
+      `The version table ${table} holds ${unknown.join(", ")}, which no revision of database "${set.database}" defines. Is this the right database and revisions folder? If the revision was removed on purpose, "lambic stamp --purge <revision>" rewrites the table.`,
+      { versions: [...rows], unknown },
+    );
+  }
+}
+
+/** Applied revisions whose source changed since they ran, like Flyway's validate. */
+function changedRevisions(set: RevisionSet, rows: readonly string[], history: readonly Record<string, unknown>[]): ChangedRevision[] {
+  const applied = new Set([...set.map.ancestors(set.map.getRevisions(rows).filter(isNode))].map((n) => n.id));
+  const changed: ChangedRevision[] = [];
+  for (const entry of history) {
+    const id = String(entry.revision);
+    if (entry.direction !== "up" || !applied.has(id) || entry.checksum === null) continue;
+    const revision = set.revisions.get(id);
+    if (revision && revision.source.checksum !== entry.checksum) {
+      changed.push({ revision: id, appliedChecksum: String(entry.checksum), currentChecksum: revision.source.checksum, file: revision.source.file });
+    }
+  }
+  return changed;
+}
+
+function checksumError(changed: readonly ChangedRevision[]): LambicError {
+  return new LambicError(
+    "CHECKSUM_MISMATCH",
+    `${changed.length} applied revision(s) changed since they ran: ${changed.map((c) => `${c.revision} (${c.file})`).join(", ")}. Editing an applied revision does not change the database; put the change in a new revision and restore the file, or pass --allow-changed to proceed anyway.`,
+    { changed },
+  );
+}
+
+/** Turns a driver failure into a coded error naming the revision and the statement. */
+export function statementError(error: unknown, statement: QueuedStatement | undefined, names: VersionTableNames, options: { lockTimeoutMs: number }): never {
+  if (error instanceof LambicError) throw error;
+  const failure = toDatabaseFailure(error) ?? toDatabaseFailure((error as { cause?: unknown })?.cause);
+  const origin = statement?.origin;
+  const where = origin?.revision ? `revision ${origin.revision} (${origin.direction === "down" ? "downgrade" : origin.direction === "stamp" ? "stamp" : "upgrade"})` : "lambic's own bookkeeping";
+  const text = statement?.text ?? "";
+  const details = {
+    revision: origin?.revision,
+    direction: origin?.direction,
+    statement: text.slice(0, 200),
+    sqlstate: failure?.sqlstate,
+    position: failure?.position,
+    detail: failure?.detail,
+    hint: failure?.hint,
+  };
+  const rolledBack = "The run was rolled back: the database is as it was before.";
+  if (!failure) {
+    throw new LambicError(
+      "CONNECTION_FAILED",
+      `The database connection was lost while running ${where}: ${(error as Error)?.message ?? String(error)}. ${rolledBack} Check the server, then run again.`,
+      details,
+      { cause: error },
+    );
+  }
+  if (failure.sqlstate === "55P03") {
+    const lock = origin?.purpose === "lock";
+    throw new LambicError(
+      "LOCK_TIMEOUT",
+      lock
+        ? `Another migration run holds the lock on ${versionTableSql(names)}; waited ${options.lockTimeoutMs} ms (lock_timeout). ${rolledBack} Wait for that run to finish and try again, or raise lockTimeoutMs.`
+        : `${where} waited longer than lock_timeout (${options.lockTimeoutMs} ms) for a lock held by another session: ${failure.message}. ${rolledBack} Find the blocking session (pg_stat_activity), then run again, or raise lockTimeoutMs.`,
+      { ...details, lockTimeoutMs: options.lockTimeoutMs },
+      { cause: error },
+    );
+  }
+  if (failure.sqlstate === "57014") {
+    throw new LambicError(
+      "STATEMENT_TIMEOUT",
+      `${where} was cancelled: ${failure.message} (statement_timeout) while running: ${text.slice(0, 200)}. ${rolledBack} Raise statementTimeoutMs (or the Lambda's timeout), or split the revision.`,
+      details,
+      { cause: error },
+    );
+  }
+  const position = failure.position ? ` at character ${failure.position}` : "";
+  throw new LambicError(
+    "STATEMENT_FAILED",
+    `${where[0]!.toUpperCase()}${where.slice(1)} failed: ${failure.message} [SQLSTATE ${failure.sqlstate}]${position} in: ${text.slice(0, 200)}${failure.detail ? ` (${failure.detail})` : ""}. ${rolledBack} Fix the revision and run again.`,
+    details,
+    { cause: error },
+  );
+}
+
+/**
+ * Runs an upgrade, downgrade or stamp on one connection: one transaction (unless a revision is
+ * non-transactional, or perRevision), an advisory lock keyed on the version table, the version
+ * and history tables, and every statement pipelined. Any failure rolls everything back.
+ */
+export async function runMigration(connection: Connection, set: RevisionSet, command: MigrationCommand, options: RunOptions): Promise<RunResult> {
+  const names = versionTableNames(options);
+  let sessionLock = false;
+  const sink = new ConnectionSink(connection, (error, statement) => statementError(error, statement, names, options));
+  try {
+    openTransaction(sink, names, options);
+    const lock = sink.statement(
+      `SELECT extract(epoch FROM clock_timestamp() - statement_timestamp()) * 1000 AS lock_wait_ms FROM (${lockStatement(names, "xact")}) AS acquired`,
+      { purpose: "lock" },
+    );
+    for (const ddl of createVersionTableStatements(names)) sink.statement(ddl, { purpose: "control" });
+    if (command.kind === "stamp" && command.purge) sink.statement(`DELETE FROM ${versionTableSql(names)}`, { purpose: "version" });
+    const versions = sink.statement(selectVersionsStatement(names), { purpose: "read" });
+    const history = sink.statement(selectAppliedChecksumsStatement(names), { purpose: "read" });
+    await sink.flush();
+
+    const rows = command.kind === "stamp" && command.purge ? [] : (versions.rows ?? []).map((r) => String(r.version_num));
+    assertKnownVersions(set, rows, versionTableSql(names));
+    const changed = command.kind === "stamp" ? [] : changedRevisions(set, rows, history.rows ?? []);
+    if (changed.length > 0 && !options.allowChanged) throw checksumError(changed);
+
+    const steps = planFor(set, rows, command);
+    if (needsSessionLock(set, steps, options.perRevision ?? false)) {
+      if (!connection.capabilities.sessionLocks) {
+        throw new LambicError(
+          "SESSION_LOCK_UNAVAILABLE",
+          `This plan commits more than once (a non-transactional revision, or --per-revision), which needs a session-level lock, and the connection goes through a transaction pooler (a "-pooler" host), where session locks do not hold. Nothing was changed. Use the direct (non-pooled) endpoint for this run.`,
+          { pooled: true },
+        );
+      }
+      sink.statement(lockStatement(names, "session"), { purpose: "lock" });
+      sessionLock = true;
+    }
+    const { emitted, rows: after } = await emitPlan(sink, set, steps, rows, { names, runId: options.runId, actor: options.actor, x: options.x ?? {}, perRevision: options.perRevision ?? false });
+    sink.statement("COMMIT", { purpose: "control" });
+    if (sessionLock) sink.statement(lockStatement(names, "unlock"), { purpose: "lock" });
+    await sink.flush();
+    sessionLock = false;
+    const results = stepResults(emitted);
+    for (const result of results) options.onStep?.(result);
+    return { from: rows, to: after, steps: results, lockWaitMs: Number(lock.rows?.[0]?.lock_wait_ms ?? 0), changed };
+  } catch (error) {
+    await rollbackQuietly(connection, sessionLock ? lockStatement(names, "unlock") : undefined);
+    throw error;
+  }
+}
+
+async function rollbackQuietly(connection: Connection, unlock: string | undefined): Promise<void> {
+  try {
+    await connection.query("ROLLBACK");
+    if (unlock) await connection.query(unlock);
+  } catch {
+    // The connection is gone or unusable; the server rolls back an unfinished transaction itself.
+  }
+}
+
+export interface CurrentState {
+  readonly versions: readonly string[];
+  readonly heads: readonly string[];
+}
+
+/** Reads the version rows without creating anything (`lambic current`). */
+export async function readCurrent(connection: Connection, set: RevisionSet, options: Pick<RunOptions, "versionTable" | "schema">): Promise<CurrentState> {
+  const names = versionTableNames(options);
+  const [exists] = await connection.query<{ exists: boolean }>(`SELECT to_regclass(${quoteLiteral(versionTableSql(names))}) IS NOT NULL AS exists`);
+  if (!exists?.exists) return { versions: [], heads: [] };
+  const rows = (await connection.query<{ version_num: string }>(selectVersionsStatement(names))).map((r) => r.version_num);
+  assertKnownVersions(set, rows, versionTableSql(names));
+  return { versions: rows, heads: effectiveHeads(set.map, rows) };
+}
+
+export interface CheckResult {
+  readonly versions: readonly string[];
+  readonly heads: readonly string[];
+  readonly pending: readonly string[];
+  readonly changed: readonly ChangedRevision[];
+  readonly upToDate: boolean;
+}
+
+/** `lambic check`: what `upgrade heads` would run, and applied revisions whose source changed. */
+export async function checkDatabase(connection: Connection, set: RevisionSet, options: Pick<RunOptions, "versionTable" | "schema">): Promise<CheckResult> {
+  const names = versionTableNames(options);
+  const current = await readCurrent(connection, set, options);
+  const [historyExists] = await connection.query<{ exists: boolean }>(`SELECT to_regclass(${quoteLiteral(historyTableSql(names))}) IS NOT NULL AS exists`);
+  const history = historyExists?.exists ? await connection.query(selectAppliedChecksumsStatement(names)) : [];
+  const pending = planUpgrade(set.map, current.versions, "heads").map((s) => s.revision);
+  const changed = changedRevisions(set, current.versions, history);
+  return { ...current, pending, changed, upToDate: pending.length === 0 && changed.length === 0 };
+}
+
+export interface ScriptOptions extends Omit<RunOptions, "onStep" | "allowChanged"> {
+  readonly generatedAt: Date;
+  readonly range: string;
+}
+
+/**
+ * The offline script of a plan: a header, the version-table DDL, then the same statements an
+ * online run sends, for `psql -v ON_ERROR_STOP=1 -f`.
+ */
+export async function renderScript(set: RevisionSet, command: MigrationCommand, startRows: readonly string[], options: ScriptOptions): Promise<{ script: string; steps: readonly PlanStep[]; to: readonly string[] }> {
+  const names = versionTableNames(options);
+  const sink = new ScriptSink();
+  const steps = planFor(set, startRows, command);
+  const sessionLock = needsSessionLock(set, steps, options.perRevision ?? false);
+  sink.comment(`lambic offline SQL: ${command.kind} ${options.range} (database "${set.database}")`);
+  sink.comment(`generated-at: ${options.generatedAt.toISOString()}`);
+  sink.comment(`source checksum: ${set.sourceChecksum}`);
+  if (set.bundleSha256) sink.comment(`bundle sha256: ${set.bundleSha256}`);
+  sink.comment(`from: ${startRows.join(", ") || "base"}`);
+  sink.comment("apply with: psql -v ON_ERROR_STOP=1 -f <this file>");
+  sink.raw("");
+  for (const ddl of createVersionTableStatements(names)) sink.statement(ddl, { purpose: "control" });
+  if (sessionLock) sink.statement(lockStatement(names, "session"), { purpose: "lock" });
+  openTransaction(sink, names, options);
+  sink.statement(lockStatement(names, "xact"), { purpose: "lock" });
+  const { rows } = await emitPlan(sink, set, steps, startRows, { names, runId: options.runId, actor: options.actor, x: options.x ?? {}, perRevision: options.perRevision ?? false });
+  sink.statement("COMMIT", { purpose: "control" });
+  if (sessionLock) sink.statement(lockStatement(names, "unlock"), { purpose: "lock" });
+  return { script: sink.toString(), steps, to: rows };
+}

@@ -1,0 +1,111 @@
+import type { Connection } from "../db/connection.ts";
+import { LambicError } from "../errors.ts";
+import type { RevisionDirection } from "../revision/types.ts";
+
+/**
+ * Where the runner's statements go. The runner is written once over a plan; an online sink
+ * sends its statements to a connection (pipelined: queued, then sent together), an offline sink
+ * appends them to a script. So the script does what the online run does by construction.
+ */
+export interface StatementOrigin {
+  readonly revision?: string;
+  readonly direction?: RevisionDirection | "stamp";
+  readonly purpose: "control" | "revision" | "version" | "history" | "lock" | "read";
+}
+
+/** A queued statement's result, filled in when it has been sent (online only). */
+export interface StatementResult {
+  rows?: Record<string, unknown>[];
+}
+
+export interface Sink {
+  readonly online: boolean;
+  comment(text: string): void;
+  /** Queues a statement; online it is sent at the next flush. */
+  statement(text: string, origin: StatementOrigin): StatementResult;
+  /** Sends what is queued. */
+  flush(): Promise<void>;
+  /** Runs a read for a data migration. Offline this is OFFLINE_QUERY. */
+  query<Row>(text: string, params: readonly unknown[], origin: StatementOrigin): Promise<Row[]>;
+}
+
+export interface QueuedStatement {
+  readonly text: string;
+  readonly origin: StatementOrigin;
+  readonly result: StatementResult;
+}
+
+/** Pipelines statements over one connection; a failure carries the statement's origin. */
+export class ConnectionSink implements Sink {
+  readonly online = true;
+  private queue: QueuedStatement[] = [];
+
+  constructor(
+    readonly connection: Connection,
+    private readonly onFailure: (error: unknown, statement: QueuedStatement | undefined) => never,
+  ) {}
+
+  comment(): void {}
+
+  statement(text: string, origin: StatementOrigin): StatementResult {
+    const result: StatementResult = {};
+    this.queue.push({ text, origin, result });
+    return result;
+  }
+
+  async flush(): Promise<void> {
+    const batch = this.queue;
+    this.queue = [];
+    if (batch.length === 0) return;
+    let results: Record<string, unknown>[][];
+    try {
+      results = await this.connection.pipeline(batch.map((s) => ({ text: s.text })));
+    } catch (error) {
+      const index = (error as { index?: number }).index;
+      return this.onFailure(error, index === undefined ? undefined : batch[index]);
+    }
+    batch.forEach((statement, i) => (statement.result.rows = results[i]));
+  }
+
+  async query<Row>(text: string, params: readonly unknown[], origin: StatementOrigin): Promise<Row[]> {
+    await this.flush();
+    try {
+      return await this.connection.query<Row>(text, params);
+    } catch (error) {
+      return this.onFailure(error, { text, origin, result: {} });
+    }
+  }
+}
+
+/** Renders statements as a psql script. */
+export class ScriptSink implements Sink {
+  readonly online = false;
+  private readonly lines: string[] = [];
+
+  comment(text: string): void {
+    this.lines.push(`-- ${text}`);
+  }
+
+  raw(line: string): void {
+    this.lines.push(line);
+  }
+
+  statement(text: string, _origin?: StatementOrigin): StatementResult {
+    this.lines.push(`${text.trimEnd()};`, "");
+    return {};
+  }
+
+  async flush(): Promise<void> {}
+
+  async query<Row>(_text: string, _params: readonly unknown[], origin: StatementOrigin): Promise<Row[]> {
+    throw new LambicError(
+      "OFFLINE_QUERY",
+      `Revision ${origin.revision ?? "?"} reads data with ctx.query (${origin.direction ?? ""}), which cannot run while rendering offline SQL: there is no database to read. Run it online, or guard the read with "if (ctx.online)".`,
+      { revision: origin.revision, direction: origin.direction },
+    );
+  }
+
+  toString(): string {
+    return `${this.lines.join("\n").trimEnd()}\n`;
+  }
+}
