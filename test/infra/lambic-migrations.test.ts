@@ -351,7 +351,8 @@ describe("the deploy invoker's code", () => {
       if (name !== "@aws-sdk/client-lambda") throw new Error(`unexpected require ${name}`);
       return sdk;
     };
-    new Function("require", "exports", "module", source)(require, module.exports, module);
+    const quiet = { log: () => {} };
+    new Function("require", "exports", "module", "console", source)(require, module.exports, module, quiet);
     return { handler: module.exports.handler, sent };
   }
 
