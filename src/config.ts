@@ -1,0 +1,286 @@
+import { existsSync, readFileSync } from "node:fs";
+import { dirname, resolve } from "node:path";
+import { LambicError } from "./errors.ts";
+import { closestMatch } from "./revision/validate-revision.ts";
+
+export const CONFIG_FILE_NAME = "lambic.config.json";
+
+/** Schemas migrated one by one, each with its own version table: a list, or a query returning them. */
+export type TenantsConfig = readonly string[] | { readonly query: string };
+
+export interface DatabaseConfig {
+  readonly name: string;
+  /** Undefined when no URL is set: the CLI then runs against the embedded PostgreSQL. */
+  readonly url: string | undefined;
+  /** Absolute path of the revisions folder. */
+  readonly revisions: string;
+  readonly versionTable: string;
+  /** Undefined: the connection's search_path (normally `public`). */
+  readonly schema: string | undefined;
+  /** Undefined: chosen from the URL by the driver layer. */
+  readonly driver: "postgres" | "neon" | undefined;
+  readonly lockTimeoutMs: number;
+  /** 0 means no statement timeout. */
+  readonly statementTimeoutMs: number;
+  readonly tenants: TenantsConfig | undefined;
+}
+
+export interface LambicConfig {
+  /** The config file read, or undefined when none exists and the defaults apply. */
+  readonly file: string | undefined;
+  readonly databases: Readonly<Record<string, DatabaseConfig>>;
+  /** Undefined when several databases are configured and none is the default: `--name` is required. */
+  readonly defaultDatabase: string | undefined;
+}
+
+const TOP_LEVEL_KEYS = ["$schema", "databases", "defaultDatabase"] as const;
+const DATABASE_KEYS = [
+  "url",
+  "revisions",
+  "versionTable",
+  "schema",
+  "driver",
+  "lockTimeoutMs",
+  "statementTimeoutMs",
+  "tenants",
+] as const;
+const DRIVERS = ["postgres", "neon"] as const;
+const DEFAULTS = { versionTable: "lambic_version", lockTimeoutMs: 10_000, statementTimeoutMs: 0 } as const;
+
+// Unquoted PostgreSQL identifiers (63 bytes max): the runner quotes them, but a name needing
+// quotes in psql is a trap for whoever reads the offline script.
+const IDENTIFIER = /^[A-Za-z_][A-Za-z0-9_$]{0,62}$/;
+const DATABASE_NAME = /^[A-Za-z0-9_-]+$/;
+
+/**
+ * Reads `lambic.config.json` (or `configFile`), interpolates `${VAR}` / `${VAR:-default}` from
+ * `env`, validates it and applies the defaults. Without a config file there is one database,
+ * `main`, with its revisions in `revisions/main` and its URL from DATABASE_URL.
+ */
+export function loadConfig(options: { configFile?: string; cwd: string; env: Record<string, string | undefined> }): LambicConfig {
+  const file = resolve(options.cwd, options.configFile ?? CONFIG_FILE_NAME);
+  if (!existsSync(file)) {
+    if (options.configFile !== undefined) {
+      throw new LambicError("CONFIG_INVALID", `Config file ${file} does not exist. Check --config, or leave it out to use ${CONFIG_FILE_NAME} in the current folder.`, { file });
+    }
+    return {
+      file: undefined,
+      defaultDatabase: "main",
+      databases: {
+        main: {
+          name: "main",
+          url: options.env["DATABASE_URL"] || undefined,
+          revisions: resolve(options.cwd, "revisions/main"),
+          versionTable: DEFAULTS.versionTable,
+          schema: undefined,
+          driver: undefined,
+          lockTimeoutMs: DEFAULTS.lockTimeoutMs,
+          statementTimeoutMs: DEFAULTS.statementTimeoutMs,
+          tenants: undefined,
+        },
+      },
+    };
+  }
+  const text = readFileSync(file, "utf8");
+  return parseConfig(text, file, options.env);
+}
+
+/** The database named by `--name`, or the default one. */
+export function resolveDatabase(config: LambicConfig, name?: string): DatabaseConfig {
+  const names = Object.keys(config.databases);
+  const where = config.file ?? "the default configuration";
+  if (name === undefined) {
+    if (config.defaultDatabase === undefined) {
+      throw new LambicError(
+        "CONFIG_INVALID",
+        `${where} configures several databases (${names.join(", ")}) and no defaultDatabase. Pass --name DB or set "defaultDatabase".`,
+        { file: config.file, names },
+      );
+    }
+    name = config.defaultDatabase;
+  }
+  const database = Object.hasOwn(config.databases, name) ? config.databases[name] : undefined;
+  if (!database) {
+    const close = closestMatch(name, names);
+    throw new LambicError(
+      "CONFIG_INVALID",
+      `No database named "${name}" in ${where}.${close ? ` Did you mean "${close}"?` : ""} Configured: ${names.join(", ")}.`,
+      { file: config.file, name, names },
+    );
+  }
+  return database;
+}
+
+/** Parses and validates the config text; exported for tests that need no file. */
+export function parseConfig(text: string, file: string, env: Record<string, string | undefined>): LambicConfig {
+  const fail = (path: readonly (string | number)[], message: string, details: Record<string, unknown> = {}): never => {
+    const line = locateKey(text, path);
+    throw new LambicError("CONFIG_INVALID", `${file}${line ? `:${line}` : ""}: ${message}`, { file, line, path: formatPath(path), ...details });
+  };
+
+  let raw: unknown;
+  try {
+    raw = JSON.parse(text);
+  } catch (error) {
+    const position = /position (\d+)/.exec((error as Error).message);
+    const line = position ? text.slice(0, Number(position[1])).split("\n").length : undefined;
+    throw new LambicError("CONFIG_INVALID", `${file}${line ? `:${line}` : ""}: not valid JSON (${(error as Error).message}). Fix the syntax; comments and trailing commas are not allowed.`, {
+      file,
+      line,
+    });
+  }
+  if (!isPlainObject(raw)) fail([], `expected a JSON object like { "databases": { "main": { "url": "\${DATABASE_URL}" } } }.`);
+  const root = raw as Record<string, unknown>;
+  checkKeys(root, TOP_LEVEL_KEYS, [], fail);
+
+  const rawDatabases = root["databases"];
+  if (!isPlainObject(rawDatabases) || Object.keys(rawDatabases).length === 0) {
+    fail(["databases"], `"databases" must be an object with at least one database, like { "main": { "url": "\${DATABASE_URL}" } }.`);
+  }
+  const baseDir = dirname(file);
+  const databases: Record<string, DatabaseConfig> = {};
+  for (const [name, value] of Object.entries(rawDatabases as Record<string, unknown>)) {
+    const path = ["databases", name];
+    if (!DATABASE_NAME.test(name)) fail(path, `database name "${name}" may hold letters, digits, _ and - only (it is a folder name and a --name value).`);
+    if (!isPlainObject(value)) fail(path, `databases.${name} must be an object like { "url": "\${DATABASE_URL}" }.`);
+    databases[name] = parseDatabase(name, value as Record<string, unknown>, baseDir, env, fail);
+  }
+
+  const names = Object.keys(databases);
+  let defaultDatabase = root["defaultDatabase"];
+  if (defaultDatabase === undefined) {
+    defaultDatabase = names.length === 1 ? names[0] : names.includes("main") ? "main" : undefined;
+  } else if (typeof defaultDatabase !== "string" || !names.includes(defaultDatabase)) {
+    fail(["defaultDatabase"], `defaultDatabase ${JSON.stringify(defaultDatabase)} is not one of the configured databases (${names.join(", ")}).`);
+  }
+  return { file, databases, defaultDatabase: defaultDatabase as string | undefined };
+}
+
+type Fail = (path: readonly (string | number)[], message: string, details?: Record<string, unknown>) => never;
+
+function parseDatabase(name: string, value: Record<string, unknown>, baseDir: string, env: Record<string, string | undefined>, fail: Fail): DatabaseConfig {
+  const at = (key: string) => ["databases", name, key];
+  checkKeys(value, DATABASE_KEYS, ["databases", name], fail);
+
+  const string = (key: string): string | undefined => {
+    const raw = value[key];
+    if (raw === undefined) return undefined;
+    if (typeof raw !== "string") fail(at(key), `databases.${name}.${key} is ${JSON.stringify(raw)}, expected a string.`);
+    return interpolate(raw as string, env, at(key), fail);
+  };
+  const milliseconds = (key: string, fallback: number): number => {
+    const raw = value[key];
+    if (raw === undefined) return fallback;
+    if (typeof raw !== "number" || !Number.isInteger(raw) || raw < 0) {
+      fail(at(key), `databases.${name}.${key} is ${JSON.stringify(raw)}, expected a whole number of milliseconds ≥ 0.`);
+    }
+    return raw as number;
+  };
+  const identifier = (key: string): string | undefined => {
+    const result = string(key);
+    if (result !== undefined && !IDENTIFIER.test(result)) {
+      fail(at(key), `databases.${name}.${key} ${JSON.stringify(result)} is not a plain PostgreSQL identifier (letters, digits, _ and $, at most 63, not starting with a digit).`);
+    }
+    return result;
+  };
+
+  // An unset variable is an error everywhere except a `url` that is nothing but `${VAR}`: there
+  // "no URL" is meaningful (the CLI falls back to the embedded PostgreSQL).
+  const rawUrl = value["url"];
+  const wholeVariable = typeof rawUrl === "string" ? /^\$\{([A-Za-z_][A-Za-z0-9_]*)\}$/.exec(rawUrl) : null;
+  const url = wholeVariable ? env[wholeVariable[1]!] || undefined : string("url");
+
+  const driver = string("driver");
+  if (driver !== undefined && !(DRIVERS as readonly string[]).includes(driver)) {
+    fail(at("driver"), `databases.${name}.driver ${JSON.stringify(driver)} is not one of ${DRIVERS.join(", ")} (leave it out to choose from the URL).`);
+  }
+
+  return {
+    name,
+    url,
+    revisions: resolve(baseDir, string("revisions") ?? `revisions/${name}`),
+    versionTable: identifier("versionTable") ?? DEFAULTS.versionTable,
+    schema: identifier("schema"),
+    driver: driver as DatabaseConfig["driver"],
+    lockTimeoutMs: milliseconds("lockTimeoutMs", DEFAULTS.lockTimeoutMs),
+    statementTimeoutMs: milliseconds("statementTimeoutMs", DEFAULTS.statementTimeoutMs),
+    tenants: parseTenants(name, value["tenants"], env, fail),
+  };
+}
+
+function parseTenants(name: string, raw: unknown, env: Record<string, string | undefined>, fail: Fail): TenantsConfig | undefined {
+  const path = ["databases", name, "tenants"];
+  if (raw === undefined) return undefined;
+  if (Array.isArray(raw)) {
+    const schemas = raw.map((item, index) => {
+      if (typeof item !== "string") fail([...path, index], `databases.${name}.tenants[${index}] is ${JSON.stringify(item)}, expected a schema name.`);
+      const schema = interpolate(item as string, env, [...path, index], fail);
+      if (!IDENTIFIER.test(schema)) fail([...path, index], `databases.${name}.tenants[${index}] ${JSON.stringify(schema)} is not a plain PostgreSQL identifier.`);
+      return schema;
+    });
+    const duplicate = schemas.find((schema, index) => schemas.indexOf(schema) !== index);
+    if (duplicate !== undefined) fail(path, `databases.${name}.tenants lists "${duplicate}" twice; each tenant schema is migrated once.`);
+    return schemas;
+  }
+  if (isPlainObject(raw)) {
+    checkKeys(raw, ["query"], path, fail);
+    const query = raw["query"];
+    if (typeof query !== "string" || query.trim() === "") {
+      fail([...path, "query"], `databases.${name}.tenants.query must be a SQL query returning one schema name per row.`);
+    }
+    return { query: interpolate(query as string, env, [...path, "query"], fail) };
+  }
+  return fail(path, `databases.${name}.tenants must be a list of schema names or { "query": "SELECT ..." }.`);
+}
+
+/** `${VAR}` and `${VAR:-default}` (the default also applies when VAR is empty, as in sh). */
+function interpolate(value: string, env: Record<string, string | undefined>, path: readonly (string | number)[], fail: Fail): string {
+  return value.replace(/\$\{([^}]*)\}?/g, (match, body: string) => {
+    const parsed = /^([A-Za-z_][A-Za-z0-9_]*)(?::-(.*))?$/s.exec(body);
+    if (!match.endsWith("}") || !parsed) {
+      fail(path, `${formatPath(path)}: ${JSON.stringify(match)} is not a valid interpolation; write \${VAR} or \${VAR:-default}.`);
+    }
+    const [, variable, fallback] = parsed!;
+    const set = env[variable!];
+    if (set !== undefined && set !== "") return set;
+    if (fallback !== undefined) return fallback;
+    if (set === "") return "";
+    return fail(path, `${formatPath(path)} uses \${${variable}}, but ${variable} is not set. Set it, or write \${${variable}:-default}.`, { variable });
+  });
+}
+
+function checkKeys(object: Record<string, unknown>, allowed: readonly string[], path: readonly (string | number)[], fail: Fail): void {
+  for (const key of Object.keys(object)) {
+    if (allowed.includes(key)) continue;
+    const close = closestMatch(key, allowed);
+    fail([...path, key], `unknown key ${formatPath([...path, key])}.${close ? ` Did you mean "${close}"?` : ""} Valid keys${path.length ? ` in ${formatPath(path)}` : ""}: ${allowed.join(", ")}.`, {
+      key,
+    });
+  }
+}
+
+function formatPath(path: readonly (string | number)[]): string {
+  return path.map((part, i) => (typeof part === "number" ? `[${part}]` : i === 0 ? part : `.${part}`)).join("");
+}
+
+/**
+ * The line of the last key of `path`, found by searching for each key in turn after the
+ * previous one. JSON.parse keeps no positions; for a config file this is accurate enough to
+ * point the reader at the right line.
+ */
+function locateKey(text: string, path: readonly (string | number)[]): number | undefined {
+  let offset = 0;
+  let found = -1;
+  for (const part of path) {
+    if (typeof part === "number") break;
+    const index = text.indexOf(JSON.stringify(part), offset);
+    if (index === -1) break;
+    found = index;
+    offset = index + 1;
+  }
+  return found === -1 ? undefined : text.slice(0, found).split("\n").length;
+}
+
+function isPlainObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === "object" && value !== null && !Array.isArray(value);
+}

@@ -1,0 +1,171 @@
+import { LambicError } from "../errors.ts";
+import type { Revision, RevisionMeta } from "./types.ts";
+import { BRANCH_LABEL_PATTERN, REVISION_ID_PATTERN, closestMatch } from "./validate-revision.ts";
+
+/** The header fields of a `.sql` revision, in the order `renderSqlRevision` writes them. */
+export const SQL_REVISION_FIELDS = [
+  "revision",
+  "revises",
+  "depends-on",
+  "branch-labels",
+  "message",
+  "transactional",
+] as const;
+
+type SqlRevisionField = (typeof SQL_REVISION_FIELDS)[number];
+
+// `-- name: value`: a lowercase word (with hyphens) right after the dashes, then a colon.
+// Any other `--` line in the header is a plain comment.
+const FIELD_LINE = /^--\s*([a-z][a-z-]*)\s*:(.*)$/;
+const MARKER_LINE = /^--\s*\+([A-Za-z]+)\s*$/;
+
+/**
+ * Parses a `.sql` revision: a header of `-- field: value` lines, then `-- +up` and an optional
+ * `-- +down` section. The upgrade runs the up section as one `op.execute`; without a `-- +down`
+ * section the revision has no downgrade (the planner reports it as irreversible), while an
+ * empty `-- +down` section is a downgrade that does nothing.
+ */
+export function parseSqlRevision(text: string, file: string): Revision {
+  const lines = text.replace(/^\uFEFF/, "").split(/\r?\n/);
+  const fields = new Map<SqlRevisionField, { value: string; line: number }>();
+  // Sections as line ranges (1-based marker line; the SQL is the lines after it).
+  let up: { marker: number; end: number } | undefined;
+  let down: { marker: number; end: number } | undefined;
+
+  // A plain loop that looks at a line's regexes only when it starts with "--": loading
+  // thousands of revisions spends its time here.
+  for (let index = 0; index < lines.length; index++) {
+    const lineNo = index + 1;
+    const line = lines[index]!.trim();
+    if (!line.startsWith("--")) {
+      if (up || line === "") continue;
+      throw fileError(file, lineNo, `SQL before "-- +up": ${JSON.stringify(line.slice(0, 60))}. Put the upgrade SQL after a "-- +up" line.`);
+    }
+
+    const marker = MARKER_LINE.exec(line);
+    if (marker) {
+      const name = marker[1]!;
+      if (name === "up") {
+        if (up) throw fileError(file, lineNo, `second "-- +up" marker (the first is on line ${up.marker}); a revision has one up section.`);
+        if (down) throw fileError(file, lineNo, `"-- +up" comes after "-- +down" (line ${down.marker}); put the up section first.`);
+        up = { marker: lineNo, end: lines.length };
+      } else if (name === "down") {
+        if (down) throw fileError(file, lineNo, `second "-- +down" marker (the first is on line ${down.marker}); a revision has one down section.`);
+        if (!up) throw fileError(file, lineNo, `"-- +down" comes before any "-- +up"; put "-- +up" and the upgrade SQL first.`);
+        up.end = index;
+        down = { marker: lineNo, end: lines.length };
+      } else {
+        throw fileError(file, lineNo, `unknown section marker "${line}"; the markers are "-- +up" and "-- +down".`);
+      }
+      continue;
+    }
+
+    const field = FIELD_LINE.exec(line);
+    const known = field !== null && (SQL_REVISION_FIELDS as readonly string[]).includes(field[1]!);
+    if (up) {
+      // Inside a section a known header field is almost surely a misplaced header line; any
+      // other comment is part of the SQL.
+      if (known) throw fileError(file, lineNo, `header field "${field[1]}" after "-- +up" (line ${up.marker}); move it above "-- +up".`);
+      continue;
+    }
+    if (!field) continue; // a plain comment in the header
+    const name = field[1]!;
+    if (!known) {
+      const close = closestMatch(name, SQL_REVISION_FIELDS);
+      throw fileError(
+        file,
+        lineNo,
+        `unknown header field "${name}".${close ? ` Did you mean "${close}"?` : ""} Valid fields: ${SQL_REVISION_FIELDS.join(", ")}. ` +
+          `(A comment in the header must not look like "-- word: ...".)`,
+      );
+    }
+    const previous = fields.get(name as SqlRevisionField);
+    if (previous) throw fileError(file, lineNo, `duplicate header field "${name}" (first on line ${previous.line}); keep one.`);
+    fields.set(name as SqlRevisionField, { value: field[2]!.trim(), line: lineNo });
+  }
+
+  const revision = fields.get("revision");
+  if (!revision) throw fileError(file, 1, `missing "-- revision: <id>" header line; add one (e.g. "-- revision: 3ab8b2dfb055").`);
+  const id = parseId(file, revision, "revision");
+  if (!up) throw fileError(file, lines.length, `missing "-- +up" line; put the upgrade SQL after "-- +up" (and the downgrade after "-- +down").`);
+
+  const revisesField = fields.get("revises");
+  const parents = revisesField ? parseList(file, revisesField, "revises", REVISION_ID_PATTERN) : [];
+  const revises = parents.length === 0 ? null : parents.length === 1 ? parents[0]! : parents;
+  const dependsOnField = fields.get("depends-on");
+  const branchLabelsField = fields.get("branch-labels");
+  const transactionalField = fields.get("transactional");
+
+  const upSql = lines.slice(up.marker, up.end).join("\n").trim();
+  const downSql = down && lines.slice(down.marker, down.end).join("\n").trim();
+
+  return {
+    id,
+    revises,
+    dependsOn: dependsOnField ? parseList(file, dependsOnField, "depends-on", BRANCH_LABEL_PATTERN) : [],
+    branchLabels: branchLabelsField ? parseList(file, branchLabelsField, "branch-labels", BRANCH_LABEL_PATTERN) : [],
+    message: fields.get("message")?.value ?? "",
+    transactional: transactionalField ? parseBoolean(file, transactionalField) : true,
+    upgrade: sqlStep(upSql),
+    ...(downSql === undefined ? {} : { downgrade: sqlStep(downSql) }),
+  };
+}
+
+/**
+ * Writes a `.sql` revision that `parseSqlRevision` reads back to the same meta. Empty optional
+ * fields are left out; `downSql` undefined leaves out the `-- +down` section.
+ */
+export function renderSqlRevision(meta: RevisionMeta, upSql: string, downSql?: string): string {
+  const revises = meta.revises === null ? [] : typeof meta.revises === "string" ? [meta.revises] : meta.revises;
+  const header: string[] = [`-- revision: ${meta.id}`];
+  if (revises.length > 0) header.push(`-- revises: ${revises.join(", ")}`);
+  if (meta.dependsOn?.length) header.push(`-- depends-on: ${meta.dependsOn.join(", ")}`);
+  if (meta.branchLabels?.length) header.push(`-- branch-labels: ${meta.branchLabels.join(", ")}`);
+  // The header is line-based: a message spanning lines would turn into SQL.
+  header.push(`-- message: ${(meta.message ?? "").replace(/\s+/g, " ").trim()}`);
+  if (meta.transactional === false) header.push("-- transactional: false");
+  const body = [`-- +up`, upSql.trim()];
+  if (downSql !== undefined) body.push(`-- +down`, downSql.trim());
+  return [...header, ...body].join("\n") + "\n";
+}
+
+function sqlStep(sql: string): Revision["upgrade"] {
+  return (op) => {
+    if (sql !== "") op.execute(sql);
+  };
+}
+
+function parseId(file: string, field: { value: string; line: number }, name: string): string {
+  if (!REVISION_ID_PATTERN.test(field.value)) {
+    throw fileError(file, field.line, `${name}: ${JSON.stringify(field.value)} is not a valid revision id; use letters, digits and _ only (ids are also target symbols).`, {
+      value: field.value,
+    });
+  }
+  return field.value;
+}
+
+function parseList(file: string, field: { value: string; line: number }, name: string, pattern: RegExp): string[] {
+  const items = field.value.split(",").map((item) => item.trim());
+  if (field.value === "" || items.some((item) => item === "")) {
+    throw fileError(file, field.line, `${name}: ${JSON.stringify(field.value)} has an empty entry; write a comma-separated list like "a1b2c3, d4e5f6"${name === "revises" ? ", or leave the line out for a base" : ""}.`, {
+      value: field.value,
+    });
+  }
+  for (const item of items) {
+    if (!pattern.test(item)) {
+      const what = pattern === REVISION_ID_PATTERN ? "revision id (letters, digits and _ only)" : "revision id or branch label (letters, digits, _, . and -)";
+      throw fileError(file, field.line, `${name}: ${JSON.stringify(item)} is not a valid ${what}.`, { value: item });
+    }
+  }
+  return items;
+}
+
+function parseBoolean(file: string, field: { value: string; line: number }): boolean {
+  if (field.value === "true") return true;
+  if (field.value === "false") return false;
+  throw fileError(file, field.line, `transactional: ${JSON.stringify(field.value)} is not "true" or "false".`, { value: field.value });
+}
+
+function fileError(file: string, line: number, message: string, details: Record<string, unknown> = {}): LambicError {
+  return new LambicError("REVISION_FILE_INVALID", `${file}:${line}: ${message}`, { file, line, ...details });
+}

@@ -1,0 +1,156 @@
+import { LambicError } from "../errors.ts";
+import type { Revision } from "./types.ts";
+
+/** Revision ids are also target symbols, so `@`, `:`, `+`, `-` and spaces would be ambiguous. */
+export const REVISION_ID_PATTERN = /^[A-Za-z0-9_]+$/;
+
+/**
+ * Branch labels appear in targets as `label@head` and in `dependsOn` lists, so they may not
+ * hold the characters those syntaxes split on (`@`, `:`, `+`, `,`, spaces).
+ */
+export const BRANCH_LABEL_PATTERN = /^[A-Za-z0-9_][A-Za-z0-9_.-]*$/;
+
+const REVISION_KEYS = [
+  "id",
+  "revises",
+  "dependsOn",
+  "branchLabels",
+  "message",
+  "transactional",
+  "upgrade",
+  "downgrade",
+] as const;
+
+/**
+ * Checks what a revision module default-exported and returns it typed. esbuild strips types
+ * without checking them, so `satisfies Revision` in the file guarantees nothing at run time:
+ * this is where a misspelt key or a wrong type is caught, naming the file and the field.
+ */
+export function validateRevisionModule(value: unknown, file: string): Revision {
+  if (value === undefined) {
+    throw invalid(
+      file,
+      undefined,
+      `${file} has no default export. A revision module ends with ` +
+        "`export default { id, revises, message, upgrade, downgrade } satisfies Revision;` " +
+        "(`lambic revision -m MESSAGE` writes one).",
+    );
+  }
+  if (typeof value !== "object" || value === null || Array.isArray(value)) {
+    throw invalid(file, undefined, `${file}: the default export is ${describe(value)}, expected a revision object { id, revises, upgrade, ... }.`);
+  }
+  const record = value as Record<string, unknown>;
+
+  for (const key of Object.keys(record)) {
+    if (!(REVISION_KEYS as readonly string[]).includes(key)) {
+      const close = closestMatch(key, REVISION_KEYS);
+      throw invalid(
+        file,
+        key,
+        `${file}: unknown field "${key}" in the default export.` +
+          (close ? ` Did you mean "${close}"?` : "") +
+          ` Valid fields: ${REVISION_KEYS.join(", ")}.`,
+      );
+    }
+  }
+
+  const id = record["id"];
+  if (typeof id !== "string" || !REVISION_ID_PATTERN.test(id)) {
+    throw invalid(
+      file,
+      "id",
+      typeof id === "string"
+        ? `${file}: id ${JSON.stringify(id)} is not a valid revision id; use letters, digits and _ only (ids are also target symbols).`
+        : `${file}: id is ${describe(id)}, expected a string such as "3ab8b2dfb055".`,
+    );
+  }
+
+  const revises = record["revises"];
+  if (revises === undefined) {
+    throw invalid(file, "revises", `${file}: revises is missing; use null for a base, "id" for one parent or ["a", "b"] for a merge point.`);
+  }
+  if (revises !== null) {
+    const parents = typeof revises === "string" ? [revises] : revises;
+    if (!Array.isArray(parents) || parents.length === 0) {
+      throw invalid(file, "revises", `${file}: revises is ${describe(revises)}, expected null, a revision id or a non-empty array of ids.`);
+    }
+    for (const parent of parents) checkListItem(file, "revises", parent, REVISION_ID_PATTERN);
+  }
+
+  for (const field of ["dependsOn", "branchLabels"] as const) {
+    const list = record[field];
+    if (list === undefined) continue;
+    if (!Array.isArray(list)) {
+      throw invalid(file, field, `${file}: ${field} is ${describe(list)}, expected an array of strings.`);
+    }
+    // dependsOn names ids or labels; both fit the label pattern (ids are a subset of it).
+    for (const item of list) checkListItem(file, field, item, BRANCH_LABEL_PATTERN);
+  }
+
+  checkOptionalType(file, record, "message", "string");
+  checkOptionalType(file, record, "transactional", "boolean");
+  if (typeof record["upgrade"] !== "function") {
+    throw invalid(file, "upgrade", `${file}: upgrade is ${describe(record["upgrade"])}, expected a function \`async upgrade(op, ctx) { ... }\`.`);
+  }
+  checkOptionalType(file, record, "downgrade", "function");
+
+  return record as unknown as Revision;
+}
+
+function checkListItem(file: string, field: string, item: unknown, pattern: RegExp): void {
+  if (typeof item !== "string" || item === "") {
+    throw invalid(file, field, `${file}: ${field} contains ${describe(item)}, expected non-empty strings.`);
+  }
+  if (!pattern.test(item)) {
+    throw invalid(file, field, `${file}: ${field} contains ${JSON.stringify(item)}, which is not a valid ${pattern === REVISION_ID_PATTERN ? "revision id (letters, digits and _ only)" : "revision id or branch label (letters, digits, _, . and -)"}.`);
+  }
+}
+
+function checkOptionalType(file: string, record: Record<string, unknown>, field: string, type: "string" | "boolean" | "function"): void {
+  const value = record[field];
+  if (value !== undefined && typeof value !== type) {
+    throw invalid(file, field, `${file}: ${field} is ${describe(value)}, expected a ${type}.`);
+  }
+}
+
+function invalid(file: string, field: string | undefined, message: string): LambicError {
+  return new LambicError("REVISION_FILE_INVALID", message, field === undefined ? { file } : { file, field });
+}
+
+function describe(value: unknown): string {
+  if (value === null) return "null";
+  if (Array.isArray(value)) return `an array (${JSON.stringify(value)})`;
+  if (typeof value === "string") return `the string ${JSON.stringify(value)}`;
+  if (typeof value === "function") return "a function";
+  if (typeof value === "object") return "an object";
+  return `${typeof value} ${String(value)}`;
+}
+
+/**
+ * The candidate closest to a misspelt name, if it is close enough to be a likely typo
+ * (edit distance at most a third of the name, and at least 1). Used for unknown fields and keys.
+ */
+export function closestMatch(name: string, candidates: readonly string[]): string | undefined {
+  let best: string | undefined;
+  let bestDistance = Infinity;
+  for (const candidate of candidates) {
+    const distance = editDistance(name.toLowerCase(), candidate.toLowerCase());
+    if (distance < bestDistance) {
+      best = candidate;
+      bestDistance = distance;
+    }
+  }
+  return bestDistance <= Math.max(1, Math.floor(name.length / 3)) ? best : undefined;
+}
+
+function editDistance(a: string, b: string): number {
+  let previous = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    const current = [i];
+    for (let j = 1; j <= b.length; j++) {
+      current[j] = Math.min(previous[j]! + 1, current[j - 1]! + 1, previous[j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1));
+    }
+    previous = current;
+  }
+  return previous[b.length]!;
+}

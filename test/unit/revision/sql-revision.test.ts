@@ -1,0 +1,273 @@
+import { describe, expect, it } from "vitest";
+import { LambicError } from "../../../src/errors.ts";
+import { parseSqlRevision, renderSqlRevision, SQL_REVISION_FIELDS } from "../../../src/revision/sql-revision.ts";
+import type { RevisionContext } from "../../../src/revision/types.ts";
+
+const FILE = "revisions/main/2024_05_01_1200_3ab8b2dfb055_add_invoice.sql";
+
+function recordingOp() {
+  const executed: string[] = [];
+  const op = { execute: (sql: string) => void executed.push(sql) } as never;
+  return { op, executed };
+}
+
+const ctx = {} as RevisionContext;
+
+function sql(...lines: string[]): string {
+  return lines.join("\n") + "\n";
+}
+
+function parseError(text: string): LambicError {
+  try {
+    parseSqlRevision(text, FILE);
+  } catch (error) {
+    expect(error).toBeInstanceOf(LambicError);
+    return error as LambicError;
+  }
+  throw new Error("expected parseSqlRevision to throw");
+}
+
+const FULL = sql(
+  "-- revision: 3ab8b2dfb055",
+  "-- revises: 1975ea83b712",
+  "-- depends-on: core, 27c6a30d7c24",
+  "-- branch-labels: billing",
+  "-- message: add invoice table",
+  "-- transactional: false",
+  "-- +up",
+  "CREATE TABLE invoice (id bigint PRIMARY KEY);",
+  "-- +down",
+  "DROP TABLE invoice;",
+);
+
+describe("parseSqlRevision", () => {
+  it("reads every header field", () => {
+    const revision = parseSqlRevision(FULL, FILE);
+    expect(revision).toMatchObject({
+      id: "3ab8b2dfb055",
+      revises: "1975ea83b712",
+      dependsOn: ["core", "27c6a30d7c24"],
+      branchLabels: ["billing"],
+      message: "add invoice table",
+      transactional: false,
+    });
+  });
+
+  it("makes a revision without revises a base", () => {
+    const revision = parseSqlRevision(sql("-- revision: a1", "-- +up", "SELECT 1;"), FILE);
+    expect(revision.revises).toBeNull();
+    expect(revision).toMatchObject({ dependsOn: [], branchLabels: [], message: "", transactional: true });
+  });
+
+  it("makes a comma-separated revises a merge point", () => {
+    const revision = parseSqlRevision(sql("-- revision: m1", "-- revises: a1, b2", "-- +up"), FILE);
+    expect(revision.revises).toEqual(["a1", "b2"]);
+  });
+
+  it("upgrades by executing the trimmed up section once", async () => {
+    const { op, executed } = recordingOp();
+    await parseSqlRevision(FULL, FILE).upgrade(op, ctx);
+    expect(executed).toEqual(["CREATE TABLE invoice (id bigint PRIMARY KEY);"]);
+  });
+
+  it("downgrades by executing the trimmed down section once", async () => {
+    const { op, executed } = recordingOp();
+    await parseSqlRevision(FULL, FILE).downgrade!(op, ctx);
+    expect(executed).toEqual(["DROP TABLE invoice;"]);
+  });
+
+  it("keeps a multi-statement section as one execute, comments included", async () => {
+    const { op, executed } = recordingOp();
+    await parseSqlRevision(sql("-- revision: a1", "-- +up", "", "-- note: first", "CREATE TABLE a ();", "CREATE TABLE b ();", ""), FILE).upgrade(op, ctx);
+    expect(executed).toEqual(["-- note: first\nCREATE TABLE a ();\nCREATE TABLE b ();"]);
+  });
+
+  it("has no downgrade without a -- +down section", () => {
+    expect(parseSqlRevision(sql("-- revision: a1", "-- +up", "SELECT 1;"), FILE).downgrade).toBeUndefined();
+  });
+
+  it("makes an empty -- +down section a downgrade that executes nothing", async () => {
+    const { op, executed } = recordingOp();
+    const revision = parseSqlRevision(sql("-- revision: a1", "-- +up", "SELECT 1;", "-- +down", ""), FILE);
+    await revision.downgrade!(op, ctx);
+    expect(executed).toEqual([]);
+  });
+
+  it("executes nothing for an empty up section", async () => {
+    const { op, executed } = recordingOp();
+    await parseSqlRevision(sql("-- revision: a1", "-- +up", "-- +down", "SELECT 1;"), FILE).upgrade(op, ctx);
+    expect(executed).toEqual([]);
+  });
+
+  it("accepts blank lines and plain comments in the header", () => {
+    const revision = parseSqlRevision(sql("-- Invoices for billing", "", "--", "-- revision: a1", "", "-- message: hi", "-- +up"), FILE);
+    expect(revision).toMatchObject({ id: "a1", message: "hi" });
+  });
+
+  it("accepts CRLF line endings and a byte-order mark", () => {
+    const revision = parseSqlRevision("\uFEFF-- revision: a1\r\n-- revises: b2\r\n-- +up\r\nSELECT 1;\r\n", FILE);
+    expect(revision).toMatchObject({ id: "a1", revises: "b2" });
+  });
+
+  it("accepts markers and fields without a space after the dashes", () => {
+    const revision = parseSqlRevision(sql("--revision: a1", "--+up", "SELECT 1;", "--+down"), FILE);
+    expect(revision.id).toBe("a1");
+    expect(revision.downgrade).toBeDefined();
+  });
+});
+
+describe("parseSqlRevision errors", () => {
+  it("rejects an unknown header field, with its line, the valid fields and a suggestion", () => {
+    const error = parseError(sql("-- revision: a1", "-- revison: b2", "-- +up"));
+    expect(error.code).toBe("REVISION_FILE_INVALID");
+    expect(error.message).toContain(`${FILE}:2:`);
+    expect(error.message).toContain('"revison"');
+    expect(error.message).toContain('Did you mean "revision"?');
+    expect(error.message).toContain(SQL_REVISION_FIELDS.join(", "));
+    expect(error.details).toMatchObject({ file: FILE, line: 2 });
+  });
+
+  it("rejects a duplicate header field, naming both lines", () => {
+    const error = parseError(sql("-- revision: a1", "-- message: one", "-- message: two", "-- +up"));
+    expect(error.code).toBe("REVISION_FILE_INVALID");
+    expect(error.message).toContain(`${FILE}:3:`);
+    expect(error.message).toContain("first on line 2");
+  });
+
+  it("rejects a file without -- revision:", () => {
+    const error = parseError(sql("-- message: hi", "-- +up", "SELECT 1;"));
+    expect(error.code).toBe("REVISION_FILE_INVALID");
+    expect(error.message).toContain(`${FILE}:1:`);
+    expect(error.message).toContain("-- revision:");
+  });
+
+  it("rejects a revision id with characters outside letters, digits and _", () => {
+    const error = parseError(sql("-- revision: ab-12", "-- +up"));
+    expect(error.code).toBe("REVISION_FILE_INVALID");
+    expect(error.message).toContain(`${FILE}:1:`);
+    expect(error.message).toContain('"ab-12"');
+    expect(error.details).toMatchObject({ value: "ab-12" });
+  });
+
+  it("rejects an invalid id in revises", () => {
+    const error = parseError(sql("-- revision: a1", "-- revises: b2, c@3", "-- +up"));
+    expect(error.code).toBe("REVISION_FILE_INVALID");
+    expect(error.message).toContain(`${FILE}:2:`);
+    expect(error.message).toContain('"c@3"');
+  });
+
+  it("rejects an empty entry in a list", () => {
+    const error = parseError(sql("-- revision: a1", "-- depends-on: core,", "-- +up"));
+    expect(error.code).toBe("REVISION_FILE_INVALID");
+    expect(error.message).toContain(`${FILE}:2:`);
+    expect(error.message).toContain("empty entry");
+  });
+
+  it("rejects an empty revises, pointing at leaving the line out for a base", () => {
+    const error = parseError(sql("-- revision: a1", "-- revises:", "-- +up"));
+    expect(error.message).toContain(`${FILE}:2:`);
+    expect(error.message).toContain("leave the line out for a base");
+  });
+
+  it("rejects a transactional value other than true or false", () => {
+    const error = parseError(sql("-- revision: a1", "-- transactional: no", "-- +up"));
+    expect(error.code).toBe("REVISION_FILE_INVALID");
+    expect(error.message).toContain(`${FILE}:2:`);
+    expect(error.message).toContain('"no"');
+  });
+
+  it("rejects a file without -- +up, at its last line", () => {
+    const error = parseError(sql("-- revision: a1", "-- message: hi"));
+    expect(error.code).toBe("REVISION_FILE_INVALID");
+    expect(error.message).toContain(`${FILE}:3:`);
+    expect(error.message).toContain("-- +up");
+  });
+
+  it("rejects -- +up after -- +down", () => {
+    const error = parseError(sql("-- revision: a1", "-- +down", "DROP TABLE a;", "-- +up", "CREATE TABLE a ();"));
+    expect(error.code).toBe("REVISION_FILE_INVALID");
+    expect(error.message).toContain(`${FILE}:2:`);
+    expect(error.message).toContain('"-- +down" comes before any "-- +up"');
+  });
+
+  it("rejects a second -- +up after the down section", () => {
+    const error = parseError(sql("-- revision: a1", "-- +up", "SELECT 1;", "-- +down", "SELECT 2;", "-- +up"));
+    expect(error.code).toBe("REVISION_FILE_INVALID");
+    expect(error.message).toContain(`${FILE}:6:`);
+  });
+
+  it("rejects a second -- +down", () => {
+    const error = parseError(sql("-- revision: a1", "-- +up", "-- +down", "-- +down"));
+    expect(error.message).toContain(`${FILE}:4:`);
+    expect(error.message).toContain("first is on line 3");
+  });
+
+  it("rejects a header field after -- +up started", () => {
+    const error = parseError(sql("-- revision: a1", "-- +up", "SELECT 1;", "-- revises: b2"));
+    expect(error.code).toBe("REVISION_FILE_INVALID");
+    expect(error.message).toContain(`${FILE}:4:`);
+    expect(error.message).toContain("move it above");
+  });
+
+  it("rejects SQL before -- +up", () => {
+    const error = parseError(sql("-- revision: a1", "CREATE TABLE a ();", "-- +up"));
+    expect(error.code).toBe("REVISION_FILE_INVALID");
+    expect(error.message).toContain(`${FILE}:2:`);
+    expect(error.message).toContain("SQL before");
+  });
+
+  it("rejects an unknown section marker", () => {
+    const error = parseError(sql("-- revision: a1", "-- +up", "SELECT 1;", "-- +downgrade"));
+    expect(error.code).toBe("REVISION_FILE_INVALID");
+    expect(error.message).toContain(`${FILE}:4:`);
+    expect(error.message).toContain('"-- +up" and "-- +down"');
+  });
+});
+
+describe("renderSqlRevision", () => {
+  it("renders every field in header order", () => {
+    const text = renderSqlRevision(
+      { id: "3ab8b2dfb055", revises: "1975ea83b712", dependsOn: ["core"], branchLabels: ["billing"], message: "add invoice", transactional: false },
+      "CREATE TABLE invoice ();",
+      "DROP TABLE invoice;",
+    );
+    expect(text).toBe(
+      sql(
+        "-- revision: 3ab8b2dfb055",
+        "-- revises: 1975ea83b712",
+        "-- depends-on: core",
+        "-- branch-labels: billing",
+        "-- message: add invoice",
+        "-- transactional: false",
+        "-- +up",
+        "CREATE TABLE invoice ();",
+        "-- +down",
+        "DROP TABLE invoice;",
+      ),
+    );
+  });
+
+  it("leaves out revises for a base and the optional fields when empty", () => {
+    const text = renderSqlRevision({ id: "a1", revises: null, message: "first" }, "", "");
+    expect(text).toBe(sql("-- revision: a1", "-- message: first", "-- +up", "", "-- +down", ""));
+  });
+
+  it("leaves out the -- +down section when downSql is undefined", () => {
+    expect(renderSqlRevision({ id: "a1", revises: null }, "SELECT 1;")).not.toContain("-- +down");
+  });
+
+  it("keeps a multi-line message on its header line", () => {
+    const text = renderSqlRevision({ id: "a1", revises: null, message: "two\nlines" }, "");
+    expect(parseSqlRevision(text, FILE).message).toBe("two lines");
+  });
+
+  it("round-trips through parseSqlRevision", async () => {
+    const meta = { id: "m1", revises: ["a1", "b2"], dependsOn: ["core"], branchLabels: [], message: "merge", transactional: true };
+    const revision = parseSqlRevision(renderSqlRevision(meta, "SELECT 1;", "SELECT 2;"), FILE);
+    expect(revision).toMatchObject(meta);
+    const { op, executed } = recordingOp();
+    await revision.upgrade(op, ctx);
+    await revision.downgrade!(op, ctx);
+    expect(executed).toEqual(["SELECT 1;", "SELECT 2;"]);
+  });
+});
