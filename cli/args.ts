@@ -1,0 +1,117 @@
+import { parseArgs } from "node:util";
+import { LambicError } from "../src/errors.ts";
+
+export const USAGE = `Usage: lambic [--config FILE] [--name DB] [--json] [-x key=value]... COMMAND [options]
+
+Graph (no database needed):
+  heads [--resolve-dependencies]     the head revisions
+  bases                              the base revisions
+  branches                           the branch points
+  history [-r A:B] [--verbose]       revisions, newest first
+  show REV                           one revision in detail
+  revision -m MSG [--head H] [--splice] [--branch-label L] [--depends-on D]... [--rev-id ID] [--sql]
+  merge -m MSG REV...                a revision that merges REVs (or "heads")
+
+Database (DATABASE_URL or lambic.config.json; else the embedded PostgreSQL under .lambic/):
+  current                            the version rows and effective heads
+  upgrade TARGET [--sql [--output FILE]] [--dry-run] [--per-revision] [--allow-changed]
+  downgrade TARGET [--sql [--output FILE]] [--dry-run] [--per-revision]
+  stamp [--purge] TARGET...          set the version rows without running revisions
+  check                              exit 0 at the heads, 1 with pending or changed revisions
+
+AWS:
+  publish --bucket B [--prefix P]    upload the built bundle of the database to S3
+  invoke --function F COMMAND [TARGET] [--bundle SHA256]   run a command in the deployed Lambda
+
+Targets: head, heads, base, <id or 4+ char prefix>, <label>, <label>@head, <label>@base,
++N, -N, <id>+N, <label>@+N, <label>@-N; --sql ranges A:B (downgrade --sql needs one).`;
+
+const OPTIONS = {
+  config: { type: "string" },
+  name: { type: "string" },
+  json: { type: "boolean" },
+  x: { type: "string", short: "x", multiple: true },
+  help: { type: "boolean", short: "h" },
+  "resolve-dependencies": { type: "boolean" },
+  "rev-range": { type: "string", short: "r" },
+  verbose: { type: "boolean", short: "v" },
+  message: { type: "string", short: "m" },
+  head: { type: "string" },
+  splice: { type: "boolean" },
+  "branch-label": { type: "string", multiple: true },
+  "depends-on": { type: "string", multiple: true },
+  "rev-id": { type: "string" },
+  sql: { type: "boolean" },
+  output: { type: "string", short: "o" },
+  purge: { type: "boolean" },
+  "dry-run": { type: "boolean" },
+  "per-revision": { type: "boolean" },
+  "allow-changed": { type: "boolean" },
+  bucket: { type: "string" },
+  prefix: { type: "string" },
+  function: { type: "string" },
+  bundle: { type: "string" },
+  region: { type: "string" },
+  endpoint: { type: "string" },
+  tenant: { type: "string", multiple: true },
+  "all-tenants": { type: "boolean" },
+} as const;
+
+export interface CliArgs {
+  readonly command: string | undefined;
+  readonly positionals: readonly string[];
+  readonly options: {
+    config?: string;
+    name?: string;
+    json?: boolean;
+    x?: string[];
+    help?: boolean;
+    "resolve-dependencies"?: boolean;
+    "rev-range"?: string;
+    verbose?: boolean;
+    message?: string;
+    head?: string;
+    splice?: boolean;
+    "branch-label"?: string[];
+    "depends-on"?: string[];
+    "rev-id"?: string;
+    sql?: boolean;
+    output?: string;
+    purge?: boolean;
+    "dry-run"?: boolean;
+    "per-revision"?: boolean;
+    "allow-changed"?: boolean;
+    bucket?: string;
+    prefix?: string;
+    function?: string;
+    bundle?: string;
+    region?: string;
+    endpoint?: string;
+    tenant?: string[];
+    "all-tenants"?: boolean;
+  };
+  readonly x: Readonly<Record<string, string>>;
+}
+
+export function parseCliArgs(argv: readonly string[]): CliArgs {
+  let parsed;
+  try {
+    parsed = parseArgs({ args: [...argv], options: OPTIONS, allowPositionals: true, strict: true });
+  } catch (error) {
+    throw new LambicError("USAGE", `${(error as Error).message}. Run "lambic --help" for the commands and options.`, {});
+  }
+  const x: Record<string, string> = {};
+  for (const pair of parsed.values.x ?? []) {
+    const eq = pair.indexOf("=");
+    if (eq <= 0) throw new LambicError("USAGE", `-x takes key=value, got "${pair}".`, { value: pair });
+    x[pair.slice(0, eq)] = pair.slice(eq + 1);
+  }
+  const [command, ...positionals] = parsed.positionals;
+  return { command, positionals, options: parsed.values as CliArgs["options"], x };
+}
+
+export function requirePositional(args: CliArgs, what: string): string {
+  const value = args.positionals[0];
+  if (value === undefined) throw new LambicError("USAGE", `lambic ${args.command} needs ${what}. Run "lambic --help".`, {});
+  return value;
+}

@@ -1,0 +1,50 @@
+import type { RevisionNode } from "../src/revision/revision-map.ts";
+
+/** Human output in Alembic's shapes, so its users read it at a glance. */
+
+function parents(node: RevisionNode): string {
+  return node.versionedDown.length === 0 ? "<base>" : node.versionedDown.join(", ");
+}
+
+function labels(node: RevisionNode): string {
+  return node.branchLabels.size > 0 ? ` (${[...node.branchLabels].join(", ")})` : "";
+}
+
+function indicators(node: RevisionNode, options: { tree: boolean; current?: boolean }): string {
+  let text = node.isRealHead ? " (head)" : node.isHead ? " (effective head)" : "";
+  if (options.current) text += " (current)";
+  if (options.tree) text += `${node.isBranchPoint ? " (branchpoint)" : ""}${node.isMergePoint ? " (mergepoint)" : ""}`;
+  return text;
+}
+
+/** `e100eee1 (left) (head)` — heads and current. */
+export function headLine(node: RevisionNode): string {
+  return `${node.id}${labels(node)}${indicators(node, { tree: false })}`;
+}
+
+/** `d100ddd1 -> e100eee1 (left) (head), message` — history. */
+export function historyLine(node: RevisionNode, current = false): string {
+  const deps = node.declaredDependencies.length > 0 ? ` (${node.declaredDependencies.join(", ")})` : "";
+  return `${parents(node)}${deps} -> ${node.id}${labels(node)}${indicators(node, { tree: true, current })}, ${node.meta.message ?? ""}`;
+}
+
+/** Alembic's `log_entry`: `history --verbose` and `show`. */
+export function revisionEntry(node: RevisionNode, file: string | undefined, current = false): string {
+  const lines = [
+    `Rev: ${node.id}${node.isHead ? " (head)" : ""}${node.isBranchPoint ? " (branchpoint)" : ""}${node.isMergePoint ? " (mergepoint)" : ""}${current ? " (current)" : ""}`,
+    `${node.isMergePoint ? "Merges" : "Parent"}: ${parents(node)}`,
+  ];
+  if (node.declaredDependencies.length > 0) lines.push(`Also depends on: ${node.declaredDependencies.join(", ")}`);
+  if (node.isBranchPoint) lines.push(`Branches into: ${node.nextrev.join(", ")}`);
+  if (node.branchLabels.size > 0) lines.push(`Branch names: ${[...node.branchLabels].join(", ")}`);
+  if (node.meta.transactional === false) lines.push("Transactional: no");
+  if (file) lines.push(`Path: ${file}`);
+  lines.push("", `    ${node.meta.message ?? ""}`, "");
+  return lines.join("\n");
+}
+
+/** `branches`: the branch point and each way out of it. */
+export function branchEntry(node: RevisionNode, children: readonly RevisionNode[]): string {
+  const pad = " ".repeat(node.id.length);
+  return [`${node.id}${labels(node)}${indicators(node, { tree: true })}, ${node.meta.message ?? ""}`, ...children.map((c) => `${pad} -> ${c.id}${labels(c)}${indicators(c, { tree: true })}, ${c.meta.message ?? ""}`), ""].join("\n");
+}

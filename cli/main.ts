@@ -1,0 +1,298 @@
+import { randomUUID } from "node:crypto";
+import { mkdirSync, writeFileSync } from "node:fs";
+import { hostname, userInfo } from "node:os";
+import { dirname, join, relative } from "node:path";
+import { openRevisionSet } from "../src/bundle/open-revisions.ts";
+import { loadConfig, resolveDatabase, type DatabaseConfig } from "../src/config.ts";
+import { LambicError } from "../src/errors.ts";
+import { effectiveHeads, listBranchPoints, parseRange, planHistory, resolveRangeStart } from "../src/revision/plan.ts";
+import { isNode, RevisionMap, type RevisionNode } from "../src/revision/revision-map.ts";
+import type { RevisionSet } from "../src/revision/revision-set.ts";
+import { generateRevisionId, renderTsRevision, revisionFileName } from "../src/revision/revision-template.ts";
+import { renderSqlRevision } from "../src/revision/sql-revision.ts";
+import type { RevisionMeta } from "../src/revision/types.ts";
+import type { MigrationCommand, RunResult } from "../src/runner/run.ts";
+import { parseCliArgs, requirePositional, USAGE, type CliArgs } from "./args.ts";
+import { branchEntry, headLine, historyLine, revisionEntry } from "./format.ts";
+
+/** What a command hands back: the JSON document, and the human text (stdout). */
+interface Output {
+  json: unknown;
+  text?: string;
+  exitCode?: number;
+}
+
+interface Io {
+  stdout: (text: string) => void;
+  stderr: (text: string) => void;
+  cwd: string;
+  env: Record<string, string | undefined>;
+}
+
+interface Context {
+  args: CliArgs;
+  io: Io;
+  database: DatabaseConfig;
+  /** Human progress goes to stderr with --json, so stdout holds exactly one JSON document. */
+  progress: (line: string) => void;
+}
+
+export async function main(argv: readonly string[], io: Io): Promise<number> {
+  let json = argv.includes("--json");
+  try {
+    const args = parseCliArgs(argv);
+    json = args.options.json ?? false;
+    if (args.options.help || args.command === undefined || args.command === "help") {
+      io.stdout(`${USAGE}\n`);
+      return args.command === undefined && !args.options.help ? 2 : 0;
+    }
+    const config = loadConfig({ configFile: args.options.config, cwd: io.cwd, env: io.env });
+    const database = resolveDatabase(config, args.options.name);
+    const context: Context = { args, io, database, progress: (line) => (json ? io.stderr(`${line}\n`) : io.stdout(`${line}\n`)) };
+    const output = await runCommand(context);
+    if (json) io.stdout(`${JSON.stringify(output.json)}\n`);
+    else if (output.text) io.stdout(output.text.endsWith("\n") ? output.text : `${output.text}\n`);
+    return output.exitCode ?? 0;
+  } catch (error) {
+    const coded =
+      error instanceof LambicError
+        ? error
+        : new LambicError("REVISION_FAILED", `Unexpected failure: ${(error as Error)?.stack ?? String(error)}`, {});
+    if (json) io.stdout(`${JSON.stringify({ error: coded.toJSON() })}\n`);
+    io.stderr(`lambic: ${coded.code}: ${coded.message}\n`);
+    return coded.code === "USAGE" ? 2 : 1;
+  }
+}
+
+async function runCommand(context: Context): Promise<Output> {
+  const { args } = context;
+  switch (args.command) {
+    case "heads":
+      return heads(context, await openSet(context));
+    case "bases": {
+      const set = await openSet(context);
+      return { json: { bases: [...set.map.bases] }, text: set.map.bases.map((id) => headLine(set.map.node(id))).join("\n") };
+    }
+    case "branches": {
+      const set = await openSet(context);
+      const points = listBranchPoints(set.map);
+      return { json: { branchpoints: points.map((n) => n.id) }, text: points.map((n) => branchEntry(n, n.nextrev.map((c) => set.map.node(c)))).join("\n") };
+    }
+    case "history":
+      return history(context, await openSet(context));
+    case "show":
+      return show(context, await openSet(context));
+    case "revision":
+    case "merge":
+      return writeRevision(context, await openSet(context));
+    case "upgrade":
+    case "downgrade":
+      if (args.options.sql) return offlineScript(context, await openSet(context));
+      return migrate(context, await openSet(context), args.command === "upgrade" ? { kind: "upgrade", target: requirePositional(args, "a target (e.g. head)") } : { kind: "downgrade", target: requirePositional(args, "a target (e.g. -1)") });
+    case "stamp":
+      if (args.positionals.length === 0) throw new LambicError("USAGE", "lambic stamp needs one or more targets (e.g. head).", {});
+      return migrate(context, await openSet(context), { kind: "stamp", targets: args.positionals, purge: args.options.purge });
+    case "current":
+      return current(context, await openSet(context));
+    case "check":
+      return check(context, await openSet(context));
+    case "publish": {
+      const { publish } = await import("./aws.ts");
+      return publish(context.database, args, context.io);
+    }
+    case "invoke": {
+      const { invoke } = await import("./aws.ts");
+      return invoke(context.database, args, context.io);
+    }
+    default:
+      throw new LambicError("USAGE", `Unknown command "${args.command}". Run "lambic --help" for the commands.`, { command: args.command });
+  }
+}
+
+async function openSet(context: Context): Promise<RevisionSet> {
+  return openRevisionSet(context.database, context.io.cwd);
+}
+
+function heads(context: Context, set: RevisionSet): Output {
+  const ids = context.args.options["resolve-dependencies"] ? set.map.realHeads : set.map.heads;
+  return { json: { heads: [...ids] }, text: ids.map((id) => headLine(set.map.node(id))).join("\n") };
+}
+
+function describeRevision(set: RevisionSet, node: RevisionNode) {
+  return { id: node.id, revises: [...node.versionedDown], dependsOn: [...node.declaredDependencies], branchLabels: [...node.branchLabels], message: node.meta.message ?? "", file: set.revisions.get(node.id)?.source.file };
+}
+
+function history(context: Context, set: RevisionSet): Output {
+  const nodes = planHistory(set.map, context.args.options["rev-range"]);
+  const verbose = context.args.options.verbose;
+  return {
+    json: { revisions: nodes.map((n) => describeRevision(set, n)) },
+    text: nodes.map((n) => (verbose ? revisionEntry(n, set.revisions.get(n.id)?.source.file) : historyLine(n))).join("\n"),
+  };
+}
+
+function show(context: Context, set: RevisionSet): Output {
+  const target = requirePositional(context.args, "a revision");
+  const nodes = set.map.getRevisions(target).filter(isNode);
+  if (nodes.length === 0) throw new LambicError("REVISION_NOT_FOUND", `"${target}" names no revision (it is the base).`, { target });
+  return { json: { revisions: nodes.map((n) => describeRevision(set, n)) }, text: nodes.map((n) => revisionEntry(n, set.revisions.get(n.id)?.source.file)).join("\n") };
+}
+
+/** `revision` and `merge`: a new revision file from the template, as `alembic revision` does. */
+function writeRevision(context: Context, set: RevisionSet): Output {
+  const { options } = context.args;
+  const message = options.message;
+  if (!message) throw new LambicError("USAGE", `lambic ${context.args.command} needs -m "message".`, {});
+  let revises: string[];
+  if (context.args.command === "merge") {
+    if (context.args.positionals.length === 0) throw new LambicError("USAGE", `lambic merge needs the revisions to merge (e.g. "heads").`, {});
+    revises = context.args.positionals.flatMap((p) => set.map.getRevisions(p).filter(isNode).map((n) => n.id));
+    if (new Set(revises).size < 2) throw new LambicError("USAGE", `lambic merge needs at least two revisions to merge; ${context.args.positionals.join(" ")} names ${revises.length}.`, { revises });
+  } else {
+    const head = options.head ?? "head";
+    if (head === "head" && set.map.heads.length > 1) {
+      throw new LambicError("MULTIPLE_HEADS", `There are ${set.map.heads.length} heads (${set.map.heads.join(", ")}): say which one the new revision revises with --head <id or label@head>, or merge them first (lambic merge -m "merge" heads).`, { heads: [...set.map.heads] });
+    }
+    const parents = set.map.getRevisions(head).filter(isNode);
+    for (const parent of parents) {
+      if (!parent.isHead && !options.splice) {
+        throw new LambicError("USAGE", `Revision ${parent.id} is not a head; a new revision on it starts a branch. Pass --splice to do that on purpose.`, { head: parent.id });
+      }
+    }
+    revises = parents.map((p) => p.id);
+  }
+  const id = options["rev-id"] ?? generateRevisionId();
+  if (set.map.has(id)) throw new LambicError("DUPLICATE_REVISION", `Revision id ${id} already exists. Choose another --rev-id or leave it out.`, { revision: id });
+  const dependsOn = (options["depends-on"] ?? []).map((d) => {
+    const node = set.map.getRevision(d);
+    return node && !set.map.has(d) && !set.map.node(node.id).originalBranchLabels.includes(d) ? node.id : d;
+  });
+  const meta: RevisionMeta = {
+    id,
+    revises: revises.length === 0 ? null : revises.length === 1 ? revises[0]! : revises,
+    dependsOn,
+    branchLabels: options["branch-label"] ?? [],
+    message,
+    transactional: true,
+  };
+  const extension = options.sql ? "sql" : "ts";
+  const file = join(context.database.revisions, revisionFileName(new Date(), id, message, extension));
+  new RevisionMap([...set.map.revisions.map((n) => n.meta), meta]); // refuses a broken graph before anything is written
+  mkdirSync(dirname(file), { recursive: true });
+  writeFileSync(file, extension === "sql" ? renderSqlRevision(meta, "-- your SQL here\n", "-- your SQL here\n") : renderTsRevision(meta), { flag: "wx" });
+  const shown = relative(context.io.cwd, file);
+  return { json: { revision: { ...meta, file: shown } }, text: `Generating ${shown} ... done` };
+}
+
+async function offlineScript(context: Context, set: RevisionSet): Promise<Output> {
+  const { args } = context;
+  const command = args.command as "upgrade" | "downgrade";
+  const range = requirePositional(args, command === "upgrade" ? "a target or range (e.g. head, or base:head)" : "a range (e.g. head:base)");
+  const { from, to } = parseRange(range, command);
+  const start = resolveRangeStart(set.map, from);
+  const { renderScript } = await import("../src/runner/run.ts");
+  const { script, steps } = await renderScript(set, { kind: command, target: to }, start, scriptOptions(context, range));
+  if (args.options.output) {
+    writeFileSync(args.options.output, script);
+    context.io.stderr(`Wrote ${steps.length} step(s) to ${args.options.output}\n`);
+    return { json: { file: args.options.output, steps: steps.length } };
+  }
+  if (args.options.json) return { json: { script } };
+  context.io.stdout(script);
+  return { json: null };
+}
+
+function actor(env: Record<string, string | undefined>): string {
+  try {
+    return `${userInfo().username}@${hostname()}`;
+  } catch {
+    return env.USER ?? "unknown";
+  }
+}
+
+function scriptOptions(context: Context, range: string) {
+  const { database, args } = context;
+  return {
+    versionTable: database.versionTable,
+    schema: database.schema,
+    lockTimeoutMs: database.lockTimeoutMs,
+    statementTimeoutMs: database.statementTimeoutMs,
+    x: args.x,
+    actor: actor(context.io.env),
+    runId: randomUUID(),
+    perRevision: args.options["per-revision"],
+    generatedAt: new Date(),
+    range,
+  };
+}
+
+/** Opens the configured database, or the embedded one, and says which. */
+async function connect(context: Context) {
+  const { openConnection } = await import("../src/db/connection.ts");
+  let url = context.database.url;
+  if (!url) {
+    const { ensureEmbeddedPostgres } = await import("../src/db/embedded.ts");
+    const embedded = await ensureEmbeddedPostgres(context.io.cwd);
+    context.io.stderr(`No database URL is set (DATABASE_URL or lambic.config.json), so using the embedded PostgreSQL ${embedded.started ? "just started" : "already running"} on port ${embedded.port} (data: ${embedded.dataDir}). Connect with: ${embedded.psql}\n`);
+    url = embedded.url;
+  }
+  return openConnection(url, { driver: context.database.driver, applicationName: "lambic" });
+}
+
+async function migrate(context: Context, set: RevisionSet, command: MigrationCommand): Promise<Output> {
+  const { args, database } = context;
+  const runner = await import("../src/runner/run.ts");
+  const connection = await connect(context);
+  try {
+    if (args.options["dry-run"]) {
+      const state = await runner.readCurrent(connection, set, database);
+      const { script, steps } = await runner.renderScript(set, command, state.versions, scriptOptions(context, command.kind === "stamp" ? command.targets.join(" ") : command.target));
+      const plan = steps.map((s) => (s.kind === "revision" ? { revision: s.revision, direction: s.direction } : { revision: s.to[0] ?? s.from[0], direction: "stamp" }));
+      return { json: { dryRun: true, from: state.versions, steps: plan, sql: script }, text: `-- dry run: nothing was changed\n${script}` };
+    }
+    const started = performance.now();
+    const result: RunResult = await runner.runMigration(connection, set, command, {
+      ...scriptOptions(context, ""),
+      allowChanged: args.options["allow-changed"],
+      onStep: (step) => context.progress(`  ${step.direction === "down" ? "downgrade" : step.direction === "stamp" ? "stamp" : "upgrade"} ${step.revision}${step.message ? ` (${step.message})` : ""} ${step.ms} ms`),
+    });
+    for (const changed of result.changed) context.io.stderr(`warning: applied revision ${changed.revision} changed since it ran (${changed.file})\n`);
+    const ms = Math.round(performance.now() - started);
+    if (command.kind === "stamp") {
+      return { json: { versions: result.to }, text: `Stamped ${database.name}: ${result.to.join(", ") || "(no versions)"}` };
+    }
+    const summary = result.steps.length === 0 ? `Nothing to do: ${database.name} is at ${result.from.join(", ") || "base"}.` : `${command.kind === "upgrade" ? "Upgraded" : "Downgraded"} ${database.name}: ${result.from.join(", ") || "base"} -> ${result.to.join(", ") || "base"}, ${result.steps.length} revision(s) in ${ms} ms.`;
+    return { json: { from: result.from, to: result.to, steps: result.steps.map(({ revision, direction, ms }) => ({ revision, direction, ms })) }, text: summary };
+  } finally {
+    await connection.close();
+  }
+}
+
+async function current(context: Context, set: RevisionSet): Promise<Output> {
+  const runner = await import("../src/runner/run.ts");
+  const connection = await connect(context);
+  try {
+    const state = await runner.readCurrent(connection, set, context.database);
+    const text = state.heads.map((id) => `${headLine(set.map.node(id))}${state.versions.includes(id) ? "" : " (implied by dependencies)"}`).join("\n");
+    return { json: { versions: state.versions, heads: effectiveHeads(set.map, state.versions) }, text: text || "(no versions: the database is at base)" };
+  } finally {
+    await connection.close();
+  }
+}
+
+async function check(context: Context, set: RevisionSet): Promise<Output> {
+  const runner = await import("../src/runner/run.ts");
+  const connection = await connect(context);
+  try {
+    const result = await runner.checkDatabase(connection, set, context.database);
+    const lines = result.upToDate
+      ? [`${context.database.name} is up to date at ${result.heads.join(", ") || "base"}.`]
+      : [
+          ...(result.pending.length > 0 ? [`${result.pending.length} pending revision(s): ${result.pending.join(", ")}`] : []),
+          ...result.changed.map((c) => `changed since applied: ${c.revision} (${c.file})`),
+        ];
+    return { json: result, text: lines.join("\n"), exitCode: result.upToDate ? 0 : 1 };
+  } finally {
+    await connection.close();
+  }
+}

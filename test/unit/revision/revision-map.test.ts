@@ -1,0 +1,150 @@
+import { describe, expect, it } from "vitest";
+import { LambicError } from "../../../src/errors.ts";
+import { describeStep, planDowngrade, planStamp, planUpgrade, VersionRows } from "../../../src/revision/plan.ts";
+import { RevisionMap } from "../../../src/revision/revision-map.ts";
+import type { RevisionMeta } from "../../../src/revision/types.ts";
+
+const rev = (id: string, revises: RevisionMeta["revises"], extra: Partial<RevisionMeta> = {}): RevisionMeta => ({ id, revises, ...extra });
+
+function refusal(metas: RevisionMeta[]): LambicError {
+  try {
+    new RevisionMap(metas);
+  } catch (error) {
+    if (error instanceof LambicError) return error;
+    throw error;
+  }
+  throw new Error("the graph was accepted");
+}
+
+function failure(fn: () => unknown): LambicError {
+  try {
+    fn();
+  } catch (error) {
+    if (error instanceof LambicError) return error;
+    throw error;
+  }
+  throw new Error("no error");
+}
+
+//   a ── b ─┬─ c1 (left) ── d1
+//           └─ c2 (right)
+const branched = new RevisionMap([rev("aaaa1111", null), rev("bbbb2222", "aaaa1111"), rev("cccc1111", "bbbb2222", { branchLabels: ["left"] }), rev("dddd1111", "cccc1111"), rev("cccc2222", "bbbb2222", { branchLabels: ["right"] })]);
+
+describe("graph shape", () => {
+  it("lists heads in file order", () => {
+    expect(branched.heads).toEqual(["dddd1111", "cccc2222"]);
+  });
+
+  it("counts a revision only depended upon as a head, but not as a real head", () => {
+    const map = new RevisionMap([rev("core0001", null), rev("plug0001", null, { dependsOn: ["core0001"] })]);
+    expect(map.heads).toEqual(["core0001", "plug0001"]);
+    expect(map.realHeads).toEqual(["plug0001"]);
+  });
+
+  it("spreads a branch label to the revisions above it", () => {
+    expect(branched.node("dddd1111").branchLabels).toEqual(new Set(["left"]));
+  });
+});
+
+describe("graph errors are refused at load", () => {
+  it("refuses a cycle with CYCLE_DETECTED naming the revisions", () => {
+    const error = refusal([rev("aaaa0001", null), rev("bbbb0002", "cccc0003"), rev("cccc0003", "bbbb0002")]);
+    expect(error.code).toBe("CYCLE_DETECTED");
+    expect(error.message).toContain("bbbb0002, cccc0003");
+  });
+
+  it("refuses a dependency cycle with DEPENDENCY_CYCLE_DETECTED", () => {
+    const error = refusal([rev("aaaa0001", null, { dependsOn: ["bbbb0002"] }), rev("bbbb0002", "aaaa0001")]);
+    expect(error.code).toBe("DEPENDENCY_CYCLE_DETECTED");
+  });
+
+  it("refuses a revision that revises itself with SELF_LOOP", () => {
+    const error = refusal([rev("aaaa0001", "aaaa0001")]);
+    expect(error.code).toBe("SELF_LOOP");
+    expect(error.message).toContain("aaaa0001 revises itself");
+  });
+
+  it("refuses an unknown parent with UNKNOWN_PARENT naming both revisions", () => {
+    const error = refusal([rev("aaaa0001", null), rev("bbbb0002", "nope0000")]);
+    expect(error.code).toBe("UNKNOWN_PARENT");
+    expect(error.message).toMatch(/bbbb0002 revises nope0000/);
+  });
+
+  it("refuses an unknown dependency with UNKNOWN_PARENT", () => {
+    const error = refusal([rev("aaaa0001", null), rev("bbbb0002", "aaaa0001", { dependsOn: ["ghost"] })]);
+    expect(error.code).toBe("UNKNOWN_PARENT");
+    expect(error.message).toContain('"ghost"');
+  });
+
+  it("refuses a branch label used twice with DUPLICATE_BRANCH_LABEL", () => {
+    const error = refusal([rev("aaaa0001", null, { branchLabels: ["core"] }), rev("bbbb0002", null, { branchLabels: ["core"] })]);
+    expect(error.code).toBe("DUPLICATE_BRANCH_LABEL");
+    expect(error.details).toMatchObject({ label: "core", revision: "bbbb0002", usedBy: "aaaa0001" });
+  });
+
+  it("refuses a revision id used twice with DUPLICATE_REVISION", () => {
+    expect(refusal([rev("aaaa0001", null), rev("aaaa0001", null)]).code).toBe("DUPLICATE_REVISION");
+  });
+
+  it("refuses an id with characters that targets give meaning to", () => {
+    expect(refusal([rev("a-b", null)]).code).toBe("REVISION_FILE_INVALID");
+  });
+});
+
+describe("targets", () => {
+  it("says MULTIPLE_HEADS for head with two heads, naming them and the ways out", () => {
+    const error = failure(() => planUpgrade(branched, [], "head"));
+    expect(error.code).toBe("MULTIPLE_HEADS");
+    expect(error.message).toContain("dddd1111, cccc2222");
+    expect(error.message).toContain('"heads"');
+  });
+
+  it("resolves a unique prefix of four characters", () => {
+    expect(planUpgrade(branched, [], "dddd").map((s) => s.revision)).toEqual(["aaaa1111", "bbbb2222", "cccc1111", "dddd1111"]);
+  });
+
+  it("says AMBIGUOUS_REVISION for a prefix several ids share", () => {
+    expect(failure(() => planUpgrade(branched, [], "cccc")).code).toBe("AMBIGUOUS_REVISION");
+  });
+
+  it("says REVISION_NOT_FOUND for an unknown short prefix, and that four characters are needed", () => {
+    const error = failure(() => planUpgrade(branched, [], "zzz"));
+    expect(error.code).toBe("REVISION_NOT_FOUND");
+    expect(error.message).toContain("at least four characters");
+  });
+
+  it("upgrades a label@head target along that branch only", () => {
+    expect(planUpgrade(branched, ["bbbb2222"], "right@head").map((s) => s.revision)).toEqual(["cccc2222"]);
+  });
+
+  it("says AMBIGUOUS_RELATIVE for +1 at a branch point", () => {
+    expect(failure(() => planUpgrade(branched, ["bbbb2222"], "+1")).code).toBe("AMBIGUOUS_RELATIVE");
+  });
+
+  it("says RELATIVE_OUT_OF_RANGE for -5 on a history of two", () => {
+    expect(failure(() => planDowngrade(branched, ["bbbb2222"], "-5")).code).toBe("RELATIVE_OUT_OF_RANGE");
+  });
+});
+
+describe("version rows", () => {
+  it("writes Alembic's log lines for a base and a merge", () => {
+    const map = new RevisionMap([rev("aaaa0001", null), rev("bbbb0002", null), rev("mmmm0003", ["aaaa0001", "bbbb0002"])]);
+    expect(planUpgrade(map, [], "heads").map(describeStep)).toEqual(["upgrade  -> bbbb0002", "upgrade  -> aaaa0001", "upgrade aaaa0001, bbbb0002 -> mmmm0003"]);
+  });
+
+  it("merges two rows into one when a merge point is applied", () => {
+    const map = new RevisionMap([rev("aaaa0001", null), rev("bbbb0002", null), rev("mmmm0003", ["aaaa0001", "bbbb0002"])]);
+    const rows = new VersionRows(map, ["aaaa0001", "bbbb0002"]);
+    expect(rows.apply(planUpgrade(map, ["aaaa0001", "bbbb0002"], "heads")[0]!)).toEqual([
+      { op: "delete", version: "aaaa0001" },
+      { op: "update", from: "bbbb0002", to: "mmmm0003" },
+    ]);
+    expect(rows.versions).toEqual(["mmmm0003"]);
+  });
+
+  it("stamps a new branch as a new row", () => {
+    const rows = new VersionRows(branched, ["dddd1111"]);
+    for (const step of planStamp(branched, ["dddd1111"], ["cccc2222"])) rows.apply(step);
+    expect(rows.versions).toEqual(["dddd1111", "cccc2222"]);
+  });
+});
