@@ -1,0 +1,257 @@
+import { mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { describe, expect, it } from "vitest";
+import { loadConfig, parseConfig, resolveDatabase } from "../../src/config.ts";
+import { LambicError } from "../../src/errors.ts";
+
+const FILE = "/project/lambic.config.json";
+
+function parse(config: unknown, env: Record<string, string | undefined> = {}) {
+  return parseConfig(typeof config === "string" ? config : JSON.stringify(config, null, 2), FILE, env);
+}
+
+function configError(run: () => unknown): LambicError {
+  try {
+    run();
+  } catch (error) {
+    expect(error).toBeInstanceOf(LambicError);
+    expect((error as LambicError).code).toBe("CONFIG_INVALID");
+    return error as LambicError;
+  }
+  throw new Error("expected a CONFIG_INVALID error");
+}
+
+function tempProject(config?: unknown): string {
+  const dir = mkdtempSync(join(tmpdir(), "lambic-config-"));
+  if (config !== undefined) writeFileSync(join(dir, "lambic.config.json"), JSON.stringify(config, null, 2));
+  return dir;
+}
+
+describe("loadConfig", () => {
+  it("uses one database main in revisions/main without a config file", () => {
+    const cwd = tempProject();
+    const config = loadConfig({ cwd, env: { DATABASE_URL: "postgres://localhost/app" } });
+    expect(config.file).toBeUndefined();
+    expect(config.defaultDatabase).toBe("main");
+    expect(config.databases["main"]).toEqual({
+      name: "main",
+      url: "postgres://localhost/app",
+      revisions: join(cwd, "revisions/main"),
+      versionTable: "lambic_version",
+      schema: undefined,
+      driver: undefined,
+      lockTimeoutMs: 10_000,
+      statementTimeoutMs: 0,
+      tenants: undefined,
+    });
+  });
+
+  it("leaves the url undefined without a config file and without DATABASE_URL", () => {
+    expect(loadConfig({ cwd: tempProject(), env: {} }).databases["main"]!.url).toBeUndefined();
+  });
+
+  it("reads lambic.config.json from cwd", () => {
+    const cwd = tempProject({ databases: { main: { url: "postgres://h/db" } } });
+    const config = loadConfig({ cwd, env: {} });
+    expect(config.file).toBe(join(cwd, "lambic.config.json"));
+    expect(config.databases["main"]!.url).toBe("postgres://h/db");
+  });
+
+  it("reads --config relative to cwd and resolves revisions relative to the config file's folder", () => {
+    const cwd = tempProject();
+    mkdirSync(join(cwd, "deploy"));
+    writeFileSync(join(cwd, "deploy", "db.json"), JSON.stringify({ databases: { main: { revisions: "../migrations" } } }));
+    const config = loadConfig({ configFile: "deploy/db.json", cwd, env: {} });
+    expect(config.databases["main"]!.revisions).toBe(join(cwd, "migrations"));
+  });
+
+  it("rejects a --config file that does not exist", () => {
+    const error = configError(() => loadConfig({ configFile: "nope.json", cwd: "/project", env: {} }));
+    expect(error.message).toContain("/project/nope.json does not exist");
+  });
+});
+
+describe("parseConfig", () => {
+  it("reads every database field", () => {
+    const config = parse({
+      databases: {
+        main: {
+          url: "postgres://h/db",
+          revisions: "revisions/main",
+          versionTable: "alembic_version",
+          schema: "app",
+          driver: "neon",
+          lockTimeoutMs: 5000,
+          statementTimeoutMs: 60000,
+          tenants: ["t1", "t2"],
+        },
+      },
+      defaultDatabase: "main",
+    });
+    expect(config.databases["main"]).toEqual({
+      name: "main",
+      url: "postgres://h/db",
+      revisions: "/project/revisions/main",
+      versionTable: "alembic_version",
+      schema: "app",
+      driver: "neon",
+      lockTimeoutMs: 5000,
+      statementTimeoutMs: 60000,
+      tenants: ["t1", "t2"],
+    });
+  });
+
+  it("applies the defaults, with revisions/<name> as the folder", () => {
+    expect(parse({ databases: { analytics: {} } }).databases["analytics"]).toEqual({
+      name: "analytics",
+      url: undefined,
+      revisions: "/project/revisions/analytics",
+      versionTable: "lambic_version",
+      schema: undefined,
+      driver: undefined,
+      lockTimeoutMs: 10_000,
+      statementTimeoutMs: 0,
+      tenants: undefined,
+    });
+  });
+
+  it("accepts tenants given as a query", () => {
+    const config = parse({ databases: { main: { tenants: { query: "SELECT schema FROM tenant" } } } });
+    expect(config.databases["main"]!.tenants).toEqual({ query: "SELECT schema FROM tenant" });
+  });
+
+  it("interpolates ${VAR} in string values", () => {
+    const config = parse({ databases: { main: { url: "postgres://${PGUSER}@db/app", schema: "${SCHEMA}" } } }, { PGUSER: "ops", SCHEMA: "app" });
+    expect(config.databases["main"]).toMatchObject({ url: "postgres://ops@db/app", schema: "app" });
+  });
+
+  it("uses the ${VAR:-default} fallback when VAR is unset or empty", () => {
+    const config = parse({ databases: { main: { url: "postgres://${PGHOST:-localhost}/app", versionTable: "${TABLE:-lambic_version}" } } }, { TABLE: "" });
+    expect(config.databases["main"]).toMatchObject({ url: "postgres://localhost/app", versionTable: "lambic_version" });
+  });
+
+  it("leaves the url undefined when it is only an unset ${VAR}", () => {
+    expect(parse({ databases: { main: { url: "${DATABASE_URL}" } } }, {}).databases["main"]!.url).toBeUndefined();
+  });
+
+  it("rejects an unset variable inside a longer url, naming the variable", () => {
+    const error = configError(() => parse({ databases: { main: { url: "postgres://${PGUSER}@db/app" } } }, {}));
+    expect(error.message).toContain("databases.main.url uses ${PGUSER}, but PGUSER is not set");
+    expect(error.details).toMatchObject({ variable: "PGUSER", path: "databases.main.url" });
+  });
+
+  it("rejects an unset variable outside url, with the file and line", () => {
+    const error = configError(() => parse({ databases: { main: { schema: "${SCHEMA}" } } }, {}));
+    expect(error.message).toContain(`${FILE}:4:`);
+    expect(error.message).toContain("SCHEMA is not set");
+  });
+
+  it("rejects a malformed interpolation", () => {
+    const error = configError(() => parse({ databases: { main: { url: "postgres://${1BAD}/x" } } }));
+    expect(error.message).toContain("not a valid interpolation");
+  });
+
+  it("rejects an unknown database key with its path, line and the close match", () => {
+    const error = configError(() => parse({ databases: { main: { url: "postgres://h/db", versionTabel: "v" } } }));
+    expect(error.message).toContain(`${FILE}:5:`);
+    expect(error.message).toContain("unknown key databases.main.versionTabel");
+    expect(error.message).toContain('Did you mean "versionTable"?');
+    expect(error.details).toMatchObject({ path: "databases.main.versionTabel", line: 5 });
+  });
+
+  it("rejects an unknown top-level key", () => {
+    const error = configError(() => parse({ databases: { main: {} }, database: {} }));
+    expect(error.message).toContain("unknown key database.");
+    expect(error.message).toContain('Did you mean "databases"?');
+  });
+
+  it("rejects a config without databases", () => {
+    expect(configError(() => parse({})).message).toContain('"databases" must be an object with at least one database');
+  });
+
+  it("rejects a database that is not an object", () => {
+    expect(configError(() => parse({ databases: { main: "postgres://h/db" } })).message).toContain("databases.main must be an object");
+  });
+
+  it("rejects a timeout that is not a whole number of milliseconds", () => {
+    const error = configError(() => parse({ databases: { main: { lockTimeoutMs: "10s" } } }));
+    expect(error.message).toContain(`${FILE}:4:`);
+    expect(error.message).toContain('databases.main.lockTimeoutMs is "10s"');
+  });
+
+  it("rejects a negative statement timeout", () => {
+    expect(configError(() => parse({ databases: { main: { statementTimeoutMs: -1 } } })).details["path"]).toBe("databases.main.statementTimeoutMs");
+  });
+
+  it("rejects a string field given another type", () => {
+    expect(configError(() => parse({ databases: { main: { url: 5432 } } })).message).toContain("databases.main.url is 5432, expected a string");
+  });
+
+  it("rejects an unknown driver, listing the drivers", () => {
+    expect(configError(() => parse({ databases: { main: { driver: "pg" } } })).message).toContain("is not one of postgres, neon");
+  });
+
+  it("rejects a version table that is not a plain identifier", () => {
+    expect(configError(() => parse({ databases: { main: { versionTable: "my table" } } })).message).toContain("not a plain PostgreSQL identifier");
+  });
+
+  it("rejects a tenant list with a duplicate schema", () => {
+    expect(configError(() => parse({ databases: { main: { tenants: ["t1", "t1"] } } })).message).toContain('lists "t1" twice');
+  });
+
+  it("rejects a tenant that is not a string", () => {
+    expect(configError(() => parse({ databases: { main: { tenants: ["t1", 2] } } })).details["path"]).toBe("databases.main.tenants[1]");
+  });
+
+  it("rejects tenants that are neither a list nor a query", () => {
+    expect(configError(() => parse({ databases: { main: { tenants: "t1" } } })).message).toContain("list of schema names or { \"query\"");
+  });
+
+  it("rejects invalid JSON with the line of the error", () => {
+    const error = configError(() => parse('{\n  "databases": {\n    "main": {},\n  }\n}'));
+    expect(error.message).toContain(`${FILE}:4:`);
+    expect(error.message).toContain("not valid JSON");
+  });
+
+  it("rejects a defaultDatabase that is not configured", () => {
+    const error = configError(() => parse({ databases: { main: {} }, defaultDatabase: "mian" }));
+    expect(error.message).toContain('defaultDatabase "mian" is not one of the configured databases (main)');
+  });
+
+  it("defaults to the only database", () => {
+    expect(parse({ databases: { app: {} } }).defaultDatabase).toBe("app");
+  });
+
+  it("defaults to main among several databases", () => {
+    expect(parse({ databases: { analytics: {}, main: {} } }).defaultDatabase).toBe("main");
+  });
+});
+
+describe("resolveDatabase", () => {
+  const config = parse({ databases: { main: {}, analytics: {} } });
+
+  it("returns the default database without a name", () => {
+    expect(resolveDatabase(config).name).toBe("main");
+  });
+
+  it("returns the named database", () => {
+    expect(resolveDatabase(config, "analytics").name).toBe("analytics");
+  });
+
+  it("rejects an unknown name, listing the configured ones", () => {
+    const error = configError(() => resolveDatabase(config, "analytcs"));
+    expect(error.message).toContain('No database named "analytcs"');
+    expect(error.message).toContain('Did you mean "analytics"?');
+    expect(error.message).toContain("Configured: main, analytics.");
+  });
+
+  it("rejects a missing name when several databases have no default", () => {
+    const error = configError(() => resolveDatabase(parse({ databases: { a: {}, b: {} } })));
+    expect(error.message).toContain("Pass --name DB");
+  });
+
+  it("does not treat Object.prototype keys as databases", () => {
+    expect(configError(() => resolveDatabase(config, "toString")).message).toContain('No database named "toString"');
+  });
+});
