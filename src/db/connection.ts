@@ -1,0 +1,264 @@
+/**
+ * The one connection the runner talks to: postgres.js over TCP or Neon's driver over WebSocket,
+ * behind the same small interface. The runner sends BEGIN/COMMIT/ROLLBACK itself as statements,
+ * so a Connection is always exactly one server session; it never reconnects behind the
+ * runner's back (a new session would silently lose the transaction and its locks).
+ */
+import { LambicError } from "../errors.ts";
+
+export interface Statement {
+  readonly text: string;
+  readonly params?: readonly unknown[];
+}
+
+/** What PostgreSQL said about a failed statement (its ErrorResponse fields). */
+export interface DatabaseFailure {
+  sqlstate: string;
+  message: string;
+  detail?: string;
+  hint?: string;
+  /** 1-based character offset into the statement text. */
+  position?: number;
+  where?: string;
+}
+
+export type DriverName = "postgres" | "neon";
+
+export interface Connection {
+  readonly driver: DriverName;
+  /** sessionLocks is false on a pooled (PgBouncer / Neon "-pooler") endpoint: use transaction-level locks there. */
+  readonly capabilities: { readonly sessionLocks: boolean };
+  /** One statement, extended protocol when params are given. Rows as plain objects. */
+  query<Row = Record<string, unknown>>(text: string, params?: readonly unknown[]): Promise<Row[]>;
+  /**
+   * Sends every statement without waiting for each reply (pipelining) and resolves with each
+   * one's rows, in order; a statement may be a multi-statement script when it has no params
+   * (simple protocol; its rows are those of its last statement). Each statement is its own
+   * protocol message with its own sync point, so statements after a failing one still run
+   * unless they are inside a transaction (which the failure aborts): wrap the batch in
+   * BEGIN/COMMIT for all-or-nothing. On the first failure it rejects with a PipelineError
+   * carrying the failing index and the DatabaseFailure, after every reply has arrived.
+   */
+  pipeline(statements: readonly Statement[]): Promise<Record<string, unknown>[][]>;
+  /** Number of round trips (request/reply waits) made so far by query and pipeline; connecting is not counted. */
+  readonly roundTrips: number;
+  close(): Promise<void>;
+}
+
+export class PipelineError extends Error {
+  override readonly name = "PipelineError";
+  readonly index: number;
+  /** Undefined when the failure was not a PostgreSQL error (the connection broke). */
+  readonly failure: DatabaseFailure | undefined;
+
+  constructor(index: number, statement: Statement, cause: unknown) {
+    const failure = toDatabaseFailure(cause);
+    const what = failure ? `${failure.sqlstate}: ${failure.message}` : String((cause as Error)?.message ?? cause);
+    super(`Statement ${index + 1} of the pipeline failed (${what}): ${abbreviate(statement.text)}`, { cause });
+    this.index = index;
+    this.failure = failure;
+  }
+}
+
+export interface OpenOptions {
+  /** Default: "neon" for a *.neon.tech host, else "postgres". */
+  driver?: DriverName;
+  applicationName?: string;
+  /** Default 10. */
+  connectTimeoutSeconds?: number;
+  /** Neon WebSocket settings for this connection (tests point them at a local proxy). */
+  neon?: NeonSocketSettings;
+}
+
+/** The subset of Neon's `neonConfig` that decides how the WebSocket is opened. */
+export interface NeonSocketSettings {
+  wsProxy?: string | ((host: string, port: number | string) => string);
+  useSecureWebSocket?: boolean;
+  pipelineTLS?: boolean;
+  pipelineConnect?: "password" | false;
+  forceDisablePgSSL?: boolean;
+}
+
+/** Everything a driver module needs, already parsed and checked. */
+export interface DriverTarget {
+  readonly url: string;
+  readonly redacted: string;
+  readonly host: string;
+  readonly port: number;
+  readonly database: string;
+  readonly user: string;
+  readonly applicationName: string;
+  readonly connectTimeoutSeconds: number;
+  readonly sessionLocks: boolean;
+  readonly neon?: NeonSocketSettings;
+}
+
+export async function openConnection(url: string, options: OpenOptions = {}): Promise<Connection> {
+  const target = parseTarget(url, options);
+  const driver = options.driver ?? (/\.neon\.tech$/i.test(target.host) ? "neon" : "postgres");
+  // Lazy imports: the Lambda bundle that uses one driver never evaluates the other.
+  if (driver === "neon") {
+    const { openNeonConnection } = await import("./neon-driver.ts");
+    return openNeonConnection(target);
+  }
+  const { openPostgresConnection } = await import("./postgres-driver.ts");
+  return openPostgresConnection(target);
+}
+
+function parseTarget(url: string, options: OpenOptions): DriverTarget {
+  let parsed: URL;
+  try {
+    parsed = new URL(url);
+  } catch {
+    // No cause: Node's "Invalid URL" error carries the whole input, password included.
+    throw new LambicError(
+      "CONNECTION_FAILED",
+      `The database URL is not a valid URL: ${redactUrl(url)}. ` +
+        `Expected postgres://user:password@host:5432/database (percent-encode special characters in the password).`,
+      { url: redactUrl(url) },
+    );
+  }
+  if (parsed.protocol !== "postgres:" && parsed.protocol !== "postgresql:") {
+    throw new LambicError(
+      "CONNECTION_FAILED",
+      `The database URL ${redactUrl(url)} has protocol "${parsed.protocol}"; expected postgres:// or postgresql://.`,
+      { url: redactUrl(url) },
+    );
+  }
+  const host = decodeURIComponent(parsed.hostname).replace(/^\[(.*)\]$/, "$1");
+  if (!host) {
+    throw new LambicError(
+      "CONNECTION_FAILED",
+      `The database URL ${redactUrl(url)} names no host. Expected postgres://user:password@host:5432/database.`,
+      { url: redactUrl(url) },
+    );
+  }
+  const user = decodeURIComponent(parsed.username);
+  return {
+    url,
+    redacted: redactUrl(url),
+    host,
+    port: parsed.port ? Number(parsed.port) : 5432,
+    database: decodeURIComponent(parsed.pathname.slice(1)) || user,
+    user,
+    applicationName: options.applicationName ?? "lambic",
+    connectTimeoutSeconds: options.connectTimeoutSeconds ?? 10,
+    // PgBouncer in transaction mode (Neon's "-pooler" endpoints) hands each transaction to
+    // any server session, so session-level advisory locks and SETs do not hold.
+    sessionLocks: !host.includes("-pooler"),
+    neon: options.neon,
+  };
+}
+
+/** The URL with its password (and any `password=` parameter) replaced by `***`. */
+export function redactUrl(url: string): string {
+  try {
+    const parsed = new URL(url);
+    if (parsed.password) parsed.password = "***";
+    if (parsed.searchParams.has("password")) parsed.searchParams.set("password", "***");
+    return parsed.toString().replace("%2A%2A%2A", "***");
+  } catch {
+    // Not parseable: hide whatever sits between "user:" and the last "@", and password= values.
+    return url.replace(/^([^:/]*:\/\/[^:@/]*:)(.*)@/, "$1***@").replace(/(password=)[^&\s]*/gi, "$1***");
+  }
+}
+
+/** The PostgreSQL error fields of a postgres.js `PostgresError` or a pg/Neon `DatabaseError`. */
+export function toDatabaseFailure(error: unknown): DatabaseFailure | undefined {
+  if (typeof error !== "object" || error === null) return undefined;
+  const e = error as Record<string, unknown>;
+  // Both drivers put the SQLSTATE in `code`; node's own errors use codes like ECONNRESET,
+  // so require the five-character SQLSTATE shape and the server's severity.
+  if (typeof e.code !== "string" || !/^[0-9A-Z]{5}$/.test(e.code) || typeof e.severity !== "string") return undefined;
+  const failure: DatabaseFailure = { sqlstate: e.code, message: String(e.message ?? "") };
+  if (typeof e.detail === "string") failure.detail = e.detail;
+  if (typeof e.hint === "string") failure.hint = e.hint;
+  if (e.position !== undefined && e.position !== null && e.position !== "") failure.position = Number(e.position);
+  if (typeof e.where === "string") failure.where = e.where;
+  return failure;
+}
+
+/** SQLSTATE class 08 (connection exception) and 57P01-57P03 (the server ended our session). */
+const SESSION_GONE_SQLSTATE = /^(08|57P0[1-3])/;
+/** Node socket codes and postgres.js's own codes for a connection that went away. */
+const SESSION_GONE_CODES = new Set([
+  "CONNECTION_CLOSED", "CONNECTION_DESTROYED", "CONNECTION_ENDED", "CONNECT_TIMEOUT",
+  "ECONNRESET", "EPIPE", "ETIMEDOUT", "ECONNREFUSED",
+]);
+
+/** A failure to connect, in words: where we tried, what went wrong, what to do next. */
+export function connectionFailed(target: DriverTarget, error: unknown): LambicError {
+  const where = `${target.host}:${target.port}, database "${target.database}", user "${target.user}"`;
+  const failure = toDatabaseFailure(error);
+  const code = (error as { code?: unknown })?.code;
+  let reason: string;
+  let next: string;
+  if (failure?.sqlstate === "28P01" || failure?.sqlstate === "28000") {
+    reason = `authentication failed (${failure.sqlstate}: ${failure.message})`;
+    next = "Check the user and password in the database URL (DATABASE_URL or lambic.config.json).";
+  } else if (failure?.sqlstate === "3D000") {
+    reason = `database "${target.database}" does not exist`;
+    next = `Create it (CREATE DATABASE ${quoteIdentifier(target.database)}) or fix the database name in the URL.`;
+  } else if (code === "ECONNREFUSED") {
+    reason = "the connection was refused";
+    next = "Is the server running and listening on that host and port?";
+  } else if (code === "ENOTFOUND" || code === "EAI_AGAIN") {
+    reason = `the host name "${target.host}" could not be resolved`;
+    next = "Check the host in the database URL.";
+  } else if (code === "CONNECT_TIMEOUT" || code === "ETIMEDOUT" || /timeout/i.test(String((error as Error)?.message))) {
+    reason = `no answer within ${target.connectTimeoutSeconds} s`;
+    next = "Check the host and port, and that a firewall or security group lets this client through.";
+  } else {
+    reason = failure ? `${failure.sqlstate}: ${failure.message}` : String((error as Error)?.message ?? error);
+    next = "Check that the server is running and the database URL is right.";
+  }
+  return new LambicError(
+    "CONNECTION_FAILED",
+    `Could not connect to ${where} (${target.redacted}): ${scrub(reason, target)}. ${next}`,
+    { url: target.redacted, host: target.host, port: target.port, database: target.database, sqlstate: failure?.sqlstate },
+    { cause: error },
+  );
+}
+
+/** The connection died under a statement: there is no session left to continue on. */
+export function connectionLost(target: DriverTarget, error: unknown): LambicError {
+  const failure = toDatabaseFailure(error);
+  const reason = failure ? `${failure.sqlstate}: ${failure.message}` : String((error as Error)?.message ?? error);
+  return new LambicError(
+    "CONNECTION_FAILED",
+    `The connection to ${target.host}:${target.port}/${target.database} was lost (${scrub(reason, target)}). ` +
+      `An open transaction was rolled back by the server; run the command again.`,
+    { url: target.redacted, host: target.host, port: target.port, database: target.database, sqlstate: failure?.sqlstate },
+    { cause: error },
+  );
+}
+
+/** True for errors that mean the session is gone rather than that a statement failed. */
+export function isConnectionError(error: unknown): boolean {
+  const failure = toDatabaseFailure(error);
+  if (failure) return SESSION_GONE_SQLSTATE.test(failure.sqlstate);
+  const { code, message } = (error ?? {}) as { code?: unknown; message?: unknown };
+  if (typeof code === "string" && SESSION_GONE_CODES.has(code)) return true;
+  // pg (inside Neon's driver) reports a dropped socket only in words.
+  return /connection terminated|not queryable|websocket/i.test(String(message));
+}
+
+/** Defence in depth: a driver message should never echo the password, but make sure. */
+function scrub(text: string, target: DriverTarget): string {
+  let password = "";
+  try {
+    password = decodeURIComponent(new URL(target.url).password);
+  } catch {
+    // parseTarget already accepted the URL
+  }
+  return password ? text.split(password).join("***") : text;
+}
+
+export function quoteIdentifier(name: string): string {
+  return `"${name.replace(/"/g, '""')}"`;
+}
+
+function abbreviate(text: string): string {
+  const oneLine = text.replace(/\s+/g, " ").trim();
+  return oneLine.length > 200 ? `${oneLine.slice(0, 200)}…` : oneLine;
+}

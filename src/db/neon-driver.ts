@@ -1,0 +1,245 @@
+/**
+ * Neon's serverless driver: node-postgres's Client over a WebSocket. Unlike the HTTP `neon()`
+ * function it keeps one session, so interactive transactions and advisory locks work.
+ *
+ * node-postgres sends a query only after the previous one's ReadyForQuery, which would make a
+ * pipeline cost one round trip per statement (tens of ms each to a Neon region). `Pipeline`
+ * below is a node-postgres "submittable" (the extension point pg-cursor uses) that writes all
+ * statements at once and hands each reply to its statement in turn.
+ */
+import { Client, neonConfig } from "@neondatabase/serverless";
+import {
+  type Connection,
+  type DriverTarget,
+  type Statement,
+  PipelineError,
+  connectionFailed,
+  connectionLost,
+  isConnectionError,
+} from "./connection.ts";
+
+/** node-postgres's Query: a submittable that parses one statement's replies. */
+interface PgQuery {
+  submit(connection: unknown): Error | null | undefined;
+  handleRowDescription(message: unknown): void;
+  handleDataRow(message: unknown): void;
+  handleCommandComplete(message: unknown, connection: unknown): void;
+  handleEmptyQuery(connection: unknown): void;
+  handlePortalSuspended(connection: unknown): void;
+  handleCopyInResponse(connection: unknown): void;
+  handleCopyData(message: unknown, connection: unknown): void;
+  handleError(error: unknown, connection: unknown): void;
+  handleReadyForQuery(connection: unknown): void;
+  _result?: { _types?: unknown };
+}
+type PgQueryClass = new (config: { text: string; values?: unknown[] }, values?: undefined, callback?: (error: Error | null, result: unknown) => void) => PgQuery;
+
+/** The Client internals the pipeline relies on (node-postgres 8, as bundled in the pinned Neon driver). */
+interface ClientInternals {
+  activeQuery: unknown;
+  readyForQuery: boolean;
+  _types?: unknown;
+}
+
+type QueryResultShape = { rows: Record<string, unknown>[] } | { rows: Record<string, unknown>[] }[];
+
+export async function openNeonConnection(target: DriverTarget): Promise<Connection> {
+  // Node 22 (the Lambda runtime) has a global WebSocket; Node 20 needs the `ws` package.
+  if (!neonConfig.webSocketConstructor && typeof (globalThis as { WebSocket?: unknown }).WebSocket !== "function") {
+    const { default: WebSocket } = await import("ws");
+    neonConfig.webSocketConstructor = WebSocket;
+  }
+  const client = new Client({
+    connectionString: target.url,
+    application_name: target.applicationName,
+    connectionTimeoutMillis: target.connectTimeoutSeconds * 1000,
+  });
+  // Per-client settings, so that tests (or two targets in one process) don't fight over neonConfig.
+  Object.assign(client.neonConfig, target.neon ?? {});
+
+  let lost: unknown;
+  let closing = false;
+  // Without a listener an idle connection error (server restart, proxy gone) crashes the process.
+  client.on("error", (error: unknown) => {
+    lost ??= error;
+  });
+  client.on("end", () => {
+    if (!closing) lost ??= new Error("Connection terminated");
+  });
+
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    // Our own deadline too: a WebSocket that opens but never answers is not covered by
+    // node-postgres's connectionTimeoutMillis in every case.
+    const deadline = new Promise<never>((_, reject) => {
+      timer = setTimeout(
+        () => reject(Object.assign(new Error("connect timeout"), { code: "CONNECT_TIMEOUT" })),
+        target.connectTimeoutSeconds * 1000,
+      );
+    });
+    const connecting = client.connect();
+    connecting.catch(() => undefined); // when the deadline wins, its later rejection is expected
+    await Promise.race([connecting, deadline]);
+  } catch (error) {
+    // Not awaited: end() waits for an 'end' event that a failed connect has already emitted.
+    client.end().catch(() => undefined);
+    throw connectionFailed(target, error);
+  } finally {
+    clearTimeout(timer);
+  }
+
+  const Query = (Client as unknown as { Query: PgQueryClass }).Query;
+  const internals = client as unknown as ClientInternals;
+  let roundTrips = 0;
+
+  function ensureOpen(): void {
+    if (lost !== undefined) throw connectionLost(target, lost);
+    if (closing) throw connectionLost(target, new Error("the connection was closed by close()"));
+  }
+
+  function translate(error: unknown): unknown {
+    if (!isConnectionError(error)) return error;
+    lost ??= error;
+    return connectionLost(target, error);
+  }
+
+  return {
+    driver: "neon",
+    capabilities: { sessionLocks: target.sessionLocks },
+    get roundTrips() {
+      return roundTrips;
+    },
+    async query<Row = Record<string, unknown>>(text: string, params?: readonly unknown[]): Promise<Row[]> {
+      ensureOpen();
+      roundTrips++;
+      try {
+        const result = (await client.query({ text, values: params ? [...params] : undefined })) as unknown as QueryResultShape;
+        return lastResultRows(result) as Row[];
+      } catch (error) {
+        throw translate(error);
+      }
+    },
+    async pipeline(statements: readonly Statement[]): Promise<Record<string, unknown>[][]> {
+      ensureOpen();
+      if (statements.length === 0) return [];
+      roundTrips++;
+      const outcomes = await new Promise<PromiseSettledResult<QueryResultShape>[]>((resolve) => {
+        const queries = statements.map((statement) => {
+          const query = new Query({ text: statement.text, values: statement.params?.length ? [...statement.params] : undefined });
+          // What Client.query does, so that custom type parsers apply.
+          if (query._result && !query._result._types) query._result._types = internals._types;
+          return query;
+        });
+        client.query(new Pipeline(internals, queries, resolve) as never);
+      });
+      const failed = outcomes.findIndex((outcome) => outcome.status === "rejected");
+      if (failed >= 0) {
+        throw new PipelineError(failed, statements[failed], translate((outcomes[failed] as PromiseRejectedResult).reason));
+      }
+      return outcomes.map((outcome) => lastResultRows((outcome as PromiseFulfilledResult<QueryResultShape>).value));
+    },
+    async close(): Promise<void> {
+      if (closing) return;
+      closing = true;
+      await client.end();
+    },
+  };
+}
+
+/**
+ * Writes every statement on submit (each with its own Sync, as node-postgres would) and routes
+ * the replies: each statement's replies end at its ReadyForQuery. The Client clears
+ * `activeQuery` at every ReadyForQuery and ErrorResponse; we put ourselves back until the last
+ * statement's ReadyForQuery, so it neither drops replies nor sends the next queued query early.
+ */
+class Pipeline {
+  private current = 0;
+  private readonly outcomes: PromiseSettledResult<QueryResultShape>[] = [];
+  private failedCurrent = false;
+  private finished = false;
+
+  constructor(
+    private readonly client: ClientInternals,
+    private readonly queries: PgQuery[],
+    private readonly done: (outcomes: PromiseSettledResult<QueryResultShape>[]) => void,
+  ) {
+    queries.forEach((query, index) => {
+      (query as unknown as { callback: (error: Error | null, result: unknown) => void }).callback = (error, result) => {
+        this.outcomes[index] = error ? { status: "rejected", reason: error } : { status: "fulfilled", value: result as QueryResultShape };
+      };
+    });
+  }
+
+  submit(connection: unknown): Error | null {
+    for (const query of this.queries) {
+      const error = query.submit(connection);
+      if (error) return error;
+    }
+    return null;
+  }
+
+  private get query(): PgQuery {
+    return this.queries[this.current];
+  }
+
+  handleRowDescription(message: unknown): void {
+    this.query.handleRowDescription(message);
+  }
+  handleDataRow(message: unknown): void {
+    this.query.handleDataRow(message);
+  }
+  handleCommandComplete(message: unknown, connection: unknown): void {
+    this.query.handleCommandComplete(message, connection);
+  }
+  handleEmptyQuery(connection: unknown): void {
+    this.query.handleEmptyQuery(connection);
+  }
+  handlePortalSuspended(connection: unknown): void {
+    this.query.handlePortalSuspended(connection);
+  }
+  handleCopyInResponse(connection: unknown): void {
+    this.query.handleCopyInResponse(connection);
+  }
+  handleCopyData(message: unknown, connection: unknown): void {
+    this.query.handleCopyData(message, connection);
+  }
+
+  handleError(error: unknown, connection: unknown): void {
+    if (this.finished) return;
+    if (isConnectionError(error)) {
+      // The session is gone: no more replies will come for this or any later statement.
+      for (let index = this.current; index < this.queries.length; index++) {
+        this.outcomes[index] ??= { status: "rejected", reason: error };
+      }
+      this.finish();
+      return;
+    }
+    this.query.handleError(error, connection);
+    this.failedCurrent = true;
+    this.client.activeQuery = this; // its ReadyForQuery is still to come
+  }
+
+  handleReadyForQuery(connection: unknown): void {
+    if (this.finished) return;
+    // After an ErrorResponse node-postgres does not pass the ReadyForQuery on; neither do we.
+    if (!this.failedCurrent) this.query.handleReadyForQuery(connection);
+    this.failedCurrent = false;
+    this.current++;
+    if (this.current < this.queries.length) {
+      this.client.activeQuery = this;
+      this.client.readyForQuery = false;
+    } else {
+      this.finish();
+    }
+  }
+
+  private finish(): void {
+    this.finished = true;
+    this.done(this.outcomes);
+  }
+}
+
+function lastResultRows(result: QueryResultShape): Record<string, unknown>[] {
+  const last = Array.isArray(result) ? result[result.length - 1] : result;
+  return last ? [...last.rows] : [];
+}

@@ -1,0 +1,115 @@
+/**
+ * postgres.js over TCP. One pooled connection (`max: 1`) is one server session: postgres.js
+ * allows BEGIN through `unsafe` only with max 1, and pipelines every query issued before the
+ * previous reply arrived.
+ */
+import postgres from "postgres";
+import {
+  type Connection,
+  type DriverTarget,
+  type Statement,
+  PipelineError,
+  connectionFailed,
+  connectionLost,
+  isConnectionError,
+} from "./connection.ts";
+
+/** postgres.js holds back queries beyond this many in flight; above it a pipeline takes more round trips. */
+const MAX_PIPELINE = 1000;
+
+export async function openPostgresConnection(target: DriverTarget): Promise<Connection> {
+  let lost: unknown;
+  let closing = false;
+  const options = {
+    max: 1,
+    // No idle or lifetime recycling: postgres.js would reconnect silently and the runner's
+    // open transaction and locks would be gone. close() ends the session.
+    idle_timeout: 0,
+    max_lifetime: 0,
+    max_pipeline: MAX_PIPELINE,
+    connect_timeout: target.connectTimeoutSeconds,
+    // Statements are run once each; a named prepared statement per statement only costs.
+    prepare: false,
+    onnotice: () => {},
+    onclose: () => {
+      if (!closing) lost ??= new Error("the server closed the connection");
+    },
+    connection: { application_name: target.applicationName },
+  };
+  // (max_pipeline is a documented option missing from postgres.js's types.)
+  const sql = postgres(target.url, options as postgres.Options<Record<string, never>>);
+
+  try {
+    await sql.unsafe("select 1");
+  } catch (error) {
+    await sql.end({ timeout: 0 }).catch(() => undefined);
+    throw connectionFailed(target, error);
+  }
+
+  let roundTrips = 0;
+
+  function ensureOpen(): void {
+    if (lost !== undefined) throw connectionLost(target, lost);
+    if (closing) throw connectionLost(target, new Error("the connection was closed by close()"));
+  }
+
+  function translate(error: unknown): unknown {
+    if (!isConnectionError(error)) return error;
+    lost ??= error;
+    return connectionLost(target, error);
+  }
+
+  function send(statement: Statement) {
+    const params = statement.params ?? [];
+    // No params: the simple protocol, which accepts a script of several statements.
+    // (`simple` is read by postgres.js but missing from its types.)
+    const options = { prepare: false, simple: params.length === 0 } as postgres.UnsafeQueryOptions;
+    return sql.unsafe(statement.text, [...params] as postgres.ParameterOrJSON<never>[], options);
+  }
+
+  return {
+    driver: "postgres",
+    capabilities: { sessionLocks: target.sessionLocks },
+    get roundTrips() {
+      return roundTrips;
+    },
+    async query<Row = Record<string, unknown>>(text: string, params?: readonly unknown[]): Promise<Row[]> {
+      ensureOpen();
+      roundTrips++;
+      try {
+        return lastResultRows(await send({ text, params })) as Row[];
+      } catch (error) {
+        throw translate(error);
+      }
+    },
+    async pipeline(statements: readonly Statement[]): Promise<Record<string, unknown>[][]> {
+      ensureOpen();
+      if (statements.length === 0) return [];
+      roundTrips += Math.ceil(statements.length / MAX_PIPELINE);
+      // Issued in one tick without awaiting: postgres.js writes them back to back. Wait for
+      // every reply, so that the session is idle again whatever failed.
+      const settled = await Promise.allSettled(statements.map((statement) => send(statement)));
+      const failed = settled.findIndex((outcome) => outcome.status === "rejected");
+      if (failed >= 0) {
+        const reason = (settled[failed] as PromiseRejectedResult).reason;
+        throw new PipelineError(failed, statements[failed], translate(reason));
+      }
+      return settled.map((outcome) => lastResultRows((outcome as PromiseFulfilledResult<unknown>).value));
+    },
+    async close(): Promise<void> {
+      if (closing) return;
+      closing = true;
+      // After the session died postgres.js would wait out the whole timeout for nothing.
+      await sql.end({ timeout: lost === undefined ? 5 : 0 });
+    },
+  };
+}
+
+/** A simple-protocol script resolves to one result per statement; keep the last one's rows. */
+function lastResultRows(result: unknown): Record<string, unknown>[] {
+  const rows = result as Record<string, unknown>[];
+  if (rows.length > 0 && Array.isArray(rows[0])) {
+    return [...(rows[rows.length - 1] as unknown as Record<string, unknown>[])];
+  }
+  return [...rows];
+}

@@ -1,0 +1,203 @@
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { type Connection, type OpenOptions, PipelineError, openConnection, redactUrl } from "../../../src/db/connection.ts";
+import { isLambicError } from "../../../src/errors.ts";
+import { adminUrl, createTestDatabase, type TestDatabase } from "../../support/database.ts";
+import { neonTestOptions, startWsProxy, type WsProxy } from "../../support/ws-proxy.ts";
+
+let database: TestDatabase;
+let proxy: WsProxy;
+
+beforeAll(async () => {
+  [database, proxy] = await Promise.all([createTestDatabase("connection"), startWsProxy()]);
+});
+afterAll(async () => {
+  await proxy?.close();
+  await database?.drop();
+});
+
+function withPassword(url: string, password: string): string {
+  const parsed = new URL(url);
+  parsed.password = password;
+  return parsed.toString();
+}
+
+describe.each(["postgres", "neon"] as const)("%s driver", (driver) => {
+  const options = (): OpenOptions => (driver === "neon" ? neonTestOptions(proxy.port) : { driver });
+  const open = (url = database.url): Promise<Connection> => openConnection(url, { ...options(), connectTimeoutSeconds: 5 });
+  let connection: Connection;
+
+  beforeAll(async () => {
+    connection = await open();
+  });
+  afterAll(async () => {
+    await connection?.close();
+  });
+
+  it("runs a query with params and returns plain rows", async () => {
+    const rows = await connection.query<{ n: number; s: string; ids: number[] }>(
+      "select $1::int + 1 as n, $2::text as s, $3::int[] as ids",
+      [41, "it's", [1, 2]],
+    );
+    expect(rows).toEqual([{ n: 42, s: "it's", ids: [1, 2] }]);
+    expect(connection.driver).toBe(driver);
+    expect(connection.capabilities.sessionLocks).toBe(true);
+  });
+
+  it("pipelines several statements in one round trip", async () => {
+    const before = connection.roundTrips;
+    const results = await connection.pipeline([
+      { text: "create temp table pipelined (id int primary key, name text)" },
+      { text: "insert into pipelined values ($1, $2), ($3, $4)", params: [1, "a", 2, "b"] },
+      { text: "select name from pipelined where id = $1", params: [2] },
+      { text: "select count(*)::int as c from pipelined" },
+      { text: "drop table pipelined" },
+    ]);
+    expect(connection.roundTrips - before).toBe(1);
+    expect(results).toEqual([[], [], [{ name: "b" }], [{ c: 2 }], []]);
+  });
+
+  it("runs a multi-statement script as one statement", async () => {
+    const [rows] = await connection.pipeline([
+      { text: "create temp table script_t (x int);\ninsert into script_t values (1), (2);\nselect sum(x)::int as total from script_t;\n" },
+    ]);
+    expect(rows).toEqual([{ total: 3 }]);
+    const viaQuery = await connection.query("drop table script_t; select 'dropped' as state");
+    expect(viaQuery).toEqual([{ state: "dropped" }]);
+  });
+
+  it("lets the caller run BEGIN ... ROLLBACK on the one session", async () => {
+    await connection.pipeline([
+      { text: "BEGIN" },
+      { text: "create table rolled_back (id int)" },
+      { text: "insert into rolled_back values ($1)", params: [1] },
+    ]);
+    await connection.query("ROLLBACK");
+    const rows = await connection.query("select to_regclass('rolled_back') as t");
+    expect(rows).toEqual([{ t: null }]);
+  });
+
+  it("reports the failing statement's index, SQLSTATE and position", async () => {
+    const failure = await connection
+      .pipeline([
+        { text: "BEGIN" },
+        { text: "select 1 as ok" },
+        { text: "select * from no_such_table" },
+        { text: "select 2" },
+        { text: "ROLLBACK" },
+      ])
+      .catch((error: unknown) => error);
+    expect(failure).toBeInstanceOf(PipelineError);
+    const error = failure as PipelineError;
+    expect(error.index).toBe(2);
+    expect(error.failure).toMatchObject({ sqlstate: "42P01", position: 15 });
+    expect(error.failure?.message).toContain("no_such_table");
+    expect(error.message).toContain("Statement 3");
+    // The ROLLBACK at the end of the pipeline left the session usable.
+    expect(await connection.query("select 1 as ok")).toEqual([{ ok: 1 }]);
+  });
+
+  it("times out on advisory lock contention with SQLSTATE 55P03", async () => {
+    const other = await open();
+    try {
+      await connection.pipeline([{ text: "BEGIN" }, { text: "select pg_advisory_xact_lock($1)", params: [4242] }]);
+      const failure = await other
+        .pipeline([
+          { text: "BEGIN" },
+          { text: "SET LOCAL lock_timeout = '100ms'" },
+          { text: "select pg_advisory_xact_lock($1)", params: [4242] },
+        ])
+        .catch((error: unknown) => error);
+      expect(failure).toBeInstanceOf(PipelineError);
+      expect((failure as PipelineError).index).toBe(2);
+      expect((failure as PipelineError).failure?.sqlstate).toBe("55P03");
+      await other.query("ROLLBACK");
+      await connection.query("COMMIT");
+      // Released at COMMIT: now the other session gets it at once.
+      await other.pipeline([{ text: "BEGIN" }, { text: "select pg_advisory_xact_lock($1)", params: [4242] }, { text: "COMMIT" }]);
+    } finally {
+      await other.close();
+    }
+  });
+
+  it("fails, rather than hangs, when the server terminates the session", async () => {
+    const victim = await open();
+    const [{ pid }] = await victim.query<{ pid: number }>("select pg_backend_pid() as pid");
+    await connection.query("select pg_terminate_backend($1)", [pid]);
+    const first = await victim.query("select 1").catch((error: unknown) => error);
+    expect(isLambicError(first, "CONNECTION_FAILED")).toBe(true);
+    // And it stays failed: no silent reconnect onto a new session.
+    const second = await victim.pipeline([{ text: "select 1" }]).catch((error: unknown) => error);
+    expect(second).toBeInstanceOf(Error);
+    await victim.close();
+  });
+
+  describe("CONNECTION_FAILED", () => {
+    const secret = "s3cret-Pa55";
+
+    async function expectConnectionFailed(url: string, words: RegExp): Promise<void> {
+      const error = await open(url).then(
+        (connection) => {
+          void connection.close();
+          return undefined;
+        },
+        (error: unknown) => error,
+      );
+      expect(isLambicError(error, "CONNECTION_FAILED"), String(error)).toBe(true);
+      const message = (error as Error).message;
+      expect(message).toMatch(words);
+      expect(message).not.toContain(secret);
+      expect(JSON.stringify(error)).not.toContain(secret);
+    }
+
+    it("names an unreachable port", async () => {
+      await expectConnectionFailed(`postgres://postgres:${secret}@127.0.0.1:1/postgres`, /127\.0\.0\.1:1/);
+    });
+
+    it("names an unresolvable host", async () => {
+      await expectConnectionFailed(`postgres://postgres:${secret}@no-such-host.invalid:5432/postgres`, /no-such-host\.invalid/);
+    });
+
+    it("says the password is wrong", async () => {
+      await expectConnectionFailed(withPassword(database.url, secret), /authentication failed.*password/s);
+    });
+
+    it("says the database does not exist", async () => {
+      const url = new URL(adminUrl());
+      url.pathname = "/no_such_database";
+      await expectConnectionFailed(url.toString(), /"no_such_database" does not exist.*CREATE DATABASE/s);
+    });
+
+    it("rejects a malformed URL without echoing it", async () => {
+      await expectConnectionFailed(`postgres://postgres:${secret}@[bad host/db`, /not a valid URL/);
+      await expectConnectionFailed(`mysql://root:${secret}@localhost/db`, /expected postgres:\/\//);
+    });
+  });
+});
+
+describe("redactUrl", () => {
+  it("hides the password, parseable or not", () => {
+    expect(redactUrl("postgres://u:p%40ss@h:5432/db?sslmode=require")).toBe("postgres://u:***@h:5432/db?sslmode=require");
+    expect(redactUrl("postgres://u@h/db?password=x")).toBe("postgres://u@h/db?password=***");
+    expect(redactUrl("postgres://u:pw@[bad/db")).toBe("postgres://u:***@[bad/db");
+  });
+});
+
+describe("driver choice and pooled endpoints", () => {
+  it("picks Neon for a *.neon.tech host and reports no session locks on a -pooler host", async () => {
+    // The host does not resolve here: the proxy is told to ignore it and use the test server.
+    const server = new URL(database.url);
+    const url = new URL(database.url);
+    url.hostname = "ep-quiet-tree-123456-pooler.eu-central-1.aws.neon.tech";
+    const base = neonTestOptions(proxy.port);
+    const connection = await openConnection(url.toString(), {
+      neon: { ...base.neon, wsProxy: () => `127.0.0.1:${proxy.port}/v2?address=${server.hostname}:${server.port}` },
+    });
+    try {
+      expect(connection.driver).toBe("neon");
+      expect(connection.capabilities.sessionLocks).toBe(false);
+      expect(await connection.query("select 1 as one")).toEqual([{ one: 1 }]);
+    } finally {
+      await connection.close();
+    }
+  });
+});
