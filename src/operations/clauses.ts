@@ -40,9 +40,8 @@ export function optionsOf(op: string): Where {
 
 /** `("a", "b")`; refuses an empty list, which PostgreSQL has no syntax for. */
 export function columnList(columns: readonly string[], where: Where): string {
-  if (!Array.isArray(columns) || columns.length === 0) {
-    throw invalidOperation(where, `must be a non-empty array of column names, got ${show(columns)}.`);
-  }
+  if (!Array.isArray(columns)) throw invalidOperation(where, `must be an array of column names, got ${show(columns)}.`);
+  if (columns.length === 0) throw invalidOperation(where, "is empty; give at least one column.");
   return `(${columns.map((column, index) => quoteIdentifier(column, at(where, index))).join(", ")})`;
 }
 

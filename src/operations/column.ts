@@ -54,8 +54,9 @@ export function renderColumn(
   name: string,
   spec: ColumnSpec,
   where: Where,
+  nameWhere: Where = where,
 ): { readonly definition: string; readonly comment?: string } {
-  const quotedName = quoteIdentifier(name, where);
+  const quotedName = quoteIdentifier(name, nameWhere);
   if (typeof spec === "string") return { definition: `${quotedName} ${checkRawSql(spec, where)}` };
   if (typeof spec !== "object" || spec === null) {
     throw invalidOperation(where, `must be a type string or a column definition object, got ${show(spec)}.`);

@@ -35,7 +35,7 @@ export function addColumn(table: string, column: string, spec: ColumnSpec, optio
   const op = "addColumn";
   const checked = checkOptions(optionsOf(op), options, { schema: "string", ifNotExists: "boolean" });
   const alter = alterTable(op, checked.schema, table);
-  const rendered = renderColumn(column, spec, { op, argument: "column" });
+  const rendered = renderColumn(column, spec, { op, argument: "spec" }, { op, argument: "column" });
   const statements = [`${alter} ADD COLUMN ${checked.ifNotExists === true ? "IF NOT EXISTS " : ""}${rendered.definition}`];
   if (rendered.comment !== undefined) {
     statements.push(commentOnColumn(op, qualifiedName(checked.schema, table, { op, argument: "table" }), column, rendered.comment));

@@ -56,9 +56,10 @@ export function createIndex(name: string, table: string, columns: readonly Index
   });
   const index = quoteIdentifier(name, { op, argument: "name" });
   const target = qualifiedName(checked.schema, table, { op, argument: "table" });
-  if (!Array.isArray(columns) || columns.length === 0) {
-    throw invalidOperation({ op, argument: "columns" }, `must be a non-empty array of index keys, got ${show(columns)}.`);
+  if (!Array.isArray(columns)) {
+    throw invalidOperation({ op, argument: "columns" }, `must be an array of index keys, got ${show(columns)}.`);
   }
+  if (columns.length === 0) throw invalidOperation({ op, argument: "columns" }, "is empty; give at least one column or expression.");
   const keys = columns.map((key, position) => indexKey(key, at({ op, argument: "columns" }, position)));
   let method = "";
   if (checked.method !== undefined) {

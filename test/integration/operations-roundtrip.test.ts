@@ -1,0 +1,197 @@
+// The op API against a real PostgreSQL: every statement runs, hostile names come back exactly as
+// written, literals read back as the values that were rendered, and the downgrade ops leave the
+// database as it was.
+import postgres from "postgres";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { createOperations, qualifiedName, type Operations } from "../../src/operations/index.ts";
+import { createTestDatabase, type TestDatabase } from "../support/database.ts";
+
+const SCHEMA = 'app "x"; --';
+const TABLE = 'ünïcödé "table" $$';
+const ENUM = "mood 🦆";
+const INDEX = 'idx "1"';
+
+let database: TestDatabase;
+let sql: postgres.Sql;
+
+beforeAll(async () => {
+  database = await createTestDatabase("operations");
+  sql = postgres(database.url, { max: 1, onnotice: () => {} });
+});
+afterAll(async () => {
+  await sql?.end({ timeout: 5 });
+  await database?.drop();
+});
+
+/** Runs each statement on its own, in autocommit (as a `transactional: false` revision would). */
+async function run(calls: (op: Operations) => void): Promise<void> {
+  const statements: string[] = [];
+  calls(createOperations((statement) => statements.push(statement)));
+  for (const statement of statements) await sql.unsafe(statement);
+}
+
+async function userObjects(): Promise<readonly unknown[]> {
+  return sql`
+    select n.nspname, c.relname, c.relkind::text as kind from pg_class c join pg_namespace n on n.oid = c.relnamespace
+    where n.nspname not in ('pg_catalog', 'information_schema', 'pg_toast')
+    union all
+    select n.nspname, t.typname, 'type' from pg_type t join pg_namespace n on n.oid = t.typnamespace
+    where n.nspname not in ('pg_catalog', 'information_schema', 'pg_toast') and t.typtype = 'e'
+    union all
+    select nspname, '', 'schema' from pg_namespace where nspname not like 'pg\\_%' and nspname <> 'information_schema'
+    union all
+    select extname, extversion, 'extension' from pg_extension
+    order by 1, 2, 3`;
+}
+
+const upgrade = (op: Operations): void => {
+  op.createSchema(SCHEMA, { ifNotExists: true });
+  op.createExtension("pg_trgm", { ifNotExists: true, version: "1.6" });
+  op.createEnum(ENUM, ["sad", "it's", "back\\slash", "$$"], { schema: SCHEMA });
+  op.addEnumValue(ENUM, "ünï", { schema: SCHEMA, after: "sad", ifNotExists: true });
+  op.createTable(
+    "org",
+    {
+      id: { type: "bigint", identity: "always", primaryKey: true },
+      name: { type: "text", nullable: false, default: "it's $$ \\" },
+    },
+    { schema: SCHEMA, comment: "orgs 'quoted'" },
+  );
+  op.createTable(
+    TABLE,
+    {
+      id: "bigserial primary key",
+      org_id: { type: "bigint", references: { table: "org", column: "id", schema: SCHEMA, onDelete: "CASCADE" } },
+      'we"ird col': { type: "text", comment: "c'mon \\ $$" },
+      mood: { type: qualifiedName(SCHEMA, ENUM) },
+      n: "double precision",
+      amount: { type: "numeric(12, 2)", default: 0 },
+      data: "jsonb",
+      bytes: "bytea",
+      at: "timestamptz",
+      big: "bigint",
+      flag: "boolean",
+      note: "text",
+    },
+    {
+      schema: SCHEMA,
+      unique: [{ name: "uq 1", columns: ["org_id", "note"] }],
+      checks: [{ name: "amount ok", condition: "amount >= 0" }],
+    },
+  );
+  op.addColumn(TABLE, "extra", { type: "text", default: "x" }, { schema: SCHEMA });
+  op.alterColumn(TABLE, "extra", { type: "varchar(20)", nullable: false, default: "y", newName: "extra 2", comment: "renamed", schema: SCHEMA });
+  op.createIndex(INDEX, TABLE, ["org_id", { expression: "lower(note)", order: "DESC", nulls: "LAST" }], {
+    schema: SCHEMA,
+    where: "note IS NOT NULL",
+    include: ["flag"],
+    concurrently: true,
+  });
+  // The operator class comes from pg_trgm, in public, found through search_path.
+  op.createIndex("trgm", TABLE, [{ column: "note", opclass: "gin_trgm_ops" }], { schema: SCHEMA, method: "gin" });
+  op.createUniqueConstraint("uq note", TABLE, ["note"], { schema: SCHEMA, deferrable: true });
+  op.createCheckConstraint("n check", TABLE, "n IS NULL OR n <> 0", { schema: SCHEMA, notValid: true });
+  op.createTable("child", { id: "int primary key", parent: "bigint" }, { schema: SCHEMA });
+  op.createForeignKey("fk 'child'", "child", ["parent"], TABLE, ["id"], { schema: SCHEMA, refSchema: SCHEMA, onDelete: "SET NULL" });
+  op.renameTable("child", "child 2", { schema: SCHEMA });
+  op.bulkInsert("org", [{ name: "acme" }, {}], { schema: SCHEMA });
+  op.bulkInsert(TABLE, ROWS, { schema: SCHEMA });
+};
+
+const ROWS = [
+  {
+    org_id: 1,
+    'we"ird col': "'); DROP TABLE org; -- \\ $$ $x$ ünïcödé 🦆\n",
+    mood: "it's",
+    n: NaN,
+    amount: 12.5,
+    data: { name: "O'Brien", list: [1, "two", null], "k\\ey": "\\u0041" },
+    bytes: new Uint8Array([0, 39, 92, 255]),
+    at: new Date(Date.UTC(2024, 1, 29, 23, 59, 58, 123)),
+    big: 9007199254740993n,
+    flag: true,
+    note: "first",
+  },
+  { org_id: 2, mood: "ünï", n: -Infinity, data: [1, 2], flag: false, note: null },
+  { org_id: 1, mood: "back\\slash", n: 1e-7, note: "third" },
+];
+
+const downgrade = (op: Operations): void => {
+  op.dropConstraint("fk 'child'", "child 2", { schema: SCHEMA });
+  op.dropTable("child 2", { schema: SCHEMA });
+  op.dropConstraint("n check", TABLE, { schema: SCHEMA });
+  op.dropConstraint("uq note", TABLE, { schema: SCHEMA, ifExists: true });
+  op.dropIndex(INDEX, { schema: SCHEMA, concurrently: true });
+  op.dropIndex("trgm", { schema: SCHEMA });
+  op.dropColumn(TABLE, "extra 2", { schema: SCHEMA });
+  op.dropTable(TABLE, { schema: SCHEMA });
+  op.dropTable("org", { schema: SCHEMA });
+  op.dropEnum(ENUM, { schema: SCHEMA });
+  op.dropSchema(SCHEMA);
+  op.dropExtension("pg_trgm");
+};
+
+describe("operations against PostgreSQL", () => {
+  let before: readonly unknown[];
+
+  it("runs on a server with standard_conforming_strings on, which quoteLiteral assumes", async () => {
+    const [row] = await sql`show standard_conforming_strings`;
+    expect(row.standard_conforming_strings).toBe("on");
+  });
+
+  it("runs every upgrade statement and creates objects named exactly as written", async () => {
+    before = await userObjects();
+    await run(upgrade);
+    const tables = await sql`
+      select c.relname from pg_class c join pg_namespace n on n.oid = c.relnamespace
+      where n.nspname = ${SCHEMA} and c.relkind = 'r' order by 1`;
+    expect(tables.map((row) => row.relname)).toEqual(["child 2", "org", TABLE].sort());
+    const [index] = await sql`select indexdef from pg_indexes where schemaname = ${SCHEMA} and indexname = ${INDEX}`;
+    expect(index.indexdef).toContain("WHERE (note IS NOT NULL)");
+    const labels = await sql`
+      select e.enumlabel from pg_enum e join pg_type t on t.oid = e.enumtypid where t.typname = ${ENUM} order by e.enumsortorder`;
+    expect(labels.map((row) => row.enumlabel)).toEqual(["sad", "ünï", "it's", "back\\slash", "$$"]);
+  });
+
+  it("stores comments and defaults with quotes, backslashes and $$ intact", async () => {
+    const [comments] = await sql.unsafe(
+      `select obj_description('${qualifiedName(SCHEMA, "org").replaceAll("'", "''")}'::regclass, 'pg_class') as tbl,
+              col_description('${qualifiedName(SCHEMA, TABLE).replaceAll("'", "''")}'::regclass, 3) as col`,
+    );
+    expect(comments).toEqual({ tbl: "orgs 'quoted'", col: "c'mon \\ $$" });
+    const orgs = await sql.unsafe(`select id, name from ${qualifiedName(SCHEMA, "org")} order by id`);
+    expect(orgs).toEqual([
+      { id: "1", name: "acme" },
+      { id: "2", name: "it's $$ \\" },
+    ]);
+  });
+
+  it("reads back every bulk-inserted value as it was rendered", async () => {
+    const rows = await sql.unsafe(
+      `select "we""ird col" as weird, mood::text, n, amount::text, data, bytes, at, big::text, flag, note, "extra 2" as extra
+       from ${qualifiedName(SCHEMA, TABLE)} order by id`,
+    );
+    expect(rows).toEqual([
+      {
+        weird: ROWS[0]['we"ird col'],
+        mood: "it's",
+        n: NaN,
+        amount: "12.50",
+        data: ROWS[0].data,
+        bytes: Buffer.from([0, 39, 92, 255]),
+        at: ROWS[0].at,
+        big: "9007199254740993",
+        flag: true,
+        note: "first",
+        extra: "y",
+      },
+      { weird: null, mood: "ünï", n: -Infinity, amount: "0.00", data: [1, 2], bytes: null, at: null, big: null, flag: false, note: null, extra: "y" },
+      { weird: null, mood: "back\\slash", n: 1e-7, amount: "0.00", data: null, bytes: null, at: null, big: null, flag: null, note: "third", extra: "y" },
+    ]);
+  });
+
+  it("leaves the database as it was after the downgrade ops", async () => {
+    await run(downgrade);
+    expect(await userObjects()).toEqual(before);
+  });
+});

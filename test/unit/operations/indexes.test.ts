@@ -1,0 +1,94 @@
+import { describe, expect, it } from "vitest";
+import { emitted, HOSTILE_NAMES, refusal } from "./emitted.ts";
+
+describe("createIndex", () => {
+  it("creates an index on columns", () => {
+    expect(emitted((op) => op.createIndex("customer_email_idx", "customer", ["email"]))).toEqual([
+      'CREATE INDEX "customer_email_idx" ON "customer" ("email")',
+    ]);
+  });
+
+  it("renders every option: unique, concurrently, if not exists, schema, method, include, where", () => {
+    expect(
+      emitted((op) =>
+        op.createIndex("live_email", "customer", ["tenant_id", "email"], {
+          unique: true,
+          concurrently: true,
+          ifNotExists: true,
+          schema: "app",
+          method: "btree",
+          include: ["name"],
+          where: "deleted_at IS NULL",
+        }),
+      ),
+    ).toEqual([
+      'CREATE UNIQUE INDEX CONCURRENTLY IF NOT EXISTS "live_email" ON "app"."customer" USING btree ("tenant_id", "email") INCLUDE ("name") WHERE deleted_at IS NULL',
+    ]);
+  });
+
+  it("renders expression keys in parentheses, with order, NULLS and an operator class", () => {
+    expect(
+      emitted((op) =>
+        op.createIndex(
+          "search",
+          "doc",
+          [{ expression: "lower(title)" }, { column: "created", order: "DESC", nulls: "LAST" }, { column: "body", opclass: "gin_trgm_ops" }],
+          { method: "gin" },
+        ),
+      ),
+    ).toEqual(['CREATE INDEX "search" ON "doc" USING gin ((lower(title)), "created" DESC NULLS LAST, "body" "gin_trgm_ops")']);
+  });
+
+  it.each(HOSTILE_NAMES)("quotes index, table and column names with %s", (_label, name, quoted) => {
+    expect(emitted((op) => op.createIndex(name, name, [name], { include: [name] }))).toEqual([
+      `CREATE INDEX ${quoted} ON ${quoted} (${quoted}) INCLUDE (${quoted})`,
+    ]);
+  });
+
+  it("rejects an access method that is not a plain lowercase name", () => {
+    expect(refusal((op) => op.createIndex("i", "t", ["a"], { method: "btree (a); DROP TABLE t; --" })).message).toMatch(
+      /^op\.createIndex\(\): options\.method is "btree \(a\); DROP TABLE t; --"; an access method is a lowercase name/,
+    );
+  });
+
+  it("rejects an empty key list", () => {
+    expect(refusal((op) => op.createIndex("i", "t", [])).message).toBe(
+      "op.createIndex(): columns is empty; give at least one column or expression.",
+    );
+  });
+
+  it("rejects an unknown order keyword and a key with both column and expression", () => {
+    expect(refusal((op) => op.createIndex("i", "t", [{ column: "a", order: "down" as "ASC" }])).message).toBe(
+      'op.createIndex(): columns[0].order is "down"; use "ASC" or "DESC".',
+    );
+    expect(refusal((op) => op.createIndex("i", "t", [{ column: "a", expression: "b" } as never])).message).toBe(
+      "op.createIndex(): columns[0] must have exactly one of column and expression.",
+    );
+  });
+
+  it("rejects a NUL in a key column, naming its position", () => {
+    expect(refusal((op) => op.createIndex("i", "t", ["a", "b\0"])).message).toMatch(/^op\.createIndex\(\): columns\[1\] "b\\u0000" contains a NUL/);
+  });
+});
+
+describe("dropIndex", () => {
+  it("drops an index", () => {
+    expect(emitted((op) => op.dropIndex("customer_email_idx"))).toEqual(['DROP INDEX "customer_email_idx"']);
+  });
+
+  it("qualifies the index with its schema and renders IF EXISTS and CASCADE", () => {
+    expect(emitted((op) => op.dropIndex("i", { schema: "app", ifExists: true, cascade: true }))).toEqual([
+      'DROP INDEX IF EXISTS "app"."i" CASCADE',
+    ]);
+  });
+
+  it("drops concurrently", () => {
+    expect(emitted((op) => op.dropIndex("i", { concurrently: true, ifExists: true }))).toEqual(['DROP INDEX CONCURRENTLY IF EXISTS "i"']);
+  });
+
+  it("refuses concurrently with cascade, which PostgreSQL does not support", () => {
+    expect(refusal((op) => op.dropIndex("i", { concurrently: true, cascade: true })).message).toMatch(
+      /^op\.dropIndex\(\): options sets both concurrently and cascade/,
+    );
+  });
+});
