@@ -317,6 +317,13 @@ function buildError(dir: string, failure: BuildFailure): LambicError {
   }
   const located = errors.map((message) => {
     const location = message.location;
+    // The generated entry imports each module's default export, so esbuild reports a missing
+    // one against the entry; name the revision file instead.
+    const noDefault = /^No matching export in "(.+)" for import "default"$/.exec(message.text);
+    if (noDefault && location?.file === ENTRY_NAME) {
+      const file = resolve(dir, noDefault[1]!);
+      return { file, line: 1, column: 1, text: "has no default export; end the module with `export default { id, revises, upgrade, ... } satisfies Revision;`." };
+    }
     // esbuild reports paths relative to its working directory (the revisions folder).
     const file = location ? resolve(dir, location.file) : undefined;
     return { file, line: location?.line, column: location ? location.column + 1 : undefined, text: message.text };

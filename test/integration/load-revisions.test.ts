@@ -1,0 +1,320 @@
+import { createHash } from "node:crypto";
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, statSync, utimesSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { beforeEach, describe, expect, it } from "vitest";
+import { loadRevisions } from "../../src/bundle/load-revisions.ts";
+import { LambicError } from "../../src/errors.ts";
+import type { LoadedRevision, RevisionContext } from "../../src/revision/types.ts";
+
+let project: string;
+let dir: string;
+let cacheDir: string;
+
+beforeEach(() => {
+  project = mkdtempSync(join(tmpdir(), "lambic-load-"));
+  dir = join(project, "revisions", "main");
+  cacheDir = join(project, ".lambic", "cache");
+  mkdirSync(dir, { recursive: true });
+});
+
+function write(name: string, text: string): string {
+  const path = join(dir, name);
+  writeFileSync(path, text);
+  return path;
+}
+
+function tsRevision(id: string, revises: string | null, body = "", extra = ""): string {
+  return `import type { Revision } from "lambic";
+
+export default {
+  id: ${JSON.stringify(id)},
+  revises: ${JSON.stringify(revises)},
+  message: ${JSON.stringify(`revision ${id}`)},${extra}
+  async upgrade(op, ctx) {
+    op.execute(${JSON.stringify(`UP ${id}`)});${body}
+  },
+  async downgrade(op, ctx) {
+    op.execute(${JSON.stringify(`DOWN ${id}`)});
+  },
+} satisfies Revision;
+`;
+}
+
+function sqlRevision(id: string, revises: string | null): string {
+  return `-- revision: ${id}\n${revises ? `-- revises: ${revises}\n` : ""}-- message: revision ${id}\n-- +up\nUP ${id}\n-- +down\nDOWN ${id}\n`;
+}
+
+const load = () => loadRevisions(dir, { cacheDir });
+
+async function loadError(): Promise<LambicError> {
+  try {
+    await load();
+  } catch (error) {
+    expect(error).toBeInstanceOf(LambicError);
+    return error as LambicError;
+  }
+  throw new Error("expected loadRevisions to fail");
+}
+
+async function run(revision: LoadedRevision, step: "upgrade" | "downgrade"): Promise<string[]> {
+  const executed: string[] = [];
+  await revision[step]!({ execute: (sql: string) => void executed.push(sql) } as never, {} as RevisionContext);
+  return executed;
+}
+
+function meta(revisions: readonly LoadedRevision[]) {
+  return revisions.map(({ upgrade, downgrade, ...rest }) => ({ ...rest, hasDowngrade: downgrade !== undefined }));
+}
+
+/** Changes a file's content and moves its mtime, as an editor save does. */
+function edit(name: string, text: string): void {
+  const path = write(name, text);
+  const later = new Date(statSync(path).mtimeMs + 5_000);
+  utimesSync(path, later, later);
+}
+
+function cacheFiles(): string[] {
+  return readdirSync(cacheDir).sort();
+}
+
+describe("loadRevisions", () => {
+  it("loads TypeScript and SQL revisions in file-name order", async () => {
+    write("2024_01_02_b2.sql", sqlRevision("b2", "a1"));
+    write("2024_01_01_a1.ts", tsRevision("a1", null));
+    write("2024_01_03_c3.mts", tsRevision("c3", "b2"));
+    write("2024_01_04_d4.mjs", tsRevision("d4", "c3").replace('import type { Revision } from "lambic";', "").replace("satisfies Revision", ""));
+    const revisions = await load();
+    expect(revisions.map((revision) => revision.id)).toEqual(["a1", "b2", "c3", "d4"]);
+    expect(revisions[0]).toMatchObject({ revises: null, dependsOn: [], branchLabels: [], message: "revision a1", transactional: true });
+    expect(revisions[1]).toMatchObject({ revises: "a1", message: "revision b2" });
+  });
+
+  it("sorts by code unit, so upper case comes before lower case", async () => {
+    write("b.sql", sqlRevision("lower", null));
+    write("B.sql", sqlRevision("upper", null));
+    expect((await load()).map((revision) => revision.id)).toEqual(["upper", "lower"]);
+  });
+
+  it("ignores declaration files, dotfiles, __ files, other extensions and folders", async () => {
+    write("a1.ts", tsRevision("a1", null));
+    write("a1.d.ts", "export {};");
+    write(".a2.ts", tsRevision("a2", null));
+    write("__init__.ts", tsRevision("a3", null));
+    write("README.md", "# revisions");
+    mkdirSync(join(dir, "helpers"));
+    writeFileSync(join(dir, "helpers", "x.ts"), tsRevision("a4", null));
+    expect((await load()).map((revision) => revision.id)).toEqual(["a1"]);
+  });
+
+  it("returns no revisions for an empty folder", async () => {
+    expect(await load()).toEqual([]);
+  });
+
+  it("records each file's path and the sha256 of its bytes", async () => {
+    const tsPath = write("a1.ts", tsRevision("a1", null));
+    const sqlPath = write("b2.sql", sqlRevision("b2", "a1"));
+    const sha = (path: string) => createHash("sha256").update(readFileSync(path)).digest("hex");
+    const revisions = await load();
+    expect(revisions.map((revision) => revision.source)).toEqual([
+      { file: tsPath, checksum: sha(tsPath) },
+      { file: sqlPath, checksum: sha(sqlPath) },
+    ]);
+  });
+
+  it("strips `import type` from lambic without resolving the package", async () => {
+    write("a1.ts", tsRevision("a1", null));
+    // The temp project has no node_modules: resolving "lambic" would fail the build.
+    expect((await load())[0]!.id).toBe("a1");
+  });
+
+  it("runs a TypeScript revision's upgrade and downgrade", async () => {
+    write("a1.ts", tsRevision("a1", null));
+    const [revision] = await load();
+    expect(await run(revision!, "upgrade")).toEqual(["UP a1"]);
+    expect(await run(revision!, "downgrade")).toEqual(["DOWN a1"]);
+  });
+
+  it("runs a SQL revision's sections", async () => {
+    write("a1.sql", sqlRevision("a1", null));
+    const [revision] = await load();
+    expect(await run(revision!, "upgrade")).toEqual(["UP a1"]);
+    expect(await run(revision!, "downgrade")).toEqual(["DOWN a1"]);
+  });
+
+  it("bundles helpers the revisions import", async () => {
+    mkdirSync(join(project, "revisions", "lib"));
+    writeFileSync(join(project, "revisions", "lib", "names.ts"), 'export const TABLE: string = "invoice";\n');
+    write("a1.ts", `import { TABLE } from "../lib/names.ts";\n${tsRevision("a1", null, "\n    op.execute(`CREATE TABLE ${TABLE}`);")}`);
+    expect(await run((await load())[0]!, "upgrade")).toEqual(["UP a1", "CREATE TABLE invoice"]);
+  });
+
+  it("lets a revision use `this`", async () => {
+    write("a1.ts", tsRevision("a1", null, "\n    op.execute(this.message);"));
+    const [cold] = await load();
+    expect(await run(cold!, "upgrade")).toEqual(["UP a1", "revision a1"]);
+    const [warm] = await load();
+    expect(await run(warm!, "upgrade")).toEqual(["UP a1", "revision a1"]);
+  });
+
+  it("keeps revisions without a downgrade without one", async () => {
+    write("a1.ts", 'export default { id: "a1", revises: null, upgrade() {} };\n');
+    const [cold] = await load();
+    const [warm] = await load();
+    expect(cold!.downgrade).toBeUndefined();
+    expect(warm!.downgrade).toBeUndefined();
+  });
+});
+
+describe("loadRevisions cache", () => {
+  it("writes one bundle and index under the cache folder", async () => {
+    write("a1.ts", tsRevision("a1", null));
+    await load();
+    expect(cacheFiles().map((name) => name.replace(/^[0-9a-f]{12}-[0-9a-f]{64}/, "KEY"))).toEqual(["KEY.json", "KEY.mjs", "KEY.mjs.map"]);
+  });
+
+  it("defaults the cache folder to <projectDir>/.lambic/cache", async () => {
+    write("a1.ts", tsRevision("a1", null));
+    await loadRevisions(dir, { projectDir: project });
+    expect(readdirSync(join(project, ".lambic", "cache"))).toHaveLength(3);
+  });
+
+  it("returns the same revisions from a warm cache without rebuilding", async () => {
+    write("a1.ts", tsRevision("a1", null));
+    write("b2.ts", tsRevision("b2", "a1", "", "\n  dependsOn: [\"core\"],\n  branchLabels: [\"billing\"],\n  transactional: false,"));
+    write("c3.sql", sqlRevision("c3", "b2"));
+    const cold = await load();
+    const builtAt = cacheFiles().map((name) => statSync(join(cacheDir, name)).mtimeMs);
+    const warm = await load();
+    expect(meta(warm)).toEqual(meta(cold));
+    expect(cacheFiles().map((name) => statSync(join(cacheDir, name)).mtimeMs)).toEqual(builtAt);
+    expect(await run(warm[1]!, "upgrade")).toEqual(["UP b2"]);
+  });
+
+  it("rebuilds when a revision file changes", async () => {
+    write("a1.ts", tsRevision("a1", null));
+    await load();
+    edit("a1.ts", tsRevision("a1", null).replace("revision a1", "renamed"));
+    const [revision] = await load();
+    expect(revision!.message).toBe("renamed");
+    expect(revision!.source.checksum).toBe(createHash("sha256").update(readFileSync(join(dir, "a1.ts"))).digest("hex"));
+  });
+
+  it("rebuilds when an imported helper changes", async () => {
+    const helper = join(project, "revisions", "names.ts");
+    writeFileSync(helper, 'export const TABLE = "invoice";\n');
+    write("a1.ts", `import { TABLE } from "../names.ts";\n${tsRevision("a1", null, "\n    op.execute(TABLE);")}`);
+    await load();
+    writeFileSync(helper, 'export const TABLE = "receipt";\n');
+    const later = new Date(statSync(helper).mtimeMs + 5_000);
+    utimesSync(helper, later, later);
+    expect(await run((await load())[0]!, "upgrade")).toEqual(["UP a1", "receipt"]);
+  });
+
+  it("rebuilds when a revision file is added", async () => {
+    write("a1.ts", tsRevision("a1", null));
+    await load();
+    write("b2.ts", tsRevision("b2", "a1"));
+    expect((await load()).map((revision) => revision.id)).toEqual(["a1", "b2"]);
+  });
+
+  it("prunes the folder's stale cache entries on rebuild", async () => {
+    write("a1.ts", tsRevision("a1", null));
+    await load();
+    const first = cacheFiles();
+    edit("a1.ts", tsRevision("a1", null).replace("revision a1", "renamed"));
+    await load();
+    expect(cacheFiles()).toHaveLength(3);
+    expect(cacheFiles()).not.toEqual(first);
+  });
+
+  it("keeps other folders' cache entries", async () => {
+    write("a1.ts", tsRevision("a1", null));
+    const other = join(project, "revisions", "analytics");
+    mkdirSync(other);
+    writeFileSync(join(other, "x1.ts"), tsRevision("x1", null));
+    await load();
+    await loadRevisions(other, { cacheDir });
+    edit("a1.ts", tsRevision("a1", null).replace("revision a1", "renamed"));
+    await load();
+    expect(cacheFiles()).toHaveLength(6);
+  });
+
+  it("rebuilds from a torn index", async () => {
+    write("a1.ts", tsRevision("a1", null));
+    await load();
+    const index = cacheFiles().find((name) => name.endsWith(".json"))!;
+    writeFileSync(join(cacheDir, index), "{");
+    expect((await load())[0]!.id).toBe("a1");
+  });
+});
+
+describe("loadRevisions errors", () => {
+  it("reports a TypeScript syntax error with file, line and column", async () => {
+    write("a1.ts", tsRevision("a1", null));
+    const path = write("b2.ts", 'export default {\n  id: "b2",\n  revises: "a1" oops,\n};\n');
+    const error = await loadError();
+    expect(error.code).toBe("REVISION_FILE_INVALID");
+    expect(error.message).toContain(`${path}:3:`);
+    expect(error.details).toMatchObject({ file: path, line: 3 });
+  });
+
+  it("reports a module whose default export is invalid, naming the file and field", async () => {
+    const path = write("a1.ts", 'export default { id: "a1", revises: null, message: "m" };\n');
+    const error = await loadError();
+    expect(error.code).toBe("REVISION_FILE_INVALID");
+    expect(error.message).toContain(path);
+    expect(error.details).toMatchObject({ file: path, field: "upgrade" });
+  });
+
+  it("reports a module without a default export", async () => {
+    const path = write("a1.ts", 'export const revision = { id: "a1" };\n');
+    const error = await loadError();
+    expect(error.code).toBe("REVISION_FILE_INVALID");
+    expect(error.message).toContain(path);
+    expect(error.message).toContain("no default export");
+  });
+
+  it("reports an import that does not resolve, with file and line", async () => {
+    const path = write("a1.ts", `\nimport { x } from "./missing.ts";\n${tsRevision("a1", null, "\n    op.execute(x);")}`);
+    const error = await loadError();
+    expect(error.code).toBe("REVISION_FILE_INVALID");
+    expect(error.message).toContain(`${path}:2:`);
+  });
+
+  it("reports a revision that throws while it is imported", async () => {
+    write("a1.ts", 'throw new Error("boom");\nexport default {};\n');
+    const error = await loadError();
+    expect(error.code).toBe("REVISION_FILE_INVALID");
+    expect(error.message).toContain("boom");
+  });
+
+  it("keeps failing after a failed build instead of caching it", async () => {
+    write("a1.ts", 'export default { id: "a1", revises: null };\n');
+    await loadError();
+    expect((await loadError()).code).toBe("REVISION_FILE_INVALID");
+  });
+
+  it("reports a SQL revision error with file and line", async () => {
+    const path = write("a1.sql", "-- revision: a1\n-- revison: x\n-- +up\n");
+    const error = await loadError();
+    expect(error.code).toBe("REVISION_FILE_INVALID");
+    expect(error.message).toContain(`${path}:2:`);
+  });
+
+  it("rejects the same id in two files, naming both", async () => {
+    const first = write("a1.ts", tsRevision("a1", null));
+    const second = write("b1.sql", sqlRevision("a1", null));
+    const error = await loadError();
+    expect(error.code).toBe("DUPLICATE_REVISION");
+    expect(error.message).toContain(first);
+    expect(error.message).toContain(second);
+    expect(error.details).toMatchObject({ id: "a1", files: [first, second] });
+  });
+
+  it("rejects a revisions folder that does not exist", async () => {
+    const error = await loadRevisions(join(project, "nope"), { cacheDir }).catch((caught: unknown) => caught as LambicError);
+    expect(error.code).toBe("CONFIG_INVALID");
+    expect(error.message).toContain(join(project, "nope"));
+  });
+});
