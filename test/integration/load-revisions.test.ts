@@ -313,7 +313,10 @@ describe("loadRevisions errors", () => {
   });
 
   it("rejects a revisions folder that does not exist", async () => {
-    const error = await loadRevisions(join(project, "nope"), { cacheDir }).catch((caught: unknown) => caught as LambicError);
+    const error = (await loadRevisions(join(project, "nope"), { cacheDir }).then(
+      () => undefined,
+      (caught: unknown) => caught,
+    )) as LambicError;
     expect(error.code).toBe("CONFIG_INVALID");
     expect(error.message).toContain(join(project, "nope"));
   });
