@@ -4,7 +4,7 @@ import { describeStep, VersionRows, type PlanStep } from "../revision/plan.ts";
 import { revisionOf, type RevisionSet } from "../revision/revision-set.ts";
 import type { LoadedRevision, RevisionContext, RevisionDirection } from "../revision/types.ts";
 import type { Sink, StatementOrigin, StatementResult } from "./sink.ts";
-import { historyInsertStatement, STEP_START_STATEMENT, versionRowStatement, type VersionTableNames } from "./version-table.ts";
+import { historyInsertStatement, stepStartStatement, versionRowStatement, type VersionTableNames } from "./version-table.ts";
 
 export interface EmitOptions {
   readonly names: VersionTableNames;
@@ -51,7 +51,7 @@ export async function emitPlan(sink: Sink, set: RevisionSet, steps: readonly Pla
       await sink.flush();
     }
     sink.comment(`Running ${label}`);
-    sink.statement(STEP_START_STATEMENT, origin("history"));
+    sink.statement(stepStartStatement(transactional), origin("history"));
     if (revision && step.kind === "revision") {
       const statements = await collectStatements(sink, revision, step.direction, options.x);
       for (const text of statements) {

@@ -54,8 +54,14 @@ export function versionRowStatement(names: VersionTableNames, change: VersionRow
   }
 }
 
-/** Marks the start of a step, so its history row can carry the server-measured duration. */
-export const STEP_START_STATEMENT = "SELECT set_config('lambic.step_started', clock_timestamp()::text, true)";
+/**
+ * Marks the start of a step, so its history row can carry the server-measured duration.
+ * Transaction-local, except for a step that runs outside the transaction (it must outlive the
+ * autocommitted statements until the history row is written).
+ */
+export function stepStartStatement(transactional: boolean): string {
+  return `SELECT set_config('lambic.step_started', clock_timestamp()::text, ${transactional})`;
+}
 
 export interface HistoryEntry {
   readonly runId: string;

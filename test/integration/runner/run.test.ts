@@ -1,0 +1,301 @@
+import { randomUUID } from "node:crypto";
+import postgres from "postgres";
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { openConnection, type Connection, type OpenOptions } from "../../../src/db/connection.ts";
+import { LambicError } from "../../../src/errors.ts";
+import type { RevisionSet } from "../../../src/revision/revision-set.ts";
+import { checkDatabase, readCurrent, runMigration, type MigrationCommand, type RunOptions } from "../../../src/runner/run.ts";
+import { createTestDatabase, type TestDatabase } from "../../support/database.ts";
+import { inlineRevisionSet, tableHistory } from "../../support/revisions.ts";
+import { schemaSnapshot } from "../../support/schema-snapshot.ts";
+import { neonTestOptions, startWsProxy, type WsProxy } from "../../support/ws-proxy.ts";
+
+let proxy: WsProxy;
+beforeAll(async () => {
+  proxy = await startWsProxy();
+});
+afterAll(async () => {
+  await proxy?.close();
+});
+
+const baseOptions = (): RunOptions => ({ versionTable: "lambic_version", lockTimeoutMs: 5_000, statementTimeoutMs: 0, actor: "test", runId: randomUUID() });
+
+async function failure(promise: Promise<unknown>): Promise<LambicError> {
+  try {
+    await promise;
+  } catch (error) {
+    if (error instanceof LambicError) return error;
+    throw error;
+  }
+  throw new Error("expected the run to fail");
+}
+
+describe.each(["postgres", "neon"] as const)("runner over the %s driver", (driver) => {
+  let db: TestDatabase;
+  let sql: postgres.Sql;
+  const connections: Connection[] = [];
+
+  const options = (): OpenOptions => (driver === "neon" ? neonTestOptions(proxy.port) : { driver: "postgres" });
+  async function connect(): Promise<Connection> {
+    const connection = await openConnection(db.url, options());
+    connections.push(connection);
+    return connection;
+  }
+  async function run(set: RevisionSet, command: MigrationCommand, extra: Partial<RunOptions> = {}) {
+    const connection = await connect();
+    try {
+      return await runMigration(connection, set, command, { ...baseOptions(), ...extra });
+    } finally {
+      await connection.close();
+    }
+  }
+  const versions = async () => (await sql`SELECT version_num FROM lambic_version ORDER BY ctid`).map((r) => r.version_num as string);
+  const tables = async () => (await sql`SELECT tablename FROM pg_tables WHERE schemaname = 'public' AND tablename NOT LIKE 'lambic%' ORDER BY 1`).map((r) => r.tablename as string);
+
+  beforeEach(async () => {
+    db = await createTestDatabase(`runner_${driver}`);
+    sql = postgres(db.url, { max: 2, onnotice: () => {} });
+    return async () => {
+      for (const c of connections.splice(0)) await c.close().catch(() => undefined);
+      await sql.end({ timeout: 5 });
+      await db.drop();
+    };
+  });
+
+  it("upgrades to head in one run and records versions and history", async () => {
+    const set = inlineRevisionSet(tableHistory(3));
+    const result = await run(set, { kind: "upgrade", target: "head" });
+    expect(result.from).toEqual([]);
+    expect(result.to).toEqual(["r0003"]);
+    expect(result.steps.map((s) => [s.revision, s.direction])).toEqual([["r0001", "up"], ["r0002", "up"], ["r0003", "up"]]);
+    expect(result.steps.every((s) => s.ms >= 0)).toBe(true);
+    expect(await tables()).toEqual(["t1", "t2", "t3"]);
+    expect(await versions()).toEqual(["r0003"]);
+    const history = await sql`SELECT revision, direction, checksum, actor FROM lambic_history ORDER BY id`;
+    expect(history.map((h) => h.revision)).toEqual(["r0001", "r0002", "r0003"]);
+    expect(history[0]!.checksum).toBe(set.revisions.get("r0001")!.source.checksum);
+  });
+
+  it("downgrades one step with -1", async () => {
+    const set = inlineRevisionSet(tableHistory(3));
+    await run(set, { kind: "upgrade", target: "head" });
+    const result = await run(set, { kind: "downgrade", target: "-1" });
+    expect(result.steps.map((s) => s.revision)).toEqual(["r0003"]);
+    expect(await tables()).toEqual(["t1", "t2"]);
+    expect(await versions()).toEqual(["r0002"]);
+  });
+
+  it("sends a whole upgrade in two round trips, whatever the number of revisions", async () => {
+    const set = inlineRevisionSet(tableHistory(40));
+    const connection = await connect();
+    const before = connection.roundTrips;
+    await runMigration(connection, set, { kind: "upgrade", target: "head" }, baseOptions());
+    expect(connection.roundTrips - before).toBe(2);
+  });
+
+  it("finds nothing to do at head in at most 3 round trips", async () => {
+    const set = inlineRevisionSet(tableHistory(5));
+    await run(set, { kind: "upgrade", target: "head" });
+    const connection = await connect();
+    const before = connection.roundTrips;
+    const result = await runMigration(connection, set, { kind: "upgrade", target: "head" }, baseOptions());
+    expect(result.steps).toEqual([]);
+    expect(connection.roundTrips - before).toBeLessThanOrEqual(3);
+  });
+
+  it("rolls everything back when the last of several revisions fails, naming revision, statement and SQLSTATE", async () => {
+    const history = tableHistory(3, (i) => (i === 2 ? { upgrade: (op) => op.execute("CREATE TABLE t1 (id int)") } : {}));
+    const error = await failure(run(inlineRevisionSet(history), { kind: "upgrade", target: "head" }));
+    expect(error.code).toBe("STATEMENT_FAILED");
+    expect(error.details).toMatchObject({ revision: "r0003", direction: "up", sqlstate: "42P07", statement: "CREATE TABLE t1 (id int)" });
+    expect(error.message).toContain("r0003");
+    expect(error.message).toContain("rolled back");
+    expect(await tables()).toEqual([]);
+    expect((await sql`SELECT to_regclass('lambic_version') AS t`)[0]!.t).toBeNull();
+  });
+
+  it("reports the position PostgreSQL gives for a syntax error", async () => {
+    const set = inlineRevisionSet([{ id: "aaaa0001", revises: null, upgrade: (op) => op.execute("SELECT * FROMM nowhere") }]);
+    const error = await failure(run(set, { kind: "upgrade", target: "head" }));
+    expect(error.details).toMatchObject({ sqlstate: "42601", position: 10 });
+  });
+
+  it("leaves nothing behind when the backend is terminated after any statement", async () => {
+    const count = 3;
+    const before = await schemaSnapshot(db.url);
+    for (let killAfter = 0; killAfter < count; killAfter++) {
+      const history = tableHistory(count, (i) =>
+        i === killAfter
+          ? { upgrade: (op) => { op.createTable(`t${i + 1}`, { id: "bigint primary key" }); op.execute("SELECT pg_terminate_backend(pg_backend_pid())"); } }
+          : {},
+      );
+      const error = await failure(run(inlineRevisionSet(history), { kind: "upgrade", target: "head" }));
+      expect(["CONNECTION_FAILED", "STATEMENT_FAILED"]).toContain(error.code);
+      expect(await schemaSnapshot(db.url)).toEqual(before);
+    }
+  });
+
+  it("fails with LOCK_TIMEOUT while another run holds the lock, changing nothing", async () => {
+    const set = inlineRevisionSet(tableHistory(2));
+    const holder = await sql.reserve();
+    try {
+      await holder`BEGIN`;
+      await holder`SELECT pg_advisory_xact_lock(hashtextextended('lambic:.lambic_version', 0))`;
+      const error = await failure(run(set, { kind: "upgrade", target: "head" }, { lockTimeoutMs: 200 }));
+      expect(error.code).toBe("LOCK_TIMEOUT");
+      expect(error.message).toContain("Another migration run holds the lock");
+      await holder`ROLLBACK`;
+    } finally {
+      holder.release();
+    }
+    expect(await tables()).toEqual([]);
+  });
+
+  it("fails with LOCK_TIMEOUT when a revision waits on a table locked elsewhere", async () => {
+    const set = inlineRevisionSet(tableHistory(1));
+    await run(set, { kind: "upgrade", target: "head" });
+    const next = inlineRevisionSet([...tableHistory(1), { id: "r0002", revises: "r0001", upgrade: (op) => op.addColumn("t1", "extra", "text") }]);
+    const holder = await sql.reserve();
+    try {
+      await holder`BEGIN`;
+      await holder`LOCK TABLE t1 IN ACCESS EXCLUSIVE MODE`;
+      const error = await failure(run(next, { kind: "upgrade", target: "head" }, { lockTimeoutMs: 200 }));
+      expect(error.code).toBe("LOCK_TIMEOUT");
+      expect(error.details).toMatchObject({ revision: "r0002" });
+      await holder`ROLLBACK`;
+    } finally {
+      holder.release();
+    }
+    expect(await versions()).toEqual(["r0001"]);
+  });
+
+  it("fails with STATEMENT_TIMEOUT when a statement runs too long, changing nothing", async () => {
+    const set = inlineRevisionSet([...tableHistory(1), { id: "r0002", revises: "r0001", upgrade: (op) => op.execute("SELECT pg_sleep(5)") }]);
+    const error = await failure(run(set, { kind: "upgrade", target: "head" }, { statementTimeoutMs: 200 }));
+    expect(error.code).toBe("STATEMENT_TIMEOUT");
+    expect(error.details).toMatchObject({ revision: "r0002" });
+    expect(await tables()).toEqual([]);
+  });
+
+  it("applies each revision exactly once when 10 runners start at once", async () => {
+    await sql`CREATE TABLE applied (revision text)`;
+    const history = tableHistory(3, (i) => ({ upgrade: (op) => { op.createTable(`t${i + 1}`, { id: "bigint" }); op.execute(`INSERT INTO applied VALUES ('r${i + 1}')`); } }));
+    const set = inlineRevisionSet(history);
+    const outcomes = await Promise.allSettled(Array.from({ length: 10 }, () => run(set, { kind: "upgrade", target: "head" }, { lockTimeoutMs: 20_000 })));
+    const applied = (await sql`SELECT revision, count(*)::int AS n FROM applied GROUP BY 1 ORDER BY 1`).map((r) => [r.revision, r.n]);
+    expect(applied).toEqual([["r1", 1], ["r2", 1], ["r3", 1]]);
+    for (const outcome of outcomes) {
+      if (outcome.status === "rejected") expect((outcome.reason as LambicError).code).toBe("LOCK_TIMEOUT");
+    }
+    const ran = outcomes.filter((o) => o.status === "fulfilled" && o.value.steps.length > 0);
+    expect(ran).toHaveLength(1);
+    expect(await versions()).toEqual(["r0003"]);
+  });
+
+  it("refuses version rows that no revision defines with UNKNOWN_VERSION", async () => {
+    await sql`CREATE TABLE lambic_version (version_num varchar(32) PRIMARY KEY)`;
+    await sql`INSERT INTO lambic_version VALUES ('f00dfeed')`;
+    const error = await failure(run(inlineRevisionSet(tableHistory(2)), { kind: "upgrade", target: "head" }));
+    expect(error.code).toBe("UNKNOWN_VERSION");
+    expect(error.message).toContain("f00dfeed");
+    expect(error.message).toContain("stamp --purge");
+  });
+
+  it("refuses to upgrade when an applied revision's source changed, unless allowed", async () => {
+    await run(inlineRevisionSet(tableHistory(1)), { kind: "upgrade", target: "head" });
+    const edited = inlineRevisionSet([{ ...tableHistory(1)[0]!, source: "edited" }, ...tableHistory(2).slice(1)]);
+    const error = await failure(run(edited, { kind: "upgrade", target: "head" }));
+    expect(error.code).toBe("CHECKSUM_MISMATCH");
+    expect(error.message).toContain("r0001");
+    expect(error.message).toContain("--allow-changed");
+    const allowed = await run(edited, { kind: "upgrade", target: "head" }, { allowChanged: true });
+    expect(allowed.changed.map((c) => c.revision)).toEqual(["r0001"]);
+    expect(await versions()).toEqual(["r0002"]);
+  });
+
+  it("reports pending and changed revisions in check", async () => {
+    await run(inlineRevisionSet(tableHistory(1)), { kind: "upgrade", target: "head" });
+    const connection = await connect();
+    const result = await checkDatabase(connection, inlineRevisionSet(tableHistory(3)), { versionTable: "lambic_version" });
+    expect(result).toMatchObject({ versions: ["r0001"], pending: ["r0002", "r0003"], changed: [], upToDate: false });
+  });
+
+  it("runs a non-transactional revision outside the transaction (CREATE INDEX CONCURRENTLY)", async () => {
+    const set = inlineRevisionSet([
+      ...tableHistory(1),
+      { id: "r0002", revises: "r0001", transactional: false, upgrade: (op) => op.createIndex("t1_note_idx", "t1", ["note"], { concurrently: true }) },
+      { id: "r0003", revises: "r0002", upgrade: (op) => op.addColumn("t1", "later", "int") },
+    ]);
+    const result = await run(set, { kind: "upgrade", target: "head" });
+    expect(result.to).toEqual(["r0003"]);
+    expect((await sql`SELECT indexname FROM pg_indexes WHERE indexname = 't1_note_idx'`).length).toBe(1);
+  });
+
+  it("refuses a plan that needs a session lock on a pooled endpoint before changing anything", async () => {
+    const set = inlineRevisionSet([...tableHistory(1), { id: "r0002", revises: "r0001", transactional: false, upgrade: (op) => op.createIndex("t1_note_idx", "t1", ["note"], { concurrently: true }) }]);
+    const connection = await connect();
+    // Stands for a "-pooler" host, which these tests cannot resolve; everything else is the real server.
+    const pooled: Connection = Object.create(connection, { capabilities: { value: { sessionLocks: false } } });
+    const error = await failure(runMigration(pooled, set, { kind: "upgrade", target: "head" }, baseOptions()));
+    expect(error.code).toBe("SESSION_LOCK_UNAVAILABLE");
+    expect(error.message).toContain("direct (non-pooled) endpoint");
+    expect(await tables()).toEqual([]);
+  });
+
+  it("commits after each revision with perRevision, keeping what succeeded", async () => {
+    const history = tableHistory(3, (i) => (i === 2 ? { upgrade: (op) => op.execute("SELECT 1/0") } : {}));
+    const error = await failure(run(inlineRevisionSet(history), { kind: "upgrade", target: "head" }, { perRevision: true }));
+    expect(error.code).toBe("STATEMENT_FAILED");
+    expect(await tables()).toEqual(["t1", "t2"]);
+    expect(await versions()).toEqual(["r0002"]);
+  });
+
+  it("gives revisions ctx.x and ctx.query for data migrations", async () => {
+    const set = inlineRevisionSet([
+      { id: "aaaa0001", revises: null, upgrade: (op) => { op.createTable("item", { n: "int" }); op.bulkInsert("item", [{ n: 1 }, { n: 2 }]); } },
+      {
+        id: "bbbb0002",
+        revises: "aaaa0001",
+        upgrade: async (op, ctx) => {
+          const [row] = await ctx.query<{ total: number }>("SELECT sum(n)::int AS total FROM item WHERE n >= $1", [1]);
+          op.createTable("summary", { total: "int", tag: "text" });
+          op.bulkInsert("summary", [{ total: row!.total, tag: ctx.x.tag ?? null }]);
+        },
+      },
+    ]);
+    await run(set, { kind: "upgrade", target: "head" }, { x: { tag: "from-x" } });
+    expect(await sql`SELECT total, tag FROM summary`).toEqual([{ total: 3, tag: "from-x" }]);
+  });
+
+  it("wraps an exception thrown by a revision as REVISION_FAILED and changes nothing", async () => {
+    const set = inlineRevisionSet([...tableHistory(1), { id: "r0002", revises: "r0001", upgrade: () => { throw new Error("boom"); } }]);
+    const error = await failure(run(set, { kind: "upgrade", target: "head" }));
+    expect(error.code).toBe("REVISION_FAILED");
+    expect(error.message).toContain("r0002");
+    expect(error.message).toContain("boom");
+    expect(await tables()).toEqual([]);
+  });
+
+  it("stamps without running revisions, and purges", async () => {
+    const set = inlineRevisionSet(tableHistory(3));
+    const stamped = await run(set, { kind: "stamp", targets: ["r0002"] });
+    expect(stamped.to).toEqual(["r0002"]);
+    expect(await tables()).toEqual([]);
+    await run(set, { kind: "stamp", targets: ["r0001"], purge: true });
+    expect(await versions()).toEqual(["r0001"]);
+  });
+
+  it("reads current versions and effective heads without creating tables", async () => {
+    const connection = await connect();
+    expect(await readCurrent(connection, inlineRevisionSet(tableHistory(1)), { versionTable: "lambic_version" })).toEqual({ versions: [], heads: [] });
+    expect((await sql`SELECT to_regclass('lambic_version') AS t`)[0]!.t).toBeNull();
+  });
+
+  it("adopts an Alembic database through versionTable alembic_version", async () => {
+    await sql`CREATE TABLE alembic_version (version_num varchar(32) NOT NULL, CONSTRAINT alembic_version_pkc PRIMARY KEY (version_num))`;
+    await sql`INSERT INTO alembic_version VALUES ('r0001')`;
+    const result = await run(inlineRevisionSet(tableHistory(2)), { kind: "upgrade", target: "head" }, { versionTable: "alembic_version" });
+    expect(result.steps.map((s) => s.revision)).toEqual(["r0002"]);
+    expect((await sql`SELECT version_num FROM alembic_version`).map((r) => r.version_num)).toEqual(["r0002"]);
+  });
+});
