@@ -46,7 +46,8 @@ export function columnList(columns: readonly string[], where: Where): string {
 }
 
 export const REFERENTIAL_ACTIONS = ["NO ACTION", "RESTRICT", "CASCADE", "SET NULL", "SET DEFAULT"] as const;
-export type ReferentialAction = (typeof REFERENTIAL_ACTIONS)[number];
+/** SQL keywords are case-insensitive, so `"cascade"` is accepted too; it is written in capitals. */
+export type ReferentialAction = (typeof REFERENTIAL_ACTIONS)[number] | Lowercase<(typeof REFERENTIAL_ACTIONS)[number]>;
 
 /** The foreign key behaviour shared by a column's `references`, `foreignKeys` and `createForeignKey`. */
 export interface ForeignKeyActions {
@@ -67,14 +68,7 @@ export function referentialActions(actions: ForeignKeyActions, where: Where): st
   for (const [key, keyword] of [["onDelete", "ON DELETE"], ["onUpdate", "ON UPDATE"]] as const) {
     const action = actions[key];
     if (action === undefined) continue;
-    if (!REFERENTIAL_ACTIONS.includes(action)) {
-      throw invalidOperation(
-        at(where, key),
-        `is ${show(action)}; use one of ${REFERENTIAL_ACTIONS.map((a) => `"${a}"`).join(", ")}.`,
-        { value: action },
-      );
-    }
-    sql += ` ${keyword} ${action}`;
+    sql += ` ${keyword} ${closedKeyword(action, REFERENTIAL_ACTIONS, at(where, key))}`;
   }
   return sql;
 }
@@ -98,4 +92,19 @@ export function deferrability(options: Deferrable, where: Where): string {
 /** `CONSTRAINT "name" ` when a name is given; otherwise PostgreSQL picks one. */
 export function constraintName(name: string | undefined, where: Where): string {
   return name === undefined ? "" : `CONSTRAINT ${quoteIdentifier(name, where)} `;
+}
+
+/**
+ * A keyword from a closed list, matched without regard to case and written in capitals: it goes
+ * into the statement as is, so nothing outside the list may pass.
+ */
+export function closedKeyword<K extends string>(value: unknown, allowed: readonly K[], where: Where): K {
+  const upper = typeof value === "string" ? value.toUpperCase() : undefined;
+  const match = allowed.find((keyword) => keyword === upper);
+  if (match === undefined) {
+    throw invalidOperation(where, `is ${show(value)}; use one of ${allowed.map((keyword) => `"${keyword}"`).join(", ")}.`, {
+      value,
+    });
+  }
+  return match;
 }

@@ -1,5 +1,5 @@
 // CREATE INDEX and DROP INDEX.
-import { checkOptions, columnList, optionsOf, type SchemaOption } from "./clauses.ts";
+import { checkOptions, closedKeyword, columnList, optionsOf, type SchemaOption } from "./clauses.ts";
 import { at, invalidOperation, isPlainObject, show, type Where } from "./invalid.ts";
 import { checkRawSql, qualifiedName, quoteIdentifier } from "./quote.ts";
 
@@ -13,9 +13,10 @@ export type IndexKey =
   | (IndexKeyOptions & { readonly column: string; readonly expression?: never })
   | (IndexKeyOptions & { readonly expression: string; readonly column?: never });
 
+/** Keywords are matched without regard to case and written in capitals. */
 export interface IndexKeyOptions {
-  readonly order?: "ASC" | "DESC";
-  readonly nulls?: "FIRST" | "LAST";
+  readonly order?: "ASC" | "DESC" | "asc" | "desc";
+  readonly nulls?: "FIRST" | "LAST" | "first" | "last";
   readonly opclass?: string;
 }
 
@@ -119,14 +120,7 @@ function indexKey(key: IndexKey, where: Where): string {
       ? quoteIdentifier(spec.column, at(where, "column"))
       : `(${checkRawSql(spec.expression as string, at(where, "expression"))})`;
   if (spec.opclass !== undefined) sql += ` ${quoteIdentifier(spec.opclass, at(where, "opclass"))}`;
-  if (spec.order !== undefined) sql += ` ${keyword(spec.order, ["ASC", "DESC"], at(where, "order"))}`;
-  if (spec.nulls !== undefined) sql += ` NULLS ${keyword(spec.nulls, ["FIRST", "LAST"], at(where, "nulls"))}`;
+  if (spec.order !== undefined) sql += ` ${closedKeyword(spec.order, ["ASC", "DESC"], at(where, "order"))}`;
+  if (spec.nulls !== undefined) sql += ` NULLS ${closedKeyword(spec.nulls, ["FIRST", "LAST"], at(where, "nulls"))}`;
   return sql;
-}
-
-function keyword(value: string, allowed: readonly string[], where: Where): string {
-  if (!allowed.includes(value)) {
-    throw invalidOperation(where, `is ${show(value)}; use ${allowed.map((item) => `"${item}"`).join(" or ")}.`);
-  }
-  return value;
 }

@@ -39,6 +39,12 @@ describe("createIndex", () => {
     ).toEqual(['CREATE INDEX "search" ON "doc" USING gin ((lower(title)), "created" DESC NULLS LAST, "body" "gin_trgm_ops")']);
   });
 
+  it("accepts order and NULLS keywords in lowercase", () => {
+    expect(emitted((op) => op.createIndex("i", "t", [{ column: "a", order: "desc", nulls: "first" }]))).toEqual([
+      'CREATE INDEX "i" ON "t" ("a" DESC NULLS FIRST)',
+    ]);
+  });
+
   it.each(HOSTILE_NAMES)("quotes index, table and column names with %s", (_label, name, quoted) => {
     expect(emitted((op) => op.createIndex(name, name, [name], { include: [name] }))).toEqual([
       `CREATE INDEX ${quoted} ON ${quoted} (${quoted}) INCLUDE (${quoted})`,
@@ -59,7 +65,7 @@ describe("createIndex", () => {
 
   it("rejects an unknown order keyword and a key with both column and expression", () => {
     expect(refusal((op) => op.createIndex("i", "t", [{ column: "a", order: "down" as "ASC" }])).message).toBe(
-      'op.createIndex(): columns[0].order is "down"; use "ASC" or "DESC".',
+      'op.createIndex(): columns[0].order is "down"; use one of "ASC", "DESC".',
     );
     expect(refusal((op) => op.createIndex("i", "t", [{ column: "a", expression: "b" } as never])).message).toBe(
       "op.createIndex(): columns[0] must have exactly one of column and expression.",
