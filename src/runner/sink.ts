@@ -91,7 +91,10 @@ export class ScriptSink implements Sink {
   }
 
   statement(text: string, _origin?: StatementOrigin): StatementResult {
-    this.lines.push(`${text.trimEnd()};`, "");
+    const body = text.trimEnd().replace(/;+$/, "").trimEnd();
+    // A last line holding "--" may be a comment, which would swallow a terminator on that line.
+    const lastLine = body.slice(body.lastIndexOf("\n") + 1);
+    this.lines.push(lastLine.includes("--") ? `${body}\n;` : `${body};`, "");
     return {};
   }
 
