@@ -1,0 +1,59 @@
+import { execSync } from "node:child_process";
+import { mkdtemp, readFile, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { dirname, join } from "node:path";
+import { afterAll, expect, it } from "vitest";
+import { openConnection } from "../../../src/db/connection.ts";
+import { ensureEmbeddedPostgres, stopEmbedded } from "../../../src/db/embedded.ts";
+
+let projectDir: string | undefined;
+let dataDir: string | undefined;
+
+afterAll(async () => {
+  if (!projectDir) return;
+  await stopEmbedded(projectDir);
+  await rm(projectDir, { recursive: true, force: true });
+  // As root the data lives in <tmpdir>/lambic-<hash>/data, outside the project.
+  if (dataDir && !dataDir.startsWith(projectDir)) await rm(dirname(dataDir), { recursive: true, force: true });
+});
+
+it("starts a PostgreSQL for the project, reuses it, and stops it", async () => {
+  projectDir = await mkdtemp(join(tmpdir(), "lambic-project-"));
+
+  const first = await ensureEmbeddedPostgres(projectDir);
+  dataDir = first.dataDir;
+  expect(first.started).toBe(true);
+  expect(first.url).toMatch(new RegExp(`^postgres://postgres:[^@]+@127\\.0\\.0\\.1:${first.port}/lambic$`));
+  const state = JSON.parse(await readFile(join(projectDir, ".lambic", "embedded.json"), "utf8"));
+  expect(state).toMatchObject({ dataDir: first.dataDir, port: first.port });
+
+  const second = await ensureEmbeddedPostgres(projectDir);
+  expect(second).toMatchObject({ started: false, port: first.port, dataDir: first.dataDir, url: first.url });
+
+  const connection = await openConnection(second.url);
+  try {
+    expect(await connection.query("select current_database() as db")).toEqual([{ db: "lambic" }]);
+  } finally {
+    await connection.close();
+  }
+
+  // The printed psql line works as it is, where a psql is installed.
+  if (hasPsql()) {
+    expect(execSync(`${second.psql} -XAtc "select 40 + 2"`, { encoding: "utf8" }).trim()).toBe("42");
+  }
+
+  expect(await stopEmbedded(projectDir)).toBe(true);
+  expect(await stopEmbedded(projectDir)).toBe(false);
+  // Stopped, the next call starts it again on the same data.
+  const third = await ensureEmbeddedPostgres(projectDir);
+  expect(third).toMatchObject({ started: true, dataDir: first.dataDir });
+});
+
+function hasPsql(): boolean {
+  try {
+    execSync("command -v psql", { stdio: "ignore" });
+    return true;
+  } catch {
+    return false;
+  }
+}
