@@ -48,6 +48,7 @@ export async function emitPlan(sink: Sink, set: RevisionSet, steps: readonly Pla
 
     if (!transactional) {
       sink.statement("COMMIT", origin("control"));
+      sink.statement("SET standard_conforming_strings = on", origin("control"));
       await sink.flush();
     }
     sink.comment(`Running ${label}`);

@@ -77,6 +77,8 @@ function lockStatement(names: VersionTableNames, kind: "xact" | "session" | "unl
 function openTransaction(sink: Sink, names: VersionTableNames, options: RunOptions): void {
   sink.statement("BEGIN", { purpose: "control" });
   sink.statement(`SET LOCAL lock_timeout = ${millis(options.lockTimeoutMs)}`, { purpose: "control" });
+  // Literals are rendered without E'': a backslash is only inert with standard strings on.
+  sink.statement("SET LOCAL standard_conforming_strings = on", { purpose: "control" });
   if (options.statementTimeoutMs > 0) sink.statement(`SET LOCAL statement_timeout = ${millis(options.statementTimeoutMs)}`, { purpose: "control" });
 }
 
