@@ -550,6 +550,15 @@ export class RevisionMap {
           symbol = symbols[0]!;
         } else {
           if (current.length === 0) throw this.relativeError(relative.relativeText, steps);
+          if (new Set(current).size > 1) {
+            // Alembic warns and steps down from whichever row the table returns first; that
+            // order is not something to migrate by, so say which branch instead.
+            throw new LambicError(
+              "AMBIGUOUS_RELATIVE",
+              `"${target}" is ambiguous: the database is at ${current.length} heads (${current.join(", ")}). Say which one to step down from: "<id>${relative.relativeText}" (e.g. "${current[0]}${relative.relativeText}") or "<branch label>@${relative.relativeText}".`,
+              { target, current: [...current] },
+            );
+          }
           symbol = current[0]!;
           branchLabel = symbol;
         }

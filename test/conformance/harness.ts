@@ -142,6 +142,16 @@ export type Expectation =
   | { kind: "error"; codes: readonly ErrorCode[] }
   | { kind: "no-crash" };
 
+/** Alembic's warning for a bare `-N` from several version rows, which lambic refuses instead. */
+export function isAmbiguousDowngrade(expected: any): boolean {
+  return Array.isArray(expected?.warnings) && expected.warnings.some((w: string) => w.startsWith("downgrade -1 from multiple heads is ambiguous"));
+}
+
+/** Alembic's reading of an ambiguous bare `-N`: step down along the branch of the first row. */
+export function firstRowTarget(target: string, rows: readonly string[]): string {
+  return `${rows[0]}@${rows[0]}${target.slice(target.search(/[+-]\d+$/))}`;
+}
+
 export function expectationFor(expected: any, alternatives: any[] = []): Expectation {
   if (expected && typeof expected === "object" && "error" in expected) {
     if (ALEMBIC_CRASHES.has(expected.error)) {
