@@ -1,0 +1,128 @@
+import { randomUUID } from "node:crypto";
+import { mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import postgres from "postgres";
+import { afterEach, describe, expect, it } from "vitest";
+import { openRevisionSet } from "../../src/bundle/open-revisions.ts";
+import { loadConfig, resolveDatabase } from "../../src/config.ts";
+import { openConnection } from "../../src/db/connection.ts";
+import { LambicError } from "../../src/errors.ts";
+import { planUpgrade } from "../../src/revision/plan.ts";
+import type { RevisionSet } from "../../src/revision/revision-set.ts";
+import { renderScript, runMigration, type MigrationCommand } from "../../src/runner/run.ts";
+import { createTestDatabase, type TestDatabase } from "../support/database.ts";
+import { inlineRevisionSet, tableHistory } from "../support/revisions.ts";
+import { applyWithPsql, findPsql, schemaSnapshot } from "../support/schema-snapshot.ts";
+
+/**
+ * The offline script must do what the online run does: applying `upgrade head --sql` with
+ * `psql -v ON_ERROR_STOP=1 -f` and running `upgrade head` online leave the same schema and the
+ * same version rows (and likewise for downgrades).
+ */
+const psql = findPsql();
+const options = () => ({ versionTable: "lambic_version", lockTimeoutMs: 5_000, statementTimeoutMs: 0, actor: "test", runId: randomUUID() });
+const databases: TestDatabase[] = [];
+const workDir = mkdtempSync(join(tmpdir(), "lambic-offline-"));
+
+afterEach(async () => {
+  for (const db of databases.splice(0)) await db.drop();
+});
+
+async function database(): Promise<TestDatabase> {
+  const db = await createTestDatabase("offline");
+  databases.push(db);
+  return db;
+}
+
+async function online(db: TestDatabase, set: RevisionSet, command: MigrationCommand): Promise<void> {
+  const connection = await openConnection(db.url, { driver: "postgres" });
+  try {
+    await runMigration(connection, set, command, options());
+  } finally {
+    await connection.close();
+  }
+}
+
+async function offline(db: TestDatabase, set: RevisionSet, command: MigrationCommand, start: string[], range: string): Promise<string> {
+  const { script } = await renderScript(set, command, start, { ...options(), generatedAt: new Date(), range });
+  const file = join(workDir, `${randomUUID()}.sql`);
+  writeFileSync(file, script);
+  applyWithPsql(psql!, db.url, file);
+  return script;
+}
+
+async function versionRows(db: TestDatabase): Promise<string[]> {
+  const sql = postgres(db.url, { max: 1, onnotice: () => {} });
+  try {
+    return (await sql`SELECT version_num FROM lambic_version ORDER BY 1`).map((r) => r.version_num as string);
+  } finally {
+    await sql.end();
+  }
+}
+
+async function sampleSet(): Promise<RevisionSet> {
+  const root = resolve(import.meta.dirname, "../..");
+  return openRevisionSet(resolveDatabase(loadConfig({ cwd: root, env: {} })), root);
+}
+
+function generatedSet(): RevisionSet {
+  return inlineRevisionSet([
+    ...tableHistory(20),
+    { id: "e0000001", revises: "r0020", upgrade: (op) => { op.createEnum("mood", ["ok", "it's \"fine\""]); op.addColumn("t1", "mood", { type: "mood", default: "ok" }); }, downgrade: (op) => { op.dropColumn("t1", "mood"); op.dropEnum("mood"); } },
+    { id: "i0000002", revises: "e0000001", transactional: false, upgrade: (op) => op.createIndex("t2_note_idx", "t2", ["note"], { concurrently: true }), downgrade: (op) => op.dropIndex("t2_note_idx", { concurrently: true }) },
+    { id: "d0000003", revises: "i0000002", upgrade: (op) => op.bulkInsert("t3", [{ id: 1, note: "back\\slash 'quote' $$dollar$$" }]), downgrade: (op) => op.execute("DELETE FROM t3") },
+  ]);
+}
+
+describe.skipIf(!psql)("offline SQL equals the online run", () => {
+  for (const [name, makeSet] of [["the sample history", sampleSet], ["a generated history", async () => generatedSet()]] as const) {
+    it(`upgrade head leaves the same schema and version rows for ${name}`, async () => {
+      const set = await makeSet();
+      const [a, b] = [await database(), await database()];
+      await online(a, set, { kind: "upgrade", target: "heads" });
+      await offline(b, set, { kind: "upgrade", target: "heads" }, [], "heads");
+      expect(await schemaSnapshot(b.url)).toEqual(await schemaSnapshot(a.url));
+      expect(await versionRows(b)).toEqual(await versionRows(a));
+      expect(await versionRows(a)).toEqual([...set.map.heads].sort());
+    });
+
+    it(`downgrade head:base leaves the same schema and version rows for ${name}`, async () => {
+      const set = await makeSet();
+      const [a, b] = [await database(), await database()];
+      await online(a, set, { kind: "upgrade", target: "heads" });
+      await online(b, set, { kind: "upgrade", target: "heads" });
+      await online(a, set, { kind: "downgrade", target: "base" });
+      await offline(b, set, { kind: "downgrade", target: "base" }, [...set.map.heads], "heads:base");
+      expect(await schemaSnapshot(b.url)).toEqual(await schemaSnapshot(a.url));
+      expect(await versionRows(b)).toEqual([]);
+    });
+  }
+
+  it("writes each step under Alembic's comment line, a non-transactional one between COMMIT and BEGIN", async () => {
+    const set = generatedSet();
+    const { script } = await renderScript(set, { kind: "upgrade", target: "heads" }, [], { ...options(), generatedAt: new Date(), range: "heads" });
+    expect(script).toContain("-- Running upgrade  -> r0001\n");
+    expect(script).toContain("-- Running upgrade r0001 -> r0002\n");
+    expect(script).toMatch(/COMMIT;\n\nSET standard_conforming_strings = on;\n\n-- Running upgrade e0000001 -> i0000002\n[\s\S]*CREATE INDEX CONCURRENTLY[\s\S]*BEGIN;\n\nUPDATE "lambic_version"/);
+    expect(script.trimEnd().endsWith("COMMIT;\n\nSELECT pg_advisory_unlock(hashtextextended('lambic:.lambic_version', 0));")).toBe(true);
+  });
+
+  it("refuses a revision that reads data while rendering offline, naming it", async () => {
+    const set = inlineRevisionSet([{ id: "q0000001", revises: null, upgrade: async (_op, ctx) => void (await ctx.query("SELECT 1")) }]);
+    const error = await renderScript(set, { kind: "upgrade", target: "head" }, [], { ...options(), generatedAt: new Date(), range: "head" }).catch((e) => e);
+    expect(error).toBeInstanceOf(LambicError);
+    expect(error.code).toBe("OFFLINE_QUERY");
+    expect(error.message).toContain("q0000001");
+  });
+
+  it("plans the same steps online and offline for a partial range", async () => {
+    const set = generatedSet();
+    const db = await database();
+    await online(db, set, { kind: "upgrade", target: "r0010" });
+    const script = await offline(db, set, { kind: "upgrade", target: "heads" }, ["r0010"], "r0010:heads");
+    const ran = [...script.matchAll(/^-- Running upgrade .* -> (\w+)$/gm)].map((m) => m[1]);
+    expect(ran).toEqual(planUpgrade(set.map, ["r0010"], "heads").map((s) => s.revision));
+    expect(await versionRows(db)).toEqual(["d0000003"]);
+  });
+});
