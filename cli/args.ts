@@ -57,6 +57,9 @@ const OPTIONS = {
   "all-tenants": { type: "boolean" },
 } as const;
 
+const RELATIVE = /^-\d+$/;
+const HIDDEN = "\u0000";
+
 export interface CliArgs {
   readonly command: string | undefined;
   readonly positionals: readonly string[];
@@ -96,7 +99,10 @@ export interface CliArgs {
 export function parseCliArgs(argv: readonly string[]): CliArgs {
   let parsed;
   try {
-    parsed = parseArgs({ args: [...argv], options: OPTIONS, allowPositionals: true, strict: true });
+    // "-1" and "-2" are relative targets, not options: hide them from the option parser.
+    const args = argv.map((arg) => (RELATIVE.test(arg) ? `${HIDDEN}${arg}` : arg));
+    parsed = parseArgs({ args, options: OPTIONS, allowPositionals: true, strict: true });
+    parsed.positionals = parsed.positionals.map((p) => (p.startsWith(HIDDEN) ? p.slice(HIDDEN.length) : p));
   } catch (error) {
     throw new LambicError("USAGE", `${(error as Error).message}. Run "lambic --help" for the commands and options.`, {});
   }

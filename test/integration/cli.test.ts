@@ -1,0 +1,242 @@
+import { execFileSync, spawnSync } from "node:child_process";
+import { cpSync, existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import postgres from "postgres";
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { createTestDatabase, type TestDatabase } from "../support/database.ts";
+
+/** The built command line (`dist/cli.mjs`), run as a user runs it, in a project folder of its own. */
+const repo = resolve(import.meta.dirname, "../..");
+const cli = join(repo, "dist/cli.mjs");
+
+beforeAll(() => {
+  if (!existsSync(cli)) execFileSync(process.execPath, ["build.mjs", "--cli"], { cwd: repo });
+});
+
+interface Run {
+  code: number;
+  stdout: string;
+  stderr: string;
+  json: any;
+}
+
+function lambic(project: string, args: string[], env: Record<string, string | undefined> = {}): Run {
+  const result = spawnSync(process.execPath, [cli, ...args], { cwd: project, encoding: "utf8", env: { ...process.env, DATABASE_URL: undefined, ...env } });
+  let json: unknown;
+  if (args.includes("--json")) json = JSON.parse(result.stdout);
+  return { code: result.status ?? -1, stdout: result.stdout, stderr: result.stderr, json };
+}
+
+/** A project folder holding a copy of the sample revisions (lambic.config.json optional). */
+function project(): string {
+  const dir = mkdtempSync(join(tmpdir(), "lambic-cli-"));
+  cpSync(join(repo, "revisions/main"), join(dir, "revisions/main"), { recursive: true });
+  return dir;
+}
+
+describe("graph commands", () => {
+  const dir = project();
+
+  it("prints the heads as one JSON document", () => {
+    expect(lambic(dir, ["heads", "--json"]).json).toEqual({ heads: ["7f4c9d5e6b86"] });
+  });
+
+  it("prints the bases and the branch points", () => {
+    expect(lambic(dir, ["--json", "bases"]).json).toEqual({ bases: ["1f3a9c2e7b10"] });
+    expect(lambic(dir, ["--json", "branches"]).json).toEqual({ branchpoints: ["3b9e5f1a2d42"] });
+  });
+
+  it("prints the history newest first with parents, dependencies, labels and messages", () => {
+    const { revisions } = lambic(dir, ["--json", "history"]).json;
+    expect(revisions.map((r: { id: string }) => r.id)).toEqual(["7f4c9d5e6b86", "5d2a7b3c4f64", "4c1f6a2b3e53", "6e3b8c4d5a75", "3b9e5f1a2d42", "2a7d4e8f0c31", "1f3a9c2e7b10"]);
+    expect(revisions[0]).toMatchObject({ id: "7f4c9d5e6b86", revises: ["5d2a7b3c4f64", "6e3b8c4d5a75"], dependsOn: [], branchLabels: ["billing"], message: "merge billing and the email index" });
+  });
+
+  it("limits the history to a range", () => {
+    const { revisions } = lambic(dir, ["--json", "history", "-r", "3b9e5f1a2d42:billing@head"]).json;
+    expect(revisions.map((r: { id: string }) => r.id)).toEqual(["7f4c9d5e6b86", "5d2a7b3c4f64", "4c1f6a2b3e53", "6e3b8c4d5a75", "3b9e5f1a2d42"]);
+  });
+
+  it("prints history lines in Alembic's shape", () => {
+    expect(lambic(dir, ["history"]).stdout.split("\n")[0]).toBe("5d2a7b3c4f64, 6e3b8c4d5a75 -> 7f4c9d5e6b86 (billing) (head) (mergepoint), merge billing and the email index");
+  });
+
+  it("shows one revision by a prefix", () => {
+    expect(lambic(dir, ["show", "6e3b"]).stdout).toContain("Rev: 6e3b8c4d5a75");
+  });
+
+  it("writes the offline upgrade script to stdout with Alembic's step comments", () => {
+    const { stdout, code } = lambic(dir, ["upgrade", "head", "--sql"]);
+    expect(code).toBe(0);
+    expect(stdout).toMatch(/^-- lambic offline SQL: upgrade head/);
+    expect(stdout).toContain("-- Running upgrade  -> 1f3a9c2e7b10");
+    expect(stdout).toContain("-- Running upgrade 5d2a7b3c4f64, 6e3b8c4d5a75 -> 7f4c9d5e6b86");
+  });
+
+  it("writes the script to --output", () => {
+    const file = join(dir, "out.sql");
+    expect(lambic(dir, ["upgrade", "2a7d:head", "--sql", "--output", file]).code).toBe(0);
+    expect(readFileSync(file, "utf8")).toContain("-- Running upgrade 2a7d4e8f0c31 -> 3b9e5f1a2d42");
+    expect(readFileSync(file, "utf8")).not.toContain("-> 2a7d4e8f0c31\n");
+  });
+
+  it("renders a downgrade range", () => {
+    expect(lambic(dir, ["downgrade", "head:3b9e5f1a2d42", "--sql"]).stdout).toContain("-- Running downgrade 7f4c9d5e6b86 -> 5d2a7b3c4f64, 6e3b8c4d5a75");
+  });
+
+  it("refuses downgrade --sql without a range as a usage error (exit 2)", () => {
+    const run = lambic(dir, ["--json", "downgrade", "-1", "--sql"]);
+    expect(run.code).toBe(2);
+    expect(run.json.error.code).toBe("USAGE");
+    expect(run.json.error.message).toContain("<from>:<to>");
+  });
+
+  it("exits 1 with a coded error for an unknown target", () => {
+    const run = lambic(dir, ["--json", "upgrade", "nope", "--sql"]);
+    expect(run.code).toBe(1);
+    expect(run.json.error).toMatchObject({ code: "REVISION_NOT_FOUND", argument: "nope" });
+    expect(run.stderr).toContain("REVISION_NOT_FOUND");
+  });
+
+  it("exits 2 for an unknown option or command", () => {
+    expect(lambic(dir, ["heads", "--frobnicate"]).code).toBe(2);
+    expect(lambic(dir, ["frobnicate"]).code).toBe(2);
+  });
+
+  it("prints the npm run migrate:sql script (upgrade head --sql)", () => {
+    expect(JSON.parse(readFileSync(join(repo, "package.json"), "utf8")).scripts["migrate:sql"]).toBe("node dist/cli.mjs upgrade head --sql");
+  });
+});
+
+describe("writing revisions", () => {
+  let dir: string;
+  beforeEach(() => {
+    dir = project();
+  });
+
+  it("writes a TypeScript revision on the head, named <date>_<id>_<slug>.ts", () => {
+    const run = lambic(dir, ["--json", "revision", "-m", "Add Coupons!", "--rev-id", "c0ffee000001"]);
+    expect(run.code).toBe(0);
+    expect(run.json.revision).toMatchObject({ id: "c0ffee000001", revises: "7f4c9d5e6b86", message: "Add Coupons!" });
+    const file = readdirSync(join(dir, "revisions/main")).find((f) => f.includes("c0ffee000001"))!;
+    expect(file).toMatch(/^\d{4}_\d{2}_\d{2}_\d{4}_c0ffee000001_add_coupons\.ts$/);
+    expect(lambic(dir, ["--json", "heads"]).json).toEqual({ heads: ["c0ffee000001"] });
+  });
+
+  it("writes a SQL revision with --sql, and a new branch with --head and --branch-label", () => {
+    const run = lambic(dir, ["--json", "revision", "-m", "reports", "--sql", "--head", "base", "--branch-label", "reports", "--rev-id", "ae0000000001"]);
+    expect(run.code).toBe(0);
+    const file = readdirSync(join(dir, "revisions/main")).find((f) => f.includes("ae0000000001"))!;
+    expect(file.endsWith(".sql")).toBe(true);
+    expect(readFileSync(join(dir, "revisions/main", file), "utf8")).toContain("-- branch-labels: reports");
+    expect(lambic(dir, ["--json", "heads"]).json.heads.sort()).toEqual(["7f4c9d5e6b86", "ae0000000001"]);
+  });
+
+  it("refuses a new revision on a non-head without --splice", () => {
+    const run = lambic(dir, ["--json", "revision", "-m", "x", "--head", "3b9e5f1a2d42"]);
+    expect(run.code).toBe(2);
+    expect(run.json.error.message).toContain("--splice");
+  });
+
+  it("merges heads into one", () => {
+    lambic(dir, ["revision", "-m", "side", "--head", "3b9e5f1a2d42", "--splice", "--rev-id", "51de00000001"]);
+    const run = lambic(dir, ["--json", "merge", "-m", "merge side", "heads", "--rev-id", "3e6e00000001"]);
+    expect(run.json.revision.revises).toEqual(["7f4c9d5e6b86", "51de00000001"]);
+    expect(lambic(dir, ["--json", "heads"]).json).toEqual({ heads: ["3e6e00000001"] });
+  });
+
+  it("names the file and line of a broken revision file", () => {
+    writeFileSync(join(dir, "revisions/main/2026_02_01_0000_bad.sql"), "-- revision: bad000000001\n-- revises: 7f4c9d5e6b86\n-- colour: blue\n-- +up\nSELECT 1;\n");
+    const run = lambic(dir, ["--json", "heads"]);
+    expect(run.code).toBe(1);
+    expect(run.json.error.code).toBe("REVISION_FILE_INVALID");
+    expect(run.json.error.message).toContain("2026_02_01_0000_bad.sql:3");
+  });
+});
+
+describe("database commands", () => {
+  let db: TestDatabase;
+  let dir: string;
+  const env = () => ({ DATABASE_URL: db.url });
+
+  beforeEach(async () => {
+    db = await createTestDatabase("cli");
+    dir = project();
+    return () => db.drop();
+  });
+
+  it("upgrades to head and reports from, to and steps", () => {
+    const run = lambic(dir, ["--json", "upgrade", "head"], env());
+    expect(run.code).toBe(0);
+    expect(run.json.from).toEqual([]);
+    expect(run.json.to).toEqual(["7f4c9d5e6b86"]);
+    expect(run.json.steps).toHaveLength(7);
+    expect(run.json.steps[0]).toMatchObject({ revision: "1f3a9c2e7b10", direction: "up" });
+    expect(typeof run.json.steps[0].ms).toBe("number");
+  });
+
+  it("prints one line per revision and a summary", () => {
+    const run = lambic(dir, ["upgrade", "head"], env());
+    expect(run.stdout).toMatch(/upgrade 1f3a9c2e7b10 \(create customer table\) [\d.]+ ms/);
+    expect(run.stdout).toMatch(/Upgraded main: base -> 7f4c9d5e6b86, 7 revision\(s\)/);
+  });
+
+  it("reports current versions and heads", () => {
+    lambic(dir, ["upgrade", "billing@head"], env());
+    expect(lambic(dir, ["--json", "current"], env()).json).toEqual({ versions: ["7f4c9d5e6b86"], heads: ["7f4c9d5e6b86"] });
+  });
+
+  it("check exits 1 with the pending list, then 0 at head", () => {
+    lambic(dir, ["upgrade", "3b9e5f1a2d42"], env());
+    const behind = lambic(dir, ["--json", "check"], env());
+    expect(behind.code).toBe(1);
+    expect(behind.json.pending).toEqual(["6e3b8c4d5a75", "4c1f6a2b3e53", "5d2a7b3c4f64", "7f4c9d5e6b86"]);
+    lambic(dir, ["upgrade", "head"], env());
+    expect(lambic(dir, ["check"], env()).code).toBe(0);
+  });
+
+  it("downgrades with -1, to a revision, and stamps", () => {
+    lambic(dir, ["upgrade", "head"], env());
+    expect(lambic(dir, ["--json", "downgrade", "5d2a"], env()).json.to.sort()).toEqual(["5d2a7b3c4f64", "6e3b8c4d5a75"]);
+    expect(lambic(dir, ["--json", "downgrade", "-1"], env()).json.error.code).toBe("AMBIGUOUS_RELATIVE");
+    expect(lambic(dir, ["--json", "downgrade", "billing@-1"], env()).json.to.sort()).toEqual(["4c1f6a2b3e53", "6e3b8c4d5a75"]);
+    expect(lambic(dir, ["--json", "stamp", "--purge", "1f3a9c2e7b10"], env()).json).toEqual({ versions: ["1f3a9c2e7b10"] });
+  });
+
+  it("changes nothing with --dry-run and prints the plan and SQL", async () => {
+    const run = lambic(dir, ["--json", "upgrade", "head", "--dry-run"], env());
+    expect(run.json.steps).toHaveLength(7);
+    expect(run.json.sql).toContain("CREATE TABLE");
+    expect(lambic(dir, ["--json", "current"], env()).json.versions).toEqual([]);
+  });
+
+  it("passes -x key=value to revisions as ctx.x", async () => {
+    writeFileSync(
+      join(dir, "revisions/main/2026_03_01_0000_dada00000001_x.ts"),
+      `export default { id: "dada00000001", revises: "7f4c9d5e6b86", message: "x", async upgrade(op, ctx) { op.createTable("seen", { value: "text" }); op.bulkInsert("seen", [{ value: ctx.x.region ?? null }]); }, async downgrade(op) { op.dropTable("seen"); } };\n`,
+    );
+    expect(lambic(dir, ["-x", "region=eu-west-1", "upgrade", "head"], env()).code).toBe(0);
+    const sql = postgres(db.url, { max: 1 });
+    expect(await sql`SELECT value FROM seen`).toEqual([{ value: "eu-west-1" }]);
+    await sql.end();
+  });
+
+  it("uses the named database of lambic.config.json with ${ENV} interpolation", () => {
+    writeFileSync(join(dir, "lambic.config.json"), JSON.stringify({ databases: { app: { url: "${APP_DB}", revisions: "revisions/main", versionTable: "app_version" } } }));
+    const run = lambic(dir, ["--name", "app", "--json", "upgrade", "head"], { APP_DB: db.url });
+    expect(run.code).toBe(0);
+    expect(lambic(dir, ["--name", "app", "--json", "current"], { APP_DB: db.url }).json.versions).toEqual(["7f4c9d5e6b86"]);
+  });
+
+  it("says CONNECTION_FAILED, without the password, for a wrong password", () => {
+    const url = new URL(db.url);
+    url.password = "wrong-secret";
+    const run = lambic(dir, ["--json", "current"], { DATABASE_URL: url.toString() });
+    expect(run.code).toBe(1);
+    expect(run.json.error.code).toBe("CONNECTION_FAILED");
+    expect(run.stdout + run.stderr).not.toContain("wrong-secret");
+  });
+});
+
+afterAll(() => undefined);
