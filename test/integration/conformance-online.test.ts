@@ -95,7 +95,7 @@ describe.each(cases)("Alembic conformance online: $file", (testCase) => {
         const got = await answerOnline(set, query);
         if (isAmbiguousDowngrade(query.expected)) {
           // Refused by lambic (Alembic warns and uses whichever row comes first).
-          expect("error" in got && got.error.code).toBe("AMBIGUOUS_RELATIVE");
+          expect("error" in got && (got.error as LambicError).code).toBe("AMBIGUOUS_RELATIVE");
           return;
         }
         check(query.kind, got, query.expected, query.raw_alternatives);
@@ -105,7 +105,7 @@ describe.each(cases)("Alembic conformance online: $file", (testCase) => {
       for (const [stepIndex, step] of query.steps!.entries()) {
         const got = await answerOnline(set, step);
         if (isAmbiguousDowngrade(query.expected[stepIndex])) {
-          expect("error" in got && got.error.code).toBe("AMBIGUOUS_RELATIVE");
+          expect("error" in got && (got.error as LambicError).code).toBe("AMBIGUOUS_RELATIVE");
           // Carry on from the rows Alembic left, as if the user had named the branch.
           await setRows(query.expected[stepIndex].versions);
           continue;
