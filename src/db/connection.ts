@@ -40,7 +40,11 @@ export interface Connection {
    * carrying the failing index and the DatabaseFailure, after every reply has arrived.
    */
   pipeline(statements: readonly Statement[]): Promise<Record<string, unknown>[][]>;
-  /** Number of round trips (request/reply waits) made so far by query and pipeline; connecting is not counted. */
+  /**
+   * Number of round trips (request/reply waits) made so far by query and pipeline; connecting
+   * is not counted. Neon: one per query or pipeline. postgres.js: a statement with params
+   * costs two and splits a pipeline (see postgres-driver.ts); statements without params pipeline.
+   */
   readonly roundTrips: number;
   close(): Promise<void>;
 }

@@ -141,7 +141,13 @@ export async function openNeonConnection(target: DriverTarget): Promise<Connecti
     async close(): Promise<void> {
       if (closing) return;
       closing = true;
-      await client.end();
+      const ended = client.end().catch(() => undefined);
+      // After the session died, end() waits for an 'end' event that has already been emitted.
+      if (lost === undefined) {
+        let timer: NodeJS.Timeout | undefined;
+        await Promise.race([ended, new Promise((resolve) => (timer = setTimeout(resolve, 5000)))]);
+        clearTimeout(timer);
+      }
     },
   };
 }

@@ -2,6 +2,14 @@
  * postgres.js over TCP. One pooled connection (`max: 1`) is one server session: postgres.js
  * allows BEGIN through `unsafe` only with max 1, and pipelines every query issued before the
  * previous reply arrived.
+ *
+ * Except one kind: a statement with parameters that is not a cached prepared statement is
+ * sent as Parse/Describe first, and its Bind/Execute only after the server described the
+ * parameter types (postgres.js's `describeFirst`). So it costs two round trips and nothing
+ * after it is sent meanwhile. We keep `prepare: false` anyway: a cached plan inside a
+ * migration's transaction fails with "cached plan must not change result type" after DDL on
+ * its table, and postgres.js's retry cannot help in an aborted transaction. Statements
+ * without parameters (all rendered DDL) pipeline fully.
  */
 import postgres from "postgres";
 import {
@@ -75,7 +83,7 @@ export async function openPostgresConnection(target: DriverTarget): Promise<Conn
     },
     async query<Row = Record<string, unknown>>(text: string, params?: readonly unknown[]): Promise<Row[]> {
       ensureOpen();
-      roundTrips++;
+      roundTrips += params?.length ? 2 : 1;
       try {
         return lastResultRows(await send({ text, params })) as Row[];
       } catch (error) {
@@ -85,7 +93,7 @@ export async function openPostgresConnection(target: DriverTarget): Promise<Conn
     async pipeline(statements: readonly Statement[]): Promise<Record<string, unknown>[][]> {
       ensureOpen();
       if (statements.length === 0) return [];
-      roundTrips += Math.ceil(statements.length / MAX_PIPELINE);
+      roundTrips += pipelineRoundTrips(statements);
       // Issued in one tick without awaiting: postgres.js writes them back to back. Wait for
       // every reply, so that the session is idle again whatever failed.
       const settled = await Promise.allSettled(statements.map((statement) => send(statement)));
@@ -103,6 +111,26 @@ export async function openPostgresConnection(target: DriverTarget): Promise<Conn
       await sql.end({ timeout: lost === undefined ? 5 : 0 });
     },
   };
+}
+
+/**
+ * Waits postgres.js makes for a pipeline: each statement with parameters ends the batch in
+ * flight with its Describe (one wait) and then needs its Bind/Execute (a second); statements
+ * after the last such statement go in one more batch.
+ */
+export function pipelineRoundTrips(statements: readonly Statement[]): number {
+  let waits = 0;
+  let batch = 0;
+  for (const statement of statements) {
+    if (statement.params?.length) {
+      waits += 2;
+      batch = 0;
+    } else if (++batch === MAX_PIPELINE) {
+      waits++;
+      batch = 0;
+    }
+  }
+  return waits + (batch > 0 ? 1 : 0);
 }
 
 /** A simple-protocol script resolves to one result per statement; keep the last one's rows. */

@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type Connection, type OpenOptions, PipelineError, openConnection, redactUrl } from "../../../src/db/connection.ts";
 import { isLambicError } from "../../../src/errors.ts";
 import { adminUrl, createTestDatabase, type TestDatabase } from "../../support/database.ts";
+import { startLatencyProxy } from "../../support/latency-proxy.ts";
 import { neonTestOptions, startWsProxy, type WsProxy } from "../../support/ws-proxy.ts";
 
 let database: TestDatabase;
@@ -47,13 +48,60 @@ describe.each(["postgres", "neon"] as const)("%s driver", (driver) => {
     const before = connection.roundTrips;
     const results = await connection.pipeline([
       { text: "create temp table pipelined (id int primary key, name text)" },
-      { text: "insert into pipelined values ($1, $2), ($3, $4)", params: [1, "a", 2, "b"] },
-      { text: "select name from pipelined where id = $1", params: [2] },
+      { text: "insert into pipelined values (1, 'a'), (2, 'b')" },
+      { text: "select name from pipelined where id = 2" },
       { text: "select count(*)::int as c from pipelined" },
       { text: "drop table pipelined" },
     ]);
     expect(connection.roundTrips - before).toBe(1);
     expect(results).toEqual([[], [], [{ name: "b" }], [{ c: 2 }], []]);
+    // With params too (postgres.js then describes each first: see the latency test below).
+    const withParams = await connection.pipeline([
+      { text: "select $1::text as a", params: ["x"] },
+      { text: "select $1::int * 2 as b", params: [21] },
+    ]);
+    expect(withParams).toEqual([[{ a: "x" }], [{ b: 42 }]]);
+  });
+
+  it("counts the round trips it really makes (seen through 50 ms of latency each way)", async () => {
+    const server = new URL(database.url);
+    const latency = await startLatencyProxy({ host: server.hostname, port: Number(server.port) }, 50);
+    const slow = new URL(database.url);
+    slow.port = String(latency.port);
+    const far = await open(slow.toString());
+    const rtt = 100;
+    async function timed<T>(work: () => Promise<T>): Promise<{ value: T; trips: number; ms: number }> {
+      const [trips, started] = [far.roundTrips, performance.now()];
+      const value = await work();
+      return { value, trips: far.roundTrips - trips, ms: performance.now() - started };
+    }
+    try {
+      const plain = await timed(() => far.pipeline(Array.from({ length: 6 }, (_, i) => ({ text: `select ${i} as i` }))));
+      expect(plain.value.map((rows) => rows[0].i)).toEqual([0, 1, 2, 3, 4, 5]);
+      expect(plain.trips).toBe(1);
+
+      const mixed = await timed(() =>
+        far.pipeline([
+          { text: "select 1" },
+          { text: "select $1::int", params: [2] },
+          { text: "select 3" },
+          { text: "select $1::int", params: [4] },
+          { text: "select 5" },
+        ]),
+      );
+      const withParams = await timed(() => far.query("select $1::int as n", [1]));
+      // postgres.js describes each parameterized statement before binding it (two waits).
+      expect([mixed.trips, withParams.trips]).toEqual(driver === "neon" ? [1, 1] : [5, 2]);
+      // Elapsed time agrees with the count (the upper bound leaves room for a loaded machine,
+      // but not for a whole uncounted round trip more).
+      for (const { trips, ms } of [plain, mixed, withParams]) {
+        expect(ms).toBeGreaterThanOrEqual(trips * rtt - 5);
+        expect(ms).toBeLessThan((trips + 1) * rtt + 50);
+      }
+    } finally {
+      await far.close();
+      await latency.close();
+    }
   });
 
   it("runs a multi-statement script as one statement", async () => {

@@ -1,0 +1,39 @@
+/**
+ * A TCP proxy that holds every chunk for `latencyMs` in each direction, to make round trips
+ * visible in elapsed time (a pipeline costs one, sequential statements one each).
+ */
+import { connect, createServer, type Socket } from "node:net";
+
+export interface LatencyProxy {
+  readonly port: number;
+  close(): Promise<void>;
+}
+
+export async function startLatencyProxy(target: { host: string; port: number }, latencyMs: number): Promise<LatencyProxy> {
+  const sockets = new Set<Socket>();
+  const server = createServer((client) => {
+    const upstream = connect(target.port, target.host);
+    for (const socket of [client, upstream]) {
+      sockets.add(socket);
+      socket.on("error", () => undefined);
+      socket.on("close", () => sockets.delete(socket));
+    }
+    // Same delay for every chunk: timers of equal duration fire in order, so bytes stay ordered.
+    const relay = (from: Socket, to: Socket) => {
+      from.on("data", (chunk) => setTimeout(() => to.destroyed || to.write(chunk), latencyMs));
+      from.on("close", () => setTimeout(() => to.destroy(), latencyMs));
+    };
+    relay(client, upstream);
+    relay(upstream, client);
+  });
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const address = server.address();
+  return {
+    port: typeof address === "object" && address ? address.port : 0,
+    close: () =>
+      new Promise<void>((resolve) => {
+        for (const socket of sockets) socket.destroy();
+        server.close(() => resolve());
+      }),
+  };
+}
