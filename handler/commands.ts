@@ -1,0 +1,261 @@
+/**
+ * Runs one validated event: load the bundle, connect when the command needs the database, call
+ * the engine, shape the result. No planning here; that is src/revision and src/runner.
+ */
+import { randomUUID } from "node:crypto";
+import type { Context } from "aws-lambda";
+import type { OpenedBundle } from "../src/bundle/import-bundle.ts";
+import { sqlKey, type BundleLocation } from "../src/bundle/s3-bundles.ts";
+import type { Connection } from "../src/db/connection.ts";
+import { LambicError } from "../src/errors.ts";
+import { parseRange, planHistory, resolveRangeStart, type PlanStep } from "../src/revision/plan.ts";
+import type { MigrationCommand, RunOptions, StepResult } from "../src/runner/run.ts";
+import { bundleLocation, loadBundle, writeScript, type BundleLoad } from "./bundle-source.ts";
+import type { LambicEvent } from "./event.ts";
+
+/** What the handler reports besides the result: for metrics and logs. */
+export interface RunReport {
+  from?: readonly string[];
+  to?: readonly string[];
+  revisionsApplied: number;
+  lockWaitMs?: number;
+  bundleSha256?: string;
+  bundleFrom?: BundleLoad["from"];
+  s3Requests: number;
+  roundTrips?: number;
+}
+
+export interface Step {
+  readonly revision: string;
+  readonly direction: "up" | "down" | "stamp";
+  readonly ms: number;
+}
+
+export interface Deps {
+  readonly env: Record<string, string | undefined>;
+  readonly context: Context;
+  readonly onStep: (step: StepResult) => void;
+  /** Filled in as the run goes, so a failure still reports what is known. */
+  readonly report: RunReport;
+}
+
+/** Failures while applying a plan: the ones that get an offline SQL fallback. */
+const RUN_FAILURES = new Set<string>(["STATEMENT_FAILED", "STATEMENT_TIMEOUT", "LOCK_TIMEOUT", "REVISION_FAILED", "CONNECTION_FAILED"]);
+
+/** Time kept back from statement_timeout to roll back, write the SQL fallback and flush metrics. */
+const DEFAULT_DEADLINE_MARGIN_MS = 3000;
+
+export async function runEvent(event: LambicEvent, deps: Deps): Promise<Record<string, unknown>> {
+  const { env, report } = deps;
+  const location = bundleLocation(env, event.database);
+  const load = await loadBundle(env, location, event.bundleSha256);
+  const { bundle } = load;
+  report.bundleSha256 = bundle.sha256;
+  report.bundleFrom = load.from;
+  report.s3Requests += load.s3Requests;
+  const base = { ok: true, command: event.command, database: event.database, bundleSha256: bundle.sha256 };
+
+  switch (event.command) {
+    case "heads":
+      return { ...base, heads: [...bundle.set.map.heads] };
+    case "history": {
+      const nodes = planHistory(bundle.set.map, event.range);
+      return {
+        ...base,
+        revisions: nodes.map((node) => ({ id: node.id, revises: [...node.versionedDown], dependsOn: [...node.declaredDependencies], branchLabels: [...node.branchLabels], message: node.meta.message ?? "" })),
+      };
+    }
+    case "sql":
+      return { ...base, ...(await offlineScript(event, bundle, location, deps)) };
+    case "current":
+      return withConnection(bundle, deps, async (connection) => {
+        const { readCurrent } = await import("../src/runner/run.ts");
+        const state = await readCurrent(connection, bundle.set, tableOptions(bundle));
+        return { ...base, versions: state.versions, heads: state.heads };
+      });
+    case "check":
+      return withConnection(bundle, deps, async (connection) => {
+        const { checkDatabase } = await import("../src/runner/run.ts");
+        const result = await checkDatabase(connection, bundle.set, tableOptions(bundle));
+        return { ...base, ...result };
+      });
+    case "upgrade":
+    case "downgrade":
+    case "stamp":
+      return withConnection(bundle, deps, (connection) => migrate(event, bundle, location, connection, deps, base));
+  }
+}
+
+function tableOptions(bundle: OpenedBundle) {
+  return { versionTable: bundle.settings.versionTable, schema: bundle.settings.schema ?? undefined };
+}
+
+function migrationCommand(event: LambicEvent): MigrationCommand {
+  if (event.command === "stamp") return { kind: "stamp", targets: event.targets, purge: event.purge };
+  return { kind: event.command as "upgrade" | "downgrade", target: event.targets[0]! };
+}
+
+/**
+ * statement_timeout and lock_timeout bounded by the invocation's remaining time minus a margin,
+ * so PostgreSQL cancels and rolls back before Lambda kills the process mid-transaction.
+ */
+export function runBudget(deps: Pick<Deps, "env" | "context">, bundle: OpenedBundle): { statementTimeoutMs: number; lockTimeoutMs: number; remainingMs: number; marginMs: number } {
+  const remainingMs = deps.context.getRemainingTimeInMillis();
+  const margin = Number(deps.env.LAMBIC_DEADLINE_MARGIN_MS ?? DEFAULT_DEADLINE_MARGIN_MS);
+  const marginMs = Number.isFinite(margin) && margin >= 0 ? margin : DEFAULT_DEADLINE_MARGIN_MS;
+  const budget = Math.floor(remainingMs - marginMs);
+  if (budget < 100) {
+    throw new LambicError(
+      "STATEMENT_TIMEOUT",
+      `Only ${remainingMs} ms of the invocation remain, and ${marginMs} ms are kept back to roll back and report; nothing was started. Raise the function's timeout (or lower LAMBIC_DEADLINE_MARGIN_MS).`,
+      { remainingMs, marginMs },
+    );
+  }
+  const configured = bundle.settings.statementTimeoutMs;
+  return {
+    statementTimeoutMs: configured > 0 ? Math.min(configured, budget) : budget,
+    lockTimeoutMs: Math.min(bundle.settings.lockTimeoutMs, budget),
+    remainingMs,
+    marginMs,
+  };
+}
+
+function runOptions(event: LambicEvent, bundle: OpenedBundle, deps: Deps): RunOptions {
+  const budget = runBudget(deps, bundle);
+  return {
+    ...tableOptions(bundle),
+    lockTimeoutMs: budget.lockTimeoutMs,
+    statementTimeoutMs: budget.statementTimeoutMs,
+    x: event.x,
+    actor: `lambda:${deps.context.functionName}:${deps.context.awsRequestId}`,
+    runId: randomUUID(),
+    allowChanged: event.allowChanged,
+    onStep: deps.onStep,
+  };
+}
+
+async function withConnection<T>(bundle: OpenedBundle, deps: Deps, work: (connection: Connection) => Promise<T>): Promise<T> {
+  const budget = runBudget(deps, bundle);
+  const [{ resolveDatabaseUrl }, { openConnection }] = await Promise.all([import("../src/db/secrets.ts"), import("../src/db/connection.ts")]);
+  const { url } = await resolveDatabaseUrl(bundle.set.database, deps.env);
+  const connection = await openConnection(url, {
+    driver: bundle.settings.driver ?? undefined,
+    applicationName: "lambic-lambda",
+    connectTimeoutSeconds: Math.max(1, Math.min(10, Math.floor(budget.statementTimeoutMs / 1000))),
+  });
+  try {
+    return await work(connection);
+  } finally {
+    deps.report.roundTrips = connection.roundTrips;
+    await connection.close().catch(() => undefined);
+  }
+}
+
+function stepResults(steps: readonly StepResult[]): Step[] {
+  return steps.map(({ revision, direction, ms }) => ({ revision, direction, ms }));
+}
+
+function planSteps(steps: readonly PlanStep[]): { revision: string; direction: string }[] {
+  return steps.map((s) => (s.kind === "revision" ? { revision: s.revision, direction: s.direction } : { revision: s.to[0] ?? s.from[0] ?? "base", direction: "stamp" }));
+}
+
+async function migrate(event: LambicEvent, bundle: OpenedBundle, location: BundleLocation, connection: Connection, deps: Deps, base: Record<string, unknown>): Promise<Record<string, unknown>> {
+  const runner = await import("../src/runner/run.ts");
+  const command = migrationCommand(event);
+  const options = runOptions(event, bundle, deps);
+
+  if (event.dryRun) {
+    const state = await runner.readCurrent(connection, bundle.set, options);
+    const { script, steps, to } = await runner.renderScript(bundle.set, command, state.versions, { ...options, generatedAt: new Date(), range: event.targets.join(" ") });
+    deps.report.from = state.versions;
+    deps.report.to = to;
+    return { ...base, dryRun: true, from: state.versions, to, steps: planSteps(steps), sql: script };
+  }
+
+  try {
+    const result = await runner.runMigration(connection, bundle.set, command, options);
+    deps.report.from = result.from;
+    deps.report.to = result.to;
+    deps.report.lockWaitMs = result.lockWaitMs;
+    deps.report.revisionsApplied = result.steps.filter((s) => s.direction !== "stamp").length;
+    return {
+      ...base,
+      from: result.from,
+      to: result.to,
+      steps: stepResults(result.steps),
+      lockWaitMs: result.lockWaitMs,
+      ...(result.changed.length > 0 ? { changed: result.changed } : {}),
+    };
+  } catch (error) {
+    // A plan that could not be made (a bad target, unknown versions) is not a run that failed:
+    // there is nothing a DBA could apply instead.
+    if (!(error instanceof LambicError) || command.kind === "stamp" || !RUN_FAILURES.has(error.code)) throw error;
+    throw await withFallback(error, command, bundle, location, connection, deps, options);
+  }
+}
+
+/**
+ * The run failed and was rolled back: write the offline SQL of the plan it could not apply, from
+ * the version rows the database is at now, so a DBA can review and apply it with psql. The
+ * original error is what the caller sees, with the script's key (or why there is none) added.
+ */
+async function withFallback(
+  error: LambicError,
+  command: MigrationCommand,
+  bundle: OpenedBundle,
+  location: BundleLocation,
+  connection: Connection,
+  deps: Deps,
+  options: RunOptions,
+): Promise<LambicError> {
+  const runner = await import("../src/runner/run.ts");
+  let key: string;
+  let why: string;
+  try {
+    const state = await runner.readCurrent(connection, bundle.set, options);
+    deps.report.from = state.versions;
+    const { script, to } = await runner.renderScript(bundle.set, command, state.versions, { ...options, generatedAt: new Date(), range: (command as { target: string }).target });
+    deps.report.to = to;
+    key = sqlKey(location, state.versions, to, deps.context.awsRequestId);
+    await writeScript(deps.env, location.bucket, key, script);
+    deps.report.s3Requests++;
+    return new LambicError(
+      error.code,
+      `${error.message} The offline SQL of the plan (${state.versions.join(", ") || "base"} -> ${to.join(", ") || "base"}) is at s3://${location.bucket}/${key} for review and psql -v ON_ERROR_STOP=1 -f.`,
+      { ...error.details, sqlFallback: { bucket: location.bucket, key } },
+      { cause: error.cause ?? error },
+    );
+  } catch (fallbackError) {
+    if (fallbackError instanceof LambicError && fallbackError.code === error.code && error.code === "REVISION_FAILED") {
+      why = "the revision throws when rendered offline too, so the plan has no SQL form.";
+    } else if (fallbackError instanceof LambicError && fallbackError.code === "CONNECTION_FAILED") {
+      why = `the version rows could not be read to know where the plan starts (${fallbackError.message}). Render it with \`lambic upgrade <from>:<target> --sql\`, or invoke {"command": "sql"}.`;
+    } else {
+      why = fallbackError instanceof LambicError ? `${fallbackError.code}: ${fallbackError.message}` : String((fallbackError as Error)?.message ?? fallbackError);
+    }
+  }
+  return new LambicError(error.code, `${error.message} No offline SQL fallback was written: ${why}`, { ...error.details, sqlFallback: null, sqlFallbackError: why }, { cause: error.cause ?? error });
+}
+
+async function offlineScript(event: LambicEvent, bundle: OpenedBundle, location: BundleLocation, deps: Deps): Promise<Record<string, unknown>> {
+  const { renderScript } = await import("../src/runner/run.ts");
+  const range = event.targets[0]!;
+  const { from, to: target } = parseRange(range, event.direction);
+  const start = resolveRangeStart(bundle.set.map, from);
+  const { script, steps, to } = await renderScript(bundle.set, { kind: event.direction, target }, start, {
+    ...tableOptions(bundle),
+    lockTimeoutMs: bundle.settings.lockTimeoutMs,
+    statementTimeoutMs: bundle.settings.statementTimeoutMs,
+    x: event.x,
+    actor: `lambda:${deps.context.functionName}:${deps.context.awsRequestId}`,
+    runId: randomUUID(),
+    generatedAt: new Date(),
+    range,
+  });
+  const key = sqlKey(location, start, to, deps.context.awsRequestId);
+  await writeScript(deps.env, location.bucket, key, script);
+  deps.report.s3Requests++;
+  deps.report.from = start;
+  deps.report.to = to;
+  return { range, direction: event.direction, from: start, to, steps: planSteps(steps), bucket: location.bucket, key, bytes: Buffer.byteLength(script) };
+}

@@ -1,0 +1,197 @@
+/**
+ * The Lambda event, checked before anything connects or downloads. Pure: no I/O, no SDK.
+ *
+ *   { "command": "upgrade", "target": "head", "database": "main",
+ *     "bundle": { "sha256": "…" }, "x": { "data": "true" }, "dryRun": false }
+ *
+ * Every field is checked for presence, type and use: a field the command does not take is an
+ * error rather than silently ignored (a `target` on `current` is a mistake worth hearing about).
+ */
+import { LambicError } from "../src/errors.ts";
+import { closestMatch } from "../src/revision/validate-revision.ts";
+
+export const COMMANDS = ["upgrade", "downgrade", "stamp", "current", "heads", "history", "check", "sql"] as const;
+export type CommandName = (typeof COMMANDS)[number];
+
+const COMMON_FIELDS = ["command", "database", "bundle"] as const;
+/** The fields each command takes besides command, database and bundle. */
+const COMMAND_FIELDS: Readonly<Record<CommandName, readonly string[]>> = {
+  upgrade: ["target", "x", "dryRun", "allowChanged"],
+  downgrade: ["target", "x", "dryRun", "allowChanged"],
+  stamp: ["target", "purge", "dryRun"],
+  current: [],
+  heads: [],
+  history: ["range"],
+  check: [],
+  sql: ["target", "direction", "x"],
+};
+const ALL_FIELDS = [...new Set([...COMMON_FIELDS, ...Object.values(COMMAND_FIELDS).flat()])];
+const REQUIRED_TARGET: readonly CommandName[] = ["upgrade", "downgrade", "stamp"];
+
+const SHA256 = /^[0-9a-f]{64}$/;
+/** Targets and ranges are symbols (ids, labels, +N/-N, A:B): no spaces, bounded length. */
+const SYMBOL = /^\S{1,200}$/;
+
+export interface LambicEvent {
+  readonly command: CommandName;
+  readonly database: string;
+  /** Undefined: follow `<prefix>/<db>/current.json`. */
+  readonly bundleSha256: string | undefined;
+  /** upgrade/downgrade: one target; stamp: one or more; sql: a target or range (default "head"). */
+  readonly targets: readonly string[];
+  readonly x: Readonly<Record<string, string>>;
+  readonly dryRun: boolean;
+  readonly allowChanged: boolean;
+  readonly purge: boolean;
+  /** history only. */
+  readonly range: string | undefined;
+  /** sql only. */
+  readonly direction: "upgrade" | "downgrade";
+}
+
+export interface EventDefaults {
+  /** The databases this function serves (LAMBIC_DATABASES, or LAMBIC_DATABASE). */
+  readonly databases: readonly string[];
+  /** Used when the event names none. */
+  readonly defaultDatabase: string;
+}
+
+/** The databases from the function's environment: LAMBIC_DATABASES="a,b" or LAMBIC_DATABASE="a" (default "main"). */
+export function eventDefaultsFromEnv(env: Record<string, string | undefined>): EventDefaults {
+  const single = env.LAMBIC_DATABASE?.trim() || undefined;
+  const listed = (env.LAMBIC_DATABASES ?? "").split(",").map((name) => name.trim()).filter(Boolean);
+  const databases = listed.length > 0 ? listed : [single ?? "main"];
+  return { databases, defaultDatabase: single && databases.includes(single) ? single : databases[0]! };
+}
+
+export function parseEvent(raw: unknown, defaults: EventDefaults): LambicEvent {
+  if (typeof raw !== "object" || raw === null || Array.isArray(raw)) {
+    throw invalid("(event)", raw, `The event must be a JSON object like {"command": "upgrade", "target": "head"}, got ${describe(raw)}.`);
+  }
+  const event = raw as Record<string, unknown>;
+
+  const command = event.command;
+  if (command === undefined) throw invalid("command", command, `The event has no "command". Set it to one of ${COMMANDS.join(", ")}.`);
+  if (typeof command !== "string" || !(COMMANDS as readonly string[]).includes(command)) {
+    const close = typeof command === "string" ? closestMatch(command, COMMANDS) : undefined;
+    throw invalid("command", command, `"command" is ${describe(command)}; expected one of ${COMMANDS.join(", ")}.${close ? ` Did you mean "${close}"?` : ""}`);
+  }
+  const name = command as CommandName;
+  const allowed = [...COMMON_FIELDS, ...COMMAND_FIELDS[name]];
+  for (const key of Object.keys(event)) {
+    if (allowed.includes(key)) continue;
+    if (ALL_FIELDS.includes(key)) {
+      throw invalid(key, event[key], `"${key}" is not used by command "${name}", which takes: ${allowed.join(", ")}. Remove it.`);
+    }
+    const close = closestMatch(key, ALL_FIELDS);
+    throw invalid(key, event[key], `Unknown field "${key}" in the event.${close ? ` Did you mean "${close}"?` : ""} Fields for "${name}": ${allowed.join(", ")}.`);
+  }
+
+  const database = event.database ?? defaults.defaultDatabase;
+  if (typeof database !== "string" || database === "") {
+    throw invalid("database", database, `"database" is ${describe(database)}; expected the name of a database, one of ${defaults.databases.join(", ")}.`);
+  }
+  if (!defaults.databases.includes(database)) {
+    const close = closestMatch(database, defaults.databases);
+    throw invalid("database", database, `"database" is "${database}", which this function does not serve.${close ? ` Did you mean "${close}"?` : ""} It serves: ${defaults.databases.join(", ")} (LAMBIC_DATABASE / LAMBIC_DATABASES).`);
+  }
+
+  return {
+    command: name,
+    database,
+    bundleSha256: parseBundle(event.bundle),
+    targets: parseTargets(name, event.target),
+    x: parseX(event.x),
+    dryRun: parseBoolean(event, "dryRun"),
+    allowChanged: parseBoolean(event, "allowChanged"),
+    purge: parseBoolean(event, "purge"),
+    range: parseSymbol(event.range, "range", `a range like "base:head" or "ae10:"`),
+    direction: parseDirection(event.direction),
+  };
+}
+
+function parseBundle(bundle: unknown): string | undefined {
+  if (bundle === undefined) return undefined;
+  if (typeof bundle !== "object" || bundle === null || Array.isArray(bundle)) {
+    throw invalid("bundle", bundle, `"bundle" is ${describe(bundle)}; expected {"sha256": "<64 hex digits>"} (what lambic publish prints), or leave it out to use the current bundle.`);
+  }
+  for (const key of Object.keys(bundle)) {
+    if (key !== "sha256") throw invalid(`bundle.${key}`, (bundle as Record<string, unknown>)[key], `Unknown field "bundle.${key}"; "bundle" takes only "sha256".`);
+  }
+  const sha256 = (bundle as Record<string, unknown>).sha256;
+  if (sha256 === undefined) throw invalid("bundle.sha256", sha256, `"bundle" has no "sha256". Give the bundle's sha256 (lambic publish prints it), or leave "bundle" out to use the current bundle.`);
+  if (typeof sha256 !== "string" || !SHA256.test(sha256)) {
+    throw invalid("bundle.sha256", sha256, `"bundle.sha256" is ${describe(sha256)}; expected 64 lowercase hex digits (lambic publish prints it).`);
+  }
+  return sha256;
+}
+
+function parseTargets(command: CommandName, target: unknown): string[] {
+  if (target === undefined) {
+    if (REQUIRED_TARGET.includes(command)) {
+      const example = command === "downgrade" ? "-1" : "head";
+      throw invalid("target", target, `Command "${command}" needs a "target", e.g. {"command": "${command}", "target": "${example}"}.`);
+    }
+    return command === "sql" ? ["head"] : [];
+  }
+  if (command === "stamp" && Array.isArray(target)) {
+    if (target.length === 0) throw invalid("target", target, `"target" is an empty list; stamp needs one or more targets, e.g. "head" or ["ae10", "27c6"].`);
+    return target.map((item, i) => parseSymbol(item, `target[${i}]`, "a revision target such as \"head\"")!);
+  }
+  const what = command === "sql" ? `a target or range such as "head" or "base:head"` : command === "stamp" ? `a target such as "head", or a list of them` : `a target such as "head", "-1" or a revision id`;
+  return [parseSymbol(target, "target", what)!];
+}
+
+function parseSymbol(value: unknown, field: string, what: string): string | undefined {
+  if (value === undefined) return undefined;
+  if (typeof value !== "string" || !SYMBOL.test(value)) {
+    throw invalid(field, value, `"${field}" is ${describe(value)}; expected ${what} (no spaces, at most 200 characters).`);
+  }
+  return value;
+}
+
+function parseX(x: unknown): Record<string, string> {
+  if (x === undefined) return {};
+  if (typeof x !== "object" || x === null || Array.isArray(x)) {
+    throw invalid("x", x, `"x" is ${describe(x)}; expected an object of strings like {"data": "true"} (what -x data=true gives on the command line).`);
+  }
+  const result: Record<string, string> = {};
+  for (const [key, value] of Object.entries(x)) {
+    if (typeof value !== "string") throw invalid(`x.${key}`, value, `"x.${key}" is ${describe(value)}; user arguments are strings, write ${JSON.stringify(String(value))}.`);
+    result[key] = value;
+  }
+  return result;
+}
+
+function parseBoolean(event: Record<string, unknown>, field: string): boolean {
+  const value = event[field];
+  if (value === undefined) return false;
+  if (typeof value !== "boolean") throw invalid(field, value, `"${field}" is ${describe(value)}; expected true or false.`);
+  return value;
+}
+
+function parseDirection(direction: unknown): "upgrade" | "downgrade" {
+  if (direction === undefined) return "upgrade";
+  if (direction !== "upgrade" && direction !== "downgrade") {
+    throw invalid("direction", direction, `"direction" is ${describe(direction)}; expected "upgrade" or "downgrade".`);
+  }
+  return direction;
+}
+
+function invalid(field: string, value: unknown, message: string): LambicError {
+  return new LambicError("INVALID_EVENT", `Invalid event: ${message}`, { field, value: preview(value) });
+}
+
+function preview(value: unknown): unknown {
+  const text = JSON.stringify(value);
+  return text !== undefined && text.length > 200 ? `${text.slice(0, 200)}…` : value;
+}
+
+function describe(value: unknown): string {
+  if (value === undefined) return "missing";
+  if (value === null) return "null";
+  if (Array.isArray(value)) return `an array (${preview(JSON.stringify(value))})`;
+  if (typeof value === "string") return value === "" ? "an empty string" : `the string ${JSON.stringify(value.length > 60 ? `${value.slice(0, 60)}…` : value)}`;
+  if (typeof value === "object") return "an object";
+  return `${typeof value} ${String(value)}`;
+}

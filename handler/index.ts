@@ -1,0 +1,72 @@
+/**
+ * The Lambda entry (`handler.handler`, built to dist/lambda/handler.mjs). Validates the event
+ * before anything connects, runs it (handler/commands.ts), and reports: the result on success;
+ * on failure a thrown error whose type is lambic's error code, so the invocation is a function
+ * error and the deploy step that invoked it fails. Either way one JSON log line per step and
+ * one EMF metrics line.
+ *
+ * Only the event check, Powertools and the bundle format are loaded at cold start; the
+ * database driver, the runner and the AWS SDK clients are imported on first use.
+ */
+import type { Context } from "aws-lambda";
+import { LambicError } from "../src/errors.ts";
+import { createLogger, startInvocation } from "../src/observe/logger.ts";
+import { createMetrics, publishOutcome } from "../src/observe/metrics.ts";
+import { COMMANDS, eventDefaultsFromEnv, parseEvent } from "./event.ts";
+import type { RunReport } from "./commands.ts";
+
+const logger = createLogger();
+const metrics = createMetrics();
+
+export type LambicResult = Record<string, unknown> & { ok: true; command: string; database: string; durationMs: number; bundleSha256: string };
+
+export async function handler(event: unknown, context: Context): Promise<LambicResult> {
+  const started = performance.now();
+  const env = process.env;
+  const defaults = eventDefaultsFromEnv(env);
+  // Dimensions for a malformed event: the function's database and "invalid", never values from
+  // the event (a typo would otherwise create a new metric).
+  const raw = (typeof event === "object" && event !== null ? event : {}) as Record<string, unknown>;
+  const dimensions = {
+    database: typeof raw.database === "string" && defaults.databases.includes(raw.database) ? raw.database : defaults.defaultDatabase,
+    command: typeof raw.command === "string" && (COMMANDS as readonly string[]).includes(raw.command) ? raw.command : "invalid",
+  };
+  startInvocation(logger, context, dimensions);
+  const report: RunReport = { revisionsApplied: 0, s3Requests: 0 };
+
+  try {
+    const parsed = parseEvent(event, defaults);
+    logger.info("invocation", { event: parsed.command, target: parsed.targets, bundle: parsed.bundleSha256 ?? "current", dryRun: parsed.dryRun });
+    const { runEvent } = await import("./commands.ts");
+    const result = await runEvent(parsed, {
+      env,
+      context,
+      report,
+      onStep: (step) => logger.info("step", { revision: step.revision, direction: step.direction, ms: step.ms, message: step.message }),
+    });
+    const durationMs = Math.round(performance.now() - started);
+    publishOutcome(metrics, { ...dimensions, ok: true, durationMs, ...outcomeOf(report), requestId: context.awsRequestId });
+    logger.info("done", { ok: true, durationMs, from: report.from, to: report.to, revisionsApplied: report.revisionsApplied, bundleFrom: report.bundleFrom, s3Requests: report.s3Requests, roundTrips: report.roundTrips });
+    return { ...result, durationMs } as LambicResult;
+  } catch (error) {
+    const coded = error instanceof LambicError ? error : new LambicError("INTERNAL_ERROR", `Unexpected failure: ${(error as Error)?.message ?? String(error)}. This is a lambic bug; the log has the stack.`, {}, { cause: error });
+    const durationMs = Math.round(performance.now() - started);
+    publishOutcome(metrics, { ...dimensions, ok: false, durationMs, ...outcomeOf(report), errorCode: coded.code, requestId: context.awsRequestId });
+    logger.error("failed", { error: coded.toJSON(), stack: (error as Error)?.stack, durationMs, bundleSha256: report.bundleSha256 });
+    throw toFunctionError(coded);
+  }
+}
+
+function outcomeOf(report: RunReport) {
+  return { revisionsApplied: report.revisionsApplied, lockWaitMs: report.lockWaitMs, from: report.from, to: report.to, bundleSha256: report.bundleSha256 };
+}
+
+/**
+ * Lambda reports a thrown error as { errorType: error.name, errorMessage, trace } and drops
+ * every other property, so the code travels as the type: callers branch on errorType.
+ */
+function toFunctionError(error: LambicError): Error {
+  const thrown = new Error(error.message, { cause: error });
+  thrown.name = error.code;
+  return thrown;
+}

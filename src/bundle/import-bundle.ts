@@ -1,0 +1,122 @@
+/**
+ * Turns verified bundle bytes into a RevisionSet: write them under a cache folder (the Lambda's
+ * /tmp), import the module, validate every revision as the CLI does. Only bytes whose sha256
+ * was checked by the caller may come here; the file is checked again before each import, since
+ * /tmp outlives the module cache and could hold a torn write.
+ */
+import { createHash } from "node:crypto";
+import { mkdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { pathToFileURL } from "node:url";
+import { LambicError } from "../errors.ts";
+import { createRevisionSet, type RevisionSet } from "../revision/revision-set.ts";
+import { parseSqlRevision } from "../revision/sql-revision.ts";
+import type { LoadedRevision, Revision } from "../revision/types.ts";
+import { validateRevisionModule } from "../revision/validate-revision.ts";
+import { BUNDLE_FORMAT_VERSION, type BundleSettings } from "./bundle-format.ts";
+import { sourceChecksum } from "./open-revisions.ts";
+
+/** A bundle ready to run: its revisions and how its database is tracked. */
+export interface OpenedBundle {
+  readonly sha256: string;
+  readonly set: RevisionSet;
+  readonly settings: BundleSettings;
+}
+
+interface BundleModule {
+  formatVersion?: unknown;
+  database?: unknown;
+  settings?: unknown;
+  revisions?: unknown;
+}
+
+type BundleEntry = { file: string; checksum: string } & ({ sql: string } | { revision: unknown });
+
+export function bundleCacheDir(env: Record<string, string | undefined> = process.env): string {
+  return env.LAMBIC_CACHE_DIR || join(tmpdir(), "lambic-bundles");
+}
+
+export function sha256Hex(bytes: Uint8Array): string {
+  return createHash("sha256").update(bytes).digest("hex");
+}
+
+/** The cached file's bytes when they still hash to `sha256`, else undefined. */
+export function readCachedBundle(sha256: string, cacheDir: string): Buffer | undefined {
+  try {
+    const bytes = readFileSync(join(cacheDir, `${sha256}.mjs`));
+    return sha256Hex(bytes) === sha256 ? bytes : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Imports bundle bytes already verified against `sha256`, for `database`. A bundle built for
+ * another database is BUNDLE_DATABASE_MISMATCH before any of its revisions is used.
+ */
+export async function importBundle(bytes: Uint8Array, sha256: string, database: string, cacheDir: string): Promise<OpenedBundle> {
+  if (sha256Hex(bytes) !== sha256) {
+    throw new LambicError("BUNDLE_INTEGRITY", `Bundle bytes do not hash to ${sha256}; refusing to import them.`, { sha256 });
+  }
+  mkdirSync(cacheDir, { recursive: true });
+  const file = join(cacheDir, `${sha256}.mjs`);
+  if (readCachedBundle(sha256, cacheDir) === undefined) {
+    const temporary = `${file}.${process.pid}.${Date.now()}.tmp`;
+    writeFileSync(temporary, bytes);
+    renameSync(temporary, file);
+  }
+
+  let module: BundleModule;
+  try {
+    module = (await import(pathToFileURL(file).href)) as BundleModule;
+  } catch (error) {
+    throw new LambicError(
+      "REVISION_FILE_INVALID",
+      `Importing bundle ${sha256} failed: ${(error as Error)?.message ?? String(error)}. A revision threw while its module loaded; fix it, build and publish again.`,
+      { sha256 },
+      { cause: error },
+    );
+  }
+  if (module.formatVersion !== BUNDLE_FORMAT_VERSION || !Array.isArray(module.revisions) || typeof module.database !== "string") {
+    throw new LambicError(
+      "BUNDLE_INTEGRITY",
+      `Bundle ${sha256} is not a lambic revision bundle of format ${BUNDLE_FORMAT_VERSION} (formatVersion ${JSON.stringify(module.formatVersion)}). Build it with this version of lambic (node build.mjs) and publish again.`,
+      { sha256, formatVersion: module.formatVersion },
+    );
+  }
+  if (module.database !== database) {
+    throw new LambicError(
+      "BUNDLE_DATABASE_MISMATCH",
+      `Bundle ${sha256} holds the revisions of database "${module.database}", not "${database}". Publish database "${database}"'s bundle (lambic publish --name ${database}) or name the right sha256 in the event.`,
+      { sha256, bundleDatabase: module.database, database },
+    );
+  }
+
+  const entries = module.revisions as BundleEntry[];
+  const revisions = entries.map((entry) => toLoadedRevision(entry, sha256));
+  const set = createRevisionSet(database, revisions, sourceChecksum(revisions.map((r) => r.source.checksum)), sha256);
+  return { sha256, set, settings: module.settings as BundleSettings };
+}
+
+function toLoadedRevision(entry: BundleEntry, sha256: string): LoadedRevision {
+  const file = `bundle:${sha256.slice(0, 12)}/${entry.file}`;
+  const revision: Revision = "sql" in entry ? parseSqlRevision(entry.sql, file) : bind(validateRevisionModule(entry.revision, file));
+  const loaded: { -readonly [K in keyof LoadedRevision]: LoadedRevision[K] } = {
+    id: revision.id,
+    revises: revision.revises,
+    dependsOn: revision.dependsOn ?? [],
+    branchLabels: revision.branchLabels ?? [],
+    message: revision.message ?? "",
+    transactional: revision.transactional ?? true,
+    upgrade: revision.upgrade,
+    source: { file: entry.file, checksum: entry.checksum },
+  };
+  if (revision.downgrade) loaded.downgrade = revision.downgrade;
+  return loaded;
+}
+
+/** Bound, so a revision may use `this` as it would in its own module. */
+function bind(revision: Revision): Revision {
+  return { ...revision, upgrade: revision.upgrade.bind(revision), downgrade: revision.downgrade?.bind(revision) };
+}

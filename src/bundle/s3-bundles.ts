@@ -1,0 +1,212 @@
+/**
+ * Revision bundles in S3:
+ *   <prefix>/<db>/<sha256>/revisions.mjs   the module, content-addressed (never rewritten)
+ *   <prefix>/<db>/<sha256>/manifest.json
+ *   <prefix>/<db>/current.json             the pointer: { "sha256": ..., ... }
+ *   <prefix>/<db>/sql/<from>__<to>__<request id>.sql   offline scripts (the `sql` command, fallbacks)
+ *
+ * `@aws-sdk/client-s3` is imported only when a client is made, so commands that never touch S3
+ * do not pay for loading it.
+ */
+import type { S3Client } from "@aws-sdk/client-s3";
+import { LambicError } from "../errors.ts";
+import { BUNDLE_MANIFEST, BUNDLE_MODULE, type BundleManifest } from "./bundle-format.ts";
+import { sha256Hex } from "./import-bundle.ts";
+
+export interface S3Settings {
+  readonly region?: string;
+  /** An S3-compatible server (tests: s3rver). Default: AWS. */
+  readonly endpoint?: string;
+  /** Path-style URLs (`endpoint/bucket/key`), which servers without DNS buckets need. */
+  readonly forcePathStyle?: boolean;
+  /**
+   * "WHEN_REQUIRED" turns off the SDK's default flexible checksums. Servers that do not speak
+   * aws-chunked uploads (s3rver) store the chunk framing inside the object otherwise.
+   */
+  readonly checksums?: "WHEN_SUPPORTED" | "WHEN_REQUIRED";
+}
+
+/**
+ * S3 settings from the environment: LAMBIC_S3_ENDPOINT, LAMBIC_S3_FORCE_PATH_STYLE=true,
+ * LAMBIC_S3_CHECKSUMS=WHEN_REQUIRED (and AWS_REGION). Unset, the SDK's defaults apply.
+ */
+export function s3SettingsFromEnv(env: Record<string, string | undefined>): S3Settings {
+  const checksums = env.LAMBIC_S3_CHECKSUMS;
+  if (checksums !== undefined && checksums !== "" && checksums !== "WHEN_REQUIRED" && checksums !== "WHEN_SUPPORTED") {
+    throw new LambicError("CONFIG_INVALID", `LAMBIC_S3_CHECKSUMS is "${checksums}"; expected WHEN_REQUIRED or WHEN_SUPPORTED (or unset).`, { variable: "LAMBIC_S3_CHECKSUMS" });
+  }
+  return {
+    region: env.AWS_REGION || env.AWS_DEFAULT_REGION || undefined,
+    endpoint: env.LAMBIC_S3_ENDPOINT || undefined,
+    forcePathStyle: /^(1|true|yes)$/i.test(env.LAMBIC_S3_FORCE_PATH_STYLE ?? ""),
+    checksums: (checksums || undefined) as S3Settings["checksums"],
+  };
+}
+
+export async function createS3Client(settings: S3Settings): Promise<S3Client> {
+  const { S3Client } = await import("@aws-sdk/client-s3");
+  return new S3Client({
+    region: settings.region ?? "us-east-1",
+    ...(settings.endpoint ? { endpoint: settings.endpoint } : {}),
+    ...(settings.forcePathStyle ? { forcePathStyle: true } : {}),
+    ...(settings.checksums ? { requestChecksumCalculation: settings.checksums, responseChecksumValidation: settings.checksums } : {}),
+  });
+}
+
+export interface BundleLocation {
+  readonly bucket: string;
+  /** Without slashes at either end, e.g. "lambic". */
+  readonly prefix: string;
+  readonly database: string;
+}
+
+export interface BundlePointer {
+  readonly sha256: string;
+  readonly database: string;
+  readonly publishedAt: string;
+  readonly manifest: string;
+}
+
+const SHA256 = /^[0-9a-f]{64}$/;
+
+function base(location: BundleLocation): string {
+  return location.prefix ? `${location.prefix}/${location.database}` : location.database;
+}
+
+export function bundleKey(location: BundleLocation, sha256: string, file: string = BUNDLE_MODULE): string {
+  return `${base(location)}/${sha256}/${file}`;
+}
+
+export function pointerKey(location: BundleLocation): string {
+  return `${base(location)}/current.json`;
+}
+
+/** `<prefix>/<db>/sql/<from>__<to>__<request id>.sql`; several heads are joined with "+", none is "base". */
+export function sqlKey(location: BundleLocation, from: readonly string[], to: readonly string[], requestId: string): string {
+  const heads = (rows: readonly string[]) => (rows.length === 0 ? "base" : [...rows].sort().join("+"));
+  return `${base(location)}/sql/${heads(from)}__${heads(to)}__${requestId.replace(/[^A-Za-z0-9._-]/g, "_")}.sql`;
+}
+
+export interface PublishResult {
+  readonly database: string;
+  readonly sha256: string;
+  readonly bucket: string;
+  readonly key: string;
+  readonly manifestKey: string;
+  readonly pointerKey: string;
+  /** False when the content-addressed objects were already there (a re-publish). */
+  readonly uploaded: boolean;
+  readonly previous: string | null;
+}
+
+/**
+ * Uploads a built bundle content-addressed, then moves the pointer. The objects are written
+ * before the pointer, so a reader that follows the pointer always finds them. Publishing the
+ * same bundle again uploads nothing and leaves the pointer on it.
+ */
+export async function publishBundle(client: S3Client, location: Omit<BundleLocation, "database">, bundle: { manifest: BundleManifest; code: Uint8Array }, now: Date = new Date()): Promise<PublishResult> {
+  const { manifest, code } = bundle;
+  if (sha256Hex(code) !== manifest.sha256) {
+    throw new LambicError("BUNDLE_INTEGRITY", `The bundle of database "${manifest.database}" does not hash to its manifest's sha256 ${manifest.sha256}; build it again.`, { database: manifest.database });
+  }
+  const at: BundleLocation = { ...location, database: manifest.database };
+  const key = bundleKey(at, manifest.sha256);
+  const manifestKey = bundleKey(at, manifest.sha256, BUNDLE_MANIFEST);
+
+  // Content-addressed: an object under this key with the right hash is this bundle.
+  const existing = await getObject(client, at.bucket, key).catch((error: unknown) => {
+    if (isLambicErrorCode(error, "BUNDLE_NOT_FOUND")) return undefined;
+    throw error;
+  });
+  const uploaded = existing === undefined || sha256Hex(existing) !== manifest.sha256;
+  if (uploaded) {
+    await putObject(client, at.bucket, key, code, "text/javascript");
+    await putObject(client, at.bucket, manifestKey, Buffer.from(`${JSON.stringify(manifest, null, 2)}\n`), "application/json");
+  }
+  const previous = await readPointer(client, at).catch(() => undefined);
+  const pointer: BundlePointer = { sha256: manifest.sha256, database: manifest.database, publishedAt: now.toISOString(), manifest: manifestKey };
+  await putObject(client, at.bucket, pointerKey(at), Buffer.from(`${JSON.stringify(pointer, null, 2)}\n`), "application/json");
+  return { database: manifest.database, sha256: manifest.sha256, bucket: at.bucket, key, manifestKey, pointerKey: pointerKey(at), uploaded, previous: previous?.sha256 ?? null };
+}
+
+/** The sha256 the pointer names. */
+export async function readPointer(client: S3Client, location: BundleLocation): Promise<BundlePointer> {
+  const key = pointerKey(location);
+  const bytes = await getObject(client, location.bucket, key, `No bundle has been published for database "${location.database}" (s3://${location.bucket}/${key} does not exist). Run \`lambic publish --name ${location.database} --bucket ${location.bucket}\` first, or name a bundle sha256 in the event.`);
+  let pointer: Partial<BundlePointer>;
+  try {
+    pointer = JSON.parse(Buffer.from(bytes).toString("utf8")) as Partial<BundlePointer>;
+  } catch (error) {
+    throw new LambicError("BUNDLE_INTEGRITY", `s3://${location.bucket}/${key} is not JSON. Publish again to rewrite it.`, { bucket: location.bucket, key }, { cause: error });
+  }
+  if (typeof pointer.sha256 !== "string" || !SHA256.test(pointer.sha256)) {
+    throw new LambicError("BUNDLE_INTEGRITY", `s3://${location.bucket}/${key} names no valid sha256 (${JSON.stringify(pointer.sha256)}). Publish again to rewrite it.`, { bucket: location.bucket, key });
+  }
+  return pointer as BundlePointer;
+}
+
+/**
+ * Downloads `<prefix>/<db>/<sha256>/revisions.mjs` and checks its sha256 before returning it:
+ * a bundle that does not hash to its name is BUNDLE_INTEGRITY and is never imported.
+ */
+export async function downloadBundle(client: S3Client, location: BundleLocation, sha256: string): Promise<Uint8Array> {
+  const key = bundleKey(location, sha256);
+  const bytes = await getObject(
+    client,
+    location.bucket,
+    key,
+    `Bundle ${sha256} of database "${location.database}" is not in S3 (s3://${location.bucket}/${key}). Check the sha256 (lambic publish prints it) and that it was published for this database and prefix.`,
+  );
+  const actual = sha256Hex(bytes);
+  if (actual !== sha256) {
+    throw new LambicError(
+      "BUNDLE_INTEGRITY",
+      `s3://${location.bucket}/${key} has sha256 ${actual}, not ${sha256}: the object was changed or corrupted after it was published. It was not imported. Publish the bundle again (lambic publish) and check who can write to the bucket.`,
+      { bucket: location.bucket, key, expected: sha256, actual },
+    );
+  }
+  return bytes;
+}
+
+export async function putObject(client: S3Client, bucket: string, key: string, body: Uint8Array, contentType: string): Promise<void> {
+  const { PutObjectCommand } = await import("@aws-sdk/client-s3");
+  try {
+    await client.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: body, ContentType: contentType, ContentLength: body.byteLength }));
+  } catch (error) {
+    throw awsFailed(`Writing s3://${bucket}/${key}`, error, { bucket, key });
+  }
+}
+
+/** The object's bytes; a missing object (or bucket) is BUNDLE_NOT_FOUND with `missing` as its message. */
+export async function getObject(client: S3Client, bucket: string, key: string, missing?: string): Promise<Uint8Array> {
+  const { GetObjectCommand } = await import("@aws-sdk/client-s3");
+  try {
+    const response = await client.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
+    return await response.Body!.transformToByteArray();
+  } catch (error) {
+    const name = (error as { name?: string })?.name;
+    const status = (error as { $metadata?: { httpStatusCode?: number } })?.$metadata?.httpStatusCode;
+    // Without s3:ListBucket (the construct grants none) S3 answers a missing key with 403.
+    if (name === "NoSuchKey" || name === "NoSuchBucket" || name === "NotFound" || status === 404 || (status === 403 && name === "AccessDenied")) {
+      throw new LambicError("BUNDLE_NOT_FOUND", missing ?? `s3://${bucket}/${key} does not exist (${name}).`, { bucket, key, s3Error: name }, { cause: error });
+    }
+    throw awsFailed(`Reading s3://${bucket}/${key}`, error, { bucket, key });
+  }
+}
+
+function awsFailed(what: string, error: unknown, details: Record<string, unknown>): LambicError {
+  const name = (error as { name?: string })?.name ?? "Error";
+  const message = (error as Error)?.message ?? String(error);
+  return new LambicError(
+    "AWS_FAILED",
+    `${what} failed: ${name}: ${message}. Check the bucket name, the region and the function's permissions (s3:GetObject on <prefix>/*, s3:PutObject on <prefix>/*/sql/*).`,
+    { ...details, awsError: name },
+    { cause: error },
+  );
+}
+
+function isLambicErrorCode(error: unknown, code: string): boolean {
+  return error instanceof LambicError && error.code === code;
+}
+
+export type { BundleManifest };

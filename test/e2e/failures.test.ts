@@ -1,0 +1,301 @@
+/**
+ * Every way an invocation can fail, against the BUILT handler, real PostgreSQL and real S3:
+ * each is a coded function error, nothing is half applied, and a failed run leaves its offline
+ * SQL at <prefix>/<db>/sql/<from>__<to>__<request id>.sql.
+ */
+import { mkdirSync, writeFileSync } from "node:fs";
+import { mkdtemp, rm } from "node:fs/promises";
+import { createServer, type Server } from "node:http";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { GetObjectCommand, ListObjectsV2Command, PutObjectCommand } from "@aws-sdk/client-s3";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { buildBundle, readBuiltBundle, type BuiltBundle } from "../../src/bundle/build-bundles.ts";
+import { bundleKey, publishBundle } from "../../src/bundle/s3-bundles.ts";
+import { loadConfig } from "../../src/config.ts";
+import { freePort } from "../../src/db/cluster.ts";
+import { createTestDatabase, type TestDatabase } from "../support/database.ts";
+import { ensureBuilt } from "./support/build.ts";
+import { inspectDatabase } from "./support/inspect.ts";
+import { emfLines, jsonLines, LambdaFunction, type Invocation } from "./support/lambda.ts";
+import { startS3, type TestS3 } from "./support/s3.ts";
+
+const PREFIX = "faulty";
+const TABLES = ["base_t", "sqlfail_t", "throws_t", "sleeps_t"];
+
+let s3: TestS3;
+let db: TestDatabase;
+let project: string;
+let main: BuiltBundle;
+let other: BuiltBundle;
+const functions: LambdaFunction[] = [];
+
+/** A project whose graph has one base and three branches that each fail in their own way. */
+function writeProject(dir: string): void {
+  const revisions = join(dir, "revisions/main");
+  mkdirSync(revisions, { recursive: true });
+  mkdirSync(join(dir, "revisions/other"), { recursive: true });
+  writeFileSync(join(dir, "lambic.config.json"), JSON.stringify({ databases: { main: { url: "${DATABASE_URL:-}" }, other: { url: "${DATABASE_URL:-}" } }, defaultDatabase: "main" }));
+  writeFileSync(join(revisions, "01_base.sql"), "-- revision: b0000001\n-- message: base\n-- +up\nCREATE TABLE base_t (id int);\n-- +down\nDROP TABLE base_t;\n");
+  writeFileSync(
+    join(revisions, "02_sqlfail.sql"),
+    "-- revision: f0000001\n-- revises: b0000001\n-- branch-labels: sqlfail\n-- message: fails in SQL\n-- +up\nCREATE TABLE sqlfail_t (id int);\nINSERT INTO no_such_table VALUES (1);\n-- +down\nDROP TABLE sqlfail_t;\n",
+  );
+  writeFileSync(
+    join(revisions, "03_throws.ts"),
+    `export default {
+  id: "t0000001", revises: "b0000001", branchLabels: ["throws"], message: "throws in code",
+  async upgrade(op) { op.createTable("throws_t", { id: "int" }); throw new Error("3 orphan rows found, refusing to continue"); },
+  async downgrade(op) { op.dropTable("throws_t"); },
+};
+`,
+  );
+  writeFileSync(
+    join(revisions, "04_sleeps.sql"),
+    "-- revision: s0000001\n-- revises: b0000001\n-- branch-labels: sleeps\n-- message: longer than the deadline\n-- +up\nCREATE TABLE sleeps_t (id int);\nSELECT pg_sleep(5);\n-- +down\nDROP TABLE sleeps_t;\n",
+  );
+  writeFileSync(join(dir, "revisions/other/01_other.sql"), "-- revision: o0000001\n-- message: other base\n-- +up\nCREATE TABLE other_t (id int);\n-- +down\nDROP TABLE other_t;\n");
+}
+
+function lambda(name: string, env: Record<string, string> = {}): LambdaFunction {
+  const fn = new LambdaFunction(name, {
+    ...s3.env,
+    LAMBIC_BUCKET: s3.bucket,
+    LAMBIC_PREFIX: PREFIX,
+    LAMBIC_DATABASE: "main",
+    LAMBIC_DATABASE_URL: db.url,
+    LAMBIC_CACHE_DIR: join(project, "cache", name),
+    LAMBIC_DEADLINE_MARGIN_MS: "500",
+    POWERTOOLS_SERVICE_NAME: "lambic",
+    POWERTOOLS_METRICS_NAMESPACE: "Lambic",
+    ...env,
+  });
+  functions.push(fn);
+  return fn;
+}
+
+async function objectText(key: string): Promise<string | undefined> {
+  try {
+    const response = await s3.client.send(new GetObjectCommand({ Bucket: s3.bucket, Key: key }));
+    return await response.Body!.transformToString();
+  } catch {
+    return undefined;
+  }
+}
+
+async function sqlObjects(): Promise<string[]> {
+  const listed = await s3.client.send(new ListObjectsV2Command({ Bucket: s3.bucket, Prefix: `${PREFIX}/main/sql/` }));
+  return (listed.Contents ?? []).map((o) => o.Key!);
+}
+
+function expectFailure(invocation: Invocation, code: string): string {
+  expect(invocation.functionError, JSON.stringify(invocation.payload)).toBe("Unhandled");
+  expect(invocation.payload).toMatchObject({ errorType: code, errorMessage: expect.any(String), trace: expect.any(Array) });
+  return invocation.payload!.errorMessage as string;
+}
+
+async function expectUntouched(): Promise<void> {
+  const state = await inspectDatabase(db.url, TABLES);
+  expect(state.tables).toEqual(Object.fromEntries(TABLES.map((t) => [t, false])));
+  expect(state.versions ?? []).toEqual([]);
+  expect(state.historyRows ?? 0).toBe(0);
+}
+
+beforeAll(async () => {
+  await ensureBuilt();
+  [s3, db, project] = await Promise.all([startS3(), createTestDatabase("e2e_failures"), mkdtemp(join(tmpdir(), "lambic-faulty-"))]);
+  writeProject(project);
+  const config = loadConfig({ cwd: project, env: {} });
+  const outDir = join(project, "dist/bundles");
+  [main, other] = [await buildBundle(config.databases.main!, { projectDir: project, outDir }), await buildBundle(config.databases.other!, { projectDir: project, outDir })];
+  await publishBundle(s3.client, { bucket: s3.bucket, prefix: PREFIX }, readBuiltBundle(main.dir));
+});
+
+afterAll(async () => {
+  await Promise.all(functions.map((fn) => fn.stop()));
+  await s3?.stop();
+  await db?.drop();
+  if (project) await rm(project, { recursive: true, force: true });
+});
+
+describe("a failing run is rolled back and leaves its SQL fallback in S3", () => {
+  it("a revision whose SQL fails: STATEMENT_FAILED, nothing applied, fallback written, EMF MigrationFailed", async () => {
+    const fn = lambda("sqlfail");
+    const invocation = await fn.invoke({ command: "upgrade", target: "sqlfail@head" });
+    const message = expectFailure(invocation, "STATEMENT_FAILED");
+    expect(message).toContain("f0000001");
+    expect(message).toContain("no_such_table");
+    await expectUntouched();
+
+    const key = `${PREFIX}/main/sql/base__f0000001__${invocation.requestId}.sql`;
+    expect(message).toContain(`s3://${s3.bucket}/${key}`);
+    const script = await objectText(key);
+    expect(script).toContain("-- Running upgrade  -> b0000001");
+    expect(script).toContain("-- Running upgrade b0000001 -> f0000001");
+    expect(script).toContain("INSERT INTO no_such_table VALUES (1)");
+
+    const [emf, ...more] = emfLines(invocation.log);
+    expect(more).toHaveLength(0);
+    expect(emf!._aws.CloudWatchMetrics[0]).toMatchObject({ Namespace: "Lambic", Dimensions: [["service", "database", "command"]] });
+    expect(emf!._aws.CloudWatchMetrics[0].Metrics.map((m: { Name: string }) => m.Name).sort()).toEqual(["MigrationDurationMs", "MigrationFailed", "RevisionsApplied"]);
+    expect(emf).toMatchObject({ service: "lambic", database: "main", command: "upgrade", MigrationFailed: 1, RevisionsApplied: 0, from: "base", to: "f0000001", bundleSha256: main.sha256, errorCode: "STATEMENT_FAILED" });
+    const failed = jsonLines(invocation.log).find((line) => line.message === "failed")!;
+    expect(failed).toMatchObject({ level: "ERROR", function_request_id: invocation.requestId, error: { code: "STATEMENT_FAILED", sqlFallback: { bucket: s3.bucket, key } } });
+  });
+
+  it("a revision that throws: REVISION_FAILED, nothing applied, and the error says why no SQL exists", async () => {
+    const fn = lambda("throws");
+    const before = await sqlObjects();
+    const invocation = await fn.invoke({ command: "upgrade", target: "throws@head" });
+    const message = expectFailure(invocation, "REVISION_FAILED");
+    expect(message).toContain("t0000001");
+    expect(message).toContain("3 orphan rows found");
+    expect(message).toContain("No offline SQL fallback was written: the revision throws when rendered offline too");
+    await expectUntouched();
+    expect(await sqlObjects()).toEqual(before);
+    expect(emfLines(invocation.log)[0]).toMatchObject({ MigrationFailed: 1, errorCode: "REVISION_FAILED" });
+  });
+
+  it("a deadline shorter than the migration: statement_timeout fires first, STATEMENT_TIMEOUT, rolled back, fallback written", async () => {
+    const fn = lambda("deadline");
+    const started = Date.now();
+    // 2.5 s left, 0.5 s margin: statement_timeout 2 s against pg_sleep(5).
+    const invocation = await fn.invoke({ command: "upgrade", target: "sleeps@head" }, { timeoutMs: 2500 });
+    expect(Date.now() - started).toBeLessThan(4500);
+    const message = expectFailure(invocation, "STATEMENT_TIMEOUT");
+    expect(message).toContain("s0000001");
+    await expectUntouched();
+    const key = `${PREFIX}/main/sql/base__s0000001__${invocation.requestId}.sql`;
+    expect(message).toContain(key);
+    expect(await objectText(key)).toContain("SELECT pg_sleep(5)");
+    expect(emfLines(invocation.log)[0]).toMatchObject({ command: "upgrade", MigrationFailed: 1, errorCode: "STATEMENT_TIMEOUT" });
+  });
+
+  it("with less time left than the margin nothing starts", async () => {
+    const fn = lambda("no-time");
+    const invocation = await fn.invoke({ command: "upgrade", target: "b0000001" }, { timeoutMs: 400 });
+    expect(expectFailure(invocation, "STATEMENT_TIMEOUT")).toContain("nothing was started");
+    await expectUntouched();
+  });
+
+  it("an unreachable database: CONNECTION_FAILED naming the host, without the password", async () => {
+    const port = await freePort();
+    const fn = lambda("unreachable", { LAMBIC_DATABASE_URL: `postgres://lambic:s3cret-pw@127.0.0.1:${port}/app` });
+    const invocation = await fn.invoke({ command: "upgrade", target: "b0000001" });
+    const message = expectFailure(invocation, "CONNECTION_FAILED");
+    expect(message).toContain(`127.0.0.1:${port}`);
+    expect(invocation.log).not.toContain("s3cret-pw");
+    expect(emfLines(invocation.log)[0]).toMatchObject({ MigrationFailed: 1, errorCode: "CONNECTION_FAILED" });
+    await expectUntouched();
+  });
+});
+
+describe("bundles that must not be imported", () => {
+  it("a bundle with one byte changed in S3 is BUNDLE_INTEGRITY, by sha256 or by pointer, before anything connects", async () => {
+    const prefix = "tampered";
+    await publishBundle(s3.client, { bucket: s3.bucket, prefix }, readBuiltBundle(main.dir));
+    const bytes = Buffer.from(readBuiltBundle(main.dir).code);
+    const at = bytes.indexOf("CREATE TABLE base_t");
+    bytes[at] = "c".charCodeAt(0); // one byte: CREATE -> cREATE
+    const key = bundleKey({ bucket: s3.bucket, prefix, database: "main" }, main.sha256);
+    await s3.client.send(new PutObjectCommand({ Bucket: s3.bucket, Key: key, Body: bytes }));
+
+    const fn = lambda("tampered", { LAMBIC_PREFIX: prefix, LAMBIC_DATABASE_URL: `postgres://x:y@127.0.0.1:${await freePort()}/none` });
+    const bySha = await fn.invoke({ command: "upgrade", target: "b0000001", bundle: { sha256: main.sha256 } });
+    const message = expectFailure(bySha, "BUNDLE_INTEGRITY");
+    expect(message).toContain(main.sha256);
+    expect(message).toContain("was not imported");
+    const byPointer = await fn.invoke({ command: "upgrade", target: "b0000001" });
+    expectFailure(byPointer, "BUNDLE_INTEGRITY");
+    await expectUntouched();
+  });
+
+  it("a tampered /tmp copy is not trusted: it is checked, ignored and downloaded again", async () => {
+    const fn = lambda("tmp-tampered");
+    const cached = join(project, "cache", "tmp-tampered");
+    mkdirSync(cached, { recursive: true });
+    writeFileSync(join(cached, `${main.sha256}.mjs`), "export const formatVersion = 1; export const database = 'main'; export const revisions = [];");
+    const invocation = await fn.invoke({ command: "heads", bundle: { sha256: main.sha256 } });
+    expect(invocation.payload).toMatchObject({ ok: true, heads: expect.arrayContaining(["f0000001", "t0000001", "s0000001"]) });
+    expect(jsonLines(invocation.log).find((line) => line.message === "done")).toMatchObject({ bundleFrom: "s3", s3Requests: 1 });
+  });
+
+  it("a missing bundle or pointer is BUNDLE_NOT_FOUND", async () => {
+    const fn = lambda("missing");
+    const missing = await fn.invoke({ command: "current", bundle: { sha256: "a".repeat(64) } });
+    expect(expectFailure(missing, "BUNDLE_NOT_FOUND")).toContain(`${PREFIX}/main/${"a".repeat(64)}/revisions.mjs`);
+    const noPointer = lambda("no-pointer", { LAMBIC_PREFIX: "never-published" });
+    expect(expectFailure(await noPointer.invoke({ command: "current" }), "BUNDLE_NOT_FOUND")).toContain("No bundle has been published");
+  });
+
+  it("another database's bundle is BUNDLE_DATABASE_MISMATCH", async () => {
+    const key = bundleKey({ bucket: s3.bucket, prefix: PREFIX, database: "main" }, other.sha256);
+    await s3.client.send(new PutObjectCommand({ Bucket: s3.bucket, Key: key, Body: readBuiltBundle(other.dir).code }));
+    const fn = lambda("mismatch");
+    const invocation = await fn.invoke({ command: "upgrade", target: "head", bundle: { sha256: other.sha256 } });
+    const message = expectFailure(invocation, "BUNDLE_DATABASE_MISMATCH");
+    expect(message).toContain(`database "other", not "main"`);
+    await expectUntouched();
+  });
+});
+
+describe("malformed events are INVALID_EVENT naming the field, before anything connects", () => {
+  // No bucket and no reachable database: any other error would show the event got further.
+  const cases: [string, unknown, string][] = [
+    ["unknown command", { command: "upgrad", target: "head" }, "command"],
+    ["missing command", { target: "head" }, "command"],
+    ["ill-typed command", { command: 7 }, "command"],
+    ["missing target", { command: "upgrade" }, "target"],
+    ["ill-typed target", { command: "downgrade", target: -1 }, "target"],
+    ["unknown database", { command: "upgrade", target: "head", database: "mian" }, "database"],
+    ["extra top-level key", { command: "upgrade", target: "head", force: true }, "force"],
+    ["field the command does not take", { command: "current", target: "head" }, "target"],
+    ["bad bundle sha256", { command: "upgrade", target: "head", bundle: { sha256: "abc" } }, "bundle.sha256"],
+    ["non-string x value", { command: "upgrade", target: "head", x: { data: true } }, "x.data"],
+    ["ill-typed dryRun", { command: "upgrade", target: "head", dryRun: "yes" }, "dryRun"],
+    ["not an object", "upgrade head", "(event)"],
+  ];
+  let fn: LambdaFunction;
+  beforeAll(async () => {
+    fn = lambda("invalid", { LAMBIC_BUCKET: "no-such-bucket", LAMBIC_DATABASE_URL: `postgres://x:y@127.0.0.1:${await freePort()}/none` });
+  });
+
+  it.each(cases)("%s", async (_name, event, field) => {
+    const invocation = await fn.invoke(event);
+    const message = expectFailure(invocation, "INVALID_EVENT");
+    expect(message).toContain(field === "(event)" ? "must be a JSON object" : `"${field}`);
+    const failed = jsonLines(invocation.log).find((line) => line.message === "failed")!;
+    expect(failed).toMatchObject({ error: { code: "INVALID_EVENT", field } });
+    expect(emfLines(invocation.log)[0]).toMatchObject({ database: "main", MigrationFailed: 1, errorCode: "INVALID_EVENT" });
+    expect(invocation.log).not.toMatch(/BUNDLE_|CONNECTION_FAILED|AWS_FAILED/);
+  });
+});
+
+describe("the database URL from AWS Secrets Manager", () => {
+  let server: Server;
+  const requests: unknown[] = [];
+  beforeAll(async () => {
+    const url = new URL(db.url);
+    // What RDS stores for a managed secret; the real SDK client talks to this over HTTP.
+    const secret = { engine: "postgres", host: url.hostname, port: Number(url.port), username: decodeURIComponent(url.username), password: decodeURIComponent(url.password), dbname: url.pathname.slice(1) };
+    server = createServer(async (req, res) => {
+      let body = "";
+      for await (const chunk of req) body += chunk;
+      requests.push({ target: req.headers["x-amz-target"], body: JSON.parse(body) });
+      res.writeHead(200, { "Content-Type": "application/x-amz-json-1.1" });
+      res.end(JSON.stringify({ ARN: "arn:aws:secretsmanager:us-east-1:000000000000:secret:db-AbCdEf", Name: "db", SecretString: JSON.stringify(secret), VersionId: "v1" }));
+    });
+    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  });
+  afterAll(() => new Promise<void>((resolve) => server.close(() => resolve())));
+
+  it("reads the secret once per environment and connects with it", async () => {
+    const { port } = server.address() as { port: number };
+    const fn = lambda("secret", { LAMBIC_DATABASE_URL: "", LAMBIC_DATABASE_SECRET_ARN: "arn:aws:secretsmanager:us-east-1:000000000000:secret:db-AbCdEf", AWS_ENDPOINT_URL_SECRETS_MANAGER: `http://127.0.0.1:${port}` });
+    const first = await fn.invoke({ command: "current" });
+    expect(first.payload, first.log).toMatchObject({ ok: true, versions: [] });
+    const second = await fn.invoke({ command: "current" });
+    expect(second.payload).toMatchObject({ ok: true });
+    expect(requests).toEqual([{ target: "secretsmanager.GetSecretValue", body: { SecretId: "arn:aws:secretsmanager:us-east-1:000000000000:secret:db-AbCdEf" } }]);
+  });
+});

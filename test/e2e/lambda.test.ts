@@ -1,0 +1,232 @@
+/**
+ * build → publish (the built CLI) → invoke the BUILT handler with each infra/events/*.json →
+ * check the database, the version rows, the S3 objects and the EMF lines. Then `lambic invoke`
+ * through a local Lambda Invoke API with the real @aws-sdk/client-lambda.
+ */
+import { readFileSync } from "node:fs";
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { GetObjectCommand, ListObjectsV2Command } from "@aws-sdk/client-s3";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { createTestDatabase, type TestDatabase } from "../support/database.ts";
+import { ensureBuilt, ROOT } from "./support/build.ts";
+import { runCli } from "./support/cli.ts";
+import { inspectDatabase } from "./support/inspect.ts";
+import { emfLines, jsonLines, LambdaFunction, startInvokeServer, type InvokeServer } from "./support/lambda.ts";
+import { startS3, type TestS3 } from "./support/s3.ts";
+
+const PREFIX = "e2e";
+const HEAD = "7f4c9d5e6b86";
+const ALL_TABLES = ["customer", "product", "orders", "order_line", "invoice"];
+const event = (name: string) => JSON.parse(readFileSync(join(ROOT, "infra/events", `${name}.json`), "utf8")) as Record<string, unknown>;
+
+let s3: TestS3;
+let db: TestDatabase;
+let fn: LambdaFunction;
+let cacheDir: string;
+let sha: string;
+
+async function objectText(key: string): Promise<string> {
+  const response = await s3.client.send(new GetObjectCommand({ Bucket: s3.bucket, Key: key }));
+  return response.Body!.transformToString();
+}
+
+beforeAll(async () => {
+  await ensureBuilt();
+  [s3, db, cacheDir] = await Promise.all([startS3(), createTestDatabase("e2e_lambda"), mkdtemp(join(tmpdir(), "lambic-cache-"))]);
+  fn = new LambdaFunction("lambic", {
+    ...s3.env,
+    LAMBIC_BUCKET: s3.bucket,
+    LAMBIC_PREFIX: PREFIX,
+    LAMBIC_DATABASE: "main",
+    LAMBIC_DATABASE_URL: db.url,
+    LAMBIC_CACHE_DIR: cacheDir,
+    POWERTOOLS_SERVICE_NAME: "lambic",
+    POWERTOOLS_METRICS_NAMESPACE: "Lambic",
+  });
+});
+
+afterAll(async () => {
+  await fn?.stop();
+  await s3?.stop();
+  await db?.drop();
+  if (cacheDir) await rm(cacheDir, { recursive: true, force: true });
+});
+
+describe("lambic publish (built CLI)", () => {
+  it("uploads the bundle content-addressed, moves current.json and prints the sha256", async () => {
+    const run = await runCli(["publish", "--bucket", s3.bucket, "--prefix", PREFIX], s3.env);
+    expect(run.stderr).toContain("Uploaded");
+    expect(run.code).toBe(0);
+    sha = run.stdout.trim();
+    expect(sha).toMatch(/^[0-9a-f]{64}$/);
+    const manifest = JSON.parse(readFileSync(join(ROOT, "dist/bundles/main/manifest.json"), "utf8"));
+    expect(manifest.sha256).toBe(sha);
+
+    const listed = await s3.client.send(new ListObjectsV2Command({ Bucket: s3.bucket, Prefix: `${PREFIX}/` }));
+    expect(listed.Contents!.map((o) => o.Key).sort()).toEqual([`${PREFIX}/main/${sha}/manifest.json`, `${PREFIX}/main/${sha}/revisions.mjs`, `${PREFIX}/main/current.json`].sort());
+    expect(JSON.parse(await objectText(`${PREFIX}/main/current.json`))).toMatchObject({ sha256: sha, database: "main" });
+    const uploaded = JSON.parse(await objectText(`${PREFIX}/main/${sha}/manifest.json`));
+    expect(uploaded).toMatchObject({ formatVersion: 1, database: "main", sha256: sha, heads: [HEAD] });
+    expect(uploaded.revisions).toHaveLength(7);
+  });
+
+  it("publishing the same sources again uploads nothing and keeps the sha256", async () => {
+    const run = await runCli(["publish", "--bucket", s3.bucket, "--prefix", PREFIX, "--json"], s3.env);
+    expect(run.code).toBe(0);
+    expect(JSON.parse(run.stdout)).toMatchObject({ sha256: sha, uploaded: false, previous: sha, key: `${PREFIX}/main/${sha}/revisions.mjs` });
+  });
+});
+
+describe("the built handler with the test events", () => {
+  it("upgrade.json follows current.json, applies every revision, and reports logs and EMF", async () => {
+    const invocation = await fn.invoke(event("upgrade"));
+    expect(invocation.functionError, invocation.log).toBeUndefined();
+    const result = invocation.payload!;
+    expect(result).toMatchObject({ ok: true, command: "upgrade", database: "main", from: [], to: [HEAD], bundleSha256: sha });
+    expect((result.steps as unknown[]).length).toBe(7);
+    expect(result.steps).toContainEqual({ revision: "1f3a9c2e7b10", direction: "up", ms: expect.any(Number) });
+    expect(result.durationMs).toEqual(expect.any(Number));
+
+    const state = await inspectDatabase(db.url, ALL_TABLES);
+    expect(Object.values(state.tables)).toEqual(ALL_TABLES.map(() => true));
+    expect(state.versions).toEqual([HEAD]);
+
+    // One JSON log line per step, each with the request id.
+    const steps = jsonLines(invocation.log).filter((line) => line.message === "step");
+    expect(steps).toHaveLength(7);
+    for (const line of steps) expect(line).toMatchObject({ level: "INFO", service: "lambic", function_request_id: invocation.requestId });
+
+    const [emf, ...more] = emfLines(invocation.log);
+    expect(more).toHaveLength(0);
+    expect(emf!._aws.CloudWatchMetrics).toEqual([
+      {
+        Namespace: "Lambic",
+        Dimensions: [["service", "database", "command"]],
+        Metrics: expect.arrayContaining([
+          { Name: "RevisionsApplied", Unit: "Count" },
+          { Name: "MigrationDurationMs", Unit: "Milliseconds" },
+          { Name: "MigrationFailed", Unit: "Count" },
+          { Name: "LockWaitMs", Unit: "Milliseconds" },
+        ]),
+      },
+    ]);
+    expect(emf).toMatchObject({ service: "lambic", database: "main", command: "upgrade", RevisionsApplied: 7, MigrationFailed: 0, from: "base", to: HEAD, bundleSha256: sha });
+    expect(emf!.MigrationDurationMs).toEqual(expect.any(Number));
+    expect(emf!.LockWaitMs).toEqual(expect.any(Number));
+  });
+
+  it("a warm no-op with the sha256 hits the bundle cache: no S3 request, at most 3 round trips", async () => {
+    const invocation = await fn.invoke({ command: "upgrade", target: "head", bundle: { sha256: sha } });
+    expect(invocation.payload).toMatchObject({ ok: true, from: [HEAD], to: [HEAD], steps: [] });
+    const done = jsonLines(invocation.log).find((line) => line.message === "done")!;
+    expect(done).toMatchObject({ bundleFrom: "memory", s3Requests: 0 });
+    expect(done.roundTrips as number).toBeLessThanOrEqual(3);
+    expect(emfLines(invocation.log)[0]).toMatchObject({ RevisionsApplied: 0, MigrationFailed: 0, from: HEAD, to: HEAD });
+  });
+
+  it("current.json reports the version rows", async () => {
+    const invocation = await fn.invoke(event("current"));
+    expect(invocation.payload).toMatchObject({ ok: true, command: "current", versions: [HEAD], heads: [HEAD], bundleSha256: sha });
+  });
+
+  it("rollback.json downgrades one step; from the merge head -1 is ambiguous, as in Alembic", async () => {
+    const ambiguous = await fn.invoke(event("rollback"));
+    expect(ambiguous.functionError).toBe("Unhandled");
+    expect(ambiguous.payload).toMatchObject({ errorType: "AMBIGUOUS_RELATIVE" });
+    expect(ambiguous.payload!.errorMessage).not.toContain("fallback");
+    expect((await inspectDatabase(db.url, [])).versions).toEqual([HEAD]);
+
+    const partial = await fn.invoke({ command: "downgrade", target: "3b9e5f1a2d42" });
+    expect(partial.payload).toMatchObject({ ok: true, from: [HEAD], to: ["3b9e5f1a2d42"] });
+    const invocation = await fn.invoke(event("rollback"));
+    expect(invocation.functionError, invocation.log).toBeUndefined();
+    expect(invocation.payload).toMatchObject({ ok: true, command: "downgrade", from: ["3b9e5f1a2d42"], to: ["2a7d4e8f0c31"], steps: [{ revision: "3b9e5f1a2d42", direction: "down" }] });
+    const state = await inspectDatabase(db.url, ["product", "orders"]);
+    expect(state).toMatchObject({ versions: ["2a7d4e8f0c31"], tables: { product: true, orders: false } });
+    expect(emfLines(invocation.log)[0]).toMatchObject({ command: "downgrade", RevisionsApplied: 1, MigrationFailed: 0, from: "3b9e5f1a2d42", to: "2a7d4e8f0c31" });
+
+    const dry = await fn.invoke({ command: "upgrade", target: "head", dryRun: true });
+    expect(dry.payload).toMatchObject({ ok: true, dryRun: true, from: ["2a7d4e8f0c31"], to: [HEAD] });
+    expect(dry.payload!.sql).toContain(`-- Running upgrade 5d2a7b3c4f64, 6e3b8c4d5a75 -> ${HEAD}`);
+    expect((await inspectDatabase(db.url, [])).versions).toEqual(["2a7d4e8f0c31"]);
+
+    const again = await fn.invoke(event("upgrade"));
+    expect(again.payload).toMatchObject({ ok: true, from: ["2a7d4e8f0c31"], to: [HEAD] });
+    expect((again.payload!.steps as { revision: string }[]).map((step) => step.revision)).toHaveLength(5);
+    expect((await inspectDatabase(db.url, ALL_TABLES)).tables).toEqual(Object.fromEntries(ALL_TABLES.map((t) => [t, true])));
+  });
+
+  it("sql.json writes the offline script to <prefix>/<db>/sql/<from>__<to>__<request id>.sql", async () => {
+    const invocation = await fn.invoke(event("sql"));
+    expect(invocation.functionError, invocation.log).toBeUndefined();
+    const key = `${PREFIX}/main/sql/base__${HEAD}__${invocation.requestId}.sql`;
+    expect(invocation.payload).toMatchObject({ ok: true, command: "sql", bucket: s3.bucket, key, from: [], to: [HEAD] });
+    const script = await objectText(key);
+    expect(script).toContain(`bundle sha256: ${sha}`);
+    expect(script).toContain("-- Running upgrade  -> 1f3a9c2e7b10");
+    expect(script).toContain(`-- Running upgrade 5d2a7b3c4f64, 6e3b8c4d5a75 -> ${HEAD}`);
+    expect(script).toContain("\nCOMMIT;\n");
+  });
+
+  it("heads, history, check and stamp", async () => {
+    const heads = await fn.invoke({ command: "heads" });
+    expect(heads.payload).toMatchObject({ ok: true, heads: [HEAD] });
+    const history = await fn.invoke({ command: "history", range: "5d2a7b3c4f64:" });
+    expect((history.payload!.revisions as { id: string }[]).map((r) => r.id)).toEqual([HEAD, "5d2a7b3c4f64"]);
+    const check = await fn.invoke({ command: "check" });
+    expect(check.payload).toMatchObject({ ok: true, upToDate: true, pending: [] });
+    const stamp = await fn.invoke({ command: "stamp", target: "1f3a9c2e7b10" });
+    expect(stamp.payload).toMatchObject({ ok: true, command: "stamp", to: ["1f3a9c2e7b10"] });
+    expect(emfLines(stamp.log)[0]).toMatchObject({ command: "stamp", RevisionsApplied: 0 });
+    const behind = await fn.invoke({ command: "check" });
+    expect(behind.payload).toMatchObject({ upToDate: false });
+    await fn.invoke({ command: "stamp", target: "head" });
+  });
+
+  it("a cold environment finds the bundle in /tmp (checked) without downloading it", async () => {
+    await fn.stop();
+    const invocation = await fn.invoke({ command: "current", bundle: { sha256: sha } });
+    expect(invocation.payload).toMatchObject({ ok: true, versions: [HEAD] });
+    expect(jsonLines(invocation.log).find((line) => line.message === "done")).toMatchObject({ bundleFrom: "tmp", s3Requests: 0 });
+  });
+});
+
+describe("lambic invoke (built CLI) against a local Lambda Invoke API", () => {
+  let server: InvokeServer;
+  const cliEnv = () => ({ AWS_REGION: "us-east-1", AWS_ACCESS_KEY_ID: "test", AWS_SECRET_ACCESS_KEY: "test", AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: "true" });
+
+  beforeAll(async () => {
+    server = await startInvokeServer(new Map([["lambic", fn]]));
+  });
+  afterAll(async () => server?.stop());
+
+  it("sends the event built from the arguments, prints the result and exits 0", async () => {
+    const run = await runCli(["invoke", "--function", "lambic", "--endpoint", server.endpoint, "--json", "upgrade", "head", "--bundle", sha, "-x", "data=true"], cliEnv());
+    expect(run.code, run.stderr).toBe(0);
+    expect(JSON.parse(run.stdout)).toMatchObject({ ok: true, command: "upgrade", database: "main", to: [HEAD], bundleSha256: sha });
+    expect(server.requests.at(-1)).toEqual({ name: "lambic", logType: "Tail", payload: { command: "upgrade", database: "main", target: "head", bundle: { sha256: sha }, x: { data: "true" } } });
+
+    const text = await runCli(["invoke", "--function", "lambic", "--endpoint", server.endpoint, "current"], cliEnv());
+    expect(text.code).toBe(0);
+    expect(text.stdout).toContain(`main: ${HEAD}`);
+  });
+
+  it("a failed migration prints the error and the decoded log tail and exits 1", async () => {
+    const run = await runCli(["invoke", "--function", "lambic", "--endpoint", server.endpoint, "--json", "upgrade", "nosuchrevision"], cliEnv());
+    expect(run.code).toBe(1);
+    const error = JSON.parse(run.stdout).error;
+    expect(error).toMatchObject({ code: "INVOKE_FAILED", errorType: "REVISION_NOT_FOUND", functionError: "Unhandled" });
+    expect(run.stderr).toContain("--- log tail of lambic ---");
+    expect(run.stderr).toContain("START RequestId:");
+    expect(run.stderr).toMatch(/"MigrationFailed":1/);
+    expect(run.stderr).toContain("lambic: INVOKE_FAILED: lambic failed: REVISION_NOT_FOUND:");
+  });
+
+  it("an unknown function is INVOKE_FAILED before anything runs", async () => {
+    const run = await runCli(["invoke", "--function", "nope", "--endpoint", server.endpoint, "current"], cliEnv());
+    expect(run.code).toBe(1);
+    expect(run.stderr).toMatch(/INVOKE_FAILED: Invoking nope failed before it ran: ResourceNotFoundException/);
+  });
+});
