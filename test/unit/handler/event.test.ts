@@ -1,0 +1,105 @@
+import { describe, expect, it } from "vitest";
+import { eventDefaultsFromEnv, parseEvent } from "../../../handler/event.ts";
+import { LambicError } from "../../../src/errors.ts";
+
+const defaults = { databases: ["main", "billing"], defaultDatabase: "main" };
+const SHA = "0123456789abcdef".repeat(4);
+
+function rejects(event: unknown): LambicError {
+  try {
+    parseEvent(event, defaults);
+  } catch (error) {
+    expect(error).toBeInstanceOf(LambicError);
+    expect((error as LambicError).code).toBe("INVALID_EVENT");
+    return error as LambicError;
+  }
+  throw new Error(`accepted ${JSON.stringify(event)}`);
+}
+
+describe("parseEvent", () => {
+  it("accepts DESIGN.md's example and fills the defaults", () => {
+    expect(parseEvent({ command: "upgrade", target: "head", database: "main", bundle: { sha256: SHA }, x: { data: "true" }, dryRun: false }, defaults)).toEqual({
+      command: "upgrade",
+      database: "main",
+      bundleSha256: SHA,
+      targets: ["head"],
+      x: { data: "true" },
+      dryRun: false,
+      allowChanged: false,
+      purge: false,
+      range: undefined,
+      direction: "upgrade",
+    });
+  });
+
+  it("accepts the infra test events", () => {
+    expect(parseEvent({ command: "downgrade", target: "-1" }, defaults)).toMatchObject({ command: "downgrade", targets: ["-1"], database: "main" });
+    expect(parseEvent({ command: "current" }, defaults)).toMatchObject({ command: "current", targets: [] });
+    expect(parseEvent({ command: "sql", target: "base:head" }, defaults)).toMatchObject({ command: "sql", targets: ["base:head"], direction: "upgrade" });
+    expect(parseEvent({ command: "sql" }, defaults)).toMatchObject({ targets: ["head"] });
+  });
+
+  it("stamp takes one target or a list, and purge", () => {
+    expect(parseEvent({ command: "stamp", target: ["ae10", "27c6"], purge: true }, defaults)).toMatchObject({ targets: ["ae10", "27c6"], purge: true });
+    expect(parseEvent({ command: "stamp", target: "head" }, defaults)).toMatchObject({ targets: ["head"], purge: false });
+  });
+
+  it("history takes a range, sql a direction, other databases by name", () => {
+    expect(parseEvent({ command: "history", range: "ae10:" }, defaults)).toMatchObject({ range: "ae10:" });
+    expect(parseEvent({ command: "sql", target: "head:base", direction: "downgrade" }, defaults)).toMatchObject({ direction: "downgrade" });
+    expect(parseEvent({ command: "heads", database: "billing" }, defaults)).toMatchObject({ database: "billing" });
+  });
+
+  const cases: [string, unknown, string, RegExp][] = [
+    ["not an object", "upgrade", "(event)", /must be a JSON object/],
+    ["null", null, "(event)", /must be a JSON object/],
+    ["an array", [{ command: "upgrade" }], "(event)", /must be a JSON object/],
+    ["missing command", {}, "command", /has no "command"/],
+    ["unknown command", { command: "upgrad", target: "head" }, "command", /Did you mean "upgrade"/],
+    ["ill-typed command", { command: ["upgrade"] }, "command", /expected one of upgrade, downgrade/],
+    ["missing target (upgrade)", { command: "upgrade" }, "target", /needs a "target"/],
+    ["missing target (downgrade)", { command: "downgrade" }, "target", /"target": "-1"/],
+    ["missing target (stamp)", { command: "stamp" }, "target", /needs a "target"/],
+    ["numeric target", { command: "downgrade", target: -1 }, "target", /number -1/],
+    ["empty target", { command: "upgrade", target: "" }, "target", /an empty string/],
+    ["target with spaces", { command: "upgrade", target: "head head" }, "target", /no spaces/],
+    ["target list outside stamp", { command: "upgrade", target: ["head"] }, "target", /an array/],
+    ["empty stamp list", { command: "stamp", target: [] }, "target", /empty list/],
+    ["ill-typed stamp item", { command: "stamp", target: ["head", 3] }, "target[1]", /number 3/],
+    ["unknown database", { command: "current", database: "mainn" }, "database", /Did you mean "main"/],
+    ["ill-typed database", { command: "current", database: 1 }, "database", /number 1/],
+    ["empty database", { command: "current", database: "" }, "database", /empty string/],
+    ["extra top-level key", { command: "upgrade", target: "head", force: true }, "force", /Unknown field "force"/],
+    ["misspelt key", { command: "upgrade", target: "head", dryrun: true }, "dryrun", /Did you mean "dryRun"/],
+    ["key of another command", { command: "current", target: "head" }, "target", /not used by command "current"/],
+    ["dryRun on current", { command: "current", dryRun: true }, "dryRun", /not used by command "current"/],
+    ["bundle not an object", { command: "current", bundle: SHA }, "bundle", /expected \{"sha256"/],
+    ["bundle without sha256", { command: "current", bundle: {} }, "bundle.sha256", /has no "sha256"/],
+    ["bundle extra key", { command: "current", bundle: { sha256: SHA, key: "x" } }, "bundle.key", /takes only "sha256"/],
+    ["short sha256", { command: "current", bundle: { sha256: "abc" } }, "bundle.sha256", /64 lowercase hex/],
+    ["uppercase sha256", { command: "current", bundle: { sha256: SHA.toUpperCase() } }, "bundle.sha256", /64 lowercase hex/],
+    ["x not an object", { command: "upgrade", target: "head", x: "data=true" }, "x", /object of strings/],
+    ["x value not a string", { command: "upgrade", target: "head", x: { data: true } }, "x.data", /write "true"/],
+    ["dryRun not a boolean", { command: "upgrade", target: "head", dryRun: "false" }, "dryRun", /true or false/],
+    ["allowChanged not a boolean", { command: "upgrade", target: "head", allowChanged: 1 }, "allowChanged", /true or false/],
+    ["purge not a boolean", { command: "stamp", target: "head", purge: "yes" }, "purge", /true or false/],
+    ["range not a string", { command: "history", range: 5 }, "range", /number 5/],
+    ["bad direction", { command: "sql", direction: "up" }, "direction", /"upgrade" or "downgrade"/],
+  ];
+
+  it.each(cases)("rejects %s, naming the field", (_name, event, field, message) => {
+    const error = rejects(event);
+    expect(error.details.field).toBe(field);
+    expect(error.message).toMatch(/^Invalid event: /);
+    expect(error.message).toMatch(message);
+  });
+});
+
+describe("eventDefaultsFromEnv", () => {
+  it("serves LAMBIC_DATABASE, a LAMBIC_DATABASES list, or main", () => {
+    expect(eventDefaultsFromEnv({ LAMBIC_DATABASE: "app" })).toEqual({ databases: ["app"], defaultDatabase: "app" });
+    expect(eventDefaultsFromEnv({ LAMBIC_DATABASES: "a, b", LAMBIC_DATABASE: "b" })).toEqual({ databases: ["a", "b"], defaultDatabase: "b" });
+    expect(eventDefaultsFromEnv({ LAMBIC_DATABASES: "a,b" })).toEqual({ databases: ["a", "b"], defaultDatabase: "a" });
+    expect(eventDefaultsFromEnv({})).toEqual({ databases: ["main"], defaultDatabase: "main" });
+  });
+});
