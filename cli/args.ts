@@ -18,6 +18,8 @@ Database (DATABASE_URL or lambic.config.json; else the embedded PostgreSQL under
   downgrade TARGET [--sql [--output FILE]] [--dry-run] [--per-revision]
   stamp [--purge] TARGET...          set the version rows without running revisions
   check                              exit 0 at the heads, 1 with pending or changed revisions
+  Tenant databases: every tenant schema by default; --tenant T (repeatable) selects some,
+  --concurrency N (default 4) sets how many run at once; current --all-tenants reports each one.
 
 AWS:
   publish --bucket B [--prefix P]    upload the built bundle of the database to S3
@@ -55,6 +57,7 @@ const OPTIONS = {
   endpoint: { type: "string" },
   tenant: { type: "string", multiple: true },
   "all-tenants": { type: "boolean" },
+  concurrency: { type: "string" },
 } as const;
 
 const RELATIVE = /^-\d+$/;
@@ -92,6 +95,7 @@ export interface CliArgs {
     endpoint?: string;
     tenant?: string[];
     "all-tenants"?: boolean;
+    concurrency?: string;
   };
   readonly x: Readonly<Record<string, string>>;
 }

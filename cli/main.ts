@@ -226,22 +226,71 @@ function scriptOptions(context: Context, range: string) {
   };
 }
 
-/** Opens the configured database, or the embedded one, and says which. */
-async function connect(context: Context) {
+/** The configured database URL, or the embedded PostgreSQL's (saying so). */
+async function databaseUrl(context: Context): Promise<string> {
+  if (context.database.url) return context.database.url;
+  const { ensureEmbeddedPostgres } = await import("../src/db/embedded.ts");
+  const embedded = await ensureEmbeddedPostgres(context.io.cwd);
+  context.io.stderr(`No database URL is set (DATABASE_URL or lambic.config.json), so using the embedded PostgreSQL ${embedded.started ? "just started" : "already running"} on port ${embedded.port} (data: ${embedded.dataDir}). Connect with: ${embedded.psql}\n`);
+  return embedded.url;
+}
+
+/** Opens the configured database, or the embedded one. */
+async function connect(context: Context, url?: string) {
   const { openConnection } = await import("../src/db/connection.ts");
-  let url = context.database.url;
-  if (!url) {
-    const { ensureEmbeddedPostgres } = await import("../src/db/embedded.ts");
-    const embedded = await ensureEmbeddedPostgres(context.io.cwd);
-    context.io.stderr(`No database URL is set (DATABASE_URL or lambic.config.json), so using the embedded PostgreSQL ${embedded.started ? "just started" : "already running"} on port ${embedded.port} (data: ${embedded.dataDir}). Connect with: ${embedded.psql}\n`);
-    url = embedded.url;
+  return openConnection(url ?? (await databaseUrl(context)), { driver: context.database.driver, applicationName: "lambic" });
+}
+
+function concurrency(context: Context): number {
+  const raw = context.args.options.concurrency ?? "4";
+  const value = Number(raw);
+  if (!Number.isInteger(value) || value < 1 || value > 64) throw new LambicError("USAGE", `--concurrency takes a whole number from 1 to 64, got "${raw}".`, { value: raw });
+  return value;
+}
+
+/**
+ * Runs `work` once per selected tenant schema (each with its own version table, lock and
+ * connection), showing progress, and reports every tenant. Exit 1 when any tenant failed.
+ */
+async function perTenant<T>(context: Context, work: (connection: import("../src/db/connection.ts").Connection, tenant: string) => Promise<T>, describe: (tenant: string, result: T) => Record<string, unknown>): Promise<Output> {
+  const tenants = await import("../src/runner/tenants.ts");
+  const url = await databaseUrl(context);
+  const admin = await connect(context, url);
+  let selected: string[];
+  try {
+    selected = tenants.selectTenants(await tenants.listTenants(admin, context.database.tenants!), context.args.options.tenant);
+  } finally {
+    await admin.close();
   }
-  return openConnection(url, { driver: context.database.driver, applicationName: "lambic" });
+  let lastPrint = 0;
+  const outcomes = await tenants.forEachTenant(selected, {
+    concurrency: concurrency(context),
+    connect: () => connect(context, url),
+    onProgress: (p) => {
+      if (!p.last.ok) context.io.stderr(`tenant ${p.last.tenant} failed: ${p.last.error.code}: ${p.last.error.message}\n`);
+      const now = performance.now();
+      if (p.remaining === 0 || now - lastPrint > 1000) {
+        lastPrint = now;
+        context.io.stderr(`tenants: ${p.done} done, ${p.failed} failed, ${p.remaining} remaining, ${p.perSecond.toFixed(1)}/s\n`);
+      }
+    },
+  }, work);
+  const report = outcomes.map((o) => (o.ok ? { tenant: o.tenant, ok: true, ...describe(o.tenant, o.result) } : { tenant: o.tenant, ok: false, error: o.error.toJSON() }));
+  const failed = outcomes.filter((o) => !o.ok).length;
+  const text = outcomes.map((o) => (o.ok ? `${o.tenant}: ${JSON.stringify(describe(o.tenant, o.result))}` : `${o.tenant}: FAILED ${o.error.code}`)).join("\n");
+  return { json: { tenants: report, ok: outcomes.length - failed, failed }, text: `${text}\n${outcomes.length - failed} tenant(s) ok, ${failed} failed.`, exitCode: failed > 0 ? 1 : 0 };
 }
 
 async function migrate(context: Context, set: RevisionSet, command: MigrationCommand): Promise<Output> {
   const { args, database } = context;
   const runner = await import("../src/runner/run.ts");
+  if (database.tenants !== undefined && !args.options["dry-run"]) {
+    return perTenant(
+      context,
+      (connection, tenant) => runner.runMigration(connection, set, command, { ...scriptOptions(context, ""), runId: randomUUID(), schema: tenant, searchPath: tenant, allowChanged: args.options["allow-changed"] }),
+      (_tenant, result) => ({ from: result.from, to: result.to, steps: result.steps.map(({ revision, direction, ms }) => ({ revision, direction, ms })) }),
+    );
+  }
   const connection = await connect(context);
   try {
     if (args.options["dry-run"]) {
@@ -270,6 +319,16 @@ async function migrate(context: Context, set: RevisionSet, command: MigrationCom
 
 async function current(context: Context, set: RevisionSet): Promise<Output> {
   const runner = await import("../src/runner/run.ts");
+  if (context.database.tenants !== undefined) {
+    return perTenant(
+      context,
+      (connection, tenant) => runner.readCurrent(connection, set, { versionTable: context.database.versionTable, schema: tenant }),
+      (_tenant, state) => ({ versions: state.versions, heads: state.heads }),
+    );
+  }
+  if (context.args.options["all-tenants"] || context.args.options.tenant) {
+    throw new LambicError("USAGE", `Database "${context.database.name}" has no tenants (set "tenants" in lambic.config.json).`, {});
+  }
   const connection = await connect(context);
   try {
     const state = await runner.readCurrent(connection, set, context.database);

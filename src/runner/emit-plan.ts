@@ -1,5 +1,5 @@
 import { LambicError } from "../errors.ts";
-import { createOperations } from "../operations/index.ts";
+import { createOperations, quoteIdentifier } from "../operations/index.ts";
 import { describeStep, VersionRows, type PlanStep } from "../revision/plan.ts";
 import { revisionOf, type RevisionSet } from "../revision/revision-set.ts";
 import type { LoadedRevision, RevisionContext, RevisionDirection } from "../revision/types.ts";
@@ -8,6 +8,8 @@ import { historyInsertStatement, stepStartStatement, versionRowStatement, type V
 
 export interface EmitOptions {
   readonly names: VersionTableNames;
+  /** Restated for statements that run outside the transaction (SET LOCAL ends with it). */
+  readonly searchPath?: string;
   readonly runId: string;
   readonly actor: string;
   readonly x: Readonly<Record<string, string>>;
@@ -49,6 +51,7 @@ export async function emitPlan(sink: Sink, set: RevisionSet, steps: readonly Pla
     if (!transactional) {
       sink.statement("COMMIT", origin("control"));
       sink.statement("SET standard_conforming_strings = on", origin("control"));
+      if (options.searchPath !== undefined) sink.statement(`SET search_path TO ${quoteIdentifier(options.searchPath)}`, origin("control"));
       await sink.flush();
     }
     sink.comment(`Running ${label}`);

@@ -1,7 +1,7 @@
 import type { Connection } from "../db/connection.ts";
 import { toDatabaseFailure } from "../db/connection.ts";
 import { LambicError } from "../errors.ts";
-import { quoteLiteral } from "../operations/quote.ts";
+import { quoteIdentifier, quoteLiteral } from "../operations/quote.ts";
 import { effectiveHeads, planDowngrade, planStamp, planUpgrade, type PlanStep } from "../revision/plan.ts";
 import { isNode } from "../revision/revision-map.ts";
 import type { RevisionSet } from "../revision/revision-set.ts";
@@ -26,7 +26,10 @@ export type MigrationCommand =
 
 export interface RunOptions {
   readonly versionTable: string;
+  /** Schema of the version and history tables (default: the search_path's first schema). */
   readonly schema?: string;
+  /** Set as search_path for the run, so unqualified names land there (a tenant's schema). Created if missing. */
+  readonly searchPath?: string;
   readonly lockTimeoutMs: number;
   /** 0: no statement timeout. */
   readonly statementTimeoutMs: number;
@@ -79,6 +82,7 @@ function openTransaction(sink: Sink, names: VersionTableNames, options: RunOptio
   sink.statement(`SET LOCAL lock_timeout = ${millis(options.lockTimeoutMs)}`, { purpose: "control" });
   // Literals are rendered without E'': a backslash is only inert with standard strings on.
   sink.statement("SET LOCAL standard_conforming_strings = on", { purpose: "control" });
+  if (options.searchPath !== undefined) sink.statement(`SET LOCAL search_path TO ${quoteIdentifier(options.searchPath, { op: "tenant", argument: "schema" })}`, { purpose: "control" });
   if (options.statementTimeoutMs > 0) sink.statement(`SET LOCAL statement_timeout = ${millis(options.statementTimeoutMs)}`, { purpose: "control" });
 }
 
@@ -205,6 +209,7 @@ export async function runMigration(connection: Connection, set: RevisionSet, com
       `SELECT extract(epoch FROM clock_timestamp() - statement_timestamp()) * 1000 AS lock_wait_ms FROM (${lockStatement(names, "xact")}) AS acquired`,
       { purpose: "lock" },
     );
+    if (options.searchPath !== undefined) sink.statement(`CREATE SCHEMA IF NOT EXISTS ${quoteIdentifier(options.searchPath, { op: "tenant", argument: "schema" })}`, { purpose: "control" });
     for (const ddl of createVersionTableStatements(names)) sink.statement(ddl, { purpose: "control" });
     if (command.kind === "stamp" && command.purge) sink.statement(`DELETE FROM ${versionTableSql(names)}`, { purpose: "version" });
     const versions = sink.statement(selectVersionsStatement(names), { purpose: "read" });
@@ -228,7 +233,7 @@ export async function runMigration(connection: Connection, set: RevisionSet, com
       sink.statement(lockStatement(names, "session"), { purpose: "lock" });
       sessionLock = true;
     }
-    const { emitted, rows: after } = await emitPlan(sink, set, steps, rows, { names, runId: options.runId, actor: options.actor, x: options.x ?? {}, perRevision: options.perRevision ?? false });
+    const { emitted, rows: after } = await emitPlan(sink, set, steps, rows, { names, runId: options.runId, actor: options.actor, x: options.x ?? {}, perRevision: options.perRevision ?? false, searchPath: options.searchPath });
     sink.statement("COMMIT", { purpose: "control" });
     if (sessionLock) sink.statement(lockStatement(names, "unlock"), { purpose: "lock" });
     await sink.flush();
@@ -306,11 +311,12 @@ export async function renderScript(set: RevisionSet, command: MigrationCommand, 
   sink.comment(`from: ${startRows.join(", ") || "base"}`);
   sink.comment("apply with: psql -v ON_ERROR_STOP=1 -f <this file>");
   sink.raw("");
+  if (options.searchPath !== undefined) sink.statement(`CREATE SCHEMA IF NOT EXISTS ${quoteIdentifier(options.searchPath, { op: "tenant", argument: "schema" })}`, { purpose: "control" });
   for (const ddl of createVersionTableStatements(names)) sink.statement(ddl, { purpose: "control" });
   if (sessionLock) sink.statement(lockStatement(names, "session"), { purpose: "lock" });
   openTransaction(sink, names, options);
   sink.statement(lockStatement(names, "xact"), { purpose: "lock" });
-  const { rows } = await emitPlan(sink, set, steps, startRows, { names, runId: options.runId, actor: options.actor, x: options.x ?? {}, perRevision: options.perRevision ?? false });
+  const { rows } = await emitPlan(sink, set, steps, startRows, { names, runId: options.runId, actor: options.actor, x: options.x ?? {}, perRevision: options.perRevision ?? false, searchPath: options.searchPath });
   sink.statement("COMMIT", { purpose: "control" });
   if (sessionLock) sink.statement(lockStatement(names, "unlock"), { purpose: "lock" });
   return { script: sink.toString(), steps, to: rows };

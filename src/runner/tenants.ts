@@ -1,0 +1,100 @@
+import type { TenantsConfig } from "../config.ts";
+import type { Connection } from "../db/connection.ts";
+import { LambicError } from "../errors.ts";
+
+/**
+ * Schema-per-tenant (Alembic's cookbook: one search_path per tenant): each tenant schema has its
+ * own version table and its own lock, and is migrated on a connection of its own, several at a
+ * time. One tenant's failure rolls back that tenant only.
+ */
+
+// Plain identifiers only: a tenant name becomes a schema name, a lock key and a log field.
+const TENANT_NAME = /^[A-Za-z_][A-Za-z0-9_]{0,62}$/;
+
+export function validateTenantName(name: unknown, source: string): string {
+  if (typeof name !== "string" || !TENANT_NAME.test(name)) {
+    throw new LambicError(
+      "INVALID_TENANT",
+      `Tenant ${JSON.stringify(name)} (from ${source}) is not a plain schema name: letters, digits and "_", not starting with a digit, at most 63 characters. It was not used; fix the tenant list.`,
+      { tenant: name, source },
+    );
+  }
+  return name;
+}
+
+/** The configured tenants: the list as is, or the rows of the query (first column). */
+export async function listTenants(connection: Connection, tenants: TenantsConfig): Promise<string[]> {
+  if (Array.isArray(tenants)) return tenants.map((t) => validateTenantName(t, "the tenants list"));
+  const rows = await connection.query<Record<string, unknown>>((tenants as { query: string }).query);
+  return rows.map((row) => validateTenantName(Object.values(row)[0], "the tenants query"));
+}
+
+/** Narrows the tenant list to the ones asked for, refusing names that are not tenants. */
+export function selectTenants(all: readonly string[], wanted: readonly string[] | undefined): string[] {
+  if (!wanted || wanted.length === 0) return [...all];
+  for (const name of wanted) validateTenantName(name, "the command line");
+  const unknown = wanted.filter((w) => !all.includes(w));
+  if (unknown.length > 0) {
+    throw new LambicError("INVALID_TENANT", `Not tenants of this database: ${unknown.join(", ")}. Tenants: ${all.slice(0, 20).join(", ")}${all.length > 20 ? ", ..." : ""}.`, { unknown });
+  }
+  return [...new Set(wanted)];
+}
+
+export type TenantOutcome<T> =
+  | { readonly tenant: string; readonly ok: true; readonly result: T; readonly ms: number }
+  | { readonly tenant: string; readonly ok: false; readonly error: LambicError; readonly ms: number };
+
+export interface TenantProgress {
+  readonly done: number;
+  readonly failed: number;
+  readonly remaining: number;
+  readonly perSecond: number;
+  readonly last: TenantOutcome<unknown>;
+}
+
+/**
+ * Runs `work` for every tenant with at most `concurrency` at once, each on its own connection.
+ * Never throws for a tenant's failure: every tenant gets an outcome, in the input order.
+ */
+export async function forEachTenant<T>(
+  tenants: readonly string[],
+  options: { concurrency: number; connect: () => Promise<Connection>; onProgress?: (progress: TenantProgress) => void },
+  work: (connection: Connection, tenant: string) => Promise<T>,
+): Promise<TenantOutcome<T>[]> {
+  const outcomes: TenantOutcome<T>[] = new Array(tenants.length);
+  const started = performance.now();
+  let next = 0;
+  let done = 0;
+  let failed = 0;
+  const worker = async () => {
+    let connection: Connection | undefined;
+    try {
+      while (next < tenants.length) {
+        const index = next++;
+        const tenant = tenants[index]!;
+        const t0 = performance.now();
+        let outcome: TenantOutcome<T>;
+        try {
+          connection ??= await options.connect();
+          outcome = { tenant, ok: true, result: await work(connection, tenant), ms: performance.now() - t0 };
+        } catch (error) {
+          const coded = error instanceof LambicError ? error : new LambicError("REVISION_FAILED", `Tenant ${tenant} failed: ${(error as Error)?.message ?? String(error)}`, { tenant }, { cause: error });
+          outcome = { tenant, ok: false, error: coded, ms: performance.now() - t0 };
+          failed++;
+          // A lost connection is not reused for the next tenant.
+          if (coded.code === "CONNECTION_FAILED") {
+            await connection?.close().catch(() => undefined);
+            connection = undefined;
+          }
+        }
+        outcomes[index] = outcome;
+        done++;
+        options.onProgress?.({ done, failed, remaining: tenants.length - done, perSecond: done / ((performance.now() - started) / 1000), last: outcome });
+      }
+    } finally {
+      await connection?.close().catch(() => undefined);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.max(1, Math.min(options.concurrency, tenants.length)) }, worker));
+  return outcomes;
+}

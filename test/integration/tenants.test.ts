@@ -1,0 +1,147 @@
+import { execFileSync, spawn } from "node:child_process";
+import { existsSync, mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import postgres from "postgres";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { createTestDatabase, type TestDatabase } from "../support/database.ts";
+
+/** Named databases and schema-per-tenant, through the built command line. */
+const repo = resolve(import.meta.dirname, "../..");
+const cli = join(repo, "dist/cli.mjs");
+
+beforeAll(() => {
+  if (!existsSync(cli)) execFileSync(process.execPath, ["build.mjs", "--cli"], { cwd: repo });
+});
+
+function lambic(dir: string, args: string[], env: Record<string, string>): Promise<{ code: number; json: any; stderr: string }> {
+  return new Promise((done) => {
+    const child = spawn(process.execPath, [cli, "--json", ...args], { cwd: dir, env: { ...process.env, DATABASE_URL: undefined, ...env } });
+    let stdout = "";
+    let stderr = "";
+    child.stdout.on("data", (d) => (stdout += d));
+    child.stderr.on("data", (d) => (stderr += d));
+    child.on("close", (code) => done({ code: code ?? -1, json: stdout ? JSON.parse(stdout) : undefined, stderr }));
+  });
+}
+
+function revision(dir: string, file: string, body: string): void {
+  writeFileSync(join(dir, file), body);
+}
+
+function tenantRevisions(dir: string): void {
+  mkdirSync(dir, { recursive: true });
+  revision(dir, "0001_aaaa00000001_accounts.ts", `export default { id: "aaaa00000001", revises: null, message: "accounts", upgrade(op) { op.createTable("account", { id: "bigint primary key", name: "text" }); }, downgrade(op) { op.dropTable("account"); } };\n`);
+  revision(dir, "0002_bbbb00000002_invoices.ts", `export default { id: "bbbb00000002", revises: "aaaa00000001", message: "invoices", upgrade(op) { op.createTable("invoice", { id: "bigint primary key", account_id: "bigint references account" }); }, downgrade(op) { op.dropTable("invoice"); } };\n`);
+  revision(dir, "0003_cccc00000003_index.sql", `-- revision: cccc00000003\n-- revises: bbbb00000002\n-- message: index\n-- +up\nCREATE INDEX invoice_account_idx ON invoice (account_id);\n-- +down\nDROP INDEX invoice_account_idx;\n`);
+}
+
+describe("tenants", () => {
+  let db: TestDatabase;
+  let sql: postgres.Sql;
+  let dir: string;
+  const tenants = Array.from({ length: 200 }, (_, i) => `tenant_${String(i).padStart(3, "0")}`);
+  const env = () => ({ APP_DB: db.url });
+
+  beforeAll(async () => {
+    db = await createTestDatabase("tenants");
+    sql = postgres(db.url, { max: 2, onnotice: () => {} });
+    dir = mkdtempSync(join(tmpdir(), "lambic-tenants-"));
+    tenantRevisions(join(dir, "revisions/app"));
+    writeFileSync(join(dir, "lambic.config.json"), JSON.stringify({ databases: { app: { url: "${APP_DB}", revisions: "revisions/app", tenants } } }));
+  });
+  afterAll(async () => {
+    await sql?.end({ timeout: 5 });
+    await db?.drop();
+  });
+
+  it("migrates 200 tenant schemas from base to head, each with its own version table", async () => {
+    const run = await lambic(dir, ["upgrade", "head", "--concurrency", "4"], env());
+    expect(run.code).toBe(0);
+    expect(run.json).toMatchObject({ ok: 200, failed: 0 });
+    expect(run.json.tenants[0]).toMatchObject({ tenant: "tenant_000", ok: true, from: [], to: ["cccc00000003"] });
+    const [{ n }] = await sql`SELECT count(*)::int AS n FROM pg_tables WHERE tablename = 'invoice' AND schemaname LIKE 'tenant\\_%'`;
+    expect(n).toBe(200);
+    expect(await sql`SELECT version_num FROM tenant_199.lambic_version`).toEqual([{ version_num: "cccc00000003" }]);
+    expect(run.stderr).toMatch(/tenants: 200 done, 0 failed, 0 remaining/);
+  });
+
+  it("downgrades one tenant alone", async () => {
+    const run = await lambic(dir, ["downgrade", "base", "--tenant", "tenant_007"], env());
+    expect(run.json).toMatchObject({ ok: 1, failed: 0 });
+    expect(await sql`SELECT to_regclass('tenant_007.account') AS t`).toEqual([{ t: null }]);
+    expect(await sql`SELECT to_regclass('tenant_008.account') AS t`).toEqual([{ t: "tenant_008.account" }]);
+    const current = await lambic(dir, ["current", "--all-tenants"], env());
+    const byTenant = Object.fromEntries(current.json.tenants.map((t: any) => [t.tenant, t.versions]));
+    expect(byTenant.tenant_007).toEqual([]);
+    expect(byTenant.tenant_008).toEqual(["cccc00000003"]);
+  });
+
+  it("rolls back a failing tenant only and reports it, the others going on", async () => {
+    await sql`CREATE TABLE tenant_007.account (conflict int)`;
+    const run = await lambic(dir, ["upgrade", "head", "--tenant", "tenant_006", "--tenant", "tenant_007"], env());
+    expect(run.code).toBe(1);
+    expect(run.json).toMatchObject({ ok: 1, failed: 1 });
+    const failed = run.json.tenants.find((t: any) => t.tenant === "tenant_007");
+    expect(failed.error).toMatchObject({ code: "STATEMENT_FAILED", revision: "aaaa00000001", sqlstate: "42P07" });
+    expect(await sql`SELECT to_regclass('tenant_007.lambic_version') AS t`).toEqual([{ t: "tenant_007.lambic_version" }]);
+    expect(await sql`SELECT count(*)::int AS n FROM tenant_007.lambic_version`).toEqual([{ n: 0 }]);
+  });
+
+  it("refuses a hostile tenant name on the command line", async () => {
+    const run = await lambic(dir, ["upgrade", "head", "--tenant", 'x"; DROP SCHEMA tenant_001 CASCADE; --'], env());
+    expect(run.code).toBe(1);
+    expect(run.json.error.code).toBe("INVALID_TENANT");
+    expect(await sql`SELECT to_regclass('tenant_001.account') AS t`).toEqual([{ t: "tenant_001.account" }]);
+  });
+
+  it("refuses a hostile tenant name returned by the tenants query", async () => {
+    const other = mkdtempSync(join(tmpdir(), "lambic-tenants-q-"));
+    tenantRevisions(join(other, "revisions/app"));
+    writeFileSync(join(other, "lambic.config.json"), JSON.stringify({ databases: { app: { url: "${APP_DB}", revisions: "revisions/app", tenants: { query: `SELECT 'ok_tenant' UNION ALL SELECT 'bad"name'` } } } }));
+    const run = await lambic(other, ["upgrade", "head"], env());
+    expect(run.json.error.code).toBe("INVALID_TENANT");
+    expect(run.json.error.message).toContain("bad\\\"name".replace(/\\\\/g, "\\"));
+    expect(await sql`SELECT to_regnamespace('ok_tenant') AS s`).toEqual([{ s: null }]);
+  });
+});
+
+describe("named databases", () => {
+  let db: TestDatabase;
+  let sql: postgres.Sql;
+  let dir: string;
+  const env = () => ({ DB: db.url });
+
+  beforeAll(async () => {
+    db = await createTestDatabase("named");
+    sql = postgres(db.url, { max: 1, onnotice: () => {} });
+    dir = mkdtempSync(join(tmpdir(), "lambic-named-"));
+    tenantRevisions(join(dir, "revisions/main"));
+    mkdirSync(join(dir, "revisions/analytics"), { recursive: true });
+    writeFileSync(join(dir, "revisions/analytics/0001_eeee00000001_events.sql"), "-- revision: eeee00000001\n-- message: events\n-- +up\nCREATE SCHEMA analytics;\nCREATE TABLE analytics.event (id bigint);\n-- +down\nDROP SCHEMA analytics CASCADE;\n");
+    writeFileSync(
+      join(dir, "lambic.config.json"),
+      JSON.stringify({ databases: { main: { url: "${DB}", revisions: "revisions/main" }, analytics: { url: "${DB}", revisions: "revisions/analytics", versionTable: "analytics_version" } }, defaultDatabase: "main" }),
+    );
+  });
+  afterAll(async () => {
+    await sql?.end({ timeout: 5 });
+    await db?.drop();
+  });
+
+  it("migrates and downgrades two named databases independently", async () => {
+    expect((await lambic(dir, ["upgrade", "head"], env())).json.to).toEqual(["cccc00000003"]);
+    expect((await lambic(dir, ["--name", "analytics", "upgrade", "head"], env())).json.to).toEqual(["eeee00000001"]);
+    expect((await lambic(dir, ["--name", "analytics", "downgrade", "base"], env())).json.to).toEqual([]);
+    expect(await sql`SELECT version_num FROM lambic_version`).toEqual([{ version_num: "cccc00000003" }]);
+    expect(await sql`SELECT count(*)::int AS n FROM analytics_version`).toEqual([{ n: 0 }]);
+    expect(await sql`SELECT to_regclass('public.invoice') IS NOT NULL AS kept`).toEqual([{ kept: true }]);
+    expect((await lambic(dir, ["--name", "main", "current"], env())).json.versions).toEqual(["cccc00000003"]);
+  });
+
+  it("refuses an unknown --name, listing the configured ones", async () => {
+    const run = await lambic(dir, ["--name", "analytcs", "heads"], env());
+    expect(run.json.error.code).toBe("CONFIG_INVALID");
+    expect(run.json.error.message).toContain('Did you mean "analytics"');
+  });
+});
