@@ -164,8 +164,9 @@ function writeRevision(context: Context, set: RevisionSet): Output {
   const id = options["rev-id"] ?? generateRevisionId();
   if (set.map.has(id)) throw new LambicError("DUPLICATE_REVISION", `Revision id ${id} already exists. Choose another --rev-id or leave it out.`, { revision: id });
   const dependsOn = (options["depends-on"] ?? []).map((d) => {
-    const node = set.map.getRevision(d);
-    return node && !set.map.has(d) && !set.map.node(node.id).originalBranchLabels.includes(d) ? node.id : d;
+    const node = set.map.getRevision(d); // refuses a name that is neither an id, a prefix nor a label
+    // A branch label stays a label (it follows the branch); a prefix becomes the full id.
+    return node && !node.originalBranchLabels.includes(d) ? node.id : d;
   });
   const meta: RevisionMeta = {
     id,
