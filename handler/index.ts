@@ -36,7 +36,7 @@ export async function handler(event: unknown, context: Context): Promise<LambicR
 
   try {
     const parsed = parseEvent(event, defaults);
-    logger.info("invocation", { event: parsed.command, target: parsed.targets, bundle: parsed.bundleSha256 ?? "current", dryRun: parsed.dryRun });
+    logger.info("invocation", { target: parsed.targets, bundle: parsed.bundleSha256 ?? "current", dryRun: parsed.dryRun });
     const { runEvent } = await import("./commands.ts");
     const result = await runEvent(parsed, {
       env,

@@ -29,7 +29,7 @@ export const AWS_TEST_ENV = {
 export async function startS3(bucket = "lambic-test"): Promise<TestS3> {
   const directory = await mkdtemp(join(tmpdir(), "lambic-s3-"));
   const server = new S3rver({ address: "127.0.0.1", port: 0, silent: true, directory, configureBuckets: [{ name: bucket, configs: [] }] });
-  const address = (await server.run()) as { port: number };
+  const address = await server.run();
   const endpoint = `http://127.0.0.1:${address.port}`;
   const env = { ...AWS_TEST_ENV, LAMBIC_S3_ENDPOINT: endpoint, LAMBIC_S3_FORCE_PATH_STYLE: "true", LAMBIC_S3_CHECKSUMS: "WHEN_REQUIRED" };
   // The SDK reads credentials from the environment; these tests own the process's AWS settings.
