@@ -17,7 +17,8 @@ import { emfLines, jsonLines, LambdaFunction, startInvokeServer, type InvokeServ
 import { startS3, type TestS3 } from "./support/s3.ts";
 
 const PREFIX = "e2e";
-const HEAD = "7f4c9d5e6b86";
+const HEAD = "8a5d0e6f7c97";
+const MERGE = "7f4c9d5e6b86";
 const ALL_TABLES = ["customer", "product", "orders", "order_line", "invoice"];
 const event = (name: string) => JSON.parse(readFileSync(join(ROOT, "infra/events", `${name}.json`), "utf8")) as Record<string, unknown>;
 
@@ -69,7 +70,7 @@ describe("lambic publish (built CLI)", () => {
     expect(JSON.parse(await objectText(`${PREFIX}/main/current.json`))).toMatchObject({ sha256: sha, database: "main" });
     const uploaded = JSON.parse(await objectText(`${PREFIX}/main/${sha}/manifest.json`));
     expect(uploaded).toMatchObject({ formatVersion: 1, database: "main", sha256: sha, heads: [HEAD] });
-    expect(uploaded.revisions).toHaveLength(7);
+    expect(uploaded.revisions).toHaveLength(8);
   });
 
   it("publishing the same sources again uploads nothing and keeps the sha256", async () => {
@@ -85,7 +86,7 @@ describe("the built handler with the test events", () => {
     expect(invocation.functionError, invocation.log).toBeUndefined();
     const result = invocation.payload!;
     expect(result).toMatchObject({ ok: true, command: "upgrade", database: "main", from: [], to: [HEAD], bundleSha256: sha });
-    expect((result.steps as unknown[]).length).toBe(7);
+    expect((result.steps as unknown[]).length).toBe(8);
     expect(result.steps).toContainEqual({ revision: "1f3a9c2e7b10", direction: "up", ms: expect.any(Number) });
     expect(result.durationMs).toEqual(expect.any(Number));
 
@@ -95,7 +96,7 @@ describe("the built handler with the test events", () => {
 
     // One JSON log line per step, each with the request id.
     const steps = jsonLines(invocation.log).filter((line) => line.message === "step");
-    expect(steps).toHaveLength(7);
+    expect(steps).toHaveLength(8);
     for (const line of steps) expect(line).toMatchObject({ level: "INFO", service: "lambic", function_request_id: invocation.requestId });
 
     const [emf, ...more] = emfLines(invocation.log);
@@ -112,7 +113,7 @@ describe("the built handler with the test events", () => {
         ]),
       },
     ]);
-    expect(emf).toMatchObject({ service: "lambic", database: "main", command: "upgrade", RevisionsApplied: 7, MigrationFailed: 0, from: "base", to: HEAD, bundleSha256: sha });
+    expect(emf).toMatchObject({ service: "lambic", database: "main", command: "upgrade", RevisionsApplied: 8, MigrationFailed: 0, from: "base", to: HEAD, bundleSha256: sha });
     expect(emf!.MigrationDurationMs).toEqual(expect.any(Number));
     expect(emf!.LockWaitMs).toEqual(expect.any(Number));
   });
@@ -131,15 +132,19 @@ describe("the built handler with the test events", () => {
     expect(invocation.payload).toMatchObject({ ok: true, command: "current", versions: [HEAD], heads: [HEAD], bundleSha256: sha });
   });
 
-  it("rollback.json downgrades one step; from the merge head -1 is ambiguous, as in Alembic", async () => {
+  it("rollback.json downgrades one step; from a merge point -1 is ambiguous, as in Alembic", async () => {
+    const rollback = await fn.invoke(event("rollback"));
+    expect(rollback.functionError, rollback.log).toBeUndefined();
+    expect(rollback.payload).toMatchObject({ ok: true, command: "downgrade", from: [HEAD], to: [MERGE], steps: [{ revision: HEAD, direction: "down" }] });
+
     const ambiguous = await fn.invoke(event("rollback"));
     expect(ambiguous.functionError).toBe("Unhandled");
     expect(ambiguous.payload).toMatchObject({ errorType: "AMBIGUOUS_RELATIVE" });
     expect(ambiguous.payload!.errorMessage).not.toContain("fallback");
-    expect((await inspectDatabase(db.url, [])).versions).toEqual([HEAD]);
+    expect((await inspectDatabase(db.url, [])).versions).toEqual([MERGE]);
 
     const partial = await fn.invoke({ command: "downgrade", target: "3b9e5f1a2d42" });
-    expect(partial.payload).toMatchObject({ ok: true, from: [HEAD], to: ["3b9e5f1a2d42"] });
+    expect(partial.payload).toMatchObject({ ok: true, from: [MERGE], to: ["3b9e5f1a2d42"] });
     const invocation = await fn.invoke(event("rollback"));
     expect(invocation.functionError, invocation.log).toBeUndefined();
     expect(invocation.payload).toMatchObject({ ok: true, command: "downgrade", from: ["3b9e5f1a2d42"], to: ["2a7d4e8f0c31"], steps: [{ revision: "3b9e5f1a2d42", direction: "down" }] });
@@ -149,12 +154,12 @@ describe("the built handler with the test events", () => {
 
     const dry = await fn.invoke({ command: "upgrade", target: "head", dryRun: true });
     expect(dry.payload).toMatchObject({ ok: true, dryRun: true, from: ["2a7d4e8f0c31"], to: [HEAD] });
-    expect(dry.payload!.sql).toContain(`-- Running upgrade 5d2a7b3c4f64, 6e3b8c4d5a75 -> ${HEAD}`);
+    expect(dry.payload!.sql).toContain(`-- Running upgrade 5d2a7b3c4f64, 6e3b8c4d5a75 -> ${MERGE}`);
     expect((await inspectDatabase(db.url, [])).versions).toEqual(["2a7d4e8f0c31"]);
 
     const again = await fn.invoke(event("upgrade"));
     expect(again.payload).toMatchObject({ ok: true, from: ["2a7d4e8f0c31"], to: [HEAD] });
-    expect((again.payload!.steps as { revision: string }[]).map((step) => step.revision)).toHaveLength(5);
+    expect((again.payload!.steps as { revision: string }[]).map((step) => step.revision)).toHaveLength(6);
     expect((await inspectDatabase(db.url, ALL_TABLES)).tables).toEqual(Object.fromEntries(ALL_TABLES.map((t) => [t, true])));
   });
 
@@ -166,7 +171,7 @@ describe("the built handler with the test events", () => {
     const script = await objectText(key);
     expect(script).toContain(`bundle sha256: ${sha}`);
     expect(script).toContain("-- Running upgrade  -> 1f3a9c2e7b10");
-    expect(script).toContain(`-- Running upgrade 5d2a7b3c4f64, 6e3b8c4d5a75 -> ${HEAD}`);
+    expect(script).toContain(`-- Running upgrade 5d2a7b3c4f64, 6e3b8c4d5a75 -> ${MERGE}`);
     expect(script).toContain("\nCOMMIT;\n");
   });
 
@@ -174,7 +179,7 @@ describe("the built handler with the test events", () => {
     const heads = await fn.invoke({ command: "heads" });
     expect(heads.payload).toMatchObject({ ok: true, heads: [HEAD] });
     const history = await fn.invoke({ command: "history", range: "5d2a7b3c4f64:" });
-    expect((history.payload!.revisions as { id: string }[]).map((r) => r.id)).toEqual([HEAD, "5d2a7b3c4f64"]);
+    expect((history.payload!.revisions as { id: string }[]).map((r) => r.id)).toEqual([HEAD, MERGE, "5d2a7b3c4f64"]);
     const check = await fn.invoke({ command: "check" });
     expect(check.payload).toMatchObject({ ok: true, upToDate: true, pending: [] });
     const stamp = await fn.invoke({ command: "stamp", target: "1f3a9c2e7b10" });

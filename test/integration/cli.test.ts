@@ -39,7 +39,7 @@ describe("graph commands", () => {
   const dir = project();
 
   it("prints the heads as one JSON document", () => {
-    expect(lambic(dir, ["heads", "--json"]).json).toEqual({ heads: ["7f4c9d5e6b86"] });
+    expect(lambic(dir, ["heads", "--json"]).json).toEqual({ heads: ["8a5d0e6f7c97"] });
   });
 
   it("prints the bases and the branch points", () => {
@@ -49,17 +49,17 @@ describe("graph commands", () => {
 
   it("prints the history newest first with parents, dependencies, labels and messages", () => {
     const { revisions } = lambic(dir, ["--json", "history"]).json;
-    expect(revisions.map((r: { id: string }) => r.id)).toEqual(["7f4c9d5e6b86", "5d2a7b3c4f64", "4c1f6a2b3e53", "6e3b8c4d5a75", "3b9e5f1a2d42", "2a7d4e8f0c31", "1f3a9c2e7b10"]);
-    expect(revisions[0]).toMatchObject({ id: "7f4c9d5e6b86", revises: ["5d2a7b3c4f64", "6e3b8c4d5a75"], dependsOn: [], branchLabels: ["billing"], message: "merge billing and the email index" });
+    expect(revisions.map((r: { id: string }) => r.id)).toEqual(["8a5d0e6f7c97", "7f4c9d5e6b86", "5d2a7b3c4f64", "4c1f6a2b3e53", "6e3b8c4d5a75", "3b9e5f1a2d42", "2a7d4e8f0c31", "1f3a9c2e7b10"]);
+    expect(revisions[1]).toMatchObject({ id: "7f4c9d5e6b86", revises: ["5d2a7b3c4f64", "6e3b8c4d5a75"], dependsOn: [], branchLabels: ["billing"], message: "merge billing and the email index" });
   });
 
   it("limits the history to a range", () => {
     const { revisions } = lambic(dir, ["--json", "history", "-r", "3b9e5f1a2d42:billing@head"]).json;
-    expect(revisions.map((r: { id: string }) => r.id)).toEqual(["7f4c9d5e6b86", "5d2a7b3c4f64", "4c1f6a2b3e53", "6e3b8c4d5a75", "3b9e5f1a2d42"]);
+    expect(revisions.map((r: { id: string }) => r.id)).toEqual(["8a5d0e6f7c97", "7f4c9d5e6b86", "5d2a7b3c4f64", "4c1f6a2b3e53", "6e3b8c4d5a75", "3b9e5f1a2d42"]);
   });
 
   it("prints history lines in Alembic's shape", () => {
-    expect(lambic(dir, ["history"]).stdout.split("\n")[0]).toBe("5d2a7b3c4f64, 6e3b8c4d5a75 -> 7f4c9d5e6b86 (billing) (head) (mergepoint), merge billing and the email index");
+    expect(lambic(dir, ["history"]).stdout.split("\n")[1]).toBe("5d2a7b3c4f64, 6e3b8c4d5a75 -> 7f4c9d5e6b86 (billing) (mergepoint), merge billing and the email index");
   });
 
   it("shows one revision by a prefix", () => {
@@ -118,7 +118,7 @@ describe("writing revisions", () => {
   it("writes a TypeScript revision on the head, named <date>_<id>_<slug>.ts", () => {
     const run = lambic(dir, ["--json", "revision", "-m", "Add Coupons!", "--rev-id", "c0ffee000001"]);
     expect(run.code).toBe(0);
-    expect(run.json.revision).toMatchObject({ id: "c0ffee000001", revises: "7f4c9d5e6b86", message: "Add Coupons!" });
+    expect(run.json.revision).toMatchObject({ id: "c0ffee000001", revises: "8a5d0e6f7c97", message: "Add Coupons!" });
     const file = readdirSync(join(dir, "revisions/main")).find((f) => f.includes("c0ffee000001"))!;
     expect(file).toMatch(/^\d{4}_\d{2}_\d{2}_\d{4}_c0ffee000001_add_coupons\.ts$/);
     expect(lambic(dir, ["--json", "heads"]).json).toEqual({ heads: ["c0ffee000001"] });
@@ -130,7 +130,7 @@ describe("writing revisions", () => {
     const file = readdirSync(join(dir, "revisions/main")).find((f) => f.includes("ae0000000001"))!;
     expect(file.endsWith(".sql")).toBe(true);
     expect(readFileSync(join(dir, "revisions/main", file), "utf8")).toContain("-- branch-labels: reports");
-    expect(lambic(dir, ["--json", "heads"]).json.heads.sort()).toEqual(["7f4c9d5e6b86", "ae0000000001"]);
+    expect(lambic(dir, ["--json", "heads"]).json.heads.sort()).toEqual(["8a5d0e6f7c97", "ae0000000001"]);
   });
 
   it("refuses a new revision on a non-head without --splice", () => {
@@ -142,12 +142,12 @@ describe("writing revisions", () => {
   it("merges heads into one", () => {
     lambic(dir, ["revision", "-m", "side", "--head", "3b9e5f1a2d42", "--splice", "--rev-id", "51de00000001"]);
     const run = lambic(dir, ["--json", "merge", "-m", "merge side", "heads", "--rev-id", "3e6e00000001"]);
-    expect(run.json.revision.revises).toEqual(["7f4c9d5e6b86", "51de00000001"]);
+    expect(run.json.revision.revises).toEqual(["8a5d0e6f7c97", "51de00000001"]);
     expect(lambic(dir, ["--json", "heads"]).json).toEqual({ heads: ["3e6e00000001"] });
   });
 
   it("names the file and line of a broken revision file", () => {
-    writeFileSync(join(dir, "revisions/main/2026_02_01_0000_bad.sql"), "-- revision: bad000000001\n-- revises: 7f4c9d5e6b86\n-- colour: blue\n-- +up\nSELECT 1;\n");
+    writeFileSync(join(dir, "revisions/main/2026_02_01_0000_bad.sql"), "-- revision: bad000000001\n-- revises: 8a5d0e6f7c97\n-- colour: blue\n-- +up\nSELECT 1;\n");
     const run = lambic(dir, ["--json", "heads"]);
     expect(run.code).toBe(1);
     expect(run.json.error.code).toBe("REVISION_FILE_INVALID");
@@ -170,8 +170,8 @@ describe("database commands", () => {
     const run = lambic(dir, ["--json", "upgrade", "head"], env());
     expect(run.code).toBe(0);
     expect(run.json.from).toEqual([]);
-    expect(run.json.to).toEqual(["7f4c9d5e6b86"]);
-    expect(run.json.steps).toHaveLength(7);
+    expect(run.json.to).toEqual(["8a5d0e6f7c97"]);
+    expect(run.json.steps).toHaveLength(8);
     expect(run.json.steps[0]).toMatchObject({ revision: "1f3a9c2e7b10", direction: "up" });
     expect(typeof run.json.steps[0].ms).toBe("number");
   });
@@ -179,25 +179,26 @@ describe("database commands", () => {
   it("prints one line per revision and a summary", () => {
     const run = lambic(dir, ["upgrade", "head"], env());
     expect(run.stdout).toMatch(/upgrade 1f3a9c2e7b10 \(create customer table\) [\d.]+ ms/);
-    expect(run.stdout).toMatch(/Upgraded main: base -> 7f4c9d5e6b86, 7 revision\(s\)/);
+    expect(run.stdout).toMatch(/Upgraded main: base -> 8a5d0e6f7c97, 8 revision\(s\)/);
   });
 
   it("reports current versions and heads", () => {
     lambic(dir, ["upgrade", "billing@head"], env());
-    expect(lambic(dir, ["--json", "current"], env()).json).toEqual({ versions: ["7f4c9d5e6b86"], heads: ["7f4c9d5e6b86"] });
+    expect(lambic(dir, ["--json", "current"], env()).json).toEqual({ versions: ["8a5d0e6f7c97"], heads: ["8a5d0e6f7c97"] });
   });
 
   it("check exits 1 with the pending list, then 0 at head", () => {
     lambic(dir, ["upgrade", "3b9e5f1a2d42"], env());
     const behind = lambic(dir, ["--json", "check"], env());
     expect(behind.code).toBe(1);
-    expect(behind.json.pending).toEqual(["6e3b8c4d5a75", "4c1f6a2b3e53", "5d2a7b3c4f64", "7f4c9d5e6b86"]);
+    expect(behind.json.pending).toEqual(["6e3b8c4d5a75", "4c1f6a2b3e53", "5d2a7b3c4f64", "7f4c9d5e6b86", "8a5d0e6f7c97"]);
     lambic(dir, ["upgrade", "head"], env());
     expect(lambic(dir, ["check"], env()).code).toBe(0);
   });
 
   it("downgrades with -1, to a revision, and stamps", () => {
     lambic(dir, ["upgrade", "head"], env());
+    expect(lambic(dir, ["--json", "downgrade", "-1"], env()).json.to).toEqual(["7f4c9d5e6b86"]);
     expect(lambic(dir, ["--json", "downgrade", "5d2a"], env()).json.to.sort()).toEqual(["5d2a7b3c4f64", "6e3b8c4d5a75"]);
     expect(lambic(dir, ["--json", "downgrade", "-1"], env()).json.error.code).toBe("AMBIGUOUS_RELATIVE");
     expect(lambic(dir, ["--json", "downgrade", "billing@-1"], env()).json.to.sort()).toEqual(["4c1f6a2b3e53", "6e3b8c4d5a75"]);
@@ -206,7 +207,7 @@ describe("database commands", () => {
 
   it("changes nothing with --dry-run and prints the plan and SQL", async () => {
     const run = lambic(dir, ["--json", "upgrade", "head", "--dry-run"], env());
-    expect(run.json.steps).toHaveLength(7);
+    expect(run.json.steps).toHaveLength(8);
     expect(run.json.sql).toContain("CREATE TABLE");
     expect(lambic(dir, ["--json", "current"], env()).json.versions).toEqual([]);
   });
@@ -214,7 +215,7 @@ describe("database commands", () => {
   it("passes -x key=value to revisions as ctx.x", async () => {
     writeFileSync(
       join(dir, "revisions/main/2026_03_01_0000_dada00000001_x.ts"),
-      `export default { id: "dada00000001", revises: "7f4c9d5e6b86", message: "x", async upgrade(op, ctx) { op.createTable("seen", { value: "text" }); op.bulkInsert("seen", [{ value: ctx.x.region ?? null }]); }, async downgrade(op) { op.dropTable("seen"); } };\n`,
+      `export default { id: "dada00000001", revises: "8a5d0e6f7c97", message: "x", async upgrade(op, ctx) { op.createTable("seen", { value: "text" }); op.bulkInsert("seen", [{ value: ctx.x.region ?? null }]); }, async downgrade(op) { op.dropTable("seen"); } };\n`,
     );
     expect(lambic(dir, ["-x", "region=eu-west-1", "upgrade", "head"], env()).code).toBe(0);
     const sql = postgres(db.url, { max: 1 });
@@ -226,7 +227,7 @@ describe("database commands", () => {
     writeFileSync(join(dir, "lambic.config.json"), JSON.stringify({ databases: { app: { url: "${APP_DB}", revisions: "revisions/main", versionTable: "app_version" } } }));
     const run = lambic(dir, ["--name", "app", "--json", "upgrade", "head"], { APP_DB: db.url });
     expect(run.code).toBe(0);
-    expect(lambic(dir, ["--name", "app", "--json", "current"], { APP_DB: db.url }).json.versions).toEqual(["7f4c9d5e6b86"]);
+    expect(lambic(dir, ["--name", "app", "--json", "current"], { APP_DB: db.url }).json.versions).toEqual(["8a5d0e6f7c97"]);
   });
 
   it("says CONNECTION_FAILED, without the password, for a wrong password", () => {
