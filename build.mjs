@@ -8,7 +8,7 @@
 //   dist/bundles/<db>/              each database's revision bundle (revisions.mjs + manifest.json)
 // `node build.mjs --cli` builds only the command line (fast path for tests of the CLI).
 // The handler leaves the AWS SDK to the nodejs22.x runtime's copy (it halves the cold import;
-// figures in handler/README-lambda.md); LAMBIC_HANDLER_SDK=bundled ships our pinned SDK instead.
+// figures in the README); LAMBIC_HANDLER_SDK=bundled ships our pinned SDK instead.
 import { build } from "esbuild";
 import { mkdirSync, rmSync, writeFileSync } from "node:fs";
 import { pathToFileURL } from "node:url";
