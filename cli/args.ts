@@ -23,7 +23,9 @@ Database (DATABASE_URL or lambic.config.json; else the embedded PostgreSQL under
 
 AWS:
   publish --bucket B [--prefix P]    upload the built bundle of the database to S3
-  invoke --function F COMMAND [TARGET] [--bundle SHA256]   run a command in the deployed Lambda
+  invoke --function F COMMAND [TARGET] [--bundle SHA256] [--tenant T]...   run a command in the deployed Lambda
+  invoke --fanout --function F upgrade|downgrade|stamp TARGET [--batch-size N] [--concurrency N]
+                                     the Lambda migrates every tenant, one invocation of itself per batch
 
 Targets: head, heads, base, <id or 4+ char prefix>, <label>, <label>@head, <label>@base,
 +N, -N, <id>+N, <label>@+N, <label>@-N; --sql ranges A:B (downgrade --sql needs one).`;
@@ -58,6 +60,8 @@ const OPTIONS = {
   tenant: { type: "string", multiple: true },
   "all-tenants": { type: "boolean" },
   concurrency: { type: "string" },
+  fanout: { type: "boolean" },
+  "batch-size": { type: "string" },
 } as const;
 
 const RELATIVE = /^-\d+$/;
@@ -96,6 +100,8 @@ export interface CliArgs {
     tenant?: string[];
     "all-tenants"?: boolean;
     concurrency?: string;
+    fanout?: boolean;
+    "batch-size"?: string;
   };
   readonly x: Readonly<Record<string, string>>;
 }

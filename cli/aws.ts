@@ -3,6 +3,7 @@
  *
  *   SHA=$(lambic publish --bucket B [--prefix P])       build + upload the bundle, print its sha256
  *   lambic invoke --function F upgrade head --bundle $SHA   run it in the Lambda; exit 0 only on success
+ *   lambic invoke --fanout --function F upgrade head      every tenant, the Lambda invoking itself per batch
  *
  * S3 settings come from the environment as in the handler (LAMBIC_S3_ENDPOINT,
  * LAMBIC_S3_FORCE_PATH_STYLE, LAMBIC_S3_CHECKSUMS), `--endpoint` and `--region` override.
@@ -12,6 +13,7 @@ import { buildBundle, readBuiltBundle } from "../src/bundle/build-bundles.ts";
 import { createS3Client, publishBundle, s3SettingsFromEnv } from "../src/bundle/s3-bundles.ts";
 import type { DatabaseConfig } from "../src/config.ts";
 import { LambicError } from "../src/errors.ts";
+import { messageWithoutReport, reportFromMessage, type TenantReport, type TenantResult } from "../handler/tenant-report.ts";
 import type { CliArgs } from "./args.ts";
 
 interface Io {
@@ -27,7 +29,9 @@ interface Output {
   exitCode?: number;
 }
 
-const EVENT_COMMANDS = ["upgrade", "downgrade", "stamp", "current", "heads", "history", "check", "sql"];
+const EVENT_COMMANDS = ["upgrade", "downgrade", "stamp", "current", "heads", "history", "check", "sql", "tenants"];
+const TENANT_COMMANDS = ["upgrade", "downgrade", "stamp", "current"];
+const FANOUT_OPERATIONS = ["upgrade", "downgrade", "stamp"];
 
 export async function publish(database: DatabaseConfig, args: CliArgs, io: Io): Promise<Output> {
   const bucket = args.options.bucket ?? io.env.LAMBIC_BUCKET;
@@ -53,6 +57,8 @@ export async function publish(database: DatabaseConfig, args: CliArgs, io: Io): 
 
 /** The event `lambic invoke` sends, from the CLI's own arguments. */
 export function eventFromArgs(database: DatabaseConfig, args: CliArgs): Record<string, unknown> {
+  if (args.options.fanout) return fanoutEventFromArgs(database, args);
+  if (args.options.concurrency !== undefined) throw new LambicError("USAGE", "lambic invoke takes --concurrency only with --fanout (batch invocations at once).", {});
   const [command, ...rest] = args.positionals;
   if (command === undefined || !EVENT_COMMANDS.includes(command)) {
     throw new LambicError("USAGE", `lambic invoke needs a command: one of ${EVENT_COMMANDS.join(", ")} (e.g. lambic invoke --function F upgrade head).`, { command });
@@ -70,7 +76,40 @@ export function eventFromArgs(database: DatabaseConfig, args: CliArgs): Record<s
   if (args.options["allow-changed"]) event.allowChanged = true;
   if (args.options.purge) event.purge = true;
   if (args.options["rev-range"]) event.range = args.options["rev-range"];
+  if (args.options.tenant) {
+    if (!TENANT_COMMANDS.includes(command)) throw new LambicError("USAGE", `--tenant applies to ${TENANT_COMMANDS.join(", ")}, not ${command}.`, {});
+    event.tenants = args.options.tenant;
+  }
+  if (args.options["batch-size"] !== undefined) {
+    if (command !== "tenants") throw new LambicError("USAGE", "--batch-size applies to --fanout and to the tenants command.", {});
+    event.batchSize = wholeNumber(args.options["batch-size"], "--batch-size", 1000);
+  }
   return event;
+}
+
+/** `lambic invoke --fanout upgrade head`: the `fanout` event. */
+function fanoutEventFromArgs(database: DatabaseConfig, args: CliArgs): Record<string, unknown> {
+  const [operation, ...targets] = args.positionals;
+  if (operation === undefined || !FANOUT_OPERATIONS.includes(operation) || targets.length === 0) {
+    throw new LambicError("USAGE", `lambic invoke --fanout needs ${FANOUT_OPERATIONS.join(", ")} and a target (e.g. lambic invoke --fanout --function F upgrade head).`, { operation });
+  }
+  if (operation !== "stamp" && targets.length > 1) throw new LambicError("USAGE", `lambic invoke --fanout ${operation} takes one target, got: ${targets.join(" ")}.`, {});
+  if (args.options["dry-run"]) throw new LambicError("USAGE", "--dry-run is not available with --fanout; render a tenant's plan with lambic upgrade --sql.", {});
+  const event: Record<string, unknown> = { command: "fanout", operation, target: targets.length === 1 ? targets[0] : targets, database: database.name };
+  if (args.options["batch-size"] !== undefined) event.batchSize = wholeNumber(args.options["batch-size"], "--batch-size", 1000);
+  if (args.options.concurrency !== undefined) event.concurrency = wholeNumber(args.options.concurrency, "--concurrency", 100);
+  if (args.options.tenant) event.tenants = args.options.tenant;
+  if (args.options.bundle) event.bundle = { sha256: args.options.bundle };
+  if (Object.keys(args.x).length > 0) event.x = args.x;
+  if (args.options["allow-changed"]) event.allowChanged = true;
+  if (args.options.purge) event.purge = true;
+  return event;
+}
+
+function wholeNumber(raw: string, option: string, max: number): number {
+  const value = Number(raw);
+  if (!Number.isInteger(value) || value < 1 || value > max) throw new LambicError("USAGE", `${option} takes a whole number from 1 to ${max}, got "${raw}".`, { value: raw });
+  return value;
 }
 
 export async function invoke(database: DatabaseConfig, args: CliArgs, io: Io): Promise<Output> {
@@ -80,7 +119,10 @@ export async function invoke(database: DatabaseConfig, args: CliArgs, io: Io): P
   const { LambdaClient, InvokeCommand } = await import("@aws-sdk/client-lambda");
   const region = args.options.region ?? io.env.AWS_REGION ?? io.env.AWS_DEFAULT_REGION ?? "us-east-1";
   // One attempt: a retried migration would only queue behind the first on the advisory lock.
-  const client = new LambdaClient({ region, maxAttempts: 1, ...(args.options.endpoint ? { endpoint: args.options.endpoint } : {}) });
+  const endpoint = args.options.endpoint ?? io.env.LAMBIC_LAMBDA_ENDPOINT;
+  const client = new LambdaClient({ region, maxAttempts: 1, ...(endpoint ? { endpoint } : {}) });
+  if (event.command === "fanout") io.stderr(`fanout: ${event.operation} ${JSON.stringify(event.target)} on every tenant of ${database.name}${event.tenants ? ` (${(event.tenants as string[]).length} named)` : ""} through ${functionName}...\n`);
+  const started = performance.now();
   let response;
   try {
     response = await client.send(new InvokeCommand({ FunctionName: functionName, InvocationType: "RequestResponse", LogType: "Tail", Payload: Buffer.from(JSON.stringify(event)) }));
@@ -104,6 +146,14 @@ export async function invoke(database: DatabaseConfig, args: CliArgs, io: Io): P
     payload = undefined;
   }
 
+  const elapsedMs = performance.now() - started;
+  // Some tenants failed: the error carries every tenant's outcome; report them all, exit 1.
+  const failedReport = response.FunctionError && payload?.errorType === "TENANTS_FAILED" && typeof payload.errorMessage === "string" ? reportFromMessage(payload.errorMessage) : undefined;
+  if (failedReport) {
+    printTenantProgress(failedReport, elapsedMs, io);
+    io.stderr(`lambic: TENANTS_FAILED: ${messageWithoutReport(payload!.errorMessage as string)}\n`);
+    return { json: { ...failedReport, ok: false }, text: summarizeTenants(failedReport), exitCode: 1 };
+  }
   if (response.FunctionError || !payload || payload.ok !== true) {
     if (logTail) io.stderr(`--- log tail of ${functionName} ---\n${logTail}${logTail.endsWith("\n") ? "" : "\n"}---\n`);
     const code = typeof payload?.errorType === "string" ? payload.errorType : "INVOKE_FAILED";
@@ -117,7 +167,32 @@ export async function invoke(database: DatabaseConfig, args: CliArgs, io: Io): P
   // `check` succeeds as an invocation but is a failure for the pipeline when work is pending,
   // as the local `lambic check` exits 1.
   const exitCode = payload.command === "check" && payload.upToDate === false ? 1 : 0;
+  if (Array.isArray(payload.tenants) && payload.command !== "tenants") {
+    const report = payload as unknown as TenantReport;
+    printTenantProgress(report, elapsedMs, io);
+    return { json: payload, text: summarizeTenants(report), exitCode };
+  }
   return { json: payload, text: summarize(payload), exitCode };
+}
+
+/** Progress of a tenant run, after the fact: per batch for a fanout, then the totals and rate. */
+function printTenantProgress(report: TenantReport & { batches?: { index: number; tenants: number; succeeded: number; failed: number; ms: number; error?: { code: string } }[] }, elapsedMs: number, io: Io): void {
+  for (const batch of report.batches ?? []) {
+    io.stderr(`batch ${batch.index + 1}/${report.batches!.length}: ${batch.tenants} tenant(s), ${batch.succeeded} ok, ${batch.failed} failed, ${batch.ms} ms${batch.error ? ` (${batch.error.code})` : ""}\n`);
+  }
+  for (const tenant of report.tenants) if (!tenant.ok) io.stderr(`tenant ${tenant.tenant} failed: ${tenant.error.code}: ${tenant.error.message}\n`);
+  const perSecond = report.tenants.length / Math.max(elapsedMs / 1000, 0.001);
+  io.stderr(`tenants: ${report.tenants.length} done, ${report.failed} failed, 0 remaining, ${perSecond.toFixed(1)}/s\n`);
+}
+
+function summarizeTenants(report: TenantReport): string {
+  const heads = (value: readonly string[] | undefined) => (value && value.length > 0 ? value.join(", ") : "base");
+  const line = (t: TenantResult) => {
+    if (!t.ok) return `${t.tenant}: FAILED ${t.error.code}`;
+    if ("versions" in t) return `${t.tenant}: ${heads(t.heads)}`;
+    return t.steps.length === 0 ? `${t.tenant}: at ${heads(t.from)}` : `${t.tenant}: ${heads(t.from)} -> ${heads(t.to)}, ${t.steps.length} step(s)`;
+  };
+  return [...report.tenants.map(line), `${report.succeeded} tenant(s) ok, ${report.failed} failed (database ${report.database}, bundle ${report.bundleSha256}).`].join("\n");
 }
 
 function summarize(result: Record<string, unknown>): string {

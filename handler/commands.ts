@@ -10,8 +10,10 @@ import type { Connection } from "../src/db/connection.ts";
 import { LambicError } from "../src/errors.ts";
 import { parseRange, planHistory, resolveRangeStart, type PlanStep } from "../src/revision/plan.ts";
 import type { MigrationCommand, RunOptions, StepResult } from "../src/runner/run.ts";
+import type { TenantProgress } from "../src/runner/tenants.ts";
 import { bundleLocation, loadBundle, writeScript, type BundleLoad } from "./bundle-source.ts";
 import type { LambicEvent } from "./event.ts";
+import type { TenantResult } from "./tenant-report.ts";
 
 /** What the handler reports besides the result: for metrics and logs. */
 export interface RunReport {
@@ -23,6 +25,8 @@ export interface RunReport {
   bundleFrom?: BundleLoad["from"];
   s3Requests: number;
   roundTrips?: number;
+  /** Tenant databases: how many tenants succeeded and failed. */
+  tenants?: { succeeded: number; failed: number };
 }
 
 export interface Step {
@@ -34,7 +38,12 @@ export interface Step {
 export interface Deps {
   readonly env: Record<string, string | undefined>;
   readonly context: Context;
-  readonly onStep: (step: StepResult) => void;
+  /** `tenant` is set when the step ran in a tenant's schema. */
+  readonly onStep: (step: StepResult, tenant?: string) => void;
+  /** Called as each tenant finishes (tenant databases and fanout). */
+  readonly onTenant?: (result: TenantResult, progress: Pick<TenantProgress, "done" | "failed" | "remaining">) => void;
+  /** A structured log line (the handler's Powertools logger). */
+  readonly log?: (message: string, fields: Record<string, unknown>) => void;
   /** Filled in as the run goes, so a failure still reports what is known. */
   readonly report: RunReport;
 }
@@ -54,6 +63,16 @@ export async function runEvent(event: LambicEvent, deps: Deps): Promise<Record<s
   report.bundleFrom = load.from;
   report.s3Requests += load.s3Requests;
   const base = { ok: true, command: event.command, database: event.database, bundleSha256: bundle.sha256 };
+
+  if (event.command === "fanout" || event.command === "tenants") {
+    const { runFanout, listEventTenants } = await import("./fanout.ts");
+    const connect = () => openDatabase(bundle, deps);
+    return event.command === "fanout" ? runFanout(event, bundle, { ...deps, connect }, base) : listEventTenants(event, bundle, connect, base);
+  }
+  if (event.tenants !== undefined || (bundle.settings.tenants !== undefined && ["upgrade", "downgrade", "stamp", "current"].includes(event.command))) {
+    const { runTenants } = await import("./tenants.ts");
+    return runTenants(event, bundle, { ...deps, connect: () => openDatabase(bundle, deps), runOptions: () => runOptions(event, bundle, deps) }, base);
+  }
 
   switch (event.command) {
     case "heads":
@@ -83,6 +102,8 @@ export async function runEvent(event: LambicEvent, deps: Deps): Promise<Record<s
     case "downgrade":
     case "stamp":
       return withConnection(bundle, deps, (connection) => migrate(event, bundle, location, connection, deps, base));
+    default:
+      throw new LambicError("INTERNAL_ERROR", `Command "${event.command}" reached the single-database path. This is a lambic bug.`, { command: event.command });
   }
 }
 
@@ -134,15 +155,20 @@ function runOptions(event: LambicEvent, bundle: OpenedBundle, deps: Deps): RunOp
   };
 }
 
-async function withConnection<T>(bundle: OpenedBundle, deps: Deps, work: (connection: Connection) => Promise<T>): Promise<T> {
+/** A connection to the bundle's database, its connect timeout bounded by the time left. */
+export async function openDatabase(bundle: OpenedBundle, deps: Pick<Deps, "env" | "context">): Promise<Connection> {
   const budget = runBudget(deps, bundle);
   const [{ resolveDatabaseUrl }, { openConnection }] = await Promise.all([import("../src/db/secrets.ts"), import("../src/db/connection.ts")]);
   const { url } = await resolveDatabaseUrl(bundle.set.database, deps.env);
-  const connection = await openConnection(url, {
+  return openConnection(url, {
     driver: bundle.settings.driver ?? undefined,
     applicationName: "lambic-lambda",
     connectTimeoutSeconds: Math.max(1, Math.min(10, Math.floor(budget.statementTimeoutMs / 1000))),
   });
+}
+
+async function withConnection<T>(bundle: OpenedBundle, deps: Deps, work: (connection: Connection) => Promise<T>): Promise<T> {
+  const connection = await openDatabase(bundle, deps);
   try {
     return await work(connection);
   } finally {

@@ -6,27 +6,44 @@
  *
  * Every field is checked for presence, type and use: a field the command does not take is an
  * error rather than silently ignored (a `target` on `current` is a mistake worth hearing about).
+ *
+ * Tenant databases: `"tenants": ["acme", "globex"]` on upgrade/downgrade/stamp/current runs
+ * those tenant schemas (default: all of them); `fanout` lists the tenants and invokes this
+ * function per batch; `tenants` lists them (and their batches, for a Step Functions Map).
+ *
+ *   { "command": "fanout", "operation": "upgrade", "target": "head", "batchSize": 25, "concurrency": 4 }
  */
 import { LambicError } from "../src/errors.ts";
 import { closestMatch } from "../src/revision/validate-revision.ts";
+import { validateTenantName } from "../src/runner/tenants.ts";
 
-export const COMMANDS = ["upgrade", "downgrade", "stamp", "current", "heads", "history", "check", "sql"] as const;
+export const COMMANDS = ["upgrade", "downgrade", "stamp", "current", "heads", "history", "check", "sql", "fanout", "tenants"] as const;
 export type CommandName = (typeof COMMANDS)[number];
 
 const COMMON_FIELDS = ["command", "database", "bundle"] as const;
 /** The fields each command takes besides command, database and bundle. */
 const COMMAND_FIELDS: Readonly<Record<CommandName, readonly string[]>> = {
-  upgrade: ["target", "x", "dryRun", "allowChanged"],
-  downgrade: ["target", "x", "dryRun", "allowChanged"],
-  stamp: ["target", "purge", "dryRun"],
-  current: [],
+  upgrade: ["target", "x", "dryRun", "allowChanged", "tenants"],
+  downgrade: ["target", "x", "dryRun", "allowChanged", "tenants"],
+  stamp: ["target", "purge", "dryRun", "tenants"],
+  current: ["tenants"],
   heads: [],
   history: ["range"],
   check: [],
   sql: ["target", "direction", "x"],
+  fanout: ["operation", "target", "x", "allowChanged", "purge", "tenants", "batchSize", "concurrency"],
+  tenants: ["batchSize"],
 };
 const ALL_FIELDS = [...new Set([...COMMON_FIELDS, ...Object.values(COMMAND_FIELDS).flat()])];
-const REQUIRED_TARGET: readonly CommandName[] = ["upgrade", "downgrade", "stamp"];
+const REQUIRED_TARGET: readonly CommandName[] = ["upgrade", "downgrade", "stamp", "fanout"];
+export const FANOUT_OPERATIONS = ["upgrade", "downgrade", "stamp"] as const;
+export type FanoutOperation = (typeof FANOUT_OPERATIONS)[number];
+/** Tenants per invocation: one batch must fit in one invocation's time and one response. */
+export const MAX_EVENT_TENANTS = 1000;
+export const DEFAULT_BATCH_SIZE = 25;
+export const DEFAULT_FANOUT_CONCURRENCY = 4;
+/** Concurrent batch invocations: each holds a database connection per tenant worker. */
+const MAX_FANOUT_CONCURRENCY = 100;
 
 const SHA256 = /^[0-9a-f]{64}$/;
 /** Targets and ranges are symbols (ids, labels, +N/-N, A:B): no spaces, bounded length. */
@@ -47,6 +64,14 @@ export interface LambicEvent {
   readonly range: string | undefined;
   /** sql only. */
   readonly direction: "upgrade" | "downgrade";
+  /** Tenant schemas to run (validated names); undefined: every tenant of a tenant database. */
+  readonly tenants: readonly string[] | undefined;
+  /** fanout only: the command each batch runs. */
+  readonly operation: FanoutOperation | undefined;
+  /** fanout and tenants: tenants per batch invocation. */
+  readonly batchSize: number;
+  /** fanout only: batch invocations at once. */
+  readonly concurrency: number;
 }
 
 export interface EventDefaults {
@@ -96,18 +121,65 @@ export function parseEvent(raw: unknown, defaults: EventDefaults): LambicEvent {
     throw invalid("database", database, `"database" is "${database}", which this function does not serve.${close ? ` Did you mean "${close}"?` : ""} It serves: ${defaults.databases.join(", ")} (LAMBIC_DATABASE / LAMBIC_DATABASES).`);
   }
 
+  const operation = parseOperation(name, event.operation);
   return {
     command: name,
     database,
     bundleSha256: parseBundle(event.bundle),
-    targets: parseTargets(name, event.target),
+    targets: parseTargets(operation ?? name, event.target),
     x: parseX(event.x),
     dryRun: parseBoolean(event, "dryRun"),
     allowChanged: parseBoolean(event, "allowChanged"),
     purge: parseBoolean(event, "purge"),
     range: parseSymbol(event.range, "range", `a range like "base:head" or "ae10:"`),
     direction: parseDirection(event.direction),
+    tenants: parseTenants(event.tenants),
+    operation,
+    batchSize: parseCount(event.batchSize, "batchSize", DEFAULT_BATCH_SIZE, MAX_EVENT_TENANTS),
+    concurrency: parseCount(event.concurrency, "concurrency", DEFAULT_FANOUT_CONCURRENCY, MAX_FANOUT_CONCURRENCY),
   };
+}
+
+function parseOperation(command: CommandName, operation: unknown): FanoutOperation | undefined {
+  if (command !== "fanout") return undefined;
+  if (typeof operation !== "string" || !(FANOUT_OPERATIONS as readonly string[]).includes(operation)) {
+    throw invalid("operation", operation, `"operation" is ${describe(operation)}; fanout runs one of ${FANOUT_OPERATIONS.join(", ")} on every tenant, e.g. {"command": "fanout", "operation": "upgrade", "target": "head"}.`);
+  }
+  return operation as FanoutOperation;
+}
+
+/**
+ * Tenant names become schema names, lock keys and log fields: each is checked here, before
+ * anything connects, and the runner quotes it anyway.
+ */
+function parseTenants(tenants: unknown): string[] | undefined {
+  if (tenants === undefined) return undefined;
+  if (!Array.isArray(tenants) || tenants.length === 0) {
+    throw invalid("tenants", tenants, `"tenants" is ${describe(tenants)}; expected a non-empty list of tenant schema names like ["acme", "globex"], or leave it out to run every tenant.`);
+  }
+  if (tenants.length > MAX_EVENT_TENANTS) {
+    throw invalid("tenants", `(${tenants.length} names)`, `"tenants" lists ${tenants.length} names; one invocation takes at most ${MAX_EVENT_TENANTS}. Use {"command": "fanout"} to split them into batches.`);
+  }
+  const seen = new Set<string>();
+  return tenants.map((tenant, i) => {
+    const field = `tenants[${i}]`;
+    try {
+      validateTenantName(tenant, `the event's "${field}"`);
+    } catch (error) {
+      throw invalid(field, tenant, (error as Error).message);
+    }
+    if (seen.has(tenant)) throw invalid(field, tenant, `"tenants" lists "${tenant}" twice; each tenant runs once.`);
+    seen.add(tenant);
+    return tenant as string;
+  });
+}
+
+function parseCount(value: unknown, field: string, fallback: number, max: number): number {
+  if (value === undefined) return fallback;
+  if (typeof value !== "number" || !Number.isInteger(value) || value < 1 || value > max) {
+    throw invalid(field, value, `"${field}" is ${describe(value)}; expected a whole number from 1 to ${max}.`);
+  }
+  return value;
 }
 
 function parseBundle(bundle: unknown): string | undefined {
@@ -126,7 +198,7 @@ function parseBundle(bundle: unknown): string | undefined {
   return sha256;
 }
 
-function parseTargets(command: CommandName, target: unknown): string[] {
+function parseTargets(command: CommandName | FanoutOperation, target: unknown): string[] {
   if (target === undefined) {
     if (REQUIRED_TARGET.includes(command)) {
       const example = command === "downgrade" ? "-1" : "head";

@@ -11,7 +11,7 @@
 import type { Context } from "aws-lambda";
 import { LambicError } from "../src/errors.ts";
 import { createLogger, startInvocation } from "../src/observe/logger.ts";
-import { createMetrics, publishOutcome } from "../src/observe/metrics.ts";
+import { createMetrics, publishOutcome, publishTenantOutcome } from "../src/observe/metrics.ts";
 import { COMMANDS, eventDefaultsFromEnv, parseEvent } from "./event.ts";
 import type { RunReport } from "./commands.ts";
 
@@ -42,11 +42,33 @@ export async function handler(event: unknown, context: Context): Promise<LambicR
       env,
       context,
       report,
-      onStep: (step) => logger.info("step", { revision: step.revision, direction: step.direction, ms: step.ms, message: step.message }),
+      onStep: (step, tenant) => logger.info("step", { ...(tenant !== undefined ? { tenant } : {}), revision: step.revision, direction: step.direction, ms: step.ms, message: step.message }),
+      log: (message, fields) => logger.info(message, fields),
+      // The coordinator of a fanout logs batches; its batch invocations record the tenants.
+      onTenant:
+        parsed.command === "fanout"
+          ? undefined
+          : (tenant, progress) => {
+              const ran = "steps" in tenant ? tenant : undefined;
+              const revisionsApplied = ran ? ran.steps.filter((s) => s.direction === "up" || s.direction === "down").length : 0;
+              if (tenant.ok) logger.info("tenant", { tenant: tenant.tenant, ok: true, ms: tenant.ms, ...(ran ? { from: ran.from, to: ran.to, revisionsApplied } : {}), ...progress });
+              else logger.error("tenant", { tenant: tenant.tenant, ok: false, ms: tenant.ms, error: tenant.error, ...progress });
+              publishTenantOutcome(metrics, {
+                ...dimensions,
+                tenant: tenant.tenant,
+                ok: tenant.ok,
+                revisionsApplied,
+                durationMs: tenant.ms ?? 0,
+                from: ran?.from,
+                to: ran?.to,
+                errorCode: tenant.ok ? undefined : tenant.error.code,
+                requestId: context.awsRequestId,
+              });
+            },
     });
     const durationMs = Math.round(performance.now() - started);
     publishOutcome(metrics, { ...dimensions, ok: true, durationMs, ...outcomeOf(report), requestId: context.awsRequestId });
-    logger.info("done", { ok: true, durationMs, from: report.from, to: report.to, revisionsApplied: report.revisionsApplied, bundleFrom: report.bundleFrom, s3Requests: report.s3Requests, roundTrips: report.roundTrips });
+    logger.info("done", { ok: true, durationMs, from: report.from, to: report.to, revisionsApplied: report.revisionsApplied, bundleFrom: report.bundleFrom, s3Requests: report.s3Requests, roundTrips: report.roundTrips, tenants: report.tenants });
     return { ...result, durationMs } as LambicResult;
   } catch (error) {
     const coded = error instanceof LambicError ? error : new LambicError("INTERNAL_ERROR", `Unexpected failure: ${(error as Error)?.message ?? String(error)}. This is a lambic bug; the log has the stack.`, {}, { cause: error });
@@ -58,7 +80,7 @@ export async function handler(event: unknown, context: Context): Promise<LambicR
 }
 
 function outcomeOf(report: RunReport) {
-  return { revisionsApplied: report.revisionsApplied, lockWaitMs: report.lockWaitMs, from: report.from, to: report.to, bundleSha256: report.bundleSha256 };
+  return { revisionsApplied: report.revisionsApplied, lockWaitMs: report.lockWaitMs, from: report.from, to: report.to, bundleSha256: report.bundleSha256, tenants: report.tenants };
 }
 
 /**

@@ -37,6 +37,8 @@ export const ERROR_CODES = [
   "CHECKSUM_MISMATCH",
   "SESSION_LOCK_UNAVAILABLE",
   "INVALID_TENANT",
+  // some tenants of a tenant run or fan-out failed (the message carries every tenant's outcome)
+  "TENANTS_FAILED",
   // Lambda and bundles
   "INVALID_EVENT",
   "BUNDLE_NOT_FOUND",

@@ -159,6 +159,7 @@ function settingsOf(database: DatabaseConfig): BundleSettings {
     driver: database.driver ?? null,
     lockTimeoutMs: database.lockTimeoutMs,
     statementTimeoutMs: database.statementTimeoutMs,
+    ...(database.tenants !== undefined ? { tenants: database.tenants } : {}),
   };
 }
 

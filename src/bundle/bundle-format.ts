@@ -12,6 +12,12 @@ export interface BundleSettings {
   readonly driver: "postgres" | "neon" | null;
   readonly lockTimeoutMs: number;
   readonly statementTimeoutMs: number;
+  /**
+   * The database's tenant schemas (lambic.config.json `tenants`): a list, or a query returning
+   * them. Absent for a database without tenants, so those bundles keep the bytes (and sha256)
+   * they had before tenants existed; format 1 handlers simply read it as "no tenants".
+   */
+  readonly tenants?: readonly string[] | { readonly query: string };
 }
 
 export interface ManifestRevision {

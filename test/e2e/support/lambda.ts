@@ -108,6 +108,55 @@ export class LambdaFunction {
   }
 }
 
+/**
+ * A function as Lambda scales it: an invocation goes to an idle execution environment, or a new
+ * one when all are busy (up to `max`). A fan-out needs this: the coordinator's environment is
+ * busy while its batches run, each in an environment of its own.
+ */
+export class LambdaPool {
+  private readonly environments: { fn: LambdaFunction; busy: boolean }[] = [];
+  private readonly waiting: (() => void)[] = [];
+  /** Every invocation of every environment, in the order they finished. */
+  readonly invocations: { event: unknown; invocation: Invocation }[] = [];
+
+  constructor(
+    readonly name: string,
+    readonly env: Record<string, string | undefined>,
+    readonly max = 10,
+  ) {}
+
+  get size(): number {
+    return this.environments.length;
+  }
+
+  async invoke(event: unknown, options: InvokeOptions = {}): Promise<Invocation> {
+    let slot = this.environments.find((e) => !e.busy);
+    while (!slot) {
+      if (this.environments.length < this.max) {
+        slot = { fn: new LambdaFunction(this.name, this.env), busy: false };
+        this.environments.push(slot);
+      } else {
+        await new Promise<void>((resolve) => this.waiting.push(resolve));
+        slot = this.environments.find((e) => !e.busy);
+      }
+    }
+    slot.busy = true;
+    try {
+      const invocation = await slot.fn.invoke(event, options);
+      this.invocations.push({ event, invocation });
+      return invocation;
+    } finally {
+      slot.busy = false;
+      this.waiting.shift()?.();
+    }
+  }
+
+  async stop(): Promise<void> {
+    await Promise.all(this.environments.map((e) => e.fn.stop()));
+    this.environments.length = 0;
+  }
+}
+
 /** JSON lines of a log (Powertools' log lines and EMF lines), skipping the runtime's own lines. */
 export function jsonLines(log: string): Record<string, unknown>[] {
   return log
@@ -128,7 +177,7 @@ export interface InvokeServer {
 }
 
 /** Lambda's Invoke API (RequestResponse) in front of the given functions. */
-export async function startInvokeServer(functions: ReadonlyMap<string, LambdaFunction>): Promise<InvokeServer> {
+export async function startInvokeServer(functions: ReadonlyMap<string, Pick<LambdaFunction, "invoke">>): Promise<InvokeServer> {
   const requests: InvokeServer["requests"] = [];
   const server: Server = createServer(async (req, res) => {
     const chunks: Buffer[] = [];

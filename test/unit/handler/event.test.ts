@@ -29,7 +29,34 @@ describe("parseEvent", () => {
       purge: false,
       range: undefined,
       direction: "upgrade",
+      tenants: undefined,
+      operation: undefined,
+      batchSize: 25,
+      concurrency: 4,
     });
+  });
+
+  it("takes tenants on upgrade, downgrade, stamp and current", () => {
+    expect(parseEvent({ command: "upgrade", target: "head", tenants: ["acme", "globex_2"] }, defaults)).toMatchObject({ tenants: ["acme", "globex_2"] });
+    expect(parseEvent({ command: "downgrade", target: "-1", tenants: ["acme"] }, defaults)).toMatchObject({ tenants: ["acme"] });
+    expect(parseEvent({ command: "stamp", target: "head", tenants: ["_t"] }, defaults)).toMatchObject({ tenants: ["_t"] });
+    expect(parseEvent({ command: "current", tenants: ["acme"] }, defaults)).toMatchObject({ command: "current", tenants: ["acme"] });
+    expect(parseEvent({ command: "upgrade", target: "head" }, defaults).tenants).toBeUndefined();
+  });
+
+  it("fanout takes an operation, its target(s), batchSize, concurrency and optional tenants", () => {
+    expect(parseEvent({ command: "fanout", operation: "upgrade", target: "head", database: "billing", batchSize: 10, concurrency: 8 }, defaults)).toMatchObject({
+      command: "fanout",
+      operation: "upgrade",
+      targets: ["head"],
+      database: "billing",
+      batchSize: 10,
+      concurrency: 8,
+      tenants: undefined,
+    });
+    expect(parseEvent({ command: "fanout", operation: "stamp", target: ["ae10", "27c6"], purge: true, tenants: ["a"] }, defaults)).toMatchObject({ operation: "stamp", targets: ["ae10", "27c6"], purge: true, tenants: ["a"] });
+    expect(parseEvent({ command: "fanout", operation: "downgrade", target: "base", x: { k: "v" }, allowChanged: true }, defaults)).toMatchObject({ batchSize: 25, concurrency: 4, x: { k: "v" } });
+    expect(parseEvent({ command: "tenants", batchSize: 50 }, defaults)).toMatchObject({ command: "tenants", batchSize: 50, targets: [] });
   });
 
   it("accepts the infra test events", () => {
@@ -85,6 +112,29 @@ describe("parseEvent", () => {
     ["purge not a boolean", { command: "stamp", target: "head", purge: "yes" }, "purge", /true or false/],
     ["range not a string", { command: "history", range: 5 }, "range", /number 5/],
     ["bad direction", { command: "sql", direction: "up" }, "direction", /"upgrade" or "downgrade"/],
+    ["tenants not a list", { command: "upgrade", target: "head", tenants: "acme" }, "tenants", /non-empty list of tenant schema names/],
+    ["empty tenants", { command: "upgrade", target: "head", tenants: [] }, "tenants", /non-empty list/],
+    ["hostile tenant", { command: "upgrade", target: "head", tenants: ["acme", "x; DROP SCHEMA public"] }, "tenants[1]", /is not a plain schema name.*It was not used/],
+    ["quoted tenant", { command: "current", tenants: ['a"b'] }, "tenants[0]", /not a plain schema name/],
+    ["tenant starting with a digit", { command: "current", tenants: ["1acme"] }, "tenants[0]", /not starting with a digit/],
+    ["tenant too long", { command: "current", tenants: ["t".repeat(64)] }, "tenants[0]", /at most 63/],
+    ["tenant not a string", { command: "current", tenants: [7] }, "tenants[0]", /Tenant 7/],
+    ["duplicate tenant", { command: "current", tenants: ["a", "a"] }, "tenants[1]", /twice/],
+    ["too many tenants", { command: "current", tenants: Array.from({ length: 1001 }, (_, i) => `t${i}`) }, "tenants", /at most 1000.*fanout/],
+    ["tenants on heads", { command: "heads", tenants: ["a"] }, "tenants", /not used by command "heads"/],
+    ["tenants on sql", { command: "sql", tenants: ["a"] }, "tenants", /not used by command "sql"/],
+    ["fanout without operation", { command: "fanout", target: "head" }, "operation", /one of upgrade, downgrade, stamp/],
+    ["fanout with a bad operation", { command: "fanout", operation: "current", target: "head" }, "operation", /one of upgrade, downgrade, stamp/],
+    ["fanout without target", { command: "fanout", operation: "upgrade" }, "target", /needs a "target"/],
+    ["fanout target list outside stamp", { command: "fanout", operation: "upgrade", target: ["head"] }, "target", /an array/],
+    ["batchSize zero", { command: "fanout", operation: "upgrade", target: "head", batchSize: 0 }, "batchSize", /from 1 to 1000/],
+    ["batchSize fractional", { command: "tenants", batchSize: 2.5 }, "batchSize", /whole number/],
+    ["batchSize as a string", { command: "tenants", batchSize: "25" }, "batchSize", /the string "25"/],
+    ["concurrency too high", { command: "fanout", operation: "upgrade", target: "head", concurrency: 1000 }, "concurrency", /from 1 to 100/],
+    ["concurrency outside fanout", { command: "upgrade", target: "head", concurrency: 2 }, "concurrency", /not used by command "upgrade"/],
+    ["batchSize outside fanout", { command: "upgrade", target: "head", batchSize: 2 }, "batchSize", /not used by command "upgrade"/],
+    ["dryRun on fanout", { command: "fanout", operation: "upgrade", target: "head", dryRun: true }, "dryRun", /not used by command "fanout"/],
+    ["target on tenants", { command: "tenants", target: "head" }, "target", /not used by command "tenants"/],
   ];
 
   it.each(cases)("rejects %s, naming the field", (_name, event, field, message) => {

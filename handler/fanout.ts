@@ -1,0 +1,205 @@
+/**
+ * Fan-out over Lambda itself (DESIGN.md "Scaling out"): `fanout` lists the tenants, splits them
+ * into batches and invokes this same function once per batch with the batch's `tenants`, a few
+ * batches at a time, then reports every tenant. `tenants` lists them (and their batches) for a
+ * caller that fans out itself, such as infra's Step Functions Map.
+ *
+ * Every batch runs the bundle this coordinator loaded (its sha256 is in the batch event), so a
+ * publish during the fan-out cannot split the tenants between two histories.
+ */
+import type { LambdaClient } from "@aws-sdk/client-lambda";
+import type { OpenedBundle } from "../src/bundle/import-bundle.ts";
+import type { Connection } from "../src/db/connection.ts";
+import type { Deps } from "./commands.ts";
+import type { LambicEvent } from "./event.ts";
+import { selectEventTenants } from "./tenants.ts";
+import { countOutcomes, messageWithoutReport, reportFromMessage, tenantsFailedError, type TenantReport, type TenantResult } from "./tenant-report.ts";
+
+/** A batch is not started with less than this left: its tenants are reported as not run. */
+const DEFAULT_START_MARGIN_MS = 10_000;
+
+export interface BatchSummary {
+  readonly index: number;
+  readonly tenants: number;
+  readonly succeeded: number;
+  readonly failed: number;
+  readonly ms: number;
+  /** The batch invocation's failure when it failed as a whole (not tenant by tenant). */
+  readonly error?: { readonly code: string; readonly message: string };
+}
+
+export type FanoutReport = TenantReport & {
+  readonly operation: string;
+  readonly targets: readonly string[];
+  readonly function: string;
+  readonly batchSize: number;
+  readonly concurrency: number;
+  readonly batches: readonly BatchSummary[];
+};
+
+type FanoutDeps = Deps & { readonly connect: () => Promise<Connection> };
+
+export function splitBatches<T>(items: readonly T[], size: number): T[][] {
+  const batches: T[][] = [];
+  for (let i = 0; i < items.length; i += size) batches.push(items.slice(i, i + size));
+  return batches;
+}
+
+async function listOnce(bundle: OpenedBundle, connect: () => Promise<Connection>, wanted: readonly string[] | undefined): Promise<string[]> {
+  const connection = await connect();
+  try {
+    return await selectEventTenants(bundle, connection, wanted);
+  } finally {
+    await connection.close().catch(() => undefined);
+  }
+}
+
+/** `{"command": "tenants"}`: the tenant list, and its batches as a Map state's items. */
+export async function listEventTenants(event: LambicEvent, bundle: OpenedBundle, connect: () => Promise<Connection>, base: Record<string, unknown>): Promise<Record<string, unknown>> {
+  const tenants = await listOnce(bundle, connect, undefined);
+  return { ...base, count: tenants.length, tenants, batchSize: event.batchSize, batches: splitBatches(tenants, event.batchSize).map((batch) => ({ tenants: batch })) };
+}
+
+/** The function the batches go to: this one, as invoked (an alias or version stays the same). */
+export function fanoutFunction(deps: Pick<Deps, "env" | "context">): string {
+  return deps.env.LAMBIC_FANOUT_FUNCTION || deps.context.invokedFunctionArn || deps.context.functionName;
+}
+
+export async function runFanout(event: LambicEvent, bundle: OpenedBundle, deps: FanoutDeps, base: Record<string, unknown>): Promise<Record<string, unknown>> {
+  const operation = event.operation!;
+  const tenants = await listOnce(bundle, deps.connect, event.tenants);
+  const batches = splitBatches(tenants, event.batchSize);
+  const functionName = fanoutFunction(deps);
+  const margin = Number(deps.env.LAMBIC_FANOUT_START_MARGIN_MS ?? DEFAULT_START_MARGIN_MS);
+  const startMarginMs = Number.isFinite(margin) && margin >= 0 ? margin : DEFAULT_START_MARGIN_MS;
+  deps.log?.("fanout", { operation, target: event.targets, tenants: tenants.length, batches: batches.length, batchSize: event.batchSize, concurrency: event.concurrency, function: functionName });
+
+  const { LambdaClient, InvokeCommand } = await import("@aws-sdk/client-lambda");
+  // One attempt: a retried batch would only queue behind the first on the tenants' locks. The
+  // endpoint override is for tests (a local Invoke API) and VPC endpoints.
+  const client = new LambdaClient({ maxAttempts: 1, ...(deps.env.LAMBIC_LAMBDA_ENDPOINT ? { endpoint: deps.env.LAMBIC_LAMBDA_ENDPOINT } : {}) });
+  const perBatch: { results: TenantResult[]; summary: BatchSummary }[] = new Array(batches.length);
+  let done = 0;
+  let failed = 0;
+  try {
+    let next = 0;
+    const worker = async () => {
+      while (next < batches.length) {
+        const index = next++;
+        const batch = batches[index]!;
+        const remainingMs = deps.context.getRemainingTimeInMillis();
+        const outcome =
+          remainingMs < startMarginMs
+            ? batchFailed(index, batch, 0, {
+                code: "INVOKE_FAILED",
+                message: `Batch ${index + 1} was not invoked: only ${remainingMs} ms of the fan-out's invocation remained (LAMBIC_FANOUT_START_MARGIN_MS ${startMarginMs}). Raise the function's timeout, lower batchSize or raise concurrency, or use the Step Functions fan-out; then run again for the tenants not run.`,
+              })
+            : await invokeBatch(client, InvokeCommand, functionName, batchEvent(event, bundle, batch), index, batch);
+        perBatch[index] = outcome;
+        for (const result of outcome.results) {
+          done++;
+          if (!result.ok) failed++;
+          deps.onTenant?.(result, { done, failed, remaining: tenants.length - done });
+        }
+        deps.log?.("batch", { ...outcome.summary });
+      }
+    };
+    await Promise.all(Array.from({ length: Math.max(1, Math.min(event.concurrency, batches.length)) }, worker));
+  } finally {
+    client.destroy();
+  }
+
+  const results = perBatch.flatMap((b) => b.results);
+  const counts = countOutcomes(results);
+  deps.report.tenants = counts;
+  deps.report.revisionsApplied = results.reduce((n, r) => n + ("steps" in r ? r.steps.filter((s) => s.direction === "up" || s.direction === "down").length : 0), 0);
+  const report: FanoutReport = {
+    command: "fanout",
+    operation,
+    targets: event.targets,
+    database: event.database,
+    bundleSha256: bundle.sha256,
+    function: functionName,
+    batchSize: event.batchSize,
+    concurrency: event.concurrency,
+    batches: perBatch.map((b) => b.summary),
+    tenants: results,
+    ...counts,
+  };
+  if (counts.failed > 0) throw tenantsFailedError(report);
+  return { ...base, ...report, ok: true };
+}
+
+function batchEvent(event: LambicEvent, bundle: OpenedBundle, tenants: readonly string[]): Record<string, unknown> {
+  const batch: Record<string, unknown> = {
+    command: event.operation,
+    database: event.database,
+    target: event.operation === "stamp" && event.targets.length > 1 ? event.targets : event.targets[0],
+    bundle: { sha256: bundle.sha256 },
+    tenants,
+  };
+  if (Object.keys(event.x).length > 0 && event.operation !== "stamp") batch.x = event.x;
+  if (event.allowChanged && event.operation !== "stamp") batch.allowChanged = true;
+  if (event.purge && event.operation === "stamp") batch.purge = true;
+  return batch;
+}
+
+function batchFailed(index: number, tenants: readonly string[], ms: number, error: { code: string; message: string }): { results: TenantResult[]; summary: BatchSummary } {
+  return {
+    results: tenants.map((tenant) => ({ tenant, ok: false, error })),
+    summary: { index, tenants: tenants.length, succeeded: 0, failed: tenants.length, ms, error },
+  };
+}
+
+async function invokeBatch(
+  client: LambdaClient,
+  InvokeCommand: typeof import("@aws-sdk/client-lambda").InvokeCommand,
+  functionName: string,
+  event: Record<string, unknown>,
+  index: number,
+  tenants: readonly string[],
+): Promise<{ results: TenantResult[]; summary: BatchSummary }> {
+  const started = performance.now();
+  const elapsed = () => Math.round(performance.now() - started);
+  let response;
+  try {
+    response = await client.send(new InvokeCommand({ FunctionName: functionName, InvocationType: "RequestResponse", Payload: Buffer.from(JSON.stringify(event)) }));
+  } catch (error) {
+    const name = (error as { name?: string })?.name ?? "Error";
+    return batchFailed(index, tenants, elapsed(), {
+      code: "INVOKE_FAILED",
+      message: `Invoking ${functionName} for batch ${index + 1} failed before it ran: ${name}: ${(error as Error)?.message ?? String(error)}. Check that the function may call lambda:InvokeFunction on itself, and its reserved concurrency.`,
+    });
+  }
+  const body = response.Payload ? Buffer.from(response.Payload).toString("utf8") : "";
+  let payload: Record<string, unknown> | undefined;
+  try {
+    payload = JSON.parse(body) as Record<string, unknown>;
+  } catch {
+    payload = undefined;
+  }
+  let results: TenantResult[] | undefined;
+  let error: { code: string; message: string } | undefined;
+  if (!response.FunctionError && payload?.ok === true && Array.isArray(payload.tenants)) {
+    results = payload.tenants as TenantResult[];
+  } else {
+    const code = typeof payload?.errorType === "string" ? payload.errorType : "INVOKE_FAILED";
+    const message = typeof payload?.errorMessage === "string" ? payload.errorMessage : `batch ${index + 1} answered ${body.slice(0, 500) || "nothing"}${response.FunctionError ? ` (${response.FunctionError})` : ""}`;
+    // TENANTS_FAILED carries every tenant's outcome; any other function error failed the batch
+    // as a whole (a timeout, the bundle, the connection) and counts for each of its tenants.
+    const carried = code === "TENANTS_FAILED" ? reportFromMessage(message) : undefined;
+    if (carried) results = [...carried.tenants];
+    else error = { code, message: messageWithoutReport(message) };
+  }
+  if (!results) return batchFailed(index, tenants, elapsed(), error!);
+  const reported = new Set(results.map((r) => r.tenant));
+  const missing = tenants.filter((t) => !reported.has(t));
+  if (missing.length > 0) {
+    // Never count a tenant as done without its own outcome.
+    results = [...results, ...missing.map((tenant): TenantResult => ({ tenant, ok: false, error: { code: "INVOKE_FAILED", message: `Batch ${index + 1} returned no outcome for tenant ${tenant}.` } }))];
+  }
+  const counts = countOutcomes(results);
+  return { results, summary: { index, tenants: tenants.length, ...counts, ms: elapsed() } };
+}
+
+

@@ -1,0 +1,110 @@
+/**
+ * Tenant databases in the Lambda: upgrade/downgrade/stamp/current on the tenants the event
+ * names (default: every configured tenant), each on its own connection, in its own schema, with
+ * its own version table and lock (src/runner/tenants.ts). One tenant's failure is that tenant's
+ * only; when any failed the invocation is a TENANTS_FAILED function error carrying the report.
+ */
+import { randomUUID } from "node:crypto";
+import type { OpenedBundle } from "../src/bundle/import-bundle.ts";
+import type { Connection } from "../src/db/connection.ts";
+import { LambicError } from "../src/errors.ts";
+import type { MigrationCommand } from "../src/runner/run.ts";
+import type { TenantOutcome } from "../src/runner/tenants.ts";
+import type { Deps } from "./commands.ts";
+import type { LambicEvent } from "./event.ts";
+import { countOutcomes, tenantsFailedError, type TenantReport, type TenantResult } from "./tenant-report.ts";
+
+/** Tenants migrated at once in one invocation: each holds a connection. */
+const DEFAULT_TENANT_CONCURRENCY = 2;
+const MAX_TENANT_CONCURRENCY = 16;
+
+export function isTenantDatabase(bundle: OpenedBundle): boolean {
+  return bundle.settings.tenants !== undefined;
+}
+
+export function tenantConcurrency(env: Record<string, string | undefined>): number {
+  const raw = env.LAMBIC_TENANT_CONCURRENCY;
+  if (raw === undefined || raw === "") return DEFAULT_TENANT_CONCURRENCY;
+  const value = Number(raw);
+  if (!Number.isInteger(value) || value < 1 || value > MAX_TENANT_CONCURRENCY) {
+    throw new LambicError("CONFIG_INVALID", `LAMBIC_TENANT_CONCURRENCY is "${raw}"; expected a whole number from 1 to ${MAX_TENANT_CONCURRENCY}.`, { variable: "LAMBIC_TENANT_CONCURRENCY", value: raw });
+  }
+  return value;
+}
+
+/**
+ * Every tenant of the bundle's database, or the ones the event names (refusing names that are
+ * not tenants: an event must not migrate `public` or another database's schema).
+ */
+export async function selectEventTenants(bundle: OpenedBundle, connection: Connection, wanted: readonly string[] | undefined): Promise<string[]> {
+  const { listTenants, selectTenants } = await import("../src/runner/tenants.ts");
+  const configured = bundle.settings.tenants;
+  if (configured === undefined) {
+    throw new LambicError(
+      "INVALID_TENANT",
+      `Database "${bundle.set.database}" has no tenants: bundle ${bundle.sha256} carries no "tenants" setting. Leave "tenants" out of the event, or set "tenants" for the database in lambic.config.json and publish again.`,
+      { database: bundle.set.database, bundleSha256: bundle.sha256 },
+    );
+  }
+  return selectTenants(await listTenants(connection, configured), wanted);
+}
+
+export interface TenantRunDeps extends Deps {
+  readonly connect: () => Promise<Connection>;
+  readonly runOptions: () => import("../src/runner/run.ts").RunOptions;
+}
+
+export async function runTenants(event: LambicEvent, bundle: OpenedBundle, deps: TenantRunDeps, base: Record<string, unknown>): Promise<Record<string, unknown>> {
+  if (event.dryRun) {
+    throw new LambicError("INVALID_EVENT", `Invalid event: "dryRun" is not available on tenant database "${event.database}". Render a tenant's plan with {"command": "sql"} or \`lambic upgrade --sql\`.`, { field: "dryRun", value: true });
+  }
+  const [runner, tenants] = await Promise.all([import("../src/runner/run.ts"), import("../src/runner/tenants.ts")]);
+  const admin = await deps.connect();
+  let selected: string[];
+  try {
+    selected = await selectEventTenants(bundle, admin, event.tenants);
+  } finally {
+    await admin.close().catch(() => undefined);
+  }
+
+  const command: MigrationCommand | undefined =
+    event.command === "current" ? undefined : event.command === "stamp" ? { kind: "stamp", targets: event.targets, purge: event.purge } : { kind: event.command as "upgrade" | "downgrade", target: event.targets[0]! };
+  const outcomes = await tenants.forEachTenant(
+    selected,
+    {
+      concurrency: tenantConcurrency(deps.env),
+      connect: deps.connect,
+      onProgress: ({ last, done, failed, remaining }) => deps.onTenant?.(toResult(last as TenantOutcome<unknown>), { done, failed, remaining }),
+    },
+    async (connection, tenant): Promise<unknown> => {
+      if (command === undefined) {
+        const state = await runner.readCurrent(connection, bundle.set, { versionTable: bundle.settings.versionTable, schema: tenant });
+        return { versions: state.versions, heads: state.heads };
+      }
+      // Options per tenant: the timeouts shrink with the invocation's remaining time.
+      const options = deps.runOptions();
+      const result = await runner.runMigration(connection, bundle.set, command, {
+        ...options,
+        schema: tenant,
+        searchPath: tenant,
+        runId: randomUUID(),
+        onStep: (step) => deps.onStep(step, tenant),
+      });
+      deps.report.revisionsApplied += result.steps.filter((s) => s.direction !== "stamp").length;
+      return { from: result.from, to: result.to, steps: result.steps.map(({ revision, direction, ms }) => ({ revision, direction, ms })) };
+    },
+  );
+
+  const results = outcomes.map((outcome) => toResult(outcome));
+  const counts = countOutcomes(results);
+  deps.report.tenants = counts;
+  const report: TenantReport = { command: event.command, database: event.database, bundleSha256: bundle.sha256, tenants: results, ...counts };
+  if (counts.failed > 0) throw tenantsFailedError(report);
+  return { ...base, ...report, ok: true };
+}
+
+function toResult(outcome: TenantOutcome<unknown>): TenantResult {
+  const ms = Math.round(outcome.ms);
+  if (!outcome.ok) return { tenant: outcome.tenant, ok: false, error: { code: outcome.error.code, message: outcome.error.message }, ms };
+  return { tenant: outcome.tenant, ok: true, ...(outcome.result as object), ms } as TenantResult;
+}

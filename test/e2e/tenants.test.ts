@@ -1,0 +1,220 @@
+/**
+ * Tenant databases in the Lambda, all real: the built CLI publishes a tenant database's bundle
+ * to s3rver; the BUILT handler runs in local execution environments behind a local Lambda
+ * Invoke API (as many environments as are busy, like Lambda's scaling); `lambic invoke --fanout`
+ * makes the handler list 30 tenant schemas (a config query, on a connection) and invoke itself
+ * per batch through that API with the real @aws-sdk/client-lambda.
+ */
+import { mkdirSync, writeFileSync } from "node:fs";
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import postgres from "postgres";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { createTestDatabase, type TestDatabase } from "../support/database.ts";
+import { ensureBuilt } from "./support/build.ts";
+import { runCli } from "./support/cli.ts";
+import { emfLines, jsonLines, LambdaFunction, LambdaPool, startInvokeServer, type InvokeServer } from "./support/lambda.ts";
+import { startS3, type TestS3 } from "./support/s3.ts";
+
+const PREFIX = "tenants";
+const FUNCTION = "lambic-tenants";
+const HEAD = "cccc00000003";
+const TENANTS = Array.from({ length: 30 }, (_, i) => `tenant_${String(i).padStart(3, "0")}`);
+
+let s3: TestS3;
+let db: TestDatabase;
+let sql: postgres.Sql;
+let project: string;
+let pool: LambdaPool;
+let server: InvokeServer;
+let sha: string;
+const functions = new Map<string, LambdaPool>();
+const cliEnv = () => ({ AWS_REGION: "us-east-1", AWS_ACCESS_KEY_ID: "test", AWS_SECRET_ACCESS_KEY: "test", AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: "true" });
+
+function writeProject(dir: string): void {
+  const revisions = join(dir, "revisions/app");
+  mkdirSync(revisions, { recursive: true });
+  const tenants = { query: "SELECT nspname FROM pg_namespace WHERE nspname LIKE 'tenant\\_%' ORDER BY 1" };
+  writeFileSync(join(dir, "lambic.config.json"), JSON.stringify({ databases: { app: { url: "${APP_DB:-}", revisions: "revisions/app", tenants } } }));
+  writeFileSync(join(revisions, "0001_accounts.ts"), `export default { id: "aaaa00000001", revises: null, message: "accounts", upgrade(op) { op.createTable("account", { id: "bigint primary key", name: "text" }); }, downgrade(op) { op.dropTable("account"); } };\n`);
+  writeFileSync(join(revisions, "0002_invoices.ts"), `export default { id: "bbbb00000002", revises: "aaaa00000001", message: "invoices", upgrade(op) { op.createTable("invoice", { id: "bigint primary key", account_id: "bigint references account" }); }, downgrade(op) { op.dropTable("invoice"); } };\n`);
+  writeFileSync(join(revisions, "0003_index.sql"), `-- revision: cccc00000003\n-- revises: bbbb00000002\n-- message: index\n-- +up\nCREATE INDEX invoice_account_idx ON invoice (account_id);\n-- +down\nDROP INDEX invoice_account_idx;\n`);
+}
+
+/** Each tenant's version rows, read from its own version table. */
+async function tenantVersions(): Promise<Record<string, string[]>> {
+  const versions: Record<string, string[]> = {};
+  for (const tenant of TENANTS) {
+    const [exists] = await sql`SELECT to_regclass(${`${tenant}.lambic_version`}) IS NOT NULL AS e`;
+    // Test-only: the names are the fixed TENANTS above.
+    versions[tenant] = exists!.e ? (await sql.unsafe(`SELECT version_num FROM ${tenant}.lambic_version`)).map((r) => String(r.version_num)) : [];
+  }
+  return versions;
+}
+
+function fanout(args: string[]) {
+  return runCli(["invoke", "--fanout", "--function", FUNCTION, "--endpoint", server.endpoint, "--name", "app", "--json", ...args], cliEnv(), project);
+}
+
+/** The invocations of the pool since `from` that ran a batch (their events name tenants). */
+function batchInvocations(from: number) {
+  return pool.invocations.slice(from).filter((i) => Array.isArray((i.event as { tenants?: unknown }).tenants));
+}
+
+beforeAll(async () => {
+  await ensureBuilt();
+  [s3, db, project] = await Promise.all([startS3(), createTestDatabase("e2e_tenants"), mkdtemp(join(tmpdir(), "lambic-e2e-tenants-"))]);
+  sql = postgres(db.url, { max: 2, onnotice: () => {} });
+  for (const tenant of TENANTS) await sql.unsafe(`CREATE SCHEMA ${tenant}`);
+  writeProject(project);
+  const published = await runCli(["publish", "--name", "app", "--bucket", s3.bucket, "--prefix", PREFIX], s3.env, project);
+  expect(published.code, published.stderr).toBe(0);
+  sha = published.stdout.trim();
+
+  server = await startInvokeServer(functions);
+  pool = new LambdaPool(FUNCTION, {
+    ...s3.env,
+    LAMBIC_BUCKET: s3.bucket,
+    LAMBIC_PREFIX: PREFIX,
+    LAMBIC_DATABASE: "app",
+    LAMBIC_DATABASE_URL: db.url,
+    LAMBIC_CACHE_DIR: join(project, "cache"),
+    LAMBIC_LAMBDA_ENDPOINT: server.endpoint,
+    POWERTOOLS_SERVICE_NAME: "lambic",
+    POWERTOOLS_METRICS_NAMESPACE: "Lambic",
+  });
+  functions.set(FUNCTION, pool);
+});
+
+afterAll(async () => {
+  await pool?.stop();
+  await server?.stop();
+  await sql?.end({ timeout: 5 });
+  await s3?.stop();
+  await db?.drop();
+  if (project) await rm(project, { recursive: true, force: true });
+});
+
+describe("lambic invoke --fanout", () => {
+  it("fans 30 tenants out in batches through the Invoke API: every tenant at head, one EMF line per tenant", async () => {
+    const before = pool.invocations.length;
+    const run = await fanout(["upgrade", "head", "--batch-size", "8", "--concurrency", "3"]);
+    expect(run.code, run.stderr).toBe(0);
+    const report = JSON.parse(run.stdout);
+    expect(report).toMatchObject({ ok: true, command: "fanout", operation: "upgrade", targets: ["head"], database: "app", bundleSha256: sha, succeeded: 30, failed: 0, batchSize: 8, concurrency: 3 });
+    expect(report.batches.map((b: { tenants: number }) => b.tenants)).toEqual([8, 8, 8, 6]);
+    expect(report.tenants.map((t: { tenant: string }) => t.tenant)).toEqual(TENANTS);
+    for (const tenant of report.tenants) expect(tenant).toMatchObject({ ok: true, from: [], to: [HEAD], steps: [{ revision: "aaaa00000001" }, { revision: "bbbb00000002" }, { revision: HEAD }] });
+    expect(run.stderr).toContain("batch 4/4: 6 tenant(s), 6 ok, 0 failed");
+    expect(run.stderr).toMatch(/tenants: 30 done, 0 failed, 0 remaining, [\d.]+\/s/);
+    expect(Object.values(await tenantVersions())).toEqual(TENANTS.map(() => [HEAD]));
+
+    // The coordinator invoked itself once per batch, each pinned to the bundle it loaded.
+    const sent = server.requests.slice(-5);
+    expect(sent[0]!.payload).toEqual({ command: "fanout", operation: "upgrade", target: "head", database: "app", batchSize: 8, concurrency: 3 });
+    const batchEvents = sent.slice(1).map((r) => r.payload as { tenants: string[] });
+    expect(batchEvents.flatMap((e) => e.tenants).sort()).toEqual(TENANTS);
+    for (const event of batchEvents) expect(event).toMatchObject({ command: "upgrade", target: "head", database: "app", bundle: { sha256: sha } });
+    expect(pool.size).toBeGreaterThanOrEqual(2);
+
+    // Per-tenant EMF: the tenant is a property; the dimension set stays {service, database, command}.
+    const batches = batchInvocations(before);
+    expect(batches).toHaveLength(4);
+    const tenantRecords = batches.flatMap((b) => emfLines(b.invocation.log)).filter((line) => "tenant" in line);
+    expect(tenantRecords.map((r) => r.tenant).sort()).toEqual(TENANTS);
+    for (const record of tenantRecords) {
+      expect(record._aws.CloudWatchMetrics).toEqual([{ Namespace: "Lambic", Dimensions: [["service", "database", "command"]], Metrics: expect.arrayContaining([{ Name: "TenantFailed", Unit: "Count" }]) }]);
+      expect(record).toMatchObject({ service: "lambic", database: "app", command: "upgrade", TenantFailed: 0, TenantRevisionsApplied: 3, from: "base", to: HEAD });
+    }
+    // Each batch's own invocation record, and the coordinator's under command "fanout".
+    for (const b of batches) expect(emfLines(b.invocation.log).find((l) => !("tenant" in l))).toMatchObject({ command: "upgrade", MigrationFailed: 0, tenantsFailed: "0" });
+    const coordinator = pool.invocations.slice(before).find((i) => (i.event as { command: string }).command === "fanout")!;
+    expect(emfLines(coordinator.invocation.log)).toEqual([expect.objectContaining({ command: "fanout", MigrationFailed: 0, RevisionsApplied: 90, tenantsSucceeded: "30" })]);
+    expect(jsonLines(coordinator.invocation.log).filter((l) => l.message === "batch")).toHaveLength(4);
+  });
+
+  it("one tenant fails (a conflicting table in its schema): rolled back alone, reported, the others at head, exit 1", async () => {
+    const down = await fanout(["downgrade", "base", "--batch-size", "10"]);
+    expect(down.code, down.stderr).toBe(0);
+    expect(JSON.parse(down.stdout)).toMatchObject({ succeeded: 30, failed: 0 });
+    expect(Object.values(await tenantVersions())).toEqual(TENANTS.map(() => []));
+    await sql.unsafe("CREATE TABLE tenant_013.invoice (conflicting int)");
+
+    const before = pool.invocations.length;
+    const run = await fanout(["upgrade", "head", "--batch-size", "8", "--concurrency", "4"]);
+    expect(run.code).toBe(1);
+    const report = JSON.parse(run.stdout);
+    expect(report).toMatchObject({ ok: false, command: "fanout", succeeded: 29, failed: 1 });
+    const failed = report.tenants.find((t: { tenant: string }) => t.tenant === "tenant_013");
+    expect(failed).toMatchObject({ ok: false, error: { code: "STATEMENT_FAILED", message: expect.stringMatching(/^Revision bbbb00000002 \(upgrade\) failed: relation "invoice" already exists \[SQLSTATE 42P07\]/) } });
+    expect(report.tenants.filter((t: { ok: boolean }) => t.ok)).toHaveLength(29);
+    expect(report.batches[1]).toMatchObject({ tenants: 8, succeeded: 7, failed: 1 });
+    expect(run.stderr).toContain("tenant tenant_013 failed: STATEMENT_FAILED");
+    expect(run.stderr).toMatch(/lambic: TENANTS_FAILED: 1 of 30 tenant\(s\) of database "app" failed fanout: tenant_013/);
+
+    const versions = await tenantVersions();
+    expect(versions.tenant_013).toEqual([]);
+    expect(await sql`SELECT to_regclass('tenant_013.account') AS t`).toEqual([{ t: null }]);
+    expect(Object.entries(versions).filter(([t]) => t !== "tenant_013").map(([, v]) => v)).toEqual(TENANTS.slice(1).map(() => [HEAD]));
+
+    // The batch holding tenant_013 was a typed function error (its pipeline step fails), with
+    // the tenant's own EMF line failed and its invocation's MigrationFailed at 1.
+    const failing = batchInvocations(before).find((b) => (b.event as { tenants: string[] }).tenants.includes("tenant_013"))!;
+    expect(failing.invocation.functionError).toBe("Unhandled");
+    expect(failing.invocation.payload).toMatchObject({ errorType: "TENANTS_FAILED" });
+    const records = emfLines(failing.invocation.log);
+    expect(records.find((r) => r.tenant === "tenant_013")).toMatchObject({ TenantFailed: 1, errorCode: "STATEMENT_FAILED" });
+    expect(records.find((r) => r.tenant === "tenant_012")).toMatchObject({ TenantFailed: 0, to: HEAD });
+    expect(records.find((r) => !("tenant" in r))).toMatchObject({ command: "upgrade", MigrationFailed: 1, errorCode: "TENANTS_FAILED", tenantsFailed: "1", tenantsSucceeded: "7" });
+
+    await sql.unsafe("DROP TABLE tenant_013.invoice");
+  });
+});
+
+describe("the handler's tenant events", () => {
+  it('"tenants" runs the named tenants in this invocation; without it, every tenant; current reports each', async () => {
+    const named = await pool.invoke({ command: "upgrade", target: "head", tenants: ["tenant_013"] });
+    expect(named.functionError, named.log).toBeUndefined();
+    expect(named.payload).toMatchObject({ ok: true, command: "upgrade", database: "app", bundleSha256: sha, succeeded: 1, failed: 0, tenants: [{ tenant: "tenant_013", ok: true, from: [], to: [HEAD] }] });
+
+    const down = await pool.invoke({ command: "downgrade", target: "-1", tenants: ["tenant_002", "tenant_005"] });
+    expect(down.payload).toMatchObject({ ok: true, succeeded: 2, tenants: [{ tenant: "tenant_002", to: ["bbbb00000002"] }, { tenant: "tenant_005", to: ["bbbb00000002"] }] });
+    expect(jsonLines(down.log).filter((l) => l.message === "step").map((l) => l.tenant).sort()).toEqual(["tenant_002", "tenant_005"]);
+
+    const all = await pool.invoke({ command: "upgrade", target: "head" });
+    expect(all.payload).toMatchObject({ ok: true, succeeded: 30, failed: 0 });
+    const ran = (all.payload!.tenants as { tenant: string; steps: unknown[] }[]).filter((t) => t.steps.length > 0).map((t) => t.tenant);
+    expect(ran).toEqual(["tenant_002", "tenant_005"]);
+
+    const current = await pool.invoke({ command: "current" });
+    expect((current.payload!.tenants as { heads: string[] }[]).every((t) => t.heads[0] === HEAD)).toBe(true);
+    expect(current.payload!.tenants).toHaveLength(30);
+  });
+
+  it("a hostile tenant name is INVALID_EVENT before anything connects; a name that is not a tenant is INVALID_TENANT", async () => {
+    // No reachable database and no bucket: only the event check can answer.
+    const isolated = new LambdaFunction("isolated", { LAMBIC_DATABASE: "app", LAMBIC_DATABASE_URL: "postgres://nobody@127.0.0.1:1/none", POWERTOOLS_SERVICE_NAME: "lambic" });
+    try {
+      const hostile = await isolated.invoke({ command: "upgrade", target: "head", tenants: ["tenant_001", 'x"; DROP SCHEMA public CASCADE; --'] });
+      expect(hostile.functionError).toBe("Unhandled");
+      expect(hostile.payload).toMatchObject({ errorType: "INVALID_EVENT", errorMessage: expect.stringContaining(`(from the event's "tenants[1]") is not a plain schema name`) });
+      const failed = jsonLines(hostile.log).find((l) => l.message === "failed")!;
+      expect(failed.error).toMatchObject({ code: "INVALID_EVENT", field: "tenants[1]" });
+      const empty = await isolated.invoke({ command: "fanout", operation: "upgrade", target: "head", tenants: [] });
+      expect(empty.payload).toMatchObject({ errorType: "INVALID_EVENT", errorMessage: expect.stringContaining('"tenants" is an array') });
+    } finally {
+      await isolated.stop();
+    }
+    const notTenant = await pool.invoke({ command: "upgrade", target: "head", tenants: ["public"] });
+    expect(notTenant.payload).toMatchObject({ errorType: "INVALID_TENANT", errorMessage: expect.stringContaining("Not tenants of this database: public") });
+    expect(await sql`SELECT to_regclass('public.lambic_version') AS t`).toEqual([{ t: null }]);
+  });
+
+  it('"tenants" lists the tenants and their batches (the Step Functions Map items)', async () => {
+    const listed = await pool.invoke({ command: "tenants", batchSize: 12 });
+    expect(listed.functionError, listed.log).toBeUndefined();
+    expect(listed.payload).toMatchObject({ ok: true, command: "tenants", database: "app", bundleSha256: sha, count: 30, tenants: TENANTS, batchSize: 12 });
+    expect((listed.payload!.batches as { tenants: string[] }[]).map((b) => b.tenants.length)).toEqual([12, 12, 6]);
+  });
+});
