@@ -14,6 +14,8 @@ import type { RevisionMeta } from "./types.ts";
 export const BASE = "base" as const;
 type Base = typeof BASE;
 
+const NONE: readonly never[] = Object.freeze([]);
+
 export class RevisionNode {
   readonly id: string;
   readonly meta: RevisionMeta;
@@ -22,30 +24,51 @@ export class RevisionNode {
   /** `dependencies` as declared: ids or branch labels. */
   readonly declaredDependencies: readonly string[];
   readonly originalBranchLabels: readonly string[];
-  /** Labels of this revision plus the ones propagated along its branch. */
-  readonly branchLabels = new Set<string>();
+  /** Filled in by RevisionMap once labels have spread (see addBranches). */
+  labelTable: LabelTable | undefined;
+  private labelSet: ReadonlySet<string> | undefined;
   resolvedDependencies: readonly string[] = [];
   normalizedDependencies: readonly string[] = [];
+  /** `revises` plus resolved dependencies (Alembic's `_all_down_revisions`). */
+  allDown: readonly string[] = [];
+  /** `revises` plus the dependencies not implied by an ancestor (`_normalized_down_revisions`). */
+  normalizedDown: readonly string[] = [];
   /** Children through `revises` only. */
-  readonly nextrev: string[] = [];
+  nextrev: readonly string[] = NONE;
   /** Children through `revises` or dependencies. */
-  readonly allNextrev: string[] = [];
+  allNextrev: readonly string[] = NONE;
+  /** Position in file order, and the traversal stamp (see RevisionMap.collect). */
+  index = 0;
+  mark = 0;
 
   constructor(meta: RevisionMeta) {
     this.id = meta.id;
     this.meta = meta;
-    this.versionedDown = meta.revises === null || meta.revises === undefined ? [] : typeof meta.revises === "string" ? [meta.revises] : [...meta.revises];
-    this.declaredDependencies = [...(meta.dependsOn ?? [])];
-    this.originalBranchLabels = [...(meta.branchLabels ?? [])];
-    for (const label of this.originalBranchLabels) this.branchLabels.add(label);
+    this.versionedDown = meta.revises === null || meta.revises === undefined ? NONE : typeof meta.revises === "string" ? [meta.revises] : [...meta.revises];
+    this.declaredDependencies = meta.dependsOn?.length ? [...meta.dependsOn] : NONE;
+    this.originalBranchLabels = meta.branchLabels?.length ? [...meta.branchLabels] : NONE;
   }
 
-  get allDown(): readonly string[] {
-    return dedupe([...this.versionedDown, ...this.resolvedDependencies]);
+  /** Labels of this revision plus the ones propagated along its branch (built on first use). */
+  get branchLabels(): ReadonlySet<string> {
+    this.labelSet ??= this.labelTable ? this.labelTable.labelsOf(this.index) : new Set(this.originalBranchLabels);
+    return this.labelSet;
   }
 
-  get normalizedDown(): readonly string[] {
-    return dedupe([...this.versionedDown, ...this.normalizedDependencies]);
+  /** The revision ids along a link. */
+  linked(link: Link): readonly string[] {
+    switch (link) {
+      case "down":
+        return this.versionedDown;
+      case "allDown":
+        return this.allDown;
+      case "normalizedDown":
+        return this.normalizedDown;
+      case "next":
+        return this.nextrev;
+      case "allNext":
+        return this.allNextrev;
+    }
   }
 
   get isHead(): boolean {
@@ -71,12 +94,36 @@ export class RevisionNode {
   }
 
   addNextrev(child: RevisionNode): void {
-    if (!this.allNextrev.includes(child.id)) this.allNextrev.push(child.id);
-    if (child.versionedDown.includes(this.id) && !this.nextrev.includes(child.id)) this.nextrev.push(child.id);
+    if (!this.allNextrev.includes(child.id)) this.allNextrev = [...this.allNextrev, child.id];
+    if (child.versionedDown.includes(this.id) && !this.nextrev.includes(child.id)) this.nextrev = [...this.nextrev, child.id];
   }
 }
 
 export type Resolved = RevisionNode | Base | null;
+
+/** Every revision's branch labels as bitsets over the label names (see RevisionMap.addBranches). */
+class LabelTable {
+  constructor(
+    readonly names: readonly string[],
+    readonly words: number,
+    readonly sets: Uint32Array,
+  ) {}
+
+  labelsOf(index: number): Set<string> {
+    const labels = new Set<string>();
+    for (let w = 0; w < this.words; w++) {
+      let word = this.sets[index * this.words + w]!;
+      while (word !== 0) {
+        labels.add(this.names[w * 32 + (31 - Math.clz32(word & -word))]!);
+        word &= word - 1;
+      }
+    }
+    return labels;
+  }
+}
+
+/** The edges a traversal follows: to parents (`revises`, with or without dependencies) or children. */
+export type Link = "down" | "allDown" | "normalizedDown" | "next" | "allNext";
 
 const RELATIVE_TARGET = /^(?:(.+?)@)?(\w+)?((?:\+|-)\d+)/;
 const INTEGER = /^\s*[+-]?\d+\s*$/;
@@ -89,8 +136,11 @@ export function parseRelativeTarget(target: string): { label?: string; symbol?: 
 }
 
 function dedupe<T>(items: readonly T[]): T[] {
+  if (items.length < 2) return items as T[];
+  if (items.length === 2) return items[0] === items[1] ? [items[0]!] : (items as T[]);
   return [...new Set(items)];
 }
+
 
 function toList(value: string | readonly string[] | null | undefined): string[] {
   if (value === null || value === undefined) return [];
@@ -100,7 +150,6 @@ function toList(value: string | readonly string[] | null | undefined): string[] 
 export class RevisionMap {
   /** Every key Alembic's `_revision_map` holds: revision ids, then branch labels, in insertion order. */
   private readonly keys = new Map<string, RevisionNode>();
-  private readonly keyOrder = new Map<string, number>();
   readonly revisions: readonly RevisionNode[];
   /** Heads through `revises` only (what `alembic heads` prints), in map order. */
   readonly heads: readonly string[];
@@ -111,25 +160,23 @@ export class RevisionMap {
 
   constructor(metas: readonly RevisionMeta[]) {
     const nodes: RevisionNode[] = [];
-    const seen = new Map<string, RevisionNode>();
     for (const meta of metas) {
       validateId(meta.id);
-      const revises = toList(meta.revises);
-      if (revises.includes(meta.id)) {
+      if (meta.revises === meta.id || (Array.isArray(meta.revises) && meta.revises.includes(meta.id))) {
         throw new LambicError("SELF_LOOP", `Revision ${meta.id} revises itself. Set "revises" to its real parent (or null for a base).`, { revision: meta.id });
       }
       if ((meta.dependsOn ?? []).includes(meta.id)) {
         throw new LambicError("SELF_LOOP", `Revision ${meta.id} depends on itself. Remove "${meta.id}" from its dependsOn.`, { revision: meta.id });
       }
-      if (seen.has(meta.id)) {
+      const existing = this.keys.get(meta.id);
+      if (existing) {
         throw new LambicError(
           "DUPLICATE_REVISION",
-          `Revision id ${meta.id} is used by two revisions ("${seen.get(meta.id)!.meta.message ?? ""}" and "${meta.message ?? ""}"). Give one of them a new id (lambic revision generates unique ids).`,
+          `Revision id ${meta.id} is used by two revisions ("${existing.meta.message ?? ""}" and "${meta.message ?? ""}"). Give one of them a new id (lambic revision generates unique ids).`,
           { revision: meta.id },
         );
       }
       const node = new RevisionNode(meta);
-      seen.set(meta.id, node);
       nodes.push(node);
       this.keys.set(node.id, node);
     }
@@ -138,8 +185,12 @@ export class RevisionMap {
     this.mapBranchLabels(nodes);
     this.addDependsOn(nodes);
 
-    const heads = new Set(nodes);
-    const realHeads = new Set(nodes);
+    const notHead = new Uint8Array(nodes.length);
+    const notRealHead = new Uint8Array(nodes.length);
+    nodes.forEach((node, index) => {
+      node.index = index;
+      node.allDown = node.resolvedDependencies.length === 0 ? node.versionedDown : dedupe([...node.versionedDown, ...node.resolvedDependencies]);
+    });
     for (const node of nodes) {
       for (const downId of node.allDown) {
         const down = this.keys.get(downId);
@@ -152,21 +203,25 @@ export class RevisionMap {
           );
         }
         down.addNextrev(node);
-        if (node.versionedDown.includes(downId)) heads.delete(down);
-        realHeads.delete(down);
+        if (node.versionedDown.includes(downId)) notHead[down.index] = 1;
+        notRealHead[down.index] = 1;
       }
     }
-    this.normalizeDependsOn(nodes);
+    const heads = nodes.filter((n) => notHead[n.index] === 0);
+    const realHeads = nodes.filter((n) => notRealHead[n.index] === 0);
     const bases = nodes.filter((n) => n.isBase);
     const realBases = nodes.filter((n) => n.isRealBase);
-    this.detectCycles(nodes, [...heads], bases, [...realHeads], realBases);
+    // Before normalizing (unlike Alembic): normalizing walks ancestors, which needs no cycles.
+    this.detectCycles(nodes, heads, bases, realHeads, realBases);
+    this.normalizeDependsOn(nodes);
+    for (const node of nodes) {
+      node.normalizedDown = node.normalizedDependencies.length === 0 ? node.versionedDown : dedupe([...node.versionedDown, ...node.normalizedDependencies]);
+    }
 
-    this.heads = [...heads].map((n) => n.id);
-    this.realHeads = [...realHeads].map((n) => n.id);
+    this.heads = heads.map((n) => n.id);
+    this.realHeads = realHeads.map((n) => n.id);
     this.bases = bases.map((n) => n.id);
     this.realBases = realBases.map((n) => n.id);
-    let index = 0;
-    for (const key of this.keys.keys()) this.keyOrder.set(key, index++);
     this.addBranches(nodes);
   }
 
@@ -217,19 +272,53 @@ export class RevisionMap {
     }
   }
 
-  /** Drops dependencies already implied by an ancestor's dependencies, keeping declaration order. */
+  /**
+   * Drops dependencies already declared by an ancestor (through `revises`), keeping declaration
+   * order. Each revision's set of ancestor-declared dependencies is built once from its parents'
+   * and shared along plain chains, instead of walking all ancestors per revision.
+   */
   private normalizeDependsOn(nodes: readonly RevisionNode[]): void {
-    for (const node of nodes) {
-      if (node.resolvedDependencies.length === 0) {
-        node.normalizedDependencies = [];
-        continue;
+    const EMPTY: ReadonlySet<string> = new Set();
+    const declaredAtOrBelow: (ReadonlySet<string> | undefined)[] = new Array(nodes.length);
+    const parentOf = (id: string) => this.keys.get(id)!;
+    const ready = (node: RevisionNode) => node.versionedDown.every((id) => declaredAtOrBelow[parentOf(id).index] !== undefined);
+    const settle = (node: RevisionNode) => {
+      const parents = node.versionedDown;
+      let implied: ReadonlySet<string> = EMPTY;
+      if (parents.length === 1) implied = declaredAtOrBelow[parentOf(parents[0]!).index]!;
+      else if (parents.length > 1) {
+        const union = new Set<string>();
+        for (const id of parents) for (const dep of declaredAtOrBelow[parentOf(id).index]!) union.add(dep);
+        implied = union;
       }
-      const implied = new Set<string>();
-      for (const ancestor of this.iterateRelated((r) => r.versionedDown, [node])) {
-        if (ancestor === node) continue;
-        for (const dep of ancestor.resolvedDependencies) implied.add(dep);
+      if (node.resolvedDependencies.length === 0) {
+        declaredAtOrBelow[node.index] = implied;
+        return;
       }
       node.normalizedDependencies = dedupe(node.resolvedDependencies.filter((dep) => !implied.has(dep)));
+      const own = new Set(implied);
+      for (const dep of node.resolvedDependencies) own.add(dep);
+      declaredAtOrBelow[node.index] = own;
+    };
+    // Parents before children. Files are usually in that order already; otherwise an
+    // explicit-stack post-order over `revises` (acyclic by now) settles the parents first.
+    for (const root of nodes) {
+      if (declaredAtOrBelow[root.index] !== undefined) continue;
+      if (ready(root)) {
+        settle(root);
+        continue;
+      }
+      const stack: RevisionNode[] = [root];
+      while (stack.length > 0) {
+        const node = stack[stack.length - 1]!;
+        const pending = node.versionedDown.map(parentOf).filter((p) => declaredAtOrBelow[p.index] === undefined);
+        if (pending.length > 0) {
+          stack.push(...pending);
+          continue;
+        }
+        stack.pop();
+        if (declaredAtOrBelow[node.index] === undefined) settle(node);
+      }
     }
   }
 
@@ -242,36 +331,56 @@ export class RevisionMap {
         { revisions: ids },
       );
     if (heads.length === 0 || bases.length === 0) throw cycleError("CYCLE_DETECTED", nodes.map((n) => n.id));
-    const down = new Set([...this.iterateRelated((r) => r.versionedDown, heads)].map((n) => n.id));
-    const up = new Set([...this.iterateRelated((r) => r.nextrev, bases)].map((n) => n.id));
-    let outside = nodes.filter((n) => !(down.has(n.id) && up.has(n.id))).map((n) => n.id);
+    // A revision on a cycle is not both below a head and above a base.
+    const outsideOf = (fromHeads: readonly RevisionNode[], down: Link, fromBases: readonly RevisionNode[], up: Link) => {
+      const reached = new Uint8Array(nodes.length);
+      for (const n of this.collect(fromHeads, down)) reached[n.index]! |= 1;
+      for (const n of this.collect(fromBases, up)) reached[n.index]! |= 2;
+      return nodes.filter((n) => reached[n.index] !== 3).map((n) => n.id);
+    };
+    let outside = outsideOf(heads, "down", bases, "next");
     if (outside.length > 0) throw cycleError("CYCLE_DETECTED", outside.sort());
 
     if (realHeads.length === 0 || realBases.length === 0) throw cycleError("DEPENDENCY_CYCLE_DETECTED", nodes.map((n) => n.id));
-    const allDown = new Set([...this.iterateRelated((r) => r.allDown, realHeads)].map((n) => n.id));
-    const allUp = new Set([...this.iterateRelated((r) => r.allNextrev, realBases)].map((n) => n.id));
-    outside = nodes.filter((n) => !(allDown.has(n.id) && allUp.has(n.id))).map((n) => n.id);
+    outside = outsideOf(realHeads, "allDown", realBases, "allNext");
     if (outside.length > 0) throw cycleError("DEPENDENCY_CYCLE_DETECTED", outside.sort());
   }
 
-  /** Labels spread to every descendant, and down to the nearest branch or merge point (Alembic's `_add_branches`). */
+  /**
+   * Labels spread to every descendant, and down to the nearest branch or merge point (Alembic's
+   * `_add_branches`). Label sets are bitsets while spreading: a late revision on a long line can
+   * carry dozens of labels, and it is reached once per labelled ancestor.
+   */
   private addBranches(nodes: readonly RevisionNode[]): void {
+    const names: string[] = [];
+    const bit = new Map<string, number>();
+    for (const node of nodes) for (const label of node.originalBranchLabels) if (!bit.has(label)) bit.set(label, names.push(label) - 1);
+    if (names.length === 0) return;
+    const words = Math.ceil(names.length / 32);
+    const sets = new Uint32Array(nodes.length * words);
+    for (const node of nodes) for (const label of node.originalBranchLabels) sets[node.index * words + (bit.get(label)! >>> 5)]! |= 1 << (bit.get(label)! & 31);
+    const spread = (node: RevisionNode, labels: Uint32Array) => {
+      for (let w = 0; w < words; w++) sets[node.index * words + w]! |= labels[w]!;
+    };
+    // Only revisions that declare labels (Alembic's `has_branch_labels`), each spreading the
+    // labels it holds by then, in file order.
     for (const revision of nodes) {
-      if (revision.branchLabels.size === 0) continue;
-      const labels = [...revision.branchLabels];
+      if (revision.originalBranchLabels.length === 0) continue;
+      const labels = sets.slice(revision.index * words, revision.index * words + words);
       let last: RevisionNode = revision;
-      for (const node of this.descendants([revision], { includeDependencies: false })) {
-        for (const label of labels) node.branchLabels.add(label);
+      for (const node of this.collect([revision], "next")) {
+        spread(node, labels);
         last = node;
       }
       // Alembic walks down from the last descendant it visited, not from the labelled revision.
       let parent: RevisionNode | undefined = last;
       while (parent && !parent.isRealBranchPoint && !parent.isMergePoint) {
-        for (const label of labels) parent.branchLabels.add(label);
-        if (parent.versionedDown.length > 0) parent = this.keys.get(parent.versionedDown[0]!);
-        else break;
+        spread(parent, labels);
+        parent = parent.versionedDown.length > 0 ? this.keys.get(parent.versionedDown[0]!) : undefined;
       }
     }
+    const table = new LabelTable(names, words, sets);
+    for (const node of nodes) node.labelTable = table;
   }
 
   // ---- traversal ----------------------------------------------------------------------------
@@ -308,14 +417,63 @@ export class RevisionMap {
     }
   }
 
-  descendants(targets: Iterable<RevisionNode>, options: { includeDependencies?: boolean; check?: boolean } = {}): Generator<RevisionNode> {
-    const includeDependencies = options.includeDependencies ?? true;
-    return this.iterateRelated(includeDependencies ? (r) => r.allNextrev : (r) => r.nextrev, targets, options.check);
+  private epoch = 0;
+  private marks = new Uint32Array(0);
+  private stack = new Int32Array(0);
+  private readonly adjacency = new Map<Link, { offsets: Int32Array; targets: Int32Array }>();
+
+  /** A link's edges in compressed rows over file positions: traversals touch only typed arrays. */
+  private edges(link: Link): { offsets: Int32Array; targets: Int32Array } {
+    let found = this.adjacency.get(link);
+    if (!found) {
+      const offsets = new Int32Array(this.revisions.length + 1);
+      this.revisions.forEach((node, i) => (offsets[i + 1] = offsets[i]! + node.linked(link).length));
+      const targets = new Int32Array(offsets[this.revisions.length]!);
+      this.revisions.forEach((node, i) => node.linked(link).forEach((id, j) => (targets[offsets[i]! + j] = this.keys.get(id)!.index)));
+      found = { offsets, targets };
+      this.adjacency.set(link, found);
+    }
+    return found;
   }
 
-  ancestors(targets: Iterable<RevisionNode>, options: { includeDependencies?: boolean; check?: boolean } = {}): Generator<RevisionNode> {
+  /**
+   * The revisions reachable from `targets` along `link`, each once, in the order Alembic's
+   * depth-first `_iterate_related_revisions` yields them — over typed arrays, with a stamp per
+   * traversal instead of a set. Not re-entrant.
+   */
+  collect(targets: Iterable<RevisionNode>, link: Link): RevisionNode[] {
+    const { offsets, targets: edgeTargets } = this.edges(link);
+    const revisions = this.revisions;
+    if (this.marks.length < revisions.length) this.marks = new Uint32Array(revisions.length);
+    const starts = [...targets];
+    if (this.stack.length < edgeTargets.length + starts.length) this.stack = new Int32Array(edgeTargets.length + starts.length);
+    const { marks, stack } = this;
+    const stamp = ++this.epoch;
+    const out: RevisionNode[] = [];
+    let top = 0;
+    for (const target of starts) {
+      stack[top++] = target.index;
+      while (top > 0) {
+        const index = stack[--top]!;
+        if (marks[index] === stamp) continue;
+        marks[index] = stamp;
+        for (let e = offsets[index]!, end = offsets[index + 1]!; e < end; e++) stack[top++] = edgeTargets[e]!;
+        out.push(revisions[index]!);
+      }
+    }
+    return out;
+  }
+
+  descendants(targets: Iterable<RevisionNode>, options: { includeDependencies?: boolean; check?: boolean } = {}): Iterable<RevisionNode> {
     const includeDependencies = options.includeDependencies ?? true;
-    return this.iterateRelated(includeDependencies ? (r) => r.normalizedDown : (r) => r.versionedDown, targets, options.check);
+    if (options.check) return this.iterateRelated(includeDependencies ? (r) => r.allNextrev : (r) => r.nextrev, targets, true);
+    return this.collect(targets, includeDependencies ? "allNext" : "next");
+  }
+
+  ancestors(targets: Iterable<RevisionNode>, options: { includeDependencies?: boolean; check?: boolean } = {}): Iterable<RevisionNode> {
+    const includeDependencies = options.includeDependencies ?? true;
+    if (options.check) return this.iterateRelated(includeDependencies ? (r) => r.normalizedDown : (r) => r.versionedDown, targets, true);
+    return this.collect(targets, includeDependencies ? "normalizedDown" : "down");
   }
 
   // ---- resolving identifiers ----------------------------------------------------------------
@@ -731,8 +889,14 @@ export class RevisionMap {
    */
   topologicalSort(revisions: Iterable<RevisionNode>, heads: Iterable<RevisionNode>): string[] {
     const todo = new Set([...revisions].map((r) => r.id));
-    const order = (id: string) => this.keyOrder.get(id) ?? Number.MAX_SAFE_INTEGER;
-    const ancestorsOf = (id: string) => new Set([...this.ancestors([this.keys.get(id)!])].map((r) => r.id));
+    // Revision ids come first in Alembic's map, in file order.
+    const order = (id: string) => this.keys.get(id)!.index;
+    // Ancestor sets as bitmaps over file positions: rebuilt at every merge and dependency.
+    const ancestorsOf = (id: string) => {
+      const bits = new Uint8Array(this.revisions.length);
+      for (const rev of this.collect([this.keys.get(id)!], "normalizedDown")) bits[rev.index] = 1;
+      return { has: (candidate: string) => bits[this.keys.get(candidate)!.index] === 1, delete: (candidate: string) => void (bits[this.keys.get(candidate)!.index] = 0) };
+    };
     const currentHeads = dedupe([...heads].map((h) => h.id).filter((id) => todo.has(id))).sort((a, b) => order(a) - order(b));
     const ancestorsByIndex = currentHeads.map(ancestorsOf);
     const output: string[] = [];
