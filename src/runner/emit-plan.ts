@@ -3,8 +3,8 @@ import { createOperations, quoteIdentifier } from "../operations/index.ts";
 import { describeStep, VersionRows, type PlanStep } from "../revision/plan.ts";
 import { revisionOf, type RevisionSet } from "../revision/revision-set.ts";
 import type { LoadedRevision, RevisionContext, RevisionDirection } from "../revision/types.ts";
-import type { Sink, StatementOrigin, StatementResult } from "./sink.ts";
-import { historyInsertStatement, stepStartStatement, versionRowStatement, type VersionTableNames } from "./version-table.ts";
+import { joinStatements, type Sink, type StatementOrigin, type StatementResult } from "./sink.ts";
+import { bookkeepingStatement, stepStartStatement, type VersionTableNames } from "./version-table.ts";
 
 export interface EmitOptions {
   readonly names: VersionTableNames;
@@ -40,49 +40,50 @@ export function needsSessionLock(set: RevisionSet, steps: readonly PlanStep[], p
 export async function emitPlan(sink: Sink, set: RevisionSet, steps: readonly PlanStep[], startRows: readonly string[], options: EmitOptions): Promise<{ emitted: EmittedStep[]; rows: readonly string[] }> {
   const rows = new VersionRows(set.map, startRows);
   const emitted: EmittedStep[] = [];
+  if (steps.length > 0) sink.statement(stepStartStatement(true), { purpose: "control" });
 
   for (const [index, step] of steps.entries()) {
     const label = describeStep(step);
     const revision = step.kind === "revision" ? revisionOf(set, step.revision) : undefined;
     const direction = step.kind === "revision" ? step.direction : "stamp";
-    const origin = (purpose: StatementOrigin["purpose"]): StatementOrigin => ({ purpose, revision: revision?.id, direction });
+    const origin = (purpose: StatementOrigin["purpose"], parts?: readonly string[]): StatementOrigin => ({ purpose, revision: revision?.id, direction, parts });
     const transactional = revision?.transactional !== false;
 
     if (!transactional) {
       sink.statement("COMMIT", origin("control"));
       sink.statement("SET standard_conforming_strings = on", origin("control"));
       if (options.searchPath !== undefined) sink.statement(`SET search_path TO ${quoteIdentifier(options.searchPath)}`, origin("control"));
+      sink.statement(stepStartStatement(false), origin("control"));
       await sink.flush();
     }
     sink.comment(`Running ${label}`);
-    sink.statement(stepStartStatement(transactional), origin("history"));
-    if (revision && step.kind === "revision") {
-      const statements = await collectStatements(sink, revision, step.direction, options.x);
+    const statements = revision && step.kind === "revision" ? await collectStatements(sink, revision, step.direction, options.x) : [];
+    if (!transactional) {
+      // Outside a transaction a failing statement would not stop the next one: one at a time.
       for (const text of statements) {
-        sink.statement(text, origin("revision"));
-        // Outside a transaction a failing statement would not stop the next one: send one by one.
-        if (!transactional) await sink.flush();
+        sink.statement(text, origin("revision", [text]));
+        await sink.flush();
       }
-      if (!transactional) sink.statement("BEGIN", origin("control"));
+      sink.statement("BEGIN", origin("control"));
     }
-    for (const change of rows.apply(step)) sink.statement(versionRowStatement(options.names, change), origin("version"));
-    const history = sink.statement(
-      historyInsertStatement(options.names, {
-        runId: options.runId,
-        revision: revision?.id ?? step.to[0] ?? step.from[0] ?? null,
-        direction,
-        checksum: revision?.source.checksum ?? null,
-        actor: options.actor,
-        bundleSha256: set.bundleSha256 ?? null,
-        sourceChecksum: set.sourceChecksum,
-      }),
-      origin("history"),
-    );
+    const bookkeeping = bookkeepingStatement(options.names, rows.apply(step), {
+      runId: options.runId,
+      revision: revision?.id ?? step.to[0] ?? step.from[0] ?? null,
+      direction,
+      checksum: revision?.source.checksum ?? null,
+      actor: options.actor,
+      bundleSha256: set.bundleSha256 ?? null,
+      sourceChecksum: set.sourceChecksum,
+    });
+    // In a transaction, a step is one message: its statements and its bookkeeping as one script.
+    const parts = transactional ? [...statements, bookkeeping] : [bookkeeping];
+    const history = sink.statement(joinStatements(parts), origin(revision ? "revision" : "version", parts));
     emitted.push({ step, label, message: revision?.message, history });
     if (options.perRevision && index < steps.length - 1) {
       sink.statement("COMMIT", origin("control"));
       await sink.flush();
       sink.statement("BEGIN", origin("control"));
+      sink.statement(stepStartStatement(true), origin("control"));
     }
   }
   return { emitted, rows: rows.versions };

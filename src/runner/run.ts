@@ -7,7 +7,7 @@ import { isNode } from "../revision/revision-map.ts";
 import type { RevisionSet } from "../revision/revision-set.ts";
 import type { RevisionDirection } from "../revision/types.ts";
 import { emitPlan, needsSessionLock, type EmittedStep } from "./emit-plan.ts";
-import { ConnectionSink, ScriptSink, type QueuedStatement, type Sink } from "./sink.ts";
+import { ConnectionSink, locatePart, ScriptSink, type QueuedStatement, type Sink } from "./sink.ts";
 import {
   createVersionTableStatements,
   historyTableSql,
@@ -147,13 +147,26 @@ export function statementError(error: unknown, statement: QueuedStatement | unde
   const failure = toDatabaseFailure(error) ?? toDatabaseFailure((error as { cause?: unknown })?.cause);
   const origin = statement?.origin;
   const where = origin?.revision ? `revision ${origin.revision} (${origin.direction === "down" ? "downgrade" : origin.direction === "stamp" ? "stamp" : "upgrade"})` : "lambic's own bookkeeping";
-  const text = statement?.text ?? "";
+  // A step is sent as one script; point at the statement within it when PostgreSQL says where,
+  // or when the revision has just one statement besides the bookkeeping.
+  let text = statement?.text ?? "";
+  let position = failure?.position;
+  const parts = origin?.parts;
+  if (parts && parts.length > 1) {
+    const located = position !== undefined ? locatePart(parts, position) : undefined;
+    if (located) {
+      text = parts[located.index]!;
+      position = located.position;
+    } else if (parts.length === 2) {
+      text = parts[0]!;
+    }
+  }
   const details = {
     revision: origin?.revision,
     direction: origin?.direction,
     statement: text.slice(0, 200),
     sqlstate: failure?.sqlstate,
-    position: failure?.position,
+    position,
     detail: failure?.detail,
     hint: failure?.hint,
   };
@@ -185,10 +198,10 @@ export function statementError(error: unknown, statement: QueuedStatement | unde
       { cause: error },
     );
   }
-  const position = failure.position ? ` at character ${failure.position}` : "";
+  const at = position ? ` at character ${position}` : "";
   throw new LambicError(
     "STATEMENT_FAILED",
-    `${where[0]!.toUpperCase()}${where.slice(1)} failed: ${failure.message} [SQLSTATE ${failure.sqlstate}]${position} in: ${text.slice(0, 200)}${failure.detail ? ` (${failure.detail})` : ""}. ${rolledBack} Fix the revision and run again.`,
+    `${where[0]!.toUpperCase()}${where.slice(1)} failed: ${failure.message} [SQLSTATE ${failure.sqlstate}]${at} in: ${text.slice(0, 200)}${failure.detail ? ` (${failure.detail})` : ""}. ${rolledBack} Fix the revision and run again.`,
     details,
     { cause: error },
   );

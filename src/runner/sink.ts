@@ -11,6 +11,31 @@ export interface StatementOrigin {
   readonly revision?: string;
   readonly direction?: RevisionDirection | "stamp";
   readonly purpose: "control" | "revision" | "version" | "history" | "lock" | "read";
+  /** The statements a joined script was made of (see joinStatements), to point at the failing one. */
+  readonly parts?: readonly string[];
+}
+
+/** A statement with its terminator; a last line holding "--" may be a comment, so `;` goes below it. */
+export function terminate(text: string): string {
+  const body = text.trimEnd().replace(/;+$/, "").trimEnd();
+  const lastLine = body.slice(body.lastIndexOf("\n") + 1);
+  return lastLine.includes("--") ? `${body}\n;` : `${body};`;
+}
+
+/** Statements as one script (sent as one message over the simple protocol). */
+export function joinStatements(parts: readonly string[]): string {
+  return parts.length === 1 ? parts[0]! : parts.map(terminate).join("\n");
+}
+
+/** Which of a joined script's parts holds a 1-based character position, and the position within it. */
+export function locatePart(parts: readonly string[], position: number): { index: number; position: number } | undefined {
+  let offset = 0;
+  for (const [index, part] of parts.entries()) {
+    const length = terminate(part).length + 1;
+    if (position <= offset + length) return { index, position: position - offset };
+    offset += length;
+  }
+  return undefined;
 }
 
 /** A queued statement's result, filled in when it has been sent (online only). */
@@ -91,10 +116,7 @@ export class ScriptSink implements Sink {
   }
 
   statement(text: string, _origin?: StatementOrigin): StatementResult {
-    const body = text.trimEnd().replace(/;+$/, "").trimEnd();
-    // A last line holding "--" may be a comment, which would swallow a terminator on that line.
-    const lastLine = body.slice(body.lastIndexOf("\n") + 1);
-    this.lines.push(lastLine.includes("--") ? `${body}\n;` : `${body};`, "");
+    this.lines.push(terminate(text), "");
     return {};
   }
 

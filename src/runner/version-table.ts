@@ -73,14 +73,21 @@ export interface HistoryEntry {
   readonly sourceChecksum: string | null;
 }
 
-export function historyInsertStatement(names: VersionTableNames, entry: HistoryEntry): string {
+/**
+ * A step's bookkeeping in one statement: its version-row changes (as data-modifying CTEs, which
+ * all run once and touch distinct rows) and its history row, whose duration runs from the mark
+ * the previous step (or stepStartStatement) left. It marks the start of the next step too.
+ */
+export function bookkeepingStatement(names: VersionTableNames, changes: readonly VersionRowChange[], entry: HistoryEntry): string {
   const literal = (value: string | null) => (value === null ? "NULL" : quoteLiteral(value));
-  return (
-    `INSERT INTO ${historyTableSql(names)} (run_id, version_table, revision, direction, checksum, actor, bundle_sha256, source_checksum, started_at, duration_ms) VALUES (` +
-    [entry.runId, names.versionTable, entry.revision, entry.direction, entry.checksum, entry.actor, entry.bundleSha256, entry.sourceChecksum].map(literal).join(", ") +
-    ", current_setting('lambic.step_started')::timestamptz, " +
-    "extract(epoch FROM clock_timestamp() - current_setting('lambic.step_started')::timestamptz) * 1000) RETURNING duration_ms"
-  );
+  const values = [entry.runId, names.versionTable, entry.revision, entry.direction, entry.checksum, entry.actor, entry.bundleSha256, entry.sourceChecksum].map(literal).join(", ");
+  const insert =
+    `INSERT INTO ${historyTableSql(names)} (run_id, version_table, revision, direction, checksum, actor, bundle_sha256, source_checksum, started_at, duration_ms)\n` +
+    `SELECT ${values}, mark.started, extract(epoch FROM clock_timestamp() - mark.started) * 1000\n` +
+    `FROM (SELECT current_setting('lambic.step_started')::timestamptz AS started) AS mark\n` +
+    `RETURNING duration_ms, set_config('lambic.step_started', clock_timestamp()::text, true) AS next_step`;
+  if (changes.length === 0) return insert;
+  return `WITH ${changes.map((change, i) => `version_${i} AS (${versionRowStatement(names, change)})`).join(",\n")}\n${insert}`;
 }
 
 export function selectVersionsStatement(names: VersionTableNames): string {
