@@ -2,6 +2,7 @@
 // lambic's benchmarks (`npm run bench`): node bench/run.mjs [graph|online|all] [--quick] [--runs N]
 //   graph   issue 2: heads and upgrade --sql vs Alembic on generated graphs; in-process load + plan
 //   online  issue 3: a local PostgreSQL 17; psql -f floor, lambic, Alembic; round trips of a no-op
+//   tenants issue 6: 1,000 tenant schemas × 5 revisions, concurrency 4 vs one at a time
 // Prints each figure with the comparison and target it checks, then a markdown table, also written
 // to bench/RESULTS.md. Alembic (Debian: apt-get install -y alembic python3-psycopg2) is optional:
 // without it the Alembic comparisons are skipped, saying so.
@@ -10,12 +11,13 @@ import { loadavg } from "node:os";
 import { join } from "node:path";
 import { graphBench } from "./graph.mjs";
 import { onlineBench } from "./online.mjs";
+import { tenantsBench } from "./tenants.mjs";
 import { BENCH_DIR, INSTALL_ALEMBIC, alembicAvailable, ensureDir, log, machineInfo, ms, ratio, secs, skipAlembicMessage, verdict, WORK_DIR } from "./lib/util.mjs";
 
 const args = process.argv.slice(2);
 const which = args.find((a) => !a.startsWith("--")) ?? "all";
-if (!["graph", "online", "all"].includes(which)) {
-  process.stderr.write("usage: node bench/run.mjs [graph|online|all] [--quick] [--runs N]\n");
+if (!["graph", "online", "tenants", "all"].includes(which)) {
+  process.stderr.write("usage: node bench/run.mjs [graph|online|tenants|all] [--quick] [--runs N]\n");
   process.exit(2);
 }
 const quick = args.includes("--quick");
@@ -38,6 +40,10 @@ if (which === "graph" || which === "all") results.push(await graphBench({ alembi
 if (which === "online" || which === "all") {
   log();
   results.push(await onlineBench({ alembic, runs, quick }));
+}
+if (which === "tenants" || which === "all") {
+  log();
+  results.push(await tenantsBench({ quick }));
 }
 const rows = results.flatMap((r) => r.rows);
 const checks = results.flatMap((r) => r.checks);
@@ -90,6 +96,12 @@ function renderMarkdown({ rows, checks, machine, alembic, load, runs, elapsed, w
       const lambicCell = r.roundTrips !== undefined ? `${secs(r.lambic)}, ${r.roundTrips} round trips after connect` : secs(r.lambic);
       lines.push(`| ${r.what} | ${r.floor !== undefined ? secs(r.floor) : ""} | ${lambicCell} | ${r.lambicCold !== undefined ? secs(r.lambicCold) : ""} | ${r.alembic !== undefined ? secs(r.alembic) : r.roundTrips !== undefined ? "" : "skipped"} | ${r.alembic !== undefined ? ratio(r.alembic / r.lambic) : ""} | ${r.floor !== undefined ? ratio(r.lambic / r.floor) : ""} |`);
     }
+    lines.push("");
+  }
+  const tenants = rows.filter((r) => r.group === "tenants");
+  if (tenants.length) {
+    lines.push("## Tenants, one local PostgreSQL 17", "", "| what | lambic | |", "|---|---:|---|");
+    for (const r of tenants) lines.push(`| ${r.what} | ${secs(r.lambic)} | ${r.note} |`);
     lines.push("");
   }
   lines.push("## Targets");
