@@ -15,19 +15,9 @@ import type { DatabaseConfig } from "../src/config.ts";
 import { LambicError } from "../src/errors.ts";
 import { messageWithoutReport, reportFromMessage, type TenantReport, type TenantResult } from "../handler/tenant-report.ts";
 import type { CliArgs } from "./args.ts";
+import type { Io, Output } from "./io.ts";
 
-interface Io {
-  stdout: (text: string) => void;
-  stderr: (text: string) => void;
-  cwd: string;
-  env: Record<string, string | undefined>;
-}
 
-interface Output {
-  json: unknown;
-  text?: string;
-  exitCode?: number;
-}
 
 const EVENT_COMMANDS = ["upgrade", "downgrade", "stamp", "current", "heads", "history", "check", "sql", "tenants"];
 const TENANT_COMMANDS = ["upgrade", "downgrade", "stamp", "current"];

@@ -14,20 +14,9 @@ import type { RevisionMeta } from "../src/revision/types.ts";
 import type { MigrationCommand, RunResult } from "../src/runner/run.ts";
 import { parseCliArgs, requirePositional, USAGE, type CliArgs } from "./args.ts";
 import { branchEntry, headLine, historyLine, revisionEntry } from "./format.ts";
+import type { Io, Output } from "./io.ts";
 
-/** What a command hands back: the JSON document, and the human text (stdout). */
-interface Output {
-  json: unknown;
-  text?: string;
-  exitCode?: number;
-}
 
-interface Io {
-  stdout: (text: string) => void;
-  stderr: (text: string) => void;
-  cwd: string;
-  env: Record<string, string | undefined>;
-}
 
 interface Context {
   args: CliArgs;
