@@ -4,7 +4,7 @@ import { describeStep, VersionRows, type PlanStep } from "../revision/plan.ts";
 import { revisionOf, type RevisionSet } from "../revision/revision-set.ts";
 import type { LoadedRevision, RevisionContext, RevisionDirection } from "../revision/types.ts";
 import { joinStatements, type Sink, type StatementOrigin, type StatementResult } from "./sink.ts";
-import { bookkeepingStatement, stepStartStatement, type VersionTableNames } from "./version-table.ts";
+import { CLOCK_STATEMENT, historyInsertStatement, versionChangeStatements, type HistoryEntry, type VersionTableNames } from "./version-table.ts";
 
 export interface EmitOptions {
   readonly names: VersionTableNames;
@@ -17,12 +17,14 @@ export interface EmitOptions {
   readonly perRevision: boolean;
 }
 
-/** One emitted step; `history.rows` holds its server-measured duration once sent. */
+/** One emitted step; once sent, `finished.rows` holds the server's clock at its end. */
 export interface EmittedStep {
   readonly step: PlanStep;
   readonly label: string;
   readonly message: string | undefined;
-  readonly history: StatementResult;
+  readonly entry: HistoryEntry;
+  readonly started: StatementResult;
+  readonly finished: StatementResult;
 }
 
 /** Whether a plan needs a lock that outlives a transaction (a session-level advisory lock). */
@@ -32,15 +34,34 @@ export function needsSessionLock(set: RevisionSet, steps: readonly PlanStep[], p
 }
 
 /**
- * Emits a plan into a sink, inside an open transaction: for each step its statements, its
- * version-row changes and its history row. A non-transactional revision commits what came
- * before, runs statement by statement outside a transaction, and reopens the transaction for
- * its version row. The caller opens and commits the outer transaction.
+ * Emits a plan into a sink, inside an open transaction: for each step its statements and its
+ * version-row changes (one message per step), and, before each commit, one history statement
+ * for the steps of that transaction, with the durations the server's clock measured. A
+ * non-transactional revision commits what came before, runs statement by statement outside a
+ * transaction, and reopens the transaction for its version row. The caller opens the outer
+ * transaction, calls `closeSegment` and commits.
  */
-export async function emitPlan(sink: Sink, set: RevisionSet, steps: readonly PlanStep[], startRows: readonly string[], options: EmitOptions): Promise<{ emitted: EmittedStep[]; rows: readonly string[] }> {
+export async function emitPlan(sink: Sink, set: RevisionSet, steps: readonly PlanStep[], startRows: readonly string[], options: EmitOptions): Promise<{ emitted: EmittedStep[]; rows: readonly string[]; closeSegment: () => Promise<void> }> {
   const rows = new VersionRows(set.map, startRows);
   const emitted: EmittedStep[] = [];
-  if (steps.length > 0) sink.statement(stepStartStatement(true), { purpose: "control" });
+  let segment: EmittedStep[] = [];
+  let previousEnd: StatementResult = steps.length > 0 ? sink.statement(CLOCK_STATEMENT, { purpose: "control" }) : {};
+
+  /** Writes the history rows of the steps since the last commit (after reading their clocks). */
+  const closeSegment = async () => {
+    if (segment.length === 0) return;
+    await sink.flush();
+    const entries = segment.map((e) => {
+      const startedAt = e.started.rows?.[0]?.at as number | undefined;
+      const finishedAt = e.finished.rows?.[0]?.at as number | undefined;
+      if (sink.online && finishedAt === undefined) {
+        throw new LambicError("UNKNOWN_VERSION", `Recording ${e.label} changed no version row: the version table ${options.names.versionTable} does not hold what the plan expected. Nothing was committed; check "lambic current".`, { step: e.label });
+      }
+      return { ...e.entry, startedAt, finishedAt };
+    });
+    sink.statement(historyInsertStatement(options.names, entries), { purpose: "history" });
+    segment = [];
+  };
 
   for (const [index, step] of steps.entries()) {
     const label = describeStep(step);
@@ -48,12 +69,14 @@ export async function emitPlan(sink: Sink, set: RevisionSet, steps: readonly Pla
     const direction = step.kind === "revision" ? step.direction : "stamp";
     const origin = (purpose: StatementOrigin["purpose"], parts?: readonly string[]): StatementOrigin => ({ purpose, revision: revision?.id, direction, parts });
     const transactional = revision?.transactional !== false;
+    let started = previousEnd;
 
     if (!transactional) {
+      await closeSegment();
       sink.statement("COMMIT", origin("control"));
       sink.statement("SET standard_conforming_strings = on", origin("control"));
       if (options.searchPath !== undefined) sink.statement(`SET search_path TO ${quoteIdentifier(options.searchPath)}`, origin("control"));
-      sink.statement(stepStartStatement(false), origin("control"));
+      started = sink.statement(CLOCK_STATEMENT, origin("control"));
       await sink.flush();
     }
     sink.comment(`Running ${label}`);
@@ -66,7 +89,12 @@ export async function emitPlan(sink: Sink, set: RevisionSet, steps: readonly Pla
       }
       sink.statement("BEGIN", origin("control"));
     }
-    const bookkeeping = bookkeepingStatement(options.names, rows.apply(step), {
+    const versionStatements = versionChangeStatements(options.names, rows.apply(step));
+    // In a transaction, a step is one message: its statements and its version-row changes.
+    const parts = transactional ? [...statements, ...versionStatements] : versionStatements;
+    const finished = sink.statement(joinStatements(parts), origin(revision ? "revision" : "version", parts));
+    previousEnd = finished;
+    const entry: HistoryEntry = {
       runId: options.runId,
       revision: revision?.id ?? step.to[0] ?? step.from[0] ?? null,
       direction,
@@ -74,19 +102,19 @@ export async function emitPlan(sink: Sink, set: RevisionSet, steps: readonly Pla
       actor: options.actor,
       bundleSha256: set.bundleSha256 ?? null,
       sourceChecksum: set.sourceChecksum,
-    });
-    // In a transaction, a step is one message: its statements and its bookkeeping as one script.
-    const parts = transactional ? [...statements, bookkeeping] : [bookkeeping];
-    const history = sink.statement(joinStatements(parts), origin(revision ? "revision" : "version", parts));
-    emitted.push({ step, label, message: revision?.message, history });
+    };
+    const emittedStep = { step, label, message: revision?.message, entry, started, finished };
+    emitted.push(emittedStep);
+    segment.push(emittedStep);
     if (options.perRevision && index < steps.length - 1) {
+      await closeSegment();
       sink.statement("COMMIT", origin("control"));
       await sink.flush();
       sink.statement("BEGIN", origin("control"));
-      sink.statement(stepStartStatement(true), origin("control"));
+      previousEnd = sink.statement(CLOCK_STATEMENT, origin("control"));
     }
   }
-  return { emitted, rows: rows.versions };
+  return { emitted, rows: rows.versions, closeSegment };
 }
 
 /**

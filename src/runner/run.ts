@@ -98,12 +98,15 @@ function planFor(set: RevisionSet, rows: readonly string[], command: MigrationCo
 }
 
 function stepResults(emitted: readonly EmittedStep[]): StepResult[] {
-  return emitted.map(({ step, message, history }) => ({
-    revision: step.kind === "revision" ? step.revision : (step.to[0] ?? step.from[0] ?? "base"),
-    direction: step.kind === "revision" ? step.direction : "stamp",
-    ms: Math.round(Number(history.rows?.[0]?.duration_ms ?? 0) * 10) / 10,
-    message,
-  }));
+  return emitted.map(({ step, message, started, finished }) => {
+    const ms = Number(finished.rows?.[0]?.at) - Number(started.rows?.[0]?.at);
+    return {
+      revision: step.kind === "revision" ? step.revision : (step.to[0] ?? step.from[0] ?? "base"),
+      direction: step.kind === "revision" ? step.direction : "stamp",
+      ms: Number.isFinite(ms) ? Math.round(Math.max(0, ms) * 1000) / 1000 : 0,
+      message,
+    };
+  });
 }
 
 /** Refuses version rows that no revision defines: the wrong database, or a deleted revision. */
@@ -246,7 +249,8 @@ export async function runMigration(connection: Connection, set: RevisionSet, com
       sink.statement(lockStatement(names, "session"), { purpose: "lock" });
       sessionLock = true;
     }
-    const { emitted, rows: after } = await emitPlan(sink, set, steps, rows, { names, runId: options.runId, actor: options.actor, x: options.x ?? {}, perRevision: options.perRevision ?? false, searchPath: options.searchPath });
+    const { emitted, rows: after, closeSegment } = await emitPlan(sink, set, steps, rows, { names, runId: options.runId, actor: options.actor, x: options.x ?? {}, perRevision: options.perRevision ?? false, searchPath: options.searchPath });
+    await closeSegment();
     sink.statement("COMMIT", { purpose: "control" });
     if (sessionLock) sink.statement(lockStatement(names, "unlock"), { purpose: "lock" });
     await sink.flush();
@@ -329,7 +333,8 @@ export async function renderScript(set: RevisionSet, command: MigrationCommand, 
   if (sessionLock) sink.statement(lockStatement(names, "session"), { purpose: "lock" });
   openTransaction(sink, names, options);
   sink.statement(lockStatement(names, "xact"), { purpose: "lock" });
-  const { rows } = await emitPlan(sink, set, steps, startRows, { names, runId: options.runId, actor: options.actor, x: options.x ?? {}, perRevision: options.perRevision ?? false, searchPath: options.searchPath });
+  const { rows, closeSegment } = await emitPlan(sink, set, steps, startRows, { names, runId: options.runId, actor: options.actor, x: options.x ?? {}, perRevision: options.perRevision ?? false, searchPath: options.searchPath });
+  await closeSegment();
   sink.statement("COMMIT", { purpose: "control" });
   if (sessionLock) sink.statement(lockStatement(names, "unlock"), { purpose: "lock" });
   return { script: sink.toString(), steps, to: rows };

@@ -54,13 +54,18 @@ export function versionRowStatement(names: VersionTableNames, change: VersionRow
   }
 }
 
+/** The server's clock in epoch milliseconds (with microseconds): timestamptz values would lose them. */
+const CLOCK_MS = "(extract(epoch FROM clock_timestamp()) * 1000)::float8";
+
+/** The server's clock, read where a segment of steps starts (the first step's start). */
+export const CLOCK_STATEMENT = `SELECT ${CLOCK_MS} AS at`;
+
 /**
- * Marks the start of a step, so its history row can carry the server-measured duration.
- * Transaction-local, except for a step that runs outside the transaction (it must outlive the
- * autocommitted statements until the history row is written).
+ * A step's version-row changes; the last one returns the server's clock, which ends the step's
+ * duration (and starts the next one's). Alembic checks that each change touched one row.
  */
-export function stepStartStatement(transactional: boolean): string {
-  return `SELECT set_config('lambic.step_started', clock_timestamp()::text, ${transactional})`;
+export function versionChangeStatements(names: VersionTableNames, changes: readonly VersionRowChange[]): string[] {
+  return changes.map((change, i) => (i === changes.length - 1 ? `${versionRowStatement(names, change)} RETURNING ${CLOCK_MS} AS at` : versionRowStatement(names, change)));
 }
 
 export interface HistoryEntry {
@@ -71,23 +76,25 @@ export interface HistoryEntry {
   readonly actor: string;
   readonly bundleSha256: string | null;
   readonly sourceChecksum: string | null;
+  /** Server clock (epoch milliseconds) at the step's start and end, when it ran online. */
+  readonly startedAt?: number;
+  readonly finishedAt?: number;
 }
 
 /**
- * A step's bookkeeping in one statement: its version-row changes (as data-modifying CTEs, which
- * all run once and touch distinct rows) and its history row, whose duration runs from the mark
- * the previous step (or stepStartStatement) left. It marks the start of the next step too.
+ * One history row per step of a segment, in one statement. Online the rows carry the step's
+ * start and end as the server's clock read them; offline, the time the script ran.
  */
-export function bookkeepingStatement(names: VersionTableNames, changes: readonly VersionRowChange[], entry: HistoryEntry): string {
+export function historyInsertStatement(names: VersionTableNames, entries: readonly HistoryEntry[]): string {
   const literal = (value: string | null) => (value === null ? "NULL" : quoteLiteral(value));
-  const values = [entry.runId, names.versionTable, entry.revision, entry.direction, entry.checksum, entry.actor, entry.bundleSha256, entry.sourceChecksum].map(literal).join(", ");
-  const insert =
-    `INSERT INTO ${historyTableSql(names)} (run_id, version_table, revision, direction, checksum, actor, bundle_sha256, source_checksum, started_at, duration_ms)\n` +
-    `SELECT ${values}, mark.started, extract(epoch FROM clock_timestamp() - mark.started) * 1000\n` +
-    `FROM (SELECT current_setting('lambic.step_started')::timestamptz AS started) AS mark\n` +
-    `RETURNING duration_ms, set_config('lambic.step_started', clock_timestamp()::text, true) AS next_step`;
-  if (changes.length === 0) return insert;
-  return `WITH ${changes.map((change, i) => `version_${i} AS (${versionRowStatement(names, change)})`).join(",\n")}\n${insert}`;
+  const finite = (value: number | undefined): value is number => typeof value === "number" && Number.isFinite(value);
+  const rows = entries.map((entry) => {
+    const values = [entry.runId, names.versionTable, entry.revision, entry.direction, entry.checksum, entry.actor, entry.bundleSha256, entry.sourceChecksum].map(literal);
+    const started = finite(entry.startedAt) ? `to_timestamp(${entry.startedAt / 1000})` : "clock_timestamp()";
+    const duration = finite(entry.startedAt) && finite(entry.finishedAt) ? String(Math.max(0, entry.finishedAt - entry.startedAt)) : "NULL";
+    return `(${values.join(", ")}, ${started}, ${duration})`;
+  });
+  return `INSERT INTO ${historyTableSql(names)} (run_id, version_table, revision, direction, checksum, actor, bundle_sha256, source_checksum, started_at, duration_ms) VALUES\n${rows.join(",\n")}`;
 }
 
 export function selectVersionsStatement(names: VersionTableNames): string {
