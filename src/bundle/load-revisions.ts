@@ -245,6 +245,9 @@ async function buildModules(
       outfile: bundleFile,
       sourcemap: "linked",
       sourcesContent: false,
+      // Smaller text parses faster at every start; names stay, and the source map points back.
+      minifyWhitespace: true,
+      minifySyntax: true,
       metafile: true,
       write: false,
       logLevel: "silent",
