@@ -266,3 +266,51 @@ function abbreviate(text: string): string {
   const oneLine = text.replace(/\s+/g, " ").trim();
   return oneLine.length > 200 ? `${oneLine.slice(0, 200)}…` : oneLine;
 }
+
+/**
+ * The state of a driver's one server session. A lost session is never replaced behind the
+ * runner's back (its transaction and locks would silently be gone): every later call fails.
+ */
+export class SessionState {
+  private lostWith: unknown;
+  private closed = false;
+
+  constructor(private readonly target: DriverTarget) {}
+
+  get lost(): boolean {
+    return this.lostWith !== undefined;
+  }
+
+  get closing(): boolean {
+    return this.closed;
+  }
+
+  /** The driver reported an error on the session. */
+  markLost(error: unknown): void {
+    this.lostWith ??= error;
+  }
+
+  /** The session ended; expected only after close(). */
+  markEnded(reason: string): void {
+    if (!this.closed) this.lostWith ??= new Error(reason);
+  }
+
+  /** Returns false when close() already ran. */
+  markClosing(): boolean {
+    if (this.closed) return false;
+    this.closed = true;
+    return true;
+  }
+
+  ensureOpen(): void {
+    if (this.lostWith !== undefined) throw connectionLost(this.target, this.lostWith);
+    if (this.closed) throw connectionLost(this.target, new Error("the connection was closed by close()"));
+  }
+
+  /** A connection-level failure marks the session lost and becomes CONNECTION_FAILED. */
+  translate(error: unknown): unknown {
+    if (!isConnectionError(error)) return error;
+    this.lostWith ??= error;
+    return connectionLost(this.target, error);
+  }
+}

@@ -14,8 +14,8 @@ import {
   type Statement,
   PipelineError,
   connectionFailed,
-  connectionLost,
   isConnectionError,
+  SessionState,
 } from "./connection.ts";
 
 /** node-postgres's Query: a submittable that parses one statement's replies. */
@@ -57,15 +57,10 @@ export async function openNeonConnection(target: DriverTarget): Promise<Connecti
   // Per-client settings, so that tests (or two targets in one process) don't fight over neonConfig.
   Object.assign(client.neonConfig, target.neon ?? {});
 
-  let lost: unknown;
-  let closing = false;
+  const session = new SessionState(target);
   // Without a listener an idle connection error (server restart, proxy gone) crashes the process.
-  client.on("error", (error: unknown) => {
-    lost ??= error;
-  });
-  client.on("end", () => {
-    if (!closing) lost ??= new Error("Connection terminated");
-  });
+  client.on("error", (error: unknown) => session.markLost(error));
+  client.on("end", () => session.markEnded("Connection terminated"));
 
   let timer: NodeJS.Timeout | undefined;
   try {
@@ -92,16 +87,8 @@ export async function openNeonConnection(target: DriverTarget): Promise<Connecti
   const internals = client as unknown as ClientInternals;
   let roundTrips = 0;
 
-  function ensureOpen(): void {
-    if (lost !== undefined) throw connectionLost(target, lost);
-    if (closing) throw connectionLost(target, new Error("the connection was closed by close()"));
-  }
-
-  function translate(error: unknown): unknown {
-    if (!isConnectionError(error)) return error;
-    lost ??= error;
-    return connectionLost(target, error);
-  }
+  const ensureOpen = () => session.ensureOpen();
+  const translate = (error: unknown) => session.translate(error);
 
   return {
     driver: "neon",
@@ -139,11 +126,10 @@ export async function openNeonConnection(target: DriverTarget): Promise<Connecti
       return outcomes.map((outcome) => lastResultRows((outcome as PromiseFulfilledResult<QueryResultShape>).value));
     },
     async close(): Promise<void> {
-      if (closing) return;
-      closing = true;
+      if (!session.markClosing()) return;
       const ended = client.end().catch(() => undefined);
       // After the session died, end() waits for an 'end' event that has already been emitted.
-      if (lost === undefined) {
+      if (!session.lost) {
         let timer: NodeJS.Timeout | undefined;
         await Promise.race([ended, new Promise((resolve) => (timer = setTimeout(resolve, 5000)))]);
         clearTimeout(timer);

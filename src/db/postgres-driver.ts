@@ -18,16 +18,14 @@ import {
   type Statement,
   PipelineError,
   connectionFailed,
-  connectionLost,
-  isConnectionError,
+  SessionState,
 } from "./connection.ts";
 
 /** postgres.js holds back queries beyond this many in flight; above it a pipeline takes more round trips. */
 const MAX_PIPELINE = 1000;
 
 export async function openPostgresConnection(target: DriverTarget): Promise<Connection> {
-  let lost: unknown;
-  let closing = false;
+  const session = new SessionState(target);
   const options = {
     max: 1,
     // No idle or lifetime recycling: postgres.js would reconnect silently and the runner's
@@ -40,7 +38,7 @@ export async function openPostgresConnection(target: DriverTarget): Promise<Conn
     prepare: false,
     onnotice: () => {},
     onclose: () => {
-      if (!closing) lost ??= new Error("the server closed the connection");
+      session.markEnded("the server closed the connection");
     },
     connection: { application_name: target.applicationName },
   };
@@ -56,16 +54,8 @@ export async function openPostgresConnection(target: DriverTarget): Promise<Conn
 
   let roundTrips = 0;
 
-  function ensureOpen(): void {
-    if (lost !== undefined) throw connectionLost(target, lost);
-    if (closing) throw connectionLost(target, new Error("the connection was closed by close()"));
-  }
-
-  function translate(error: unknown): unknown {
-    if (!isConnectionError(error)) return error;
-    lost ??= error;
-    return connectionLost(target, error);
-  }
+  const ensureOpen = () => session.ensureOpen();
+  const translate = (error: unknown) => session.translate(error);
 
   function send(statement: Statement) {
     const params = statement.params ?? [];
@@ -105,10 +95,9 @@ export async function openPostgresConnection(target: DriverTarget): Promise<Conn
       return settled.map((outcome) => lastResultRows((outcome as PromiseFulfilledResult<unknown>).value));
     },
     async close(): Promise<void> {
-      if (closing) return;
-      closing = true;
+      if (!session.markClosing()) return;
       // After the session died postgres.js would wait out the whole timeout for nothing.
-      await sql.end({ timeout: lost === undefined ? 5 : 0 });
+      await sql.end({ timeout: session.lost ? 0 : 5 });
     },
   };
 }
