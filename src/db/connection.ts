@@ -39,7 +39,7 @@ export interface Connection {
    * BEGIN/COMMIT for all-or-nothing. On the first failure it rejects with a PipelineError
    * carrying the failing index and the DatabaseFailure, after every reply has arrived.
    */
-  pipeline(statements: readonly Statement[]): Promise<Record<string, unknown>[][]>;
+  pipeline(statements: readonly Statement[], onResult?: PipelineListener): Promise<Record<string, unknown>[][]>;
   /**
    * Number of round trips (request/reply waits) made so far by query and pipeline; connecting
    * is not counted. Neon: one per query or pipeline. postgres.js: a statement with params
@@ -48,6 +48,9 @@ export interface Connection {
   readonly roundTrips: number;
   close(): Promise<void>;
 }
+
+/** Told each statement's rows as they arrive, in order (no later than the pipeline resolves). */
+export type PipelineListener = (index: number, rows: Record<string, unknown>[]) => void;
 
 export class PipelineError extends Error {
   override readonly name = "PipelineError";

@@ -16,6 +16,7 @@ import {
   connectionFailed,
   isConnectionError,
   SessionState,
+  type PipelineListener,
 } from "./connection.ts";
 
 /** node-postgres's Query: a submittable that parses one statement's replies. */
@@ -106,7 +107,7 @@ export async function openNeonConnection(target: DriverTarget): Promise<Connecti
         throw translate(error);
       }
     },
-    async pipeline(statements: readonly Statement[]): Promise<Record<string, unknown>[][]> {
+    async pipeline(statements: readonly Statement[], onResult?: PipelineListener): Promise<Record<string, unknown>[][]> {
       ensureOpen();
       if (statements.length === 0) return [];
       roundTrips++;
@@ -123,7 +124,10 @@ export async function openNeonConnection(target: DriverTarget): Promise<Connecti
       if (failed >= 0) {
         throw new PipelineError(failed, statements[failed], translate((outcomes[failed] as PromiseRejectedResult).reason));
       }
-      return outcomes.map((outcome) => lastResultRows((outcome as PromiseFulfilledResult<QueryResultShape>).value));
+      const rows = outcomes.map((outcome) => lastResultRows((outcome as PromiseFulfilledResult<QueryResultShape>).value));
+      // The replies are routed together at the end here (see Pipeline), so listeners hear them then.
+      rows.forEach((result, index) => onResult?.(index, result));
+      return rows;
     },
     async close(): Promise<void> {
       if (!session.markClosing()) return;

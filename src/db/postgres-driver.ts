@@ -19,6 +19,7 @@ import {
   PipelineError,
   connectionFailed,
   SessionState,
+  type PipelineListener,
 } from "./connection.ts";
 
 /** postgres.js holds back queries beyond this many in flight; above it a pipeline takes more round trips. */
@@ -80,13 +81,27 @@ export async function openPostgresConnection(target: DriverTarget): Promise<Conn
         throw translate(error);
       }
     },
-    async pipeline(statements: readonly Statement[]): Promise<Record<string, unknown>[][]> {
+    async pipeline(statements: readonly Statement[], onResult?: PipelineListener): Promise<Record<string, unknown>[][]> {
       ensureOpen();
       if (statements.length === 0) return [];
       roundTrips += pipelineRoundTrips(statements);
       // Issued in one tick without awaiting: postgres.js writes them back to back. Wait for
       // every reply, so that the session is idle again whatever failed.
-      const settled = await Promise.allSettled(statements.map((statement) => send(statement)));
+      let failedYet = false;
+      const settled = await Promise.allSettled(
+        statements.map((statement, index) =>
+          send(statement).then(
+            (result) => {
+              if (!failedYet) onResult?.(index, lastResultRows(result));
+              return result;
+            },
+            (error) => {
+              failedYet = true;
+              throw error;
+            },
+          ),
+        ),
+      );
       const failed = settled.findIndex((outcome) => outcome.status === "rejected");
       if (failed >= 0) {
         const reason = (settled[failed] as PromiseRejectedResult).reason;

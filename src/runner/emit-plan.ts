@@ -8,6 +8,8 @@ import { CLOCK_STATEMENT, historyInsertStatement, versionChangeStatements, type 
 
 export interface EmitOptions {
   readonly names: VersionTableNames;
+  /** Told each step as its statements complete online (the transaction may still roll back). */
+  readonly onStepDone?: (step: EmittedStep) => void;
   /** Restated for statements that run outside the transaction (SET LOCAL ends with it). */
   readonly searchPath?: string;
   readonly runId: string;
@@ -104,6 +106,7 @@ export async function emitPlan(sink: Sink, set: RevisionSet, steps: readonly Pla
       sourceChecksum: set.sourceChecksum,
     };
     const emittedStep = { step, label, message: revision?.message, entry, started, finished };
+    if (options.onStepDone) finished.onRows = () => options.onStepDone!(emittedStep);
     emitted.push(emittedStep);
     segment.push(emittedStep);
     if (options.perRevision && index < steps.length - 1) {

@@ -40,7 +40,7 @@ export interface RunOptions {
   readonly perRevision?: boolean;
   /** Proceed although applied revisions changed since they ran. */
   readonly allowChanged?: boolean;
-  /** Called once per step after it has run, in order. */
+  /** Called once per step as it completes, in order (before the commit: a later failure rolls it back). */
   readonly onStep?: (step: StepResult) => void;
 }
 
@@ -97,16 +97,14 @@ function planFor(set: RevisionSet, rows: readonly string[], command: MigrationCo
   }
 }
 
-function stepResults(emitted: readonly EmittedStep[]): StepResult[] {
-  return emitted.map(({ step, message, started, finished }) => {
-    const ms = Number(finished.rows?.[0]?.at) - Number(started.rows?.[0]?.at);
-    return {
-      revision: step.kind === "revision" ? step.revision : (step.to[0] ?? step.from[0] ?? "base"),
-      direction: step.kind === "revision" ? step.direction : "stamp",
-      ms: Number.isFinite(ms) ? Math.round(Math.max(0, ms) * 1000) / 1000 : 0,
-      message,
-    };
-  });
+function stepResult({ step, message, started, finished }: EmittedStep): StepResult {
+  const ms = Number(finished.rows?.[0]?.at) - Number(started.rows?.[0]?.at);
+  return {
+    revision: step.kind === "revision" ? step.revision : (step.to[0] ?? step.from[0] ?? "base"),
+    direction: step.kind === "revision" ? step.direction : "stamp",
+    ms: Number.isFinite(ms) ? Math.round(Math.max(0, ms) * 1000) / 1000 : 0,
+    message,
+  };
 }
 
 /** Refuses version rows that no revision defines: the wrong database, or a deleted revision. */
@@ -249,14 +247,22 @@ export async function runMigration(connection: Connection, set: RevisionSet, com
       sink.statement(lockStatement(names, "session"), { purpose: "lock" });
       sessionLock = true;
     }
-    const { emitted, rows: after, closeSegment } = await emitPlan(sink, set, steps, rows, { names, runId: options.runId, actor: options.actor, x: options.x ?? {}, perRevision: options.perRevision ?? false, searchPath: options.searchPath });
+    const onStep = options.onStep;
+    const { emitted, rows: after, closeSegment } = await emitPlan(sink, set, steps, rows, {
+      names,
+      runId: options.runId,
+      actor: options.actor,
+      x: options.x ?? {},
+      perRevision: options.perRevision ?? false,
+      searchPath: options.searchPath,
+      onStepDone: onStep ? (step) => onStep(stepResult(step)) : undefined,
+    });
     await closeSegment();
     sink.statement("COMMIT", { purpose: "control" });
     if (sessionLock) sink.statement(lockStatement(names, "unlock"), { purpose: "lock" });
     await sink.flush();
     sessionLock = false;
-    const results = stepResults(emitted);
-    for (const result of results) options.onStep?.(result);
+    const results = emitted.map(stepResult);
     return { from: rows, to: after, steps: results, lockWaitMs: Number(lock.rows?.[0]?.lock_wait_ms ?? 0), changed };
   } catch (error) {
     await rollbackQuietly(connection, sessionLock ? lockStatement(names, "unlock") : undefined);

@@ -41,6 +41,8 @@ export function locatePart(parts: readonly string[], position: number): { index:
 /** A queued statement's result, filled in when it has been sent (online only). */
 export interface StatementResult {
   rows?: Record<string, unknown>[];
+  /** Called when the rows arrive (online), before the flush that sent the statement returns. */
+  onRows?: (rows: Record<string, unknown>[]) => void;
 }
 
 export interface Sink {
@@ -82,14 +84,19 @@ export class ConnectionSink implements Sink {
     const batch = this.queue;
     this.queue = [];
     if (batch.length === 0) return;
-    let results: Record<string, unknown>[][];
     try {
-      results = await this.connection.pipeline(batch.map((s) => ({ text: s.text })));
+      await this.connection.pipeline(
+        batch.map((s) => ({ text: s.text })),
+        (index, rows) => {
+          const { result } = batch[index]!;
+          result.rows = rows;
+          result.onRows?.(rows);
+        },
+      );
     } catch (error) {
       const index = (error as { index?: number }).index;
       return this.onFailure(error, index === undefined ? undefined : batch[index]);
     }
-    batch.forEach((statement, i) => (statement.result.rows = results[i]));
   }
 
   async query<Row>(text: string, params: readonly unknown[], origin: StatementOrigin): Promise<Row[]> {

@@ -76,6 +76,13 @@ describe.each(["postgres", "neon"] as const)("runner over the %s driver", (drive
     expect(history[0]!.checksum).toBe(set.revisions.get("r0001")!.source.checksum);
   });
 
+  it("reports each step as it completes, in order, with its server-measured duration", async () => {
+    const seen: string[] = [];
+    const result = await run(inlineRevisionSet(tableHistory(4)), { kind: "upgrade", target: "head" }, { onStep: (step) => seen.push(`${step.revision}:${step.direction}:${step.ms >= 0}`) });
+    expect(seen).toEqual(["r0001:up:true", "r0002:up:true", "r0003:up:true", "r0004:up:true"]);
+    expect(result.steps.map((s) => s.revision)).toEqual(["r0001", "r0002", "r0003", "r0004"]);
+  });
+
   it("downgrades one step with -1", async () => {
     const set = inlineRevisionSet(tableHistory(3));
     await run(set, { kind: "upgrade", target: "head" });
