@@ -40,9 +40,8 @@ export class RevisionNode {
   nextrev: readonly string[] = NONE;
   /** Children through `revises` or dependencies. */
   allNextrev: readonly string[] = NONE;
-  /** Position in file order, and the traversal stamp (see RevisionMap.collect). */
+  /** Position in file order (Alembic's map order); traversals work over these. */
   index = 0;
-  mark = 0;
 
   constructor(meta: RevisionMeta) {
     this.id = meta.id;
