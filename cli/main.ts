@@ -293,7 +293,7 @@ async function migrate(context: Context, set: RevisionSet, command: MigrationCom
     const result: RunResult = await runner.runMigration(connection, set, command, {
       ...scriptOptions(context, ""),
       allowChanged: args.options["allow-changed"],
-      onStep: (step) => context.progress(`  ${step.direction === "down" ? "downgrade" : step.direction === "stamp" ? "stamp" : "upgrade"} ${step.revision}${step.message ? ` (${step.message})` : ""} ${step.ms} ms`),
+      onStep: (step) => context.progress(`  ${step.direction === "down" ? "downgrade" : step.direction === "stamp" ? "stamp" : "upgrade"} ${step.revision}${step.message ? ` (${step.message})` : ""} ${step.ms.toFixed(1)} ms`),
     });
     for (const changed of result.changed) context.io.stderr(`warning: applied revision ${changed.revision} changed since it ran (${changed.file})\n`);
     const ms = Math.round(performance.now() - started);
