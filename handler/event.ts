@@ -14,7 +14,7 @@
  *   { "command": "fanout", "operation": "upgrade", "target": "head", "batchSize": 25, "concurrency": 4 }
  */
 import { LambicError } from "../src/errors.ts";
-import { closestMatch } from "../src/revision/validate-revision.ts";
+import { closestMatch } from "../src/suggest.ts";
 import { validateTenantName } from "../src/runner/tenants.ts";
 
 export const COMMANDS = ["upgrade", "downgrade", "stamp", "current", "heads", "history", "check", "sql", "fanout", "tenants"] as const;

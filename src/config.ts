@@ -1,7 +1,7 @@
 import { existsSync, readFileSync } from "node:fs";
 import { dirname, resolve } from "node:path";
 import { LambicError } from "./errors.ts";
-import { closestMatch } from "./revision/validate-revision.ts";
+import { closestMatch } from "./suggest.ts";
 
 export const CONFIG_FILE_NAME = "lambic.config.json";
 

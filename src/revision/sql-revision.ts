@@ -1,6 +1,7 @@
 import { LambicError } from "../errors.ts";
 import type { Revision, RevisionMeta } from "./types.ts";
-import { BRANCH_LABEL_PATTERN, REVISION_ID_PATTERN, closestMatch } from "./validate-revision.ts";
+import { closestMatch } from "../suggest.ts";
+import { BRANCH_LABEL_PATTERN, REVISION_ID_PATTERN } from "./validate-revision.ts";
 
 /** The header fields of a `.sql` revision, in the order `renderSqlRevision` writes them. */
 export const SQL_REVISION_FIELDS = [

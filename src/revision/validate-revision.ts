@@ -1,3 +1,4 @@
+import { closestMatch } from "../suggest.ts";
 import { LambicError } from "../errors.ts";
 import type { Revision } from "./types.ts";
 
@@ -124,33 +125,4 @@ function describe(value: unknown): string {
   if (typeof value === "function") return "a function";
   if (typeof value === "object") return "an object";
   return `${typeof value} ${String(value)}`;
-}
-
-/**
- * The candidate closest to a misspelt name, if it is close enough to be a likely typo
- * (edit distance at most a third of the name, and at least 1). Used for unknown fields and keys.
- */
-export function closestMatch(name: string, candidates: readonly string[]): string | undefined {
-  let best: string | undefined;
-  let bestDistance = Infinity;
-  for (const candidate of candidates) {
-    const distance = editDistance(name.toLowerCase(), candidate.toLowerCase());
-    if (distance < bestDistance) {
-      best = candidate;
-      bestDistance = distance;
-    }
-  }
-  return bestDistance <= Math.max(1, Math.floor(name.length / 3)) ? best : undefined;
-}
-
-function editDistance(a: string, b: string): number {
-  let previous = Array.from({ length: b.length + 1 }, (_, j) => j);
-  for (let i = 1; i <= a.length; i++) {
-    const current = [i];
-    for (let j = 1; j <= b.length; j++) {
-      current[j] = Math.min(previous[j]! + 1, current[j - 1]! + 1, previous[j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1));
-    }
-    previous = current;
-  }
-  return previous[b.length]!;
 }

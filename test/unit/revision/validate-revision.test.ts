@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { LambicError } from "../../../src/errors.ts";
-import { closestMatch, validateRevisionModule } from "../../../src/revision/validate-revision.ts";
+import { validateRevisionModule } from "../../../src/revision/validate-revision.ts";
+import { closestMatch } from "../../../src/suggest.ts";
 
 const FILE = "revisions/main/2024_05_01_1200_3ab8b2dfb055_add_invoice.ts";
 
