@@ -1,4 +1,5 @@
 import { LambicError } from "../errors.ts";
+import { ancestry, parentsFirst, type Ancestry, type Edges } from "./ancestry.ts";
 import type { RevisionMeta } from "./types.ts";
 
 /**
@@ -7,7 +8,9 @@ import type { RevisionMeta } from "./types.ts";
  * Where Alembic iterates a Python set of strings (hash order), we use declaration order, which is
  * one of the orders Alembic can produce (see test/conformance/README.md).
  *
- * Pure: receives plain revision records, never touches a file.
+ * Pure: receives plain revision records, never touches a file. Edges are kept as compressed rows
+ * over file positions and traversals run over typed arrays; what only some commands need (branch
+ * labels spread along branches, children as id lists, the ancestor index) is built on first use.
  */
 
 /** Alembic's symbol for "no revision": the target `base`, or a walk that went below the roots. */
@@ -15,9 +18,6 @@ export const BASE = "base" as const;
 type Base = typeof BASE;
 
 const NONE: readonly never[] = Object.freeze([]);
-
-/** Largest graph whose ancestor closure is kept as a bitset (n² bits). */
-const CLOSURE_LIMIT = 20_000;
 
 export class RevisionNode {
   readonly id: string;
@@ -27,57 +27,52 @@ export class RevisionNode {
   /** `dependencies` as declared: ids or branch labels. */
   readonly declaredDependencies: readonly string[];
   readonly originalBranchLabels: readonly string[];
-  /** Filled in by RevisionMap once labels have spread (see addBranches). */
-  labelTable: LabelTable | undefined;
-  private labelSet: ReadonlySet<string> | undefined;
-  resolvedDependencies: readonly string[] = [];
-  normalizedDependencies: readonly string[] = [];
+  resolvedDependencies: readonly string[] = NONE;
+  normalizedDependencies: readonly string[] = NONE;
   /** `revises` plus resolved dependencies (Alembic's `_all_down_revisions`). */
-  allDown: readonly string[] = [];
+  allDown: readonly string[];
   /** `revises` plus the dependencies not implied by an ancestor (`_normalized_down_revisions`). */
-  normalizedDown: readonly string[] = [];
-  /** Children through `revises` only. */
-  nextrev: readonly string[] = NONE;
-  /** Children through `revises` or dependencies. */
-  allNextrev: readonly string[] = NONE;
-  /** Position in file order (Alembic's map order); traversals work over these. */
-  index = 0;
+  normalizedDown: readonly string[];
+  private childIds: readonly string[] | undefined;
+  private allChildIds: readonly string[] | undefined;
+  private labelSet: ReadonlySet<string> | undefined;
 
-  constructor(meta: RevisionMeta) {
+  constructor(
+    meta: RevisionMeta,
+    /** Position in file order (Alembic's map order); traversals work over these. */
+    readonly index: number,
+    private readonly map: RevisionMap,
+  ) {
     this.id = meta.id;
     this.meta = meta;
-    this.versionedDown = meta.revises === null || meta.revises === undefined ? NONE : typeof meta.revises === "string" ? [meta.revises] : [...meta.revises];
+    const revises = meta.revises;
+    this.versionedDown = revises === null || revises === undefined ? NONE : typeof revises === "string" ? [revises] : [...revises];
     this.declaredDependencies = meta.dependsOn?.length ? [...meta.dependsOn] : NONE;
     this.originalBranchLabels = meta.branchLabels?.length ? [...meta.branchLabels] : NONE;
+    this.allDown = this.versionedDown;
+    this.normalizedDown = this.versionedDown;
   }
 
-  /** Labels of this revision plus the ones propagated along its branch (built on first use). */
+  /** Children through `revises` only. */
+  get nextrev(): readonly string[] {
+    return (this.childIds ??= this.map.linkedIds(this.index, "next"));
+  }
+
+  /** Children through `revises` or dependencies. */
+  get allNextrev(): readonly string[] {
+    return (this.allChildIds ??= this.map.linkedIds(this.index, "allNext"));
+  }
+
+  /** Labels of this revision plus the ones propagated along its branch. */
   get branchLabels(): ReadonlySet<string> {
-    this.labelSet ??= this.labelTable ? this.labelTable.labelsOf(this.index) : new Set(this.originalBranchLabels);
-    return this.labelSet;
-  }
-
-  /** The revision ids along a link. */
-  linked(link: Link): readonly string[] {
-    switch (link) {
-      case "down":
-        return this.versionedDown;
-      case "allDown":
-        return this.allDown;
-      case "normalizedDown":
-        return this.normalizedDown;
-      case "next":
-        return this.nextrev;
-      case "allNext":
-        return this.allNextrev;
-    }
+    return (this.labelSet ??= this.map.labelsOf(this));
   }
 
   get isHead(): boolean {
-    return this.nextrev.length === 0;
+    return this.map.childCount(this.index, "next") === 0;
   }
   get isRealHead(): boolean {
-    return this.allNextrev.length === 0;
+    return this.map.childCount(this.index, "allNext") === 0;
   }
   get isBase(): boolean {
     return this.versionedDown.length === 0;
@@ -86,43 +81,17 @@ export class RevisionNode {
     return this.versionedDown.length === 0 && this.declaredDependencies.length === 0;
   }
   get isBranchPoint(): boolean {
-    return this.nextrev.length > 1;
+    return this.map.childCount(this.index, "next") > 1;
   }
   get isRealBranchPoint(): boolean {
-    return this.allNextrev.length > 1;
+    return this.map.childCount(this.index, "allNext") > 1;
   }
   get isMergePoint(): boolean {
     return this.versionedDown.length > 1;
   }
-
-  addNextrev(child: RevisionNode): void {
-    if (!this.allNextrev.includes(child.id)) this.allNextrev = [...this.allNextrev, child.id];
-    if (child.versionedDown.includes(this.id) && !this.nextrev.includes(child.id)) this.nextrev = [...this.nextrev, child.id];
-  }
 }
 
 export type Resolved = RevisionNode | Base | null;
-
-/** Every revision's branch labels as bitsets over the label names (see RevisionMap.addBranches). */
-class LabelTable {
-  constructor(
-    readonly names: readonly string[],
-    readonly words: number,
-    readonly sets: Uint32Array,
-  ) {}
-
-  labelsOf(index: number): Set<string> {
-    const labels = new Set<string>();
-    for (let w = 0; w < this.words; w++) {
-      let word = this.sets[index * this.words + w]!;
-      while (word !== 0) {
-        labels.add(this.names[w * 32 + (31 - Math.clz32(word & -word))]!);
-        word &= word - 1;
-      }
-    }
-    return labels;
-  }
-}
 
 /** The edges a traversal follows: to parents (`revises`, with or without dependencies) or children. */
 export type Link = "down" | "allDown" | "normalizedDown" | "next" | "allNext";
@@ -143,10 +112,48 @@ function dedupe<T>(items: readonly T[]): T[] {
   return [...new Set(items)];
 }
 
-
 function toList(value: string | readonly string[] | null | undefined): string[] {
   if (value === null || value === undefined) return [];
   return typeof value === "string" ? [value] : [...value];
+}
+
+/** Compressed rows from per-revision lists of positions, in list order. */
+function rowsOf(lists: readonly (readonly number[])[]): Edges {
+  const offsets = new Int32Array(lists.length + 1);
+  for (let i = 0; i < lists.length; i++) offsets[i + 1] = offsets[i]! + lists[i]!.length;
+  const targets = new Int32Array(offsets[lists.length]!);
+  for (let i = 0, k = 0; i < lists.length; i++) for (const target of lists[i]!) targets[k++] = target;
+  return { offsets, targets };
+}
+
+/**
+ * Children rows from parent rows: each child once per parent, children in file order (the order
+ * Alembic's `add_nextrev` builds them in). `keep(child, edge)` selects the edges that count.
+ */
+function reverseRows(parents: Edges, keep?: (child: number, edge: number) => boolean): Edges {
+  const { offsets, targets } = parents;
+  const n = offsets.length - 1;
+  const counts = new Int32Array(n + 1);
+  const last = new Int32Array(n).fill(-1);
+  const kept = new Uint8Array(targets.length);
+  for (let child = 0; child < n; child++) {
+    for (let e = offsets[child]!; e < offsets[child + 1]!; e++) {
+      const parent = targets[e]!;
+      // A parent named twice (by id and by a label on it) is still one edge.
+      if (last[parent] === child || (keep && !keep(child, e))) continue;
+      last[parent] = child;
+      kept[e] = 1;
+      counts[parent + 1]!++;
+    }
+  }
+  for (let i = 0; i < n; i++) counts[i + 1]! += counts[i]!;
+  const childOffsets = counts.slice();
+  const childTargets = new Int32Array(childOffsets[n]!);
+  const fill = counts;
+  for (let child = 0; child < n; child++) {
+    for (let e = offsets[child]!; e < offsets[child + 1]!; e++) if (kept[e]) childTargets[fill[targets[e]!]!++] = child;
+  }
+  return { offsets: childOffsets, targets: childTargets };
 }
 
 export class RevisionMap {
@@ -159,19 +166,29 @@ export class RevisionMap {
   readonly realHeads: readonly string[];
   readonly bases: readonly string[];
   readonly realBases: readonly string[];
+  private readonly links: Record<Link, Edges>;
+  private labelSets: ((node: RevisionNode) => Set<string>) | undefined;
+  private ancestry: Ancestry | undefined;
 
-  /** `closureLimit`: the largest graph whose ancestor closure is kept as a bitset (default 20,000). */
+  /**
+   * `closureLimit`: the largest number of plain chains whose ancestor closure is kept as a bitset
+   * (default 20,000); above it, plans walk each head's ancestors instead.
+   */
   constructor(
     metas: readonly RevisionMeta[],
     private readonly options: { closureLimit?: number } = {},
   ) {
-    const nodes: RevisionNode[] = [];
-    for (const meta of metas) {
+    const n = metas.length;
+    const nodes = new Array<RevisionNode>(n);
+    let hasDependencies = false;
+    let hasLabels = false;
+    for (let i = 0; i < n; i++) {
+      const meta = metas[i]!;
       validateId(meta.id);
       if (meta.revises === meta.id || (Array.isArray(meta.revises) && meta.revises.includes(meta.id))) {
         throw new LambicError("SELF_LOOP", `Revision ${meta.id} revises itself. Set "revises" to its real parent (or null for a base).`, { revision: meta.id });
       }
-      if ((meta.dependsOn ?? []).includes(meta.id)) {
+      if (meta.dependsOn?.includes(meta.id)) {
         throw new LambicError("SELF_LOOP", `Revision ${meta.id} depends on itself. Remove "${meta.id}" from its dependsOn.`, { revision: meta.id });
       }
       const existing = this.keys.get(meta.id);
@@ -182,53 +199,44 @@ export class RevisionMap {
           { revision: meta.id },
         );
       }
-      const node = new RevisionNode(meta);
-      nodes.push(node);
+      const node = new RevisionNode(meta, i, this);
+      nodes[i] = node;
       this.keys.set(node.id, node);
+      if (node.declaredDependencies.length > 0) hasDependencies = true;
+      if (node.originalBranchLabels.length > 0) hasLabels = true;
     }
     this.revisions = nodes;
+    if (hasLabels) this.mapBranchLabels(nodes);
+    if (hasDependencies) this.addDependsOn(nodes);
 
-    this.mapBranchLabels(nodes);
-    this.addDependsOn(nodes);
-
-    const notHead = new Uint8Array(nodes.length);
-    const notRealHead = new Uint8Array(nodes.length);
-    nodes.forEach((node, index) => {
-      node.index = index;
-      node.allDown = node.resolvedDependencies.length === 0 ? node.versionedDown : dedupe([...node.versionedDown, ...node.resolvedDependencies]);
-    });
+    // Parents by position, `revises` first (a prefix of each row), then dependencies.
+    const down = this.parentRows(nodes);
+    const next = reverseRows(down.all, (child, edge) => edge - down.all.offsets[child]! < down.versionedCount[child]! && nodes[child]!.versionedDown.includes(nodes[down.all.targets[edge]!]!.id));
+    const allNext = hasDependencies || down.relabelled ? reverseRows(down.all) : next;
+    const notHead = new Uint8Array(n);
+    for (let e = 0; e < down.versioned.targets.length; e++) notHead[down.versioned.targets[e]!] = 1;
+    const heads: RevisionNode[] = [];
+    const realHeads: RevisionNode[] = [];
+    const bases: RevisionNode[] = [];
+    const realBases: RevisionNode[] = [];
     for (const node of nodes) {
-      for (const downId of node.allDown) {
-        const down = this.keys.get(downId);
-        if (!down) {
-          const isDependency = !node.versionedDown.includes(downId);
-          throw new LambicError(
-            "UNKNOWN_PARENT",
-            `Revision ${node.id} ${isDependency ? "depends on" : "revises"} ${downId}, which is not a known revision${isDependency ? " or branch label" : ""}. Check for a missing or renamed revision file, or fix "${isDependency ? "dependsOn" : "revises"}" in ${node.id}.`,
-            { revision: node.id, missing: downId },
-          );
-        }
-        down.addNextrev(node);
-        if (node.versionedDown.includes(downId)) notHead[down.index] = 1;
-        notRealHead[down.index] = 1;
+      const i = node.index;
+      if (notHead[i] === 0) heads.push(node);
+      if (allNext.offsets[i] === allNext.offsets[i + 1]) realHeads.push(node);
+      if (node.versionedDown.length === 0) {
+        bases.push(node);
+        if (node.declaredDependencies.length === 0) realBases.push(node);
       }
     }
-    const heads = nodes.filter((n) => notHead[n.index] === 0);
-    const realHeads = nodes.filter((n) => notRealHead[n.index] === 0);
-    const bases = nodes.filter((n) => n.isBase);
-    const realBases = nodes.filter((n) => n.isRealBase);
+    this.links = { down: down.versioned, allDown: down.all, next, allNext, normalizedDown: down.all };
     // Before normalizing (unlike Alembic): normalizing walks ancestors, which needs no cycles.
     this.detectCycles(nodes, heads, bases, realHeads, realBases);
-    this.normalizeDependsOn(nodes);
-    for (const node of nodes) {
-      node.normalizedDown = node.normalizedDependencies.length === 0 ? node.versionedDown : dedupe([...node.versionedDown, ...node.normalizedDependencies]);
-    }
+    if (hasDependencies) this.links.normalizedDown = this.normalizeDependsOn(nodes, down.versioned);
 
     this.heads = heads.map((n) => n.id);
     this.realHeads = realHeads.map((n) => n.id);
     this.bases = bases.map((n) => n.id);
     this.realBases = realBases.map((n) => n.id);
-    this.addBranches(nodes);
   }
 
   /** The revision with exactly this id (no prefixes, no labels). */
@@ -241,6 +249,23 @@ export class RevisionMap {
   has(id: string): boolean {
     const node = this.keys.get(id);
     return node !== undefined && node.id === id;
+  }
+
+  /** @internal The revision ids along a link from a position (RevisionNode's children lists). */
+  linkedIds(index: number, link: Link): readonly string[] {
+    const { offsets, targets } = this.links[link];
+    const start = offsets[index]!;
+    const end = offsets[index + 1]!;
+    if (start === end) return NONE;
+    const ids = new Array<string>(end - start);
+    for (let e = start; e < end; e++) ids[e - start] = this.revisions[targets[e]!]!.id;
+    return ids;
+  }
+
+  /** @internal */
+  childCount(index: number, link: "next" | "allNext"): number {
+    const { offsets } = this.links[link];
+    return offsets[index + 1]! - offsets[index]!;
   }
 
   // ---- construction -------------------------------------------------------------------------
@@ -264,6 +289,7 @@ export class RevisionMap {
 
   private addDependsOn(nodes: readonly RevisionNode[]): void {
     for (const node of nodes) {
+      if (node.declaredDependencies.length === 0) continue;
       node.resolvedDependencies = node.declaredDependencies.map((dep) => {
         const target = this.keys.get(dep);
         if (!target) {
@@ -275,57 +301,83 @@ export class RevisionMap {
         }
         return target.id;
       });
+      node.allDown = dedupe([...node.versionedDown, ...node.resolvedDependencies]);
     }
   }
 
   /**
-   * Drops dependencies already declared by an ancestor (through `revises`), keeping declaration
-   * order. Each revision's set of ancestor-declared dependencies is built once from its parents'
-   * and shared along plain chains, instead of walking all ancestors per revision.
+   * Each revision's parents by position: `all` follows `allDown` (revises, then dependencies),
+   * `versioned` only `revises`. Names resolve through the whole map, labels included, as in Alembic.
    */
-  private normalizeDependsOn(nodes: readonly RevisionNode[]): void {
-    const EMPTY: ReadonlySet<string> = new Set();
-    const declaredAtOrBelow: (ReadonlySet<string> | undefined)[] = new Array(nodes.length);
-    const parentOf = (id: string) => this.keys.get(id)!;
-    const ready = (node: RevisionNode) => node.versionedDown.every((id) => declaredAtOrBelow[parentOf(id).index] !== undefined);
-    const settle = (node: RevisionNode) => {
-      const parents = node.versionedDown;
-      let implied: ReadonlySet<string> = EMPTY;
-      if (parents.length === 1) implied = declaredAtOrBelow[parentOf(parents[0]!).index]!;
-      else if (parents.length > 1) {
-        const union = new Set<string>();
-        for (const id of parents) for (const dep of declaredAtOrBelow[parentOf(id).index]!) union.add(dep);
-        implied = union;
-      }
-      if (node.resolvedDependencies.length === 0) {
-        declaredAtOrBelow[node.index] = implied;
-        return;
-      }
-      node.normalizedDependencies = dedupe(node.resolvedDependencies.filter((dep) => !implied.has(dep)));
-      const own = new Set(implied);
-      for (const dep of node.resolvedDependencies) own.add(dep);
-      declaredAtOrBelow[node.index] = own;
-    };
-    // Parents before children. Files are usually in that order already; otherwise an
-    // explicit-stack post-order over `revises` (acyclic by now) settles the parents first.
-    for (const root of nodes) {
-      if (declaredAtOrBelow[root.index] !== undefined) continue;
-      if (ready(root)) {
-        settle(root);
-        continue;
-      }
-      const stack: RevisionNode[] = [root];
-      while (stack.length > 0) {
-        const node = stack[stack.length - 1]!;
-        const pending = node.versionedDown.map(parentOf).filter((p) => declaredAtOrBelow[p.index] === undefined);
-        if (pending.length > 0) {
-          stack.push(...pending);
-          continue;
+  private parentRows(nodes: readonly RevisionNode[]): { all: Edges; versioned: Edges; versionedCount: Int32Array; relabelled: boolean } {
+    const n = nodes.length;
+    const allOffsets = new Int32Array(n + 1);
+    const versionedOffsets = new Int32Array(n + 1);
+    const versionedCount = new Int32Array(n);
+    for (let i = 0; i < n; i++) {
+      allOffsets[i + 1] = allOffsets[i]! + nodes[i]!.allDown.length;
+      versionedOffsets[i + 1] = versionedOffsets[i]! + nodes[i]!.versionedDown.length;
+    }
+    const allTargets = new Int32Array(allOffsets[n]!);
+    const versionedTargets = new Int32Array(versionedOffsets[n]!);
+    let relabelled = false;
+    for (let i = 0; i < n; i++) {
+      const node = nodes[i]!;
+      let k = allOffsets[i]!;
+      let v = versionedOffsets[i]!;
+      for (const downId of node.allDown) {
+        const down = this.keys.get(downId);
+        if (!down) {
+          const isDependency = !node.versionedDown.includes(downId);
+          throw new LambicError(
+            "UNKNOWN_PARENT",
+            `Revision ${node.id} ${isDependency ? "depends on" : "revises"} ${downId}, which is not a known revision${isDependency ? " or branch label" : ""}. Check for a missing or renamed revision file, or fix "${isDependency ? "dependsOn" : "revises"}" in ${node.id}.`,
+            { revision: node.id, missing: downId },
+          );
         }
-        stack.pop();
-        if (declaredAtOrBelow[node.index] === undefined) settle(node);
+        if (down.id !== downId) relabelled = true;
+        allTargets[k++] = down.index;
+      }
+      for (const downId of node.versionedDown) {
+        const down = this.keys.get(downId)!;
+        versionedTargets[v++] = down.index;
+      }
+      versionedCount[i] = Math.min(node.versionedDown.length, node.allDown.length);
+    }
+    return { all: { offsets: allOffsets, targets: allTargets }, versioned: { offsets: versionedOffsets, targets: versionedTargets }, versionedCount, relabelled };
+  }
+
+  /**
+   * Drops dependencies already declared by an ancestor (through `revises`), keeping declaration
+   * order: each revision's ancestor-declared dependencies are a bitset over the revisions anything
+   * depends on, built parents first from the parents' rows. Returns the normalized parent rows.
+   */
+  private normalizeDependsOn(nodes: readonly RevisionNode[], versioned: Edges): Edges {
+    const column = new Map<string, number>();
+    for (const node of nodes) for (const dep of node.resolvedDependencies) if (!column.has(dep)) column.set(dep, column.size);
+    const words = (column.size + 31) >>> 5;
+    const declared = new Uint32Array(nodes.length * words);
+    const { offsets, targets } = versioned;
+    for (const index of parentsFirst(versioned)) {
+      const row = index * words;
+      for (let e = offsets[index]!; e < offsets[index + 1]!; e++) {
+        const parentRow = targets[e]! * words;
+        for (let w = 0; w < words; w++) declared[row + w]! |= declared[parentRow + w]!;
+      }
+      const node = nodes[index]!;
+      if (node.resolvedDependencies.length === 0) continue;
+      const implied = (dep: string) => {
+        const c = column.get(dep)!;
+        return (declared[row + (c >>> 5)]! & (1 << (c & 31))) !== 0;
+      };
+      node.normalizedDependencies = dedupe(node.resolvedDependencies.filter((dep) => !implied(dep)));
+      node.normalizedDown = node.normalizedDependencies.length === 0 ? node.versionedDown : dedupe([...node.versionedDown, ...node.normalizedDependencies]);
+      for (const dep of node.resolvedDependencies) {
+        const c = column.get(dep)!;
+        declared[row + (c >>> 5)]! |= 1 << (c & 31);
       }
     }
+    return rowsOf(nodes.map((node) => node.normalizedDown.map((id) => this.keys.get(id)!.index)));
   }
 
   private detectCycles(nodes: readonly RevisionNode[], heads: RevisionNode[], bases: RevisionNode[], realHeads: RevisionNode[], realBases: RevisionNode[]): void {
@@ -337,19 +389,36 @@ export class RevisionMap {
         { revisions: ids },
       );
     if (heads.length === 0 || bases.length === 0) throw cycleError("CYCLE_DETECTED", nodes.map((n) => n.id));
-    // A revision on a cycle is not both below a head and above a base.
+    // Alembic's test: a revision on a cycle is not both below a head and above a base. It misses
+    // a cycle that hangs below a merge, so a topological peel runs first and names what it left.
     const outsideOf = (fromHeads: readonly RevisionNode[], down: Link, fromBases: readonly RevisionNode[], up: Link) => {
       const reached = new Uint8Array(nodes.length);
       for (const n of this.collect(fromHeads, down)) reached[n.index]! |= 1;
       for (const n of this.collect(fromBases, up)) reached[n.index]! |= 2;
       return nodes.filter((n) => reached[n.index] !== 3).map((n) => n.id);
     };
-    let outside = outsideOf(heads, "down", bases, "next");
-    if (outside.length > 0) throw cycleError("CYCLE_DETECTED", outside.sort());
-
+    const onCycles = (edges: Edges) => {
+      const left = unpeeled(edges);
+      return left === undefined ? undefined : nodes.filter((n) => left[n.index]).map((n) => n.id);
+    };
+    let cyclic = onCycles(this.links.down);
+    if (cyclic) {
+      const outside = outsideOf(heads, "down", bases, "next");
+      throw cycleError("CYCLE_DETECTED", (outside.length > 0 ? outside : cyclic).sort());
+    }
     if (realHeads.length === 0 || realBases.length === 0) throw cycleError("DEPENDENCY_CYCLE_DETECTED", nodes.map((n) => n.id));
-    outside = outsideOf(realHeads, "allDown", realBases, "allNext");
-    if (outside.length > 0) throw cycleError("DEPENDENCY_CYCLE_DETECTED", outside.sort());
+    if (this.links.allDown === this.links.down) return;
+    cyclic = onCycles(this.links.allDown);
+    if (cyclic) {
+      const outside = outsideOf(realHeads, "allDown", realBases, "allNext");
+      throw cycleError("DEPENDENCY_CYCLE_DETECTED", (outside.length > 0 ? outside : cyclic).sort());
+    }
+  }
+
+  /** Branch labels of every revision, spread on first use (see spreadLabels). */
+  labelsOf(node: RevisionNode): Set<string> {
+    this.labelSets ??= this.spreadLabels();
+    return this.labelSets(node);
   }
 
   /**
@@ -357,11 +426,12 @@ export class RevisionMap {
    * `_add_branches`). Label sets are bitsets while spreading: a late revision on a long line can
    * carry dozens of labels, and it is reached once per labelled ancestor.
    */
-  private addBranches(nodes: readonly RevisionNode[]): void {
+  private spreadLabels(): (node: RevisionNode) => Set<string> {
+    const nodes = this.revisions;
     const names: string[] = [];
     const bit = new Map<string, number>();
     for (const node of nodes) for (const label of node.originalBranchLabels) if (!bit.has(label)) bit.set(label, names.push(label) - 1);
-    if (names.length === 0) return;
+    if (names.length === 0) return () => new Set();
     const words = Math.ceil(names.length / 32);
     const sets = new Uint32Array(nodes.length * words);
     for (const node of nodes) for (const label of node.originalBranchLabels) sets[node.index * words + (bit.get(label)! >>> 5)]! |= 1 << (bit.get(label)! & 31);
@@ -385,34 +455,64 @@ export class RevisionMap {
         parent = parent.versionedDown.length > 0 ? this.keys.get(parent.versionedDown[0]!) : undefined;
       }
     }
-    const table = new LabelTable(names, words, sets);
-    for (const node of nodes) node.labelTable = table;
+    return (node) => {
+      const labels = new Set<string>();
+      for (let w = 0; w < words; w++) {
+        let word = sets[node.index * words + w]!;
+        while (word !== 0) {
+          labels.add(names[w * 32 + (31 - Math.clz32(word & -word))]!);
+          word &= word - 1;
+        }
+      }
+      return labels;
+    };
   }
 
   // ---- traversal ----------------------------------------------------------------------------
 
+  private epoch = 0;
+  private marks = new Uint32Array(0);
+  private stack = new Int32Array(0);
+  private isTarget = new Uint8Array(0);
+
+  /** A link's edges in compressed rows over file positions. */
+  private edges(link: Link): Edges {
+    return this.links[link];
+  }
+
   /**
-   * Depth-first walk over `next(rev)` from each target, each revision once (Alembic's
-   * `_iterate_related_revisions`). With `check`, a target reachable from another target is an
-   * error ("overlaps").
+   * The revisions reachable from `targets` along `link`, each once, in the order Alembic's
+   * depth-first `_iterate_related_revisions` yields them — over typed arrays, with a stamp per
+   * traversal instead of a set. With `check`, a target reached from another target is an error
+   * (OVERLAPPING_VERSIONS), raised after that target's walk as Alembic does. Not re-entrant.
    */
-  *iterateRelated(next: (rev: RevisionNode) => readonly string[], targets: Iterable<RevisionNode>, check = false): Generator<RevisionNode> {
-    const seen = new Set<RevisionNode>();
-    const targetList = [...targets];
-    for (const target of targetList) {
-      const todo: RevisionNode[] = [target];
-      const perTarget = check ? new Set<RevisionNode>() : undefined;
-      while (todo.length > 0) {
-        const rev = todo.pop()!;
-        perTarget?.add(rev);
-        if (seen.has(rev)) continue;
-        seen.add(rev);
-        for (const id of next(rev)) todo.push(this.keys.get(id)!);
-        yield rev;
-      }
-      if (perTarget) {
-        const overlaps = targetList.filter((t) => t !== target && perTarget.has(t));
-        if (overlaps.length > 0) {
+  collect(targets: Iterable<RevisionNode>, link: Link, check = false): RevisionNode[] {
+    const { offsets, targets: edgeTargets } = this.edges(link);
+    const revisions = this.revisions;
+    if (this.marks.length < revisions.length) {
+      this.marks = new Uint32Array(revisions.length);
+      this.isTarget = new Uint8Array(revisions.length);
+    }
+    const starts = [...targets];
+    if (this.stack.length < edgeTargets.length + starts.length) this.stack = new Int32Array(edgeTargets.length + starts.length);
+    const { marks, stack, isTarget } = this;
+    const stamp = ++this.epoch;
+    const out: RevisionNode[] = [];
+    if (check) for (const target of starts) isTarget[target.index] = 1;
+    try {
+      let top = 0;
+      for (const target of starts) {
+        let overlaps: RevisionNode[] | undefined;
+        stack[top++] = target.index;
+        while (top > 0) {
+          const index = stack[--top]!;
+          if (check && isTarget[index] === 1 && index !== target.index && !overlaps?.includes(revisions[index]!)) (overlaps ??= []).push(revisions[index]!);
+          if (marks[index] === stamp) continue;
+          marks[index] = stamp;
+          for (let e = offsets[index]!, end = offsets[index + 1]!; e < end; e++) stack[top++] = edgeTargets[e]!;
+          out.push(revisions[index]!);
+        }
+        if (overlaps) {
           throw new LambicError(
             "OVERLAPPING_VERSIONS",
             `Requested revision ${target.id} overlaps with other requested revisions ${overlaps.map((o) => o.id).join(", ")}: one is an ancestor of the other. Name only the newer one.`,
@@ -420,66 +520,20 @@ export class RevisionMap {
           );
         }
       }
-    }
-  }
-
-  private epoch = 0;
-  private marks = new Uint32Array(0);
-  private stack = new Int32Array(0);
-  private readonly adjacency = new Map<Link, { offsets: Int32Array; targets: Int32Array }>();
-
-  /** A link's edges in compressed rows over file positions: traversals touch only typed arrays. */
-  private edges(link: Link): { offsets: Int32Array; targets: Int32Array } {
-    let found = this.adjacency.get(link);
-    if (!found) {
-      const offsets = new Int32Array(this.revisions.length + 1);
-      this.revisions.forEach((node, i) => (offsets[i + 1] = offsets[i]! + node.linked(link).length));
-      const targets = new Int32Array(offsets[this.revisions.length]!);
-      this.revisions.forEach((node, i) => node.linked(link).forEach((id, j) => (targets[offsets[i]! + j] = this.keys.get(id)!.index)));
-      found = { offsets, targets };
-      this.adjacency.set(link, found);
-    }
-    return found;
-  }
-
-  /**
-   * The revisions reachable from `targets` along `link`, each once, in the order Alembic's
-   * depth-first `_iterate_related_revisions` yields them — over typed arrays, with a stamp per
-   * traversal instead of a set. Not re-entrant.
-   */
-  collect(targets: Iterable<RevisionNode>, link: Link): RevisionNode[] {
-    const { offsets, targets: edgeTargets } = this.edges(link);
-    const revisions = this.revisions;
-    if (this.marks.length < revisions.length) this.marks = new Uint32Array(revisions.length);
-    const starts = [...targets];
-    if (this.stack.length < edgeTargets.length + starts.length) this.stack = new Int32Array(edgeTargets.length + starts.length);
-    const { marks, stack } = this;
-    const stamp = ++this.epoch;
-    const out: RevisionNode[] = [];
-    let top = 0;
-    for (const target of starts) {
-      stack[top++] = target.index;
-      while (top > 0) {
-        const index = stack[--top]!;
-        if (marks[index] === stamp) continue;
-        marks[index] = stamp;
-        for (let e = offsets[index]!, end = offsets[index + 1]!; e < end; e++) stack[top++] = edgeTargets[e]!;
-        out.push(revisions[index]!);
-      }
+    } finally {
+      if (check) for (const target of starts) isTarget[target.index] = 0;
     }
     return out;
   }
 
   descendants(targets: Iterable<RevisionNode>, options: { includeDependencies?: boolean; check?: boolean } = {}): Iterable<RevisionNode> {
     const includeDependencies = options.includeDependencies ?? true;
-    if (options.check) return this.iterateRelated(includeDependencies ? (r) => r.allNextrev : (r) => r.nextrev, targets, true);
-    return this.collect(targets, includeDependencies ? "allNext" : "next");
+    return this.collect(targets, includeDependencies ? "allNext" : "next", options.check);
   }
 
   ancestors(targets: Iterable<RevisionNode>, options: { includeDependencies?: boolean; check?: boolean } = {}): Iterable<RevisionNode> {
     const includeDependencies = options.includeDependencies ?? true;
-    if (options.check) return this.iterateRelated(includeDependencies ? (r) => r.normalizedDown : (r) => r.versionedDown, targets, true);
-    return this.collect(targets, includeDependencies ? "normalizedDown" : "down");
+    return this.collect(targets, includeDependencies ? "normalizedDown" : "down", options.check);
   }
 
   // ---- resolving identifiers ----------------------------------------------------------------
@@ -790,7 +844,7 @@ export class RevisionMap {
    * Alembic's `_collect_downgrade_revisions`: every applied revision that must be undone to reach
    * `target`, and the current heads to order them from.
    */
-  collectDowngradeRevisions(upper: readonly string[], target: string | null, options: { assertRelativeLength: boolean; inclusive?: boolean; implicitBase?: boolean }): { revisions: Set<RevisionNode>; heads: RevisionNode[] } {
+  collectDowngradeRevisions(upper: readonly string[], target: string | null, options: { assertRelativeLength: boolean; inclusive?: boolean; implicitBase?: boolean }): { revisions: Uint8Array; heads: RevisionNode[] } {
     const parsed = this.parseDowngradeTarget(upper, target, options.assertRelativeLength);
     const branchLabel = parsed.branchLabel;
     const targetRevision = parsed.revision === BASE ? null : parsed.revision;
@@ -804,21 +858,22 @@ export class RevisionMap {
     }
     if (branchLabel && roots.length > 1) {
       const branchRev = this.resolveBranch(branchLabel);
-      const ancestorIds = new Set([...this.ancestors(branchRev ? [branchRev] : [], { includeDependencies: false })].map((r) => r.id));
-      roots = roots.filter((r) => ancestorIds.has(r.id));
+      const onBranch = this.reach(branchRev ? [branchRev] : [], "down");
+      roots = roots.filter((r) => onBranch[r.index] === 1);
       if (roots.length === 0) {
         throw new LambicError("INVALID_TARGET", `"${target}" is not a valid downgrade target from the current heads: nothing on branch "${branchLabel}" lies above it.`, { target });
       }
     }
     const heads = this.getRevisions(upper).filter(isNode);
-    const downgrade = new Set(this.descendants(roots, { includeDependencies: true }));
-    const active = new Set(this.ancestors(heads, { includeDependencies: true }));
-    for (const rev of [...downgrade]) if (!active.has(rev)) downgrade.delete(rev);
+    const downgrade = this.reach(roots, "allNext");
+    const active = this.reach(heads, "normalizedDown");
+    let count = 0;
+    for (let i = 0; i < downgrade.length; i++) count += downgrade[i]! &= active[i]!;
     if (options.implicitBase) {
-      const rootAncestors = new Set(this.ancestors(roots));
-      for (const rev of active) if (!rootAncestors.has(rev)) downgrade.add(rev);
+      const rootAncestors = this.reach(roots, "normalizedDown");
+      for (let i = 0; i < downgrade.length; i++) if (active[i] === 1 && rootAncestors[i] === 0 && downgrade[i] === 0) (downgrade[i] = 1), count++;
     }
-    if (targetRevision !== null && downgrade.size === 0 && !heads.includes(targetRevision)) {
+    if (targetRevision !== null && count === 0 && !heads.includes(targetRevision)) {
       throw new LambicError(
         "RANGE_NOT_ANCESTOR",
         `Downgrade target ${targetRevision.id} is not below the current version (${upper.join(", ") || "none"}): nothing to undo reaches it. Check "lambic current" and "lambic history".`,
@@ -830,9 +885,9 @@ export class RevisionMap {
 
   /**
    * Alembic's `_collect_upgrade_revisions`: every revision needed to reach `upper` from the
-   * versions in `lower`, and the targets to order them from.
+   * versions in `lower` (by position), and the targets to order them from.
    */
-  collectUpgradeRevisions(upper: string | null | readonly string[], lower: readonly string[] | string | null, options: { assertRelativeLength: boolean; inclusive?: boolean; implicitBase?: boolean }): { revisions: Set<RevisionNode>; heads: RevisionNode[] } {
+  collectUpgradeRevisions(upper: string | null | readonly string[], lower: readonly string[] | string | null, options: { assertRelativeLength: boolean; inclusive?: boolean; implicitBase?: boolean }): { revisions: Uint8Array; heads: RevisionNode[] } {
     const lowerList = lower === null ? [] : typeof lower === "string" ? [lower] : [...lower];
     let targets: RevisionNode[] = this.parseUpgradeTarget(lowerList, upper, options.assertRelativeLength).map((rev) => {
       if (!isNode(rev)) {
@@ -852,11 +907,10 @@ export class RevisionMap {
       }
       targets = targets.filter((t) => t.branchLabels.has(branch));
     }
-    const required = new Set(this.ancestors(targets, { check: true, includeDependencies: true }));
-    for (const t of targets) required.add(t);
+    const needs = this.reach(targets, "normalizedDown", true);
 
     let currentRevisions: Resolved[] = typeof lower === "string" ? this.getRevisions(lower) : this.getRevisions(lowerList);
-    if (!options.implicitBase && currentRevisions.some((rev) => isNode(rev) && !required.has(rev))) {
+    if (!options.implicitBase && currentRevisions.some((rev) => isNode(rev) && needs[rev.index] === 0)) {
       throw new LambicError(
         "RANGE_NOT_ANCESTOR",
         `Requested range ${lowerList.join(",") || "base"}:${upper ?? "base"} does not refer to ancestor/descendant revisions along the same branch. Pick a start that is below the end.`,
@@ -875,45 +929,56 @@ export class RevisionMap {
       }
     }
     const currentNodes = currentRevisions.filter(isNode);
-    const currentSet = new Set(this.ancestors(currentNodes, { check: true, includeDependencies: true }));
-    for (const c of currentNodes) currentSet.add(c);
-    const needs = new Set([...required].filter((r) => !currentSet.has(r)));
+    if (currentNodes.length > 0) {
+      const current = this.reach(currentNodes, "normalizedDown", true);
+      for (let i = 0; i < needs.length; i++) if (current[i] === 1) needs[i] = 0;
+    }
     if (options.inclusive) {
-      for (const rev of this.getRevisions(lowerForInclusive as string | null | readonly string[])) if (isNode(rev)) needs.add(rev);
+      for (const rev of this.getRevisions(lowerForInclusive as string | null | readonly string[])) if (isNode(rev)) needs[rev.index] = 1;
     }
     if (currentNodes.length > 0 && !options.implicitBase) {
-      const lowerDescendants = new Set(this.descendants(currentNodes, { check: true, includeDependencies: false }));
-      for (const rev of [...needs]) if (!lowerDescendants.has(rev)) needs.delete(rev);
+      const lowerDescendants = this.reach(currentNodes, "next", true);
+      for (let i = 0; i < needs.length; i++) needs[i]! &= lowerDescendants[i]!;
     }
     return { revisions: needs, heads: targets };
+  }
+
+  /** `collect` as a mask over file positions (the targets included). */
+  private reach(targets: readonly RevisionNode[], link: Link, check = false): Uint8Array {
+    const mask = new Uint8Array(this.revisions.length);
+    for (const node of this.collect(targets, link, check)) mask[node.index] = 1;
+    return mask;
   }
 
   /**
    * Alembic's `_topological_sort`: revisions after their parents and dependencies, walking one
    * branch at a time from `heads` in map order. The result is newest first (downgrade order);
-   * upgrades run it reversed.
+   * upgrades run it reversed. `todo` marks the revisions to order, by position (it is consumed).
    */
-  topologicalSort(revisions: Iterable<RevisionNode>, heads: Iterable<RevisionNode>): string[] {
-    // Over file positions (revision ids come first in Alembic's map, in file order).
+  topologicalSort(todo: Uint8Array, heads: Iterable<RevisionNode>): RevisionNode[] {
     const nodes = this.revisions;
-    const todo = new Uint8Array(nodes.length);
     let remaining = 0;
-    for (const rev of revisions) if (!todo[rev.index]) (todo[rev.index] = 1), remaining++;
+    for (let i = 0; i < todo.length; i++) remaining += todo[i]!;
     const { offsets, targets } = this.edges("normalizedDown");
     // Alembic keeps each current head's ancestor set (itself included) and patches it as the walk
     // moves down a plain chain, which leaves exactly the new head's ancestor set; so the sets are
     // rows of the ancestor closure, asked for by head.
-    const isAncestor = this.ancestorTest();
+    const { isAncestor, continuesChain } = (this.ancestry ??= ancestry(this.links.normalizedDown, this.options.closureLimit));
     const currentHeads = [...new Set([...heads].map((h) => h.index).filter((i) => todo[i]))].sort((a, b) => a - b);
-    const output: string[] = [];
+    const output: RevisionNode[] = [];
     let candidateIndex = 0;
+    // Set when the candidate just moved one step down a plain chain from a revision that nothing
+    // blocked: no other head can block its parent either (see ancestry.ts), so skip the scan.
+    let clear = false;
     while (currentHeads.length > 0) {
       const candidate = currentHeads[candidateIndex]!;
       let blockedBy = -1;
-      for (let i = 0; i < currentHeads.length; i++) {
-        if (i !== candidateIndex && isAncestor(candidate, currentHeads[i]!)) {
-          blockedBy = i;
-          break;
+      if (!clear) {
+        for (let i = 0; i < currentHeads.length; i++) {
+          if (i !== candidateIndex && isAncestor(candidate, currentHeads[i]!)) {
+            blockedBy = i;
+            break;
+          }
         }
       }
       if (blockedBy >= 0) {
@@ -922,12 +987,21 @@ export class RevisionMap {
         continue;
       }
       if (todo[candidate]) {
-        output.push(nodes[candidate]!.id);
+        output.push(nodes[candidate]!);
         todo[candidate] = 0;
         remaining--;
       }
+      const first = offsets[candidate]!;
+      const end = offsets[candidate + 1]!;
+      clear = false;
+      if (end - first === 1 && todo[targets[first]!] && !currentHeads.includes(targets[first]!)) {
+        // The common case: one parent, still to order.
+        currentHeads[candidateIndex] = targets[first]!;
+        clear = continuesChain(targets[first]!, candidate);
+        continue;
+      }
       const headsToAdd: number[] = [];
-      for (let e = offsets[candidate]!; e < offsets[candidate + 1]!; e++) {
+      for (let e = first; e < end; e++) {
         const parent = targets[e]!;
         if (todo[parent] && !currentHeads.includes(parent)) headsToAdd.push(parent);
       }
@@ -951,71 +1025,13 @@ export class RevisionMap {
     return output;
   }
 
-  private closure: { words: number; bits: Uint32Array } | undefined;
-
-  /**
-   * `isAncestor(a, b)` (file positions): is `a` among `b`'s ancestors through `revises` and dependencies (`b`
-   * itself included)? Up to CLOSURE_LIMIT revisions it reads a bitset closure built once (n²/8
-   * bytes: 12.5 MB at 10,000); above, it walks each asked-about revision's ancestors once.
-   */
-  private ancestorTest(): (a: number, b: number) => boolean {
-    const n = this.revisions.length;
-    if (n > (this.options.closureLimit ?? CLOSURE_LIMIT)) {
-      const rows = new Map<number, Uint8Array>();
-      return (a, b) => {
-        let row = rows.get(b);
-        if (!row) {
-          row = new Uint8Array(n);
-          for (const rev of this.collect([this.revisions[b]!], "normalizedDown")) row[rev.index] = 1;
-          rows.set(b, row);
-        }
-        return row[a] === 1;
-      };
-    }
-    if (!this.closure) {
-      const words = Math.ceil(n / 32);
-      const bits = new Uint32Array(n * words);
-      const { offsets, targets } = this.edges("normalizedDown");
-      const done = new Uint8Array(n);
-      // Parents before children: an iterative post-order over the (acyclic) parent links.
-      const stack: number[] = [];
-      for (let root = 0; root < n; root++) {
-        if (done[root]) continue;
-        stack.push(root);
-        while (stack.length > 0) {
-          const node = stack[stack.length - 1]!;
-          let pending = false;
-          for (let e = offsets[node]!; e < offsets[node + 1]!; e++) {
-            if (!done[targets[e]!]) {
-              stack.push(targets[e]!);
-              pending = true;
-            }
-          }
-          if (pending) continue;
-          stack.pop();
-          if (done[node]) continue;
-          const row = node * words;
-          bits[row + (node >>> 5)]! |= 1 << (node & 31);
-          for (let e = offsets[node]!; e < offsets[node + 1]!; e++) {
-            const parentRow = targets[e]! * words;
-            for (let w = 0; w < words; w++) bits[row + w]! |= bits[parentRow + w]!;
-          }
-          done[node] = 1;
-        }
-      }
-      this.closure = { words, bits };
-    }
-    const { words, bits } = this.closure;
-    return (a, b) => (bits[b * words + (a >>> 5)]! & (1 << (a & 31))) !== 0;
-  }
-
   /** Alembic's `iterate_revisions`: the revisions between two targets, newest first. */
   iterateRevisions(upper: string | null | readonly string[], lower: string | null | readonly string[], options: { implicitBase?: boolean; inclusive?: boolean; assertRelativeLength?: boolean; selectForDowngrade?: boolean } = {}): RevisionNode[] {
     const assertRelativeLength = options.assertRelativeLength ?? true;
     const collected = options.selectForDowngrade
       ? this.collectDowngradeRevisions(toList(upper as string | readonly string[] | null), lower as string | null, { assertRelativeLength, inclusive: options.inclusive, implicitBase: options.implicitBase })
       : this.collectUpgradeRevisions(upper, lower, { assertRelativeLength, inclusive: options.inclusive, implicitBase: options.implicitBase });
-    return this.topologicalSort(collected.revisions, collected.heads).map((id) => this.keys.get(id)!);
+    return this.topologicalSort(collected.revisions, collected.heads);
   }
 }
 
@@ -1034,4 +1050,23 @@ function validateId(id: string): void {
   if (id === "head" || id === "heads" || id === "base") {
     throw new LambicError("REVISION_FILE_INVALID", `Revision id "${id}" is reserved (it is a target symbol). Choose another id.`, { revision: id });
   }
+}
+
+/** Undefined when every revision peels off from the heads down (no cycle); else the ones left. */
+function unpeeled(parents: Edges): Uint8Array | undefined {
+  const { offsets, targets } = parents;
+  const n = offsets.length - 1;
+  const children = new Int32Array(n);
+  for (let e = 0; e < targets.length; e++) children[targets[e]!]!++;
+  const ready = new Int32Array(n);
+  let count = 0;
+  for (let i = 0; i < n; i++) if (children[i] === 0) ready[count++] = i;
+  for (let r = 0; r < count; r++) {
+    const node = ready[r]!;
+    for (let e = offsets[node]!; e < offsets[node + 1]!; e++) if (--children[targets[e]!]! === 0) ready[count++] = targets[e]!;
+  }
+  if (count === n) return undefined;
+  const left = new Uint8Array(n).fill(1);
+  for (let r = 0; r < count; r++) left[ready[r]!] = 0;
+  return left;
 }
