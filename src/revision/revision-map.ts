@@ -117,13 +117,24 @@ function toList(value: string | readonly string[] | null | undefined): string[] 
   return typeof value === "string" ? [value] : [...value];
 }
 
-/** Compressed rows from per-revision lists of positions, in list order. */
-function rowsOf(lists: readonly (readonly number[])[]): Edges {
-  const offsets = new Int32Array(lists.length + 1);
-  for (let i = 0; i < lists.length; i++) offsets[i + 1] = offsets[i]! + lists[i]!.length;
-  const targets = new Int32Array(offsets[lists.length]!);
-  for (let i = 0, k = 0; i < lists.length; i++) for (const target of lists[i]!) targets[k++] = target;
+/** `rows`, with the rows that `lists` holds (by position) replaced. */
+function patchRows(rows: Edges, lists: readonly (readonly number[] | undefined)[]): Edges {
+  const n = rows.offsets.length - 1;
+  const offsets = new Int32Array(n + 1);
+  for (let i = 0; i < n; i++) offsets[i + 1] = offsets[i]! + (lists[i]?.length ?? rows.offsets[i + 1]! - rows.offsets[i]!);
+  const targets = new Int32Array(offsets[n]!);
+  for (let i = 0; i < n; i++) {
+    const list = lists[i];
+    if (list) targets.set(list, offsets[i]!);
+    else targets.set(rows.targets.subarray(rows.offsets[i]!, rows.offsets[i + 1]!), offsets[i]!);
+  }
   return { offsets, targets };
+}
+
+function idsOf(nodes: readonly RevisionNode[]): string[] {
+  const ids = new Array<string>(nodes.length);
+  for (let i = 0; i < nodes.length; i++) ids[i] = nodes[i]!.id;
+  return ids;
 }
 
 /**
@@ -180,8 +191,10 @@ export class RevisionMap {
   ) {
     const n = metas.length;
     const nodes = new Array<RevisionNode>(n);
-    let hasDependencies = false;
-    let hasLabels = false;
+    const keys = this.keys;
+    const labelled: RevisionNode[] = [];
+    const dependent: RevisionNode[] = [];
+    let parentCount = 0;
     for (let i = 0; i < n; i++) {
       const meta = metas[i]!;
       validateId(meta.id);
@@ -191,7 +204,7 @@ export class RevisionMap {
       if (meta.dependsOn?.includes(meta.id)) {
         throw new LambicError("SELF_LOOP", `Revision ${meta.id} depends on itself. Remove "${meta.id}" from its dependsOn.`, { revision: meta.id });
       }
-      const existing = this.keys.get(meta.id);
+      const existing = keys.get(meta.id);
       if (existing) {
         throw new LambicError(
           "DUPLICATE_REVISION",
@@ -201,42 +214,48 @@ export class RevisionMap {
       }
       const node = new RevisionNode(meta, i, this);
       nodes[i] = node;
-      this.keys.set(node.id, node);
-      if (node.declaredDependencies.length > 0) hasDependencies = true;
-      if (node.originalBranchLabels.length > 0) hasLabels = true;
+      keys.set(node.id, node);
+      parentCount += node.versionedDown.length;
+      if (node.declaredDependencies.length > 0) dependent.push(node);
+      if (node.originalBranchLabels.length > 0) labelled.push(node);
     }
     this.revisions = nodes;
-    if (hasLabels) this.mapBranchLabels(nodes);
-    if (hasDependencies) this.addDependsOn(nodes);
+    if (labelled.length > 0) this.mapBranchLabels(labelled);
+    if (dependent.length > 0) this.addDependsOn(dependent);
 
-    // Parents by position, `revises` first (a prefix of each row), then dependencies.
-    const down = this.parentRows(nodes);
-    const next = reverseRows(down.all, (child, edge) => edge - down.all.offsets[child]! < down.versionedCount[child]! && nodes[child]!.versionedDown.includes(nodes[down.all.targets[edge]!]!.id));
-    const allNext = hasDependencies || down.relabelled ? reverseRows(down.all) : next;
-    const notHead = new Uint8Array(n);
-    for (let e = 0; e < down.versioned.targets.length; e++) notHead[down.versioned.targets[e]!] = 1;
+    const parents = this.parentRows(nodes, parentCount, dependent);
+    const down = parents.versioned;
+    const next = parents.relabelled
+      ? reverseRows(parents.all, (child, edge) => nodes[child]!.versionedDown.includes(nodes[parents.all.targets[edge]!]!.id))
+      : reverseRows(down);
+    const allNext = parents.all === down && !parents.relabelled ? next : reverseRows(parents.all);
+    this.links = { down, allDown: parents.all, next, allNext, normalizedDown: parents.all };
+
     const heads: RevisionNode[] = [];
     const realHeads: RevisionNode[] = [];
     const bases: RevisionNode[] = [];
     const realBases: RevisionNode[] = [];
-    for (const node of nodes) {
-      const i = node.index;
-      if (notHead[i] === 0) heads.push(node);
+    // A head is revised by nothing (a label used as a parent counts, as in Alembic).
+    const revised = new Uint8Array(n);
+    for (let e = 0; e < down.targets.length; e++) revised[down.targets[e]!] = 1;
+    for (let i = 0; i < n; i++) {
+      const node = nodes[i]!;
+      if (revised[i] === 0) heads.push(node);
       if (allNext.offsets[i] === allNext.offsets[i + 1]) realHeads.push(node);
       if (node.versionedDown.length === 0) {
         bases.push(node);
         if (node.declaredDependencies.length === 0) realBases.push(node);
       }
     }
-    this.links = { down: down.versioned, allDown: down.all, next, allNext, normalizedDown: down.all };
     // Before normalizing (unlike Alembic): normalizing walks ancestors, which needs no cycles.
-    this.detectCycles(nodes, heads, bases, realHeads, realBases);
-    if (hasDependencies) this.links.normalizedDown = this.normalizeDependsOn(nodes, down.versioned);
+    // Files whose parents all come earlier (the usual case: names start with a date) cannot hold one.
+    if (!parents.parentsFirst) this.detectCycles(nodes, heads, bases, realHeads, realBases);
+    if (dependent.length > 0) this.links.normalizedDown = this.normalizeDependsOn(nodes, down, parents.parentsFirst);
 
-    this.heads = heads.map((n) => n.id);
-    this.realHeads = realHeads.map((n) => n.id);
-    this.bases = bases.map((n) => n.id);
-    this.realBases = realBases.map((n) => n.id);
+    this.heads = idsOf(heads);
+    this.realHeads = idsOf(realHeads);
+    this.bases = idsOf(bases);
+    this.realBases = idsOf(realBases);
   }
 
   /** The revision with exactly this id (no prefixes, no labels). */
@@ -270,8 +289,8 @@ export class RevisionMap {
 
   // ---- construction -------------------------------------------------------------------------
 
-  private mapBranchLabels(nodes: readonly RevisionNode[]): void {
-    for (const node of nodes) {
+  private mapBranchLabels(labelled: readonly RevisionNode[]): void {
+    for (const node of labelled) {
       for (const label of node.originalBranchLabels) {
         const existing = this.keys.get(label);
         if (existing) {
@@ -287,9 +306,8 @@ export class RevisionMap {
     }
   }
 
-  private addDependsOn(nodes: readonly RevisionNode[]): void {
-    for (const node of nodes) {
-      if (node.declaredDependencies.length === 0) continue;
+  private addDependsOn(dependent: readonly RevisionNode[]): void {
+    for (const node of dependent) {
       node.resolvedDependencies = node.declaredDependencies.map((dep) => {
         const target = this.keys.get(dep);
         if (!target) {
@@ -306,45 +324,49 @@ export class RevisionMap {
   }
 
   /**
-   * Each revision's parents by position: `all` follows `allDown` (revises, then dependencies),
-   * `versioned` only `revises`. Names resolve through the whole map, labels included, as in Alembic.
+   * Each revision's parents by position: `versioned` follows `revises`, `all` also dependencies
+   * (the same rows when nothing depends on anything). Names resolve through the whole map,
+   * labels included, as in Alembic; `relabelled` says a label was used as a parent.
+   * `parentsFirst`: every parent comes earlier in file order.
    */
-  private parentRows(nodes: readonly RevisionNode[]): { all: Edges; versioned: Edges; versionedCount: Int32Array; relabelled: boolean } {
+  private parentRows(nodes: readonly RevisionNode[], parentCount: number, dependent: readonly RevisionNode[]): { versioned: Edges; all: Edges; relabelled: boolean; parentsFirst: boolean } {
     const n = nodes.length;
-    const allOffsets = new Int32Array(n + 1);
-    const versionedOffsets = new Int32Array(n + 1);
-    const versionedCount = new Int32Array(n);
-    for (let i = 0; i < n; i++) {
-      allOffsets[i + 1] = allOffsets[i]! + nodes[i]!.allDown.length;
-      versionedOffsets[i + 1] = versionedOffsets[i]! + nodes[i]!.versionedDown.length;
-    }
-    const allTargets = new Int32Array(allOffsets[n]!);
-    const versionedTargets = new Int32Array(versionedOffsets[n]!);
+    const keys = this.keys;
+    const offsets = new Int32Array(n + 1);
+    const targets = new Int32Array(parentCount);
     let relabelled = false;
+    let parentsFirst = true;
+    let k = 0;
     for (let i = 0; i < n; i++) {
       const node = nodes[i]!;
-      let k = allOffsets[i]!;
-      let v = versionedOffsets[i]!;
-      for (const downId of node.allDown) {
-        const down = this.keys.get(downId);
-        if (!down) {
-          const isDependency = !node.versionedDown.includes(downId);
+      const revises = node.versionedDown;
+      for (let j = 0; j < revises.length; j++) {
+        const parent = keys.get(revises[j]!);
+        if (!parent) {
           throw new LambicError(
             "UNKNOWN_PARENT",
-            `Revision ${node.id} ${isDependency ? "depends on" : "revises"} ${downId}, which is not a known revision${isDependency ? " or branch label" : ""}. Check for a missing or renamed revision file, or fix "${isDependency ? "dependsOn" : "revises"}" in ${node.id}.`,
-            { revision: node.id, missing: downId },
+            `Revision ${node.id} revises ${revises[j]}, which is not a known revision. Check for a missing or renamed revision file, or fix "revises" in ${node.id}.`,
+            { revision: node.id, missing: revises[j] },
           );
         }
-        if (down.id !== downId) relabelled = true;
-        allTargets[k++] = down.index;
+        if (parent.id !== revises[j]) relabelled = true;
+        if (parent.index >= i) parentsFirst = false;
+        targets[k++] = parent.index;
       }
-      for (const downId of node.versionedDown) {
-        const down = this.keys.get(downId)!;
-        versionedTargets[v++] = down.index;
-      }
-      versionedCount[i] = Math.min(node.versionedDown.length, node.allDown.length);
+      offsets[i + 1] = k;
     }
-    return { all: { offsets: allOffsets, targets: allTargets }, versioned: { offsets: versionedOffsets, targets: versionedTargets }, versionedCount, relabelled };
+    const versioned = { offsets, targets };
+    if (dependent.length === 0) return { versioned, all: versioned, relabelled, parentsFirst };
+    const lists = new Array<readonly number[] | undefined>(n);
+    for (const node of dependent) {
+      lists[node.index] = node.allDown.map((id) => {
+        const parent = keys.get(id)!;
+        if (parent.id !== id) relabelled = true;
+        if (parent.index >= node.index) parentsFirst = false;
+        return parent.index;
+      });
+    }
+    return { versioned, all: patchRows(versioned, lists), relabelled, parentsFirst };
   }
 
   /**
@@ -352,13 +374,16 @@ export class RevisionMap {
    * order: each revision's ancestor-declared dependencies are a bitset over the revisions anything
    * depends on, built parents first from the parents' rows. Returns the normalized parent rows.
    */
-  private normalizeDependsOn(nodes: readonly RevisionNode[], versioned: Edges): Edges {
+  private normalizeDependsOn(nodes: readonly RevisionNode[], versioned: Edges, inFileOrder: boolean): Edges {
     const column = new Map<string, number>();
     for (const node of nodes) for (const dep of node.resolvedDependencies) if (!column.has(dep)) column.set(dep, column.size);
     const words = (column.size + 31) >>> 5;
     const declared = new Uint32Array(nodes.length * words);
     const { offsets, targets } = versioned;
-    for (const index of parentsFirst(versioned)) {
+    const order = inFileOrder ? undefined : parentsFirst(versioned);
+    const lists = new Array<readonly number[] | undefined>(nodes.length);
+    for (let k = 0; k < nodes.length; k++) {
+      const index = order ? order[k]! : k;
       const row = index * words;
       for (let e = offsets[index]!; e < offsets[index + 1]!; e++) {
         const parentRow = targets[e]! * words;
@@ -371,13 +396,16 @@ export class RevisionMap {
         return (declared[row + (c >>> 5)]! & (1 << (c & 31))) !== 0;
       };
       node.normalizedDependencies = dedupe(node.resolvedDependencies.filter((dep) => !implied(dep)));
-      node.normalizedDown = node.normalizedDependencies.length === 0 ? node.versionedDown : dedupe([...node.versionedDown, ...node.normalizedDependencies]);
+      if (node.normalizedDependencies.length > 0) {
+        node.normalizedDown = dedupe([...node.versionedDown, ...node.normalizedDependencies]);
+        lists[index] = node.normalizedDown.map((id) => this.keys.get(id)!.index);
+      }
       for (const dep of node.resolvedDependencies) {
         const c = column.get(dep)!;
         declared[row + (c >>> 5)]! |= 1 << (c & 31);
       }
     }
-    return rowsOf(nodes.map((node) => node.normalizedDown.map((id) => this.keys.get(id)!.index)));
+    return patchRows(versioned, lists);
   }
 
   private detectCycles(nodes: readonly RevisionNode[], heads: RevisionNode[], bases: RevisionNode[], realHeads: RevisionNode[], realBases: RevisionNode[]): void {
