@@ -29,9 +29,11 @@ export interface Ancestry {
  * of it. A linear history of any length is one chain. Above `closureLimit` chains the closure
  * would not fit, and each asked-about revision's ancestors are walked once instead.
  *
- * The graph must be acyclic (RevisionMap refuses cycles first).
+ * The graph must be acyclic (RevisionMap refuses cycles first). `inFileOrder`: every parent's
+ * position is below its child's, so positions are already a parents-first order.
  */
-export function ancestry(edges: Edges, closureLimit = CLOSURE_LIMIT): Ancestry {
+export function ancestry(edges: Edges, options: { closureLimit?: number; inFileOrder?: boolean } = {}): Ancestry {
+  const closureLimit = options.closureLimit ?? CLOSURE_LIMIT;
   const { offsets, targets } = edges;
   const n = offsets.length - 1;
   const childCount = new Int32Array(n);
@@ -40,7 +42,9 @@ export function ancestry(edges: Edges, closureLimit = CLOSURE_LIMIT): Ancestry {
   const chain = new Int32Array(n);
   const height = new Int32Array(n);
   const bottoms: number[] = [];
-  for (const node of parentsFirst(edges)) {
+  const order = options.inFileOrder ? undefined : parentsFirst(edges);
+  for (let k = 0; k < n; k++) {
+    const node = order ? order[k]! : k;
     const start = offsets[node]!;
     if (offsets[node + 1]! - start === 1 && childCount[targets[start]!] === 1) {
       const parent = targets[start]!;

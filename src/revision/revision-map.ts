@@ -180,6 +180,8 @@ export class RevisionMap {
   private readonly links: Record<Link, Edges>;
   private labelSets: ((node: RevisionNode) => Set<string>) | undefined;
   private ancestry: Ancestry | undefined;
+  /** Every parent (and dependency) comes earlier in file order. */
+  private readonly inFileOrder: boolean;
 
   /**
    * `closureLimit`: the largest number of plain chains whose ancestor closure is kept as a bitset
@@ -249,8 +251,9 @@ export class RevisionMap {
     }
     // Before normalizing (unlike Alembic): normalizing walks ancestors, which needs no cycles.
     // Files whose parents all come earlier (the usual case: names start with a date) cannot hold one.
+    this.inFileOrder = parents.parentsFirst;
     if (!parents.parentsFirst) this.detectCycles(nodes, heads, bases, realHeads, realBases);
-    if (dependent.length > 0) this.links.normalizedDown = this.normalizeDependsOn(nodes, down, parents.parentsFirst);
+    if (dependent.length > 0) this.links.normalizedDown = this.normalizeDependsOn(nodes, dependent, down, parents.parentsFirst);
 
     this.heads = idsOf(heads);
     this.realHeads = idsOf(realHeads);
@@ -371,25 +374,42 @@ export class RevisionMap {
 
   /**
    * Drops dependencies already declared by an ancestor (through `revises`), keeping declaration
-   * order: each revision's ancestor-declared dependencies are a bitset over the revisions anything
-   * depends on, built parents first from the parents' rows. Returns the normalized parent rows.
+   * order. What a revision's ancestors declared is a bitset over the revisions anything depends
+   * on, built parents first; a revision with one parent and no dependencies shares its parent's.
+   * Returns the normalized parent rows.
    */
-  private normalizeDependsOn(nodes: readonly RevisionNode[], versioned: Edges, inFileOrder: boolean): Edges {
+  private normalizeDependsOn(nodes: readonly RevisionNode[], dependent: readonly RevisionNode[], versioned: Edges, inFileOrder: boolean): Edges {
     const column = new Map<string, number>();
-    for (const node of nodes) for (const dep of node.resolvedDependencies) if (!column.has(dep)) column.set(dep, column.size);
+    for (const node of dependent) for (const dep of node.resolvedDependencies) if (!column.has(dep)) column.set(dep, column.size);
     const words = (column.size + 31) >>> 5;
-    const declared = new Uint32Array(nodes.length * words);
     const { offsets, targets } = versioned;
     const order = inFileOrder ? undefined : parentsFirst(versioned);
+    // rowOf[i]: where revision i's bitset starts in `declared`; 0 is the empty set.
+    const rowOf = new Int32Array(nodes.length);
+    let declared = new Uint32Array(words * 64);
+    let used = words;
     const lists = new Array<readonly number[] | undefined>(nodes.length);
     for (let k = 0; k < nodes.length; k++) {
       const index = order ? order[k]! : k;
-      const row = index * words;
-      for (let e = offsets[index]!; e < offsets[index + 1]!; e++) {
-        const parentRow = targets[e]! * words;
+      const node = nodes[index]!;
+      const first = offsets[index]!;
+      const parentCount = offsets[index + 1]! - first;
+      if (node.resolvedDependencies.length === 0 && parentCount <= 1) {
+        rowOf[index] = parentCount === 1 ? rowOf[targets[first]!]! : 0;
+        continue;
+      }
+      if (used + words > declared.length) {
+        const grown = new Uint32Array(declared.length * 2);
+        grown.set(declared);
+        declared = grown;
+      }
+      const row = used;
+      used += words;
+      rowOf[index] = row;
+      for (let e = first; e < first + parentCount; e++) {
+        const parentRow = rowOf[targets[e]!]!;
         for (let w = 0; w < words; w++) declared[row + w]! |= declared[parentRow + w]!;
       }
-      const node = nodes[index]!;
       if (node.resolvedDependencies.length === 0) continue;
       const implied = (dep: string) => {
         const c = column.get(dep)!;
@@ -991,7 +1011,7 @@ export class RevisionMap {
     // Alembic keeps each current head's ancestor set (itself included) and patches it as the walk
     // moves down a plain chain, which leaves exactly the new head's ancestor set; so the sets are
     // rows of the ancestor closure, asked for by head.
-    const { isAncestor, continuesChain } = (this.ancestry ??= ancestry(this.links.normalizedDown, this.options.closureLimit));
+    const { isAncestor, continuesChain } = (this.ancestry ??= ancestry(this.links.normalizedDown, { closureLimit: this.options.closureLimit, inFileOrder: this.inFileOrder }));
     const currentHeads = [...new Set([...heads].map((h) => h.index).filter((i) => todo[i]))].sort((a, b) => a - b);
     const output: RevisionNode[] = [];
     let candidateIndex = 0;
