@@ -9,7 +9,7 @@ import type { LoadedRevision, MigrationFunction, Revision, RevisionMeta } from "
 import { validateRevisionModule } from "../revision/validate-revision.ts";
 
 /** Bump when the cache's shape changes, so older cache files are not reused. */
-const LOADER_VERSION = "lambic-loader-3";
+const LOADER_VERSION = "lambic-loader-4";
 
 const MODULE_EXTENSIONS = [".ts", ".mts", ".js", ".mjs"];
 const ENTRY_NAME = "lambic-revisions-entry.js";
@@ -21,16 +21,8 @@ export interface LoadRevisionsOptions {
   readonly projectDir?: string;
 }
 
-interface ModuleFile {
-  readonly name: string;
-  readonly size: number;
-  readonly mtimeMs: number;
-}
-
-/** A revision's metadata in the cache index; default values are left out to keep it small. */
+/** A revision's metadata in the cache index, in file order; default values are left out to keep it small. */
 interface IndexedRevision extends RevisionMeta {
-  readonly file: string;
-  readonly checksum: string;
   /** Present (false) only for a revision without a downgrade. */
   readonly downgrade?: false;
 }
@@ -39,7 +31,10 @@ interface IndexedRevision extends RevisionMeta {
 interface CacheIndex {
   /** Distinguishes two builds under one key, which must not share Node's module cache. */
   readonly builtAt: string;
+  /** One entry per module, in file order (the key pins the file names). */
   readonly revisions: readonly IndexedRevision[];
+  /** Each module's sha256 in hex, concatenated: one string parses faster than thousands. */
+  readonly checksums: string;
   /** Files the revisions import (helpers), with the size and mtime they had at build time. */
   readonly imports: readonly (readonly [path: string, size: number, mtimeMs: number])[];
 }
@@ -57,36 +52,56 @@ interface CacheIndex {
  */
 export async function loadRevisions(dir: string, options: LoadRevisionsOptions = {}): Promise<LoadedRevision[]> {
   const names = listRevisionFiles(dir);
-  const modules: ModuleFile[] = [];
-  const loaded = new Map<string, LoadedRevision>();
+  const loaded = new Array<LoadedRevision | undefined>(names.length);
+  const modules: string[] = [];
+  const positions: number[] = [];
+  // The cache key: each module's name, size and mtime.
+  let stamp = "";
 
   const prefix = folderPrefix(dir);
-  for (const name of names) {
+  for (let i = 0; i < names.length; i++) {
+    const name = names[i]!;
     const path = prefix + name;
     if (name.endsWith(".sql")) {
-      const bytes = readFileSync(path);
+      const bytes = readRevisionFile(path);
+      if (bytes === undefined) continue;
       const revision = parseSqlRevision(bytes.toString("utf8"), path);
-      loaded.set(name, loadedRevision(revision, revision.upgrade, revision.downgrade, path, sha256(bytes)));
+      loaded[i] = loadedRevision(revision, revision.upgrade, revision.downgrade, path, sha256(bytes));
     } else {
       const stat = statSync(path);
-      modules.push({ name, size: stat.size, mtimeMs: stat.mtimeMs });
+      if (!stat.isFile()) continue;
+      modules.push(name);
+      positions.push(i);
+      stamp += `\0${name}\0${stat.size}\0${stat.mtimeMs}`;
     }
   }
 
   if (modules.length > 0) {
     const cacheDir = resolve(options.cacheDir ?? join(options.projectDir ?? process.cwd(), ".lambic", "cache"));
-    for (const revision of await loadModules(dir, modules, cacheDir)) loaded.set(revision.file, revision.loaded);
+    const revisions = await loadModules(dir, modules, stamp, cacheDir);
+    for (let m = 0; m < revisions.length; m++) loaded[positions[m]!] = revisions[m];
   }
 
-  const revisions = names.map((name) => loaded.get(name)!);
+  const revisions = loaded.filter((revision) => revision !== undefined);
   checkDuplicates(revisions);
   return revisions;
+}
+
+/** A revision file's bytes; undefined for a directory that happens to end in `.sql`. */
+function readRevisionFile(path: string): Buffer | undefined {
+  try {
+    return readFileSync(path);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === "EISDIR") return undefined;
+    throw error;
+  }
 }
 
 function listRevisionFiles(dir: string): string[] {
   let entries;
   try {
-    entries = readdirSync(dir, { withFileTypes: true });
+    // Names only: a Dirent per file costs more than the stat each module gets anyway.
+    entries = readdirSync(dir);
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code === "ENOENT") {
       throw new LambicError(
@@ -98,8 +113,6 @@ function listRevisionFiles(dir: string): string[] {
     throw error;
   }
   return entries
-    .filter((entry) => entry.isFile() || entry.isSymbolicLink())
-    .map((entry) => entry.name)
     .filter(
       (name) =>
         !name.startsWith(".") &&
@@ -111,37 +124,48 @@ function listRevisionFiles(dir: string): string[] {
     .sort();
 }
 
-async function loadModules(dir: string, modules: readonly ModuleFile[], cacheDir: string): Promise<{ file: string; loaded: LoadedRevision }[]> {
+async function loadModules(dir: string, modules: readonly string[], stamp: string, cacheDir: string): Promise<LoadedRevision[]> {
   const absoluteDir = resolve(dir);
-  const key = crypto.createHash("sha256").update(LOADER_VERSION).update("\0").update(absoluteDir);
-  for (const file of modules) key.update(`\0${file.name}\0${file.size}\0${file.mtimeMs}`);
+  const key = crypto.createHash("sha256").update(LOADER_VERSION).update("\0").update(absoluteDir).update(stamp).digest("hex");
   // The folder's own hash prefixes the name, so a rebuild can prune that folder's stale entries
   // without touching the entries of the project's other databases.
   const dirKey = sha256(absoluteDir).slice(0, 12);
-  const bundleFile = join(cacheDir, `${dirKey}-${key.digest("hex")}.mjs`);
+  const bundleFile = join(cacheDir, `${dirKey}-${key}.mjs`);
   const indexFile = bundleFile.replace(/\.mjs$/, ".json");
 
   const index = readIndex(indexFile);
-  if (index && importsUnchanged(index)) {
-    const bundleUrl = `${pathToFileURL(bundleFile).href}?${index.builtAt}`;
-    let bundle: Promise<Map<string, Revision>> | undefined;
-    const lazy = (file: string, step: "upgrade" | "downgrade"): MigrationFunction => async (op, ctx) => {
-      const revision = (await (bundle ??= importBundle(bundleUrl))).get(file)!;
-      await revision[step]!(op, ctx);
-    };
+  if (index && index.revisions.length === modules.length && importsUnchanged(index)) {
+    const bundle = new LazyBundle(`${pathToFileURL(bundleFile).href}?${index.builtAt}`);
     const prefix = folderPrefix(dir);
-    return index.revisions.map((entry) => ({
-      file: entry.file,
-      loaded: loadedRevision(
+    const revisions = new Array<LoadedRevision>(modules.length);
+    for (let m = 0; m < modules.length; m++) {
+      const entry = index.revisions[m]!;
+      const file = modules[m]!;
+      revisions[m] = loadedRevision(
         entry,
-        lazy(entry.file, "upgrade"),
-        entry.downgrade === false ? undefined : lazy(entry.file, "downgrade"),
-        prefix + entry.file,
-        entry.checksum,
-      ),
-    }));
+        bundle.step(file, "upgrade"),
+        entry.downgrade === false ? undefined : bundle.step(file, "downgrade"),
+        prefix + file,
+        index.checksums.slice(m * 64, m * 64 + 64),
+      );
+    }
+    return revisions;
   }
   return buildModules(absoluteDir, dir, modules, cacheDir, dirKey, bundleFile, indexFile);
+}
+
+/** The compiled revisions, imported when a migration function is first called. */
+class LazyBundle {
+  private revisions: Promise<Map<string, Revision>> | undefined;
+
+  constructor(private readonly url: string) {}
+
+  step(file: string, step: "upgrade" | "downgrade"): MigrationFunction {
+    return async (op, ctx) => {
+      const revision = (await (this.revisions ??= importBundle(this.url))).get(file)!;
+      await revision[step]!(op, ctx);
+    };
+  }
 }
 
 /**
@@ -214,19 +238,19 @@ function importsUnchanged(index: CacheIndex): boolean {
 async function buildModules(
   absoluteDir: string,
   dir: string,
-  modules: readonly ModuleFile[],
+  modules: readonly string[],
   cacheDir: string,
   dirKey: string,
   bundleFile: string,
   indexFile: string,
-): Promise<{ file: string; loaded: LoadedRevision }[]> {
+): Promise<LoadedRevision[]> {
   // Loaded only on a cache miss: importing esbuild costs more than a warm load.
   const esbuild = await import("esbuild");
   // Default imports, not `import * as`: esbuild then emits plain variables instead of a
   // namespace object per module, which made the bundle half again slower to import.
   const entry = [
-    ...modules.map((file, i) => `import r${i} from ${JSON.stringify(`./${file.name}`)};`),
-    `export default [${modules.map((file, i) => `{ file: ${JSON.stringify(file.name)}, revision: r${i} }`).join(",\n")}];`,
+    ...modules.map((file, i) => `import r${i} from ${JSON.stringify(`./${file}`)};`),
+    `export default [${modules.map((file, i) => `{ file: ${JSON.stringify(file)}, revision: r${i} }`).join(",\n")}];`,
   ].join("\n");
 
   let result;
@@ -263,21 +287,20 @@ async function buildModules(
   const builtAt = `${Date.now()}-${process.pid}`;
   const bundle = await importBundle(`${pathToFileURL(bundleFile).href}?${builtAt}`);
   const prefix = folderPrefix(dir);
-  const loaded = modules.map(({ name }) => {
+  const loaded = modules.map((name) => {
     const path = prefix + name;
     const revision = validateRevisionModule(bundle.get(name), path);
     // Bound, so a revision may use `this` as it would in its own module.
     const upgrade = revision.upgrade.bind(revision);
     const downgrade = revision.downgrade?.bind(revision);
-    return { file: name, loaded: loadedRevision(revision, upgrade, downgrade, path, sha256(readFileSync(path))) };
+    return loadedRevision(revision, upgrade, downgrade, path, sha256(readFileSync(path)));
   });
 
-  const revisionPaths = new Set(modules.map((file) => join(absoluteDir, file.name)));
+  const revisionPaths = new Set(modules.map((file) => join(absoluteDir, file)));
   const index: CacheIndex = {
     builtAt,
-    revisions: loaded.map(({ file, loaded: revision }) => ({
-      file,
-      checksum: revision.source.checksum,
+    checksums: loaded.map((revision) => revision.source.checksum).join(""),
+    revisions: loaded.map((revision) => ({
       id: revision.id,
       revises: revision.revises,
       ...(revision.dependsOn?.length ? { dependsOn: revision.dependsOn } : {}),
