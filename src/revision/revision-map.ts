@@ -1100,7 +1100,10 @@ function validateId(id: string): void {
   }
 }
 
-/** Undefined when every revision peels off from the heads down (no cycle); else the ones left. */
+/**
+ * Undefined when every revision peels off from the heads down (no cycle). Else the revisions on
+ * cycles: what is left after peeling from the heads down, less what then peels from the bases up.
+ */
 function unpeeled(parents: Edges): Uint8Array | undefined {
   const { offsets, targets } = parents;
   const n = offsets.length - 1;
@@ -1116,5 +1119,15 @@ function unpeeled(parents: Edges): Uint8Array | undefined {
   if (count === n) return undefined;
   const left = new Uint8Array(n).fill(1);
   for (let r = 0; r < count; r++) left[ready[r]!] = 0;
+  // Only on the way to an error: repeat until no revision below a cycle is left.
+  for (let changed = true; changed; ) {
+    changed = false;
+    for (let i = 0; i < n; i++) {
+      if (!left[i]) continue;
+      let parentLeft = false;
+      for (let e = offsets[i]!; e < offsets[i + 1]! && !parentLeft; e++) parentLeft = left[targets[e]!] === 1;
+      if (!parentLeft) (left[i] = 0), (changed = true);
+    }
+  }
   return left;
 }

@@ -3,10 +3,11 @@ import { RevisionMap } from "../../src/revision/revision-map.ts";
 import { answer, loadCases, toMetas } from "./harness.ts";
 
 /**
- * Plans order revisions with an ancestor closure kept as a bitset, or, for graphs too large for
- * one, by walking each head's ancestors. Both must give every conformance answer identically.
+ * Plans order revisions with an ancestor closure kept as a bitset over plain chains, or, for
+ * graphs with too many chains for one, by walking each head's ancestors. Both must give every
+ * conformance answer identically.
  */
-describe("ancestor tests without the bitset closure", () => {
+describe("ancestor tests without the chain closure", () => {
   for (const testCase of loadCases()) {
     let maps: [RevisionMap, RevisionMap];
     try {

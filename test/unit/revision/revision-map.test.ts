@@ -53,6 +53,13 @@ describe("graph errors are refused at load", () => {
     expect(error.message).toContain("bbbb0002, cccc0003");
   });
 
+  it("refuses a cycle that hangs below a merge, naming only the revisions on it", () => {
+    // Alembic's test (below a head and above a base) passes this graph; walking it would not end.
+    const error = refusal([rev("rrrr0001", null), rev("aaaa0002", ["rrrr0001", "bbbb0003"]), rev("bbbb0003", "aaaa0002"), rev("cccc0004", "aaaa0002")]);
+    expect(error.code).toBe("CYCLE_DETECTED");
+    expect(error.details).toEqual({ revisions: ["aaaa0002", "bbbb0003"] });
+  });
+
   it("refuses a dependency cycle with DEPENDENCY_CYCLE_DETECTED", () => {
     const error = refusal([rev("aaaa0001", null, { dependsOn: ["bbbb0002"] }), rev("bbbb0002", "aaaa0001")]);
     expect(error.code).toBe("DEPENDENCY_CYCLE_DETECTED");
@@ -88,6 +95,35 @@ describe("graph errors are refused at load", () => {
 
   it("refuses an id with characters that targets give meaning to", () => {
     expect(refusal([rev("a-b", null)]).code).toBe("REVISION_FILE_INVALID");
+  });
+});
+
+describe("file order", () => {
+  // base ── a ── b ── c, where b depends on core (declared again by c) and a on nothing.
+  const metas = [
+    rev("core0001", null),
+    rev("base0001", null),
+    rev("aaaa0002", "base0001"),
+    rev("bbbb0003", "aaaa0002", { dependsOn: ["core0001"] }),
+    rev("cccc0004", "bbbb0003", { dependsOn: ["core0001"] }),
+  ];
+
+  it("drops a dependency an ancestor already declares, whether or not parents come first in file order", () => {
+    for (const order of [metas, [...metas].reverse()]) {
+      const map = new RevisionMap(order);
+      expect(map.node("cccc0004").normalizedDown).toEqual(["bbbb0003"]);
+      expect(map.node("bbbb0003").normalizedDown).toEqual(["aaaa0002", "core0001"]);
+    }
+  });
+
+  it("plans the same revisions whether or not parents come first in file order", () => {
+    const forward = planUpgrade(new RevisionMap(metas), [], "heads").map((step) => step.revision);
+    const backward = planUpgrade(new RevisionMap([...metas].reverse()), [], "heads").map((step) => step.revision);
+    expect(new Set(backward)).toEqual(new Set(forward));
+    for (const steps of [forward, backward]) {
+      expect(steps.indexOf("core0001")).toBeLessThan(steps.indexOf("bbbb0003"));
+      expect(steps.indexOf("bbbb0003")).toBeLessThan(steps.indexOf("cccc0004"));
+    }
   });
 });
 
