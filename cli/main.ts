@@ -11,10 +11,12 @@ import type { RevisionSet } from "../src/revision/revision-set.ts";
 import { generateRevisionId, renderTsRevision, revisionFileName } from "../src/revision/revision-template.ts";
 import { renderSqlRevision } from "../src/revision/sql-revision.ts";
 import type { RevisionMeta } from "../src/revision/types.ts";
+import type { Connection } from "../src/db/connection.ts";
 import type { MigrationCommand, RunResult } from "../src/runner/run.ts";
 import { parseCliArgs, requirePositional, USAGE, type CliArgs } from "./args.ts";
 import { branchEntry, headLine, historyLine, revisionEntry } from "./format.ts";
 import type { Io, Output } from "./io.ts";
+import { coalescedLines } from "./progress.ts";
 
 
 
@@ -28,6 +30,7 @@ interface Context {
 
 export async function main(argv: readonly string[], io: Io): Promise<number> {
   let json = argv.includes("--json");
+  const progress = coalescedLines((text) => (json ? io.stderr(text) : io.stdout(text)));
   try {
     const args = parseCliArgs(argv);
     json = args.options.json ?? false;
@@ -37,12 +40,14 @@ export async function main(argv: readonly string[], io: Io): Promise<number> {
     }
     const config = loadConfig({ configFile: args.options.config, cwd: io.cwd, env: io.env });
     const database = resolveDatabase(config, args.options.name);
-    const context: Context = { args, io, database, progress: (line) => (json ? io.stderr(`${line}\n`) : io.stdout(`${line}\n`)) };
+    const context: Context = { args, io, database, progress: progress.line };
     const output = await runCommand(context);
+    progress.flush();
     if (json) io.stdout(`${JSON.stringify(output.json)}\n`);
     else if (output.text) io.stdout(output.text.endsWith("\n") ? output.text : `${output.text}\n`);
     return output.exitCode ?? 0;
   } catch (error) {
+    progress.flush();
     const coded =
       error instanceof LambicError
         ? error
@@ -77,10 +82,10 @@ async function runCommand(context: Context): Promise<Output> {
     case "upgrade":
     case "downgrade":
       if (args.options.sql) return offlineScript(context, await openSet(context));
-      return migrate(context, await openSet(context), args.command === "upgrade" ? { kind: "upgrade", target: requirePositional(args, "a target (e.g. head)") } : { kind: "downgrade", target: requirePositional(args, "a target (e.g. -1)") });
+      return migrate(context, args.command === "upgrade" ? { kind: "upgrade", target: requirePositional(args, "a target (e.g. head)") } : { kind: "downgrade", target: requirePositional(args, "a target (e.g. -1)") });
     case "stamp":
       if (args.positionals.length === 0) throw new LambicError("USAGE", "lambic stamp needs one or more targets (e.g. head).", {});
-      return migrate(context, await openSet(context), { kind: "stamp", targets: args.positionals, purge: args.options.purge });
+      return migrate(context, { kind: "stamp", targets: args.positionals, purge: args.options.purge });
     case "current":
       return current(context, await openSet(context));
     case "check":
@@ -242,7 +247,7 @@ function concurrency(context: Context): number {
  * Runs `work` once per selected tenant schema (each with its own version table, lock and
  * connection), showing progress, and reports every tenant. Exit 1 when any tenant failed.
  */
-async function perTenant<T>(context: Context, work: (connection: import("../src/db/connection.ts").Connection, tenant: string) => Promise<T>, describe: (tenant: string, result: T) => Record<string, unknown>): Promise<Output> {
+async function perTenant<T>(context: Context, work: (connection: Connection, tenant: string) => Promise<T>, describe: (tenant: string, result: T) => Record<string, unknown>): Promise<Output> {
   const tenants = await import("../src/runner/tenants.ts");
   const url = await databaseUrl(context);
   const admin = await connect(context, url);
@@ -271,17 +276,40 @@ async function perTenant<T>(context: Context, work: (connection: import("../src/
   return { json: { tenants: report, ok: outcomes.length - failed, failed }, text: `${text}\n${outcomes.length - failed} tenant(s) ok, ${failed} failed.`, exitCode: failed > 0 ? 1 : 0 };
 }
 
-async function migrate(context: Context, set: RevisionSet, command: MigrationCommand): Promise<Output> {
+/**
+ * Loads the revisions while connecting: both take tens of milliseconds, mostly apart (the
+ * connection waits on the server). A load failure is still the one reported, and closes the
+ * connection. Only with a configured URL: the embedded server is started for valid revisions only.
+ */
+async function openSetAndConnect(context: Context): Promise<{ set: RevisionSet; connection: Connection }> {
+  if (!context.database.url) {
+    const set = await openSet(context);
+    return { set, connection: await connect(context) };
+  }
+  const connecting = connect(context);
+  connecting.catch(() => undefined); // reported after the load
+  let set: RevisionSet;
+  try {
+    set = await openSet(context);
+  } catch (error) {
+    await connecting.then((connection) => connection.close(), () => undefined);
+    throw error;
+  }
+  return { set, connection: await connecting };
+}
+
+async function migrate(context: Context, command: MigrationCommand): Promise<Output> {
   const { args, database } = context;
-  const runner = await import("../src/runner/run.ts");
   if (database.tenants !== undefined && !args.options["dry-run"]) {
+    const set = await openSet(context);
+    const runner = await import("../src/runner/run.ts");
     return perTenant(
       context,
       (connection, tenant) => runner.runMigration(connection, set, command, { ...scriptOptions(context, ""), runId: randomUUID(), schema: tenant, searchPath: tenant, allowChanged: args.options["allow-changed"] }),
       (_tenant, result) => ({ from: result.from, to: result.to, steps: result.steps.map(({ revision, direction, ms }) => ({ revision, direction, ms })) }),
     );
   }
-  const connection = await connect(context);
+  const [{ set, connection }, runner] = await Promise.all([openSetAndConnect(context), import("../src/runner/run.ts")]);
   try {
     if (args.options["dry-run"]) {
       const state = await runner.readCurrent(connection, set, database);

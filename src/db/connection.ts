@@ -9,6 +9,12 @@ import { LambicError } from "../errors.ts";
 export interface Statement {
   readonly text: string;
   readonly params?: readonly unknown[];
+  /**
+   * Told every row of the statement (of each statement of a script) as it is read off the
+   * wire, so a caller learns how far a long script got before it ends or fails. Such a
+   * statement's rows are not collected: pipeline() gives it an empty list.
+   */
+  readonly onRow?: (row: Record<string, unknown>) => void;
 }
 
 /** What PostgreSQL said about a failed statement (its ErrorResponse fields). */
@@ -26,8 +32,12 @@ export type DriverName = "postgres" | "neon";
 
 export interface Connection {
   readonly driver: DriverName;
-  /** sessionLocks is false on a pooled (PgBouncer / Neon "-pooler") endpoint: use transaction-level locks there. */
-  readonly capabilities: { readonly sessionLocks: boolean };
+  /**
+   * sessionLocks is false on a pooled (PgBouncer / Neon "-pooler") endpoint: use transaction-level locks there.
+   * overlappingPipelines: a pipeline started while another is still waiting for replies is
+   * written at once, without a round trip of its own (postgres.js); otherwise it waits its turn.
+   */
+  readonly capabilities: { readonly sessionLocks: boolean; readonly overlappingPipelines: boolean };
   /** One statement, extended protocol when params are given. Rows as plain objects. */
   query<Row = Record<string, unknown>>(text: string, params?: readonly unknown[]): Promise<Row[]>;
   /**
@@ -43,7 +53,8 @@ export interface Connection {
   /**
    * Number of round trips (request/reply waits) made so far by query and pipeline; connecting
    * is not counted. Neon: one per query or pipeline. postgres.js: a statement with params
-   * costs two and splits a pipeline (see postgres-driver.ts); statements without params pipeline.
+   * costs two and splits a pipeline (see postgres-driver.ts); statements without params pipeline,
+   * and a pipeline started while another is in flight joins its wait.
    */
   readonly roundTrips: number;
   close(): Promise<void>;

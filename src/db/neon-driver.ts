@@ -93,7 +93,8 @@ export async function openNeonConnection(target: DriverTarget): Promise<Connecti
 
   return {
     driver: "neon",
-    capabilities: { sessionLocks: target.sessionLocks },
+    // node-postgres sends a queued query only after the previous one's last reply.
+    capabilities: { sessionLocks: target.sessionLocks, overlappingPipelines: false },
     get roundTrips() {
       return roundTrips;
     },
@@ -116,6 +117,8 @@ export async function openNeonConnection(target: DriverTarget): Promise<Connecti
           const query = new Query({ text: statement.text, values: statement.params?.length ? [...statement.params] : undefined });
           // What Client.query does, so that custom type parsers apply.
           if (query._result && !query._result._types) query._result._types = internals._types;
+          const onRow = statement.onRow;
+          if (onRow) (query as unknown as { on(event: "row", listener: (row: Record<string, unknown>) => void): void }).on("row", onRow);
           return query;
         });
         client.query(new Pipeline(internals, queries, resolve) as never);
@@ -124,7 +127,7 @@ export async function openNeonConnection(target: DriverTarget): Promise<Connecti
       if (failed >= 0) {
         throw new PipelineError(failed, statements[failed], translate((outcomes[failed] as PromiseRejectedResult).reason));
       }
-      const rows = outcomes.map((outcome) => lastResultRows((outcome as PromiseFulfilledResult<QueryResultShape>).value));
+      const rows = outcomes.map((outcome, index) => (statements[index]!.onRow ? [] : lastResultRows((outcome as PromiseFulfilledResult<QueryResultShape>).value)));
       // The replies are routed together at the end here (see Pipeline), so listeners hear them then.
       rows.forEach((result, index) => onResult?.(index, result));
       return rows;

@@ -54,6 +54,8 @@ export async function openPostgresConnection(target: DriverTarget): Promise<Conn
   }
 
   let roundTrips = 0;
+  /** Pipelines waiting for replies: one started meanwhile is written at once and shares their wait. */
+  let pipelinesInFlight = 0;
 
   const ensureOpen = () => session.ensureOpen();
   const translate = (error: unknown) => session.translate(error);
@@ -63,12 +65,15 @@ export async function openPostgresConnection(target: DriverTarget): Promise<Conn
     // No params: the simple protocol, which accepts a script of several statements.
     // (`simple` is read by postgres.js but missing from its types.)
     const options = { prepare: false, simple: params.length === 0 } as postgres.UnsafeQueryOptions;
-    return sql.unsafe(statement.text, [...params] as postgres.ParameterOrJSON<never>[], options);
+    const query = sql.unsafe(statement.text, [...params] as postgres.ParameterOrJSON<never>[], options);
+    const onRow = statement.onRow;
+    // forEach streams rows from the socket handler and resolves without them.
+    return onRow ? query.forEach((row) => onRow(row as Record<string, unknown>)).then(() => []) : query;
   }
 
   return {
     driver: "postgres",
-    capabilities: { sessionLocks: target.sessionLocks },
+    capabilities: { sessionLocks: target.sessionLocks, overlappingPipelines: true },
     get roundTrips() {
       return roundTrips;
     },
@@ -84,10 +89,11 @@ export async function openPostgresConnection(target: DriverTarget): Promise<Conn
     async pipeline(statements: readonly Statement[], onResult?: PipelineListener): Promise<Record<string, unknown>[][]> {
       ensureOpen();
       if (statements.length === 0) return [];
-      roundTrips += pipelineRoundTrips(statements);
+      roundTrips += Math.max(0, pipelineRoundTrips(statements) - (pipelinesInFlight > 0 ? 1 : 0));
       // Issued in one tick without awaiting: postgres.js writes them back to back. Wait for
       // every reply, so that the session is idle again whatever failed.
       let failedYet = false;
+      pipelinesInFlight++;
       const settled = await Promise.allSettled(
         statements.map((statement, index) =>
           send(statement).then(
@@ -101,7 +107,7 @@ export async function openPostgresConnection(target: DriverTarget): Promise<Conn
             },
           ),
         ),
-      );
+      ).finally(() => pipelinesInFlight--);
       const failed = settled.findIndex((outcome) => outcome.status === "rejected");
       if (failed >= 0) {
         const reason = (settled[failed] as PromiseRejectedResult).reason;

@@ -4,7 +4,7 @@ import { describeStep, VersionRows, type PlanStep } from "../revision/plan.ts";
 import { revisionOf, type RevisionSet } from "../revision/revision-set.ts";
 import type { LoadedRevision, RevisionContext, RevisionDirection } from "../revision/types.ts";
 import { joinStatements, type Sink, type StatementOrigin, type StatementResult } from "./sink.ts";
-import { CLOCK_STATEMENT, historyInsertStatement, versionChangeStatements, type HistoryEntry, type VersionTableNames } from "./version-table.ts";
+import { CLOCK_STATEMENT, historyInsertStatement, versionChangeStatements, type HistoryRun, type HistoryStep, type VersionTableNames } from "./version-table.ts";
 
 export interface EmitOptions {
   readonly names: VersionTableNames;
@@ -24,7 +24,7 @@ export interface EmittedStep {
   readonly step: PlanStep;
   readonly label: string;
   readonly message: string | undefined;
-  readonly entry: HistoryEntry;
+  readonly entry: HistoryStep;
   readonly started: StatementResult;
   readonly finished: StatementResult;
 }
@@ -47,13 +47,14 @@ export async function emitPlan(sink: Sink, set: RevisionSet, steps: readonly Pla
   const rows = new VersionRows(set.map, startRows);
   const emitted: EmittedStep[] = [];
   let segment: EmittedStep[] = [];
+  const historyRun: HistoryRun = { runId: options.runId, actor: options.actor, bundleSha256: set.bundleSha256 ?? null, sourceChecksum: set.sourceChecksum };
   let previousEnd: StatementResult = steps.length > 0 ? sink.statement(CLOCK_STATEMENT, { purpose: "control" }) : {};
 
   /** Writes the history rows of the steps since the last commit (after reading their clocks). */
   const closeSegment = async () => {
     if (segment.length === 0) return;
     await sink.flush();
-    const entries = segment.map((e) => {
+    const entries = segment.map((e): HistoryStep => {
       const startedAt = e.started.rows?.[0]?.at as number | undefined;
       const finishedAt = e.finished.rows?.[0]?.at as number | undefined;
       if (sink.online && finishedAt === undefined) {
@@ -61,7 +62,7 @@ export async function emitPlan(sink: Sink, set: RevisionSet, steps: readonly Pla
       }
       return { ...e.entry, startedAt, finishedAt };
     });
-    sink.statement(historyInsertStatement(options.names, entries), { purpose: "history" });
+    sink.statement(historyInsertStatement(options.names, historyRun, entries), { purpose: "history" });
     segment = [];
   };
 
@@ -69,7 +70,7 @@ export async function emitPlan(sink: Sink, set: RevisionSet, steps: readonly Pla
     const label = describeStep(step);
     const revision = step.kind === "revision" ? revisionOf(set, step.revision) : undefined;
     const direction = step.kind === "revision" ? step.direction : "stamp";
-    const origin = (purpose: StatementOrigin["purpose"], parts?: readonly string[]): StatementOrigin => ({ purpose, revision: revision?.id, direction, parts });
+    const origin = (purpose: StatementOrigin["purpose"], parts?: readonly string[], stepNumber?: number): StatementOrigin => ({ purpose, revision: revision?.id, direction, parts, step: stepNumber });
     const transactional = revision?.transactional !== false;
     let started = previousEnd;
 
@@ -91,19 +92,15 @@ export async function emitPlan(sink: Sink, set: RevisionSet, steps: readonly Pla
       }
       sink.statement("BEGIN", origin("control"));
     }
-    const versionStatements = versionChangeStatements(options.names, rows.apply(step));
-    // In a transaction, a step is one message: its statements and its version-row changes.
+    const versionStatements = versionChangeStatements(options.names, rows.apply(step), index);
+    // In a transaction, a step is one script: its statements and its version-row changes.
     const parts = transactional ? [...statements, ...versionStatements] : versionStatements;
-    const finished = sink.statement(joinStatements(parts), origin(revision ? "revision" : "version", parts));
+    const finished = sink.statement(joinStatements(parts), origin(revision ? "revision" : "version", parts, index));
     previousEnd = finished;
-    const entry: HistoryEntry = {
-      runId: options.runId,
+    const entry: HistoryStep = {
       revision: revision?.id ?? step.to[0] ?? step.from[0] ?? null,
       direction,
       checksum: revision?.source.checksum ?? null,
-      actor: options.actor,
-      bundleSha256: set.bundleSha256 ?? null,
-      sourceChecksum: set.sourceChecksum,
     };
     const emittedStep = { step, label, message: revision?.message, entry, started, finished };
     if (options.onStepDone) finished.onRows = () => options.onStepDone!(emittedStep);

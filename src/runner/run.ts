@@ -143,7 +143,7 @@ function checksumError(changed: readonly ChangedRevision[]): LambicError {
 }
 
 /** Turns a driver failure into a coded error naming the revision and the statement. */
-export function statementError(error: unknown, statement: QueuedStatement | undefined, names: VersionTableNames, options: { lockTimeoutMs: number }): never {
+export function statementError(error: unknown, statement: QueuedStatement | undefined, positionInStatement: number | undefined, names: VersionTableNames, options: { lockTimeoutMs: number }): never {
   if (error instanceof LambicError) throw error;
   const failure = toDatabaseFailure(error) ?? toDatabaseFailure((error as { cause?: unknown })?.cause);
   const origin = statement?.origin;
@@ -151,7 +151,7 @@ export function statementError(error: unknown, statement: QueuedStatement | unde
   // A step is sent as one script; point at the statement within it when PostgreSQL says where,
   // or when the revision has just one statement besides the bookkeeping.
   let text = statement?.text ?? "";
-  let position = failure?.position;
+  let position = positionInStatement;
   const parts = origin?.parts;
   if (parts && parts.length > 1) {
     const located = position !== undefined ? locatePart(parts, position) : undefined;
@@ -216,7 +216,7 @@ export function statementError(error: unknown, statement: QueuedStatement | unde
 export async function runMigration(connection: Connection, set: RevisionSet, command: MigrationCommand, options: RunOptions): Promise<RunResult> {
   const names = versionTableNames(options);
   let sessionLock = false;
-  const sink = new ConnectionSink(connection, (error, statement) => statementError(error, statement, names, options));
+  const sink = new ConnectionSink(connection, (error, statement, position) => statementError(error, statement, position, names, options));
   try {
     openTransaction(sink, names, options);
     const lock = sink.statement(

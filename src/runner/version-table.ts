@@ -62,20 +62,26 @@ export const CLOCK_STATEMENT = `SELECT ${CLOCK_MS} AS at`;
 
 /**
  * A step's version-row changes; the last one returns the server's clock, which ends the step's
- * duration (and starts the next one's). Alembic checks that each change touched one row.
+ * duration (and starts the next one's), and the step's number in the run, which tells an online
+ * run that the step has run. Alembic checks that each change touched one row.
  */
-export function versionChangeStatements(names: VersionTableNames, changes: readonly VersionRowChange[]): string[] {
-  return changes.map((change, i) => (i === changes.length - 1 ? `${versionRowStatement(names, change)} RETURNING ${CLOCK_MS} AS at` : versionRowStatement(names, change)));
+export function versionChangeStatements(names: VersionTableNames, changes: readonly VersionRowChange[], step: number): string[] {
+  const last = changes.length - 1;
+  return changes.map((change, i) => (i === last ? `${versionRowStatement(names, change)} RETURNING ${CLOCK_MS} AS at, ${step} AS lambic_step` : versionRowStatement(names, change)));
 }
 
-export interface HistoryEntry {
+/** What every history row of a run shares. */
+export interface HistoryRun {
   readonly runId: string;
-  readonly revision: string | null;
-  readonly direction: "up" | "down" | "stamp";
-  readonly checksum: string | null;
   readonly actor: string;
   readonly bundleSha256: string | null;
   readonly sourceChecksum: string | null;
+}
+
+export interface HistoryStep {
+  readonly revision: string | null;
+  readonly direction: "up" | "down" | "stamp";
+  readonly checksum: string | null;
   /** Server clock (epoch milliseconds) at the step's start and end, when it ran online. */
   readonly startedAt?: number;
   readonly finishedAt?: number;
@@ -83,18 +89,44 @@ export interface HistoryEntry {
 
 /**
  * One history row per step of a segment, in one statement. Online the rows carry the step's
- * start and end as the server's clock read them; offline, the time the script ran.
+ * start and end as the server's clock read them; offline, the time the script ran. What varies
+ * per step travels as array literals unnested by the server: thousands of VALUES rows would
+ * cost the server's parser several times more.
  */
-export function historyInsertStatement(names: VersionTableNames, entries: readonly HistoryEntry[]): string {
+export function historyInsertStatement(names: VersionTableNames, run: HistoryRun, steps: readonly HistoryStep[]): string {
   const literal = (value: string | null) => (value === null ? "NULL" : quoteLiteral(value));
-  const finite = (value: number | undefined): value is number => typeof value === "number" && Number.isFinite(value);
-  const rows = entries.map((entry) => {
-    const values = [entry.runId, names.versionTable, entry.revision, entry.direction, entry.checksum, entry.actor, entry.bundleSha256, entry.sourceChecksum].map(literal);
-    const started = finite(entry.startedAt) ? `to_timestamp(${entry.startedAt / 1000})` : "clock_timestamp()";
-    const duration = finite(entry.startedAt) && finite(entry.finishedAt) ? String(Math.max(0, entry.finishedAt - entry.startedAt)) : "NULL";
-    return `(${values.join(", ")}, ${started}, ${duration})`;
-  });
-  return `INSERT INTO ${historyTableSql(names)} (run_id, version_table, revision, direction, checksum, actor, bundle_sha256, source_checksum, started_at, duration_ms) VALUES\n${rows.join(",\n")}`;
+  const clock = (value: number | undefined) => (typeof value === "number" && Number.isFinite(value) ? String(value) : null);
+  const arrays = [
+    `${arrayLiteral(steps.map((s) => s.revision))}::text[]`,
+    `${arrayLiteral(steps.map((s) => s.direction))}::text[]`,
+    `${arrayLiteral(steps.map((s) => s.checksum))}::text[]`,
+    `${arrayLiteral(steps.map((s) => clock(s.startedAt)), { numbers: true })}::float8[]`,
+    `${arrayLiteral(steps.map((s) => clock(s.finishedAt)), { numbers: true })}::float8[]`,
+  ];
+  const constants = [run.runId, names.versionTable, run.actor, run.bundleSha256, run.sourceChecksum].map(literal);
+  // Rows in step order, so that their ids (bigserial) are too.
+  return (
+    `INSERT INTO ${historyTableSql(names)} (run_id, version_table, actor, bundle_sha256, source_checksum, revision, direction, checksum, started_at, duration_ms)\n` +
+    `SELECT ${constants.join(", ")}, step.revision, step.direction, step.checksum, coalesce(to_timestamp(step.started / 1000), clock_timestamp()), ` +
+    `CASE WHEN step.finished < step.started THEN 0 ELSE step.finished - step.started END\n` +
+    `FROM unnest(${arrays.join(",\n  ")}) WITH ORDINALITY AS step (revision, direction, checksum, started, finished, n) ORDER BY step.n`
+  );
+}
+
+/**
+ * A one-dimensional array literal (to be cast): elements double-quoted with `"` and `\\`
+ * escaped, NULL as NULL, then the whole quoted as a string literal (standard strings: the
+ * backslashes reach the array parser as they are).
+ */
+function arrayLiteral(values: readonly (string | null)[], { numbers = false } = {}): string {
+  let body = "";
+  for (const value of values) {
+    if (body !== "") body += ",";
+    if (value === null) body += "NULL";
+    else if (numbers) body += value;
+    else body += `"${value.replace(/[\\"]/g, "\\$&")}"`;
+  }
+  return quoteLiteral(`{${body}}`, where("history"));
 }
 
 export function selectVersionsStatement(names: VersionTableNames): string {

@@ -298,6 +298,46 @@ describe.each(["postgres", "neon"] as const)("runner over the %s driver", (drive
     expect((await sql`SELECT to_regclass('lambic_version') AS t`)[0]!.t).toBeNull();
   });
 
+  it("sends an upgrade of more steps than one message holds in three round trips", async () => {
+    const set = inlineRevisionSet(tableHistory(150, () => ({ upgrade: (op) => op.execute("SELECT 1") })));
+    const connection = await connect();
+    const before = connection.roundTrips;
+    const result = await runMigration(connection, set, { kind: "upgrade", target: "head" }, baseOptions());
+    expect(connection.roundTrips - before).toBe(3);
+    expect(result.steps).toHaveLength(150);
+    expect(await versions()).toEqual(["r0150"]);
+  });
+
+  it("reports every step in order when steps share messages", async () => {
+    const seen: string[] = [];
+    await run(inlineRevisionSet(tableHistory(150, () => ({ upgrade: (op) => op.execute("SELECT 1") }))), { kind: "upgrade", target: "head" }, { onStep: (step) => seen.push(step.revision) });
+    expect(seen).toEqual(Array.from({ length: 150 }, (_, i) => `r${String(i + 1).padStart(4, "0")}`));
+  });
+
+  it("names the failing revision and statement for an error without a position in the middle of a message", async () => {
+    const history = tableHistory(100, (i) => (i === 69 ? { upgrade: (op) => { op.createTable("t70", { id: "int" }); op.execute("SELECT 1/0"); op.execute("SELECT 2"); } } : {}));
+    const error = await failure(run(inlineRevisionSet(history), { kind: "upgrade", target: "head" }));
+    expect(error.code).toBe("STATEMENT_FAILED");
+    expect(error.details).toMatchObject({ revision: "r0070", sqlstate: "22012" });
+    expect(await tables()).toEqual([]);
+  });
+
+  it("points at the statement and position of a syntax error in a later step of a message", async () => {
+    const history = tableHistory(10, (i) => (i === 6 ? { upgrade: (op) => { op.execute("SELECT 1"); op.execute("SELECT * FROMM nowhere"); } } : {}));
+    const error = await failure(run(inlineRevisionSet(history), { kind: "upgrade", target: "head" }));
+    expect(error.details).toMatchObject({ revision: "r0007", sqlstate: "42601", statement: "SELECT * FROMM nowhere", position: 10 });
+  });
+
+  it("records each step's server-clock start and duration in the history, in step order", async () => {
+    await run(inlineRevisionSet(tableHistory(80)), { kind: "upgrade", target: "head" });
+    const rows = await sql`SELECT revision, started_at, duration_ms FROM lambic_history ORDER BY id`;
+    expect(rows.map((r) => r.revision)).toEqual(Array.from({ length: 80 }, (_, i) => `r${String(i + 1).padStart(4, "0")}`));
+    for (const [index, row] of rows.entries()) {
+      expect(row.duration_ms).toBeGreaterThanOrEqual(0);
+      if (index > 0) expect((row.started_at as Date).getTime()).toBeGreaterThanOrEqual((rows[index - 1]!.started_at as Date).getTime());
+    }
+  });
+
   it("adopts an Alembic database through versionTable alembic_version", async () => {
     await sql`CREATE TABLE alembic_version (version_num varchar(32) NOT NULL, CONSTRAINT alembic_version_pkc PRIMARY KEY (version_num))`;
     await sql`INSERT INTO alembic_version VALUES ('r0001')`;

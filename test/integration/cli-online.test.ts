@@ -1,0 +1,53 @@
+import { mkdtempSync, mkdirSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { main } from "../../cli/main.ts";
+import { createTestDatabase, type TestDatabase } from "../support/database.ts";
+
+/** The command line in-process, with every write to stdout and stderr recorded as it was made. */
+async function lambic(cwd: string, args: string[], env: Record<string, string | undefined>) {
+  const stdout: string[] = [];
+  const stderr: string[] = [];
+  const code = await main(args, { stdout: (text) => void stdout.push(text), stderr: (text) => void stderr.push(text), cwd, env });
+  return { code, stdout, stderr };
+}
+
+/** A project of `count` linear .sql revisions, each `SELECT 1`. */
+function trivialProject(count: number): string {
+  const dir = mkdtempSync(join(tmpdir(), "lambic-cli-online-"));
+  mkdirSync(join(dir, "revisions/main"), { recursive: true });
+  for (let i = 1; i <= count; i++) {
+    const id = `s${String(i).padStart(4, "0")}`;
+    const revises = i === 1 ? "" : `-- revises: s${String(i - 1).padStart(4, "0")}\n`;
+    writeFileSync(join(dir, "revisions/main", `${id}.sql`), `-- revision: ${id}\n${revises}-- message: step ${i}\n-- +up\nSELECT 1;\n-- +down\nSELECT 1;\n`);
+  }
+  return dir;
+}
+
+describe("online commands in-process", () => {
+  let db: TestDatabase;
+  beforeAll(async () => {
+    db = await createTestDatabase("cli_online");
+  });
+  afterAll(async () => {
+    await db?.drop();
+  });
+
+  it("writes the progress lines of a burst of steps in fewer writes than lines, in order, before the summary", async () => {
+    const { code, stdout } = await lambic(trivialProject(120), ["upgrade", "head"], { DATABASE_URL: db.url });
+    expect(code).toBe(0);
+    const lines = stdout.join("").trimEnd().split("\n");
+    expect(lines.slice(0, 120).map((line) => line.split(" ")[3])).toEqual(Array.from({ length: 120 }, (_, i) => `s${String(i + 1).padStart(4, "0")}`));
+    expect(lines[120]).toMatch(/^Upgraded main: base -> s0120, 120 revision\(s\)/);
+    expect(stdout.length).toBeLessThan(lines.length);
+  });
+
+  it("reports a broken revision file rather than the database it could not reach meanwhile", async () => {
+    const dir = trivialProject(2);
+    writeFileSync(join(dir, "revisions/main", "s0003.sql"), "-- revision: s0003\n-- revises: s0002\n-- colour: blue\n-- +up\nSELECT 1;\n");
+    const { code, stderr } = await lambic(dir, ["upgrade", "head"], { DATABASE_URL: "postgres://nobody:secret@127.0.0.1:1/none" });
+    expect(code).toBe(1);
+    expect(stderr.join("")).toContain("REVISION_FILE_INVALID");
+  });
+});
