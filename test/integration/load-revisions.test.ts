@@ -1,8 +1,8 @@
 import { createHash } from "node:crypto";
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, statSync, utimesSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, utimesSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { beforeEach, describe, expect, it } from "vitest";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { loadRevisions } from "../../src/bundle/load-revisions.ts";
 import { LambicError } from "../../src/errors.ts";
 import type { LoadedRevision, RevisionContext } from "../../src/revision/types.ts";
@@ -17,6 +17,8 @@ beforeEach(() => {
   cacheDir = join(project, ".lambic", "cache");
   mkdirSync(dir, { recursive: true });
 });
+
+afterEach(() => rmSync(project, { recursive: true, force: true }));
 
 function write(name: string, text: string): string {
   const path = join(dir, name);
@@ -170,13 +172,43 @@ describe("loadRevisions cache", () => {
   it("writes one bundle and index under the cache folder", async () => {
     write("a1.ts", tsRevision("a1", null));
     await load();
+    expect(cacheFiles().map((name) => name.replace(/^[0-9a-f]{12}-[0-9a-f]{64}/, "KEY"))).toEqual(["KEY.cjs", "KEY.cjs.map", "KEY.code", "KEY.json"]);
+  });
+
+  it("keeps revisions that read import.meta in an ES module bundle, where it is theirs", async () => {
+    write("a1.ts", tsRevision("a1", null, "\n    op.execute(typeof import.meta.url);"));
+    const [revision] = await load();
     expect(cacheFiles().map((name) => name.replace(/^[0-9a-f]{12}-[0-9a-f]{64}/, "KEY"))).toEqual(["KEY.json", "KEY.mjs", "KEY.mjs.map"]);
+    expect(await run(revision!, "upgrade")).toEqual(["UP a1", "string"]);
+  });
+
+  it("runs revisions that import Node's built-in modules from the script bundle", async () => {
+    write("a1.ts", `import { basename } from "node:path";\n${tsRevision("a1", null, '\n    op.execute(basename("/x/y.sql"));')}`);
+    await load();
+    expect(cacheFiles().some((name) => name.endsWith(".cjs"))).toBe(true);
+    expect(await run((await load())[0]!, "upgrade")).toEqual(["UP a1", "y.sql"]);
+  });
+
+  it("runs revisions in strict mode, as in their own modules", async () => {
+    write("a1.ts", tsRevision("a1", null, "\n    op.execute(String((function (this: unknown) { return this; })()));"));
+    await load();
+    expect(await run((await load())[0]!, "upgrade")).toEqual(["UP a1", "undefined"]);
+  });
+
+  it("still runs the revisions when the code cache is corrupt", async () => {
+    write("a1.ts", tsRevision("a1", null));
+    await load();
+    const codeCache = join(cacheDir, cacheFiles().find((name) => name.endsWith(".code"))!);
+    writeFileSync(codeCache, "not V8's code cache");
+    // (V8 rejects it in a new process, and the file is written again; in this one the source is
+    // already compiled, so V8 does not read it at all.)
+    expect(await run((await load())[0]!, "upgrade")).toEqual(["UP a1"]);
   });
 
   it("defaults the cache folder to <projectDir>/.lambic/cache", async () => {
     write("a1.ts", tsRevision("a1", null));
     await loadRevisions(dir, { projectDir: project });
-    expect(readdirSync(join(project, ".lambic", "cache"))).toHaveLength(3);
+    expect(readdirSync(join(project, ".lambic", "cache"))).toHaveLength(4);
   });
 
   it("returns the same revisions from a warm cache without rebuilding", async () => {
@@ -224,7 +256,7 @@ describe("loadRevisions cache", () => {
     const first = cacheFiles();
     edit("a1.ts", tsRevision("a1", null).replace("revision a1", "renamed"));
     await load();
-    expect(cacheFiles()).toHaveLength(3);
+    expect(cacheFiles()).toHaveLength(4);
     expect(cacheFiles()).not.toEqual(first);
   });
 
@@ -237,7 +269,7 @@ describe("loadRevisions cache", () => {
     await loadRevisions(other, { cacheDir });
     edit("a1.ts", tsRevision("a1", null).replace("revision a1", "renamed"));
     await load();
-    expect(cacheFiles()).toHaveLength(6);
+    expect(cacheFiles()).toHaveLength(8);
   });
 
   it("rebuilds from a torn index", async () => {
