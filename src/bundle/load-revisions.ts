@@ -11,7 +11,7 @@ import type { LoadedRevision, MigrationFunction, Revision, RevisionMeta } from "
 import { validateRevisionModule } from "../revision/validate-revision.ts";
 
 /** Bump when the cache's shape changes, so older cache files are not reused. */
-const LOADER_VERSION = "lambic-loader-5";
+const LOADER_VERSION = "lambic-loader-6";
 
 const MODULE_EXTENSIONS = [".ts", ".mts", ".js", ".mjs"];
 const ENTRY_NAME = "lambic-revisions-entry.js";
@@ -30,88 +30,72 @@ interface IndexedRevision extends RevisionMeta {
 }
 
 /**
- * How the compiled revisions are stored. `script`: a CommonJS bundle run through `vm.Script` with
- * V8's code cache beside it, so a warm start skips most of the parsing (a third of the time at
- * 5,000 revisions). `module`: an ES module bundle, for revisions that need one (`import.meta`,
- * imports of packages, top-level await).
+ * How the compiled modules are stored. `script`: a CommonJS bundle run through `vm.Script` with
+ * V8's code cache beside it, so a warm start skips most of the parsing (two thirds of the time
+ * at 5,000 revisions). `module`: an ES module bundle, for revisions that need one
+ * (`import.meta`, imports of packages, top-level await). None when every revision is `.sql`.
  */
 type BundleFormat = "script" | "module";
 
-/** What a cache entry records beside its bundle: enough to answer graph questions without it. */
+/** What a cache entry records: enough to answer graph questions without reading any revision. */
 interface CacheIndex {
   /** Distinguishes two builds under one key, which must not share Node's module cache. */
   readonly builtAt: string;
-  readonly format: BundleFormat;
-  /** One entry per module, in file order (the key pins the file names). */
+  readonly format?: BundleFormat;
+  /** One entry per revision file, in file order (the key pins the file names). */
   readonly revisions: readonly IndexedRevision[];
-  /** Each module's sha256 in hex, concatenated: one string parses faster than thousands. */
+  /** Each file's sha256 in hex, concatenated: one string parses faster than thousands. */
   readonly checksums: string;
-  /** Files the revisions import (helpers), with the size and mtime they had at build time. */
+  /** Files the modules import (helpers), with the size and mtime they had at build time. */
   readonly imports: readonly (readonly [path: string, size: number, mtimeMs: number])[];
 }
 
 /**
  * Loads every revision file of `dir` in file-name order (a plain code-unit sort: the order that
  * breaks ties in the graph, as in Alembic ≥ 1.10). `.sql` files are parsed; TypeScript and JS
- * modules are compiled together by esbuild into one ESM bundle under `cacheDir`, keyed by each
- * file's name, size and mtime.
+ * modules are compiled together by esbuild into one bundle. Both are cached under `cacheDir`,
+ * keyed by each file's name, size and mtime.
  *
  * A warm start reads neither the sources nor the bundle: the cache keeps each revision's
- * metadata and checksum in a JSON index, and the bundle is imported only when an upgrade or
- * downgrade function is first called. `lambic heads` over thousands of revisions thus costs a
- * directory listing, a stat per file and one JSON parse.
+ * metadata and checksum in a JSON index; the bundle is loaded, and a `.sql` file read again, only
+ * when an upgrade or downgrade function is first called. `lambic heads` over thousands of
+ * revisions thus costs a directory listing, a stat per file and one JSON parse.
  */
 export async function loadRevisions(dir: string, options: LoadRevisionsOptions = {}): Promise<LoadedRevision[]> {
   const names = listRevisionFiles(dir);
-  const loaded = new Array<LoadedRevision | undefined>(names.length);
-  const modules: string[] = [];
-  const positions: number[] = [];
-  // The cache key: each module's name, size and mtime.
-  let stamp = "";
-
   const prefix = folderPrefix(dir);
-  for (let i = 0; i < names.length; i++) {
-    const name = names[i]!;
-    const path = prefix + name;
-    if (name.endsWith(".sql")) {
-      const bytes = readRevisionFile(path);
-      if (bytes === undefined) continue;
-      const revision = parseSqlRevision(bytes.toString("utf8"), path);
-      loaded[i] = loadedRevision(revision, revision.upgrade, revision.downgrade, path, sha256(bytes));
-    } else {
-      const stat = statSync(path);
-      if (!stat.isFile()) continue;
-      modules.push(name);
-      positions.push(i);
-      stamp += `\0${name}\0${stat.size}\0${stat.mtimeMs}`;
-    }
+  const files: string[] = [];
+  // The cache key: each file's name, size and mtime.
+  let stamp = "";
+  for (const name of names) {
+    const stat = statSync(prefix + name);
+    if (!stat.isFile()) continue;
+    files.push(name);
+    stamp += `\0${name}\0${stat.size}\0${stat.mtimeMs}`;
   }
+  if (files.length === 0) return [];
 
-  if (modules.length > 0) {
-    const cacheDir = resolve(options.cacheDir ?? join(options.projectDir ?? process.cwd(), ".lambic", "cache"));
-    const revisions = await loadModules(dir, modules, stamp, cacheDir);
-    for (let m = 0; m < revisions.length; m++) loaded[positions[m]!] = revisions[m];
-  }
+  const absoluteDir = resolve(dir);
+  const cacheDir = resolve(options.cacheDir ?? join(options.projectDir ?? process.cwd(), ".lambic", "cache"));
+  const key = crypto.createHash("sha256").update(LOADER_VERSION).update("\0").update(absoluteDir).update(stamp).digest("hex");
+  // The folder's own hash prefixes the name, so a rebuild can prune that folder's stale entries
+  // without touching the entries of the project's other databases.
+  const dirKey = sha256(absoluteDir).slice(0, 12);
+  const entry = join(cacheDir, `${dirKey}-${key}`);
 
-  const revisions = loaded.filter((revision) => revision !== undefined);
+  const index = readIndex(`${entry}.json`);
+  const revisions =
+    index && index.revisions.length === files.length && importsUnchanged(index)
+      ? fromIndex(prefix, files, entry, index)
+      : await build({ absoluteDir, prefix, files, cacheDir, dirKey, entry });
   checkDuplicates(revisions);
   return revisions;
-}
-
-/** A revision file's bytes; undefined for a directory that happens to end in `.sql`. */
-function readRevisionFile(path: string): Buffer | undefined {
-  try {
-    return readFileSync(path);
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === "EISDIR") return undefined;
-    throw error;
-  }
 }
 
 function listRevisionFiles(dir: string): string[] {
   let entries;
   try {
-    // Names only: a Dirent per file costs more than the stat each module gets anyway.
+    // Names only: a Dirent per file costs more than the stat each file gets anyway.
     entries = readdirSync(dir);
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code === "ENOENT") {
@@ -135,36 +119,26 @@ function listRevisionFiles(dir: string): string[] {
     .sort();
 }
 
-async function loadModules(dir: string, modules: readonly string[], stamp: string, cacheDir: string): Promise<LoadedRevision[]> {
-  const absoluteDir = resolve(dir);
-  const key = crypto.createHash("sha256").update(LOADER_VERSION).update("\0").update(absoluteDir).update(stamp).digest("hex");
-  // The folder's own hash prefixes the name, so a rebuild can prune that folder's stale entries
-  // without touching the entries of the project's other databases.
-  const dirKey = sha256(absoluteDir).slice(0, 12);
-  const entry = join(cacheDir, `${dirKey}-${key}`);
-
-  const index = readIndex(`${entry}.json`);
-  if (index && index.revisions.length === modules.length && importsUnchanged(index)) {
-    const bundle = new LazyBundle(entry, index);
-    const prefix = folderPrefix(dir);
-    const revisions = new Array<LoadedRevision>(modules.length);
-    for (let m = 0; m < modules.length; m++) {
-      const indexed = index.revisions[m]!;
-      const file = modules[m]!;
-      revisions[m] = loadedRevision(
-        indexed,
-        bundle.step(m, "upgrade"),
-        indexed.downgrade === false ? undefined : bundle.step(m, "downgrade"),
-        prefix + file,
-        index.checksums.slice(m * 64, m * 64 + 64),
-      );
-    }
-    return revisions;
+function fromIndex(prefix: string, files: readonly string[], entry: string, index: CacheIndex): LoadedRevision[] {
+  const bundle = new LazyBundle(entry, index);
+  const revisions = new Array<LoadedRevision>(files.length);
+  let modulePosition = 0;
+  for (let i = 0; i < files.length; i++) {
+    const indexed = index.revisions[i]!;
+    const path = prefix + files[i]!;
+    const checksum = index.checksums.slice(i * 64, i * 64 + 64);
+    const source = path.endsWith(".sql") ? new LazySqlRevision(path, checksum) : bundle.revision(modulePosition++);
+    revisions[i] = loadedRevision(indexed, source.step("upgrade"), indexed.downgrade === false ? undefined : source.step("downgrade"), path, checksum);
   }
-  return buildModules(absoluteDir, dir, modules, cacheDir, dirKey, entry);
+  return revisions;
 }
 
-/** The compiled revisions, loaded when a migration function is first called. */
+/** A revision whose code is loaded when one of its functions is first called. */
+interface LazyRevision {
+  step(step: "upgrade" | "downgrade"): MigrationFunction;
+}
+
+/** The compiled modules, loaded when a migration function is first called. */
 class LazyBundle {
   private revisions: Promise<readonly Revision[]> | undefined;
 
@@ -173,16 +147,47 @@ class LazyBundle {
     private readonly index: CacheIndex,
   ) {}
 
-  /** The function running revision `position` (in module order) one way. */
-  step(position: number, step: "upgrade" | "downgrade"): MigrationFunction {
-    return async (op, ctx) => {
-      const revision = (await (this.revisions ??= loadBundle(this.entry, this.index)))[position]!;
-      await revision[step]!(op, ctx);
+  /** Module `position` (in module order). */
+  revision(position: number): LazyRevision {
+    return {
+      step: (step) => async (op, ctx) => {
+        const revision = (await (this.revisions ??= loadBundle(this.entry, this.index)))[position]!;
+        await revision[step]!(op, ctx);
+      },
     };
   }
 }
 
-/** The revisions of a cache entry, in module order. */
+/** A `.sql` revision read again on first use; its checksum says it is the file that was loaded. */
+class LazySqlRevision implements LazyRevision {
+  private revision: Revision | undefined;
+
+  constructor(
+    private readonly path: string,
+    private readonly checksum: string,
+  ) {}
+
+  step(step: "upgrade" | "downgrade"): MigrationFunction {
+    return async (op, ctx) => {
+      this.revision ??= this.read();
+      await this.revision[step]!(op, ctx);
+    };
+  }
+
+  private read(): Revision {
+    const bytes = readFileSync(this.path);
+    if (sha256(bytes) !== this.checksum) {
+      throw new LambicError(
+        "REVISION_FILE_INVALID",
+        `${this.path} changed while lambic was running: its content is not what was loaded a moment ago. Run the command again.`,
+        { file: this.path },
+      );
+    }
+    return parseSqlRevision(bytes.toString("utf8"), this.path);
+  }
+}
+
+/** The modules of a cache entry, in module order. */
 async function loadBundle(entry: string, index: Pick<CacheIndex, "format" | "builtAt">): Promise<readonly Revision[]> {
   const file = `${entry}${index.format === "script" ? ".cjs" : ".mjs"}`;
   try {
@@ -282,7 +287,84 @@ function importsUnchanged(index: CacheIndex): boolean {
   });
 }
 
-async function buildModules(absoluteDir: string, dir: string, modules: readonly string[], cacheDir: string, dirKey: string, entry: string): Promise<LoadedRevision[]> {
+/**
+ * A cache miss: parses the `.sql` files, compiles and validates the modules, then writes the
+ * bundle and, last, the index (an index exists only for revisions that all loaded).
+ */
+async function build(target: { absoluteDir: string; prefix: string; files: readonly string[]; cacheDir: string; dirKey: string; entry: string }): Promise<LoadedRevision[]> {
+  const { absoluteDir, prefix, files, cacheDir, dirKey, entry } = target;
+  const loaded = new Array<LoadedRevision>(files.length);
+  const modules: string[] = [];
+  const modulePositions: number[] = [];
+  for (let i = 0; i < files.length; i++) {
+    const path = prefix + files[i]!;
+    if (path.endsWith(".sql")) {
+      const bytes = readFileSync(path);
+      const revision = parseSqlRevision(bytes.toString("utf8"), path);
+      loaded[i] = loadedRevision(revision, revision.upgrade, revision.downgrade, path, sha256(bytes));
+    } else {
+      modules.push(files[i]!);
+      modulePositions.push(i);
+    }
+  }
+
+  const builtAt = `${Date.now()}-${process.pid}`;
+  let compiled: { format: BundleFormat; outputs: readonly { path: string; contents: Uint8Array }[]; inputs: readonly string[] } | undefined;
+  if (modules.length > 0) compiled = await compileModules(absoluteDir, modules, entry);
+  try {
+    mkdirSync(cacheDir, { recursive: true });
+    pruneStale(cacheDir, dirKey);
+    for (const output of compiled?.outputs ?? []) writeAtomically(output.path, output.contents);
+  } catch (error) {
+    // Without modules nothing needs the cache: a read-only project still loads, only slower.
+    if (compiled) throw error;
+    return loaded;
+  }
+
+  if (compiled) {
+    const bundle = await loadBundle(entry, { format: compiled.format, builtAt });
+    modules.forEach((name, position) => {
+      const path = prefix + name;
+      const revision = validateRevisionModule(bundle[position], path);
+      // Bound, so a revision may use `this` as it would in its own module.
+      const upgrade = revision.upgrade.bind(revision);
+      const downgrade = revision.downgrade?.bind(revision);
+      loaded[modulePositions[position]!] = loadedRevision(revision, upgrade, downgrade, path, sha256(readFileSync(path)));
+    });
+  }
+
+  const revisionPaths = new Set(files.map((file) => join(absoluteDir, file)));
+  const index: CacheIndex = {
+    builtAt,
+    ...(compiled ? { format: compiled.format } : {}),
+    checksums: loaded.map((revision) => revision.source.checksum).join(""),
+    revisions: loaded.map((revision) => ({
+      id: revision.id,
+      revises: revision.revises,
+      ...(revision.dependsOn?.length ? { dependsOn: revision.dependsOn } : {}),
+      ...(revision.branchLabels?.length ? { branchLabels: revision.branchLabels } : {}),
+      ...(revision.message ? { message: revision.message } : {}),
+      ...(revision.transactional === false ? { transactional: false } : {}),
+      ...(revision.downgrade ? {} : { downgrade: false as const }),
+    })),
+    imports: (compiled?.inputs ?? [])
+      .map((input) => resolve(absoluteDir, input))
+      .filter((path) => !revisionPaths.has(path))
+      .map((path) => {
+        const stat = statSync(path);
+        return [path, stat.size, stat.mtimeMs] as const;
+      }),
+  };
+  try {
+    writeAtomically(`${entry}.json`, Buffer.from(JSON.stringify(index)));
+  } catch (error) {
+    if (compiled) throw error;
+  }
+  return loaded;
+}
+
+/** esbuild, once for a script bundle and, when that is not safe (see scriptSafe), for an ES module one. */
+async function compileModules(absoluteDir: string, modules: readonly string[], entry: string): Promise<{ format: BundleFormat; outputs: readonly { path: string; contents: Uint8Array }[]; inputs: readonly string[] }> {
   // Loaded only on a cache miss: importing esbuild costs more than a warm load.
   const esbuild = await import("esbuild");
   // Default imports, not `import * as`: esbuild then emits plain variables instead of a
@@ -323,49 +405,7 @@ async function buildModules(absoluteDir: string, dir: string, modules: readonly 
       throw buildError(absoluteDir, error as BuildFailure);
     }
   }
-
-  mkdirSync(cacheDir, { recursive: true });
-  pruneStale(cacheDir, dirKey);
-  for (const output of result.outputFiles) writeAtomically(output.path, output.contents);
-
-  const builtAt = `${Date.now()}-${process.pid}`;
-  const bundle = await loadBundle(entry, { format, builtAt });
-  const prefix = folderPrefix(dir);
-  const loaded = modules.map((name, position) => {
-    const path = prefix + name;
-    const revision = validateRevisionModule(bundle[position], path);
-    // Bound, so a revision may use `this` as it would in its own module.
-    const upgrade = revision.upgrade.bind(revision);
-    const downgrade = revision.downgrade?.bind(revision);
-    return loadedRevision(revision, upgrade, downgrade, path, sha256(readFileSync(path)));
-  });
-
-  const revisionPaths = new Set(modules.map((file) => join(absoluteDir, file)));
-  const index: CacheIndex = {
-    builtAt,
-    format,
-    checksums: loaded.map((revision) => revision.source.checksum).join(""),
-    revisions: loaded.map((revision) => ({
-      id: revision.id,
-      revises: revision.revises,
-      ...(revision.dependsOn?.length ? { dependsOn: revision.dependsOn } : {}),
-      ...(revision.branchLabels?.length ? { branchLabels: revision.branchLabels } : {}),
-      ...(revision.message ? { message: revision.message } : {}),
-      ...(revision.transactional === false ? { transactional: false } : {}),
-      ...(revision.downgrade ? {} : { downgrade: false as const }),
-    })),
-    imports: Object.keys(result.metafile.inputs)
-      .filter((input) => input !== ENTRY_NAME)
-      .map((input) => resolve(absoluteDir, input))
-      .filter((path) => !revisionPaths.has(path))
-      .map((path) => {
-        const stat = statSync(path);
-        return [path, stat.size, stat.mtimeMs] as const;
-      }),
-  };
-  // Written last: an index exists only for a bundle whose revisions all validated.
-  writeAtomically(`${entry}.json`, Buffer.from(JSON.stringify(index)));
-  return loaded;
+  return { format, outputs: result.outputFiles, inputs: Object.keys(result.metafile.inputs).filter((input) => input !== ENTRY_NAME) };
 }
 
 /**

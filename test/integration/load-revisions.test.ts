@@ -232,6 +232,29 @@ describe("loadRevisions cache", () => {
     expect(revision!.source.checksum).toBe(createHash("sha256").update(readFileSync(join(dir, "a1.ts"))).digest("hex"));
   });
 
+  it("rebuilds when a .sql revision changes", async () => {
+    write("a1.sql", sqlRevision("a1", null));
+    await load();
+    edit("a1.sql", sqlRevision("a1", null).replace("revision a1", "renamed"));
+    const [revision] = await load();
+    expect(revision!.message).toBe("renamed");
+    expect(await run(revision!, "upgrade")).toEqual(["UP a1"]);
+  });
+
+  it("refuses to run a .sql revision whose file changed after it was loaded", async () => {
+    write("a1.sql", sqlRevision("a1", null));
+    await load();
+    const [revision] = await load();
+    write("a1.sql", sqlRevision("a1", null).replace("UP a1", "DROP TABLE important"));
+    const error = await revision!.upgrade({ execute: () => undefined } as never, {} as RevisionContext).then(
+      () => undefined,
+      (failure: unknown) => failure,
+    );
+    expect(error).toBeInstanceOf(LambicError);
+    expect((error as LambicError).code).toBe("REVISION_FILE_INVALID");
+    expect((error as LambicError).message).toContain("changed while lambic was running");
+  });
+
   it("rebuilds when an imported helper changes", async () => {
     const helper = join(project, "revisions", "names.ts");
     writeFileSync(helper, 'export const TABLE = "invoice";\n');
