@@ -60,14 +60,13 @@ export async function emitPlan(sink: Sink, set: RevisionSet, steps: readonly Pla
       if (sink.online && finishedAt === undefined) {
         throw new LambicError("UNKNOWN_VERSION", `Recording ${e.label} changed no version row: the version table ${options.names.versionTable} does not hold what the plan expected. Nothing was committed; check "lambic current".`, { step: e.label });
       }
-      return { ...e.entry, startedAt, finishedAt };
+      return { revision: e.entry.revision, direction: e.entry.direction, checksum: e.entry.checksum, startedAt, finishedAt };
     });
     sink.statement(historyInsertStatement(options.names, historyRun, entries), { purpose: "history" });
     segment = [];
   };
 
   for (const [index, step] of steps.entries()) {
-    const label = describeStep(step);
     const revision = step.kind === "revision" ? revisionOf(set, step.revision) : undefined;
     const direction = step.kind === "revision" ? step.direction : "stamp";
     const origin = (purpose: StatementOrigin["purpose"], parts?: readonly string[], stepNumber?: number): StatementOrigin => ({ purpose, revision: revision?.id, direction, parts, step: stepNumber });
@@ -82,7 +81,7 @@ export async function emitPlan(sink: Sink, set: RevisionSet, steps: readonly Pla
       started = sink.statement(CLOCK_STATEMENT, origin("control"));
       await sink.flush();
     }
-    sink.comment(`Running ${label}`);
+    if (!sink.online) sink.comment(`Running ${describeStep(step)}`);
     const statements = revision && step.kind === "revision" ? await collectStatements(sink, revision, step.direction, options.x) : [];
     if (!transactional) {
       // Outside a transaction a failing statement would not stop the next one: one at a time.
@@ -94,7 +93,11 @@ export async function emitPlan(sink: Sink, set: RevisionSet, steps: readonly Pla
     }
     const versionStatements = versionChangeStatements(options.names, rows.apply(step), index);
     // In a transaction, a step is one script: its statements and its version-row changes.
-    const parts = transactional ? [...statements, ...versionStatements] : versionStatements;
+    let parts = versionStatements;
+    if (transactional && statements.length > 0) {
+      for (const statement of versionStatements) statements.push(statement);
+      parts = statements;
+    }
     const finished = sink.statement(joinStatements(parts), origin(revision ? "revision" : "version", parts, index));
     previousEnd = finished;
     const entry: HistoryStep = {
@@ -102,7 +105,16 @@ export async function emitPlan(sink: Sink, set: RevisionSet, steps: readonly Pla
       direction,
       checksum: revision?.source.checksum ?? null,
     };
-    const emittedStep = { step, label, message: revision?.message, entry, started, finished };
+    const emittedStep: EmittedStep = {
+      step,
+      get label() {
+        return describeStep(step); // only for messages: not built for every step
+      },
+      message: revision?.message,
+      entry,
+      started,
+      finished,
+    };
     if (options.onStepDone) finished.onRows = () => options.onStepDone!(emittedStep);
     emitted.push(emittedStep);
     segment.push(emittedStep);

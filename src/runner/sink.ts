@@ -23,9 +23,21 @@ export interface StatementOrigin {
 
 /** A statement with its terminator; a last line holding "--" may be a comment, so `;` goes below it. */
 export function terminate(text: string): string {
-  const body = text.trimEnd().replace(/;+$/, "").trimEnd();
-  const lastLine = body.slice(body.lastIndexOf("\n") + 1);
-  return lastLine.includes("--") ? `${body}\n;` : `${body};`;
+  // Scanned from the end by hand: it runs for every step, and trimming and a regex would copy and
+  // scan whole scripts.
+  let end = text.length;
+  while (end > 0 && isSpaceOrSemicolon(text.charCodeAt(end - 1))) end--;
+  const lineStart = text.lastIndexOf("\n", end - 1) + 1;
+  const comment = text.indexOf("--", lineStart);
+  if (comment !== -1 && comment + 2 <= end) return `${text.slice(0, end)}\n;`;
+  if (end === text.length - 1 && text.charCodeAt(end) === 59) return text; // already ends with one ";"
+  return `${end === text.length ? text : text.slice(0, end)};`;
+}
+
+/** ";" or what String.prototype.trimEnd removes. */
+function isSpaceOrSemicolon(code: number): boolean {
+  if (code === 59 || code === 32 || (code >= 9 && code <= 13)) return true;
+  return code > 127 && /\s/.test(String.fromCharCode(code));
 }
 
 /** Statements as one script (sent as one message over the simple protocol). */

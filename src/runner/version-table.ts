@@ -18,8 +18,16 @@ export function versionTableNames(options: { schema?: string; versionTable: stri
 
 const where = (argument: string) => ({ op: "versionTable", argument });
 
+const versionTableSqlCache = new WeakMap<VersionTableNames, string>();
+
+/** The quoted name (checked and quoted once per run: every step's version-row change names it). */
 export function versionTableSql(names: VersionTableNames): string {
-  return qualifiedName(names.schema, names.versionTable, where("versionTable"));
+  let sql = versionTableSqlCache.get(names);
+  if (sql === undefined) {
+    sql = qualifiedName(names.schema, names.versionTable, where("versionTable"));
+    versionTableSqlCache.set(names, sql);
+  }
+  return sql;
 }
 
 export function historyTableSql(names: VersionTableNames): string {
