@@ -67,7 +67,8 @@ export async function loadRevisions(dir: string, options: LoadRevisionsOptions =
   const files: string[] = [];
   // The cache key: each file's name, size and mtime.
   let stamp = "";
-  for (const name of names) {
+  for (let i = 0; i < names.length; i++) {
+    const name = names[i]!;
     const stat = statSync(prefix + name);
     if (!stat.isFile()) continue;
     files.push(name);
@@ -84,12 +85,9 @@ export async function loadRevisions(dir: string, options: LoadRevisionsOptions =
   const entry = join(cacheDir, `${dirKey}-${key}`);
 
   const index = readIndex(`${entry}.json`);
-  const revisions =
-    index && index.revisions.length === files.length && importsUnchanged(index)
-      ? fromIndex(prefix, files, entry, index)
-      : await build({ absoluteDir, prefix, files, cacheDir, dirKey, entry });
-  checkDuplicates(revisions);
-  return revisions;
+  // An index is written only for revisions that all loaded, with no id twice.
+  if (index && index.revisions.length === files.length && importsUnchanged(index)) return fromIndex(prefix, files, entry, index);
+  return build({ absoluteDir, prefix, files, cacheDir, dirKey, entry });
 }
 
 function listRevisionFiles(dir: string): string[] {
@@ -127,15 +125,16 @@ function fromIndex(prefix: string, files: readonly string[], entry: string, inde
     const indexed = index.revisions[i]!;
     const path = prefix + files[i]!;
     const checksum = index.checksums.slice(i * 64, i * 64 + 64);
-    const source = path.endsWith(".sql") ? new LazySqlRevision(path, checksum) : bundle.revision(modulePosition++);
-    revisions[i] = loadedRevision(indexed, source.step("upgrade"), indexed.downgrade === false ? undefined : source.step("downgrade"), path, checksum);
+    const reversible = indexed.downgrade !== false;
+    if (files[i]!.endsWith(".sql")) {
+      const sql = new LazySqlRevision(path, checksum);
+      revisions[i] = loadedRevision(indexed, sql.step("upgrade"), reversible ? sql.step("downgrade") : undefined, path, checksum);
+    } else {
+      const position = modulePosition++;
+      revisions[i] = loadedRevision(indexed, bundle.step(position, "upgrade"), reversible ? bundle.step(position, "downgrade") : undefined, path, checksum);
+    }
   }
   return revisions;
-}
-
-/** A revision whose code is loaded when one of its functions is first called. */
-interface LazyRevision {
-  step(step: "upgrade" | "downgrade"): MigrationFunction;
 }
 
 /** The compiled modules, loaded when a migration function is first called. */
@@ -147,19 +146,17 @@ class LazyBundle {
     private readonly index: CacheIndex,
   ) {}
 
-  /** Module `position` (in module order). */
-  revision(position: number): LazyRevision {
-    return {
-      step: (step) => async (op, ctx) => {
-        const revision = (await (this.revisions ??= loadBundle(this.entry, this.index)))[position]!;
-        await revision[step]!(op, ctx);
-      },
+  /** The function running module `position` (in module order) one way. */
+  step(position: number, step: "upgrade" | "downgrade"): MigrationFunction {
+    return async (op, ctx) => {
+      const revision = (await (this.revisions ??= loadBundle(this.entry, this.index)))[position]!;
+      await revision[step]!(op, ctx);
     };
   }
 }
 
 /** A `.sql` revision read again on first use; its checksum says it is the file that was loaded. */
-class LazySqlRevision implements LazyRevision {
+class LazySqlRevision {
   private revision: Revision | undefined;
 
   constructor(
@@ -318,6 +315,7 @@ async function build(target: { absoluteDir: string; prefix: string; files: reado
   } catch (error) {
     // Without modules nothing needs the cache: a read-only project still loads, only slower.
     if (compiled) throw error;
+    checkDuplicates(loaded);
     return loaded;
   }
 
@@ -333,6 +331,7 @@ async function build(target: { absoluteDir: string; prefix: string; files: reado
     });
   }
 
+  checkDuplicates(loaded);
   const revisionPaths = new Set(files.map((file) => join(absoluteDir, file)));
   const index: CacheIndex = {
     builtAt,

@@ -6,16 +6,25 @@ import type { LoadedRevision } from "./types.ts";
 export interface RevisionSet {
   readonly database: string;
   readonly map: RevisionMap;
-  readonly revisions: ReadonlyMap<string, LoadedRevision>;
+  /** Each revision's code and source, by exact id. */
+  readonly revisions: RevisionsById;
   /** sha256 over every revision's source checksum, in file order: names the exact history. */
   readonly sourceChecksum: string;
   /** The bundle's sha256 when the revisions came from a published bundle. */
   readonly bundleSha256?: string;
 }
 
+export interface RevisionsById {
+  get(id: string): LoadedRevision | undefined;
+  readonly size: number;
+}
+
 export function createRevisionSet(database: string, revisions: readonly LoadedRevision[], sourceChecksum: string, bundleSha256?: string): RevisionSet {
   const map = new RevisionMap(revisions);
-  return { database, map, revisions: new Map(revisions.map((r) => [r.id, r])), sourceChecksum, bundleSha256 };
+  // The graph already indexes the revisions it was built from; a second map of thousands of
+  // entries only cost time at every start.
+  const byId: RevisionsById = { get: (id) => (map.has(id) ? (map.node(id).meta as LoadedRevision) : undefined), size: revisions.length };
+  return { database, map, revisions: byId, sourceChecksum, bundleSha256 };
 }
 
 export function revisionOf(set: RevisionSet, id: string): LoadedRevision {

@@ -246,10 +246,12 @@ describe("loadRevisions cache", () => {
     await load();
     const [revision] = await load();
     write("a1.sql", sqlRevision("a1", null).replace("UP a1", "DROP TABLE important"));
-    const error = await revision!.upgrade({ execute: () => undefined } as never, {} as RevisionContext).then(
-      () => undefined,
-      (failure: unknown) => failure,
-    );
+    const error = await Promise.resolve()
+      .then(() => revision!.upgrade({ execute: () => undefined } as never, {} as RevisionContext))
+      .then(
+        () => undefined,
+        (failure: unknown) => failure,
+      );
     expect(error).toBeInstanceOf(LambicError);
     expect((error as LambicError).code).toBe("REVISION_FILE_INVALID");
     expect((error as LambicError).message).toContain("changed while lambic was running");
