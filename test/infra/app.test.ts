@@ -1,16 +1,15 @@
 import { execFile } from "node:child_process";
-import { existsSync, mkdtempSync, readFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import { Template } from "aws-cdk-lib/assertions";
 import { describe, expect, test } from "vitest";
 import { PLACEHOLDER_SECRET_ARN, createLambicApp } from "../../infra/app.ts";
-import { SECRET_ARN, SHA, stubHandlerDir } from "./helpers.ts";
+import { SECRET_ARN, SHA, scratchDir, stubHandlerDir } from "./helpers.ts";
 
 const run = promisify(execFile);
 const handlerDir = stubHandlerDir();
-const outdir = () => mkdtempSync(join(tmpdir(), "lambic-app-test-"));
+const outdir = () => scratchDir("app-");
 
 function fnEnvironment(template: Template): Record<string, unknown> {
   const fns = template.findResources("AWS::Lambda::Function", { Properties: { Handler: "handler.handler" } });

@@ -1,8 +1,9 @@
-import { mkdtempSync, writeFileSync } from "node:fs";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { App, Stack } from "aws-cdk-lib";
 import { Template } from "aws-cdk-lib/assertions";
+import { afterAll } from "vitest";
 import { LambicMigrations, type LambicMigrationsProps } from "../../infra/lambic-migrations.ts";
 
 // CloudFormation schema validation makes each synth ~3 s instead of ~50 ms (PARTS.md). It is
@@ -12,9 +13,18 @@ process.env.CDK_VALIDATION = "false";
 export const SECRET_ARN = "arn:aws:secretsmanager:eu-west-1:111122223333:secret:prod/main-db-Ab12Cd";
 export const SHA = "3f".repeat(32);
 
+/** Everything a test file writes (stub handlers, synth output), removed after the file. */
+const scratch = mkdtempSync(join(tmpdir(), "lambic-infra-test-"));
+afterAll(() => rmSync(scratch, { recursive: true, force: true }));
+
+/** A fresh directory under the test file's scratch folder. */
+export function scratchDir(prefix: string): string {
+  return mkdtempSync(join(scratch, prefix));
+}
+
 /** A directory with a stub handler.mjs, standing in for the build's dist/lambda. */
 export function stubHandlerDir(): string {
-  const dir = mkdtempSync(join(tmpdir(), "lambic-infra-test-"));
+  const dir = scratchDir("handler-");
   writeFileSync(join(dir, "handler.mjs"), "export const handler = async () => ({ ok: true });\n");
   return dir;
 }
@@ -25,7 +35,8 @@ export function synth(
   props: Partial<LambicMigrationsProps> = {},
   prepare?: (stack: Stack) => Partial<LambicMigrationsProps>,
 ): { stack: Stack; migrations: LambicMigrations; template: Template } {
-  const app = new App();
+  // An explicit outdir: by default each App leaves a cdk.out folder in the OS temp dir.
+  const app = new App({ outdir: scratchDir("cdk.out-") });
   const stack = new Stack(app, "Test");
   const migrations = new LambicMigrations(stack, "Migrations", {
     databaseSecret: SECRET_ARN,

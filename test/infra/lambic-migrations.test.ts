@@ -1,5 +1,4 @@
-import { mkdtempSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { Duration, type Stack } from "aws-cdk-lib";
 import { Match, type Template } from "aws-cdk-lib/assertions";
@@ -12,6 +11,7 @@ import * as sns from "aws-cdk-lib/aws-sns";
 import { describe, expect, test } from "vitest";
 import type { LambicMigrations } from "../../infra/lambic-migrations.ts";
 import { SECRET_ARN, SHA, allStatements, asList, only, synth } from "./helpers.ts";
+import { tempDir } from "../support/temp-dir.ts";
 
 function migrationFunction(template: Template): any {
   const fns = template.findResources("AWS::Lambda::Function", { Properties: { Handler: "handler.handler" } });
@@ -81,12 +81,12 @@ describe("the function", () => {
   });
 
   test("fails with a build hint when handlerDir has no handler.mjs", () => {
-    const empty = mkdtempSync(join(tmpdir(), "lambic-infra-empty-"));
+    const empty = tempDir("lambic-infra-empty-");
     expect(() => synth({ handlerDir: empty })).toThrow(/no handler\.mjs in .*npm run build/);
   });
 
   test("warns when handlerDir holds more than the handler", () => {
-    const dir = mkdtempSync(join(tmpdir(), "lambic-infra-extra-"));
+    const dir = tempDir("lambic-infra-extra-");
     writeFileSync(join(dir, "handler.mjs"), "export const handler = async () => ({});\n");
     writeFileSync(join(dir, "revisions.mjs"), "");
     const { stack } = synth({ handlerDir: dir });

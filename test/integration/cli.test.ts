@@ -1,10 +1,10 @@
 import { execFileSync, spawnSync } from "node:child_process";
-import { cpSync, existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { cpSync, existsSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import postgres from "postgres";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { createTestDatabase, type TestDatabase } from "../support/database.ts";
+import { tempDir } from "../support/temp-dir.ts";
 
 /** The built command line (`dist/cli.mjs`), run as a user runs it, in a project folder of its own. */
 const repo = resolve(import.meta.dirname, "../..");
@@ -30,7 +30,7 @@ function lambic(project: string, args: string[], env: Record<string, string | un
 
 /** A project folder holding a copy of the sample revisions (lambic.config.json optional). */
 function project(): string {
-  const dir = mkdtempSync(join(tmpdir(), "lambic-cli-"));
+  const dir = tempDir("lambic-cli-");
   cpSync(join(repo, "revisions/main"), join(dir, "revisions/main"), { recursive: true });
   return dir;
 }

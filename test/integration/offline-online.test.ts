@@ -1,6 +1,5 @@
 import { randomUUID } from "node:crypto";
-import { mkdtempSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import postgres from "postgres";
 import { afterEach, describe, expect, it } from "vitest";
@@ -14,6 +13,7 @@ import { renderScript, runMigration, type MigrationCommand } from "../../src/run
 import { createTestDatabase, type TestDatabase } from "../support/database.ts";
 import { inlineRevisionSet, tableHistory } from "../support/revisions.ts";
 import { applyWithPsql, findPsql, schemaSnapshot } from "../support/schema-snapshot.ts";
+import { tempDir } from "../support/temp-dir.ts";
 
 /**
  * The offline script must do what the online run does: applying `upgrade head --sql` with
@@ -23,7 +23,7 @@ import { applyWithPsql, findPsql, schemaSnapshot } from "../support/schema-snaps
 const psql = findPsql();
 const options = () => ({ versionTable: "lambic_version", lockTimeoutMs: 5_000, statementTimeoutMs: 0, actor: "test", runId: randomUUID() });
 const databases: TestDatabase[] = [];
-const workDir = mkdtempSync(join(tmpdir(), "lambic-offline-"));
+const workDir = tempDir("lambic-offline-");
 
 afterEach(async () => {
   for (const db of databases.splice(0)) await db.drop();

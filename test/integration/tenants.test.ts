@@ -1,10 +1,10 @@
 import { execFileSync, spawn } from "node:child_process";
-import { existsSync, mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { existsSync, mkdirSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import postgres from "postgres";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createTestDatabase, type TestDatabase } from "../support/database.ts";
+import { tempDir } from "../support/temp-dir.ts";
 
 /** Named databases and schema-per-tenant, through the built command line. */
 const repo = resolve(import.meta.dirname, "../..");
@@ -46,7 +46,7 @@ describe("tenants", () => {
   beforeAll(async () => {
     db = await createTestDatabase("tenants");
     sql = postgres(db.url, { max: 2, onnotice: () => {} });
-    dir = mkdtempSync(join(tmpdir(), "lambic-tenants-"));
+    dir = tempDir("lambic-tenants-");
     tenantRevisions(join(dir, "revisions/app"));
     writeFileSync(join(dir, "lambic.config.json"), JSON.stringify({ databases: { app: { url: "${APP_DB}", revisions: "revisions/app", tenants } } }));
   });
@@ -96,7 +96,7 @@ describe("tenants", () => {
   });
 
   it("refuses a hostile tenant name returned by the tenants query", async () => {
-    const other = mkdtempSync(join(tmpdir(), "lambic-tenants-q-"));
+    const other = tempDir("lambic-tenants-q-");
     tenantRevisions(join(other, "revisions/app"));
     writeFileSync(join(other, "lambic.config.json"), JSON.stringify({ databases: { app: { url: "${APP_DB}", revisions: "revisions/app", tenants: { query: `SELECT 'ok_tenant' UNION ALL SELECT 'bad"name'` } } } }));
     const run = await lambic(other, ["upgrade", "head"], env());
@@ -115,7 +115,7 @@ describe("named databases", () => {
   beforeAll(async () => {
     db = await createTestDatabase("named");
     sql = postgres(db.url, { max: 1, onnotice: () => {} });
-    dir = mkdtempSync(join(tmpdir(), "lambic-named-"));
+    dir = tempDir("lambic-named-");
     tenantRevisions(join(dir, "revisions/main"));
     mkdirSync(join(dir, "revisions/analytics"), { recursive: true });
     writeFileSync(join(dir, "revisions/analytics/0001_eeee00000001_events.sql"), "-- revision: eeee00000001\n-- message: events\n-- +up\nCREATE SCHEMA analytics;\nCREATE TABLE analytics.event (id bigint);\n-- +down\nDROP SCHEMA analytics CASCADE;\n");

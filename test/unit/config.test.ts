@@ -1,9 +1,9 @@
-import { mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { loadConfig, parseConfig, resolveDatabase } from "../../src/config.ts";
 import { LambicError } from "../../src/errors.ts";
+import { tempDir } from "../support/temp-dir.ts";
 
 const FILE = "/project/lambic.config.json";
 
@@ -23,7 +23,7 @@ function configError(run: () => unknown): LambicError {
 }
 
 function tempProject(config?: unknown): string {
-  const dir = mkdtempSync(join(tmpdir(), "lambic-config-"));
+  const dir = tempDir("lambic-config-");
   if (config !== undefined) writeFileSync(join(dir, "lambic.config.json"), JSON.stringify(config, null, 2));
   return dir;
 }
