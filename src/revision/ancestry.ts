@@ -17,6 +17,11 @@ export interface Ancestry {
   isAncestor(a: number, b: number): boolean;
   /** Is `parent` the only parent of `child`, and `child` its only child (one plain chain)? */
   continuesChain(parent: number, child: number): boolean;
+  /**
+   * The index itself, for loops that ask many questions about one revision: its chain and height
+   * in it, and per chain a bitset (`words` long) of the chains below it. Absent above the limit.
+   */
+  readonly chains?: { readonly chain: Int32Array; readonly height: Int32Array; readonly below: Uint32Array; readonly words: number };
 }
 
 /**
@@ -77,7 +82,7 @@ export function ancestry(edges: Edges, options: { closureLimit?: number; inFileO
     if (chainA === chainB) return height[a]! <= height[b]!;
     return (below[chainB * words + (chainA >>> 5)]! & (1 << (chainA & 31))) !== 0;
   };
-  return { isAncestor, continuesChain };
+  return { isAncestor, continuesChain, chains: { chain, height, below, words } };
 }
 
 /** Every revision, each after all of its parents (an iterative post-order over parent links). */

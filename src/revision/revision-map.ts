@@ -1,5 +1,5 @@
 import { LambicError } from "../errors.ts";
-import { ancestry, parentsFirst, type Ancestry, type Edges } from "./ancestry.ts";
+import { ancestry as buildAncestry, parentsFirst, type Ancestry, type Edges } from "./ancestry.ts";
 import type { RevisionMeta } from "./types.ts";
 
 /**
@@ -125,8 +125,9 @@ function patchRows(rows: Edges, lists: readonly (readonly number[] | undefined)[
   const targets = new Int32Array(offsets[n]!);
   for (let i = 0; i < n; i++) {
     const list = lists[i];
-    if (list) targets.set(list, offsets[i]!);
-    else targets.set(rows.targets.subarray(rows.offsets[i]!, rows.offsets[i + 1]!), offsets[i]!);
+    let k = offsets[i]!;
+    if (list) for (const target of list) targets[k++] = target;
+    else for (let e = rows.offsets[i]!; e < rows.offsets[i + 1]!; e++) targets[k++] = rows.targets[e]!;
   }
   return { offsets, targets };
 }
@@ -1011,8 +1012,32 @@ export class RevisionMap {
     // Alembic keeps each current head's ancestor set (itself included) and patches it as the walk
     // moves down a plain chain, which leaves exactly the new head's ancestor set; so the sets are
     // rows of the ancestor closure, asked for by head.
-    const { isAncestor, continuesChain } = (this.ancestry ??= ancestry(this.links.normalizedDown, { closureLimit: this.options.closureLimit, inFileOrder: this.inFileOrder }));
+    const ancestry = (this.ancestry ??= buildAncestry(this.links.normalizedDown, { closureLimit: this.options.closureLimit, inFileOrder: this.inFileOrder }));
+    const { isAncestor, continuesChain } = ancestry;
     const currentHeads = [...new Set([...heads].map((h) => h.index).filter((i) => todo[i]))].sort((a, b) => a - b);
+    const isHead = new Uint8Array(nodes.length);
+    for (const head of currentHeads) isHead[head] = 1;
+    // Which other head, first in list order, has the candidate among its ancestors (-1: none).
+    const blockerOf = (candidate: number, candidateIndex: number): number => {
+      const index = ancestry.chains;
+      if (!index) {
+        for (let i = 0; i < currentHeads.length; i++) if (i !== candidateIndex && isAncestor(candidate, currentHeads[i]!)) return i;
+        return -1;
+      }
+      // isAncestor, unrolled over the chain index: this loop runs for every step of a plan.
+      const { chain, height, below, words } = index;
+      const chainA = chain[candidate]!;
+      const heightA = height[candidate]!;
+      const word = chainA >>> 5;
+      const bit = 1 << (chainA & 31);
+      for (let i = 0; i < currentHeads.length; i++) {
+        if (i === candidateIndex) continue;
+        const head = currentHeads[i]!;
+        const chainB = chain[head]!;
+        if (chainB === chainA ? heightA <= height[head]! : (below[chainB * words + word]! & bit) !== 0) return i;
+      }
+      return -1;
+    };
     const output: RevisionNode[] = [];
     let candidateIndex = 0;
     // Set when the candidate just moved one step down a plain chain from a revision that nothing
@@ -1020,15 +1045,7 @@ export class RevisionMap {
     let clear = false;
     while (currentHeads.length > 0) {
       const candidate = currentHeads[candidateIndex]!;
-      let blockedBy = -1;
-      if (!clear) {
-        for (let i = 0; i < currentHeads.length; i++) {
-          if (i !== candidateIndex && isAncestor(candidate, currentHeads[i]!)) {
-            blockedBy = i;
-            break;
-          }
-        }
-      }
+      const blockedBy = clear ? -1 : blockerOf(candidate, candidateIndex);
       if (blockedBy >= 0) {
         // Another head depends on this one: walk that branch first.
         candidateIndex = blockedBy;
@@ -1042,16 +1059,19 @@ export class RevisionMap {
       const first = offsets[candidate]!;
       const end = offsets[candidate + 1]!;
       clear = false;
-      if (end - first === 1 && todo[targets[first]!] && !currentHeads.includes(targets[first]!)) {
+      isHead[candidate] = 0;
+      if (end - first === 1 && todo[targets[first]!] && !isHead[targets[first]!]) {
         // The common case: one parent, still to order.
-        currentHeads[candidateIndex] = targets[first]!;
-        clear = continuesChain(targets[first]!, candidate);
+        const parent = targets[first]!;
+        currentHeads[candidateIndex] = parent;
+        isHead[parent] = 1;
+        clear = continuesChain(parent, candidate);
         continue;
       }
       const headsToAdd: number[] = [];
       for (let e = first; e < end; e++) {
         const parent = targets[e]!;
-        if (todo[parent] && !currentHeads.includes(parent)) headsToAdd.push(parent);
+        if (todo[parent] && !isHead[parent] && !headsToAdd.includes(parent)) headsToAdd.push(parent);
       }
       if (headsToAdd.length === 0) {
         currentHeads.splice(candidateIndex, 1);
@@ -1059,6 +1079,7 @@ export class RevisionMap {
       } else {
         currentHeads[candidateIndex] = headsToAdd[0]!;
         for (let i = 1; i < headsToAdd.length; i++) currentHeads.push(headsToAdd[i]!);
+        for (const head of headsToAdd) isHead[head] = 1;
       }
     }
     if (remaining > 0) {
