@@ -86,8 +86,13 @@ export interface QueuedStatement {
  */
 export type FailureHandler = (error: unknown, statement: QueuedStatement | undefined, position: number | undefined) => never;
 
-/** Steps per message, and characters: a few dozen small steps share the server's per-message work. */
-const MAX_STEPS_PER_MESSAGE = 64;
+/**
+ * Steps per message, and characters. Small steps share the server's and the driver's
+ * per-message work; but PostgreSQL sends a message's replies only when it is done (or its 8 kB
+ * output buffer fills), so a step is reported at the latest when its message ends: a message
+ * stays short, for live progress when steps are slow.
+ */
+const MAX_STEPS_PER_MESSAGE = 32;
 const MAX_MESSAGE_CHARS = 256 * 1024;
 
 /** Statements sent as one simple-protocol message: one statement, or consecutive steps' scripts. */
