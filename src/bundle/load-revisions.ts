@@ -137,7 +137,7 @@ function fromIndex(prefix: string, files: readonly string[], entry: string, inde
 
 /** The compiled modules, loaded when a migration function is first called. */
 class LazyBundle {
-  private revisions: Promise<readonly Revision[]> | undefined;
+  private bundle: Promise<LoadedBundle> | undefined;
 
   constructor(
     private readonly entry: string,
@@ -147,10 +147,16 @@ class LazyBundle {
   /** The function running module `position` (in module order) one way. */
   step(position: number, step: "upgrade" | "downgrade"): MigrationFunction {
     return async (op, ctx) => {
-      const revision = (await (this.revisions ??= loadBundle(this.entry, this.index)))[position]!;
-      await revision[step]!(op, ctx);
+      const bundle = await (this.bundle ??= loadBundle(this.entry, this.index));
+      bundle.script?.ran(position, step);
+      await bundle.revisions[position]![step]!(op, ctx);
     };
   }
+}
+
+interface LoadedBundle {
+  readonly revisions: readonly Revision[];
+  readonly script?: ScriptBundle;
 }
 
 /** A `.sql` revision read again on first use; its checksum says it is the file that was loaded. */
@@ -183,13 +189,16 @@ class LazySqlRevision {
 }
 
 /** The modules of a cache entry, in module order. */
-async function loadBundle(entry: string, index: Pick<CacheIndex, "format" | "builtAt">): Promise<readonly Revision[]> {
+async function loadBundle(entry: string, index: Pick<CacheIndex, "format" | "builtAt">): Promise<LoadedBundle> {
   const file = `${entry}${index.format === "script" ? ".cjs" : ".mjs"}`;
   try {
-    if (index.format === "script") return runScript(file, `${entry}.code`);
+    if (index.format === "script") {
+      const script = new ScriptBundle(file, `${entry}.code`);
+      return { revisions: script.revisions, script };
+    }
     // The query keeps two builds under one name apart in Node's module cache.
     const bundle = (await import(`${pathToFileURL(file).href}?${index.builtAt}`)) as { default: readonly Revision[] };
-    return bundle.default;
+    return { revisions: bundle.default };
   } catch (error) {
     throw new LambicError(
       "REVISION_FILE_INVALID",
@@ -202,33 +211,76 @@ async function loadBundle(entry: string, index: Pick<CacheIndex, "format" | "bui
 }
 
 /**
- * Runs a CommonJS bundle as Node would a module, with V8's code cache: read when present and
- * accepted, written when missing or rejected (a different Node or V8 rejects it).
+ * A CommonJS bundle run as Node would run a module, with V8's code cache beside it (read when
+ * present and accepted; a different Node or V8 rejects it). The cache holds what had been
+ * compiled when it was written: at first the top level only. Compiling thousands of revision
+ * functions costs more than parsing them, so once a process has run functions the cache lacks,
+ * it writes the cache again before it exits. The file starts with a bitset of the functions
+ * (module position × direction) the cache holds.
  */
-function runScript(file: string, codeCacheFile: string): readonly Revision[] {
-  const source = readFileSync(file, "utf8");
-  let cachedData: Buffer | undefined;
-  try {
-    cachedData = readFileSync(codeCacheFile);
-  } catch {
-    cachedData = undefined;
+class ScriptBundle {
+  readonly revisions: readonly Revision[];
+  private readonly script: vm.Script;
+  private readonly compiled: Uint8Array;
+  private saving = false;
+
+  constructor(
+    file: string,
+    private readonly codeCacheFile: string,
+  ) {
+    const source = readFileSync(file, "utf8");
+    const cache = readCodeCache(codeCacheFile);
+    this.script = new vm.Script(`(function (exports, require, module, __filename, __dirname) {"use strict";${source}\n})`, {
+      filename: file,
+      cachedData: cache?.data,
+      // `import()` inside a revision resolves as it would in a module (Node ≥ 20.12).
+      importModuleDynamically: vm.constants?.USE_MAIN_CONTEXT_DEFAULT_LOADER,
+    });
+    const module = { exports: {} as { default?: readonly Revision[] } };
+    (this.script.runInThisContext() as (...args: unknown[]) => void)(module.exports, createRequire(file), module, file, dirname(file));
+    this.revisions = module.exports.default ?? [];
+    const accepted = cache !== undefined && !this.script.cachedDataRejected && cache.compiled.length === this.revisions.length * 2;
+    this.compiled = accepted ? cache.compiled : new Uint8Array(this.revisions.length * 2);
+    if (!accepted) this.save();
   }
-  const script = new vm.Script(`(function (exports, require, module, __filename, __dirname) {"use strict";${source}\n})`, {
-    filename: file,
-    cachedData,
-    // `import()` inside a revision resolves as it would in a module (Node ≥ 20.12).
-    importModuleDynamically: vm.constants?.USE_MAIN_CONTEXT_DEFAULT_LOADER,
-  });
-  const module = { exports: {} as { default?: readonly Revision[] } };
-  (script.runInThisContext() as (...args: unknown[]) => void)(module.exports, createRequire(file), module, file, dirname(file));
-  if (cachedData === undefined || script.cachedDataRejected) {
+
+  /** Notes that a revision function runs; one the cache lacks gets the cache written at exit. */
+  ran(position: number, step: "upgrade" | "downgrade"): void {
+    const slot = position * 2 + (step === "upgrade" ? 0 : 1);
+    if (this.compiled[slot] === 1) return;
+    this.compiled[slot] = 1;
+    if (this.saving) return;
+    this.saving = true;
+    process.once("beforeExit", () => {
+      this.saving = false;
+      this.save();
+    });
+  }
+
+  private save(): void {
     try {
-      writeAtomically(codeCacheFile, script.createCachedData());
+      const data = this.script.createCachedData();
+      const header = new Uint8Array(4 + this.compiled.length);
+      new DataView(header.buffer).setUint32(0, this.compiled.length);
+      header.set(this.compiled, 4);
+      writeAtomically(this.codeCacheFile, Buffer.concat([header, data]));
     } catch {
-      // A read-only cache folder only costs the next start the parse.
+      // A read-only cache folder only costs the next start the compiling.
     }
   }
-  return module.exports.default ?? [];
+}
+
+function readCodeCache(file: string): { compiled: Uint8Array; data: Buffer } | undefined {
+  let bytes: Buffer;
+  try {
+    bytes = readFileSync(file);
+  } catch {
+    return undefined;
+  }
+  if (bytes.length < 4) return undefined;
+  const slots = bytes.readUInt32BE(0);
+  if (bytes.length < 4 + slots) return undefined;
+  return { compiled: new Uint8Array(bytes.subarray(4, 4 + slots)), data: bytes.subarray(4 + slots) };
 }
 
 /**
@@ -321,7 +373,7 @@ async function build(target: { absoluteDir: string; prefix: string; files: reado
     const bundle = await loadBundle(entry, { format: compiled.format, builtAt });
     modules.forEach((name, position) => {
       const path = prefix + name;
-      const revision = validateRevisionModule(bundle[position], path);
+      const revision = validateRevisionModule(bundle.revisions[position], path);
       // Bound, so a revision may use `this` as it would in its own module.
       const upgrade = revision.upgrade.bind(revision);
       const downgrade = revision.downgrade?.bind(revision);
