@@ -1,3 +1,4 @@
+import { execFileSync } from "node:child_process";
 import { createHash } from "node:crypto";
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, utimesSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -193,6 +194,24 @@ describe("loadRevisions cache", () => {
     write("a1.ts", tsRevision("a1", null, "\n    op.execute(String((function (this: unknown) { return this; })()));"));
     await load();
     expect(await run((await load())[0]!, "upgrade")).toEqual(["UP a1", "undefined"]);
+  });
+
+  it("writes the code cache again, with the revision functions, after a process ran them", () => {
+    write("a1.ts", tsRevision("a1", null));
+    write("b2.ts", tsRevision("b2", "a1"));
+    // Separate processes, as the CLI runs: the cache is written when a process is about to exit.
+    const index = new URL("../../dist/index.mjs", import.meta.url).href;
+    const script = `const { loadRevisions } = await import(${JSON.stringify(index)});
+      for (const revision of await loadRevisions(${JSON.stringify(dir)}, { cacheDir: ${JSON.stringify(cacheDir)} })) await revision.upgrade({ execute() {} }, {});`;
+    const runAll = () => execFileSync(process.execPath, ["--input-type=module", "-e", script]);
+    const compiled = () => {
+      const bytes = readFileSync(join(cacheDir, cacheFiles().find((name) => name.endsWith(".code"))!));
+      return [...bytes.subarray(4, 4 + bytes.readUInt32BE(0))];
+    };
+    runAll(); // builds, and runs what it has just compiled from the sources: nothing to record
+    expect(compiled()).toEqual([0, 0, 0, 0]);
+    runAll();
+    expect(compiled()).toEqual([1, 0, 1, 0]);
   });
 
   it("still runs the revisions when the code cache is corrupt", async () => {
