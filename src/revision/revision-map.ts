@@ -28,11 +28,10 @@ export class RevisionNode {
   readonly declaredDependencies: readonly string[];
   readonly originalBranchLabels: readonly string[];
   resolvedDependencies: readonly string[] = NONE;
-  normalizedDependencies: readonly string[] = NONE;
   /** `revises` plus resolved dependencies (Alembic's `_all_down_revisions`). */
   allDown: readonly string[];
-  /** `revises` plus the dependencies not implied by an ancestor (`_normalized_down_revisions`). */
-  normalizedDown: readonly string[];
+  /** @internal Set by RevisionMap when it normalizes dependencies (on first use). */
+  normalized: { readonly dependencies: readonly string[]; readonly down: readonly string[] } | undefined;
   private childIds: readonly string[] | undefined;
   private allChildIds: readonly string[] | undefined;
   private labelSet: ReadonlySet<string> | undefined;
@@ -50,7 +49,20 @@ export class RevisionNode {
     this.declaredDependencies = meta.dependsOn?.length ? [...meta.dependsOn] : NONE;
     this.originalBranchLabels = meta.branchLabels?.length ? [...meta.branchLabels] : NONE;
     this.allDown = this.versionedDown;
-    this.normalizedDown = this.versionedDown;
+  }
+
+  /** The dependencies not implied by an ancestor (Alembic's `_normalized_resolved_dependencies`). */
+  get normalizedDependencies(): readonly string[] {
+    if (this.resolvedDependencies.length === 0) return NONE;
+    this.map.normalize();
+    return this.normalized?.dependencies ?? NONE;
+  }
+
+  /** `revises` plus the dependencies not implied by an ancestor (`_normalized_down_revisions`). */
+  get normalizedDown(): readonly string[] {
+    if (this.resolvedDependencies.length === 0) return this.versionedDown;
+    this.map.normalize();
+    return this.normalized?.down ?? this.versionedDown;
   }
 
   /** Children through `revises` only. */
@@ -178,7 +190,13 @@ export class RevisionMap {
   readonly realHeads: readonly string[];
   readonly bases: readonly string[];
   readonly realBases: readonly string[];
-  private readonly links: Record<Link, Edges>;
+  private readonly down: Edges;
+  private readonly allDown: Edges;
+  private readonly relabelled: boolean;
+  private readonly dependent: readonly RevisionNode[];
+  private next: Edges | undefined;
+  private allNext: Edges | undefined;
+  private normalizedDown: Edges | undefined;
   private labelSets: ((node: RevisionNode) => Set<string>) | undefined;
   private ancestry: Ancestry | undefined;
   /** Every parent (and dependency) comes earlier in file order. */
@@ -228,11 +246,10 @@ export class RevisionMap {
 
     const parents = this.parentRows(nodes, parentCount, dependent);
     const down = parents.versioned;
-    const next = parents.relabelled
-      ? reverseRows(parents.all, (child, edge) => nodes[child]!.versionedDown.includes(nodes[parents.all.targets[edge]!]!.id))
-      : reverseRows(down);
-    const allNext = parents.all === down && !parents.relabelled ? next : reverseRows(parents.all);
-    this.links = { down, allDown: parents.all, next, allNext, normalizedDown: parents.all };
+    this.down = down;
+    this.allDown = parents.all;
+    this.relabelled = parents.relabelled;
+    this.dependent = dependent;
 
     const heads: RevisionNode[] = [];
     const realHeads: RevisionNode[] = [];
@@ -241,10 +258,12 @@ export class RevisionMap {
     // A head is revised by nothing (a label used as a parent counts, as in Alembic).
     const revised = new Uint8Array(n);
     for (let e = 0; e < down.targets.length; e++) revised[down.targets[e]!] = 1;
+    if (parents.all !== down) for (let e = 0; e < parents.all.targets.length; e++) revised[parents.all.targets[e]!]! |= 2;
+    const dependedOn = parents.all === down ? 1 : 2;
     for (let i = 0; i < n; i++) {
       const node = nodes[i]!;
-      if (revised[i] === 0) heads.push(node);
-      if (allNext.offsets[i] === allNext.offsets[i + 1]) realHeads.push(node);
+      if ((revised[i]! & 1) === 0) heads.push(node);
+      if ((revised[i]! & dependedOn) === 0) realHeads.push(node);
       if (node.versionedDown.length === 0) {
         bases.push(node);
         if (node.declaredDependencies.length === 0) realBases.push(node);
@@ -254,7 +273,6 @@ export class RevisionMap {
     // Files whose parents all come earlier (the usual case: names start with a date) cannot hold one.
     this.inFileOrder = parents.parentsFirst;
     if (!parents.parentsFirst) this.detectCycles(nodes, heads, bases, realHeads, realBases);
-    if (dependent.length > 0) this.links.normalizedDown = this.normalizeDependsOn(nodes, dependent, down, parents.parentsFirst);
 
     this.heads = idsOf(heads);
     this.realHeads = idsOf(realHeads);
@@ -276,7 +294,7 @@ export class RevisionMap {
 
   /** @internal The revision ids along a link from a position (RevisionNode's children lists). */
   linkedIds(index: number, link: Link): readonly string[] {
-    const { offsets, targets } = this.links[link];
+    const { offsets, targets } = this.edges(link);
     const start = offsets[index]!;
     const end = offsets[index + 1]!;
     if (start === end) return NONE;
@@ -287,7 +305,7 @@ export class RevisionMap {
 
   /** @internal */
   childCount(index: number, link: "next" | "allNext"): number {
-    const { offsets } = this.links[link];
+    const { offsets } = this.edges(link);
     return offsets[index + 1]! - offsets[index]!;
   }
 
@@ -416,11 +434,10 @@ export class RevisionMap {
         const c = column.get(dep)!;
         return (declared[row + (c >>> 5)]! & (1 << (c & 31))) !== 0;
       };
-      node.normalizedDependencies = dedupe(node.resolvedDependencies.filter((dep) => !implied(dep)));
-      if (node.normalizedDependencies.length > 0) {
-        node.normalizedDown = dedupe([...node.versionedDown, ...node.normalizedDependencies]);
-        lists[index] = node.normalizedDown.map((id) => this.keys.get(id)!.index);
-      }
+      const dependencies = dedupe(node.resolvedDependencies.filter((dep) => !implied(dep)));
+      const normalizedDown = dependencies.length === 0 ? node.versionedDown : dedupe([...node.versionedDown, ...dependencies]);
+      node.normalized = { dependencies, down: normalizedDown };
+      if (dependencies.length > 0) lists[index] = normalizedDown.map((id) => this.keys.get(id)!.index);
       for (const dep of node.resolvedDependencies) {
         const c = column.get(dep)!;
         declared[row + (c >>> 5)]! |= 1 << (c & 31);
@@ -450,14 +467,14 @@ export class RevisionMap {
       const left = unpeeled(edges);
       return left === undefined ? undefined : nodes.filter((n) => left[n.index]).map((n) => n.id);
     };
-    let cyclic = onCycles(this.links.down);
+    let cyclic = onCycles(this.down);
     if (cyclic) {
       const outside = outsideOf(heads, "down", bases, "next");
       throw cycleError("CYCLE_DETECTED", (outside.length > 0 ? outside : cyclic).sort());
     }
     if (realHeads.length === 0 || realBases.length === 0) throw cycleError("DEPENDENCY_CYCLE_DETECTED", nodes.map((n) => n.id));
-    if (this.links.allDown === this.links.down) return;
-    cyclic = onCycles(this.links.allDown);
+    if (this.allDown === this.down) return;
+    cyclic = onCycles(this.allDown);
     if (cyclic) {
       const outside = outsideOf(realHeads, "allDown", realBases, "allNext");
       throw cycleError("DEPENDENCY_CYCLE_DETECTED", (outside.length > 0 ? outside : cyclic).sort());
@@ -524,9 +541,28 @@ export class RevisionMap {
   private stack = new Int32Array(0);
   private isTarget = new Uint8Array(0);
 
-  /** A link's edges in compressed rows over file positions. */
+  /** A link's edges in compressed rows over file positions; children and normalized rows on first use. */
   private edges(link: Link): Edges {
-    return this.links[link];
+    switch (link) {
+      case "down":
+        return this.down;
+      case "allDown":
+        return this.allDown;
+      case "normalizedDown":
+        this.normalize();
+        return this.normalizedDown!;
+      case "next":
+        return (this.next ??= this.relabelled
+          ? reverseRows(this.allDown, (child, edge) => this.revisions[child]!.versionedDown.includes(this.revisions[this.allDown.targets[edge]!]!.id))
+          : reverseRows(this.down));
+      case "allNext":
+        return (this.allNext ??= this.allDown === this.down && !this.relabelled ? this.edges("next") : reverseRows(this.allDown));
+    }
+  }
+
+  /** @internal Drops implied dependencies (see normalizeDependsOn), once. */
+  normalize(): void {
+    this.normalizedDown ??= this.dependent.length === 0 ? this.allDown : this.normalizeDependsOn(this.revisions, this.dependent, this.down, this.inFileOrder);
   }
 
   /**
@@ -1012,7 +1048,7 @@ export class RevisionMap {
     // Alembic keeps each current head's ancestor set (itself included) and patches it as the walk
     // moves down a plain chain, which leaves exactly the new head's ancestor set; so the sets are
     // rows of the ancestor closure, asked for by head.
-    const ancestry = (this.ancestry ??= buildAncestry(this.links.normalizedDown, { closureLimit: this.options.closureLimit, inFileOrder: this.inFileOrder }));
+    const ancestry = (this.ancestry ??= buildAncestry(this.edges("normalizedDown"), { closureLimit: this.options.closureLimit, inFileOrder: this.inFileOrder }));
     const { isAncestor, continuesChain } = ancestry;
     const currentHeads = [...new Set([...heads].map((h) => h.index).filter((i) => todo[i]))].sort((a, b) => a - b);
     const isHead = new Uint8Array(nodes.length);
