@@ -97,36 +97,60 @@ export interface Operations {
 }
 
 export function createOperations(emit: (statement: string) => void): Operations {
-  // Render everything first, then emit: a refused call leaves nothing half-emitted.
-  const emitting =
-    <A extends unknown[]>(render: (...args: A) => string[]) =>
-    (...args: A): void => {
-      for (const statement of render(...args)) emit(statement);
-    };
-  return {
-    createTable: emitting(tables.createTable),
-    dropTable: emitting(tables.dropTable),
-    renameTable: emitting(tables.renameTable),
-    addColumn: emitting(columns.addColumn),
-    dropColumn: emitting(columns.dropColumn),
-    alterColumn: emitting(columns.alterColumn),
-    createIndex: emitting(indexes.createIndex),
-    dropIndex: emitting(indexes.dropIndex),
-    createPrimaryKey: emitting(constraints.createPrimaryKey),
-    createForeignKey: emitting(constraints.createForeignKey),
-    createUniqueConstraint: emitting(constraints.createUniqueConstraint),
-    createCheckConstraint: emitting(constraints.createCheckConstraint),
-    dropConstraint: emitting(constraints.dropConstraint),
-    createSchema: emitting(schemas.createSchema),
-    dropSchema: emitting(schemas.dropSchema),
-    createExtension: emitting(schemas.createExtension),
-    dropExtension: emitting(schemas.dropExtension),
-    createEnum: emitting(enums.createEnum),
-    dropEnum: emitting(enums.dropEnum),
-    addEnumValue: emitting(enums.addEnumValue),
-    execute(sql: string): void {
-      emit(checkRawSql(sql, { op: "execute", argument: "sql" }));
-    },
-    bulkInsert: emitting(insert.bulkInsert),
-  };
+  return new EmittingOperations(emit) as unknown as Operations;
+}
+
+/** Each operation's renderer: arguments in, statements out. */
+const RENDERERS: { readonly [Name in keyof Operations]: (...args: Parameters<Operations[Name]>) => string[] } = {
+  createTable: tables.createTable,
+  dropTable: tables.dropTable,
+  renameTable: tables.renameTable,
+  addColumn: columns.addColumn,
+  dropColumn: columns.dropColumn,
+  alterColumn: columns.alterColumn,
+  createIndex: indexes.createIndex,
+  dropIndex: indexes.dropIndex,
+  createPrimaryKey: constraints.createPrimaryKey,
+  createForeignKey: constraints.createForeignKey,
+  createUniqueConstraint: constraints.createUniqueConstraint,
+  createCheckConstraint: constraints.createCheckConstraint,
+  dropConstraint: constraints.dropConstraint,
+  createSchema: schemas.createSchema,
+  dropSchema: schemas.dropSchema,
+  createExtension: schemas.createExtension,
+  dropExtension: schemas.dropExtension,
+  createEnum: enums.createEnum,
+  dropEnum: enums.dropEnum,
+  addEnumValue: enums.addEnumValue,
+  execute: (sql) => [checkRawSql(sql, { op: "execute", argument: "sql" })],
+  bulkInsert: insert.bulkInsert,
+};
+
+/**
+ * The `op` a revision receives. Its methods work detached (`const { execute } = op`), so each is
+ * a function bound to this object; they are made on first use, since a run makes one `op` per
+ * revision and most revisions call one or two of them.
+ */
+class EmittingOperations {
+  readonly #emit: (statement: string) => void;
+
+  constructor(emit: (statement: string) => void) {
+    this.#emit = emit;
+  }
+
+  static {
+    for (const [name, render] of Object.entries(RENDERERS) as [string, (...args: unknown[]) => string[]][]) {
+      Object.defineProperty(this.prototype, name, {
+        enumerable: true,
+        get(this: EmittingOperations) {
+          // Render everything first, then emit: a refused call leaves nothing half-emitted.
+          const operation = (...args: unknown[]): void => {
+            for (const statement of render(...args)) this.#emit(statement);
+          };
+          Object.defineProperty(this, name, { value: operation, enumerable: true });
+          return operation;
+        },
+      });
+    }
+  }
 }

@@ -1,0 +1,46 @@
+import { describe, expect, it } from "vitest";
+import { createOperations } from "../../../src/operations/index.ts";
+
+function recording() {
+  const statements: string[] = [];
+  return { statements, op: createOperations((statement) => statements.push(statement)) };
+}
+
+describe("the op object", () => {
+  it("works with its methods destructured, as in `async upgrade({ execute, createTable })`", () => {
+    const { statements, op } = recording();
+    const { execute, dropTable } = op;
+    execute("SELECT 1");
+    dropTable("old");
+    expect(statements).toEqual(["SELECT 1", 'DROP TABLE "old"']);
+  });
+
+  it("gives the same function each time a method is read", () => {
+    const { op } = recording();
+    expect(op.execute).toBe(op.execute);
+  });
+
+  it("lists every operation as a key", () => {
+    const { op } = recording();
+    const keys: string[] = [];
+    for (const key in op) keys.push(key);
+    expect(keys).toContain("createTable");
+    expect(keys).toContain("execute");
+    expect(keys).toContain("bulkInsert");
+  });
+
+  it("keeps two op objects apart", () => {
+    const first = recording();
+    const second = recording();
+    first.op.execute("SELECT 1");
+    second.op.execute("SELECT 2");
+    expect(first.statements).toEqual(["SELECT 1"]);
+    expect(second.statements).toEqual(["SELECT 2"]);
+  });
+
+  it("emits nothing from a refused call", () => {
+    const { statements, op } = recording();
+    expect(() => op.createTable("t", { "bad\0name": "text" })).toThrow();
+    expect(statements).toEqual([]);
+  });
+});
