@@ -69,7 +69,7 @@ export async function emitPlan(sink: Sink, set: RevisionSet, steps: readonly Pla
   for (const [index, step] of steps.entries()) {
     const revision = step.kind === "revision" ? revisionOf(set, step.revision) : undefined;
     const direction = step.kind === "revision" ? step.direction : "stamp";
-    const origin = (purpose: StatementOrigin["purpose"], parts?: readonly string[], stepNumber?: number): StatementOrigin => ({ purpose, revision: revision?.id, direction, parts, step: stepNumber });
+    const origin = (purpose: StatementOrigin["purpose"], parts?: readonly string[]): StatementOrigin => ({ purpose, revision: revision?.id, direction, parts });
     const transactional = revision?.transactional !== false;
     let started = previousEnd;
 
@@ -91,31 +91,8 @@ export async function emitPlan(sink: Sink, set: RevisionSet, steps: readonly Pla
       }
       sink.statement("BEGIN", origin("control"));
     }
-    const versionStatements = versionChangeStatements(options.names, rows.apply(step), index);
-    // In a transaction, a step is one script: its statements and its version-row changes.
-    let parts = versionStatements;
-    if (transactional && statements.length > 0) {
-      for (const statement of versionStatements) statements.push(statement);
-      parts = statements;
-    }
-    const finished = sink.statement(joinStatements(parts), origin(revision ? "revision" : "version", parts, index));
-    previousEnd = finished;
-    const entry: HistoryStep = {
-      revision: revision?.id ?? step.to[0] ?? step.from[0] ?? null,
-      direction,
-      checksum: revision?.source.checksum ?? null,
-    };
-    const emittedStep: EmittedStep = {
-      step,
-      get label() {
-        return describeStep(step); // only for messages: not built for every step
-      },
-      message: revision?.message,
-      entry,
-      started,
-      finished,
-    };
-    if (options.onStepDone) finished.onRows = () => options.onStepDone!(emittedStep);
+    const emittedStep = emitStep(sink, step, index, revision, statements, transactional, rows, options, started);
+    previousEnd = emittedStep.finished;
     emitted.push(emittedStep);
     segment.push(emittedStep);
     if (options.perRevision && index < steps.length - 1) {
@@ -127,6 +104,58 @@ export async function emitPlan(sink: Sink, set: RevisionSet, steps: readonly Pla
     }
   }
   return { emitted, rows: rows.versions, closeSegment };
+}
+
+/** A step is emitted, at least in its own bookkeeping script. */
+class EmittedStepRecord implements EmittedStep {
+  constructor(
+    readonly step: PlanStep,
+    readonly message: string | undefined,
+    readonly entry: HistoryStep,
+    readonly started: StatementResult,
+    readonly finished: StatementResult,
+  ) {}
+
+  /** Only for messages: not built for every step. */
+  get label(): string {
+    return describeStep(this.step);
+  }
+}
+
+/**
+ * Queues a step's script: its statements (in a transaction) and its version-row changes, the
+ * last of which returns the step's row. Synchronous, and apart from the loop that awaits each
+ * revision, so that this per-step work runs as ordinary optimized code.
+ */
+function emitStep(
+  sink: Sink,
+  step: PlanStep,
+  index: number,
+  revision: LoadedRevision | undefined,
+  statements: string[],
+  transactional: boolean,
+  rows: VersionRows,
+  options: EmitOptions,
+  started: StatementResult,
+): EmittedStep {
+  const versionStatements = versionChangeStatements(options.names, rows.apply(step), index);
+  let parts = versionStatements;
+  if (transactional && statements.length > 0) {
+    for (const statement of versionStatements) statements.push(statement);
+    parts = statements;
+  }
+  const direction = step.kind === "revision" ? step.direction : "stamp";
+  const origin: StatementOrigin = { purpose: revision ? "revision" : "version", revision: revision?.id, direction, parts, step: index };
+  const finished = sink.statement(joinStatements(parts), origin);
+  const entry: HistoryStep = {
+    revision: revision?.id ?? step.to[0] ?? step.from[0] ?? null,
+    direction,
+    checksum: revision?.source.checksum ?? null,
+  };
+  const emitted = new EmittedStepRecord(step, revision?.message, entry, started, finished);
+  const onStepDone = options.onStepDone;
+  if (onStepDone) finished.onRows = () => onStepDone(emitted);
+  return emitted;
 }
 
 /**

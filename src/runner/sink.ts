@@ -103,6 +103,8 @@ class Message {
   length = 0;
   /** Members whose step row has arrived. */
   reached = 0;
+  /** Each member's text with its terminator, as the message joins them. */
+  private readonly terminated: string[] = [];
 
   constructor(first: QueuedStatement) {
     this.add(first);
@@ -115,8 +117,6 @@ class Message {
   accepts(next: QueuedStatement): boolean {
     return this.steps && next.origin.step !== undefined && this.members.length < MAX_STEPS_PER_MESSAGE && this.length + next.text.length < MAX_MESSAGE_CHARS;
   }
-
-  private readonly terminated: string[] = [];
 
   add(statement: QueuedStatement): void {
     const text = terminate(statement.text);
