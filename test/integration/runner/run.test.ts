@@ -314,6 +314,26 @@ describe.each(["postgres", "neon"] as const)("runner over the %s driver", (drive
     expect(seen).toEqual(Array.from({ length: 150 }, (_, i) => `r${String(i + 1).padStart(4, "0")}`));
   });
 
+  it("lets a revision's read see every earlier step, including those already sent in full messages", async () => {
+    const history = tableHistory(80, (i) => {
+      if (i === 0) return { upgrade: (op) => op.createTable("item", { n: "int" }) };
+      if (i < 70) return { upgrade: (op) => op.bulkInsert("item", [{ n: i }]) };
+      if (i === 70) {
+        return {
+          upgrade: async (op, ctx) => {
+            const [row] = await ctx.query<{ total: number }>("SELECT count(*)::int AS total FROM item");
+            op.createTable("summary", { total: "int" });
+            op.bulkInsert("summary", [{ total: row!.total }]);
+          },
+        };
+      }
+      return { upgrade: (op) => op.execute("SELECT 1") };
+    });
+    await run(inlineRevisionSet(history), { kind: "upgrade", target: "head" });
+    expect(await sql`SELECT total FROM summary`).toEqual([{ total: 69 }]);
+    expect(await versions()).toEqual(["r0080"]);
+  });
+
   it("names the failing revision and statement for an error without a position in the middle of a message", async () => {
     const history = tableHistory(100, (i) => (i === 69 ? { upgrade: (op) => { op.createTable("t70", { id: "int" }); op.execute("SELECT 1/0"); op.execute("SELECT 2"); } } : {}));
     const error = await failure(run(inlineRevisionSet(history), { kind: "upgrade", target: "head" }));
