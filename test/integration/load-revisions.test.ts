@@ -183,6 +183,13 @@ describe("loadRevisions cache", () => {
     expect(await run(revision!, "upgrade")).toEqual(["UP a1", "string"]);
   });
 
+  it("keeps revisions that await at top level in an ES module bundle", async () => {
+    write("a1.ts", `const table = await Promise.resolve("awaited");\n${tsRevision("a1", null, "\n    op.execute(table);")}`);
+    const [revision] = await load();
+    expect(cacheFiles().some((name) => name.endsWith(".mjs"))).toBe(true);
+    expect(await run(revision!, "upgrade")).toEqual(["UP a1", "awaited"]);
+  });
+
   it("runs revisions that import Node's built-in modules from the script bundle", async () => {
     write("a1.ts", `import { basename } from "node:path";\n${tsRevision("a1", null, '\n    op.execute(basename("/x/y.sql"));')}`);
     await load();
