@@ -65,7 +65,8 @@ export function ancestry(edges: Edges, options: { closureLimit?: number; inFileO
   if (chains > closureLimit) return { isAncestor: walkingTest(edges), continuesChain };
   const words = (chains + 31) >>> 5;
   const below = new Uint32Array(chains * words);
-  // Chains were numbered parents first, so every chain below a bottom is complete when read.
+  // Chains were numbered parents first, so every chain below a bottom is complete when read, and
+  // holds only lower numbers: a row is copied up to its own chain's word.
   for (let c = 0; c < chains; c++) {
     const bottom = bottoms[c]!;
     const row = c * words;
@@ -73,7 +74,7 @@ export function ancestry(edges: Edges, options: { closureLimit?: number; inFileO
       const parentChain = chain[targets[e]!]!;
       below[row + (parentChain >>> 5)]! |= 1 << (parentChain & 31);
       const parentRow = parentChain * words;
-      for (let w = 0; w < words; w++) below[row + w]! |= below[parentRow + w]!;
+      for (let w = 0, used = (parentChain >>> 5) + 1; w < used; w++) below[row + w]! |= below[parentRow + w]!;
     }
   }
   const isAncestor = (a: number, b: number) => {

@@ -225,17 +225,18 @@ export class RevisionMap {
       if (meta.dependsOn?.includes(meta.id)) {
         throw new LambicError("SELF_LOOP", `Revision ${meta.id} depends on itself. Remove "${meta.id}" from its dependsOn.`, { revision: meta.id });
       }
-      const existing = keys.get(meta.id);
-      if (existing) {
+      const node = new RevisionNode(meta, i, this);
+      nodes[i] = node;
+      // One map operation per revision: a set that does not grow the map met the id before.
+      keys.set(node.id, node);
+      if (keys.size === i) {
+        const existing = nodes.find((other) => other.id === meta.id)!;
         throw new LambicError(
           "DUPLICATE_REVISION",
           `Revision id ${meta.id} is used by two revisions ("${existing.meta.message ?? ""}" and "${meta.message ?? ""}"). Give one of them a new id (lambic revision generates unique ids).`,
           { revision: meta.id },
         );
       }
-      const node = new RevisionNode(meta, i, this);
-      nodes[i] = node;
-      keys.set(node.id, node);
       parentCount += node.versionedDown.length;
       if (node.declaredDependencies.length > 0) dependent.push(node);
       if (node.originalBranchLabels.length > 0) labelled.push(node);
