@@ -1,10 +1,19 @@
 import { LambicError } from "../errors.ts";
 import { createOperations, quoteIdentifier } from "../operations/index.ts";
-import { describeStep, VersionRows, type PlanStep } from "../revision/plan.ts";
+import { describeStep, VersionRows, type PlanStep, type VersionRowChange } from "../revision/plan.ts";
 import { revisionOf, type RevisionSet } from "../revision/revision-set.ts";
 import type { LoadedRevision, RevisionContext, RevisionDirection } from "../revision/types.ts";
 import { joinStatements, type Sink, type StatementOrigin, type StatementResult } from "./sink.ts";
-import { CLOCK_STATEMENT, historyInsertStatement, versionChangeStatements, type HistoryRun, type HistoryStep, type VersionTableNames } from "./version-table.ts";
+import {
+  CLOCK_STATEMENT,
+  deallocateStatement,
+  historyInsertStatement,
+  prepareVersionUpdateStatement,
+  versionChangeStatements,
+  type HistoryRun,
+  type HistoryStep,
+  type VersionTableNames,
+} from "./version-table.ts";
 
 export interface EmitOptions {
   readonly names: VersionTableNames;
@@ -17,6 +26,8 @@ export interface EmitOptions {
   readonly x: Readonly<Record<string, string>>;
   /** Commit after each revision (Alembic's transaction_per_migration). */
   readonly perRevision: boolean;
+  /** Online: the name under which each transaction prepares its steps' version-row update. */
+  readonly preparedUpdate?: string;
 }
 
 /** One emitted step; once sent, `finished.rows` holds the server's clock at its end. */
@@ -63,8 +74,12 @@ export async function emitPlan(sink: Sink, set: RevisionSet, steps: readonly Pla
       return { revision: e.entry.revision, direction: e.entry.direction, checksum: e.entry.checksum, startedAt, finishedAt };
     });
     sink.statement(historyInsertStatement(options.names, historyRun, entries), { purpose: "history" });
+    if (prepared) sink.statement(deallocateStatement(options.preparedUpdate!), { purpose: "control" });
+    prepared = false;
     segment = [];
   };
+  /** Whether this transaction has prepared the version-row update yet. */
+  let prepared = false;
 
   for (const [index, step] of steps.entries()) {
     const revision = step.kind === "revision" ? revisionOf(set, step.revision) : undefined;
@@ -91,7 +106,12 @@ export async function emitPlan(sink: Sink, set: RevisionSet, steps: readonly Pla
       }
       sink.statement("BEGIN", origin("control"));
     }
-    const emittedStep = emitStep(sink, step, index, revision, statements, transactional, rows, options, started);
+    const changes = rows.apply(step);
+    if (options.preparedUpdate !== undefined && !prepared && changes.at(-1)?.op === "update") {
+      sink.statement(prepareVersionUpdateStatement(options.names, options.preparedUpdate), { purpose: "control" });
+      prepared = true;
+    }
+    const emittedStep = emitStep(sink, step, index, revision, statements, transactional, changes, options, started);
     previousEnd = emittedStep.finished;
     emitted.push(emittedStep);
     segment.push(emittedStep);
@@ -134,11 +154,11 @@ function emitStep(
   revision: LoadedRevision | undefined,
   statements: string[],
   transactional: boolean,
-  rows: VersionRows,
+  changes: readonly VersionRowChange[],
   options: EmitOptions,
   started: StatementResult,
 ): EmittedStep {
-  const versionStatements = versionChangeStatements(options.names, rows.apply(step), index);
+  const versionStatements = versionChangeStatements(options.names, changes, index, options.preparedUpdate);
   let parts = versionStatements;
   if (transactional && statements.length > 0) {
     for (const statement of versionStatements) statements.push(statement);

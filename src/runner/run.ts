@@ -1,3 +1,4 @@
+import { randomUUID } from "node:crypto";
 import type { Connection } from "../db/connection.ts";
 import { toDatabaseFailure } from "../db/connection.ts";
 import { LambicError } from "../errors.ts";
@@ -10,6 +11,7 @@ import { emitPlan, needsSessionLock, type EmittedStep } from "./emit-plan.ts";
 import { ConnectionSink, locatePart, ScriptSink, type QueuedStatement, type Sink } from "./sink.ts";
 import {
   createVersionTableStatements,
+  deallocateStatement,
   historyTableSql,
   lockKey,
   selectAppliedChecksumsStatement,
@@ -216,6 +218,7 @@ export function statementError(error: unknown, statement: QueuedStatement | unde
 export async function runMigration(connection: Connection, set: RevisionSet, command: MigrationCommand, options: RunOptions): Promise<RunResult> {
   const names = versionTableNames(options);
   let sessionLock = false;
+  const preparedUpdate = `lambic_version_update_${randomUUID().replace(/-/g, "")}`;
   const sink = new ConnectionSink(connection, (error, statement, position) => statementError(error, statement, position, names, options));
   try {
     openTransaction(sink, names, options);
@@ -256,6 +259,7 @@ export async function runMigration(connection: Connection, set: RevisionSet, com
       perRevision: options.perRevision ?? false,
       searchPath: options.searchPath,
       onStepDone: onStep ? (step) => onStep(stepResult(step)) : undefined,
+      preparedUpdate,
     });
     await closeSegment();
     sink.statement("COMMIT", { purpose: "control" });
@@ -265,18 +269,21 @@ export async function runMigration(connection: Connection, set: RevisionSet, com
     const results = emitted.map(stepResult);
     return { from: rows, to: after, steps: results, lockWaitMs: Number(lock.rows?.[0]?.lock_wait_ms ?? 0), changed };
   } catch (error) {
-    await rollbackQuietly(connection, sessionLock ? lockStatement(names, "unlock") : undefined);
+    await rollbackQuietly(connection, sessionLock ? lockStatement(names, "unlock") : undefined, deallocateStatement(preparedUpdate));
     throw error;
   }
 }
 
-async function rollbackQuietly(connection: Connection, unlock: string | undefined): Promise<void> {
+async function rollbackQuietly(connection: Connection, unlock: string | undefined, deallocate: string): Promise<void> {
   try {
     await connection.query("ROLLBACK");
-    if (unlock) await connection.query(unlock);
   } catch {
     // The connection is gone or unusable; the server rolls back an unfinished transaction itself.
+    return;
   }
+  // Prepared statements survive the rollback; fails harmlessly when none was prepared.
+  await connection.query(deallocate).catch(() => undefined);
+  if (unlock) await connection.query(unlock).catch(() => undefined);
 }
 
 export interface CurrentState {

@@ -73,9 +73,29 @@ export const CLOCK_STATEMENT = `SELECT ${CLOCK_MS} AS at`;
  * duration (and starts the next one's), and the step's number in the run, which tells an online
  * run that the step has run. Alembic checks that each change touched one row.
  */
-export function versionChangeStatements(names: VersionTableNames, changes: readonly VersionRowChange[], step: number): string[] {
+export function versionChangeStatements(names: VersionTableNames, changes: readonly VersionRowChange[], step: number, preparedUpdate?: string): string[] {
   const last = changes.length - 1;
-  return changes.map((change, i) => (i === last ? `${versionRowStatement(names, change)} RETURNING ${CLOCK_MS} AS at, ${step} AS lambic_step` : versionRowStatement(names, change)));
+  return changes.map((change, i) => {
+    if (i !== last) return versionRowStatement(names, change);
+    if (preparedUpdate !== undefined && change.op === "update") return `EXECUTE ${quoteIdentifier(preparedUpdate, where("prepared"))}(${quoteLiteral(change.to)}, ${quoteLiteral(change.from)}, ${step})`;
+    return `${versionRowStatement(names, change)} RETURNING ${CLOCK_MS} AS at, ${step} AS lambic_step`;
+  });
+}
+
+/**
+ * Online, the update that ends a step (the usual one: each revision of a branch replaces its
+ * parent's row) runs as EXECUTE of this statement, prepared once per transaction: parsing and
+ * planning the same UPDATE for every step would be most of the server's work on small
+ * revisions. It is the statement Alembic runs, with the same RETURNING as the plain form.
+ * Prepared statements outlive transactions, so it is deallocated before each COMMIT (a pooled
+ * server session goes on to other clients), and its name is the run's own.
+ */
+export function prepareVersionUpdateStatement(names: VersionTableNames, name: string): string {
+  return `PREPARE ${quoteIdentifier(name, where("prepared"))} (varchar, varchar, int) AS UPDATE ${versionTableSql(names)} SET version_num = $1 WHERE version_num = $2 RETURNING ${CLOCK_MS} AS at, $3 AS lambic_step`;
+}
+
+export function deallocateStatement(name: string): string {
+  return `DEALLOCATE ${quoteIdentifier(name, where("prepared"))}`;
 }
 
 /** What every history row of a run shares. */

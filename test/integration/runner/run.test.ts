@@ -334,6 +334,19 @@ describe.each(["postgres", "neon"] as const)("runner over the %s driver", (drive
     expect(await versions()).toEqual(["r0080"]);
   });
 
+  it("leaves no prepared statement in the session after a run", async () => {
+    const connection = await connect();
+    await runMigration(connection, inlineRevisionSet(tableHistory(5)), { kind: "upgrade", target: "head" }, baseOptions());
+    expect(await connection.query("SELECT name FROM pg_prepared_statements")).toEqual([]);
+  });
+
+  it("leaves no prepared statement in the session after a failed run", async () => {
+    const connection = await connect();
+    const history = tableHistory(5, (i) => (i === 3 ? { upgrade: (op) => op.execute("SELECT 1/0") } : {}));
+    await failure(runMigration(connection, inlineRevisionSet(history), { kind: "upgrade", target: "head" }, baseOptions()));
+    expect(await connection.query("SELECT name FROM pg_prepared_statements")).toEqual([]);
+  });
+
   it("names the failing revision and statement for an error without a position in the middle of a message", async () => {
     const history = tableHistory(100, (i) => (i === 69 ? { upgrade: (op) => { op.createTable("t70", { id: "int" }); op.execute("SELECT 1/0"); op.execute("SELECT 2"); } } : {}));
     const error = await failure(run(inlineRevisionSet(history), { kind: "upgrade", target: "head" }));
