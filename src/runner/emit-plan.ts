@@ -3,7 +3,7 @@ import { createOperations, quoteIdentifier } from "../operations/index.ts";
 import { describeStep, VersionRows, type PlanStep, type VersionRowChange } from "../revision/plan.ts";
 import { revisionOf, type RevisionSet } from "../revision/revision-set.ts";
 import type { LoadedRevision, RevisionContext, RevisionDirection } from "../revision/types.ts";
-import { joinStatements, type Sink, type StatementOrigin, type StatementResult } from "./sink.ts";
+import { terminate, type Sink, type StatementOrigin, type StatementResult } from "./sink.ts";
 import {
   CLOCK_STATEMENT,
   deallocateStatement,
@@ -166,7 +166,13 @@ function emitStep(
   }
   const direction = step.kind === "revision" ? step.direction : "stamp";
   const origin: StatementOrigin = { purpose: revision ? "revision" : "version", revision: revision?.id, direction, parts, step: index };
-  const finished = sink.statement(joinStatements(parts), origin);
+  // joinStatements(parts), without scanning the version-row statements again: they are ours and
+  // end cleanly.
+  let text = "";
+  const ownStart = parts.length - versionStatements.length;
+  for (let i = 0; i < ownStart; i++) text += `${terminate(parts[i]!)}\n`;
+  text += `${versionStatements.join(";\n")};`;
+  const finished = sink.statement(text, origin);
   const entry: HistoryStep = {
     revision: revision?.id ?? step.to[0] ?? step.from[0] ?? null,
     direction,

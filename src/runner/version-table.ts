@@ -77,7 +77,7 @@ export function versionChangeStatements(names: VersionTableNames, changes: reado
   const last = changes.length - 1;
   return changes.map((change, i) => {
     if (i !== last) return versionRowStatement(names, change);
-    if (preparedUpdate !== undefined && change.op === "update") return `EXECUTE ${quoteIdentifier(preparedUpdate, where("prepared"))}(${quoteLiteral(change.to)}, ${quoteLiteral(change.from)}, ${step})`;
+    if (preparedUpdate !== undefined && change.op === "update") return `EXECUTE ${preparedName(preparedUpdate)}(${quoteLiteral(change.to)}, ${quoteLiteral(change.from)}, ${step})`;
     return `${versionRowStatement(names, change)} RETURNING ${CLOCK_MS} AS at, ${step} AS lambic_step`;
   });
 }
@@ -91,11 +91,18 @@ export function versionChangeStatements(names: VersionTableNames, changes: reado
  * server session goes on to other clients), and its name is the run's own.
  */
 export function prepareVersionUpdateStatement(names: VersionTableNames, name: string): string {
-  return `PREPARE ${quoteIdentifier(name, where("prepared"))} (varchar, varchar, int) AS UPDATE ${versionTableSql(names)} SET version_num = $1 WHERE version_num = $2 RETURNING ${CLOCK_MS} AS at, $3 AS lambic_step`;
+  return `PREPARE ${preparedName(name)} (varchar, varchar, int) AS UPDATE ${versionTableSql(names)} SET version_num = $1 WHERE version_num = $2 RETURNING ${CLOCK_MS} AS at, $3 AS lambic_step`;
 }
 
 export function deallocateStatement(name: string): string {
-  return `DEALLOCATE ${quoteIdentifier(name, where("prepared"))}`;
+  return `DEALLOCATE ${preparedName(name)}`;
+}
+
+/** The run's prepared statement name, quoted once (every step names it). */
+let lastPreparedName: { name: string; sql: string } | undefined;
+function preparedName(name: string): string {
+  if (lastPreparedName?.name !== name) lastPreparedName = { name, sql: quoteIdentifier(name, where("prepared")) };
+  return lastPreparedName.sql;
 }
 
 /** What every history row of a run shares. */
