@@ -48,11 +48,11 @@ export function needsSessionLock(set: RevisionSet, steps: readonly PlanStep[], p
 
 /**
  * Emits a plan into a sink, inside an open transaction: for each step its statements and its
- * version-row changes (one message per step), and, before each commit, one history statement
- * for the steps of that transaction, with the durations the server's clock measured. A
- * non-transactional revision commits what came before, runs statement by statement outside a
- * transaction, and reopens the transaction for its version row. The caller opens the outer
- * transaction, calls `closeSegment` and commits.
+ * version-row changes (one script per step; online, consecutive scripts share a message), and,
+ * before each commit, one history statement for the steps of that transaction, with the
+ * durations the server's clock measured. A non-transactional revision commits what came before,
+ * runs statement by statement outside a transaction, and reopens the transaction for its version
+ * row. The caller opens the outer transaction, calls `closeSegment` and commits.
  */
 export async function emitPlan(sink: Sink, set: RevisionSet, steps: readonly PlanStep[], startRows: readonly string[], options: EmitOptions): Promise<{ emitted: EmittedStep[]; rows: readonly string[]; closeSegment: () => Promise<void> }> {
   const rows = new VersionRows(set.map, startRows);
@@ -60,6 +60,8 @@ export async function emitPlan(sink: Sink, set: RevisionSet, steps: readonly Pla
   let segment: EmittedStep[] = [];
   const historyRun: HistoryRun = { runId: options.runId, actor: options.actor, bundleSha256: set.bundleSha256 ?? null, sourceChecksum: set.sourceChecksum };
   let previousEnd: StatementResult = steps.length > 0 ? sink.statement(CLOCK_STATEMENT, { purpose: "control" }) : {};
+  /** Whether this transaction has prepared the version-row update yet. */
+  let prepared = false;
 
   /** Writes the history rows of the steps since the last commit (after reading their clocks). */
   const closeSegment = async () => {
@@ -78,8 +80,6 @@ export async function emitPlan(sink: Sink, set: RevisionSet, steps: readonly Pla
     prepared = false;
     segment = [];
   };
-  /** Whether this transaction has prepared the version-row update yet. */
-  let prepared = false;
 
   for (const [index, step] of steps.entries()) {
     const revision = step.kind === "revision" ? revisionOf(set, step.revision) : undefined;
@@ -126,7 +126,7 @@ export async function emitPlan(sink: Sink, set: RevisionSet, steps: readonly Pla
   return { emitted, rows: rows.versions, closeSegment };
 }
 
-/** A step is emitted, at least in its own bookkeeping script. */
+/** What emitPlan reports of a step it queued. */
 class EmittedStepRecord implements EmittedStep {
   constructor(
     readonly step: PlanStep,
