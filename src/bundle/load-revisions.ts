@@ -121,23 +121,61 @@ function fromIndex(prefix: string, files: readonly string[], entry: string, inde
   const revisions = new Array<LoadedRevision>(files.length);
   let modulePosition = 0;
   for (let i = 0; i < files.length; i++) {
-    const indexed = index.revisions[i]!;
     const path = prefix + files[i]!;
     const checksum = index.checksums.slice(i * 64, i * 64 + 64);
-    const reversible = indexed.downgrade !== false;
-    if (files[i]!.endsWith(".sql")) {
-      const sql = new LazySqlRevision(path, checksum);
-      revisions[i] = loadedRevision(indexed, sql.step("upgrade"), reversible ? sql.step("downgrade") : undefined, path, checksum);
-    } else {
-      const position = modulePosition++;
-      revisions[i] = loadedRevision(indexed, bundle.step(position, "upgrade"), reversible ? bundle.step(position, "downgrade") : undefined, path, checksum);
-    }
+    const code = files[i]!.endsWith(".sql") ? new LazySqlRevision(path, checksum) : bundle;
+    revisions[i] = new CachedRevision(index.revisions[i]!, code, code === bundle ? modulePosition++ : 0, path, checksum);
   }
   return revisions;
 }
 
+/** Where a cached revision's functions come from: the bundle (by module position) or its `.sql` file. */
+interface RevisionCode {
+  step(position: number, step: "upgrade" | "downgrade"): MigrationFunction;
+}
+
+const NO_IDS: readonly string[] = Object.freeze([]);
+
+/**
+ * A revision as the cache index describes it. Its functions are made when read: a warm start
+ * over thousands of revisions allocated two closures for each, most never called.
+ */
+class CachedRevision implements LoadedRevision {
+  readonly id: string;
+  readonly revises: RevisionMeta["revises"];
+  readonly dependsOn: readonly string[];
+  readonly branchLabels: readonly string[];
+  readonly message: string;
+  readonly transactional: boolean;
+  readonly source: { readonly file: string; readonly checksum: string };
+  readonly #code: RevisionCode;
+  readonly #position: number;
+  readonly #reversible: boolean;
+
+  constructor(indexed: IndexedRevision, code: RevisionCode, position: number, file: string, checksum: string) {
+    this.id = indexed.id;
+    this.revises = indexed.revises;
+    this.dependsOn = indexed.dependsOn ?? NO_IDS;
+    this.branchLabels = indexed.branchLabels ?? NO_IDS;
+    this.message = indexed.message ?? "";
+    this.transactional = indexed.transactional ?? true;
+    this.source = { file, checksum };
+    this.#code = code;
+    this.#position = position;
+    this.#reversible = indexed.downgrade !== false;
+  }
+
+  get upgrade(): MigrationFunction {
+    return this.#code.step(this.#position, "upgrade");
+  }
+
+  get downgrade(): MigrationFunction | undefined {
+    return this.#reversible ? this.#code.step(this.#position, "downgrade") : undefined;
+  }
+}
+
 /** The compiled modules, loaded when a migration function is first called. */
-class LazyBundle {
+class LazyBundle implements RevisionCode {
   private loading: Promise<LoadedBundle> | undefined;
   private loaded: LoadedBundle | undefined;
 
@@ -168,7 +206,7 @@ interface LoadedBundle {
 }
 
 /** A `.sql` revision read again on first use; its checksum says it is the file that was loaded. */
-class LazySqlRevision {
+class LazySqlRevision implements RevisionCode {
   private revision: Revision | undefined;
 
   constructor(
@@ -176,7 +214,7 @@ class LazySqlRevision {
     private readonly checksum: string,
   ) {}
 
-  step(step: "upgrade" | "downgrade"): MigrationFunction {
+  step(_position: number, step: "upgrade" | "downgrade"): MigrationFunction {
     return async (op, ctx) => {
       this.revision ??= this.read();
       await this.revision[step]!(op, ctx);
@@ -306,8 +344,8 @@ function loadedRevision(
   const revision: { -readonly [K in keyof LoadedRevision]: LoadedRevision[K] } = {
     id: meta.id,
     revises: meta.revises,
-    dependsOn: meta.dependsOn ?? [],
-    branchLabels: meta.branchLabels ?? [],
+    dependsOn: meta.dependsOn ?? NO_IDS,
+    branchLabels: meta.branchLabels ?? NO_IDS,
     message: meta.message ?? "",
     transactional: meta.transactional ?? true,
     upgrade,
