@@ -6,7 +6,7 @@ import { loadRevisions } from "./load-revisions.ts";
 /** Loads a configured database's revisions folder into a RevisionSet. */
 export async function openRevisionSet(database: DatabaseConfig, projectDir: string): Promise<RevisionSet> {
   const revisions = await loadRevisions(database.revisions, { projectDir });
-  return createRevisionSet(database.name, revisions, sourceChecksum(revisions.map((r) => r.source.checksum)));
+  return createRevisionSet(database.name, revisions, () => sourceChecksum(revisions.map((r) => r.source.checksum)));
 }
 
 /** One checksum over the whole history, in file order. */

@@ -19,12 +19,22 @@ export interface RevisionsById {
   readonly size: number;
 }
 
-export function createRevisionSet(database: string, revisions: readonly LoadedRevision[], sourceChecksum: string, bundleSha256?: string): RevisionSet {
+/** `sourceChecksum` may be given as a function: graph commands never ask for it. */
+export function createRevisionSet(database: string, revisions: readonly LoadedRevision[], sourceChecksum: string | (() => string), bundleSha256?: string): RevisionSet {
   const map = new RevisionMap(revisions);
   // The graph already indexes the revisions it was built from; a second map of thousands of
   // entries only cost time at every start.
   const byId: RevisionsById = { get: (id) => (map.has(id) ? (map.node(id).meta as LoadedRevision) : undefined), size: revisions.length };
-  return { database, map, revisions: byId, sourceChecksum, bundleSha256 };
+  let checksum = typeof sourceChecksum === "string" ? sourceChecksum : undefined;
+  return {
+    database,
+    map,
+    revisions: byId,
+    get sourceChecksum() {
+      return (checksum ??= (sourceChecksum as () => string)());
+    },
+    bundleSha256,
+  };
 }
 
 export function revisionOf(set: RevisionSet, id: string): LoadedRevision {
