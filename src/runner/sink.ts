@@ -133,10 +133,11 @@ class Message {
   /** A step's row: that step (and every one before it in the message) has run. */
   onRow = (row: Record<string, unknown>): void => {
     const step = row.lambic_step;
-    if (typeof step !== "number") return; // a revision's own rows
+    if (typeof step !== "number" || typeof row.at !== "number") return; // a revision's own rows
     const index = step - this.members[0]!.origin.step!;
     const member = this.members[index];
-    if (member?.origin.step !== step) return;
+    // Steps finish in order: anything else is not one of ours.
+    if (member?.origin.step !== step || index < this.reached) return;
     this.reached = index + 1;
     member.result.rows = [row];
     member.result.onRows?.(member.result.rows);
