@@ -289,8 +289,13 @@ export class RevisionMap {
   }
 
   has(id: string): boolean {
+    return this.find(id) !== undefined;
+  }
+
+  /** The revision with exactly this id, if any. */
+  find(id: string): RevisionNode | undefined {
     const node = this.keys.get(id);
-    return node !== undefined && node.id === id;
+    return node !== undefined && node.id === id ? node : undefined;
   }
 
   /** @internal The revision ids along a link from a position (RevisionNode's children lists). */

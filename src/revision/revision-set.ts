@@ -24,7 +24,7 @@ export function createRevisionSet(database: string, revisions: readonly LoadedRe
   const map = new RevisionMap(revisions);
   // The graph already indexes the revisions it was built from; a second map of thousands of
   // entries only cost time at every start.
-  const byId: RevisionsById = { get: (id) => (map.has(id) ? (map.node(id).meta as LoadedRevision) : undefined), size: revisions.length };
+  const byId: RevisionsById = { get: (id) => map.find(id)?.meta as LoadedRevision | undefined, size: revisions.length };
   let checksum = typeof sourceChecksum === "string" ? sourceChecksum : undefined;
   return {
     database,
