@@ -347,6 +347,14 @@ describe.each(["postgres", "neon"] as const)("runner over the %s driver", (drive
     expect(await connection.query("SELECT name FROM pg_prepared_statements")).toEqual([]);
   });
 
+  it("ignores a revision's own row that happens to have a lambic_step column", async () => {
+    const seen: string[] = [];
+    const history = tableHistory(4, (i) => (i === 1 ? { upgrade: (op) => op.execute("SELECT 3 AS lambic_step") } : {}));
+    const result = await run(inlineRevisionSet(history), { kind: "upgrade", target: "head" }, { onStep: (step) => seen.push(step.revision) });
+    expect(seen).toEqual(["r0001", "r0002", "r0003", "r0004"]);
+    expect(result.to).toEqual(["r0004"]);
+  });
+
   it("names the failing revision and statement for an error without a position in the middle of a message", async () => {
     const history = tableHistory(100, (i) => (i === 69 ? { upgrade: (op) => { op.createTable("t70", { id: "int" }); op.execute("SELECT 1/0"); op.execute("SELECT 2"); } } : {}));
     const error = await failure(run(inlineRevisionSet(history), { kind: "upgrade", target: "head" }));
