@@ -6,13 +6,13 @@ import { pathToFileURL } from "node:url";
 import * as vm from "node:vm";
 import type { BuildFailure, BuildOptions, BuildResult, Message } from "esbuild";
 import { LambicError } from "../errors.ts";
-import { parseSqlRevision } from "../revision/sql-revision.ts";
+import { parseSqlRevision, parseSqlRevisionParts, sqlMigration } from "../revision/sql-revision.ts";
 import type { Operations } from "../operations/index.ts";
 import type { LoadedRevision, MigrationFunction, Revision, RevisionContext, RevisionMeta } from "../revision/types.ts";
 import { validateRevisionModule } from "../revision/validate-revision.ts";
 
 /** Bump when the cache's shape changes, so older cache files are not reused. */
-const LOADER_VERSION = "lambic-loader-6";
+const LOADER_VERSION = "lambic-loader-7";
 
 /** Revision files: `.sql`, TypeScript and JavaScript modules; not dotfiles or `__` files. */
 const REVISION_FILE = /^(?!\.|__).*\.(?:sql|ts|mts|js|mjs)$/;
@@ -118,12 +118,13 @@ function listRevisionFiles(dir: string): string[] {
 
 function fromIndex(prefix: string, files: readonly string[], entry: string, index: CacheIndex): LoadedRevision[] {
   const bundle = new LazyBundle(entry, index);
+  const sections = new SqlSections(`${entry}.sql.json`);
   const revisions = new Array<LoadedRevision>(files.length);
   let modulePosition = 0;
   for (let i = 0; i < files.length; i++) {
     const path = prefix + files[i]!;
     const checksum = index.checksums.slice(i * 64, i * 64 + 64);
-    const code = files[i]!.endsWith(".sql") ? new LazySqlRevision(path, checksum) : bundle;
+    const code = files[i]!.endsWith(".sql") ? new LazySqlRevision(path, checksum, sections, i) : bundle;
     revisions[i] = new CachedRevision(index.revisions[i]!, code, code === bundle ? modulePosition++ : 0, path, checksum);
   }
   return revisions;
@@ -205,23 +206,53 @@ interface LoadedBundle {
   readonly script?: ScriptBundle;
 }
 
-/** A `.sql` revision read again on first use; its checksum says it is the file that was loaded. */
+/** Each `.sql` revision's up and down SQL (by file position; 0 for a module), as the cache keeps them. */
+type StoredSections = readonly (readonly [up: string, down: string | null] | 0)[];
+
+/** The `.sql` revisions' sections, stored beside the index and read when one first runs. */
+class SqlSections {
+  private sections: StoredSections | null | undefined;
+
+  constructor(private readonly file: string) {}
+
+  /** Undefined when the file is gone or torn: the revision is then read from its own file. */
+  at(position: number): readonly [string, string | null] | undefined {
+    if (this.sections === undefined) {
+      try {
+        this.sections = JSON.parse(readFileSync(this.file, "utf8")) as StoredSections;
+      } catch {
+        this.sections = null;
+      }
+    }
+    const stored: unknown = this.sections?.[position];
+    return Array.isArray(stored) && typeof stored[0] === "string" ? (stored as [string, string | null]) : undefined;
+  }
+}
+
+/**
+ * A `.sql` revision whose SQL is taken, on first use, from the cache (what its checksum was
+ * computed over), or else read again from its file, which must still have that checksum.
+ */
 class LazySqlRevision implements RevisionCode {
-  private revision: Revision | undefined;
+  private revision: Pick<Revision, "upgrade" | "downgrade"> | undefined;
 
   constructor(
     private readonly path: string,
     private readonly checksum: string,
+    private readonly sections: SqlSections,
+    private readonly position: number,
   ) {}
 
   step(_position: number, step: "upgrade" | "downgrade"): MigrationFunction {
-    return async (op, ctx) => {
-      this.revision ??= this.read();
-      await this.revision[step]!(op, ctx);
+    return (op, ctx) => {
+      this.revision ??= this.load();
+      return this.revision[step]!(op, ctx);
     };
   }
 
-  private read(): Revision {
+  private load(): Pick<Revision, "upgrade" | "downgrade"> {
+    const stored = this.sections.at(this.position);
+    if (stored) return { upgrade: sqlMigration(stored[0]), ...(stored[1] === null ? {} : { downgrade: sqlMigration(stored[1]) }) };
     const bytes = readFileSync(this.path);
     if (sha256(bytes) !== this.checksum) {
       throw new LambicError(
@@ -389,12 +420,15 @@ async function build(target: { absoluteDir: string; prefix: string; files: reado
   const loaded = new Array<LoadedRevision>(files.length);
   const modules: string[] = [];
   const modulePositions: number[] = [];
+  const sections: (readonly [string, string | null] | 0)[] = [];
   for (let i = 0; i < files.length; i++) {
     const path = prefix + files[i]!;
+    sections.push(0);
     if (path.endsWith(".sql")) {
       const bytes = readFileSync(path);
-      const revision = parseSqlRevision(bytes.toString("utf8"), path);
+      const { revision, upSql, downSql } = parseSqlRevisionParts(bytes.toString("utf8"), path);
       loaded[i] = loadedRevision(revision, revision.upgrade, revision.downgrade, path, sha256(bytes));
+      sections[i] = [upSql, downSql ?? null];
     } else {
       modules.push(files[i]!);
       modulePositions.push(i);
@@ -451,6 +485,7 @@ async function build(target: { absoluteDir: string; prefix: string; files: reado
       }),
   };
   try {
+    if (modules.length < files.length) writeAtomically(`${entry}.sql.json`, Buffer.from(JSON.stringify(sections)));
     writeAtomically(`${entry}.json`, Buffer.from(JSON.stringify(index)));
   } catch (error) {
     if (compiled) throw error;

@@ -27,6 +27,11 @@ const MARKER_LINE = /^--\s*\+([A-Za-z]+)\s*$/;
  * empty `-- +down` section is a downgrade that does nothing.
  */
 export function parseSqlRevision(text: string, file: string): Revision {
+  return parseSqlRevisionParts(text, file).revision;
+}
+
+/** `parseSqlRevision`, with the up and down sections' SQL as written (for caching them). */
+export function parseSqlRevisionParts(text: string, file: string): { revision: Revision; upSql: string; downSql: string | undefined } {
   const lines = text.replace(/^\uFEFF/, "").split(/\r?\n/);
   const fields = new Map<SqlRevisionField, { value: string; line: number }>();
   // Sections as line ranges (1-based marker line; the SQL is the lines after it).
@@ -85,9 +90,9 @@ export function parseSqlRevision(text: string, file: string): Revision {
     fields.set(name as SqlRevisionField, { value: field[2]!.trim(), line: lineNo });
   }
 
-  const revision = fields.get("revision");
-  if (!revision) throw fileError(file, 1, `missing "-- revision: <id>" header line; add one (e.g. "-- revision: 3ab8b2dfb055").`);
-  const id = parseId(file, revision, "revision");
+  const revisionField = fields.get("revision");
+  if (!revisionField) throw fileError(file, 1, `missing "-- revision: <id>" header line; add one (e.g. "-- revision: 3ab8b2dfb055").`);
+  const id = parseId(file, revisionField, "revision");
   if (!up) throw fileError(file, lines.length, `missing "-- +up" line; put the upgrade SQL after "-- +up" (and the downgrade after "-- +down").`);
 
   const revisesField = fields.get("revises");
@@ -100,16 +105,17 @@ export function parseSqlRevision(text: string, file: string): Revision {
   const upSql = lines.slice(up.marker, up.end).join("\n").trim();
   const downSql = down && lines.slice(down.marker, down.end).join("\n").trim();
 
-  return {
+  const revision: Revision = {
     id,
     revises,
     dependsOn: dependsOnField ? parseList(file, dependsOnField, "depends-on", BRANCH_LABEL_PATTERN) : [],
     branchLabels: branchLabelsField ? parseList(file, branchLabelsField, "branch-labels", BRANCH_LABEL_PATTERN) : [],
     message: fields.get("message")?.value ?? "",
     transactional: transactionalField ? parseBoolean(file, transactionalField) : true,
-    upgrade: sqlStep(upSql),
-    ...(downSql === undefined ? {} : { downgrade: sqlStep(downSql) }),
+    upgrade: sqlMigration(upSql),
+    ...(downSql === undefined ? {} : { downgrade: sqlMigration(downSql) }),
   };
+  return { revision, upSql, downSql };
 }
 
 /**
@@ -130,7 +136,8 @@ export function renderSqlRevision(meta: RevisionMeta, upSql: string, downSql?: s
   return [...header, ...body].join("\n") + "\n";
 }
 
-function sqlStep(sql: string): Revision["upgrade"] {
+/** A section of a `.sql` revision as a migration function: one `op.execute`, none when empty. */
+export function sqlMigration(sql: string): Revision["upgrade"] {
   return (op) => {
     if (sql !== "") op.execute(sql);
   };
