@@ -1,9 +1,9 @@
-import { mkdtempSync, mkdirSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { main } from "../../cli/main.ts";
 import { createTestDatabase, type TestDatabase } from "../support/database.ts";
+import { tempDir } from "../support/temp-dir.ts";
 
 /** The command line in-process, with every write to stdout and stderr recorded as it was made. */
 async function lambic(cwd: string, args: string[], env: Record<string, string | undefined>) {
@@ -15,7 +15,7 @@ async function lambic(cwd: string, args: string[], env: Record<string, string | 
 
 /** A project of `count` linear .sql revisions, each `SELECT 1`. */
 function trivialProject(count: number): string {
-  const dir = mkdtempSync(join(tmpdir(), "lambic-cli-online-"));
+  const dir = tempDir("lambic-cli-online-");
   mkdirSync(join(dir, "revisions/main"), { recursive: true });
   for (let i = 1; i <= count; i++) {
     const id = `s${String(i).padStart(4, "0")}`;
