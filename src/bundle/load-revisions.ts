@@ -299,7 +299,6 @@ class ScriptBundle {
   readonly revisions: readonly Revision[];
   private readonly script: vm.Script;
   private readonly compiled: Uint8Array;
-  private saving = false;
 
   constructor(
     file: string,
@@ -326,15 +325,11 @@ class ScriptBundle {
     const slot = position * 2 + (step === "upgrade" ? 0 : 1);
     if (this.compiled[slot] === 1) return;
     this.compiled[slot] = 1;
-    if (this.saving) return;
-    this.saving = true;
-    process.once("beforeExit", () => {
-      this.saving = false;
-      this.save();
-    });
+    saveAtExit(this);
   }
 
-  private save(): void {
+  /** @internal Writes the code cache with what is compiled now. */
+  save(): void {
     try {
       const data = this.script.createCachedData();
       const header = new Uint8Array(4 + this.compiled.length);
@@ -345,6 +340,19 @@ class ScriptBundle {
       // A read-only cache folder only costs the next start the compiling.
     }
   }
+}
+
+/** Bundles whose code cache lacks functions this process ran; one listener writes them all. */
+const unsaved = new Set<ScriptBundle>();
+
+function saveAtExit(bundle: ScriptBundle): void {
+  if (unsaved.size === 0) {
+    process.once("beforeExit", () => {
+      for (const pending of unsaved) pending.save();
+      unsaved.clear();
+    });
+  }
+  unsaved.add(bundle);
 }
 
 function readCodeCache(file: string): { compiled: Uint8Array; data: Buffer } | undefined {
