@@ -578,6 +578,20 @@ export class RevisionMap {
    * (OVERLAPPING_VERSIONS), raised after that target's walk as Alembic does. Not re-entrant.
    */
   collect(targets: Iterable<RevisionNode>, link: Link, check = false): RevisionNode[] {
+    const out: RevisionNode[] = [];
+    this.traverse(targets, link, check, out);
+    return out;
+  }
+
+  /** `collect` as a mask over file positions (the targets included). */
+  private reach(targets: readonly RevisionNode[], link: Link, check = false): Uint8Array {
+    const mask = new Uint8Array(this.revisions.length);
+    this.traverse(targets, link, check, undefined, mask);
+    return mask;
+  }
+
+  /** The walk behind collect and reach: into `out` in Alembic's order, or into `mask`. */
+  private traverse(targets: Iterable<RevisionNode>, link: Link, check: boolean, out: RevisionNode[] | undefined, mask?: Uint8Array): void {
     const { offsets, targets: edgeTargets } = this.edges(link);
     const revisions = this.revisions;
     if (this.marks.length < revisions.length) {
@@ -588,7 +602,6 @@ export class RevisionMap {
     if (this.stack.length < edgeTargets.length + starts.length) this.stack = new Int32Array(edgeTargets.length + starts.length);
     const { marks, stack, isTarget } = this;
     const stamp = ++this.epoch;
-    const out: RevisionNode[] = [];
     if (check) for (const target of starts) isTarget[target.index] = 1;
     try {
       let top = 0;
@@ -601,7 +614,8 @@ export class RevisionMap {
           if (marks[index] === stamp) continue;
           marks[index] = stamp;
           for (let e = offsets[index]!, end = offsets[index + 1]!; e < end; e++) stack[top++] = edgeTargets[e]!;
-          out.push(revisions[index]!);
+          if (mask) mask[index] = 1;
+          else out!.push(revisions[index]!);
         }
         if (overlaps) {
           throw new LambicError(
@@ -614,7 +628,6 @@ export class RevisionMap {
     } finally {
       if (check) for (const target of starts) isTarget[target.index] = 0;
     }
-    return out;
   }
 
   descendants(targets: Iterable<RevisionNode>, options: { includeDependencies?: boolean; check?: boolean } = {}): Iterable<RevisionNode> {
@@ -1032,13 +1045,6 @@ export class RevisionMap {
       for (let i = 0; i < needs.length; i++) needs[i]! &= lowerDescendants[i]!;
     }
     return { revisions: needs, heads: targets };
-  }
-
-  /** `collect` as a mask over file positions (the targets included). */
-  private reach(targets: readonly RevisionNode[], link: Link, check = false): Uint8Array {
-    const mask = new Uint8Array(this.revisions.length);
-    for (const node of this.collect(targets, link, check)) mask[node.index] = 1;
-    return mask;
   }
 
   /**
