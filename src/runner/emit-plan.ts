@@ -81,7 +81,9 @@ export async function emitPlan(sink: Sink, set: RevisionSet, steps: readonly Pla
     segment = [];
   };
 
-  for (const [index, step] of steps.entries()) {
+  // An index loop: `entries()` made an iterator result and a pair per step.
+  for (let index = 0; index < steps.length; index++) {
+    const step = steps[index]!;
     const revision = step.kind === "revision" ? revisionOf(set, step.revision) : undefined;
     const direction = step.kind === "revision" ? step.direction : "stamp";
     const origin = (purpose: StatementOrigin["purpose"], parts?: readonly string[]): StatementOrigin => ({ purpose, revision: revision?.id, direction, parts });
