@@ -452,7 +452,7 @@ async function build(target: { absoluteDir: string; prefix: string; files: reado
     for (const output of compiled?.outputs ?? []) writeAtomically(output.path, output.contents);
   } catch (error) {
     // Without modules nothing needs the cache: a read-only project still loads, only slower.
-    if (compiled) throw error;
+    if (compiled) throw cacheUnwritable(cacheDir, error);
     checkDuplicates(loaded);
     return loaded;
   }
@@ -496,7 +496,7 @@ async function build(target: { absoluteDir: string; prefix: string; files: reado
     if (modules.length < files.length) writeAtomically(`${entry}.sql.json`, Buffer.from(JSON.stringify(sections)));
     writeAtomically(`${entry}.json`, Buffer.from(JSON.stringify(index)));
   } catch (error) {
-    if (compiled) throw error;
+    if (compiled) throw cacheUnwritable(cacheDir, error);
   }
   return loaded;
 }
@@ -554,6 +554,16 @@ async function compileModules(absoluteDir: string, modules: readonly string[], e
 function scriptSafe(result: BuildResult<{ metafile: true }>): boolean {
   if (result.warnings.some((warning) => warning.text.includes("import.meta"))) return false;
   return Object.values(result.metafile.outputs).every((output) => output.imports.every((imported) => !imported.external || isBuiltin(imported.path)));
+}
+
+function cacheUnwritable(cacheDir: string, error: unknown): LambicError {
+  const reason = (error as NodeJS.ErrnoException).code ?? (error as Error).message;
+  return new LambicError(
+    "CONFIG_INVALID",
+    `Cannot write the compiled revisions to ${cacheDir} (${reason}). TypeScript revisions are compiled there before they run: make that folder writable, or run lambic from a project folder you can write to.`,
+    { cacheDir },
+    { cause: error },
+  );
 }
 
 function pruneStale(cacheDir: string, dirKey: string): void {

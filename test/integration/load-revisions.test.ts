@@ -406,6 +406,25 @@ describe("loadRevisions errors", () => {
     expect(error.details).toMatchObject({ id: "a1", files: [first, second] });
   });
 
+  it("says CONFIG_INVALID, naming the folder, when the compiled revisions cannot be written", async () => {
+    write("a1.ts", tsRevision("a1", null));
+    mkdirSync(join(project, ".lambic"), { recursive: true });
+    writeFileSync(cacheDir, "a file where the cache folder should be");
+    const error = await loadError();
+    expect(error.code).toBe("CONFIG_INVALID");
+    expect(error.message).toContain(cacheDir);
+    expect(error.message).toContain("make that folder writable");
+  });
+
+  it("still loads .sql revisions when the cache cannot be written", async () => {
+    write("a1.sql", sqlRevision("a1", null));
+    mkdirSync(join(project, ".lambic"), { recursive: true });
+    writeFileSync(cacheDir, "a file where the cache folder should be");
+    const [revision] = await load();
+    expect(revision!.id).toBe("a1");
+    expect(await run(revision!, "upgrade")).toEqual(["UP a1"]);
+  });
+
   it("rejects a revisions folder that does not exist", async () => {
     const error = (await loadRevisions(join(project, "nope"), { cacheDir }).then(
       () => undefined,
