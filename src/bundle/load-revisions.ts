@@ -60,9 +60,9 @@ interface CacheIndex {
  * keyed by each file's name, size and mtime.
  *
  * A warm start reads neither the sources nor the bundle: the cache keeps each revision's
- * metadata and checksum in a JSON index; the bundle is loaded, and a `.sql` file read again, only
- * when an upgrade or downgrade function is first called. `lambic heads` over thousands of
- * revisions thus costs a directory listing, a stat per file and one JSON parse.
+ * metadata and checksum in a JSON index; the bundle, and the `.sql` revisions' SQL kept beside
+ * the index, are read only when an upgrade or downgrade function is first called. `lambic heads`
+ * over thousands of revisions thus costs a directory listing, a stat per file and one JSON parse.
  */
 export async function loadRevisions(dir: string, options: LoadRevisionsOptions = {}): Promise<LoadedRevision[]> {
   const names = listRevisionFiles(dir);
