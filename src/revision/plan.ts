@@ -138,6 +138,12 @@ export class VersionRows {
 
   /** Applies a step to the rows and returns the changes, in the order they are to be written. */
   apply(step: PlanStep): VersionRowChange[] {
+    if (step.kind === "revision" && step.direction === "up") {
+      // The usual step, decided without the general tests below (which reach the same answer):
+      // one parent, which holds a row, moves its row to the revision.
+      const down = this.node(step).normalizedDown;
+      if (down.length === 1 && this.rows.includes(down[0]!)) return [this.update(down[0]!, step.revision)];
+    }
     const changes: VersionRowChange[] = [];
     const heads = new Set(this.rows);
     if (this.shouldDeleteBranch(step, heads)) {
