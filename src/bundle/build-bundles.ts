@@ -42,7 +42,7 @@ export async function buildBundle(database: DatabaseConfig, options: { projectDi
 
   const entry = [
     "// lambic revision bundle: generated, do not edit",
-    ...loaded.flatMap((revision, i) => (files[i]!.endsWith(".sql") ? [] : [`import r${i} from ${JSON.stringify(`./${files[i]}`)};`])),
+    ...loaded.flatMap((_, i) => (files[i]!.endsWith(".sql") ? [] : [`import r${i} from ${JSON.stringify(`./${files[i]}`)};`])),
     `export const formatVersion = ${BUNDLE_FORMAT_VERSION};`,
     `export const database = ${JSON.stringify(database.name)};`,
     `export const settings = ${JSON.stringify(settingsOf(database))};`,

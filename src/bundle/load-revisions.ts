@@ -124,13 +124,13 @@ function fromIndex(prefix: string, files: readonly string[], entry: string, inde
   for (let i = 0; i < files.length; i++) {
     const path = prefix + files[i]!;
     const checksum = index.checksums.slice(i * 64, i * 64 + 64);
-    const code = files[i]!.endsWith(".sql") ? new LazySqlRevision(path, checksum, sections, i) : bundle;
-    revisions[i] = new CachedRevision(index.revisions[i]!, code, code === bundle ? modulePosition++ : 0, path, checksum);
+    const code = files[i]!.endsWith(".sql") ? new LazySqlRevision(path, checksum, sections) : bundle;
+    revisions[i] = new CachedRevision(index.revisions[i]!, code, code === bundle ? modulePosition++ : i, path, checksum);
   }
   return revisions;
 }
 
-/** Where a cached revision's functions come from: the bundle (by module position) or its `.sql` file. */
+/** Where a cached revision's functions come from: the bundle (by module position) or its `.sql` file (by file position). */
 interface RevisionCode {
   step(position: number, step: "upgrade" | "downgrade"): MigrationFunction;
 }
@@ -138,10 +138,10 @@ interface RevisionCode {
 const NO_IDS: readonly string[] = Object.freeze([]);
 
 /**
- * A revision as the cache index describes it. Its functions are made when read: a warm start
- * over thousands of revisions allocated two closures for each, most never called.
+ * The one shape every loaded revision has, whatever its source: defaults filled in, so a cold
+ * load (from the files) and a warm one (from the cache index) return equal records.
  */
-class CachedRevision implements LoadedRevision {
+abstract class RevisionRecord implements LoadedRevision {
   readonly id: string;
   readonly revises: RevisionMeta["revises"];
   readonly dependsOn: readonly string[];
@@ -149,18 +149,44 @@ class CachedRevision implements LoadedRevision {
   readonly message: string;
   readonly transactional: boolean;
   readonly source: { readonly file: string; readonly checksum: string };
+  abstract readonly upgrade: MigrationFunction;
+  abstract readonly downgrade?: MigrationFunction;
+
+  constructor(meta: RevisionMeta, file: string, checksum: string) {
+    this.id = meta.id;
+    this.revises = meta.revises;
+    this.dependsOn = meta.dependsOn ?? NO_IDS;
+    this.branchLabels = meta.branchLabels ?? NO_IDS;
+    this.message = meta.message ?? "";
+    this.transactional = meta.transactional ?? true;
+    this.source = { file, checksum };
+  }
+}
+
+/** A revision read from its file, with its functions at hand. */
+class ReadRevision extends RevisionRecord {
+  readonly upgrade: MigrationFunction;
+  declare readonly downgrade?: MigrationFunction;
+
+  constructor(meta: RevisionMeta, upgrade: MigrationFunction, downgrade: MigrationFunction | undefined, file: string, checksum: string) {
+    super(meta, file, checksum);
+    this.upgrade = upgrade;
+    // Only when there is one: a revision without a downgrade has no such property.
+    if (downgrade) (this as { downgrade?: MigrationFunction }).downgrade = downgrade;
+  }
+}
+
+/**
+ * A revision as the cache index describes it. Its functions are made when read: a warm start
+ * over thousands of revisions allocated two closures for each, most never called.
+ */
+class CachedRevision extends RevisionRecord {
   readonly #code: RevisionCode;
   readonly #position: number;
   readonly #reversible: boolean;
 
   constructor(indexed: IndexedRevision, code: RevisionCode, position: number, file: string, checksum: string) {
-    this.id = indexed.id;
-    this.revises = indexed.revises;
-    this.dependsOn = indexed.dependsOn ?? NO_IDS;
-    this.branchLabels = indexed.branchLabels ?? NO_IDS;
-    this.message = indexed.message ?? "";
-    this.transactional = indexed.transactional ?? true;
-    this.source = { file, checksum };
+    super(indexed, file, checksum);
     this.#code = code;
     this.#position = position;
     this.#reversible = indexed.downgrade !== false;
@@ -240,18 +266,17 @@ class LazySqlRevision implements RevisionCode {
     private readonly path: string,
     private readonly checksum: string,
     private readonly sections: SqlSections,
-    private readonly position: number,
   ) {}
 
-  step(_position: number, step: "upgrade" | "downgrade"): MigrationFunction {
+  step(position: number, step: "upgrade" | "downgrade"): MigrationFunction {
     return (op, ctx) => {
-      this.revision ??= this.load();
+      this.revision ??= this.load(position);
       return this.revision[step]!(op, ctx);
     };
   }
 
-  private load(): Pick<Revision, "upgrade" | "downgrade"> {
-    const stored = this.sections.at(this.position);
+  private load(position: number): Pick<Revision, "upgrade" | "downgrade"> {
+    const stored = this.sections.at(position);
     if (stored) return { upgrade: sqlMigration(stored[0]), ...(stored[1] === null ? {} : { downgrade: sqlMigration(stored[1]) }) };
     const bytes = readFileSync(this.path);
     if (sha256(bytes) !== this.checksum) {
@@ -368,32 +393,6 @@ function readCodeCache(file: string): { compiled: Uint8Array; data: Buffer } | u
   return { compiled: new Uint8Array(bytes.subarray(4, 4 + slots)), data: bytes.subarray(4 + slots) };
 }
 
-/**
- * The one shape every loaded revision has, whatever its source: defaults filled in, so a cold
- * load (from the modules) and a warm one (from the cache index) return equal records. Plain
- * property assignment: spreading 5,000 objects showed up in the warm-load profile.
- */
-function loadedRevision(
-  meta: RevisionMeta,
-  upgrade: MigrationFunction,
-  downgrade: MigrationFunction | undefined,
-  file: string,
-  checksum: string,
-): LoadedRevision {
-  const revision: { -readonly [K in keyof LoadedRevision]: LoadedRevision[K] } = {
-    id: meta.id,
-    revises: meta.revises,
-    dependsOn: meta.dependsOn ?? NO_IDS,
-    branchLabels: meta.branchLabels ?? NO_IDS,
-    message: meta.message ?? "",
-    transactional: meta.transactional ?? true,
-    upgrade,
-    source: { file, checksum },
-  };
-  if (downgrade) revision.downgrade = downgrade;
-  return revision;
-}
-
 /** `dir` plus a separator: `join` per file was a visible cost at 5,000 files. */
 function folderPrefix(dir: string): string {
   const joined = join(dir, "x");
@@ -435,7 +434,7 @@ async function build(target: { absoluteDir: string; prefix: string; files: reado
     if (path.endsWith(".sql")) {
       const bytes = readFileSync(path);
       const { revision, upSql, downSql } = parseSqlRevisionParts(bytes.toString("utf8"), path);
-      loaded[i] = loadedRevision(revision, revision.upgrade, revision.downgrade, path, sha256(bytes));
+      loaded[i] = new ReadRevision(revision, revision.upgrade, revision.downgrade, path, sha256(bytes));
       sections[i] = [upSql, downSql ?? null];
     } else {
       modules.push(files[i]!);
@@ -465,7 +464,7 @@ async function build(target: { absoluteDir: string; prefix: string; files: reado
       // Bound, so a revision may use `this` as it would in its own module.
       const upgrade = revision.upgrade.bind(revision);
       const downgrade = revision.downgrade?.bind(revision);
-      loaded[modulePositions[position]!] = loadedRevision(revision, upgrade, downgrade, path, sha256(readFileSync(path)));
+      loaded[modulePositions[position]!] = new ReadRevision(revision, upgrade, downgrade, path, sha256(readFileSync(path)));
     });
   }
 

@@ -78,8 +78,8 @@ function lockStatement(names: VersionTableNames, kind: "xact" | "session" | "unl
   return `SELECT ${fn}(hashtextextended(${quoteLiteral(lockKey(names))}, 0))`;
 }
 
-/** BEGIN, the timeouts and the transaction lock: the same text online and offline. */
-function openTransaction(sink: Sink, names: VersionTableNames, options: RunOptions): void {
+/** BEGIN and the session settings: the same text online and offline. */
+function openTransaction(sink: Sink, options: RunOptions): void {
   sink.statement("BEGIN", { purpose: "control" });
   sink.statement(`SET LOCAL lock_timeout = ${millis(options.lockTimeoutMs)}`, { purpose: "control" });
   // Literals are rendered without E'': a backslash is only inert with standard strings on.
@@ -221,7 +221,7 @@ export async function runMigration(connection: Connection, set: RevisionSet, com
   const preparedUpdate = `lambic_version_update_${randomUUID().replace(/-/g, "")}`;
   const sink = new ConnectionSink(connection, (error, statement, position) => statementError(error, statement, position, names, options));
   try {
-    openTransaction(sink, names, options);
+    openTransaction(sink, options);
     const lock = sink.statement(
       `SELECT extract(epoch FROM clock_timestamp() - statement_timestamp()) * 1000 AS lock_wait_ms FROM (${lockStatement(names, "xact")}) AS acquired`,
       { purpose: "lock" },
@@ -344,7 +344,7 @@ export async function renderScript(set: RevisionSet, command: MigrationCommand, 
   if (options.searchPath !== undefined) sink.statement(`CREATE SCHEMA IF NOT EXISTS ${quoteIdentifier(options.searchPath, { op: "tenant", argument: "schema" })}`, { purpose: "control" });
   for (const ddl of createVersionTableStatements(names)) sink.statement(ddl, { purpose: "control" });
   if (sessionLock) sink.statement(lockStatement(names, "session"), { purpose: "lock" });
-  openTransaction(sink, names, options);
+  openTransaction(sink, options);
   sink.statement(lockStatement(names, "xact"), { purpose: "lock" });
   const { rows, closeSegment } = await emitPlan(sink, set, steps, startRows, { names, runId: options.runId, actor: options.actor, x: options.x ?? {}, perRevision: options.perRevision ?? false, searchPath: options.searchPath });
   await closeSegment();
