@@ -48,14 +48,27 @@ export async function main(argv: readonly string[], io: Io): Promise<number> {
     return output.exitCode ?? 0;
   } catch (error) {
     progress.flush();
-    const coded =
-      error instanceof LambicError
-        ? error
-        : new LambicError("REVISION_FAILED", `Unexpected failure: ${(error as Error)?.stack ?? String(error)}`, {});
-    if (json) io.stdout(`${JSON.stringify({ error: coded.toJSON() })}\n`);
+    const coded = error instanceof LambicError ? error : internalError(error);
+    try {
+      if (json) io.stdout(`${JSON.stringify({ error: coded.toJSON() })}\n`);
+    } catch {
+      // stdout is gone (a closed pipe): stderr still tells.
+    }
     io.stderr(`lambic: ${coded.code}: ${coded.message}\n`);
+    if (coded.code === "INTERNAL_ERROR" && coded.details.stack) io.stderr(`${String(coded.details.stack)}\n`);
     return coded.code === "USAGE" ? 2 : 1;
   }
+}
+
+/** An error lambic did not foresee (none of its coded ones): a bug, reported with its stack. */
+function internalError(error: unknown): LambicError {
+  const message = error instanceof Error ? error.message : String(error);
+  return new LambicError(
+    "INTERNAL_ERROR",
+    `Unexpected failure: ${message}. This is a lambic bug, not a problem with your revisions: please report it with the command you ran and the stack below.`,
+    { stack: error instanceof Error ? error.stack : undefined },
+    { cause: error },
+  );
 }
 
 async function runCommand(context: Context): Promise<Output> {

@@ -51,3 +51,25 @@ describe("online commands in-process", () => {
     expect(stderr.join("")).toContain("REVISION_FILE_INVALID");
   });
 });
+
+describe("an unexpected failure", () => {
+  const failingStdout = () => {
+    throw Object.assign(new Error("write EPIPE"), { code: "EPIPE" });
+  };
+
+  it("is INTERNAL_ERROR, exit 1, saying it is a lambic bug, with the stack on stderr", async () => {
+    const stderr: string[] = [];
+    const code = await main(["heads"], { stdout: failingStdout, stderr: (text) => void stderr.push(text), cwd: trivialProject(1), env: {} });
+    expect(code).toBe(1);
+    const text = stderr.join("");
+    expect(text).toMatch(/^lambic: INTERNAL_ERROR: Unexpected failure: write EPIPE\. This is a lambic bug, not a problem with your revisions/);
+    expect(text).toContain("\nError: write EPIPE\n    at ");
+  });
+
+  it("still reaches stderr with --json when stdout cannot be written", async () => {
+    const stderr: string[] = [];
+    const code = await main(["heads", "--json"], { stdout: failingStdout, stderr: (text) => void stderr.push(text), cwd: trivialProject(1), env: {} });
+    expect(code).toBe(1);
+    expect(stderr.join("")).toContain("lambic: INTERNAL_ERROR: Unexpected failure: write EPIPE.");
+  });
+});
