@@ -83,10 +83,21 @@ export async function onlineBench({ alembic, runs = 5, quick = false }) {
       rmSync(join(tsDir, ".lambic"), { recursive: true, force: true });
       const cold = lambicRun(tsDir)();
       if (alembicDir) timeProcess(ALEMBIC, ["-c", "alembic.ini", "heads"], { cwd: alembicDir, env: alembicEnv });
-      const tools = { lambic: lambicRun(tsDir), ...(alembicDir ? { alembic: alembicRun(alembicDir) } : {}) };
+      const floorChild = fileURLToPath(new URL("./lib/driver-floor-child.mjs", import.meta.url));
+      const tools = {
+        lambic: lambicRun(tsDir),
+        "driver floor": () => timeProcess(node, [floorChild, String(count)], { env }).seconds,
+        ...(alembicDir ? { alembic: alembicRun(alembicDir) } : {}),
+      };
       const result = interleaved(tools, { runs: caseRuns, reset, warmup: false });
       const what = `${count.toLocaleString("en-US")} trivial revisions`;
       log(`${what} (SELECT 1 each): lambic ${secs(result.lambic)} (cold, compiling the TS: ${secs(cold)}), alembic ${secs(result.alembic)}`);
+      const floor = result["driver floor"];
+      log(
+        `  driver floor (postgres.js and the server alone, lambic's per-step messages, whole process): ${secs(floor)}; ` +
+          `lambic's own share ${secs(result.lambic - floor)}, ${(((result.lambic - floor) / count) * 1e6).toFixed(0)} µs per revision` +
+          (result.alembic ? `; the target (≥ ${target}×) allows ${secs(result.alembic / target)} in all` : ""),
+      );
       if (result.alembic) {
         const speedup = result.alembic / result.lambic;
         const ok = speedup >= target;
@@ -95,7 +106,7 @@ export async function onlineBench({ alembic, runs = 5, quick = false }) {
       } else {
         log(`  ${what}: alembic skipped, no comparison`);
       }
-      rows.push({ group: "online", what: `upgrade head, ${what}`, lambic: result.lambic, lambicCold: cold, alembic: result.alembic });
+      rows.push({ group: "online", what: `upgrade head, ${what}`, floor, lambic: result.lambic, lambicCold: cold, alembic: result.alembic });
       if (count === 1000) noopDir = tsDir;
     }
 

@@ -89,7 +89,8 @@ function renderMarkdown({ rows, checks, machine, alembic, load, runs, elapsed, w
     lines.push("");
     const server = online.find((r) => r.what === "server");
     if (server) lines.push(`Server: ${server.note}. The database is dropped and re-created before each timed run; one transaction per run.`, "");
-    lines.push("| what | psql -f (floor) | lambic | lambic cold (TS compile) | Alembic (psycopg2) | Alembic ÷ lambic | lambic ÷ psql |");
+    lines.push("The floor is `psql -f` of the same SQL for the table-creating revisions, and for the trivial ones postgres.js and the server alone sending lambic's per-step messages (bench/lib/driver-floor-child.mjs).", "");
+    lines.push("| what | floor | lambic | lambic cold (TS compile) | Alembic (psycopg2) | Alembic ÷ lambic | lambic ÷ floor |");
     lines.push("|---|---:|---:|---:|---:|---:|---:|");
     for (const r of online) {
       if (r.what === "server") continue;
