@@ -1,6 +1,7 @@
 import { LambicError } from "../errors.ts";
 import type { Revision, RevisionMeta } from "./types.ts";
 import { closestMatch } from "../suggest.ts";
+import { splitStatements } from "./sql-statements.ts";
 import { BRANCH_LABEL_PATTERN, REVISION_ID_PATTERN } from "./validate-revision.ts";
 
 /** The header fields of a `.sql` revision, in the order `renderSqlRevision` writes them. */
@@ -22,7 +23,7 @@ const MARKER_LINE = /^--\s*\+([A-Za-z]+)\s*$/;
 
 /**
  * Parses a `.sql` revision: a header of `-- field: value` lines, then `-- +up` and an optional
- * `-- +down` section. The upgrade runs the up section as one `op.execute`; without a `-- +down`
+ * `-- +down` section. The upgrade runs the up section's statements one by one; without a `-- +down`
  * section the revision has no downgrade (the planner reports it as irreversible), while an
  * empty `-- +down` section is a downgrade that does nothing.
  */
@@ -136,10 +137,13 @@ export function renderSqlRevision(meta: RevisionMeta, upSql: string, downSql?: s
   return [...header, ...body].join("\n") + "\n";
 }
 
-/** A section of a `.sql` revision as a migration function: one `op.execute`, none when empty. */
+/**
+ * A section of a `.sql` revision as a migration function: one `op.execute` per statement, split
+ * where psql splits them (so it runs as `psql -f` runs the file), none when empty.
+ */
 export function sqlMigration(sql: string): Revision["upgrade"] {
   return (op) => {
-    if (sql !== "") op.execute(sql);
+    for (const statement of splitStatements(sql)) op.execute(statement);
   };
 }
 

@@ -161,12 +161,19 @@ function emitStep(
   started: StatementResult,
 ): EmittedStep {
   const versionStatements = versionChangeStatements(options.names, changes, index, options.preparedUpdate);
+  const direction = step.kind === "revision" ? step.direction : "stamp";
   let parts = versionStatements;
   if (transactional && statements.length > 0) {
-    for (const statement of versionStatements) statements.push(statement);
-    parts = statements;
+    // Online, each statement but the last goes as a message of its own: PostgreSQL does not say
+    // which statement of a message failed unless the error has a position, and the message does.
+    // The last one shares the step's message with the version-row changes (ours, told apart).
+    const alone = sink.online ? statements.length - 1 : 0;
+    for (let i = 0; i < alone; i++) {
+      const statement = statements[i]!;
+      sink.statement(statement, { purpose: "revision", revision: revision?.id, direction, parts: [statement] });
+    }
+    parts = alone === 0 ? statements.concat(versionStatements) : [statements[alone]!, ...versionStatements];
   }
-  const direction = step.kind === "revision" ? step.direction : "stamp";
   const origin: StatementOrigin = { purpose: revision ? "revision" : "version", revision: revision?.id, direction, parts, step: index };
   // joinStatements(parts), without scanning the version-row statements again: they are ours and
   // end cleanly.

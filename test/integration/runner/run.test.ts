@@ -4,6 +4,7 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { openConnection, type Connection, type OpenOptions } from "../../../src/db/connection.ts";
 import { LambicError } from "../../../src/errors.ts";
 import type { RevisionSet } from "../../../src/revision/revision-set.ts";
+import { sqlMigration } from "../../../src/revision/sql-revision.ts";
 import { checkDatabase, readCurrent, runMigration, type MigrationCommand, type RunOptions } from "../../../src/runner/run.ts";
 import { createTestDatabase, type TestDatabase } from "../../support/database.ts";
 import { inlineRevisionSet, tableHistory } from "../../support/revisions.ts";
@@ -359,8 +360,25 @@ describe.each(["postgres", "neon"] as const)("runner over the %s driver", (drive
     const history = tableHistory(100, (i) => (i === 69 ? { upgrade: (op) => { op.createTable("t70", { id: "int" }); op.execute("SELECT 1/0"); op.execute("SELECT 2"); } } : {}));
     const error = await failure(run(inlineRevisionSet(history), { kind: "upgrade", target: "head" }));
     expect(error.code).toBe("STATEMENT_FAILED");
-    expect(error.details).toMatchObject({ revision: "r0070", sqlstate: "22012" });
+    expect(error.details).toMatchObject({ revision: "r0070", sqlstate: "22012", statement: "SELECT 1/0" });
     expect(await tables()).toEqual([]);
+  });
+
+  it("names the failing statement of a .sql revision's several statements", async () => {
+    const up = "CREATE TABLE a1 (id int);\n-- the second\nCREATE TABLE a1 (id int);\nCREATE TABLE a2 (id int);";
+    const set = inlineRevisionSet([...tableHistory(1), { id: "r0002", revises: "r0001", upgrade: sqlMigration(up) }]);
+    const error = await failure(run(set, { kind: "upgrade", target: "head" }));
+    expect(error.code).toBe("STATEMENT_FAILED");
+    expect(error.details).toMatchObject({ revision: "r0002", sqlstate: "42P07", statement: "-- the second\nCREATE TABLE a1 (id int)" });
+    expect(await tables()).toEqual([]);
+  });
+
+  it("runs a non-transactional .sql revision's statements one by one (two concurrent index builds)", async () => {
+    const up = "CREATE INDEX CONCURRENTLY t1_note_idx ON t1 (note);\nCREATE INDEX CONCURRENTLY t1_id_note_idx ON t1 (id, note);";
+    const set = inlineRevisionSet([...tableHistory(1), { id: "r0002", revises: "r0001", transactional: false, upgrade: sqlMigration(up) }]);
+    const result = await run(set, { kind: "upgrade", target: "head" });
+    expect(result.to).toEqual(["r0002"]);
+    expect((await sql`SELECT indexname FROM pg_indexes WHERE tablename = 't1' AND indexname LIKE 't1_%note_idx' ORDER BY 1`).map((r) => r.indexname)).toEqual(["t1_id_note_idx", "t1_note_idx"]);
   });
 
   it("points at the statement and position of a syntax error in a later step of a message", async () => {

@@ -1,0 +1,172 @@
+/**
+ * Splits SQL text into statements where psql would: at each `;` outside quotes, comments,
+ * dollar quotes and parentheses, and outside the `BEGIN … END` body of a
+ * `CREATE [OR REPLACE] FUNCTION|PROCEDURE … BEGIN ATOMIC` (psql's own heuristic, in
+ * psqlscan.l). A `.sql` revision runs its statements one by one, as `psql -f` does: outside a
+ * transaction a multi-statement message would run as one implicit transaction, where
+ * `CREATE INDEX CONCURRENTLY` is refused; and a failing statement is named exactly.
+ *
+ * A statement keeps the comments before it (so an offline script keeps them too), not the white
+ * space, nor its `;`; comments with no statement after them are dropped. Text that never ends
+ * (an open quote or comment) is one last statement, for the server to report. Strings are read
+ * with standard_conforming_strings on, as every run sets it.
+ */
+export function splitStatements(sql: string): string[] {
+  const statements: string[] = [];
+  const length = sql.length;
+  /** Where the statement's text starts (its first comment or token), and whether it has a token yet. */
+  let start = -1;
+  let tokens = false;
+  let parens = 0;
+  let begins = 0;
+  /** psql's `identifiers`: the first letter of create/or/replace/function/procedure among the statement's first four words. */
+  let lead = "";
+  let words = 0;
+
+  const end = (at: number) => {
+    if (tokens) statements.push(sql.slice(start, at).trimEnd());
+    start = -1;
+    tokens = false;
+    parens = 0;
+    begins = 0;
+    lead = "";
+    words = 0;
+  };
+
+  let i = 0;
+  while (i < length) {
+    const c = sql.charCodeAt(i);
+    if (isSpace(c)) {
+      i++;
+      continue;
+    }
+    if (start < 0) start = i;
+    if (c === DASH && sql.charCodeAt(i + 1) === DASH) {
+      const newline = sql.indexOf("\n", i);
+      i = newline === -1 ? length : newline + 1;
+      continue;
+    }
+    if (c === SLASH && sql.charCodeAt(i + 1) === STAR) {
+      i = skipBlockComment(sql, i);
+      continue;
+    }
+    if (c !== SEMICOLON) tokens = true;
+    if (c === SEMICOLON) {
+      if (parens === 0 && begins === 0) end(i);
+      i++;
+    } else if (c === OPEN) {
+      parens++;
+      i++;
+    } else if (c === CLOSE) {
+      if (parens > 0) parens--;
+      i++;
+    } else if (c === QUOTE) {
+      i = skipQuoted(sql, i, QUOTE, false);
+    } else if (c === DOUBLE_QUOTE) {
+      i = skipQuoted(sql, i, DOUBLE_QUOTE, false);
+    } else if (c === DOLLAR) {
+      i = skipDollar(sql, i);
+    } else if (isIdentifierStart(c)) {
+      let j = i + 1;
+      while (j < length && isIdentifierPart(sql.charCodeAt(j))) j++;
+      const word = sql.slice(i, j).toLowerCase();
+      const next = sql.charCodeAt(j);
+      if (next === QUOTE && word.length === 1 && "ebnx".includes(word)) {
+        // E'…' reads backslash escapes; B'…', N'…', X'…' are plain strings.
+        i = skipQuoted(sql, j, QUOTE, word === "e");
+        continue;
+      }
+      if (word === "u" && next === AMPERSAND && (sql.charCodeAt(j + 1) === QUOTE || sql.charCodeAt(j + 1) === DOUBLE_QUOTE)) {
+        i = skipQuoted(sql, j + 1, sql.charCodeAt(j + 1), false);
+        continue;
+      }
+      if (words < 4 && LEAD_WORDS.has(word)) lead += word[0];
+      else if (words < 4) lead += " ";
+      words++;
+      if (parens === 0 && DEFINES_ROUTINE.test(lead)) {
+        if (word === "begin") begins++;
+        else if (word === "case" && begins > 0) begins++;
+        else if (word === "end" && begins > 0) begins--;
+      }
+      i = j;
+    } else {
+      i++;
+    }
+  }
+  end(length);
+  return statements;
+}
+
+const DASH = 45;
+const SLASH = 47;
+const STAR = 42;
+const SEMICOLON = 59;
+const OPEN = 40;
+const CLOSE = 41;
+const QUOTE = 39;
+const DOUBLE_QUOTE = 34;
+const DOLLAR = 36;
+const BACKSLASH = 92;
+const AMPERSAND = 38;
+
+const LEAD_WORDS = new Set(["create", "or", "replace", "function", "procedure"]);
+const DOLLAR_TAG = /\$(?:[A-Za-z_\u0080-\uffff][\w\u0080-\uffff]*)?\$/y;
+/** CREATE FUNCTION, CREATE PROCEDURE, CREATE OR REPLACE FUNCTION|PROCEDURE (first letters). */
+const DEFINES_ROUTINE = /^c(?:[fp]|or[fp])/;
+
+function isSpace(c: number): boolean {
+  return c === 32 || (c >= 9 && c <= 13);
+}
+
+function isIdentifierStart(c: number): boolean {
+  return (c >= 97 && c <= 122) || (c >= 65 && c <= 90) || c === 95 || c >= 128;
+}
+
+function isIdentifierPart(c: number): boolean {
+  return isIdentifierStart(c) || (c >= 48 && c <= 57) || c === DOLLAR;
+}
+
+/** Past a quoted string or identifier starting at `at` (a doubled quote is one; `backslashes`: E'…'). */
+function skipQuoted(sql: string, at: number, quote: number, backslashes: boolean): number {
+  let i = at + 1;
+  while (i < sql.length) {
+    const c = sql.charCodeAt(i);
+    if (backslashes && c === BACKSLASH) {
+      i += 2;
+    } else if (c === quote) {
+      if (sql.charCodeAt(i + 1) !== quote) return i + 1;
+      i += 2;
+    } else {
+      i++;
+    }
+  }
+  return sql.length;
+}
+
+/** Past a (nested) block comment starting at `at`. */
+function skipBlockComment(sql: string, at: number): number {
+  let depth = 0;
+  let i = at;
+  while (i < sql.length) {
+    if (sql.charCodeAt(i) === SLASH && sql.charCodeAt(i + 1) === STAR) {
+      depth++;
+      i += 2;
+    } else if (sql.charCodeAt(i) === STAR && sql.charCodeAt(i + 1) === SLASH) {
+      depth--;
+      i += 2;
+      if (depth === 0) return i;
+    } else {
+      i++;
+    }
+  }
+  return sql.length;
+}
+
+/** Past a dollar-quoted string (`$$…$$`, `$tag$…$tag$`) starting at `at`; a `$1` parameter is one character. */
+function skipDollar(sql: string, at: number): number {
+  DOLLAR_TAG.lastIndex = at;
+  const delimiter = DOLLAR_TAG.exec(sql);
+  if (!delimiter) return at + 1;
+  const close = sql.indexOf(delimiter[0], at + delimiter[0].length);
+  return close === -1 ? sql.length : close + delimiter[0].length;
+}

@@ -1,0 +1,75 @@
+import { describe, expect, it } from "vitest";
+import { splitStatements } from "../../../src/revision/sql-statements.ts";
+
+describe("splitting SQL into statements as psql does", () => {
+  it("splits at each semicolon and drops the semicolons", () => {
+    expect(splitStatements("CREATE TABLE a (id int);\nCREATE TABLE b (id int);\n")).toEqual(["CREATE TABLE a (id int)", "CREATE TABLE b (id int)"]);
+  });
+
+  it("keeps a last statement without a semicolon", () => {
+    expect(splitStatements("SELECT 1;\nSELECT 2")).toEqual(["SELECT 1", "SELECT 2"]);
+  });
+
+  it("gives nothing for empty text, white space or comments only", () => {
+    expect(splitStatements("")).toEqual([]);
+    expect(splitStatements("  \n\t")).toEqual([]);
+    expect(splitStatements("-- nothing to do\n/* really */\n;;\n")).toEqual([]);
+  });
+
+  it("keeps the comments before a statement, and those inside it, with it", () => {
+    expect(splitStatements("-- the table\n/* a note */\nCREATE TABLE a (\n  id int -- the key; not an end\n);")).toEqual(["-- the table\n/* a note */\nCREATE TABLE a (\n  id int -- the key; not an end\n)"]);
+    expect(splitStatements("SELECT 1; -- then two\nSELECT 2;\n-- the end\n")).toEqual(["SELECT 1", "-- then two\nSELECT 2"]);
+  });
+
+  it("does not split inside quoted strings, with doubled quotes", () => {
+    expect(splitStatements("INSERT INTO t VALUES ('a;b', 'it''s; fine');SELECT 2")).toEqual(["INSERT INTO t VALUES ('a;b', 'it''s; fine')", "SELECT 2"]);
+  });
+
+  it("reads backslashes as escapes only in E'' strings", () => {
+    expect(splitStatements("SELECT E'a\\';b';SELECT 'c\\';SELECT 3")).toEqual(["SELECT E'a\\';b'", "SELECT 'c\\'", "SELECT 3"]);
+  });
+
+  it("does not split inside quoted identifiers or U& strings", () => {
+    expect(splitStatements('CREATE TABLE "a;b" ("x"";y" int);SELECT U&\'d;\\0061\';SELECT 3')).toEqual(['CREATE TABLE "a;b" ("x"";y" int)', "SELECT U&'d;\\0061'", "SELECT 3"]);
+  });
+
+  it("does not split inside dollar quotes, tagged or not", () => {
+    const fn = "CREATE FUNCTION f() RETURNS int LANGUAGE plpgsql AS $$ BEGIN PERFORM 1; RETURN 1; END $$";
+    const tagged = "DO $body$ BEGIN RAISE NOTICE '$$;'; END $body$";
+    expect(splitStatements(`${fn};\n${tagged};\nSELECT 3;`)).toEqual([fn, tagged, "SELECT 3"]);
+  });
+
+  it("takes $1 and an identifier holding $ for what they are, not dollar quotes", () => {
+    expect(splitStatements("PREPARE p (int) AS SELECT $1;SELECT a$b$ FROM t;SELECT 3")).toEqual(["PREPARE p (int) AS SELECT $1", "SELECT a$b$ FROM t", "SELECT 3"]);
+  });
+
+  it("does not split inside nested block comments", () => {
+    expect(splitStatements("SELECT /* a /* b; */ c; */ 1;SELECT 2")).toEqual(["SELECT /* a /* b; */ c; */ 1", "SELECT 2"]);
+  });
+
+  it("does not split inside parentheses, as in a rule's action list", () => {
+    const rule = "CREATE RULE r AS ON INSERT TO t DO ALSO (INSERT INTO log VALUES (1); INSERT INTO log VALUES (2))";
+    expect(splitStatements(`${rule};SELECT 2`)).toEqual([rule, "SELECT 2"]);
+  });
+
+  it("keeps a BEGIN ATOMIC body, CASE … END inside it included, in its CREATE FUNCTION or PROCEDURE", () => {
+    const fn = "CREATE OR REPLACE FUNCTION f(x int) RETURNS int LANGUAGE sql BEGIN ATOMIC SELECT 1; SELECT CASE WHEN x > 0 THEN 1 ELSE 0 END; END";
+    const proc = "create procedure p() begin atomic insert into t values (1); end";
+    expect(splitStatements(`${fn};\n${proc};\nSELECT 3;`)).toEqual([fn, proc, "SELECT 3"]);
+  });
+
+  it("splits transaction blocks and other statements that merely say BEGIN or END", () => {
+    expect(splitStatements("BEGIN; SELECT 1; END; CREATE TABLE begin_end (id int);")).toEqual(["BEGIN", "SELECT 1", "END", "CREATE TABLE begin_end (id int)"]);
+  });
+
+  it("keeps text that never closes its quote as one last statement, for the server to report", () => {
+    expect(splitStatements("SELECT 1; SELECT 'open;")).toEqual(["SELECT 1", "SELECT 'open;"]);
+  });
+
+  it("splits concurrent index builds into one statement each", () => {
+    expect(splitStatements("CREATE INDEX CONCURRENTLY a_idx ON t (a);\r\nCREATE INDEX CONCURRENTLY b_idx ON t (b);\r\n")).toEqual([
+      "CREATE INDEX CONCURRENTLY a_idx ON t (a)",
+      "CREATE INDEX CONCURRENTLY b_idx ON t (b)",
+    ]);
+  });
+});
