@@ -28,6 +28,31 @@ export interface EmitOptions {
   readonly perRevision: boolean;
   /** Online: the name under which each transaction prepares its steps' version-row update. */
   readonly preparedUpdate?: string;
+  /** Online: kept up to date with what the run has made durable, for the words of a failure. */
+  readonly progress?: RunProgress;
+}
+
+/** What a run has made durable so far (a plan that commits more than once). */
+export interface RunProgress {
+  /** The version rows as this run last committed them; undefined while it has committed nothing. */
+  committed?: readonly string[];
+  /** A non-transactional revision that has run statements since that commit: they stay whatever follows. */
+  outsideTransaction?: string;
+}
+
+/** What a failure leaves in the database, in words (the sentence after the failure's own). */
+export function failureOutcome(progress: RunProgress | undefined): string {
+  const versions = (rows: readonly string[] | undefined) => (rows?.length ? rows.join(", ") : "base");
+  if (progress?.outsideTransaction !== undefined) {
+    return (
+      `Revision ${progress.outsideTransaction} runs outside a transaction, so what it did before the failure stays, but its version row was not written: ` +
+      `the version table says ${versions(progress.committed)}. Check what it left (or make its statements idempotent, e.g. IF NOT EXISTS) before running again.`
+    );
+  }
+  if (progress?.committed !== undefined) {
+    return `This transaction was rolled back; the revisions committed before it stay, so the database is at ${versions(progress.committed)}.`;
+  }
+  return "The run was rolled back: the database is as it was before.";
 }
 
 /** One emitted step; once sent, `finished.rows` holds the server's clock at its end. */
@@ -62,6 +87,9 @@ export async function emitPlan(sink: Sink, set: RevisionSet, steps: readonly Pla
   let previousEnd: StatementResult = steps.length > 0 ? sink.statement(CLOCK_STATEMENT, { purpose: "control" }) : {};
   /** Whether this transaction has prepared the version-row update yet. */
   let prepared = false;
+  const committed = (versions: readonly string[]) => {
+    if (options.progress) Object.assign(options.progress, { committed: [...versions], outsideTransaction: undefined });
+  };
 
   /** Writes the history rows of the steps since the last commit (after reading their clocks). */
   const closeSegment = async () => {
@@ -71,7 +99,7 @@ export async function emitPlan(sink: Sink, set: RevisionSet, steps: readonly Pla
       const startedAt = e.started.rows?.[0]?.at as number | undefined;
       const finishedAt = e.finished.rows?.[0]?.at as number | undefined;
       if (sink.online && finishedAt === undefined) {
-        throw new LambicError("UNKNOWN_VERSION", `Recording ${e.label} changed no version row: the version table ${options.names.versionTable} does not hold what the plan expected. Nothing was committed; check "lambic current".`, { step: e.label });
+        throw new LambicError("UNKNOWN_VERSION", `Recording ${e.label} changed no version row: the version table ${options.names.versionTable} does not hold what the plan expected. ${failureOutcome(options.progress)} Check "lambic current".`, { step: e.label });
       }
       return { revision: e.entry.revision, direction: e.entry.direction, checksum: e.entry.checksum, startedAt, finishedAt };
     });
@@ -97,10 +125,12 @@ export async function emitPlan(sink: Sink, set: RevisionSet, steps: readonly Pla
       if (options.searchPath !== undefined) sink.statement(`SET search_path TO ${quoteIdentifier(options.searchPath)}`, origin("control"));
       started = sink.statement(CLOCK_STATEMENT, origin("control"));
       await sink.flush();
+      committed(rows.versions);
     }
     if (!sink.online) sink.comment(`Running ${describeStep(step)}`);
-    const statements = revision && step.kind === "revision" ? await collectStatements(sink, revision, step.direction, options.x) : [];
+    const statements = revision && step.kind === "revision" ? await collectStatements(sink, revision, step.direction, options) : [];
     if (!transactional) {
+      if (options.progress && revision) options.progress.outsideTransaction = revision.id;
       // Outside a transaction a failing statement would not stop the next one: one at a time.
       for (const text of statements) {
         sink.statement(text, origin("revision", [text]));
@@ -121,6 +151,7 @@ export async function emitPlan(sink: Sink, set: RevisionSet, steps: readonly Pla
       await closeSegment();
       sink.statement("COMMIT", origin("control"));
       await sink.flush();
+      committed(rows.versions);
       sink.statement("BEGIN", origin("control"));
       previousEnd = sink.statement(CLOCK_STATEMENT, origin("control"));
     }
@@ -197,7 +228,7 @@ function emitStep(
  * Runs a revision's upgrade or downgrade against an `op` that records statements. A read
  * (`ctx.query`) first sends what was recorded so far, so it sees the revision's own changes.
  */
-async function collectStatements(sink: Sink, revision: LoadedRevision, direction: RevisionDirection, x: Readonly<Record<string, string>>): Promise<string[]> {
+async function collectStatements(sink: Sink, revision: LoadedRevision, direction: RevisionDirection, { x, progress }: Pick<EmitOptions, "x" | "progress">): Promise<string[]> {
   let statements: string[] = [];
   const origin: StatementOrigin = { purpose: "revision", revision: revision.id, direction };
   const op = createOperations((statement) => statements.push(statement));
@@ -226,7 +257,7 @@ async function collectStatements(sink: Sink, revision: LoadedRevision, direction
     if (error instanceof LambicError) throw error;
     throw new LambicError(
       "REVISION_FAILED",
-      `Revision ${revision.id} (${direction === "up" ? "upgrade" : "downgrade"}) threw: ${(error as Error)?.message ?? String(error)}. Nothing was applied; fix the revision (${revision.source.file}) and run again.`,
+      `Revision ${revision.id} (${direction === "up" ? "upgrade" : "downgrade"}) threw: ${(error as Error)?.message ?? String(error)}. ${sink.online ? failureOutcome(progress) : "Nothing was written."} Fix the revision (${revision.source.file}) and run again.`,
       { revision: revision.id, direction, file: revision.source.file },
       { cause: error },
     );

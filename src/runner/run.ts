@@ -7,7 +7,7 @@ import { effectiveHeads, planDowngrade, planStamp, planUpgrade, type PlanStep } 
 import { isNode } from "../revision/revision-map.ts";
 import type { RevisionSet } from "../revision/revision-set.ts";
 import type { RevisionDirection } from "../revision/types.ts";
-import { emitPlan, needsSessionLock, type EmittedStep } from "./emit-plan.ts";
+import { emitPlan, failureOutcome, needsSessionLock, type EmittedStep, type RunProgress } from "./emit-plan.ts";
 import { ConnectionSink, locatePart, ScriptSink, type QueuedStatement, type Sink } from "./sink.ts";
 import {
   createVersionTableStatements,
@@ -145,7 +145,7 @@ function checksumError(changed: readonly ChangedRevision[]): LambicError {
 }
 
 /** Turns a driver failure into a coded error naming the revision and the statement. */
-export function statementError(error: unknown, statement: QueuedStatement | undefined, positionInStatement: number | undefined, names: VersionTableNames, options: { lockTimeoutMs: number }): never {
+export function statementError(error: unknown, statement: QueuedStatement | undefined, positionInStatement: number | undefined, names: VersionTableNames, options: { lockTimeoutMs: number }, progress?: RunProgress): never {
   if (error instanceof LambicError) throw error;
   const failure = toDatabaseFailure(error) ?? toDatabaseFailure((error as { cause?: unknown })?.cause);
   const origin = statement?.origin;
@@ -173,7 +173,7 @@ export function statementError(error: unknown, statement: QueuedStatement | unde
     detail: failure?.detail,
     hint: failure?.hint,
   };
-  const rolledBack = "The run was rolled back: the database is as it was before.";
+  const rolledBack = failureOutcome(progress);
   if (!failure) {
     throw new LambicError(
       "CONNECTION_FAILED",
@@ -219,7 +219,8 @@ export async function runMigration(connection: Connection, set: RevisionSet, com
   const names = versionTableNames(options);
   let sessionLock = false;
   const preparedUpdate = `lambic_version_update_${randomUUID().replace(/-/g, "")}`;
-  const sink = new ConnectionSink(connection, (error, statement, position) => statementError(error, statement, position, names, options));
+  const progress: RunProgress = {};
+  const sink = new ConnectionSink(connection, (error, statement, position) => statementError(error, statement, position, names, options, progress));
   try {
     openTransaction(sink, options);
     const lock = sink.statement(
@@ -260,6 +261,7 @@ export async function runMigration(connection: Connection, set: RevisionSet, com
       searchPath: options.searchPath,
       onStepDone: onStep ? (step) => onStep(stepResult(step)) : undefined,
       preparedUpdate,
+      progress,
     });
     await closeSegment();
     sink.statement("COMMIT", { purpose: "control" });

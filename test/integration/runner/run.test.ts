@@ -254,8 +254,34 @@ describe.each(["postgres", "neon"] as const)("runner over the %s driver", (drive
     const history = tableHistory(3, (i) => (i === 2 ? { upgrade: (op) => op.execute("SELECT 1/0") } : {}));
     const error = await failure(run(inlineRevisionSet(history), { kind: "upgrade", target: "head" }, { perRevision: true }));
     expect(error.code).toBe("STATEMENT_FAILED");
+    expect(error.message).toContain("This transaction was rolled back; the revisions committed before it stay, so the database is at r0002.");
     expect(await tables()).toEqual(["t1", "t2"]);
     expect(await versions()).toEqual(["r0002"]);
+  });
+
+  it("says what stays when a non-transactional revision fails after running some of its statements", async () => {
+    const set = inlineRevisionSet([
+      ...tableHistory(1),
+      { id: "r0002", revises: "r0001", transactional: false, upgrade: (op) => { op.createIndex("t1_note_idx", "t1", ["note"], { concurrently: true }); op.execute("SELECT 1/0"); } },
+    ]);
+    const error = await failure(run(set, { kind: "upgrade", target: "head" }));
+    expect(error.code).toBe("STATEMENT_FAILED");
+    expect(error.message).toContain("Revision r0002 runs outside a transaction, so what it did before the failure stays, but its version row was not written: the version table says r0001.");
+    expect(error.message).not.toContain("as it was before");
+    expect(await versions()).toEqual(["r0001"]);
+    expect((await sql`SELECT indexname FROM pg_indexes WHERE indexname = 't1_note_idx'`).length).toBe(1);
+  });
+
+  it("says a non-transactional revision's work stays when a later revision of its transaction fails", async () => {
+    const set = inlineRevisionSet([
+      ...tableHistory(1),
+      { id: "r0002", revises: "r0001", transactional: false, upgrade: (op) => op.createIndex("t1_note_idx", "t1", ["note"], { concurrently: true }) },
+      { id: "r0003", revises: "r0002", upgrade: (op) => op.execute("SELECT 1/0") },
+    ]);
+    const error = await failure(run(set, { kind: "upgrade", target: "head" }));
+    expect(error.details).toMatchObject({ revision: "r0003", sqlstate: "22012" });
+    expect(error.message).toContain("Revision r0002 runs outside a transaction, so what it did before the failure stays, but its version row was not written: the version table says r0001.");
+    expect(await versions()).toEqual(["r0001"]);
   });
 
   it("gives revisions ctx.x and ctx.query for data migrations", async () => {
