@@ -18,6 +18,7 @@ Database (DATABASE_URL or lambic.config.json; else the embedded PostgreSQL under
   downgrade TARGET [--sql [--output FILE]] [--dry-run] [--per-revision]
   stamp [--purge] TARGET...          set the version rows without running revisions
   check                              exit 0 at the heads, 1 with pending or changed revisions
+  embedded [status|stop]             where the embedded PostgreSQL is; stop it (its data stays)
   Tenant databases: every tenant schema by default; --tenant T (repeatable) selects some,
   --concurrency N (default 4) sets how many run at once; current --all-tenants reports each one.
 

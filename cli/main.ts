@@ -103,6 +103,8 @@ async function runCommand(context: Context): Promise<Output> {
       return current(context, await openSet(context));
     case "check":
       return check(context, await openSet(context));
+    case "embedded":
+      return embedded(context);
     case "publish": {
       const { publish } = await import("./aws.ts");
       return publish(context.database, args, context.io);
@@ -114,6 +116,29 @@ async function runCommand(context: Context): Promise<Output> {
     default:
       throw new LambicError("USAGE", `Unknown command "${args.command}". Run "lambic --help" for the commands.`, { command: args.command });
   }
+}
+
+/** `embedded [status]` says where the project's embedded PostgreSQL is; `embedded stop` stops it (its data stays). */
+async function embedded(context: Context): Promise<Output> {
+  const [action = "status", ...rest] = context.args.positionals;
+  if ((action !== "status" && action !== "stop") || rest.length > 0) {
+    throw new LambicError("USAGE", `lambic embedded takes "status" or "stop", got: ${context.args.positionals.join(" ")}.`, { action });
+  }
+  const { embeddedStatus, stopEmbedded } = await import("../src/db/embedded.ts");
+  const status = await embeddedStatus(context.io.cwd);
+  if (action === "stop") {
+    const stopped = status.running && (await stopEmbedded(context.io.cwd));
+    return {
+      json: { stopped, dataDir: status.dataDir ?? null },
+      text: stopped ? `Stopped the embedded PostgreSQL (its data stays in ${status.dataDir}; the next database command starts it again).` : "The embedded PostgreSQL is not running.",
+    };
+  }
+  const text = !status.exists
+    ? "This project has no embedded PostgreSQL yet: a database command without a database URL creates and starts one."
+    : status.running
+      ? `The embedded PostgreSQL is running on port ${status.port} (data: ${status.dataDir}). Connect with: ${status.psql}`
+      : `The embedded PostgreSQL is stopped (data: ${status.dataDir}); the next database command without a database URL starts it.`;
+  return { json: { exists: status.exists, running: status.running, port: status.port ?? null, dataDir: status.dataDir ?? null }, text };
 }
 
 async function openSet(context: Context): Promise<RevisionSet> {

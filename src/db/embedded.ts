@@ -1,6 +1,6 @@
 /**
  * The CLI's database when none is configured: a real PostgreSQL per project, started on first
- * use and left running so that the next command reuses it (`stopEmbedded` stops it).
+ * use and left running so that the next command reuses it (`lambic embedded stop` stops it).
  *
  * `.lambic/embedded.json` remembers where its data lives, its port and its password;
  * `.lambic/pgpass` lets psql connect without the password appearing on a command line.
@@ -88,8 +88,22 @@ export async function ensureEmbeddedPostgres(projectDir: string): Promise<Embedd
     dataDir: state.dataDir,
     port: state.port,
     started,
-    psql: `PGPASSFILE=${shellQuote(passFile)} psql -h 127.0.0.1 -p ${state.port} -U ${CLUSTER_USER} ${DATABASE}`,
+    psql: psqlCommand(lambicDir, state.port),
   };
+}
+
+function psqlCommand(lambicDir: string, port: number): string {
+  return `PGPASSFILE=${shellQuote(join(lambicDir, "pgpass"))} psql -h 127.0.0.1 -p ${port} -U ${CLUSTER_USER} ${DATABASE}`;
+}
+
+/** Where the project's embedded PostgreSQL is, and whether it runs (nothing is started). */
+export async function embeddedStatus(projectDir: string): Promise<{ exists: boolean; running: boolean; port?: number; dataDir?: string; psql?: string }> {
+  const lambicDir = join(resolve(projectDir), ".lambic");
+  const state = await readState(lambicDir);
+  if (!state || !(await isInitialised(state.dataDir))) return { exists: false, running: false };
+  const running = await runningServer(state.dataDir);
+  const port = running?.port ?? state.port;
+  return { exists: true, running: running !== undefined, port, dataDir: state.dataDir, psql: psqlCommand(lambicDir, port) };
 }
 
 /** Stops the project's embedded PostgreSQL (its data stays). Resolves false when it was not running. */

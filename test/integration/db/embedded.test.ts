@@ -4,6 +4,7 @@ import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { afterAll, expect, it } from "vitest";
 import { openConnection } from "../../../src/db/connection.ts";
+import { main } from "../../../cli/main.ts";
 import { ensureEmbeddedPostgres, stopEmbedded } from "../../../src/db/embedded.ts";
 
 let projectDir: string | undefined;
@@ -57,3 +58,28 @@ function hasPsql(): boolean {
     return false;
   }
 }
+
+it("lambic embedded says where the server is, and lambic embedded stop stops it, keeping its data", async () => {
+  const project = await mkdtemp(join(tmpdir(), "lambic-project-"));
+  const lambic = async (...args: string[]) => {
+    const stdout: string[] = [];
+    const code = await main(args, { stdout: (text) => void stdout.push(text), stderr: () => {}, cwd: project, env: {} });
+    return { code, text: stdout.join("").trim() };
+  };
+  let started: Awaited<ReturnType<typeof ensureEmbeddedPostgres>> | undefined;
+  try {
+    expect(await lambic("embedded")).toEqual({ code: 0, text: "This project has no embedded PostgreSQL yet: a database command without a database URL creates and starts one." });
+
+    started = await ensureEmbeddedPostgres(project);
+    expect(await lambic("embedded", "status")).toEqual({ code: 0, text: `The embedded PostgreSQL is running on port ${started.port} (data: ${started.dataDir}). Connect with: ${started.psql}` });
+
+    expect(await lambic("embedded", "stop")).toEqual({ code: 0, text: `Stopped the embedded PostgreSQL (its data stays in ${started.dataDir}; the next database command starts it again).` });
+    expect(JSON.parse((await lambic("embedded", "--json")).text)).toEqual({ exists: true, running: false, port: started.port, dataDir: started.dataDir });
+    expect(await lambic("embedded", "stop")).toEqual({ code: 0, text: "The embedded PostgreSQL is not running." });
+    expect((await lambic("embedded", "restart")).code).toBe(2);
+  } finally {
+    await stopEmbedded(project);
+    await rm(project, { recursive: true, force: true });
+    if (started && !started.dataDir.startsWith(project)) await rm(dirname(started.dataDir), { recursive: true, force: true });
+  }
+});
