@@ -47,7 +47,10 @@ export function splitStatements(sql: string): string[] {
       continue;
     }
     if (c === SLASH && sql.charCodeAt(i + 1) === STAR) {
-      i = skipBlockComment(sql, i);
+      const after = skipBlockComment(sql, i);
+      // One that never closes swallows what follows: the server must see it, and say so.
+      if (after === -1) tokens = true;
+      i = after === -1 ? length : after;
       continue;
     }
     if (c !== SEMICOLON) tokens = true;
@@ -143,7 +146,7 @@ function skipQuoted(sql: string, at: number, quote: number, backslashes: boolean
   return sql.length;
 }
 
-/** Past a (nested) block comment starting at `at`. */
+/** Past a (nested) block comment starting at `at`; -1 when it never closes. */
 function skipBlockComment(sql: string, at: number): number {
   let depth = 0;
   let i = at;
@@ -159,7 +162,7 @@ function skipBlockComment(sql: string, at: number): number {
       i++;
     }
   }
-  return sql.length;
+  return -1;
 }
 
 /** Past a dollar-quoted string (`$$…$$`, `$tag$…$tag$`) starting at `at`; a `$1` parameter is one character. */

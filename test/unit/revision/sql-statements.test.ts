@@ -62,8 +62,9 @@ describe("splitting SQL into statements as psql does", () => {
     expect(splitStatements("BEGIN; SELECT 1; END; CREATE TABLE begin_end (id int);")).toEqual(["BEGIN", "SELECT 1", "END", "CREATE TABLE begin_end (id int)"]);
   });
 
-  it("keeps text that never closes its quote as one last statement, for the server to report", () => {
+  it("keeps text that never closes its quote or comment as one last statement, for the server to report", () => {
     expect(splitStatements("SELECT 1; SELECT 'open;")).toEqual(["SELECT 1", "SELECT 'open;"]);
+    expect(splitStatements("SELECT 1; /* open\nCREATE TABLE b ();")).toEqual(["SELECT 1", "/* open\nCREATE TABLE b ();"]);
   });
 
   it("splits concurrent index builds into one statement each", () => {
