@@ -16,7 +16,7 @@ Database (DATABASE_URL or lambic.config.json; else the embedded PostgreSQL under
   current                            the version rows and effective heads
   upgrade TARGET [--sql [--output FILE]] [--dry-run] [--per-revision] [--allow-changed]
   downgrade TARGET [--sql [--output FILE]] [--dry-run] [--per-revision]
-  stamp [--purge] TARGET...          set the version rows without running revisions
+  stamp [--purge] TARGET... [--sql [--output FILE]]   set the version rows without running revisions
   check                              exit 0 at the heads, 1 with pending or changed revisions
   embedded [status|stop]             where the embedded PostgreSQL is; stop it (its data stays)
   Tenant databases: every tenant schema by default; --tenant T (repeatable) selects some,
@@ -125,6 +125,51 @@ export function parseCliArgs(argv: readonly string[]): CliArgs {
   }
   const [command, ...positionals] = parsed.positionals;
   return { command, positionals, options: parsed.values as CliArgs["options"], x };
+}
+
+/** The global options, which every command takes. */
+const GLOBAL_OPTIONS: ReadonlySet<string> = new Set(["config", "name", "json", "x", "help"]);
+const TENANTS = ["tenant", "concurrency"] as const;
+
+/** What each command takes besides the global options: another is refused, not ignored. */
+const COMMAND_OPTIONS: Readonly<Record<string, readonly (keyof typeof OPTIONS)[]>> = {
+  heads: ["resolve-dependencies"],
+  bases: [],
+  branches: [],
+  history: ["rev-range", "verbose"],
+  show: [],
+  revision: ["message", "head", "splice", "branch-label", "depends-on", "rev-id", "sql"],
+  merge: ["message", "branch-label", "rev-id", "sql"],
+  current: ["all-tenants", ...TENANTS],
+  upgrade: ["sql", "output", "dry-run", "per-revision", "allow-changed", ...TENANTS],
+  downgrade: ["sql", "output", "dry-run", "per-revision", "allow-changed", ...TENANTS],
+  stamp: ["sql", "output", "purge", "dry-run", ...TENANTS],
+  check: [],
+  embedded: [],
+  publish: ["bucket", "prefix", "region", "endpoint"],
+  invoke: ["function", "bundle", "region", "endpoint", "fanout", "batch-size", "dry-run", "allow-changed", "purge", "rev-range", "output", ...TENANTS],
+};
+
+/**
+ * Refuses an option the command does not take (e.g. `stamp --sql` was once run online, and
+ * `heads --dry-run` would look like it meant something), and combinations that contradict.
+ */
+export function checkCommandOptions(args: CliArgs): void {
+  const allowed = args.command === undefined ? undefined : COMMAND_OPTIONS[args.command];
+  if (!allowed) return; // no command, or an unknown one: reported as such
+  const given = Object.keys(args.options).filter((name) => args.options[name as keyof CliArgs["options"]] !== undefined);
+  for (const name of given) {
+    if (GLOBAL_OPTIONS.has(name) || (allowed as readonly string[]).includes(name)) continue;
+    const takes = allowed.length > 0 ? `it takes ${allowed.map((o) => `--${o}`).join(", ")}` : "it takes no options of its own";
+    throw new LambicError("USAGE", `--${name} does not apply to lambic ${args.command} (${takes}). Run "lambic --help".`, { option: name, command: args.command });
+  }
+  if (args.command === "invoke") return; // its own checks (eventFromArgs)
+  if (args.options.output !== undefined && !args.options.sql) {
+    throw new LambicError("USAGE", `--output writes the offline script: it goes with --sql (lambic ${args.command} --sql --output FILE).`, { option: "output" });
+  }
+  if (args.options.sql && args.options["dry-run"]) {
+    throw new LambicError("USAGE", "--sql renders the script without a database and --dry-run renders it from the database's current version: use one of them.", { option: "dry-run" });
+  }
 }
 
 export function requirePositional(args: CliArgs, what: string): string {

@@ -13,7 +13,7 @@ import { renderSqlRevision } from "../src/revision/sql-revision.ts";
 import type { RevisionMeta } from "../src/revision/types.ts";
 import type { Connection } from "../src/db/connection.ts";
 import type { MigrationCommand, RunResult } from "../src/runner/run.ts";
-import { parseCliArgs, requirePositional, USAGE, type CliArgs } from "./args.ts";
+import { checkCommandOptions, parseCliArgs, requirePositional, USAGE, type CliArgs } from "./args.ts";
 import { branchEntry, headLine, historyLine, revisionEntry } from "./format.ts";
 import type { Io, Output } from "./io.ts";
 import { coalescedLines } from "./progress.ts";
@@ -38,6 +38,7 @@ export async function main(argv: readonly string[], io: Io): Promise<number> {
       io.stdout(`${USAGE}\n`);
       return args.command === undefined && !args.options.help ? 2 : 0;
     }
+    checkCommandOptions(args);
     const config = loadConfig({ configFile: args.options.config, cwd: io.cwd, env: io.env });
     const database = resolveDatabase(config, args.options.name);
     const context: Context = { args, io, database, progress: progress.line };
@@ -98,6 +99,7 @@ async function runCommand(context: Context): Promise<Output> {
       return migrate(context, args.command === "upgrade" ? { kind: "upgrade", target: requirePositional(args, "a target (e.g. head)") } : { kind: "downgrade", target: requirePositional(args, "a target (e.g. -1)") });
     case "stamp":
       if (args.positionals.length === 0) throw new LambicError("USAGE", "lambic stamp needs one or more targets (e.g. head).", {});
+      if (args.options.sql) return offlineScript(context, await openSet(context));
       return migrate(context, { kind: "stamp", targets: args.positionals, purge: args.options.purge });
     case "current":
       return current(context, await openSet(context));
@@ -219,12 +221,9 @@ function writeRevision(context: Context, set: RevisionSet): Output {
 
 async function offlineScript(context: Context, set: RevisionSet): Promise<Output> {
   const { args } = context;
-  const command = args.command as "upgrade" | "downgrade";
-  const range = requirePositional(args, command === "upgrade" ? "a target or range (e.g. head, or base:head)" : "a range (e.g. head:base)");
-  const { from, to } = parseRange(range, command);
-  const start = resolveRangeStart(set.map, from);
+  const { command, start, range } = args.command === "stamp" ? offlineStamp(args, set) : offlineMigration(args, set);
   const { renderScript } = await import("../src/runner/run.ts");
-  const { script, steps } = await renderScript(set, { kind: command, target: to }, start, scriptOptions(context, range));
+  const { script, steps } = await renderScript(set, command, start, scriptOptions(context, range));
   if (args.options.output) {
     writeFileSync(args.options.output, script);
     context.io.stderr(`Wrote ${steps.length} step(s) to ${args.options.output}\n`);
@@ -233,6 +232,30 @@ async function offlineScript(context: Context, set: RevisionSet): Promise<Output
   if (args.options.json) return { json: { script } };
   context.io.stdout(script);
   return { json: null };
+}
+
+function offlineMigration(args: CliArgs, set: RevisionSet): { command: MigrationCommand; start: string[]; range: string } {
+  const kind = args.command as "upgrade" | "downgrade";
+  const range = requirePositional(args, kind === "upgrade" ? "a target or range (e.g. head, or base:head)" : "a range (e.g. head:base)");
+  const { from, to } = parseRange(range, kind);
+  return { command: { kind, target: to }, start: resolveRangeStart(set.map, from), range };
+}
+
+/**
+ * `stamp --sql`, as Alembic renders it: from base, or from the one starting revision that
+ * `from:to` targets name.
+ */
+function offlineStamp(args: CliArgs, set: RevisionSet): { command: MigrationCommand; start: string[]; range: string } {
+  const starts = new Set<string>();
+  const targets = args.positionals.map((target) => {
+    const colon = target.indexOf(":");
+    if (colon === -1) return target;
+    starts.add(target.slice(0, colon));
+    return target.slice(colon + 1);
+  });
+  if (starts.size > 1) throw new LambicError("USAGE", `stamp --sql starts from one revision at a time; got ${[...starts].join(", ")}.`, { starts: [...starts] });
+  const [from = null] = starts;
+  return { command: { kind: "stamp", targets, purge: args.options.purge }, start: resolveRangeStart(set.map, from || null), range: args.positionals.join(" ") };
 }
 
 function actor(env: Record<string, string | undefined>): string {

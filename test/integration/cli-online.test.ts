@@ -73,3 +73,40 @@ describe("an unexpected failure", () => {
     expect(stderr.join("")).toContain("lambic: INTERNAL_ERROR: Unexpected failure: write EPIPE.");
   });
 });
+
+describe("stamp --sql", () => {
+  const unreachable = { DATABASE_URL: "postgres://nobody:secret@127.0.0.1:1/none" };
+
+  it("prints the stamp as a script from base, without connecting (as alembic stamp --sql)", async () => {
+    const { code, stdout } = await lambic(trivialProject(3), ["stamp", "s0002", "--sql"], unreachable);
+    expect(code).toBe(0);
+    const script = stdout.join("");
+    expect(script).toContain("-- lambic offline SQL: stamp s0002");
+    expect(script).toContain(`INSERT INTO "lambic_version" (version_num) VALUES ('s0002')`);
+    expect(script).not.toContain("SELECT 1");
+  });
+
+  it("starts from the revision a from:to target names", async () => {
+    const { code, stdout } = await lambic(trivialProject(3), ["stamp", "s0001:s0003", "--sql"], unreachable);
+    expect(code).toBe(0);
+    expect(stdout.join("")).toContain(`UPDATE "lambic_version" SET version_num = 's0003' WHERE version_num = 's0001'`);
+  });
+});
+
+describe("options a command does not take", () => {
+  it("are refused as usage errors naming the option and what the command takes", async () => {
+    const { code, stderr } = await lambic(trivialProject(1), ["heads", "--dry-run"], {});
+    expect(code).toBe(2);
+    expect(stderr.join("")).toBe('lambic: USAGE: --dry-run does not apply to lambic heads (it takes --resolve-dependencies). Run "lambic --help".\n');
+  });
+
+  it("refuses --output without --sql, and --sql with --dry-run, before connecting", async () => {
+    const unreachable = { DATABASE_URL: "postgres://nobody:secret@127.0.0.1:1/none" };
+    const output = await lambic(trivialProject(1), ["upgrade", "head", "--output", "up.sql"], unreachable);
+    expect(output.code).toBe(2);
+    expect(output.stderr.join("")).toContain("--output writes the offline script: it goes with --sql");
+    const both = await lambic(trivialProject(1), ["upgrade", "head", "--sql", "--dry-run"], unreachable);
+    expect(both.code).toBe(2);
+    expect(both.stderr.join("")).toContain("use one of them");
+  });
+});
