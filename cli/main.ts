@@ -91,6 +91,9 @@ async function runCommand(context: Context): Promise<Output> {
     case "show":
       return show(context, await openSet(context));
     case "revision":
+      // The first revision of a project (or of a database just added to the config) makes its folder.
+      mkdirSync(context.database.revisions, { recursive: true });
+      return writeRevision(context, await openSet(context));
     case "merge":
       return writeRevision(context, await openSet(context));
     case "upgrade":

@@ -133,6 +133,14 @@ describe("writing revisions", () => {
     expect(lambic(dir, ["--json", "heads"]).json.heads.sort()).toEqual(["8a5d0e6f7c97", "ae0000000001"]);
   });
 
+  it("writes the first revision of a project that has no revisions folder yet, creating it", () => {
+    const empty = tempDir("lambic-cli-empty-");
+    const run = lambic(empty, ["--json", "revision", "-m", "init", "--rev-id", "f1257000001a"]);
+    expect(run.code).toBe(0);
+    expect(run.json.revision).toMatchObject({ id: "f1257000001a", revises: null });
+    expect(lambic(empty, ["--json", "heads"]).json).toEqual({ heads: ["f1257000001a"] });
+  });
+
   it("refuses a new revision on a non-head without --splice", () => {
     const run = lambic(dir, ["--json", "revision", "-m", "x", "--head", "3b9e5f1a2d42"]);
     expect(run.code).toBe(2);
