@@ -202,9 +202,14 @@ export function statementError(error: unknown, statement: QueuedStatement | unde
     );
   }
   const at = position ? ` at character ${position}` : "";
+  const next = origin?.revision
+    ? "Fix the revision and run again."
+    : failure.sqlstate === "42501"
+      ? `The database user needs CREATE on the schema (the first time) and SELECT, INSERT, UPDATE and DELETE on ${versionTableSql(names)} and ${historyTableSql(names)}: grant them, or set "schema" or "versionTable" in lambic.config.json, then run again.`
+      : `Check ${versionTableSql(names)} and ${historyTableSql(names)} (lambic current), then run again.`;
   throw new LambicError(
     "STATEMENT_FAILED",
-    `${where[0]!.toUpperCase()}${where.slice(1)} failed: ${failure.message} [SQLSTATE ${failure.sqlstate}]${at} in: ${text.slice(0, 200)}${failure.detail ? ` (${failure.detail})` : ""}. ${rolledBack} Fix the revision and run again.`,
+    `${where[0]!.toUpperCase()}${where.slice(1)} failed: ${failure.message} [SQLSTATE ${failure.sqlstate}]${at} in: ${text.slice(0, 200)}${failure.detail ? ` (${failure.detail})` : ""}. ${rolledBack} ${next}`,
     details,
     { cause: error },
   );

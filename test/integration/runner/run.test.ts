@@ -259,6 +259,31 @@ describe.each(["postgres", "neon"] as const)("runner over the %s driver", (drive
     expect(await versions()).toEqual(["r0002"]);
   });
 
+  it("says what the database user lacks when it may not create the version table", async (context) => {
+    const role = `lambic_limited_${driver}`;
+    await sql.unsafe(`DROP ROLE IF EXISTS ${role}`);
+    // A DATABASE_URL whose user may not create roles cannot run this one.
+    const created = await sql.unsafe(`CREATE ROLE ${role} LOGIN PASSWORD 'limited'`).then(() => true, () => false);
+    if (!created) context.skip();
+    await sql.unsafe(`REVOKE CREATE ON SCHEMA public FROM PUBLIC`);
+    try {
+      const url = new URL(db.url);
+      url.username = role;
+      url.password = "limited";
+      const connection = await openConnection(url.href, options());
+      connections.push(connection);
+      const error = await failure(runMigration(connection, inlineRevisionSet(tableHistory(1)), { kind: "upgrade", target: "head" }, baseOptions()));
+      expect(error.code).toBe("STATEMENT_FAILED");
+      expect(error.details).toMatchObject({ sqlstate: "42501" });
+      expect(error.message).toContain(`The database user needs CREATE on the schema (the first time) and SELECT, INSERT, UPDATE and DELETE on "lambic_version" and "lambic_history"`);
+      expect(error.message).not.toContain("Fix the revision");
+      await connection.close();
+    } finally {
+      await sql.unsafe(`DROP OWNED BY ${role}`).catch(() => undefined);
+      await sql.unsafe(`DROP ROLE IF EXISTS ${role}`);
+    }
+  });
+
   it("says what stays when a non-transactional revision fails after running some of its statements", async () => {
     const set = inlineRevisionSet([
       ...tableHistory(1),
