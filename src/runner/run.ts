@@ -172,6 +172,8 @@ export function statementError(error: unknown, statement: QueuedStatement | unde
     position,
     detail: failure?.detail,
     hint: failure?.hint,
+    // The version rows this run committed before failing (a plan that commits more than once).
+    ...(progress?.committed !== undefined ? { committed: progress.committed } : {}),
   };
   const rolledBack = failureOutcome(progress);
   if (!failure) {

@@ -255,6 +255,7 @@ describe.each(["postgres", "neon"] as const)("runner over the %s driver", (drive
     const error = await failure(run(inlineRevisionSet(history), { kind: "upgrade", target: "head" }, { perRevision: true }));
     expect(error.code).toBe("STATEMENT_FAILED");
     expect(error.message).toContain("This transaction was rolled back; the revisions committed before it stay, so the database is at r0002.");
+    expect(error.details.committed).toEqual(["r0002"]);
     expect(await tables()).toEqual(["t1", "t2"]);
     expect(await versions()).toEqual(["r0002"]);
   });
