@@ -11,8 +11,8 @@ import type { Operations } from "../operations/index.ts";
 import type { LoadedRevision, MigrationFunction, Revision, RevisionContext, RevisionMeta } from "../revision/types.ts";
 import { validateRevisionModule } from "../revision/validate-revision.ts";
 
-/** Bump when the cache's shape changes, so older cache files are not reused. */
-const LOADER_VERSION = "lambic-loader-7";
+/** Bump when the cache's shape, or what loading checks, changes: older cache files are then not reused. */
+const LOADER_VERSION = "lambic-loader-8";
 
 /** Revision files: `.sql`, TypeScript and JavaScript modules; not dotfiles or `__` files. */
 const REVISION_FILE = /^(?!\.|__).*\.(?:sql|ts|mts|js|mjs)$/;

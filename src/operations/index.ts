@@ -23,6 +23,8 @@ import * as insert from "./bulk-insert.ts";
 import { checkRawSql } from "./quote.ts";
 import * as schemas from "./schemas.ts";
 import * as tables from "./tables.ts";
+import { clientCopy, copyRefusal, splitStatements } from "./sql-statements.ts";
+import { invalidOperation } from "./invalid.ts";
 
 export { quoteIdentifier, quoteLiteral, qualifiedName } from "./quote.ts";
 export type { SchemaOption, ReferentialAction, ForeignKeyActions, Deferrable } from "./clauses.ts";
@@ -122,9 +124,19 @@ const RENDERERS: { readonly [Name in keyof Operations]: (...args: Parameters<Ope
   createEnum: enums.createEnum,
   dropEnum: enums.dropEnum,
   addEnumValue: enums.addEnumValue,
-  execute: (sql) => [checkRawSql(sql, { op: "execute", argument: "sql" })],
+  execute: (sql) => [checkExecutable(checkRawSql(sql, { op: "execute", argument: "sql" }))],
   bulkInsert: insert.bulkInsert,
 };
+
+/** Refuses a COPY that would wait for rows from the client (see clientCopy). */
+function checkExecutable(sql: string): string {
+  if (!/copy/i.test(sql)) return sql;
+  for (const statement of splitStatements(sql)) {
+    const copy = clientCopy(statement);
+    if (copy) throw invalidOperation({ op: "execute", argument: "sql" }, copyRefusal(copy), { statement: statement.slice(0, 200) });
+  }
+  return sql;
+}
 
 /**
  * The `op` a revision receives. Its methods work detached (`const { execute } = op`), so each is

@@ -1,7 +1,7 @@
 import { LambicError } from "../errors.ts";
 import type { Revision, RevisionMeta } from "./types.ts";
 import { closestMatch } from "../suggest.ts";
-import { splitStatements } from "./sql-statements.ts";
+import { clientCopy, copyRefusal, splitStatements } from "../operations/sql-statements.ts";
 import { BRANCH_LABEL_PATTERN, REVISION_ID_PATTERN } from "./validate-revision.ts";
 
 /** The header fields of a `.sql` revision, in the order `renderSqlRevision` writes them. */
@@ -103,6 +103,8 @@ export function parseSqlRevisionParts(text: string, file: string): { revision: R
   const branchLabelsField = fields.get("branch-labels");
   const transactionalField = fields.get("transactional");
 
+  refuseClientCopy(file, lines, up);
+  if (down) refuseClientCopy(file, lines, down);
   const upSql = lines.slice(up.marker, up.end).join("\n").trim();
   const downSql = down && lines.slice(down.marker, down.end).join("\n").trim();
 
@@ -176,6 +178,19 @@ function parseBoolean(file: string, field: { value: string; line: number }): boo
   if (field.value === "true") return true;
   if (field.value === "false") return false;
   throw fileError(file, field.line, `transactional: ${JSON.stringify(field.value)} is not "true" or "false".`, { value: field.value });
+}
+
+/** A section's `COPY … FROM STDIN` (psql's inline data) or `COPY … TO STDOUT` is refused at load, naming its line. */
+function refuseClientCopy(file: string, lines: readonly string[], section: { marker: number; end: number }): void {
+  const sql = lines.slice(section.marker, section.end).join("\n");
+  if (!/copy/i.test(sql)) return;
+  for (const statement of splitStatements(sql)) {
+    const copy = clientCopy(statement);
+    if (!copy) continue;
+    const before = sql.slice(0, sql.indexOf(statement));
+    const line = section.marker + 1 + before.split("\n").length - 1;
+    throw fileError(file, line, `the statement ${copyRefusal(copy)}`, { statement: statement.slice(0, 200) });
+  }
 }
 
 function fileError(file: string, line: number, message: string, details: Record<string, unknown> = {}): LambicError {

@@ -1,5 +1,6 @@
 import { LambicError } from "../errors.ts";
 import { createOperations, quoteIdentifier } from "../operations/index.ts";
+import { clientCopy, copyRefusal } from "../operations/sql-statements.ts";
 import { describeStep, VersionRows, type PlanStep, type VersionRowChange } from "../revision/plan.ts";
 import { revisionOf, type RevisionSet } from "../revision/revision-set.ts";
 import type { LoadedRevision, RevisionContext, RevisionDirection } from "../revision/types.ts";
@@ -238,6 +239,8 @@ async function collectStatements(sink: Sink, revision: LoadedRevision, direction
     revision: revision.id,
     direction,
     query: async <Row>(sql: string, params: readonly unknown[] = []) => {
+      const copy = typeof sql === "string" ? clientCopy(sql) : undefined;
+      if (copy) throw new LambicError("INVALID_OPERATION", `ctx.query(): the statement ${copyRefusal(copy)}`, { revision: revision.id, statement: sql.slice(0, 200) });
       for (const text of statements) sink.statement(text, origin);
       statements = [];
       return sink.query<Row>(sql, params, origin);

@@ -327,6 +327,14 @@ describe.each(["postgres", "neon"] as const)("runner over the %s driver", (drive
     expect(await sql`SELECT total, tag FROM summary`).toEqual([{ total: 3, tag: "from-x" }]);
   });
 
+  it("refuses a ctx.query of COPY … TO STDOUT before sending it, changing nothing", async () => {
+    const set = inlineRevisionSet([...tableHistory(1), { id: "r0002", revises: "r0001", upgrade: async (_op, ctx) => void (await ctx.query("COPY t1 TO STDOUT")) }]);
+    const error = await failure(run(set, { kind: "upgrade", target: "head" }));
+    expect(error.code).toBe("INVALID_OPERATION");
+    expect(error.message).toContain("ctx.query(): the statement is COPY … TO STDOUT");
+    expect(await tables()).toEqual([]);
+  });
+
   it("wraps an exception thrown by a revision as REVISION_FAILED and changes nothing", async () => {
     const set = inlineRevisionSet([...tableHistory(1), { id: "r0002", revises: "r0001", upgrade: () => { throw new Error("boom"); } }]);
     const error = await failure(run(set, { kind: "upgrade", target: "head" }));

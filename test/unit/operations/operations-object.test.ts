@@ -15,6 +15,16 @@ describe("the op object", () => {
     expect(statements).toEqual(["SELECT 1", 'DROP TABLE "old"']);
   });
 
+  it("refuses an execute of COPY … FROM STDIN, which would wait for rows nothing sends", () => {
+    const { op, statements } = recording();
+    expect(() => op.execute("CREATE TABLE t (id int);\nCOPY t (id) FROM stdin")).toThrow(
+      expect.objectContaining({ code: "INVALID_OPERATION", message: expect.stringContaining("op.execute(): sql is COPY … FROM STDIN, whose rows psql sends after it and lambic cannot") }),
+    );
+    expect(statements).toEqual([]);
+    op.execute("COPY t FROM '/srv/data.csv'");
+    expect(statements).toEqual(["COPY t FROM '/srv/data.csv'"]);
+  });
+
   it("gives the same function each time a method is read", () => {
     const { op } = recording();
     expect(op.execute).toBe(op.execute);

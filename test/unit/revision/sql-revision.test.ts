@@ -82,6 +82,12 @@ describe("parseSqlRevision", () => {
     expect(executed).toEqual(["-- note: first\nCREATE TABLE a ()", "CREATE TABLE b ()"]);
   });
 
+  it("refuses a COPY … FROM STDIN with its inline rows, naming its line", () => {
+    const error = parseError(sql("-- revision: a1", "-- +up", "CREATE TABLE t (id int);", "", "COPY t (id) FROM stdin;", "1", "2", "\\."));
+    expect(error.code).toBe("REVISION_FILE_INVALID");
+    expect(error.message).toBe(`${FILE}:5: the statement is COPY … FROM STDIN, whose rows psql sends after it and lambic cannot: insert the rows with INSERT … VALUES (op.bulkInsert in a TypeScript revision), or COPY from a file the server can read.`);
+  });
+
   it("has no downgrade without a -- +down section", () => {
     expect(parseSqlRevision(sql("-- revision: a1", "-- +up", "SELECT 1;"), FILE).downgrade).toBeUndefined();
   });

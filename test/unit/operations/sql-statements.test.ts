@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { splitStatements } from "../../../src/revision/sql-statements.ts";
+import { clientCopy, splitStatements } from "../../../src/operations/sql-statements.ts";
 
 describe("splitting SQL into statements as psql does", () => {
   it("splits at each semicolon and drops the semicolons", () => {
@@ -72,5 +72,15 @@ describe("splitting SQL into statements as psql does", () => {
       "CREATE INDEX CONCURRENTLY a_idx ON t (a)",
       "CREATE INDEX CONCURRENTLY b_idx ON t (b)",
     ]);
+  });
+});
+
+describe("a COPY that exchanges rows with the client", () => {
+  it("is told apart: FROM STDIN and TO STDOUT, after comments, in any case", () => {
+    expect(clientCopy("COPY t (id) FROM stdin")).toBe("FROM STDIN");
+    expect(clientCopy("-- load\n/* rows */ copy t to STDOUT with (format csv)")).toBe("TO STDOUT");
+    expect(clientCopy("COPY t FROM '/var/lib/data.csv'")).toBeUndefined();
+    expect(clientCopy("SELECT 'COPY t FROM stdin'")).toBeUndefined();
+    expect(clientCopy("INSERT INTO copy_log VALUES ('from stdin')")).toBeUndefined();
   });
 });

@@ -173,3 +173,40 @@ function skipDollar(sql: string, at: number): number {
   const close = sql.indexOf(delimiter[0], at + delimiter[0].length);
   return close === -1 ? sql.length : close + delimiter[0].length;
 }
+
+/**
+ * `COPY … FROM STDIN` and `COPY … TO STDOUT` exchange rows with the client through the protocol's
+ * copy mode: psql feeds a script's inline data lines (ended by `\.`), a driver's query API
+ * does not, and the session would wait for rows no one sends. Names which one a statement is.
+ */
+export function clientCopy(statement: string): "FROM STDIN" | "TO STDOUT" | undefined {
+  const start = firstToken(statement);
+  if (!/^copy\b/i.test(statement.slice(start, start + 5))) return undefined;
+  if (/\bfrom\s+stdin\b/i.test(statement)) return "FROM STDIN";
+  if (/\bto\s+stdout\b/i.test(statement)) return "TO STDOUT";
+  return undefined;
+}
+
+/** Where the first token starts, past white space and comments. */
+function firstToken(sql: string): number {
+  let i = 0;
+  while (i < sql.length) {
+    const c = sql.charCodeAt(i);
+    if (isSpace(c)) i++;
+    else if (c === DASH && sql.charCodeAt(i + 1) === DASH) {
+      const newline = sql.indexOf("\n", i);
+      i = newline === -1 ? sql.length : newline + 1;
+    } else if (c === SLASH && sql.charCodeAt(i + 1) === STAR) {
+      const after = skipBlockComment(sql, i);
+      i = after === -1 ? sql.length : after;
+    } else break;
+  }
+  return i;
+}
+
+/** Why a COPY with client data cannot run, and what to write instead. */
+export function copyRefusal(copy: "FROM STDIN" | "TO STDOUT"): string {
+  return copy === "FROM STDIN"
+    ? "is COPY … FROM STDIN, whose rows psql sends after it and lambic cannot: insert the rows with INSERT … VALUES (op.bulkInsert in a TypeScript revision), or COPY from a file the server can read."
+    : "is COPY … TO STDOUT, whose rows would come back to lambic, which does not read them: COPY to a file the server can write, or read the rows with ctx.query.";
+}
