@@ -20,7 +20,8 @@ Database (DATABASE_URL or lambic.config.json; else the embedded PostgreSQL under
   check                              exit 0 at the heads, 1 with pending or changed revisions
   embedded [status|stop]             where the embedded PostgreSQL is; stop it (its data stays)
   Tenant databases: every tenant schema by default; --tenant T (repeatable) selects some,
-  --concurrency N (default 4) sets how many run at once; current --all-tenants reports each one.
+  --concurrency N (default 4) sets how many run at once; current --all-tenants reports each one;
+  check exits 1 when any tenant is behind.
 
 AWS:
   publish --bucket B [--prefix P]    upload the built bundle of the database to S3
@@ -144,7 +145,7 @@ const COMMAND_OPTIONS: Readonly<Record<string, readonly (keyof typeof OPTIONS)[]
   upgrade: ["sql", "output", "dry-run", "per-revision", "allow-changed", ...TENANTS],
   downgrade: ["sql", "output", "dry-run", "per-revision", "allow-changed", ...TENANTS],
   stamp: ["sql", "output", "purge", "dry-run", ...TENANTS],
-  check: [],
+  check: [...TENANTS],
   embedded: [],
   publish: ["bucket", "prefix", "region", "endpoint"],
   invoke: ["function", "bundle", "region", "endpoint", "fanout", "batch-size", "dry-run", "allow-changed", "purge", "rev-range", "output", ...TENANTS],

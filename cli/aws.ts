@@ -20,7 +20,7 @@ import type { Io, Output } from "./io.ts";
 
 
 const EVENT_COMMANDS = ["upgrade", "downgrade", "stamp", "current", "heads", "history", "check", "sql", "tenants"];
-const TENANT_COMMANDS = ["upgrade", "downgrade", "stamp", "current"];
+const TENANT_COMMANDS = ["upgrade", "downgrade", "stamp", "current", "check"];
 const FANOUT_OPERATIONS = ["upgrade", "downgrade", "stamp"];
 
 export async function publish(database: DatabaseConfig, args: CliArgs, io: Io): Promise<Output> {
@@ -179,6 +179,7 @@ function summarizeTenants(report: TenantReport): string {
   const heads = (value: readonly string[] | undefined) => (value && value.length > 0 ? value.join(", ") : "base");
   const line = (t: TenantResult) => {
     if (!t.ok) return `${t.tenant}: FAILED ${t.error.code}`;
+    if ("upToDate" in t && !t.upToDate) return `${t.tenant}: ${heads(t.heads)}, pending ${t.pending.join(", ") || "none"}${t.changed.length > 0 ? `, changed since applied ${t.changed.join(", ")}` : ""}`;
     if ("versions" in t) return `${t.tenant}: ${heads(t.heads)}`;
     return t.steps.length === 0 ? `${t.tenant}: at ${heads(t.from)}` : `${t.tenant}: ${heads(t.from)} -> ${heads(t.to)}, ${t.steps.length} step(s)`;
   };

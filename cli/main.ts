@@ -423,6 +423,19 @@ async function current(context: Context, set: RevisionSet): Promise<Output> {
 
 async function check(context: Context, set: RevisionSet): Promise<Output> {
   const runner = await import("../src/runner/run.ts");
+  if (context.database.tenants !== undefined) {
+    const output = await perTenant(
+      context,
+      (connection, tenant) => runner.checkDatabase(connection, set, { versionTable: context.database.versionTable, schema: tenant }),
+      (_tenant, result) => ({ upToDate: result.upToDate, heads: result.heads, pending: result.pending, changed: result.changed.map((c) => c.revision) }),
+    );
+    // A tenant behind its heads fails the check as a tenant that could not be read does.
+    const behind = (output.json as { tenants: { ok: boolean; upToDate?: boolean }[] }).tenants.filter((t) => t.ok && !t.upToDate).length;
+    return { ...output, text: `${output.text}\n${behind} tenant(s) behind.`, exitCode: behind > 0 ? 1 : (output.exitCode ?? 0) };
+  }
+  if (context.args.options.tenant) {
+    throw new LambicError("USAGE", `Database "${context.database.name}" has no tenants (set "tenants" in lambic.config.json).`, {});
+  }
   const connection = await connect(context);
   try {
     const result = await runner.checkDatabase(connection, set, context.database);

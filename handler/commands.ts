@@ -69,7 +69,7 @@ export async function runEvent(event: LambicEvent, deps: Deps): Promise<Record<s
     const connect = () => openDatabase(bundle, deps);
     return event.command === "fanout" ? runFanout(event, bundle, { ...deps, connect }, base) : listEventTenants(event, bundle, connect, base);
   }
-  if (event.tenants !== undefined || (bundle.settings.tenants !== undefined && ["upgrade", "downgrade", "stamp", "current"].includes(event.command))) {
+  if (event.tenants !== undefined || (bundle.settings.tenants !== undefined && ["upgrade", "downgrade", "stamp", "current", "check"].includes(event.command))) {
     const { runTenants } = await import("./tenants.ts");
     return runTenants(event, bundle, { ...deps, connect: () => openDatabase(bundle, deps), runOptions: () => runOptions(event, bundle, deps) }, base);
   }

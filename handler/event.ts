@@ -29,7 +29,7 @@ const COMMAND_FIELDS: Readonly<Record<CommandName, readonly string[]>> = {
   current: ["tenants"],
   heads: [],
   history: ["range"],
-  check: [],
+  check: ["tenants"],
   sql: ["target", "direction", "x"],
   fanout: ["operation", "target", "x", "allowChanged", "purge", "tenants", "batchSize", "concurrency"],
   tenants: ["batchSize"],

@@ -67,8 +67,9 @@ export async function runTenants(event: LambicEvent, bundle: OpenedBundle, deps:
     await admin.close().catch(() => undefined);
   }
 
+  const reads = event.command === "current" || event.command === "check";
   const command: MigrationCommand | undefined =
-    event.command === "current" ? undefined : event.command === "stamp" ? { kind: "stamp", targets: event.targets, purge: event.purge } : { kind: event.command as "upgrade" | "downgrade", target: event.targets[0]! };
+    reads ? undefined : event.command === "stamp" ? { kind: "stamp", targets: event.targets, purge: event.purge } : { kind: event.command as "upgrade" | "downgrade", target: event.targets[0]! };
   const outcomes = await tenants.forEachTenant(
     selected,
     {
@@ -77,6 +78,10 @@ export async function runTenants(event: LambicEvent, bundle: OpenedBundle, deps:
       onProgress: ({ last, done, failed, remaining }) => deps.onTenant?.(toResult(last as TenantOutcome<unknown>), { done, failed, remaining }),
     },
     async (connection, tenant): Promise<unknown> => {
+      if (event.command === "check") {
+        const result = await runner.checkDatabase(connection, bundle.set, { versionTable: bundle.settings.versionTable, schema: tenant });
+        return { versions: result.versions, heads: result.heads, upToDate: result.upToDate, pending: result.pending, changed: result.changed.map((c) => c.revision) };
+      }
       if (command === undefined) {
         const state = await runner.readCurrent(connection, bundle.set, { versionTable: bundle.settings.versionTable, schema: tenant });
         return { versions: state.versions, heads: state.heads };
@@ -100,7 +105,9 @@ export async function runTenants(event: LambicEvent, bundle: OpenedBundle, deps:
   deps.report.tenants = counts;
   const report: TenantReport = { command: event.command, database: event.database, bundleSha256: bundle.sha256, tenants: results, ...counts };
   if (counts.failed > 0) throw tenantsFailedError(report);
-  return { ...base, ...report, ok: true };
+  // `check` answers for the database as a whole too: up to date when every tenant is.
+  const upToDate = event.command === "check" ? { upToDate: results.every((r) => r.ok && "upToDate" in r && r.upToDate) } : {};
+  return { ...base, ...report, ...upToDate, ok: true };
 }
 
 function toResult(outcome: TenantOutcome<unknown>): TenantResult {

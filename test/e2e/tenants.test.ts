@@ -192,6 +192,19 @@ describe("the handler's tenant events", () => {
     expect(current.payload!.tenants).toHaveLength(30);
   });
 
+  it('"check" reports each tenant, and the database is up to date only when every tenant is', async () => {
+    await pool.invoke({ command: "downgrade", target: "-1", tenants: ["tenant_021"] });
+    const behind = await pool.invoke({ command: "check" });
+    expect(behind.functionError, behind.log).toBeUndefined();
+    expect(behind.payload).toMatchObject({ ok: true, command: "check", upToDate: false, succeeded: 30, failed: 0 });
+    const tenants = behind.payload!.tenants as { tenant: string; upToDate: boolean; pending: string[] }[];
+    expect(tenants.filter((t) => !t.upToDate)).toEqual([expect.objectContaining({ tenant: "tenant_021", pending: [HEAD] })]);
+
+    await pool.invoke({ command: "upgrade", target: "head", tenants: ["tenant_021"] });
+    const atHead = await pool.invoke({ command: "check", tenants: ["tenant_021", "tenant_022"] });
+    expect(atHead.payload).toMatchObject({ ok: true, upToDate: true, succeeded: 2 });
+  });
+
   it("a hostile tenant name is INVALID_EVENT before anything connects; a name that is not a tenant is INVALID_TENANT", async () => {
     // No reachable database and no bucket: only the event check can answer.
     const isolated = new LambdaFunction("isolated", { LAMBIC_DATABASE: "app", LAMBIC_DATABASE_URL: "postgres://nobody@127.0.0.1:1/none", POWERTOOLS_SERVICE_NAME: "lambic" });

@@ -77,6 +77,17 @@ describe("tenants", () => {
     expect(byTenant.tenant_008).toEqual(["cccc00000003"]);
   });
 
+  it("checks every tenant: exit 1 while one is behind, naming its pending revisions; 0 for those at head", async () => {
+    const all = await lambic(dir, ["check"], env());
+    expect(all.code).toBe(1);
+    expect(all.json).toMatchObject({ ok: 200, failed: 0 });
+    const byTenant = Object.fromEntries(all.json.tenants.map((t: any) => [t.tenant, t]));
+    expect(byTenant.tenant_007).toMatchObject({ ok: true, upToDate: false, pending: ["aaaa00000001", "bbbb00000002", "cccc00000003"] });
+    expect(byTenant.tenant_008).toMatchObject({ ok: true, upToDate: true, pending: [] });
+    const oneAtHead = await lambic(dir, ["check", "--tenant", "tenant_008"], env());
+    expect(oneAtHead.code).toBe(0);
+  });
+
   it("rolls back a failing tenant only and reports it, the others going on", async () => {
     await sql`CREATE TABLE tenant_007.account (conflict int)`;
     const run = await lambic(dir, ["upgrade", "head", "--tenant", "tenant_006", "--tenant", "tenant_007"], env());
