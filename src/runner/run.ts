@@ -208,7 +208,9 @@ export function statementError(error: unknown, statement: QueuedStatement | unde
     ? "Fix the revision and run again."
     : failure.sqlstate === "42501"
       ? `The database user needs CREATE on the schema (the first time) and SELECT, INSERT, UPDATE and DELETE on ${versionTableSql(names)} and ${historyTableSql(names)}: grant them, or set "schema" or "versionTable" in lambic.config.json, then run again.`
-      : `Check ${versionTableSql(names)} and ${historyTableSql(names)} (lambic current), then run again.`;
+      : failure.sqlstate === "3F000" && names.schema !== undefined
+        ? `The schema ${quoteIdentifier(names.schema, { op: "config", argument: "schema" })} that holds the version table does not exist: create it, or fix "schema" in lambic.config.json, then run again.`
+        : `Check ${versionTableSql(names)} and ${historyTableSql(names)} (lambic current), then run again.`;
   throw new LambicError(
     "STATEMENT_FAILED",
     `${where[0]!.toUpperCase()}${where.slice(1)} failed: ${failure.message} [SQLSTATE ${failure.sqlstate}]${at} in: ${text.slice(0, 200)}${failure.detail ? ` (${failure.detail})` : ""}. ${rolledBack} ${next}`,

@@ -285,6 +285,13 @@ describe.each(["postgres", "neon"] as const)("runner over the %s driver", (drive
     }
   });
 
+  it("says to create the configured schema of the version table when it does not exist", async () => {
+    const error = await failure(run(inlineRevisionSet(tableHistory(1)), { kind: "upgrade", target: "head" }, { schema: "nowhere" }));
+    expect(error.details).toMatchObject({ sqlstate: "3F000" });
+    expect(error.message).toContain(`The schema "nowhere" that holds the version table does not exist: create it, or fix "schema" in lambic.config.json, then run again.`);
+    expect(await tables()).toEqual([]);
+  });
+
   it("says what stays when a non-transactional revision fails after running some of its statements", async () => {
     const set = inlineRevisionSet([
       ...tableHistory(1),
