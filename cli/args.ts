@@ -4,16 +4,16 @@ import { LambicError } from "../src/errors.ts";
 export const USAGE = `Usage: lambic [--config FILE] [--name DB] [--json] [-x key=value]... COMMAND [options]
 
 Graph (no database needed):
-  heads [--resolve-dependencies]     the head revisions
+  heads [--resolve-dependencies] [--verbose]   the head revisions
   bases                              the base revisions
-  branches                           the branch points
+  branches [--verbose]               the branch points
   history [-r A:B] [--verbose]       revisions, newest first
   show REV                           one revision in detail
   revision -m MSG [--head H] [--splice] [--branch-label L] [--depends-on D]... [--rev-id ID] [--sql]
   merge -m MSG REV...                a revision that merges REVs (or "heads")
 
 Database (DATABASE_URL or lambic.config.json; else the embedded PostgreSQL under .lambic/):
-  current                            the version rows and effective heads
+  current [--verbose]                the version rows and effective heads
   upgrade TARGET [--sql [--output FILE]] [--dry-run] [--per-revision] [--allow-changed]
   downgrade TARGET [--sql [--output FILE]] [--dry-run] [--per-revision]
   stamp [--purge] TARGET... [--sql [--output FILE]]   set the version rows without running revisions
@@ -134,14 +134,14 @@ const TENANTS = ["tenant", "concurrency"] as const;
 
 /** What each command takes besides the global options: another is refused, not ignored. */
 const COMMAND_OPTIONS: Readonly<Record<string, readonly (keyof typeof OPTIONS)[]>> = {
-  heads: ["resolve-dependencies"],
+  heads: ["resolve-dependencies", "verbose"],
   bases: [],
-  branches: [],
+  branches: ["verbose"],
   history: ["rev-range", "verbose"],
   show: [],
   revision: ["message", "head", "splice", "branch-label", "depends-on", "rev-id", "sql"],
   merge: ["message", "branch-label", "rev-id", "sql"],
-  current: ["all-tenants", ...TENANTS],
+  current: ["all-tenants", "verbose", ...TENANTS],
   upgrade: ["sql", "output", "dry-run", "per-revision", "allow-changed", ...TENANTS],
   downgrade: ["sql", "output", "dry-run", "per-revision", "allow-changed", ...TENANTS],
   stamp: ["sql", "output", "purge", "dry-run", ...TENANTS],

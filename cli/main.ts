@@ -84,7 +84,11 @@ async function runCommand(context: Context): Promise<Output> {
     case "branches": {
       const set = await openSet(context);
       const points = listBranchPoints(set.map);
-      return { json: { branchpoints: points.map((n) => n.id) }, text: points.map((n) => branchEntry(n, n.nextrev.map((c) => set.map.node(c)))).join("\n") };
+      const entry = (n: RevisionNode) => {
+        const lines = branchEntry(n, n.nextrev.map((c) => set.map.node(c)));
+        return context.args.options.verbose ? `${verboseEntry(set, n.id)}\n${lines.slice(lines.indexOf("\n") + 1)}` : lines;
+      };
+      return { json: { branchpoints: points.map((n) => n.id) }, text: points.map(entry).join("\n") };
     }
     case "history":
       return history(context, await openSet(context));
@@ -152,7 +156,13 @@ async function openSet(context: Context): Promise<RevisionSet> {
 
 function heads(context: Context, set: RevisionSet): Output {
   const ids = context.args.options["resolve-dependencies"] ? set.map.realHeads : set.map.heads;
-  return { json: { heads: [...ids] }, text: ids.map((id) => headLine(set.map.node(id))).join("\n") };
+  const line = (id: string) => (context.args.options.verbose ? verboseEntry(set, id) : headLine(set.map.node(id)));
+  return { json: { heads: [...ids] }, text: ids.map(line).join("\n") };
+}
+
+/** `--verbose`: Alembic's full entry for a revision (as `history --verbose` and `show` print it). */
+function verboseEntry(set: RevisionSet, id: string): string {
+  return revisionEntry(set.map.node(id), set.revisions.get(id)?.source.file);
 }
 
 function describeRevision(set: RevisionSet, node: RevisionNode) {
@@ -414,7 +424,8 @@ async function current(context: Context, set: RevisionSet): Promise<Output> {
   const connection = await connect(context);
   try {
     const state = await runner.readCurrent(connection, set, context.database);
-    const text = state.heads.map((id) => `${headLine(set.map.node(id))}${state.versions.includes(id) ? "" : " (implied by dependencies)"}`).join("\n");
+    const line = (id: string) => (context.args.options.verbose ? verboseEntry(set, id) : headLine(set.map.node(id)));
+    const text = state.heads.map((id) => `${line(id)}${state.versions.includes(id) ? "" : " (implied by dependencies)"}`).join("\n");
     return { json: { versions: state.versions, heads: effectiveHeads(set.map, state.versions) }, text: text || "(no versions: the database is at base)" };
   } finally {
     await connection.close();

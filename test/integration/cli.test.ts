@@ -62,6 +62,14 @@ describe("graph commands", () => {
     expect(lambic(dir, ["history"]).stdout.split("\n")[1]).toBe("5d2a7b3c4f64, 6e3b8c4d5a75 -> 7f4c9d5e6b86 (billing) (mergepoint), merge billing and the email index");
   });
 
+  it("prints Alembic's full entries for heads --verbose and branches --verbose", () => {
+    const heads = lambic(dir, ["heads", "--verbose"]).stdout;
+    expect(heads).toMatch(/^Rev: 8a5d0e6f7c97 \(head\)\nParent: 7f4c9d5e6b86\nBranch names: billing\nPath: .*8a5d0e6f7c97_order_status\.ts\n\n    order status\n/);
+    const branches = lambic(dir, ["branches", "--verbose"]).stdout;
+    expect(branches).toContain("Rev: 3b9e5f1a2d42 (branchpoint)\nParent: 2a7d4e8f0c31\nBranches into: 4c1f6a2b3e53, 6e3b8c4d5a75\n");
+    expect(branches).toContain("             -> 6e3b8c4d5a75, unique index on customer email");
+  });
+
   it("shows one revision by a prefix", () => {
     expect(lambic(dir, ["show", "6e3b"]).stdout).toContain("Rev: 6e3b8c4d5a75");
   });
