@@ -97,7 +97,7 @@ describe("options a command does not take", () => {
   it("are refused as usage errors naming the option and what the command takes", async () => {
     const { code, stderr } = await lambic(trivialProject(1), ["heads", "--dry-run"], {});
     expect(code).toBe(2);
-    expect(stderr.join("")).toBe('lambic: USAGE: --dry-run does not apply to lambic heads (it takes --resolve-dependencies). Run "lambic --help".\n');
+    expect(stderr.join("")).toBe('lambic: USAGE: --dry-run does not apply to lambic heads (it takes --resolve-dependencies, --verbose). Run "lambic --help".\n');
   });
 
   it("refuses --output without --sql, and --sql with --dry-run, before connecting", async () => {
