@@ -57,7 +57,7 @@ export async function main(argv: readonly string[], io: Io): Promise<number> {
     }
     io.stderr(`lambic: ${coded.code}: ${coded.message}\n`);
     if (coded.code === "INTERNAL_ERROR" && coded.details.stack) io.stderr(`${String(coded.details.stack)}\n`);
-    return coded.code === "USAGE" ? 2 : 1;
+    return coded.code === "USAGE" ? 2 : coded.code === "INTERRUPTED" ? 130 : 1;
   }
 }
 
@@ -392,11 +392,12 @@ async function migrate(context: Context, command: MigrationCommand): Promise<Out
       return { json: { dryRun: true, from: state.versions, steps: plan, sql: script }, text: `-- dry run: nothing was changed\n${script}` };
     }
     const started = performance.now();
-    const result: RunResult = await runner.runMigration(connection, set, command, {
+    const result: RunResult = await whileInterruptible(context, (signal) => runner.runMigration(connection, set, command, {
       ...scriptOptions(context, ""),
+      signal,
       allowChanged: args.options["allow-changed"],
       onStep: (step) => context.progress(`  ${step.direction === "down" ? "downgrade" : step.direction === "stamp" ? "stamp" : "upgrade"} ${step.revision}${step.message ? ` (${step.message})` : ""} ${step.ms.toFixed(1)} ms`),
-    });
+    }));
     for (const changed of result.changed) context.io.stderr(`warning: applied revision ${changed.revision} changed since it ran (${changed.file})\n`);
     const ms = Math.round(performance.now() - started);
     if (command.kind === "stamp") {
@@ -406,6 +407,25 @@ async function migrate(context: Context, command: MigrationCommand): Promise<Out
     return { json: { from: result.from, to: result.to, steps: result.steps.map(({ revision, direction, ms }) => ({ revision, direction, ms })) }, text: summary };
   } finally {
     await connection.close();
+  }
+}
+
+/**
+ * Runs `work` with Ctrl-C cancelling it: the first SIGINT aborts the signal (the running statement
+ * is cancelled and the run rolls back: INTERRUPTED, exit 130), a second one exits at once.
+ */
+async function whileInterruptible<T>(context: Context, work: (signal: AbortSignal) => Promise<T>): Promise<T> {
+  const controller = new AbortController();
+  const onInterrupt = () => {
+    if (controller.signal.aborted) process.exit(130);
+    context.io.stderr("Interrupted: cancelling the running statement and rolling back (Ctrl-C again to quit at once).\n");
+    controller.abort();
+  };
+  process.on("SIGINT", onInterrupt);
+  try {
+    return await work(controller.signal);
+  } finally {
+    process.off("SIGINT", onInterrupt);
   }
 }
 

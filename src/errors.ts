@@ -33,6 +33,8 @@ export const ERROR_CODES = [
   "STATEMENT_TIMEOUT",
   "STATEMENT_FAILED",
   "REVISION_FAILED",
+  // the run was interrupted (Ctrl-C): what ran is cancelled and rolled back
+  "INTERRUPTED",
   "UNKNOWN_VERSION",
   "CHECKSUM_MISMATCH",
   "SESSION_LOCK_UNAVAILABLE",

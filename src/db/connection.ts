@@ -57,6 +57,12 @@ export interface Connection {
    * and a pipeline started while another is in flight joins its wait.
    */
   readonly roundTrips: number;
+  /**
+   * Stops what the session is running, for an interrupted run: postgres.js sends PostgreSQL a
+   * cancel request (the running statement fails with SQLSTATE 57014 and its transaction rolls
+   * back); Neon's WebSocket client sends none, so there it closes the connection.
+   */
+  cancel(): Promise<void>;
   close(): Promise<void>;
 }
 

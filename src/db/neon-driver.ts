@@ -91,7 +91,7 @@ export async function openNeonConnection(target: DriverTarget): Promise<Connecti
   const ensureOpen = () => session.ensureOpen();
   const translate = (error: unknown) => session.translate(error);
 
-  return {
+  const connection: Connection = {
     driver: "neon",
     // node-postgres sends a queued query only after the previous one's last reply.
     capabilities: { sessionLocks: target.sessionLocks, overlappingPipelines: false },
@@ -132,6 +132,10 @@ export async function openNeonConnection(target: DriverTarget): Promise<Connecti
       rows.forEach((result, index) => onResult?.(index, result));
       return rows;
     },
+    async cancel(): Promise<void> {
+      // node-postgres sends a cancel request only for a query it runs itself (not our Pipeline).
+      await connection.close();
+    },
     async close(): Promise<void> {
       if (!session.markClosing()) return;
       const ended = client.end().catch(() => undefined);
@@ -143,6 +147,7 @@ export async function openNeonConnection(target: DriverTarget): Promise<Connecti
       }
     },
   };
+  return connection;
 }
 
 /**

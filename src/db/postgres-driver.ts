@@ -54,6 +54,8 @@ export async function openPostgresConnection(target: DriverTarget): Promise<Conn
   }
 
   let roundTrips = 0;
+  /** Queries sent and not settled, oldest first: the first is the one running. */
+  const unsettled = new Set<{ cancel(): void }>();
   /** Pipelines waiting for replies: one started meanwhile is written at once and shares their wait. */
   let pipelinesInFlight = 0;
 
@@ -67,8 +69,10 @@ export async function openPostgresConnection(target: DriverTarget): Promise<Conn
     const options = { prepare: false, simple: params.length === 0 } as postgres.UnsafeQueryOptions;
     const query = sql.unsafe(statement.text, [...params] as postgres.ParameterOrJSON<never>[], options);
     const onRow = statement.onRow;
+    unsettled.add(query);
     // forEach streams rows from the socket handler and resolves without them.
-    return onRow ? query.forEach((row) => onRow(row as Record<string, unknown>)).then(() => []) : query;
+    const settled = onRow ? query.forEach((row) => onRow(row as Record<string, unknown>)).then(() => []) : query;
+    return settled.finally(() => unsettled.delete(query));
   }
 
   return {
@@ -114,6 +118,10 @@ export async function openPostgresConnection(target: DriverTarget): Promise<Conn
         throw new PipelineError(failed, statements[failed], translate(reason));
       }
       return settled.map((outcome) => lastResultRows((outcome as PromiseFulfilledResult<unknown>).value));
+    },
+    async cancel(): Promise<void> {
+      const running = unsettled.values().next().value;
+      if (running) await running.cancel();
     },
     async close(): Promise<void> {
       if (!session.markClosing()) return;

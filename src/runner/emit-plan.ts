@@ -31,6 +31,8 @@ export interface EmitOptions {
   readonly preparedUpdate?: string;
   /** Online: kept up to date with what the run has made durable, for the words of a failure. */
   readonly progress?: RunProgress;
+  /** Online: once aborted, no further step is emitted (see RunOptions.signal). */
+  readonly signal?: AbortSignal;
 }
 
 /** What a run has made durable so far (a plan that commits more than once). */
@@ -39,6 +41,11 @@ export interface RunProgress {
   committed?: readonly string[];
   /** A non-transactional revision that has run statements since that commit: they stay whatever follows. */
   outsideTransaction?: string;
+}
+
+/** The run was interrupted (Ctrl-C): what that leaves, in words. */
+export function interruptedError(progress: RunProgress | undefined, revision?: string): LambicError {
+  return new LambicError("INTERRUPTED", `Interrupted${revision ? ` while running revision ${revision}` : ""}; the running statement was cancelled. ${failureOutcome(progress)}`, { revision, committed: progress?.committed });
 }
 
 /** What a failure leaves in the database, in words (the sentence after the failure's own). */
@@ -112,6 +119,10 @@ export async function emitPlan(sink: Sink, set: RevisionSet, steps: readonly Pla
 
   // An index loop: `entries()` made an iterator result and a pair per step.
   for (let index = 0; index < steps.length; index++) {
+    if (options.signal?.aborted) {
+      await sink.flush(); // what was sent answers first (its failure, or nothing)
+      throw interruptedError(options.progress);
+    }
     const step = steps[index]!;
     const revision = step.kind === "revision" ? revisionOf(set, step.revision) : undefined;
     const direction = step.kind === "revision" ? step.direction : "stamp";

@@ -7,7 +7,7 @@ import { effectiveHeads, planDowngrade, planStamp, planUpgrade, type PlanStep } 
 import { isNode } from "../revision/revision-map.ts";
 import type { RevisionSet } from "../revision/revision-set.ts";
 import type { RevisionDirection } from "../revision/types.ts";
-import { emitPlan, failureOutcome, needsSessionLock, type EmittedStep, type RunProgress } from "./emit-plan.ts";
+import { emitPlan, failureOutcome, interruptedError, needsSessionLock, type EmittedStep, type RunProgress } from "./emit-plan.ts";
 import { ConnectionSink, locatePart, ScriptSink, type QueuedStatement, type Sink } from "./sink.ts";
 import {
   createVersionTableStatements,
@@ -44,6 +44,11 @@ export interface RunOptions {
   readonly allowChanged?: boolean;
   /** Called once per step as it completes, in order (before the commit: a later failure rolls it back). */
   readonly onStep?: (step: StepResult) => void;
+  /**
+   * Aborted (e.g. on Ctrl-C): the running statement is cancelled, no further step is sent, and
+   * the run ends in INTERRUPTED, rolled back; once COMMIT is sent the run completes.
+   */
+  readonly signal?: AbortSignal;
 }
 
 export interface StepResult {
@@ -145,8 +150,10 @@ function checksumError(changed: readonly ChangedRevision[]): LambicError {
 }
 
 /** Turns a driver failure into a coded error naming the revision and the statement. */
-export function statementError(error: unknown, statement: QueuedStatement | undefined, positionInStatement: number | undefined, names: VersionTableNames, options: { lockTimeoutMs: number }, progress?: RunProgress): never {
+export function statementError(error: unknown, statement: QueuedStatement | undefined, positionInStatement: number | undefined, names: VersionTableNames, options: { lockTimeoutMs: number; signal?: AbortSignal }, progress?: RunProgress): never {
   if (error instanceof LambicError) throw error;
+  // A cancel we asked for (57014), or the connection Neon's cancel closes.
+  if (options.signal?.aborted) throw interruptedError(progress, statement?.origin.revision);
   const failure = toDatabaseFailure(error) ?? toDatabaseFailure((error as { cause?: unknown })?.cause);
   const origin = statement?.origin;
   const where = origin?.revision ? `revision ${origin.revision} (${origin.direction === "down" ? "downgrade" : origin.direction === "stamp" ? "stamp" : "upgrade"})` : "lambic's own bookkeeping";
@@ -230,7 +237,11 @@ export async function runMigration(connection: Connection, set: RevisionSet, com
   const preparedUpdate = `lambic_version_update_${randomUUID().replace(/-/g, "")}`;
   const progress: RunProgress = {};
   const sink = new ConnectionSink(connection, (error, statement, position) => statementError(error, statement, position, names, options, progress));
+  const signal = options.signal;
+  const cancel = () => void connection.cancel().catch(() => undefined);
+  signal?.addEventListener("abort", cancel, { once: true });
   try {
+    if (signal?.aborted) throw interruptedError(progress);
     openTransaction(sink, options);
     const lock = sink.statement(
       `SELECT extract(epoch FROM clock_timestamp() - statement_timestamp()) * 1000 AS lock_wait_ms FROM (${lockStatement(names, "xact")}) AS acquired`,
@@ -271,8 +282,10 @@ export async function runMigration(connection: Connection, set: RevisionSet, com
       onStepDone: onStep ? (step) => onStep(stepResult(step)) : undefined,
       preparedUpdate,
       progress,
+      signal,
     });
     await closeSegment();
+    if (signal?.aborted) throw interruptedError(progress);
     sink.statement("COMMIT", { purpose: "control" });
     if (sessionLock) sink.statement(lockStatement(names, "unlock"), { purpose: "lock" });
     await sink.flush();
@@ -282,6 +295,8 @@ export async function runMigration(connection: Connection, set: RevisionSet, com
   } catch (error) {
     await rollbackQuietly(connection, sessionLock ? lockStatement(names, "unlock") : undefined, deallocateStatement(preparedUpdate));
     throw error;
+  } finally {
+    signal?.removeEventListener("abort", cancel);
   }
 }
 

@@ -1,4 +1,4 @@
-import { execFileSync, spawnSync } from "node:child_process";
+import { execFileSync, spawn, spawnSync } from "node:child_process";
 import { cpSync, existsSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import postgres from "postgres";
@@ -190,6 +190,34 @@ describe("database commands", () => {
     expect(run.json.steps).toHaveLength(8);
     expect(run.json.steps[0]).toMatchObject({ revision: "1f3a9c2e7b10", direction: "up" });
     expect(typeof run.json.steps[0].ms).toBe("number");
+  });
+
+  it("cancels the running statement on Ctrl-C and rolls back: INTERRUPTED, exit 130", async () => {
+    expect(lambic(dir, ["upgrade", "head"], env()).code).toBe(0);
+    writeFileSync(join(dir, "revisions/main/2026_03_01_0000_f00d00000001_slow.sql"), "-- revision: f00d00000001\n-- revises: 8a5d0e6f7c97\n-- message: slow\n-- +up\nSELECT pg_sleep(60);\n");
+    const child = spawn(process.execPath, [cli, "upgrade", "head"], { cwd: dir, env: { ...process.env, ...env() } });
+    let stderr = "";
+    child.stderr.on("data", (d) => (stderr += d));
+    const exited = new Promise<number | null>((done) => child.on("close", done));
+    const sql = postgres(db.url, { max: 1, onnotice: () => {} });
+    try {
+      const sleeping = async () => (await sql`SELECT count(*)::int AS n FROM pg_stat_activity WHERE query LIKE '%SELECT pg_sleep(60);%' AND state = 'active' AND pid <> pg_backend_pid()`)[0]!.n as number;
+      for (let tries = 0; (await sleeping()) === 0; tries++) {
+        if (tries > 200) throw new Error(`the slow revision never started: ${stderr}`);
+        await new Promise((r) => setTimeout(r, 50));
+      }
+      const interrupted = Date.now();
+      child.kill("SIGINT");
+      expect(await exited).toBe(130);
+      expect(Date.now() - interrupted).toBeLessThan(10_000);
+      expect(stderr).toContain("Interrupted: cancelling the running statement and rolling back");
+      expect(stderr).toContain("lambic: INTERRUPTED: Interrupted while running revision f00d00000001; the running statement was cancelled. The run was rolled back: the database is as it was before.");
+      expect(await sleeping()).toBe(0);
+      expect(await sql`SELECT version_num FROM lambic_version`).toEqual([{ version_num: "8a5d0e6f7c97" }]);
+    } finally {
+      child.kill("SIGKILL");
+      await sql.end({ timeout: 5 });
+    }
   });
 
   it("prints one line per revision and a summary", () => {

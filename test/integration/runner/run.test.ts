@@ -342,6 +342,26 @@ describe.each(["postgres", "neon"] as const)("runner over the %s driver", (drive
     expect(await tables()).toEqual([]);
   });
 
+  it("stops when its signal is aborted: the running statement is cancelled, INTERRUPTED, nothing committed", async () => {
+    const set = inlineRevisionSet([...tableHistory(1), { id: "r0002", revises: "r0001", upgrade: (op) => op.execute("SELECT pg_sleep(30)") }]);
+    const controller = new AbortController();
+    const connection = await connect();
+    const running = failure(runMigration(connection, set, { kind: "upgrade", target: "head" }, { ...baseOptions(), signal: controller.signal }));
+    for (let tries = 0; ; tries++) {
+      const [{ n }] = await sql`SELECT count(*)::int AS n FROM pg_stat_activity WHERE query LIKE '%pg_sleep(30)%' AND state = 'active' AND pid <> pg_backend_pid()`;
+      if (n > 0) break;
+      if (tries > 200) throw new Error("the slow revision never started");
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    const aborted = Date.now();
+    controller.abort();
+    const error = await running;
+    expect(Date.now() - aborted).toBeLessThan(10_000);
+    expect(error.code).toBe("INTERRUPTED");
+    expect(error.message).toContain("The run was rolled back: the database is as it was before.");
+    expect(await tables()).toEqual([]);
+  });
+
   it("wraps an exception thrown by a revision as REVISION_FAILED and changes nothing", async () => {
     const set = inlineRevisionSet([...tableHistory(1), { id: "r0002", revises: "r0001", upgrade: () => { throw new Error("boom"); } }]);
     const error = await failure(run(set, { kind: "upgrade", target: "head" }));
