@@ -377,11 +377,15 @@ async function migrate(context: Context, command: MigrationCommand): Promise<Out
   if (database.tenants !== undefined && !args.options["dry-run"]) {
     const set = await openSet(context);
     const runner = await import("../src/runner/run.ts");
-    return perTenant(
-      context,
-      (connection, tenant) => runner.runMigration(connection, set, command, { ...scriptOptions(context, ""), runId: randomUUID(), schema: tenant, searchPath: tenant, allowChanged: args.options["allow-changed"] }),
-      (_tenant, result) => ({ from: result.from, to: result.to, steps: result.steps.map(({ revision, direction, ms }) => ({ revision, direction, ms })) }),
-    );
+    // Ctrl-C cancels the tenants running and fails the ones not started yet, each INTERRUPTED.
+    return whileInterruptible(context, async (signal) => {
+      const output = await perTenant(
+        context,
+        (connection, tenant) => runner.runMigration(connection, set, command, { ...scriptOptions(context, ""), runId: randomUUID(), schema: tenant, searchPath: tenant, allowChanged: args.options["allow-changed"], signal }),
+        (_tenant, result) => ({ from: result.from, to: result.to, steps: result.steps.map(({ revision, direction, ms }) => ({ revision, direction, ms })) }),
+      );
+      return signal.aborted ? { ...output, exitCode: 130 } : output;
+    });
   }
   const [{ set, connection }, runner] = await Promise.all([openSetAndConnect(context), import("../src/runner/run.ts")]);
   try {

@@ -156,3 +156,41 @@ describe("named databases", () => {
     expect(run.json.error.message).toContain('Did you mean "analytics"');
   });
 });
+
+describe("Ctrl-C during a tenant run", () => {
+  let db: TestDatabase;
+  let sql: postgres.Sql;
+  afterAll(async () => {
+    await sql?.end({ timeout: 5 });
+    await db?.drop();
+  });
+
+  it("cancels the running tenant and fails those not started, each INTERRUPTED and rolled back, exit 130", async () => {
+    db = await createTestDatabase("tenants_interrupt");
+    sql = postgres(db.url, { max: 1, onnotice: () => {} });
+    const dir = tempDir("lambic-tenants-interrupt-");
+    mkdirSync(join(dir, "revisions/app"), { recursive: true });
+    revision(join(dir, "revisions/app"), "0001_slow.sql", "-- revision: dddd00000001\n-- message: slow\n-- +up\nCREATE TABLE marker (id int);\nSELECT pg_sleep(60);\n");
+    writeFileSync(join(dir, "lambic.config.json"), JSON.stringify({ databases: { app: { url: "${APP_DB}", revisions: "revisions/app", tenants: ["t_one", "t_two"] } } }));
+    const child = spawn(process.execPath, [cli, "--json", "upgrade", "head", "--concurrency", "1"], { cwd: dir, env: { ...process.env, DATABASE_URL: undefined, APP_DB: db.url } });
+    let stdout = "";
+    child.stdout.on("data", (d) => (stdout += d));
+    const exited = new Promise<number | null>((done) => child.on("close", done));
+    try {
+      for (let tries = 0; ; tries++) {
+        const [{ n }] = await sql`SELECT count(*)::int AS n FROM pg_stat_activity WHERE query LIKE '%pg_sleep(60)%' AND state = 'active' AND pid <> pg_backend_pid()`;
+        if (n > 0) break;
+        if (tries > 200) throw new Error("the slow revision never started");
+        await new Promise((r) => setTimeout(r, 50));
+      }
+      child.kill("SIGINT");
+      expect(await exited).toBe(130);
+      const report = JSON.parse(stdout);
+      expect(report).toMatchObject({ ok: 0, failed: 2 });
+      expect(report.tenants.map((t: { error: { code: string } }) => t.error.code)).toEqual(["INTERRUPTED", "INTERRUPTED"]);
+      expect(await sql`SELECT count(*)::int AS n FROM pg_tables WHERE tablename = 'marker'`).toEqual([{ n: 0 }]);
+    } finally {
+      child.kill("SIGKILL");
+    }
+  });
+});
