@@ -212,7 +212,9 @@ export function statementError(error: unknown, statement: QueuedStatement | unde
   }
   const at = position ? ` at character ${position}` : "";
   const next = origin?.revision
-    ? "Fix the revision and run again."
+    ? failure.sqlstate === "25001"
+      ? `This statement cannot run inside a transaction: mark revision ${origin.revision} non-transactional (transactional: false; "-- transactional: false" in a .sql file) so it runs on its own, then run again.`
+      : "Fix the revision and run again."
     : failure.sqlstate === "42501"
       ? `The database user needs CREATE on the schema (the first time) and SELECT, INSERT, UPDATE and DELETE on ${versionTableSql(names)} and ${historyTableSql(names)}: grant them, or set "schema" or "versionTable" in lambic.config.json, then run again.`
       : failure.sqlstate === "3F000" && names.schema !== undefined

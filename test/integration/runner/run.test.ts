@@ -285,6 +285,13 @@ describe.each(["postgres", "neon"] as const)("runner over the %s driver", (drive
     }
   });
 
+  it("says to mark a revision non-transactional when its statement cannot run in a transaction", async () => {
+    const set = inlineRevisionSet([...tableHistory(1), { id: "r0002", revises: "r0001", upgrade: (op) => op.createIndex("t1_note_idx", "t1", ["note"], { concurrently: true }) }]);
+    const error = await failure(run(set, { kind: "upgrade", target: "head" }));
+    expect(error.details).toMatchObject({ revision: "r0002", sqlstate: "25001" });
+    expect(error.message).toContain(`mark revision r0002 non-transactional (transactional: false; "-- transactional: false" in a .sql file)`);
+  });
+
   it("says to create the configured schema of the version table when it does not exist", async () => {
     const error = await failure(run(inlineRevisionSet(tableHistory(1)), { kind: "upgrade", target: "head" }, { schema: "nowhere" }));
     expect(error.details).toMatchObject({ sqlstate: "3F000" });
