@@ -156,13 +156,22 @@ async function openSet(context: Context): Promise<RevisionSet> {
 
 function heads(context: Context, set: RevisionSet): Output {
   const ids = context.args.options["resolve-dependencies"] ? set.map.realHeads : set.map.heads;
-  const line = (id: string) => (context.args.options.verbose ? verboseEntry(set, id) : headLine(set.map.node(id)));
-  return { json: { heads: [...ids] }, text: ids.map(line).join("\n") };
+  return { json: { heads: [...ids] }, text: ids.map((id) => headText(context, set, id)).join("\n") };
+}
+
+/** A head as `heads` and `current` print it: one line, or with --verbose the full entry. */
+function headText(context: Context, set: RevisionSet, id: string): string {
+  return context.args.options.verbose ? verboseEntry(set, id) : headLine(set.map.node(id));
 }
 
 /** `--verbose`: Alembic's full entry for a revision (as `history --verbose` and `show` print it). */
 function verboseEntry(set: RevisionSet, id: string): string {
   return revisionEntry(set.map.node(id), set.revisions.get(id)?.source.file);
+}
+
+/** --tenant (or --all-tenants) on a database without tenants. */
+function noTenants(context: Context): LambicError {
+  return new LambicError("USAGE", `Database "${context.database.name}" has no tenants (set "tenants" in lambic.config.json).`, {});
 }
 
 function describeRevision(set: RevisionSet, node: RevisionNode) {
@@ -442,14 +451,11 @@ async function current(context: Context, set: RevisionSet): Promise<Output> {
       (_tenant, state) => ({ versions: state.versions, heads: state.heads }),
     );
   }
-  if (context.args.options["all-tenants"] || context.args.options.tenant) {
-    throw new LambicError("USAGE", `Database "${context.database.name}" has no tenants (set "tenants" in lambic.config.json).`, {});
-  }
+  if (context.args.options["all-tenants"] || context.args.options.tenant) throw noTenants(context);
   const connection = await connect(context);
   try {
     const state = await runner.readCurrent(connection, set, context.database);
-    const line = (id: string) => (context.args.options.verbose ? verboseEntry(set, id) : headLine(set.map.node(id)));
-    const text = state.heads.map((id) => `${line(id)}${state.versions.includes(id) ? "" : " (implied by dependencies)"}`).join("\n");
+    const text = state.heads.map((id) => `${headText(context, set, id)}${state.versions.includes(id) ? "" : " (implied by dependencies)"}`).join("\n");
     return { json: { versions: state.versions, heads: effectiveHeads(set.map, state.versions) }, text: text || "(no versions: the database is at base)" };
   } finally {
     await connection.close();
@@ -468,9 +474,7 @@ async function check(context: Context, set: RevisionSet): Promise<Output> {
     const behind = (output.json as { tenants: { ok: boolean; upToDate?: boolean }[] }).tenants.filter((t) => t.ok && !t.upToDate).length;
     return { ...output, text: `${output.text}\n${behind} tenant(s) behind.`, exitCode: behind > 0 ? 1 : (output.exitCode ?? 0) };
   }
-  if (context.args.options.tenant) {
-    throw new LambicError("USAGE", `Database "${context.database.name}" has no tenants (set "tenants" in lambic.config.json).`, {});
-  }
+  if (context.args.options.tenant) throw noTenants(context);
   const connection = await connect(context);
   try {
     const result = await runner.checkDatabase(connection, set, context.database);

@@ -23,7 +23,7 @@ import * as insert from "./bulk-insert.ts";
 import { checkRawSql } from "./quote.ts";
 import * as schemas from "./schemas.ts";
 import * as tables from "./tables.ts";
-import { clientCopy, copyRefusal, splitStatements } from "./sql-statements.ts";
+import { copyRefusal, findClientCopy } from "./sql-statements.ts";
 import { invalidOperation } from "./invalid.ts";
 
 export { quoteIdentifier, quoteLiteral, qualifiedName } from "./quote.ts";
@@ -130,11 +130,8 @@ const RENDERERS: { readonly [Name in keyof Operations]: (...args: Parameters<Ope
 
 /** Refuses a COPY that would wait for rows from the client (see clientCopy). */
 function checkExecutable(sql: string): string {
-  if (!/copy/i.test(sql)) return sql;
-  for (const statement of splitStatements(sql)) {
-    const copy = clientCopy(statement);
-    if (copy) throw invalidOperation({ op: "execute", argument: "sql" }, copyRefusal(copy), { statement: statement.slice(0, 200) });
-  }
+  const found = findClientCopy(sql);
+  if (found) throw invalidOperation({ op: "execute", argument: "sql" }, copyRefusal(found.copy), { statement: found.statement.slice(0, 200) });
   return sql;
 }
 

@@ -187,6 +187,16 @@ export function clientCopy(statement: string): "FROM STDIN" | "TO STDOUT" | unde
   return undefined;
 }
 
+/** The first statement of `sql` that is a client COPY (see clientCopy), if any. */
+export function findClientCopy(sql: string): { statement: string; copy: "FROM STDIN" | "TO STDOUT" } | undefined {
+  if (!/copy/i.test(sql)) return undefined; // the usual case, without splitting
+  for (const statement of splitStatements(sql)) {
+    const copy = clientCopy(statement);
+    if (copy) return { statement, copy };
+  }
+  return undefined;
+}
+
 /** Where the first token starts, past white space and comments. */
 function firstToken(sql: string): number {
   let i = 0;

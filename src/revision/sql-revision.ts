@@ -1,7 +1,7 @@
 import { LambicError } from "../errors.ts";
 import type { Revision, RevisionMeta } from "./types.ts";
 import { closestMatch } from "../suggest.ts";
-import { clientCopy, copyRefusal, splitStatements } from "../operations/sql-statements.ts";
+import { copyRefusal, findClientCopy, splitStatements } from "../operations/sql-statements.ts";
 import { BRANCH_LABEL_PATTERN, REVISION_ID_PATTERN } from "./validate-revision.ts";
 
 /** The header fields of a `.sql` revision, in the order `renderSqlRevision` writes them. */
@@ -183,14 +183,10 @@ function parseBoolean(file: string, field: { value: string; line: number }): boo
 /** A section's `COPY … FROM STDIN` (psql's inline data) or `COPY … TO STDOUT` is refused at load, naming its line. */
 function refuseClientCopy(file: string, lines: readonly string[], section: { marker: number; end: number }): void {
   const sql = lines.slice(section.marker, section.end).join("\n");
-  if (!/copy/i.test(sql)) return;
-  for (const statement of splitStatements(sql)) {
-    const copy = clientCopy(statement);
-    if (!copy) continue;
-    const before = sql.slice(0, sql.indexOf(statement));
-    const line = section.marker + 1 + before.split("\n").length - 1;
-    throw fileError(file, line, `the statement ${copyRefusal(copy)}`, { statement: statement.slice(0, 200) });
-  }
+  const found = findClientCopy(sql);
+  if (!found) return;
+  const line = section.marker + sql.slice(0, sql.indexOf(found.statement)).split("\n").length;
+  throw fileError(file, line, `the statement ${copyRefusal(found.copy)}`, { statement: found.statement.slice(0, 200) });
 }
 
 function fileError(file: string, line: number, message: string, details: Record<string, unknown> = {}): LambicError {
