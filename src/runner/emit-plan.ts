@@ -7,9 +7,9 @@ import type { LoadedRevision, RevisionContext, RevisionDirection } from "../revi
 import { terminate, type Sink, type StatementOrigin, type StatementResult } from "./sink.ts";
 import {
   CLOCK_STATEMENT,
-  deallocateStatement,
   historyInsertStatement,
-  prepareVersionUpdateStatement,
+  PendingVersionRows,
+  stepMarkerStatement,
   versionChangeStatements,
   type HistoryRun,
   type HistoryStep,
@@ -27,8 +27,6 @@ export interface EmitOptions {
   readonly x: Readonly<Record<string, string>>;
   /** Commit after each revision (Alembic's transaction_per_migration). */
   readonly perRevision: boolean;
-  /** Online: the name under which each transaction prepares its steps' version-row update. */
-  readonly preparedUpdate?: string;
   /** Online: kept up to date with what the run has made durable, for the words of a failure. */
   readonly progress?: RunProgress;
   /** Online: once aborted, no further step is emitted (see RunOptions.signal). */
@@ -93,8 +91,18 @@ export async function emitPlan(sink: Sink, set: RevisionSet, steps: readonly Pla
   let segment: EmittedStep[] = [];
   const historyRun: HistoryRun = { runId: options.runId, actor: options.actor, bundleSha256: set.bundleSha256 ?? null, sourceChecksum: set.sourceChecksum };
   let previousEnd: StatementResult = steps.length > 0 ? sink.statement(CLOCK_STATEMENT, { purpose: "control" }) : {};
-  /** Whether this transaction has prepared the version-row update yet. */
-  let prepared = false;
+  // Online, the version rows are written once per transaction (see stepMarkerStatement).
+  const pending = sink.online ? new PendingVersionRows(startRows) : undefined;
+  /** Written version rows whose delete is still to be checked: [result, rows it must find]. */
+  let deleteChecks: [StatementResult, number][] = [];
+  const writePendingRows = () => {
+    if (!pending?.pending) return;
+    const { statements, expectedDeletes } = pending.take(options.names);
+    statements.forEach((text, i) => {
+      const result = sink.statement(text, { purpose: "version" });
+      if (i === 0 && expectedDeletes > 0) deleteChecks.push([result, expectedDeletes]);
+    });
+  };
   const committed = (versions: readonly string[]) => {
     if (options.progress) Object.assign(options.progress, { committed: [...versions], outsideTransaction: undefined });
   };
@@ -102,18 +110,27 @@ export async function emitPlan(sink: Sink, set: RevisionSet, steps: readonly Pla
   /** Writes the history rows of the steps since the last commit (after reading their clocks). */
   const closeSegment = async () => {
     if (segment.length === 0) return;
+    writePendingRows();
     await sink.flush();
-    const entries = segment.map((e): HistoryStep => {
-      const startedAt = e.started.rows?.[0]?.at as number | undefined;
-      const finishedAt = e.finished.rows?.[0]?.at as number | undefined;
-      if (sink.online && finishedAt === undefined) {
-        throw new LambicError("UNKNOWN_VERSION", `Recording ${e.label} changed no version row: the version table ${options.names.versionTable} does not hold what the plan expected. ${failureOutcome(options.progress)} Check "lambic current".`, { step: e.label });
+    for (const [result, expected] of deleteChecks) {
+      const removed = Number(result.rows?.[0]?.removed);
+      if (removed !== expected) {
+        throw new LambicError(
+          "UNKNOWN_VERSION",
+          `The version table ${options.names.versionTable} no longer holds the rows the plan started from (found ${removed} of ${expected} to replace): a revision of this run changed it. ${failureOutcome(options.progress)} Check "lambic current", and leave the version table to lambic.`,
+          { expected, removed },
+        );
       }
-      return { revision: e.entry.revision, direction: e.entry.direction, checksum: e.entry.checksum, startedAt, finishedAt };
-    });
+    }
+    deleteChecks = [];
+    const entries = segment.map((e): HistoryStep => ({
+      revision: e.entry.revision,
+      direction: e.entry.direction,
+      checksum: e.entry.checksum,
+      startedAt: e.started.rows?.[0]?.at as number | undefined,
+      finishedAt: e.finished.rows?.[0]?.at as number | undefined,
+    }));
     sink.statement(historyInsertStatement(options.names, historyRun, entries), { purpose: "history" });
-    if (prepared) sink.statement(deallocateStatement(options.preparedUpdate!), { purpose: "control" });
-    prepared = false;
     segment = [];
   };
 
@@ -140,7 +157,7 @@ export async function emitPlan(sink: Sink, set: RevisionSet, steps: readonly Pla
       committed(rows.versions);
     }
     if (!sink.online) sink.comment(`Running ${describeStep(step)}`);
-    const statements = revision && step.kind === "revision" ? await collectStatements(sink, revision, step.direction, options) : [];
+    const statements = revision && step.kind === "revision" ? await collectStatements(sink, revision, step.direction, options, writePendingRows) : [];
     if (!transactional) {
       if (options.progress && revision) options.progress.outsideTransaction = revision.id;
       // Outside a transaction a failing statement would not stop the next one: one at a time.
@@ -151,10 +168,7 @@ export async function emitPlan(sink: Sink, set: RevisionSet, steps: readonly Pla
       sink.statement("BEGIN", origin("control"));
     }
     const changes = rows.apply(step);
-    if (options.preparedUpdate !== undefined && !prepared && changes.at(-1)?.op === "update") {
-      sink.statement(prepareVersionUpdateStatement(options.names, options.preparedUpdate), { purpose: "control" });
-      prepared = true;
-    }
+    pending?.apply(changes);
     const emittedStep = emitStep(sink, step, index, revision, statements, transactional, changes, options, started);
     previousEnd = emittedStep.finished;
     emitted.push(emittedStep);
@@ -203,7 +217,7 @@ function emitStep(
   options: EmitOptions,
   started: StatementResult,
 ): EmittedStep {
-  const versionStatements = versionChangeStatements(options.names, changes, index, options.preparedUpdate);
+  const versionStatements = sink.online ? [stepMarkerStatement(index)] : versionChangeStatements(options.names, changes, index);
   const direction = step.kind === "revision" ? step.direction : "stamp";
   let parts = versionStatements;
   if (transactional && statements.length > 0) {
@@ -240,7 +254,7 @@ function emitStep(
  * Runs a revision's upgrade or downgrade against an `op` that records statements. A read
  * (`ctx.query`) first sends what was recorded so far, so it sees the revision's own changes.
  */
-async function collectStatements(sink: Sink, revision: LoadedRevision, direction: RevisionDirection, { x, progress }: Pick<EmitOptions, "x" | "progress">): Promise<string[]> {
+async function collectStatements(sink: Sink, revision: LoadedRevision, direction: RevisionDirection, { x, progress }: Pick<EmitOptions, "x" | "progress">, beforeRead: () => void): Promise<string[]> {
   let statements: string[] = [];
   const origin: StatementOrigin = { purpose: "revision", revision: revision.id, direction };
   const op = createOperations((statement) => statements.push(statement));
@@ -252,6 +266,8 @@ async function collectStatements(sink: Sink, revision: LoadedRevision, direction
     query: async <Row>(sql: string, params: readonly unknown[] = []) => {
       const copy = typeof sql === "string" ? clientCopy(sql) : undefined;
       if (copy) throw new LambicError("INVALID_OPERATION", `ctx.query(): the statement ${copyRefusal(copy)}`, { revision: revision.id, statement: sql.slice(0, 200) });
+      // What the run wrote so far, the version rows included, is what the read sees.
+      beforeRead();
       for (const text of statements) sink.statement(text, origin);
       statements = [];
       return sink.query<Row>(sql, params, origin);

@@ -1,4 +1,3 @@
-import { randomUUID } from "node:crypto";
 import type { Connection } from "../db/connection.ts";
 import { toDatabaseFailure } from "../db/connection.ts";
 import { LambicError } from "../errors.ts";
@@ -11,7 +10,6 @@ import { emitPlan, failureOutcome, interruptedError, needsSessionLock, type Emit
 import { ConnectionSink, locatePart, ScriptSink, type QueuedStatement, type Sink } from "./sink.ts";
 import {
   createVersionTableStatements,
-  deallocateStatement,
   historyTableSql,
   lockKey,
   selectAppliedChecksumsStatement,
@@ -236,7 +234,6 @@ export function statementError(error: unknown, statement: QueuedStatement | unde
 export async function runMigration(connection: Connection, set: RevisionSet, command: MigrationCommand, options: RunOptions): Promise<RunResult> {
   const names = versionTableNames(options);
   let sessionLock = false;
-  const preparedUpdate = `lambic_version_update_${randomUUID().replace(/-/g, "")}`;
   const progress: RunProgress = {};
   const sink = new ConnectionSink(connection, (error, statement, position) => statementError(error, statement, position, names, options, progress));
   const signal = options.signal;
@@ -282,7 +279,6 @@ export async function runMigration(connection: Connection, set: RevisionSet, com
       perRevision: options.perRevision ?? false,
       searchPath: options.searchPath,
       onStepDone: onStep ? (step) => onStep(stepResult(step)) : undefined,
-      preparedUpdate,
       progress,
       signal,
     });
@@ -295,22 +291,20 @@ export async function runMigration(connection: Connection, set: RevisionSet, com
     const results = emitted.map(stepResult);
     return { from: rows, to: after, steps: results, lockWaitMs: Number(lock.rows?.[0]?.lock_wait_ms ?? 0), changed };
   } catch (error) {
-    await rollbackQuietly(connection, sessionLock ? lockStatement(names, "unlock") : undefined, deallocateStatement(preparedUpdate));
+    await rollbackQuietly(connection, sessionLock ? lockStatement(names, "unlock") : undefined);
     throw error;
   } finally {
     signal?.removeEventListener("abort", cancel);
   }
 }
 
-async function rollbackQuietly(connection: Connection, unlock: string | undefined, deallocate: string): Promise<void> {
+async function rollbackQuietly(connection: Connection, unlock: string | undefined): Promise<void> {
   try {
     await connection.query("ROLLBACK");
   } catch {
     // The connection is gone or unusable; the server rolls back an unfinished transaction itself.
     return;
   }
-  // Prepared statements survive the rollback; fails harmlessly when none was prepared.
-  await connection.query(deallocate).catch(() => undefined);
   if (unlock) await connection.query(unlock).catch(() => undefined);
 }
 

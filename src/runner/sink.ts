@@ -15,7 +15,7 @@ export interface StatementOrigin {
   readonly parts?: readonly string[];
   /**
    * Set on a step's script, whose last statement returns one row with this number as
-   * `lambic_step` (see versionChangeStatements). Online, consecutive steps share a message; this
+   * `lambic_step` (see stepMarkerStatement). Online, consecutive steps share a message; this
    * row tells which of them have run.
    */
   readonly step?: number;

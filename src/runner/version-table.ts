@@ -69,40 +69,95 @@ const CLOCK_MS = "(extract(epoch FROM clock_timestamp()) * 1000)::float8";
 export const CLOCK_STATEMENT = `SELECT ${CLOCK_MS} AS at`;
 
 /**
- * A step's version-row changes; the last one returns the server's clock, which ends the step's
- * duration (and starts the next one's), and the step's number in the run, which tells an online
- * run that the step has run. Alembic checks that each change touched one row.
+ * Offline, a step's version-row changes; the last one returns the server's clock and the step's
+ * number, as an online step's marker does (see stepMarkerStatement). Alembic checks that each
+ * change touched one row.
  */
-export function versionChangeStatements(names: VersionTableNames, changes: readonly VersionRowChange[], step: number, preparedUpdate?: string): string[] {
+export function versionChangeStatements(names: VersionTableNames, changes: readonly VersionRowChange[], step: number): string[] {
   const last = changes.length - 1;
-  return changes.map((change, i) => {
-    if (i !== last) return versionRowStatement(names, change);
-    if (preparedUpdate !== undefined && change.op === "update") return `EXECUTE ${preparedName(preparedUpdate)}(${quoteLiteral(change.to)}, ${quoteLiteral(change.from)}, ${step})`;
-    return `${versionRowStatement(names, change)} RETURNING ${CLOCK_MS} AS at, ${step} AS lambic_step`;
-  });
+  return changes.map((change, i) => (i === last ? `${versionRowStatement(names, change)} RETURNING ${CLOCK_MS} AS at, ${step} AS lambic_step` : versionRowStatement(names, change)));
 }
 
 /**
- * Online, the update that ends a step (the usual one: each revision of a branch replaces its
- * parent's row) runs as EXECUTE of this statement, prepared once per transaction: parsing and
- * planning the same UPDATE for every step would be most of the server's work on small
- * revisions. It is the statement Alembic runs, with the same RETURNING as the plain form.
- * Prepared statements outlive transactions, so it is deallocated before each COMMIT (a pooled
- * server session goes on to other clients), and its name is the run's own.
+ * Online, what ends a step: one row with the server's clock, which ends the step's duration (and
+ * starts the next one's), and the step's number in the run, which tells the run that the step
+ * has run (consecutive steps share a message). The version rows are written once per
+ * transaction instead (PendingVersionRows): a row updated per step cost the server several
+ * times this statement, and inside the transaction nobody else sees the rows in between.
  */
-export function prepareVersionUpdateStatement(names: VersionTableNames, name: string): string {
-  return `PREPARE ${preparedName(name)} (varchar, varchar, int) AS UPDATE ${versionTableSql(names)} SET version_num = $1 WHERE version_num = $2 RETURNING ${CLOCK_MS} AS at, $3 AS lambic_step`;
+export function stepMarkerStatement(step: number): string {
+  return `SELECT ${CLOCK_MS} AS at, ${step} AS lambic_step`;
 }
 
-export function deallocateStatement(name: string): string {
-  return `DEALLOCATE ${preparedName(name)}`;
-}
+/**
+ * The version-row changes of an online transaction not yet written: they are written before
+ * the transaction commits, and before a revision reads data (it may read the version table).
+ * Written as the per-step statements would leave the table: rows this transaction did not
+ * touch stay where they are, and each row it wrote comes after them in the order of its last
+ * write (PostgreSQL puts a new or updated row after the existing ones), because `current` and
+ * a bare "-1" go by the table's order.
+ */
+export class PendingVersionRows {
+  /** The rows in table order as the per-step statements would leave them. */
+  private readonly order: string[];
+  /** Rows in the table as last written. */
+  private stored: Set<string>;
+  /** Stored rows to delete: removed since, or to be written again at the end. */
+  private removed: string[] = [];
+  /** Rows to insert (present in `order`). */
+  private readonly written = new Set<string>();
 
-/** The run's prepared statement name, quoted once (every step names it). */
-let lastPreparedName: { name: string; sql: string } | undefined;
-function preparedName(name: string): string {
-  if (lastPreparedName?.name !== name) lastPreparedName = { name, sql: quoteIdentifier(name, where("prepared")) };
-  return lastPreparedName.sql;
+  constructor(rows: readonly string[]) {
+    this.order = [...rows];
+    this.stored = new Set(rows);
+  }
+
+  get pending(): boolean {
+    return this.removed.length > 0 || this.written.size > 0;
+  }
+
+  apply(changes: readonly VersionRowChange[]): void {
+    for (const change of changes) {
+      if (change.op === "insert") this.add(change.version);
+      else if (change.op === "delete") this.remove(change.version);
+      else {
+        this.remove(change.from);
+        this.add(change.to);
+      }
+    }
+  }
+
+  /**
+   * The statements that write what is pending, and how many rows the delete must find (the
+   * version table is locked; fewer means a revision changed it). Marks everything written.
+   */
+  take(names: VersionTableNames): { statements: string[]; expectedDeletes: number } {
+    const table = versionTableSql(names);
+    const list = (values: readonly string[]) => values.map((value) => quoteLiteral(value)).join(", ");
+    const statements: string[] = [];
+    const expectedDeletes = this.removed.length;
+    if (expectedDeletes > 0) statements.push(`WITH removed AS (DELETE FROM ${table} WHERE version_num IN (${list(this.removed)}) RETURNING 1) SELECT count(*)::int AS removed FROM removed`);
+    const inserts = this.order.filter((row) => this.written.has(row));
+    if (inserts.length > 0) statements.push(`INSERT INTO ${table} (version_num) VALUES ${inserts.map((row) => `(${quoteLiteral(row)})`).join(", ")}`);
+    this.stored = new Set(this.order);
+    this.removed = [];
+    this.written.clear();
+    return { statements, expectedDeletes };
+  }
+
+  private add(row: string): void {
+    this.order.push(row);
+    this.written.add(row);
+    // A stored row written again moves to the end: delete the stored one first.
+    if (this.stored.has(row) && !this.removed.includes(row)) this.removed.push(row);
+  }
+
+  private remove(row: string): void {
+    const index = this.order.indexOf(row);
+    if (index >= 0) this.order.splice(index, 1);
+    this.written.delete(row);
+    if (this.stored.has(row) && !this.removed.includes(row)) this.removed.push(row);
+  }
 }
 
 /** What every history row of a run shares. */

@@ -429,6 +429,34 @@ describe.each(["postgres", "neon"] as const)("runner over the %s driver", (drive
     expect(await versions()).toEqual(["r0080"]);
   });
 
+  it("lets a revision's read see the version row its previous step wrote", async () => {
+    const history = tableHistory(4, (i) =>
+      i === 2
+        ? {
+            upgrade: async (op, ctx) => {
+              const rows = await ctx.query<{ version_num: string }>("SELECT version_num FROM lambic_version");
+              op.createTable("seen", { version_num: "text" });
+              op.bulkInsert("seen", rows);
+            },
+          }
+        : {},
+    );
+    await run(inlineRevisionSet(history), { kind: "upgrade", target: "head" });
+    expect(await sql`SELECT version_num FROM seen`).toEqual([{ version_num: "r0002" }]);
+    expect(await versions()).toEqual(["r0004"]);
+  });
+
+  it("fails with UNKNOWN_VERSION, changing nothing, when a revision deletes the version rows", async () => {
+    const history = tableHistory(4, (i) => (i === 2 ? { upgrade: (op) => op.execute("DELETE FROM lambic_version") } : {}));
+    await run(inlineRevisionSet(history), { kind: "upgrade", target: "r0001" });
+    const error = await failure(run(inlineRevisionSet(history), { kind: "upgrade", target: "head" }));
+    expect(error.code).toBe("UNKNOWN_VERSION");
+    expect(error.message).toContain("lambic_version no longer holds the rows the plan started from (found 0 of 1");
+    expect(error.message).toContain("The run was rolled back");
+    expect(await versions()).toEqual(["r0001"]);
+    expect(await tables()).toEqual(["t1"]);
+  });
+
   it("leaves no prepared statement in the session after a run", async () => {
     const connection = await connect();
     await runMigration(connection, inlineRevisionSet(tableHistory(5)), { kind: "upgrade", target: "head" }, baseOptions());

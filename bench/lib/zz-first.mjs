@@ -1,0 +1,10 @@
+import { pathToFileURL } from "node:url";
+import { branchyGraph, metasOf } from "./graphs.mjs";
+const { RevisionMap, planUpgrade } = await import(pathToFileURL(process.argv[2]).href);
+const metas = metasOf(branchyGraph(10000));
+const t0 = performance.now();
+const map = new RevisionMap(metas);
+const t1 = performance.now();
+const steps = planUpgrade(map, [], "heads");
+const t2 = performance.now();
+console.log((t1-t0).toFixed(1), (t2-t1).toFixed(1));
