@@ -64,7 +64,6 @@ export function failureOutcome(progress: RunProgress | undefined): string {
 /** One emitted step; once sent, `finished.rows` holds the server's clock at its end. */
 export interface EmittedStep {
   readonly step: PlanStep;
-  readonly label: string;
   readonly message: string | undefined;
   readonly entry: HistoryStep;
   readonly started: StatementResult;
@@ -78,12 +77,13 @@ export function needsSessionLock(set: RevisionSet, steps: readonly PlanStep[], p
 }
 
 /**
- * Emits a plan into a sink, inside an open transaction: for each step its statements and its
- * version-row changes (one script per step; online, consecutive scripts share a message), and,
- * before each commit, one history statement for the steps of that transaction, with the
- * durations the server's clock measured. A non-transactional revision commits what came before,
- * runs statement by statement outside a transaction, and reopens the transaction for its version
- * row. The caller opens the outer transaction, calls `closeSegment` and commits.
+ * Emits a plan into a sink, inside an open transaction: for each step its statements and what
+ * ends it (one script per step; online, consecutive scripts share a message), and, before each
+ * commit, the version rows (offline each step writes its own) and one history statement for the
+ * steps of that transaction, with the durations the server's clock measured. A non-transactional
+ * revision commits what came before, runs statement by statement outside a transaction, and
+ * reopens the transaction for its version row. The caller opens the outer transaction, calls
+ * `closeSegment` and commits.
  */
 export async function emitPlan(sink: Sink, set: RevisionSet, steps: readonly PlanStep[], startRows: readonly string[], options: EmitOptions): Promise<{ emitted: EmittedStep[]; rows: readonly string[]; closeSegment: () => Promise<void> }> {
   const rows = new VersionRows(set.map, startRows);
@@ -107,7 +107,7 @@ export async function emitPlan(sink: Sink, set: RevisionSet, steps: readonly Pla
     if (options.progress) Object.assign(options.progress, { committed: [...versions], outsideTransaction: undefined });
   };
 
-  /** Writes the history rows of the steps since the last commit (after reading their clocks). */
+  /** Writes the version rows and the history rows of the steps since the last commit (after reading their clocks). */
   const closeSegment = async () => {
     if (segment.length === 0) return;
     writePendingRows();
@@ -117,7 +117,7 @@ export async function emitPlan(sink: Sink, set: RevisionSet, steps: readonly Pla
       if (removed !== expected) {
         throw new LambicError(
           "UNKNOWN_VERSION",
-          `The version table ${options.names.versionTable} no longer holds the rows the plan started from (found ${removed} of ${expected} to replace): a revision of this run changed it. ${failureOutcome(options.progress)} Check "lambic current", and leave the version table to lambic.`,
+          `The version table ${options.names.versionTable} no longer holds the rows the plan started from (found ${removed} of ${expected} to replace): a revision of this run (or a session that ignores lambic's lock) changed it. ${failureOutcome(options.progress)} Check "lambic current", and leave the version table to lambic.`,
           { expected, removed },
         );
       }
@@ -194,11 +194,6 @@ class EmittedStepRecord implements EmittedStep {
     readonly started: StatementResult,
     readonly finished: StatementResult,
   ) {}
-
-  /** Only for messages: not built for every step. */
-  get label(): string {
-    return describeStep(this.step);
-  }
 }
 
 /**
