@@ -1,5 +1,6 @@
 import { LambicError } from "../errors.ts";
 import { createOperations, quoteIdentifier } from "../operations/index.ts";
+import { quoteLiteral } from "../operations/quote.ts";
 import { clientCopy, copyRefusal } from "../operations/sql-statements.ts";
 import { describeStep, VersionRows, type PlanStep, type VersionRowChange } from "../revision/plan.ts";
 import { revisionOf, type RevisionSet } from "../revision/revision-set.ts";
@@ -16,12 +17,40 @@ import {
   type VersionTableNames,
 } from "./version-table.ts";
 
-export interface EmitOptions {
+/** What every transaction of a run is given (SET LOCAL), and a non-transactional revision's statements (SET). */
+export interface RunSettings {
+  readonly lockTimeoutMs: number;
+  /** 0: no statement timeout of lambic's (the server's or the role's applies). */
+  readonly statementTimeoutMs: number;
+  /** Set as search_path, so unqualified names land there (a tenant's schema). */
+  readonly searchPath?: string;
+}
+
+function millis(value: number): string {
+  return quoteLiteral(`${Math.max(0, Math.floor(value))}ms`);
+}
+
+/** The run's settings, for a transaction (SET LOCAL: they end with it) or for the session. */
+function settingStatements(settings: RunSettings, scope: "transaction" | "session"): string[] {
+  const set = scope === "transaction" ? "SET LOCAL" : "SET";
+  const statements = [`${set} lock_timeout = ${millis(settings.lockTimeoutMs)}`];
+  // Literals are rendered without E'': a backslash is only inert with standard strings on.
+  statements.push(`${set} standard_conforming_strings = on`);
+  if (settings.searchPath !== undefined) statements.push(`${set} search_path TO ${quoteIdentifier(settings.searchPath, { op: "tenant", argument: "schema" })}`);
+  if (settings.statementTimeoutMs > 0) statements.push(`${set} statement_timeout = ${millis(settings.statementTimeoutMs)}`);
+  return statements;
+}
+
+/** BEGIN and the run's settings: every transaction of a run, online and offline, starts so. */
+export function openTransaction(sink: Sink, settings: RunSettings, origin: StatementOrigin = { purpose: "control" }): void {
+  sink.statement("BEGIN", origin);
+  for (const statement of settingStatements(settings, "transaction")) sink.statement(statement, origin);
+}
+
+export interface EmitOptions extends RunSettings {
   readonly names: VersionTableNames;
   /** Told each step as its statements complete online (the transaction may still roll back). */
   readonly onStepDone?: (step: EmittedStep) => void;
-  /** Restated for statements that run outside the transaction (SET LOCAL ends with it). */
-  readonly searchPath?: string;
   readonly runId: string;
   readonly actor: string;
   readonly x: Readonly<Record<string, string>>;
@@ -150,8 +179,9 @@ export async function emitPlan(sink: Sink, set: RevisionSet, steps: readonly Pla
     if (!transactional) {
       await closeSegment();
       sink.statement("COMMIT", origin("control"));
-      sink.statement("SET standard_conforming_strings = on", origin("control"));
-      if (options.searchPath !== undefined) sink.statement(`SET search_path TO ${quoteIdentifier(options.searchPath)}`, origin("control"));
+      // Outside a transaction SET LOCAL has ended: the session gets the run's settings (its
+      // timeouts too) for the revision's statements.
+      for (const statement of settingStatements(options, "session")) sink.statement(statement, origin("control"));
       started = sink.statement(CLOCK_STATEMENT, origin("control"));
       await sink.flush();
       committed(rows.versions);
@@ -165,7 +195,7 @@ export async function emitPlan(sink: Sink, set: RevisionSet, steps: readonly Pla
         sink.statement(text, origin("revision", [text]));
         await sink.flush();
       }
-      sink.statement("BEGIN", origin("control"));
+      openTransaction(sink, options, origin("control"));
     }
     const changes = rows.apply(step);
     pending?.apply(changes);
@@ -178,7 +208,7 @@ export async function emitPlan(sink: Sink, set: RevisionSet, steps: readonly Pla
       sink.statement("COMMIT", origin("control"));
       await sink.flush();
       committed(rows.versions);
-      sink.statement("BEGIN", origin("control"));
+      openTransaction(sink, options, origin("control"));
       previousEnd = sink.statement(CLOCK_STATEMENT, origin("control"));
     }
   }

@@ -6,7 +6,7 @@ import { effectiveHeads, planDowngrade, planStamp, planUpgrade, type PlanStep } 
 import { isNode } from "../revision/revision-map.ts";
 import type { RevisionSet } from "../revision/revision-set.ts";
 import type { RevisionDirection } from "../revision/types.ts";
-import { emitPlan, failureOutcome, interruptedError, needsSessionLock, type EmittedStep, type RunProgress } from "./emit-plan.ts";
+import { emitPlan, failureOutcome, interruptedError, needsSessionLock, openTransaction, type EmittedStep, type RunProgress } from "./emit-plan.ts";
 import { ConnectionSink, locatePart, ScriptSink, type QueuedStatement, type Sink } from "./sink.ts";
 import {
   createVersionTableStatements,
@@ -72,23 +72,9 @@ export interface ChangedRevision {
   readonly file: string;
 }
 
-function millis(value: number): string {
-  return quoteLiteral(`${Math.max(0, Math.floor(value))}ms`);
-}
-
 function lockStatement(names: VersionTableNames, kind: "xact" | "session" | "unlock"): string {
   const fn = kind === "xact" ? "pg_advisory_xact_lock" : kind === "session" ? "pg_advisory_lock" : "pg_advisory_unlock";
   return `SELECT ${fn}(hashtextextended(${quoteLiteral(lockKey(names))}, 0))`;
-}
-
-/** BEGIN and the session settings: the same text online and offline. */
-function openTransaction(sink: Sink, options: RunOptions): void {
-  sink.statement("BEGIN", { purpose: "control" });
-  sink.statement(`SET LOCAL lock_timeout = ${millis(options.lockTimeoutMs)}`, { purpose: "control" });
-  // Literals are rendered without E'': a backslash is only inert with standard strings on.
-  sink.statement("SET LOCAL standard_conforming_strings = on", { purpose: "control" });
-  if (options.searchPath !== undefined) sink.statement(`SET LOCAL search_path TO ${quoteIdentifier(options.searchPath, { op: "tenant", argument: "schema" })}`, { purpose: "control" });
-  if (options.statementTimeoutMs > 0) sink.statement(`SET LOCAL statement_timeout = ${millis(options.statementTimeoutMs)}`, { purpose: "control" });
 }
 
 function planFor(set: RevisionSet, rows: readonly string[], command: MigrationCommand): PlanStep[] {
@@ -278,6 +264,8 @@ export async function runMigration(connection: Connection, set: RevisionSet, com
       x: options.x ?? {},
       perRevision: options.perRevision ?? false,
       searchPath: options.searchPath,
+      lockTimeoutMs: options.lockTimeoutMs,
+      statementTimeoutMs: options.statementTimeoutMs,
       onStepDone: onStep ? (step) => onStep(stepResult(step)) : undefined,
       progress,
       signal,
@@ -368,7 +356,7 @@ export async function renderScript(set: RevisionSet, command: MigrationCommand, 
   if (sessionLock) sink.statement(lockStatement(names, "session"), { purpose: "lock" });
   openTransaction(sink, options);
   sink.statement(lockStatement(names, "xact"), { purpose: "lock" });
-  const { rows, closeSegment } = await emitPlan(sink, set, steps, startRows, { names, runId: options.runId, actor: options.actor, x: options.x ?? {}, perRevision: options.perRevision ?? false, searchPath: options.searchPath });
+  const { rows, closeSegment } = await emitPlan(sink, set, steps, startRows, { names, runId: options.runId, actor: options.actor, x: options.x ?? {}, perRevision: options.perRevision ?? false, searchPath: options.searchPath, lockTimeoutMs: options.lockTimeoutMs, statementTimeoutMs: options.statementTimeoutMs });
   await closeSegment();
   sink.statement("COMMIT", { purpose: "control" });
   if (sessionLock) sink.statement(lockStatement(names, "unlock"), { purpose: "lock" });

@@ -185,6 +185,48 @@ describe.each(["postgres", "neon"] as const)("runner over the %s driver", (drive
     expect(await tables()).toEqual([]);
   });
 
+  it("keeps statement_timeout in every transaction of a perRevision run", async () => {
+    const history = tableHistory(3, (i) => (i === 1 ? { upgrade: (op) => op.execute("SELECT pg_sleep(5)") } : {}));
+    const error = await failure(run(inlineRevisionSet(history), { kind: "upgrade", target: "head" }, { perRevision: true, statementTimeoutMs: 300 }));
+    expect(error.code).toBe("STATEMENT_TIMEOUT");
+    expect(error.details).toMatchObject({ revision: "r0002", committed: ["r0001"] });
+    expect(await versions()).toEqual(["r0001"]);
+  });
+
+  it("keeps lock_timeout for a non-transactional revision's statements and the transaction after them", async () => {
+    await run(inlineRevisionSet(tableHistory(1)), { kind: "upgrade", target: "head" });
+    const nonTransactional = inlineRevisionSet([...tableHistory(1), { id: "r0002", revises: "r0001", transactional: false, upgrade: (op) => op.addColumn("t1", "extra", "text") }]);
+    const after = inlineRevisionSet([
+      ...tableHistory(1),
+      { id: "r0002", revises: "r0001", transactional: false, upgrade: (op) => op.execute("SELECT 1") },
+      { id: "r0003", revises: "r0002", upgrade: (op) => op.addColumn("t1", "extra", "text") },
+    ]);
+    const holder = await sql.reserve();
+    try {
+      await holder`BEGIN`;
+      await holder`LOCK TABLE t1 IN ACCESS EXCLUSIVE MODE`;
+      for (const [set, revision] of [[nonTransactional, "r0002"], [after, "r0003"]] as const) {
+        const started = performance.now();
+        const error = await failure(run(set, { kind: "upgrade", target: "head" }, { lockTimeoutMs: 300 }));
+        expect(error.code).toBe("LOCK_TIMEOUT");
+        expect(error.details).toMatchObject({ revision });
+        expect(performance.now() - started).toBeLessThan(4_000);
+      }
+      await holder`ROLLBACK`;
+    } finally {
+      holder.release();
+    }
+    // r0002's version row goes with the transaction that failed.
+    expect(await versions()).toEqual(["r0001"]);
+  });
+
+  it("keeps statement_timeout for a non-transactional revision's statements", async () => {
+    const set = inlineRevisionSet([...tableHistory(1), { id: "r0002", revises: "r0001", transactional: false, upgrade: (op) => op.execute("SELECT pg_sleep(5)") }]);
+    const error = await failure(run(set, { kind: "upgrade", target: "head" }, { statementTimeoutMs: 300 }));
+    expect(error.code).toBe("STATEMENT_TIMEOUT");
+    expect(error.details).toMatchObject({ revision: "r0002", committed: ["r0001"] });
+  });
+
   it("applies each revision exactly once when 10 runners start at once", async () => {
     await sql`CREATE TABLE applied (revision text)`;
     const history = tableHistory(3, (i) => ({ upgrade: (op) => { op.createTable(`t${i + 1}`, { id: "bigint" }); op.execute(`INSERT INTO applied VALUES ('r${i + 1}')`); } }));
