@@ -132,6 +132,15 @@ export async function emitPlan(sink: Sink, set: RevisionSet, steps: readonly Pla
       if (i === 0 && expectedDeletes > 0) deleteChecks.push([result, expectedDeletes]);
     });
   };
+  // Steps are told as their rows arrive, in order, each once its start's row has arrived too: a
+  // step's own row comes streamed, while a start read alone (the run's first, one after each
+  // commit) is reported a moment later, when its message has resolved.
+  const onStepDone = options.onStepDone;
+  const unreported: EmittedStep[] = [];
+  let reported = 0;
+  const report = () => {
+    while (reported < unreported.length && unreported[reported]!.finished.rows && unreported[reported]!.started.rows) onStepDone!(unreported[reported++]!);
+  };
   const committed = (versions: readonly string[]) => {
     if (options.progress) Object.assign(options.progress, { committed: [...versions], outsideTransaction: undefined });
   };
@@ -202,6 +211,11 @@ export async function emitPlan(sink: Sink, set: RevisionSet, steps: readonly Pla
     const emittedStep = emitStep(sink, step, index, revision, statements, transactional, changes, options, started);
     previousEnd = emittedStep.finished;
     emitted.push(emittedStep);
+    if (onStepDone) {
+      unreported.push(emittedStep);
+      emittedStep.finished.onRows = report;
+      emittedStep.started.onRows ??= report;
+    }
     segment.push(emittedStep);
     if (options.perRevision && index < steps.length - 1) {
       await closeSegment();
@@ -269,10 +283,7 @@ function emitStep(
     direction,
     checksum: revision?.source.checksum ?? null,
   };
-  const emitted = new EmittedStepRecord(step, revision?.message, entry, started, finished);
-  const onStepDone = options.onStepDone;
-  if (onStepDone) finished.onRows = () => onStepDone(emitted);
-  return emitted;
+  return new EmittedStepRecord(step, revision?.message, entry, started, finished);
 }
 
 /**

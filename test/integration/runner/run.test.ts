@@ -84,6 +84,15 @@ describe.each(["postgres", "neon"] as const)("runner over the %s driver", (drive
     expect(result.steps.map((s) => s.revision)).toEqual(["r0001", "r0002", "r0003", "r0004"]);
   });
 
+  it.each([false, true])("reports each step's own duration as it completes, the first one too (perRevision %s)", async (perRevision) => {
+    const seen: [string, number][] = [];
+    const sleepy = tableHistory(3, () => ({ upgrade: (op) => op.execute("SELECT pg_sleep(0.05)") }));
+    const result = await run(inlineRevisionSet(sleepy), { kind: "upgrade", target: "head" }, { perRevision, onStep: (step) => seen.push([step.revision, step.ms]) });
+    expect(seen.map(([revision]) => revision)).toEqual(["r0001", "r0002", "r0003"]);
+    for (const [, ms] of seen) expect(ms).toBeGreaterThanOrEqual(45);
+    expect(result.steps.map((s) => s.ms)).toEqual(seen.map(([, ms]) => ms));
+  });
+
   it("downgrades one step with -1", async () => {
     const set = inlineRevisionSet(tableHistory(3));
     await run(set, { kind: "upgrade", target: "head" });
