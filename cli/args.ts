@@ -15,7 +15,8 @@ Graph (no database needed):
 Database (DATABASE_URL or lambic.config.json; else the embedded PostgreSQL under .lambic/):
   current [--verbose]                the version rows and effective heads
   upgrade TARGET [--sql [--output FILE]] [--dry-run] [--per-revision] [--allow-changed]
-  downgrade TARGET [--sql [--output FILE]] [--dry-run] [--per-revision]
+                                     (with --sql TARGET may be a range A:B, and defaults to head)
+  downgrade TARGET [--sql [--output FILE]] [--dry-run] [--per-revision] [--allow-changed]
   stamp [--purge] TARGET... [--sql [--output FILE]]   set the version rows without running revisions
   check                              exit 0 at the heads, 1 with pending or changed revisions
   embedded [status|stop]             where the embedded PostgreSQL is; stop it (its data stays)
@@ -151,13 +152,34 @@ const COMMAND_OPTIONS: Readonly<Record<string, readonly (keyof typeof OPTIONS)[]
   invoke: ["function", "bundle", "region", "endpoint", "fanout", "batch-size", "dry-run", "allow-changed", "purge", "rev-range", "output", ...TENANTS],
 };
 
+/** How many arguments each command takes after its name (invoke and publish check their own). */
+const COMMAND_ARGUMENTS: Readonly<Record<string, { max: number; what: string }>> = {
+  heads: { max: 0, what: "no arguments" },
+  bases: { max: 0, what: "no arguments" },
+  branches: { max: 0, what: "no arguments" },
+  history: { max: 0, what: "no arguments (a range goes with -r A:B)" },
+  show: { max: 1, what: "one revision" },
+  revision: { max: 0, what: "no arguments (the message goes with -m)" },
+  current: { max: 0, what: "no arguments" },
+  upgrade: { max: 1, what: "one target" },
+  downgrade: { max: 1, what: "one target" },
+  check: { max: 0, what: "no arguments" },
+  embedded: { max: 1, what: `"status" or "stop"` },
+};
+
 /**
  * Refuses an option the command does not take (e.g. `stamp --sql` was once run online, and
- * `heads --dry-run` would look like it meant something), and combinations that contradict.
+ * `heads --dry-run` would look like it meant something), arguments beyond what it takes (they
+ * were silently dropped: `upgrade head extra` ran `upgrade head`), and combinations that
+ * contradict.
  */
 export function checkCommandOptions(args: CliArgs): void {
   const allowed = args.command === undefined ? undefined : COMMAND_OPTIONS[args.command];
   if (!allowed) return; // no command, or an unknown one: reported as such
+  const takes = COMMAND_ARGUMENTS[args.command!];
+  if (takes && args.positionals.length > takes.max) {
+    throw new LambicError("USAGE", `lambic ${args.command} takes ${takes.what}, got: ${args.positionals.join(" ")}. Run "lambic --help".`, { command: args.command, arguments: [...args.positionals] });
+  }
   const given = Object.keys(args.options).filter((name) => args.options[name as keyof CliArgs["options"]] !== undefined);
   for (const name of given) {
     if (GLOBAL_OPTIONS.has(name) || (allowed as readonly string[]).includes(name)) continue;
@@ -165,8 +187,13 @@ export function checkCommandOptions(args: CliArgs): void {
     throw new LambicError("USAGE", `--${name} does not apply to lambic ${args.command} (${takes}). Run "lambic --help".`, { option: name, command: args.command });
   }
   if (args.command === "invoke") return; // its own checks (eventFromArgs)
+  if (args.options.output === "") throw new LambicError("USAGE", "--output needs a file name (--output FILE).", { option: "output" });
   if (args.options.output !== undefined && !args.options.sql) {
     throw new LambicError("USAGE", `--output writes the offline script: it goes with --sql (lambic ${args.command} --sql --output FILE).`, { option: "output" });
+  }
+  if (args.options.sql && args.options.purge) {
+    // As Alembic: the script cannot know which rows a purge would delete.
+    throw new LambicError("USAGE", "--purge deletes whatever rows the version table holds, which a script rendered without the database cannot know: stamp --purge online, or stamp FROM:TO --sql.", { option: "purge" });
   }
   if (args.options.sql && args.options["dry-run"]) {
     throw new LambicError("USAGE", "--sql renders the script without a database and --dry-run renders it from the database's current version: use one of them.", { option: "dry-run" });

@@ -34,9 +34,14 @@ export async function main(argv: readonly string[], io: Io): Promise<number> {
   try {
     const args = parseCliArgs(argv);
     json = args.options.json ?? false;
-    if (args.options.help || args.command === undefined || args.command === "help") {
+    if (args.command === undefined && !args.options.help) {
+      // The usage goes to stderr: with --json, stdout holds only the error document.
+      io.stderr(`${USAGE}\n`);
+      throw new LambicError("USAGE", 'No command given. Run "lambic --help" for the commands.', {});
+    }
+    if (args.options.help || args.command === "help") {
       io.stdout(`${USAGE}\n`);
-      return args.command === undefined && !args.options.help ? 2 : 0;
+      return 0;
     }
     checkCommandOptions(args);
     const config = loadConfig({ configFile: args.options.config, cwd: io.cwd, env: io.env });
@@ -72,6 +77,22 @@ function internalError(error: unknown): LambicError {
   );
 }
 
+/** An online command's target: a range (A:B) only means something to an offline script. */
+function onlineTarget(args: CliArgs, what: string): string {
+  const target = requirePositional(args, what);
+  rangeRefusal(args, target);
+  return target;
+}
+
+function rangeRefusal(args: CliArgs, target: string): void {
+  if (!target.includes(":")) return;
+  throw new LambicError(
+    "USAGE",
+    `"${target}" is a range, which renders an offline script: add --sql (lambic ${args.command} ${target} --sql). Online, lambic ${args.command} starts from the database's version rows: give the target alone (${target.slice(target.lastIndexOf(":") + 1) || "head"}).`,
+    { target },
+  );
+}
+
 async function runCommand(context: Context): Promise<Output> {
   const { args } = context;
   switch (args.command) {
@@ -103,10 +124,11 @@ async function runCommand(context: Context): Promise<Output> {
     case "upgrade":
     case "downgrade":
       if (args.options.sql) return offlineScript(context, await openSet(context));
-      return migrate(context, args.command === "upgrade" ? { kind: "upgrade", target: requirePositional(args, "a target (e.g. head)") } : { kind: "downgrade", target: requirePositional(args, "a target (e.g. -1)") });
+      return migrate(context, args.command === "upgrade" ? { kind: "upgrade", target: onlineTarget(args, "a target (e.g. head)") } : { kind: "downgrade", target: onlineTarget(args, "a target (e.g. -1)") });
     case "stamp":
       if (args.positionals.length === 0) throw new LambicError("USAGE", "lambic stamp needs one or more targets (e.g. head).", {});
       if (args.options.sql) return offlineScript(context, await openSet(context));
+      for (const target of args.positionals) rangeRefusal(args, target);
       return migrate(context, { kind: "stamp", targets: args.positionals, purge: args.options.purge });
     case "current":
       return current(context, await openSet(context));
@@ -247,7 +269,12 @@ async function offlineScript(context: Context, set: RevisionSet): Promise<Output
   const { renderScript } = await import("../src/runner/run.ts");
   const { script, steps } = await renderScript(set, command, start, scriptOptions(context, range));
   if (args.options.output) {
-    writeFileSync(args.options.output, script);
+    try {
+      writeFileSync(args.options.output, script);
+    } catch (error) {
+      const { code, message } = error as NodeJS.ErrnoException;
+      throw new LambicError("USAGE", `Cannot write the script to --output ${args.options.output}: ${code === "EISDIR" ? "it is a directory" : message}. Give a file path in a folder that exists and is writable.`, { output: args.options.output, errno: code });
+    }
     context.io.stderr(`Wrote ${steps.length} step(s) to ${args.options.output}\n`);
     return { json: { file: args.options.output, steps: steps.length } };
   }
@@ -258,7 +285,8 @@ async function offlineScript(context: Context, set: RevisionSet): Promise<Output
 
 function offlineMigration(args: CliArgs, set: RevisionSet): { command: MigrationCommand; start: string[]; range: string } {
   const kind = args.command as "upgrade" | "downgrade";
-  const range = requirePositional(args, kind === "upgrade" ? "a target or range (e.g. head, or base:head)" : "a range (e.g. head:base)");
+  // `npm run migrate:sql` is `upgrade --sql`: head unless given a target or range.
+  const range = kind === "upgrade" ? (args.positionals[0] ?? "head") : requirePositional(args, "a range (e.g. head:base)");
   const { from, to } = parseRange(range, kind);
   return { command: { kind, target: to }, start: resolveRangeStart(set.map, from), range };
 }

@@ -107,13 +107,62 @@ describe("graph commands", () => {
     expect(run.stderr).toContain("REVISION_NOT_FOUND");
   });
 
+  it("exits 2 without a command, with the usage on stderr and, with --json, the error document on stdout", () => {
+    const run = lambic(dir, ["--json"]);
+    expect(run.code).toBe(2);
+    expect(run.json.error).toMatchObject({ code: "USAGE" });
+    expect(run.stderr).toContain("Usage: lambic");
+  });
+
   it("exits 2 for an unknown option or command", () => {
     expect(lambic(dir, ["heads", "--frobnicate"]).code).toBe(2);
     expect(lambic(dir, ["frobnicate"]).code).toBe(2);
   });
 
-  it("prints the npm run migrate:sql script (upgrade head --sql)", () => {
-    expect(JSON.parse(readFileSync(join(repo, "package.json"), "utf8")).scripts["migrate:sql"]).toBe("node dist/cli.mjs upgrade head --sql");
+  it("runs npm run migrate:sql as upgrade --sql: to head by default, or the target or range given", () => {
+    expect(JSON.parse(readFileSync(join(repo, "package.json"), "utf8")).scripts["migrate:sql"]).toBe("node dist/cli.mjs upgrade --sql");
+    const steps = (script: string) => script.split("\n").filter((line) => line.startsWith("-- Running"));
+    const byDefault = lambic(dir, ["upgrade", "--sql"]);
+    expect(byDefault.code).toBe(0);
+    expect(steps(byDefault.stdout)).toEqual(steps(lambic(dir, ["upgrade", "head", "--sql"]).stdout));
+    expect(steps(byDefault.stdout)).toHaveLength(8);
+    const range = lambic(dir, ["upgrade", "--sql", "3b9e5f1a2d42:head"]);
+    expect(range.code).toBe(0);
+    expect(steps(range.stdout)).toHaveLength(5);
+    expect(range.stdout).toContain("-- from: 3b9e5f1a2d42");
+  });
+
+  it("refuses arguments a command does not take, instead of dropping them (exit 2)", () => {
+    for (const args of [["upgrade", "head", "extra"], ["show", "8a5d", "extra"], ["heads", "extra"], ["history", "base:head"]]) {
+      const run = lambic(dir, ["--json", ...args]);
+      expect(run.code).toBe(2);
+      expect(run.json.error.code).toBe("USAGE");
+      expect(run.json.error.message).toContain(`lambic ${args[0]} takes`);
+    }
+  });
+
+  it("says a range is for --sql when given to an online command (exit 2)", () => {
+    for (const command of ["upgrade", "downgrade", "stamp"]) {
+      const run = lambic(dir, ["--json", command, "3b9e5f1a2d42:head"]);
+      expect(run.code).toBe(2);
+      expect(run.json.error.message).toContain(`add --sql (lambic ${command} 3b9e5f1a2d42:head --sql)`);
+    }
+  });
+
+  it("refuses stamp --purge with --sql, as Alembic does (exit 2)", () => {
+    const run = lambic(dir, ["--json", "stamp", "--purge", "head", "--sql"]);
+    expect(run.code).toBe(2);
+    expect(run.json.error.message).toContain("--purge deletes whatever rows the version table holds");
+  });
+
+  it("says why --output cannot be written, as a usage error rather than a lambic bug", () => {
+    const folder = lambic(dir, ["--json", "upgrade", "head", "--sql", "--output", dir]);
+    expect(folder.code).toBe(2);
+    expect(folder.json.error).toMatchObject({ code: "USAGE", errno: "EISDIR" });
+    expect(folder.json.error.message).toContain(`Cannot write the script to --output ${dir}: it is a directory`);
+    const missing = lambic(dir, ["--json", "upgrade", "head", "--sql", "--output", join(dir, "no/such/folder.sql")]);
+    expect(missing.json.error).toMatchObject({ code: "USAGE", errno: "ENOENT" });
+    expect(lambic(dir, ["upgrade", "head", "--sql", "--output", ""]).code).toBe(2);
   });
 });
 
