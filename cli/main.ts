@@ -411,7 +411,10 @@ async function openSetAndConnect(context: Context): Promise<{ set: RevisionSet; 
 
 async function migrate(context: Context, command: MigrationCommand): Promise<Output> {
   const { args, database } = context;
-  if (database.tenants !== undefined && !args.options["dry-run"]) {
+  if (database.tenants !== undefined && args.options["dry-run"]) {
+    throw new LambicError("USAGE", `--dry-run is not available on tenant database "${database.name}" (each tenant has its own version rows): render a tenant's plan with lambic ${command.kind} --sql, or check with lambic check --tenant T.`, { option: "dry-run" });
+  }
+  if (database.tenants !== undefined) {
     const set = await openSet(context);
     const runner = await import("../src/runner/run.ts");
     // Ctrl-C cancels the tenants running and fails the ones not started yet, each INTERRUPTED.
@@ -427,10 +430,10 @@ async function migrate(context: Context, command: MigrationCommand): Promise<Out
   const [{ set, connection }, runner] = await Promise.all([openSetAndConnect(context), import("../src/runner/run.ts")]);
   try {
     if (args.options["dry-run"]) {
-      const state = await runner.readCurrent(connection, set, database);
-      const { script, steps } = await runner.renderScript(set, command, state.versions, scriptOptions(context, command.kind === "stamp" ? command.targets.join(" ") : command.target));
-      const plan = steps.map((s) => (s.kind === "revision" ? { revision: s.revision, direction: s.direction } : { revision: s.to[0] ?? s.from[0], direction: "stamp" }));
-      return { json: { dryRun: true, from: state.versions, steps: plan, sql: script }, text: `-- dry run: nothing was changed\n${script}` };
+      const range = command.kind === "stamp" ? command.targets.join(" ") : command.target;
+      const plan = await runner.dryRunMigration(connection, set, command, { ...scriptOptions(context, range), allowChanged: args.options["allow-changed"] });
+      for (const changed of plan.changed) context.io.stderr(`warning: applied revision ${changed.revision} changed since it ran (${changed.file})\n`);
+      return { json: { dryRun: true, from: plan.from, to: plan.to, steps: runner.planSummary(plan.steps), sql: plan.script }, text: `-- dry run: nothing was changed\n${plan.script}` };
     }
     const started = performance.now();
     const result: RunResult = await whileInterruptible(context, (signal) => runner.runMigration(connection, set, command, {

@@ -8,7 +8,7 @@ import type { OpenedBundle } from "../src/bundle/import-bundle.ts";
 import { sqlKey, type BundleLocation } from "../src/bundle/s3-bundles.ts";
 import type { Connection } from "../src/db/connection.ts";
 import { LambicError } from "../src/errors.ts";
-import { parseRange, planHistory, resolveRangeStart, type PlanStep } from "../src/revision/plan.ts";
+import { parseRange, planHistory, resolveRangeStart } from "../src/revision/plan.ts";
 import type { MigrationCommand, RunOptions, StepResult } from "../src/runner/run.ts";
 import type { TenantProgress } from "../src/runner/tenants.ts";
 import { bundleLocation, loadBundle, writeScript, type BundleLoad } from "./bundle-source.ts";
@@ -181,21 +181,16 @@ function stepResults(steps: readonly StepResult[]): Step[] {
   return steps.map(({ revision, direction, ms }) => ({ revision, direction, ms }));
 }
 
-function planSteps(steps: readonly PlanStep[]): { revision: string; direction: string }[] {
-  return steps.map((s) => (s.kind === "revision" ? { revision: s.revision, direction: s.direction } : { revision: s.to[0] ?? s.from[0] ?? "base", direction: "stamp" }));
-}
-
 async function migrate(event: LambicEvent, bundle: OpenedBundle, location: BundleLocation, connection: Connection, deps: Deps, base: Record<string, unknown>): Promise<Record<string, unknown>> {
   const runner = await import("../src/runner/run.ts");
   const command = migrationCommand(event);
   const options = runOptions(event, bundle, deps);
 
   if (event.dryRun) {
-    const state = await runner.readCurrent(connection, bundle.set, options);
-    const { script, steps, to } = await runner.renderScript(bundle.set, command, state.versions, { ...options, generatedAt: new Date(), range: event.targets.join(" ") });
-    deps.report.from = state.versions;
-    deps.report.to = to;
-    return { ...base, dryRun: true, from: state.versions, to, steps: planSteps(steps), sql: script };
+    const plan = await runner.dryRunMigration(connection, bundle.set, command, { ...options, generatedAt: new Date(), range: event.targets.join(" ") });
+    deps.report.from = plan.from;
+    deps.report.to = plan.to;
+    return { ...base, dryRun: true, from: plan.from, to: plan.to, steps: runner.planSummary(plan.steps), sql: plan.script, ...(plan.changed.length > 0 ? { changed: plan.changed } : {}) };
   }
 
   try {
@@ -264,7 +259,7 @@ async function withFallback(
 }
 
 async function offlineScript(event: LambicEvent, bundle: OpenedBundle, location: BundleLocation, deps: Deps): Promise<Record<string, unknown>> {
-  const { renderScript } = await import("../src/runner/run.ts");
+  const { renderScript, planSummary } = await import("../src/runner/run.ts");
   const range = event.targets[0]!;
   const { from, to: target } = parseRange(range, event.direction);
   const start = resolveRangeStart(bundle.set.map, from);
@@ -283,5 +278,5 @@ async function offlineScript(event: LambicEvent, bundle: OpenedBundle, location:
   deps.report.s3Requests++;
   deps.report.from = start;
   deps.report.to = to;
-  return { range, direction: event.direction, from: start, to, steps: planSteps(steps), bucket: location.bucket, key, bytes: Buffer.byteLength(script) };
+  return { range, direction: event.direction, from: start, to, steps: planSummary(steps), bucket: location.bucket, key, bytes: Buffer.byteLength(script) };
 }

@@ -133,6 +133,14 @@ function checksumError(changed: readonly ChangedRevision[]): LambicError {
   );
 }
 
+function sessionLockUnavailable(): LambicError {
+  return new LambicError(
+    "SESSION_LOCK_UNAVAILABLE",
+    `This plan commits more than once (a non-transactional revision, or --per-revision), which needs a session-level lock, and the connection goes through a transaction pooler (a "-pooler" host), where session locks do not hold. Nothing was changed. Use the direct (non-pooled) endpoint for this run.`,
+    { pooled: true },
+  );
+}
+
 /** Turns a driver failure into a coded error naming the revision and the statement. */
 export function statementError(error: unknown, statement: QueuedStatement | undefined, positionInStatement: number | undefined, names: VersionTableNames, options: { lockTimeoutMs: number; signal?: AbortSignal }, progress?: RunProgress): never {
   if (error instanceof LambicError) throw error;
@@ -246,13 +254,7 @@ export async function runMigration(connection: Connection, set: RevisionSet, com
 
     const steps = planFor(set, rows, command);
     if (needsSessionLock(set, steps, options.perRevision ?? false)) {
-      if (!connection.capabilities.sessionLocks) {
-        throw new LambicError(
-          "SESSION_LOCK_UNAVAILABLE",
-          `This plan commits more than once (a non-transactional revision, or --per-revision), which needs a session-level lock, and the connection goes through a transaction pooler (a "-pooler" host), where session locks do not hold. Nothing was changed. Use the direct (non-pooled) endpoint for this run.`,
-          { pooled: true },
-        );
-      }
+      if (!connection.capabilities.sessionLocks) throw sessionLockUnavailable();
       sink.statement(lockStatement(names, "session"), { purpose: "lock" });
       sessionLock = true;
     }
@@ -319,15 +321,47 @@ export interface CheckResult {
   readonly upToDate: boolean;
 }
 
-/** `lambic check`: what `upgrade heads` would run, and applied revisions whose source changed. */
-export async function checkDatabase(connection: Connection, set: RevisionSet, options: Pick<RunOptions, "versionTable" | "schema">): Promise<CheckResult> {
+/** Applied revisions whose source changed since, read without creating anything. */
+async function readChanged(connection: Connection, set: RevisionSet, versions: readonly string[], options: Pick<RunOptions, "versionTable" | "schema">): Promise<ChangedRevision[]> {
   const names = versionTableNames(options);
-  const current = await readCurrent(connection, set, options);
   const [historyExists] = await connection.query<{ exists: boolean }>(`SELECT to_regclass(${quoteLiteral(historyTableSql(names))}) IS NOT NULL AS exists`);
   const history = historyExists?.exists ? await connection.query(selectAppliedChecksumsStatement(names)) : [];
+  return changedRevisions(set, versions, history);
+}
+
+/** `lambic check`: what `upgrade heads` would run, and applied revisions whose source changed. */
+export async function checkDatabase(connection: Connection, set: RevisionSet, options: Pick<RunOptions, "versionTable" | "schema">): Promise<CheckResult> {
+  const current = await readCurrent(connection, set, options);
   const pending = planUpgrade(set.map, current.versions, "heads").map((s) => s.revision);
-  const changed = changedRevisions(set, current.versions, history);
+  const changed = await readChanged(connection, set, current.versions, options);
   return { ...current, pending, changed, upToDate: pending.length === 0 && changed.length === 0 };
+}
+
+/** A plan's steps as results show them: `{revision, direction}`, a stamp step as direction "stamp". */
+export function planSummary(steps: readonly PlanStep[]): { revision: string; direction: RevisionDirection | "stamp" }[] {
+  return steps.map((s) => (s.kind === "revision" ? { revision: s.revision, direction: s.direction } : { revision: s.to[0] ?? s.from[0] ?? "base", direction: "stamp" }));
+}
+
+export interface DryRun {
+  readonly from: readonly string[];
+  readonly to: readonly string[];
+  readonly steps: readonly PlanStep[];
+  readonly script: string;
+  readonly changed: readonly ChangedRevision[];
+}
+
+/**
+ * `--dry-run`: the plan and the script a run would send from the database's version rows,
+ * changing nothing, and refused where the run would be (changed applied revisions, a session
+ * lock through a pooler), so that a dry run that passes predicts a run that starts.
+ */
+export async function dryRunMigration(connection: Connection, set: RevisionSet, command: MigrationCommand, options: ScriptOptions & { readonly allowChanged?: boolean }): Promise<DryRun> {
+  const state = await readCurrent(connection, set, options);
+  const changed = command.kind === "stamp" ? [] : await readChanged(connection, set, state.versions, options);
+  if (changed.length > 0 && !options.allowChanged) throw checksumError(changed);
+  const { script, steps, to } = await renderScript(set, command, state.versions, options);
+  if (!connection.capabilities.sessionLocks && needsSessionLock(set, steps, options.perRevision ?? false)) throw sessionLockUnavailable();
+  return { from: state.versions, to, steps, script, changed };
 }
 
 export interface ScriptOptions extends Omit<RunOptions, "onStep" | "allowChanged"> {

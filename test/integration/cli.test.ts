@@ -300,9 +300,32 @@ describe("database commands", () => {
 
   it("changes nothing with --dry-run and prints the plan and SQL", async () => {
     const run = lambic(dir, ["--json", "upgrade", "head", "--dry-run"], env());
+    expect(run.json).toMatchObject({ dryRun: true, from: [], to: ["8a5d0e6f7c97"] });
     expect(run.json.steps).toHaveLength(8);
     expect(run.json.sql).toContain("CREATE TABLE");
     expect(lambic(dir, ["--json", "current"], env()).json.versions).toEqual([]);
+  });
+
+  it("reports an applied revision whose file changed: check lists it, upgrade and --dry-run refuse it unless --allow-changed", () => {
+    lambic(dir, ["upgrade", "3b9e5f1a2d42"], env());
+    const file = readdirSync(join(dir, "revisions/main")).find((f) => f.includes("2a7d4e8f0c31"))!;
+    writeFileSync(join(dir, "revisions/main", file), `${readFileSync(join(dir, "revisions/main", file), "utf8")}\n// edited after it ran\n`);
+    const check = lambic(dir, ["--json", "check"], env());
+    expect(check.code).toBe(1);
+    expect(check.json.changed).toEqual([expect.objectContaining({ revision: "2a7d4e8f0c31" })]);
+    for (const args of [["upgrade", "head"], ["upgrade", "head", "--dry-run"]]) {
+      const refused = lambic(dir, ["--json", ...args], env());
+      expect(refused.code).toBe(1);
+      expect(refused.json.error).toMatchObject({ code: "CHECKSUM_MISMATCH" });
+      expect(refused.json.error.message).toContain("2a7d4e8f0c31");
+    }
+    const dryRun = lambic(dir, ["--json", "upgrade", "head", "--dry-run", "--allow-changed"], env());
+    expect(dryRun.code).toBe(0);
+    expect(dryRun.stderr).toContain("warning: applied revision 2a7d4e8f0c31 changed since it ran");
+    const allowed = lambic(dir, ["--json", "upgrade", "head", "--allow-changed"], env());
+    expect(allowed.code).toBe(0);
+    expect(allowed.json.to).toEqual(["8a5d0e6f7c97"]);
+    expect(allowed.stderr).toContain("warning: applied revision 2a7d4e8f0c31 changed since it ran");
   });
 
   it("passes -x key=value to revisions as ctx.x", async () => {

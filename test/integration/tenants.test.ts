@@ -99,6 +99,13 @@ describe("tenants", () => {
     expect(await sql`SELECT count(*)::int AS n FROM tenant_007.lambic_version`).toEqual([{ n: 0 }]);
   });
 
+  it("refuses --dry-run on a tenant database, before reading any version table", async () => {
+    const run = await lambic(dir, ["upgrade", "head", "--dry-run"], env());
+    expect(run.code).toBe(2);
+    expect(run.json.error).toMatchObject({ code: "USAGE", option: "dry-run" });
+    expect(run.json.error.message).toContain('--dry-run is not available on tenant database "app"');
+  });
+
   it("refuses a hostile tenant name on the command line", async () => {
     const run = await lambic(dir, ["upgrade", "head", "--tenant", 'x"; DROP SCHEMA tenant_001 CASCADE; --'], env());
     expect(run.code).toBe(1);
