@@ -112,7 +112,7 @@ async function runCommand(context: Context): Promise<Output> {
       return { json: { branchpoints: points.map((n) => n.id) }, text: points.map(entry).join("\n") };
     }
     case "history":
-      return history(context, await openSet(context));
+      return await history(context, await openSet(context));
     case "show":
       return show(context, await openSet(context));
     case "revision":
@@ -200,13 +200,33 @@ function describeRevision(set: RevisionSet, node: RevisionNode) {
   return { id: node.id, revises: [...node.versionedDown], dependsOn: [...node.declaredDependencies], branchLabels: [...node.branchLabels], message: node.meta.message ?? "", file: set.revisions.get(node.id)?.source.file };
 }
 
-function history(context: Context, set: RevisionSet): Output {
-  const nodes = planHistory(set.map, context.args.options["rev-range"]);
+async function history(context: Context, set: RevisionSet): Promise<Output> {
+  const range = context.args.options["rev-range"];
+  const nodes = planHistory(set.map, range, mentionsCurrent(range) ? await currentVersions(context, set) : []);
   const verbose = context.args.options.verbose;
   return {
     json: { revisions: nodes.map((n) => describeRevision(set, n)) },
     text: nodes.map((n) => (verbose ? revisionEntry(n, set.revisions.get(n.id)?.source.file) : historyLine(n))).join("\n"),
   };
+}
+
+/** Whether a history range names "current" at either end (Alembic reads the database then). */
+function mentionsCurrent(range: string | undefined): boolean {
+  return range !== undefined && range.split(":").some((end) => end.trim() === "current");
+}
+
+/** The database's version rows (one database; a tenant database has one set per tenant). */
+async function currentVersions(context: Context, set: RevisionSet): Promise<readonly string[]> {
+  if (context.database.tenants !== undefined) {
+    throw new LambicError("USAGE", `"current" in a history range reads one version table, and database "${context.database.name}" has one per tenant: name the revisions instead (lambic current --all-tenants lists them).`, { range: context.args.options["rev-range"] });
+  }
+  const runner = await import("../src/runner/run.ts");
+  const connection = await connect(context);
+  try {
+    return (await runner.readCurrent(connection, set, context.database)).versions;
+  } finally {
+    await connection.close();
+  }
 }
 
 function show(context: Context, set: RevisionSet): Output {

@@ -328,6 +328,13 @@ describe("database commands", () => {
     expect(allowed.stderr).toContain("warning: applied revision 2a7d4e8f0c31 changed since it ran");
   });
 
+  it("reads the version rows for a history range that names current", () => {
+    lambic(dir, ["upgrade", "3b9e5f1a2d42"], env());
+    const ids = (range: string) => lambic(dir, ["--json", "history", "-r", range], env()).json.revisions.map((r: { id: string }) => r.id);
+    expect(ids("current:")).toEqual(["8a5d0e6f7c97", "7f4c9d5e6b86", "5d2a7b3c4f64", "4c1f6a2b3e53", "6e3b8c4d5a75", "3b9e5f1a2d42"]);
+    expect(ids(":current")).toEqual(["3b9e5f1a2d42", "2a7d4e8f0c31", "1f3a9c2e7b10"]);
+  });
+
   it("passes -x key=value to revisions as ctx.x", async () => {
     writeFileSync(
       join(dir, "revisions/main/2026_03_01_0000_dada00000001_x.ts"),
