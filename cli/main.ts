@@ -5,7 +5,7 @@ import { dirname, join, relative } from "node:path";
 import { openRevisionSet } from "../src/bundle/open-revisions.ts";
 import { loadConfig, resolveDatabase, type DatabaseConfig } from "../src/config.ts";
 import { LambicError } from "../src/errors.ts";
-import { effectiveHeads, listBranchPoints, parseRange, planHistory, resolveRangeStart } from "../src/revision/plan.ts";
+import { effectiveHeads, listBranchPoints, parseRange, planHistory, rangeMentionsCurrent, resolveRangeStart } from "../src/revision/plan.ts";
 import { isNode, RevisionMap, type RevisionNode } from "../src/revision/revision-map.ts";
 import type { RevisionSet } from "../src/revision/revision-set.ts";
 import { generateRevisionId, renderTsRevision, revisionFileName } from "../src/revision/revision-template.ts";
@@ -202,17 +202,12 @@ function describeRevision(set: RevisionSet, node: RevisionNode) {
 
 async function history(context: Context, set: RevisionSet): Promise<Output> {
   const range = context.args.options["rev-range"];
-  const nodes = planHistory(set.map, range, mentionsCurrent(range) ? await currentVersions(context, set) : []);
+  const nodes = planHistory(set.map, range, rangeMentionsCurrent(range) ? await currentVersions(context, set) : []);
   const verbose = context.args.options.verbose;
   return {
     json: { revisions: nodes.map((n) => describeRevision(set, n)) },
     text: nodes.map((n) => (verbose ? revisionEntry(n, set.revisions.get(n.id)?.source.file) : historyLine(n))).join("\n"),
   };
-}
-
-/** Whether a history range names "current" at either end (Alembic reads the database then). */
-function mentionsCurrent(range: string | undefined): boolean {
-  return range !== undefined && range.split(":").some((end) => end.trim() === "current");
 }
 
 /** The database's version rows (one database; a tenant database has one set per tenant). */

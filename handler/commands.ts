@@ -8,7 +8,7 @@ import type { OpenedBundle } from "../src/bundle/import-bundle.ts";
 import { sqlKey, type BundleLocation } from "../src/bundle/s3-bundles.ts";
 import type { Connection } from "../src/db/connection.ts";
 import { LambicError } from "../src/errors.ts";
-import { parseRange, planHistory, resolveRangeStart } from "../src/revision/plan.ts";
+import { parseRange, planHistory, rangeMentionsCurrent, resolveRangeStart } from "../src/revision/plan.ts";
 import type { MigrationCommand, RunOptions, StepResult } from "../src/runner/run.ts";
 import type { TenantProgress } from "../src/runner/tenants.ts";
 import { bundleLocation, loadBundle, writeScript, type BundleLoad } from "./bundle-source.ts";
@@ -78,7 +78,14 @@ export async function runEvent(event: LambicEvent, deps: Deps): Promise<Record<s
     case "heads":
       return { ...base, heads: [...bundle.set.map.heads] };
     case "history": {
-      const nodes = planHistory(bundle.set.map, event.range);
+      // "current" in the range stands for the database's version rows, as in Alembic.
+      if (bundle.settings.tenants !== undefined && rangeMentionsCurrent(event.range)) {
+        throw new LambicError("INVALID_EVENT", `Invalid event: "range" names current, but database "${event.database}" has one version table per tenant. Name the revisions instead ({"command": "current"} lists each tenant's).`, { field: "range", value: event.range });
+      }
+      const current = rangeMentionsCurrent(event.range)
+        ? await withConnection(bundle, deps, async (connection) => (await (await import("../src/runner/run.ts")).readCurrent(connection, bundle.set, tableOptions(bundle))).versions)
+        : [];
+      const nodes = planHistory(bundle.set.map, event.range, current);
       return {
         ...base,
         revisions: nodes.map((node) => ({ id: node.id, revises: [...node.versionedDown], dependsOn: [...node.declaredDependencies], branchLabels: [...node.branchLabels], message: node.meta.message ?? "" })),

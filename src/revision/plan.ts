@@ -88,6 +88,11 @@ export function planStamp(map: RevisionMap, current: readonly string[], targets:
   return steps;
 }
 
+/** Whether a history range names "current" at either end: then it needs the database's version rows. */
+export function rangeMentionsCurrent(range: string | undefined): boolean {
+  return range !== undefined && range.split(":").some((end) => end.trim() === "current");
+}
+
 /**
  * The revisions `lambic history -r A:B` prints, newest first. `current` stands for the version
  * rows where the range says "current".

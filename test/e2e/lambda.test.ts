@@ -187,6 +187,9 @@ describe("the built handler with the test events", () => {
     expect(emfLines(stamp.log)[0]).toMatchObject({ command: "stamp", RevisionsApplied: 0 });
     const behind = await fn.invoke({ command: "check" });
     expect(behind.payload).toMatchObject({ upToDate: false });
+    // "current" in a history range reads the version rows (now 1f3a9c2e7b10).
+    const toCurrent = await fn.invoke({ command: "history", range: ":current" });
+    expect((toCurrent.payload!.revisions as { id: string }[]).map((r) => r.id)).toEqual(["1f3a9c2e7b10"]);
     await fn.invoke({ command: "stamp", target: "head" });
   });
 
