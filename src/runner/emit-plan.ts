@@ -68,6 +68,19 @@ export interface RunProgress {
   committed?: readonly string[];
   /** A non-transactional revision that has run statements since that commit: they stay whatever follows. */
   outsideTransaction?: string;
+  /**
+   * The version rows a COMMIT sent and not yet answered would make durable: should the
+   * connection be lost now, the server may have committed or not.
+   */
+  committing?: readonly string[];
+}
+
+/** Sends a COMMIT of `versions` and waits for it; the run's progress says so meanwhile. */
+export async function commit(sink: Sink, versions: readonly string[], progress: RunProgress | undefined, origin: StatementOrigin = { purpose: "control" }): Promise<void> {
+  sink.statement("COMMIT", origin);
+  if (progress) progress.committing = [...versions];
+  await sink.flush();
+  if (progress) Object.assign(progress, { committed: [...versions], outsideTransaction: undefined, committing: undefined });
 }
 
 /** The run was interrupted (Ctrl-C): what that leaves, in words. */
@@ -78,6 +91,12 @@ export function interruptedError(progress: RunProgress | undefined, revision?: s
 /** What a failure leaves in the database, in words (the sentence after the failure's own). */
 export function failureOutcome(progress: RunProgress | undefined): string {
   const versions = (rows: readonly string[] | undefined) => (rows?.length ? rows.join(", ") : "base");
+  if (progress?.committing !== undefined) {
+    return (
+      `COMMIT had been sent when the connection was lost, so whether it took effect is unknown: the version table says either ${versions(progress.committing)} (committed) ` +
+      `or ${versions(progress.committed)} (rolled back). Check with "lambic current" before running again.`
+    );
+  }
   if (progress?.outsideTransaction !== undefined) {
     return (
       `Revision ${progress.outsideTransaction} runs outside a transaction, so what it did before the failure stays, but its version row was not written: ` +
@@ -141,10 +160,6 @@ export async function emitPlan(sink: Sink, set: RevisionSet, steps: readonly Pla
   const report = () => {
     while (reported < unreported.length && unreported[reported]!.finished.rows && unreported[reported]!.started.rows) onStepDone!(unreported[reported++]!);
   };
-  const committed = (versions: readonly string[]) => {
-    if (options.progress) Object.assign(options.progress, { committed: [...versions], outsideTransaction: undefined });
-  };
-
   /** Writes the version rows and the history rows of the steps since the last commit (after reading their clocks). */
   const closeSegment = async () => {
     if (segment.length === 0) return;
@@ -187,13 +202,12 @@ export async function emitPlan(sink: Sink, set: RevisionSet, steps: readonly Pla
 
     if (!transactional) {
       await closeSegment();
-      sink.statement("COMMIT", origin("control"));
+      await commit(sink, rows.versions, options.progress, origin("control"));
       // Outside a transaction SET LOCAL has ended: the session gets the run's settings (its
       // timeouts too) for the revision's statements.
       for (const statement of settingStatements(options, "session")) sink.statement(statement, origin("control"));
       started = sink.statement(CLOCK_STATEMENT, origin("control"));
       await sink.flush();
-      committed(rows.versions);
     }
     if (!sink.online) sink.comment(`Running ${describeStep(step)}`);
     const statements = revision && step.kind === "revision" ? await collectStatements(sink, revision, step.direction, options, writePendingRows) : [];
@@ -219,9 +233,7 @@ export async function emitPlan(sink: Sink, set: RevisionSet, steps: readonly Pla
     segment.push(emittedStep);
     if (options.perRevision && index < steps.length - 1) {
       await closeSegment();
-      sink.statement("COMMIT", origin("control"));
-      await sink.flush();
-      committed(rows.versions);
+      await commit(sink, rows.versions, options.progress, origin("control"));
       openTransaction(sink, options, origin("control"));
       previousEnd = sink.statement(CLOCK_STATEMENT, origin("control"));
     }

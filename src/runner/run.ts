@@ -174,7 +174,9 @@ export function statementError(error: unknown, statement: QueuedStatement | unde
     // The version rows this run committed before failing (a plan that commits more than once).
     ...(progress?.committed !== undefined ? { committed: progress.committed } : {}),
   };
-  const rolledBack = failureOutcome(progress);
+  // A server's error (even on COMMIT itself) rolls the transaction back; only a lost connection
+  // leaves a COMMIT in flight undecided.
+  const rolledBack = failureOutcome(failure && progress ? { ...progress, committing: undefined } : progress);
   if (!failure) {
     throw new LambicError(
       "CONNECTION_FAILED",
@@ -275,6 +277,7 @@ export async function runMigration(connection: Connection, set: RevisionSet, com
     await closeSegment();
     if (signal?.aborted) throw interruptedError(progress);
     sink.statement("COMMIT", { purpose: "control" });
+    progress.committing = [...after];
     if (sessionLock) sink.statement(lockStatement(names, "unlock"), { purpose: "lock" });
     await sink.flush();
     sessionLock = false;

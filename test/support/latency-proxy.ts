@@ -37,3 +37,46 @@ export async function startLatencyProxy(target: { host: string; port: number }, 
       }),
   };
 }
+
+/**
+ * A TCP proxy that passes everything until the client sends a chunk holding `marker` (say a
+ * simple-protocol "COMMIT"): that chunk reaches the server, whose answers are then withheld,
+ * and after `cutAfterMs` both connections are closed. The client sees its connection lost with
+ * the statement sent, as after a network failure.
+ */
+export async function startCuttingProxy(target: { host: string; port: number }, marker: Buffer, cutAfterMs: number): Promise<LatencyProxy> {
+  const sockets = new Set<Socket>();
+  const server = createServer((client) => {
+    const upstream = connect(target.port, target.host);
+    let cut = false;
+    for (const socket of [client, upstream]) {
+      sockets.add(socket);
+      socket.on("error", () => undefined);
+      socket.on("close", () => sockets.delete(socket));
+    }
+    client.on("data", (chunk) => {
+      if (cut) return;
+      upstream.write(chunk);
+      if (chunk.includes(marker)) {
+        cut = true;
+        setTimeout(() => {
+          client.destroy();
+          upstream.destroy();
+        }, cutAfterMs);
+      }
+    });
+    upstream.on("data", (chunk) => cut || client.destroyed || client.write(chunk));
+    client.on("close", () => upstream.destroy());
+    upstream.on("close", () => client.destroy());
+  });
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const address = server.address();
+  return {
+    port: typeof address === "object" && address ? address.port : 0,
+    close: () =>
+      new Promise<void>((resolve) => {
+        for (const socket of sockets) socket.destroy();
+        server.close(() => resolve());
+      }),
+  };
+}

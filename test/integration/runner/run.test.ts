@@ -9,6 +9,7 @@ import { checkDatabase, readCurrent, runMigration, type MigrationCommand, type R
 import { createTestDatabase, type TestDatabase } from "../../support/database.ts";
 import { inlineRevisionSet, tableHistory } from "../../support/revisions.ts";
 import { schemaSnapshot } from "../../support/schema-snapshot.ts";
+import { startCuttingProxy } from "../../support/latency-proxy.ts";
 import { neonTestOptions, startWsProxy, type WsProxy } from "../../support/ws-proxy.ts";
 
 let proxy: WsProxy;
@@ -234,6 +235,25 @@ describe.each(["postgres", "neon"] as const)("runner over the %s driver", (drive
     const error = await failure(run(set, { kind: "upgrade", target: "head" }, { statementTimeoutMs: 300 }));
     expect(error.code).toBe("STATEMENT_TIMEOUT");
     expect(error.details).toMatchObject({ revision: "r0002", committed: ["r0001"] });
+  });
+
+  it.runIf(driver === "postgres")("says the outcome is unknown when the connection is lost after COMMIT was sent", async () => {
+    const server = new URL(db.url);
+    const proxy = await startCuttingProxy({ host: server.hostname, port: Number(server.port) }, Buffer.from("COMMIT\0"), 300);
+    const through = new URL(db.url);
+    through.port = String(proxy.port);
+    try {
+      const connection = await openConnection(through.toString(), { driver: "postgres" });
+      const error = await failure(runMigration(connection, inlineRevisionSet(tableHistory(2)), { kind: "upgrade", target: "head" }, baseOptions()));
+      await connection.close().catch(() => undefined);
+      expect(error.code).toBe("CONNECTION_FAILED");
+      expect(error.message).toContain("COMMIT had been sent when the connection was lost, so whether it took effect is unknown: the version table says either r0002 (committed) or base (rolled back).");
+      expect(error.message).not.toContain("as it was before");
+    } finally {
+      await proxy.close();
+    }
+    // Here the server did commit: the message could not have said otherwise.
+    expect(await versions()).toEqual(["r0002"]);
   });
 
   it("applies each revision exactly once when 10 runners start at once", async () => {
