@@ -138,7 +138,10 @@ export async function emitPlan(sink: Sink, set: RevisionSet, steps: readonly Pla
   const emitted: EmittedStep[] = [];
   let segment: EmittedStep[] = [];
   const historyRun: HistoryRun = { runId: options.runId, actor: options.actor, bundleSha256: set.bundleSha256 ?? null, sourceChecksum: set.sourceChecksum };
-  let previousEnd: StatementResult = steps.length > 0 ? sink.statement(CLOCK_STATEMENT, { purpose: "control" }) : {};
+  // Online, the server's clock where each segment starts (the first step's start); offline the
+  // history rows carry the time the script ran, and the script reads no clock.
+  const readClock = (origin: StatementOrigin): StatementResult => (sink.online ? sink.statement(CLOCK_STATEMENT, origin) : {});
+  let previousEnd: StatementResult = steps.length > 0 ? readClock({ purpose: "control" }) : {};
   // Online, the version rows are written once per transaction (see stepMarkerStatement).
   const pending = sink.online ? new PendingVersionRows(startRows) : undefined;
   /** Written version rows whose delete is still to be checked: [result, rows it must find]. */
@@ -206,7 +209,7 @@ export async function emitPlan(sink: Sink, set: RevisionSet, steps: readonly Pla
       // Outside a transaction SET LOCAL has ended: the session gets the run's settings (its
       // timeouts too) for the revision's statements.
       for (const statement of settingStatements(options, "session")) sink.statement(statement, origin("control"));
-      started = sink.statement(CLOCK_STATEMENT, origin("control"));
+      started = readClock(origin("control"));
       await sink.flush();
     }
     if (!sink.online) sink.comment(`Running ${describeStep(step)}`);
@@ -235,7 +238,7 @@ export async function emitPlan(sink: Sink, set: RevisionSet, steps: readonly Pla
       await closeSegment();
       await commit(sink, rows.versions, options.progress, origin("control"));
       openTransaction(sink, options, origin("control"));
-      previousEnd = sink.statement(CLOCK_STATEMENT, origin("control"));
+      previousEnd = readClock(origin("control"));
     }
   }
   return { emitted, rows: rows.versions, closeSegment };
@@ -268,7 +271,7 @@ function emitStep(
   options: EmitOptions,
   started: StatementResult,
 ): EmittedStep {
-  const versionStatements = sink.online ? [stepMarkerStatement(index)] : versionChangeStatements(options.names, changes, index);
+  const versionStatements = sink.online ? [stepMarkerStatement(index)] : versionChangeStatements(options.names, changes);
   const direction = step.kind === "revision" ? step.direction : "stamp";
   let parts = versionStatements;
   if (transactional && statements.length > 0) {

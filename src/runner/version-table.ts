@@ -68,14 +68,9 @@ const CLOCK_MS = "(extract(epoch FROM clock_timestamp()) * 1000)::float8";
 /** The server's clock, read where a segment of steps starts (the first step's start). */
 export const CLOCK_STATEMENT = `SELECT ${CLOCK_MS} AS at`;
 
-/**
- * Offline, a step's version-row changes; the last one returns the server's clock and the step's
- * number, as an online step's marker does (see stepMarkerStatement). Alembic checks that each
- * change touched one row.
- */
-export function versionChangeStatements(names: VersionTableNames, changes: readonly VersionRowChange[], step: number): string[] {
-  const last = changes.length - 1;
-  return changes.map((change, i) => (i === last ? `${versionRowStatement(names, change)} RETURNING ${CLOCK_MS} AS at, ${step} AS lambic_step` : versionRowStatement(names, change)));
+/** Offline, a step's version-row changes: Alembic's statements. */
+export function versionChangeStatements(names: VersionTableNames, changes: readonly VersionRowChange[]): string[] {
+  return changes.map((change) => versionRowStatement(names, change));
 }
 
 /**
