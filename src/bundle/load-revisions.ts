@@ -1,7 +1,7 @@
 import * as crypto from "node:crypto";
 import { mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
-import { createRequire, isBuiltin } from "node:module";
-import { dirname, join, resolve } from "node:path";
+import { createRequire, isBuiltin, SourceMap, type SourceMapPayload } from "node:module";
+import { dirname, isAbsolute, join, relative, resolve } from "node:path";
 import { pathToFileURL } from "node:url";
 import * as vm from "node:vm";
 import type { BuildFailure, BuildOptions, BuildResult, Message } from "esbuild";
@@ -302,15 +302,67 @@ async function loadBundle(entry: string, index: Pick<CacheIndex, "format" | "bui
     const bundle = (await import(`${pathToFileURL(file).href}?${index.builtAt}`)) as { default: readonly Revision[] };
     return { revisions: bundle.default };
   } catch (error) {
+    const origin = originOf(error, file, index.format === "script" ? SCRIPT_PREFIX.length : 0);
+    if (origin) {
+      throw new LambicError(
+        "REVISION_FILE_INVALID",
+        `Revision file ${origin.file} failed while loading, at line ${origin.line}: ${(error as Error)?.message ?? String(error)}. Its top-level code (or what it imports) threw; fix it and run again.`,
+        { file: origin.file, line: origin.line, bundle: file },
+        { cause: error },
+      );
+    }
     throw new LambicError(
       "REVISION_FILE_INVALID",
-      `Loading the compiled revisions ${file} failed: ${(error as Error).message}. ` +
+      `Loading the compiled revisions ${file} failed: ${(error as Error)?.message ?? String(error)}. ` +
         "If a revision throws while it is loaded, fix it; if the cache was removed meanwhile, run again.",
       { bundle: file },
       { cause: error },
     );
   }
 }
+
+function escapeRegExp(text: string): string {
+  return text.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
+}
+
+/**
+ * Where in the revision files an error thrown while the bundle loaded comes from: the first
+ * frame of its stack in the bundle, mapped back through the bundle's source map (or a frame
+ * already in a revision file, where Node maps stacks itself: --enable-source-maps). `prefix`:
+ * the characters the script wrapper puts before the bundle's first line.
+ */
+function originOf(error: unknown, file: string, prefix: number): { file: string; line: number } | undefined {
+  try {
+    const stack = String((error as Error)?.stack ?? "");
+    const payload = JSON.parse(readFileSync(`${file}.map`, "utf8")) as SourceMapPayload;
+    const shown = (source: string) => {
+      const path = source.startsWith("file:") ? new URL(source).pathname : resolve(dirname(file), source);
+      const fromHere = relative(process.cwd(), path);
+      return fromHere.startsWith("..") || isAbsolute(fromHere) ? path : fromHere;
+    };
+    const at = (path: string) => new RegExp(`(?:${escapeRegExp(path)}|${escapeRegExp(pathToFileURL(path).href)})(?:\\?[^:\\s]*)?:(\\d+):(\\d+)`);
+    const frame = at(file).exec(stack);
+    if (frame) {
+      const line = Number(frame[1]);
+      const column = Number(frame[2]) - (line === 1 ? prefix : 0);
+      const entry = new SourceMap(payload).findEntry(line - 1, column - 1) as { originalSource?: string; originalLine?: number };
+      if (!entry.originalSource || entry.originalLine === undefined) return undefined;
+      return { file: shown(entry.originalSource), line: entry.originalLine + 1 };
+    }
+    // The first frame in one of the bundle's sources.
+    let first: { file: string; line: number; index: number } | undefined;
+    for (const source of payload.sources) {
+      const match = at(resolve(dirname(file), source)).exec(stack);
+      if (match && (first === undefined || match.index < first.index)) first = { file: shown(source), line: Number(match[1]), index: match.index };
+    }
+    return first && { file: first.file, line: first.line };
+  } catch {
+    return undefined; // no map, or no frame in the bundle: the bundle is named instead
+  }
+}
+
+/** What runs a CommonJS bundle as Node runs a module (before the bundle's first line). */
+const SCRIPT_PREFIX = `(function (exports, require, module, __filename, __dirname) {"use strict";`;
 
 /**
  * A CommonJS bundle run as Node would run a module, with V8's code cache beside it (read when
@@ -331,7 +383,7 @@ class ScriptBundle {
   ) {
     const source = readFileSync(file, "utf8");
     const cache = readCodeCache(codeCacheFile);
-    this.script = new vm.Script(`(function (exports, require, module, __filename, __dirname) {"use strict";${source}\n})`, {
+    this.script = new vm.Script(`${SCRIPT_PREFIX}${source}\n})`, {
       filename: file,
       cachedData: cache?.data,
       // `import()` inside a revision resolves as it would in a module (Node ≥ 20.12).

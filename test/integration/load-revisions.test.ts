@@ -376,11 +376,21 @@ describe("loadRevisions errors", () => {
     expect(error.message).toContain(`${path}:2:`);
   });
 
-  it("reports a revision that throws while it is imported", async () => {
-    write("a1.ts", 'throw new Error("boom");\nexport default {};\n');
+  it("reports a revision that throws while it is imported, naming its file and line", async () => {
+    write("a1.ts", tsRevision("a1", null));
+    const path = write("b2.ts", `const limit = 3;\n\nif (limit > 2) throw new Error("boom");\n${tsRevision("b2", "a1")}`);
+    write("c3.ts", tsRevision("c3", "b2"));
     const error = await loadError();
     expect(error.code).toBe("REVISION_FILE_INVALID");
-    expect(error.message).toContain("boom");
+    expect(error.message).toContain(`Revision file ${path} failed while loading, at line 3: boom`);
+    expect(error.details).toMatchObject({ file: path, line: 3 });
+  });
+
+  it("names the file and line of a revision that throws while loading from an ES module bundle", async () => {
+    write("a1.ts", tsRevision("a1", null));
+    const path = write("b2.ts", `await Promise.resolve();\nthrow new Error("late boom");\n${tsRevision("b2", "a1")}`);
+    const error = await loadError();
+    expect(error.message).toContain(`Revision file ${path} failed while loading, at line 2: late boom`);
   });
 
   it("keeps failing after a failed build instead of caching it", async () => {
