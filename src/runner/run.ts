@@ -78,13 +78,37 @@ function lockStatement(names: VersionTableNames, kind: "xact" | "session" | "unl
 }
 
 function planFor(set: RevisionSet, rows: readonly string[], command: MigrationCommand): PlanStep[] {
-  switch (command.kind) {
-    case "upgrade":
-      return planUpgrade(set.map, rows, command.target);
-    case "downgrade":
-      return planDowngrade(set.map, rows, command.target);
-    case "stamp":
-      return planStamp(set.map, command.purge ? [] : rows, command.targets);
+  return fromVersionRows(rows, () => {
+    switch (command.kind) {
+      case "upgrade":
+        return planUpgrade(set.map, rows, command.target);
+      case "downgrade":
+        return planDowngrade(set.map, rows, command.target);
+      case "stamp":
+        return planStamp(set.map, command.purge ? [] : rows, command.targets);
+    }
+  });
+}
+
+/**
+ * Plans from version rows; rows of which one is an ancestor of another (a downgrade across a
+ * depends_on can leave them, in Alembic too) are an overlap the user did not ask for, so the
+ * error says which rows, and how to repair them.
+ */
+function fromVersionRows<T>(rows: readonly string[], plan: () => T): T {
+  try {
+    return plan();
+  } catch (error) {
+    const details = error instanceof LambicError && error.code === "OVERLAPPING_VERSIONS" ? (error.details as { revision?: string; overlaps?: string[] }) : undefined;
+    const involved = details ? [details.revision ?? "", ...(details.overlaps ?? [])] : [];
+    if (!details || !involved.every((id) => rows.includes(id))) throw error;
+    throw new LambicError(
+      "OVERLAPPING_VERSIONS",
+      `The version rows ${rows.join(", ")} overlap: ${details.revision} and ${details.overlaps!.join(", ")} are on one line of descent (one is an ancestor of the other), so no plan can start from them. ` +
+        `Set the rows to what the database is at with "lambic stamp --purge <revision>..." (for instance the newer of them), then run again.`,
+      { versions: [...rows], revision: details.revision, overlaps: details.overlaps },
+      { cause: error },
+    );
   }
 }
 
@@ -335,7 +359,7 @@ async function readChanged(connection: Connection, set: RevisionSet, versions: r
 /** `lambic check`: what `upgrade heads` would run, and applied revisions whose source changed. */
 export async function checkDatabase(connection: Connection, set: RevisionSet, options: Pick<RunOptions, "versionTable" | "schema">): Promise<CheckResult> {
   const current = await readCurrent(connection, set, options);
-  const pending = planUpgrade(set.map, current.versions, "heads").map((s) => s.revision);
+  const pending = fromVersionRows(current.versions, () => planUpgrade(set.map, current.versions, "heads")).map((s) => s.revision);
   const changed = await readChanged(connection, set, current.versions, options);
   return { ...current, pending, changed, upToDate: pending.length === 0 && changed.length === 0 };
 }

@@ -280,6 +280,18 @@ describe.each(["postgres", "neon"] as const)("runner over the %s driver", (drive
     expect(error.message).toContain("stamp --purge");
   });
 
+  it("says which version rows overlap, and how to repair them, when one row is an ancestor of another", async () => {
+    const set = inlineRevisionSet(tableHistory(3));
+    await run(set, { kind: "stamp", targets: ["r0002"] });
+    await sql`INSERT INTO lambic_version VALUES ('r0001')`;
+    for (const result of [run(set, { kind: "upgrade", target: "head" }), (async () => checkDatabase(await connect(), set, baseOptions()))()]) {
+      const error = await failure(result);
+      expect(error.code).toBe("OVERLAPPING_VERSIONS");
+      expect(error.message).toContain("The version rows r0002, r0001 overlap");
+      expect(error.message).toContain('"lambic stamp --purge <revision>..."');
+    }
+  });
+
   it("refuses to upgrade when an applied revision's source changed, unless allowed", async () => {
     await run(inlineRevisionSet(tableHistory(1)), { kind: "upgrade", target: "head" });
     const edited = inlineRevisionSet([{ ...tableHistory(1)[0]!, source: "edited" }, ...tableHistory(2).slice(1)]);
