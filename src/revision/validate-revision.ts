@@ -120,6 +120,7 @@ function invalid(file: string, field: string | undefined, message: string): Lamb
 
 function describe(value: unknown): string {
   if (value === null) return "null";
+  if (value === undefined) return "missing";
   if (Array.isArray(value)) return `an array (${JSON.stringify(value)})`;
   if (typeof value === "string") return `the string ${JSON.stringify(value)}`;
   if (typeof value === "function") return "a function";

@@ -126,8 +126,8 @@ describe.each(["postgres", "neon"] as const)("runner over the %s driver", (drive
     const error = await failure(run(inlineRevisionSet(history), { kind: "upgrade", target: "head" }));
     expect(error.code).toBe("STATEMENT_FAILED");
     expect(error.details).toMatchObject({ revision: "r0003", direction: "up", sqlstate: "42P07", statement: "CREATE TABLE t1 (id int)" });
-    expect(error.message).toContain("r0003");
-    expect(error.message).toContain("rolled back");
+    expect(error.message).toContain('Revision r0003 (upgrade) failed: relation "t1" already exists [SQLSTATE 42P07] in: CREATE TABLE t1 (id int).');
+    expect(error.message).toContain("The run was rolled back: the database is as it was before. Fix the revision and run again.");
     expect(await tables()).toEqual([]);
     expect((await sql`SELECT to_regclass('lambic_version') AS t`)[0]!.t).toBeNull();
   });
@@ -320,6 +320,26 @@ describe.each(["postgres", "neon"] as const)("runner over the %s driver", (drive
     const result = await run(set, { kind: "upgrade", target: "head" });
     expect(result.to).toEqual(["r0003"]);
     expect((await sql`SELECT indexname FROM pg_indexes WHERE indexname = 't1_note_idx'`).length).toBe(1);
+  });
+
+  it("names at most the first 200 characters of a long failing statement", async () => {
+    const long = `SELECT 1/0 AS ${"x".repeat(300)}`;
+    const error = await failure(run(inlineRevisionSet(tableHistory(1, () => ({ upgrade: (op) => op.execute(long) }))), { kind: "upgrade", target: "head" }));
+    expect(error.details).toMatchObject({ sqlstate: "22012", statement: long.slice(0, 200) });
+    expect(error.message).toContain(`in: ${long.slice(0, 200)}.`);
+    expect(error.message).not.toContain(long.slice(0, 201));
+  });
+
+  it("refuses --per-revision on a pooled endpoint before changing anything, and runs one transaction there", async () => {
+    const set = inlineRevisionSet(tableHistory(2));
+    const connection = await connect();
+    const pooled: Connection = Object.create(connection, { capabilities: { value: { sessionLocks: false, overlappingPipelines: connection.capabilities.overlappingPipelines } } });
+    const error = await failure(runMigration(pooled, set, { kind: "upgrade", target: "head" }, { ...baseOptions(), perRevision: true }));
+    expect(error.code).toBe("SESSION_LOCK_UNAVAILABLE");
+    expect(await tables()).toEqual([]);
+    const result = await runMigration(pooled, set, { kind: "upgrade", target: "head" }, baseOptions());
+    expect(result.to).toEqual(["r0002"]);
+    expect(await tables()).toEqual(["t1", "t2"]);
   });
 
   it("refuses a plan that needs a session lock on a pooled endpoint before changing anything", async () => {

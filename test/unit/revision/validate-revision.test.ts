@@ -72,7 +72,7 @@ describe("validateRevisionModule", () => {
     const value = valid();
     delete value["id"];
     const error = validationError(value);
-    expect(error.message).toContain("id is undefined");
+    expect(error.message).toContain("id is missing, expected a string");
     expect(error.details["field"]).toBe("id");
   });
 
