@@ -1,5 +1,5 @@
 import { execSync } from "node:child_process";
-import { mkdtemp, readFile, rm } from "node:fs/promises";
+import { cp, mkdtemp, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { afterAll, expect, it } from "vitest";
@@ -81,5 +81,32 @@ it("lambic embedded says where the server is, and lambic embedded stop stops it,
     await stopEmbedded(project);
     await rm(project, { recursive: true, force: true });
     if (started && !started.dataDir.startsWith(project)) await rm(dirname(started.dataDir), { recursive: true, force: true });
+  }
+});
+
+it("upgrade head without a database URL starts the embedded PostgreSQL, says where, applies the revisions, and reuses it", async () => {
+  const project = await mkdtemp(join(tmpdir(), "lambic-project-"));
+  await cp(join(import.meta.dirname, "../../../revisions/main"), join(project, "revisions/main"), { recursive: true });
+  const lambic = async (...args: string[]) => {
+    const [stdout, stderr]: string[][] = [[], []];
+    const code = await main(args, { stdout: (text) => void stdout.push(text), stderr: (text) => void stderr.push(text), cwd: project, env: {} });
+    return { code, stdout: stdout.join(""), stderr: stderr.join("") };
+  };
+  let dataDir: string | undefined;
+  try {
+    const first = await lambic("--json", "upgrade", "head");
+    expect(first.code).toBe(0);
+    expect(JSON.parse(first.stdout)).toMatchObject({ from: [], to: ["8a5d0e6f7c97"] });
+    const where = /using the embedded PostgreSQL just started on port (\d+) \(data: (.+?)\)\. Connect with: (.+)\n/.exec(first.stderr);
+    expect(where, first.stderr).not.toBeNull();
+    dataDir = where![2];
+
+    const second = await lambic("--json", "current");
+    expect(JSON.parse(second.stdout)).toEqual({ versions: ["8a5d0e6f7c97"], heads: ["8a5d0e6f7c97"] });
+    expect(second.stderr).toContain(`using the embedded PostgreSQL already running on port ${where![1]}`);
+  } finally {
+    await stopEmbedded(project);
+    await rm(project, { recursive: true, force: true });
+    if (dataDir && !dataDir.startsWith(project)) await rm(dirname(dataDir), { recursive: true, force: true });
   }
 });
