@@ -664,13 +664,27 @@ function checkDuplicates(revisions: readonly LoadedRevision[]): void {
   for (const revision of revisions) {
     const first = seen.get(revision.id);
     if (first) {
+      const files = [first.source.file, revision.source.file];
+      const lines = files.map((file) => idLine(file, revision.id) ?? null);
+      const where = files.map((file, i) => (lines[i] === null ? file : `${file}:${lines[i]}`));
       throw new LambicError(
         "DUPLICATE_REVISION",
-        `Revision id "${revision.id}" is defined twice: in ${first.source.file} and in ${revision.source.file}. Give one of them a new id (and update the revisions that revise it).`,
-        { id: revision.id, files: [first.source.file, revision.source.file] },
+        `Revision id "${revision.id}" is defined twice: in ${where[0]} and in ${where[1]}. Give one of them a new id (and update the revisions that revise it).`,
+        { id: revision.id, files, lines },
       );
     }
     seen.set(revision.id, revision);
+  }
+}
+
+/** The line that gives a revision its id: `-- revision: ID` in SQL, the quoted id in a module. */
+function idLine(file: string, id: string): number | undefined {
+  try {
+    const text = readFileSync(file, "utf8");
+    const match = new RegExp(`^--\\s*revision:\\s*${escapeRegExp(id)}\\s*$|(["'\`])${escapeRegExp(id)}\\1`, "m").exec(text);
+    return match ? text.slice(0, match.index).split("\n").length : undefined;
+  } catch {
+    return undefined;
   }
 }
 

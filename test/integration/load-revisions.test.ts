@@ -414,6 +414,7 @@ describe("loadRevisions errors", () => {
     expect(error.message).toContain(first);
     expect(error.message).toContain(second);
     expect(error.details).toMatchObject({ id: "a1", files: [first, second] });
+    expect(error.message).toContain(`in ${first}:${tsRevision("a1", null).split("\n").findIndex((line) => line.includes('"a1"')) + 1} and in ${second}:1.`);
   });
 
   it("says CONFIG_INVALID, naming the folder, when the compiled revisions cannot be written", async () => {
