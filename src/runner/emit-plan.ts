@@ -335,7 +335,16 @@ async function collectStatements(sink: Sink, revision: LoadedRevision, direction
   try {
     await fn(op, ctx);
   } catch (error) {
-    if (error instanceof LambicError) throw error;
+    if (error instanceof LambicError) {
+      if (error.details.revision !== undefined) throw error;
+      // An op refused its arguments (a name too long, a NUL): say in which revision.
+      throw new LambicError(
+        error.code,
+        `Revision ${revision.id} (${direction === "up" ? "upgrade" : "downgrade"}, ${revision.source.file}): ${error.message}`,
+        { ...error.details, revision: revision.id, direction, file: revision.source.file },
+        { cause: error },
+      );
+    }
     throw new LambicError(
       "REVISION_FAILED",
       `Revision ${revision.id} (${direction === "up" ? "upgrade" : "downgrade"}) threw: ${(error as Error)?.message ?? String(error)}. ${sink.online ? failureOutcome(progress) : "Nothing was written."} Fix the revision (${revision.source.file}) and run again.`,

@@ -452,6 +452,16 @@ describe.each(["postgres", "neon"] as const)("runner over the %s driver", (drive
     expect(await tables()).toEqual([]);
   });
 
+  it("names the revision whose op refuses its arguments, changing nothing", async () => {
+    const name = "n".repeat(70);
+    const set = inlineRevisionSet([...tableHistory(1), { id: "r0002", revises: "r0001", upgrade: (op) => op.createTable(name, { id: "int" }) }]);
+    const error = await failure(run(set, { kind: "upgrade", target: "head" }));
+    expect(error.details).toMatchObject({ revision: "r0002", direction: "up" });
+    expect(error.message).toMatch(/^Revision r0002 \(upgrade, .+\): /);
+    expect(error.message).toContain(name);
+    expect(await tables()).toEqual([]);
+  });
+
   it("stops when its signal is aborted: the running statement is cancelled, INTERRUPTED, nothing committed", async () => {
     const set = inlineRevisionSet([...tableHistory(1), { id: "r0002", revises: "r0001", upgrade: (op) => op.execute("SELECT pg_sleep(30)") }]);
     const controller = new AbortController();
