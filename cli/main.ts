@@ -47,6 +47,9 @@ export async function main(argv: readonly string[], io: Io): Promise<number> {
     const config = loadConfig({ configFile: args.options.config, cwd: io.cwd, env: io.env });
     const database = resolveDatabase(config, args.options.name);
     const context: Context = { args, io, database, progress: progress.line };
+    // Tenant options on a database without tenants would run on its one schema instead.
+    const tenantOptions = (["tenant", "all-tenants", "concurrency"] as const).filter((name) => args.options[name] !== undefined);
+    if (database.tenants === undefined && args.command !== "invoke" && tenantOptions.length > 0) throw noTenants(context, tenantOptions[0]!);
     const output = await runCommand(context);
     progress.flush();
     if (json) io.stdout(`${JSON.stringify(output.json)}\n`);
@@ -192,8 +195,9 @@ function verboseEntry(set: RevisionSet, id: string): string {
 }
 
 /** --tenant (or --all-tenants) on a database without tenants. */
-function noTenants(context: Context): LambicError {
-  return new LambicError("USAGE", `Database "${context.database.name}" has no tenants (set "tenants" in lambic.config.json).`, {});
+/** --tenant, --all-tenants or --concurrency on a database without tenants. */
+function noTenants(context: Context, option: string): LambicError {
+  return new LambicError("USAGE", `--${option} selects tenants, and database "${context.database.name}" has none (set "tenants" in lambic.config.json, or choose the database with --name).`, { option });
 }
 
 function describeRevision(set: RevisionSet, node: RevisionNode) {
@@ -497,7 +501,6 @@ async function current(context: Context, set: RevisionSet): Promise<Output> {
       (_tenant, state) => ({ versions: state.versions, heads: state.heads }),
     );
   }
-  if (context.args.options["all-tenants"] || context.args.options.tenant) throw noTenants(context);
   const connection = await connect(context);
   try {
     const state = await runner.readCurrent(connection, set, context.database);
@@ -520,7 +523,6 @@ async function check(context: Context, set: RevisionSet): Promise<Output> {
     const behind = (output.json as { tenants: { ok: boolean; upToDate?: boolean }[] }).tenants.filter((t) => t.ok && !t.upToDate).length;
     return { ...output, text: `${output.text}\n${behind} tenant(s) behind.`, exitCode: behind > 0 ? 1 : (output.exitCode ?? 0) };
   }
-  if (context.args.options.tenant) throw noTenants(context);
   const connection = await connect(context);
   try {
     const result = await runner.checkDatabase(connection, set, context.database);

@@ -149,6 +149,15 @@ describe("graph commands", () => {
     }
   });
 
+  it("refuses tenant options on a database without tenants, before touching its schema (exit 2)", () => {
+    for (const args of [["upgrade", "head", "--tenant", "acme"], ["current", "--all-tenants"], ["check", "--concurrency", "2"]]) {
+      const run = lambic(dir, ["--json", ...args], { DATABASE_URL: "postgres://nobody:secret@127.0.0.1:1/none" });
+      expect(run.code).toBe(2);
+      expect(run.json.error.code).toBe("USAGE");
+      expect(run.json.error.message).toContain('database "main" has none');
+    }
+  });
+
   it("refuses stamp --purge with --sql, as Alembic does (exit 2)", () => {
     const run = lambic(dir, ["--json", "stamp", "--purge", "head", "--sql"]);
     expect(run.code).toBe(2);
