@@ -115,7 +115,7 @@ async function runCommand(context: Context): Promise<Output> {
       return { json: { branchpoints: points.map((n) => n.id) }, text: points.map(entry).join("\n") };
     }
     case "history":
-      return await history(context, await openSet(context));
+      return history(context, await openSet(context));
     case "show":
       return show(context, await openSet(context));
     case "revision":
@@ -194,7 +194,6 @@ function verboseEntry(set: RevisionSet, id: string): string {
   return revisionEntry(set.map.node(id), set.revisions.get(id)?.source.file);
 }
 
-/** --tenant (or --all-tenants) on a database without tenants. */
 /** --tenant, --all-tenants or --concurrency on a database without tenants. */
 function noTenants(context: Context, option: string): LambicError {
   return new LambicError("USAGE", `--${option} selects tenants, and database "${context.database.name}" has none (set "tenants" in lambic.config.json, or choose the database with --name).`, { option });

@@ -75,10 +75,14 @@ export interface RunProgress {
   committing?: readonly string[];
 }
 
-/** Sends a COMMIT of `versions` and waits for it; the run's progress says so meanwhile. */
-export async function commit(sink: Sink, versions: readonly string[], progress: RunProgress | undefined, origin: StatementOrigin = { purpose: "control" }): Promise<void> {
+/**
+ * Sends a COMMIT of `versions`, with what `andThen` queues after it in the same round trip, and
+ * waits for them; the run's progress says so meanwhile.
+ */
+async function commit(sink: Sink, versions: readonly string[], progress: RunProgress | undefined, origin: StatementOrigin, andThen?: () => void): Promise<void> {
   sink.statement("COMMIT", origin);
   if (progress) progress.committing = [...versions];
+  andThen?.();
   await sink.flush();
   if (progress) Object.assign(progress, { committed: [...versions], outsideTransaction: undefined, committing: undefined });
 }
@@ -205,12 +209,12 @@ export async function emitPlan(sink: Sink, set: RevisionSet, steps: readonly Pla
 
     if (!transactional) {
       await closeSegment();
-      await commit(sink, rows.versions, options.progress, origin("control"));
-      // Outside a transaction SET LOCAL has ended: the session gets the run's settings (its
-      // timeouts too) for the revision's statements.
-      for (const statement of settingStatements(options, "session")) sink.statement(statement, origin("control"));
-      started = readClock(origin("control"));
-      await sink.flush();
+      await commit(sink, rows.versions, options.progress, origin("control"), () => {
+        // Outside a transaction SET LOCAL has ended: the session gets the run's settings (its
+        // timeouts too) for the revision's statements.
+        for (const statement of settingStatements(options, "session")) sink.statement(statement, origin("control"));
+        started = readClock(origin("control"));
+      });
     }
     if (!sink.online) sink.comment(`Running ${describeStep(step)}`);
     const statements = revision && step.kind === "revision" ? await collectStatements(sink, revision, step.direction, options, writePendingRows) : [];
