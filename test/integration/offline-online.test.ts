@@ -72,6 +72,22 @@ function generatedSet(): RevisionSet {
     { id: "e0000001", revises: "r0020", upgrade: (op) => { op.createEnum("mood", ["ok", "it's \"fine\""]); op.addColumn("t1", "mood", { type: "mood", default: "ok" }); }, downgrade: (op) => { op.dropColumn("t1", "mood"); op.dropEnum("mood"); } },
     { id: "i0000002", revises: "e0000001", transactional: false, upgrade: (op) => op.createIndex("t2_note_idx", "t2", ["note"], { concurrently: true }), downgrade: (op) => op.dropIndex("t2_note_idx", { concurrently: true }) },
     { id: "d0000003", revises: "i0000002", upgrade: (op) => op.bulkInsert("t3", [{ id: 1, note: "back\\slash 'quote' $$dollar$$" }]), downgrade: (op) => op.execute("DELETE FROM t3") },
+    {
+      id: "v0000004",
+      revises: "d0000003",
+      upgrade: (op) => {
+        op.createSchema("reporting");
+        op.execute("CREATE VIEW reporting.notes AS SELECT id, note FROM t3");
+        op.execute("CREATE FUNCTION reporting.note_count() RETURNS bigint LANGUAGE sql AS $$ SELECT count(*) FROM t3 $$");
+        op.execute("COMMENT ON TABLE t3 IS 'notes, with ''quotes'''");
+      },
+      downgrade: (op) => {
+        op.execute("COMMENT ON TABLE t3 IS NULL");
+        op.execute("DROP FUNCTION reporting.note_count()");
+        op.execute("DROP VIEW reporting.notes");
+        op.execute("DROP SCHEMA reporting");
+      },
+    },
   ]);
 }
 
@@ -131,6 +147,6 @@ describe.skipIf(!psql)("offline SQL equals the online run", () => {
     const script = await offline(db, set, { kind: "upgrade", target: "heads" }, ["r0010"], "r0010:heads");
     const ran = [...script.matchAll(/^-- Running upgrade .* -> (\w+)$/gm)].map((m) => m[1]);
     expect(ran).toEqual(planUpgrade(set.map, ["r0010"], "heads").map((s) => s.revision));
-    expect(await versionRows(db)).toEqual(["d0000003"]);
+    expect(await versionRows(db)).toEqual(["v0000004"]);
   });
 });

@@ -3,15 +3,16 @@ import { existsSync, readdirSync } from "node:fs";
 import postgres from "postgres";
 
 /**
- * The user-visible schema of a database as data: tables and columns, constraints, indexes,
- * sequences, types and enum labels — what `pg_dump --schema-only` would show, read from the
- * catalogs so that no client of a matching major version is needed.
+ * The user-visible schema of a database as data: schemas, extensions, tables and columns,
+ * constraints, indexes, sequences, types and enum labels, functions, views and comments — what
+ * `pg_dump --schema-only` would show, read from the catalogs so that no client of the server's
+ * major version is needed (the embedded PostgreSQL ships no pg_dump).
  */
 export async function schemaSnapshot(url: string): Promise<Record<string, unknown[]>> {
   const sql = postgres(url, { max: 1, onnotice: () => {} });
   try {
     const userSchemas = "n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg_toast%'";
-    const [columns, constraints, indexes, types, enums] = await Promise.all([
+    const [columns, constraints, indexes, types, enums, schemas, extensions, functions, views, comments] = await Promise.all([
       sql.unsafe(`SELECT n.nspname, c.relname, c.relkind, a.attnum, a.attname, format_type(a.atttypid, a.atttypmod) AS type, a.attnotnull, pg_get_expr(d.adbin, d.adrelid) AS default, a.attidentity
         FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped
         LEFT JOIN pg_attrdef d ON d.adrelid = c.oid AND d.adnum = a.attnum
@@ -20,8 +21,27 @@ export async function schemaSnapshot(url: string): Promise<Record<string, unknow
       sql.unsafe(`SELECT schemaname, tablename, indexname, indexdef FROM pg_indexes WHERE schemaname NOT IN ('pg_catalog', 'information_schema') ORDER BY 1, 2, 3`),
       sql.unsafe(`SELECT n.nspname, t.typname, t.typtype FROM pg_type t JOIN pg_namespace n ON n.oid = t.typnamespace WHERE ${userSchemas} AND t.typtype IN ('e', 'd', 'c') AND NOT EXISTS (SELECT 1 FROM pg_class c WHERE c.reltype = t.oid) ORDER BY 1, 2`),
       sql.unsafe(`SELECT t.typname, e.enumsortorder, e.enumlabel FROM pg_enum e JOIN pg_type t ON t.oid = e.enumtypid ORDER BY 1, 2`),
+      sql.unsafe(`SELECT n.nspname, pg_get_userbyid(n.nspowner) AS owner FROM pg_namespace n WHERE ${userSchemas} ORDER BY 1`),
+      sql.unsafe(`SELECT e.extname, n.nspname FROM pg_extension e JOIN pg_namespace n ON n.oid = e.extnamespace ORDER BY 1`),
+      sql.unsafe(`SELECT n.nspname, p.proname, pg_get_function_identity_arguments(p.oid) AS args, pg_get_functiondef(p.oid) AS def
+        FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
+        WHERE ${userSchemas} AND p.prokind IN ('f', 'p') AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.objid = p.oid AND d.deptype = 'e') ORDER BY 1, 2, 3`),
+      sql.unsafe(`SELECT n.nspname, c.relname, pg_get_viewdef(c.oid) AS def FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE ${userSchemas} AND c.relkind IN ('v', 'm') ORDER BY 1, 2`),
+      sql.unsafe(`SELECT c.relname, d.objsubid, d.description FROM pg_description d JOIN pg_class c ON c.oid = d.objoid AND d.classoid = 'pg_class'::regclass
+        JOIN pg_namespace n ON n.oid = c.relnamespace WHERE ${userSchemas} ORDER BY 1, 2`),
     ]);
-    return { columns: [...columns], constraints: [...constraints], indexes: [...indexes], types: [...types], enums: [...enums] };
+    return {
+      columns: [...columns],
+      constraints: [...constraints],
+      indexes: [...indexes],
+      types: [...types],
+      enums: [...enums],
+      schemas: [...schemas],
+      extensions: [...extensions],
+      functions: [...functions],
+      views: [...views],
+      comments: [...comments],
+    };
   } finally {
     await sql.end({ timeout: 5 });
   }
