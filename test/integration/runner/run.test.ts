@@ -284,8 +284,8 @@ describe.each(["postgres", "neon"] as const)("runner over the %s driver", (drive
     const set = inlineRevisionSet(tableHistory(3));
     await run(set, { kind: "stamp", targets: ["r0002"] });
     await sql`INSERT INTO lambic_version VALUES ('r0001')`;
-    for (const result of [run(set, { kind: "upgrade", target: "head" }), (async () => checkDatabase(await connect(), set, baseOptions()))()]) {
-      const error = await failure(result);
+    for (const attempt of [() => run(set, { kind: "upgrade", target: "head" }), async () => checkDatabase(await connect(), set, baseOptions())]) {
+      const error = await failure(attempt());
       expect(error.code).toBe("OVERLAPPING_VERSIONS");
       expect(error.message).toContain("The version rows r0002, r0001 overlap");
       expect(error.message).toContain('"lambic stamp --purge <revision>..."');
