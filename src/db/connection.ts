@@ -149,7 +149,25 @@ function parseTarget(url: string, options: OpenOptions): DriverTarget {
       { url: redactUrl(url) },
     );
   }
-  const host = decodeURIComponent(parsed.hostname).replace(/^\[(.*)\]$/, "$1");
+  // An "@" the parse did not take as the end of user:password: the password holds a "#", "/"
+  // or "?" that ended it early (and the host parsed is really the user name).
+  const scheme = url.indexOf("://");
+  if (url.lastIndexOf("@") > scheme && (parsed.hash.includes("@") || parsed.pathname.includes("@") || parsed.search.includes("@") || parsed.hostname === "")) {
+    throw new LambicError(
+      "CONNECTION_FAILED",
+      `The database URL ${redactUrl(url)} does not parse as user:password@host: its password probably holds a "#", "/" or "?". Percent-encode them (# is %23, / is %2F, ? is %3F).`,
+      { url: redactUrl(url) },
+    );
+  }
+  const decode = (part: string, what: string) => {
+    try {
+      return decodeURIComponent(part);
+    } catch {
+      throw new LambicError("CONNECTION_FAILED", `The database URL ${redactUrl(url)} has a broken percent-encoding in its ${what}: "%" must be followed by two hex digits (a "%" itself is %25).`, { url: redactUrl(url) });
+    }
+  };
+  decode(parsed.password, "password");
+  const host = decode(parsed.hostname, "host").replace(/^\[(.*)\]$/, "$1");
   if (!host) {
     throw new LambicError(
       "CONNECTION_FAILED",
@@ -157,13 +175,13 @@ function parseTarget(url: string, options: OpenOptions): DriverTarget {
       { url: redactUrl(url) },
     );
   }
-  const user = decodeURIComponent(parsed.username);
+  const user = decode(parsed.username, "user name");
   return {
     url,
     redacted: redactUrl(url),
     host,
     port: parsed.port ? Number(parsed.port) : 5432,
-    database: decodeURIComponent(parsed.pathname.slice(1)) || user,
+    database: decode(parsed.pathname.slice(1), "database name") || user,
     user,
     applicationName: options.applicationName ?? "lambic",
     connectTimeoutSeconds: options.connectTimeoutSeconds ?? 10,
@@ -174,17 +192,21 @@ function parseTarget(url: string, options: OpenOptions): DriverTarget {
   };
 }
 
-/** The URL with its password (and any `password=` parameter) replaced by `***`. */
+/**
+ * The URL with its password (and any `password=` parameter) replaced by `***`. Worked on the
+ * text, not a parse: a password holding an unencoded "#", "/" or "?" still makes a valid URL,
+ * with the password taken for a fragment or a path, which a parse would leave in place.
+ */
 export function redactUrl(url: string): string {
-  try {
-    const parsed = new URL(url);
-    if (parsed.password) parsed.password = "***";
-    if (parsed.searchParams.has("password")) parsed.searchParams.set("password", "***");
-    return parsed.toString().replace("%2A%2A%2A", "***");
-  } catch {
-    // Not parseable: hide whatever sits between "user:" and the last "@", and password= values.
-    return url.replace(/^([^:/]*:\/\/[^:@/]*:)(.*)@/, "$1***@").replace(/(password=)[^&\s]*/gi, "$1***");
+  const scheme = url.indexOf("://");
+  const at = url.lastIndexOf("@");
+  let redacted = url;
+  if (scheme !== -1 && at > scheme) {
+    const userinfo = url.slice(scheme + 3, at);
+    const colon = userinfo.indexOf(":");
+    if (colon !== -1) redacted = `${url.slice(0, scheme + 3)}${userinfo.slice(0, colon + 1)}***${url.slice(at)}`;
   }
+  return redacted.replace(/(password=)[^&\s#]*/gi, "$1***");
 }
 
 /** The PostgreSQL error fields of a postgres.js `PostgresError` or a pg/Neon `DatabaseError`. */
@@ -231,7 +253,7 @@ export function connectionFailed(target: DriverTarget, error: unknown): LambicEr
     next = "Check the host in the database URL.";
   } else if (code === "CONNECT_TIMEOUT" || code === "ETIMEDOUT" || /timeout/i.test(String((error as Error)?.message))) {
     reason = `no answer within ${target.connectTimeoutSeconds} s`;
-    next = "Check the host and port, and that a firewall or security group lets this client through.";
+    next = "Check the host and port (that PostgreSQL listens there, not another service), and that a firewall or security group lets this client through.";
   } else {
     reason = failure ? `${failure.sqlstate}: ${failure.message}` : String((error as Error)?.message ?? error);
     next = "Check that the server is running and the database URL is right.";

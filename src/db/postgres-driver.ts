@@ -46,11 +46,20 @@ export async function openPostgresConnection(target: DriverTarget): Promise<Conn
   // (max_pipeline is a documented option missing from postgres.js's types.)
   const sql = postgres(target.url, options as postgres.Options<Record<string, never>>);
 
+  // A hard deadline of our own: a port that answers with something other than PostgreSQL (an
+  // HTTP service, a load balancer) makes postgres.js reconnect in a loop, and its
+  // connect_timeout, per attempt, never fires.
+  let deadline: NodeJS.Timeout | undefined;
+  const expired = new Promise<never>((_, reject) => {
+    deadline = setTimeout(() => reject(Object.assign(new Error(`no PostgreSQL answer within ${target.connectTimeoutSeconds} s`), { code: "CONNECT_TIMEOUT" })), target.connectTimeoutSeconds * 1000);
+  });
   try {
-    await sql.unsafe("select 1");
+    await Promise.race([sql.unsafe("select 1"), expired]);
   } catch (error) {
     await sql.end({ timeout: 0 }).catch(() => undefined);
     throw connectionFailed(target, error);
+  } finally {
+    clearTimeout(deadline);
   }
 
   let roundTrips = 0;

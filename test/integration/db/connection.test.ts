@@ -1,3 +1,5 @@
+import { createServer } from "node:net";
+import type { AddressInfo, Socket } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type Connection, type OpenOptions, PipelineError, openConnection, redactUrl } from "../../../src/db/connection.ts";
 import { isLambicError } from "../../../src/errors.ts";
@@ -215,6 +217,16 @@ describe.each(["postgres", "neon"] as const)("%s driver", (driver) => {
       await expectConnectionFailed(url.toString(), /"no_such_database" does not exist.*CREATE DATABASE/s);
     });
 
+    it("refuses a password holding an unencoded #, / or ? without echoing it", async () => {
+      for (const password of [`#${secret}`, `42#${secret}`, `7/${secret}`, `?${secret}`]) {
+        await expectConnectionFailed(`postgres://admin:${password}@127.0.0.1:1/app`, /Percent-encode them/);
+      }
+    });
+
+    it("refuses a broken percent-encoding in the password as CONNECTION_FAILED", async () => {
+      await expectConnectionFailed(`postgres://admin:p%zz${secret}@127.0.0.1:1/app`, /broken percent-encoding in its password/);
+    });
+
     it("rejects a malformed URL without echoing it", async () => {
       await expectConnectionFailed(`postgres://postgres:${secret}@[bad host/db`, /not a valid URL/);
       await expectConnectionFailed(`mysql://root:${secret}@localhost/db`, /expected postgres:\/\//);
@@ -222,8 +234,41 @@ describe.each(["postgres", "neon"] as const)("%s driver", (driver) => {
   });
 });
 
+describe("a port that answers with something other than PostgreSQL", () => {
+  it("is CONNECTION_FAILED within the connect timeout, not a reconnect loop", async () => {
+    let accepted = 0;
+    const sockets = new Set<Socket>();
+    const http = createServer((socket) => {
+      accepted++;
+      sockets.add(socket);
+      socket.on("close", () => sockets.delete(socket));
+      socket.end("HTTP/1.1 400 Bad Request\r\nconnection: close\r\n\r\n");
+    });
+    await new Promise<void>((resolve) => http.listen(0, "127.0.0.1", resolve));
+    const port = (http.address() as AddressInfo).port;
+    const started = performance.now();
+    try {
+      const error = await openConnection(`postgres://u:pw@127.0.0.1:${port}/x`, { driver: "postgres", connectTimeoutSeconds: 2 }).then(
+        (connection) => (void connection.close(), undefined),
+        (error: unknown) => error,
+      );
+      expect(isLambicError(error, "CONNECTION_FAILED"), String(error)).toBe(true);
+      expect((error as Error).message).toContain("no answer within 2 s. Check the host and port (that PostgreSQL listens there, not another service)");
+      expect(performance.now() - started).toBeLessThan(5_000);
+      const afterwards = accepted;
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      expect(accepted).toBe(afterwards); // no more attempts once it gave up
+    } finally {
+      for (const socket of sockets) socket.destroy();
+      await new Promise((resolve) => http.close(resolve));
+    }
+  });
+});
+
 describe("redactUrl", () => {
   it("hides the password, parseable or not", () => {
+    expect(redactUrl("postgres://admin:#S3CRET@127.0.0.1:1/app")).toBe("postgres://admin:***@127.0.0.1:1/app");
+    expect(redactUrl("postgres://admin:7/S3CRET@127.0.0.1:1/app")).toBe("postgres://admin:***@127.0.0.1:1/app");
     expect(redactUrl("postgres://u:p%40ss@h:5432/db?sslmode=require")).toBe("postgres://u:***@h:5432/db?sslmode=require");
     expect(redactUrl("postgres://u@h/db?password=x")).toBe("postgres://u@h/db?password=***");
     expect(redactUrl("postgres://u:pw@[bad/db")).toBe("postgres://u:***@[bad/db");
