@@ -242,7 +242,14 @@ async function withFallback(
   try {
     const state = await runner.readCurrent(connection, bundle.set, options);
     deps.report.from = state.versions;
-    const { script, to } = await runner.renderScript(bundle.set, command, state.versions, { ...options, generatedAt: new Date(), range: (command as { target: string }).target });
+    // The configured timeouts, not what was left of this invocation: the script is for psql.
+    const { script, to } = await runner.renderScript(bundle.set, command, state.versions, {
+      ...options,
+      lockTimeoutMs: bundle.settings.lockTimeoutMs,
+      statementTimeoutMs: bundle.settings.statementTimeoutMs,
+      generatedAt: new Date(),
+      range: (command as { target: string }).target,
+    });
     deps.report.to = to;
     key = sqlKey(location, state.versions, to, deps.context.awsRequestId);
     await writeScript(deps.env, location.bucket, key, script);

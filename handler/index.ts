@@ -42,7 +42,7 @@ export async function handler(event: unknown, context: Context): Promise<LambicR
       env,
       context,
       report,
-      onStep: (step, tenant) => logger.info("step", { ...(tenant !== undefined ? { tenant } : {}), revision: step.revision, direction: step.direction, ms: step.ms, message: step.message }),
+      onStep: (step, tenant) => logger.info("step", { ...(tenant !== undefined ? { tenant } : {}), revision: step.revision, direction: step.direction, ms: step.ms, revisionMessage: step.message }),
       log: (message, fields) => logger.info(message, fields),
       // The coordinator of a fanout logs batches; its batch invocations record the tenants.
       onTenant:

@@ -167,7 +167,11 @@ describe("a failing run is rolled back and leaves its SQL fallback in S3", () =>
     await expectUntouched();
     const key = `${PREFIX}/main/sql/base__s0000001__${invocation.requestId}.sql`;
     expect(message).toContain(key);
-    expect(await objectText(key)).toContain("SELECT pg_sleep(5)");
+    const fallback = await objectText(key);
+    expect(fallback).toContain("SELECT pg_sleep(5)");
+    // The script is for psql later: the configured timeouts, not the invocation's leftover time.
+    expect(fallback).toContain("SET LOCAL lock_timeout = '10000ms';");
+    expect(fallback).not.toContain("statement_timeout");
     expect(emfLines(invocation.log)[0]).toMatchObject({ command: "upgrade", MigrationFailed: 1, errorCode: "STATEMENT_TIMEOUT" });
   });
 

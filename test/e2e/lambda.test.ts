@@ -98,6 +98,9 @@ describe("the built handler with the test events", () => {
     const steps = jsonLines(invocation.log).filter((line) => line.message === "step");
     expect(steps).toHaveLength(8);
     for (const line of steps) expect(line).toMatchObject({ level: "INFO", service: "lambic", function_request_id: invocation.requestId });
+    expect(steps[0]).toMatchObject({ revision: "1f3a9c2e7b10", direction: "up", revisionMessage: expect.any(String) });
+    // Nothing is dropped with a warning (Powertools keeps "message" for itself).
+    expect(jsonLines(invocation.log).filter((line) => line.level === "WARN")).toEqual([]);
 
     const [emf, ...more] = emfLines(invocation.log);
     expect(more).toHaveLength(0);
