@@ -9,6 +9,7 @@
  * do not pay for loading it.
  */
 import type { S3Client } from "@aws-sdk/client-s3";
+import { awsRequestHandler } from "../aws-requests.ts";
 import { LambicError } from "../errors.ts";
 import { BUNDLE_MANIFEST, BUNDLE_MODULE, type BundleManifest } from "./bundle-format.ts";
 import { sha256Hex } from "./import-bundle.ts";
@@ -24,6 +25,8 @@ export interface S3Settings {
    * aws-chunked uploads (s3rver) store the chunk framing inside the object otherwise.
    */
   readonly checksums?: "WHEN_SUPPORTED" | "WHEN_REQUIRED";
+  /** Connection and answer timeouts (see awsRequestHandler). */
+  readonly requestHandler?: ReturnType<typeof awsRequestHandler>;
 }
 
 /**
@@ -40,6 +43,7 @@ export function s3SettingsFromEnv(env: Record<string, string | undefined>): S3Se
     endpoint: env.LAMBIC_S3_ENDPOINT || undefined,
     forcePathStyle: /^(1|true|yes)$/i.test(env.LAMBIC_S3_FORCE_PATH_STYLE ?? ""),
     checksums: (checksums || undefined) as S3Settings["checksums"],
+    requestHandler: awsRequestHandler(env),
   };
 }
 
@@ -50,6 +54,7 @@ export async function createS3Client(settings: S3Settings): Promise<S3Client> {
     ...(settings.endpoint ? { endpoint: settings.endpoint } : {}),
     ...(settings.forcePathStyle ? { forcePathStyle: true } : {}),
     ...(settings.checksums ? { requestChecksumCalculation: settings.checksums, responseChecksumValidation: settings.checksums } : {}),
+    requestHandler: settings.requestHandler ?? awsRequestHandler({}),
   });
 }
 

@@ -10,6 +10,7 @@
  * for LAMBIC_SECRET_TTL_SECONDS (default 300): warm invocations do not call AWS, and a rotated
  * password is picked up within the TTL.
  */
+import { awsRequestHandler } from "../aws-requests.ts";
 import { LambicError } from "../errors.ts";
 
 export type UrlSource = "env" | "secretsmanager" | "ssm";
@@ -43,7 +44,7 @@ export async function resolveDatabaseUrl(database: string, env: Record<string, s
   const cached = cache.get(key);
   if (cached && cached.expires > now()) return { url: cached.url, source, from };
 
-  const text = source === "secretsmanager" ? await readSecret(from) : await readParameter(from);
+  const text = source === "secretsmanager" ? await readSecret(from, env) : await readParameter(from, env);
   const url = urlFromSecret(text, from);
   const ttlSeconds = Number(env.LAMBIC_SECRET_TTL_SECONDS ?? 300);
   cache.set(key, { url, expires: now() + (Number.isFinite(ttlSeconds) ? ttlSeconds : 300) * 1000 });
@@ -80,9 +81,9 @@ function unusable(from: string, why: string): LambicError {
   return new LambicError("CONFIG_INVALID", `The database secret ${from} is unusable: ${why}. Store postgres://user:password@host:5432/db, or {"url": "..."}, or an RDS-managed secret.`, { secret: from });
 }
 
-async function readSecret(arn: string): Promise<string> {
+async function readSecret(arn: string, env: Record<string, string | undefined>): Promise<string> {
   const { SecretsManagerClient, GetSecretValueCommand } = await import("@aws-sdk/client-secrets-manager");
-  const client = new SecretsManagerClient({});
+  const client = new SecretsManagerClient({ requestHandler: awsRequestHandler(env) });
   try {
     const response = await client.send(new GetSecretValueCommand({ SecretId: arn }));
     if (response.SecretString !== undefined) return response.SecretString;
@@ -95,9 +96,9 @@ async function readSecret(arn: string): Promise<string> {
   }
 }
 
-async function readParameter(name: string): Promise<string> {
+async function readParameter(name: string, env: Record<string, string | undefined>): Promise<string> {
   const { SSMClient, GetParameterCommand } = await import("@aws-sdk/client-ssm");
-  const client = new SSMClient({});
+  const client = new SSMClient({ requestHandler: awsRequestHandler(env) });
   try {
     const response = await client.send(new GetParameterCommand({ Name: name, WithDecryption: true }));
     const value = response.Parameter?.Value;

@@ -6,6 +6,7 @@
 import { mkdirSync, writeFileSync } from "node:fs";
 import { mkdtemp, rm } from "node:fs/promises";
 import { createServer, type Server } from "node:http";
+import { createServer as createNetServer, type AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { GetObjectCommand, ListObjectsV2Command, PutObjectCommand } from "@aws-sdk/client-s3";
@@ -180,6 +181,27 @@ describe("a failing run is rolled back and leaves its SQL fallback in S3", () =>
     const invocation = await fn.invoke({ command: "upgrade", target: "b0000001" }, { timeoutMs: 400 });
     expect(expectFailure(invocation, "STATEMENT_TIMEOUT")).toContain("nothing was started");
     await expectUntouched();
+  });
+
+  it("an AWS endpoint that accepts and stays silent: AWS_FAILED within the request timeout, with its failed line and metric", async () => {
+    const silent = createNetServer(() => {});
+    await new Promise<void>((resolve) => silent.listen(0, "127.0.0.1", resolve));
+    const { port } = silent.address() as AddressInfo;
+    try {
+      for (const env of [
+        { LAMBIC_S3_ENDPOINT: `http://127.0.0.1:${port}` },
+        { LAMBIC_DATABASE_URL: "", LAMBIC_DATABASE_SECRET_ARN: "arn:aws:secretsmanager:us-east-1:000000000000:secret:db-AbCdEf", AWS_ENDPOINT_URL_SECRETS_MANAGER: `http://127.0.0.1:${port}` },
+      ]) {
+        const fn = lambda(`silent-${Object.keys(env).length}`, { ...env, LAMBIC_AWS_REQUEST_TIMEOUT_MS: "300" });
+        const started = Date.now();
+        const invocation = await fn.invoke({ command: "current" }, { timeoutMs: 20_000 });
+        expect(Date.now() - started).toBeLessThan(10_000);
+        expectFailure(invocation, "AWS_FAILED");
+        expect(emfLines(invocation.log)[0]).toMatchObject({ MigrationFailed: 1, errorCode: "AWS_FAILED" });
+      }
+    } finally {
+      silent.close();
+    }
   });
 
   it("an unreachable database: CONNECTION_FAILED naming the host, without the password", async () => {
