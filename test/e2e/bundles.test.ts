@@ -75,7 +75,9 @@ describe("buildBundle", () => {
 
 describe("S3", () => {
   it("needs the s3rver settings by configuration only", () => {
-    expect(s3SettingsFromEnv({})).toEqual({ region: undefined, endpoint: undefined, forcePathStyle: false, checksums: undefined });
+    expect(s3SettingsFromEnv({})).toEqual({ region: undefined, endpoint: undefined, forcePathStyle: false, checksums: undefined, requestHandler: { connectionTimeout: 3000, requestTimeout: 10000, throwOnRequestTimeout: true } });
+    expect(s3SettingsFromEnv({ LAMBIC_AWS_REQUEST_TIMEOUT_MS: "2500" }).requestHandler).toMatchObject({ requestTimeout: 2500 });
+    expect(() => s3SettingsFromEnv({ LAMBIC_AWS_REQUEST_TIMEOUT_MS: "soon" })).toThrow(/LAMBIC_AWS_REQUEST_TIMEOUT_MS/);
     expect(s3SettingsFromEnv(s3.env)).toMatchObject({ endpoint: s3.endpoint, forcePathStyle: true, checksums: "WHEN_REQUIRED" });
     expect(() => s3SettingsFromEnv({ LAMBIC_S3_CHECKSUMS: "NEVER" })).toThrow(/LAMBIC_S3_CHECKSUMS/);
   });

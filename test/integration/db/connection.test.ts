@@ -257,7 +257,7 @@ describe("a port that answers with something other than PostgreSQL", () => {
       expect(performance.now() - started).toBeLessThan(5_000);
       const afterwards = accepted;
       await new Promise((resolve) => setTimeout(resolve, 300));
-      expect(accepted).toBe(afterwards); // no more attempts once it gave up
+      expect(accepted).toBeLessThanOrEqual(afterwards + 1); // at most the attempt in flight: no loop once it gave up
     } finally {
       for (const socket of sockets) socket.destroy();
       await new Promise((resolve) => http.close(resolve));
