@@ -73,6 +73,8 @@ export async function handler(event: unknown, context: Context): Promise<LambicR
   } catch (error) {
     const coded = error instanceof LambicError ? error : new LambicError("INTERNAL_ERROR", `Unexpected failure: ${(error as Error)?.message ?? String(error)}. This is a lambic bug; the log has the stack.`, {}, { cause: error });
     const durationMs = Math.round(performance.now() - started);
+    // A malformed event is not a failed run of its command: its alarm stays quiet.
+    if (coded.code === "INVALID_EVENT") dimensions.command = "invalid";
     publishOutcome(metrics, { ...dimensions, ok: false, durationMs, ...outcomeOf(report), errorCode: coded.code, requestId: context.awsRequestId });
     logger.error("failed", { error: coded.toJSON(), stack: (error as Error)?.stack, durationMs, bundleSha256: report.bundleSha256 });
     throw toFunctionError(coded);
