@@ -109,7 +109,7 @@ export function parseEvent(raw: unknown, defaults: EventDefaults): LambicEvent {
       throw invalid(key, event[key], `"${key}" is not used by command "${name}", which takes: ${allowed.join(", ")}. Remove it.`);
     }
     const close = closestMatch(key, ALL_FIELDS);
-    throw invalid(key, event[key], `Unknown field "${key}" in the event.${close ? ` Did you mean "${close}"?` : ""} Fields for "${name}": ${allowed.join(", ")}.`);
+    throw invalid(key, event[key], `Unknown field "${clip(key)}" in the event.${close ? ` Did you mean "${close}"?` : ""} Fields for "${name}": ${allowed.join(", ")}.`);
   }
 
   const database = event.database ?? defaults.defaultDatabase;
@@ -118,7 +118,7 @@ export function parseEvent(raw: unknown, defaults: EventDefaults): LambicEvent {
   }
   if (!defaults.databases.includes(database)) {
     const close = closestMatch(database, defaults.databases);
-    throw invalid("database", database, `"database" is "${database}", which this function does not serve.${close ? ` Did you mean "${close}"?` : ""} It serves: ${defaults.databases.join(", ")} (LAMBIC_DATABASE / LAMBIC_DATABASES).`);
+    throw invalid("database", database, `"database" is "${clip(database)}", which this function does not serve.${close ? ` Did you mean "${close}"?` : ""} It serves: ${defaults.databases.join(", ")} (LAMBIC_DATABASE / LAMBIC_DATABASES).`);
   }
 
   const operation = parseOperation(name, event.operation);
@@ -229,7 +229,10 @@ function parseX(x: unknown): Record<string, string> {
   }
   const result: Record<string, string> = {};
   for (const [key, value] of Object.entries(x)) {
-    if (typeof value !== "string") throw invalid(`x.${key}`, value, `"x.${key}" is ${describe(value)}; user arguments are strings, write ${JSON.stringify(String(value))}.`);
+    if (typeof value !== "string") {
+      const hint = value !== null && typeof value === "object" ? "a nested value is not one; pass it as a string of JSON" : `write ${JSON.stringify(String(value))}`;
+      throw invalid(`x.${key}`, value, `"x.${clip(key)}" is ${describe(value)}; user arguments are strings, ${hint}.`);
+    }
     result[key] = value;
   }
   return result;
@@ -251,7 +254,12 @@ function parseDirection(direction: unknown): "upgrade" | "downgrade" {
 }
 
 function invalid(field: string, value: unknown, message: string): LambicError {
-  return new LambicError("INVALID_EVENT", `Invalid event: ${message}`, { field, value: preview(value) });
+  // Names from the event are clipped: a megabyte-long key would otherwise fill every log line.
+  return new LambicError("INVALID_EVENT", `Invalid event: ${message}`, { field: clip(field), value: preview(value) });
+}
+
+function clip(text: string, length = 60): string {
+  return text.length > length ? `${text.slice(0, length)}…` : text;
 }
 
 function preview(value: unknown): unknown {

@@ -3,6 +3,8 @@
  * (edit distance at most a third of the name, and at least 1). Used for unknown fields and keys.
  */
 export function closestMatch(name: string, candidates: readonly string[]): string | undefined {
+  // A name far longer than any candidate is no typo of one; and the distance is quadratic.
+  if (name.length > 2 * Math.max(0, ...candidates.map((c) => c.length)) + 2) return undefined;
   let best: string | undefined;
   let bestDistance = Infinity;
   for (const candidate of candidates) {

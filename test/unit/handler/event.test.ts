@@ -153,3 +153,21 @@ describe("eventDefaultsFromEnv", () => {
     expect(eventDefaultsFromEnv({})).toEqual({ databases: ["main"], defaultDatabase: "main" });
   });
 });
+
+describe("huge strings in an event", () => {
+  it("are clipped in the error and refused at once, whatever field carries them", () => {
+    const huge = "k".repeat(1_000_000);
+    for (const event of [{ command: "heads", [huge]: 1 }, { command: "heads", database: huge }, { command: "upgrade", target: "head", x: { [huge]: 1 } }]) {
+      const started = performance.now();
+      const error = rejects(event);
+      expect(performance.now() - started).toBeLessThan(200);
+      expect(error.code).toBe("INVALID_EVENT");
+      expect(error.message.length).toBeLessThan(500);
+      expect(JSON.stringify(error.details).length).toBeLessThan(500);
+    }
+  });
+
+  it("says a nested x value must be a string of JSON", () => {
+    expect(rejects({ command: "upgrade", target: "head", x: { a: { b: 1 } } }).message).toContain("a nested value is not one; pass it as a string of JSON");
+  });
+});
