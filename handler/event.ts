@@ -122,6 +122,14 @@ export function parseEvent(raw: unknown, defaults: EventDefaults): LambicEvent {
   }
 
   const operation = parseOperation(name, event.operation);
+  if (operation !== undefined) {
+    // A fanout's batches run its operation: a field that operation does not take is refused too.
+    for (const key of ["x", "allowChanged", "purge"] as const) {
+      if (event[key] !== undefined && !COMMAND_FIELDS[operation].includes(key)) {
+        throw invalid(key, event[key], `"${key}" is not used by fanout operation "${operation}", which takes: ${COMMAND_FIELDS[operation].filter((f) => f !== "dryRun").join(", ")}. Remove it.`);
+      }
+    }
+  }
   return {
     command: name,
     database,

@@ -171,3 +171,14 @@ describe("huge strings in an event", () => {
     expect(rejects({ command: "upgrade", target: "head", x: { a: { b: 1 } } }).message).toContain("a nested value is not one; pass it as a string of JSON");
   });
 });
+
+describe("fanout", () => {
+  it("refuses a field its operation does not take", () => {
+    const purge = rejects({ command: "fanout", operation: "upgrade", target: "head", purge: true });
+    expect(purge.details).toMatchObject({ field: "purge" });
+    expect(purge.message).toContain('"purge" is not used by fanout operation "upgrade"');
+    expect(rejects({ command: "fanout", operation: "stamp", target: "head", x: { a: "b" } }).details).toMatchObject({ field: "x" });
+    expect(rejects({ command: "fanout", operation: "stamp", target: "head", allowChanged: true }).details).toMatchObject({ field: "allowChanged" });
+    expect(parseEvent({ command: "fanout", operation: "stamp", target: "head", purge: true }, defaults)).toMatchObject({ command: "fanout", purge: true });
+  });
+});
