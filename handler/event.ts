@@ -112,7 +112,7 @@ export function parseEvent(raw: unknown, defaults: EventDefaults): LambicEvent {
     throw invalid(key, event[key], `Unknown field "${clip(key)}" in the event.${close ? ` Did you mean "${close}"?` : ""} Fields for "${name}": ${allowed.join(", ")}.`);
   }
 
-  const database = event.database ?? defaults.defaultDatabase;
+  const database = event.database === undefined ? defaults.defaultDatabase : event.database;
   if (typeof database !== "string" || database === "") {
     throw invalid("database", database, `"database" is ${describe(database)}; expected the name of a database, one of ${defaults.databases.join(", ")}.`);
   }

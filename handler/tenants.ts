@@ -39,14 +39,16 @@ export function tenantConcurrency(env: Record<string, string | undefined>): numb
 export async function selectEventTenants(bundle: OpenedBundle, connection: Connection, wanted: readonly string[] | undefined): Promise<string[]> {
   const { listTenants, selectTenants } = await import("../src/runner/tenants.ts");
   const configured = bundle.settings.tenants;
-  if (configured === undefined) {
-    throw new LambicError(
-      "INVALID_TENANT",
-      `Database "${bundle.set.database}" has no tenants: bundle ${bundle.sha256} carries no "tenants" setting. Leave "tenants" out of the event, or set "tenants" for the database in lambic.config.json and publish again.`,
-      { database: bundle.set.database, bundleSha256: bundle.sha256 },
-    );
-  }
+  if (configured === undefined) throw noTenants(bundle);
   return selectTenants(await listTenants(connection, configured), wanted);
+}
+
+function noTenants(bundle: OpenedBundle): LambicError {
+  return new LambicError(
+    "INVALID_TENANT",
+    `Database "${bundle.set.database}" has no tenants: bundle ${bundle.sha256} carries no "tenants" setting. Leave "tenants" out of the event, or set "tenants" for the database in lambic.config.json and publish again.`,
+    { database: bundle.set.database, bundleSha256: bundle.sha256 },
+  );
 }
 
 export interface TenantRunDeps extends Deps {
@@ -55,6 +57,8 @@ export interface TenantRunDeps extends Deps {
 }
 
 export async function runTenants(event: LambicEvent, bundle: OpenedBundle, deps: TenantRunDeps, base: Record<string, unknown>): Promise<Record<string, unknown>> {
+  // Refused before connecting: the bundle already says whether the database has tenants.
+  if (bundle.settings.tenants === undefined) throw noTenants(bundle);
   if (event.dryRun) {
     throw new LambicError("INVALID_EVENT", `Invalid event: "dryRun" is not available on tenant database "${event.database}". Render a tenant's plan with {"command": "sql"} or \`lambic upgrade --sql\`.`, { field: "dryRun", value: true });
   }

@@ -204,6 +204,13 @@ describe("a failing run is rolled back and leaves its SQL fallback in S3", () =>
     }
   });
 
+  it("tenants named on a database without tenants: INVALID_TENANT before connecting", async () => {
+    const fn = lambda("no-tenants", { LAMBIC_DATABASE_URL: `postgres://lambic:pw@127.0.0.1:${await freePort()}/app` });
+    const invocation = await fn.invoke({ command: "current", tenants: ["acme"] });
+    expect(expectFailure(invocation, "INVALID_TENANT")).toContain('Database "main" has no tenants');
+    expect(invocation.log).not.toContain("CONNECTION_FAILED");
+  });
+
   it("an unreachable database: CONNECTION_FAILED naming the host, without the password", async () => {
     const port = await freePort();
     const fn = lambda("unreachable", { LAMBIC_DATABASE_URL: `postgres://lambic:s3cret-pw@127.0.0.1:${port}/app` });

@@ -182,3 +182,7 @@ describe("fanout", () => {
     expect(parseEvent({ command: "fanout", operation: "stamp", target: "head", purge: true }, defaults)).toMatchObject({ command: "fanout", purge: true });
   });
 });
+
+it("refuses a null database instead of taking the default", () => {
+  expect(rejects({ command: "heads", database: null }).details).toMatchObject({ field: "database" });
+});
