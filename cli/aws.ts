@@ -12,6 +12,7 @@ import { resolve } from "node:path";
 import { buildBundle, readBuiltBundle } from "../src/bundle/build-bundles.ts";
 import { createS3Client, publishBundle, s3SettingsFromEnv } from "../src/bundle/s3-bundles.ts";
 import type { DatabaseConfig } from "../src/config.ts";
+import { parseEvent } from "../handler/event.ts";
 import { LambicError } from "../src/errors.ts";
 import { messageWithoutReport, reportFromMessage, type TenantReport, type TenantResult } from "../handler/tenant-report.ts";
 import type { CliArgs } from "./args.ts";
@@ -106,6 +107,14 @@ export async function invoke(database: DatabaseConfig, args: CliArgs, io: Io): P
   const functionName = args.options.function ?? io.env.LAMBIC_FUNCTION;
   if (!functionName) throw new LambicError("USAGE", "lambic invoke needs --function NAME (or LAMBIC_FUNCTION): the lambic Lambda function's name or ARN.", {});
   const event = eventFromArgs(database, args);
+  // The function's own check, before the round trip: a missing target or a field the command
+  // does not take is a usage error here, not a failed invocation.
+  try {
+    parseEvent(event, { databases: [database.name], defaultDatabase: database.name });
+  } catch (error) {
+    if (error instanceof LambicError && error.code === "INVALID_EVENT") throw new LambicError("USAGE", `lambic invoke: ${error.message.replace(/^Invalid event: /, "")} Run "lambic --help".`, error.details, { cause: error });
+    throw error;
+  }
   const { LambdaClient, InvokeCommand } = await import("@aws-sdk/client-lambda");
   const region = args.options.region ?? io.env.AWS_REGION ?? io.env.AWS_DEFAULT_REGION ?? "us-east-1";
   // One attempt: a retried migration would only queue behind the first on the advisory lock.

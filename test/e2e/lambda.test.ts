@@ -235,6 +235,16 @@ describe("lambic invoke (built CLI) against a local Lambda Invoke API", () => {
     expect(run.stderr).toContain("lambic: INVOKE_FAILED: lambic failed: REVISION_NOT_FOUND:");
   });
 
+  it("an event the function would refuse is a usage error, exit 2, without invoking", async () => {
+    const before = server.requests.length;
+    for (const args of [["upgrade"], ["stamp", "head", "-x", "a=b"]]) {
+      const run = await runCli(["invoke", "--function", "lambic", "--endpoint", server.endpoint, "--json", ...args], cliEnv());
+      expect(run.code, run.stderr).toBe(2);
+      expect(JSON.parse(run.stdout).error).toMatchObject({ code: "USAGE" });
+    }
+    expect(server.requests.length).toBe(before);
+  });
+
   it("an unknown function is INVOKE_FAILED before anything runs", async () => {
     const run = await runCli(["invoke", "--function", "nope", "--endpoint", server.endpoint, "current"], cliEnv());
     expect(run.code).toBe(1);
