@@ -165,13 +165,26 @@ function runOptions(event: LambicEvent, bundle: OpenedBundle, deps: Deps): RunOp
 /** A connection to the bundle's database, its connect timeout bounded by the time left. */
 export async function openDatabase(bundle: OpenedBundle, deps: Pick<Deps, "env" | "context">): Promise<Connection> {
   const budget = runBudget(deps, bundle);
-  const [{ resolveDatabaseUrl }, { openConnection }] = await Promise.all([import("../src/db/secrets.ts"), import("../src/db/connection.ts")]);
-  const { url } = await resolveDatabaseUrl(bundle.set.database, deps.env);
-  return openConnection(url, {
-    driver: bundle.settings.driver ?? undefined,
-    applicationName: "lambic-lambda",
-    connectTimeoutSeconds: Math.max(1, Math.min(10, Math.floor(budget.statementTimeoutMs / 1000))),
-  });
+  const [{ resolveDatabaseUrl, forgetCachedUrls }, { openConnection }] = await Promise.all([import("../src/db/secrets.ts"), import("../src/db/connection.ts")]);
+  const open = (url: string) =>
+    openConnection(url, {
+      driver: bundle.settings.driver ?? undefined,
+      applicationName: "lambic-lambda",
+      connectTimeoutSeconds: Math.max(1, Math.min(10, Math.floor(budget.statementTimeoutMs / 1000))),
+    });
+  const { url, source } = await resolveDatabaseUrl(bundle.set.database, deps.env);
+  try {
+    return await open(url);
+  } catch (error) {
+    // A cached secret refused by the server: the password may have been rotated since it was
+    // read. Read it again, once, rather than failing until the cache expires.
+    const sqlstate = error instanceof LambicError ? error.details.sqlstate : undefined;
+    if (source === "env" || (sqlstate !== "28P01" && sqlstate !== "28000")) throw error;
+    forgetCachedUrls();
+    const fresh = await resolveDatabaseUrl(bundle.set.database, deps.env);
+    if (fresh.url === url) throw error;
+    return open(fresh.url);
+  }
 }
 
 async function withConnection<T>(bundle: OpenedBundle, deps: Deps, work: (connection: Connection) => Promise<T>): Promise<T> {

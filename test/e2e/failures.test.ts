@@ -333,3 +333,30 @@ describe("the database URL from AWS Secrets Manager", () => {
     expect(requests).toEqual([{ target: "secretsmanager.GetSecretValue", body: { SecretId: "arn:aws:secretsmanager:us-east-1:000000000000:secret:db-AbCdEf" } }]);
   });
 });
+
+describe("a rotated database password", () => {
+  let server: Server;
+  let answers = 0;
+  beforeAll(async () => {
+    const url = new URL(db.url);
+    const secret = (password: string) => ({ engine: "postgres", host: url.hostname, port: Number(url.port), username: decodeURIComponent(url.username), password, dbname: url.pathname.slice(1) });
+    server = createServer(async (req, res) => {
+      for await (const _chunk of req);
+      // The first read gets the password from before the rotation; later reads the current one.
+      const password = answers++ === 0 ? "rotated-away" : decodeURIComponent(url.password);
+      res.writeHead(200, { "Content-Type": "application/x-amz-json-1.1" });
+      res.end(JSON.stringify({ ARN: "arn:aws:secretsmanager:us-east-1:000000000000:secret:rot-AbCdEf", Name: "rot", SecretString: JSON.stringify(secret(password)), VersionId: "v1" }));
+    });
+    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  });
+  afterAll(() => new Promise<void>((resolve) => server.close(() => resolve())));
+
+  it("reads the secret again after the server refuses the cached password, and connects", async () => {
+    const { port } = server.address() as { port: number };
+    const fn = lambda("rotated", { LAMBIC_DATABASE_URL: "", LAMBIC_DATABASE_SECRET_ARN: "arn:aws:secretsmanager:us-east-1:000000000000:secret:rot-AbCdEf", AWS_ENDPOINT_URL_SECRETS_MANAGER: `http://127.0.0.1:${port}` });
+    const invocation = await fn.invoke({ command: "current" });
+    expect(invocation.payload, invocation.log).toMatchObject({ ok: true });
+    expect(answers).toBe(2);
+    expect(invocation.log).not.toContain("rotated-away");
+  });
+});
