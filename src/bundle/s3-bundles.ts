@@ -193,7 +193,9 @@ export async function getObject(client: S3Client, bucket: string, key: string, m
     const status = (error as { $metadata?: { httpStatusCode?: number } })?.$metadata?.httpStatusCode;
     // Without s3:ListBucket (the construct grants none) S3 answers a missing key with 403.
     if (name === "NoSuchKey" || name === "NoSuchBucket" || name === "NotFound" || status === 404 || (status === 403 && name === "AccessDenied")) {
-      throw new LambicError("BUNDLE_NOT_FOUND", missing ?? `s3://${bucket}/${key} does not exist (${name}).`, { bucket, key, s3Error: name }, { cause: error });
+      // A 403 is also what a denied read looks like: say so, or a permission problem reads as a missing bundle.
+      const denied = status === 403 ? ` S3 answered 403 AccessDenied, which is also how it refuses a read: if s3://${bucket}/${key} exists, check the function's s3:GetObject on it (and kms:Decrypt on its key).` : "";
+      throw new LambicError("BUNDLE_NOT_FOUND", `${missing ?? `s3://${bucket}/${key} does not exist (${name}).`}${denied}`, { bucket, key, s3Error: name }, { cause: error });
     }
     throw awsFailed(`Reading s3://${bucket}/${key}`, error, { bucket, key });
   }

@@ -4,12 +4,14 @@
  */
 import { cpSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { mkdtemp, rm } from "node:fs/promises";
+import { createServer } from "node:http";
+import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { buildBundle, readBuiltBundle } from "../../src/bundle/build-bundles.ts";
 import { importBundle } from "../../src/bundle/import-bundle.ts";
-import { downloadBundle, pointerKey, publishBundle, readPointer, s3SettingsFromEnv, sqlKey } from "../../src/bundle/s3-bundles.ts";
+import { createS3Client, downloadBundle, getObject, pointerKey, publishBundle, readPointer, s3SettingsFromEnv, sqlKey } from "../../src/bundle/s3-bundles.ts";
 import { loadConfig, resolveDatabase } from "../../src/config.ts";
 import { ROOT } from "./support/build.ts";
 import { startS3, type TestS3 } from "./support/s3.ts";
@@ -74,6 +76,23 @@ describe("buildBundle", () => {
 });
 
 describe("S3", () => {
+  it("says a 403 may be a denied read, not only a missing bundle", async () => {
+    const denying = createServer((_req, res) => {
+      res.writeHead(403, { "Content-Type": "application/xml" });
+      res.end('<?xml version="1.0" encoding="UTF-8"?><Error><Code>AccessDenied</Code><Message>Access Denied</Message></Error>');
+    });
+    await new Promise<void>((resolve) => denying.listen(0, "127.0.0.1", resolve));
+    const client = await createS3Client({ region: "us-east-1", endpoint: `http://127.0.0.1:${(denying.address() as AddressInfo).port}`, forcePathStyle: true });
+    try {
+      const error = await getObject(client, "bucket", "lambic/main/current.json").then(() => undefined, (e: unknown) => e as { code?: string; message?: string });
+      expect(error).toMatchObject({ code: "BUNDLE_NOT_FOUND" });
+      expect(error!.message).toContain("check the function's s3:GetObject on it (and kms:Decrypt on its key)");
+    } finally {
+      client.destroy();
+      denying.close();
+    }
+  });
+
   it("needs the s3rver settings by configuration only", () => {
     expect(s3SettingsFromEnv({})).toEqual({ region: undefined, endpoint: undefined, forcePathStyle: false, checksums: undefined, requestHandler: { connectionTimeout: 3000, requestTimeout: 10000, throwOnRequestTimeout: true } });
     expect(s3SettingsFromEnv({ LAMBIC_AWS_REQUEST_TIMEOUT_MS: "2500" }).requestHandler).toMatchObject({ requestTimeout: 2500 });
