@@ -166,7 +166,7 @@ function parseTarget(url: string, options: OpenOptions): DriverTarget {
       throw new LambicError("CONNECTION_FAILED", `The database URL ${redactUrl(url)} has a broken percent-encoding in its ${what}: "%" must be followed by two hex digits (a "%" itself is %25).`, { url: redactUrl(url) });
     }
   };
-  decode(parsed.password, "password");
+  decode(parsed.password, "password"); // checked only: the driver decodes it itself
   const host = decode(parsed.hostname, "host").replace(/^\[(.*)\]$/, "$1");
   if (!host) {
     throw new LambicError(

@@ -140,11 +140,11 @@ export class PendingVersionRows {
     return { statements, expectedDeletes };
   }
 
+  // A row is added only once it is absent (VersionRows refuses otherwise): a stored row written
+  // again was removed first, and so is already among the rows to delete.
   private add(row: string): void {
     this.order.push(row);
     this.written.add(row);
-    // A stored row written again moves to the end: delete the stored one first.
-    if (this.stored.has(row) && !this.removed.includes(row)) this.removed.push(row);
   }
 
   private remove(row: string): void {
