@@ -12,7 +12,7 @@ import { join } from "node:path";
 import { graphBench } from "./graph.mjs";
 import { onlineBench } from "./online.mjs";
 import { tenantsBench } from "./tenants.mjs";
-import { BENCH_DIR, INSTALL_ALEMBIC, alembicAvailable, ensureDir, log, machineInfo, ms, ratio, secs, skipAlembicMessage, verdict, WORK_DIR } from "./lib/util.mjs";
+import { BENCH_DIR, INSTALL_ALEMBIC, alembicAvailable, ensureDir, extraCaCertsCost, log, machineInfo, ms, ratio, secs, skipAlembicMessage, verdict, WORK_DIR } from "./lib/util.mjs";
 
 const args = process.argv.slice(2);
 const which = args.find((a) => !a.startsWith("--")) ?? "all";
@@ -33,6 +33,12 @@ log(`lambic bench: ${which}, median of ${runs} runs (fewer for the slowest cases
 log(`machine: ${machine.nproc} CPUs (${machine.cpu}), node ${machine.node}, ${machine.platform}, load average at start ${load}`);
 if (alembic.ok) log(`alembic ${alembic.alembic} (SQLAlchemy ${alembic.sqlalchemy}, psycopg2 ${alembic.psycopg2}) via /usr/bin/alembic; to reproduce: ${INSTALL_ALEMBIC}`);
 else log(skipAlembicMessage(alembic.why));
+const caCerts = extraCaCertsCost();
+const caCertsNote = caCerts &&
+  `This shell sets NODE_EXTRA_CA_CERTS=${caCerts.file}: \`node -e 0\` takes ${secs(caCerts.with)} with it and ${secs(caCerts.without)} without, ` +
+  `since Node reads and parses every certificate in it before running any code. No run here uses TLS, and a user's shell does not set it, ` +
+  `so every Node process (lambic's and the floors') is timed without it; add ${secs(caCerts.with - caCerts.without)} to each Node figure for this shell.`;
+if (caCertsNote) log(caCertsNote.replaceAll("`", ""));
 log();
 
 const results = [];
@@ -49,14 +55,14 @@ const rows = results.flatMap((r) => r.rows);
 const checks = results.flatMap((r) => r.checks);
 const elapsed = (performance.now() - started) / 1000;
 
-const markdown = renderMarkdown({ rows, checks, machine, alembic, load, runs, elapsed, which });
+const markdown = renderMarkdown({ rows, checks, machine, alembic, load, runs, elapsed, which, caCertsNote });
 log(`\n${markdown}`);
 writeFileSync(join(BENCH_DIR, "RESULTS.md"), markdown);
 log(`(written to bench/RESULTS.md; ${elapsed.toFixed(0)} s in all)`);
 const missed = checks.filter((c) => c.ok === false);
 log(missed.length ? `${missed.length} of ${checks.length} targets MISSED: ${missed.map((c) => c.name).join("; ")}` : `all ${checks.length} targets met`);
 
-function renderMarkdown({ rows, checks, machine, alembic, load, runs, elapsed, which }) {
+function renderMarkdown({ rows, checks, machine, alembic, load, runs, elapsed, which, caCertsNote }) {
   const lines = [];
   lines.push(`# lambic benchmarks`);
   lines.push("");
@@ -67,6 +73,7 @@ function renderMarkdown({ rows, checks, machine, alembic, load, runs, elapsed, w
       ? `Compared with Alembic ${alembic.alembic} (SQLAlchemy ${alembic.sqlalchemy}, psycopg2 ${alembic.psycopg2}), warm \`__pycache__\`; lambic with its warm compile cache (\`.lambic/cache\`), cold figures beside. To reproduce on Debian/Ubuntu: \`${INSTALL_ALEMBIC}\`, then \`npm run bench\`.`
       : `Alembic was not installed, so there is no comparison: \`${INSTALL_ALEMBIC}\` and run again.`,
   );
+  if (caCertsNote) lines.push(caCertsNote);
   lines.push("");
   const graph = rows.filter((r) => r.group === "graph");
   if (graph.length) {

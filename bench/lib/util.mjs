@@ -21,14 +21,38 @@ export function ensureDir(path) {
 /**
  * The environment for child processes. Python's PYTHONDONTWRITEBYTECODE (set on some CI images)
  * would stop Alembic from writing __pycache__, so every run would be a cold one; and
- * PYTHONUNBUFFERED slows its --sql output. Neither is a normal user's setting: both are removed.
+ * PYTHONUNBUFFERED slows its --sql output. NODE_EXTRA_CA_CERTS (set on some sandboxes and CI
+ * images to the system's CA bundle) makes Node 20 read and parse every certificate in it before
+ * running any code: about 90 ms per process on the bench machine, more than Node's whole bare
+ * start-up, for connections that use no TLS here. None is a normal user's setting: all are
+ * removed, and the bench prints what the last one costs (`extraCaCertsCost`).
  */
 export function childEnv(extra = {}) {
   const env = { ...process.env, ...extra };
   delete env.PYTHONDONTWRITEBYTECODE;
   delete env.PYTHONUNBUFFERED;
   delete env.NODE_OPTIONS;
+  delete env.NODE_EXTRA_CA_CERTS;
   return env;
+}
+
+/**
+ * `node -e 0` with and without this shell's NODE_EXTRA_CA_CERTS (medians, seconds), or
+ * undefined when it is not set: the start-up cost childEnv takes off every Node process.
+ */
+export function extraCaCertsCost(runs = 9) {
+  const file = process.env.NODE_EXTRA_CA_CERTS;
+  if (!file) return undefined;
+  const bare = childEnv();
+  const withCerts = { ...bare, NODE_EXTRA_CA_CERTS: file };
+  const samples = interleaved(
+    {
+      without: () => timeProcess(process.execPath, ["-e", "0"], { env: bare }).seconds,
+      with: () => timeProcess(process.execPath, ["-e", "0"], { env: withCerts }).seconds,
+    },
+    { runs, warmup: true },
+  );
+  return { file, ...samples };
 }
 
 /** Runs a command to completion and returns its wall time in seconds (whole process: spawn to exit). */
