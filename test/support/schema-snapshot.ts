@@ -1,6 +1,7 @@
 import { execFileSync } from "node:child_process";
-import { existsSync, readdirSync } from "node:fs";
+import { existsSync, readFileSync, readdirSync } from "node:fs";
 import postgres from "postgres";
+import { splitStatements } from "../../src/operations/sql-statements.ts";
 
 /**
  * The user-visible schema of a database as data: schemas, extensions, tables and columns,
@@ -64,4 +65,20 @@ export function findPsql(): string | undefined {
 /** Applies a script as DBAs do: `psql -v ON_ERROR_STOP=1 -f`. */
 export function applyWithPsql(psql: string, url: string, file: string): string {
   return execFileSync(psql, ["-X", "-q", "-v", "ON_ERROR_STOP=1", "-d", url, "-f", file], { encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] });
+}
+
+/**
+ * Applies a script as `psql -v ON_ERROR_STOP=1 -f` does where the machine has no psql (the
+ * embedded PostgreSQL ships none): split where psql splits, each statement sent alone over the
+ * simple protocol on one session, stopping at the first failure (which rejects).
+ */
+export async function applyStatementByStatement(url: string, file: string): Promise<void> {
+  const sql = postgres(url, { max: 1, onnotice: () => {} });
+  try {
+    for (const statement of splitStatements(readFileSync(file, "utf8"))) {
+      await sql.unsafe(statement, [], { simple: true } as postgres.UnsafeQueryOptions);
+    }
+  } finally {
+    await sql.end({ timeout: 5 });
+  }
 }
