@@ -22,6 +22,11 @@ export function headLine(node: RevisionNode): string {
   return `${node.id}${labels(node)}${indicators(node, { tree: false })}`;
 }
 
+/** `e100eee1 (head) (mergepoint)` — current, as Alembic prints it: tree indicators, no labels. */
+export function currentLine(node: RevisionNode): string {
+  return `${node.id}${indicators(node, { tree: true })}`;
+}
+
 /** `d100ddd1 -> e100eee1 (left) (head), message` — history. */
 export function historyLine(node: RevisionNode, current = false): string {
   const deps = node.declaredDependencies.length > 0 ? ` (${node.declaredDependencies.join(", ")})` : "";

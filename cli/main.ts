@@ -14,7 +14,7 @@ import type { RevisionMeta } from "../src/revision/types.ts";
 import type { Connection } from "../src/db/connection.ts";
 import type { MigrationCommand, RunResult } from "../src/runner/run.ts";
 import { checkCommandOptions, parseCliArgs, requirePositional, USAGE, type CliArgs } from "./args.ts";
-import { branchEntry, headLine, historyLine, revisionEntry } from "./format.ts";
+import { branchEntry, currentLine, headLine, historyLine, revisionEntry } from "./format.ts";
 import type { Io, Output } from "./io.ts";
 import { coalescedLines } from "./progress.ts";
 
@@ -184,7 +184,7 @@ function heads(context: Context, set: RevisionSet): Output {
   return { json: { heads: [...ids] }, text: ids.map((id) => headText(context, set, id)).join("\n") };
 }
 
-/** A head as `heads` and `current` print it: one line, or with --verbose the full entry. */
+/** A head as `heads` prints it: one line, or with --verbose the full entry. */
 function headText(context: Context, set: RevisionSet, id: string): string {
   return context.args.options.verbose ? verboseEntry(set, id) : headLine(set.map.node(id));
 }
@@ -278,7 +278,8 @@ function writeRevision(context: Context, set: RevisionSet): Output {
   mkdirSync(dirname(file), { recursive: true });
   writeFileSync(file, extension === "sql" ? renderSqlRevision(meta, "-- your SQL here\n", "-- your SQL here\n") : renderTsRevision(meta), { flag: "wx" });
   const shown = relative(context.io.cwd, file);
-  return { json: { revision: { ...meta, file: shown } }, text: `Generating ${shown} ... done` };
+  // The shape of a `history` entry: `revises` is always a list ([] for a base).
+  return { json: { revision: { id, revises, dependsOn, branchLabels: meta.branchLabels, message, transactional: true, file: shown } }, text: `Generating ${shown} ... done` };
 }
 
 async function offlineScript(context: Context, set: RevisionSet): Promise<Output> {
@@ -376,7 +377,11 @@ function concurrency(context: Context): number {
  * Runs `work` once per selected tenant schema (each with its own version table, lock and
  * connection), showing progress, and reports every tenant. Exit 1 when any tenant failed.
  */
-async function perTenant<T>(context: Context, work: (connection: Connection, tenant: string) => Promise<T>, describe: (tenant: string, result: T) => Record<string, unknown>): Promise<Output> {
+/**
+ * Runs `work` on each selected tenant. `describe` gives a tenant's JSON entry and `line` its one
+ * line of text (after "tenant: ").
+ */
+async function perTenant<T>(context: Context, work: (connection: Connection, tenant: string) => Promise<T>, describe: (tenant: string, result: T) => Record<string, unknown>, line: (result: T) => string): Promise<Output> {
   const tenants = await import("../src/runner/tenants.ts");
   const url = await databaseUrl(context);
   const admin = await connect(context, url);
@@ -401,7 +406,7 @@ async function perTenant<T>(context: Context, work: (connection: Connection, ten
   }, work);
   const report = outcomes.map((o) => (o.ok ? { tenant: o.tenant, ok: true, ...describe(o.tenant, o.result) } : { tenant: o.tenant, ok: false, error: o.error.toJSON() }));
   const failed = outcomes.filter((o) => !o.ok).length;
-  const text = outcomes.map((o) => (o.ok ? `${o.tenant}: ${JSON.stringify(describe(o.tenant, o.result))}` : `${o.tenant}: FAILED ${o.error.code}`)).join("\n");
+  const text = outcomes.map((o) => (o.ok ? `${o.tenant}: ${line(o.result)}` : `${o.tenant}: FAILED ${o.error.code}: ${o.error.message}`)).join("\n");
   return { json: { tenants: report, ok: outcomes.length - failed, failed }, text: `${text}\n${outcomes.length - failed} tenant(s) ok, ${failed} failed.`, exitCode: failed > 0 ? 1 : 0 };
 }
 
@@ -441,6 +446,12 @@ async function migrate(context: Context, command: MigrationCommand): Promise<Out
         context,
         (connection, tenant) => runner.runMigration(connection, set, command, { ...scriptOptions(context, ""), runId: randomUUID(), schema: tenant, searchPath: tenant, allowChanged: args.options["allow-changed"], signal }),
         (_tenant, result) => ({ from: result.from, to: result.to, steps: result.steps.map(({ revision, direction, ms }) => ({ revision, direction, ms })) }),
+        (result) =>
+          command.kind === "stamp"
+            ? `stamped ${result.to.join(", ") || "(no versions)"}`
+            : result.steps.length === 0
+              ? `nothing to do, at ${result.from.join(", ") || "base"}`
+              : `${result.from.join(", ") || "base"} -> ${result.to.join(", ") || "base"}, ${result.steps.length} revision(s)`,
       );
       return signal.aborted ? { ...output, exitCode: 130 } : output;
     });
@@ -498,12 +509,14 @@ async function current(context: Context, set: RevisionSet): Promise<Output> {
       context,
       (connection, tenant) => runner.readCurrent(connection, set, { versionTable: context.database.versionTable, schema: tenant }),
       (_tenant, state) => ({ versions: state.versions, heads: state.heads }),
+      (state) => state.heads.map((id) => `${currentLine(set.map.node(id))}${state.versions.includes(id) ? "" : " (implied by dependencies)"}`).join(", ") || "(no versions: at base)",
     );
   }
   const connection = await connect(context);
   try {
     const state = await runner.readCurrent(connection, set, context.database);
-    const text = state.heads.map((id) => `${headText(context, set, id)}${state.versions.includes(id) ? "" : " (implied by dependencies)"}`).join("\n");
+    const line = (id: string) => (context.args.options.verbose ? verboseEntry(set, id) : currentLine(set.map.node(id)));
+    const text = state.heads.map((id) => `${line(id)}${state.versions.includes(id) ? "" : " (implied by dependencies)"}`).join("\n");
     return { json: { versions: state.versions, heads: effectiveHeads(set.map, state.versions) }, text: text || "(no versions: the database is at base)" };
   } finally {
     await connection.close();
@@ -517,6 +530,13 @@ async function check(context: Context, set: RevisionSet): Promise<Output> {
       context,
       (connection, tenant) => runner.checkDatabase(connection, set, { versionTable: context.database.versionTable, schema: tenant }),
       (_tenant, result) => ({ upToDate: result.upToDate, heads: result.heads, pending: result.pending, changed: result.changed.map((c) => c.revision) }),
+      (result) =>
+        result.upToDate
+          ? `up to date at ${result.heads.join(", ") || "base"}`
+          : [
+              ...(result.pending.length > 0 ? [`${result.pending.length} pending revision(s): ${result.pending.join(", ")}`] : []),
+              ...result.changed.map((c) => `changed since applied: ${c.revision}`),
+            ].join("; "),
     );
     // A tenant behind its heads fails the check as a tenant that could not be read does.
     const behind = (output.json as { tenants: { ok: boolean; upToDate?: boolean }[] }).tenants.filter((t) => t.ok && !t.upToDate).length;

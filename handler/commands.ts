@@ -7,6 +7,7 @@ import type { Context } from "aws-lambda";
 import type { OpenedBundle } from "../src/bundle/import-bundle.ts";
 import { sqlKey, type BundleLocation } from "../src/bundle/s3-bundles.ts";
 import type { Connection } from "../src/db/connection.ts";
+import { envWholeNumber } from "../src/env-number.ts";
 import { LambicError } from "../src/errors.ts";
 import { parseRange, planHistory, rangeMentionsCurrent, resolveRangeStart } from "../src/revision/plan.ts";
 import type { MigrationCommand, RunOptions, StepResult } from "../src/runner/run.ts";
@@ -129,8 +130,7 @@ function migrationCommand(event: LambicEvent): MigrationCommand {
  */
 export function runBudget(deps: Pick<Deps, "env" | "context">, bundle: OpenedBundle): { statementTimeoutMs: number; lockTimeoutMs: number; remainingMs: number; marginMs: number } {
   const remainingMs = deps.context.getRemainingTimeInMillis();
-  const margin = Number(deps.env.LAMBIC_DEADLINE_MARGIN_MS ?? DEFAULT_DEADLINE_MARGIN_MS);
-  const marginMs = Number.isFinite(margin) && margin >= 0 ? margin : DEFAULT_DEADLINE_MARGIN_MS;
+  const marginMs = envWholeNumber(deps.env, "LAMBIC_DEADLINE_MARGIN_MS", { unset: DEFAULT_DEADLINE_MARGIN_MS, min: 0, max: 900_000, unit: "milliseconds" });
   const budget = Math.floor(remainingMs - marginMs);
   if (budget < 100) {
     throw new LambicError(

@@ -12,6 +12,7 @@ import type { OpenedBundle } from "../src/bundle/import-bundle.ts";
 import type { Connection } from "../src/db/connection.ts";
 import type { Deps } from "./commands.ts";
 import type { LambicEvent } from "./event.ts";
+import { envWholeNumber } from "../src/env-number.ts";
 import { selectEventTenants } from "./tenants.ts";
 import { countOutcomes, messageWithoutReport, reportFromMessage, tenantsFailedError, type TenantReport, type TenantResult } from "./tenant-report.ts";
 
@@ -67,11 +68,10 @@ export function fanoutFunction(deps: Pick<Deps, "env" | "context">): string {
 
 export async function runFanout(event: LambicEvent, bundle: OpenedBundle, deps: FanoutDeps, base: Record<string, unknown>): Promise<Record<string, unknown>> {
   const operation = event.operation!;
+  const startMarginMs = envWholeNumber(deps.env, "LAMBIC_FANOUT_START_MARGIN_MS", { unset: DEFAULT_START_MARGIN_MS, min: 0, max: 900_000, unit: "milliseconds" });
   const tenants = await listOnce(bundle, deps.connect, event.tenants);
   const batches = splitBatches(tenants, event.batchSize);
   const functionName = fanoutFunction(deps);
-  const margin = Number(deps.env.LAMBIC_FANOUT_START_MARGIN_MS ?? DEFAULT_START_MARGIN_MS);
-  const startMarginMs = Number.isFinite(margin) && margin >= 0 ? margin : DEFAULT_START_MARGIN_MS;
   deps.log?.("fanout", { operation, target: event.targets, tenants: tenants.length, batches: batches.length, batchSize: event.batchSize, concurrency: event.concurrency, function: functionName });
 
   const { LambdaClient, InvokeCommand } = await import("@aws-sdk/client-lambda");

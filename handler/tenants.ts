@@ -7,6 +7,7 @@
 import { randomUUID } from "node:crypto";
 import type { OpenedBundle } from "../src/bundle/import-bundle.ts";
 import type { Connection } from "../src/db/connection.ts";
+import { envWholeNumber } from "../src/env-number.ts";
 import { LambicError } from "../src/errors.ts";
 import type { MigrationCommand } from "../src/runner/run.ts";
 import type { TenantOutcome } from "../src/runner/tenants.ts";
@@ -23,13 +24,7 @@ export function isTenantDatabase(bundle: OpenedBundle): boolean {
 }
 
 export function tenantConcurrency(env: Record<string, string | undefined>): number {
-  const raw = env.LAMBIC_TENANT_CONCURRENCY;
-  if (raw === undefined || raw === "") return DEFAULT_TENANT_CONCURRENCY;
-  const value = Number(raw);
-  if (!Number.isInteger(value) || value < 1 || value > MAX_TENANT_CONCURRENCY) {
-    throw new LambicError("CONFIG_INVALID", `LAMBIC_TENANT_CONCURRENCY is "${raw}"; expected a whole number from 1 to ${MAX_TENANT_CONCURRENCY}.`, { variable: "LAMBIC_TENANT_CONCURRENCY", value: raw });
-  }
-  return value;
+  return envWholeNumber(env, "LAMBIC_TENANT_CONCURRENCY", { unset: DEFAULT_TENANT_CONCURRENCY, min: 1, max: MAX_TENANT_CONCURRENCY });
 }
 
 /**

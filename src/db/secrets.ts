@@ -11,6 +11,7 @@
  * password is picked up within the TTL.
  */
 import { awsRequestHandler } from "../aws-requests.ts";
+import { envWholeNumber } from "../env-number.ts";
 import { LambicError } from "../errors.ts";
 
 export type UrlSource = "env" | "secretsmanager" | "ssm";
@@ -38,6 +39,7 @@ export async function resolveDatabaseUrl(database: string, env: Record<string, s
       { database },
     );
   }
+  const ttlSeconds = envWholeNumber(env, "LAMBIC_SECRET_TTL_SECONDS", { unset: 300, min: 0, max: 86_400, unit: "seconds" });
   const source: UrlSource = secretArn ? "secretsmanager" : "ssm";
   const from = (secretArn ?? parameter)!;
   const key = `${source}:${from}`;
@@ -46,8 +48,7 @@ export async function resolveDatabaseUrl(database: string, env: Record<string, s
 
   const text = source === "secretsmanager" ? await readSecret(from, env) : await readParameter(from, env);
   const url = urlFromSecret(text, from);
-  const ttlSeconds = Number(env.LAMBIC_SECRET_TTL_SECONDS ?? 300);
-  cache.set(key, { url, expires: now() + (Number.isFinite(ttlSeconds) ? ttlSeconds : 300) * 1000 });
+  cache.set(key, { url, expires: now() + ttlSeconds * 1000 });
   return { url, source, from };
 }
 

@@ -184,7 +184,7 @@ describe("writing revisions", () => {
   it("writes a TypeScript revision on the head, named <date>_<id>_<slug>.ts", () => {
     const run = lambic(dir, ["--json", "revision", "-m", "Add Coupons!", "--rev-id", "c0ffee000001"]);
     expect(run.code).toBe(0);
-    expect(run.json.revision).toMatchObject({ id: "c0ffee000001", revises: "8a5d0e6f7c97", message: "Add Coupons!" });
+    expect(run.json.revision).toMatchObject({ id: "c0ffee000001", revises: ["8a5d0e6f7c97"], message: "Add Coupons!" });
     const file = readdirSync(join(dir, "revisions/main")).find((f) => f.includes("c0ffee000001"))!;
     expect(file).toMatch(/^\d{4}_\d{2}_\d{2}_\d{4}_c0ffee000001_add_coupons\.ts$/);
     expect(lambic(dir, ["--json", "heads"]).json).toEqual({ heads: ["c0ffee000001"] });
@@ -203,7 +203,7 @@ describe("writing revisions", () => {
     const empty = tempDir("lambic-cli-empty-");
     const run = lambic(empty, ["--json", "revision", "-m", "init", "--rev-id", "f1257000001a"]);
     expect(run.code).toBe(0);
-    expect(run.json.revision).toMatchObject({ id: "f1257000001a", revises: null });
+    expect(run.json.revision).toMatchObject({ id: "f1257000001a", revises: [] });
     expect(lambic(empty, ["--json", "heads"]).json).toEqual({ heads: ["f1257000001a"] });
   });
 
@@ -287,6 +287,13 @@ describe("database commands", () => {
   it("reports current versions and heads", () => {
     lambic(dir, ["upgrade", "billing@head"], env());
     expect(lambic(dir, ["--json", "current"], env()).json).toEqual({ versions: ["8a5d0e6f7c97"], heads: ["8a5d0e6f7c97"] });
+  });
+
+  it("prints current as Alembic does: the revision with its head and tree indicators, without branch labels", () => {
+    lambic(dir, ["upgrade", "7f4c9d5e6b86"], env());
+    expect(lambic(dir, ["current"], env()).stdout.trim()).toBe("7f4c9d5e6b86 (mergepoint)");
+    lambic(dir, ["upgrade", "head"], env());
+    expect(lambic(dir, ["current"], env()).stdout.trim()).toBe("8a5d0e6f7c97 (head)");
   });
 
   it("check exits 1 with the pending list, then 0 at head", () => {

@@ -25,6 +25,15 @@ function lambic(dir: string, args: string[], env: Record<string, string>): Promi
   });
 }
 
+function lambicText(dir: string, args: string[], env: Record<string, string>): Promise<{ code: number; stdout: string }> {
+  return new Promise((done) => {
+    const child = spawn(process.execPath, [cli, ...args], { cwd: dir, env: { ...process.env, DATABASE_URL: undefined, ...env } });
+    let stdout = "";
+    child.stdout.on("data", (d) => (stdout += d));
+    child.on("close", (code) => done({ code: code ?? -1, stdout }));
+  });
+}
+
 function revision(dir: string, file: string, body: string): void {
   writeFileSync(join(dir, file), body);
 }
@@ -86,6 +95,16 @@ describe("tenants", () => {
     expect(byTenant.tenant_008).toMatchObject({ ok: true, upToDate: true, pending: [] });
     const oneAtHead = await lambic(dir, ["check", "--tenant", "tenant_008"], env());
     expect(oneAtHead.code).toBe(0);
+  });
+
+  it("prints a line of text per tenant, not its JSON", async () => {
+    const check = await lambicText(dir, ["check", "--tenant", "tenant_007", "--tenant", "tenant_008"], env());
+    expect(check.stdout).toContain("tenant_007: 3 pending revision(s): aaaa00000001, bbbb00000002, cccc00000003\n");
+    expect(check.stdout).toContain("tenant_008: up to date at cccc00000003\n");
+    expect(check.stdout).toContain("2 tenant(s) ok, 0 failed.\n1 tenant(s) behind.");
+    expect((await lambicText(dir, ["current", "--tenant", "tenant_008"], env())).stdout).toContain("tenant_008: cccc00000003 (head)\n");
+    expect((await lambicText(dir, ["current", "--tenant", "tenant_007"], env())).stdout).toContain("tenant_007: (no versions: at base)\n");
+    expect((await lambicText(dir, ["upgrade", "head", "--tenant", "tenant_008"], env())).stdout).toContain("tenant_008: nothing to do, at cccc00000003\n");
   });
 
   it("rolls back a failing tenant only and reports it, the others going on", async () => {
