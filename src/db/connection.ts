@@ -9,12 +9,6 @@ import { LambicError } from "../errors.ts";
 export interface Statement {
   readonly text: string;
   readonly params?: readonly unknown[];
-  /**
-   * Told every row of the statement (of each statement of a script) as it is read off the
-   * wire, so a caller learns how far a long script got before it ends or fails. Such a
-   * statement's rows are not collected: pipeline() gives it an empty list.
-   */
-  readonly onRow?: (row: Record<string, unknown>) => void;
 }
 
 /** What PostgreSQL said about a failed statement (its ErrorResponse fields). */

@@ -112,25 +112,26 @@ export async function openNeonConnection(target: DriverTarget): Promise<Connecti
       ensureOpen();
       if (statements.length === 0) return [];
       roundTrips++;
+      // Each statement's rows are told as its reply ends, up to the first failure.
+      let failedYet = false;
       const outcomes = await new Promise<PromiseSettledResult<QueryResultShape>[]>((resolve) => {
         const queries = statements.map((statement) => {
           const query = new Query({ text: statement.text, values: statement.params?.length ? [...statement.params] : undefined });
           // What Client.query does, so that custom type parsers apply.
           if (query._result && !query._result._types) query._result._types = internals._types;
-          const onRow = statement.onRow;
-          if (onRow) (query as unknown as { on(event: "row", listener: (row: Record<string, unknown>) => void): void }).on("row", onRow);
           return query;
         });
-        client.query(new Pipeline(internals, queries, resolve) as never);
+        const settled = (index: number, outcome: PromiseSettledResult<QueryResultShape>) => {
+          if (outcome.status === "rejected") failedYet = true;
+          else if (!failedYet) onResult?.(index, lastResultRows(outcome.value));
+        };
+        client.query(new Pipeline(internals, queries, settled, resolve) as never);
       });
       const failed = outcomes.findIndex((outcome) => outcome.status === "rejected");
       if (failed >= 0) {
         throw new PipelineError(failed, statements[failed], translate((outcomes[failed] as PromiseRejectedResult).reason));
       }
-      const rows = outcomes.map((outcome, index) => (statements[index]!.onRow ? [] : lastResultRows((outcome as PromiseFulfilledResult<QueryResultShape>).value)));
-      // The replies are routed together at the end here (see Pipeline), so listeners hear them then.
-      rows.forEach((result, index) => onResult?.(index, result));
-      return rows;
+      return outcomes.map((outcome) => lastResultRows((outcome as PromiseFulfilledResult<QueryResultShape>).value));
     },
     async cancel(): Promise<void> {
       // node-postgres sends a cancel request only for a query it runs itself (not our Pipeline).
@@ -165,11 +166,14 @@ class Pipeline {
   constructor(
     private readonly client: ClientInternals,
     private readonly queries: PgQuery[],
+    /** Each statement's outcome, as its reply ends (in order). */
+    private readonly settled: (index: number, outcome: PromiseSettledResult<QueryResultShape>) => void,
     private readonly done: (outcomes: PromiseSettledResult<QueryResultShape>[]) => void,
   ) {
     queries.forEach((query, index) => {
       (query as unknown as { callback: (error: Error | null, result: unknown) => void }).callback = (error, result) => {
         this.outcomes[index] = error ? { status: "rejected", reason: error } : { status: "fulfilled", value: result as QueryResultShape };
+        this.settled(index, this.outcomes[index]);
       };
     });
   }

@@ -22,8 +22,15 @@ import {
   type PipelineListener,
 } from "./connection.ts";
 
-/** postgres.js holds back queries beyond this many in flight; above it a pipeline takes more round trips. */
-const MAX_PIPELINE = 1000;
+// (`simple` is read by postgres.js but missing from its types.)
+const SIMPLE = { prepare: false, simple: true } as postgres.UnsafeQueryOptions;
+const EXTENDED = { prepare: false, simple: false } as postgres.UnsafeQueryOptions;
+
+/**
+ * postgres.js holds back queries beyond this many in flight; above it a pipeline takes more round
+ * trips. Every step's statement is a query of its own, so a large upgrade has this many in flight.
+ */
+const MAX_PIPELINE = 100_000;
 
 export async function openPostgresConnection(target: DriverTarget): Promise<Connection> {
   const session = new SessionState(target);
@@ -71,17 +78,13 @@ export async function openPostgresConnection(target: DriverTarget): Promise<Conn
   const ensureOpen = () => session.ensureOpen();
   const translate = (error: unknown) => session.translate(error);
 
+  /** Issues a statement; the caller removes it from `unsettled` once it settles. */
   function send(statement: Statement) {
-    const params = statement.params ?? [];
+    const params = statement.params;
     // No params: the simple protocol, which accepts a script of several statements.
-    // (`simple` is read by postgres.js but missing from its types.)
-    const options = { prepare: false, simple: params.length === 0 } as postgres.UnsafeQueryOptions;
-    const query = sql.unsafe(statement.text, [...params] as postgres.ParameterOrJSON<never>[], options);
-    const onRow = statement.onRow;
+    const query = params?.length ? sql.unsafe(statement.text, [...params] as postgres.ParameterOrJSON<never>[], EXTENDED) : sql.unsafe(statement.text, [], SIMPLE);
     unsettled.add(query);
-    // forEach streams rows from the socket handler and resolves without them.
-    const settled = onRow ? query.forEach((row) => onRow(row as Record<string, unknown>)).then(() => []) : query;
-    return settled.finally(() => unsettled.delete(query));
+    return query;
   }
 
   return {
@@ -93,10 +96,13 @@ export async function openPostgresConnection(target: DriverTarget): Promise<Conn
     async query<Row = Record<string, unknown>>(text: string, params?: readonly unknown[]): Promise<Row[]> {
       ensureOpen();
       roundTrips += params?.length ? 2 : 1;
+      const query = send({ text, params });
       try {
-        return lastResultRows(await send({ text, params })) as Row[];
+        return lastResultRows(await query) as Row[];
       } catch (error) {
         throw translate(error);
+      } finally {
+        unsettled.delete(query);
       }
     },
     async pipeline(statements: readonly Statement[], onResult?: PipelineListener): Promise<Record<string, unknown>[][]> {
@@ -104,29 +110,34 @@ export async function openPostgresConnection(target: DriverTarget): Promise<Conn
       if (statements.length === 0) return [];
       roundTrips += Math.max(0, pipelineRoundTrips(statements) - (pipelinesInFlight > 0 ? 1 : 0));
       // Issued in one tick without awaiting: postgres.js writes them back to back. Wait for
-      // every reply, so that the session is idle again whatever failed.
-      let failedYet = false;
+      // every reply, so that the session is idle again whatever failed. Replies settle in
+      // order: the first failure is the cause, and nothing after it is told.
+      const rows: Record<string, unknown>[][] = new Array(statements.length);
+      let failure: { index: number; error: unknown } | undefined;
       pipelinesInFlight++;
-      const settled = await Promise.allSettled(
-        statements.map((statement, index) =>
-          send(statement).then(
-            (result) => {
-              if (!failedYet) onResult?.(index, lastResultRows(result));
-              return result;
-            },
-            (error) => {
-              failedYet = true;
-              throw error;
-            },
-          ),
-        ),
-      ).finally(() => pipelinesInFlight--);
-      const failed = settled.findIndex((outcome) => outcome.status === "rejected");
-      if (failed >= 0) {
-        const reason = (settled[failed] as PromiseRejectedResult).reason;
-        throw new PipelineError(failed, statements[failed], translate(reason));
+      try {
+        await Promise.all(
+          statements.map((statement, index) => {
+            const query = send(statement);
+            return query.then(
+              (result) => {
+                unsettled.delete(query);
+                if (failure !== undefined) return;
+                rows[index] = lastResultRows(result);
+                onResult?.(index, rows[index]);
+              },
+              (error: unknown) => {
+                unsettled.delete(query);
+                failure ??= { index, error };
+              },
+            );
+          }),
+        );
+      } finally {
+        pipelinesInFlight--;
       }
-      return settled.map((outcome) => lastResultRows((outcome as PromiseFulfilledResult<unknown>).value));
+      if (failure) throw new PipelineError(failure.index, statements[failure.index], translate(failure.error));
+      return rows;
     },
     async cancel(): Promise<void> {
       const running = unsettled.values().next().value;

@@ -10,7 +10,6 @@ import {
   CLOCK_STATEMENT,
   historyInsertStatement,
   PendingVersionRows,
-  stepMarkerStatement,
   versionChangeStatements,
   type HistoryRun,
   type HistoryStep,
@@ -113,13 +112,21 @@ export function failureOutcome(progress: RunProgress | undefined): string {
   return "The run was rolled back: the database is as it was before.";
 }
 
-/** One emitted step; once sent, `finished.rows` holds the server's clock at its end. */
+/**
+ * One emitted step. Online, `started` is the reply that came before its first statement (the
+ * previous step's last, or the clock read where its transaction began) and `finished` its own
+ * last statement's; both arrived once `done`.
+ */
 export interface EmittedStep {
   readonly step: PlanStep;
   readonly message: string | undefined;
   readonly entry: HistoryStep;
   readonly started: StatementResult;
   readonly finished: StatementResult;
+  readonly done: boolean;
+  /** When the step began and ended, in the server's epoch milliseconds (online, once done). */
+  readonly startedAt: number | undefined;
+  readonly finishedAt: number | undefined;
 }
 
 /** Whether a plan needs a lock that outlives a transaction (a session-level advisory lock). */
@@ -142,11 +149,16 @@ export async function emitPlan(sink: Sink, set: RevisionSet, steps: readonly Pla
   const emitted: EmittedStep[] = [];
   let segment: EmittedStep[] = [];
   const historyRun: HistoryRun = { runId: options.runId, actor: options.actor, bundleSha256: set.bundleSha256 ?? null, sourceChecksum: set.sourceChecksum };
-  // Online, the server's clock where each segment starts (the first step's start); offline the
+  // Online, the server's clock where each segment starts (the first step's start): each step's
+  // times are that clock plus how long after its reply the step's replies came. Offline the
   // history rows carry the time the script ran, and the script reads no clock.
-  const readClock = (origin: StatementOrigin): StatementResult => (sink.online ? sink.statement(CLOCK_STATEMENT, origin) : {});
+  let segmentClock: StatementResult = {};
+  const readClock = (origin: StatementOrigin): StatementResult => {
+    if (sink.online) segmentClock = sink.statement(CLOCK_STATEMENT, origin);
+    return segmentClock;
+  };
   let previousEnd: StatementResult = steps.length > 0 ? readClock({ purpose: "control" }) : {};
-  // Online, the version rows are written once per transaction (see stepMarkerStatement).
+  // Online, the version rows are written once per transaction (PendingVersionRows).
   const pending = sink.online ? new PendingVersionRows(startRows) : undefined;
   /** Written version rows whose delete is still to be checked: [result, rows it must find]. */
   let deleteChecks: [StatementResult, number][] = [];
@@ -158,14 +170,12 @@ export async function emitPlan(sink: Sink, set: RevisionSet, steps: readonly Pla
       if (i === 0 && expectedDeletes > 0) deleteChecks.push([result, expectedDeletes]);
     });
   };
-  // Steps are told as their rows arrive, in order, each once its start's row has arrived too: a
-  // step's own row comes streamed, while a start read alone (the run's first, one after each
-  // commit) is reported a moment later, when its message has resolved.
+  // Steps are told as their replies arrive, in order.
   const onStepDone = options.onStepDone;
   const unreported: EmittedStep[] = [];
   let reported = 0;
   const report = () => {
-    while (reported < unreported.length && unreported[reported]!.finished.rows && unreported[reported]!.started.rows) onStepDone!(unreported[reported++]!);
+    while (reported < unreported.length && unreported[reported]!.done) onStepDone!(unreported[reported++]!);
   };
   /** Writes the version rows and the history rows of the steps since the last commit (after reading their clocks). */
   const closeSegment = async () => {
@@ -187,8 +197,8 @@ export async function emitPlan(sink: Sink, set: RevisionSet, steps: readonly Pla
       revision: e.entry.revision,
       direction: e.entry.direction,
       checksum: e.entry.checksum,
-      startedAt: e.started.rows?.[0]?.at as number | undefined,
-      finishedAt: e.finished.rows?.[0]?.at as number | undefined,
+      startedAt: e.startedAt,
+      finishedAt: e.finishedAt,
     }));
     sink.statement(historyInsertStatement(options.names, historyRun, entries), { purpose: "history" });
     segment = [];
@@ -218,24 +228,25 @@ export async function emitPlan(sink: Sink, set: RevisionSet, steps: readonly Pla
     }
     if (!sink.online) sink.comment(`Running ${describeStep(step)}`);
     const statements = revision && step.kind === "revision" ? await collectStatements(sink, revision, step.direction, options, writePendingRows) : [];
+    let ranOutside: StatementResult | undefined;
     if (!transactional) {
       if (options.progress && revision) options.progress.outsideTransaction = revision.id;
       // Outside a transaction a failing statement would not stop the next one: one at a time.
       for (const text of statements) {
-        sink.statement(text, origin("revision", [text]));
+        ranOutside = sink.statement(text, origin("revision", [text]));
         await sink.flush();
       }
       openTransaction(sink, options, origin("control"));
     }
     const changes = rows.apply(step);
     pending?.apply(changes);
-    const emittedStep = emitStep(sink, step, index, revision, statements, transactional, changes, options, started);
+    const emittedStep = emitStep(sink, step, index, revision, transactional ? statements : [], changes, options, { started, clock: segmentClock, ranOutside });
     previousEnd = emittedStep.finished;
     emitted.push(emittedStep);
     if (onStepDone) {
       unreported.push(emittedStep);
       emittedStep.finished.onRows = report;
-      emittedStep.started.onRows ??= report;
+      report(); // a step with nothing left to send may be done already
     }
     segment.push(emittedStep);
     if (options.perRevision && index < steps.length - 1) {
@@ -248,6 +259,9 @@ export async function emitPlan(sink: Sink, set: RevisionSet, steps: readonly Pla
   return { emitted, rows: rows.versions, closeSegment };
 }
 
+/** Sent for a step that has nothing else to send online: an empty reply marks its end. */
+const STEP_DONE_STATEMENT = "SELECT WHERE false";
+
 /** What emitPlan reports of a step it queued. */
 class EmittedStepRecord implements EmittedStep {
   constructor(
@@ -256,53 +270,73 @@ class EmittedStepRecord implements EmittedStep {
     readonly entry: HistoryStep,
     readonly started: StatementResult,
     readonly finished: StatementResult,
+    /** The clock read where the step's transaction began. */
+    private readonly clock: StatementResult,
   ) {}
+
+  get done(): boolean {
+    return this.started.receivedAt !== undefined && this.finished.receivedAt !== undefined;
+  }
+
+  get startedAt(): number | undefined {
+    return this.serverTime(this.started);
+  }
+
+  get finishedAt(): number | undefined {
+    return this.serverTime(this.finished);
+  }
+
+  /** The clock's reading plus the time between its reply and this one (both crossed the same way). */
+  private serverTime(result: StatementResult): number | undefined {
+    const clock = this.clock.rows?.[0]?.at;
+    if (typeof clock !== "number" || this.clock.receivedAt === undefined || result.receivedAt === undefined) return undefined;
+    return clock + (result.receivedAt - this.clock.receivedAt);
+  }
 }
 
 /**
- * Queues a step's script: its statements (in a transaction) and its version-row changes, the
- * last of which returns the step's row. Synchronous, and apart from the loop that awaits each
- * revision, so that this per-step work runs as ordinary optimized code.
+ * Queues a step's script. Online: its statements, each a message of its own (so the step is
+ * reported when its last one has run, and a failure names its statement); the version rows are
+ * written later, once per transaction. Offline: its statements and its version-row statements.
+ * Synchronous, and apart from the loop that awaits each revision, so that this per-step work
+ * runs as ordinary optimized code.
  */
 function emitStep(
   sink: Sink,
   step: PlanStep,
   index: number,
   revision: LoadedRevision | undefined,
-  statements: string[],
-  transactional: boolean,
+  statements: readonly string[],
   changes: readonly VersionRowChange[],
   options: EmitOptions,
-  started: StatementResult,
+  replies: {
+    /** The reply before the step's first statement. */
+    readonly started: StatementResult;
+    /** The clock read where the step's transaction began. */
+    readonly clock: StatementResult;
+    /** A non-transactional revision's last statement, already run (its statements run one at a time). */
+    readonly ranOutside?: StatementResult;
+  },
 ): EmittedStep {
-  const versionStatements = sink.online ? [stepMarkerStatement(index)] : versionChangeStatements(options.names, changes);
+  const { started, clock, ranOutside } = replies;
   const direction = step.kind === "revision" ? step.direction : "stamp";
-  let parts = versionStatements;
-  if (transactional && statements.length > 0) {
-    // Online, each statement but the last goes as a message of its own: PostgreSQL does not say
-    // which statement of a message failed unless the error has a position, and the message does.
-    // The last one shares the step's message with the version-row changes (ours, told apart).
-    const alone = sink.online ? statements.length - 1 : 0;
-    for (let i = 0; i < alone; i++) {
-      const statement = statements[i]!;
-      sink.statement(statement, { purpose: "revision", revision: revision?.id, direction, parts: [statement] });
-    }
-    parts = alone === 0 ? statements.concat(versionStatements) : [statements[alone]!, ...versionStatements];
+  const origin: StatementOrigin = { purpose: revision ? "revision" : "version", revision: revision?.id, direction, step: index };
+  let finished = ranOutside ?? started;
+  if (sink.online && ranOutside === undefined) {
+    for (const statement of statements) finished = sink.statement(statement, origin);
+    // Nothing left to send (a stamp, an empty revision, one whose statements went before a
+    // read): a reply after what the step did still says when it was done.
+    if (statements.length === 0) finished = sink.statement(STEP_DONE_STATEMENT, origin);
+  } else if (!sink.online) {
+    const parts = statements.concat(versionChangeStatements(options.names, changes));
+    if (parts.length > 0) sink.statement(parts.map(terminate).join("\n"), { ...origin, parts });
   }
-  const origin: StatementOrigin = { purpose: revision ? "revision" : "version", revision: revision?.id, direction, parts, step: index };
-  // joinStatements(parts), without scanning the version-row statements again: they are ours and
-  // end cleanly.
-  let text = "";
-  const ownStart = parts.length - versionStatements.length;
-  for (let i = 0; i < ownStart; i++) text += `${terminate(parts[i]!)}\n`;
-  text += `${versionStatements.join(";\n")};`;
-  const finished = sink.statement(text, origin);
   const entry: HistoryStep = {
     revision: revision?.id ?? step.to[0] ?? step.from[0] ?? null,
     direction,
     checksum: revision?.source.checksum ?? null,
   };
-  return new EmittedStepRecord(step, revision?.message, entry, started, finished);
+  return new EmittedStepRecord(step, revision?.message, entry, started, finished, clock);
 }
 
 /**

@@ -112,8 +112,8 @@ function fromVersionRows<T>(rows: readonly string[], plan: () => T): T {
   }
 }
 
-function stepResult({ step, message, started, finished }: EmittedStep): StepResult {
-  const ms = Number(finished.rows?.[0]?.at) - Number(started.rows?.[0]?.at);
+function stepResult({ step, message, startedAt, finishedAt }: EmittedStep): StepResult {
+  const ms = Number(finishedAt) - Number(startedAt);
   return {
     revision: step.kind === "revision" ? step.revision : (step.to[0] ?? step.from[0] ?? "base"),
     direction: step.kind === "revision" ? step.direction : "stamp",

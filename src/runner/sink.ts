@@ -13,11 +13,7 @@ export interface StatementOrigin {
   readonly purpose: "control" | "revision" | "version" | "history" | "lock" | "read";
   /** The statements a joined script was made of (see joinStatements), to point at the failing one. */
   readonly parts?: readonly string[];
-  /**
-   * Set on a step's script, whose last statement returns one row with this number as
-   * `lambic_step` (see stepMarkerStatement). Online, consecutive steps share a message; this
-   * row tells which of them have run.
-   */
+  /** Set on a step's statements: the step's number in the run. */
   readonly step?: number;
 }
 
@@ -59,6 +55,8 @@ export function locatePart(parts: readonly string[], position: number): { index:
 /** A queued statement's result, filled in when it has been sent (online only). */
 export interface StatementResult {
   rows?: Record<string, unknown>[];
+  /** performance.now() when the reply arrived: the statement had run by then. */
+  receivedAt?: number;
   /** Called when the rows arrive (online), before the flush that sent the statement returns. */
   onRows?: (rows: Record<string, unknown>[]) => void;
 }
@@ -87,102 +85,25 @@ export interface QueuedStatement {
 export type FailureHandler = (error: unknown, statement: QueuedStatement | undefined, position: number | undefined) => never;
 
 /**
- * Steps per message, and characters. Small steps share the server's and the driver's
- * per-message work; but PostgreSQL sends a message's replies only when it is done (or its 8 kB
- * output buffer fills), so a step is reported at the latest when its message ends: a message
- * stays short, for live progress when steps are slow.
+ * Step statements queued before they are sent together. Each statement is a message of its own
+ * (the server sends a message's replies when the message is done), so each step is reported
+ * when it has run and a failure names its statement; queuing only spares the driver a call
+ * per statement.
  */
-const MAX_STEPS_PER_MESSAGE = 32;
-const MAX_MESSAGE_CHARS = 256 * 1024;
-
-/** Statements sent as one simple-protocol message: one statement, or consecutive steps' scripts. */
-class Message {
-  readonly members: QueuedStatement[] = [];
-  /** Where each member's text starts in the message (0-based). */
-  readonly offsets: number[] = [];
-  length = 0;
-  /** Members whose step row has arrived. */
-  reached = 0;
-  /** Each member's text with its terminator, as the message joins them. */
-  private readonly terminated: string[] = [];
-
-  constructor(first: QueuedStatement) {
-    this.add(first);
-  }
-
-  get steps(): boolean {
-    return this.members[0]!.origin.step !== undefined;
-  }
-
-  accepts(next: QueuedStatement): boolean {
-    return this.steps && next.origin.step !== undefined && this.members.length < MAX_STEPS_PER_MESSAGE && this.length + next.text.length < MAX_MESSAGE_CHARS;
-  }
-
-  add(statement: QueuedStatement): void {
-    const text = terminate(statement.text);
-    this.offsets.push(this.length);
-    this.members.push(statement);
-    this.terminated.push(text);
-    this.length += text.length + 1;
-  }
-
-  text(): string {
-    return this.members.length === 1 ? this.members[0]!.text : this.terminated.join("\n");
-  }
-
-  /** A step's row: that step (and every one before it in the message) has run. */
-  onRow = (row: Record<string, unknown>): void => {
-    const step = row.lambic_step;
-    if (typeof step !== "number" || typeof row.at !== "number") return; // a revision's own rows
-    const index = step - this.members[0]!.origin.step!;
-    const member = this.members[index];
-    // Steps finish in order: anything else is not one of ours.
-    if (member?.origin.step !== step || index < this.reached) return;
-    this.reached = index + 1;
-    member.result.rows = [row];
-    member.result.onRows?.(member.result.rows);
-  };
-
-  /** The member a failure belongs to, and the position within it. */
-  locate(position: number | undefined): { statement: QueuedStatement; position: number | undefined } {
-    if (this.members.length === 1) return { statement: this.members[0]!, position };
-    if (position !== undefined) {
-      for (let index = this.members.length - 1; index >= 0; index--) {
-        if (position > this.offsets[index]!) return { statement: this.members[index]!, position: position - this.offsets[index]! };
-      }
-    }
-    // No position (an error while executing): the step after the last one that finished.
-    return { statement: this.members[Math.min(this.reached, this.members.length - 1)]!, position: undefined };
-  }
-}
-
-function packMessages(batch: readonly QueuedStatement[]): Message[] {
-  const messages: Message[] = [];
-  let open: Message | undefined;
-  for (const statement of batch) {
-    if (open?.accepts(statement)) {
-      open.add(statement);
-    } else {
-      open = new Message(statement);
-      messages.push(open);
-    }
-  }
-  return messages;
-}
+const STEPS_PER_SEND = 32;
 
 /**
- * Pipelines statements over one connection; a failure carries the statement's origin.
- * Consecutive steps go in one message (their scripts joined): in a transaction that is the same
- * as sending them one by one, and the server and the driver do their per-message work once.
- * Each step's last row, read as it arrives, still reports that step when it has run. Where the
- * driver can send while replies are awaited, each full message of steps goes out at once, so
- * the server runs the first steps while the next revisions are still being rendered.
+ * Pipelines statements over one connection; a failure carries the statement's origin. Every
+ * statement goes as a message of its own: PostgreSQL answers each message as soon as it has run
+ * (a message of many statements is answered only when all have run), so each step is reported
+ * live, and the message that failed is the statement that failed. Where the driver can send
+ * while replies are awaited, each few steps go out at once, so the server runs the first steps
+ * while the next revisions are still being rendered.
  */
 export class ConnectionSink implements Sink {
   readonly online = true;
   private queue: QueuedStatement[] = [];
   private queuedSteps = 0;
-  private queuedChars = 0;
   /** Sent, not yet flushed: each resolves with what reports its failure, if it failed. */
   private inFlight: Promise<(() => never) | undefined>[] = [];
 
@@ -194,12 +115,11 @@ export class ConnectionSink implements Sink {
   comment(): void {}
 
   statement(text: string, origin: StatementOrigin): StatementResult {
-    const result: StatementResult = {};
+    // Every field from the start: one object shape for all results.
+    const result: StatementResult = { rows: undefined, receivedAt: undefined, onRows: undefined };
     this.queue.push({ text, origin, result });
-    if (origin.step !== undefined && this.connection.capabilities.overlappingPipelines) {
-      this.queuedSteps++;
-      this.queuedChars += text.length;
-      if (this.queuedSteps >= MAX_STEPS_PER_MESSAGE || this.queuedChars >= MAX_MESSAGE_CHARS) this.inFlight.push(this.send());
+    if (origin.step !== undefined && this.connection.capabilities.overlappingPipelines && ++this.queuedSteps >= STEPS_PER_SEND) {
+      this.inFlight.push(this.send());
     }
     return result;
   }
@@ -218,17 +138,14 @@ export class ConnectionSink implements Sink {
     const batch = this.queue;
     this.queue = [];
     this.queuedSteps = 0;
-    this.queuedChars = 0;
     if (batch.length === 0) return Promise.resolve(undefined);
-    const messages = packMessages(batch);
     return this.connection
       .pipeline(
-        messages.map((message) => (message.steps ? { text: message.text(), onRow: message.onRow } : { text: message.text() })),
+        batch.map((queued) => ({ text: queued.text })),
         (index, rows) => {
-          const message = messages[index]!;
-          if (message.steps) return;
-          const { result } = message.members[0]!;
+          const { result } = batch[index]!;
           result.rows = rows;
+          result.receivedAt = performance.now();
           result.onRows?.(rows);
         },
       )
@@ -236,10 +153,7 @@ export class ConnectionSink implements Sink {
         () => undefined,
         (error: unknown) => () => {
           const index = (error as { index?: number }).index;
-          const message = index === undefined ? undefined : messages[index];
-          if (!message) return this.onFailure(error, undefined, undefined);
-          const located = message.locate(failurePosition(error));
-          return this.onFailure(error, located.statement, located.position);
+          return this.onFailure(error, index === undefined ? undefined : batch[index], failurePosition(error));
         },
       );
   }

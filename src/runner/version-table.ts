@@ -74,17 +74,6 @@ export function versionChangeStatements(names: VersionTableNames, changes: reado
 }
 
 /**
- * Online, what ends a step: one row with the server's clock, which ends the step's duration (and
- * starts the next one's), and the step's number in the run, which tells the run that the step
- * has run (consecutive steps share a message). The version rows are written once per
- * transaction instead (PendingVersionRows): a row updated per step cost the server several
- * times this statement, and inside the transaction nobody else sees the rows in between.
- */
-export function stepMarkerStatement(step: number): string {
-  return `SELECT ${CLOCK_MS} AS at, ${step} AS lambic_step`;
-}
-
-/**
  * The version-row changes of an online transaction not yet written: they are written before
  * the transaction commits, and before a revision reads data (it may read the version table).
  * Written as the per-step statements would leave the table: rows this transaction did not

@@ -259,7 +259,7 @@ describe("database commands", () => {
     const exited = new Promise<number | null>((done) => child.on("close", done));
     const sql = postgres(db.url, { max: 1, onnotice: () => {} });
     try {
-      const sleeping = async () => (await sql`SELECT count(*)::int AS n FROM pg_stat_activity WHERE query LIKE '%SELECT pg_sleep(60);%' AND state = 'active' AND pid <> pg_backend_pid()`)[0]!.n as number;
+      const sleeping = async () => (await sql`SELECT count(*)::int AS n FROM pg_stat_activity WHERE query LIKE '%SELECT pg_sleep(60)%' AND state = 'active' AND pid <> pg_backend_pid()`)[0]!.n as number;
       for (let tries = 0; (await sleeping()) === 0; tries++) {
         if (tries > 200) throw new Error(`the slow revision never started: ${stderr}`);
         await new Promise((r) => setTimeout(r, 50));

@@ -78,7 +78,7 @@ describe.each(["postgres", "neon"] as const)("runner over the %s driver", (drive
     expect(history[0]!.checksum).toBe(set.revisions.get("r0001")!.source.checksum);
   });
 
-  it("reports each step as it completes, in order, with its server-measured duration", async () => {
+  it("reports each step as it completes, in order, with its duration", async () => {
     const seen: string[] = [];
     const result = await run(inlineRevisionSet(tableHistory(4)), { kind: "upgrade", target: "head" }, { onStep: (step) => seen.push(`${step.revision}:${step.direction}:${step.ms >= 0}`) });
     expect(seen).toEqual(["r0001:up:true", "r0002:up:true", "r0003:up:true", "r0004:up:true"]);
@@ -92,6 +92,24 @@ describe.each(["postgres", "neon"] as const)("runner over the %s driver", (drive
     expect(seen.map(([revision]) => revision)).toEqual(["r0001", "r0002", "r0003"]);
     for (const [, ms] of seen) expect(ms).toBeGreaterThanOrEqual(45);
     expect(result.steps.map((s) => s.ms)).toEqual(seen.map(([, ms]) => ms));
+  });
+
+  it("reports each step when it has run, while the later steps still run", async () => {
+    const reportedAt: number[] = [];
+    const sleepy = tableHistory(4, () => ({ upgrade: (op) => op.execute("SELECT pg_sleep(0.2)") }));
+    const started = performance.now();
+    await run(inlineRevisionSet(sleepy), { kind: "upgrade", target: "head" }, { onStep: () => reportedAt.push(performance.now() - started) });
+    expect(reportedAt).toHaveLength(4);
+    // One step's time apart (200 ms), not all at once when the last has run.
+    for (let i = 1; i < reportedAt.length; i++) expect(reportedAt[i]! - reportedAt[i - 1]!).toBeGreaterThanOrEqual(150);
+  });
+
+  it("reports a step that reads data with ctx.query and writes nothing after, the read included in its time", async () => {
+    const seen: [string, number][] = [];
+    const history = tableHistory(3, (i) => (i === 1 ? { upgrade: async (_op, ctx) => void (await ctx.query("SELECT pg_sleep(0.1)")) } : {}));
+    await run(inlineRevisionSet(history), { kind: "upgrade", target: "head" }, { onStep: (step) => seen.push([step.revision, step.ms]) });
+    expect(seen.map(([revision]) => revision)).toEqual(["r0001", "r0002", "r0003"]);
+    expect(seen[1]![1]).toBeGreaterThanOrEqual(95);
   });
 
   it("downgrades one step with -1", async () => {
@@ -516,7 +534,7 @@ describe.each(["postgres", "neon"] as const)("runner over the %s driver", (drive
     expect(await versions()).toEqual(["r0150"]);
   });
 
-  it("reports every step in order when steps share messages", async () => {
+  it("reports every step in order when many steps are sent together", async () => {
     const seen: string[] = [];
     await run(inlineRevisionSet(tableHistory(150, () => ({ upgrade: (op) => op.execute("SELECT 1") }))), { kind: "upgrade", target: "head" }, { onStep: (step) => seen.push(step.revision) });
     expect(seen).toEqual(Array.from({ length: 150 }, (_, i) => `r${String(i + 1).padStart(4, "0")}`));
