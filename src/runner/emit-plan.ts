@@ -136,10 +136,10 @@ export function needsSessionLock(set: RevisionSet, steps: readonly PlanStep[], p
 }
 
 /**
- * Emits a plan into a sink, inside an open transaction: for each step its statements and what
- * ends it (one script per step; online, consecutive scripts share a message), and, before each
+ * Emits a plan into a sink, inside an open transaction: for each step its statements (online each
+ * a message of its own; offline one script with the step's version-row changes), and, before each
  * commit, the version rows (offline each step writes its own) and one history statement for the
- * steps of that transaction, with the durations the server's clock measured. A non-transactional
+ * steps of that transaction, with their times (see EmittedStep). A non-transactional
  * revision commits what came before, runs statement by statement outside a transaction, and
  * reopens the transaction for its version row. The caller opens the outer transaction, calls
  * `closeSegment` and commits.
@@ -177,7 +177,7 @@ export async function emitPlan(sink: Sink, set: RevisionSet, steps: readonly Pla
   const report = () => {
     while (reported < unreported.length && unreported[reported]!.done) onStepDone!(unreported[reported++]!);
   };
-  /** Writes the version rows and the history rows of the steps since the last commit (after reading their clocks). */
+  /** Writes the version rows and the history rows of the steps since the last commit (once their replies are in). */
   const closeSegment = async () => {
     if (segment.length === 0) return;
     writePendingRows();
