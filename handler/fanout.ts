@@ -112,7 +112,8 @@ export async function runFanout(event: LambicEvent, bundle: OpenedBundle, deps: 
   const results = perBatch.flatMap((b) => b.results);
   const counts = countOutcomes(results);
   deps.report.tenants = counts;
-  deps.report.revisionsApplied = results.reduce((n, r) => n + ("steps" in r ? r.steps.filter((s) => s.direction === "up" || s.direction === "down").length : 0), 0);
+  // revisionsApplied stays 0: each batch's invocation counts the revisions it applied in its own
+  // RevisionsApplied, and counting them again here would double any sum over the metric.
   const report: FanoutReport = {
     command: "fanout",
     operation,
