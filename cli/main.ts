@@ -375,11 +375,8 @@ function concurrency(context: Context): number {
 
 /**
  * Runs `work` once per selected tenant schema (each with its own version table, lock and
- * connection), showing progress, and reports every tenant. Exit 1 when any tenant failed.
- */
-/**
- * Runs `work` on each selected tenant. `describe` gives a tenant's JSON entry and `line` its one
- * line of text (after "tenant: ").
+ * connection), showing progress, and reports every tenant: `describe` gives its JSON entry and
+ * `line` its line of text (after "tenant: "). Exit 1 when any tenant failed.
  */
 async function perTenant<T>(context: Context, work: (connection: Connection, tenant: string) => Promise<T>, describe: (tenant: string, result: T) => Record<string, unknown>, line: (result: T) => string): Promise<Output> {
   const tenants = await import("../src/runner/tenants.ts");
