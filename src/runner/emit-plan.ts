@@ -5,7 +5,7 @@ import { clientCopy, copyRefusal } from "../operations/sql-statements.ts";
 import { describeStep, VersionRows, type PlanStep, type VersionRowChange } from "../revision/plan.ts";
 import { revisionOf, type RevisionSet } from "../revision/revision-set.ts";
 import type { LoadedRevision, RevisionContext, RevisionDirection } from "../revision/types.ts";
-import { terminate, type Sink, type StatementOrigin, type StatementResult } from "./sink.ts";
+import { joinStatements, type Sink, type StatementOrigin, type StatementResult } from "./sink.ts";
 import {
   CLOCK_STATEMENT,
   historyInsertStatement,
@@ -329,7 +329,7 @@ function emitStep(
     if (statements.length === 0) finished = sink.statement(STEP_DONE_STATEMENT, origin);
   } else if (!sink.online) {
     const parts = statements.concat(versionChangeStatements(options.names, changes));
-    if (parts.length > 0) sink.statement(parts.map(terminate).join("\n"), { ...origin, parts });
+    if (parts.length > 0) sink.statement(joinStatements(parts), { ...origin, parts });
   }
   const entry: HistoryStep = {
     revision: revision?.id ?? step.to[0] ?? step.from[0] ?? null,
