@@ -87,10 +87,12 @@ describe.each(["postgres", "neon"] as const)("runner over the %s driver", (drive
 
   it.each([false, true])("reports each step's own duration as it completes, the first one too (perRevision %s)", async (perRevision) => {
     const seen: [string, number][] = [];
-    const sleepy = tableHistory(3, () => ({ upgrade: (op) => op.execute("SELECT pg_sleep(0.05)") }));
+    const sleepy = tableHistory(3, () => ({ upgrade: (op) => op.execute("SELECT pg_sleep(0.1)") }));
     const result = await run(inlineRevisionSet(sleepy), { kind: "upgrade", target: "head" }, { perRevision, onStep: (step) => seen.push([step.revision, step.ms]) });
     expect(seen.map(([revision]) => revision)).toEqual(["r0001", "r0002", "r0003"]);
-    for (const [, ms] of seen) expect(ms).toBeGreaterThanOrEqual(45);
+    // Times are the client's reading of when each reply came: on a busy machine a reply can be
+    // read some milliseconds late, which moves the boundary between two steps by that much.
+    for (const [, ms] of seen) expect(ms).toBeGreaterThanOrEqual(75);
     expect(result.steps.map((s) => s.ms)).toEqual(seen.map(([, ms]) => ms));
   });
 
@@ -109,7 +111,7 @@ describe.each(["postgres", "neon"] as const)("runner over the %s driver", (drive
     const history = tableHistory(3, (i) => (i === 1 ? { upgrade: async (_op, ctx) => void (await ctx.query("SELECT pg_sleep(0.1)")) } : {}));
     await run(inlineRevisionSet(history), { kind: "upgrade", target: "head" }, { onStep: (step) => seen.push([step.revision, step.ms]) });
     expect(seen.map(([revision]) => revision)).toEqual(["r0001", "r0002", "r0003"]);
-    expect(seen[1]![1]).toBeGreaterThanOrEqual(95);
+    expect(seen[1]![1]).toBeGreaterThanOrEqual(75);
   });
 
   it("downgrades one step with -1", async () => {
