@@ -100,7 +100,8 @@ const MAX_DEPLOY_INVOKE = Duration.minutes(15);
 /**
  * The lambic migration Lambda with its revision bucket, log group, alarms, and optionally a
  * deploy-time upgrade. The function's role can read only `<prefix>/*`, write only the
- * SQL-fallback scripts at `<prefix>/<db>/sql/*`, and read only the named secret.
+ * SQL-fallback scripts at `<prefix>/<db>/sql/*` and the tenant reports too large for a response
+ * at `<prefix>/<db>/reports/*`, and read only the named secret.
  */
 export class LambicMigrations extends Construct {
   readonly fn: lambda.Function;
@@ -267,11 +268,13 @@ export class LambicMigrations extends Construct {
         resources: [this.bucket.arnForObjects(`${this.bundlePrefix}/*`)],
       }),
     );
-    // The SQL fallback of a failed run: <prefix>/<db>/sql/<from>__<to>__<request id>.sql.
+    // The SQL fallback of a failed run (<prefix>/<db>/sql/<from>__<to>__<request id>.sql), and a
+    // tenant run's or fan-out's report too large for Lambda's response
+    // (<prefix>/<db>/reports/<command>__<request id>.json; the fan-out reads its batches' back).
     this.fn.addToRolePolicy(
       new iam.PolicyStatement({
         actions: ["s3:PutObject"],
-        resources: [this.bucket.arnForObjects(`${this.bundlePrefix}/*/sql/*`)],
+        resources: [this.bucket.arnForObjects(`${this.bundlePrefix}/*/sql/*`), this.bucket.arnForObjects(`${this.bundlePrefix}/*/reports/*`)],
       }),
     );
     this.bucket.encryptionKey?.grant(this.fn, "kms:Decrypt", "kms:GenerateDataKey");
