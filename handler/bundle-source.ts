@@ -5,7 +5,7 @@
  */
 import type { S3Client } from "@aws-sdk/client-s3";
 import { bundleCacheDir, importBundle, readCachedBundle, type OpenedBundle } from "../src/bundle/import-bundle.ts";
-import { createS3Client, downloadBundle, putObject, readPointer, s3SettingsFromEnv, type BundleLocation } from "../src/bundle/s3-bundles.ts";
+import { createS3Client, downloadBundle, getObject, putObject, readPointer, s3SettingsFromEnv, type BundleLocation } from "../src/bundle/s3-bundles.ts";
 import { LambicError } from "../src/errors.ts";
 
 export interface BundleLoad {
@@ -70,4 +70,14 @@ export async function loadBundle(env: Record<string, string | undefined>, locati
 
 export async function writeScript(env: Record<string, string | undefined>, bucket: string, key: string, script: string): Promise<void> {
   await putObject(await s3Client(env), bucket, key, Buffer.from(script, "utf8"), "application/sql");
+}
+
+/** A tenant report too large for Lambda's response (handler/tenant-report.ts), as JSON. */
+export async function writeReport(env: Record<string, string | undefined>, bucket: string, key: string, json: Uint8Array): Promise<void> {
+  await putObject(await s3Client(env), bucket, key, json, "application/json");
+}
+
+/** A report a batch invocation wrote with writeReport, as text. */
+export async function readReport(env: Record<string, string | undefined>, bucket: string, key: string): Promise<string> {
+  return Buffer.from(await getObject(await s3Client(env), bucket, key)).toString("utf8");
 }

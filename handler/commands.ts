@@ -5,16 +5,16 @@
 import { randomUUID } from "node:crypto";
 import type { Context } from "aws-lambda";
 import type { OpenedBundle } from "../src/bundle/import-bundle.ts";
-import { sqlKey, type BundleLocation } from "../src/bundle/s3-bundles.ts";
+import { reportKey, sqlKey, type BundleLocation } from "../src/bundle/s3-bundles.ts";
 import type { Connection } from "../src/db/connection.ts";
 import { envWholeNumber } from "../src/env-number.ts";
 import { LambicError } from "../src/errors.ts";
 import { parseRange, planHistory, rangeMentionsCurrent, resolveRangeStart } from "../src/revision/plan.ts";
 import type { MigrationCommand, RunOptions, StepResult } from "../src/runner/run.ts";
 import type { TenantProgress } from "../src/runner/tenants.ts";
-import { bundleLocation, loadBundle, writeScript, type BundleLoad } from "./bundle-source.ts";
+import { bundleLocation, loadBundle, writeReport, writeScript, type BundleLoad } from "./bundle-source.ts";
 import type { LambicEvent } from "./event.ts";
-import type { TenantResult } from "./tenant-report.ts";
+import { responseLimitFromEnv, type ReportStore, type TenantResult } from "./tenant-report.ts";
 
 /** What the handler reports besides the result: for metrics and logs. */
 export interface RunReport {
@@ -47,6 +47,11 @@ export interface Deps {
   readonly log?: (message: string, fields: Record<string, unknown>) => void;
   /** Filled in as the run goes, so a failure still reports what is known. */
   readonly report: RunReport;
+  /**
+   * The largest answer of a tenant run or fan-out, in bytes of JSON; a larger report goes to S3.
+   * Default: LAMBIC_RESPONSE_LIMIT_BYTES, else 5 MB (Lambda refuses more than 6 MB).
+   */
+  readonly responseLimitBytes?: number;
 }
 
 /** Failures while applying a plan: the ones that get an offline SQL fallback. */
@@ -68,11 +73,14 @@ export async function runEvent(event: LambicEvent, deps: Deps): Promise<Record<s
   if (event.command === "fanout" || event.command === "tenants") {
     const { runFanout, listEventTenants } = await import("./fanout.ts");
     const connect = () => openDatabase(bundle, deps);
-    return event.command === "fanout" ? runFanout(event, bundle, { ...deps, connect }, base) : listEventTenants(event, bundle, connect, base);
+    return event.command === "fanout"
+      ? runFanout(event, bundle, { ...deps, connect, location, reportStore: reportStore(location, `fanout-${event.operation}`, deps) }, base)
+      : listEventTenants(event, bundle, connect, base);
   }
   if (event.tenants !== undefined || (bundle.settings.tenants !== undefined && ["upgrade", "downgrade", "stamp", "current", "check"].includes(event.command))) {
     const { runTenants } = await import("./tenants.ts");
-    return runTenants(event, bundle, { ...deps, connect: () => openDatabase(bundle, deps), runOptions: () => runOptions(event, bundle, deps) }, base);
+    const store = reportStore(location, event.command, deps);
+    return runTenants(event, bundle, { ...deps, connect: () => openDatabase(bundle, deps), runOptions: () => runOptions(event, bundle, deps), reportStore: store }, base);
   }
 
   switch (event.command) {
@@ -113,6 +121,26 @@ export async function runEvent(event: LambicEvent, deps: Deps): Promise<Record<s
     default:
       throw new LambicError("INTERNAL_ERROR", `Command "${event.command}" reached the single-database path. This is a lambic bug.`, { command: event.command });
   }
+}
+
+/**
+ * Where a tenant report too large for the response goes: `<prefix>/<db>/reports/`, next to the
+ * SQL fallbacks. Made before the run, so a bad LAMBIC_RESPONSE_LIMIT_BYTES is refused before
+ * any tenant is migrated.
+ */
+function reportStore(location: BundleLocation, command: string, deps: Deps): ReportStore {
+  const limitBytes = deps.responseLimitBytes ?? responseLimitFromEnv(deps.env);
+  const key = reportKey(location, command, deps.context.awsRequestId);
+  return {
+    limitBytes,
+    bucket: location.bucket,
+    key,
+    write: async (json) => {
+      deps.report.s3Requests++;
+      await writeReport(deps.env, location.bucket, key, json);
+      deps.log?.("report", { bucket: location.bucket, key, bytes: json.byteLength, limitBytes });
+    },
+  };
 }
 
 function tableOptions(bundle: OpenedBundle) {

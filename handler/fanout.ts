@@ -6,15 +6,34 @@
  *
  * Every batch runs the bundle this coordinator loaded (its sha256 is in the batch event), so a
  * publish during the fan-out cannot split the tenants between two histories.
+ *
+ * A report too large for Lambda's 6 MB answer goes to S3 (tenant-report.ts): the coordinator's
+ * own, and a batch's, which the coordinator reads back to report every tenant.
  */
 import type { LambdaClient } from "@aws-sdk/client-lambda";
 import type { OpenedBundle } from "../src/bundle/import-bundle.ts";
+import { reportsPrefix, type BundleLocation } from "../src/bundle/s3-bundles.ts";
 import type { Connection } from "../src/db/connection.ts";
+import { LambicError } from "../src/errors.ts";
+import { readReport } from "./bundle-source.ts";
 import type { Deps } from "./commands.ts";
 import type { LambicEvent } from "./event.ts";
 import { envWholeNumber } from "../src/env-number.ts";
 import { selectEventTenants } from "./tenants.ts";
-import { countOutcomes, messageWithoutReport, reportFromMessage, tenantsFailedError, type TenantReport, type TenantResult } from "./tenant-report.ts";
+import {
+  compactReportFromMessage,
+  countOutcomes,
+  fitFailure,
+  fitResult,
+  isCompactReport,
+  messageWithoutReport,
+  reportFromMessage,
+  type CompactReport,
+  type ReportStore,
+  type StoredReport,
+  type TenantReport,
+  type TenantResult,
+} from "./tenant-report.ts";
 
 /** A batch is not started with less than this left: its tenants are reported as not run. */
 const DEFAULT_START_MARGIN_MS = 10_000;
@@ -38,7 +57,13 @@ export type FanoutReport = TenantReport & {
   readonly batches: readonly BatchSummary[];
 };
 
-type FanoutDeps = Deps & { readonly connect: () => Promise<Connection> };
+type FanoutDeps = Deps & {
+  readonly connect: () => Promise<Connection>;
+  /** The bundle's bucket and prefix: batch reports too large for a response are read from there. */
+  readonly location: BundleLocation;
+  /** Where the fan-out's own report goes when it is too large for the response. */
+  readonly reportStore: ReportStore;
+};
 
 export function splitBatches<T>(items: readonly T[], size: number): T[][] {
   const batches: T[][] = [];
@@ -74,6 +99,7 @@ export async function runFanout(event: LambicEvent, bundle: OpenedBundle, deps: 
   const functionName = fanoutFunction(deps);
   deps.log?.("fanout", { operation, target: event.targets, tenants: tenants.length, batches: batches.length, batchSize: event.batchSize, concurrency: event.concurrency, function: functionName });
 
+  const readStored = (stored: StoredReport) => readBatchReport(stored, deps);
   const { LambdaClient, InvokeCommand } = await import("@aws-sdk/client-lambda");
   // One attempt: a retried batch would only queue behind the first on the tenants' locks. The
   // endpoint override is for tests (a local Invoke API) and VPC endpoints.
@@ -94,7 +120,7 @@ export async function runFanout(event: LambicEvent, bundle: OpenedBundle, deps: 
                 code: "INVOKE_FAILED",
                 message: `Batch ${index + 1} was not invoked: only ${remainingMs} ms of the fan-out's invocation remained (LAMBIC_FANOUT_START_MARGIN_MS ${startMarginMs}). Raise the function's timeout, lower batchSize or raise concurrency, or use the Step Functions fan-out; then run again for the tenants not run.`,
               })
-            : await invokeBatch(client, InvokeCommand, functionName, batchEvent(event, bundle, batch), index, batch);
+            : await invokeBatch(client, InvokeCommand, functionName, batchEvent(event, bundle, batch), index, batch, readStored);
         perBatch[index] = outcome;
         for (const result of outcome.results) {
           done++;
@@ -127,8 +153,45 @@ export async function runFanout(event: LambicEvent, bundle: OpenedBundle, deps: 
     tenants: results,
     ...counts,
   };
-  if (counts.failed > 0) throw tenantsFailedError(report);
-  return { ...base, ...report, ok: true };
+  if (counts.failed > 0) throw await fitFailure(report, deps.reportStore);
+  return fitResult({ ...base, ...report, ok: true }, deps.reportStore);
+}
+
+/**
+ * The full report a batch wrote to S3 because it was too large for its response. Read only from
+ * this function's own reports folder: the key comes from an invocation's answer.
+ */
+async function readBatchReport(stored: StoredReport, deps: FanoutDeps): Promise<TenantReport> {
+  const folder = reportsPrefix(deps.location);
+  if (stored.bucket !== deps.location.bucket || !stored.key.startsWith(folder) || stored.key.includes("..")) {
+    throw new LambicError("INVOKE_FAILED", `the batch names its report at s3://${stored.bucket}/${stored.key}, outside s3://${deps.location.bucket}/${folder}, so it was not read`, { bucket: stored.bucket, key: stored.key });
+  }
+  deps.report.s3Requests++;
+  const text = await readReport(deps.env, stored.bucket, stored.key);
+  let report: Partial<TenantReport> | undefined;
+  try {
+    report = JSON.parse(text) as Partial<TenantReport>;
+  } catch {
+    report = undefined;
+  }
+  if (!Array.isArray(report?.tenants)) throw new LambicError("INVOKE_FAILED", `s3://${stored.bucket}/${stored.key} holds no tenant report (${text.slice(0, 100)}…)`, { bucket: stored.bucket, key: stored.key });
+  return report as TenantReport;
+}
+
+/**
+ * The tenants' outcomes of a batch that answered with a compact report. When its full report
+ * cannot be read, the failed tenants it names keep their errors and the others have no outcome
+ * (`missing` says why).
+ */
+async function storedBatchResults(compact: CompactReport, read: (stored: StoredReport) => Promise<TenantReport>): Promise<{ results: TenantResult[]; missing?: string }> {
+  const named = compact.failedTenants.map((t): TenantResult => ({ tenant: t.tenant, ok: false, error: t.error }));
+  if (!compact.report) return { results: named, missing: compact.reportError ?? "the batch wrote no report" };
+  try {
+    return { results: [...(await read(compact.report)).tenants] };
+  } catch (error) {
+    const why = error instanceof LambicError ? error.message : `${(error as Error)?.name ?? "Error"}: ${(error as Error)?.message ?? String(error)}`;
+    return { results: named, missing: `its report s3://${compact.report.bucket}/${compact.report.key} could not be read: ${why}` };
+  }
 }
 
 function batchEvent(event: LambicEvent, bundle: OpenedBundle, tenants: readonly string[]): Record<string, unknown> {
@@ -159,6 +222,7 @@ async function invokeBatch(
   event: Record<string, unknown>,
   index: number,
   tenants: readonly string[],
+  readStored: (stored: StoredReport) => Promise<TenantReport>,
 ): Promise<{ results: TenantResult[]; summary: BatchSummary }> {
   const started = performance.now();
   const elapsed = () => Math.round(performance.now() - started);
@@ -181,15 +245,22 @@ async function invokeBatch(
   }
   let results: TenantResult[] | undefined;
   let error: { code: string; message: string } | undefined;
+  // Why tenants without an outcome have none, when the batch's report was in S3 and unreadable.
+  let missingWhy: string | undefined;
   if (!response.FunctionError && payload?.ok === true && Array.isArray(payload.tenants)) {
     results = payload.tenants as TenantResult[];
+  } else if (!response.FunctionError && payload?.ok === true && isCompactReport(payload)) {
+    ({ results, missing: missingWhy } = await storedBatchResults(payload, readStored));
   } else {
     const code = typeof payload?.errorType === "string" ? payload.errorType : "INVOKE_FAILED";
     const message = typeof payload?.errorMessage === "string" ? payload.errorMessage : `batch ${index + 1} answered ${body.slice(0, 500) || "nothing"}${response.FunctionError ? ` (${response.FunctionError})` : ""}`;
     // TENANTS_FAILED carries every tenant's outcome; any other function error failed the batch
     // as a whole (a timeout, the bundle, the connection) and counts for each of its tenants.
+    // A report too large for the batch's response is in S3, a compact one in the message.
     const carried = code === "TENANTS_FAILED" ? reportFromMessage(message) : undefined;
+    const compact = code === "TENANTS_FAILED" && !carried ? compactReportFromMessage(message) : undefined;
     if (carried) results = [...carried.tenants];
+    else if (compact) ({ results, missing: missingWhy } = await storedBatchResults(compact, readStored));
     else error = { code, message: messageWithoutReport(message) };
   }
   if (!results) return batchFailed(index, tenants, elapsed(), error!);
@@ -197,7 +268,11 @@ async function invokeBatch(
   const missing = tenants.filter((t) => !reported.has(t));
   if (missing.length > 0) {
     // Never count a tenant as done without its own outcome.
-    results = [...results, ...missing.map((tenant): TenantResult => ({ tenant, ok: false, error: { code: "INVOKE_FAILED", message: `Batch ${index + 1} returned no outcome for tenant ${tenant}.` } }))];
+    const messageFor = (tenant: string) =>
+      missingWhy
+        ? `Batch ${index + 1} ran tenant ${tenant}, but its outcome is not known here: ${missingWhy.replace(/\.$/, "")}. Read the batch's "tenant" log line for it, or run it again (a tenant already at the target has nothing to do).`
+        : `Batch ${index + 1} returned no outcome for tenant ${tenant}.`;
+    results = [...results, ...missing.map((tenant): TenantResult => ({ tenant, ok: false, error: { code: "INVOKE_FAILED", message: messageFor(tenant) } }))];
   }
   const counts = countOutcomes(results);
   return { results, summary: { index, tenants: tenants.length, ...counts, ms: elapsed() } };

@@ -13,7 +13,7 @@ import type { MigrationCommand } from "../src/runner/run.ts";
 import type { TenantOutcome } from "../src/runner/tenants.ts";
 import type { Deps } from "./commands.ts";
 import type { LambicEvent } from "./event.ts";
-import { countOutcomes, tenantsFailedError, type TenantReport, type TenantResult } from "./tenant-report.ts";
+import { countOutcomes, fitFailure, fitResult, type ReportStore, type TenantReport, type TenantResult } from "./tenant-report.ts";
 
 /** Tenants migrated at once in one invocation: each holds a connection. */
 const DEFAULT_TENANT_CONCURRENCY = 2;
@@ -49,6 +49,8 @@ function noTenants(bundle: OpenedBundle): LambicError {
 export interface TenantRunDeps extends Deps {
   readonly connect: () => Promise<Connection>;
   readonly runOptions: () => import("../src/runner/run.ts").RunOptions;
+  /** Where the report goes when it is too large for the response. */
+  readonly reportStore: ReportStore;
 }
 
 export async function runTenants(event: LambicEvent, bundle: OpenedBundle, deps: TenantRunDeps, base: Record<string, unknown>): Promise<Record<string, unknown>> {
@@ -103,10 +105,10 @@ export async function runTenants(event: LambicEvent, bundle: OpenedBundle, deps:
   const counts = countOutcomes(results);
   deps.report.tenants = counts;
   const report: TenantReport = { command: event.command, database: event.database, bundleSha256: bundle.sha256, tenants: results, ...counts };
-  if (counts.failed > 0) throw tenantsFailedError(report);
+  if (counts.failed > 0) throw await fitFailure(report, deps.reportStore);
   // `check` answers for the database as a whole too: up to date when every tenant is.
   const upToDate = event.command === "check" ? { upToDate: results.every((r) => r.ok && "upToDate" in r && r.upToDate) } : {};
-  return { ...base, ...report, ...upToDate, ok: true };
+  return fitResult({ ...base, ...report, ...upToDate, ok: true }, deps.reportStore);
 }
 
 function toResult(outcome: TenantOutcome<unknown>): TenantResult {

@@ -100,7 +100,8 @@ const MAX_DEPLOY_INVOKE = Duration.minutes(15);
 /**
  * The lambic migration Lambda with its revision bucket, log group, alarms, and optionally a
  * deploy-time upgrade. The function's role can read only `<prefix>/*`, write only the
- * SQL-fallback scripts at `<prefix>/<db>/sql/*`, and read only the named secret.
+ * SQL-fallback scripts at `<prefix>/<db>/sql/*` and the tenant reports too large for a response
+ * at `<prefix>/<db>/reports/*`, and read only the named secret.
  */
 export class LambicMigrations extends Construct {
   readonly fn: lambda.Function;
@@ -182,6 +183,12 @@ export class LambicMigrations extends Construct {
    * on (one tenant's failure is that tenant's only); the execution fails at the end when any
    * batch failed. JSONata, for the final count over the Map's results. Executions are bounded by
    * Lambda's own timeout per batch, not by one invocation's 15 minutes.
+   *
+   * Every state's data shares Step Functions' 256 KB limit, the Map's result array included
+   * (States.DataLimitExceeded fails the execution after the batches ran). So each batch leaves
+   * only a number (its tenants that succeeded) or, failed, its error name: a few bytes a batch,
+   * fewer than the listing before the Map carried. Which tenants a failed batch had and why it
+   * failed stay in the execution's history (its MigrateBatch iteration).
    */
   private createFanoutStateMachine(options: TenantFanout): sfn.StateMachine {
     const batchSize = options.batchSize ?? 25;
@@ -197,17 +204,21 @@ export class LambicMigrations extends Construct {
     const batch = tasks.LambdaInvoke.jsonata(this, "MigrateBatch", {
       lambdaFunction: this.fn,
       payload: sfn.TaskInput.fromText("{% $states.input %}"),
-      // Counts only: a Map's results share the execution's 256 KB state limit.
-      outputs: "{% {'ok': true, 'tenants': $count($states.input.tenants), 'succeeded': $states.result.Payload.succeeded, 'failed': $states.result.Payload.failed} %}",
+      // The batch's count of tenants that succeeded: the Map's result array holds one per batch.
+      outputs: "{% $states.result.Payload.succeeded %}",
       retryOnServiceExceptions: false,
     });
     const batchFailed = sfn.Pass.jsonata(this, "BatchFailed", {
-      outputs: "{% {'ok': false, 'tenants': $states.input.tenants, 'error': $states.errorOutput.Error, 'cause': $substring($states.errorOutput.Cause, 0, 2000)} %}",
+      // The error's name only (TENANTS_FAILED, Lambda.TooManyRequestsException, …): its cause can
+      // be kilobytes, once per failed batch.
+      outputs: "{% $states.errorOutput.Error %}",
     });
     batch.addCatch(batchFailed, { errors: ["States.ALL"] });
     const map = sfn.Map.jsonata(this, "Batches", {
       items: sfn.ProvideItems.jsonata("{% $states.input.batches %}"),
       maxConcurrency,
+      // The batches' results summed up: what the execution reports when it succeeds.
+      outputs: FANOUT_SUMMARY,
       itemSelector: {
         command: "{% $states.context.Execution.Input.operation %}",
         target: "{% $states.context.Execution.Input.target %}",
@@ -218,8 +229,8 @@ export class LambicMigrations extends Construct {
     });
     map.itemProcessor(batch);
     const done = sfn.Choice.jsonata(this, "AllBatchesSucceeded")
-      .when(sfn.Condition.jsonata("{% $count($states.input[ok = false]) = 0 %}"), sfn.Succeed.jsonata(this, "Succeeded"))
-      .otherwise(sfn.Fail.jsonata(this, "TenantsFailed", { error: "TENANTS_FAILED", cause: "{% 'Batches failed: ' & $string($states.input[ok = false]) %}" }));
+      .when(sfn.Condition.jsonata("{% $states.input.failedBatches = 0 %}"), sfn.Succeed.jsonata(this, "Succeeded"))
+      .otherwise(sfn.Fail.jsonata(this, "TenantsFailed", { error: "TENANTS_FAILED", cause: FANOUT_FAILED_CAUSE }));
     return new sfn.StateMachine(this, "TenantFanout", {
       comment: `lambic tenant fan-out for database "${this.database}": start with {"operation": "upgrade", "target": "head"}`,
       queryLanguage: sfn.QueryLanguage.JSONATA,
@@ -267,11 +278,13 @@ export class LambicMigrations extends Construct {
         resources: [this.bucket.arnForObjects(`${this.bundlePrefix}/*`)],
       }),
     );
-    // The SQL fallback of a failed run: <prefix>/<db>/sql/<from>__<to>__<request id>.sql.
+    // The SQL fallback of a failed run (<prefix>/<db>/sql/<from>__<to>__<request id>.sql), and a
+    // tenant run's or fan-out's report too large for Lambda's response
+    // (<prefix>/<db>/reports/<command>__<request id>.json; the fan-out reads its batches' back).
     this.fn.addToRolePolicy(
       new iam.PolicyStatement({
         actions: ["s3:PutObject"],
-        resources: [this.bucket.arnForObjects(`${this.bundlePrefix}/*/sql/*`)],
+        resources: [this.bucket.arnForObjects(`${this.bundlePrefix}/*/sql/*`), this.bucket.arnForObjects(`${this.bundlePrefix}/*/reports/*`)],
       }),
     );
     this.bucket.encryptionKey?.grant(this.fn, "kms:Decrypt", "kms:GenerateDataKey");
@@ -386,6 +399,21 @@ export class LambicMigrations extends Construct {
     return migration;
   }
 }
+
+/**
+ * The Map's output from its result array (a number per batch that succeeded, an error name per
+ * batch that failed): `{batches, succeeded, failedBatches, errors}`, a few hundred bytes.
+ */
+const FANOUT_SUMMARY =
+  "{% ( $failed := [$states.result[$type($) = 'string']]; " +
+  "{'batches': $count($states.result), 'succeeded': $sum([$states.result[$type($) = 'number']]), 'failedBatches': $count($failed), 'errors': [$distinct($failed)]} ) %}";
+
+/** The failed execution's cause, bounded (a cause takes 32,768 characters at most). */
+const FANOUT_FAILED_CAUSE =
+  "{% $states.input.failedBatches & ' of ' & $states.input.batches & ' batch(es) failed (' & $join($states.input.errors, ', ') & '); ' & " +
+  "'the ' & $states.input.succeeded & ' tenant(s) of the other batches are committed (a TENANTS_FAILED batch committed its other tenants too). ' & " +
+  "'Each failed batch has its tenants and its error in this execution history, as a failed MigrateBatch iteration. ' & " +
+  "'Fix them and start the execution again: tenants already at the target have nothing to do.' %}";
 
 // CommonJS for Code.fromInline (CloudFormation ZipFile, under 4 KB); the nodejs22.x runtime
 // provides the AWS SDK v3.

@@ -4,6 +4,7 @@
  *   <prefix>/<db>/<sha256>/manifest.json
  *   <prefix>/<db>/current.json             the pointer: { "sha256": ..., ... }
  *   <prefix>/<db>/sql/<from>__<to>__<request id>.sql   offline scripts (the `sql` command, fallbacks)
+ *   <prefix>/<db>/reports/<command>__<request id>.json tenant reports too large for Lambda's response
  *
  * `@aws-sdk/client-s3` is imported only when a client is made, so commands that never touch S3
  * do not pay for loading it.
@@ -90,6 +91,21 @@ export function pointerKey(location: BundleLocation): string {
 export function sqlKey(location: BundleLocation, from: readonly string[], to: readonly string[], requestId: string): string {
   const heads = (rows: readonly string[]) => (rows.length === 0 ? "base" : [...rows].sort().join("+"));
   return `${base(location)}/sql/${heads(from)}__${heads(to)}__${requestId.replace(/[^A-Za-z0-9._-]/g, "_")}.sql`;
+}
+
+/**
+ * `<prefix>/<db>/reports/<command>__<request id>.json`: the full report of a tenant run or
+ * fan-out whose answer would not fit in Lambda's response. `command` is e.g. "upgrade" or
+ * "fanout-upgrade".
+ */
+export function reportKey(location: BundleLocation, command: string, requestId: string): string {
+  const safe = (part: string) => part.replace(/[^A-Za-z0-9._-]/g, "_");
+  return `${base(location)}/reports/${safe(command)}__${safe(requestId)}.json`;
+}
+
+/** The folder reportKey writes under, with its trailing slash. */
+export function reportsPrefix(location: BundleLocation): string {
+  return `${base(location)}/reports/`;
 }
 
 export interface PublishResult {
@@ -206,7 +222,7 @@ function awsFailed(what: string, error: unknown, details: Record<string, unknown
   const message = (error as Error)?.message ?? String(error);
   return new LambicError(
     "AWS_FAILED",
-    `${what} failed: ${name}: ${message}. Check the bucket name, the region and the function's permissions (s3:GetObject on <prefix>/*, s3:PutObject on <prefix>/*/sql/*).`,
+    `${what} failed: ${name}: ${message}. Check the bucket name, the region and the function's permissions (s3:GetObject on <prefix>/*, s3:PutObject on <prefix>/*/sql/* and <prefix>/*/reports/*).`,
     { ...details, awsError: name },
     { cause: error },
   );

@@ -11,6 +11,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import postgres from "postgres";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { compactReportFromMessage } from "../../handler/tenant-report.ts";
+import { getObject } from "../../src/bundle/s3-bundles.ts";
 import { createTestDatabase, type TestDatabase } from "../support/database.ts";
 import { ensureBuilt } from "./support/build.ts";
 import { runCli } from "./support/cli.ts";
@@ -19,6 +21,9 @@ import { startS3, type TestS3 } from "./support/s3.ts";
 
 const PREFIX = "tenants";
 const FUNCTION = "lambic-tenants";
+/** The same function with a 6000-byte response limit: a 30-tenant report (~7 KB) is over it, a batch of 8 is not. */
+const SMALL_FUNCTION = "lambic-tenants-small";
+const SMALL_LIMIT = 6000;
 const HEAD = "cccc00000003";
 const TENANTS = Array.from({ length: 30 }, (_, i) => `tenant_${String(i).padStart(3, "0")}`);
 
@@ -27,6 +32,7 @@ let db: TestDatabase;
 let sql: postgres.Sql;
 let project: string;
 let pool: LambdaPool;
+let smallPool: LambdaPool;
 let server: InvokeServer;
 let sha: string;
 const functions = new Map<string, LambdaPool>();
@@ -85,10 +91,13 @@ beforeAll(async () => {
     POWERTOOLS_METRICS_NAMESPACE: "Lambic",
   });
   functions.set(FUNCTION, pool);
+  smallPool = new LambdaPool(SMALL_FUNCTION, { ...pool.env, LAMBIC_RESPONSE_LIMIT_BYTES: String(SMALL_LIMIT) });
+  functions.set(SMALL_FUNCTION, smallPool);
 });
 
 afterAll(async () => {
   await pool?.stop();
+  await smallPool?.stop();
   await server?.stop();
   await sql?.end({ timeout: 5 });
   await s3?.stop();
@@ -232,5 +241,129 @@ describe("the handler's tenant events", () => {
     expect(listed.functionError, listed.log).toBeUndefined();
     expect(listed.payload).toMatchObject({ ok: true, command: "tenants", database: "app", bundleSha256: sha, count: 30, tenants: TENANTS, batchSize: 12 });
     expect((listed.payload!.batches as { tenants: string[] }[]).map((b) => b.tenants.length)).toEqual([12, 12, 6]);
+  });
+});
+
+/** An object the handler wrote to s3rver, as JSON. */
+async function readJson(bucket: string, key: string): Promise<Record<string, any>> {
+  return JSON.parse(Buffer.from(await getObject(s3.client, bucket, key)).toString("utf8"));
+}
+
+/** What Lambda would send back: the payload's JSON. */
+const responseBytes = (payload: unknown) => Buffer.byteLength(JSON.stringify(payload));
+
+describe("a report too large for Lambda's response (LAMBIC_RESPONSE_LIMIT_BYTES)", () => {
+  it("a fan-out or tenant run over the limit writes its full report to S3 and answers a compact report", async () => {
+    const before = smallPool.invocations.length;
+    const run = await runCli(["invoke", "--fanout", "--function", SMALL_FUNCTION, "--endpoint", server.endpoint, "--name", "app", "--json", "downgrade", "base", "--batch-size", "8"], cliEnv(), project);
+    expect(run.code, run.stderr).toBe(0);
+    const compact = JSON.parse(run.stdout);
+    const coordinator = smallPool.invocations.slice(before).find((i) => (i.event as { command: string }).command === "fanout")!;
+    const key = `${PREFIX}/app/reports/fanout-downgrade__${coordinator.invocation.requestId}.json`;
+    expect(compact).toMatchObject({ ok: true, command: "fanout", operation: "downgrade", database: "app", bundleSha256: sha, count: 30, succeeded: 30, failed: 0, failedTenants: [], report: { bucket: s3.bucket, key } });
+    expect(compact.tenants).toBeUndefined();
+    expect(compact.batches.map((b: { tenants: number }) => b.tenants)).toEqual([8, 8, 8, 6]);
+    expect(responseBytes(coordinator.invocation.payload)).toBeLessThanOrEqual(SMALL_LIMIT);
+    expect(jsonLines(coordinator.invocation.log).find((l) => l.message === "report")).toMatchObject({ bucket: s3.bucket, key, limitBytes: SMALL_LIMIT });
+
+    // The object holds every tenant's outcome, steps included: what the answer would have been.
+    const full = await readJson(s3.bucket, key);
+    expect(compact.report.bytes).toBeGreaterThan(SMALL_LIMIT);
+    expect(full).toMatchObject({ ok: true, command: "fanout", succeeded: 30, failed: 0 });
+    expect(full.tenants.map((t: { tenant: string }) => t.tenant)).toEqual(TENANTS);
+    for (const tenant of full.tenants) expect(tenant).toMatchObject({ ok: true, from: [HEAD], to: [], steps: [{ direction: "down" }, { direction: "down" }, { direction: "down" }] });
+    expect(Object.values(await tenantVersions())).toEqual(TENANTS.map(() => []));
+
+    // One invocation over every tenant (no fan-out): the same, under its own command.
+    const direct = await smallPool.invoke({ command: "upgrade", target: "head" });
+    expect(direct.functionError, direct.log).toBeUndefined();
+    const directKey = `${PREFIX}/app/reports/upgrade__${direct.requestId}.json`;
+    expect(direct.payload).toMatchObject({ ok: true, command: "upgrade", count: 30, succeeded: 30, failed: 0, report: { bucket: s3.bucket, key: directKey } });
+    expect(responseBytes(direct.payload)).toBeLessThanOrEqual(SMALL_LIMIT);
+    expect((await readJson(s3.bucket, directKey)).tenants.filter((t: { steps: unknown[] }) => t.steps.length === 3)).toHaveLength(30);
+  });
+
+  it("when a report cannot be written to S3, the compact report still answers and says why the full one is missing", async () => {
+    // A bucket that does not exist: the bundle comes from the execution environment's cache
+    // (the event names it), the report's PutObject gets NoSuchBucket from s3rver.
+    const name = "lambic-tenants-nobucket";
+    const noBucket = new LambdaPool(name, { ...smallPool.env, LAMBIC_BUCKET: "lambic-missing" });
+    functions.set(name, noBucket);
+    try {
+      const run = await noBucket.invoke({ command: "fanout", operation: "downgrade", target: "base", bundle: { sha256: sha }, batchSize: 10 });
+      expect(run.functionError, run.log).toBeUndefined();
+      expect(run.payload).toMatchObject({ ok: true, command: "fanout", count: 30, succeeded: 30, failed: 0, report: null });
+      expect(run.payload!.reportError).toMatch(
+        new RegExp(`^The full report \\(\\d+ bytes of JSON\\) is over the ${SMALL_LIMIT}-byte response limit and could not be written to s3://lambic-missing/${PREFIX}/app/reports/fanout-downgrade__${run.requestId}\\.json: AWS_FAILED: .*NoSuchBucket.*Every tenant's outcome is still in the function's log`),
+      );
+      expect(responseBytes(run.payload)).toBeLessThanOrEqual(SMALL_LIMIT);
+      expect(Object.values(await tenantVersions())).toEqual(TENANTS.map(() => []));
+
+      // A batch that failed over the limit could not write its report either: the coordinator
+      // keeps the failure the batch named, and reports its other tenants as unknown, saying why.
+      await sql.unsafe("CREATE TABLE tenant_013.invoice (conflicting int)");
+      const before = noBucket.invocations.length;
+      const failed = await noBucket.invoke({ command: "fanout", operation: "upgrade", target: "head", bundle: { sha256: sha }, batchSize: 8 });
+      expect(failed.payload).toMatchObject({ errorType: "TENANTS_FAILED" });
+      expect(responseBytes(failed.payload)).toBeLessThanOrEqual(SMALL_LIMIT);
+      const message = failed.payload!.errorMessage as string;
+      // The batch's compact report named tenant_013's own failure; its 7 other tenants have no
+      // outcome (the batch's full report is nowhere) and count as failed, never as done.
+      expect(message).toMatch(/^8 of 30 tenant\(s\) of database "app" failed fanout: tenant_013 \(STATEMENT_FAILED: Revision bbbb00000002 \(upgrade\) failed: relation "invoice" already exists/);
+      expect(message).toContain(", and 7 more.");
+      expect(message).toContain(`could not be written to s3://lambic-missing/${PREFIX}/app/reports/fanout-upgrade__${failed.requestId}.json: AWS_FAILED`);
+      expect(compactReportFromMessage(message)).toMatchObject({ count: 30, succeeded: 22, failed: 8, failedTenants: [{ tenant: "tenant_013", error: { code: "STATEMENT_FAILED" } }], failedTenantsOmitted: 7, report: null });
+      const batchTwo = noBucket.invocations.slice(before).find((i) => (i.event as { tenants?: string[] }).tenants?.includes("tenant_013"))!.invocation;
+      expect(compactReportFromMessage(batchTwo.payload!.errorMessage as string)).toMatchObject({ count: 8, failed: 1, failedTenants: [{ tenant: "tenant_013" }], report: null, reportError: expect.stringContaining("could not be written to s3://lambic-missing/") });
+      // It did run: only its outcome was lost with the batch's report.
+      expect((await tenantVersions()).tenant_012).toEqual([HEAD]);
+    } finally {
+      await sql.unsafe("DROP TABLE IF EXISTS tenant_013.invoice");
+      functions.delete(name);
+      await noBucket.stop();
+    }
+    const reset = await pool.invoke({ command: "fanout", operation: "downgrade", target: "base", batchSize: 10 });
+    expect(reset.payload).toMatchObject({ ok: true, failed: 0 });
+  });
+
+  it("TENANTS_FAILED over the limit: a readable, bounded message naming the S3 report; batches over it pass theirs through S3", async () => {
+    await sql.unsafe("CREATE TABLE tenant_013.invoice (conflicting int)");
+    try {
+      const before = smallPool.invocations.length;
+      const run = await runCli(["invoke", "--fanout", "--function", SMALL_FUNCTION, "--endpoint", server.endpoint, "--name", "app", "--json", "upgrade", "head", "--batch-size", "8"], cliEnv(), project);
+      expect(run.code).toBe(1);
+      const invocations = smallPool.invocations.slice(before);
+      const coordinator = invocations.find((i) => (i.event as { command: string }).command === "fanout")!.invocation;
+      const key = `${PREFIX}/app/reports/fanout-upgrade__${coordinator.requestId}.json`;
+      expect(coordinator.functionError).toBe("Unhandled");
+      expect(responseBytes(coordinator.payload)).toBeLessThanOrEqual(SMALL_LIMIT);
+      const message = coordinator.payload!.errorMessage as string;
+      expect(coordinator.payload!.errorType).toBe("TENANTS_FAILED");
+      expect(message).toMatch(/^1 of 30 tenant\(s\) of database "app" failed fanout: tenant_013 \(STATEMENT_FAILED: Revision bbbb00000002 \(upgrade\) failed: relation "invoice" already exists/);
+      expect(message).toContain(`Every tenant's outcome is in s3://${s3.bucket}/${key} (`);
+      expect(compactReportFromMessage(message)).toMatchObject({ command: "fanout", count: 30, succeeded: 29, failed: 1, failedTenants: [{ tenant: "tenant_013", error: { code: "STATEMENT_FAILED" } }], report: { bucket: s3.bucket, key } });
+      expect(run.stderr).toContain("TENANTS_FAILED: 1 of 30 tenant(s)");
+      expect(run.stderr).toContain(`s3://${s3.bucket}/${key}`);
+
+      // The batch holding tenant_013 failed over the limit too: its report went to S3 and the
+      // coordinator read every one of its tenants' outcomes back from there.
+      const failing = invocations.find((i) => (i.event as { tenants?: string[] }).tenants?.includes("tenant_013"))!.invocation;
+      const batchKey = `${PREFIX}/app/reports/upgrade__${failing.requestId}.json`;
+      expect(failing.payload).toMatchObject({ errorType: "TENANTS_FAILED" });
+      expect(compactReportFromMessage(failing.payload!.errorMessage as string)).toMatchObject({ count: 8, failed: 1, report: { key: batchKey } });
+      expect(responseBytes(failing.payload)).toBeLessThanOrEqual(SMALL_LIMIT);
+
+      const full = await readJson(s3.bucket, key);
+      expect(full).toMatchObject({ ok: false, command: "fanout", succeeded: 29, failed: 1 });
+      expect(full.tenants.map((t: { tenant: string }) => t.tenant)).toEqual(TENANTS);
+      expect(full.tenants.find((t: { tenant: string }) => t.tenant === "tenant_013")).toMatchObject({ ok: false, error: { code: "STATEMENT_FAILED" } });
+      // tenant_012 ran in the failing batch: its steps came from the batch's S3 report.
+      expect(full.tenants.find((t: { tenant: string }) => t.tenant === "tenant_012")).toMatchObject({ ok: true, from: [], to: [HEAD], steps: [{ revision: "aaaa00000001" }, { revision: "bbbb00000002" }, { revision: HEAD }] });
+      expect(full.tenants.filter((t: { ok: boolean }) => t.ok)).toHaveLength(29);
+    } finally {
+      await sql.unsafe("DROP TABLE tenant_013.invoice");
+    }
+    const rerun = await pool.invoke({ command: "upgrade", target: "head", tenants: ["tenant_013"] });
+    expect(rerun.payload).toMatchObject({ ok: true, succeeded: 1 });
   });
 });

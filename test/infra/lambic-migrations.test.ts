@@ -101,11 +101,11 @@ describe("the function", () => {
 });
 
 describe("the role", () => {
-  test("has exactly: read <prefix>/*, write <prefix>/*/sql/*, read the named secret", () => {
+  test("has exactly: read <prefix>/*, write <prefix>/*/sql/* and <prefix>/*/reports/*, read the named secret", () => {
     const { stack, migrations, template } = synth();
     expect(functionStatements(stack, migrations, template)).toEqual([
       { Action: "s3:GetObject", Effect: "Allow", Resource: objectArn(stack, migrations.bucket, "lambic/*") },
-      { Action: "s3:PutObject", Effect: "Allow", Resource: objectArn(stack, migrations.bucket, "lambic/*/sql/*") },
+      { Action: "s3:PutObject", Effect: "Allow", Resource: [objectArn(stack, migrations.bucket, "lambic/*/sql/*"), objectArn(stack, migrations.bucket, "lambic/*/reports/*")] },
       { Action: "secretsmanager:GetSecretValue", Effect: "Allow", Resource: SECRET_ARN },
     ]);
   });
@@ -115,7 +115,7 @@ describe("the role", () => {
     const resources = functionStatements(stack, migrations, template).map((s: any) => s.Resource);
     expect(resources.slice(0, 2)).toEqual([
       objectArn(stack, migrations.bucket, "team/migrations/*"),
-      objectArn(stack, migrations.bucket, "team/migrations/*/sql/*"),
+      [objectArn(stack, migrations.bucket, "team/migrations/*/sql/*"), objectArn(stack, migrations.bucket, "team/migrations/*/reports/*")],
     ]);
     expect(migrationFunction(template).Environment.Variables.LAMBIC_PREFIX).toBe("team/migrations");
   });

@@ -1,3 +1,4 @@
+import jsonata from "jsonata";
 import { describe, expect, test } from "vitest";
 import type { Stack } from "aws-cdk-lib";
 import type { Template } from "aws-cdk-lib/assertions";
@@ -11,6 +12,17 @@ function definition(template: Template): any {
   const text = parts.map((part) => (typeof part === "string" ? part : `<${JSON.stringify(part).replace(/"/g, "'")}>`)).join("");
   return JSON.parse(text);
 }
+
+/** A state's JSONata (`{% … %}`) evaluated with `$states` bound, as Step Functions evaluates it. */
+async function evaluate(expression: string, states: Record<string, unknown>): Promise<any> {
+  const body = /^\{%([\s\S]*)%\}$/.exec(expression);
+  if (!body) throw new Error(`not a JSONata expression: ${expression}`);
+  return jsonata(body[1]!).evaluate({}, { states });
+}
+
+/** Step Functions' limit on any state's input, output or result (States.DataLimitExceeded). */
+const STATE_LIMIT_BYTES = 256 * 1024;
+const bytes = (value: unknown) => Buffer.byteLength(JSON.stringify(value));
 
 function selfInvokeStatements(stack: Stack, template: Template, fnArn: unknown): any[] {
   return allStatements(template).filter((st) => asList(st.Action).includes("lambda:InvokeFunction") && JSON.stringify(st.Resource).includes(JSON.stringify(fnArn).slice(1, -1)));
@@ -83,8 +95,59 @@ describe("tenantFanout.stateMachine", () => {
     expect(batch.Retry).toBeUndefined();
     expect(map.ItemProcessor.States.BatchFailed).toMatchObject({ Type: "Pass", End: true });
     // The execution fails when any batch failed.
-    expect(asl.States.AllBatchesSucceeded).toMatchObject({ Type: "Choice", Choices: [{ Condition: "{% $count($states.input[ok = false]) = 0 %}", Next: "Succeeded" }], Default: "TenantsFailed" });
+    expect(asl.States.AllBatchesSucceeded).toMatchObject({ Type: "Choice", Choices: [{ Condition: "{% $states.input.failedBatches = 0 %}", Next: "Succeeded" }], Default: "TenantsFailed" });
     expect(asl.States.TenantsFailed).toMatchObject({ Type: "Fail", Error: "TENANTS_FAILED" });
+  });
+
+  test("the Map's results stay under the 256 KB state limit for as many batches as the listing can carry, however they end", async () => {
+    const asl = definition(synth({ database: "app", tenantFanout: { stateMachine: true, batchSize: 1 } }).template);
+    const map = asl.States.Batches;
+    // The largest listing the ListTenants state can pass on (it is under the same limit): batches
+    // of one tenant, the most batches per tenant.
+    const listing = (count: number) => {
+      const tenants = Array.from({ length: count }, (_, i) => `tenant_${String(i).padStart(6, "0")}`);
+      return { ok: true, command: "tenants", database: "app", bundleSha256: SHA, count, tenants, batchSize: 1, batches: tenants.map((t) => ({ tenants: [t] })), durationMs: 120 };
+    };
+    let count = 1000;
+    while (bytes(listing(count + 100)) < STATE_LIMIT_BYTES) count += 100;
+    const mapInput = await evaluate(asl.States.ListTenants.Output, { result: { Payload: listing(count) } });
+    expect(bytes(mapInput)).toBeLessThan(STATE_LIMIT_BYTES);
+    expect(mapInput.batches).toHaveLength(count);
+
+    // What one batch leaves in the Map's result array: its answer, or its error with a long
+    // cause (a TENANTS_FAILED message carries the batch's report).
+    const item = { command: "upgrade", target: "head", database: "app", bundle: { sha256: SHA }, tenants: ["tenant_000001"] };
+    const succeeded = await evaluate(map.ItemProcessor.States.MigrateBatch.Output, {
+      input: item,
+      result: { Payload: { ok: true, command: "upgrade", database: "app", bundleSha256: SHA, tenants: [{ tenant: "tenant_000001", ok: true, from: [], to: ["c3"], steps: [], ms: 9 }], succeeded: 1, failed: 0, durationMs: 80 } },
+    });
+    const failed = (error: string) => evaluate(map.ItemProcessor.States.BatchFailed.Output, { input: item, errorOutput: { Error: error, Cause: JSON.stringify({ errorType: error, errorMessage: "x".repeat(30_000) }) } });
+    const [throttled, tenantsFailed] = await Promise.all([failed("Lambda.TooManyRequestsException"), failed("TENANTS_FAILED")]);
+    expect([succeeded, throttled, tenantsFailed]).toEqual([1, "Lambda.TooManyRequestsException", "TENANTS_FAILED"]);
+
+    // Every batch failed, with the longest error name: the worst case.
+    const allFailed = Array.from({ length: count }, () => throttled);
+    expect(bytes(allFailed)).toBeLessThan(STATE_LIMIT_BYTES);
+    const failedSummary = await evaluate(map.Output, { input: mapInput, result: allFailed });
+    expect(failedSummary).toEqual({ batches: count, succeeded: 0, failedBatches: count, errors: ["Lambda.TooManyRequestsException"] });
+    expect(await evaluate(asl.States.AllBatchesSucceeded.Choices[0].Condition, { input: failedSummary })).toBe(false);
+
+    // Some of each: the failure names each error once, in a bounded cause.
+    const mixed = Array.from({ length: count }, (_, i) => (i % 3 === 0 ? tenantsFailed : i % 3 === 1 ? throttled : succeeded));
+    const mixedSummary = await evaluate(map.Output, { input: mapInput, result: mixed });
+    const failedBatches = mixed.filter((r) => typeof r === "string").length;
+    expect(mixedSummary).toEqual({ batches: count, succeeded: count - failedBatches, failedBatches, errors: ["TENANTS_FAILED", "Lambda.TooManyRequestsException"] });
+    const cause: string = await evaluate(asl.States.TenantsFailed.Cause, { input: mixedSummary });
+    expect(cause).toBe(
+      `${failedBatches} of ${count} batch(es) failed (TENANTS_FAILED, Lambda.TooManyRequestsException); the ${count - failedBatches} tenant(s) of the other batches are committed (a TENANTS_FAILED batch committed its other tenants too). ` +
+        "Each failed batch has its tenants and its error in this execution history, as a failed MigrateBatch iteration. Fix them and start the execution again: tenants already at the target have nothing to do.",
+    );
+    expect(cause.length).toBeLessThan(32_768);
+
+    // All succeeded: the execution's output is the summary.
+    const allSucceeded = await evaluate(map.Output, { input: mapInput, result: Array.from({ length: count }, () => succeeded) });
+    expect(allSucceeded).toEqual({ batches: count, succeeded: count, failedBatches: 0, errors: [] });
+    expect(await evaluate(asl.States.AllBatchesSucceeded.Choices[0].Condition, { input: allSucceeded })).toBe(true);
   });
 
   test("defaults to batches of 25 and MaxConcurrency 4", () => {
