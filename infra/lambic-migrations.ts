@@ -28,7 +28,7 @@ export interface MigrateOnDeploy {
 export interface TenantFanout {
   /** Tenants per batch invocation (the state machine's; the `fanout` event sets its own). @default 25 */
   readonly batchSize?: number;
-  /** Batch invocations at once in the state machine's Map (`MaxConcurrency`). @default 4 */
+  /** Batch invocations at once in the state machine's Map (`MaxConcurrency`; an inline Map runs 40 at most). @default 4 */
   readonly maxConcurrency?: number;
   /**
    * A state machine that lists the tenants (`{"command": "tenants"}`), then invokes the function
@@ -194,7 +194,9 @@ export class LambicMigrations extends Construct {
     const batchSize = options.batchSize ?? 25;
     const maxConcurrency = options.maxConcurrency ?? 4;
     if (!Number.isInteger(batchSize) || batchSize < 1 || batchSize > 1000) throw new Error(`LambicMigrations: tenantFanout.batchSize must be a whole number from 1 to 1000, got ${batchSize}.`);
-    if (!Number.isInteger(maxConcurrency) || maxConcurrency < 1 || maxConcurrency > 100) throw new Error(`LambicMigrations: tenantFanout.maxConcurrency must be a whole number from 1 to 100, got ${maxConcurrency}.`);
+    if (!Number.isInteger(maxConcurrency) || maxConcurrency < 1 || maxConcurrency > MAX_MAP_CONCURRENCY) {
+      throw new Error(`LambicMigrations: tenantFanout.maxConcurrency must be a whole number from 1 to ${MAX_MAP_CONCURRENCY} (an inline Map runs at most ${MAX_MAP_CONCURRENCY} iterations at once), got ${maxConcurrency}.`);
+    }
 
     const list = tasks.LambdaInvoke.jsonata(this, "ListTenants", {
       lambdaFunction: this.fn,
@@ -231,10 +233,15 @@ export class LambicMigrations extends Construct {
     const done = sfn.Choice.jsonata(this, "AllBatchesSucceeded")
       .when(sfn.Condition.jsonata("{% $states.input.failedBatches = 0 %}"), sfn.Succeed.jsonata(this, "Succeeded"))
       .otherwise(sfn.Fail.jsonata(this, "TenantsFailed", { error: "TENANTS_FAILED", cause: FANOUT_FAILED_CAUSE }));
+    // Refused before any batch runs: an execution that passes 25,000 history events fails midway.
+    const withinLimits = sfn.Choice.jsonata(this, "BatchesWithinHistoryLimit")
+      .when(sfn.Condition.jsonata(`{% $count($states.input.batches) <= ${MAX_MAP_BATCHES} %}`), map)
+      .otherwise(sfn.Fail.jsonata(this, "TooManyBatches", { error: "TOO_MANY_BATCHES", cause: TOO_MANY_BATCHES_CAUSE }));
+    map.next(done);
     return new sfn.StateMachine(this, "TenantFanout", {
       comment: `lambic tenant fan-out for database "${this.database}": start with {"operation": "upgrade", "target": "head"}`,
       queryLanguage: sfn.QueryLanguage.JSONATA,
-      definitionBody: sfn.DefinitionBody.fromChainable(list.next(map).next(done)),
+      definitionBody: sfn.DefinitionBody.fromChainable(list.next(withinLimits)),
     });
   }
 
@@ -399,6 +406,21 @@ export class LambicMigrations extends Construct {
     return migration;
   }
 }
+
+/** An inline Map runs at most this many iterations at once. */
+const MAX_MAP_CONCURRENCY = 40;
+
+/**
+ * The most batches the state machine runs. A Standard execution's history holds 25,000 events,
+ * and an inline Map's iterations add theirs to it: 7 for a batch that succeeds, 9 for one whose
+ * failure is caught, besides the 20 or so of the states around the Map.
+ */
+export const MAX_MAP_BATCHES = 2_700;
+
+const TOO_MANY_BATCHES_CAUSE =
+  "{% $states.input.count & ' tenant(s) of database ' & $states.input.database & ' make ' & $count($states.input.batches) & ' batch(es) of up to ' & $states.input.batchSize & ', ' & " +
+  `'more than the ${MAX_MAP_BATCHES} this state machine runs (the execution history holds 25,000 events, about 9 a batch). Nothing was migrated. ' & ` +
+  `'Raise tenantFanout.batchSize to ' & $ceil($states.input.count / ${MAX_MAP_BATCHES}) & ' or more, or run the fan-out from the function (lambic invoke --fanout).' %}`;
 
 /**
  * The Map's output from its result array (a number per batch that succeeded, an error name per

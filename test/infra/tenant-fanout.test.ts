@@ -2,6 +2,7 @@ import jsonata from "jsonata";
 import { describe, expect, test } from "vitest";
 import type { Stack } from "aws-cdk-lib";
 import type { Template } from "aws-cdk-lib/assertions";
+import { MAX_MAP_BATCHES } from "../../infra/lambic-migrations.ts";
 import { SHA, allStatements, asList, only, synth } from "./helpers.ts";
 
 /** The state machine's ASL, with CloudFormation references replaced by their logical ids. */
@@ -18,6 +19,12 @@ async function evaluate(expression: string, states: Record<string, unknown>): Pr
   const body = /^\{%([\s\S]*)%\}$/.exec(expression);
   if (!body) throw new Error(`not a JSONata expression: ${expression}`);
   return jsonata(body[1]!).evaluate({}, { states });
+}
+
+/** What the function's `tenants` command answers for `count` tenants in batches of one. */
+function listing(count: number) {
+  const tenants = Array.from({ length: count }, (_, i) => `tenant_${String(i).padStart(6, "0")}`);
+  return { ok: true, command: "tenants", database: "app", bundleSha256: SHA, count, batchSize: 1, batches: tenants.map((t) => ({ tenants: [t] })), durationMs: 120 };
 }
 
 /** Step Functions' limit on any state's input, output or result (States.DataLimitExceeded). */
@@ -72,8 +79,9 @@ describe("tenantFanout.stateMachine", () => {
       Resource: expect.stringContaining(":states:::lambda:invoke"),
       Arguments: { FunctionName: fnArn, Payload: { command: "tenants", database: "app", batchSize: 10 } },
       Output: "{% $states.result.Payload %}",
-      Next: "Batches",
+      Next: "BatchesWithinHistoryLimit",
     });
+    expect(asl.States.BatchesWithinHistoryLimit).toMatchObject({ Type: "Choice", Choices: [{ Next: "Batches" }], Default: "TooManyBatches" });
     const map = asl.States.Batches;
     expect(map).toMatchObject({
       Type: "Map",
@@ -99,17 +107,26 @@ describe("tenantFanout.stateMachine", () => {
     expect(asl.States.TenantsFailed).toMatchObject({ Type: "Fail", Error: "TENANTS_FAILED" });
   });
 
-  test("the Map's results stay under the 256 KB state limit for as many batches as the listing can carry, however they end", async () => {
+  test("refuses more batches than an execution's history holds, before any batch runs, saying which batchSize fits", async () => {
+    const asl = definition(synth({ database: "app", tenantFanout: { stateMachine: true, batchSize: 1 } }).template);
+    const [within] = asl.States.BatchesWithinHistoryLimit.Choices;
+    expect(await evaluate(within.Condition, { input: listing(MAX_MAP_BATCHES) })).toBe(true);
+    const over = listing(MAX_MAP_BATCHES + 1);
+    expect(await evaluate(within.Condition, { input: over })).toBe(false);
+    expect(asl.States.TooManyBatches).toMatchObject({ Type: "Fail", Error: "TOO_MANY_BATCHES" });
+    expect(await evaluate(asl.States.TooManyBatches.Cause, { input: over })).toBe(
+      `${MAX_MAP_BATCHES + 1} tenant(s) of database app make ${MAX_MAP_BATCHES + 1} batch(es) of up to 1, more than the ${MAX_MAP_BATCHES} this state machine runs (the execution history holds 25,000 events, about 9 a batch). ` +
+        "Nothing was migrated. Raise tenantFanout.batchSize to 2 or more, or run the fan-out from the function (lambic invoke --fanout).",
+    );
+    // The most batches it runs: 9 events each when every one fails and is caught, and the states around the Map.
+    expect(MAX_MAP_BATCHES * 9 + 30).toBeLessThan(25_000);
+  });
+
+  test("the listing of the most batches, and the Map's results for them, stay under the 256 KB state limit, however they end", async () => {
     const asl = definition(synth({ database: "app", tenantFanout: { stateMachine: true, batchSize: 1 } }).template);
     const map = asl.States.Batches;
-    // The largest listing the ListTenants state can pass on (it is under the same limit): batches
-    // of one tenant, the most batches per tenant.
-    const listing = (count: number) => {
-      const tenants = Array.from({ length: count }, (_, i) => `tenant_${String(i).padStart(6, "0")}`);
-      return { ok: true, command: "tenants", database: "app", bundleSha256: SHA, count, tenants, batchSize: 1, batches: tenants.map((t) => ({ tenants: [t] })), durationMs: 120 };
-    };
-    let count = 1000;
-    while (bytes(listing(count + 100)) < STATE_LIMIT_BYTES) count += 100;
+    // Batches of one tenant: the most batches per tenant.
+    const count = MAX_MAP_BATCHES;
     const mapInput = await evaluate(asl.States.ListTenants.Output, { result: { Payload: listing(count) } });
     expect(bytes(mapInput)).toBeLessThan(STATE_LIMIT_BYTES);
     expect(mapInput.batches).toHaveLength(count);
@@ -170,6 +187,6 @@ describe("tenantFanout.stateMachine", () => {
 
   test("rejects a batch size or concurrency out of range", () => {
     expect(() => synth({ tenantFanout: { stateMachine: true, batchSize: 0 } })).toThrow(/batchSize must be a whole number from 1 to 1000/);
-    expect(() => synth({ tenantFanout: { stateMachine: true, maxConcurrency: 101 } })).toThrow(/maxConcurrency must be a whole number from 1 to 100/);
+    expect(() => synth({ tenantFanout: { stateMachine: true, maxConcurrency: 41 } })).toThrow(/maxConcurrency must be a whole number from 1 to 40 \(an inline Map runs at most 40 iterations at once\), got 41/);
   });
 });
