@@ -14,11 +14,9 @@ import { createS3Client, publishBundle, s3SettingsFromEnv } from "../src/bundle/
 import type { DatabaseConfig } from "../src/config.ts";
 import { parseEvent } from "../handler/event.ts";
 import { LambicError } from "../src/errors.ts";
-import { messageWithoutReport, reportFromMessage, type TenantReport, type TenantResult } from "../handler/tenant-report.ts";
+import { compactReportFromMessage, isCompactReport, messageWithoutReport, reportFromMessage, type CompactReport, type TenantReport, type TenantResult } from "../handler/tenant-report.ts";
 import type { CliArgs } from "./args.ts";
 import type { Io, Output } from "./io.ts";
-
-
 
 const EVENT_COMMANDS = ["upgrade", "downgrade", "stamp", "current", "heads", "history", "check", "sql", "tenants"];
 const TENANT_COMMANDS = ["upgrade", "downgrade", "stamp", "current", "check"];
@@ -153,6 +151,13 @@ export async function invoke(database: DatabaseConfig, args: CliArgs, io: Io): P
     io.stderr(`lambic: TENANTS_FAILED: ${messageWithoutReport(payload!.errorMessage as string)}\n`);
     return { json: { ...failedReport, ok: false }, text: summarizeTenants(failedReport), exitCode: 1 };
   }
+  // The same, too large for the response: the failed tenants it could list, and where the rest is.
+  const failedCompact = response.FunctionError && payload?.errorType === "TENANTS_FAILED" && typeof payload.errorMessage === "string" ? compactReportFromMessage(payload.errorMessage) : undefined;
+  if (failedCompact) {
+    printCompactProgress(failedCompact, elapsedMs, io);
+    io.stderr(`lambic: TENANTS_FAILED: ${messageWithoutReport(payload!.errorMessage as string)}\n`);
+    return { json: { ...failedCompact, ok: false }, text: summarizeCompact(failedCompact), exitCode: 1 };
+  }
   if (response.FunctionError || !payload || payload.ok !== true) {
     if (logTail) io.stderr(`--- log tail of ${functionName} ---\n${logTail}${logTail.endsWith("\n") ? "" : "\n"}---\n`);
     const code = typeof payload?.errorType === "string" ? payload.errorType : "INVOKE_FAILED";
@@ -171,17 +176,49 @@ export async function invoke(database: DatabaseConfig, args: CliArgs, io: Io): P
     printTenantProgress(report, elapsedMs, io);
     return { json: payload, text: summarizeTenants(report), exitCode };
   }
+  if (isCompactReport(payload)) {
+    printCompactProgress(payload, elapsedMs, io);
+    return { json: payload, text: summarizeCompact(payload), exitCode };
+  }
   return { json: payload, text: summarize(payload), exitCode };
 }
 
+type BatchLine = { index: number; tenants: number; succeeded: number; failed: number; ms: number; error?: { code: string } };
+
 /** Progress of a tenant run, after the fact: per batch for a fanout, then the totals and rate. */
-function printTenantProgress(report: TenantReport & { batches?: { index: number; tenants: number; succeeded: number; failed: number; ms: number; error?: { code: string } }[] }, elapsedMs: number, io: Io): void {
-  for (const batch of report.batches ?? []) {
-    io.stderr(`batch ${batch.index + 1}/${report.batches!.length}: ${batch.tenants} tenant(s), ${batch.succeeded} ok, ${batch.failed} failed, ${batch.ms} ms${batch.error ? ` (${batch.error.code})` : ""}\n`);
+function printTenantProgress(report: TenantReport & { batches?: BatchLine[] }, elapsedMs: number, io: Io): void {
+  const failures = report.tenants.filter((t): t is Extract<TenantResult, { ok: false }> => !t.ok);
+  printProgress({ batches: report.batches, count: report.tenants.length, failed: report.failed, failures }, elapsedMs, io);
+}
+
+/** A compact report's progress: the batches it kept, the failed tenants it lists, how many it left out. */
+function printCompactProgress(report: CompactReport, elapsedMs: number, io: Io): void {
+  const batches = Array.isArray(report.batches) ? (report.batches as BatchLine[]) : undefined;
+  printProgress({ batches, count: report.count, failed: report.failed, failures: report.failedTenants }, elapsedMs, io);
+  if (report.failedTenantsOmitted) io.stderr(`(${report.failedTenantsOmitted} more failed tenant(s) in the full report)\n`);
+}
+
+function printProgress(
+  view: { batches?: readonly BatchLine[]; count: number; failed: number; failures: readonly { tenant: string; error: { code: string; message: string } }[] },
+  elapsedMs: number,
+  io: Io,
+): void {
+  for (const batch of view.batches ?? []) {
+    io.stderr(`batch ${batch.index + 1}/${view.batches!.length}: ${batch.tenants} tenant(s), ${batch.succeeded} ok, ${batch.failed} failed, ${batch.ms} ms${batch.error ? ` (${batch.error.code})` : ""}\n`);
   }
-  for (const tenant of report.tenants) if (!tenant.ok) io.stderr(`tenant ${tenant.tenant} failed: ${tenant.error.code}: ${tenant.error.message}\n`);
-  const perSecond = report.tenants.length / Math.max(elapsedMs / 1000, 0.001);
-  io.stderr(`tenants: ${report.tenants.length} done, ${report.failed} failed, 0 remaining, ${perSecond.toFixed(1)}/s\n`);
+  for (const tenant of view.failures) io.stderr(`tenant ${tenant.tenant} failed: ${tenant.error.code}: ${tenant.error.message}\n`);
+  const perSecond = view.count / Math.max(elapsedMs / 1000, 0.001);
+  io.stderr(`tenants: ${view.count} done, ${view.failed} failed, 0 remaining, ${perSecond.toFixed(1)}/s\n`);
+}
+
+/** A compact report in text: the counts, the failed tenants it lists, and where every tenant's outcome is. */
+function summarizeCompact(report: CompactReport): string {
+  const failures = report.failedTenants.map((t) => `${t.tenant}: FAILED ${t.error.code}`);
+  const omitted = report.failedTenantsOmitted ? [`… and ${report.failedTenantsOmitted} more failed tenant(s)`] : [];
+  const where = report.report
+    ? `Every tenant's outcome is in s3://${report.report.bucket}/${report.report.key} (${report.report.bytes} bytes of JSON, too large for the function's answer).`
+    : `${report.reportError ?? "The full report was not written."}`;
+  return [...failures, ...omitted, `${report.succeeded} of ${report.count} tenant(s) ok, ${report.failed} failed (database ${report.database}, bundle ${report.bundleSha256}). ${where}`].join("\n");
 }
 
 function summarizeTenants(report: TenantReport): string {
@@ -219,6 +256,12 @@ function summarize(result: Record<string, unknown>): string {
     case "check":
       lines.push(result.upToDate ? `${result.database} is up to date.` : `${result.database}: pending ${heads(result.pending)}`);
       break;
+    case "tenants": {
+      // One tenant a line, for grep and wc; the batches are the JSON's.
+      const batches = Array.isArray(result.batches) ? (result.batches as { tenants: string[] }[]) : [];
+      lines.push(...batches.flatMap((batch) => batch.tenants), `${result.count} tenant(s) of ${result.database} in ${batches.length} batch(es) of up to ${result.batchSize}`);
+      break;
+    }
     default:
       lines.push(JSON.stringify(result, null, 2));
   }

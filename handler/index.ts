@@ -13,6 +13,7 @@ import { LambicError } from "../src/errors.ts";
 import { createLogger, startInvocation } from "../src/observe/logger.ts";
 import { createMetrics, publishOutcome, publishTenantOutcome } from "../src/observe/metrics.ts";
 import { COMMANDS, eventDefaultsFromEnv, parseEvent } from "./event.ts";
+import { messageWithoutReport } from "./tenant-report.ts";
 import type { RunReport } from "./commands.ts";
 
 const logger = createLogger();
@@ -76,9 +77,34 @@ export async function handler(event: unknown, context: Context): Promise<LambicR
     // A malformed event is not a failed run of its command: its alarm stays quiet.
     if (coded.code === "INVALID_EVENT") dimensions.command = "invalid";
     publishOutcome(metrics, { ...dimensions, ok: false, durationMs, ...outcomeOf(report), errorCode: coded.code, requestId: context.awsRequestId });
-    logger.error("failed", { error: coded.toJSON(), stack: (error as Error)?.stack, durationMs, bundleSha256: report.bundleSha256 });
+    logger.error("failed", { error: loggedError(coded), stack: stackFrames(error), durationMs, bundleSha256: report.bundleSha256 });
     throw toFunctionError(coded);
   }
+}
+
+/** Items of a list in an error's details that the "failed" line keeps; the count of the rest follows. */
+const LOGGED_LIST_ITEMS = 100;
+
+/**
+ * The error as the "failed" line logs it: without the tenant report a TENANTS_FAILED message
+ * carries (each tenant has its own "tenant" line), long lists cut. CloudWatch cuts a log event
+ * at 256 KB, and a cut line is no longer JSON a query can read.
+ */
+function loggedError(error: LambicError): Record<string, unknown> {
+  const fields: Record<string, unknown> = { ...error.toJSON(), message: messageWithoutReport(error.message) };
+  for (const [field, value] of Object.entries(fields)) {
+    if (Array.isArray(value) && value.length > LOGGED_LIST_ITEMS) {
+      fields[field] = value.slice(0, LOGGED_LIST_ITEMS);
+      fields[`${field}Omitted`] = value.length - LOGGED_LIST_ITEMS;
+    }
+  }
+  return fields;
+}
+
+/** The stack's frames: its first line repeats the message, already in the line's error. */
+function stackFrames(error: unknown): string | undefined {
+  const stack = (error as Error)?.stack;
+  return typeof stack === "string" ? stack.split("\n").filter((line) => line.startsWith("    at ")).join("\n") : undefined;
 }
 
 function outcomeOf(report: RunReport) {

@@ -4,7 +4,8 @@
  *
  * Lambda keeps only errorType and errorMessage of a thrown error, so when some tenants failed
  * the whole report rides at the end of the message, after REPORT_MARKER, as one JSON line: the
- * coordinator and the CLI read every tenant's outcome back from it, the log keeps it too.
+ * coordinator and the CLI read every tenant's outcome back from it. The log does not repeat it
+ * (the "failed" line drops it): each tenant has its own "tenant" line there.
  *
  * Lambda also refuses a synchronous answer over 6 MB: the invocation fails with a payload-size
  * error and whatever the run did goes unreported. A report that would not fit in the response

@@ -11,7 +11,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import postgres from "postgres";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { compactReportFromMessage } from "../../handler/tenant-report.ts";
+import { compactReportFromMessage, messageWithoutReport, REPORT_MARKER } from "../../handler/tenant-report.ts";
 import { getObject } from "../../src/bundle/s3-bundles.ts";
 import { createTestDatabase, type TestDatabase } from "../support/database.ts";
 import { ensureBuilt } from "./support/build.ts";
@@ -175,6 +175,11 @@ describe("lambic invoke --fanout", () => {
     const failing = batchInvocations(before).find((b) => (b.event as { tenants: string[] }).tenants.includes("tenant_013"))!;
     expect(failing.invocation.functionError).toBe("Unhandled");
     expect(failing.invocation.payload).toMatchObject({ errorType: "TENANTS_FAILED" });
+    // Its "failed" line is the summary, not the report again: each tenant has a "tenant" line.
+    const failedLine = jsonLines(failing.invocation.log).find((l) => l.message === "failed")!;
+    expect(failedLine.error).toMatchObject({ code: "TENANTS_FAILED", failedTenants: ["tenant_013"], message: messageWithoutReport(failing.invocation.payload!.errorMessage as string) });
+    expect(JSON.stringify(failedLine)).not.toContain(REPORT_MARKER.trim());
+    expect(jsonLines(failing.invocation.log).filter((l) => l.message === "tenant")).toHaveLength(8);
     const records = emfLines(failing.invocation.log);
     expect(records.find((r) => r.tenant === "tenant_013")).toMatchObject({ TenantFailed: 1, errorCode: "STATEMENT_FAILED" });
     expect(records.find((r) => r.tenant === "tenant_012")).toMatchObject({ TenantFailed: 0, to: HEAD });
@@ -239,8 +244,18 @@ describe("the handler's tenant events", () => {
   it('"tenants" lists the tenants and their batches (the Step Functions Map items)', async () => {
     const listed = await pool.invoke({ command: "tenants", batchSize: 12 });
     expect(listed.functionError, listed.log).toBeUndefined();
-    expect(listed.payload).toMatchObject({ ok: true, command: "tenants", database: "app", bundleSha256: sha, count: 30, tenants: TENANTS, batchSize: 12 });
-    expect((listed.payload!.batches as { tenants: string[] }[]).map((b) => b.tenants.length)).toEqual([12, 12, 6]);
+    expect(listed.payload).toMatchObject({ ok: true, command: "tenants", database: "app", bundleSha256: sha, count: 30, batchSize: 12 });
+    const batches = listed.payload!.batches as { tenants: string[] }[];
+    expect(batches.map((b) => b.tenants.length)).toEqual([12, 12, 6]);
+    // Each name once (the listing shares a Step Functions state's 256 KB): in its batch only.
+    expect(batches.flatMap((b) => b.tenants)).toEqual(TENANTS);
+    expect(listed.payload!.tenants).toBeUndefined();
+  });
+
+  it("lambic invoke tenants prints one tenant a line, then the count and the batches", async () => {
+    const run = await runCli(["invoke", "--function", FUNCTION, "--endpoint", server.endpoint, "--name", "app", "tenants", "--batch-size", "12"], cliEnv(), project);
+    expect(run.code, run.stderr).toBe(0);
+    expect(run.stdout.trim().split("\n")).toEqual([...TENANTS, "30 tenant(s) of app in 3 batch(es) of up to 12", `bundle ${sha}`]);
   });
 });
 
@@ -265,6 +280,8 @@ describe("a report too large for Lambda's response (LAMBIC_RESPONSE_LIMIT_BYTES)
     expect(compact.batches.map((b: { tenants: number }) => b.tenants)).toEqual([8, 8, 8, 6]);
     expect(responseBytes(coordinator.invocation.payload)).toBeLessThanOrEqual(SMALL_LIMIT);
     expect(jsonLines(coordinator.invocation.log).find((l) => l.message === "report")).toMatchObject({ bucket: s3.bucket, key, limitBytes: SMALL_LIMIT });
+    expect(run.stderr).toContain("batch 4/4: 6 tenant(s), 6 ok, 0 failed");
+    expect(run.stderr).toMatch(/tenants: 30 done, 0 failed, 0 remaining, [\d.]+\/s/);
 
     // The object holds every tenant's outcome, steps included: what the answer would have been.
     const full = await readJson(s3.bucket, key);
@@ -344,6 +361,9 @@ describe("a report too large for Lambda's response (LAMBIC_RESPONSE_LIMIT_BYTES)
       expect(compactReportFromMessage(message)).toMatchObject({ command: "fanout", count: 30, succeeded: 29, failed: 1, failedTenants: [{ tenant: "tenant_013", error: { code: "STATEMENT_FAILED" } }], report: { bucket: s3.bucket, key } });
       expect(run.stderr).toContain("TENANTS_FAILED: 1 of 30 tenant(s)");
       expect(run.stderr).toContain(`s3://${s3.bucket}/${key}`);
+      expect(run.stderr).toContain("tenant tenant_013 failed: STATEMENT_FAILED: Revision bbbb00000002 (upgrade) failed");
+      expect(run.stderr).toMatch(/tenants: 30 done, 1 failed, 0 remaining/);
+      expect(JSON.parse(run.stdout)).toMatchObject({ ok: false, command: "fanout", count: 30, succeeded: 29, failed: 1, failedTenants: [{ tenant: "tenant_013" }], report: { bucket: s3.bucket, key } });
 
       // The batch holding tenant_013 failed over the limit too: its report went to S3 and the
       // coordinator read every one of its tenants' outcomes back from there.
@@ -365,5 +385,14 @@ describe("a report too large for Lambda's response (LAMBIC_RESPONSE_LIMIT_BYTES)
     }
     const rerun = await pool.invoke({ command: "upgrade", target: "head", tenants: ["tenant_013"] });
     expect(rerun.payload).toMatchObject({ ok: true, succeeded: 1 });
+  });
+
+  it("lambic invoke in text mode prints a compact report's counts and where every tenant's outcome is", async () => {
+    const run = await runCli(["invoke", "--function", SMALL_FUNCTION, "--endpoint", server.endpoint, "--name", "app", "downgrade", "base"], cliEnv(), project);
+    expect(run.code, run.stderr).toBe(0);
+    const invocation = smallPool.invocations.at(-1)!.invocation;
+    const key = `${PREFIX}/app/reports/downgrade__${invocation.requestId}.json`;
+    expect(run.stdout.trim()).toBe(`30 of 30 tenant(s) ok, 0 failed (database app, bundle ${sha}). Every tenant's outcome is in s3://${s3.bucket}/${key} (${(invocation.payload!.report as { bytes: number }).bytes} bytes of JSON, too large for the function's answer).`);
+    expect(run.stderr).toMatch(/tenants: 30 done, 0 failed, 0 remaining/);
   });
 });
