@@ -60,7 +60,9 @@ const RUN_FAILURES = new Set<string>(["STATEMENT_FAILED", "STATEMENT_TIMEOUT", "
 /** Time kept back from statement_timeout to roll back, write the SQL fallback and flush metrics. */
 const DEFAULT_DEADLINE_MARGIN_MS = 3000;
 
-export async function runEvent(event: LambicEvent, deps: Deps): Promise<Record<string, unknown>> {
+export async function runEvent(event: LambicEvent, invocation: Deps): Promise<Record<string, unknown>> {
+  // A batch of a fan-out answers by its coordinator's deadline: every budget below counts to it.
+  const deps = event.deadline === undefined ? invocation : { ...invocation, context: contextUntil(invocation.context, event.deadline) };
   const { env, report } = deps;
   const location = bundleLocation(env, event.database);
   const load = await loadBundle(env, location, event.bundleSha256);
@@ -152,18 +154,30 @@ function migrationCommand(event: LambicEvent): MigrationCommand {
   return { kind: event.command as "upgrade" | "downgrade", target: event.targets[0]! };
 }
 
+/** The Lambda context, its remaining time ending at `deadline` (epoch milliseconds) when that comes first. */
+function contextUntil(context: Context, deadline: number): Context {
+  const bounded = Object.create(context) as Context;
+  bounded.getRemainingTimeInMillis = () => Math.min(context.getRemainingTimeInMillis(), deadline - Date.now());
+  return bounded;
+}
+
+/** LAMBIC_DEADLINE_MARGIN_MS: the time kept back before the invocation's end to roll back and report. */
+export function deadlineMarginMs(env: Record<string, string | undefined>): number {
+  return envWholeNumber(env, "LAMBIC_DEADLINE_MARGIN_MS", { unset: DEFAULT_DEADLINE_MARGIN_MS, min: 0, max: 900_000, unit: "milliseconds" });
+}
+
 /**
  * statement_timeout and lock_timeout bounded by the invocation's remaining time minus a margin,
  * so PostgreSQL cancels and rolls back before Lambda kills the process mid-transaction.
  */
 export function runBudget(deps: Pick<Deps, "env" | "context">, bundle: OpenedBundle): { statementTimeoutMs: number; lockTimeoutMs: number; remainingMs: number; marginMs: number } {
   const remainingMs = deps.context.getRemainingTimeInMillis();
-  const marginMs = envWholeNumber(deps.env, "LAMBIC_DEADLINE_MARGIN_MS", { unset: DEFAULT_DEADLINE_MARGIN_MS, min: 0, max: 900_000, unit: "milliseconds" });
+  const marginMs = deadlineMarginMs(deps.env);
   const budget = Math.floor(remainingMs - marginMs);
   if (budget < 100) {
     throw new LambicError(
       "STATEMENT_TIMEOUT",
-      `Only ${remainingMs} ms of the invocation remain, and ${marginMs} ms are kept back to roll back and report; nothing was started. Raise the function's timeout (or lower LAMBIC_DEADLINE_MARGIN_MS).`,
+      `Only ${Math.max(0, remainingMs)} ms of the invocation remain, and ${marginMs} ms are kept back to roll back and report; nothing was started. Raise the function's timeout (or lower LAMBIC_DEADLINE_MARGIN_MS).`,
       { remainingMs, marginMs },
     );
   }

@@ -23,9 +23,9 @@ export type CommandName = (typeof COMMANDS)[number];
 const COMMON_FIELDS = ["command", "database", "bundle"] as const;
 /** The fields each command takes besides command, database and bundle. */
 const COMMAND_FIELDS: Readonly<Record<CommandName, readonly string[]>> = {
-  upgrade: ["target", "x", "dryRun", "allowChanged", "tenants"],
-  downgrade: ["target", "x", "dryRun", "allowChanged", "tenants"],
-  stamp: ["target", "purge", "dryRun", "tenants"],
+  upgrade: ["target", "x", "dryRun", "allowChanged", "tenants", "deadline"],
+  downgrade: ["target", "x", "dryRun", "allowChanged", "tenants", "deadline"],
+  stamp: ["target", "purge", "dryRun", "tenants", "deadline"],
   current: ["tenants"],
   heads: [],
   history: ["range"],
@@ -72,6 +72,11 @@ export interface LambicEvent {
   readonly batchSize: number;
   /** fanout only: batch invocations at once. */
   readonly concurrency: number;
+  /**
+   * Epoch milliseconds by which the invocation must have answered, when sooner than its own end:
+   * a fan-out's coordinator sets it on each batch, so that the batch answers in time for the report.
+   */
+  readonly deadline: number | undefined;
 }
 
 export interface EventDefaults {
@@ -145,7 +150,16 @@ export function parseEvent(raw: unknown, defaults: EventDefaults): LambicEvent {
     operation,
     batchSize: parseCount(event.batchSize, "batchSize", DEFAULT_BATCH_SIZE, MAX_EVENT_TENANTS),
     concurrency: parseCount(event.concurrency, "concurrency", DEFAULT_FANOUT_CONCURRENCY, MAX_FANOUT_CONCURRENCY),
+    deadline: parseDeadline(event.deadline),
   };
+}
+
+function parseDeadline(value: unknown): number | undefined {
+  if (value === undefined) return undefined;
+  if (typeof value !== "number" || !Number.isSafeInteger(value) || value < 1) {
+    throw invalid("deadline", value, `"deadline" is ${describe(value)}; expected a time in epoch milliseconds (a whole number, e.g. ${Date.now() + 60_000}), as a fan-out's coordinator sets it, or leave it out.`);
+  }
+  return value;
 }
 
 function parseOperation(command: CommandName, operation: unknown): FanoutOperation | undefined {

@@ -16,7 +16,7 @@ import { reportsPrefix, type BundleLocation } from "../src/bundle/s3-bundles.ts"
 import type { Connection } from "../src/db/connection.ts";
 import { LambicError } from "../src/errors.ts";
 import { readReport } from "./bundle-source.ts";
-import type { Deps } from "./commands.ts";
+import { deadlineMarginMs, type Deps } from "./commands.ts";
 import type { LambicEvent } from "./event.ts";
 import { envWholeNumber } from "../src/env-number.ts";
 import { selectEventTenants } from "./tenants.ts";
@@ -95,6 +95,8 @@ export function fanoutFunction(deps: Pick<Deps, "env" | "context">): string {
 export async function runFanout(event: LambicEvent, bundle: OpenedBundle, deps: FanoutDeps, base: Record<string, unknown>): Promise<Record<string, unknown>> {
   const operation = event.operation!;
   const startMarginMs = envWholeNumber(deps.env, "LAMBIC_FANOUT_START_MARGIN_MS", { unset: DEFAULT_START_MARGIN_MS, min: 0, max: 900_000, unit: "milliseconds" });
+  // Each batch must answer this long before the coordinator's end, for the report to be made.
+  const answerMarginMs = deadlineMarginMs(deps.env);
   const tenants = await listOnce(bundle, deps.connect, event.tenants);
   const batches = splitBatches(tenants, event.batchSize);
   const functionName = fanoutFunction(deps);
@@ -121,7 +123,7 @@ export async function runFanout(event: LambicEvent, bundle: OpenedBundle, deps: 
                 code: "INVOKE_FAILED",
                 message: `Batch ${index + 1} was not invoked: only ${remainingMs} ms of the fan-out's invocation remained (LAMBIC_FANOUT_START_MARGIN_MS ${startMarginMs}). Raise the function's timeout, lower batchSize or raise concurrency, or use the Step Functions fan-out; then run again for the tenants not run.`,
               })
-            : await invokeBatch(client, InvokeCommand, functionName, batchEvent(event, bundle, batch), index, batch, readStored);
+            : await invokeBatch(client, InvokeCommand, functionName, batchEvent(event, bundle, batch, Date.now() + remainingMs - answerMarginMs), index, batch, readStored);
         perBatch[index] = outcome;
         for (const result of outcome.results) {
           done++;
@@ -195,13 +197,14 @@ async function storedBatchResults(compact: CompactReport, read: (stored: StoredR
   }
 }
 
-function batchEvent(event: LambicEvent, bundle: OpenedBundle, tenants: readonly string[]): Record<string, unknown> {
+function batchEvent(event: LambicEvent, bundle: OpenedBundle, tenants: readonly string[], deadline: number): Record<string, unknown> {
   const batch: Record<string, unknown> = {
     command: event.operation,
     database: event.database,
     target: event.operation === "stamp" && event.targets.length > 1 ? event.targets : event.targets[0],
     bundle: { sha256: bundle.sha256 },
     tenants,
+    deadline: Math.floor(deadline),
   };
   if (Object.keys(event.x).length > 0 && event.operation !== "stamp") batch.x = event.x;
   if (event.allowChanged && event.operation !== "stamp") batch.allowChanged = true;

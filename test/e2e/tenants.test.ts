@@ -11,7 +11,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import postgres from "postgres";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { compactReportFromMessage, messageWithoutReport, REPORT_MARKER } from "../../handler/tenant-report.ts";
+import { compactReportFromMessage, messageWithoutReport, REPORT_MARKER, reportFromMessage } from "../../handler/tenant-report.ts";
 import { getObject } from "../../src/bundle/s3-bundles.ts";
 import { createTestDatabase, type TestDatabase } from "../support/database.ts";
 import { ensureBuilt } from "./support/build.ts";
@@ -256,6 +256,42 @@ describe("the handler's tenant events", () => {
     const run = await runCli(["invoke", "--function", FUNCTION, "--endpoint", server.endpoint, "--name", "app", "tenants", "--batch-size", "12"], cliEnv(), project);
     expect(run.code, run.stderr).toBe(0);
     expect(run.stdout.trim().split("\n")).toEqual([...TENANTS, "30 tenant(s) of app in 3 batch(es) of up to 12", `bundle ${sha}`]);
+  });
+
+  it("a fan-out's batches answer by its deadline: a tenant waiting on a lock times out in time for the report", async () => {
+    // 6 s for the coordinator, 0.5 s kept back by each: a batch's lock wait is cut near 5 s
+    // (lock_timeout and statement_timeout both end there, whichever fires first), where the
+    // configured lock_timeout (10 s) would outlast the coordinator.
+    const name = "lambic-tenants-short";
+    const short = new LambdaPool(name, { ...pool.env, LAMBIC_FANOUT_START_MARGIN_MS: "1000", LAMBIC_DEADLINE_MARGIN_MS: "500" });
+    functions.set(name, short);
+    const blocker = await sql.reserve();
+    try {
+      // Started first: the deadline counts from the invocation, not from a cold start.
+      expect((await short.invoke({ command: "heads" })).functionError).toBeUndefined();
+      // (The version table as lambic makes it, for when this test runs alone.)
+      await blocker`CREATE TABLE IF NOT EXISTS tenant_005.lambic_version (version_num varchar(32) NOT NULL, CONSTRAINT lambic_version_pkc PRIMARY KEY (version_num))`;
+      await blocker`BEGIN`;
+      await blocker`LOCK TABLE tenant_005.lambic_version IN ACCESS EXCLUSIVE MODE`;
+      const started = Date.now();
+      const run = await short.invoke({ command: "fanout", operation: "upgrade", target: "head", tenants: ["tenant_004", "tenant_005"], batchSize: 1 }, { timeoutMs: 6000 });
+      expect(Date.now() - started).toBeLessThan(6000);
+      expect(run.payload).toMatchObject({ errorType: "TENANTS_FAILED" });
+      const report = reportFromMessage(run.payload!.errorMessage as string)!;
+      expect(report.tenants).toEqual([
+        expect.objectContaining({ tenant: "tenant_004", ok: true }),
+        expect.objectContaining({ tenant: "tenant_005", ok: false, error: expect.objectContaining({ code: expect.stringMatching(/^(LOCK|STATEMENT)_TIMEOUT$/) }) }),
+      ]);
+      // Each batch event carried the coordinator's end less its margin (the invocation began a few ms after `started`).
+      const batchEvents = short.invocations.map((i) => i.event as { command: string; deadline?: number }).filter((e) => e.command === "upgrade");
+      expect(batchEvents).toHaveLength(2);
+      for (const event of batchEvents) expect(event.deadline! - started).toSatisfy((ms: number) => ms > 5000 && ms <= 5500 + 100);
+    } finally {
+      await blocker`ROLLBACK`;
+      blocker.release();
+      functions.delete(name);
+      await short.stop();
+    }
   });
 });
 

@@ -59,6 +59,12 @@ describe("parseEvent", () => {
     expect(parseEvent({ command: "tenants", batchSize: 50 }, defaults)).toMatchObject({ command: "tenants", batchSize: 50, targets: [] });
   });
 
+  it("a batch's operation takes deadline, epoch milliseconds its coordinator sets", () => {
+    expect(parseEvent({ command: "upgrade", target: "head", tenants: ["a"], deadline: 1795347840254 }, defaults)).toMatchObject({ deadline: 1795347840254 });
+    expect(parseEvent({ command: "stamp", target: "head", deadline: 1795347840254 }, defaults)).toMatchObject({ deadline: 1795347840254 });
+    expect(parseEvent({ command: "downgrade", target: "-1" }, defaults).deadline).toBeUndefined();
+  });
+
   it("accepts the infra test events", () => {
     expect(parseEvent({ command: "downgrade", target: "-1" }, defaults)).toMatchObject({ command: "downgrade", targets: ["-1"], database: "main" });
     expect(parseEvent({ command: "current" }, defaults)).toMatchObject({ command: "current", targets: [] });
@@ -135,6 +141,10 @@ describe("parseEvent", () => {
     ["batchSize outside fanout", { command: "upgrade", target: "head", batchSize: 2 }, "batchSize", /not used by command "upgrade"/],
     ["dryRun on fanout", { command: "fanout", operation: "upgrade", target: "head", dryRun: true }, "dryRun", /not used by command "fanout"/],
     ["target on tenants", { command: "tenants", target: "head" }, "target", /not used by command "tenants"/],
+    ["deadline as a date string", { command: "upgrade", target: "head", deadline: "2026-11-22T12:00:00Z" }, "deadline", /the string "2026-11-22T12:00:00Z"; expected a time in epoch milliseconds/],
+    ["deadline fractional", { command: "upgrade", target: "head", deadline: 1795347840254.5 }, "deadline", /epoch milliseconds \(a whole number/],
+    ["deadline negative", { command: "upgrade", target: "head", deadline: -1 }, "deadline", /epoch milliseconds/],
+    ["deadline on fanout", { command: "fanout", operation: "upgrade", target: "head", deadline: 1795347840254 }, "deadline", /not used by command "fanout"/],
   ];
 
   it.each(cases)("rejects %s, naming the field", (_name, event, field, message) => {
