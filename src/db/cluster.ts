@@ -81,8 +81,8 @@ async function locateBinaries(): Promise<PostgresBinaries> {
 /**
  * The platform package ships its shared libraries without their version links (npm packs no
  * symlinks) and lists them in `native/pg-symlinks.json` for its postinstall script to create.
- * npm ≥ 12 skips a dependency's install scripts unless the project allows them (and
- * `--ignore-scripts` always does), leaving initdb unable to load libicu. So the links that are
+ * npm ≥ 12 and pnpm ≥ 10 skip a dependency's install scripts unless the project allows them,
+ * leaving initdb unable to load libicu. So the links that are
  * missing are made here, as that script would: relative, next to their library.
  */
 export async function ensureLibraryLinks(packageDir: string, packageName: string): Promise<void> {
@@ -191,13 +191,10 @@ export async function initCluster(options: ClusterOptions): Promise<void> {
       runAs,
     );
   } catch (error) {
-    const message = String((error as Error).message);
-    const next = message.includes("error while loading shared libraries")
-      ? "The binaries cannot load a library they need: reinstall dependencies (npm ci) on this platform"
-      : `Check that the directory is writable${runAs.uid !== undefined ? ` by the "${CLUSTER_USER}" OS user (as root, keep it out of /root)` : ""}`;
     throw new LambicError(
       "CONNECTION_FAILED",
-      `Could not create an embedded PostgreSQL cluster in ${options.dataDir}: ${message}. ${next}, or set a database URL.`,
+      `Could not create an embedded PostgreSQL cluster in ${options.dataDir}: ${String((error as Error).message)}. ` +
+        `Check that the directory is writable${runAs.uid !== undefined ? ` by the "${CLUSTER_USER}" OS user (as root, keep it out of /root)` : ""}, or set a database URL.`,
       { dataDir: options.dataDir },
       { cause: error },
     );
