@@ -70,6 +70,13 @@ const OPTIONS = {
 const RELATIVE = /^-\d+$/;
 const HIDDEN = "\u0000";
 
+/** Options that take a value, by how they are written: `--rev-range` and `-r`. */
+const VALUE_FLAGS = new Set(
+  Object.entries(OPTIONS).flatMap(([name, option]) => (option.type === "string" ? [`--${name}`, ...("short" in option ? [`-${option.short}`] : [])] : [])),
+);
+/** A value like "-3:" or "-1" (a relative target), which the option parser takes for an option. */
+const DASH_DIGIT = /^-\d/;
+
 export interface CliArgs {
   readonly command: string | undefined;
   readonly positionals: readonly string[];
@@ -112,12 +119,23 @@ export interface CliArgs {
 export function parseCliArgs(argv: readonly string[]): CliArgs {
   let parsed;
   try {
-    // "-1" and "-2" are relative targets, not options: hide them from the option parser.
-    const args = argv.map((arg) => (RELATIVE.test(arg) ? `${HIDDEN}${arg}` : arg));
+    const args: string[] = [];
+    for (let i = 0; i < argv.length; i++) {
+      const arg = argv[i]!;
+      const next = argv[i + 1];
+      if (VALUE_FLAGS.has(arg) && next !== undefined && DASH_DIGIT.test(next)) {
+        // "-r -3:" is "-r" with the value "-3:", as "-r-3:" and "--rev-range=-3:" are.
+        args.push(arg.startsWith("--") ? `${arg}=${next}` : `${arg}${next}`);
+        i++;
+      } else {
+        // "-1" and "-2" are relative targets, not options: hide them from the option parser.
+        args.push(RELATIVE.test(arg) ? `${HIDDEN}${arg}` : arg);
+      }
+    }
     parsed = parseArgs({ args, options: OPTIONS, allowPositionals: true, strict: true });
     parsed.positionals = parsed.positionals.map((p) => (p.startsWith(HIDDEN) ? p.slice(HIDDEN.length) : p));
   } catch (error) {
-    throw new LambicError("USAGE", `${(error as Error).message}. Run "lambic --help" for the commands and options.`, {});
+    throw new LambicError("USAGE", `${(error as Error).message.replace(/\.$/, "")}. Run "lambic --help" for the commands and options.`, {});
   }
   const x: Record<string, string> = {};
   for (const pair of parsed.values.x ?? []) {

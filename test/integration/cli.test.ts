@@ -119,6 +119,24 @@ describe("graph commands", () => {
     expect(lambic(dir, ["frobnicate"]).code).toBe(2);
   });
 
+  it("takes a relative range after -r as its value: -r -1: is -r-1: and --rev-range=-1:", () => {
+    const expected = lambic(dir, ["--json", "history", "-r-1:"]);
+    expect(expected.code).toBe(0);
+    expect(expected.json.revisions.map((r: { id: string }) => r.id)).toEqual(["8a5d0e6f7c97", "7f4c9d5e6b86"]);
+    for (const args of [["-r", "-1:"], ["--rev-range", "-1:"], ["--rev-range=-1:"]]) {
+      const run = lambic(dir, ["--json", "history", ...args]);
+      expect(run.code).toBe(0);
+      expect(run.json).toEqual(expected.json);
+    }
+  });
+
+  it("says how to pass a value that starts with a dash, in one sentence per point", () => {
+    const run = lambic(dir, ["--json", "revision", "-m", "-draft"]);
+    expect(run.code).toBe(2);
+    expect(run.json.error.message).toContain(`'-m-XYZ'. Run "lambic --help"`);
+    expect(run.json.error.message).not.toContain("..");
+  });
+
   it("runs npm run migrate:sql as upgrade --sql: to head by default, or the target or range given", () => {
     expect(JSON.parse(readFileSync(join(repo, "package.json"), "utf8")).scripts["migrate:sql"]).toBe("node dist/cli.mjs upgrade --sql");
     const steps = (script: string) => script.split("\n").filter((line) => line.startsWith("-- Running"));
