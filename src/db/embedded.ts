@@ -10,9 +10,11 @@
  * reboot; the next command then creates a fresh cluster).
  */
 import { createHash } from "node:crypto";
-import { chmod, mkdir, readFile, writeFile } from "node:fs/promises";
+import { chmod, mkdir, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
+import { setTimeout as sleep } from "node:timers/promises";
+import { LambicError } from "../errors.ts";
 import {
   CLUSTER_USER,
   clusterUrl,
@@ -48,10 +50,21 @@ const DATABASE = "lambic";
 const PORT_BASE = 54_320;
 const PORT_SPREAD = 1_000;
 
-export async function ensureEmbeddedPostgres(projectDir: string): Promise<EmbeddedPostgres> {
+/** How long a command waits while another one creates or starts the project's server (initdb on a slow disk takes a while). */
+const LOCK_WAIT_MS = 120_000;
+
+/** `lockWaitMs`: how long to wait for another command that is creating or starting the server. */
+export async function ensureEmbeddedPostgres(projectDir: string, options: { lockWaitMs?: number } = {}): Promise<EmbeddedPostgres> {
   const project = resolve(projectDir);
   const lambicDir = join(project, ".lambic");
   await mkdir(lambicDir, { recursive: true });
+  // Commands started together on a fresh project would each run initdb on the same folder (all
+  // but one fail) or each write its own password to embedded.json: one at a time, the others
+  // then find the server running.
+  return withProjectLock(lambicDir, options.lockWaitMs ?? LOCK_WAIT_MS, () => ensureLocked(project, lambicDir));
+}
+
+async function ensureLocked(project: string, lambicDir: string): Promise<EmbeddedPostgres> {
   let state = await readState(lambicDir);
 
   if (!state || !(await isInitialised(state.dataDir))) {
@@ -108,9 +121,62 @@ export async function embeddedStatus(projectDir: string): Promise<{ exists: bool
 
 /** Stops the project's embedded PostgreSQL (its data stays). Resolves false when it was not running. */
 export async function stopEmbedded(projectDir: string): Promise<boolean> {
-  const state = await readState(join(resolve(projectDir), ".lambic"));
+  const lambicDir = join(resolve(projectDir), ".lambic");
+  const state = await readState(lambicDir);
   if (!state) return false;
-  return stopCluster(state.dataDir);
+  return withProjectLock(lambicDir, LOCK_WAIT_MS, () => stopCluster(state.dataDir));
+}
+
+/**
+ * Runs `work` while this process holds `.lambic/embedded.lock` (a file made with O_EXCL, holding
+ * the holder's pid). A lock whose process has died is taken over; waiting longer than `waitMs`
+ * is an error naming the process and the file.
+ */
+async function withProjectLock<T>(lambicDir: string, waitMs: number, work: () => Promise<T>): Promise<T> {
+  const lock = join(lambicDir, "embedded.lock");
+  const deadline = Date.now() + waitMs;
+  for (;;) {
+    try {
+      await writeFile(lock, String(process.pid), { flag: "wx" });
+      break;
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== "EEXIST") throw error;
+    }
+    const holder = await lockHolder(lock);
+    // Read twice before removing: a lock removed and taken meanwhile holds another pid.
+    if (holder !== undefined && !isAlive(holder) && (await lockHolder(lock)) === holder) {
+      await rm(lock, { force: true });
+      continue;
+    }
+    if (Date.now() > deadline) {
+      throw new LambicError(
+        "CONNECTION_FAILED",
+        `Another lambic command${holder === undefined ? "" : ` (process ${holder})`} has been creating or starting the embedded PostgreSQL for over ${waitMs / 1000} s. Wait for it to finish; if no lambic command is running, delete ${lock}.`,
+        { lock, pid: holder },
+      );
+    }
+    await sleep(100);
+  }
+  try {
+    return await work();
+  } finally {
+    await rm(lock, { force: true });
+  }
+}
+
+/** The pid in a lock file; undefined while its holder has not written it yet, or once it is gone. */
+async function lockHolder(lock: string): Promise<number | undefined> {
+  const pid = Number(await readFile(lock, "utf8").catch(() => ""));
+  return Number.isInteger(pid) && pid > 0 ? pid : undefined;
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === "EPERM"; // it exists, as another user's process
+  }
 }
 
 async function defaultDataDir(project: string): Promise<string> {

@@ -1,5 +1,5 @@
-import { execSync } from "node:child_process";
-import { cp, mkdtemp, readFile, rm } from "node:fs/promises";
+import { execFile, execSync, spawnSync } from "node:child_process";
+import { cp, mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { afterAll, expect, it } from "vitest";
@@ -105,6 +105,62 @@ it("upgrade head without a database URL starts the embedded PostgreSQL, says whe
     expect(JSON.parse(second.stdout)).toEqual({ versions: ["8a5d0e6f7c97"], heads: ["8a5d0e6f7c97"] });
     expect(second.stderr).toContain(`using the embedded PostgreSQL already running on port ${where![1]}`);
   } finally {
+    await stopEmbedded(project);
+    await rm(project, { recursive: true, force: true });
+    if (dataDir && !dataDir.startsWith(project)) await rm(dirname(dataDir), { recursive: true, force: true });
+  }
+});
+
+it("commands started together on a fresh project share one embedded PostgreSQL: one creates it, the others wait for it", async () => {
+  const project = await mkdtemp(join(tmpdir(), "lambic-project-"));
+  await cp(join(import.meta.dirname, "../../../revisions/main"), join(project, "revisions/main"), { recursive: true });
+  const cli = join(import.meta.dirname, "../../../dist/cli.mjs");
+  const env = { ...process.env };
+  delete env.DATABASE_URL;
+  const lambic = (...args: string[]) =>
+    new Promise<{ code: number | null; stdout: string; stderr: string }>((done) => {
+      execFile(process.execPath, [cli, ...args], { cwd: project, env }, (error, stdout, stderr) => done({ code: error ? (error.code as number) : 0, stdout, stderr }));
+    });
+  let dataDir: string | undefined;
+  try {
+    const runs = await Promise.all([lambic("--json", "upgrade", "head"), lambic("--json", "current"), lambic("--json", "current")]);
+    for (const run of runs) expect(run.code, run.stderr).toBe(0);
+    const ports = runs.map((run) => /embedded PostgreSQL (?:just started|already running) on port (\d+)/.exec(run.stderr)?.[1]);
+    expect(new Set(ports).size, runs.map((run) => run.stderr).join("\n")).toBe(1);
+    expect(runs.filter((run) => run.stderr.includes("just started"))).toHaveLength(1);
+    dataDir = /\(data: (.+?)\)/.exec(runs[0]!.stderr)![1];
+    expect(JSON.parse(runs[0]!.stdout)).toMatchObject({ to: ["8a5d0e6f7c97"] });
+    const after = await lambic("--json", "current");
+    expect(JSON.parse(after.stdout)).toEqual({ versions: ["8a5d0e6f7c97"], heads: ["8a5d0e6f7c97"] });
+  } finally {
+    await stopEmbedded(project);
+    await rm(project, { recursive: true, force: true });
+    if (dataDir && !dataDir.startsWith(project)) await rm(dirname(dataDir), { recursive: true, force: true });
+  }
+});
+
+it("takes over a lock left by a command that died, and says who holds a lock it waited too long for", async () => {
+  const project = await mkdtemp(join(tmpdir(), "lambic-project-"));
+  const lock = join(project, ".lambic", "embedded.lock");
+  let dataDir: string | undefined;
+  try {
+    await mkdir(join(project, ".lambic"));
+    // A lock held by a process that is alive (this one): CONNECTION_FAILED once the wait is over.
+    await writeFile(lock, String(process.pid));
+    const error = await ensureEmbeddedPostgres(project, { lockWaitMs: 300 }).catch((caught: unknown) => caught);
+    expect(error).toMatchObject({ code: "CONNECTION_FAILED", details: { lock, pid: process.pid } });
+    expect((error as Error).message).toContain(`Another lambic command (process ${process.pid}) has been creating or starting the embedded PostgreSQL for over 0.3 s`);
+    expect((error as Error).message).toContain(`delete ${lock}`);
+
+    // A lock whose process has exited is taken over, and released when done.
+    const exited = spawnSync(process.execPath, ["-e", "0"]).pid;
+    await writeFile(lock, String(exited));
+    const embedded = await ensureEmbeddedPostgres(project, { lockWaitMs: 5_000 });
+    dataDir = embedded.dataDir;
+    expect(embedded.started).toBe(true);
+    await expect(readFile(lock, "utf8")).rejects.toMatchObject({ code: "ENOENT" });
+  } finally {
+    await rm(lock, { force: true });
     await stopEmbedded(project);
     await rm(project, { recursive: true, force: true });
     if (dataDir && !dataDir.startsWith(project)) await rm(dirname(dataDir), { recursive: true, force: true });
