@@ -9,10 +9,10 @@
  * `<tmpdir>/lambic-<hash of the project path>/data` (emptied when the temp dir is, e.g. at
  * reboot; the next command then creates a fresh cluster).
  */
-import { createHash } from "node:crypto";
-import { chmod, mkdir, readFile, rm, writeFile } from "node:fs/promises";
+import { createHash, randomBytes } from "node:crypto";
+import { chmod, mkdir, readdir, readFile, rename, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
-import { join, resolve } from "node:path";
+import { basename, dirname, join, resolve } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { LambicError } from "../errors.ts";
 import {
@@ -69,9 +69,12 @@ async function ensureLocked(project: string, lambicDir: string): Promise<Embedde
 
   if (!state || !(await isInitialised(state.dataDir))) {
     const dataDir = await defaultDataDir(project);
+    if (await isInitialised(dataDir)) throw await unknownPassword(dataDir, lambicDir);
+    await removePartials(dataDir);
     state = { dataDir, port: await choosePort(project), password: randomPassword() };
-    if (!(await isInitialised(dataDir))) await initCluster({ dataDir, port: state.port, password: state.password });
-    await writeState(lambicDir, state);
+    await createCluster(lambicDir, state);
+  } else {
+    await removePartials(state.dataDir);
   }
 
   let started = false;
@@ -103,6 +106,52 @@ async function ensureLocked(project: string, lambicDir: string): Promise<Embedde
     started,
     psql: psqlCommand(lambicDir, state.port),
   };
+}
+
+/**
+ * initdb into a folder beside the data folder, then the state (with the password), then the
+ * rename: a command interrupted at any point (Ctrl-C also stops initdb) leaves either no data
+ * folder, so the next command starts afresh, or a data folder whose password embedded.json holds.
+ */
+async function createCluster(lambicDir: string, state: EmbeddedState): Promise<void> {
+  await mkdir(dirname(state.dataDir), { recursive: true });
+  const partial = `${state.dataDir}${PARTIAL}${randomBytes(4).toString("hex")}`;
+  try {
+    await initCluster({ dataDir: partial, port: state.port, password: state.password });
+    await writeState(lambicDir, state);
+    // A data folder without PG_VERSION is no cluster (an older lambic's interrupted initdb).
+    await rm(state.dataDir, { recursive: true, force: true });
+    await rename(partial, state.dataDir);
+  } catch (error) {
+    await rm(partial, { recursive: true, force: true });
+    throw error;
+  }
+}
+
+const PARTIAL = ".partial-";
+
+/**
+ * Removes what killed commands left beside the data folder. Best effort: an orphaned initdb may
+ * still be writing to one (no lambic command is: this one holds the lock); a later command
+ * removes it then.
+ */
+async function removePartials(dataDir: string): Promise<void> {
+  const names = await readdir(dirname(dataDir)).catch(() => [] as string[]);
+  const prefix = `${basename(dataDir)}${PARTIAL}`;
+  for (const name of names) {
+    if (name.startsWith(prefix)) await rm(join(dirname(dataDir), name), { recursive: true, force: true }).catch(() => undefined);
+  }
+}
+
+/** A cluster without the embedded.json that holds its password (deleted, or from another run). */
+async function unknownPassword(dataDir: string, lambicDir: string): Promise<LambicError> {
+  const running = await runningServer(dataDir);
+  return new LambicError(
+    "CONNECTION_FAILED",
+    `The embedded PostgreSQL's data in ${dataDir} has no ${join(lambicDir, "embedded.json")} beside it, which holds its password, so lambic cannot connect to it. ` +
+      `${running ? `Stop its server (kill ${running.pid}), then delete` : "Delete"} ${dataDir} to let the next command create a fresh one (its data is lost), or set a database URL.`,
+    { dataDir, ...(running ? { pid: running.pid } : {}) },
+  );
 }
 
 function psqlCommand(lambicDir: string, port: number): string {

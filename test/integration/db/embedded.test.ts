@@ -1,10 +1,12 @@
-import { execFile, execSync, spawnSync } from "node:child_process";
+import { execFile, execSync, spawn, spawnSync } from "node:child_process";
 import { cp, mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
+import { setTimeout as sleep } from "node:timers/promises";
 import { afterAll, expect, it } from "vitest";
 import { openConnection } from "../../../src/db/connection.ts";
 import { main } from "../../../cli/main.ts";
+import { stopCluster } from "../../../src/db/cluster.ts";
 import { ensureEmbeddedPostgres, stopEmbedded } from "../../../src/db/embedded.ts";
 
 let projectDir: string | undefined;
@@ -162,6 +164,67 @@ it("takes over a lock left by a command that died, and says who holds a lock it 
   } finally {
     await rm(lock, { force: true });
     await stopEmbedded(project);
+    await rm(project, { recursive: true, force: true });
+    if (dataDir && !dataDir.startsWith(project)) await rm(dirname(dataDir), { recursive: true, force: true });
+  }
+});
+
+it("a first command interrupted while it creates the server leaves nothing that stops the next one", async () => {
+  const project = await mkdtemp(join(tmpdir(), "lambic-project-"));
+  await cp(join(import.meta.dirname, "../../../revisions/main"), join(project, "revisions/main"), { recursive: true });
+  const cli = join(import.meta.dirname, "../../../dist/cli.mjs");
+  const env = { ...process.env };
+  delete env.DATABASE_URL;
+  let dataDir: string | undefined;
+  try {
+    // Killed while initdb runs (a CI timeout, a closed session), and only lambic: initdb goes on,
+    // orphaned. (Ctrl-C would stop initdb too, and initdb removes what it wrote.)
+    const first = spawn(process.execPath, [cli, "current"], { cwd: project, env, stdio: "ignore" });
+    await sleep(400);
+    first.kill("SIGKILL");
+    await new Promise((done) => first.on("exit", done));
+
+    const second = await new Promise<{ code: number; stdout: string; stderr: string }>((done) => {
+      execFile(process.execPath, [cli, "--json", "current"], { cwd: project, env }, (error, stdout, stderr) => done({ code: error ? (error.code as number) : 0, stdout, stderr }));
+    });
+    expect(second.code, second.stderr).toBe(0);
+    expect(JSON.parse(second.stdout)).toEqual({ versions: [], heads: [] });
+    dataDir = /\(data: (.+?)\)/.exec(second.stderr)![1];
+    const third = await new Promise<{ code: number; stderr: string }>((done) => {
+      execFile(process.execPath, [cli, "current"], { cwd: project, env }, (error, _stdout, stderr) => done({ code: error ? (error.code as number) : 0, stderr }));
+    });
+    expect(third.code, third.stderr).toBe(0);
+  } finally {
+    await stopEmbedded(project);
+    await rm(project, { recursive: true, force: true });
+    if (dataDir && !dataDir.startsWith(project)) await rm(dirname(dataDir), { recursive: true, force: true });
+  }
+});
+
+it("refuses a data folder whose password is gone with embedded.json, saying what to delete", async () => {
+  const project = await mkdtemp(join(tmpdir(), "lambic-project-"));
+  let dataDir: string | undefined;
+  const state = join(project, ".lambic", "embedded.json");
+  try {
+    dataDir = (await ensureEmbeddedPostgres(project)).dataDir;
+    const saved = await readFile(state, "utf8");
+    await rm(state);
+
+    // Still running: stop it first.
+    const whileRunning = await ensureEmbeddedPostgres(project).catch((caught: unknown) => caught);
+    const pid = (whileRunning as { details: { pid?: number } }).details.pid;
+    expect(whileRunning).toMatchObject({ code: "CONNECTION_FAILED", details: { dataDir, pid: expect.any(Number) } });
+    expect((whileRunning as Error).message).toContain(`Stop its server (kill ${pid}), then delete ${dataDir} to let the next command create a fresh one`);
+
+    await writeFile(state, saved);
+    await stopEmbedded(project);
+    await rm(state);
+    const stopped = await ensureEmbeddedPostgres(project).catch((caught: unknown) => caught);
+    expect(stopped).toMatchObject({ code: "CONNECTION_FAILED", details: { dataDir } });
+    expect((stopped as Error).message).toContain(`has no ${state} beside it, which holds its password`);
+    expect((stopped as Error).message).toContain(`Delete ${dataDir} to let the next command create a fresh one (its data is lost), or set a database URL.`);
+  } finally {
+    if (dataDir) await stopCluster(dataDir); // embedded.json may be gone: stop by the data folder
     await rm(project, { recursive: true, force: true });
     if (dataDir && !dataDir.startsWith(project)) await rm(dirname(dataDir), { recursive: true, force: true });
   }
