@@ -10,7 +10,7 @@
  */
 import { resolve } from "node:path";
 import { buildBundle, readBuiltBundle } from "../src/bundle/build-bundles.ts";
-import { createS3Client, publishBundle, s3SettingsFromEnv } from "../src/bundle/s3-bundles.ts";
+import { createS3Client, missingCredentialsStep, publishBundle, s3SettingsFromEnv } from "../src/bundle/s3-bundles.ts";
 import type { DatabaseConfig } from "../src/config.ts";
 import { parseEvent } from "../handler/event.ts";
 import { LambicError } from "../src/errors.ts";
@@ -127,7 +127,7 @@ export async function invoke(database: DatabaseConfig, args: CliArgs, io: Io): P
     const name = (error as { name?: string })?.name ?? "Error";
     throw new LambicError(
       "INVOKE_FAILED",
-      `Invoking ${functionName} failed before it ran: ${name}: ${(error as Error)?.message ?? String(error)}. Check the function name, the region (${region}) and that you may call lambda:InvokeFunction on it.`,
+      `Invoking ${functionName} failed before it ran: ${name}: ${(error as Error)?.message ?? String(error)}. ${missingCredentialsStep(error) ?? `Check the function name, the region (${region}) and that you may call lambda:InvokeFunction on it.`}`,
       { function: functionName, awsError: name, event },
       { cause: error },
     );

@@ -217,12 +217,19 @@ export async function getObject(client: S3Client, bucket: string, key: string, m
   }
 }
 
+/** The next step when the SDK found no credentials at all (a machine without an AWS profile or keys). */
+export function missingCredentialsStep(error: unknown): string | undefined {
+  return (error as { name?: string })?.name === "CredentialsProviderError"
+    ? "No AWS credentials were found: set AWS_PROFILE (run aws sso login first for an SSO profile), or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY."
+    : undefined;
+}
+
 function awsFailed(what: string, error: unknown, details: Record<string, unknown>): LambicError {
   const name = (error as { name?: string })?.name ?? "Error";
   const message = (error as Error)?.message ?? String(error);
   return new LambicError(
     "AWS_FAILED",
-    `${what} failed: ${name}: ${message}. Check the bucket name, the region and the function's permissions (s3:GetObject on <prefix>/*, s3:PutObject on <prefix>/*/sql/* and <prefix>/*/reports/*).`,
+    `${what} failed: ${name}: ${message}. ${missingCredentialsStep(error) ?? "Check the bucket name, the region and the function's permissions (s3:GetObject on <prefix>/*, s3:PutObject on <prefix>/*/sql/* and <prefix>/*/reports/*)."}`,
     { ...details, awsError: name },
     { cause: error },
   );

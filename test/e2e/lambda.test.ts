@@ -250,4 +250,14 @@ describe("lambic invoke (built CLI) against a local Lambda Invoke API", () => {
     expect(run.code).toBe(1);
     expect(run.stderr).toMatch(/INVOKE_FAILED: Invoking nope failed before it ran: ResourceNotFoundException/);
   });
+
+  it("a machine without AWS credentials is INVOKE_FAILED saying how to provide them", async () => {
+    const before = server.requests.length;
+    const noCredentials = { AWS_REGION: "us-east-1", AWS_SHARED_CREDENTIALS_FILE: "/nonexistent", AWS_CONFIG_FILE: "/nonexistent", AWS_EC2_METADATA_DISABLED: "true", AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: "true" };
+    const run = await runCli(["invoke", "--function", "lambic", "--endpoint", server.endpoint, "--json", "current"], noCredentials);
+    expect(run.code).toBe(1);
+    expect(JSON.parse(run.stdout).error).toMatchObject({ code: "INVOKE_FAILED", awsError: "CredentialsProviderError" });
+    expect(run.stderr).toContain("No AWS credentials were found: set AWS_PROFILE");
+    expect(server.requests.length).toBe(before);
+  });
 });
