@@ -108,10 +108,12 @@ export async function graphBench({ alembic, runs = 5, quick = false }) {
   const parts = ["load", "plan", "heads"].map((k) => `${k} ${ms(median(processes.map((p) => p.first[k])))}`).join(", ");
   const steps = processes[0].steps;
   const ok = first <= IN_PROCESS_TARGET_MS;
-  log(`load + plan heads, 10,000 branchy (${steps} steps, ${processes[0].heads} heads): first call in a fresh process ${ms(first)} (${parts}); ` +
-    `warmed up ${ms(warm)}; median of ${processes.length} process(es) → (target ≤ ${IN_PROCESS_TARGET_MS} ms, first call) ${verdict(ok)}`);
-  rows.push({ group: "graph", what: "in-process load + plan heads, 10,000 branchy (first call / warm)", inProcess: { first, warm } });
-  checks.push({ name: "in-process load + plan heads, 10,000 branchy", value: ms(first), target: `≤ ${IN_PROCESS_TARGET_MS} ms`, ok });
+  const warmOk = warm <= IN_PROCESS_TARGET_MS;
+  log(`load + plan heads, 10,000 branchy (${steps} steps, ${processes[0].heads} heads): first call in a fresh process ${ms(first)} (${parts}) ${verdict(ok)}; ` +
+    `warmed up (after 20 untimed calls) ${ms(warm)} ${verdict(warmOk)}; median of ${processes.length} process(es), target ≤ ${IN_PROCESS_TARGET_MS} ms`);
+  rows.push({ group: "graph", what: "in-process load + plan heads, 10,000 branchy (first call / warmed up)", inProcess: { first, warm } });
+  checks.push({ name: "in-process load + plan heads, 10,000 branchy, first call", value: ms(first), target: `≤ ${IN_PROCESS_TARGET_MS} ms`, ok });
+  checks.push({ name: "in-process load + plan heads, 10,000 branchy, warmed up", value: ms(warm), target: `≤ ${IN_PROCESS_TARGET_MS} ms`, ok: warmOk });
   return { rows, checks };
 }
 

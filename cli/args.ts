@@ -19,6 +19,7 @@ Database (DATABASE_URL or lambic.config.json; else the embedded PostgreSQL under
   downgrade TARGET [--sql [--output FILE]] [--dry-run] [--per-revision] [--allow-changed]
   stamp [--purge] TARGET... [--sql [--output FILE]]   set the version rows without running revisions
   check                              exit 0 at the heads, 1 with pending or changed revisions
+  repair                             accept edits to applied revisions (record their checksums now)
   embedded [status|stop]             where the embedded PostgreSQL is; stop it (its data stays)
   Tenant databases: every tenant schema by default; --tenant T (repeatable) selects some,
   --concurrency N (default 4) sets how many run at once; current --all-tenants reports each one;
@@ -165,6 +166,7 @@ const COMMAND_OPTIONS: Readonly<Record<string, readonly (keyof typeof OPTIONS)[]
   downgrade: ["sql", "output", "dry-run", "per-revision", "allow-changed", ...TENANTS],
   stamp: ["sql", "output", "purge", "dry-run", ...TENANTS],
   check: [...TENANTS],
+  repair: [...TENANTS],
   embedded: [],
   publish: ["bucket", "prefix", "region", "endpoint"],
   invoke: ["function", "bundle", "region", "endpoint", "fanout", "batch-size", "dry-run", "allow-changed", "purge", "rev-range", "output", ...TENANTS],
@@ -182,6 +184,7 @@ const COMMAND_ARGUMENTS: Readonly<Record<string, { max: number; what: string }>>
   upgrade: { max: 1, what: "one target" },
   downgrade: { max: 1, what: "one target" },
   check: { max: 0, what: "no arguments" },
+  repair: { max: 0, what: "no arguments" },
   embedded: { max: 1, what: `"status" or "stop"` },
 };
 

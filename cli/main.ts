@@ -137,6 +137,8 @@ async function runCommand(context: Context): Promise<Output> {
       return current(context, await openSet(context));
     case "check":
       return check(context, await openSet(context));
+    case "repair":
+      return repair(context, await openSet(context));
     case "embedded":
       return embedded(context);
     case "publish": {
@@ -515,6 +517,34 @@ async function current(context: Context, set: RevisionSet): Promise<Output> {
     const line = (id: string) => (context.args.options.verbose ? verboseEntry(set, id) : currentLine(set.map.node(id)));
     const text = state.heads.map((id) => `${line(id)}${state.versions.includes(id) ? "" : " (implied by dependencies)"}`).join("\n");
     return { json: { versions: state.versions, heads: effectiveHeads(set.map, state.versions) }, text: text || "(no versions: the database is at base)" };
+  } finally {
+    await connection.close();
+  }
+}
+
+/** `repair`: accepts edits to applied revisions by recording their checksums now (Flyway's repair). */
+async function repair(context: Context, set: RevisionSet): Promise<Output> {
+  const runner = await import("../src/runner/run.ts");
+  const options = (schema: string | undefined) => ({ ...scriptOptions(context, ""), schema, runId: randomUUID() });
+  if (context.database.tenants !== undefined) {
+    return perTenant(
+      context,
+      (connection, tenant) => runner.repairChecksums(connection, set, options(tenant)),
+      (_tenant, result) => ({ repaired: result.repaired.map((c) => c.revision) }),
+      (result) => (result.repaired.length === 0 ? "nothing to repair" : `recorded the checksum of ${result.repaired.map((c) => c.revision).join(", ")}`),
+    );
+  }
+  const connection = await connect(context);
+  try {
+    const result = await runner.repairChecksums(connection, set, options(context.database.schema));
+    const text =
+      result.repaired.length === 0
+        ? `Nothing to repair: no applied revision of ${context.database.name} changed since it ran.`
+        : [
+            ...result.repaired.map((c) => `recorded the checksum of ${c.revision} (${c.file}): ${c.appliedChecksum.slice(0, 12)} -> ${c.currentChecksum.slice(0, 12)}`),
+            `Accepted ${result.repaired.length} edited revision(s); check and upgrade compare with these checksums from now on.`,
+          ].join("\n");
+    return { json: result, text };
   } finally {
     await connection.close();
   }

@@ -10,6 +10,7 @@ import { emitPlan, failureOutcome, interruptedError, needsSessionLock, openTrans
 import { ConnectionSink, locatePart, ScriptSink, type QueuedStatement, type Sink } from "./sink.ts";
 import {
   createVersionTableStatements,
+  historyInsertStatement,
   historyTableSql,
   lockKey,
   selectAppliedChecksumsStatement,
@@ -140,7 +141,7 @@ function changedRevisions(set: RevisionSet, rows: readonly string[], history: re
   const changed: ChangedRevision[] = [];
   for (const entry of history) {
     const id = String(entry.revision);
-    if (entry.direction !== "up" || !applied.has(id) || entry.checksum === null) continue;
+    if ((entry.direction !== "up" && entry.direction !== "repair") || !applied.has(id) || entry.checksum === null) continue;
     const revision = set.revisions.get(id);
     if (revision && revision.source.checksum !== entry.checksum) {
       changed.push({ revision: id, appliedChecksum: String(entry.checksum), currentChecksum: revision.source.checksum, file: revision.source.file });
@@ -152,7 +153,7 @@ function changedRevisions(set: RevisionSet, rows: readonly string[], history: re
 function checksumError(changed: readonly ChangedRevision[]): LambicError {
   return new LambicError(
     "CHECKSUM_MISMATCH",
-    `${changed.length} applied revision(s) changed since they ran: ${changed.map((c) => `${c.revision} (${c.file})`).join(", ")}. Editing an applied revision does not change the database; put the change in a new revision and restore the file, or pass --allow-changed to proceed anyway.`,
+    `${changed.length} applied revision(s) changed since they ran: ${changed.map((c) => `${c.revision} (${c.file})`).join(", ")}. Editing an applied revision does not change the database; put the change in a new revision and restore the file, or, if the edit changes nothing the database needs (a comment, formatting), accept it with "lambic repair", or pass --allow-changed to proceed this once.`,
     { changed },
   );
 }
@@ -362,6 +363,52 @@ export async function checkDatabase(connection: Connection, set: RevisionSet, op
   const pending = fromVersionRows(current.versions, () => planUpgrade(set.map, current.versions, "heads")).map((s) => s.revision);
   const changed = await readChanged(connection, set, current.versions, options);
   return { ...current, pending, changed, upToDate: pending.length === 0 && changed.length === 0 };
+}
+
+export type RepairOptions = Pick<RunOptions, "versionTable" | "schema" | "lockTimeoutMs" | "statementTimeoutMs" | "actor" | "runId">;
+
+export interface RepairResult {
+  readonly versions: readonly string[];
+  /** The applied revisions whose current checksum was recorded. */
+  readonly repaired: readonly ChangedRevision[];
+}
+
+/**
+ * `lambic repair`, like Flyway's: accepts edits to applied revisions. Each applied revision whose
+ * source changed since it ran gets a history row (direction "repair") holding its checksum now,
+ * which check and upgrade compare with from then on. One transaction under the run lock, so it
+ * cannot interleave with a migration; nothing but lambic_history changes, and a database without
+ * lambic's tables is left as it is.
+ */
+export async function repairChecksums(connection: Connection, set: RevisionSet, options: RepairOptions): Promise<RepairResult> {
+  const names = versionTableNames(options);
+  const sink = new ConnectionSink(connection, (error, statement, position) => statementError(error, statement, position, names, options));
+  try {
+    openTransaction(sink, options);
+    sink.statement(lockStatement(names, "xact"), { purpose: "lock" });
+    const tables = sink.statement(
+      `SELECT to_regclass(${quoteLiteral(versionTableSql(names))}) IS NOT NULL AS versions, to_regclass(${quoteLiteral(historyTableSql(names))}) IS NOT NULL AS history`,
+      { purpose: "read" },
+    );
+    await sink.flush();
+    const exists = tables.rows?.[0] ?? {};
+    const versions = exists.versions ? sink.statement(selectVersionsStatement(names), { purpose: "read" }) : undefined;
+    const history = exists.history ? sink.statement(selectAppliedChecksumsStatement(names), { purpose: "read" }) : undefined;
+    await sink.flush();
+    const rows = (versions?.rows ?? []).map((r) => String(r.version_num));
+    assertKnownVersions(set, rows, versionTableSql(names));
+    const repaired = changedRevisions(set, rows, history?.rows ?? []);
+    if (repaired.length > 0) {
+      const run = { runId: options.runId, actor: options.actor, bundleSha256: set.bundleSha256 ?? null, sourceChecksum: set.sourceChecksum };
+      sink.statement(historyInsertStatement(names, run, repaired.map((c) => ({ revision: c.revision, direction: "repair", checksum: c.currentChecksum }))), { purpose: "history" });
+    }
+    sink.statement("COMMIT", { purpose: "control" });
+    await sink.flush();
+    return { versions: rows, repaired };
+  } catch (error) {
+    await rollbackQuietly(connection, undefined);
+    throw error;
+  }
 }
 
 /** A plan's steps as results show them: `{revision, direction}`, a stamp step as direction "stamp". */

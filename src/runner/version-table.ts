@@ -154,7 +154,8 @@ export interface HistoryRun {
 
 export interface HistoryStep {
   readonly revision: string | null;
-  readonly direction: "up" | "down" | "stamp";
+  /** "repair": the revision's edited source was accepted (lambic repair), and this is its checksum now. */
+  readonly direction: "up" | "down" | "stamp" | "repair";
   readonly checksum: string | null;
   /** Server clock (epoch milliseconds) at the step's start and end, when it ran online. */
   readonly startedAt?: number;
@@ -209,10 +210,10 @@ export function selectVersionsStatement(names: VersionTableNames): string {
   return `SELECT version_num FROM ${versionTableSql(names)} ORDER BY ctid`;
 }
 
-/** The checksum each revision had when it was last applied (and not undone since). */
+/** The checksum each revision had when it was last applied or repaired (and not undone since). */
 export function selectAppliedChecksumsStatement(names: VersionTableNames): string {
   return (
     `SELECT DISTINCT ON (revision) revision, direction, checksum FROM ${historyTableSql(names)} ` +
-    `WHERE version_table = ${quoteLiteral(names.versionTable)} AND direction IN ('up', 'down') ORDER BY revision, id DESC`
+    `WHERE version_table = ${quoteLiteral(names.versionTable)} AND direction IN ('up', 'down', 'repair') ORDER BY revision, id DESC`
   );
 }

@@ -362,6 +362,21 @@ describe("database commands", () => {
     expect(allowed.stderr).toContain("warning: applied revision 2a7d4e8f0c31 changed since it ran");
   });
 
+  it("repair accepts an edited applied revision: check passes and upgrade runs without --allow-changed", () => {
+    lambic(dir, ["upgrade", "3b9e5f1a2d42"], env());
+    expect(lambic(dir, ["repair"], env()).stdout).toContain("Nothing to repair: no applied revision of main changed since it ran.");
+    const file = readdirSync(join(dir, "revisions/main")).find((f) => f.includes("2a7d4e8f0c31"))!;
+    writeFileSync(join(dir, "revisions/main", file), `${readFileSync(join(dir, "revisions/main", file), "utf8")}\n// a comment added after it ran\n`);
+    const repaired = lambic(dir, ["--json", "repair"], env());
+    expect(repaired.code).toBe(0);
+    expect(repaired.json).toMatchObject({ versions: ["3b9e5f1a2d42"], repaired: [{ revision: "2a7d4e8f0c31", file: expect.stringContaining(file) }] });
+    expect(lambic(dir, ["check"], env()).stdout).toContain("pending revision(s)");
+    expect(lambic(dir, ["--json", "check"], env()).json.changed).toEqual([]);
+    expect(lambic(dir, ["upgrade", "head"], env()).code).toBe(0);
+    expect(lambic(dir, ["check"], env()).code).toBe(0);
+    expect(lambic(dir, ["repair", "extra"], env()).code).toBe(2);
+  });
+
   it("reads the version rows for a history range that names current", () => {
     lambic(dir, ["upgrade", "3b9e5f1a2d42"], env());
     const ids = (range: string) => lambic(dir, ["--json", "history", "-r", range], env()).json.revisions.map((r: { id: string }) => r.id);

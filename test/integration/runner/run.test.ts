@@ -5,7 +5,7 @@ import { openConnection, type Connection, type OpenOptions } from "../../../src/
 import { LambicError } from "../../../src/errors.ts";
 import type { RevisionSet } from "../../../src/revision/revision-set.ts";
 import { sqlMigration } from "../../../src/revision/sql-revision.ts";
-import { checkDatabase, readCurrent, runMigration, type MigrationCommand, type RunOptions } from "../../../src/runner/run.ts";
+import { checkDatabase, readCurrent, repairChecksums, runMigration, type MigrationCommand, type RunOptions } from "../../../src/runner/run.ts";
 import { createTestDatabase, type TestDatabase } from "../../support/database.ts";
 import { inlineRevisionSet, tableHistory } from "../../support/revisions.ts";
 import { schemaSnapshot } from "../../support/schema-snapshot.ts";
@@ -322,6 +322,61 @@ describe.each(["postgres", "neon"] as const)("runner over the %s driver", (drive
     const allowed = await run(edited, { kind: "upgrade", target: "head" }, { allowChanged: true });
     expect(allowed.changed.map((c) => c.revision)).toEqual(["r0001"]);
     expect(await versions()).toEqual(["r0002"]);
+  });
+
+  async function repair(set: RevisionSet, extra: Partial<RunOptions> = {}) {
+    const connection = await connect();
+    try {
+      return await repairChecksums(connection, set, { ...baseOptions(), ...extra });
+    } finally {
+      await connection.close();
+    }
+  }
+  const editedFirst = (count: number) => inlineRevisionSet([{ ...tableHistory(count)[0]!, source: "edited" }, ...tableHistory(count).slice(1)]);
+
+  it("repair records an edited applied revision's checksum, after which check and upgrade accept it", async () => {
+    await run(inlineRevisionSet(tableHistory(2)), { kind: "upgrade", target: "head" });
+    const edited = editedFirst(2);
+    const result = await repair(edited);
+    expect(result.versions).toEqual(["r0002"]);
+    expect(result.repaired).toEqual([expect.objectContaining({ revision: "r0001", currentChecksum: edited.revisions.get("r0001")!.source.checksum })]);
+    const rows = await sql`SELECT revision, direction, checksum, actor FROM lambic_history WHERE direction = 'repair'`;
+    expect(rows).toEqual([{ revision: "r0001", direction: "repair", checksum: edited.revisions.get("r0001")!.source.checksum, actor: "test" }]);
+    expect((await checkDatabase(await connect(), edited, baseOptions())).upToDate).toBe(true);
+    expect((await run(editedFirst(3), { kind: "upgrade", target: "head" })).to).toEqual(["r0003"]);
+    expect((await repair(editedFirst(3))).repaired).toEqual([]);
+  });
+
+  it("repair of an unchanged or new database records nothing and creates nothing", async () => {
+    expect(await repair(inlineRevisionSet(tableHistory(2)))).toEqual({ versions: [], repaired: [] });
+    expect((await sql`SELECT to_regclass('lambic_history') AS t`)[0]!.t).toBeNull();
+    await run(inlineRevisionSet(tableHistory(2)), { kind: "upgrade", target: "head" });
+    expect(await repair(inlineRevisionSet(tableHistory(2)))).toEqual({ versions: ["r0002"], repaired: [] });
+    expect((await sql`SELECT count(*)::int AS n FROM lambic_history WHERE direction = 'repair'`)[0]!.n).toBe(0);
+  });
+
+  it("repair ignores an edited revision that is not applied, or was downgraded", async () => {
+    await run(inlineRevisionSet(tableHistory(2)), { kind: "upgrade", target: "head" });
+    await run(inlineRevisionSet(tableHistory(2)), { kind: "downgrade", target: "r0001" });
+    const edited = inlineRevisionSet([...tableHistory(1), { ...tableHistory(2)[1]!, source: "edited" }]);
+    expect((await repair(edited)).repaired).toEqual([]);
+    expect((await run(edited, { kind: "upgrade", target: "head" })).to).toEqual(["r0002"]);
+  });
+
+  it("repair waits for the run lock: LOCK_TIMEOUT while a migration holds it, recording nothing", async () => {
+    await run(inlineRevisionSet(tableHistory(1)), { kind: "upgrade", target: "head" });
+    const holder = await sql.reserve();
+    try {
+      await holder`BEGIN`;
+      await holder`SELECT pg_advisory_xact_lock(hashtextextended('lambic:.lambic_version', 0))`;
+      const error = await failure(repair(editedFirst(1), { lockTimeoutMs: 200 }));
+      expect(error.code).toBe("LOCK_TIMEOUT");
+      expect(error.message).toContain("Another migration run holds the lock");
+      await holder`ROLLBACK`;
+    } finally {
+      holder.release();
+    }
+    expect((await sql`SELECT count(*)::int AS n FROM lambic_history WHERE direction = 'repair'`)[0]!.n).toBe(0);
   });
 
   it("reports pending and changed revisions in check", async () => {
