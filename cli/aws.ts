@@ -18,8 +18,8 @@ import { compactReportFromMessage, isCompactReport, messageWithoutReport, report
 import type { CliArgs } from "./args.ts";
 import type { Io, Output } from "./io.ts";
 
-const EVENT_COMMANDS = ["upgrade", "downgrade", "stamp", "current", "heads", "history", "check", "sql", "tenants"];
-const TENANT_COMMANDS = ["upgrade", "downgrade", "stamp", "current", "check"];
+const EVENT_COMMANDS = ["upgrade", "downgrade", "stamp", "current", "heads", "history", "check", "repair", "sql", "tenants"];
+const TENANT_COMMANDS = ["upgrade", "downgrade", "stamp", "current", "check", "repair"];
 const FANOUT_OPERATIONS = ["upgrade", "downgrade", "stamp"];
 
 export async function publish(database: DatabaseConfig, args: CliArgs, io: Io): Promise<Output> {

@@ -79,7 +79,7 @@ export async function runEvent(event: LambicEvent, invocation: Deps): Promise<Re
       ? runFanout(event, bundle, { ...deps, connect, location, reportStore: reportStore(location, `fanout-${event.operation}`, deps) }, base)
       : listEventTenants(event, bundle, connect, base);
   }
-  if (event.tenants !== undefined || (bundle.settings.tenants !== undefined && ["upgrade", "downgrade", "stamp", "current", "check"].includes(event.command))) {
+  if (event.tenants !== undefined || (bundle.settings.tenants !== undefined && ["upgrade", "downgrade", "stamp", "current", "check", "repair"].includes(event.command))) {
     const { runTenants } = await import("./tenants.ts");
     const store = reportStore(location, event.command, deps);
     return runTenants(event, bundle, { ...deps, connect: () => openDatabase(bundle, deps), runOptions: () => runOptions(event, bundle, deps), reportStore: store }, base);
@@ -114,6 +114,12 @@ export async function runEvent(event: LambicEvent, invocation: Deps): Promise<Re
       return withConnection(bundle, deps, async (connection) => {
         const { checkDatabase } = await import("../src/runner/run.ts");
         const result = await checkDatabase(connection, bundle.set, tableOptions(bundle));
+        return { ...base, ...result };
+      });
+    case "repair":
+      return withConnection(bundle, deps, async (connection) => {
+        const { repairChecksums } = await import("../src/runner/run.ts");
+        const result = await repairChecksums(connection, bundle.set, runOptions(event, bundle, deps));
         return { ...base, ...result };
       });
     case "upgrade":

@@ -17,7 +17,7 @@ import { LambicError } from "../src/errors.ts";
 import { closestMatch } from "../src/suggest.ts";
 import { validateTenantName } from "../src/runner/tenants.ts";
 
-export const COMMANDS = ["upgrade", "downgrade", "stamp", "current", "heads", "history", "check", "sql", "fanout", "tenants"] as const;
+export const COMMANDS = ["upgrade", "downgrade", "stamp", "current", "heads", "history", "check", "repair", "sql", "fanout", "tenants"] as const;
 export type CommandName = (typeof COMMANDS)[number];
 
 const COMMON_FIELDS = ["command", "database", "bundle"] as const;
@@ -30,6 +30,7 @@ const COMMAND_FIELDS: Readonly<Record<CommandName, readonly string[]>> = {
   heads: [],
   history: ["range"],
   check: ["tenants"],
+  repair: ["tenants"],
   sql: ["target", "direction", "x"],
   fanout: ["operation", "target", "x", "allowChanged", "purge", "tenants", "batchSize", "concurrency"],
   tenants: ["batchSize"],

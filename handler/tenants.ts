@@ -68,7 +68,7 @@ export async function runTenants(event: LambicEvent, bundle: OpenedBundle, deps:
     await admin.close().catch(() => undefined);
   }
 
-  const reads = event.command === "current" || event.command === "check";
+  const reads = event.command === "current" || event.command === "check" || event.command === "repair";
   const command: MigrationCommand | undefined =
     reads ? undefined : event.command === "stamp" ? { kind: "stamp", targets: event.targets, purge: event.purge } : { kind: event.command as "upgrade" | "downgrade", target: event.targets[0]! };
   const outcomes = await tenants.forEachTenant(
@@ -82,6 +82,10 @@ export async function runTenants(event: LambicEvent, bundle: OpenedBundle, deps:
       if (event.command === "check") {
         const result = await runner.checkDatabase(connection, bundle.set, { versionTable: bundle.settings.versionTable, schema: tenant });
         return { versions: result.versions, heads: result.heads, upToDate: result.upToDate, pending: result.pending, changed: result.changed.map((c) => c.revision) };
+      }
+      if (event.command === "repair") {
+        const result = await runner.repairChecksums(connection, bundle.set, { ...deps.runOptions(), schema: tenant, runId: randomUUID() });
+        return { versions: result.versions, repaired: result.repaired.map((c) => c.revision) };
       }
       if (command === undefined) {
         const state = await runner.readCurrent(connection, bundle.set, { versionTable: bundle.settings.versionTable, schema: tenant });

@@ -8,6 +8,7 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { GetObjectCommand, ListObjectsV2Command } from "@aws-sdk/client-s3";
+import postgres from "postgres";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createTestDatabase, type TestDatabase } from "../support/database.ts";
 import { ensureBuilt, ROOT } from "./support/build.ts";
@@ -196,6 +197,28 @@ describe("the built handler with the test events", () => {
     await fn.invoke({ command: "stamp", target: "head" });
   });
 
+  it("repair records the bundle's checksum of an applied revision that changed since it ran", async () => {
+    const sql = postgres(db.url, { max: 1, onnotice: () => {} });
+    try {
+      // As if the revision had run from other sources than the published bundle's.
+      await sql`UPDATE lambic_history SET checksum = 'from-an-older-edit' WHERE revision = '1f3a9c2e7b10' AND direction = 'up'`;
+      const behind = await fn.invoke({ command: "check" });
+      expect(behind.payload).toMatchObject({ ok: true, upToDate: false, changed: [{ revision: "1f3a9c2e7b10", appliedChecksum: "from-an-older-edit" }] });
+      const refused = await fn.invoke({ command: "upgrade", target: "head" });
+      expect(refused.payload).toMatchObject({ errorType: "CHECKSUM_MISMATCH" });
+
+      const repair = await fn.invoke({ command: "repair" });
+      expect(repair.functionError, repair.log).toBeUndefined();
+      expect(repair.payload).toMatchObject({ ok: true, command: "repair", versions: [HEAD], repaired: [{ revision: "1f3a9c2e7b10", appliedChecksum: "from-an-older-edit" }] });
+      const [row] = await sql`SELECT direction, actor, bundle_sha256 FROM lambic_history ORDER BY id DESC LIMIT 1`;
+      expect(row).toEqual({ direction: "repair", actor: expect.stringContaining("lambda:lambic:"), bundle_sha256: sha });
+      expect((await fn.invoke({ command: "check" })).payload).toMatchObject({ upToDate: true, changed: [] });
+      expect((await fn.invoke({ command: "repair" })).payload).toMatchObject({ ok: true, repaired: [] });
+    } finally {
+      await sql.end();
+    }
+  });
+
   it("a cold environment finds the bundle in /tmp (checked) without downloading it", async () => {
     await fn.stop();
     const invocation = await fn.invoke({ command: "current", bundle: { sha256: sha } });
@@ -222,6 +245,13 @@ describe("lambic invoke (built CLI) against a local Lambda Invoke API", () => {
     const text = await runCli(["invoke", "--function", "lambic", "--endpoint", server.endpoint, "current"], cliEnv());
     expect(text.code).toBe(0);
     expect(text.stdout).toContain(`main: ${HEAD}`);
+  });
+
+  it("sends repair and prints what it accepted", async () => {
+    const run = await runCli(["invoke", "--function", "lambic", "--endpoint", server.endpoint, "--json", "repair"], cliEnv());
+    expect(run.code, run.stderr).toBe(0);
+    expect(server.requests.at(-1)).toEqual({ name: "lambic", logType: "Tail", payload: { command: "repair", database: "main" } });
+    expect(JSON.parse(run.stdout)).toMatchObject({ ok: true, command: "repair", repaired: [] });
   });
 
   it("a failed migration prints the error and the decoded log tail and exits 1", async () => {

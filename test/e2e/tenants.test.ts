@@ -222,6 +222,19 @@ describe("the handler's tenant events", () => {
     expect(atHead.payload).toMatchObject({ ok: true, upToDate: true, succeeded: 2 });
   });
 
+  it('"repair" records the checksum per tenant where an applied revision changed', async () => {
+    await sql`UPDATE tenant_007.lambic_history SET checksum = 'from-an-older-edit' WHERE direction = 'up' AND revision = ${HEAD}`;
+    expect((await pool.invoke({ command: "check", tenants: ["tenant_007"] })).payload).toMatchObject({ upToDate: false });
+    const repair = await pool.invoke({ command: "repair", tenants: ["tenant_006", "tenant_007"] });
+    expect(repair.functionError, repair.log).toBeUndefined();
+    expect(repair.payload).toMatchObject({ ok: true, command: "repair", succeeded: 2, failed: 0 });
+    expect(repair.payload!.tenants).toEqual([
+      expect.objectContaining({ tenant: "tenant_006", ok: true, repaired: [] }),
+      expect.objectContaining({ tenant: "tenant_007", ok: true, repaired: [HEAD] }),
+    ]);
+    expect((await pool.invoke({ command: "check", tenants: ["tenant_007"] })).payload).toMatchObject({ upToDate: true });
+  });
+
   it("a hostile tenant name is INVALID_EVENT before anything connects; a name that is not a tenant is INVALID_TENANT", async () => {
     // No reachable database and no bucket: only the event check can answer.
     const isolated = new LambdaFunction("isolated", { LAMBIC_DATABASE: "app", LAMBIC_DATABASE_URL: "postgres://nobody@127.0.0.1:1/none", POWERTOOLS_SERVICE_NAME: "lambic" });

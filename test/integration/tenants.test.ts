@@ -107,6 +107,15 @@ describe("tenants", () => {
     expect((await lambicText(dir, ["upgrade", "head", "--tenant", "tenant_008"], env())).stdout).toContain("tenant_008: nothing to do, at cccc00000003\n");
   });
 
+  it("repair records the edited checksum in the tenants where the revision was applied", async () => {
+    await sql`UPDATE tenant_009.lambic_history SET checksum = 'from-an-older-edit' WHERE direction = 'up' AND revision = 'aaaa00000001'`;
+    const repair = await lambicText(dir, ["repair", "--tenant", "tenant_008", "--tenant", "tenant_009"], env());
+    expect(repair.code).toBe(0);
+    expect(repair.stdout).toContain("tenant_008: nothing to repair\n");
+    expect(repair.stdout).toContain("tenant_009: recorded the checksum of aaaa00000001\n");
+    expect((await lambic(dir, ["check", "--tenant", "tenant_009"], env())).code).toBe(0);
+  });
+
   it("rolls back a failing tenant only and reports it, the others going on", async () => {
     await sql`CREATE TABLE tenant_007.account (conflict int)`;
     const run = await lambic(dir, ["upgrade", "head", "--tenant", "tenant_006", "--tenant", "tenant_007"], env());
