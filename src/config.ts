@@ -23,6 +23,8 @@ export interface DatabaseConfig {
   /** 0 means no statement timeout. */
   readonly statementTimeoutMs: number;
   readonly tenants: TenantsConfig | undefined;
+  /** The config file that configures it; undefined for the default database without one. */
+  readonly configFile?: string;
 }
 
 export interface LambicConfig {
@@ -143,7 +145,7 @@ export function parseConfig(text: string, file: string, env: Record<string, stri
     const path = ["databases", name];
     if (!DATABASE_NAME.test(name)) fail(path, `database name "${name}" may hold letters, digits, _ and - only (it is a folder name and a --name value).`);
     if (!isPlainObject(value)) fail(path, `databases.${name} must be an object like { "url": "\${DATABASE_URL}" }.`);
-    databases[name] = parseDatabase(name, value as Record<string, unknown>, baseDir, env, fail);
+    databases[name] = { ...parseDatabase(name, value as Record<string, unknown>, baseDir, env, fail), configFile: file };
   }
 
   const names = Object.keys(databases);

@@ -24,6 +24,8 @@ export interface LoadRevisionsOptions {
   readonly cacheDir?: string;
   /** Default: the current working directory. */
   readonly projectDir?: string;
+  /** The config file that names the folder, for the words of an error. */
+  readonly configFile?: string;
 }
 
 /** A revision's metadata in the cache index, in file order; default values are left out to keep it small. */
@@ -65,7 +67,7 @@ interface CacheIndex {
  * over thousands of revisions thus costs a directory listing, a stat per file and one JSON parse.
  */
 export async function loadRevisions(dir: string, options: LoadRevisionsOptions = {}): Promise<LoadedRevision[]> {
-  const names = listRevisionFiles(dir);
+  const names = listRevisionFiles(dir, options.configFile);
   const prefix = folderPrefix(dir);
   const files: string[] = [];
   // The cache key: each file's name, size and mtime (numbers kept as numbers: thousands of
@@ -98,7 +100,7 @@ export async function loadRevisions(dir: string, options: LoadRevisionsOptions =
   return build({ absoluteDir, prefix, files, cacheDir, dirKey, entry });
 }
 
-function listRevisionFiles(dir: string): string[] {
+function listRevisionFiles(dir: string, configFile: string | undefined): string[] {
   let entries;
   try {
     // Names only: a Dirent per file costs more than the stat each file gets anyway.
@@ -107,8 +109,8 @@ function listRevisionFiles(dir: string): string[] {
     if ((error as NodeJS.ErrnoException).code === "ENOENT") {
       throw new LambicError(
         "CONFIG_INVALID",
-        `Revisions folder ${dir} does not exist. Create it (lambic revision -m MESSAGE writes the first revision) or fix "revisions" in lambic.config.json.`,
-        { dir },
+        `Revisions folder ${dir} does not exist. Create it (lambic revision -m MESSAGE writes the first revision) or ${configFile ? `fix "revisions" in ${configFile}` : `point "revisions" elsewhere in a lambic.config.json`}.`,
+        { dir, configFile },
       );
     }
     throw error;

@@ -5,7 +5,7 @@ import { loadRevisions } from "./load-revisions.ts";
 
 /** Loads a configured database's revisions folder into a RevisionSet. */
 export async function openRevisionSet(database: DatabaseConfig, projectDir: string): Promise<RevisionSet> {
-  const revisions = await loadRevisions(database.revisions, { projectDir });
+  const revisions = await loadRevisions(database.revisions, { projectDir, configFile: database.configFile });
   return createRevisionSet(database.name, revisions, () => sourceChecksum(revisions.map((r) => r.source.checksum)));
 }
 

@@ -217,6 +217,17 @@ describe("writing revisions", () => {
     expect(lambic(dir, ["--json", "heads"]).json.heads.sort()).toEqual(["8a5d0e6f7c97", "ae0000000001"]);
   });
 
+  it("a missing revisions folder names the config file that points at it (--config)", () => {
+    const dir = tempDir("lambic-cli-config-");
+    writeFileSync(join(dir, "other.json"), JSON.stringify({ databases: { main: { revisions: "missing" } } }));
+    const run = lambic(dir, ["--config", "other.json", "--json", "heads"]);
+    expect(run.code).toBe(1);
+    expect(run.json.error).toMatchObject({ code: "CONFIG_INVALID", dir: join(dir, "missing"), configFile: join(dir, "other.json") });
+    expect(run.json.error.message).toContain(`fix "revisions" in ${join(dir, "other.json")}`);
+    const bare = lambic(tempDir("lambic-cli-bare-"), ["heads"]);
+    expect(bare.stderr).toContain(`point "revisions" elsewhere in a lambic.config.json`);
+  });
+
   it("writes the first revision of a project that has no revisions folder yet, creating it", () => {
     const empty = tempDir("lambic-cli-empty-");
     const run = lambic(empty, ["--json", "revision", "-m", "init", "--rev-id", "f1257000001a"]);

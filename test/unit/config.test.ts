@@ -99,6 +99,7 @@ describe("parseConfig", () => {
       lockTimeoutMs: 5000,
       statementTimeoutMs: 60000,
       tenants: ["t1", "t2"],
+      configFile: FILE,
     });
   });
 
@@ -113,6 +114,7 @@ describe("parseConfig", () => {
       lockTimeoutMs: 10_000,
       statementTimeoutMs: 0,
       tenants: undefined,
+      configFile: FILE,
     });
   });
 
