@@ -66,6 +66,12 @@ export interface LambicMigrationsProps {
   readonly securityGroups?: ec2.ISecurityGroup[];
   /** An existing revision bucket. @default a new bucket (versioned, encrypted, TLS-only, private, retained) */
   readonly bucket?: s3.IBucket;
+  /**
+   * How long the new bucket keeps what the function writes: the SQL fallbacks of failed runs
+   * (`<prefix>/<db>/sql/`) and tenant reports too large for a response (`<prefix>/<db>/reports/`).
+   * Bundles and `current.json` are never expired. Ignored with `bucket`. @default 90 days
+   */
+  readonly outputRetention?: Duration;
   /** Encrypt the new bucket with this key (SSE-KMS) instead of S3-managed keys. Ignored with `bucket`. */
   readonly bucketEncryptionKey?: kms.IKey;
   /** Key prefix of the bundles in the bucket, without slashes at either end. @default "lambic" */
@@ -127,7 +133,7 @@ export class LambicMigrations extends Construct {
         ? secretsmanager.Secret.fromSecretCompleteArn(this, "DatabaseSecret", props.databaseSecret)
         : props.databaseSecret;
 
-    this.bucket = props.bucket ?? this.createBucket(props.bucketEncryptionKey);
+    this.bucket = props.bucket ?? this.createBucket(props.bucketEncryptionKey, props.outputRetention ?? Duration.days(90));
     this.logRetention = props.logRetention ?? logs.RetentionDays.ONE_MONTH;
     this.logGroup = new logs.LogGroup(this, "Logs", { retention: this.logRetention });
 
@@ -245,8 +251,17 @@ export class LambicMigrations extends Construct {
     });
   }
 
-  private createBucket(encryptionKey: kms.IKey | undefined): s3.Bucket {
+  private createBucket(encryptionKey: kms.IKey | undefined, outputRetention: Duration): s3.Bucket {
+    // Each script and report has a key of its own (it names the request), so once expired its
+    // only version is noncurrent: remove that too, a day later.
+    const expireOutput = (folder: string): s3.LifecycleRule => ({
+      id: `expire-${folder}`,
+      prefix: `${this.bundlePrefix}/${this.database}/${folder}/`,
+      expiration: outputRetention,
+      noncurrentVersionExpiration: Duration.days(1),
+    });
     return new s3.Bucket(this, "Bundles", {
+      lifecycleRules: [expireOutput("sql"), expireOutput("reports"), { id: "abort-incomplete-uploads", abortIncompleteMultipartUploadAfter: Duration.days(7) }],
       versioned: true,
       encryption: encryptionKey ? s3.BucketEncryption.KMS : s3.BucketEncryption.S3_MANAGED,
       encryptionKey,

@@ -184,6 +184,17 @@ describe("the revision bucket", () => {
     expect(resource.UpdateReplacePolicy).toBe("Retain");
   });
 
+  test("expires the SQL fallbacks and reports after 90 days (or outputRetention), never the bundles", () => {
+    const rules = (template: Template) => only(template, "AWS::S3::Bucket").resource.Properties.LifecycleConfiguration.Rules;
+    expect(rules(synth().template)).toEqual([
+      { Id: "expire-sql", Prefix: "lambic/main/sql/", ExpirationInDays: 90, NoncurrentVersionExpiration: { NoncurrentDays: 1 }, Status: "Enabled" },
+      { Id: "expire-reports", Prefix: "lambic/main/reports/", ExpirationInDays: 90, NoncurrentVersionExpiration: { NoncurrentDays: 1 }, Status: "Enabled" },
+      { Id: "abort-incomplete-uploads", AbortIncompleteMultipartUpload: { DaysAfterInitiation: 7 }, Status: "Enabled" },
+    ]);
+    const custom = rules(synth({ database: "billing", bundlePrefix: "team/migrations", outputRetention: Duration.days(400) }).template);
+    expect(custom[0]).toMatchObject({ Prefix: "team/migrations/billing/sql/", ExpirationInDays: 400 });
+  });
+
   test("denies every request not made over TLS", () => {
     const { stack, migrations, template } = synth();
     template.hasResourceProperties("AWS::S3::BucketPolicy", {
