@@ -530,19 +530,24 @@ async function repair(context: Context, set: RevisionSet): Promise<Output> {
     return perTenant(
       context,
       (connection, tenant) => runner.repairChecksums(connection, set, options(tenant)),
-      (_tenant, result) => ({ repaired: result.repaired.map((c) => c.revision) }),
-      (result) => (result.repaired.length === 0 ? "nothing to repair" : `recorded the checksum of ${result.repaired.map((c) => c.revision).join(", ")}`),
+      (_tenant, result) => ({ repaired: result.repaired.map((c) => c.revision), recorded: result.recorded.map((r) => r.revision) }),
+      (result) => {
+        const ids = [...result.repaired.map((c) => c.revision), ...result.recorded.map((r) => r.revision)];
+        return ids.length === 0 ? "nothing to repair" : `recorded the checksum of ${ids.join(", ")}`;
+      },
     );
   }
   const connection = await connect(context);
   try {
     const result = await runner.repairChecksums(connection, set, options(context.database.schema));
+    const { repaired, recorded } = result;
     const text =
-      result.repaired.length === 0
-        ? `Nothing to repair: no applied revision of ${context.database.name} changed since it ran.`
+      repaired.length + recorded.length === 0
+        ? `Nothing to repair: no applied revision of ${context.database.name} changed since it ran, and each has its checksum on record.`
         : [
-            ...result.repaired.map((c) => `recorded the checksum of ${c.revision} (${c.file}): ${c.appliedChecksum.slice(0, 12)} -> ${c.currentChecksum.slice(0, 12)}`),
-            `Accepted ${result.repaired.length} edited revision(s); check and upgrade compare with these checksums from now on.`,
+            ...repaired.map((c) => `recorded the checksum of ${c.revision} (${c.file}): ${c.appliedChecksum.slice(0, 12)} -> ${c.currentChecksum.slice(0, 12)}`),
+            ...recorded.map((r) => `recorded the checksum of ${r.revision} (${r.file}), which had none on record`),
+            `Accepted ${repaired.length} edited revision(s) and recorded ${recorded.length} missing checksum(s); check and upgrade compare with these from now on.`,
           ].join("\n");
     return { json: result, text };
   } finally {

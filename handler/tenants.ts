@@ -85,7 +85,7 @@ export async function runTenants(event: LambicEvent, bundle: OpenedBundle, deps:
       }
       if (event.command === "repair") {
         const result = await runner.repairChecksums(connection, bundle.set, { ...deps.runOptions(), schema: tenant, runId: randomUUID() });
-        return { versions: result.versions, repaired: result.repaired.map((c) => c.revision) };
+        return { versions: result.versions, repaired: result.repaired.map((c) => c.revision), recorded: result.recorded.map((r) => r.revision) };
       }
       if (command === undefined) {
         const state = await runner.readCurrent(connection, bundle.set, { versionTable: bundle.settings.versionTable, schema: tenant });

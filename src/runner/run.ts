@@ -16,6 +16,7 @@ import {
   selectAppliedChecksumsStatement,
   selectVersionsStatement,
   versionTableNames,
+  type HistoryStep,
   versionTableSql,
   type VersionTableNames,
 } from "./version-table.ts";
@@ -369,16 +370,41 @@ export type RepairOptions = Pick<RunOptions, "versionTable" | "schema" | "lockTi
 
 export interface RepairResult {
   readonly versions: readonly string[];
-  /** The applied revisions whose current checksum was recorded. */
+  /** Applied revisions whose source changed since they ran: their checksum now is recorded. */
   readonly repaired: readonly ChangedRevision[];
+  /**
+   * Applied revisions with no checksum on record (stamped, or applied before lambic_history
+   * existed, e.g. by Alembic): theirs is recorded, so that a later edit is caught.
+   */
+  readonly recorded: readonly RecordedRevision[];
+}
+
+export interface RecordedRevision {
+  readonly revision: string;
+  readonly checksum: string;
+  readonly file: string;
+}
+
+/** Applied revisions whose last record is not a run or repair with a checksum, in file order. */
+function untrackedRevisions(set: RevisionSet, rows: readonly string[], history: readonly Record<string, unknown>[]): RecordedRevision[] {
+  const tracked = new Set(history.filter((e) => (e.direction === "up" || e.direction === "repair") && e.checksum !== null).map((e) => String(e.revision)));
+  const applied = new Set(set.map.ancestors(set.map.getRevisions(rows).filter(isNode)));
+  const untracked: RecordedRevision[] = [];
+  for (const node of set.map.revisions) {
+    const revision = set.revisions.get(node.id);
+    if (applied.has(node) && !tracked.has(node.id) && revision) untracked.push({ revision: node.id, checksum: revision.source.checksum, file: revision.source.file });
+  }
+  return untracked;
 }
 
 /**
  * `lambic repair`, like Flyway's: accepts edits to applied revisions. Each applied revision whose
  * source changed since it ran gets a history row (direction "repair") holding its checksum now,
- * which check and upgrade compare with from then on. One transaction under the run lock, so it
- * cannot interleave with a migration; nothing but lambic_history changes, and a database without
- * lambic's tables is left as it is.
+ * which check and upgrade compare with from then on; so does each applied revision with no
+ * checksum on record (stamped, or applied by Alembic before lambic ran here), so that edits to it
+ * are caught from then on. One transaction under the run lock, so it cannot interleave with a
+ * migration; nothing but lambic_history changes, and a database without lambic's version table
+ * is left as it is.
  */
 export async function repairChecksums(connection: Connection, set: RevisionSet, options: RepairOptions): Promise<RepairResult> {
   const names = versionTableNames(options);
@@ -392,19 +418,30 @@ export async function repairChecksums(connection: Connection, set: RevisionSet, 
     );
     await sink.flush();
     const exists = tables.rows?.[0] ?? {};
-    const versions = exists.versions ? sink.statement(selectVersionsStatement(names), { purpose: "read" }) : undefined;
+    if (!exists.versions) {
+      await rollbackQuietly(connection, undefined);
+      return { versions: [], repaired: [], recorded: [] };
+    }
+    const versions = sink.statement(selectVersionsStatement(names), { purpose: "read" });
     const history = exists.history ? sink.statement(selectAppliedChecksumsStatement(names), { purpose: "read" }) : undefined;
     await sink.flush();
-    const rows = (versions?.rows ?? []).map((r) => String(r.version_num));
+    const rows = (versions.rows ?? []).map((r) => String(r.version_num));
     assertKnownVersions(set, rows, versionTableSql(names));
     const repaired = changedRevisions(set, rows, history?.rows ?? []);
-    if (repaired.length > 0) {
+    const recorded = untrackedRevisions(set, rows, history?.rows ?? []);
+    const entries = [
+      ...repaired.map((c): HistoryStep => ({ revision: c.revision, direction: "repair", checksum: c.currentChecksum })),
+      ...recorded.map((r): HistoryStep => ({ revision: r.revision, direction: "repair", checksum: r.checksum })),
+    ];
+    if (entries.length > 0) {
+      // An adopted Alembic database has its version table but no history table yet.
+      if (!exists.history) for (const ddl of createVersionTableStatements(names)) sink.statement(ddl, { purpose: "control" });
       const run = { runId: options.runId, actor: options.actor, bundleSha256: set.bundleSha256 ?? null, sourceChecksum: set.sourceChecksum };
-      sink.statement(historyInsertStatement(names, run, repaired.map((c) => ({ revision: c.revision, direction: "repair", checksum: c.currentChecksum }))), { purpose: "history" });
+      sink.statement(historyInsertStatement(names, run, entries), { purpose: "history" });
     }
     sink.statement("COMMIT", { purpose: "control" });
     await sink.flush();
-    return { versions: rows, repaired };
+    return { versions: rows, repaired, recorded };
   } catch (error) {
     await rollbackQuietly(connection, undefined);
     throw error;

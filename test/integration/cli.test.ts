@@ -375,7 +375,7 @@ describe("database commands", () => {
 
   it("repair accepts an edited applied revision: check passes and upgrade runs without --allow-changed", () => {
     lambic(dir, ["upgrade", "3b9e5f1a2d42"], env());
-    expect(lambic(dir, ["repair"], env()).stdout).toContain("Nothing to repair: no applied revision of main changed since it ran.");
+    expect(lambic(dir, ["repair"], env()).stdout).toContain("Nothing to repair: no applied revision of main changed since it ran, and each has its checksum on record.");
     const file = readdirSync(join(dir, "revisions/main")).find((f) => f.includes("2a7d4e8f0c31"))!;
     writeFileSync(join(dir, "revisions/main", file), `${readFileSync(join(dir, "revisions/main", file), "utf8")}\n// a comment added after it ran\n`);
     const repaired = lambic(dir, ["--json", "repair"], env());

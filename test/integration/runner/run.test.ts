@@ -348,11 +348,33 @@ describe.each(["postgres", "neon"] as const)("runner over the %s driver", (drive
   });
 
   it("repair of an unchanged or new database records nothing and creates nothing", async () => {
-    expect(await repair(inlineRevisionSet(tableHistory(2)))).toEqual({ versions: [], repaired: [] });
+    expect(await repair(inlineRevisionSet(tableHistory(2)))).toEqual({ versions: [], repaired: [], recorded: [] });
     expect((await sql`SELECT to_regclass('lambic_history') AS t`)[0]!.t).toBeNull();
     await run(inlineRevisionSet(tableHistory(2)), { kind: "upgrade", target: "head" });
-    expect(await repair(inlineRevisionSet(tableHistory(2)))).toEqual({ versions: ["r0002"], repaired: [] });
+    expect(await repair(inlineRevisionSet(tableHistory(2)))).toEqual({ versions: ["r0002"], repaired: [], recorded: [] });
     expect((await sql`SELECT count(*)::int AS n FROM lambic_history WHERE direction = 'repair'`)[0]!.n).toBe(0);
+  });
+
+  it("repair records the checksums of applied revisions that have none (an adopted Alembic database), so later edits are caught", async () => {
+    await sql`CREATE TABLE alembic_version (version_num varchar(32) NOT NULL PRIMARY KEY)`;
+    await sql`INSERT INTO alembic_version VALUES ('r0002')`;
+    const set = inlineRevisionSet(tableHistory(3));
+    expect((await checkDatabase(await connect(), editedFirst(3), { versionTable: "alembic_version" })).changed).toEqual([]);
+    const result = await repair(set, { versionTable: "alembic_version" });
+    expect(result.repaired).toEqual([]);
+    expect(result.recorded.map((r) => r.revision)).toEqual(["r0001", "r0002"]);
+    expect(result.recorded[0]!.checksum).toBe(set.revisions.get("r0001")!.source.checksum);
+    expect((await repair(set, { versionTable: "alembic_version" })).recorded).toEqual([]);
+    const check = await checkDatabase(await connect(), editedFirst(3), { versionTable: "alembic_version" });
+    expect(check.changed.map((c) => c.revision)).toEqual(["r0001"]);
+  });
+
+  it("repair records the checksum of a revision stamped back after a downgrade", async () => {
+    const set = inlineRevisionSet(tableHistory(2));
+    await run(set, { kind: "upgrade", target: "head" });
+    await run(set, { kind: "downgrade", target: "r0001" });
+    await run(set, { kind: "stamp", targets: ["r0002"] });
+    expect((await repair(set)).recorded.map((r) => r.revision)).toEqual(["r0002"]);
   });
 
   it("repair ignores an edited revision that is not applied, or was downgraded", async () => {
