@@ -11,5 +11,5 @@ export { createRevisionSet, type RevisionSet } from "./revision/revision-set.ts"
 export { loadConfig, resolveDatabase, type LambicConfig, type DatabaseConfig } from "./config.ts";
 export { loadRevisions } from "./bundle/load-revisions.ts";
 export { openRevisionSet } from "./bundle/open-revisions.ts";
-export { runMigration, readCurrent, checkDatabase, renderScript, type MigrationCommand, type RunOptions, type RunResult } from "./runner/run.ts";
+export { runMigration, readCurrent, checkDatabase, repairChecksums, renderScript, type MigrationCommand, type RunOptions, type RunResult, type RepairResult } from "./runner/run.ts";
 export { openConnection, type Connection } from "./db/connection.ts";
