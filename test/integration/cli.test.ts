@@ -378,6 +378,9 @@ describe("database commands", () => {
     expect(lambic(dir, ["repair"], env()).stdout).toContain("Nothing to repair: no applied revision of main changed since it ran, and each has its checksum on record.");
     const file = readdirSync(join(dir, "revisions/main")).find((f) => f.includes("2a7d4e8f0c31"))!;
     writeFileSync(join(dir, "revisions/main", file), `${readFileSync(join(dir, "revisions/main", file), "utf8")}\n// a comment added after it ran\n`);
+    const check = lambic(dir, ["check"], env());
+    expect(check.stdout).toContain(`changed since applied: 2a7d4e8f0c31`);
+    expect(check.stdout).toContain("accept an edit that changes nothing the database needs with lambic repair");
     const repaired = lambic(dir, ["--json", "repair"], env());
     expect(repaired.code).toBe(0);
     expect(repaired.json).toMatchObject({ versions: ["3b9e5f1a2d42"], repaired: [{ revision: "2a7d4e8f0c31", file: expect.stringContaining(file) }] });
