@@ -23,7 +23,7 @@ Database (DATABASE_URL or lambic.config.json; else the embedded PostgreSQL under
   embedded [status|stop]             where the embedded PostgreSQL is; stop it (its data stays)
   Tenant databases: every tenant schema by default; --tenant T (repeatable) selects some,
   --concurrency N (default 4) sets how many run at once; current --all-tenants reports each one;
-  check exits 1 when any tenant is behind.
+  check exits 1 when any tenant is behind; --sql renders one tenant's script (--tenant T).
 
 AWS:
   publish --bucket B [--prefix P]    upload the built bundle of the database to S3
@@ -215,6 +215,9 @@ export function checkCommandOptions(args: CliArgs): void {
   if (args.options.sql && args.options.purge) {
     // As Alembic: the script cannot know which rows a purge would delete.
     throw new LambicError("USAGE", "--purge deletes whatever rows the version table holds, which a script rendered without the database cannot know: stamp --purge online, or stamp FROM:TO --sql.", { option: "purge" });
+  }
+  if (args.options.sql && args.options.concurrency !== undefined) {
+    throw new LambicError("USAGE", "--concurrency sets how many tenants run at once online; an offline script is one tenant's (--tenant T): leave --concurrency out.", { option: "concurrency" });
   }
   if (args.options.sql && args.options["dry-run"]) {
     throw new LambicError("USAGE", "--sql renders the script without a database and --dry-run renders it from the database's current version: use one of them.", { option: "dry-run" });

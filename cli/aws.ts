@@ -83,7 +83,7 @@ function fanoutEventFromArgs(database: DatabaseConfig, args: CliArgs): Record<st
     throw new LambicError("USAGE", `lambic invoke --fanout needs ${FANOUT_OPERATIONS.join(", ")} and a target (e.g. lambic invoke --fanout --function F upgrade head).`, { operation });
   }
   if (operation !== "stamp" && targets.length > 1) throw new LambicError("USAGE", `lambic invoke --fanout ${operation} takes one target, got: ${targets.join(" ")}.`, {});
-  if (args.options["dry-run"]) throw new LambicError("USAGE", "--dry-run is not available with --fanout; render a tenant's plan with lambic upgrade --sql.", {});
+  if (args.options["dry-run"]) throw new LambicError("USAGE", "--dry-run is not available with --fanout; render a tenant's plan with lambic upgrade --sql --tenant T.", {});
   const event: Record<string, unknown> = { command: "fanout", operation, target: targets.length === 1 ? targets[0] : targets, database: database.name };
   if (args.options["batch-size"] !== undefined) event.batchSize = wholeNumber(args.options["batch-size"], "--batch-size", 1000);
   if (args.options.concurrency !== undefined) event.concurrency = wholeNumber(args.options.concurrency, "--concurrency", 100);

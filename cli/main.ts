@@ -287,8 +287,10 @@ function writeRevision(context: Context, set: RevisionSet): Output {
 async function offlineScript(context: Context, set: RevisionSet): Promise<Output> {
   const { args } = context;
   const { command, start, range } = args.command === "stamp" ? offlineStamp(args, set) : offlineMigration(args, set);
-  const { renderScript } = await import("../src/runner/run.ts");
-  const { script, steps } = await renderScript(set, command, start, scriptOptions(context, range));
+  const [{ renderScript }, { offlineTenant }] = await Promise.all([import("../src/runner/run.ts"), import("../src/runner/tenants.ts")]);
+  const tenant = offlineTenant(context.database.tenants, args.options.tenant, context.database.name);
+  const options = tenant === undefined ? scriptOptions(context, range) : { ...scriptOptions(context, range), schema: tenant, searchPath: tenant };
+  const { script, steps } = await renderScript(set, command, start, options);
   if (args.options.output) {
     try {
       writeFileSync(args.options.output, script);
@@ -434,7 +436,7 @@ async function openSetAndConnect(context: Context): Promise<{ set: RevisionSet; 
 async function migrate(context: Context, command: MigrationCommand): Promise<Output> {
   const { args, database } = context;
   if (database.tenants !== undefined && args.options["dry-run"]) {
-    throw new LambicError("USAGE", `--dry-run is not available on tenant database "${database.name}" (each tenant has its own version rows): render a tenant's plan with lambic ${command.kind} --sql, or check with lambic check --tenant T.`, { option: "dry-run" });
+    throw new LambicError("USAGE", `--dry-run is not available on tenant database "${database.name}" (each tenant has its own version rows): render a tenant's plan with lambic ${command.kind} --sql --tenant T, or check with lambic check --tenant T.`, { option: "dry-run" });
   }
   if (database.tenants !== undefined) {
     const set = await openSet(context);

@@ -79,7 +79,7 @@ export async function runEvent(event: LambicEvent, invocation: Deps): Promise<Re
       ? runFanout(event, bundle, { ...deps, connect, location, reportStore: reportStore(location, `fanout-${event.operation}`, deps) }, base)
       : listEventTenants(event, bundle, connect, base);
   }
-  if (event.tenants !== undefined || (bundle.settings.tenants !== undefined && ["upgrade", "downgrade", "stamp", "current", "check", "repair"].includes(event.command))) {
+  if (event.command !== "sql" && (event.tenants !== undefined || (bundle.settings.tenants !== undefined && ["upgrade", "downgrade", "stamp", "current", "check", "repair"].includes(event.command)))) {
     const { runTenants } = await import("./tenants.ts");
     const store = reportStore(location, event.command, deps);
     return runTenants(event, bundle, { ...deps, connect: () => openDatabase(bundle, deps), runOptions: () => runOptions(event, bundle, deps), reportStore: store }, base);
@@ -334,12 +334,13 @@ async function withFallback(
 }
 
 async function offlineScript(event: LambicEvent, bundle: OpenedBundle, location: BundleLocation, deps: Deps): Promise<Record<string, unknown>> {
-  const { renderScript, planSummary } = await import("../src/runner/run.ts");
+  const [{ renderScript, planSummary }, tenant] = await Promise.all([import("../src/runner/run.ts"), scriptTenant(event, bundle)]);
   const range = event.targets[0]!;
   const { from, to: target } = parseRange(range, event.direction);
   const start = resolveRangeStart(bundle.set.map, from);
   const { script, steps, to } = await renderScript(bundle.set, { kind: event.direction, target }, start, {
     ...tableOptions(bundle),
+    ...(tenant !== undefined ? { schema: tenant, searchPath: tenant } : {}),
     lockTimeoutMs: bundle.settings.lockTimeoutMs,
     statementTimeoutMs: bundle.settings.statementTimeoutMs,
     x: event.x,
@@ -353,5 +354,24 @@ async function offlineScript(event: LambicEvent, bundle: OpenedBundle, location:
   deps.report.s3Requests++;
   deps.report.from = start;
   deps.report.to = to;
-  return { range, direction: event.direction, from: start, to, steps: planSummary(steps), bucket: location.bucket, key, bytes: Buffer.byteLength(script) };
+  return { range, direction: event.direction, ...(tenant !== undefined ? { tenant } : {}), from: start, to, steps: planSummary(steps), bucket: location.bucket, key, bytes: Buffer.byteLength(script) };
+}
+
+/** On a tenant database a script is one tenant's (its search_path and version table): the event names exactly one. */
+async function scriptTenant(event: LambicEvent, bundle: OpenedBundle): Promise<string | undefined> {
+  const configured = bundle.settings.tenants;
+  if (configured === undefined) {
+    if (event.tenants === undefined) return undefined;
+    throw (await import("./tenants.ts")).noTenants(bundle);
+  }
+  if (event.tenants?.length !== 1) {
+    throw new LambicError(
+      "INVALID_EVENT",
+      `Invalid event: database "${event.database}" has tenants, each with its own schema and version table, so {"command": "sql"} renders one tenant's script: set "tenants": ["<tenant>"] (one name).`,
+      { field: "tenants", value: event.tenants ?? null },
+    );
+  }
+  // Names are checked by parseEvent; a configured list must hold it (a query would need the database).
+  const { selectTenants } = await import("../src/runner/tenants.ts");
+  return Array.isArray(configured) ? selectTenants(configured, event.tenants)[0] : event.tenants[0];
 }

@@ -31,7 +31,7 @@ const COMMAND_FIELDS: Readonly<Record<CommandName, readonly string[]>> = {
   history: ["range"],
   check: ["tenants"],
   repair: ["tenants"],
-  sql: ["target", "direction", "x"],
+  sql: ["target", "direction", "x", "tenants"],
   fanout: ["operation", "target", "x", "allowChanged", "purge", "tenants", "batchSize", "concurrency"],
   tenants: ["batchSize"],
 };

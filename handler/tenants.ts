@@ -38,7 +38,7 @@ export async function selectEventTenants(bundle: OpenedBundle, connection: Conne
   return selectTenants(await listTenants(connection, configured), wanted);
 }
 
-function noTenants(bundle: OpenedBundle): LambicError {
+export function noTenants(bundle: OpenedBundle): LambicError {
   return new LambicError(
     "INVALID_TENANT",
     `Database "${bundle.set.database}" has no tenants: bundle ${bundle.sha256} carries no "tenants" setting. Leave "tenants" out of the event, or set "tenants" for the database in lambic.config.json and publish again.`,
@@ -57,7 +57,7 @@ export async function runTenants(event: LambicEvent, bundle: OpenedBundle, deps:
   // Refused before connecting: the bundle already says whether the database has tenants.
   if (bundle.settings.tenants === undefined) throw noTenants(bundle);
   if (event.dryRun) {
-    throw new LambicError("INVALID_EVENT", `Invalid event: "dryRun" is not available on tenant database "${event.database}". Render a tenant's plan with {"command": "sql"} or \`lambic upgrade --sql\`.`, { field: "dryRun", value: true });
+    throw new LambicError("INVALID_EVENT", `Invalid event: "dryRun" is not available on tenant database "${event.database}". Render a tenant's plan with {"command": "sql", "tenants": ["<tenant>"]} or \`lambic upgrade --sql --tenant T\`.`, { field: "dryRun", value: true });
   }
   const [runner, tenants] = await Promise.all([import("../src/runner/run.ts"), import("../src/runner/tenants.ts")]);
   const admin = await deps.connect();

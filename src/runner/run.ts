@@ -489,7 +489,7 @@ export async function renderScript(set: RevisionSet, command: MigrationCommand, 
   const sink = new ScriptSink();
   const steps = planFor(set, startRows, command);
   const sessionLock = needsSessionLock(set, steps, options.perRevision ?? false);
-  sink.comment(`lambic offline SQL: ${command.kind} ${options.range} (database "${set.database}")`);
+  sink.comment(`lambic offline SQL: ${command.kind} ${options.range} (database "${set.database}"${options.searchPath !== undefined ? `, tenant schema "${options.searchPath}"` : ""})`);
   sink.comment(`generated-at: ${options.generatedAt.toISOString()}`);
   sink.comment(`source checksum: ${set.sourceChecksum}`);
   if (set.bundleSha256) sink.comment(`bundle sha256: ${set.bundleSha256}`);

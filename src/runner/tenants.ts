@@ -1,5 +1,5 @@
 import type { TenantsConfig } from "../config.ts";
-import type { Connection } from "../db/connection.ts";
+import { toDatabaseFailure, type Connection } from "../db/connection.ts";
 import { LambicError } from "../errors.ts";
 
 /**
@@ -25,8 +25,39 @@ export function validateTenantName(name: unknown, source: string): string {
 /** The configured tenants: the list as is, or the rows of the query (first column). */
 export async function listTenants(connection: Connection, tenants: TenantsConfig): Promise<string[]> {
   if (Array.isArray(tenants)) return tenants.map((t) => validateTenantName(t, "the tenants list"));
-  const rows = await connection.query<Record<string, unknown>>((tenants as { query: string }).query);
+  const query = (tenants as { query: string }).query;
+  let rows: Record<string, unknown>[];
+  try {
+    rows = await connection.query<Record<string, unknown>>(query);
+  } catch (error) {
+    const failure = toDatabaseFailure(error);
+    if (!failure) throw error; // the connection broke: its own error says so
+    throw new LambicError(
+      "CONFIG_INVALID",
+      `The tenants query failed: ${failure.message} [SQLSTATE ${failure.sqlstate}] in: ${query.slice(0, 200)}. Fix "tenants": {"query": ...} in the config; it must return the tenant schema names in its first column.`,
+      { query: query.slice(0, 200), sqlstate: failure.sqlstate },
+      { cause: error },
+    );
+  }
   return rows.map((row) => validateTenantName(Object.values(row)[0], "the tenants query"));
+}
+
+/**
+ * The tenant an offline script is rendered for. On a tenant database a script is one tenant's
+ * (its search_path, its version table): exactly one is named, and a configured list must hold
+ * it (a query's rows need the database, so there the name is only checked for shape).
+ */
+export function offlineTenant(tenants: TenantsConfig | undefined, wanted: readonly string[] | undefined, database: string): string | undefined {
+  if (tenants === undefined) return undefined;
+  if (!wanted || wanted.length !== 1) {
+    throw new LambicError(
+      "USAGE",
+      `Database "${database}" has tenants, each with its own schema and version table, so an offline script is one tenant's: name it with --tenant T (one)${wanted && wanted.length > 1 ? `, not ${wanted.length}` : ""}.`,
+      { option: "tenant", tenants: wanted ?? [] },
+    );
+  }
+  const [tenant] = Array.isArray(tenants) ? selectTenants(tenants, wanted) : [validateTenantName(wanted[0], "the command line")];
+  return tenant;
 }
 
 /** Narrows the tenant list to the ones asked for, refusing names that are not tenants. */

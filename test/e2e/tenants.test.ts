@@ -235,6 +235,20 @@ describe("the handler's tenant events", () => {
     expect((await pool.invoke({ command: "check", tenants: ["tenant_007"] })).payload).toMatchObject({ upToDate: true });
   });
 
+  it('"sql" on a tenant database renders the one tenant the event names', async () => {
+    const none = await pool.invoke({ command: "sql", target: "base:head" });
+    expect(none.payload).toMatchObject({ errorType: "INVALID_EVENT", errorMessage: expect.stringContaining('set "tenants": ["<tenant>"] (one name)') });
+    const two = await pool.invoke({ command: "sql", target: "base:head", tenants: ["tenant_003", "tenant_004"] });
+    expect(two.payload).toMatchObject({ errorType: "INVALID_EVENT" });
+
+    const one = await pool.invoke({ command: "sql", target: "base:head", tenants: ["tenant_003"] });
+    expect(one.functionError, one.log).toBeUndefined();
+    expect(one.payload).toMatchObject({ ok: true, command: "sql", tenant: "tenant_003", to: [HEAD] });
+    const script = Buffer.from(await getObject(s3.client, s3.bucket, one.payload!.key as string)).toString("utf8");
+    expect(script).toContain('tenant schema "tenant_003"');
+    expect(script).toContain('"tenant_003"."lambic_version"');
+  });
+
   it("a hostile tenant name is INVALID_EVENT before anything connects; a name that is not a tenant is INVALID_TENANT", async () => {
     // No reachable database and no bucket: only the event check can answer.
     const isolated = new LambdaFunction("isolated", { LAMBIC_DATABASE: "app", LAMBIC_DATABASE_URL: "postgres://nobody@127.0.0.1:1/none", POWERTOOLS_SERVICE_NAME: "lambic" });

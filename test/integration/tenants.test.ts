@@ -4,6 +4,7 @@ import { join, resolve } from "node:path";
 import postgres from "postgres";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createTestDatabase, type TestDatabase } from "../support/database.ts";
+import { applyStatementByStatement, applyWithPsql, findPsql } from "../support/schema-snapshot.ts";
 import { tempDir } from "../support/temp-dir.ts";
 
 /** Named databases and schema-per-tenant, through the built command line. */
@@ -116,6 +117,28 @@ describe("tenants", () => {
     expect((await lambic(dir, ["check", "--tenant", "tenant_009"], env())).code).toBe(0);
   });
 
+  it("--sql renders one tenant's script, which psql-style application runs in that tenant's schema", async () => {
+    const none = await lambic(dir, ["upgrade", "head", "--sql"], env());
+    expect(none.code).toBe(2);
+    expect(none.json.error.message).toContain("name it with --tenant T (one)");
+    expect((await lambic(dir, ["upgrade", "head", "--sql", "--tenant", "tenant_010", "--tenant", "tenant_011"], env())).code).toBe(2);
+    expect((await lambic(dir, ["upgrade", "head", "--sql", "--tenant", "tenant_999"], env())).json.error.code).toBe("INVALID_TENANT");
+    expect((await lambic(dir, ["upgrade", "head", "--sql", "--tenant", "tenant_010", "--concurrency", "2"], env())).code).toBe(2);
+
+    await lambic(dir, ["downgrade", "base", "--tenant", "tenant_010"], env());
+    const rendered = await lambic(dir, ["upgrade", "head", "--sql", "--tenant", "tenant_010"], env());
+    expect(rendered.code).toBe(0);
+    expect(rendered.json.script).toContain(`(database "app", tenant schema "tenant_010")`);
+    const file = join(dir, "tenant_010.sql");
+    writeFileSync(file, rendered.json.script);
+    const psql = findPsql();
+    if (psql) applyWithPsql(psql, db.url, file);
+    else await applyStatementByStatement(db.url, file);
+    expect(await sql`SELECT version_num FROM tenant_010.lambic_version`).toEqual([{ version_num: "cccc00000003" }]);
+    expect(await sql`SELECT to_regclass('tenant_010.invoice') AS t`).toEqual([{ t: "tenant_010.invoice" }]);
+    expect(await sql`SELECT to_regclass('public.invoice') AS t, to_regclass('public.lambic_version') AS v`).toEqual([{ t: null, v: null }]);
+  });
+
   it("rolls back a failing tenant only and reports it, the others going on", async () => {
     await sql`CREATE TABLE tenant_007.account (conflict int)`;
     const run = await lambic(dir, ["upgrade", "head", "--tenant", "tenant_006", "--tenant", "tenant_007"], env());
@@ -149,6 +172,16 @@ describe("tenants", () => {
     expect(run.json.error.code).toBe("INVALID_TENANT");
     expect(run.json.error.message).toContain("bad\\\"name".replace(/\\\\/g, "\\"));
     expect(await sql`SELECT to_regnamespace('ok_tenant') AS s`).toEqual([{ s: null }]);
+  });
+
+  it("a tenants query that fails is CONFIG_INVALID naming the query and the server's error", async () => {
+    const other = tempDir("lambic-tenants-q-");
+    tenantRevisions(join(other, "revisions/app"));
+    writeFileSync(join(other, "lambic.config.json"), JSON.stringify({ databases: { app: { url: "${APP_DB}", revisions: "revisions/app", tenants: { query: "SELECT nope FROM pg_namespace" } } } }));
+    const run = await lambic(other, ["current"], env());
+    expect(run.code).toBe(1);
+    expect(run.json.error).toMatchObject({ code: "CONFIG_INVALID", sqlstate: "42703", query: "SELECT nope FROM pg_namespace" });
+    expect(run.json.error.message).toContain(`The tenants query failed: column "nope" does not exist [SQLSTATE 42703] in: SELECT nope FROM pg_namespace.`);
   });
 });
 
