@@ -128,7 +128,7 @@ describe("parseEvent", () => {
     ["duplicate tenant", { command: "current", tenants: ["a", "a"] }, "tenants[1]", /twice/],
     ["too many tenants", { command: "current", tenants: Array.from({ length: 1001 }, (_, i) => `t${i}`) }, "tenants", /at most 1000.*fanout/],
     ["tenants on heads", { command: "heads", tenants: ["a"] }, "tenants", /not used by command "heads"/],
-    ["tenants on sql", { command: "sql", tenants: ["a"] }, "tenants", /not used by command "sql"/],
+    ["tenants on history", { command: "history", tenants: ["a"] }, "tenants", /not used by command "history"/],
     ["fanout without operation", { command: "fanout", target: "head" }, "operation", /one of upgrade, downgrade, stamp/],
     ["fanout with a bad operation", { command: "fanout", operation: "current", target: "head" }, "operation", /one of upgrade, downgrade, stamp/],
     ["fanout without target", { command: "fanout", operation: "upgrade" }, "target", /needs a "target"/],
