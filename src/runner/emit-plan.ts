@@ -354,7 +354,7 @@ async function collectStatements(sink: Sink, revision: LoadedRevision, direction
     direction,
     query: async <Row>(sql: string, params: readonly unknown[] = []) => {
       const copy = typeof sql === "string" ? clientCopy(sql) : undefined;
-      if (copy) throw new LambicError("INVALID_OPERATION", `ctx.query(): the statement ${copyRefusal(copy)}`, { revision: revision.id, statement: sql.slice(0, 200) });
+      if (copy) throw new LambicError("INVALID_OPERATION", `ctx.query(): the statement ${copyRefusal(copy)}${sink.online ? ` ${failureOutcome(progress)}` : ""}`, { revision: revision.id, statement: sql.slice(0, 200) });
       // What the run wrote so far, the version rows included, is what the read sees.
       beforeRead();
       for (const text of statements) sink.statement(text, origin);
@@ -375,10 +375,11 @@ async function collectStatements(sink: Sink, revision: LoadedRevision, direction
   } catch (error) {
     if (error instanceof LambicError) {
       if (error.details.revision !== undefined) throw error;
-      // An op refused its arguments (a name too long, a NUL): say in which revision.
+      // An op refused its arguments (a name too long, a NUL): say in which revision, and online
+      // what the run leaves (a non-transactional revision before it may have run).
       throw new LambicError(
         error.code,
-        `Revision ${revision.id} (${direction === "up" ? "upgrade" : "downgrade"}, ${revision.source.file}): ${error.message}`,
+        `Revision ${revision.id} (${direction === "up" ? "upgrade" : "downgrade"}, ${revision.source.file}): ${error.message}${sink.online ? ` ${failureOutcome(progress)}` : ""}`,
         { ...error.details, revision: revision.id, direction, file: revision.source.file },
         { cause: error },
       );

@@ -541,11 +541,25 @@ describe.each(["postgres", "neon"] as const)("runner over the %s driver", (drive
     expect(await sql`SELECT total, tag FROM summary`).toEqual([{ total: 3, tag: "from-x" }]);
   });
 
+  it("says a non-transactional revision's work stays when a later revision's op refuses its arguments", async () => {
+    const set = inlineRevisionSet([
+      ...tableHistory(1),
+      { id: "r0002", revises: "r0001", transactional: false, upgrade: (op) => op.createIndex("t1_note_idx", "t1", ["note"], { concurrently: true }) },
+      { id: "r0003", revises: "r0002", upgrade: (op) => op.execute("COPY t1 TO STDOUT") },
+    ]);
+    const error = await failure(run(set, { kind: "upgrade", target: "head" }));
+    expect(error.code).toBe("INVALID_OPERATION");
+    expect(error.details).toMatchObject({ revision: "r0003" });
+    expect(error.message).toContain("Revision r0002 runs outside a transaction, so what it did before the failure stays, but its version row was not written: the version table says r0001.");
+    expect(await versions()).toEqual(["r0001"]);
+  });
+
   it("refuses a ctx.query of COPY … TO STDOUT before sending it, changing nothing", async () => {
     const set = inlineRevisionSet([...tableHistory(1), { id: "r0002", revises: "r0001", upgrade: async (_op, ctx) => void (await ctx.query("COPY t1 TO STDOUT")) }]);
     const error = await failure(run(set, { kind: "upgrade", target: "head" }));
     expect(error.code).toBe("INVALID_OPERATION");
     expect(error.message).toContain("ctx.query(): the statement is COPY … TO STDOUT");
+    expect(error.message).toContain("The run was rolled back: the database is as it was before.");
     expect(await tables()).toEqual([]);
   });
 
