@@ -1,5 +1,6 @@
 import { parseArgs } from "node:util";
 import { LambicError } from "../src/errors.ts";
+import { closestMatch } from "../src/suggest.ts";
 
 export const USAGE = `Usage: lambic [--config FILE] [--name DB] [--json] [-x key=value]... COMMAND [options]
 
@@ -136,6 +137,12 @@ export function parseCliArgs(argv: readonly string[]): CliArgs {
     parsed = parseArgs({ args, options: OPTIONS, allowPositionals: true, strict: true });
     parsed.positionals = parsed.positionals.map((p) => (p.startsWith(HIDDEN) ? p.slice(HIDDEN.length) : p));
   } catch (error) {
+    const unknown = (error as NodeJS.ErrnoException).code === "ERR_PARSE_ARGS_UNKNOWN_OPTION" ? /'([^']+)'/.exec((error as Error).message)?.[1] : undefined;
+    if (unknown !== undefined) {
+      // Node's own words suggest "--" for a positional starting with "-", which is never meant here.
+      const close = unknown.startsWith("--") ? closestMatch(unknown.slice(2), Object.keys(OPTIONS)) : undefined;
+      throw new LambicError("USAGE", `Unknown option ${unknown}${close ? ` (did you mean --${close}?)` : ""}. Run "lambic --help" for the commands and options.`, { option: unknown });
+    }
     throw new LambicError("USAGE", `${(error as Error).message.replace(/\.$/, "")}. Run "lambic --help" for the commands and options.`, {});
   }
   const x: Record<string, string> = {};

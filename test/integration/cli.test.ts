@@ -119,6 +119,13 @@ describe("graph commands", () => {
     expect(lambic(dir, ["frobnicate"]).code).toBe(2);
   });
 
+  it("names an unknown option, and the option it looks like a typo of", () => {
+    const typo = lambic(dir, ["--json", "heads", "--verbos"]);
+    expect(typo.code).toBe(2);
+    expect(typo.json.error).toMatchObject({ code: "USAGE", option: "--verbos", message: 'Unknown option --verbos (did you mean --verbose?). Run "lambic --help" for the commands and options.' });
+    expect(lambic(dir, ["heads", "-q"]).stderr).toBe('lambic: USAGE: Unknown option -q. Run "lambic --help" for the commands and options.\n');
+  });
+
   it("takes a relative range after -r as its value: -r -1: is -r-1: and --rev-range=-1:", () => {
     const expected = lambic(dir, ["--json", "history", "-r-1:"]);
     expect(expected.code).toBe(0);
