@@ -276,7 +276,15 @@ function writeRevision(context: Context, set: RevisionSet): Output {
   };
   const extension = options.sql ? "sql" : "ts";
   const file = join(context.database.revisions, revisionFileName(new Date(), id, message, extension));
-  new RevisionMap([...set.map.revisions.map((n) => n.meta), meta]); // refuses a broken graph before anything is written
+  try {
+    new RevisionMap([...set.map.revisions.map((n) => n.meta), meta]); // refuses a broken graph before anything is written
+  } catch (error) {
+    // A --rev-id the graph refuses is the command line's mistake: no file is involved yet.
+    if (error instanceof LambicError && error.code === "REVISION_FILE_INVALID" && options["rev-id"] !== undefined && error.details.revision === id) {
+      throw new LambicError("USAGE", `--rev-id: ${error.message.replace(/ Choose another id\.$/, "")} Choose another --rev-id, or leave it out for a generated one.`, { option: "rev-id", value: id }, { cause: error });
+    }
+    throw error;
+  }
   mkdirSync(dirname(file), { recursive: true });
   writeFileSync(file, extension === "sql" ? renderSqlRevision(meta, "-- your SQL here\n", "-- your SQL here\n") : renderTsRevision(meta), { flag: "wx" });
   const shown = relative(context.io.cwd, file);

@@ -215,6 +215,17 @@ describe("writing revisions", () => {
     expect(lambic(dir, ["--json", "heads"]).json).toEqual({ heads: ["c0ffee000001"] });
   });
 
+  it("refuses a --rev-id that cannot be an id as a usage error, writing nothing", () => {
+    const before = readdirSync(join(dir, "revisions/main"));
+    for (const id of ["bad id!", "head"]) {
+      const run = lambic(dir, ["--json", "revision", "-m", "x", "--rev-id", id]);
+      expect(run.code).toBe(2);
+      expect(run.json.error).toMatchObject({ code: "USAGE", option: "rev-id", value: id });
+      expect(run.json.error.message).toContain("Choose another --rev-id, or leave it out for a generated one.");
+    }
+    expect(readdirSync(join(dir, "revisions/main"))).toEqual(before);
+  });
+
   it("writes a SQL revision with --sql, and a new branch with --head and --branch-label", () => {
     const run = lambic(dir, ["--json", "revision", "-m", "reports", "--sql", "--head", "base", "--branch-label", "reports", "--rev-id", "ae0000000001"]);
     expect(run.code).toBe(0);
