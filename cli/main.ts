@@ -540,7 +540,7 @@ async function repair(context: Context, set: RevisionSet): Promise<Output> {
     return perTenant(
       context,
       (connection, tenant) => runner.repairChecksums(connection, set, options(tenant)),
-      (_tenant, result) => ({ repaired: result.repaired.map((c) => c.revision), recorded: result.recorded.map((r) => r.revision) }),
+      (_tenant, result) => ({ versions: result.versions, repaired: result.repaired.map((c) => c.revision), recorded: result.recorded.map((r) => r.revision) }),
       (result) => {
         const ids = [...result.repaired.map((c) => c.revision), ...result.recorded.map((r) => r.revision)];
         return ids.length === 0 ? "nothing to repair" : `recorded the checksum of ${ids.join(", ")}`;

@@ -301,6 +301,13 @@ export function parseRange(range: string, command: "upgrade" | "downgrade"): { f
 /** The version rows an offline range starts from. */
 export function resolveRangeStart(map: RevisionMap, from: string | null): string[] {
   if (from === null || from === "base") return [];
+  if (from === "current" && !map.has("current")) {
+    throw new LambicError(
+      "REVISION_NOT_FOUND",
+      `"current" stands for the database's version rows, which offline SQL does not read: start the range at a revision (the one "lambic current" prints) or at base, e.g. <revision>:head.`,
+      { target: from },
+    );
+  }
   const node = map.getRevision(from);
   // `label@base` names no revision: the branch starts empty.
   return node ? [node.id] : [];

@@ -107,6 +107,15 @@ describe("graph commands", () => {
     expect(run.stderr).toContain("REVISION_NOT_FOUND");
   });
 
+  it("says that offline SQL cannot start at current, which needs the database", () => {
+    for (const args of [["upgrade", "current:head", "--sql"], ["stamp", "current:head", "--sql"]]) {
+      const run = lambic(dir, ["--json", ...args]);
+      expect(run.code).toBe(1);
+      expect(run.json.error).toMatchObject({ code: "REVISION_NOT_FOUND", target: "current" });
+      expect(run.json.error.message).toContain("offline SQL does not read: start the range at a revision");
+    }
+  });
+
   it("exits 2 without a command, with the usage on stderr and, with --json, the error document on stdout", () => {
     const run = lambic(dir, ["--json"]);
     expect(run.code).toBe(2);

@@ -110,6 +110,8 @@ describe("tenants", () => {
 
   it("repair records the edited checksum in the tenants where the revision was applied", async () => {
     await sql`UPDATE tenant_009.lambic_history SET checksum = 'from-an-older-edit' WHERE direction = 'up' AND revision = 'aaaa00000001'`;
+    const json = await lambic(dir, ["repair", "--tenant", "tenant_008"], env());
+    expect(json.json.tenants).toEqual([expect.objectContaining({ tenant: "tenant_008", ok: true, versions: ["cccc00000003"], repaired: [], recorded: [] })]);
     const repair = await lambicText(dir, ["repair", "--tenant", "tenant_008", "--tenant", "tenant_009"], env());
     expect(repair.code).toBe(0);
     expect(repair.stdout).toContain("tenant_008: nothing to repair\n");
