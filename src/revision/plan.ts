@@ -143,6 +143,24 @@ export class VersionRows {
 
   /** Applies a step to the rows and returns the changes, in the order they are to be written. */
   apply(step: PlanStep): VersionRowChange[] {
+    if (step.kind !== "stamp") return this.applyStep(step);
+    const before = [...this.rows];
+    try {
+      return this.applyStep(step);
+    } catch (error) {
+      // As in Alembic, each target of a stamp moves a row from where the rows are when its turn
+      // comes: a row an earlier target moved is not there for the next one.
+      if (!(error instanceof LambicError) || error.code !== "UNKNOWN_VERSION") throw error;
+      throw new LambicError(
+        "UNKNOWN_VERSION",
+        `Cannot stamp ${step.to.join(", ") || "base"} from ${step.from.join(", ") || "base"}: ${error.message.replace(/ Check "lambic current".*$/, "")} An earlier target of the same stamp may have moved that row already (rows at this point: ${before.join(", ") || "none"}). Stamp the targets one at a time, or set exactly these rows with "lambic stamp --purge <targets>".`,
+        { ...error.details, from: [...step.from], to: [...step.to], rows: before },
+        { cause: error },
+      );
+    }
+  }
+
+  private applyStep(step: PlanStep): VersionRowChange[] {
     if (step.kind === "revision" && step.direction === "up") {
       // The usual step, decided without the general tests below (which reach the same answer):
       // one parent, which holds a row, moves its row to the revision.

@@ -370,6 +370,17 @@ describe("database commands", () => {
     expect(lambic(dir, ["--json", "stamp", "--purge", "1f3a9c2e7b10"], env()).json).toEqual({ versions: ["1f3a9c2e7b10"] });
   });
 
+  it("a stamp whose second target needs a row the first one moved says so, and how to set the rows instead", () => {
+    lambic(dir, ["upgrade", "7f4c"], env());
+    const run = lambic(dir, ["--json", "stamp", "5d2a", "6e3b"], env());
+    expect(run.code).toBe(1);
+    expect(run.json.error).toMatchObject({ code: "UNKNOWN_VERSION", rows: ["5d2a7b3c4f64"] });
+    expect(run.json.error.message).toContain("An earlier target of the same stamp may have moved that row already");
+    expect(run.json.error.message).toContain('"lambic stamp --purge <targets>"');
+    expect(lambic(dir, ["--json", "current"], env()).json.versions).toEqual(["7f4c9d5e6b86"]);
+    expect(lambic(dir, ["--json", "stamp", "--purge", "5d2a", "6e3b"], env()).json).toEqual({ versions: ["5d2a7b3c4f64", "6e3b8c4d5a75"] });
+  });
+
   it("changes nothing with --dry-run and prints the plan and SQL", async () => {
     const run = lambic(dir, ["--json", "upgrade", "head", "--dry-run"], env());
     expect(run.json).toMatchObject({ dryRun: true, from: [], to: ["8a5d0e6f7c97"] });
