@@ -32,7 +32,7 @@ AWS:
   invoke --fanout --function F upgrade|downgrade|stamp TARGET [--batch-size N] [--concurrency N]
                                      the Lambda migrates every tenant, one invocation of itself per batch
 
-Targets: head, heads, base, <id or 4+ char prefix>, <label>, <label>@head, <label>@base,
+Targets: head, heads, base, <id or a unique prefix of it>, <label>, <label>@head, <label>@base,
 +N, -N, <id>+N, <label>@+N, <label>@-N; --sql ranges A:B (downgrade --sql needs one).`;
 
 const OPTIONS = {
