@@ -19,8 +19,10 @@ import type { CliArgs } from "./args.ts";
 import type { Io, Output } from "./io.ts";
 
 const EVENT_COMMANDS = ["upgrade", "downgrade", "stamp", "current", "heads", "history", "check", "repair", "sql", "tenants"];
-const TENANT_COMMANDS = ["upgrade", "downgrade", "stamp", "current", "check", "repair"];
+const TENANT_COMMANDS = ["upgrade", "downgrade", "stamp", "current", "check", "repair", "sql"];
 const FANOUT_OPERATIONS = ["upgrade", "downgrade", "stamp"];
+/** The command-line option each event field comes from, to name it in a refusal. */
+const EVENT_FIELD_FLAGS: Readonly<Record<string, string>> = { target: "TARGET", x: "-x", dryRun: "--dry-run", allowChanged: "--allow-changed", purge: "--purge", range: "-r", tenants: "--tenant", batchSize: "--batch-size", bundle: "--bundle" };
 
 export async function publish(database: DatabaseConfig, args: CliArgs, io: Io): Promise<Output> {
   const bucket = args.options.bucket ?? io.env.LAMBIC_BUCKET;
@@ -69,6 +71,9 @@ export function eventFromArgs(database: DatabaseConfig, args: CliArgs): Record<s
     if (!TENANT_COMMANDS.includes(command)) throw new LambicError("USAGE", `--tenant applies to ${TENANT_COMMANDS.join(", ")}, not ${command}.`, {});
     event.tenants = args.options.tenant;
   }
+  if (command === "sql" && database.tenants !== undefined && args.options.tenant?.length !== 1) {
+    throw new LambicError("USAGE", `Database "${database.name}" has tenants, so lambic invoke sql renders one tenant's script: name it with --tenant T (one).`, { option: "tenant" });
+  }
   if (args.options["batch-size"] !== undefined) {
     if (command !== "tenants") throw new LambicError("USAGE", "--batch-size applies to --fanout and to the tenants command.", {});
     event.batchSize = wholeNumber(args.options["batch-size"], "--batch-size", 1000);
@@ -110,7 +115,11 @@ export async function invoke(database: DatabaseConfig, args: CliArgs, io: Io): P
   try {
     parseEvent(event, { databases: [database.name], defaultDatabase: database.name });
   } catch (error) {
-    if (error instanceof LambicError && error.code === "INVALID_EVENT") throw new LambicError("USAGE", `lambic invoke: ${error.message.replace(/^Invalid event: /, "")} Run "lambic --help".`, error.details, { cause: error });
+    if (error instanceof LambicError && error.code === "INVALID_EVENT") {
+      // Named as the user typed it: the event field comes from this option.
+      const flag = EVENT_FIELD_FLAGS[String(error.details.field ?? "").replace(/[[.].*$/, "")];
+      throw new LambicError("USAGE", `lambic invoke${flag ? ` ${flag}` : ""}: ${error.message.replace(/^Invalid event: /, "")} Run "lambic --help".`, error.details, { cause: error });
+    }
     throw error;
   }
   const { LambdaClient, InvokeCommand } = await import("@aws-sdk/client-lambda");

@@ -231,10 +231,21 @@ function parseTargets(command: CommandName | FanoutOperation, target: unknown): 
   }
   if (command === "stamp" && Array.isArray(target)) {
     if (target.length === 0) throw invalid("target", target, `"target" is an empty list; stamp needs one or more targets, e.g. "head" or ["ae10", "27c6"].`);
-    return target.map((item, i) => parseSymbol(item, `target[${i}]`, "a revision target such as \"head\"")!);
+    return target.map((item, i) => onlineTarget(command, parseSymbol(item, `target[${i}]`, "a revision target such as \"head\"")!, `target[${i}]`));
   }
   const what = command === "sql" ? `a target or range such as "head" or "base:head"` : command === "stamp" ? `a target such as "head", or a list of them` : `a target such as "head", "-1" or a revision id`;
-  return [parseSymbol(target, "target", what)!];
+  const symbol = parseSymbol(target, "target", what)!;
+  return [command === "sql" ? symbol : onlineTarget(command, symbol, "target")];
+}
+
+/** A range names where a script starts; online the start is the database's version rows. */
+function onlineTarget(command: string, target: string, field: string): string {
+  if (!target.includes(":")) return target;
+  throw invalid(
+    field,
+    target,
+    `"${field}" is the range "${target}", and ${command} starts where the database is (its version rows). Give one target, e.g. "${target.slice(target.lastIndexOf(":") + 1) || "head"}", or render the range as a script with {"command": "sql", "target": "${target}"}.`,
+  );
 }
 
 function parseSymbol(value: unknown, field: string, what: string): string | undefined {

@@ -267,11 +267,13 @@ describe("lambic invoke (built CLI) against a local Lambda Invoke API", () => {
 
   it("an event the function would refuse is a usage error, exit 2, without invoking", async () => {
     const before = server.requests.length;
-    for (const args of [["upgrade"], ["stamp", "head", "-x", "a=b"]]) {
+    for (const args of [["upgrade"], ["stamp", "head", "-x", "a=b"], ["upgrade", "base:head"]]) {
       const run = await runCli(["invoke", "--function", "lambic", "--endpoint", server.endpoint, "--json", ...args], cliEnv());
       expect(run.code, run.stderr).toBe(2);
       expect(JSON.parse(run.stdout).error).toMatchObject({ code: "USAGE" });
     }
+    const purge = await runCli(["invoke", "--function", "lambic", "--endpoint", server.endpoint, "upgrade", "head", "--purge"], cliEnv());
+    expect(purge.stderr).toContain('lambic: USAGE: lambic invoke --purge: "purge" is not used by command "upgrade"');
     expect(server.requests.length).toBe(before);
   });
 

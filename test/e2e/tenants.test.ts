@@ -279,6 +279,17 @@ describe("the handler's tenant events", () => {
     expect(listed.payload!.tenants).toBeUndefined();
   });
 
+  it("lambic invoke sql on a tenant database sends the one --tenant, and refuses to send without it", async () => {
+    const before = pool.invocations.length;
+    const none = await runCli(["invoke", "--function", FUNCTION, "--endpoint", server.endpoint, "--name", "app", "sql", "head"], cliEnv(), project);
+    expect(none.code).toBe(2);
+    expect(none.stderr).toContain("renders one tenant's script: name it with --tenant T (one)");
+    expect(pool.invocations.length).toBe(before);
+    const one = await runCli(["invoke", "--function", FUNCTION, "--endpoint", server.endpoint, "--name", "app", "--json", "sql", "head", "--tenant", "tenant_005"], cliEnv(), project);
+    expect(one.code, one.stderr).toBe(0);
+    expect(JSON.parse(one.stdout)).toMatchObject({ ok: true, command: "sql", tenant: "tenant_005" });
+  });
+
   it("lambic invoke tenants prints one tenant a line, then the count and the batches", async () => {
     const run = await runCli(["invoke", "--function", FUNCTION, "--endpoint", server.endpoint, "--name", "app", "tenants", "--batch-size", "12"], cliEnv(), project);
     expect(run.code, run.stderr).toBe(0);
