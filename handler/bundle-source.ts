@@ -37,6 +37,7 @@ export function bundleLocation(env: Record<string, string | undefined>, database
 
 export async function loadBundle(env: Record<string, string | undefined>, location: BundleLocation, sha256: string | undefined): Promise<BundleLoad> {
   let s3Requests = 0;
+  const fromPointer = sha256 === undefined;
   if (sha256 === undefined) {
     // The pointer can move between invocations, so it is read every time; the bundle it names
     // is still served from the caches.
@@ -55,7 +56,7 @@ export async function loadBundle(env: Record<string, string | undefined>, locati
     if (!bytes) {
       from = "s3";
       s3Requests++;
-      bytes = await downloadBundle(await s3Client(env), location, sha256);
+      bytes = await downloadBundle(await s3Client(env), location, sha256, { fromPointer });
     }
     return importBundle(bytes, sha256, location.database, cacheDir);
   })();

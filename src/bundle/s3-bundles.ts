@@ -154,14 +154,15 @@ export async function publishBundle(client: S3Client, location: Omit<BundleLocat
 export async function readPointer(client: S3Client, location: BundleLocation): Promise<BundlePointer> {
   const key = pointerKey(location);
   const bytes = await getObject(client, location.bucket, key, `No bundle has been published for database "${location.database}" (s3://${location.bucket}/${key} does not exist). Run \`lambic publish --name ${location.database} --bucket ${location.bucket}\` first, or name a bundle sha256 in the event.`);
-  let pointer: Partial<BundlePointer>;
+  let pointer: Partial<BundlePointer> | null;
   try {
-    pointer = JSON.parse(Buffer.from(bytes).toString("utf8")) as Partial<BundlePointer>;
+    pointer = JSON.parse(Buffer.from(bytes).toString("utf8")) as Partial<BundlePointer> | null;
   } catch (error) {
     throw new LambicError("BUNDLE_INTEGRITY", `s3://${location.bucket}/${key} is not JSON. Publish again to rewrite it.`, { bucket: location.bucket, key }, { cause: error });
   }
-  if (typeof pointer.sha256 !== "string" || !SHA256.test(pointer.sha256)) {
-    throw new LambicError("BUNDLE_INTEGRITY", `s3://${location.bucket}/${key} names no valid sha256 (${JSON.stringify(pointer.sha256)}). Publish again to rewrite it.`, { bucket: location.bucket, key });
+  const sha256 = typeof pointer === "object" && pointer !== null ? pointer.sha256 : undefined;
+  if (typeof sha256 !== "string" || !SHA256.test(sha256)) {
+    throw new LambicError("BUNDLE_INTEGRITY", `s3://${location.bucket}/${key} names no valid sha256 (${JSON.stringify(sha256) ?? "no \"sha256\" field"}). Publish again to rewrite it.`, { bucket: location.bucket, key });
   }
   return pointer as BundlePointer;
 }
@@ -170,13 +171,15 @@ export async function readPointer(client: S3Client, location: BundleLocation): P
  * Downloads `<prefix>/<db>/<sha256>/revisions.mjs` and checks its sha256 before returning it:
  * a bundle that does not hash to its name is BUNDLE_INTEGRITY and is never imported.
  */
-export async function downloadBundle(client: S3Client, location: BundleLocation, sha256: string): Promise<Uint8Array> {
+export async function downloadBundle(client: S3Client, location: BundleLocation, sha256: string, options: { fromPointer?: boolean } = {}): Promise<Uint8Array> {
   const key = bundleKey(location, sha256);
   const bytes = await getObject(
     client,
     location.bucket,
     key,
-    `Bundle ${sha256} of database "${location.database}" is not in S3 (s3://${location.bucket}/${key}). Check the sha256 (lambic publish prints it) and that it was published for this database and prefix.`,
+    options.fromPointer
+      ? `Bundle ${sha256}, which s3://${location.bucket}/${pointerKey(location)} names as the current one, is not in S3 (s3://${location.bucket}/${key}): it was deleted, or the pointer was written by hand. Publish again (lambic publish --name ${location.database} rewrites both), or name an existing bundle's sha256 in the event.`
+      : `Bundle ${sha256} of database "${location.database}" is not in S3 (s3://${location.bucket}/${key}). Check the sha256 (lambic publish prints it) and that it was published for this database and prefix.`,
   );
   const actual = sha256Hex(bytes);
   if (actual !== sha256) {

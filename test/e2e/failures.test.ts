@@ -261,6 +261,20 @@ describe("bundles that must not be imported", () => {
     expect(expectFailure(await noPointer.invoke({ command: "current" }), "BUNDLE_NOT_FOUND")).toContain("No bundle has been published");
   });
 
+  it("a pointer naming a missing bundle, or holding no sha256, says it is the pointer and to publish again", async () => {
+    const prefix = "bad-pointer";
+    const pointer = `${prefix}/main/current.json`;
+    const fn = lambda("bad-pointer", { LAMBIC_PREFIX: prefix });
+    await s3.client.send(new PutObjectCommand({ Bucket: s3.bucket, Key: pointer, Body: JSON.stringify({ sha256: "b".repeat(64) }) }));
+    const missing = expectFailure(await fn.invoke({ command: "current" }), "BUNDLE_NOT_FOUND");
+    expect(missing).toContain(`which s3://${s3.bucket}/${pointer} names as the current one, is not in S3`);
+    expect(missing).toContain("Publish again");
+    for (const body of ["null", "[]", "{}"]) {
+      await s3.client.send(new PutObjectCommand({ Bucket: s3.bucket, Key: pointer, Body: body }));
+      expect(expectFailure(await fn.invoke({ command: "current" }), "BUNDLE_INTEGRITY")).toContain(`s3://${s3.bucket}/${pointer} names no valid sha256`);
+    }
+  });
+
   it("another database's bundle is BUNDLE_DATABASE_MISMATCH", async () => {
     const key = bundleKey({ bucket: s3.bucket, prefix: PREFIX, database: "main" }, other.sha256);
     await s3.client.send(new PutObjectCommand({ Bucket: s3.bucket, Key: key, Body: readBuiltBundle(other.dir).code }));
