@@ -63,6 +63,17 @@ const DEFAULT_DEADLINE_MARGIN_MS = 3000;
 export async function runEvent(event: LambicEvent, invocation: Deps): Promise<Record<string, unknown>> {
   // A batch of a fan-out answers by its coordinator's deadline: every budget below counts to it.
   const deps = event.deadline === undefined ? invocation : { ...invocation, context: contextUntil(invocation.context, event.deadline) };
+  if (event.deadline !== undefined) {
+    const leftMs = event.deadline - Date.now();
+    const marginMs = deadlineMarginMs(invocation.env);
+    if (leftMs - marginMs < 100) {
+      throw new LambicError(
+        "STATEMENT_TIMEOUT",
+        `The event's "deadline" (${new Date(event.deadline).toISOString()}) leaves ${Math.max(0, Math.round(leftMs))} ms, and ${marginMs} ms are kept back to roll back and report: nothing was started. A fan-out sets "deadline" on its batches, so this batch started too late for its coordinator's report; in an event of your own, leave "deadline" out or set it later.`,
+        { deadline: event.deadline, remainingMs: Math.round(leftMs), marginMs },
+      );
+    }
+  }
   const { env, report } = deps;
   const location = bundleLocation(env, event.database);
   const load = await loadBundle(env, location, event.bundleSha256);
@@ -73,6 +84,8 @@ export async function runEvent(event: LambicEvent, invocation: Deps): Promise<Re
   const base = { ok: true, command: event.command, database: event.database, bundleSha256: bundle.sha256 };
 
   if (event.command === "fanout" || event.command === "tenants") {
+    // Refused before connecting: the bundle says whether the database has tenants.
+    if (bundle.settings.tenants === undefined) throw (await import("./tenants.ts")).noTenants(bundle, event.command);
     const { runFanout, listEventTenants } = await import("./fanout.ts");
     const connect = () => openDatabase(bundle, deps);
     return event.command === "fanout"

@@ -38,10 +38,15 @@ export async function selectEventTenants(bundle: OpenedBundle, connection: Conne
   return selectTenants(await listTenants(connection, configured), wanted);
 }
 
-export function noTenants(bundle: OpenedBundle): LambicError {
+/** `command`: the event's; "fanout" and "tenants" exist only for tenant databases, the others only named tenants. */
+export function noTenants(bundle: OpenedBundle, command?: string): LambicError {
+  const next =
+    command === "fanout" || command === "tenants"
+      ? `{"command": "${command}"} works on a database with tenants: run the command itself on this database (e.g. {"command": "upgrade", "target": "head"})`
+      : `Leave "tenants" out of the event`;
   return new LambicError(
     "INVALID_TENANT",
-    `Database "${bundle.set.database}" has no tenants: bundle ${bundle.sha256} carries no "tenants" setting. Leave "tenants" out of the event, or set "tenants" for the database in lambic.config.json and publish again.`,
+    `Database "${bundle.set.database}" has no tenants: bundle ${bundle.sha256} carries no "tenants" setting. ${next}, or set "tenants" for the database in lambic.config.json and publish again.`,
     { database: bundle.set.database, bundleSha256: bundle.sha256 },
   );
 }

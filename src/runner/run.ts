@@ -154,7 +154,7 @@ function changedRevisions(set: RevisionSet, rows: readonly string[], history: re
 function checksumError(changed: readonly ChangedRevision[]): LambicError {
   return new LambicError(
     "CHECKSUM_MISMATCH",
-    `${changed.length} applied revision(s) changed since they ran: ${changed.map((c) => `${c.revision} (${c.file})`).join(", ")}. Editing an applied revision does not change the database; put the change in a new revision and restore the file, or, if the edit changes nothing the database needs (a comment, formatting), accept it with "lambic repair", or pass --allow-changed to proceed this once.`,
+    `${changed.length} applied revision(s) changed since they ran: ${changed.map((c) => `${c.revision} (${c.file})`).join(", ")}. Editing an applied revision does not change the database; put the change in a new revision and restore the file, or, if the edit changes nothing the database needs (a comment, formatting), accept it with "lambic repair" (the {"command": "repair"} event), or pass --allow-changed ("allowChanged": true in an event) to proceed this once.`,
     { changed },
   );
 }
@@ -218,6 +218,16 @@ export function statementError(error: unknown, statement: QueuedStatement | unde
       lock
         ? `Another migration run holds the lock on ${versionTableSql(names)}; waited ${options.lockTimeoutMs} ms (lock_timeout). ${rolledBack} Wait for that run to finish and try again, or raise lockTimeoutMs.`
         : `${where} waited longer than lock_timeout (${options.lockTimeoutMs} ms) for a lock held by another session: ${failure.message}. ${rolledBack} Find the blocking session (pg_stat_activity), then run again, or raise lockTimeoutMs.`,
+      { ...details, lockTimeoutMs: options.lockTimeoutMs },
+      { cause: error },
+    );
+  }
+  if (failure.sqlstate === "57014" && origin?.purpose === "lock") {
+    // statement_timeout ended the wait for the run lock first (in the Lambda both are cut to
+    // the invocation's time left): another run holds it.
+    throw new LambicError(
+      "LOCK_TIMEOUT",
+      `Another migration run holds the lock on ${versionTableSql(names)}; the wait for it was cut by statement_timeout (${failure.message}). ${rolledBack} Wait for that run to finish and try again, or give this run more time.`,
       { ...details, lockTimeoutMs: options.lockTimeoutMs },
       { cause: error },
     );

@@ -183,6 +183,15 @@ describe("a failing run is rolled back and leaves its SQL fallback in S3", () =>
     await expectUntouched();
   });
 
+  it("an event whose deadline has passed starts nothing and says the deadline is why", async () => {
+    const fn = lambda("past-deadline");
+    const invocation = await fn.invoke({ command: "upgrade", target: "b0000001", deadline: Date.now() - 1000 });
+    const message = expectFailure(invocation, "STATEMENT_TIMEOUT");
+    expect(message).toContain(`The event's "deadline" (`);
+    expect(message).toContain("nothing was started");
+    await expectUntouched();
+  });
+
   it("an AWS endpoint that accepts and stays silent: AWS_FAILED within the request timeout, with its failed line and metric", async () => {
     const silent = createNetServer(() => {});
     await new Promise<void>((resolve) => silent.listen(0, "127.0.0.1", resolve));
@@ -209,6 +218,11 @@ describe("a failing run is rolled back and leaves its SQL fallback in S3", () =>
     const invocation = await fn.invoke({ command: "current", tenants: ["acme"] });
     expect(expectFailure(invocation, "INVALID_TENANT")).toContain('Database "main" has no tenants');
     expect(invocation.log).not.toContain("CONNECTION_FAILED");
+    for (const event of [{ command: "tenants" }, { command: "fanout", operation: "upgrade", target: "head" }]) {
+      const refused = await fn.invoke(event);
+      expect(expectFailure(refused, "INVALID_TENANT")).toContain(`{"command": "${event.command}"} works on a database with tenants: run the command itself on this database`);
+      expect(refused.log).not.toContain("CONNECTION_FAILED");
+    }
   });
 
   it("an unreachable database: CONNECTION_FAILED naming the host, without the password", async () => {

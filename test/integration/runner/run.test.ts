@@ -189,6 +189,22 @@ describe.each(["postgres", "neon"] as const)("runner over the %s driver", (drive
     expect(await tables()).toEqual([]);
   });
 
+  it("is LOCK_TIMEOUT too when statement_timeout ends the wait for the run lock first", async () => {
+    const holder = await sql.reserve();
+    try {
+      await holder`BEGIN`;
+      await holder`SELECT pg_advisory_xact_lock(hashtextextended('lambic:.lambic_version', 0))`;
+      const error = await failure(run(inlineRevisionSet(tableHistory(1)), { kind: "upgrade", target: "head" }, { lockTimeoutMs: 5_000, statementTimeoutMs: 200 }));
+      expect(error.code).toBe("LOCK_TIMEOUT");
+      expect(error.message).toContain("Another migration run holds the lock");
+      expect(error.message).toContain("cut by statement_timeout");
+      await holder`ROLLBACK`;
+    } finally {
+      holder.release();
+    }
+    expect(await tables()).toEqual([]);
+  });
+
   it("fails with LOCK_TIMEOUT when a revision waits on a table locked elsewhere", async () => {
     const set = inlineRevisionSet(tableHistory(1));
     await run(set, { kind: "upgrade", target: "head" });
