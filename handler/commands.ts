@@ -7,7 +7,7 @@ import type { Context } from "aws-lambda";
 import type { OpenedBundle } from "../src/bundle/import-bundle.ts";
 import { reportKey, sqlKey, type BundleLocation } from "../src/bundle/s3-bundles.ts";
 import type { Connection } from "../src/db/connection.ts";
-import { envWholeNumber } from "../src/env-number.ts";
+import { checkEnvNumbers, envNumber } from "../src/env-number.ts";
 import { LambicError } from "../src/errors.ts";
 import { parseRange, planHistory, rangeMentionsCurrent, resolveRangeStart } from "../src/revision/plan.ts";
 import type { MigrationCommand, RunOptions, StepResult } from "../src/runner/run.ts";
@@ -57,10 +57,10 @@ export interface Deps {
 /** Failures while applying a plan: the ones that get an offline SQL fallback. */
 const RUN_FAILURES = new Set<string>(["STATEMENT_FAILED", "STATEMENT_TIMEOUT", "LOCK_TIMEOUT", "REVISION_FAILED", "CONNECTION_FAILED"]);
 
-/** Time kept back from statement_timeout to roll back, write the SQL fallback and flush metrics. */
-const DEFAULT_DEADLINE_MARGIN_MS = 3000;
 
 export async function runEvent(event: LambicEvent, invocation: Deps): Promise<Record<string, unknown>> {
+  // Every numeric setting, whether or not this command reads it: a typo fails the first invocation.
+  checkEnvNumbers(invocation.env);
   // A batch of a fan-out answers by its coordinator's deadline: every budget below counts to it.
   const deps = event.deadline === undefined ? invocation : { ...invocation, context: contextUntil(invocation.context, event.deadline) };
   if (event.deadline !== undefined) {
@@ -182,7 +182,7 @@ function contextUntil(context: Context, deadline: number): Context {
 
 /** LAMBIC_DEADLINE_MARGIN_MS: the time kept back before the invocation's end to roll back and report. */
 export function deadlineMarginMs(env: Record<string, string | undefined>): number {
-  return envWholeNumber(env, "LAMBIC_DEADLINE_MARGIN_MS", { unset: DEFAULT_DEADLINE_MARGIN_MS, min: 0, max: 900_000, unit: "milliseconds" });
+  return envNumber(env, "LAMBIC_DEADLINE_MARGIN_MS");
 }
 
 /**

@@ -18,7 +18,7 @@ import { LambicError } from "../src/errors.ts";
 import { readReport } from "./bundle-source.ts";
 import { deadlineMarginMs, type Deps } from "./commands.ts";
 import type { LambicEvent } from "./event.ts";
-import { envWholeNumber } from "../src/env-number.ts";
+import { envNumber } from "../src/env-number.ts";
 import { selectEventTenants } from "./tenants.ts";
 import {
   compactReportFromMessage,
@@ -35,8 +35,6 @@ import {
   type TenantResult,
 } from "./tenant-report.ts";
 
-/** A batch is not started with less than this left: its tenants are reported as not run. */
-const DEFAULT_START_MARGIN_MS = 10_000;
 
 export interface BatchSummary {
   readonly index: number;
@@ -94,7 +92,7 @@ export function fanoutFunction(deps: Pick<Deps, "env" | "context">): string {
 
 export async function runFanout(event: LambicEvent, bundle: OpenedBundle, deps: FanoutDeps, base: Record<string, unknown>): Promise<Record<string, unknown>> {
   const operation = event.operation!;
-  const startMarginMs = envWholeNumber(deps.env, "LAMBIC_FANOUT_START_MARGIN_MS", { unset: DEFAULT_START_MARGIN_MS, min: 0, max: 900_000, unit: "milliseconds" });
+  const startMarginMs = envNumber(deps.env, "LAMBIC_FANOUT_START_MARGIN_MS");
   // Each batch must answer this long before the coordinator's end, for the report to be made.
   const answerMarginMs = deadlineMarginMs(deps.env);
   const tenants = await listOnce(bundle, deps.connect, event.tenants);

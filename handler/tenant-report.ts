@@ -12,7 +12,7 @@
  * limit is written to S3 whole (the caller's ReportStore) and the answer carries a compact
  * report instead: the counts, the batches, the first failed tenants, and where the full one is.
  */
-import { envWholeNumber } from "../src/env-number.ts";
+import { ENV_NUMBERS, envNumber } from "../src/env-number.ts";
 import { LambicError } from "../src/errors.ts";
 
 export interface TenantStep {
@@ -72,11 +72,11 @@ function failedResults(tenants: readonly TenantResult[]): Extract<TenantResult, 
 }
 
 /** Lambda refuses a synchronous response larger than this (6 MB). */
-export const LAMBDA_RESPONSE_MAX_BYTES = 6 * 1024 * 1024;
+export const LAMBDA_RESPONSE_MAX_BYTES = ENV_NUMBERS.LAMBIC_RESPONSE_LIMIT_BYTES.max;
 /** The default response limit: a margin under Lambda's for the runtime's envelope. */
-export const DEFAULT_RESPONSE_LIMIT_BYTES = 5 * 1024 * 1024;
+export const DEFAULT_RESPONSE_LIMIT_BYTES = ENV_NUMBERS.LAMBIC_RESPONSE_LIMIT_BYTES.unset;
 /** Below this a compact report itself may not fit. */
-export const MIN_RESPONSE_LIMIT_BYTES = 4096;
+export const MIN_RESPONSE_LIMIT_BYTES = ENV_NUMBERS.LAMBIC_RESPONSE_LIMIT_BYTES.min;
 /** A compact report is for reading: at most this large, whatever the limit. */
 const COMPACT_REPORT_MAX_BYTES = 64 * 1024;
 /** Room a compact report needs for its counts and the report's key, escaped in a message. */
@@ -94,7 +94,7 @@ const ERROR_ENVELOPE_BYTES = 2048;
  * (a Step Functions state takes 256 KB).
  */
 export function responseLimitFromEnv(env: Record<string, string | undefined>): number {
-  return envWholeNumber(env, "LAMBIC_RESPONSE_LIMIT_BYTES", { unset: DEFAULT_RESPONSE_LIMIT_BYTES, min: MIN_RESPONSE_LIMIT_BYTES, max: LAMBDA_RESPONSE_MAX_BYTES, unit: "bytes" });
+  return envNumber(env, "LAMBIC_RESPONSE_LIMIT_BYTES");
 }
 
 /** Where a report too large for the response is written, and how. */

@@ -7,7 +7,7 @@
 import { randomUUID } from "node:crypto";
 import type { OpenedBundle } from "../src/bundle/import-bundle.ts";
 import type { Connection } from "../src/db/connection.ts";
-import { envWholeNumber } from "../src/env-number.ts";
+import { envNumber } from "../src/env-number.ts";
 import { LambicError } from "../src/errors.ts";
 import type { MigrationCommand } from "../src/runner/run.ts";
 import type { TenantOutcome } from "../src/runner/tenants.ts";
@@ -15,16 +15,13 @@ import type { Deps } from "./commands.ts";
 import type { LambicEvent } from "./event.ts";
 import { countOutcomes, fitFailure, fitResult, type ReportStore, type TenantReport, type TenantResult } from "./tenant-report.ts";
 
-/** Tenants migrated at once in one invocation: each holds a connection. */
-const DEFAULT_TENANT_CONCURRENCY = 2;
-const MAX_TENANT_CONCURRENCY = 16;
 
 export function isTenantDatabase(bundle: OpenedBundle): boolean {
   return bundle.settings.tenants !== undefined;
 }
 
 export function tenantConcurrency(env: Record<string, string | undefined>): number {
-  return envWholeNumber(env, "LAMBIC_TENANT_CONCURRENCY", { unset: DEFAULT_TENANT_CONCURRENCY, min: 1, max: MAX_TENANT_CONCURRENCY });
+  return envNumber(env, "LAMBIC_TENANT_CONCURRENCY");
 }
 
 /**

@@ -1,4 +1,4 @@
-import { envWholeNumber } from "./env-number.ts";
+import { envNumber } from "./env-number.ts";
 
 /**
  * How long an AWS call (S3, Secrets Manager, SSM) may wait: to connect, and for the next bytes of
@@ -7,6 +7,6 @@ import { envWholeNumber } from "./env-number.ts";
  * with no failed line and no metric. LAMBIC_AWS_REQUEST_TIMEOUT_MS sets the second (default 10 s).
  */
 export function awsRequestHandler(env: Record<string, string | undefined>): { connectionTimeout: number; requestTimeout: number; throwOnRequestTimeout: true } {
-  const requestTimeout = envWholeNumber(env, "LAMBIC_AWS_REQUEST_TIMEOUT_MS", { unset: 10_000, min: 100, max: 300_000, unit: "milliseconds" });
+  const requestTimeout = envNumber(env, "LAMBIC_AWS_REQUEST_TIMEOUT_MS");
   return { connectionTimeout: Math.min(3_000, requestTimeout), requestTimeout, throwOnRequestTimeout: true };
 }

@@ -18,3 +18,28 @@ export function envWholeNumber(env: Record<string, string | undefined>, variable
   }
   return value;
 }
+
+/**
+ * The function's numeric settings, in one place so that an invocation can check them all before
+ * it starts (a typo in one a command does not read would otherwise surface only later).
+ */
+export const ENV_NUMBERS = {
+  LAMBIC_AWS_REQUEST_TIMEOUT_MS: { unset: 10_000, min: 100, max: 300_000, unit: "milliseconds" },
+  LAMBIC_SECRET_TTL_SECONDS: { unset: 300, min: 0, max: 86_400, unit: "seconds" },
+  LAMBIC_DEADLINE_MARGIN_MS: { unset: 3000, min: 0, max: 900_000, unit: "milliseconds" },
+  LAMBIC_TENANT_CONCURRENCY: { unset: 2, min: 1, max: 16 },
+  LAMBIC_FANOUT_START_MARGIN_MS: { unset: 10_000, min: 0, max: 900_000, unit: "milliseconds" },
+  // Lambda refuses an answer over 6 MB.
+  LAMBIC_RESPONSE_LIMIT_BYTES: { unset: 5 * 1024 * 1024, min: 4096, max: 6 * 1024 * 1024, unit: "bytes" },
+} as const;
+
+export type EnvNumberName = keyof typeof ENV_NUMBERS;
+
+export function envNumber(env: Record<string, string | undefined>, variable: EnvNumberName): number {
+  return envWholeNumber(env, variable, ENV_NUMBERS[variable]);
+}
+
+/** Refuses the first numeric setting that is set and not a whole number in its range. */
+export function checkEnvNumbers(env: Record<string, string | undefined>): void {
+  for (const variable of Object.keys(ENV_NUMBERS) as EnvNumberName[]) envNumber(env, variable);
+}

@@ -11,7 +11,7 @@
  * password is picked up within the TTL.
  */
 import { awsRequestHandler } from "../aws-requests.ts";
-import { envWholeNumber } from "../env-number.ts";
+import { envNumber } from "../env-number.ts";
 import { LambicError } from "../errors.ts";
 
 export type UrlSource = "env" | "secretsmanager" | "ssm";
@@ -39,7 +39,7 @@ export async function resolveDatabaseUrl(database: string, env: Record<string, s
       { database },
     );
   }
-  const ttlSeconds = envWholeNumber(env, "LAMBIC_SECRET_TTL_SECONDS", { unset: 300, min: 0, max: 86_400, unit: "seconds" });
+  const ttlSeconds = envNumber(env, "LAMBIC_SECRET_TTL_SECONDS");
   const source: UrlSource = secretArn ? "secretsmanager" : "ssm";
   const from = (secretArn ?? parameter)!;
   const key = `${source}:${from}`;

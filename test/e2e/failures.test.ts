@@ -183,6 +183,12 @@ describe("a failing run is rolled back and leaves its SQL fallback in S3", () =>
     await expectUntouched();
   });
 
+  it("a numeric setting out of range fails every command, even one that does not read it", async () => {
+    const fn = lambda("bad-setting", { LAMBIC_TENANT_CONCURRENCY: "abc" });
+    const message = expectFailure(await fn.invoke({ command: "heads" }), "CONFIG_INVALID");
+    expect(message).toContain('LAMBIC_TENANT_CONCURRENCY is "abc"');
+  });
+
   it("an event whose deadline has passed starts nothing and says the deadline is why", async () => {
     const fn = lambda("past-deadline");
     const invocation = await fn.invoke({ command: "upgrade", target: "b0000001", deadline: Date.now() - 1000 });

@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { awsRequestHandler } from "../../src/aws-requests.ts";
 import { resolveDatabaseUrl } from "../../src/db/secrets.ts";
-import { envWholeNumber } from "../../src/env-number.ts";
+import { checkEnvNumbers, ENV_NUMBERS, envWholeNumber } from "../../src/env-number.ts";
 import { LambicError } from "../../src/errors.ts";
 import { runBudget } from "../../handler/commands.ts";
 import { tenantConcurrency } from "../../handler/tenants.ts";
@@ -59,5 +59,19 @@ describe("whole-number settings from the environment", () => {
     const bundle = { settings: { statementTimeoutMs: 0, lockTimeoutMs: 10_000 } } as unknown as Parameters<typeof runBudget>[1];
     expect(runBudget(deps("5000"), bundle).marginMs).toBe(5000);
     expect(refusal(() => runBudget(deps("5s"), bundle)).details).toEqual({ variable: "LAMBIC_DEADLINE_MARGIN_MS", value: "5s" });
+  });
+});
+
+describe("checking every numeric setting of the function at once", () => {
+  it("passes when each is unset or in range", () => {
+    expect(() => checkEnvNumbers({})).not.toThrow();
+    expect(() => checkEnvNumbers(Object.fromEntries(Object.entries(ENV_NUMBERS).map(([name, spec]) => [name, String(spec.max)])))).not.toThrow();
+  });
+
+  it.each(Object.keys(ENV_NUMBERS))("refuses %s out of range or not a number, naming it", (variable) => {
+    for (const raw of ["abc", "-1", "999999999"]) {
+      const error = refusal(() => checkEnvNumbers({ [variable]: raw }));
+      expect(error).toMatchObject({ code: "CONFIG_INVALID", details: { variable, value: raw } });
+    }
   });
 });
