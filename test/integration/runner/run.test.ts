@@ -53,6 +53,19 @@ describe.each(["postgres", "neon"] as const)("runner over the %s driver", (drive
   }
   const versions = async () => (await sql`SELECT version_num FROM lambic_version ORDER BY ctid`).map((r) => r.version_num as string);
   const tables = async () => (await sql`SELECT tablename FROM pg_tables WHERE schemaname = 'public' AND tablename NOT LIKE 'lambic%' ORDER BY 1`).map((r) => r.tablename as string);
+  /** Runs `attempt` while another session holds the run lock (or LOCK TABLE `table`) in an open transaction. */
+  async function whileLocked<T>(lock: { runLock: true } | { table: string }, attempt: () => Promise<T>): Promise<T> {
+    const holder = await sql.reserve();
+    try {
+      await holder`BEGIN`;
+      if ("runLock" in lock) await holder`SELECT pg_advisory_xact_lock(hashtextextended('lambic:.lambic_version', 0))`;
+      else await holder.unsafe(`LOCK TABLE ${lock.table} IN ACCESS EXCLUSIVE MODE`);
+      return await attempt();
+    } finally {
+      await holder`ROLLBACK`.catch(() => undefined);
+      holder.release();
+    }
+  }
 
   beforeEach(async () => {
     db = await createTestDatabase(`runner_${driver}`);
@@ -175,33 +188,18 @@ describe.each(["postgres", "neon"] as const)("runner over the %s driver", (drive
 
   it("fails with LOCK_TIMEOUT while another run holds the lock, changing nothing", async () => {
     const set = inlineRevisionSet(tableHistory(2));
-    const holder = await sql.reserve();
-    try {
-      await holder`BEGIN`;
-      await holder`SELECT pg_advisory_xact_lock(hashtextextended('lambic:.lambic_version', 0))`;
-      const error = await failure(run(set, { kind: "upgrade", target: "head" }, { lockTimeoutMs: 200 }));
-      expect(error.code).toBe("LOCK_TIMEOUT");
-      expect(error.message).toContain("Another migration run holds the lock");
-      await holder`ROLLBACK`;
-    } finally {
-      holder.release();
-    }
+    const error = await whileLocked({ runLock: true }, () => failure(run(set, { kind: "upgrade", target: "head" }, { lockTimeoutMs: 200 })));
+    expect(error.code).toBe("LOCK_TIMEOUT");
+    expect(error.message).toContain("Another migration run holds the lock");
     expect(await tables()).toEqual([]);
   });
 
   it("is LOCK_TIMEOUT too when statement_timeout ends the wait for the run lock first", async () => {
-    const holder = await sql.reserve();
-    try {
-      await holder`BEGIN`;
-      await holder`SELECT pg_advisory_xact_lock(hashtextextended('lambic:.lambic_version', 0))`;
-      const error = await failure(run(inlineRevisionSet(tableHistory(1)), { kind: "upgrade", target: "head" }, { lockTimeoutMs: 5_000, statementTimeoutMs: 200 }));
-      expect(error.code).toBe("LOCK_TIMEOUT");
-      expect(error.message).toContain("Another migration run holds the lock");
-      expect(error.message).toContain("cut by statement_timeout");
-      await holder`ROLLBACK`;
-    } finally {
-      holder.release();
-    }
+    const set = inlineRevisionSet(tableHistory(1));
+    const error = await whileLocked({ runLock: true }, () => failure(run(set, { kind: "upgrade", target: "head" }, { lockTimeoutMs: 5_000, statementTimeoutMs: 200 })));
+    expect(error.code).toBe("LOCK_TIMEOUT");
+    expect(error.message).toContain("Another migration run holds the lock");
+    expect(error.message).toContain("cut by statement_timeout");
     expect(await tables()).toEqual([]);
   });
 
@@ -403,17 +401,9 @@ describe.each(["postgres", "neon"] as const)("runner over the %s driver", (drive
 
   it("repair waits for the run lock: LOCK_TIMEOUT while a migration holds it, recording nothing", async () => {
     await run(inlineRevisionSet(tableHistory(1)), { kind: "upgrade", target: "head" });
-    const holder = await sql.reserve();
-    try {
-      await holder`BEGIN`;
-      await holder`SELECT pg_advisory_xact_lock(hashtextextended('lambic:.lambic_version', 0))`;
-      const error = await failure(repair(editedFirst(1), { lockTimeoutMs: 200 }));
-      expect(error.code).toBe("LOCK_TIMEOUT");
-      expect(error.message).toContain("Another migration run holds the lock");
-      await holder`ROLLBACK`;
-    } finally {
-      holder.release();
-    }
+    const error = await whileLocked({ runLock: true }, () => failure(repair(editedFirst(1), { lockTimeoutMs: 200 })));
+    expect(error.code).toBe("LOCK_TIMEOUT");
+    expect(error.message).toContain("Another migration run holds the lock");
     expect((await sql`SELECT count(*)::int AS n FROM lambic_history WHERE direction = 'repair'`)[0]!.n).toBe(0);
   });
 
