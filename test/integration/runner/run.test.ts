@@ -550,7 +550,6 @@ describe.each(["postgres", "neon"] as const)("runner over the %s driver", (drive
     expect(await sql`SELECT total, tag FROM summary`).toEqual([{ total: 3, tag: "from-x" }]);
   });
 
-
   it("refuses a ctx.query of COPY … TO STDOUT before sending it, changing nothing", async () => {
     const set = inlineRevisionSet([...tableHistory(1), { id: "r0002", revises: "r0001", upgrade: async (_op, ctx) => void (await ctx.query("COPY t1 TO STDOUT")) }]);
     const error = await failure(run(set, { kind: "upgrade", target: "head" }));
