@@ -126,13 +126,20 @@ export class LambicMigrations extends Construct {
     super(scope, id);
     this.database = props.database ?? DEFAULT_DATABASE;
     this.bundlePrefix = props.bundlePrefix ?? DEFAULT_PREFIX;
+    checkDatabaseName(this.database);
     checkPrefix(this.bundlePrefix);
     const timeout = props.timeout ?? Duration.minutes(5);
+    checkFunctionSize(timeout, props.memorySize);
     const secret =
       typeof props.databaseSecret === "string"
-        ? secretsmanager.Secret.fromSecretCompleteArn(this, "DatabaseSecret", props.databaseSecret)
+        ? secretsmanager.Secret.fromSecretCompleteArn(this, "DatabaseSecret", checkSecretArn(props.databaseSecret))
         : props.databaseSecret;
 
+    if (props.bucket && (props.bucketEncryptionKey || props.outputRetention)) {
+      Annotations.of(this).addWarning(
+        "LambicMigrations: bucketEncryptionKey and outputRetention apply to the bucket the construct creates; with an existing bucket they are ignored. Set encryption and lifecycle rules on that bucket.",
+      );
+    }
     this.bucket = props.bucket ?? this.createBucket(props.bucketEncryptionKey, props.outputRetention ?? Duration.days(90));
     this.logRetention = props.logRetention ?? logs.RetentionDays.ONE_MONTH;
     this.logGroup = new logs.LogGroup(this, "Logs", { retention: this.logRetention });
@@ -143,7 +150,7 @@ export class LambicMigrations extends Construct {
       runtime: lambda.Runtime.NODEJS_22_X,
       architecture: lambda.Architecture.ARM_64,
       handler: "handler.handler",
-      code: lambda.Code.fromAsset(this.checkHandlerDir(props.handlerDir ?? resolve("dist/lambda"))),
+      code: lambda.Code.fromAsset(this.checkHandlerDir(props.handlerDir)),
       memorySize: props.memorySize ?? 512,
       timeout,
       logGroup: this.logGroup,
@@ -275,11 +282,13 @@ export class LambicMigrations extends Construct {
     });
   }
 
-  private checkHandlerDir(dir: string): string {
+  private checkHandlerDir(given: string | undefined): string {
+    const dir = given ?? resolve("dist/lambda");
     if (!existsSync(join(dir, "handler.mjs"))) {
       throw new Error(
-        `LambicMigrations: no handler.mjs in ${dir}. Run \`npm run build\` (it writes the Lambda ` +
-          `entry to dist/lambda/handler.mjs), or pass handlerDir.`,
+        given === undefined
+          ? `LambicMigrations: no handler.mjs in ${dir}. Run \`npm run build\` (it writes the Lambda entry to dist/lambda/handler.mjs), or pass handlerDir.`
+          : `LambicMigrations: handlerDir ${dir} holds no handler.mjs. Point it at the folder \`npm run build\` writes (dist/lambda in the lambic checkout), or copy dist/lambda/handler.mjs there.`,
       );
     }
     const extra = readdirSync(dir).filter((name) => name !== "handler.mjs" && name !== "handler.mjs.map");
@@ -306,7 +315,7 @@ export class LambicMigrations extends Construct {
     this.fn.addToRolePolicy(
       new iam.PolicyStatement({
         actions: ["s3:PutObject"],
-        resources: [this.bucket.arnForObjects(`${this.bundlePrefix}/*/sql/*`), this.bucket.arnForObjects(`${this.bundlePrefix}/*/reports/*`)],
+        resources: [this.bucket.arnForObjects(`${this.bundlePrefix}/${this.database}/sql/*`), this.bucket.arnForObjects(`${this.bundlePrefix}/${this.database}/reports/*`)],
       }),
     );
     this.bucket.encryptionKey?.grant(this.fn, "kms:Decrypt", "kms:GenerateDataKey");
@@ -479,10 +488,38 @@ exports.handler = async (event) => {
 
 function checkPrefix(prefix: string): void {
   if (Token.isUnresolved(prefix)) return;
-  if (prefix === "" || prefix.startsWith("/") || prefix.endsWith("/") || /[*?]/.test(prefix)) {
+  if (prefix === "" || prefix.startsWith("/") || prefix.endsWith("/") || prefix.includes("//") || /[*?]/.test(prefix)) {
     throw new Error(
       `LambicMigrations: bundlePrefix "${prefix}" must be a non-empty key prefix without ` +
         `slashes at either end or wildcards, e.g. "lambic" or "team/lambic".`,
     );
   }
+}
+
+/** The database's name is a key folder and an IAM resource: lambic.config.json's rule for names. */
+function checkDatabaseName(database: string): void {
+  if (Token.isUnresolved(database)) return;
+  if (!/^[A-Za-z0-9_-]+$/.test(database)) {
+    throw new Error(`LambicMigrations: database "${database}" may hold letters, digits, _ and - only (it is the database's name in lambic.config.json, and a folder in the bucket).`);
+  }
+}
+
+/** Lambda's own limits, refused at synth rather than by the deploy. */
+function checkFunctionSize(timeout: Duration, memorySize: number | undefined): void {
+  if (!timeout.isUnresolved() && timeout.toSeconds() > 900) {
+    throw new Error(`LambicMigrations: timeout must be at most 15 minutes (Lambda's limit), got ${timeout.toHumanString()}.`);
+  }
+  if (memorySize !== undefined && !Token.isUnresolved(memorySize) && (!Number.isInteger(memorySize) || memorySize < 128 || memorySize > 10_240)) {
+    throw new Error(`LambicMigrations: memorySize must be a whole number of MB from 128 to 10240 (Lambda's limits), got ${memorySize}.`);
+  }
+}
+
+/** A string secret is a complete ARN; CDK's own refusal names neither the prop nor the way out. */
+function checkSecretArn(arn: string): string {
+  if (Token.isUnresolved(arn) || /^arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:\d{12}:secret:.+-[A-Za-z0-9]{6}$/.test(arn)) return arn;
+  throw new Error(
+    `LambicMigrations: databaseSecret "${arn}" is not a complete Secrets Manager secret ARN ` +
+      `(arn:aws:secretsmanager:<region>:<account>:secret:<name>-<6 characters>, as the console shows it). ` +
+      `Pass the complete ARN, or secretsmanager.Secret.fromSecretPartialArn(...) for one without the suffix.`,
+  );
 }

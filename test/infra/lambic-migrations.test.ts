@@ -82,7 +82,7 @@ describe("the function", () => {
 
   test("fails with a build hint when handlerDir has no handler.mjs", () => {
     const empty = tempDir("lambic-infra-empty-");
-    expect(() => synth({ handlerDir: empty })).toThrow(/no handler\.mjs in .*npm run build/);
+    expect(() => synth({ handlerDir: empty })).toThrow(/handlerDir .* holds no handler\.mjs\. Point it at the folder `npm run build` writes/);
   });
 
   test("warns when handlerDir holds more than the handler", () => {
@@ -94,18 +94,40 @@ describe("the function", () => {
     expect(warnings.map((w) => String(w.data))).toEqual([expect.stringContaining("revisions.mjs")]);
   });
 
-  test("rejects a bundle prefix with a slash at either end", () => {
+  test("rejects a bundle prefix with a slash at either end, or an empty folder", () => {
     expect(() => synth({ bundlePrefix: "/lambic" })).toThrow(/bundlePrefix "\/lambic"/);
     expect(() => synth({ bundlePrefix: "lambic/" })).toThrow(/bundlePrefix/);
+    expect(() => synth({ bundlePrefix: "lambic//x" })).toThrow(/bundlePrefix "lambic\/\/x"/);
+  });
+
+  test("rejects a database name that is not a folder name", () => {
+    expect(() => synth({ database: "a/*" })).toThrow(/database "a\/\*" may hold letters, digits, _ and - only/);
+  });
+
+  test("rejects what Lambda would refuse at deploy: a timeout over 15 minutes, memory outside 128 to 10240 MB", () => {
+    expect(() => synth({ timeout: Duration.minutes(16) })).toThrow(/timeout must be at most 15 minutes \(Lambda's limit\), got 16 minutes/);
+    expect(() => synth({ memorySize: 64 })).toThrow(/memorySize must be a whole number of MB from 128 to 10240/);
+  });
+
+  test("names the prop and the way out for a secret ARN that is not complete", () => {
+    for (const arn of ["not-an-arn", "arn:aws:secretsmanager:eu-west-1:111122223333:secret:prod/main-db"]) {
+      expect(() => synth({ databaseSecret: arn })).toThrow(/databaseSecret ".*" is not a complete Secrets Manager secret ARN.*fromSecretPartialArn/);
+    }
+  });
+
+  test("warns that bucketEncryptionKey and outputRetention do not apply to an existing bucket", () => {
+    const { stack } = synth({}, (s) => ({ bucket: s3.Bucket.fromBucketName(s, "Existing", "acme-migrations"), outputRetention: Duration.days(30) }));
+    const warnings = stack.node.findAll().flatMap((c) => c.node.metadata.filter((m) => m.type === "aws:cdk:warning"));
+    expect(warnings.map((w) => String(w.data))).toEqual([expect.stringContaining("with an existing bucket they are ignored")]);
   });
 });
 
 describe("the role", () => {
-  test("has exactly: read <prefix>/*, write <prefix>/*/sql/* and <prefix>/*/reports/*, read the named secret", () => {
+  test("has exactly: read <prefix>/*, write <prefix>/<db>/sql/* and <prefix>/<db>/reports/*, read the named secret", () => {
     const { stack, migrations, template } = synth();
     expect(functionStatements(stack, migrations, template)).toEqual([
       { Action: "s3:GetObject", Effect: "Allow", Resource: objectArn(stack, migrations.bucket, "lambic/*") },
-      { Action: "s3:PutObject", Effect: "Allow", Resource: [objectArn(stack, migrations.bucket, "lambic/*/sql/*"), objectArn(stack, migrations.bucket, "lambic/*/reports/*")] },
+      { Action: "s3:PutObject", Effect: "Allow", Resource: [objectArn(stack, migrations.bucket, "lambic/main/sql/*"), objectArn(stack, migrations.bucket, "lambic/main/reports/*")] },
       { Action: "secretsmanager:GetSecretValue", Effect: "Allow", Resource: SECRET_ARN },
     ]);
   });
@@ -115,7 +137,7 @@ describe("the role", () => {
     const resources = functionStatements(stack, migrations, template).map((s: any) => s.Resource);
     expect(resources.slice(0, 2)).toEqual([
       objectArn(stack, migrations.bucket, "team/migrations/*"),
-      [objectArn(stack, migrations.bucket, "team/migrations/*/sql/*"), objectArn(stack, migrations.bucket, "team/migrations/*/reports/*")],
+      [objectArn(stack, migrations.bucket, "team/migrations/main/sql/*"), objectArn(stack, migrations.bucket, "team/migrations/main/reports/*")],
     ]);
     expect(migrationFunction(template).Environment.Variables.LAMBIC_PREFIX).toBe("team/migrations");
   });
@@ -146,7 +168,7 @@ describe("the role", () => {
         expect(resource).not.toBe("*");
         // An S3 resource must name objects under a prefix, never the bucket itself.
         const text = JSON.stringify(resource);
-        if (asList(st.Action).some((a) => a.startsWith("s3:"))) expect(text).toMatch(/\/lambic\/\*/);
+        if (asList(st.Action).some((a) => a.startsWith("s3:"))) expect(text).toMatch(/\/lambic\/(\*|main\/)/);
       }
     }
   });
