@@ -22,7 +22,8 @@ export function checkOptions<T extends object>(
   if (options === undefined) return {};
   if (!isPlainObject(options)) throw invalidOperation(where, `must be a plain object, got ${show(options)}.`);
   for (const [key, value] of Object.entries(options)) {
-    const kind = known[key];
+    // Own keys only: "constructor" or "toString" must not find Object.prototype's.
+    const kind = Object.hasOwn(known, key) ? known[key] : undefined;
     if (kind === undefined) {
       throw invalidOperation(where, `has an unknown key ${show(key)}. Known keys: ${Object.keys(known).join(", ")}.`, { key });
     }

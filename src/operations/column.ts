@@ -75,7 +75,7 @@ export function renderColumn(
     }
     parts.push(`GENERATED ${column.identity === "always" ? "ALWAYS" : "BY DEFAULT"} AS IDENTITY`);
   }
-  if (column.default !== undefined) parts.push(`DEFAULT ${renderDefault(column.default, at(where, "default"))}`);
+  if (column.default !== undefined) parts.push(`DEFAULT ${renderDefault(column.default, at(where, "default"), column.type)}`);
   if (column.nullable === false) parts.push("NOT NULL");
   if (column.primaryKey === true) parts.push("PRIMARY KEY");
   if (column.unique === true) parts.push("UNIQUE");

@@ -85,7 +85,7 @@ export function alterColumn(table: string, column: string, changes: AlterColumnO
   if (checked.default === null) {
     if (checked.type === undefined) actions.push(`${target} DROP DEFAULT`);
   } else if (hasDefault) {
-    actions.push(`${target} SET DEFAULT ${renderDefault(checked.default as DefaultValue, { op, argument: "changes.default" })}`);
+    actions.push(`${target} SET DEFAULT ${renderDefault(checked.default as DefaultValue, { op, argument: "changes.default" }, checked.type)}`);
   }
   const statements = actions.length === 0 ? [] : [`${alter} ${actions.join(", ")}`];
   const finalName = checked.newName ?? column;

@@ -18,6 +18,8 @@ export interface IndexKeyOptions {
   readonly order?: "ASC" | "DESC" | "asc" | "desc";
   readonly nulls?: "FIRST" | "LAST" | "first" | "last";
   readonly opclass?: string;
+  /** The operator class's schema, when it is not on search_path (an extension installed elsewhere). */
+  readonly opclassSchema?: string;
 }
 
 export interface CreateIndexOptions extends SchemaOption {
@@ -110,6 +112,7 @@ function indexKey(key: IndexKey, where: Where): string {
     order: "string",
     nulls: "string",
     opclass: "string",
+    opclassSchema: "string",
   });
   if ((spec.column === undefined) === (spec.expression === undefined)) {
     throw invalidOperation(where, "must have exactly one of column and expression.");
@@ -119,7 +122,8 @@ function indexKey(key: IndexKey, where: Where): string {
     spec.column !== undefined
       ? quoteIdentifier(spec.column, at(where, "column"))
       : `(${checkRawSql(spec.expression as string, at(where, "expression"))})`;
-  if (spec.opclass !== undefined) sql += ` ${quoteIdentifier(spec.opclass, at(where, "opclass"))}`;
+  if (spec.opclassSchema !== undefined && spec.opclass === undefined) throw invalidOperation(at(where, "opclassSchema"), "is given without opclass; name the operator class too.");
+  if (spec.opclass !== undefined) sql += ` ${qualifiedName(spec.opclassSchema, spec.opclass, { op: where.op, argument: `${where.argument}.opclass`, schemaArgument: `${where.argument}.opclassSchema` })}`;
   if (spec.order !== undefined) sql += ` ${closedKeyword(spec.order, ["ASC", "DESC"], at(where, "order"))}`;
   if (spec.nulls !== undefined) sql += ` NULLS ${closedKeyword(spec.nulls, ["FIRST", "LAST"], at(where, "nulls"))}`;
   return sql;

@@ -36,7 +36,10 @@ export function show(value: unknown): string {
   if (typeof value === "bigint") return `${value}n`;
   if (value === null) return "null";
   if (Array.isArray(value)) return "an array";
-  if (typeof value === "object") return value.constructor?.name ? `a ${value.constructor.name}` : "an object";
+  if (typeof value === "object") {
+    const name = (value as { constructor?: { name?: unknown } }).constructor?.name;
+    return typeof name === "string" && name !== "" && name !== "Object" ? `a ${name}` : "an object";
+  }
   if (typeof value === "function") return "a function";
   if (typeof value === "symbol") return "a symbol";
   return String(value);

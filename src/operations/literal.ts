@@ -1,5 +1,6 @@
 import { invalidOperation, isPlainObject, show, type Where } from "./invalid.ts";
 import { checkRawSql, quoteLiteral } from "./quote.ts";
+import { closestMatch } from "../suggest.ts";
 
 /**
  * A value that `bulkInsert` and column defaults render as a SQL literal:
@@ -40,8 +41,25 @@ export function isRawSql(value: unknown): value is RawSql {
   return isPlainObject(value) && Object.keys(value).length === 1 && typeof value.raw === "string";
 }
 
-export function renderDefault(value: DefaultValue, where: Where): string {
-  return isRawSql(value) ? checkRawSql(value.raw, { op: where.op, argument: `${where.argument}.raw` }) : renderValue(value, where);
+/**
+ * `type`, when the op knows the column's type: an object default is a JSON value, so on a column
+ * that is not json/jsonb it is a mistyped `{ raw }` rather than what was meant.
+ */
+export function renderDefault(value: DefaultValue, where: Where, type?: string): string {
+  if (isRawSql(value)) return checkRawSql(value.raw, { op: where.op, argument: `${where.argument}.raw` });
+  if (isPlainObject(value)) {
+    const keys = Object.keys(value);
+    // "Raw", "rwa", "raww": a typo of raw (a transposition is two edits, too far for closestMatch).
+    const key = keys.length === 1 ? keys[0]!.toLowerCase() : "";
+    const rawLike = key !== "" && ([...key].sort().join("") === "arw" || closestMatch(key, ["raw"]) !== undefined);
+    if (keys.includes("raw") || rawLike) {
+      throw invalidOperation(where, `is an object with the keys ${keys.map((k) => show(k)).join(", ")}: SQL text is written { raw: "now()" }, with "raw" alone; any other object is a JSON value.`, { keys });
+    }
+    if (type !== undefined && !/\bjsonb?\b/i.test(type)) {
+      throw invalidOperation(where, `is an object, which is a JSON value, and the column's type is ${show(type)}: give a value of that type, or SQL text as { raw: "..." }.`, { type });
+    }
+  }
+  return renderValue(value, where);
 }
 
 export function renderValue(value: unknown, where: Where): string {

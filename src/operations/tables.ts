@@ -111,8 +111,9 @@ function tableConstraints(options: CreateTableOptions, where: Where): string[] {
   });
   listOf(options.checks, at(where, "checks")).forEach((check, index) => {
     const checkWhere = at(at(where, "checks"), index);
-    const { name, condition } = typeof check === "string" ? { name: undefined, condition: check } : (check as Exclude<CheckConstraint, string>);
-    elements.push(`${constraintName(name, at(checkWhere, "name"))}CHECK (${checkRawSql(condition, at(checkWhere, "condition"))})`);
+    // Checked like every options object: a typo (`nmae`) would drop the name silently.
+    const { name, condition } = typeof check === "string" ? { name: undefined, condition: check } : checkOptions(checkWhere, check as Exclude<CheckConstraint, string>, { name: "string", condition: "string" });
+    elements.push(`${constraintName(name, at(checkWhere, "name"))}CHECK (${checkRawSql(condition as string, at(checkWhere, "condition"))})`);
   });
   listOf(options.foreignKeys, at(where, "foreignKeys")).forEach((item, index) => {
     const fkWhere = at(at(where, "foreignKeys"), index);
@@ -141,6 +142,7 @@ function tableConstraints(options: CreateTableOptions, where: Where): string[] {
 
 function keyConstraint(keyword: string, spec: KeyConstraint, where: Where): string {
   if (Array.isArray(spec)) return `${keyword} ${columnList(spec, where)}`;
+  if (!isPlainObject(spec)) throw invalidOperation(where, `must be an array of column names (["a", "b"]) or { name, columns }, got ${show(spec)}.`);
   const { name, columns } = checkOptions(where, spec as Exclude<KeyConstraint, readonly string[]>, { name: "string", columns: "any" });
   return `${constraintName(name, at(where, "name"))}${keyword} ${columnList(columns ?? [], at(where, "columns"))}`;
 }

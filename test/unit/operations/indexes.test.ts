@@ -98,3 +98,15 @@ describe("dropIndex", () => {
     );
   });
 });
+
+describe("an index key's operator class in another schema", () => {
+  it("is qualified with opclassSchema (an extension installed outside search_path)", () => {
+    expect(emitted((op) => op.createIndex("t_name_trgm", "t", [{ column: "name", opclass: "gin_trgm_ops", opclassSchema: "extensions" }], { method: "gin" }))).toEqual([
+      'CREATE INDEX "t_name_trgm" ON "t" USING gin ("name" "extensions"."gin_trgm_ops")',
+    ]);
+  });
+
+  it("refuses opclassSchema without opclass", () => {
+    expect(refusal((op) => op.createIndex("i", "t", [{ column: "name", opclassSchema: "extensions" }])).message).toContain("is given without opclass");
+  });
+});

@@ -225,3 +225,28 @@ describe("renameTable", () => {
     expect(refusal((op) => op.renameTable("old", "")).message).toMatch(/^op\.renameTable\(\): to is empty/);
   });
 });
+
+describe("createTable refuses what it would otherwise drop or misread", () => {
+  it("refuses a typo in a check constraint's keys instead of dropping its name", () => {
+    const error = refusal((op) => op.createTable("t", { a: "int" }, { checks: [{ nmae: "ck_a", condition: "a > 0" } as never] }));
+    expect(error.message).toContain('has an unknown key "nmae". Known keys: name, condition.');
+    expect(refusal((op) => op.createTable("t", { a: "int" }, { checks: [null as never] })).message).toContain("must be a plain object, got null");
+  });
+
+  it("says which forms a key constraint takes", () => {
+    expect(refusal((op) => op.createTable("t", { a: "int" }, { primaryKey: "a" as never })).message).toContain('must be an array of column names (["a", "b"]) or { name, columns }, got "a".');
+  });
+
+  it("does not take Object.prototype's names for known options", () => {
+    expect(refusal((op) => op.dropTable("t", { constructor: 1 } as never)).message).toContain('has an unknown key "constructor". Known keys: schema, ifExists, cascade.');
+  });
+
+  it("refuses a mistyped { raw } default, and an object default on a column that is not JSON", () => {
+    for (const bad of [{ rwa: "now()" }, { Raw: "now()" }, { raw: "now()", comment: "x" }]) {
+      expect(refusal((op) => op.createTable("t", { a: { type: "timestamptz", default: bad as never } })).message).toContain('SQL text is written { raw: "now()" }, with "raw" alone');
+    }
+    expect(refusal((op) => op.createTable("t", { a: { type: "text", default: { tag: "x" } } })).message).toContain('is an object, which is a JSON value, and the column\'s type is "text"');
+    expect(refusal((op) => op.alterColumn("t", "a", { default: { Raw: "now()" } as never })).message).toContain('with "raw" alone');
+    expect(emitted((op) => op.createTable("t", { a: { type: "jsonb", default: { tag: "x" } } }))).toEqual(['CREATE TABLE "t" (\n    "a" jsonb DEFAULT \'{"tag":"x"}\'::jsonb\n)']);
+  });
+});
