@@ -181,7 +181,8 @@ function parseTarget(url: string, options: OpenOptions): DriverTarget {
     connectTimeoutSeconds: options.connectTimeoutSeconds ?? 10,
     // PgBouncer in transaction mode (Neon's "-pooler" endpoints) hands each transaction to
     // any server session, so session-level advisory locks and SETs do not hold.
-    sessionLocks: !host.includes("-pooler"),
+    // Host names are case-insensitive (the driver choice's *.neon.tech test is too).
+    sessionLocks: !host.toLowerCase().includes("-pooler"),
     neon: options.neon,
   };
 }

@@ -276,21 +276,23 @@ describe("redactUrl", () => {
 });
 
 describe("driver choice and pooled endpoints", () => {
-  it("picks Neon for a *.neon.tech host and reports no session locks on a -pooler host", async () => {
+  it("picks Neon for a *.neon.tech host and reports no session locks on a -pooler host, in any case", async () => {
     // The host does not resolve here: the proxy is told to ignore it and use the test server.
     const server = new URL(database.url);
-    const url = new URL(database.url);
-    url.hostname = "ep-quiet-tree-123456-pooler.eu-central-1.aws.neon.tech";
-    const base = neonTestOptions(proxy.port);
-    const connection = await openConnection(url.toString(), {
-      neon: { ...base.neon, wsProxy: () => `127.0.0.1:${proxy.port}/v2?address=${server.hostname}:${server.port}` },
-    });
-    try {
-      expect(connection.driver).toBe("neon");
-      expect(connection.capabilities.sessionLocks).toBe(false);
-      expect(await connection.query("select 1 as one")).toEqual([{ one: 1 }]);
-    } finally {
-      await connection.close();
+    for (const hostname of ["ep-quiet-tree-123456-pooler.eu-central-1.aws.neon.tech", "EP-QUIET-TREE-123456-POOLER.eu-central-1.aws.NEON.TECH"]) {
+      const url = new URL(database.url);
+      url.hostname = hostname;
+      const base = neonTestOptions(proxy.port);
+      const connection = await openConnection(url.toString(), {
+        neon: { ...base.neon, wsProxy: () => `127.0.0.1:${proxy.port}/v2?address=${server.hostname}:${server.port}` },
+      });
+      try {
+        expect(connection.driver).toBe("neon");
+        expect(connection.capabilities.sessionLocks).toBe(false);
+        expect(await connection.query("select 1 as one")).toEqual([{ one: 1 }]);
+      } finally {
+        await connection.close();
+      }
     }
   });
 });
