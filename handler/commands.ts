@@ -384,7 +384,6 @@ async function scriptTenant(event: LambicEvent, bundle: OpenedBundle): Promise<s
       { field: "tenants", value: event.tenants ?? null },
     );
   }
-  // Names are checked by parseEvent; a configured list must hold it (a query would need the database).
-  const { selectTenants } = await import("../src/runner/tenants.ts");
-  return Array.isArray(configured) ? selectTenants(configured, event.tenants)[0] : event.tenants[0];
+  const { namedTenant } = await import("../src/runner/tenants.ts");
+  return namedTenant(configured, event.tenants[0]!, "the event");
 }

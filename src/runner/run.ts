@@ -136,13 +136,22 @@ function assertKnownVersions(set: RevisionSet, rows: readonly string[], table: s
   }
 }
 
+/** The ids of the revisions the version rows say are applied (theirs and their ancestors). */
+function appliedIds(set: RevisionSet, rows: readonly string[]): Set<string> {
+  return new Set([...set.map.ancestors(set.map.getRevisions(rows).filter(isNode))].map((n) => n.id));
+}
+
+/** A history row holding the checksum a revision was applied (or repaired) with; the latest per revision is read. */
+function recordsChecksum(entry: Record<string, unknown>): boolean {
+  return (entry.direction === "up" || entry.direction === "repair") && entry.checksum !== null;
+}
+
 /** Applied revisions whose source changed since they ran, like Flyway's validate. */
-function changedRevisions(set: RevisionSet, rows: readonly string[], history: readonly Record<string, unknown>[]): ChangedRevision[] {
-  const applied = new Set([...set.map.ancestors(set.map.getRevisions(rows).filter(isNode))].map((n) => n.id));
+function changedRevisions(set: RevisionSet, rows: readonly string[], history: readonly Record<string, unknown>[], applied = appliedIds(set, rows)): ChangedRevision[] {
   const changed: ChangedRevision[] = [];
   for (const entry of history) {
     const id = String(entry.revision);
-    if ((entry.direction !== "up" && entry.direction !== "repair") || !applied.has(id) || entry.checksum === null) continue;
+    if (!recordsChecksum(entry) || !applied.has(id)) continue;
     const revision = set.revisions.get(id);
     if (revision && revision.source.checksum !== entry.checksum) {
       changed.push({ revision: id, appliedChecksum: String(entry.checksum), currentChecksum: revision.source.checksum, file: revision.source.file });
@@ -396,13 +405,12 @@ export interface RecordedRevision {
 }
 
 /** Applied revisions whose last record is not a run or repair with a checksum, in file order. */
-function untrackedRevisions(set: RevisionSet, rows: readonly string[], history: readonly Record<string, unknown>[]): RecordedRevision[] {
-  const tracked = new Set(history.filter((e) => (e.direction === "up" || e.direction === "repair") && e.checksum !== null).map((e) => String(e.revision)));
-  const applied = new Set(set.map.ancestors(set.map.getRevisions(rows).filter(isNode)));
+function untrackedRevisions(set: RevisionSet, applied: ReadonlySet<string>, history: readonly Record<string, unknown>[]): RecordedRevision[] {
+  const tracked = new Set(history.filter(recordsChecksum).map((e) => String(e.revision)));
   const untracked: RecordedRevision[] = [];
   for (const node of set.map.revisions) {
     const revision = set.revisions.get(node.id);
-    if (applied.has(node) && !tracked.has(node.id) && revision) untracked.push({ revision: node.id, checksum: revision.source.checksum, file: revision.source.file });
+    if (applied.has(node.id) && !tracked.has(node.id) && revision) untracked.push({ revision: node.id, checksum: revision.source.checksum, file: revision.source.file });
   }
   return untracked;
 }
@@ -437,8 +445,9 @@ export async function repairChecksums(connection: Connection, set: RevisionSet, 
     await sink.flush();
     const rows = (versions.rows ?? []).map((r) => String(r.version_num));
     assertKnownVersions(set, rows, versionTableSql(names));
-    const repaired = changedRevisions(set, rows, history?.rows ?? []);
-    const recorded = untrackedRevisions(set, rows, history?.rows ?? []);
+    const applied = appliedIds(set, rows);
+    const repaired = changedRevisions(set, rows, history?.rows ?? [], applied);
+    const recorded = untrackedRevisions(set, applied, history?.rows ?? []);
     const entries = [
       ...repaired.map((c): HistoryStep => ({ revision: c.revision, direction: "repair", checksum: c.currentChecksum })),
       ...recorded.map((r): HistoryStep => ({ revision: r.revision, direction: "repair", checksum: r.checksum })),

@@ -56,8 +56,12 @@ export function offlineTenant(tenants: TenantsConfig | undefined, wanted: readon
       { option: "tenant", tenants: wanted ?? [] },
     );
   }
-  const [tenant] = Array.isArray(tenants) ? selectTenants(tenants, wanted) : [validateTenantName(wanted[0], "the command line")];
-  return tenant;
+  return namedTenant(tenants, wanted[0]!, "the command line");
+}
+
+/** One tenant named for a script: a configured list must hold it; a query's rows need the database, so there only its shape is checked. */
+export function namedTenant(tenants: TenantsConfig, name: string, source: string): string {
+  return Array.isArray(tenants) ? selectTenants(tenants, [name])[0]! : validateTenantName(name, source);
 }
 
 /** Narrows the tenant list to the ones asked for, refusing names that are not tenants. */
