@@ -99,8 +99,11 @@ export interface NeonSocketSettings {
 
 /** Everything a driver module needs, already parsed and checked. */
 export interface DriverTarget {
+  /** What the driver is given (see driverUrl). */
   readonly url: string;
   readonly redacted: string;
+  /** Decoded; empty when the URL has none. */
+  readonly password: string;
   readonly host: string;
   readonly port: number;
   readonly database: string;
@@ -160,7 +163,6 @@ function parseTarget(url: string, options: OpenOptions): DriverTarget {
       throw new LambicError("CONNECTION_FAILED", `The database URL ${redactUrl(url)} has a broken percent-encoding in its ${what}: "%" must be followed by two hex digits (a "%" itself is %25).`, { url: redactUrl(url) });
     }
   };
-  decode(parsed.password, "password"); // checked only: the driver decodes it itself
   const host = decode(parsed.hostname, "host").replace(/^\[(.*)\]$/, "$1");
   if (!host) {
     throw new LambicError(
@@ -169,13 +171,18 @@ function parseTarget(url: string, options: OpenOptions): DriverTarget {
       { url: redactUrl(url) },
     );
   }
-  const user = decode(parsed.username, "user name");
+  // libpq also takes these as parameters, over the URL's own parts; neither driver does.
+  const query = parsed.searchParams;
+  const user = query.get("user") ?? decode(parsed.username, "user name");
+  const password = query.get("password") ?? decode(parsed.password, "password");
+  const database = query.get("dbname") ?? (decode(parsed.pathname.slice(1), "database name") || user);
   return {
-    url,
+    url: driverUrl(parsed, { user, password, database }),
     redacted: redactUrl(url),
+    password,
     host,
     port: parsed.port ? Number(parsed.port) : 5432,
-    database: decode(parsed.pathname.slice(1), "database name") || user,
+    database,
     user,
     applicationName: options.applicationName ?? "lambic",
     connectTimeoutSeconds: options.connectTimeoutSeconds ?? 10,
@@ -185,6 +192,23 @@ function parseTarget(url: string, options: OpenOptions): DriverTarget {
     sessionLocks: !host.toLowerCase().includes("-pooler"),
     neon: options.neon,
   };
+}
+
+/**
+ * The URL a driver is given: libpq's user, password and dbname parameters moved into the URL's
+ * own parts, and channel_binding (in Neon's connection strings) dropped: neither driver can bind
+ * a channel, Neon's ignores the parameter, and postgres.js would send it to the server as a
+ * setting, which fails the connection.
+ */
+function driverUrl(parsed: URL, parts: { user: string; password: string; database: string }): string {
+  const query = parsed.searchParams;
+  if (!["user", "password", "dbname", "channel_binding"].some((name) => query.has(name))) return parsed.href;
+  const url = new URL(parsed.href);
+  url.username = encodeURIComponent(parts.user);
+  url.password = encodeURIComponent(parts.password);
+  url.pathname = `/${encodeURIComponent(parts.database)}`;
+  for (const name of ["user", "password", "dbname", "channel_binding"]) url.searchParams.delete(name);
+  return url.href;
 }
 
 /**
@@ -234,9 +258,14 @@ export function connectionFailed(target: DriverTarget, error: unknown): LambicEr
   const code = (error as { code?: unknown })?.code;
   let reason: string;
   let next: string;
-  if (failure?.sqlstate === "28P01" || failure?.sqlstate === "28000") {
+  if (isMissingPassword(error)) {
+    reason = "authentication failed: the server asks for a password and the URL has no password";
+    next = "Put it in the database URL (postgres://user:password@host/database, percent-encoded) or set PGPASSWORD.";
+  } else if (failure?.sqlstate === "28P01" || failure?.sqlstate === "28000") {
     reason = `authentication failed (${failure.sqlstate}: ${failure.message})`;
-    next = "Check the user and password in the database URL (DATABASE_URL or lambic.config.json).";
+    next = target.password === "" && !process.env.PGPASSWORD
+      ? "The URL has no password: put it in the database URL (postgres://user:password@host/database, percent-encoded) or set PGPASSWORD."
+      : "Check the user and password in the database URL (DATABASE_URL or lambic.config.json).";
   } else if (failure?.sqlstate === "3D000") {
     reason = `database "${target.database}" does not exist`;
     next = `Create it (CREATE DATABASE ${quoteIdentifier(target.database)}) or fix the database name in the URL.`;
@@ -259,6 +288,17 @@ export function connectionFailed(target: DriverTarget, error: unknown): LambicEr
     { url: target.redacted, host: target.host, port: target.port, database: target.database, sqlstate: failure?.sqlstate },
     { cause: error },
   );
+}
+
+/** What a driver is given for a password the URL does not have and the server asks for. */
+export function missingPassword(): Error {
+  return Object.assign(new Error("the server asks for a password and the URL has none"), { code: MISSING_PASSWORD });
+}
+
+const MISSING_PASSWORD = "LAMBIC_MISSING_PASSWORD";
+
+function isMissingPassword(error: unknown): boolean {
+  return (error as { code?: unknown })?.code === MISSING_PASSWORD;
 }
 
 /** The connection died under a statement: there is no session left to continue on. */
@@ -286,13 +326,7 @@ export function isConnectionError(error: unknown): boolean {
 
 /** Defence in depth: a driver message should never echo the password, but make sure. */
 function scrub(text: string, target: DriverTarget): string {
-  let password = "";
-  try {
-    password = decodeURIComponent(new URL(target.url).password);
-  } catch {
-    // parseTarget already accepted the URL
-  }
-  return password ? text.split(password).join("***") : text;
+  return target.password ? text.split(target.password).join("***") : text;
 }
 
 export function quoteIdentifier(name: string): string {

@@ -15,6 +15,7 @@ import {
   PipelineError,
   connectionFailed,
   isConnectionError,
+  missingPassword,
   SessionState,
   type PipelineListener,
 } from "./connection.ts";
@@ -55,6 +56,12 @@ export async function openNeonConnection(target: DriverTarget): Promise<Connecti
     application_name: target.applicationName,
     connectionTimeoutMillis: target.connectTimeoutSeconds * 1000,
   });
+  if (target.password === "" && !process.env.PGPASSWORD) {
+    // Without one, node-postgres fails a password request with an exception no caller can catch
+    // ("SASL: protocol error", an unhandled rejection) and the connect waits out its timeout. Set
+    // here: a connection string's (absent) password overrides the constructor's.
+    (client as unknown as { password: unknown }).password = () => Promise.reject(missingPassword());
+  }
   // Per-client settings, so that tests (or two targets in one process) don't fight over neonConfig.
   Object.assign(client.neonConfig, target.neon ?? {});
 

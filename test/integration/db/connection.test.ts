@@ -181,6 +181,32 @@ describe.each(["postgres", "neon"] as const)("%s driver", (driver) => {
     await victim.close();
   });
 
+  it("takes the user, password and database name from libpq's URL parameters", async () => {
+    const url = new URL(database.url);
+    const { username, password, pathname } = url;
+    url.username = "nobody";
+    url.password = "";
+    url.pathname = "/postgres";
+    url.search = `?user=${username}&password=${password}&dbname=${pathname.slice(1)}&sslmode=disable`;
+    const viaParameters = await open(url.toString());
+    try {
+      expect(await viaParameters.query("select current_user as u, current_database() as d")).toEqual([{ u: decodeURIComponent(username), d: decodeURIComponent(pathname.slice(1)) }]);
+    } finally {
+      await viaParameters.close();
+    }
+  });
+
+  it("connects with the channel_binding parameter of Neon's connection strings, which neither driver can honour", async () => {
+    const url = new URL(database.url);
+    url.search = "?channel_binding=require";
+    const withBinding = await open(url.toString());
+    try {
+      expect(await withBinding.query("select 1 as one")).toEqual([{ one: 1 }]);
+    } finally {
+      await withBinding.close();
+    }
+  });
+
   describe("CONNECTION_FAILED", () => {
     const secret = "s3cret-Pa55";
 
@@ -225,6 +251,12 @@ describe.each(["postgres", "neon"] as const)("%s driver", (driver) => {
 
     it("refuses a broken percent-encoding in the password as CONNECTION_FAILED", async () => {
       await expectConnectionFailed(`postgres://admin:p%zz${secret}@127.0.0.1:1/app`, /broken percent-encoding in its password/);
+    });
+
+    it("says a password is needed when the URL has none and the server asks for one", async () => {
+      const url = new URL(database.url);
+      url.password = "";
+      await expectConnectionFailed(url.toString(), /authentication failed.*no password/s);
     });
 
     it("rejects a malformed URL without echoing it", async () => {
