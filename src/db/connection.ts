@@ -30,8 +30,9 @@ export interface Connection {
    * sessionLocks is false on a pooled (PgBouncer / Neon "-pooler") endpoint: use transaction-level locks there.
    * overlappingPipelines: a pipeline started while another is still waiting for replies is
    * written at once, without a round trip of its own (postgres.js); otherwise it waits its turn.
+   * cancelRequests: cancel() stops the running statement; otherwise it closes the connection.
    */
-  readonly capabilities: { readonly sessionLocks: boolean; readonly overlappingPipelines: boolean };
+  readonly capabilities: { readonly sessionLocks: boolean; readonly overlappingPipelines: boolean; readonly cancelRequests: boolean };
   /** One statement, extended protocol when params are given. Rows as plain objects. */
   query<Row = Record<string, unknown>>(text: string, params?: readonly unknown[]): Promise<Row[]>;
   /**

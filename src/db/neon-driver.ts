@@ -101,7 +101,7 @@ export async function openNeonConnection(target: DriverTarget): Promise<Connecti
   const connection: Connection = {
     driver: "neon",
     // node-postgres sends a queued query only after the previous one's last reply.
-    capabilities: { sessionLocks: target.sessionLocks, overlappingPipelines: false },
+    capabilities: { sessionLocks: target.sessionLocks, overlappingPipelines: false, cancelRequests: false },
     get roundTrips() {
       return roundTrips;
     },

@@ -89,7 +89,7 @@ export async function openPostgresConnection(target: DriverTarget): Promise<Conn
 
   return {
     driver: "postgres",
-    capabilities: { sessionLocks: target.sessionLocks, overlappingPipelines: true },
+    capabilities: { sessionLocks: target.sessionLocks, overlappingPipelines: true, cancelRequests: true },
     get roundTrips() {
       return roundTrips;
     },

@@ -72,6 +72,8 @@ export interface RunProgress {
    * connection be lost now, the server may have committed or not.
    */
   committing?: readonly string[];
+  /** An interrupt closes the connection (Neon's driver has no cancel request) instead of cancelling the statement. */
+  interruptCloses?: boolean;
 }
 
 /**
@@ -88,7 +90,10 @@ async function commit(sink: Sink, versions: readonly string[], progress: RunProg
 
 /** The run was interrupted (Ctrl-C): what that leaves, in words. */
 export function interruptedError(progress: RunProgress | undefined, revision?: string): LambicError {
-  return new LambicError("INTERRUPTED", `Interrupted${revision ? ` while running revision ${revision}` : ""}; the running statement was cancelled. ${failureOutcome(progress)}`, { revision, committed: progress?.committed });
+  const stopped = progress?.interruptCloses
+    ? "the connection was closed (Neon's driver cannot cancel a statement): the server rolls back when it notices, at the latest when the running statement ends, and until then holds the run lock, so a new run waits for it."
+    : "the running statement was cancelled.";
+  return new LambicError("INTERRUPTED", `Interrupted${revision ? ` while running revision ${revision}` : ""}; ${stopped} ${failureOutcome(progress)}`, { revision, committed: progress?.committed });
 }
 
 /** What a failure leaves in the database, in words (the sentence after the failure's own). */

@@ -275,7 +275,7 @@ export function statementError(error: unknown, statement: QueuedStatement | unde
 export async function runMigration(connection: Connection, set: RevisionSet, command: MigrationCommand, options: RunOptions): Promise<RunResult> {
   const names = versionTableNames(options);
   let sessionLock = false;
-  const progress: RunProgress = {};
+  const progress: RunProgress = { interruptCloses: !connection.capabilities.cancelRequests };
   const sink = new ConnectionSink(connection, (error, statement, position) => statementError(error, statement, position, names, options, progress));
   const signal = options.signal;
   const cancel = () => void connection.cancel().catch(() => undefined);

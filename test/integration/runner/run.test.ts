@@ -569,7 +569,7 @@ describe.each(["postgres", "neon"] as const)("runner over the %s driver", (drive
     expect(await tables()).toEqual([]);
   });
 
-  it("stops when its signal is aborted: the running statement is cancelled, INTERRUPTED, nothing committed", async () => {
+  it("stops when its signal is aborted: the running statement is cancelled (through Neon the connection is closed), INTERRUPTED, nothing committed", async () => {
     const set = inlineRevisionSet([...tableHistory(1), { id: "r0002", revises: "r0001", upgrade: (op) => op.execute("SELECT pg_sleep(30)") }]);
     const controller = new AbortController();
     const connection = await connect();
@@ -585,6 +585,11 @@ describe.each(["postgres", "neon"] as const)("runner over the %s driver", (drive
     const error = await running;
     expect(Date.now() - aborted).toBeLessThan(10_000);
     expect(error.code).toBe("INTERRUPTED");
+    expect(error.message).toContain(
+      driver === "postgres"
+        ? "Interrupted while running revision r0002; the running statement was cancelled. The run was rolled back"
+        : "Interrupted while running revision r0002; the connection was closed (Neon's driver cannot cancel a statement): the server rolls back when it notices, at the latest when the running statement ends, and until then holds the run lock",
+    );
     expect(error.message).toContain("The run was rolled back: the database is as it was before.");
     expect(await tables()).toEqual([]);
   });
