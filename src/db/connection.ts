@@ -310,7 +310,7 @@ export function connectionLost(target: DriverTarget, error: unknown): LambicErro
     "CONNECTION_FAILED",
     `The connection to ${target.host}:${target.port}/${target.database} was lost (${scrub(reason, target)}). ` +
       `An open transaction was rolled back by the server; run the command again.`,
-    { url: target.redacted, host: target.host, port: target.port, database: target.database, sqlstate: failure?.sqlstate },
+    { url: target.redacted, host: target.host, port: target.port, database: target.database, sqlstate: failure?.sqlstate, reason: scrub(reason, target) },
     { cause: error },
   );
 }

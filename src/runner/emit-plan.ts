@@ -102,13 +102,13 @@ export function failureOutcome(progress: RunProgress | undefined): string {
   if (progress?.committing !== undefined) {
     return (
       `COMMIT had been sent when the connection was lost, so whether it took effect is unknown: the version table says either ${versions(progress.committing)} (committed) ` +
-      `or ${versions(progress.committed)} (rolled back). Check with "lambic current" before running again.`
+      `or ${versions(progress.committed)} (rolled back); "lambic current" tells which.`
     );
   }
   if (progress?.outsideTransaction !== undefined) {
     return (
       `Revision ${progress.outsideTransaction} runs outside a transaction, so what it did before the failure stays, but its version row was not written: ` +
-      `the version table says ${versions(progress.committed)}. Check what it left (or make its statements idempotent, e.g. IF NOT EXISTS) before running again.`
+      `the version table says ${versions(progress.committed)}. Undo what it left, or make its statements idempotent (IF NOT EXISTS), so that running it again succeeds.`
     );
   }
   if (progress?.committed !== undefined) {

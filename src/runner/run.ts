@@ -176,6 +176,14 @@ function sessionLockUnavailable(): LambicError {
   );
 }
 
+/** Why the connection went, in the driver's words (passwords scrubbed by connectionLost). */
+function lostReason(error: unknown): string {
+  for (let cause = error; cause; cause = (cause as { cause?: unknown }).cause) {
+    if (cause instanceof LambicError && typeof cause.details.reason === "string") return cause.details.reason;
+  }
+  return String((error as Error)?.message ?? error);
+}
+
 /** Turns a driver failure into a coded error naming the revision and the statement. */
 export function statementError(error: unknown, statement: QueuedStatement | undefined, positionInStatement: number | undefined, names: VersionTableNames, options: { lockTimeoutMs: number; signal?: AbortSignal }, progress?: RunProgress): never {
   if (error instanceof LambicError) throw error;
@@ -213,9 +221,11 @@ export function statementError(error: unknown, statement: QueuedStatement | unde
   // leaves a COMMIT in flight undecided.
   const rolledBack = failureOutcome(failure && progress ? { ...progress, committing: undefined } : progress);
   if (!failure) {
+    const at = text ? `, at: ${text.replace(/\s+/g, " ").trim().slice(0, 200)}` : "";
     throw new LambicError(
       "CONNECTION_FAILED",
-      `The database connection was lost while running ${where}: ${(error as Error)?.message ?? String(error)}. ${rolledBack} Check the server, then run again.`,
+      `The database connection was lost while running ${where} (${lostReason(error)})${at}. ${rolledBack} Check the server, then run again. ` +
+        `Should the server not have noticed the lost connection yet, its session still holds the run lock and the new run waits for it (LOCK_TIMEOUT): find it in pg_stat_activity (its application_name starts with lambic) and end it with pg_terminate_backend(pid).`,
       details,
       { cause: error },
     );

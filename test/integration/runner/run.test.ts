@@ -182,6 +182,9 @@ describe.each(["postgres", "neon"] as const)("runner over the %s driver", (drive
       );
       const error = await failure(run(inlineRevisionSet(history), { kind: "upgrade", target: "head" }));
       expect(["CONNECTION_FAILED", "STATEMENT_FAILED"]).toContain(error.code);
+      if (error.code === "CONNECTION_FAILED") {
+        expect(error.message).toMatch(new RegExp(`^The database connection was lost while running revision r000${killAfter + 1} \\(upgrade\\) \\([^)]+\\), at: SELECT pg_terminate_backend\\(pg_backend_pid\\(\\)\\)\\. The run was rolled back: the database is as it was before\\. Check the server, then run again\\. Should the server not have noticed`));
+      }
       expect(await schemaSnapshot(db.url)).toEqual(before);
     }
   });
@@ -281,7 +284,7 @@ describe.each(["postgres", "neon"] as const)("runner over the %s driver", (drive
       const error = await failure(runMigration(connection, inlineRevisionSet(tableHistory(2)), { kind: "upgrade", target: "head" }, baseOptions()));
       await connection.close().catch(() => undefined);
       expect(error.code).toBe("CONNECTION_FAILED");
-      expect(error.message).toContain("COMMIT had been sent when the connection was lost, so whether it took effect is unknown: the version table says either r0002 (committed) or base (rolled back).");
+      expect(error.message).toContain("COMMIT had been sent when the connection was lost, so whether it took effect is unknown: the version table says either r0002 (committed) or base (rolled back); \"lambic current\" tells which.");
       expect(error.message).not.toContain("as it was before");
     } finally {
       await proxy.close();
@@ -514,6 +517,7 @@ describe.each(["postgres", "neon"] as const)("runner over the %s driver", (drive
     expect(error.code).toBe("STATEMENT_FAILED");
     expect(error.message).toContain("Revision r0002 runs outside a transaction, so what it did before the failure stays, but its version row was not written: the version table says r0001.");
     expect(error.message).not.toContain("as it was before");
+    expect(error.message).toMatch(/Undo what it left, or make its statements idempotent \(IF NOT EXISTS\), so that running it again succeeds\. Fix the revision and run again\.$/);
     expect(await versions()).toEqual(["r0001"]);
     expect((await sql`SELECT indexname FROM pg_indexes WHERE indexname = 't1_note_idx'`).length).toBe(1);
   });
