@@ -1,6 +1,7 @@
 import type { TenantsConfig } from "../config.ts";
 import { toDatabaseFailure, type Connection } from "../db/connection.ts";
 import { LambicError } from "../errors.ts";
+import { tenantNameProblem } from "../tenant-name.ts";
 
 /**
  * Schema-per-tenant (Alembic's cookbook: one search_path per tenant): each tenant schema has its
@@ -8,18 +9,12 @@ import { LambicError } from "../errors.ts";
  * time. One tenant's failure rolls back that tenant only.
  */
 
-// Plain identifiers only: a tenant name becomes a schema name, a lock key and a log field.
-const TENANT_NAME = /^[A-Za-z_][A-Za-z0-9_]{0,62}$/;
-
 export function validateTenantName(name: unknown, source: string): string {
-  if (typeof name !== "string" || !TENANT_NAME.test(name)) {
-    throw new LambicError(
-      "INVALID_TENANT",
-      `Tenant ${JSON.stringify(name)} (from ${source}) is not a plain schema name: letters, digits and "_", not starting with a digit, at most 63 characters. It was not used; fix the tenant list.`,
-      { tenant: name, source },
-    );
+  const problem = tenantNameProblem(name);
+  if (problem !== undefined) {
+    throw new LambicError("INVALID_TENANT", `Tenant ${JSON.stringify(name)} (from ${source}) ${problem}. It was not used; fix the tenant list.`, { tenant: name, source });
   }
-  return name;
+  return name as string;
 }
 
 /** The configured tenants: the list as is, or the rows of the query (first column). */
