@@ -17,7 +17,7 @@ export function validateTenantName(name: unknown, source: string): string {
   return name as string;
 }
 
-/** The configured tenants: the list as is, or the rows of the query (first column). */
+/** The configured tenants: the list as is, or the rows of the query (first column), each name once. */
 export async function listTenants(connection: Connection, tenants: TenantsConfig): Promise<string[]> {
   if (Array.isArray(tenants)) return tenants.map((t) => validateTenantName(t, "the tenants list"));
   const query = (tenants as { query: string }).query;
@@ -34,7 +34,9 @@ export async function listTenants(connection: Connection, tenants: TenantsConfig
       { cause: error },
     );
   }
-  return rows.map((row) => validateTenantName(Object.values(row)[0], "the tenants query"));
+  // A join can return a schema twice; each tenant is migrated once (two runs of one tenant would
+  // queue on its lock and count it twice in the report).
+  return [...new Set(rows.map((row) => validateTenantName(Object.values(row)[0], "the tenants query")))];
 }
 
 /**

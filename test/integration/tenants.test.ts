@@ -195,6 +195,17 @@ describe("tenants", () => {
     expect(run.json.error.message).toContain('PostgreSQL reserves the prefix "pg_"');
   });
 
+  it("migrates a tenant the tenants query returns twice once", async () => {
+    const other = tempDir("lambic-tenants-q-");
+    tenantRevisions(join(other, "revisions/app"));
+    const query = `SELECT s FROM (VALUES ('twice_a'), ('twice_b'), ('twice_a')) v(s)`;
+    writeFileSync(join(other, "lambic.config.json"), JSON.stringify({ databases: { app: { url: "${APP_DB}", revisions: "revisions/app", tenants: { query } } } }));
+    const run = await lambic(other, ["upgrade", "head"], env());
+    expect(run.code).toBe(0);
+    expect(run.json).toMatchObject({ ok: 2, failed: 0 });
+    expect(run.json.tenants.map((t: any) => t.tenant)).toEqual(["twice_a", "twice_b"]);
+  });
+
   it("a tenants query that fails is CONFIG_INVALID naming the query and the server's error", async () => {
     const other = tempDir("lambic-tenants-q-");
     tenantRevisions(join(other, "revisions/app"));
