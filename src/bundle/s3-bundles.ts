@@ -140,14 +140,29 @@ export async function publishBundle(client: S3Client, location: Omit<BundleLocat
     throw error;
   });
   const uploaded = existing === undefined || sha256Hex(existing) !== manifest.sha256;
+  const manifestBytes = Buffer.from(`${JSON.stringify(manifest, null, 2)}\n`);
   if (uploaded) {
     await putObject(client, at.bucket, key, code, "text/javascript");
-    await putObject(client, at.bucket, manifestKey, Buffer.from(`${JSON.stringify(manifest, null, 2)}\n`), "application/json");
+    await putObject(client, at.bucket, manifestKey, manifestBytes, "application/json");
+  } else if (!(await objectExists(client, at.bucket, manifestKey))) {
+    // The module is there but its manifest is not (a publish stopped between the two writes, or
+    // it was deleted): write it, since the pointer is about to name it.
+    await putObject(client, at.bucket, manifestKey, manifestBytes, "application/json");
   }
   const previous = await readPointer(client, at).catch(() => undefined);
   const pointer: BundlePointer = { sha256: manifest.sha256, database: manifest.database, publishedAt: now.toISOString(), manifest: manifestKey };
   await putObject(client, at.bucket, pointerKey(at), Buffer.from(`${JSON.stringify(pointer, null, 2)}\n`), "application/json");
   return { database: manifest.database, sha256: manifest.sha256, bucket: at.bucket, key, manifestKey, pointerKey: pointerKey(at), uploaded, previous: previous?.sha256 ?? null };
+}
+
+async function objectExists(client: S3Client, bucket: string, key: string): Promise<boolean> {
+  return getObject(client, bucket, key).then(
+    () => true,
+    (error: unknown) => {
+      if (isLambicErrorCode(error, "BUNDLE_NOT_FOUND")) return false;
+      throw error;
+    },
+  );
 }
 
 /** The sha256 the pointer names. */
