@@ -124,6 +124,14 @@ describe("S3", () => {
     expect(manifest).toMatchObject({ sha256: built.sha256, database: "main" });
   });
 
+  it("a publish S3 refuses says what the publisher needs, not the function's permissions", async () => {
+    const built = await buildBundle(mainDatabase(), { projectDir: ROOT, outDir: join(work, "p") });
+    const error = await publishBundle(s3.client, { bucket: "no-such-bucket", prefix: "lambic" }, readBuiltBundle(built.dir)).catch((e: unknown) => e);
+    expect(error).toMatchObject({ code: "AWS_FAILED", details: { awsError: "NoSuchBucket" } });
+    expect((error as Error).message).toContain("may s3:GetObject and s3:PutObject on s3://no-such-bucket/lambic/main/*.");
+    expect((error as Error).message).not.toContain("function's permissions");
+  });
+
   it("names SQL scripts <prefix>/<db>/sql/<from>__<to>__<request id>.sql", () => {
     const location = { bucket: "b", prefix: "lambic", database: "main" };
     expect(sqlKey(location, [], ["ae10"], "req-1")).toBe("lambic/main/sql/base__ae10__req-1.sql");
