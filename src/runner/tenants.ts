@@ -17,16 +17,30 @@ export function validateTenantName(name: unknown, source: string): string {
   return name as string;
 }
 
-/** The configured tenants: the list as is, or the rows of the query (first column), each name once. */
-export async function listTenants(connection: Connection, tenants: TenantsConfig): Promise<string[]> {
+/**
+ * The configured tenants: the list as is, or the rows of the query (first column), each name once.
+ * `timeoutMs` bounds the query (the Lambda's time left): it sets the session's statement_timeout,
+ * so give it a connection of its own.
+ */
+export async function listTenants(connection: Connection, tenants: TenantsConfig, options: { timeoutMs?: number } = {}): Promise<string[]> {
   if (Array.isArray(tenants)) return tenants.map((t) => validateTenantName(t, "the tenants list"));
   const query = (tenants as { query: string }).query;
+  const timeoutMs = options.timeoutMs === undefined ? undefined : Math.max(1, Math.floor(options.timeoutMs));
   let rows: Record<string, unknown>[];
   try {
+    if (timeoutMs !== undefined) await connection.query(`SET statement_timeout = ${timeoutMs}`);
     rows = await connection.query<Record<string, unknown>>(query);
   } catch (error) {
     const failure = toDatabaseFailure(error);
     if (!failure) throw error; // the connection broke: its own error says so
+    if (failure.sqlstate === "57014" && timeoutMs !== undefined) {
+      throw new LambicError(
+        "STATEMENT_TIMEOUT",
+        `The tenants query did not answer within ${timeoutMs} ms, the time this invocation had left to run it: no tenant was run. Check what holds it up (a lock on the table it reads), or raise the function's timeout. The query: ${query.slice(0, 200)}`,
+        { query: query.slice(0, 200), timeoutMs, sqlstate: failure.sqlstate },
+        { cause: error },
+      );
+    }
     throw new LambicError(
       "CONFIG_INVALID",
       `The tenants query failed: ${failure.message} [SQLSTATE ${failure.sqlstate}] in: ${query.slice(0, 200)}. Fix "tenants": {"query": ...} in the config; it must return the tenant schema names in its first column.`,
