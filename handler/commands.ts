@@ -90,7 +90,7 @@ export async function runEvent(event: LambicEvent, invocation: Deps): Promise<Re
     const connect = () => openDatabase(bundle, deps);
     return event.command === "fanout"
       ? runFanout(event, bundle, { ...deps, connect, location, reportStore: reportStore(location, `fanout-${event.operation}`, deps) }, base)
-      : listEventTenants(event, bundle, connect, base);
+      : listEventTenants(event, bundle, deps, connect, base);
   }
   if (event.command !== "sql" && (event.tenants !== undefined || (bundle.settings.tenants !== undefined && ["upgrade", "downgrade", "stamp", "current", "check", "repair"].includes(event.command)))) {
     const { runTenants } = await import("./tenants.ts");

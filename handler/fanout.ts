@@ -16,7 +16,7 @@ import { reportsPrefix, type BundleLocation } from "../src/bundle/s3-bundles.ts"
 import type { Connection } from "../src/db/connection.ts";
 import { LambicError } from "../src/errors.ts";
 import { readReport } from "./bundle-source.ts";
-import { deadlineMarginMs, type Deps } from "./commands.ts";
+import { deadlineMarginMs, runBudget, type Deps } from "./commands.ts";
 import type { LambicEvent } from "./event.ts";
 import { envNumber } from "../src/env-number.ts";
 import { selectEventTenants } from "./tenants.ts";
@@ -69,18 +69,18 @@ export function splitBatches<T>(items: readonly T[], size: number): T[][] {
   return batches;
 }
 
-async function listOnce(bundle: OpenedBundle, connect: () => Promise<Connection>, wanted: readonly string[] | undefined): Promise<string[]> {
+async function listOnce(bundle: OpenedBundle, connect: () => Promise<Connection>, wanted: readonly string[] | undefined, timeoutMs: number): Promise<string[]> {
   const connection = await connect();
   try {
-    return await selectEventTenants(bundle, connection, wanted);
+    return await selectEventTenants(bundle, connection, wanted, timeoutMs);
   } finally {
     await connection.close().catch(() => undefined);
   }
 }
 
 /** `{"command": "tenants"}`: the tenant list, and its batches as a Map state's items. */
-export async function listEventTenants(event: LambicEvent, bundle: OpenedBundle, connect: () => Promise<Connection>, base: Record<string, unknown>): Promise<Record<string, unknown>> {
-  const tenants = await listOnce(bundle, connect, undefined);
+export async function listEventTenants(event: LambicEvent, bundle: OpenedBundle, deps: Pick<Deps, "env" | "context">, connect: () => Promise<Connection>, base: Record<string, unknown>): Promise<Record<string, unknown>> {
+  const tenants = await listOnce(bundle, connect, undefined, runBudget(deps, bundle).statementTimeoutMs);
   // Each name once, in its batch: a Step Functions state holds 256 KB, this listing included.
   return { ...base, count: tenants.length, batchSize: event.batchSize, batches: splitBatches(tenants, event.batchSize).map((batch) => ({ tenants: batch })) };
 }
@@ -95,7 +95,7 @@ export async function runFanout(event: LambicEvent, bundle: OpenedBundle, deps: 
   const startMarginMs = envNumber(deps.env, "LAMBIC_FANOUT_START_MARGIN_MS");
   // Each batch must answer this long before the coordinator's end, for the report to be made.
   const answerMarginMs = deadlineMarginMs(deps.env);
-  const tenants = await listOnce(bundle, deps.connect, event.tenants);
+  const tenants = await listOnce(bundle, deps.connect, event.tenants, runBudget(deps, bundle).statementTimeoutMs);
   const batches = splitBatches(tenants, event.batchSize);
   const functionName = fanoutFunction(deps);
   deps.log?.("fanout", { operation, target: event.targets, tenants: tenants.length, batches: batches.length, batchSize: event.batchSize, concurrency: event.concurrency, function: functionName });

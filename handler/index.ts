@@ -32,7 +32,7 @@ export async function handler(event: unknown, context: Context): Promise<LambicR
     database: typeof raw.database === "string" && defaults.databases.includes(raw.database) ? raw.database : defaults.defaultDatabase,
     command: typeof raw.command === "string" && (COMMANDS as readonly string[]).includes(raw.command) ? raw.command : "invalid",
   };
-  startInvocation(logger, context, dimensions);
+  startInvocation(logger, context, dimensions, event);
   const report: RunReport = { revisionsApplied: 0, s3Requests: 0 };
 
   try {

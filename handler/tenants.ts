@@ -28,11 +28,13 @@ export function tenantConcurrency(env: Record<string, string | undefined>): numb
  * Every tenant of the bundle's database, or the ones the event names (refusing names that are
  * not tenants: an event must not migrate `public` or another database's schema).
  */
-export async function selectEventTenants(bundle: OpenedBundle, connection: Connection, wanted: readonly string[] | undefined): Promise<string[]> {
+export async function selectEventTenants(bundle: OpenedBundle, connection: Connection, wanted: readonly string[] | undefined, timeoutMs: number): Promise<string[]> {
   const { listTenants, selectTenants } = await import("../src/runner/tenants.ts");
   const configured = bundle.settings.tenants;
   if (configured === undefined) throw noTenants(bundle);
-  return selectTenants(await listTenants(connection, configured), wanted);
+  // Bounded like every statement of the invocation: a tenants query stuck on a lock must fail
+  // with its failed line and metric, not run into the function's timeout.
+  return selectTenants(await listTenants(connection, configured, { timeoutMs }), wanted);
 }
 
 /** `command`: the event's; "fanout" and "tenants" exist only for tenant databases, the others only named tenants. */
@@ -65,7 +67,7 @@ export async function runTenants(event: LambicEvent, bundle: OpenedBundle, deps:
   const admin = await deps.connect();
   let selected: string[];
   try {
-    selected = await selectEventTenants(bundle, admin, event.tenants);
+    selected = await selectEventTenants(bundle, admin, event.tenants, deps.runOptions().statementTimeoutMs);
   } finally {
     await admin.close().catch(() => undefined);
   }

@@ -2,6 +2,7 @@ import { existsSync, readFileSync } from "node:fs";
 import { dirname, resolve } from "node:path";
 import { LambicError } from "./errors.ts";
 import { closestMatch } from "./suggest.ts";
+import { tenantNameProblem } from "./tenant-name.ts";
 
 export const CONFIG_FILE_NAME = "lambic.config.json";
 
@@ -217,7 +218,8 @@ function parseTenants(name: string, raw: unknown, env: Record<string, string | u
     const schemas = raw.map((item, index) => {
       if (typeof item !== "string") fail([...path, index], `databases.${name}.tenants[${index}] is ${JSON.stringify(item)}, expected a schema name.`);
       const schema = interpolate(item as string, env, [...path, index], fail);
-      if (!IDENTIFIER.test(schema)) fail([...path, index], `databases.${name}.tenants[${index}] ${JSON.stringify(schema)} is not a plain PostgreSQL identifier.`);
+      const problem = tenantNameProblem(schema);
+      if (problem !== undefined) fail([...path, index], `databases.${name}.tenants[${index}] ${JSON.stringify(schema)} ${problem}.`);
       return schema;
     });
     const duplicate = schemas.find((schema, index) => schemas.indexOf(schema) !== index);

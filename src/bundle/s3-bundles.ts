@@ -131,23 +131,40 @@ export async function publishBundle(client: S3Client, location: Omit<BundleLocat
     throw new LambicError("BUNDLE_INTEGRITY", `The bundle of database "${manifest.database}" does not hash to its manifest's sha256 ${manifest.sha256}; build it again.`, { database: manifest.database });
   }
   const at: BundleLocation = { ...location, database: manifest.database };
+  // Whoever publishes needs more than the function's read access: say what, for this folder.
+  const advice = `Check the bucket name and the region, and that these credentials may s3:GetObject and s3:PutObject on s3://${at.bucket}/${base(at)}/*.`;
   const key = bundleKey(at, manifest.sha256);
   const manifestKey = bundleKey(at, manifest.sha256, BUNDLE_MANIFEST);
 
   // Content-addressed: an object under this key with the right hash is this bundle.
-  const existing = await getObject(client, at.bucket, key).catch((error: unknown) => {
+  const existing = await getObject(client, at.bucket, key, undefined, advice).catch((error: unknown) => {
     if (isLambicErrorCode(error, "BUNDLE_NOT_FOUND")) return undefined;
     throw error;
   });
   const uploaded = existing === undefined || sha256Hex(existing) !== manifest.sha256;
+  const manifestBytes = Buffer.from(`${JSON.stringify(manifest, null, 2)}\n`);
   if (uploaded) {
-    await putObject(client, at.bucket, key, code, "text/javascript");
-    await putObject(client, at.bucket, manifestKey, Buffer.from(`${JSON.stringify(manifest, null, 2)}\n`), "application/json");
+    await putObject(client, at.bucket, key, code, "text/javascript", advice);
+    await putObject(client, at.bucket, manifestKey, manifestBytes, "application/json", advice);
+  } else if (!(await objectExists(client, at.bucket, manifestKey, advice))) {
+    // The module is there but its manifest is not (a publish stopped between the two writes, or
+    // it was deleted): write it, since the pointer is about to name it.
+    await putObject(client, at.bucket, manifestKey, manifestBytes, "application/json", advice);
   }
   const previous = await readPointer(client, at).catch(() => undefined);
   const pointer: BundlePointer = { sha256: manifest.sha256, database: manifest.database, publishedAt: now.toISOString(), manifest: manifestKey };
-  await putObject(client, at.bucket, pointerKey(at), Buffer.from(`${JSON.stringify(pointer, null, 2)}\n`), "application/json");
+  await putObject(client, at.bucket, pointerKey(at), Buffer.from(`${JSON.stringify(pointer, null, 2)}\n`), "application/json", advice);
   return { database: manifest.database, sha256: manifest.sha256, bucket: at.bucket, key, manifestKey, pointerKey: pointerKey(at), uploaded, previous: previous?.sha256 ?? null };
+}
+
+async function objectExists(client: S3Client, bucket: string, key: string, advice: string): Promise<boolean> {
+  return getObject(client, bucket, key, undefined, advice).then(
+    () => true,
+    (error: unknown) => {
+      if (isLambicErrorCode(error, "BUNDLE_NOT_FOUND")) return false;
+      throw error;
+    },
+  );
 }
 
 /** The sha256 the pointer names. */
@@ -192,17 +209,18 @@ export async function downloadBundle(client: S3Client, location: BundleLocation,
   return bytes;
 }
 
-export async function putObject(client: S3Client, bucket: string, key: string, body: Uint8Array, contentType: string): Promise<void> {
+/** `advice`: the next step when the write fails (default: the function's permissions). */
+export async function putObject(client: S3Client, bucket: string, key: string, body: Uint8Array, contentType: string, advice?: string): Promise<void> {
   const { PutObjectCommand } = await import("@aws-sdk/client-s3");
   try {
     await client.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: body, ContentType: contentType, ContentLength: body.byteLength }));
   } catch (error) {
-    throw awsFailed(`Writing s3://${bucket}/${key}`, error, { bucket, key });
+    throw awsFailed(`Writing s3://${bucket}/${key}`, error, { bucket, key }, advice);
   }
 }
 
 /** The object's bytes; a missing object (or bucket) is BUNDLE_NOT_FOUND with `missing` as its message. */
-export async function getObject(client: S3Client, bucket: string, key: string, missing?: string): Promise<Uint8Array> {
+export async function getObject(client: S3Client, bucket: string, key: string, missing?: string, advice?: string): Promise<Uint8Array> {
   const { GetObjectCommand } = await import("@aws-sdk/client-s3");
   try {
     const response = await client.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
@@ -216,7 +234,7 @@ export async function getObject(client: S3Client, bucket: string, key: string, m
       const denied = status === 403 ? ` S3 answered 403 AccessDenied, which is also how it refuses a read: if s3://${bucket}/${key} exists, check the function's s3:GetObject on it (and kms:Decrypt on its key).` : "";
       throw new LambicError("BUNDLE_NOT_FOUND", `${missing ?? `s3://${bucket}/${key} does not exist (${name}).`}${denied}`, { bucket, key, s3Error: name }, { cause: error });
     }
-    throw awsFailed(`Reading s3://${bucket}/${key}`, error, { bucket, key });
+    throw awsFailed(`Reading s3://${bucket}/${key}`, error, { bucket, key }, advice);
   }
 }
 
@@ -227,12 +245,12 @@ export function missingCredentialsStep(error: unknown): string | undefined {
     : undefined;
 }
 
-function awsFailed(what: string, error: unknown, details: Record<string, unknown>): LambicError {
+function awsFailed(what: string, error: unknown, details: Record<string, unknown>, advice?: string): LambicError {
   const name = (error as { name?: string })?.name ?? "Error";
   const message = (error as Error)?.message ?? String(error);
   return new LambicError(
     "AWS_FAILED",
-    `${what} failed: ${name}: ${message}. ${missingCredentialsStep(error) ?? "Check the bucket name, the region and the function's permissions (s3:GetObject on <prefix>/*, s3:PutObject on <prefix>/*/sql/* and <prefix>/*/reports/*)."}`,
+    `${what} failed: ${name}: ${message}. ${missingCredentialsStep(error) ?? advice ?? "Check the bucket name, the region and the function's permissions (s3:GetObject on <prefix>/*, s3:PutObject on <prefix>/*/sql/* and <prefix>/*/reports/*)."}`,
     { ...details, awsError: name },
     { cause: error },
   );

@@ -12,9 +12,16 @@ export function createLogger(): Logger {
   return new Logger({ serviceName: process.env.POWERTOOLS_SERVICE_NAME || "lambic" });
 }
 
-/** Request id, cold start and function name on every line of this invocation, plus `keys`. */
-export function startInvocation(logger: Logger, context: Context, keys: Record<string, string>): void {
+/**
+ * Request id, cold start and function name on every line of this invocation, plus `keys`. Does
+ * what Powertools' injectLambdaContext does before a handler, so its documented variables hold
+ * here too: POWERTOOLS_LOGGER_SAMPLE_RATE draws again on every invocation (not once per
+ * execution environment), and POWERTOOLS_LOGGER_LOG_EVENT=true logs the event.
+ */
+export function startInvocation(logger: Logger, context: Context, keys: Record<string, string>, event: unknown): void {
   logger.resetKeys();
+  logger.refreshSampleRateCalculation();
   logger.addContext(context);
   logger.appendKeys(keys);
+  logger.logEventIfEnabled(event);
 }

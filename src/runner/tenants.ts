@@ -1,6 +1,7 @@
 import type { TenantsConfig } from "../config.ts";
 import { toDatabaseFailure, type Connection } from "../db/connection.ts";
 import { LambicError } from "../errors.ts";
+import { tenantNameProblem } from "../tenant-name.ts";
 
 /**
  * Schema-per-tenant (Alembic's cookbook: one search_path per tenant): each tenant schema has its
@@ -8,30 +9,38 @@ import { LambicError } from "../errors.ts";
  * time. One tenant's failure rolls back that tenant only.
  */
 
-// Plain identifiers only: a tenant name becomes a schema name, a lock key and a log field.
-const TENANT_NAME = /^[A-Za-z_][A-Za-z0-9_]{0,62}$/;
-
 export function validateTenantName(name: unknown, source: string): string {
-  if (typeof name !== "string" || !TENANT_NAME.test(name)) {
-    throw new LambicError(
-      "INVALID_TENANT",
-      `Tenant ${JSON.stringify(name)} (from ${source}) is not a plain schema name: letters, digits and "_", not starting with a digit, at most 63 characters. It was not used; fix the tenant list.`,
-      { tenant: name, source },
-    );
+  const problem = tenantNameProblem(name);
+  if (problem !== undefined) {
+    throw new LambicError("INVALID_TENANT", `Tenant ${JSON.stringify(name)} (from ${source}) ${problem}. It was not used; fix the tenant list.`, { tenant: name, source });
   }
-  return name;
+  return name as string;
 }
 
-/** The configured tenants: the list as is, or the rows of the query (first column). */
-export async function listTenants(connection: Connection, tenants: TenantsConfig): Promise<string[]> {
+/**
+ * The configured tenants: the list as is, or the rows of the query (first column), each name once.
+ * `timeoutMs` bounds the query (the Lambda's time left): it sets the session's statement_timeout,
+ * so give it a connection of its own.
+ */
+export async function listTenants(connection: Connection, tenants: TenantsConfig, options: { timeoutMs?: number } = {}): Promise<string[]> {
   if (Array.isArray(tenants)) return tenants.map((t) => validateTenantName(t, "the tenants list"));
   const query = (tenants as { query: string }).query;
+  const timeoutMs = options.timeoutMs === undefined ? undefined : Math.max(1, Math.floor(options.timeoutMs));
   let rows: Record<string, unknown>[];
   try {
+    if (timeoutMs !== undefined) await connection.query(`SET statement_timeout = ${timeoutMs}`);
     rows = await connection.query<Record<string, unknown>>(query);
   } catch (error) {
     const failure = toDatabaseFailure(error);
     if (!failure) throw error; // the connection broke: its own error says so
+    if (failure.sqlstate === "57014" && timeoutMs !== undefined) {
+      throw new LambicError(
+        "STATEMENT_TIMEOUT",
+        `The tenants query did not answer within ${timeoutMs} ms, the time this invocation had left to run it: no tenant was run. Check what holds it up (a lock on the table it reads), or raise the function's timeout. The query: ${query.slice(0, 200)}`,
+        { query: query.slice(0, 200), timeoutMs, sqlstate: failure.sqlstate },
+        { cause: error },
+      );
+    }
     throw new LambicError(
       "CONFIG_INVALID",
       `The tenants query failed: ${failure.message} [SQLSTATE ${failure.sqlstate}] in: ${query.slice(0, 200)}. Fix "tenants": {"query": ...} in the config; it must return the tenant schema names in its first column.`,
@@ -39,7 +48,9 @@ export async function listTenants(connection: Connection, tenants: TenantsConfig
       { cause: error },
     );
   }
-  return rows.map((row) => validateTenantName(Object.values(row)[0], "the tenants query"));
+  // A join can return a schema twice; each tenant is migrated once (two runs of one tenant would
+  // queue on its lock and count it twice in the report).
+  return [...new Set(rows.map((row) => validateTenantName(Object.values(row)[0], "the tenants query")))];
 }
 
 /**

@@ -8,6 +8,7 @@ import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { DeleteObjectCommand } from "@aws-sdk/client-s3";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { buildBundle, readBuiltBundle } from "../../src/bundle/build-bundles.ts";
 import { importBundle } from "../../src/bundle/import-bundle.ts";
@@ -110,6 +111,25 @@ describe("S3", () => {
     const bytes = await downloadBundle(s3.client, location, built.sha256);
     expect(Buffer.from(bytes)).toEqual(readBuiltBundle(built.dir).code);
     await expect(downloadBundle(s3.client, { ...location, database: "other" }, built.sha256)).rejects.toMatchObject({ code: "BUNDLE_NOT_FOUND" });
+  });
+
+  it("publishing again writes the manifest when only the module is in S3", async () => {
+    const built = await buildBundle(mainDatabase(), { projectDir: ROOT, outDir: join(work, "m") });
+    const at = { bucket: s3.bucket, prefix: "half-published" };
+    const first = await publishBundle(s3.client, at, readBuiltBundle(built.dir));
+    await s3.client.send(new DeleteObjectCommand({ Bucket: s3.bucket, Key: first.manifestKey }));
+    const again = await publishBundle(s3.client, at, readBuiltBundle(built.dir));
+    expect(again).toMatchObject({ uploaded: false, manifestKey: first.manifestKey });
+    const manifest = JSON.parse(Buffer.from(await getObject(s3.client, s3.bucket, again.manifestKey)).toString("utf8"));
+    expect(manifest).toMatchObject({ sha256: built.sha256, database: "main" });
+  });
+
+  it("a publish S3 refuses says what the publisher needs, not the function's permissions", async () => {
+    const built = await buildBundle(mainDatabase(), { projectDir: ROOT, outDir: join(work, "p") });
+    const error = await publishBundle(s3.client, { bucket: "no-such-bucket", prefix: "lambic" }, readBuiltBundle(built.dir)).catch((e: unknown) => e);
+    expect(error).toMatchObject({ code: "AWS_FAILED", details: { awsError: "NoSuchBucket" } });
+    expect((error as Error).message).toContain("may s3:GetObject and s3:PutObject on s3://no-such-bucket/lambic/main/*.");
+    expect((error as Error).message).not.toContain("function's permissions");
   });
 
   it("names SQL scripts <prefix>/<db>/sql/<from>__<to>__<request id>.sql", () => {

@@ -10,6 +10,7 @@ import { createServer as createNetServer, type AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { GetObjectCommand, ListObjectsV2Command, PutObjectCommand } from "@aws-sdk/client-s3";
+import postgres from "postgres";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { buildBundle, readBuiltBundle, type BuiltBundle } from "../../src/bundle/build-bundles.ts";
 import { bundleKey, publishBundle } from "../../src/bundle/s3-bundles.ts";
@@ -36,7 +37,7 @@ function writeProject(dir: string): void {
   const revisions = join(dir, "revisions/main");
   mkdirSync(revisions, { recursive: true });
   mkdirSync(join(dir, "revisions/other"), { recursive: true });
-  writeFileSync(join(dir, "lambic.config.json"), JSON.stringify({ databases: { main: { url: "${DATABASE_URL:-}" }, other: { url: "${DATABASE_URL:-}" } }, defaultDatabase: "main" }));
+  writeFileSync(join(dir, "lambic.config.json"), JSON.stringify({ databases: { main: { url: "${DATABASE_URL:-}" }, other: { url: "${DATABASE_URL:-}" }, slowtenants: { url: "${DATABASE_URL:-}", revisions: "revisions/other", tenants: { query: "SELECT 'slow_tenant' FROM pg_sleep(5)" } } }, defaultDatabase: "main" }));
   writeFileSync(join(revisions, "01_base.sql"), "-- revision: b0000001\n-- message: base\n-- +up\nCREATE TABLE base_t (id int);\n-- +down\nDROP TABLE base_t;\n");
   writeFileSync(
     join(revisions, "02_sqlfail.sql"),
@@ -228,6 +229,27 @@ describe("a failing run is rolled back and leaves its SQL fallback in S3", () =>
       const refused = await fn.invoke(event);
       expect(expectFailure(refused, "INVALID_TENANT")).toContain(`{"command": "${event.command}"} works on a database with tenants: run the command itself on this database`);
       expect(refused.log).not.toContain("CONNECTION_FAILED");
+    }
+  });
+
+  it("a tenants query slower than the invocation's time left: STATEMENT_TIMEOUT in time, with its failed line and metric, no tenant run", async () => {
+    const config = loadConfig({ cwd: project, env: {} });
+    const built = await buildBundle(config.databases.slowtenants!, { projectDir: project, outDir: join(project, "dist/bundles") });
+    await publishBundle(s3.client, { bucket: s3.bucket, prefix: PREFIX }, readBuiltBundle(built.dir));
+    const fn = lambda("slow-tenants", { LAMBIC_DATABASES: "main,slowtenants" });
+    for (const event of [{ command: "upgrade", target: "head", database: "slowtenants" }, { command: "tenants", database: "slowtenants" }]) {
+      const invocation = await fn.invoke(event, { timeoutMs: 2000 });
+      const message = expectFailure(invocation, "STATEMENT_TIMEOUT");
+      expect(message).toContain("The tenants query did not answer within");
+      expect(invocation.ms).toBeLessThan(2000);
+      expect(jsonLines(invocation.log).find((line) => line.message === "failed")).toMatchObject({ error: { code: "STATEMENT_TIMEOUT" } });
+      expect(emfLines(invocation.log)[0]).toMatchObject({ MigrationFailed: 1, errorCode: "STATEMENT_TIMEOUT" });
+    }
+    const sql = postgres(db.url, { max: 1, onnotice: () => {} });
+    try {
+      expect(await sql`SELECT to_regnamespace('slow_tenant') AS s`).toEqual([{ s: null }]);
+    } finally {
+      await sql.end();
     }
   });
 

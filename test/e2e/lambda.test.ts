@@ -293,3 +293,31 @@ describe("lambic invoke (built CLI) against a local Lambda Invoke API", () => {
     expect(server.requests.length).toBe(before);
   });
 });
+
+describe("Powertools Logger's documented variables", () => {
+  const environment = (name: string, env: Record<string, string>) =>
+    new LambdaFunction(name, { ...s3.env, LAMBIC_BUCKET: s3.bucket, LAMBIC_PREFIX: PREFIX, LAMBIC_DATABASE: "main", LAMBIC_DATABASE_URL: db.url, LAMBIC_CACHE_DIR: cacheDir, POWERTOOLS_SERVICE_NAME: "lambic", ...env });
+
+  it("POWERTOOLS_LOGGER_LOG_EVENT=true logs each invocation's event", async () => {
+    const logged = environment("log-event", { POWERTOOLS_LOGGER_LOG_EVENT: "true" });
+    try {
+      const event = { command: "heads", bundle: { sha256: sha } };
+      const invocation = await logged.invoke(event);
+      expect(invocation.payload).toMatchObject({ ok: true });
+      expect(jsonLines(invocation.log).find((line) => line.message === "Lambda invocation event")).toMatchObject({ event, function_request_id: invocation.requestId, command: "heads" });
+    } finally {
+      await logged.stop();
+    }
+  });
+
+  it("POWERTOOLS_LOGGER_SAMPLE_RATE draws again on every invocation, not once per environment", async () => {
+    const sampled = environment("sample-rate", { POWERTOOLS_LOGGER_SAMPLE_RATE: "1" });
+    try {
+      await sampled.invoke({ command: "heads", bundle: { sha256: sha } });
+      const warm = await sampled.invoke({ command: "heads", bundle: { sha256: sha } });
+      expect(jsonLines(warm.log).find((line) => line.message === "Setting log level to DEBUG due to sampling rate")).toMatchObject({ level: "DEBUG" });
+    } finally {
+      await sampled.stop();
+    }
+  });
+});

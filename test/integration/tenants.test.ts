@@ -176,6 +176,36 @@ describe("tenants", () => {
     expect(await sql`SELECT to_regnamespace('ok_tenant') AS s`).toEqual([{ s: null }]);
   });
 
+  it("refuses a schema PostgreSQL keeps for itself (pg_*, information_schema) returned by the tenants query, before any tenant runs", async () => {
+    const other = tempDir("lambic-tenants-q-");
+    tenantRevisions(join(other, "revisions/app"));
+    const query = `SELECT 'ok_tenant2' UNION ALL SELECT 'information_schema' UNION ALL SELECT 'pg_catalog'`;
+    writeFileSync(join(other, "lambic.config.json"), JSON.stringify({ databases: { app: { url: "${APP_DB}", revisions: "revisions/app", tenants: { query } } } }));
+    const run = await lambic(other, ["upgrade", "head"], env());
+    expect(run.code).toBe(1);
+    expect(run.json.error).toMatchObject({ code: "INVALID_TENANT", tenant: "information_schema" });
+    expect(run.json.error.message).toContain("left out of pg_dump's backups");
+    expect(await sql`SELECT to_regnamespace('ok_tenant2') AS s, to_regclass('information_schema.lambic_version') AS v`).toEqual([{ s: null, v: null }]);
+  });
+
+  it("refuses a tenant named pg_... on the command line: PostgreSQL reserves the prefix", async () => {
+    const run = await lambic(dir, ["current", "--tenant", "pg_tenant"], env());
+    expect(run.code).toBe(1);
+    expect(run.json.error).toMatchObject({ code: "INVALID_TENANT", tenant: "pg_tenant" });
+    expect(run.json.error.message).toContain('PostgreSQL reserves the prefix "pg_"');
+  });
+
+  it("migrates a tenant the tenants query returns twice once", async () => {
+    const other = tempDir("lambic-tenants-q-");
+    tenantRevisions(join(other, "revisions/app"));
+    const query = `SELECT s FROM (VALUES ('twice_a'), ('twice_b'), ('twice_a')) v(s)`;
+    writeFileSync(join(other, "lambic.config.json"), JSON.stringify({ databases: { app: { url: "${APP_DB}", revisions: "revisions/app", tenants: { query } } } }));
+    const run = await lambic(other, ["upgrade", "head"], env());
+    expect(run.code).toBe(0);
+    expect(run.json).toMatchObject({ ok: 2, failed: 0 });
+    expect(run.json.tenants.map((t: any) => t.tenant)).toEqual(["twice_a", "twice_b"]);
+  });
+
   it("a tenants query that fails is CONFIG_INVALID naming the query and the server's error", async () => {
     const other = tempDir("lambic-tenants-q-");
     tenantRevisions(join(other, "revisions/app"));

@@ -202,6 +202,17 @@ describe("parseConfig", () => {
     expect(configError(() => parse({ databases: { main: { tenants: ["t1", "t1"] } } })).message).toContain('lists "t1" twice');
   });
 
+  it("rejects a tenant with a character tenant names do not take ($), naming the entry", () => {
+    const error = configError(() => parse({ databases: { main: { tenants: ["t1", "a$b"] } } }));
+    expect(error.details["path"]).toBe("databases.main.tenants[1]");
+    expect(error.message).toContain('"a$b" is not a plain schema name');
+  });
+
+  it("rejects a tenant schema PostgreSQL keeps for itself", () => {
+    expect(configError(() => parse({ databases: { main: { tenants: ["pg_t"] } } })).message).toContain('PostgreSQL reserves the prefix "pg_"');
+    expect(configError(() => parse({ databases: { main: { tenants: ["information_schema"] } } })).details["path"]).toBe("databases.main.tenants[0]");
+  });
+
   it("rejects a tenant that is not a string", () => {
     expect(configError(() => parse({ databases: { main: { tenants: ["t1", 2] } } })).details["path"]).toBe("databases.main.tenants[1]");
   });

@@ -129,6 +129,8 @@ describe("parseEvent", () => {
     ["tenant too long", { command: "current", tenants: ["t".repeat(64)] }, "tenants[0]", /at most 63/],
     ["tenant not a string", { command: "current", tenants: [7] }, "tenants[0]", /Tenant 7/],
     ["duplicate tenant", { command: "current", tenants: ["a", "a"] }, "tenants[1]", /twice/],
+    ["tenant named like a system schema", { command: "upgrade", target: "head", tenants: ["pg_acme"] }, "tenants[0]", /PostgreSQL reserves the prefix "pg_"/],
+    ["tenant information_schema", { command: "current", tenants: ["information_schema"] }, "tenants[0]", /left out of pg_dump's backups/],
     ["too many tenants", { command: "current", tenants: Array.from({ length: 1001 }, (_, i) => `t${i}`) }, "tenants", /at most 1000.*fanout/],
     ["tenants on heads", { command: "heads", tenants: ["a"] }, "tenants", /not used by command "heads"/],
     ["tenants on history", { command: "history", tenants: ["a"] }, "tenants", /not used by command "history"/],
