@@ -128,6 +128,14 @@ export async function openConnection(url: string, options: OpenOptions = {}): Pr
 }
 
 function parseTarget(url: string, options: OpenOptions): DriverTarget {
+  if (!url.includes("://")) {
+    throw new LambicError(
+      "CONNECTION_FAILED",
+      `The database URL is not a URL: it has no "://" (${url.length} characters, not shown: it may hold a password). ` +
+        `Expected postgres://user:password@host:5432/database; libpq's "host=... dbname=..." form is not read.`,
+      { url: redactUrl(url) },
+    );
+  }
   let parsed: URL;
   try {
     parsed = new URL(url);
@@ -219,6 +227,8 @@ function driverUrl(parsed: URL, parts: { user: string; password: string; databas
  */
 export function redactUrl(url: string): string {
   const scheme = url.indexOf("://");
+  // Not a URL at all: it may be a password pasted into the wrong variable, or "user:pw@host".
+  if (scheme === -1) return `(a value without "://", ${url.length} characters, not shown)`;
   const at = url.lastIndexOf("@");
   let redacted = url;
   if (scheme !== -1 && at > scheme) {

@@ -259,6 +259,12 @@ describe.each(["postgres", "neon"] as const)("%s driver", (driver) => {
       await expectConnectionFailed(url.toString(), /authentication failed.*no password/s);
     });
 
+    it("refuses a value that is not a URL without echoing any of it", async () => {
+      for (const value of [secret, `postgres:${secret}@host/db`, `host=h password=${secret}`]) {
+        await expectConnectionFailed(value, /The database URL is not a URL: it has no ":\/\/" \(\d+ characters, not shown: it may hold a password\)/);
+      }
+    });
+
     it("rejects a malformed URL without echoing it", async () => {
       await expectConnectionFailed(`postgres://postgres:${secret}@[bad host/db`, /not a valid URL/);
       await expectConnectionFailed(`mysql://root:${secret}@localhost/db`, /expected postgres:\/\//);
@@ -304,6 +310,7 @@ describe("redactUrl", () => {
     expect(redactUrl("postgres://u:p%40ss@h:5432/db?sslmode=require")).toBe("postgres://u:***@h:5432/db?sslmode=require");
     expect(redactUrl("postgres://u@h/db?password=x")).toBe("postgres://u@h/db?password=***");
     expect(redactUrl("postgres://u:pw@[bad/db")).toBe("postgres://u:***@[bad/db");
+    expect(redactUrl("S3CRET")).toBe('(a value without "://", 6 characters, not shown)');
   });
 });
 
