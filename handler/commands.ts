@@ -291,6 +291,7 @@ async function migrate(event: LambicEvent, bundle: OpenedBundle, location: Bundl
   } catch (error) {
     // A plan that could not be made (a bad target, unknown versions) is not a run that failed:
     // there is nothing a DBA could apply instead.
+    if (error instanceof LambicError && typeof error.details.lockWaitMs === "number") deps.report.lockWaitMs = error.details.lockWaitMs;
     if (!(error instanceof LambicError) || command.kind === "stamp" || !RUN_FAILURES.has(error.code)) throw error;
     throw await withFallback(error, command, bundle, location, connection, deps, options);
   }

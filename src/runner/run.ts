@@ -7,7 +7,7 @@ import { isNode } from "../revision/revision-map.ts";
 import type { RevisionSet } from "../revision/revision-set.ts";
 import type { RevisionDirection } from "../revision/types.ts";
 import { emitPlan, failureOutcome, interruptedError, needsSessionLock, openTransaction, type EmittedStep, type RunProgress } from "./emit-plan.ts";
-import { ConnectionSink, locatePart, ScriptSink, type QueuedStatement, type Sink } from "./sink.ts";
+import { ConnectionSink, locatePart, ScriptSink, type QueuedStatement, type Sink, type StatementResult } from "./sink.ts";
 import {
   createVersionTableStatements,
   historyInsertStatement,
@@ -176,6 +176,11 @@ function sessionLockUnavailable(): LambicError {
   );
 }
 
+function lockWaitMs(lock: StatementResult | undefined): number | undefined {
+  const waited = lock?.rows?.[0]?.lock_wait_ms;
+  return waited === undefined || waited === null ? undefined : Number(waited);
+}
+
 /** Why the connection went, in the driver's words (passwords scrubbed by connectionLost). */
 function lostReason(error: unknown): string {
   for (let cause = error; cause; cause = (cause as { cause?: unknown }).cause) {
@@ -290,10 +295,11 @@ export async function runMigration(connection: Connection, set: RevisionSet, com
   const signal = options.signal;
   const cancel = () => void connection.cancel().catch(() => undefined);
   signal?.addEventListener("abort", cancel, { once: true });
+  let lock: StatementResult | undefined;
   try {
     if (signal?.aborted) throw interruptedError(progress);
     openTransaction(sink, options);
-    const lock = sink.statement(
+    lock = sink.statement(
       `SELECT extract(epoch FROM clock_timestamp() - statement_timestamp()) * 1000 AS lock_wait_ms FROM (${lockStatement(names, "xact")}) AS acquired`,
       { purpose: "lock" },
     );
@@ -337,9 +343,12 @@ export async function runMigration(connection: Connection, set: RevisionSet, com
     await sink.flush();
     sessionLock = false;
     const results = emitted.map(stepResult);
-    return { from: rows, to: after, steps: results, lockWaitMs: Number(lock.rows?.[0]?.lock_wait_ms ?? 0), changed };
+    return { from: rows, to: after, steps: results, lockWaitMs: lockWaitMs(lock) ?? 0, changed };
   } catch (error) {
     await rollbackQuietly(connection, sessionLock ? lockStatement(names, "unlock") : undefined);
+    // A run that took the lock and then failed still says how long it waited (the LockWaitMs metric).
+    const waited = lockWaitMs(lock);
+    if (error instanceof LambicError && waited !== undefined && error.details.lockWaitMs === undefined) error.details.lockWaitMs = waited;
     throw error;
   } finally {
     signal?.removeEventListener("abort", cancel);

@@ -139,8 +139,9 @@ describe("a failing run is rolled back and leaves its SQL fallback in S3", () =>
     const [emf, ...more] = emfLines(invocation.log);
     expect(more).toHaveLength(0);
     expect(emf!._aws.CloudWatchMetrics[0]).toMatchObject({ Namespace: "Lambic", Dimensions: [["service", "database", "command"]] });
-    expect(emf!._aws.CloudWatchMetrics[0].Metrics.map((m: { Name: string }) => m.Name).sort()).toEqual(["MigrationDurationMs", "MigrationFailed", "RevisionsApplied"]);
-    expect(emf).toMatchObject({ service: "lambic", database: "main", command: "upgrade", MigrationFailed: 1, RevisionsApplied: 0, from: "base", to: "f0000001", bundleSha256: main.sha256, errorCode: "STATEMENT_FAILED" });
+    // The lock was taken before the revision failed: how long that took is reported too.
+    expect(emf!._aws.CloudWatchMetrics[0].Metrics.map((m: { Name: string }) => m.Name).sort()).toEqual(["LockWaitMs", "MigrationDurationMs", "MigrationFailed", "RevisionsApplied"]);
+    expect(emf).toMatchObject({ service: "lambic", database: "main", command: "upgrade", MigrationFailed: 1, RevisionsApplied: 0, LockWaitMs: expect.any(Number), from: "base", to: "f0000001", bundleSha256: main.sha256, errorCode: "STATEMENT_FAILED" });
     const failed = jsonLines(invocation.log).find((line) => line.message === "failed")!;
     expect(failed).toMatchObject({ level: "ERROR", function_request_id: invocation.requestId, error: { code: "STATEMENT_FAILED", sqlFallback: { bucket: s3.bucket, key } } });
   });
