@@ -415,8 +415,9 @@ async function perTenant<T>(context: Context, work: (connection: Connection, ten
   }, work);
   const report = outcomes.map((o) => (o.ok ? { tenant: o.tenant, ok: true, ...describe(o.tenant, o.result) } : { tenant: o.tenant, ok: false, error: o.error.toJSON() }));
   const failed = outcomes.filter((o) => !o.ok).length;
-  const text = outcomes.map((o) => (o.ok ? `${o.tenant}: ${line(o.result)}` : `${o.tenant}: FAILED ${o.error.code}: ${o.error.message}`)).join("\n");
-  return { json: { tenants: report, ok: outcomes.length - failed, failed }, text: `${text}\n${outcomes.length - failed} tenant(s) ok, ${failed} failed.`, exitCode: failed > 0 ? 1 : 0 };
+  const lines = outcomes.map((o) => (o.ok ? `${o.tenant}: ${line(o.result)}` : `${o.tenant}: FAILED ${o.error.code}: ${o.error.message}`));
+  if (selected.length === 0) lines.push(`No tenants: the tenants query of database "${context.database.name}" returned no schema, so nothing was run.`);
+  return { json: { tenants: report, ok: outcomes.length - failed, failed }, text: `${lines.join("\n")}\n${outcomes.length - failed} tenant(s) ok, ${failed} failed.`, exitCode: failed > 0 ? 1 : 0 };
 }
 
 /**

@@ -206,6 +206,15 @@ describe("tenants", () => {
     expect(run.json.tenants.map((t: any) => t.tenant)).toEqual(["twice_a", "twice_b"]);
   });
 
+  it("says nothing was run when the tenants query returns no schema", async () => {
+    const other = tempDir("lambic-tenants-q-");
+    tenantRevisions(join(other, "revisions/app"));
+    writeFileSync(join(other, "lambic.config.json"), JSON.stringify({ databases: { app: { url: "${APP_DB}", revisions: "revisions/app", tenants: { query: "SELECT nspname FROM pg_namespace WHERE false" } } } }));
+    const run = await lambicText(other, ["upgrade", "head"], env());
+    expect(run.code).toBe(0);
+    expect(run.stdout).toBe(`No tenants: the tenants query of database "app" returned no schema, so nothing was run.\n0 tenant(s) ok, 0 failed.\n`);
+  });
+
   it("a tenants query that fails is CONFIG_INVALID naming the query and the server's error", async () => {
     const other = tempDir("lambic-tenants-q-");
     tenantRevisions(join(other, "revisions/app"));
