@@ -250,7 +250,7 @@ function awsFailed(what: string, error: unknown, details: Record<string, unknown
   const message = (error as Error)?.message ?? String(error);
   return new LambicError(
     "AWS_FAILED",
-    `${what} failed: ${name}: ${message}. ${missingCredentialsStep(error) ?? advice ?? "Check the bucket name, the region and the function's permissions (s3:GetObject on <prefix>/*, s3:PutObject on <prefix>/*/sql/* and <prefix>/*/reports/*)."}`,
+    `${what} failed: ${name}: ${message}. ${missingCredentialsStep(error) ?? advice ?? "Check the bucket name, the region and the function's permissions (s3:GetObject on <prefix>/*, s3:PutObject on <prefix>/<database>/sql/* and <prefix>/<database>/reports/*, as infra/ grants)."}`,
     { ...details, awsError: name },
     { cause: error },
   );
