@@ -12,7 +12,7 @@ import type { LoadedRevision, MigrationFunction, Revision, RevisionContext, Revi
 import { validateRevisionModule } from "../revision/validate-revision.ts";
 
 /** Bump when the cache's shape, or what loading checks, changes: older cache files are then not reused. */
-const LOADER_VERSION = "lambic-loader-8";
+const LOADER_VERSION = "lambic-loader-9";
 
 /** Revision files: `.sql`, TypeScript and JavaScript modules; not dotfiles or `__` files. */
 const REVISION_FILE = /^(?!\.|__).*\.(?:sql|ts|mts|js|mjs)$/;
@@ -281,7 +281,7 @@ class LazySqlRevision implements RevisionCode {
     const stored = this.sections.at(position);
     if (stored) return { upgrade: sqlMigration(stored[0]), ...(stored[1] === null ? {} : { downgrade: sqlMigration(stored[1]) }) };
     const bytes = readFileSync(this.path);
-    if (sha256(bytes) !== this.checksum) {
+    if (revisionChecksum(bytes) !== this.checksum) {
       throw new LambicError(
         "REVISION_FILE_INVALID",
         `${this.path} changed while lambic was running: its content is not what was loaded a moment ago. Run the command again.`,
@@ -488,7 +488,7 @@ async function build(target: { absoluteDir: string; prefix: string; files: reado
     if (path.endsWith(".sql")) {
       const bytes = readFileSync(path);
       const { revision, upSql, downSql } = parseSqlRevisionParts(bytes.toString("utf8"), path);
-      loaded[i] = new ReadRevision(revision, revision.upgrade, revision.downgrade, path, sha256(bytes));
+      loaded[i] = new ReadRevision(revision, revision.upgrade, revision.downgrade, path, revisionChecksum(bytes));
       sections[i] = [upSql, downSql ?? null];
     } else {
       modules.push(files[i]!);
@@ -518,7 +518,7 @@ async function build(target: { absoluteDir: string; prefix: string; files: reado
       // Bound, so a revision may use `this` as it would in its own module.
       const upgrade = revision.upgrade.bind(revision);
       const downgrade = revision.downgrade?.bind(revision);
-      loaded[modulePositions[position]!] = new ReadRevision(revision, upgrade, downgrade, path, sha256(readFileSync(path)));
+      loaded[modulePositions[position]!] = new ReadRevision(revision, upgrade, downgrade, path, revisionChecksum(readFileSync(path)));
     });
   }
 
@@ -688,6 +688,24 @@ function idLine(file: string, id: string): number | undefined {
   } catch {
     return undefined;
   }
+}
+
+/**
+ * A revision file's checksum: the sha256 of its bytes, less a UTF-8 byte order mark and with
+ * CRLF line endings read as LF, so that a checkout with core.autocrlf (Windows) or an editor that
+ * adds a BOM does not read as an edit of every applied revision (Flyway's checksums ignore line
+ * endings too). A file with neither hashes exactly its bytes.
+ */
+export function revisionChecksum(bytes: Buffer): string {
+  const bom = bytes.length >= 3 && bytes[0] === 0xef && bytes[1] === 0xbb && bytes[2] === 0xbf ? 3 : 0;
+  if (bom === 0 && !bytes.includes(0x0d)) return sha256(bytes);
+  const normalized = Buffer.allocUnsafe(bytes.length - bom);
+  let length = 0;
+  for (let i = bom; i < bytes.length; i++) {
+    if (bytes[i] === 0x0d && bytes[i + 1] === 0x0a) continue;
+    normalized[length++] = bytes[i]!;
+  }
+  return sha256(normalized.subarray(0, length));
 }
 
 // crypto.hash (Node ≥ 20.12) is about twice as fast as createHash for thousands of small files.

@@ -114,7 +114,7 @@ describe("loadRevisions", () => {
     expect(await load()).toEqual([]);
   });
 
-  it("records each file's path and the sha256 of its bytes", async () => {
+  it("records each file's path and the sha256 of its bytes (LF, no byte order mark)", async () => {
     const tsPath = write("a1.ts", tsRevision("a1", null));
     const sqlPath = write("b2.sql", sqlRevision("b2", "a1"));
     const sha = (path: string) => createHash("sha256").update(readFileSync(path)).digest("hex");
@@ -123,6 +123,23 @@ describe("loadRevisions", () => {
       { file: tsPath, checksum: sha(tsPath) },
       { file: sqlPath, checksum: sha(sqlPath) },
     ]);
+  });
+
+  it("checksums a checkout with CRLF line endings or a byte order mark as the same file with LF (autocrlf is not an edit)", async () => {
+    const lf = { ts: tsRevision("a1", null), sql: sqlRevision("b2", "a1") };
+    const tsPath = write("a1.ts", lf.ts);
+    const sqlPath = write("b2.sql", lf.sql);
+    const sha = (text: string) => createHash("sha256").update(text).digest("hex");
+    const checksums = async () => (await load()).map((revision) => revision.source.checksum);
+    expect(await checksums()).toEqual([sha(lf.ts), sha(lf.sql)]);
+    edit("a1.ts", `\ufeff${lf.ts.replace(/\n/g, "\r\n")}`);
+    edit("b2.sql", lf.sql.replace(/\n/g, "\r\n"));
+    expect(readFileSync(tsPath).includes("\r\n")).toBe(true);
+    expect(await checksums()).toEqual([sha(lf.ts), sha(lf.sql)]);
+    // A lone CR is content, not a line ending.
+    edit("b2.sql", `${lf.sql}-- a lone\rCR\n`);
+    expect((await checksums())[1]).toBe(sha(`${lf.sql}-- a lone\rCR\n`));
+    expect(readFileSync(sqlPath, "utf8")).toContain("\r");
   });
 
   it("strips `import type` from lambic without resolving the package", async () => {
