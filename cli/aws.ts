@@ -10,7 +10,7 @@
  */
 import { resolve } from "node:path";
 import { buildBundle, readBuiltBundle } from "../src/bundle/build-bundles.ts";
-import { createS3Client, missingCredentialsStep, publishBundle, s3SettingsFromEnv } from "../src/bundle/s3-bundles.ts";
+import { bundlePrefix, createS3Client, missingCredentialsStep, publishBundle, s3SettingsFromEnv } from "../src/bundle/s3-bundles.ts";
 import type { DatabaseConfig } from "../src/config.ts";
 import { parseEvent } from "../handler/event.ts";
 import { LambicError } from "../src/errors.ts";
@@ -27,7 +27,7 @@ const EVENT_FIELD_FLAGS: Readonly<Record<string, string>> = { target: "TARGET", 
 export async function publish(database: DatabaseConfig, args: CliArgs, io: Io): Promise<Output> {
   const bucket = args.options.bucket ?? io.env.LAMBIC_BUCKET;
   if (!bucket) throw new LambicError("USAGE", "lambic publish needs --bucket BUCKET (or LAMBIC_BUCKET): the bucket the Lambda reads bundles from.", {});
-  const prefix = (args.options.prefix ?? io.env.LAMBIC_PREFIX ?? "lambic").replace(/^\/+|\/+$/g, "");
+  const prefix = bundlePrefix(args.options.prefix ?? io.env.LAMBIC_PREFIX);
   // Build from the sources now, so what is published is what is in the revisions folder;
   // builds are reproducible, so an unchanged folder gives the sha256 already published.
   const outDir = resolve(io.cwd, "dist/bundles");

@@ -5,7 +5,7 @@
  */
 import type { S3Client } from "@aws-sdk/client-s3";
 import { bundleCacheDir, importBundle, readCachedBundle, type OpenedBundle } from "../src/bundle/import-bundle.ts";
-import { createS3Client, downloadBundle, getObject, putObject, readPointer, s3SettingsFromEnv, type BundleLocation } from "../src/bundle/s3-bundles.ts";
+import { bundlePrefix, createS3Client, downloadBundle, getObject, putObject, readPointer, s3SettingsFromEnv, type BundleLocation } from "../src/bundle/s3-bundles.ts";
 import { LambicError } from "../src/errors.ts";
 
 export interface BundleLoad {
@@ -32,7 +32,7 @@ export function bundleLocation(env: Record<string, string | undefined>, database
   if (!bucket) {
     throw new LambicError("CONFIG_INVALID", `LAMBIC_BUCKET is not set: the function does not know where the revision bundles are. Set it to the bucket lambic publish writes to.`, { variable: "LAMBIC_BUCKET" });
   }
-  return { bucket, prefix: (env.LAMBIC_PREFIX ?? "lambic").replace(/^\/+|\/+$/g, ""), database };
+  return { bucket, prefix: bundlePrefix(env.LAMBIC_PREFIX), database };
 }
 
 export async function loadBundle(env: Record<string, string | undefined>, location: BundleLocation, sha256: string | undefined): Promise<BundleLoad> {

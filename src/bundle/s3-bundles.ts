@@ -75,6 +75,15 @@ export interface BundlePointer {
 
 const SHA256 = /^[0-9a-f]{64}$/;
 
+/**
+ * The key prefix from --prefix or LAMBIC_PREFIX, without surrounding slashes. Empty counts as
+ * unset (as an empty numeric variable does): a blank CI variable must not make publish write
+ * where the function, which infra/ always gives a prefix, does not look.
+ */
+export function bundlePrefix(value: string | undefined): string {
+  return value?.replace(/^\/+|\/+$/g, "") || "lambic";
+}
+
 function base(location: BundleLocation): string {
   return location.prefix ? `${location.prefix}/${location.database}` : location.database;
 }

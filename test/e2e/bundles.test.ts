@@ -12,7 +12,7 @@ import { DeleteObjectCommand } from "@aws-sdk/client-s3";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { buildBundle, readBuiltBundle } from "../../src/bundle/build-bundles.ts";
 import { importBundle } from "../../src/bundle/import-bundle.ts";
-import { createS3Client, downloadBundle, getObject, pointerKey, publishBundle, readPointer, s3SettingsFromEnv, sqlKey } from "../../src/bundle/s3-bundles.ts";
+import { bundlePrefix, createS3Client, downloadBundle, getObject, pointerKey, publishBundle, readPointer, s3SettingsFromEnv, sqlKey } from "../../src/bundle/s3-bundles.ts";
 import { loadConfig, resolveDatabase } from "../../src/config.ts";
 import { ROOT } from "./support/build.ts";
 import { startS3, type TestS3 } from "./support/s3.ts";
@@ -92,6 +92,11 @@ describe("S3", () => {
       client.destroy();
       denying.close();
     }
+  });
+
+  it("reads a blank prefix (a CI variable left empty) as the default, as the function does", () => {
+    expect([undefined, "", "/", "//"].map(bundlePrefix)).toEqual(["lambic", "lambic", "lambic", "lambic"]);
+    expect(bundlePrefix("/team/lambic/")).toBe("team/lambic");
   });
 
   it("needs the s3rver settings by configuration only", () => {
