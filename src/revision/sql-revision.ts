@@ -16,9 +16,20 @@ export const SQL_REVISION_FIELDS = [
 
 type SqlRevisionField = (typeof SQL_REVISION_FIELDS)[number];
 
-// `-- name: value`: a lowercase word (with hyphens) right after the dashes, then a colon.
+// `-- name: value`: a word (letters, hyphens, underscores) right after the dashes, then a colon.
 // Any other `--` line in the header is a plain comment.
-const FIELD_LINE = /^--\s*([a-z][a-z-]*)\s*:(.*)$/;
+const FIELD_LINE = /^--\s*([A-Za-z][A-Za-z_-]*)\s*:(.*)$/;
+// The spelling the header documents: a comment like "-- note: ..." in it is taken for a field.
+const LOWERCASE_NAME = /^[a-z][a-z_-]*$/;
+
+/**
+ * A field name as written ("Revises", "depends_on", "dependsOn", "BRANCH-LABELS") in the
+ * documented form ("revises", "depends-on"): a field written another way is still that field,
+ * never a comment that silently drops it (a revision without its parent would become a base).
+ */
+function fieldName(written: string): string {
+  return written.replace(/([a-z])([A-Z])/g, "$1-$2").replace(/_/g, "-").toLowerCase();
+}
 const MARKER_LINE = /^--\s*\+([A-Za-z]+)\s*$/;
 
 /**
@@ -68,26 +79,30 @@ export function parseSqlRevisionParts(text: string, file: string): { revision: R
     }
 
     const field = FIELD_LINE.exec(line);
-    const known = field !== null && (SQL_REVISION_FIELDS as readonly string[]).includes(field[1]!);
     if (up) {
-      // Inside a section a known header field is almost surely a misplaced header line; any
-      // other comment is part of the SQL.
-      if (known) throw fileError(file, lineNo, `header field "${field[1]}" after "-- +up" (line ${up.marker}); move it above "-- +up".`);
+      // Inside a section a header field as documented is almost surely a misplaced header line;
+      // any other comment is part of the SQL.
+      if (field !== null && (SQL_REVISION_FIELDS as readonly string[]).includes(field[1]!)) {
+        throw fileError(file, lineNo, `header field "${field[1]}" after "-- +up" (line ${up.marker}); move it above "-- +up".`);
+      }
       continue;
     }
     if (!field) continue; // a plain comment in the header
-    const name = field[1]!;
-    if (!known) {
+    const written = field[1]!;
+    const name = fieldName(written);
+    if (!(SQL_REVISION_FIELDS as readonly string[]).includes(name)) {
       const close = closestMatch(name, SQL_REVISION_FIELDS);
+      // "-- Note: ..." is a comment; "-- Revison: ..." or "-- down_revision: ..." is a field gone wrong.
+      if (!close && !LOWERCASE_NAME.test(written)) continue;
       throw fileError(
         file,
         lineNo,
-        `unknown header field "${name}".${close ? ` Did you mean "${close}"?` : ""} Valid fields: ${SQL_REVISION_FIELDS.join(", ")}. ` +
+        `unknown header field "${written}".${close ? ` Did you mean "${close}"?` : ""} Valid fields: ${SQL_REVISION_FIELDS.join(", ")}. ` +
           `(A comment in the header must not look like "-- word: ...".)`,
       );
     }
     const previous = fields.get(name as SqlRevisionField);
-    if (previous) throw fileError(file, lineNo, `duplicate header field "${name}" (first on line ${previous.line}); keep one.`);
+    if (previous) throw fileError(file, lineNo, `duplicate header field "${name}" (first on line ${previous.line}${written === name ? "" : `, "${written}" is the same field`}); keep one.`);
     fields.set(name as SqlRevisionField, { value: field[2]!.trim(), line: lineNo });
   }
 

@@ -115,6 +115,19 @@ describe("parseSqlRevision", () => {
     expect(revision).toMatchObject({ id: "a1", revises: "b2" });
   });
 
+  it("reads header field names written in another case, with underscores or in camelCase", () => {
+    const revision = parseSqlRevision(
+      sql("-- Revision: a1", "-- REVISES: b2", "-- depends_on: core", "-- branchLabels: billing", "-- Message: hi", "-- Transactional: false", "-- +up"),
+      FILE,
+    );
+    expect(revision).toMatchObject({ id: "a1", revises: "b2", dependsOn: ["core"], branchLabels: ["billing"], message: "hi", transactional: false });
+  });
+
+  it("keeps a capitalized comment that is no field name, like -- Note:, a plain comment in the header", () => {
+    const revision = parseSqlRevision(sql("-- revision: a1", "-- Note: see the ticket", "-- TODO: index later", "-- +up"), FILE);
+    expect(revision.id).toBe("a1");
+  });
+
   it("accepts markers and fields without a space after the dashes", () => {
     const revision = parseSqlRevision(sql("--revision: a1", "--+up", "SELECT 1;", "--+down"), FILE);
     expect(revision.id).toBe("a1");
@@ -131,6 +144,21 @@ describe("parseSqlRevision errors", () => {
     expect(error.message).toContain('Did you mean "revision"?');
     expect(error.message).toContain(SQL_REVISION_FIELDS.join(", "));
     expect(error.details).toMatchObject({ file: FILE, line: 2 });
+  });
+
+  it("rejects a near miss of a field name in another case, as written, with a suggestion", () => {
+    const error = parseError(sql("-- revision: a1", "-- Revison: b2", "-- +up"));
+    expect(error.message).toContain(`${FILE}:2: unknown header field "Revison". Did you mean "revision"?`);
+  });
+
+  it("rejects a lowercase field name with underscores that is no field, like Alembic's down_revision", () => {
+    const error = parseError(sql("-- revision: a1", "-- down_revision: b2", "-- +up"));
+    expect(error.message).toContain(`${FILE}:2: unknown header field "down_revision".`);
+  });
+
+  it("rejects the same field written twice in two spellings, naming both lines", () => {
+    const error = parseError(sql("-- revision: a1", "-- revises: b2", "-- Revises: c3", "-- +up"));
+    expect(error.message).toContain(`${FILE}:3: duplicate header field "revises" (first on line 2, "Revises" is the same field)`);
   });
 
   it("rejects a duplicate header field, naming both lines", () => {
