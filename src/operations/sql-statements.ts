@@ -12,6 +12,35 @@
  * with standard_conforming_strings on, as every run sets it.
  */
 export function splitStatements(sql: string): string[] {
+  return scanStatements(sql, undefined);
+}
+
+/**
+ * The first backslash outside quotes, comments and dollar quotes: in a script, psql reads it as
+ * a meta-command (`\i`, `\set`, `\connect`, `\!`), which lambic cannot run and the server
+ * refuses as a syntax error; offline, psql would run it. Its offset and the command as written.
+ */
+export function findMetaCommand(sql: string): { offset: number; command: string } | undefined {
+  if (!sql.includes("\\")) return undefined; // the usual case, without scanning
+  let found: number | undefined;
+  scanStatements(sql, (at) => {
+    found = at;
+  });
+  if (found === undefined) return undefined;
+  const newline = sql.indexOf("\n", found);
+  return { offset: found, command: sql.slice(found, newline === -1 ? sql.length : newline).trimEnd() };
+}
+
+/** What copyRefusal is to COPY: why a meta-command cannot run, and what to write instead. */
+export function metaCommandRefusal(command: string): string {
+  return (
+    `"${command.slice(0, 60)}" is a psql meta-command (a backslash outside quotes), which lambic cannot run: it sends SQL to the server itself, without psql, ` +
+    "and an offline script would hand it to psql. Write it as SQL (an \\i file's statements in the revision, a \\set value as a literal)."
+  );
+}
+
+/** splitStatements; `onBackslash`, when given, is told the first backslash outside quotes and the scan stops. */
+function scanStatements(sql: string, onBackslash: ((at: number) => void) | undefined): string[] {
   const statements: string[] = [];
   const length = sql.length;
   /** Where the statement's text starts (its first comment or token), and whether it has a token yet. */
@@ -69,6 +98,9 @@ export function splitStatements(sql: string): string[] {
       i = skipQuoted(sql, i, DOUBLE_QUOTE, false);
     } else if (c === DOLLAR) {
       i = skipDollar(sql, i);
+    } else if (c === BACKSLASH && onBackslash) {
+      onBackslash(i);
+      return statements;
     } else if (isIdentifierStart(c)) {
       let j = i + 1;
       while (j < length && isIdentifierPart(sql.charCodeAt(j))) j++;

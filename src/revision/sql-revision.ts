@@ -1,7 +1,7 @@
 import { LambicError } from "../errors.ts";
 import type { Revision, RevisionMeta } from "./types.ts";
 import { closestMatch } from "../suggest.ts";
-import { copyRefusal, findClientCopy, splitStatements } from "../operations/sql-statements.ts";
+import { copyRefusal, findClientCopy, findMetaCommand, metaCommandRefusal, splitStatements } from "../operations/sql-statements.ts";
 import { BRANCH_LABEL_PATTERN, REVISION_ID_PATTERN } from "./validate-revision.ts";
 
 /** The header fields of a `.sql` revision, in the order `renderSqlRevision` writes them. */
@@ -120,6 +120,8 @@ export function parseSqlRevisionParts(text: string, file: string): { revision: R
 
   refuseClientCopy(file, lines, up);
   if (down) refuseClientCopy(file, lines, down);
+  refuseMetaCommand(file, lines, up);
+  if (down) refuseMetaCommand(file, lines, down);
   const upSql = lines.slice(up.marker, up.end).join("\n").trim();
   const downSql = down && lines.slice(down.marker, down.end).join("\n").trim();
 
@@ -202,6 +204,15 @@ function refuseClientCopy(file: string, lines: readonly string[], section: { mar
   if (!found) return;
   const line = section.marker + sql.slice(0, sql.indexOf(found.statement)).split("\n").length;
   throw fileError(file, line, `the statement ${copyRefusal(found.copy)}`, { statement: found.statement.slice(0, 200) });
+}
+
+/** A section's psql meta-command (`\\i`, `\\set`, …) is refused at load, naming its line. */
+function refuseMetaCommand(file: string, lines: readonly string[], section: { marker: number; end: number }): void {
+  const sql = lines.slice(section.marker, section.end).join("\n");
+  const found = findMetaCommand(sql);
+  if (!found) return;
+  const line = section.marker + sql.slice(0, found.offset).split("\n").length;
+  throw fileError(file, line, metaCommandRefusal(found.command), { command: found.command.slice(0, 200) });
 }
 
 function fileError(file: string, line: number, message: string, details: Record<string, unknown> = {}): LambicError {

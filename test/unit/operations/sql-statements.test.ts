@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { clientCopy, splitStatements } from "../../../src/operations/sql-statements.ts";
+import { clientCopy, findMetaCommand, splitStatements } from "../../../src/operations/sql-statements.ts";
 
 describe("splitting SQL into statements as psql does", () => {
   it("splits at each semicolon and drops the semicolons", () => {
@@ -82,5 +82,16 @@ describe("a COPY that exchanges rows with the client", () => {
     expect(clientCopy("COPY t FROM '/var/lib/data.csv'")).toBeUndefined();
     expect(clientCopy("SELECT 'COPY t FROM stdin'")).toBeUndefined();
     expect(clientCopy("INSERT INTO copy_log VALUES ('from stdin')")).toBeUndefined();
+  });
+});
+
+describe("a psql meta-command", () => {
+  it("is found at a backslash outside quotes, with the rest of its line", () => {
+    const sql = "CREATE TABLE t (id int);\n\\set n 5\nINSERT INTO t VALUES (:n);";
+    expect(findMetaCommand(sql)).toEqual({ offset: sql.indexOf("\\"), command: "\\set n 5" });
+  });
+
+  it("is not found in strings, E'' escapes, quoted identifiers, dollar quotes or comments", () => {
+    expect(findMetaCommand("SELECT 'a\\b', E'c\\'d', \"e\\f\", $$\\i x$$, $t$\\g$t$ -- \\q\n/* \\! ls */")).toBeUndefined();
   });
 });

@@ -88,6 +88,15 @@ describe("parseSqlRevision", () => {
     expect(error.message).toBe(`${FILE}:5: the statement is COPY … FROM STDIN, whose rows psql sends after it and lambic cannot: insert the rows with INSERT … VALUES (op.bulkInsert in a TypeScript revision), or COPY from a file the server can read.`);
   });
 
+  it("refuses a psql meta-command in a section, naming its line", () => {
+    const error = parseError(sql("-- revision: a1", "-- +up", "CREATE TABLE t (id int);", "-- +down", "\\i drop_t.sql"));
+    expect(error.code).toBe("REVISION_FILE_INVALID");
+    expect(error.message).toBe(
+      `${FILE}:5: "\\i drop_t.sql" is a psql meta-command (a backslash outside quotes), which lambic cannot run: it sends SQL to the server itself, without psql, and an offline script would hand it to psql. Write it as SQL (an \\i file's statements in the revision, a \\set value as a literal).`,
+    );
+    expect(error.details).toMatchObject({ file: FILE, line: 5, command: "\\i drop_t.sql" });
+  });
+
   it("has no downgrade without a -- +down section", () => {
     expect(parseSqlRevision(sql("-- revision: a1", "-- +up", "SELECT 1;"), FILE).downgrade).toBeUndefined();
   });
