@@ -229,6 +229,38 @@ export function findClientCopy(sql: string): { statement: string; copy: "FROM ST
   return undefined;
 }
 
+const TRANSACTION_WORD = /\b(?:begin|start|commit|end|rollback|abort|prepare)\b/i;
+/** A statement that opens or ends a transaction block (ROLLBACK TO SAVEPOINT and COMMIT PREPARED do neither). */
+const TRANSACTION_CONTROL = /^(?:(begin|start\s+transaction|commit|end|rollback|abort|prepare\s+transaction)\b)(?!\s+(?:(?:work|transaction)\s+)?(?:to|prepared)\b)/i;
+
+/**
+ * The first statement of `sql` that begins or ends a transaction block (BEGIN, START
+ * TRANSACTION, COMMIT, END, ROLLBACK, ABORT, PREPARE TRANSACTION), with the command as written
+ * and where it starts in `sql`. In a transactional revision such a statement would end the
+ * run's transaction: what follows would run and commit outside it.
+ */
+export function findTransactionControl(sql: string): { statement: string; command: string; offset: number } | undefined {
+  if (!TRANSACTION_WORD.test(sql)) return undefined; // the usual case, without splitting
+  let from = 0;
+  for (const statement of splitStatements(sql)) {
+    const at = sql.indexOf(statement, from);
+    from = at + statement.length;
+    const start = firstToken(statement);
+    const control = TRANSACTION_CONTROL.exec(statement.slice(start));
+    if (control) return { statement, command: control[1]!.replace(/\s+/g, " ").toUpperCase(), offset: at + start };
+  }
+  return undefined;
+}
+
+/** Why a transactional revision cannot end or open a transaction block, and what to write instead. */
+export function transactionControlRefusal(command: string): string {
+  return (
+    `${command} controls a transaction, which is lambic's to do: in a transactional revision a COMMIT (END, ROLLBACK) ends the run's transaction, so what follows would run and commit on its own, a failure could no longer roll the run back, ` +
+    `and the version rows would be written whatever happened. Leave transactions to lambic (the whole run is one transaction, or one per revision with --per-revision); ` +
+    `a revision that must run outside one takes transactional: false.`
+  );
+}
+
 /** Where the first token starts, past white space and comments. */
 function firstToken(sql: string): number {
   let i = 0;

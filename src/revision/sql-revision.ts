@@ -1,7 +1,7 @@
 import { LambicError } from "../errors.ts";
 import type { Revision, RevisionMeta } from "./types.ts";
 import { closestMatch } from "../suggest.ts";
-import { copyRefusal, findClientCopy, findMetaCommand, metaCommandRefusal, splitStatements } from "../operations/sql-statements.ts";
+import { copyRefusal, findClientCopy, findMetaCommand, findTransactionControl, metaCommandRefusal, splitStatements, transactionControlRefusal } from "../operations/sql-statements.ts";
 import { BRANCH_LABEL_PATTERN, REVISION_ID_PATTERN } from "./validate-revision.ts";
 
 /** The header fields of a `.sql` revision, in the order `renderSqlRevision` writes them. */
@@ -122,6 +122,11 @@ export function parseSqlRevisionParts(text: string, file: string): { revision: R
   if (down) refuseClientCopy(file, lines, down);
   refuseMetaCommand(file, lines, up);
   if (down) refuseMetaCommand(file, lines, down);
+  const transactional = transactionalField ? parseBoolean(file, transactionalField) : true;
+  if (transactional) {
+    refuseTransactionControl(file, lines, up);
+    if (down) refuseTransactionControl(file, lines, down);
+  }
   const upSql = lines.slice(up.marker, up.end).join("\n").trim();
   const downSql = down && lines.slice(down.marker, down.end).join("\n").trim();
 
@@ -131,7 +136,7 @@ export function parseSqlRevisionParts(text: string, file: string): { revision: R
     dependsOn: dependsOnField ? parseList(file, dependsOnField, "depends-on", BRANCH_LABEL_PATTERN) : [],
     branchLabels: branchLabelsField ? parseList(file, branchLabelsField, "branch-labels", BRANCH_LABEL_PATTERN) : [],
     message: fields.get("message")?.value ?? "",
-    transactional: transactionalField ? parseBoolean(file, transactionalField) : true,
+    transactional,
     upgrade: sqlMigration(upSql),
     ...(downSql === undefined ? {} : { downgrade: sqlMigration(downSql) }),
   };
@@ -213,6 +218,15 @@ function refuseMetaCommand(file: string, lines: readonly string[], section: { ma
   if (!found) return;
   const line = section.marker + sql.slice(0, found.offset).split("\n").length;
   throw fileError(file, line, metaCommandRefusal(found.command), { command: found.command.slice(0, 200) });
+}
+
+/** In a transactional revision, a statement that opens or ends a transaction block is refused at load, naming its line. */
+function refuseTransactionControl(file: string, lines: readonly string[], section: { marker: number; end: number }): void {
+  const sql = lines.slice(section.marker, section.end).join("\n");
+  const found = findTransactionControl(sql);
+  if (!found) return;
+  const line = section.marker + sql.slice(0, found.offset).split("\n").length;
+  throw fileError(file, line, `the statement ${transactionControlRefusal(found.command)}`, { statement: found.statement.slice(0, 200) });
 }
 
 function fileError(file: string, line: number, message: string, details: Record<string, unknown> = {}): LambicError {

@@ -97,6 +97,18 @@ describe("parseSqlRevision", () => {
     expect(error.details).toMatchObject({ file: FILE, line: 5, command: "\\i drop_t.sql" });
   });
 
+  it("refuses a COMMIT in a transactional revision's section, naming its line", () => {
+    const error = parseError(sql("-- revision: a1", "-- +up", "BEGIN;", "CREATE TABLE t (id int);", "COMMIT;"));
+    expect(error.code).toBe("REVISION_FILE_INVALID");
+    expect(error.message).toContain(`${FILE}:3: the statement BEGIN controls a transaction, which is lambic's to do`);
+    expect(error.details).toMatchObject({ file: FILE, line: 3, statement: "BEGIN" });
+  });
+
+  it("accepts BEGIN and COMMIT in a revision with transactional: false", () => {
+    const revision = parseSqlRevision(sql("-- revision: a1", "-- transactional: false", "-- +up", "BEGIN;", "CREATE TABLE t (id int);", "COMMIT;"), FILE);
+    expect(revision.transactional).toBe(false);
+  });
+
   it("has no downgrade without a -- +down section", () => {
     expect(parseSqlRevision(sql("-- revision: a1", "-- +up", "SELECT 1;"), FILE).downgrade).toBeUndefined();
   });
