@@ -114,6 +114,24 @@ function checkOptionalType(file: string, record: Record<string, unknown>, field:
   }
 }
 
+/**
+ * A validation error of `file` with the line of the field it is about, found in the module's
+ * source (`revises: 5`, `async upgrade(`), or else of its `export default`: the values were read
+ * from the running module, which knows no lines. Other errors are returned as they are.
+ */
+export function withSourceLine(error: unknown, file: string, source: string): unknown {
+  if (!(error instanceof LambicError) || error.code !== "REVISION_FILE_INVALID" || error.details.line !== undefined || error.details.file !== file) return error;
+  const field = typeof error.details.field === "string" ? error.details.field : undefined;
+  // An unknown field's name is the module's own key: escaped, it is matched as written.
+  const name = field?.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
+  const at = name === undefined ? -1 : source.search(new RegExp(`(?:^|[^\\w$.])["']?${name}["']?\\s*[:(]`, "m"));
+  const position = at !== -1 ? at + 1 : source.search(/\bexport\s+default\b/);
+  if (position === -1) return error;
+  const line = source.slice(0, position).split("\n").length;
+  const message = error.message.startsWith(`${file}: `) ? `${file}:${line}: ${error.message.slice(file.length + 2)}` : error.message;
+  return new LambicError(error.code, message, { ...error.details, line });
+}
+
 function invalid(file: string, field: string | undefined, message: string): LambicError {
   return new LambicError("REVISION_FILE_INVALID", message, field === undefined ? { file } : { file, field });
 }
