@@ -10,6 +10,7 @@ import { isNode, RevisionMap, type RevisionNode } from "../src/revision/revision
 import type { RevisionSet } from "../src/revision/revision-set.ts";
 import { generateRevisionId, renderTsRevision, revisionFileName } from "../src/revision/revision-template.ts";
 import { renderSqlRevision } from "../src/revision/sql-revision.ts";
+import { BRANCH_LABEL_PATTERN } from "../src/revision/validate-revision.ts";
 import type { RevisionMeta } from "../src/revision/types.ts";
 import type { Connection } from "../src/db/connection.ts";
 import type { MigrationCommand, RunResult } from "../src/runner/run.ts";
@@ -266,6 +267,13 @@ function writeRevision(context: Context, set: RevisionSet): Output {
     // A branch label stays a label (it follows the branch); a prefix becomes the full id.
     return node && !node.originalBranchLabels.includes(d) ? node.id : d;
   });
+  // What loading would refuse in the file is refused before it is written: a file that does not
+  // load stops every command.
+  for (const label of options["branch-label"] ?? []) {
+    if (!BRANCH_LABEL_PATTERN.test(label)) {
+      throw new LambicError("USAGE", `--branch-label ${JSON.stringify(label)} is not a valid branch label: use letters, digits, _, . and - (not first). Nothing was written.`, { option: "branch-label", value: label });
+    }
+  }
   const meta: RevisionMeta = {
     id,
     revises: revises.length === 0 ? null : revises.length === 1 ? revises[0]! : revises,

@@ -235,6 +235,17 @@ describe("writing revisions", () => {
     expect(readdirSync(join(dir, "revisions/main"))).toEqual(before);
   });
 
+  it("refuses a --branch-label that loading would refuse as a usage error, writing nothing", () => {
+    const before = readdirSync(join(dir, "revisions/main"));
+    for (const sql of [[], ["--sql"]]) {
+      const run = lambic(dir, ["--json", "revision", "-m", "x", "--branch-label", "bad label", ...sql]);
+      expect(run.code).toBe(2);
+      expect(run.json.error).toMatchObject({ code: "USAGE", option: "branch-label", value: "bad label" });
+    }
+    expect(readdirSync(join(dir, "revisions/main"))).toEqual(before);
+    expect(lambic(dir, ["--json", "heads"]).code).toBe(0);
+  });
+
   it("writes a SQL revision with --sql, and a new branch with --head and --branch-label", () => {
     const run = lambic(dir, ["--json", "revision", "-m", "reports", "--sql", "--head", "base", "--branch-label", "reports", "--rev-id", "ae0000000001"]);
     expect(run.code).toBe(0);
