@@ -30,7 +30,11 @@ const LOWERCASE_NAME = /^[a-z][a-z_-]*$/;
 function fieldName(written: string): string {
   return written.replace(/([a-z])([A-Z])/g, "$1-$2").replace(/_/g, "-").toLowerCase();
 }
-const MARKER_LINE = /^--\s*\+([A-Za-z]+)\s*$/;
+// `-- +up`, also as `-- +UP` or `-- + up`: read as a comment, such a line would leave the revision
+// without its section (or with the down SQL in its up section).
+const MARKER_LINE = /^--\s*\+\s*([A-Za-z]+)\s*$/;
+// `-- +down: drop it`, `-- +up -- create`: a marker with more on its line.
+const NEAR_MARKER = /^--\s*\+\s*(?:up|down)\b/i;
 
 /**
  * Parses a `.sql` revision: a header of `-- field: value` lines, then `-- +up` and an optional
@@ -62,7 +66,7 @@ export function parseSqlRevisionParts(text: string, file: string): { revision: R
 
     const marker = MARKER_LINE.exec(line);
     if (marker) {
-      const name = marker[1]!;
+      const name = marker[1]!.toLowerCase();
       if (name === "up") {
         if (up) throw fileError(file, lineNo, `second "-- +up" marker (the first is on line ${up.marker}); a revision has one up section.`);
         if (down) throw fileError(file, lineNo, `"-- +up" comes after "-- +down" (line ${down.marker}); put the up section first.`);
@@ -78,6 +82,9 @@ export function parseSqlRevisionParts(text: string, file: string): { revision: R
       continue;
     }
 
+    if (NEAR_MARKER.test(line)) {
+      throw fileError(file, lineNo, `"${line.slice(0, 60)}" looks like a section marker with more on its line; write "-- +up" or "-- +down" alone on its line (a comment goes on a line of its own).`);
+    }
     const field = FIELD_LINE.exec(line);
     if (up) {
       // Inside a section a header field as documented is almost surely a misplaced header line;

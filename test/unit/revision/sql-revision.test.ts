@@ -149,6 +149,14 @@ describe("parseSqlRevision", () => {
     expect(revision.id).toBe("a1");
   });
 
+  it("reads section markers in another case or with a space after the +", async () => {
+    const { op, executed } = recordingOp();
+    const revision = parseSqlRevision(sql("-- revision: a1", "-- + up", "SELECT 1;", "-- +DOWN", "SELECT 2;"), FILE);
+    await revision.upgrade(op, ctx);
+    await revision.downgrade!(op, ctx);
+    expect(executed).toEqual(["SELECT 1", "SELECT 2"]);
+  });
+
   it("accepts markers and fields without a space after the dashes", () => {
     const revision = parseSqlRevision(sql("--revision: a1", "--+up", "SELECT 1;", "--+down"), FILE);
     expect(revision.id).toBe("a1");
@@ -269,6 +277,12 @@ describe("parseSqlRevision errors", () => {
     expect(error.code).toBe("REVISION_FILE_INVALID");
     expect(error.message).toContain(`${FILE}:2:`);
     expect(error.message).toContain("SQL before");
+  });
+
+  it("rejects a section marker with more on its line, which would leave the down SQL in the up section", () => {
+    const error = parseError(sql("-- revision: a1", "-- +up", "CREATE TABLE t (id int);", "-- +down: drop it", "DROP TABLE t;"));
+    expect(error.code).toBe("REVISION_FILE_INVALID");
+    expect(error.message).toContain(`${FILE}:4: "-- +down: drop it" looks like a section marker with more on its line`);
   });
 
   it("rejects an unknown section marker", () => {
