@@ -12,7 +12,7 @@ import type { LoadedRevision, MigrationFunction, Revision, RevisionContext, Revi
 import { validateRevisionModule, withSourceLine } from "../revision/validate-revision.ts";
 
 /** Bump when the cache's shape, or what loading checks, changes: older cache files are then not reused. */
-const LOADER_VERSION = "lambic-loader-14";
+const LOADER_VERSION = "lambic-loader-15";
 
 /** Revision files: `.sql`, TypeScript and JavaScript modules; not dotfiles or `__` files. */
 const REVISION_FILE = /^(?!\.|__).*\.(?:sql|ts|mts|js|mjs)$/;

@@ -2,7 +2,7 @@ import { LambicError } from "../errors.ts";
 import type { Revision, RevisionMeta } from "./types.ts";
 import { closestMatch } from "../suggest.ts";
 import { copyRefusal, findClientCopy, findMetaCommand, findTransactionControl, metaCommandRefusal, splitStatements, transactionControlRefusal } from "../operations/sql-statements.ts";
-import { BRANCH_LABEL_PATTERN, REVISION_ID_PATTERN } from "./validate-revision.ts";
+import { BRANCH_LABEL_PATTERN, listedTwice, REVISION_ID_PATTERN } from "./validate-revision.ts";
 
 /** The header fields of a `.sql` revision, in the order `renderSqlRevision` writes them. */
 export const SQL_REVISION_FIELDS = [
@@ -140,7 +140,7 @@ export function parseSqlRevisionParts(text: string, file: string): { revision: R
   const revision: Revision = {
     id,
     revises,
-    dependsOn: dependsOnField ? parseList(file, dependsOnField, "depends-on", BRANCH_LABEL_PATTERN) : [],
+    dependsOn: dependsOnField ? parseList(file, dependsOnField, "depends-on", BRANCH_LABEL_PATTERN, false) : [],
     branchLabels: branchLabelsField ? parseList(file, branchLabelsField, "branch-labels", BRANCH_LABEL_PATTERN) : [],
     message: fields.get("message")?.value ?? "",
     transactional,
@@ -187,7 +187,7 @@ function parseId(file: string, field: { value: string; line: number }, name: str
   return field.value;
 }
 
-function parseList(file: string, field: { value: string; line: number }, name: string, pattern: RegExp): string[] {
+function parseList(file: string, field: { value: string; line: number }, name: string, pattern: RegExp, once = true): string[] {
   const items = field.value.split(",").map((item) => item.trim());
   if (field.value === "" || items.some((item) => item === "")) {
     throw fileError(file, field.line, `${name}: ${JSON.stringify(field.value)} has an empty entry; write a comma-separated list like "a1b2c3, d4e5f6"${name === "revises" ? ", or leave the line out for a base" : ""}.`, {
@@ -200,6 +200,8 @@ function parseList(file: string, field: { value: string; line: number }, name: s
       throw fileError(file, field.line, `${name}: ${JSON.stringify(item)} is not a valid ${what}.`, { value: item });
     }
   }
+  const twice = once ? listedTwice(items) : undefined;
+  if (twice !== undefined) throw fileError(file, field.line, `${name}: ${JSON.stringify(twice)} is listed twice; list each once.`, { value: twice });
   return items;
 }
 

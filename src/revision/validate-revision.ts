@@ -76,6 +76,7 @@ export function validateRevisionModule(value: unknown, file: string): Revision {
       throw invalid(file, "revises", `${file}: revises is ${describe(revises)}, expected null, a revision id or a non-empty array of ids.`);
     }
     for (const parent of parents) checkListItem(file, "revises", parent, REVISION_ID_PATTERN);
+    checkOnce(file, "revises", parents as string[]);
   }
 
   for (const field of ["dependsOn", "branchLabels"] as const) {
@@ -86,6 +87,7 @@ export function validateRevisionModule(value: unknown, file: string): Revision {
     }
     // dependsOn names ids or labels; both fit the label pattern (ids are a subset of it).
     for (const item of list) checkListItem(file, field, item, BRANCH_LABEL_PATTERN);
+    if (field === "branchLabels") checkOnce(file, field, list as string[]);
   }
 
   checkOptionalType(file, record, "message", "string");
@@ -105,6 +107,19 @@ function checkListItem(file: string, field: string, item: unknown, pattern: RegE
   if (!pattern.test(item)) {
     throw invalid(file, field, `${file}: ${field} contains ${JSON.stringify(item)}, which is not a valid ${pattern === REVISION_ID_PATTERN ? "revision id (letters, digits and _ only)" : "revision id or branch label (letters, digits, _, . and -)"}.`);
   }
+}
+
+/**
+ * A parent listed twice made a merge point of one parent, whose version row no step could find;
+ * a label listed twice was reported as used by another revision (its own). Dependencies may repeat.
+ */
+export function listedTwice(items: readonly string[]): string | undefined {
+  return items.find((item, i) => items.indexOf(item) !== i);
+}
+
+function checkOnce(file: string, field: string, items: readonly string[]): void {
+  const twice = listedTwice(items);
+  if (twice !== undefined) throw invalid(file, field, `${file}: ${field} lists ${JSON.stringify(twice)} twice; list each once.`);
 }
 
 function checkOptionalType(file: string, record: Record<string, unknown>, field: string, type: "string" | "boolean" | "function"): void {

@@ -287,6 +287,20 @@ describe("writing revisions", () => {
     expect(lambic(dir, ["--json", "heads"]).json).toEqual({ heads: ["3e6e00000001"] });
   });
 
+  it("merges each named revision once, though heads and an id name it both", () => {
+    lambic(dir, ["revision", "-m", "side", "--head", "3b9e5f1a2d42", "--splice", "--rev-id", "51de00000001"]);
+    const run = lambic(dir, ["--json", "merge", "-m", "merge side", "heads", "51de00000001", "--rev-id", "3e6e00000001"]);
+    expect(run.json.revision.revises).toEqual(["8a5d0e6f7c97", "51de00000001"]);
+    expect(lambic(dir, ["--json", "heads"]).json).toEqual({ heads: ["3e6e00000001"] });
+  });
+
+  it("refuses a --branch-label given twice as a usage error, writing nothing", () => {
+    const run = lambic(dir, ["--json", "revision", "-m", "x", "--branch-label", "a", "--branch-label", "a"]);
+    expect(run.code).toBe(2);
+    expect(run.json.error).toMatchObject({ code: "USAGE", option: "branch-label", value: "a" });
+    expect(lambic(dir, ["--json", "heads"]).json).toEqual({ heads: ["8a5d0e6f7c97"] });
+  });
+
   it("names the file and line of a broken revision file", () => {
     writeFileSync(join(dir, "revisions/main/2026_02_01_0000_bad.sql"), "-- revision: bad000000001\n-- revises: 8a5d0e6f7c97\n-- colour: blue\n-- +up\nSELECT 1;\n");
     const run = lambic(dir, ["--json", "heads"]);

@@ -226,6 +226,11 @@ describe("parseSqlRevision errors", () => {
     expect(error.message).toContain("empty entry");
   });
 
+  it("rejects a parent listed twice in revises, naming its line", () => {
+    const error = parseError(sql("-- revision: a1", "-- revises: b2, b2", "-- +up"));
+    expect(error.message).toBe(`${FILE}:2: revises: "b2" is listed twice; list each once.`);
+  });
+
   it("rejects an empty revises, pointing at leaving the line out for a base", () => {
     const error = parseError(sql("-- revision: a1", "-- revises:", "-- +up"));
     expect(error.message).toContain(`${FILE}:2:`);
