@@ -10,6 +10,7 @@ import { isNode, RevisionMap, type RevisionNode } from "../src/revision/revision
 import type { RevisionSet } from "../src/revision/revision-set.ts";
 import { generateRevisionId, renderTsRevision, revisionFileName } from "../src/revision/revision-template.ts";
 import { renderSqlRevision } from "../src/revision/sql-revision.ts";
+import { BRANCH_LABEL_PATTERN, listedTwice } from "../src/revision/validate-revision.ts";
 import type { RevisionMeta } from "../src/revision/types.ts";
 import type { Connection } from "../src/db/connection.ts";
 import type { MigrationCommand, RunResult } from "../src/runner/run.ts";
@@ -244,8 +245,9 @@ function writeRevision(context: Context, set: RevisionSet): Output {
   let revises: string[];
   if (context.args.command === "merge") {
     if (context.args.positionals.length === 0) throw new LambicError("USAGE", `lambic merge needs the revisions to merge (e.g. "heads").`, {});
-    revises = context.args.positionals.flatMap((p) => set.map.getRevisions(p).filter(isNode).map((n) => n.id));
-    if (new Set(revises).size < 2) throw new LambicError("USAGE", `lambic merge needs at least two revisions to merge; ${context.args.positionals.join(" ")} names ${revises.length}.`, { revises });
+    // Each once: `merge heads a1` names a1 twice when it is a head, and a file listing a parent twice does not load.
+    revises = [...new Set(context.args.positionals.flatMap((p) => set.map.getRevisions(p).filter(isNode).map((n) => n.id)))];
+    if (revises.length < 2) throw new LambicError("USAGE", `lambic merge needs at least two revisions to merge; ${context.args.positionals.join(" ")} names ${revises.length}.`, { revises });
   } else {
     const head = options.head ?? "head";
     if (head === "head" && set.map.heads.length > 1) {
@@ -266,6 +268,15 @@ function writeRevision(context: Context, set: RevisionSet): Output {
     // A branch label stays a label (it follows the branch); a prefix becomes the full id.
     return node && !node.originalBranchLabels.includes(d) ? node.id : d;
   });
+  // What loading would refuse in the file is refused before it is written: a file that does not
+  // load stops every command.
+  for (const label of options["branch-label"] ?? []) {
+    if (!BRANCH_LABEL_PATTERN.test(label)) {
+      throw new LambicError("USAGE", `--branch-label ${JSON.stringify(label)} is not a valid branch label: use letters, digits, _, . and - (not first). Nothing was written.`, { option: "branch-label", value: label });
+    }
+  }
+  const labelTwice = listedTwice(options["branch-label"] ?? []);
+  if (labelTwice !== undefined) throw new LambicError("USAGE", `--branch-label ${JSON.stringify(labelTwice)} is given twice; give each once. Nothing was written.`, { option: "branch-label", value: labelTwice });
   const meta: RevisionMeta = {
     id,
     revises: revises.length === 0 ? null : revises.length === 1 ? revises[0]! : revises,

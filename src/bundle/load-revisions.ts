@@ -9,10 +9,10 @@ import { LambicError } from "../errors.ts";
 import { parseSqlRevision, parseSqlRevisionParts, sqlMigration } from "../revision/sql-revision.ts";
 import type { Operations } from "../operations/index.ts";
 import type { LoadedRevision, MigrationFunction, Revision, RevisionContext, RevisionMeta } from "../revision/types.ts";
-import { validateRevisionModule } from "../revision/validate-revision.ts";
+import { validateRevisionModule, withSourceLine } from "../revision/validate-revision.ts";
 
 /** Bump when the cache's shape, or what loading checks, changes: older cache files are then not reused. */
-const LOADER_VERSION = "lambic-loader-9";
+const LOADER_VERSION = "lambic-loader-16";
 
 /** Revision files: `.sql`, TypeScript and JavaScript modules; not dotfiles or `__` files. */
 const REVISION_FILE = /^(?!\.|__).*\.(?:sql|ts|mts|js|mjs)$/;
@@ -514,7 +514,12 @@ async function build(target: { absoluteDir: string; prefix: string; files: reado
     const bundle = await loadBundle(entry, { format: compiled.format, builtAt });
     modules.forEach((name, position) => {
       const path = prefix + name;
-      const revision = validateRevisionModule(bundle.revisions[position], path);
+      let revision: Revision;
+      try {
+        revision = validateRevisionModule(bundle.revisions[position], path);
+      } catch (error) {
+        throw withSourceLine(error, path, readFileSync(path, "utf8"));
+      }
       // Bound, so a revision may use `this` as it would in its own module.
       const upgrade = revision.upgrade.bind(revision);
       const downgrade = revision.downgrade?.bind(revision);

@@ -23,7 +23,7 @@ import * as insert from "./bulk-insert.ts";
 import { checkRawSql } from "./quote.ts";
 import * as schemas from "./schemas.ts";
 import * as tables from "./tables.ts";
-import { copyRefusal, findClientCopy } from "./sql-statements.ts";
+import { copyRefusal, findClientCopy, findMetaCommand, metaCommandRefusal } from "./sql-statements.ts";
 import { invalidOperation } from "./invalid.ts";
 
 export { quoteIdentifier, quoteLiteral, qualifiedName } from "./quote.ts";
@@ -128,10 +128,12 @@ const RENDERERS: { readonly [Name in keyof Operations]: (...args: Parameters<Ope
   bulkInsert: insert.bulkInsert,
 };
 
-/** Refuses a COPY that would wait for rows from the client (see clientCopy). */
+/** Refuses a COPY that would wait for rows from the client (see clientCopy), and a psql meta-command (see findMetaCommand). */
 function checkExecutable(sql: string): string {
   const found = findClientCopy(sql);
   if (found) throw invalidOperation({ op: "execute", argument: "sql" }, copyRefusal(found.copy), { statement: found.statement.slice(0, 200) });
+  const meta = findMetaCommand(sql);
+  if (meta) throw invalidOperation({ op: "execute", argument: "sql" }, metaCommandRefusal(meta.command), { command: meta.command.slice(0, 200) });
   return sql;
 }
 

@@ -12,6 +12,35 @@
  * with standard_conforming_strings on, as every run sets it.
  */
 export function splitStatements(sql: string): string[] {
+  return scanStatements(sql, undefined);
+}
+
+/**
+ * The first backslash outside quotes, comments and dollar quotes: in a script, psql reads it as
+ * a meta-command (`\i`, `\set`, `\connect`, `\!`), which lambic cannot run and the server
+ * refuses as a syntax error; offline, psql would run it. Its offset and the command as written.
+ */
+export function findMetaCommand(sql: string): { offset: number; command: string } | undefined {
+  if (!sql.includes("\\")) return undefined; // the usual case, without scanning
+  let found: number | undefined;
+  scanStatements(sql, (at) => {
+    found = at;
+  });
+  if (found === undefined) return undefined;
+  const newline = sql.indexOf("\n", found);
+  return { offset: found, command: sql.slice(found, newline === -1 ? sql.length : newline).trimEnd() };
+}
+
+/** What copyRefusal is to COPY: why a meta-command cannot run, and what to write instead. */
+export function metaCommandRefusal(command: string): string {
+  return (
+    `"${command.slice(0, 60)}" is a psql meta-command (a backslash outside quotes), which lambic cannot run: it sends SQL to the server itself, without psql, ` +
+    "and an offline script would hand it to psql. Write it as SQL (an \\i file's statements in the revision, a \\set value as a literal)."
+  );
+}
+
+/** splitStatements; `onBackslash`, when given, is told the first backslash outside quotes and the scan stops. */
+function scanStatements(sql: string, onBackslash: ((at: number) => void) | undefined): string[] {
   const statements: string[] = [];
   const length = sql.length;
   /** Where the statement's text starts (its first comment or token), and whether it has a token yet. */
@@ -69,6 +98,9 @@ export function splitStatements(sql: string): string[] {
       i = skipQuoted(sql, i, DOUBLE_QUOTE, false);
     } else if (c === DOLLAR) {
       i = skipDollar(sql, i);
+    } else if (c === BACKSLASH && onBackslash) {
+      onBackslash(i);
+      return statements;
     } else if (isIdentifierStart(c)) {
       let j = i + 1;
       while (j < length && isIdentifierPart(sql.charCodeAt(j))) j++;
@@ -195,6 +227,38 @@ export function findClientCopy(sql: string): { statement: string; copy: "FROM ST
     if (copy) return { statement, copy };
   }
   return undefined;
+}
+
+const TRANSACTION_WORD = /\b(?:begin|start|commit|end|rollback|abort|prepare)\b/i;
+/** A statement that opens or ends a transaction block (ROLLBACK TO SAVEPOINT and COMMIT PREPARED do neither). */
+const TRANSACTION_CONTROL = /^(?:(begin|start\s+transaction|commit|end|rollback|abort|prepare\s+transaction)\b)(?!\s+(?:(?:work|transaction)\s+)?(?:to|prepared)\b)/i;
+
+/**
+ * The first statement of `sql` that begins or ends a transaction block (BEGIN, START
+ * TRANSACTION, COMMIT, END, ROLLBACK, ABORT, PREPARE TRANSACTION), with the command as written
+ * and where it starts in `sql`. In a transactional revision such a statement would end the
+ * run's transaction: what follows would run and commit outside it.
+ */
+export function findTransactionControl(sql: string): { statement: string; command: string; offset: number } | undefined {
+  if (!TRANSACTION_WORD.test(sql)) return undefined; // the usual case, without splitting
+  let from = 0;
+  for (const statement of splitStatements(sql)) {
+    const at = sql.indexOf(statement, from);
+    from = at + statement.length;
+    const start = firstToken(statement);
+    const control = TRANSACTION_CONTROL.exec(statement.slice(start));
+    if (control) return { statement, command: control[1]!.replace(/\s+/g, " ").toUpperCase(), offset: at + start };
+  }
+  return undefined;
+}
+
+/** Why a transactional revision cannot end or open a transaction block, and what to write instead. */
+export function transactionControlRefusal(command: string): string {
+  return (
+    `${command} controls a transaction, which is lambic's to do: in a transactional revision a COMMIT (END, ROLLBACK) ends the run's transaction, so what follows would run and commit on its own, a failure could no longer roll the run back, ` +
+    `and the version rows would be written whatever happened. Leave transactions to lambic (the whole run is one transaction, or one per revision with --per-revision); ` +
+    `a revision that must run outside one takes transactional: false.`
+  );
 }
 
 /** Where the first token starts, past white space and comments. */

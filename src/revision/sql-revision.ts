@@ -1,8 +1,8 @@
 import { LambicError } from "../errors.ts";
 import type { Revision, RevisionMeta } from "./types.ts";
 import { closestMatch } from "../suggest.ts";
-import { copyRefusal, findClientCopy, splitStatements } from "../operations/sql-statements.ts";
-import { BRANCH_LABEL_PATTERN, REVISION_ID_PATTERN } from "./validate-revision.ts";
+import { copyRefusal, findClientCopy, findMetaCommand, findTransactionControl, metaCommandRefusal, splitStatements, transactionControlRefusal } from "../operations/sql-statements.ts";
+import { BRANCH_LABEL_PATTERN, listedTwice, REVISION_ID_PATTERN } from "./validate-revision.ts";
 
 /** The header fields of a `.sql` revision, in the order `renderSqlRevision` writes them. */
 export const SQL_REVISION_FIELDS = [
@@ -16,10 +16,25 @@ export const SQL_REVISION_FIELDS = [
 
 type SqlRevisionField = (typeof SQL_REVISION_FIELDS)[number];
 
-// `-- name: value`: a lowercase word (with hyphens) right after the dashes, then a colon.
+// `-- name: value`: a word (letters, hyphens, underscores) right after the dashes, then a colon.
 // Any other `--` line in the header is a plain comment.
-const FIELD_LINE = /^--\s*([a-z][a-z-]*)\s*:(.*)$/;
-const MARKER_LINE = /^--\s*\+([A-Za-z]+)\s*$/;
+const FIELD_LINE = /^--\s*([A-Za-z][A-Za-z_-]*)\s*:(.*)$/;
+// The spelling the header documents: a comment like "-- note: ..." in it is taken for a field.
+const LOWERCASE_NAME = /^[a-z][a-z_-]*$/;
+
+/**
+ * A field name as written ("Revises", "depends_on", "dependsOn", "BRANCH-LABELS") in the
+ * documented form ("revises", "depends-on"): a field written another way is still that field,
+ * never a comment that silently drops it (a revision without its parent would become a base).
+ */
+function fieldName(written: string): string {
+  return written.replace(/([a-z])([A-Z])/g, "$1-$2").replace(/_/g, "-").toLowerCase();
+}
+// `-- +up`, also as `-- +UP` or `-- + up`: read as a comment, such a line would leave the revision
+// without its section (or with the down SQL in its up section).
+const MARKER_LINE = /^--\s*\+\s*([A-Za-z]+)\s*$/;
+// `-- +down: drop it`, `-- +up -- create`: a marker with more on its line.
+const NEAR_MARKER = /^--\s*\+\s*(?:up|down)\b/i;
 
 /**
  * Parses a `.sql` revision: a header of `-- field: value` lines, then `-- +up` and an optional
@@ -51,7 +66,7 @@ export function parseSqlRevisionParts(text: string, file: string): { revision: R
 
     const marker = MARKER_LINE.exec(line);
     if (marker) {
-      const name = marker[1]!;
+      const name = marker[1]!.toLowerCase();
       if (name === "up") {
         if (up) throw fileError(file, lineNo, `second "-- +up" marker (the first is on line ${up.marker}); a revision has one up section.`);
         if (down) throw fileError(file, lineNo, `"-- +up" comes after "-- +down" (line ${down.marker}); put the up section first.`);
@@ -67,27 +82,34 @@ export function parseSqlRevisionParts(text: string, file: string): { revision: R
       continue;
     }
 
+    if (NEAR_MARKER.test(line)) {
+      throw fileError(file, lineNo, `"${line.slice(0, 60)}" looks like a section marker with more on its line; write "-- +up" or "-- +down" alone on its line (a comment goes on a line of its own).`);
+    }
     const field = FIELD_LINE.exec(line);
-    const known = field !== null && (SQL_REVISION_FIELDS as readonly string[]).includes(field[1]!);
     if (up) {
-      // Inside a section a known header field is almost surely a misplaced header line; any
-      // other comment is part of the SQL.
-      if (known) throw fileError(file, lineNo, `header field "${field[1]}" after "-- +up" (line ${up.marker}); move it above "-- +up".`);
+      // Inside a section a header field as documented is almost surely a misplaced header line;
+      // any other comment is part of the SQL.
+      if (field !== null && (SQL_REVISION_FIELDS as readonly string[]).includes(field[1]!)) {
+        throw fileError(file, lineNo, `header field "${field[1]}" after "-- +up" (line ${up.marker}); move it above "-- +up".`);
+      }
       continue;
     }
     if (!field) continue; // a plain comment in the header
-    const name = field[1]!;
-    if (!known) {
+    const written = field[1]!;
+    const name = fieldName(written);
+    if (!(SQL_REVISION_FIELDS as readonly string[]).includes(name)) {
       const close = closestMatch(name, SQL_REVISION_FIELDS);
+      // "-- Note: ..." is a comment; "-- Revison: ..." or "-- down_revision: ..." is a field gone wrong.
+      if (!close && !LOWERCASE_NAME.test(written)) continue;
       throw fileError(
         file,
         lineNo,
-        `unknown header field "${name}".${close ? ` Did you mean "${close}"?` : ""} Valid fields: ${SQL_REVISION_FIELDS.join(", ")}. ` +
+        `unknown header field "${written}".${close ? ` Did you mean "${close}"?` : ""} Valid fields: ${SQL_REVISION_FIELDS.join(", ")}. ` +
           `(A comment in the header must not look like "-- word: ...".)`,
       );
     }
     const previous = fields.get(name as SqlRevisionField);
-    if (previous) throw fileError(file, lineNo, `duplicate header field "${name}" (first on line ${previous.line}); keep one.`);
+    if (previous) throw fileError(file, lineNo, `duplicate header field "${name}" (first on line ${previous.line}${written === name ? "" : `, "${written}" is the same field`}); keep one.`);
     fields.set(name as SqlRevisionField, { value: field[2]!.trim(), line: lineNo });
   }
 
@@ -105,16 +127,23 @@ export function parseSqlRevisionParts(text: string, file: string): { revision: R
 
   refuseClientCopy(file, lines, up);
   if (down) refuseClientCopy(file, lines, down);
+  refuseMetaCommand(file, lines, up);
+  if (down) refuseMetaCommand(file, lines, down);
+  const transactional = transactionalField ? parseBoolean(file, transactionalField) : true;
+  if (transactional) {
+    refuseTransactionControl(file, lines, up);
+    if (down) refuseTransactionControl(file, lines, down);
+  }
   const upSql = lines.slice(up.marker, up.end).join("\n").trim();
   const downSql = down && lines.slice(down.marker, down.end).join("\n").trim();
 
   const revision: Revision = {
     id,
     revises,
-    dependsOn: dependsOnField ? parseList(file, dependsOnField, "depends-on", BRANCH_LABEL_PATTERN) : [],
+    dependsOn: dependsOnField ? parseList(file, dependsOnField, "depends-on", BRANCH_LABEL_PATTERN, false) : [],
     branchLabels: branchLabelsField ? parseList(file, branchLabelsField, "branch-labels", BRANCH_LABEL_PATTERN) : [],
     message: fields.get("message")?.value ?? "",
-    transactional: transactionalField ? parseBoolean(file, transactionalField) : true,
+    transactional,
     upgrade: sqlMigration(upSql),
     ...(downSql === undefined ? {} : { downgrade: sqlMigration(downSql) }),
   };
@@ -158,7 +187,7 @@ function parseId(file: string, field: { value: string; line: number }, name: str
   return field.value;
 }
 
-function parseList(file: string, field: { value: string; line: number }, name: string, pattern: RegExp): string[] {
+function parseList(file: string, field: { value: string; line: number }, name: string, pattern: RegExp, once = true): string[] {
   const items = field.value.split(",").map((item) => item.trim());
   if (field.value === "" || items.some((item) => item === "")) {
     throw fileError(file, field.line, `${name}: ${JSON.stringify(field.value)} has an empty entry; write a comma-separated list like "a1b2c3, d4e5f6"${name === "revises" ? ", or leave the line out for a base" : ""}.`, {
@@ -171,6 +200,8 @@ function parseList(file: string, field: { value: string; line: number }, name: s
       throw fileError(file, field.line, `${name}: ${JSON.stringify(item)} is not a valid ${what}.`, { value: item });
     }
   }
+  const twice = once ? listedTwice(items) : undefined;
+  if (twice !== undefined) throw fileError(file, field.line, `${name}: ${JSON.stringify(twice)} is listed twice; list each once.`, { value: twice });
   return items;
 }
 
@@ -187,6 +218,24 @@ function refuseClientCopy(file: string, lines: readonly string[], section: { mar
   if (!found) return;
   const line = section.marker + sql.slice(0, sql.indexOf(found.statement)).split("\n").length;
   throw fileError(file, line, `the statement ${copyRefusal(found.copy)}`, { statement: found.statement.slice(0, 200) });
+}
+
+/** A section's psql meta-command (`\\i`, `\\set`, …) is refused at load, naming its line. */
+function refuseMetaCommand(file: string, lines: readonly string[], section: { marker: number; end: number }): void {
+  const sql = lines.slice(section.marker, section.end).join("\n");
+  const found = findMetaCommand(sql);
+  if (!found) return;
+  const line = section.marker + sql.slice(0, found.offset).split("\n").length;
+  throw fileError(file, line, metaCommandRefusal(found.command), { command: found.command.slice(0, 200) });
+}
+
+/** In a transactional revision, a statement that opens or ends a transaction block is refused at load, naming its line. */
+function refuseTransactionControl(file: string, lines: readonly string[], section: { marker: number; end: number }): void {
+  const sql = lines.slice(section.marker, section.end).join("\n");
+  const found = findTransactionControl(sql);
+  if (!found) return;
+  const line = section.marker + sql.slice(0, found.offset).split("\n").length;
+  throw fileError(file, line, `the statement ${transactionControlRefusal(found.command)}`, { statement: found.statement.slice(0, 200) });
 }
 
 function fileError(file: string, line: number, message: string, details: Record<string, unknown> = {}): LambicError {

@@ -76,6 +76,7 @@ export function validateRevisionModule(value: unknown, file: string): Revision {
       throw invalid(file, "revises", `${file}: revises is ${describe(revises)}, expected null, a revision id or a non-empty array of ids.`);
     }
     for (const parent of parents) checkListItem(file, "revises", parent, REVISION_ID_PATTERN);
+    checkOnce(file, "revises", parents as string[]);
   }
 
   for (const field of ["dependsOn", "branchLabels"] as const) {
@@ -86,6 +87,7 @@ export function validateRevisionModule(value: unknown, file: string): Revision {
     }
     // dependsOn names ids or labels; both fit the label pattern (ids are a subset of it).
     for (const item of list) checkListItem(file, field, item, BRANCH_LABEL_PATTERN);
+    if (field === "branchLabels") checkOnce(file, field, list as string[]);
   }
 
   checkOptionalType(file, record, "message", "string");
@@ -107,11 +109,42 @@ function checkListItem(file: string, field: string, item: unknown, pattern: RegE
   }
 }
 
+/**
+ * A parent listed twice made a merge point of one parent, whose version row no step could find;
+ * a label listed twice was reported as used by another revision (its own). Dependencies may repeat.
+ */
+export function listedTwice(items: readonly string[]): string | undefined {
+  return items.find((item, i) => items.indexOf(item) !== i);
+}
+
+function checkOnce(file: string, field: string, items: readonly string[]): void {
+  const twice = listedTwice(items);
+  if (twice !== undefined) throw invalid(file, field, `${file}: ${field} lists ${JSON.stringify(twice)} twice; list each once.`);
+}
+
 function checkOptionalType(file: string, record: Record<string, unknown>, field: string, type: "string" | "boolean" | "function"): void {
   const value = record[field];
   if (value !== undefined && typeof value !== type) {
     throw invalid(file, field, `${file}: ${field} is ${describe(value)}, expected a ${type}.`);
   }
+}
+
+/**
+ * A validation error of `file` with the line of the field it is about, found in the module's
+ * source (`revises: 5`, `async upgrade(`), or else of its `export default`: the values were read
+ * from the running module, which knows no lines. Other errors are returned as they are.
+ */
+export function withSourceLine(error: unknown, file: string, source: string): unknown {
+  if (!(error instanceof LambicError) || error.code !== "REVISION_FILE_INVALID" || error.details.line !== undefined || error.details.file !== file) return error;
+  const field = typeof error.details.field === "string" ? error.details.field : undefined;
+  // An unknown field's name is the module's own key: escaped, it is matched as written.
+  const name = field?.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
+  const at = name === undefined ? -1 : source.search(new RegExp(`(?:^|[^\\w$.])["']?${name}["']?\\s*[:(]`, "m"));
+  const position = at !== -1 ? at + 1 : source.search(/\bexport\s+default\b/);
+  if (position === -1) return error;
+  const line = source.slice(0, position).split("\n").length;
+  const message = error.message.startsWith(`${file}: `) ? `${file}:${line}: ${error.message.slice(file.length + 2)}` : error.message;
+  return new LambicError(error.code, message, { ...error.details, line });
 }
 
 function invalid(file: string, field: string | undefined, message: string): LambicError {

@@ -1,7 +1,7 @@
 import { LambicError } from "../errors.ts";
 import { createOperations, quoteIdentifier } from "../operations/index.ts";
 import { quoteLiteral } from "../operations/quote.ts";
-import { clientCopy, copyRefusal } from "../operations/sql-statements.ts";
+import { clientCopy, copyRefusal, findTransactionControl, transactionControlRefusal } from "../operations/sql-statements.ts";
 import { describeStep, VersionRows, type PlanStep, type VersionRowChange } from "../revision/plan.ts";
 import { revisionOf, type RevisionSet } from "../revision/revision-set.ts";
 import type { LoadedRevision, RevisionContext, RevisionDirection } from "../revision/types.ts";
@@ -344,6 +344,14 @@ function emitStep(
   return new EmittedStepRecord(step, revision?.message, entry, started, finished, clock);
 }
 
+/** A transactional revision's statements may not open or end a transaction block (see findTransactionControl). */
+function refuseTransactionControl(statements: readonly string[]): void {
+  for (const text of statements) {
+    const control = findTransactionControl(text);
+    if (control) throw new LambicError("INVALID_OPERATION", `the statement ${transactionControlRefusal(control.command)}`, { statement: control.statement.slice(0, 200) });
+  }
+}
+
 /**
  * Runs a revision's upgrade or downgrade against an `op` that records statements. A read
  * (`ctx.query`) first sends what was recorded so far, so it sees the revision's own changes.
@@ -360,6 +368,9 @@ async function collectStatements(sink: Sink, revision: LoadedRevision, direction
     query: async <Row>(sql: string, params: readonly unknown[] = []) => {
       const copy = typeof sql === "string" ? clientCopy(sql) : undefined;
       if (copy) throw new LambicError("INVALID_OPERATION", `ctx.query(): the statement ${copyRefusal(copy)}${sink.online ? ` ${failureOutcome(progress)}` : ""}`, { revision: revision.id, statement: sql.slice(0, 200) });
+      const control = revision.transactional !== false && typeof sql === "string" ? findTransactionControl(sql) : undefined;
+      if (control) throw new LambicError("INVALID_OPERATION", `ctx.query(): the statement ${transactionControlRefusal(control.command)}${sink.online ? ` ${failureOutcome(progress)}` : ""}`, { revision: revision.id, statement: control.statement.slice(0, 200) });
+      if (revision.transactional !== false) refuseTransactionControl(statements);
       // What the run wrote so far, the version rows included, is what the read sees.
       beforeRead();
       for (const text of statements) sink.statement(text, origin);
@@ -377,6 +388,7 @@ async function collectStatements(sink: Sink, revision: LoadedRevision, direction
   }
   try {
     await fn(op, ctx);
+    if (revision.transactional !== false) refuseTransactionControl(statements);
   } catch (error) {
     if (error instanceof LambicError) {
       if (error.details.revision !== undefined) throw error;

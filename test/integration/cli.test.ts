@@ -235,6 +235,17 @@ describe("writing revisions", () => {
     expect(readdirSync(join(dir, "revisions/main"))).toEqual(before);
   });
 
+  it("refuses a --branch-label that loading would refuse as a usage error, writing nothing", () => {
+    const before = readdirSync(join(dir, "revisions/main"));
+    for (const sql of [[], ["--sql"]]) {
+      const run = lambic(dir, ["--json", "revision", "-m", "x", "--branch-label", "bad label", ...sql]);
+      expect(run.code).toBe(2);
+      expect(run.json.error).toMatchObject({ code: "USAGE", option: "branch-label", value: "bad label" });
+    }
+    expect(readdirSync(join(dir, "revisions/main"))).toEqual(before);
+    expect(lambic(dir, ["--json", "heads"]).code).toBe(0);
+  });
+
   it("writes a SQL revision with --sql, and a new branch with --head and --branch-label", () => {
     const run = lambic(dir, ["--json", "revision", "-m", "reports", "--sql", "--head", "base", "--branch-label", "reports", "--rev-id", "ae0000000001"]);
     expect(run.code).toBe(0);
@@ -274,6 +285,20 @@ describe("writing revisions", () => {
     const run = lambic(dir, ["--json", "merge", "-m", "merge side", "heads", "--rev-id", "3e6e00000001"]);
     expect(run.json.revision.revises).toEqual(["8a5d0e6f7c97", "51de00000001"]);
     expect(lambic(dir, ["--json", "heads"]).json).toEqual({ heads: ["3e6e00000001"] });
+  });
+
+  it("merges each named revision once, though heads and an id name it both", () => {
+    lambic(dir, ["revision", "-m", "side", "--head", "3b9e5f1a2d42", "--splice", "--rev-id", "51de00000001"]);
+    const run = lambic(dir, ["--json", "merge", "-m", "merge side", "heads", "51de00000001", "--rev-id", "3e6e00000001"]);
+    expect(run.json.revision.revises).toEqual(["8a5d0e6f7c97", "51de00000001"]);
+    expect(lambic(dir, ["--json", "heads"]).json).toEqual({ heads: ["3e6e00000001"] });
+  });
+
+  it("refuses a --branch-label given twice as a usage error, writing nothing", () => {
+    const run = lambic(dir, ["--json", "revision", "-m", "x", "--branch-label", "a", "--branch-label", "a"]);
+    expect(run.code).toBe(2);
+    expect(run.json.error).toMatchObject({ code: "USAGE", option: "branch-label", value: "a" });
+    expect(lambic(dir, ["--json", "heads"]).json).toEqual({ heads: ["8a5d0e6f7c97"] });
   });
 
   it("names the file and line of a broken revision file", () => {

@@ -378,6 +378,20 @@ describe("loadRevisions errors", () => {
     expect(error.details).toMatchObject({ file: path, field: "upgrade" });
   });
 
+  it("names the line of a field with the wrong type", async () => {
+    const path = write("a1.ts", 'export default {\n  id: "a1",\n  revises: 5,\n  async upgrade() {},\n};\n');
+    const error = await loadError();
+    expect(error.message).toBe(`${path}:3: revises is number 5, expected null, a revision id or a non-empty array of ids.`);
+    expect(error.details).toMatchObject({ file: path, field: "revises", line: 3 });
+  });
+
+  it("names the line of the default export when the missing field has none", async () => {
+    const path = write("a1.ts", '// a revision\nexport default { id: "a1", revises: null, message: "m" };\n');
+    const error = await loadError();
+    expect(error.message).toContain(`${path}:2: `);
+    expect(error.details).toMatchObject({ file: path, field: "upgrade", line: 2 });
+  });
+
   it("reports a module without a default export", async () => {
     const path = write("a1.ts", 'export const revision = { id: "a1" };\n');
     const error = await loadError();

@@ -563,6 +563,20 @@ describe.each(["postgres", "neon"] as const)("runner over the %s driver", (drive
     expect(await tables()).toEqual([]);
   });
 
+  it("refuses a COMMIT in a transactional revision before sending it, so a later failure still rolls everything back", async () => {
+    const set = inlineRevisionSet([
+      ...tableHistory(1),
+      { id: "r0002", revises: "r0001", upgrade: (op) => op.execute("CREATE TABLE t2 (id int); COMMIT") },
+      { id: "r0003", revises: "r0002", upgrade: (op) => op.execute("SELECT 1/0") },
+    ]);
+    const error = await failure(run(set, { kind: "upgrade", target: "head" }));
+    expect(error.code).toBe("INVALID_OPERATION");
+    expect(error.details).toMatchObject({ revision: "r0002", statement: "COMMIT" });
+    expect(error.message).toContain("the statement COMMIT controls a transaction, which is lambic's to do");
+    expect(error.message).toContain("The run was rolled back: the database is as it was before.");
+    expect(await tables()).toEqual([]);
+  });
+
   it("names the revision whose op refuses its arguments, changing nothing", async () => {
     const name = "n".repeat(70);
     const set = inlineRevisionSet([...tableHistory(1), { id: "r0002", revises: "r0001", upgrade: (op) => op.createTable(name, { id: "int" }) }]);

@@ -25,6 +25,14 @@ describe("the op object", () => {
     expect(statements).toEqual(["COPY t FROM '/srv/data.csv'"]);
   });
 
+  it("refuses an execute holding a psql meta-command, which an offline script would hand to psql", () => {
+    const { op, statements } = recording();
+    expect(() => op.execute("SELECT 1;\n\\! rm -rf /tmp/x")).toThrow(
+      expect.objectContaining({ code: "INVALID_OPERATION", message: expect.stringContaining('op.execute(): sql "\\! rm -rf /tmp/x" is a psql meta-command') }),
+    );
+    expect(statements).toEqual([]);
+  });
+
   it("gives the same function each time a method is read", () => {
     const { op } = recording();
     expect(op.execute).toBe(op.execute);

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { clientCopy, splitStatements } from "../../../src/operations/sql-statements.ts";
+import { clientCopy, findMetaCommand, findTransactionControl, splitStatements } from "../../../src/operations/sql-statements.ts";
 
 describe("splitting SQL into statements as psql does", () => {
   it("splits at each semicolon and drops the semicolons", () => {
@@ -82,5 +82,31 @@ describe("a COPY that exchanges rows with the client", () => {
     expect(clientCopy("COPY t FROM '/var/lib/data.csv'")).toBeUndefined();
     expect(clientCopy("SELECT 'COPY t FROM stdin'")).toBeUndefined();
     expect(clientCopy("INSERT INTO copy_log VALUES ('from stdin')")).toBeUndefined();
+  });
+});
+
+describe("a psql meta-command", () => {
+  it("is found at a backslash outside quotes, with the rest of its line", () => {
+    const sql = "CREATE TABLE t (id int);\n\\set n 5\nINSERT INTO t VALUES (:n);";
+    expect(findMetaCommand(sql)).toEqual({ offset: sql.indexOf("\\"), command: "\\set n 5" });
+  });
+
+  it("is not found in strings, E'' escapes, quoted identifiers, dollar quotes or comments", () => {
+    expect(findMetaCommand("SELECT 'a\\b', E'c\\'d', \"e\\f\", $$\\i x$$, $t$\\g$t$ -- \\q\n/* \\! ls */")).toBeUndefined();
+  });
+});
+
+describe("a statement that opens or ends a transaction block", () => {
+  it("is found with the command and where it starts: BEGIN, START TRANSACTION, COMMIT, END, ROLLBACK, ABORT, PREPARE TRANSACTION", () => {
+    const sql = "CREATE TABLE t (id int);\n-- done\ncommit work;";
+    expect(findTransactionControl(sql)).toEqual({ statement: "-- done\ncommit work", command: "COMMIT", offset: sql.indexOf("commit") });
+    for (const [statement, command] of [["BEGIN", "BEGIN"], ["start  transaction isolation level serializable", "START TRANSACTION"], ["END", "END"], ["ROLLBACK", "ROLLBACK"], ["abort", "ABORT"], ["PREPARE TRANSACTION 'x'", "PREPARE TRANSACTION"]]) {
+      expect(findTransactionControl(`SELECT 1; ${statement}`)?.command).toBe(command);
+    }
+  });
+
+  it("is not found in a savepoint rollback, COMMIT PREPARED, a BEGIN ATOMIC body, a CASE … END or a string", () => {
+    expect(findTransactionControl("SAVEPOINT a; ROLLBACK TO SAVEPOINT a; ROLLBACK WORK TO a; COMMIT PREPARED 'x'")).toBeUndefined();
+    expect(findTransactionControl("CREATE FUNCTION f() RETURNS int LANGUAGE sql BEGIN ATOMIC SELECT 1; END; SELECT CASE WHEN true THEN 1 END, 'commit'; SELECT end_date FROM t")).toBeUndefined();
   });
 });

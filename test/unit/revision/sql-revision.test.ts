@@ -88,6 +88,27 @@ describe("parseSqlRevision", () => {
     expect(error.message).toBe(`${FILE}:5: the statement is COPY … FROM STDIN, whose rows psql sends after it and lambic cannot: insert the rows with INSERT … VALUES (op.bulkInsert in a TypeScript revision), or COPY from a file the server can read.`);
   });
 
+  it("refuses a psql meta-command in a section, naming its line", () => {
+    const error = parseError(sql("-- revision: a1", "-- +up", "CREATE TABLE t (id int);", "-- +down", "\\i drop_t.sql"));
+    expect(error.code).toBe("REVISION_FILE_INVALID");
+    expect(error.message).toBe(
+      `${FILE}:5: "\\i drop_t.sql" is a psql meta-command (a backslash outside quotes), which lambic cannot run: it sends SQL to the server itself, without psql, and an offline script would hand it to psql. Write it as SQL (an \\i file's statements in the revision, a \\set value as a literal).`,
+    );
+    expect(error.details).toMatchObject({ file: FILE, line: 5, command: "\\i drop_t.sql" });
+  });
+
+  it("refuses a COMMIT in a transactional revision's section, naming its line", () => {
+    const error = parseError(sql("-- revision: a1", "-- +up", "BEGIN;", "CREATE TABLE t (id int);", "COMMIT;"));
+    expect(error.code).toBe("REVISION_FILE_INVALID");
+    expect(error.message).toContain(`${FILE}:3: the statement BEGIN controls a transaction, which is lambic's to do`);
+    expect(error.details).toMatchObject({ file: FILE, line: 3, statement: "BEGIN" });
+  });
+
+  it("accepts BEGIN and COMMIT in a revision with transactional: false", () => {
+    const revision = parseSqlRevision(sql("-- revision: a1", "-- transactional: false", "-- +up", "BEGIN;", "CREATE TABLE t (id int);", "COMMIT;"), FILE);
+    expect(revision.transactional).toBe(false);
+  });
+
   it("has no downgrade without a -- +down section", () => {
     expect(parseSqlRevision(sql("-- revision: a1", "-- +up", "SELECT 1;"), FILE).downgrade).toBeUndefined();
   });
@@ -115,6 +136,27 @@ describe("parseSqlRevision", () => {
     expect(revision).toMatchObject({ id: "a1", revises: "b2" });
   });
 
+  it("reads header field names written in another case, with underscores or in camelCase", () => {
+    const revision = parseSqlRevision(
+      sql("-- Revision: a1", "-- REVISES: b2", "-- depends_on: core", "-- branchLabels: billing", "-- Message: hi", "-- Transactional: false", "-- +up"),
+      FILE,
+    );
+    expect(revision).toMatchObject({ id: "a1", revises: "b2", dependsOn: ["core"], branchLabels: ["billing"], message: "hi", transactional: false });
+  });
+
+  it("keeps a capitalized comment that is no field name, like -- Note:, a plain comment in the header", () => {
+    const revision = parseSqlRevision(sql("-- revision: a1", "-- Note: see the ticket", "-- TODO: index later", "-- +up"), FILE);
+    expect(revision.id).toBe("a1");
+  });
+
+  it("reads section markers in another case or with a space after the +", async () => {
+    const { op, executed } = recordingOp();
+    const revision = parseSqlRevision(sql("-- revision: a1", "-- + up", "SELECT 1;", "-- +DOWN", "SELECT 2;"), FILE);
+    await revision.upgrade(op, ctx);
+    await revision.downgrade!(op, ctx);
+    expect(executed).toEqual(["SELECT 1", "SELECT 2"]);
+  });
+
   it("accepts markers and fields without a space after the dashes", () => {
     const revision = parseSqlRevision(sql("--revision: a1", "--+up", "SELECT 1;", "--+down"), FILE);
     expect(revision.id).toBe("a1");
@@ -131,6 +173,21 @@ describe("parseSqlRevision errors", () => {
     expect(error.message).toContain('Did you mean "revision"?');
     expect(error.message).toContain(SQL_REVISION_FIELDS.join(", "));
     expect(error.details).toMatchObject({ file: FILE, line: 2 });
+  });
+
+  it("rejects a near miss of a field name in another case, as written, with a suggestion", () => {
+    const error = parseError(sql("-- revision: a1", "-- Revison: b2", "-- +up"));
+    expect(error.message).toContain(`${FILE}:2: unknown header field "Revison". Did you mean "revision"?`);
+  });
+
+  it("rejects a lowercase field name with underscores that is no field, like Alembic's down_revision", () => {
+    const error = parseError(sql("-- revision: a1", "-- down_revision: b2", "-- +up"));
+    expect(error.message).toContain(`${FILE}:2: unknown header field "down_revision".`);
+  });
+
+  it("rejects the same field written twice in two spellings, naming both lines", () => {
+    const error = parseError(sql("-- revision: a1", "-- revises: b2", "-- Revises: c3", "-- +up"));
+    expect(error.message).toContain(`${FILE}:3: duplicate header field "revises" (first on line 2, "Revises" is the same field)`);
   });
 
   it("rejects a duplicate header field, naming both lines", () => {
@@ -167,6 +224,11 @@ describe("parseSqlRevision errors", () => {
     expect(error.code).toBe("REVISION_FILE_INVALID");
     expect(error.message).toContain(`${FILE}:2:`);
     expect(error.message).toContain("empty entry");
+  });
+
+  it("rejects a parent listed twice in revises, naming its line", () => {
+    const error = parseError(sql("-- revision: a1", "-- revises: b2, b2", "-- +up"));
+    expect(error.message).toBe(`${FILE}:2: revises: "b2" is listed twice; list each once.`);
   });
 
   it("rejects an empty revises, pointing at leaving the line out for a base", () => {
@@ -220,6 +282,12 @@ describe("parseSqlRevision errors", () => {
     expect(error.code).toBe("REVISION_FILE_INVALID");
     expect(error.message).toContain(`${FILE}:2:`);
     expect(error.message).toContain("SQL before");
+  });
+
+  it("rejects a section marker with more on its line, which would leave the down SQL in the up section", () => {
+    const error = parseError(sql("-- revision: a1", "-- +up", "CREATE TABLE t (id int);", "-- +down: drop it", "DROP TABLE t;"));
+    expect(error.code).toBe("REVISION_FILE_INVALID");
+    expect(error.message).toContain(`${FILE}:4: "-- +down: drop it" looks like a section marker with more on its line`);
   });
 
   it("rejects an unknown section marker", () => {

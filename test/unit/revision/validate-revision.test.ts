@@ -103,6 +103,20 @@ describe("validateRevisionModule", () => {
     expect(validationError(valid({ revises: "" })).message).toContain("expected non-empty strings");
   });
 
+  it("rejects a parent listed twice, which made a merge point of one parent", () => {
+    const error = validationError(valid({ revises: ["a1", "b2", "a1"] }));
+    expect(error.message).toBe(`${FILE}: revises lists "a1" twice; list each once.`);
+    expect(error.details).toMatchObject({ field: "revises" });
+  });
+
+  it("rejects a branch label listed twice", () => {
+    expect(validationError(valid({ branchLabels: ["billing", "billing"] })).message).toBe(`${FILE}: branchLabels lists "billing" twice; list each once.`);
+  });
+
+  it("accepts a dependency listed twice, as Alembic does", () => {
+    expect(validateRevisionModule(valid({ dependsOn: ["core", "core"] }), FILE).dependsOn).toEqual(["core", "core"]);
+  });
+
   it("rejects dependsOn that is not an array", () => {
     const error = validationError(valid({ dependsOn: "core" }));
     expect(error.message).toContain('dependsOn is the string "core", expected an array of strings');
