@@ -6,7 +6,7 @@ import { openRevisionSet } from "../src/bundle/open-revisions.ts";
 import { loadConfig, resolveDatabase, type DatabaseConfig } from "../src/config.ts";
 import { LambicError } from "../src/errors.ts";
 import { effectiveHeads, listBranchPoints, parseRange, planHistory, rangeMentionsCurrent, resolveRangeStart } from "../src/revision/plan.ts";
-import { isNode, RevisionMap, type RevisionNode } from "../src/revision/revision-map.ts";
+import { isNode, RESERVED_TARGETS, RevisionMap, type RevisionNode } from "../src/revision/revision-map.ts";
 import type { RevisionSet } from "../src/revision/revision-set.ts";
 import { generateRevisionId, renderTsRevision, revisionFileName } from "../src/revision/revision-template.ts";
 import { renderSqlRevision } from "../src/revision/sql-revision.ts";
@@ -273,6 +273,9 @@ function writeRevision(context: Context, set: RevisionSet): Output {
   for (const label of options["branch-label"] ?? []) {
     if (!BRANCH_LABEL_PATTERN.test(label)) {
       throw new LambicError("USAGE", `--branch-label ${JSON.stringify(label)} is not a valid branch label: use letters, digits, _, . and - (not first). Nothing was written.`, { option: "branch-label", value: label });
+    }
+    if (RESERVED_TARGETS.has(label)) {
+      throw new LambicError("USAGE", `--branch-label ${JSON.stringify(label)} is reserved (a target symbol): choose another label. Nothing was written.`, { option: "branch-label", value: label });
     }
   }
   const labelTwice = listedTwice(options["branch-label"] ?? []);

@@ -111,6 +111,8 @@ export type Link = "down" | "allDown" | "normalizedDown" | "next" | "allNext";
 const RELATIVE_TARGET = /^(?:(.+?)@)?(\w+)?((?:\+|-)\d+)/;
 const INTEGER = /^\s*[+-]?\d+\s*$/;
 const REVISION_ID = /^[A-Za-z0-9_]+$/;
+/** Target symbols, which no revision id or branch label may be. */
+export const RESERVED_TARGETS: ReadonlySet<string> = new Set(["head", "heads", "base"]);
 
 export function parseRelativeTarget(target: string): { label?: string; symbol?: string; relative: number; relativeText: string } | undefined {
   const match = RELATIVE_TARGET.exec(target);
@@ -320,6 +322,13 @@ export class RevisionMap {
   private mapBranchLabels(labelled: readonly RevisionNode[]): void {
     for (const node of labelled) {
       for (const label of node.originalBranchLabels) {
+        if (RESERVED_TARGETS.has(label)) {
+          throw new LambicError(
+            "REVISION_FILE_INVALID",
+            `Branch label "${label}" on revision ${node.id} is reserved: it is a target symbol, so "${label}" would never name the branch. Choose another label.`,
+            { label, revision: node.id },
+          );
+        }
         const existing = this.keys.get(label);
         if (existing) {
           const what = existing.id === label ? "is the id of revision" : "is already used by revision";
@@ -1164,7 +1173,7 @@ function validateId(id: string): void {
       { revision: id },
     );
   }
-  if (id === "head" || id === "heads" || id === "base") {
+  if (RESERVED_TARGETS.has(id)) {
     throw new LambicError("REVISION_FILE_INVALID", `Revision id "${id}" is reserved (it is a target symbol). Choose another id.`, { revision: id });
   }
 }

@@ -294,6 +294,13 @@ describe("writing revisions", () => {
     expect(lambic(dir, ["--json", "heads"]).json).toEqual({ heads: ["3e6e00000001"] });
   });
 
+  it("refuses a reserved --branch-label (head, heads, base) as a usage error, writing nothing", () => {
+    const run = lambic(dir, ["--json", "revision", "-m", "x", "--branch-label", "heads"]);
+    expect(run.code).toBe(2);
+    expect(run.json.error).toMatchObject({ code: "USAGE", option: "branch-label", value: "heads" });
+    expect(lambic(dir, ["--json", "heads"]).json).toEqual({ heads: ["8a5d0e6f7c97"] });
+  });
+
   it("refuses a --branch-label given twice as a usage error, writing nothing", () => {
     const run = lambic(dir, ["--json", "revision", "-m", "x", "--branch-label", "a", "--branch-label", "a"]);
     expect(run.code).toBe(2);

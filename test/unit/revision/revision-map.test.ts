@@ -89,6 +89,12 @@ describe("graph errors are refused at load", () => {
     expect(error.details).toMatchObject({ label: "core", revision: "bbbb0002", usedBy: "aaaa0001" });
   });
 
+  it.each(["head", "heads", "base"])("refuses the target symbol %s as a branch label", (label) => {
+    const error = refusal([rev("aaaa0001", null, { branchLabels: [label] })]);
+    expect(error.code).toBe("REVISION_FILE_INVALID");
+    expect(error.message).toBe(`Branch label "${label}" on revision aaaa0001 is reserved: it is a target symbol, so "${label}" would never name the branch. Choose another label.`);
+  });
+
   it("refuses a revision id used twice with DUPLICATE_REVISION", () => {
     expect(refusal([rev("aaaa0001", null), rev("aaaa0001", null)]).code).toBe("DUPLICATE_REVISION");
   });
