@@ -119,7 +119,7 @@ function listRevisionFiles(dir: string, configFile: string | undefined): string[
 }
 
 function fromIndex(prefix: string, files: readonly string[], entry: string, index: CacheIndex): LoadedRevision[] {
-  const bundle = new LazyBundle(entry, index);
+  const bundle = new LazyBundle(entry, index, () => files.filter((name) => !name.endsWith(".sql")).map((name) => prefix + name));
   const sections = new SqlSections(`${entry}.sql.json`);
   const revisions = new Array<LoadedRevision>(files.length);
   let modulePosition = 0;
@@ -211,6 +211,7 @@ class LazyBundle implements RevisionCode {
   constructor(
     private readonly entry: string,
     private readonly index: CacheIndex,
+    private readonly modulePaths: () => readonly string[],
   ) {}
 
   /** The function running module `position` (in module order) one way. */
@@ -218,7 +219,7 @@ class LazyBundle implements RevisionCode {
     // No async wrapper once loaded: thousands of steps each paid for two promises.
     return (op, ctx) => {
       if (this.loaded) return this.run(this.loaded, position, step, op, ctx);
-      this.loading ??= loadBundle(this.entry, this.index).then((bundle) => (this.loaded = bundle));
+      this.loading ??= loadBundle(this.entry, this.index, this.modulePaths).then((bundle) => (this.loaded = bundle));
       return this.loading.then((bundle) => this.run(bundle, position, step, op, ctx));
     };
   }
@@ -293,7 +294,7 @@ class LazySqlRevision implements RevisionCode {
 }
 
 /** The modules of a cache entry, in module order. */
-async function loadBundle(entry: string, index: Pick<CacheIndex, "format" | "builtAt">): Promise<LoadedBundle> {
+async function loadBundle(entry: string, index: Pick<CacheIndex, "format" | "builtAt">, modulePaths: () => readonly string[]): Promise<LoadedBundle> {
   const file = `${entry}${index.format === "script" ? ".cjs" : ".mjs"}`;
   try {
     if (index.format === "script") {
@@ -304,6 +305,17 @@ async function loadBundle(entry: string, index: Pick<CacheIndex, "format" | "bui
     const bundle = (await import(`${pathToFileURL(file).href}?${index.builtAt}`)) as { default: readonly Revision[] };
     return { revisions: bundle.default };
   } catch (error) {
+    const missing = missingPackage(error);
+    if (missing !== undefined) {
+      const importers = modulePaths().filter((path) => importsPackage(path, missing));
+      throw new LambicError(
+        "REVISION_FILE_INVALID",
+        `${importers.length > 0 ? `Revision file ${importers.join(", ")} imports` : "A revision imports"} the package "${missing}", which is not installed where lambic runs ` +
+          `(Node looks for it in node_modules from ${dirname(file)} upwards). Install it in the project (npm install ${missing}) and run again.`,
+        { file: importers[0], package: missing, bundle: file },
+        { cause: error },
+      );
+    }
     const origin = originOf(error, file, index.format === "script" ? SCRIPT_PREFIX.length : 0);
     if (origin) {
       throw new LambicError(
@@ -320,6 +332,24 @@ async function loadBundle(entry: string, index: Pick<CacheIndex, "format" | "bui
       { bundle: file },
       { cause: error },
     );
+  }
+}
+
+/** The package an ES module import could not find, from Node's ERR_MODULE_NOT_FOUND. */
+function missingPackage(error: unknown): string | undefined {
+  if ((error as { code?: unknown })?.code !== "ERR_MODULE_NOT_FOUND") return undefined;
+  const specifier = /Cannot find package '([^']+)'/.exec(String((error as Error).message))?.[1];
+  // "pkg/sub/path" or "@scope/pkg/sub" names the package "pkg" or "@scope/pkg".
+  return specifier?.split("/").slice(0, specifier.startsWith("@") ? 2 : 1).join("/");
+}
+
+/** Whether a revision's source names `name` (or a path inside it) as a module to import. */
+function importsPackage(path: string, name: string): boolean {
+  try {
+    const specifier = new RegExp(`(?:\\bfrom|\\bimport|\\brequire)\\s*\\(?\\s*["']${escapeRegExp(name)}(?:/[^"']*)?["']`);
+    return specifier.test(readFileSync(path, "utf8"));
+  } catch {
+    return false;
   }
 }
 
@@ -511,7 +541,7 @@ async function build(target: { absoluteDir: string; prefix: string; files: reado
   }
 
   if (compiled) {
-    const bundle = await loadBundle(entry, { format: compiled.format, builtAt });
+    const bundle = await loadBundle(entry, { format: compiled.format, builtAt }, () => modules.map((name) => prefix + name));
     modules.forEach((name, position) => {
       const path = prefix + name;
       let revision: Revision;

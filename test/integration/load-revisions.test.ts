@@ -407,6 +407,15 @@ describe("loadRevisions errors", () => {
     expect(error.message).toContain(`${path}:2:`);
   });
 
+  it("names the revision that imports a package which is not installed, and says to install it", async () => {
+    write("a1.ts", tsRevision("a1", null));
+    const path = write("b2.ts", `import pad from "lambic-test-no-such-package/pad";\n${tsRevision("b2", "a1", "\n    op.execute(pad);")}`);
+    const error = await loadError();
+    expect(error.code).toBe("REVISION_FILE_INVALID");
+    expect(error.details).toMatchObject({ file: path, package: "lambic-test-no-such-package" });
+    expect(error.message).toMatch(new RegExp(`^Revision file ${path} imports the package "lambic-test-no-such-package", which is not installed where lambic runs \\(.+\\)\\. Install it in the project \\(npm install lambic-test-no-such-package\\) and run again\\.$`));
+  });
+
   it("reports a revision that throws while it is imported, naming its file and line", async () => {
     write("a1.ts", tsRevision("a1", null));
     const path = write("b2.ts", `const limit = 3;\n\nif (limit > 2) throw new Error("boom");\n${tsRevision("b2", "a1")}`);
