@@ -175,6 +175,12 @@ export async function emitPlan(sink: Sink, set: RevisionSet, steps: readonly Pla
       if (i === 0 && expectedDeletes > 0) deleteChecks.push([result, expectedDeletes]);
     });
   };
+  // An op call or read a revision makes after its function settled (a timer or a promise it did
+  // not await): recorded, and the run fails at its next step or commit instead of dropping it.
+  const late: LateCalls = {};
+  const assertNoLateCalls = () => {
+    if (late.call) throw lateCallError(late.call, sink.online, options.progress);
+  };
   // Steps are told as their replies arrive, in order.
   const onStepDone = options.onStepDone;
   const unreported: EmittedStep[] = [];
@@ -184,9 +190,11 @@ export async function emitPlan(sink: Sink, set: RevisionSet, steps: readonly Pla
   };
   /** Writes the version rows and the history rows of the steps since the last commit (once their replies are in). */
   const closeSegment = async () => {
+    assertNoLateCalls();
     if (segment.length === 0) return;
     writePendingRows();
     await sink.flush();
+    assertNoLateCalls();
     for (const [result, expected] of deleteChecks) {
       const removed = Number(result.rows?.[0]?.removed);
       if (removed !== expected) {
@@ -215,6 +223,7 @@ export async function emitPlan(sink: Sink, set: RevisionSet, steps: readonly Pla
       await sink.flush(); // what was sent answers first (its failure, or nothing)
       throw interruptedError(options.progress);
     }
+    assertNoLateCalls();
     const step = steps[index]!;
     const revision = step.kind === "revision" ? revisionOf(set, step.revision) : undefined;
     const direction = step.kind === "revision" ? step.direction : "stamp";
@@ -224,6 +233,7 @@ export async function emitPlan(sink: Sink, set: RevisionSet, steps: readonly Pla
 
     if (!transactional) {
       await closeSegment();
+      assertNoLateCalls();
       await commit(sink, rows.versions, options.progress, origin("control"), () => {
         // Outside a transaction SET LOCAL has ended: the session gets the run's settings (its
         // timeouts too) for the revision's statements.
@@ -232,7 +242,7 @@ export async function emitPlan(sink: Sink, set: RevisionSet, steps: readonly Pla
       });
     }
     if (!sink.online) sink.comment(`Running ${describeStep(step)}`);
-    const statements = revision && step.kind === "revision" ? await collectStatements(sink, revision, step.direction, options, writePendingRows) : [];
+    const statements = revision && step.kind === "revision" ? await collectStatements(sink, revision, step.direction, options, writePendingRows, late) : [];
     let ranOutside: StatementResult | undefined;
     if (!transactional) {
       if (options.progress && revision) options.progress.outsideTransaction = revision.id;
@@ -256,6 +266,7 @@ export async function emitPlan(sink: Sink, set: RevisionSet, steps: readonly Pla
     segment.push(emittedStep);
     if (options.perRevision && index < steps.length - 1) {
       await closeSegment();
+      assertNoLateCalls();
       await commit(sink, rows.versions, options.progress, origin("control"));
       openTransaction(sink, options, origin("control"));
       previousEnd = readClock(origin("control"));
@@ -344,20 +355,46 @@ function emitStep(
   return new EmittedStepRecord(step, revision?.message, entry, started, finished, clock);
 }
 
+/** The first op call or read a revision made after its function had settled. */
+interface LateCalls {
+  call?: { readonly revision: LoadedRevision; readonly direction: RevisionDirection; readonly what: string };
+}
+
+function lateCallError({ revision, direction, what }: NonNullable<LateCalls["call"]>, online: boolean, progress: RunProgress | undefined): LambicError {
+  const fn = direction === "up" ? "upgrade" : "downgrade";
+  return new LambicError(
+    "REVISION_FAILED",
+    `Revision ${revision.id} (${fn}) called ${what} after its ${fn} function had finished (from a timer, or a promise it did not await), so the call cannot be part of its step. ${online ? failureOutcome(progress) : "Nothing was written."} Await every promise in the revision (${revision.source.file}) before it returns, then run again.`,
+    { revision: revision.id, direction, file: revision.source.file, statement: what.slice(0, 200) },
+  );
+}
+
 /**
  * Runs a revision's upgrade or downgrade against an `op` that records statements. A read
  * (`ctx.query`) first sends what was recorded so far, so it sees the revision's own changes.
+ * Once the function has settled its op and ctx refuse: a call made later (from a timer, or a
+ * promise the function did not await) would land in another revision's step or after the
+ * commit, so it is recorded in `late` and fails the run.
  */
-async function collectStatements(sink: Sink, revision: LoadedRevision, direction: RevisionDirection, { x, progress }: Pick<EmitOptions, "x" | "progress">, beforeRead: () => void): Promise<string[]> {
+async function collectStatements(sink: Sink, revision: LoadedRevision, direction: RevisionDirection, { x, progress }: Pick<EmitOptions, "x" | "progress">, beforeRead: () => void, late: LateCalls): Promise<string[]> {
   let statements: string[] = [];
+  let settled = false;
   const origin: StatementOrigin = { purpose: "revision", revision: revision.id, direction };
-  const op = createOperations((statement) => statements.push(statement));
+  const lateCall = (what: string): LambicError => {
+    late.call ??= { revision, direction, what };
+    return lateCallError(late.call, sink.online, progress);
+  };
+  const op = createOperations((statement) => {
+    if (settled) lateCall(`op (${statement.replace(/\s+/g, " ").trim().slice(0, 200)})`);
+    else statements.push(statement);
+  });
   const ctx: RevisionContext = {
     x,
     online: sink.online,
     revision: revision.id,
     direction,
     query: async <Row>(sql: string, params: readonly unknown[] = []) => {
+      if (settled) throw lateCall(`ctx.query(${JSON.stringify(String(sql).slice(0, 200))})`);
       const copy = typeof sql === "string" ? clientCopy(sql) : undefined;
       if (copy) throw new LambicError("INVALID_OPERATION", `ctx.query(): the statement ${copyRefusal(copy)}${sink.online ? ` ${failureOutcome(progress)}` : ""}`, { revision: revision.id, statement: sql.slice(0, 200) });
       // What the run wrote so far, the version rows included, is what the read sees.
@@ -378,6 +415,7 @@ async function collectStatements(sink: Sink, revision: LoadedRevision, direction
   try {
     await fn(op, ctx);
   } catch (error) {
+    settled = true;
     if (error instanceof LambicError) {
       if (error.details.revision !== undefined) throw error;
       // An op refused its arguments (a name too long, a NUL): say in which revision, and online
@@ -396,5 +434,6 @@ async function collectStatements(sink: Sink, revision: LoadedRevision, direction
       { cause: error },
     );
   }
+  settled = true;
   return statements;
 }
