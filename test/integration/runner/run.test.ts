@@ -554,6 +554,21 @@ describe.each(["postgres", "neon"] as const)("runner over the %s driver", (drive
     expect(await sql`SELECT total, tag FROM summary`).toEqual([{ total: 3, tag: "from-x" }]);
   });
 
+  it("reads the NULL elements of an array as null with ctx.query, not the string \"NULL\"", async () => {
+    let read: unknown;
+    const set = inlineRevisionSet([
+      {
+        id: "aaaa0001",
+        revises: null,
+        upgrade: async (_op, ctx) => {
+          read = await ctx.query("SELECT ARRAY['a', NULL, 'NULL']::text[] AS texts, ARRAY[1, NULL]::int[] AS ints, '{{1,NULL},{3,4}}'::int[] AS nested, '[0:1]={5,6}'::int[] AS bounded");
+        },
+      },
+    ]);
+    await run(set, { kind: "upgrade", target: "head" });
+    expect(read).toEqual([{ texts: ["a", null, "NULL"], ints: [1, null], nested: [[1, null], [3, 4]], bounded: [5, 6] }]);
+  });
+
   it("refuses a ctx.query of COPY … TO STDOUT before sending it, changing nothing", async () => {
     const set = inlineRevisionSet([...tableHistory(1), { id: "r0002", revises: "r0001", upgrade: async (_op, ctx) => void (await ctx.query("COPY t1 TO STDOUT")) }]);
     const error = await failure(run(set, { kind: "upgrade", target: "head" }));
