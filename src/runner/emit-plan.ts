@@ -355,6 +355,21 @@ function emitStep(
   return new EmittedStepRecord(step, revision?.message, entry, started, finished, clock);
 }
 
+/**
+ * What is wrong with ctx.query's parameters, if anything. The drivers disagree on undefined
+ * (postgres.js throws, node-postgres sends NULL) and neither can send a function or a symbol, so
+ * these are refused before anything is sent, as bulkInsert refuses them.
+ */
+function paramsRefusal(params: unknown): string | undefined {
+  if (!Array.isArray(params)) return `parameters that are not an array (${typeof params}): pass them as a list, ctx.query(sql, [a, b]) for $1 and $2`;
+  for (let index = 0; index < params.length; index++) {
+    const value: unknown = params[index];
+    if (value === undefined) return `undefined as parameter $${index + 1} (a property that is not there reads as undefined): pass null for SQL NULL`;
+    if (typeof value === "function" || typeof value === "symbol") return `a ${typeof value} as parameter $${index + 1}, which cannot be sent: pass a value (null, a number, a bigint, a string, a boolean, a Date, bytes, an array or a JSON object)`;
+  }
+  return undefined;
+}
+
 /** The first op call or read a revision made after its function had settled. */
 interface LateCalls {
   call?: { readonly revision: LoadedRevision; readonly direction: RevisionDirection; readonly what: string };
@@ -395,6 +410,14 @@ async function collectStatements(sink: Sink, revision: LoadedRevision, direction
     direction,
     query: async <Row>(sql: string, params: readonly unknown[] = []) => {
       if (settled) throw lateCall(`ctx.query(${JSON.stringify(String(sql).slice(0, 200))})`);
+      const refusal = paramsRefusal(params);
+      if (refusal) {
+        throw new LambicError(
+          "INVALID_OPERATION",
+          `Revision ${revision.id} (${direction === "up" ? "upgrade" : "downgrade"}): ctx.query() was given ${refusal}, for: ${String(sql).slice(0, 200)}.${sink.online ? ` ${failureOutcome(progress)}` : ""}`,
+          { revision: revision.id, direction, statement: String(sql).slice(0, 200) },
+        );
+      }
       const copy = typeof sql === "string" ? clientCopy(sql) : undefined;
       if (copy) throw new LambicError("INVALID_OPERATION", `ctx.query(): the statement ${copyRefusal(copy)}${sink.online ? ` ${failureOutcome(progress)}` : ""}`, { revision: revision.id, statement: sql.slice(0, 200) });
       // What the run wrote so far, the version rows included, is what the read sees.

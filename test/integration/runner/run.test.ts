@@ -569,6 +569,17 @@ describe.each(["postgres", "neon"] as const)("runner over the %s driver", (drive
     expect(read).toEqual([{ texts: ["a", null, "NULL"], ints: [1, null], nested: [[1, null], [3, 4]], bounded: [5, 6] }]);
   });
 
+  it("refuses an undefined ctx.query parameter before sending it, naming the revision and the parameter", async () => {
+    const row: { id?: number } = {};
+    const set = inlineRevisionSet([...tableHistory(1), { id: "r0002", revises: "r0001", upgrade: async (_op, ctx) => void (await ctx.query("SELECT * FROM t1 WHERE id = $1", [row.id])) }]);
+    const error = await failure(run(set, { kind: "upgrade", target: "head" }));
+    expect(error).toMatchObject({ code: "INVALID_OPERATION", details: { revision: "r0002", direction: "up" } });
+    expect(error.message).toBe(
+      "Revision r0002 (upgrade): ctx.query() was given undefined as parameter $1 (a property that is not there reads as undefined): pass null for SQL NULL, for: SELECT * FROM t1 WHERE id = $1. The run was rolled back: the database is as it was before.",
+    );
+    expect(await tables()).toEqual([]);
+  });
+
   it("refuses a ctx.query of COPY … TO STDOUT before sending it, changing nothing", async () => {
     const set = inlineRevisionSet([...tableHistory(1), { id: "r0002", revises: "r0001", upgrade: async (_op, ctx) => void (await ctx.query("COPY t1 TO STDOUT")) }]);
     const error = await failure(run(set, { kind: "upgrade", target: "head" }));
