@@ -5,7 +5,7 @@ import { clientCopy, copyRefusal } from "../operations/sql-statements.ts";
 import { describeStep, VersionRows, type PlanStep, type VersionRowChange } from "../revision/plan.ts";
 import { revisionOf, type RevisionSet } from "../revision/revision-set.ts";
 import type { LoadedRevision, RevisionContext, RevisionDirection } from "../revision/types.ts";
-import { joinStatements, type Sink, type StatementOrigin, type StatementResult } from "./sink.ts";
+import { joinStatements, ReadNotRun, type Sink, type StatementOrigin, type StatementResult } from "./sink.ts";
 import {
   CLOCK_STATEMENT,
   historyInsertStatement,
@@ -242,7 +242,19 @@ export async function emitPlan(sink: Sink, set: RevisionSet, steps: readonly Pla
       });
     }
     if (!sink.online) sink.comment(`Running ${describeStep(step)}`);
-    const statements = revision && step.kind === "revision" ? await collectStatements(sink, revision, step.direction, options, writePendingRows, late) : [];
+    let statements: string[] = [];
+    if (revision && step.kind === "revision") {
+      try {
+        statements = await collectStatements(sink, revision, step.direction, options, writePendingRows, late);
+      } catch (error) {
+        if (!(error instanceof ReadNotRun)) throw error;
+        // A dry run: a read sends what the revision queued before it (above), and stops it here.
+        statements = error.statements;
+        sink.comment(
+          `revision ${revision.id} reads data here with ctx.query (${error.sql.replace(/\s+/g, " ").trim().slice(0, 200)}); a dry run reads nothing, so what the revision does after the read, which depends on the data, is not shown`,
+        );
+      }
+    }
     let ranOutside: StatementResult | undefined;
     if (!transactional) {
       if (options.progress && revision) options.progress.outsideTransaction = revision.id;
@@ -439,6 +451,7 @@ async function collectStatements(sink: Sink, revision: LoadedRevision, direction
     await fn(op, ctx);
   } catch (error) {
     settled = true;
+    if (error instanceof ReadNotRun) throw Object.assign(error, { statements });
     if (error instanceof LambicError) {
       if (error.details.revision !== undefined) throw error;
       // An op refused its arguments (a name too long, a NUL): say in which revision, and online

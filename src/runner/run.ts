@@ -7,7 +7,7 @@ import { isNode } from "../revision/revision-map.ts";
 import type { RevisionSet } from "../revision/revision-set.ts";
 import type { RevisionDirection } from "../revision/types.ts";
 import { emitPlan, failureOutcome, interruptedError, needsSessionLock, openTransaction, type EmittedStep, type RunProgress } from "./emit-plan.ts";
-import { ConnectionSink, locatePart, ScriptSink, type QueuedStatement, type Sink, type StatementResult } from "./sink.ts";
+import { ConnectionSink, DryRunSink, locatePart, ScriptSink, type QueuedStatement, type Sink, type StatementResult } from "./sink.ts";
 import {
   createVersionTableStatements,
   historyInsertStatement,
@@ -508,7 +508,7 @@ export async function dryRunMigration(connection: Connection, set: RevisionSet, 
   const state = await readCurrent(connection, set, options);
   const changed = command.kind === "stamp" ? [] : await readChanged(connection, set, state.versions, options);
   if (changed.length > 0 && !options.allowChanged) throw checksumError(changed);
-  const { script, steps, to } = await renderScript(set, command, state.versions, options);
+  const { script, steps, to } = await renderScript(set, command, state.versions, options, new DryRunSink());
   if (!connection.capabilities.sessionLocks && needsSessionLock(set, steps, options.perRevision ?? false)) throw sessionLockUnavailable();
   return { from: state.versions, to, steps, script, changed };
 }
@@ -522,9 +522,8 @@ export interface ScriptOptions extends Omit<RunOptions, "onStep" | "allowChanged
  * The offline script of a plan: a header, the version-table DDL, then the same statements an
  * online run sends, for `psql -v ON_ERROR_STOP=1 -f`.
  */
-export async function renderScript(set: RevisionSet, command: MigrationCommand, startRows: readonly string[], options: ScriptOptions): Promise<{ script: string; steps: readonly PlanStep[]; to: readonly string[] }> {
+export async function renderScript(set: RevisionSet, command: MigrationCommand, startRows: readonly string[], options: ScriptOptions, sink = new ScriptSink()): Promise<{ script: string; steps: readonly PlanStep[]; to: readonly string[] }> {
   const names = versionTableNames(options);
-  const sink = new ScriptSink();
   const steps = planFor(set, startRows, command);
   const sessionLock = needsSessionLock(set, steps, options.perRevision ?? false);
   sink.comment(`lambic offline SQL: ${command.kind} ${options.range} (database "${set.database}"${options.searchPath !== undefined ? `, tenant schema "${options.searchPath}"` : ""})`);

@@ -204,3 +204,24 @@ export class ScriptSink implements Sink {
     return `${this.lines.join("\n").trimEnd()}\n`;
   }
 }
+
+/**
+ * A revision's read in a dry run: there is a database, but the plan has not run on it, so the
+ * read cannot see what the revisions before it would have done. The revision stops there and
+ * the script says so, instead of the dry run refusing a plan the run would accept.
+ */
+export class ReadNotRun extends Error {
+  override readonly name = "ReadNotRun";
+  /** What the revision queued after its last read and before this one. */
+  statements: string[] = [];
+  constructor(readonly sql: string) {
+    super("a dry run does not run reads");
+  }
+}
+
+/** The script of a dry run (--dry-run, "dryRun": true): as offline, but a read stops its revision (ReadNotRun). */
+export class DryRunSink extends ScriptSink {
+  override async query<Row>(text: string): Promise<Row[]> {
+    throw new ReadNotRun(String(text));
+  }
+}

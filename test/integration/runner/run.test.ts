@@ -5,7 +5,7 @@ import { openConnection, type Connection, type OpenOptions } from "../../../src/
 import { LambicError } from "../../../src/errors.ts";
 import type { RevisionSet } from "../../../src/revision/revision-set.ts";
 import { sqlMigration } from "../../../src/revision/sql-revision.ts";
-import { checkDatabase, readCurrent, repairChecksums, runMigration, type MigrationCommand, type RunOptions } from "../../../src/runner/run.ts";
+import { checkDatabase, dryRunMigration, readCurrent, repairChecksums, runMigration, type MigrationCommand, type RunOptions } from "../../../src/runner/run.ts";
 import { createTestDatabase, type TestDatabase } from "../../support/database.ts";
 import { inlineRevisionSet, tableHistory } from "../../support/revisions.ts";
 import { schemaSnapshot } from "../../support/schema-snapshot.ts";
@@ -578,6 +578,34 @@ describe.each(["postgres", "neon"] as const)("runner over the %s driver", (drive
       "Revision r0002 (upgrade): ctx.query() was given undefined as parameter $1 (a property that is not there reads as undefined): pass null for SQL NULL, for: SELECT * FROM t1 WHERE id = $1. The run was rolled back: the database is as it was before.",
     );
     expect(await tables()).toEqual([]);
+  });
+
+  it("dry-runs a revision that reads data with ctx.query: the script shows what it queued before the read and marks the read, changing nothing", async () => {
+    const set = inlineRevisionSet([
+      ...tableHistory(1),
+      {
+        id: "r0002",
+        revises: "r0001",
+        upgrade: async (op, ctx) => {
+          op.createTable("before_read", { id: "int" });
+          const rows = await ctx.query<{ n: number }>("SELECT count(*)::int AS n FROM t1");
+          op.createTable(`after_read_${rows[0]!.n}`, { id: "int" });
+        },
+      },
+      { id: "r0003", revises: "r0002", upgrade: (op) => op.createTable("t3", { id: "int" }) },
+    ]);
+    await run(set, { kind: "upgrade", target: "r0001" });
+    const connection = await connect();
+    const plan = await dryRunMigration(connection, set, { kind: "upgrade", target: "head" }, { ...baseOptions(), generatedAt: new Date(), range: "head" });
+    expect(plan).toMatchObject({ from: ["r0001"], to: ["r0003"] });
+    expect(plan.script).toContain(
+      'CREATE TABLE "before_read" (\n    "id" int\n);\n\n-- revision r0002 reads data here with ctx.query (SELECT count(*)::int AS n FROM t1); a dry run reads nothing, so what the revision does after the read, which depends on the data, is not shown\n',
+    );
+    expect(plan.script).not.toContain("after_read");
+    expect(plan.script).toContain('CREATE TABLE "t3"');
+    expect(await versions()).toEqual(["r0001"]);
+    expect(await tables()).toEqual(["t1"]);
+    expect((await sql`SELECT count(*)::int AS n FROM lambic_history`)[0]!.n).toBe(1);
   });
 
   it("refuses a ctx.query of COPY … TO STDOUT before sending it, changing nothing", async () => {
