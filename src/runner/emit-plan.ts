@@ -242,6 +242,8 @@ export async function emitPlan(sink: Sink, set: RevisionSet, steps: readonly Pla
       });
     }
     if (!sink.online) sink.comment(`Running ${describeStep(step)}`);
+    // From here a non-transactional revision's statements may run (a read sends those before it).
+    if (!transactional && options.progress && revision) options.progress.outsideTransaction = revision.id;
     let statements: string[] = [];
     if (revision && step.kind === "revision") {
       try {
@@ -257,7 +259,6 @@ export async function emitPlan(sink: Sink, set: RevisionSet, steps: readonly Pla
     }
     let ranOutside: StatementResult | undefined;
     if (!transactional) {
-      if (options.progress && revision) options.progress.outsideTransaction = revision.id;
       // Outside a transaction a failing statement would not stop the next one: one at a time.
       for (const text of statements) {
         ranOutside = sink.statement(text, origin("revision", [text]));
@@ -434,8 +435,13 @@ async function collectStatements(sink: Sink, revision: LoadedRevision, direction
       if (copy) throw new LambicError("INVALID_OPERATION", `ctx.query(): the statement ${copyRefusal(copy)}${sink.online ? ` ${failureOutcome(progress)}` : ""}`, { revision: revision.id, statement: sql.slice(0, 200) });
       // What the run wrote so far, the version rows included, is what the read sees.
       beforeRead();
-      for (const text of statements) sink.statement(text, origin);
+      const queued = statements;
       statements = [];
+      for (const text of queued) {
+        sink.statement(text, origin);
+        // Outside a transaction a failing statement would not stop the next one: one at a time.
+        if (revision.transactional === false) await sink.flush();
+      }
       return sink.query<Row>(sql, params, origin);
     },
   };

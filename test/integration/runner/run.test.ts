@@ -608,6 +608,28 @@ describe.each(["postgres", "neon"] as const)("runner over the %s driver", (drive
     expect((await sql`SELECT count(*)::int AS n FROM lambic_history`)[0]!.n).toBe(1);
   });
 
+  it("runs a non-transactional revision's statements before its ctx.query one at a time, stopping at the first failure and saying what stays", async () => {
+    const set = inlineRevisionSet([
+      ...tableHistory(1),
+      {
+        id: "r0002",
+        revises: "r0001",
+        transactional: false,
+        upgrade: async (op, ctx) => {
+          op.execute("CREATE TABLE nt1 (id int)");
+          op.execute("SELECT 1/0");
+          op.execute("CREATE TABLE nt2 (id int)");
+          await ctx.query("SELECT 1");
+        },
+      },
+    ]);
+    const error = await failure(run(set, { kind: "upgrade", target: "head" }));
+    expect(error).toMatchObject({ code: "STATEMENT_FAILED", details: { revision: "r0002", statement: "SELECT 1/0" } });
+    expect(error.message).toContain("Revision r0002 runs outside a transaction, so what it did before the failure stays, but its version row was not written: the version table says r0001.");
+    expect(await tables()).toEqual(["nt1", "t1"]);
+    expect(await versions()).toEqual(["r0001"]);
+  });
+
   it("refuses a ctx.query of COPY … TO STDOUT before sending it, changing nothing", async () => {
     const set = inlineRevisionSet([...tableHistory(1), { id: "r0002", revises: "r0001", upgrade: async (_op, ctx) => void (await ctx.query("COPY t1 TO STDOUT")) }]);
     const error = await failure(run(set, { kind: "upgrade", target: "head" }));
