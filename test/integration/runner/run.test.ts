@@ -630,6 +630,31 @@ describe.each(["postgres", "neon"] as const)("runner over the %s driver", (drive
     expect(await versions()).toEqual(["r0001"]);
   });
 
+  async function readInRevision(statement: string): Promise<unknown> {
+    let read: unknown;
+    await run(inlineRevisionSet([{ id: "aaaa0001", revises: null, upgrade: async (_op, ctx) => void (read = await ctx.query(statement)) }]), { kind: "upgrade", target: "head" });
+    return read;
+  }
+
+  it("reads a numeric[] through ctx.query as exact strings, as it reads a numeric", async () => {
+    const read = await readInRevision("SELECT 0.1000000000000000055::numeric AS one, ARRAY[0.1000000000000000055, 12345678901234567890.5, NULL]::numeric[] AS many");
+    expect(read).toEqual([{ one: "0.1000000000000000055", many: ["0.1000000000000000055", "12345678901234567890.5", null] }]);
+  });
+
+  it("reads interval, point and circle through ctx.query as PostgreSQL's text, and a date as UTC midnight whatever the process's time zone", async () => {
+    const zone = process.env.TZ;
+    process.env.TZ = "America/New_York";
+    try {
+      const read = await readInRevision("SELECT '1 day 02:00'::interval AS span, ARRAY['1 day'::interval] AS spans, '(1,2)'::point AS at, ARRAY['(1,2)'::point] AS ats, '<(1,2),3>'::circle AS round, '2024-01-02'::date AS day, ARRAY['2024-01-02'::date] AS days");
+      expect(read).toEqual([
+        { span: "1 day 02:00:00", spans: ["1 day"], at: "(1,2)", ats: ["(1,2)"], round: "<(1,2),3>", day: new Date("2024-01-02T00:00:00Z"), days: [new Date("2024-01-02T00:00:00Z")] },
+      ]);
+    } finally {
+      if (zone === undefined) delete process.env.TZ;
+      else process.env.TZ = zone;
+    }
+  });
+
   it("refuses a ctx.query of COPY … TO STDOUT before sending it, changing nothing", async () => {
     const set = inlineRevisionSet([...tableHistory(1), { id: "r0002", revises: "r0001", upgrade: async (_op, ctx) => void (await ctx.query("COPY t1 TO STDOUT")) }]);
     const error = await failure(run(set, { kind: "upgrade", target: "head" }));
