@@ -74,6 +74,12 @@ export interface RunProgress {
   committing?: readonly string[];
   /** An interrupt closes the connection (Neon's driver has no cancel request) instead of cancelling the statement. */
   interruptCloses?: boolean;
+  /**
+   * The last ctx.query that failed in the open transaction. A revision may catch the error and
+   * go on; the transaction is aborted all the same, and the next statement's "current transaction
+   * is aborted" (25P02) is reported as this failure.
+   */
+  failedRead?: LambicError;
 }
 
 /**
@@ -85,7 +91,7 @@ async function commit(sink: Sink, versions: readonly string[], progress: RunProg
   if (progress) progress.committing = [...versions];
   andThen?.();
   await sink.flush();
-  if (progress) Object.assign(progress, { committed: [...versions], outsideTransaction: undefined, committing: undefined });
+  if (progress) Object.assign(progress, { committed: [...versions], outsideTransaction: undefined, committing: undefined, failedRead: undefined });
 }
 
 /** The run was interrupted (Ctrl-C): what that leaves, in words. */
@@ -442,7 +448,14 @@ async function collectStatements(sink: Sink, revision: LoadedRevision, direction
         // Outside a transaction a failing statement would not stop the next one: one at a time.
         if (revision.transactional === false) await sink.flush();
       }
-      return sink.query<Row>(sql, params, origin);
+      try {
+        return await sink.query<Row>(sql, params, origin);
+      } catch (error) {
+        // In a transaction the failure aborts it, whatever the revision does with the error.
+        // Kept for the words of a later "current transaction is aborted" (25P02) should the revision catch it.
+        if (progress && revision.transactional !== false && error instanceof LambicError && error.code !== "INTERRUPTED") progress.failedRead = error;
+        throw error;
+      }
     },
   };
   const fn = direction === "up" ? revision.upgrade : revision.downgrade;

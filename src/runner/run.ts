@@ -264,6 +264,18 @@ export function statementError(error: unknown, statement: QueuedStatement | unde
       { cause: error },
     );
   }
+  if (failure.sqlstate === "25P02" && progress?.failedRead) {
+    // A revision caught its ctx.query's failure and went on: that failure is the cause.
+    const read = progress.failedRead;
+    const reader = read.details.revision;
+    throw new LambicError(
+      read.code,
+      `Revision ${reader} caught the failure of its ctx.query and went on, but a failed statement aborts the transaction, so nothing after it can run (the next statement, in ${where}, got "${failure.message}"). ` +
+        `To read what may not exist, check first (to_regclass('name') IS NOT NULL), or wrap the read in SAVEPOINT and ROLLBACK TO SAVEPOINT (op.execute). The failure: ${read.message}`,
+      { ...read.details, caught: true },
+      { cause: read },
+    );
+  }
   const at = position ? ` at character ${position}` : "";
   const next = origin?.revision
     ? failure.sqlstate === "25001"

@@ -655,6 +655,42 @@ describe.each(["postgres", "neon"] as const)("runner over the %s driver", (drive
     }
   });
 
+  it("names the failed ctx.query, not the next statement, when the revision caught its error and went on", async () => {
+    const set = inlineRevisionSet([
+      ...tableHistory(1),
+      {
+        id: "r0002",
+        revises: "r0001",
+        upgrade: async (op, ctx) => {
+          await ctx.query("SELECT * FROM maybe_missing").catch(() => []);
+          op.createTable("after_read", { id: "int" });
+        },
+      },
+    ]);
+    const error = await failure(run(set, { kind: "upgrade", target: "head" }));
+    expect(error).toMatchObject({ code: "STATEMENT_FAILED", details: { revision: "r0002", statement: "SELECT * FROM maybe_missing", sqlstate: "42P01", caught: true } });
+    expect(error.message).toMatch(/^Revision r0002 caught the failure of its ctx\.query and went on, but a failed statement aborts the transaction, so nothing after it can run \(the next statement, in revision r0002 \(upgrade\), got "current transaction is aborted.*The failure: Revision r0002 \(upgrade\) failed: relation "maybe_missing" does not exist/);
+    expect(await tables()).toEqual([]);
+  });
+
+  it("lets a revision recover from a failed ctx.query with a savepoint", async () => {
+    const set = inlineRevisionSet([
+      ...tableHistory(1),
+      {
+        id: "r0002",
+        revises: "r0001",
+        upgrade: async (op, ctx) => {
+          op.execute("SAVEPOINT maybe");
+          const found = await ctx.query("SELECT * FROM maybe_missing").then(() => true, () => false);
+          op.execute(found ? "RELEASE SAVEPOINT maybe" : "ROLLBACK TO SAVEPOINT maybe");
+          op.createTable("after_read", { id: "int" });
+        },
+      },
+    ]);
+    await run(set, { kind: "upgrade", target: "head" });
+    expect(await tables()).toEqual(["after_read", "t1"]);
+  });
+
   it("refuses a ctx.query of COPY … TO STDOUT before sending it, changing nothing", async () => {
     const set = inlineRevisionSet([...tableHistory(1), { id: "r0002", revises: "r0001", upgrade: async (_op, ctx) => void (await ctx.query("COPY t1 TO STDOUT")) }]);
     const error = await failure(run(set, { kind: "upgrade", target: "head" }));
