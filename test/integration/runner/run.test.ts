@@ -691,6 +691,13 @@ describe.each(["postgres", "neon"] as const)("runner over the %s driver", (drive
     expect(await tables()).toEqual(["after_read", "t1"]);
   });
 
+  it("gives ctx.x exactly the keys given, \"__proto__\" included, and nothing inherited", async () => {
+    let seen: unknown;
+    const set = inlineRevisionSet([{ id: "aaaa0001", revises: null, upgrade: (_op, ctx) => void (seen = { keys: Object.keys(ctx.x), proto: ctx.x["__proto__"], constructor: ctx.x.constructor, toString: ctx.x.toString }) }]);
+    await run(set, { kind: "upgrade", target: "head" }, { x: JSON.parse('{"__proto__": "p", "tag": "t"}') as Record<string, string> });
+    expect(seen).toEqual({ keys: ["__proto__", "tag"], proto: "p", constructor: undefined, toString: undefined });
+  });
+
   it("refuses a ctx.query of COPY … TO STDOUT before sending it, changing nothing", async () => {
     const set = inlineRevisionSet([...tableHistory(1), { id: "r0002", revises: "r0001", upgrade: async (_op, ctx) => void (await ctx.query("COPY t1 TO STDOUT")) }]);
     const error = await failure(run(set, { kind: "upgrade", target: "head" }));
