@@ -387,8 +387,33 @@ function paramsRefusal(params: unknown): string | undefined {
     const value: unknown = params[index];
     if (value === undefined) return `undefined as parameter $${index + 1} (a property that is not there reads as undefined): pass null for SQL NULL`;
     if (typeof value === "function" || typeof value === "symbol") return `a ${typeof value} as parameter $${index + 1}, which cannot be sent: pass a value (null, a number, a bigint, a string, a boolean, a Date, bytes, an array or a JSON object)`;
+    const json = jsonRefusal(value, new Set());
+    if (json) return `parameter $${index + 1}, an object that cannot be sent as JSON (${json}): pass plain JSON data, or JSON.stringify it yourself`;
   }
   return undefined;
+}
+
+/**
+ * Why an object parameter (or one in an array) cannot be rendered as JSON: the drivers would
+ * fail while writing it, in the middle of the protocol, and report a lost connection.
+ */
+function jsonRefusal(value: unknown, seen: Set<unknown>): string | undefined {
+  if (value === null || typeof value !== "object" || value instanceof Date || value instanceof Uint8Array) return undefined;
+  if (Array.isArray(value)) {
+    if (seen.has(value)) return "it contains itself";
+    seen.add(value);
+    for (const item of value) {
+      const refusal = jsonRefusal(item, seen);
+      if (refusal) return refusal;
+    }
+    return undefined;
+  }
+  try {
+    JSON.stringify(value);
+    return undefined;
+  } catch (error) {
+    return (error as Error).message.split("\n")[0];
+  }
 }
 
 /** The first op call or read a revision made after its function had settled. */

@@ -698,6 +698,16 @@ describe.each(["postgres", "neon"] as const)("runner over the %s driver", (drive
     expect(seen).toEqual({ keys: ["__proto__", "tag"], proto: "p", constructor: undefined, toString: undefined });
   });
 
+  it("refuses a ctx.query parameter that cannot be sent as JSON (a circular object) before sending it, instead of losing the connection", async () => {
+    const node: Record<string, unknown> = { name: "a" };
+    node.parent = node;
+    const set = inlineRevisionSet([...tableHistory(1), { id: "r0002", revises: "r0001", upgrade: async (_op, ctx) => void (await ctx.query("SELECT $1::jsonb AS v", [node])) }]);
+    const error = await failure(run(set, { kind: "upgrade", target: "head" }));
+    expect(error).toMatchObject({ code: "INVALID_OPERATION", details: { revision: "r0002" } });
+    expect(error.message).toMatch(/^Revision r0002 \(upgrade\): ctx\.query\(\) was given parameter \$1, an object that cannot be sent as JSON \(Converting circular structure to JSON\): pass plain JSON data/);
+    expect(await tables()).toEqual([]);
+  });
+
   it("refuses a ctx.query of COPY … TO STDOUT before sending it, changing nothing", async () => {
     const set = inlineRevisionSet([...tableHistory(1), { id: "r0002", revises: "r0001", upgrade: async (_op, ctx) => void (await ctx.query("COPY t1 TO STDOUT")) }]);
     const error = await failure(run(set, { kind: "upgrade", target: "head" }));
