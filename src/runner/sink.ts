@@ -74,6 +74,8 @@ export interface Sink {
 
 export interface QueuedStatement {
   readonly text: string;
+  /** A read's parameters (ctx.query); rendered statements have none. */
+  readonly params?: readonly unknown[];
   readonly origin: StatementOrigin;
   readonly result: StatementResult;
 }
@@ -141,7 +143,7 @@ export class ConnectionSink implements Sink {
     if (batch.length === 0) return Promise.resolve(undefined);
     return this.connection
       .pipeline(
-        batch.map((queued) => ({ text: queued.text })),
+        batch.map((queued) => (queued.params ? { text: queued.text, params: queued.params } : { text: queued.text })),
         (index, rows) => {
           const { result } = batch[index]!;
           result.rows = rows;
@@ -158,13 +160,15 @@ export class ConnectionSink implements Sink {
       );
   }
 
+  /**
+   * Queued behind what was queued before it and sent with it, so that it sees exactly that: a
+   * statement queued while it waits (a revision that does not await its read at once) goes after it.
+   */
   async query<Row>(text: string, params: readonly unknown[], origin: StatementOrigin): Promise<Row[]> {
+    const result: StatementResult = { rows: undefined, receivedAt: undefined, onRows: undefined };
+    this.queue.push({ text, params: params.length > 0 ? params : undefined, origin, result });
     await this.flush();
-    try {
-      return await this.connection.query<Row>(text, params);
-    } catch (error) {
-      return this.onFailure(error, { text, origin, result: {} }, failurePosition(error));
-    }
+    return (result.rows ?? []) as Row[];
   }
 }
 

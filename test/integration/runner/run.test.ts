@@ -708,6 +708,26 @@ describe.each(["postgres", "neon"] as const)("runner over the %s driver", (drive
     expect(await tables()).toEqual([]);
   });
 
+  it("runs a ctx.query before the statements the revision queues while the read is pending", async () => {
+    let read: unknown;
+    const set = inlineRevisionSet([
+      {
+        id: "aaaa0001",
+        revises: null,
+        upgrade: async (op, ctx) => {
+          op.createTable("item", { n: "int" });
+          op.bulkInsert("item", [{ n: 1 }]);
+          const pending = ctx.query<{ n: number }>("SELECT count(*)::int AS n FROM item");
+          op.bulkInsert("item", [{ n: 2 }]);
+          const [later] = await ctx.query<{ n: number }>("SELECT count(*)::int AS n FROM item");
+          read = [(await pending)[0]!.n, later!.n];
+        },
+      },
+    ]);
+    await run(set, { kind: "upgrade", target: "head" });
+    expect(read).toEqual([1, 2]);
+  });
+
   it("refuses a ctx.query of COPY … TO STDOUT before sending it, changing nothing", async () => {
     const set = inlineRevisionSet([...tableHistory(1), { id: "r0002", revises: "r0001", upgrade: async (_op, ctx) => void (await ctx.query("COPY t1 TO STDOUT")) }]);
     const error = await failure(run(set, { kind: "upgrade", target: "head" }));
