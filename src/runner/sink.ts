@@ -196,11 +196,12 @@ export class ScriptSink implements Sink {
 
   async flush(): Promise<void> {}
 
-  async query<Row>(_text: string, _params: readonly unknown[], origin: StatementOrigin): Promise<Row[]> {
+  async query<Row>(text: string, _params: readonly unknown[], origin: StatementOrigin): Promise<Row[]> {
+    const statement = String(text).replace(/\s+/g, " ").trim().slice(0, 200);
     throw new LambicError(
       "OFFLINE_QUERY",
-      `Revision ${origin.revision ?? "?"} reads data with ctx.query (${origin.direction ?? ""}), which cannot run while rendering offline SQL: there is no database to read. Run it online, or guard the read with "if (ctx.online)".`,
-      { revision: origin.revision, direction: origin.direction },
+      `Revision ${origin.revision ?? "?"} (${origin.direction === "down" ? "downgrade" : "upgrade"}) reads data with ctx.query (${statement}), which cannot run while rendering offline SQL: there is no database to read. Run it online, or guard the read with "if (ctx.online)".`,
+      { revision: origin.revision, direction: origin.direction, statement },
     );
   }
 
