@@ -159,6 +159,7 @@ export async function emitPlan(sink: Sink, set: RevisionSet, steps: readonly Pla
   const rows = new VersionRows(set.map, startRows);
   // ctx.x without a prototype: a key not given reads undefined ("constructor" too), and "__proto__" is a key like another.
   const x: Record<string, string> = Object.assign(Object.create(null) as Record<string, string>, options.x);
+  const revisionOptions = { x, progress: options.progress };
   const emitted: EmittedStep[] = [];
   let segment: EmittedStep[] = [];
   const historyRun: HistoryRun = { runId: options.runId, actor: options.actor, bundleSha256: set.bundleSha256 ?? null, sourceChecksum: set.sourceChecksum };
@@ -255,7 +256,7 @@ export async function emitPlan(sink: Sink, set: RevisionSet, steps: readonly Pla
     let statements: string[] = [];
     if (revision && step.kind === "revision") {
       try {
-        statements = await collectStatements(sink, revision, step.direction, { ...options, x }, writePendingRows, late);
+        statements = await collectStatements(sink, revision, step.direction, revisionOptions, writePendingRows, late);
       } catch (error) {
         if (!(error instanceof ReadNotRun)) throw error;
         // A dry run: a read sends what the revision queued before it (above), and stops it here.
