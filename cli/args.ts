@@ -145,7 +145,8 @@ export function parseCliArgs(argv: readonly string[]): CliArgs {
     }
     throw new LambicError("USAGE", `${(error as Error).message.replace(/\.$/, "")}. Run "lambic --help" for the commands and options.`, {});
   }
-  const x: Record<string, string> = {};
+  // No prototype: "-x __proto__=v" is a key like another (assigning it to {} would drop it).
+  const x = Object.create(null) as Record<string, string>;
   for (const pair of parsed.values.x ?? []) {
     const eq = pair.indexOf("=");
     if (eq <= 0) throw new LambicError("USAGE", `-x takes key=value, got "${pair}".`, { value: pair });

@@ -261,7 +261,8 @@ function parseX(x: unknown): Record<string, string> {
   if (typeof x !== "object" || x === null || Array.isArray(x)) {
     throw invalid("x", x, `"x" is ${describe(x)}; expected an object of strings like {"data": "true"} (what -x data=true gives on the command line).`);
   }
-  const result: Record<string, string> = {};
+  // No prototype: "__proto__" is a key like another (assigning it to {} would drop it).
+  const result = Object.create(null) as Record<string, string>;
   for (const [key, value] of Object.entries(x)) {
     if (typeof value !== "string") {
       const hint = value !== null && typeof value === "object" ? "a nested value is not one; pass it as a string of JSON" : `write ${JSON.stringify(String(value))}`;

@@ -7,7 +7,8 @@
  * below is a node-postgres "submittable" (the extension point pg-cursor uses) that writes all
  * statements at once and hands each reply to its statement in turn.
  */
-import { Client, neonConfig } from "@neondatabase/serverless";
+import { Client, neonConfig, types } from "@neondatabase/serverless";
+import { parseArrayLiteral } from "./array-literal.ts";
 import {
   type Connection,
   type DriverTarget,
@@ -43,6 +44,28 @@ interface ClientInternals {
   _types?: unknown;
 }
 
+const asText = (text: string) => text;
+const textArray = (text: string) => parseArrayLiteral(text, undefined);
+const utcDate = (text: string) => new Date(text);
+
+/**
+ * Where node-postgres's parsers (pg-types) read a value otherwise than postgres.js, the default
+ * driver, ctx.query gives what postgres.js gives, so that a data migration reads the same rows
+ * through either: numeric[] as strings (pg-types makes floats of them, losing digits, though it
+ * leaves a numeric a string), interval, point and circle as PostgreSQL's text (pg-types makes
+ * objects of them), a date as UTC midnight (pg-types takes the process's time zone).
+ */
+const AS_POSTGRES_JS: Readonly<Record<number, (text: string) => unknown>> = {
+  1231: textArray, // numeric[]
+  1186: asText, // interval
+  1187: textArray, // interval[]
+  600: asText, // point
+  1017: textArray, // point[]
+  718: asText, // circle
+  1082: utcDate, // date
+  1182: (text) => parseArrayLiteral(text, utcDate), // date[]
+};
+
 type QueryResultShape = { rows: Record<string, unknown>[] } | { rows: Record<string, unknown>[] }[];
 
 export async function openNeonConnection(target: DriverTarget): Promise<Connection> {
@@ -55,6 +78,7 @@ export async function openNeonConnection(target: DriverTarget): Promise<Connecti
     connectionString: target.url,
     application_name: target.applicationName,
     connectionTimeoutMillis: target.connectTimeoutSeconds * 1000,
+    types: { getTypeParser: (oid: number, format?: "text" | "binary") => (format !== "binary" && AS_POSTGRES_JS[oid]) || types.getTypeParser(oid, format) },
   });
   if (target.password === "" && !process.env.PGPASSWORD) {
     // Without one, node-postgres fails a password request with an exception no caller can catch

@@ -12,6 +12,7 @@
  * without parameters (all rendered DDL) pipeline fully.
  */
 import postgres from "postgres";
+import { parseArrayLiteral } from "./array-literal.ts";
 import {
   type Connection,
   type DriverTarget,
@@ -68,6 +69,8 @@ export async function openPostgresConnection(target: DriverTarget): Promise<Conn
   } finally {
     clearTimeout(deadline);
   }
+
+  replaceArrayParsers(sql);
 
   let roundTrips = 0;
   /** Queries sent and not settled, oldest first: the first is the one running. */
@@ -179,3 +182,29 @@ function lastResultRows(result: unknown): Record<string, unknown>[] {
   }
   return [...rows];
 }
+
+/** The parts of postgres.js's options that hold its type parsers (filled when it connects). */
+interface ParserOptions {
+  parsers: Record<number, ((text: string) => unknown) & { array?: boolean }>;
+  shared: { typeArrayMap: Record<number, number> };
+}
+
+/**
+ * Replaces postgres.js's array parsers (registered for every array type when it connected) with
+ * one that reads an unquoted NULL element as null; its own yields the string "NULL" (see
+ * array-literal.ts). postgres.js hands an array parser the text after its first character.
+ */
+function replaceArrayParsers(sql: postgres.Sql): void {
+  const { parsers, shared } = (sql as unknown as { options: ParserOptions }).options;
+  for (const [element, array] of Object.entries(shared.typeArrayMap)) {
+    if (parsers[array]?.array !== true) continue;
+    const parseElement = parsers[Number(element)];
+    // Only box[] separates its elements with ";".
+    const delimiter = array === 1020 ? ";" : ",";
+    const parser = (rest: string) => parseArrayLiteral(BOUNDS.test(rest) ? `[${rest}` : `{${rest}`, parseElement, delimiter);
+    parsers[array] = Object.assign(parser, { array: true });
+  }
+}
+
+/** What follows the "[" of an array's bounds ("[0:1]={...}", "[1:2][1:2]={{...}}"). */
+const BOUNDS = /^-?\d+:-?\d+\](\[-?\d+:-?\d+\])*=\{/;

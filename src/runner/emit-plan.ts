@@ -5,7 +5,7 @@ import { clientCopy, copyRefusal, findTransactionControl, transactionControlRefu
 import { describeStep, VersionRows, type PlanStep, type VersionRowChange } from "../revision/plan.ts";
 import { revisionOf, type RevisionSet } from "../revision/revision-set.ts";
 import type { LoadedRevision, RevisionContext, RevisionDirection } from "../revision/types.ts";
-import { joinStatements, type Sink, type StatementOrigin, type StatementResult } from "./sink.ts";
+import { joinStatements, ReadNotRun, type Sink, type StatementOrigin, type StatementResult } from "./sink.ts";
 import {
   CLOCK_STATEMENT,
   historyInsertStatement,
@@ -74,6 +74,12 @@ export interface RunProgress {
   committing?: readonly string[];
   /** An interrupt closes the connection (Neon's driver has no cancel request) instead of cancelling the statement. */
   interruptCloses?: boolean;
+  /**
+   * The last ctx.query that failed in the open transaction. A revision may catch the error and
+   * go on; the transaction is aborted all the same, and the next statement's "current transaction
+   * is aborted" (25P02) is reported as this failure.
+   */
+  failedRead?: LambicError;
 }
 
 /**
@@ -85,7 +91,7 @@ async function commit(sink: Sink, versions: readonly string[], progress: RunProg
   if (progress) progress.committing = [...versions];
   andThen?.();
   await sink.flush();
-  if (progress) Object.assign(progress, { committed: [...versions], outsideTransaction: undefined, committing: undefined });
+  if (progress) Object.assign(progress, { committed: [...versions], outsideTransaction: undefined, committing: undefined, failedRead: undefined });
 }
 
 /** The run was interrupted (Ctrl-C): what that leaves, in words. */
@@ -151,6 +157,9 @@ export function needsSessionLock(set: RevisionSet, steps: readonly PlanStep[], p
  */
 export async function emitPlan(sink: Sink, set: RevisionSet, steps: readonly PlanStep[], startRows: readonly string[], options: EmitOptions): Promise<{ emitted: EmittedStep[]; rows: readonly string[]; closeSegment: () => Promise<void> }> {
   const rows = new VersionRows(set.map, startRows);
+  // ctx.x without a prototype: a key not given reads undefined ("constructor" too), and "__proto__" is a key like another.
+  const x: Record<string, string> = Object.assign(Object.create(null) as Record<string, string>, options.x);
+  const revisionOptions = { x, progress: options.progress };
   const emitted: EmittedStep[] = [];
   let segment: EmittedStep[] = [];
   const historyRun: HistoryRun = { runId: options.runId, actor: options.actor, bundleSha256: set.bundleSha256 ?? null, sourceChecksum: set.sourceChecksum };
@@ -175,6 +184,12 @@ export async function emitPlan(sink: Sink, set: RevisionSet, steps: readonly Pla
       if (i === 0 && expectedDeletes > 0) deleteChecks.push([result, expectedDeletes]);
     });
   };
+  // An op call or read a revision makes after its function settled (a timer or a promise it did
+  // not await): recorded, and the run fails at its next step or commit instead of dropping it.
+  const late: LateCalls = {};
+  const assertNoLateCalls = () => {
+    if (late.call) throw lateCallError(late.call, sink.online, options.progress);
+  };
   // Steps are told as their replies arrive, in order.
   const onStepDone = options.onStepDone;
   const unreported: EmittedStep[] = [];
@@ -184,9 +199,11 @@ export async function emitPlan(sink: Sink, set: RevisionSet, steps: readonly Pla
   };
   /** Writes the version rows and the history rows of the steps since the last commit (once their replies are in). */
   const closeSegment = async () => {
+    assertNoLateCalls();
     if (segment.length === 0) return;
     writePendingRows();
     await sink.flush();
+    assertNoLateCalls();
     for (const [result, expected] of deleteChecks) {
       const removed = Number(result.rows?.[0]?.removed);
       if (removed !== expected) {
@@ -215,6 +232,7 @@ export async function emitPlan(sink: Sink, set: RevisionSet, steps: readonly Pla
       await sink.flush(); // what was sent answers first (its failure, or nothing)
       throw interruptedError(options.progress);
     }
+    assertNoLateCalls();
     const step = steps[index]!;
     const revision = step.kind === "revision" ? revisionOf(set, step.revision) : undefined;
     const direction = step.kind === "revision" ? step.direction : "stamp";
@@ -224,6 +242,7 @@ export async function emitPlan(sink: Sink, set: RevisionSet, steps: readonly Pla
 
     if (!transactional) {
       await closeSegment();
+      assertNoLateCalls();
       await commit(sink, rows.versions, options.progress, origin("control"), () => {
         // Outside a transaction SET LOCAL has ended: the session gets the run's settings (its
         // timeouts too) for the revision's statements.
@@ -232,10 +251,23 @@ export async function emitPlan(sink: Sink, set: RevisionSet, steps: readonly Pla
       });
     }
     if (!sink.online) sink.comment(`Running ${describeStep(step)}`);
-    const statements = revision && step.kind === "revision" ? await collectStatements(sink, revision, step.direction, options, writePendingRows) : [];
+    // From here a non-transactional revision's statements may run (a read sends those before it).
+    if (!transactional && options.progress && revision) options.progress.outsideTransaction = revision.id;
+    let statements: string[] = [];
+    if (revision && step.kind === "revision") {
+      try {
+        statements = await collectStatements(sink, revision, step.direction, revisionOptions, writePendingRows, late);
+      } catch (error) {
+        if (!(error instanceof ReadNotRun)) throw error;
+        // A dry run: a read sends what the revision queued before it (above), and stops it here.
+        statements = error.statements;
+        sink.comment(
+          `revision ${revision.id} reads data here with ctx.query (${error.sql.replace(/\s+/g, " ").trim().slice(0, 200)}); a dry run reads nothing, so what the revision does after the read, which depends on the data, is not shown`,
+        );
+      }
+    }
     let ranOutside: StatementResult | undefined;
     if (!transactional) {
-      if (options.progress && revision) options.progress.outsideTransaction = revision.id;
       // Outside a transaction a failing statement would not stop the next one: one at a time.
       for (const text of statements) {
         ranOutside = sink.statement(text, origin("revision", [text]));
@@ -256,6 +288,7 @@ export async function emitPlan(sink: Sink, set: RevisionSet, steps: readonly Pla
     segment.push(emittedStep);
     if (options.perRevision && index < steps.length - 1) {
       await closeSegment();
+      assertNoLateCalls();
       await commit(sink, rows.versions, options.progress, origin("control"));
       openTransaction(sink, options, origin("control"));
       previousEnd = readClock(origin("control"));
@@ -353,19 +386,93 @@ function refuseTransactionControl(statements: readonly string[]): void {
 }
 
 /**
+ * What is wrong with ctx.query's parameters, if anything. The drivers disagree on undefined
+ * (postgres.js throws, node-postgres sends NULL) and neither can send a function or a symbol, so
+ * these are refused before anything is sent, as bulkInsert refuses them.
+ */
+function paramsRefusal(params: unknown): string | undefined {
+  if (!Array.isArray(params)) return `parameters that are not an array (${typeof params}): pass them as a list, ctx.query(sql, [a, b]) for $1 and $2`;
+  for (let index = 0; index < params.length; index++) {
+    const value: unknown = params[index];
+    if (value === undefined) return `undefined as parameter $${index + 1} (a property that is not there reads as undefined): pass null for SQL NULL`;
+    if (typeof value === "function" || typeof value === "symbol") return `a ${typeof value} as parameter $${index + 1}, which cannot be sent: pass a value (null, a number, a bigint, a string, a boolean, a Date, bytes, an array or a JSON object)`;
+    const json = jsonRefusal(value, new Set());
+    if (json) return `parameter $${index + 1}, an object that cannot be sent as JSON (${json}): pass plain JSON data, or JSON.stringify it yourself`;
+  }
+  return undefined;
+}
+
+/**
+ * Why an object parameter (or one in an array) cannot be rendered as JSON: the drivers would
+ * fail while writing it, in the middle of the protocol, and report a lost connection.
+ */
+function jsonRefusal(value: unknown, seen: Set<unknown>): string | undefined {
+  if (value === null || typeof value !== "object" || value instanceof Date || value instanceof Uint8Array) return undefined;
+  if (Array.isArray(value)) {
+    if (seen.has(value)) return "it contains itself";
+    seen.add(value);
+    for (const item of value) {
+      const refusal = jsonRefusal(item, seen);
+      if (refusal) return refusal;
+    }
+    return undefined;
+  }
+  try {
+    JSON.stringify(value);
+    return undefined;
+  } catch (error) {
+    return (error as Error).message.split("\n")[0];
+  }
+}
+
+/** The first op call or read a revision made after its function had settled. */
+interface LateCalls {
+  call?: { readonly revision: LoadedRevision; readonly direction: RevisionDirection; readonly what: string };
+}
+
+function lateCallError({ revision, direction, what }: NonNullable<LateCalls["call"]>, online: boolean, progress: RunProgress | undefined): LambicError {
+  const fn = direction === "up" ? "upgrade" : "downgrade";
+  return new LambicError(
+    "REVISION_FAILED",
+    `Revision ${revision.id} (${fn}) called ${what} after its ${fn} function had finished (from a timer, or a promise it did not await), so the call cannot be part of its step. ${online ? failureOutcome(progress) : "Nothing was written."} Await every promise in the revision (${revision.source.file}) before it returns, then run again.`,
+    { revision: revision.id, direction, file: revision.source.file, statement: what.slice(0, 200) },
+  );
+}
+
+/**
  * Runs a revision's upgrade or downgrade against an `op` that records statements. A read
  * (`ctx.query`) first sends what was recorded so far, so it sees the revision's own changes.
+ * Once the function has settled its op and ctx refuse: a call made later (from a timer, or a
+ * promise the function did not await) would land in another revision's step or after the
+ * commit, so it is recorded in `late` and fails the run.
  */
-async function collectStatements(sink: Sink, revision: LoadedRevision, direction: RevisionDirection, { x, progress }: Pick<EmitOptions, "x" | "progress">, beforeRead: () => void): Promise<string[]> {
+async function collectStatements(sink: Sink, revision: LoadedRevision, direction: RevisionDirection, { x, progress }: Pick<EmitOptions, "x" | "progress">, beforeRead: () => void, late: LateCalls): Promise<string[]> {
   let statements: string[] = [];
+  let settled = false;
   const origin: StatementOrigin = { purpose: "revision", revision: revision.id, direction };
-  const op = createOperations((statement) => statements.push(statement));
+  const lateCall = (what: string): LambicError => {
+    late.call ??= { revision, direction, what };
+    return lateCallError(late.call, sink.online, progress);
+  };
+  const op = createOperations((statement) => {
+    if (settled) lateCall(`op (${statement.replace(/\s+/g, " ").trim().slice(0, 200)})`);
+    else statements.push(statement);
+  });
   const ctx: RevisionContext = {
     x,
     online: sink.online,
     revision: revision.id,
     direction,
     query: async <Row>(sql: string, params: readonly unknown[] = []) => {
+      if (settled) throw lateCall(`ctx.query(${JSON.stringify(String(sql).slice(0, 200))})`);
+      const refusal = paramsRefusal(params);
+      if (refusal) {
+        throw new LambicError(
+          "INVALID_OPERATION",
+          `Revision ${revision.id} (${direction === "up" ? "upgrade" : "downgrade"}): ctx.query() was given ${refusal}, for: ${String(sql).slice(0, 200)}.${sink.online ? ` ${failureOutcome(progress)}` : ""}`,
+          { revision: revision.id, direction, statement: String(sql).slice(0, 200) },
+        );
+      }
       const copy = typeof sql === "string" ? clientCopy(sql) : undefined;
       if (copy) throw new LambicError("INVALID_OPERATION", `ctx.query(): the statement ${copyRefusal(copy)}${sink.online ? ` ${failureOutcome(progress)}` : ""}`, { revision: revision.id, statement: sql.slice(0, 200) });
       const control = revision.transactional !== false && typeof sql === "string" ? findTransactionControl(sql) : undefined;
@@ -373,9 +480,21 @@ async function collectStatements(sink: Sink, revision: LoadedRevision, direction
       if (revision.transactional !== false) refuseTransactionControl(statements);
       // What the run wrote so far, the version rows included, is what the read sees.
       beforeRead();
-      for (const text of statements) sink.statement(text, origin);
+      const queued = statements;
       statements = [];
-      return sink.query<Row>(sql, params, origin);
+      for (const text of queued) {
+        sink.statement(text, origin);
+        // Outside a transaction a failing statement would not stop the next one: one at a time.
+        if (revision.transactional === false) await sink.flush();
+      }
+      try {
+        return await sink.query<Row>(sql, params, origin);
+      } catch (error) {
+        // In a transaction the failure aborts it, whatever the revision does with the error.
+        // Kept for the words of a later "current transaction is aborted" (25P02) should the revision catch it.
+        if (progress && revision.transactional !== false && error instanceof LambicError && error.code !== "INTERRUPTED") progress.failedRead = error;
+        throw error;
+      }
     },
   };
   const fn = direction === "up" ? revision.upgrade : revision.downgrade;
@@ -390,6 +509,8 @@ async function collectStatements(sink: Sink, revision: LoadedRevision, direction
     await fn(op, ctx);
     if (revision.transactional !== false) refuseTransactionControl(statements);
   } catch (error) {
+    settled = true;
+    if (error instanceof ReadNotRun) throw Object.assign(error, { statements });
     if (error instanceof LambicError) {
       if (error.details.revision !== undefined) throw error;
       // An op refused its arguments (a name too long, a NUL): say in which revision, and online
@@ -408,5 +529,6 @@ async function collectStatements(sink: Sink, revision: LoadedRevision, direction
       { cause: error },
     );
   }
+  settled = true;
   return statements;
 }

@@ -7,7 +7,7 @@ import { isNode } from "../revision/revision-map.ts";
 import type { RevisionSet } from "../revision/revision-set.ts";
 import type { RevisionDirection } from "../revision/types.ts";
 import { emitPlan, failureOutcome, interruptedError, needsSessionLock, openTransaction, type EmittedStep, type RunProgress } from "./emit-plan.ts";
-import { ConnectionSink, locatePart, ScriptSink, type QueuedStatement, type Sink, type StatementResult } from "./sink.ts";
+import { ConnectionSink, DryRunSink, locatePart, ScriptSink, type QueuedStatement, type Sink, type StatementResult } from "./sink.ts";
 import {
   createVersionTableStatements,
   historyInsertStatement,
@@ -264,6 +264,18 @@ export function statementError(error: unknown, statement: QueuedStatement | unde
       { cause: error },
     );
   }
+  if (failure.sqlstate === "25P02" && progress?.failedRead) {
+    // A revision caught its ctx.query's failure and went on: that failure is the cause.
+    const read = progress.failedRead;
+    const reader = read.details.revision;
+    throw new LambicError(
+      read.code,
+      `Revision ${reader} caught the failure of its ctx.query and went on, but a failed statement aborts the transaction, so nothing after it can run (the next statement, in ${where}, got "${failure.message}"). ` +
+        `To read what may not exist, check first (to_regclass('name') IS NOT NULL), or wrap the read in SAVEPOINT and ROLLBACK TO SAVEPOINT (op.execute). The failure: ${read.message}`,
+      { ...read.details, caught: true },
+      { cause: read },
+    );
+  }
   const at = position ? ` at character ${position}` : "";
   const next = origin?.revision
     ? failure.sqlstate === "25001"
@@ -508,7 +520,7 @@ export async function dryRunMigration(connection: Connection, set: RevisionSet, 
   const state = await readCurrent(connection, set, options);
   const changed = command.kind === "stamp" ? [] : await readChanged(connection, set, state.versions, options);
   if (changed.length > 0 && !options.allowChanged) throw checksumError(changed);
-  const { script, steps, to } = await renderScript(set, command, state.versions, options);
+  const { script, steps, to } = await renderScript(set, command, state.versions, options, new DryRunSink());
   if (!connection.capabilities.sessionLocks && needsSessionLock(set, steps, options.perRevision ?? false)) throw sessionLockUnavailable();
   return { from: state.versions, to, steps, script, changed };
 }
@@ -522,9 +534,8 @@ export interface ScriptOptions extends Omit<RunOptions, "onStep" | "allowChanged
  * The offline script of a plan: a header, the version-table DDL, then the same statements an
  * online run sends, for `psql -v ON_ERROR_STOP=1 -f`.
  */
-export async function renderScript(set: RevisionSet, command: MigrationCommand, startRows: readonly string[], options: ScriptOptions): Promise<{ script: string; steps: readonly PlanStep[]; to: readonly string[] }> {
+export async function renderScript(set: RevisionSet, command: MigrationCommand, startRows: readonly string[], options: ScriptOptions, sink = new ScriptSink()): Promise<{ script: string; steps: readonly PlanStep[]; to: readonly string[] }> {
   const names = versionTableNames(options);
-  const sink = new ScriptSink();
   const steps = planFor(set, startRows, command);
   const sessionLock = needsSessionLock(set, steps, options.perRevision ?? false);
   sink.comment(`lambic offline SQL: ${command.kind} ${options.range} (database "${set.database}"${options.searchPath !== undefined ? `, tenant schema "${options.searchPath}"` : ""})`);

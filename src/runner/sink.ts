@@ -74,6 +74,8 @@ export interface Sink {
 
 export interface QueuedStatement {
   readonly text: string;
+  /** A read's parameters (ctx.query); rendered statements have none. */
+  readonly params?: readonly unknown[];
   readonly origin: StatementOrigin;
   readonly result: StatementResult;
 }
@@ -141,7 +143,7 @@ export class ConnectionSink implements Sink {
     if (batch.length === 0) return Promise.resolve(undefined);
     return this.connection
       .pipeline(
-        batch.map((queued) => ({ text: queued.text })),
+        batch.map((queued) => (queued.params ? { text: queued.text, params: queued.params } : { text: queued.text })),
         (index, rows) => {
           const { result } = batch[index]!;
           result.rows = rows;
@@ -158,13 +160,15 @@ export class ConnectionSink implements Sink {
       );
   }
 
+  /**
+   * Queued behind what was queued before it and sent with it, so that it sees exactly that: a
+   * statement queued while it waits (a revision that does not await its read at once) goes after it.
+   */
   async query<Row>(text: string, params: readonly unknown[], origin: StatementOrigin): Promise<Row[]> {
+    const result: StatementResult = { rows: undefined, receivedAt: undefined, onRows: undefined };
+    this.queue.push({ text, params: params.length > 0 ? params : undefined, origin, result });
     await this.flush();
-    try {
-      return await this.connection.query<Row>(text, params);
-    } catch (error) {
-      return this.onFailure(error, { text, origin, result: {} }, failurePosition(error));
-    }
+    return (result.rows ?? []) as Row[];
   }
 }
 
@@ -192,15 +196,37 @@ export class ScriptSink implements Sink {
 
   async flush(): Promise<void> {}
 
-  async query<Row>(_text: string, _params: readonly unknown[], origin: StatementOrigin): Promise<Row[]> {
+  async query<Row>(text: string, _params: readonly unknown[], origin: StatementOrigin): Promise<Row[]> {
+    const statement = String(text).replace(/\s+/g, " ").trim().slice(0, 200);
     throw new LambicError(
       "OFFLINE_QUERY",
-      `Revision ${origin.revision ?? "?"} reads data with ctx.query (${origin.direction ?? ""}), which cannot run while rendering offline SQL: there is no database to read. Run it online, or guard the read with "if (ctx.online)".`,
-      { revision: origin.revision, direction: origin.direction },
+      `Revision ${origin.revision ?? "?"} (${origin.direction === "down" ? "downgrade" : "upgrade"}) reads data with ctx.query (${statement}), which cannot run while rendering offline SQL: there is no database to read. Run it online, or guard the read with "if (ctx.online)".`,
+      { revision: origin.revision, direction: origin.direction, statement },
     );
   }
 
   toString(): string {
     return `${this.lines.join("\n").trimEnd()}\n`;
+  }
+}
+
+/**
+ * A revision's read in a dry run: there is a database, but the plan has not run on it, so the
+ * read cannot see what the revisions before it would have done. The revision stops there and
+ * the script says so, instead of the dry run refusing a plan the run would accept.
+ */
+export class ReadNotRun extends Error {
+  override readonly name = "ReadNotRun";
+  /** What the revision queued after its last read and before this one. */
+  statements: string[] = [];
+  constructor(readonly sql: string) {
+    super("a dry run does not run reads");
+  }
+}
+
+/** The script of a dry run (--dry-run, "dryRun": true): as offline, but a read stops its revision (ReadNotRun). */
+export class DryRunSink extends ScriptSink {
+  override async query<Row>(text: string): Promise<Row[]> {
+    throw new ReadNotRun(String(text));
   }
 }

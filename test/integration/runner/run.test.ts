@@ -5,7 +5,7 @@ import { openConnection, type Connection, type OpenOptions } from "../../../src/
 import { LambicError } from "../../../src/errors.ts";
 import type { RevisionSet } from "../../../src/revision/revision-set.ts";
 import { sqlMigration } from "../../../src/revision/sql-revision.ts";
-import { checkDatabase, readCurrent, repairChecksums, runMigration, type MigrationCommand, type RunOptions } from "../../../src/runner/run.ts";
+import { checkDatabase, dryRunMigration, readCurrent, repairChecksums, runMigration, type MigrationCommand, type RunOptions } from "../../../src/runner/run.ts";
 import { createTestDatabase, type TestDatabase } from "../../support/database.ts";
 import { inlineRevisionSet, tableHistory } from "../../support/revisions.ts";
 import { schemaSnapshot } from "../../support/schema-snapshot.ts";
@@ -554,6 +554,180 @@ describe.each(["postgres", "neon"] as const)("runner over the %s driver", (drive
     expect(await sql`SELECT total, tag FROM summary`).toEqual([{ total: 3, tag: "from-x" }]);
   });
 
+  it("reads the NULL elements of an array as null with ctx.query, not the string \"NULL\"", async () => {
+    let read: unknown;
+    const set = inlineRevisionSet([
+      {
+        id: "aaaa0001",
+        revises: null,
+        upgrade: async (_op, ctx) => {
+          read = await ctx.query("SELECT ARRAY['a', NULL, 'NULL']::text[] AS texts, ARRAY[1, NULL]::int[] AS ints, '{{1,NULL},{3,4}}'::int[] AS nested, '[0:1]={5,6}'::int[] AS bounded");
+        },
+      },
+    ]);
+    await run(set, { kind: "upgrade", target: "head" });
+    expect(read).toEqual([{ texts: ["a", null, "NULL"], ints: [1, null], nested: [[1, null], [3, 4]], bounded: [5, 6] }]);
+  });
+
+  it("refuses an undefined ctx.query parameter before sending it, naming the revision and the parameter", async () => {
+    const row: { id?: number } = {};
+    const set = inlineRevisionSet([...tableHistory(1), { id: "r0002", revises: "r0001", upgrade: async (_op, ctx) => void (await ctx.query("SELECT * FROM t1 WHERE id = $1", [row.id])) }]);
+    const error = await failure(run(set, { kind: "upgrade", target: "head" }));
+    expect(error).toMatchObject({ code: "INVALID_OPERATION", details: { revision: "r0002", direction: "up" } });
+    expect(error.message).toBe(
+      "Revision r0002 (upgrade): ctx.query() was given undefined as parameter $1 (a property that is not there reads as undefined): pass null for SQL NULL, for: SELECT * FROM t1 WHERE id = $1. The run was rolled back: the database is as it was before.",
+    );
+    expect(await tables()).toEqual([]);
+  });
+
+  it("dry-runs a revision that reads data with ctx.query: the script shows what it queued before the read and marks the read, changing nothing", async () => {
+    const set = inlineRevisionSet([
+      ...tableHistory(1),
+      {
+        id: "r0002",
+        revises: "r0001",
+        upgrade: async (op, ctx) => {
+          op.createTable("before_read", { id: "int" });
+          const rows = await ctx.query<{ n: number }>("SELECT count(*)::int AS n FROM t1");
+          op.createTable(`after_read_${rows[0]!.n}`, { id: "int" });
+        },
+      },
+      { id: "r0003", revises: "r0002", upgrade: (op) => op.createTable("t3", { id: "int" }) },
+    ]);
+    await run(set, { kind: "upgrade", target: "r0001" });
+    const connection = await connect();
+    const plan = await dryRunMigration(connection, set, { kind: "upgrade", target: "head" }, { ...baseOptions(), generatedAt: new Date(), range: "head" });
+    expect(plan).toMatchObject({ from: ["r0001"], to: ["r0003"] });
+    expect(plan.script).toContain(
+      'CREATE TABLE "before_read" (\n    "id" int\n);\n\n-- revision r0002 reads data here with ctx.query (SELECT count(*)::int AS n FROM t1); a dry run reads nothing, so what the revision does after the read, which depends on the data, is not shown\n',
+    );
+    expect(plan.script).not.toContain("after_read");
+    expect(plan.script).toContain('CREATE TABLE "t3"');
+    expect(await versions()).toEqual(["r0001"]);
+    expect(await tables()).toEqual(["t1"]);
+    expect((await sql`SELECT count(*)::int AS n FROM lambic_history`)[0]!.n).toBe(1);
+  });
+
+  it("runs a non-transactional revision's statements before its ctx.query one at a time, stopping at the first failure and saying what stays", async () => {
+    const set = inlineRevisionSet([
+      ...tableHistory(1),
+      {
+        id: "r0002",
+        revises: "r0001",
+        transactional: false,
+        upgrade: async (op, ctx) => {
+          op.execute("CREATE TABLE nt1 (id int)");
+          op.execute("SELECT 1/0");
+          op.execute("CREATE TABLE nt2 (id int)");
+          await ctx.query("SELECT 1");
+        },
+      },
+    ]);
+    const error = await failure(run(set, { kind: "upgrade", target: "head" }));
+    expect(error).toMatchObject({ code: "STATEMENT_FAILED", details: { revision: "r0002", statement: "SELECT 1/0" } });
+    expect(error.message).toContain("Revision r0002 runs outside a transaction, so what it did before the failure stays, but its version row was not written: the version table says r0001.");
+    expect(await tables()).toEqual(["nt1", "t1"]);
+    expect(await versions()).toEqual(["r0001"]);
+  });
+
+  async function readInRevision(statement: string): Promise<unknown> {
+    let read: unknown;
+    await run(inlineRevisionSet([{ id: "aaaa0001", revises: null, upgrade: async (_op, ctx) => void (read = await ctx.query(statement)) }]), { kind: "upgrade", target: "head" });
+    return read;
+  }
+
+  it("reads a numeric[] through ctx.query as exact strings, as it reads a numeric", async () => {
+    const read = await readInRevision("SELECT 0.1000000000000000055::numeric AS one, ARRAY[0.1000000000000000055, 12345678901234567890.5, NULL]::numeric[] AS many");
+    expect(read).toEqual([{ one: "0.1000000000000000055", many: ["0.1000000000000000055", "12345678901234567890.5", null] }]);
+  });
+
+  it("reads interval, point and circle through ctx.query as PostgreSQL's text, and a date as UTC midnight whatever the process's time zone", async () => {
+    const zone = process.env.TZ;
+    process.env.TZ = "America/New_York";
+    try {
+      const read = await readInRevision("SELECT '1 day 02:00'::interval AS span, ARRAY['1 day'::interval] AS spans, '(1,2)'::point AS at, ARRAY['(1,2)'::point] AS ats, '<(1,2),3>'::circle AS round, '2024-01-02'::date AS day, ARRAY['2024-01-02'::date] AS days");
+      expect(read).toEqual([
+        { span: "1 day 02:00:00", spans: ["1 day"], at: "(1,2)", ats: ["(1,2)"], round: "<(1,2),3>", day: new Date("2024-01-02T00:00:00Z"), days: [new Date("2024-01-02T00:00:00Z")] },
+      ]);
+    } finally {
+      if (zone === undefined) delete process.env.TZ;
+      else process.env.TZ = zone;
+    }
+  });
+
+  it("names the failed ctx.query, not the next statement, when the revision caught its error and went on", async () => {
+    const set = inlineRevisionSet([
+      ...tableHistory(1),
+      {
+        id: "r0002",
+        revises: "r0001",
+        upgrade: async (op, ctx) => {
+          await ctx.query("SELECT * FROM maybe_missing").catch(() => []);
+          op.createTable("after_read", { id: "int" });
+        },
+      },
+    ]);
+    const error = await failure(run(set, { kind: "upgrade", target: "head" }));
+    expect(error).toMatchObject({ code: "STATEMENT_FAILED", details: { revision: "r0002", statement: "SELECT * FROM maybe_missing", sqlstate: "42P01", caught: true } });
+    expect(error.message).toMatch(/^Revision r0002 caught the failure of its ctx\.query and went on, but a failed statement aborts the transaction, so nothing after it can run \(the next statement, in revision r0002 \(upgrade\), got "current transaction is aborted.*The failure: Revision r0002 \(upgrade\) failed: relation "maybe_missing" does not exist/);
+    expect(await tables()).toEqual([]);
+  });
+
+  it("lets a revision recover from a failed ctx.query with a savepoint", async () => {
+    const set = inlineRevisionSet([
+      ...tableHistory(1),
+      {
+        id: "r0002",
+        revises: "r0001",
+        upgrade: async (op, ctx) => {
+          op.execute("SAVEPOINT maybe");
+          const found = await ctx.query("SELECT * FROM maybe_missing").then(() => true, () => false);
+          op.execute(found ? "RELEASE SAVEPOINT maybe" : "ROLLBACK TO SAVEPOINT maybe");
+          op.createTable("after_read", { id: "int" });
+        },
+      },
+    ]);
+    await run(set, { kind: "upgrade", target: "head" });
+    expect(await tables()).toEqual(["after_read", "t1"]);
+  });
+
+  it("gives ctx.x exactly the keys given, \"__proto__\" included, and nothing inherited", async () => {
+    let seen: unknown;
+    const set = inlineRevisionSet([{ id: "aaaa0001", revises: null, upgrade: (_op, ctx) => void (seen = { keys: Object.keys(ctx.x), proto: ctx.x["__proto__"], constructor: ctx.x.constructor, toString: ctx.x.toString }) }]);
+    await run(set, { kind: "upgrade", target: "head" }, { x: JSON.parse('{"__proto__": "p", "tag": "t"}') as Record<string, string> });
+    expect(seen).toEqual({ keys: ["__proto__", "tag"], proto: "p", constructor: undefined, toString: undefined });
+  });
+
+  it("refuses a ctx.query parameter that cannot be sent as JSON (a circular object) before sending it, instead of losing the connection", async () => {
+    const node: Record<string, unknown> = { name: "a" };
+    node.parent = node;
+    const set = inlineRevisionSet([...tableHistory(1), { id: "r0002", revises: "r0001", upgrade: async (_op, ctx) => void (await ctx.query("SELECT $1::jsonb AS v", [node])) }]);
+    const error = await failure(run(set, { kind: "upgrade", target: "head" }));
+    expect(error).toMatchObject({ code: "INVALID_OPERATION", details: { revision: "r0002" } });
+    expect(error.message).toMatch(/^Revision r0002 \(upgrade\): ctx\.query\(\) was given parameter \$1, an object that cannot be sent as JSON \(Converting circular structure to JSON\): pass plain JSON data/);
+    expect(await tables()).toEqual([]);
+  });
+
+  it("runs a ctx.query before the statements the revision queues while the read is pending", async () => {
+    let read: unknown;
+    const set = inlineRevisionSet([
+      {
+        id: "aaaa0001",
+        revises: null,
+        upgrade: async (op, ctx) => {
+          op.createTable("item", { n: "int" });
+          op.bulkInsert("item", [{ n: 1 }]);
+          const pending = ctx.query<{ n: number }>("SELECT count(*)::int AS n FROM item");
+          op.bulkInsert("item", [{ n: 2 }]);
+          const [later] = await ctx.query<{ n: number }>("SELECT count(*)::int AS n FROM item");
+          read = [(await pending)[0]!.n, later!.n];
+        },
+      },
+    ]);
+    await run(set, { kind: "upgrade", target: "head" });
+    expect(read).toEqual([1, 2]);
+  });
+
   it("refuses a ctx.query of COPY … TO STDOUT before sending it, changing nothing", async () => {
     const set = inlineRevisionSet([...tableHistory(1), { id: "r0002", revises: "r0001", upgrade: async (_op, ctx) => void (await ctx.query("COPY t1 TO STDOUT")) }]);
     const error = await failure(run(set, { kind: "upgrade", target: "head" }));
@@ -618,6 +792,19 @@ describe.each(["postgres", "neon"] as const)("runner over the %s driver", (drive
     expect(error.code).toBe("REVISION_FAILED");
     expect(error.message).toContain("r0002");
     expect(error.message).toContain("boom");
+    expect(await tables()).toEqual([]);
+  });
+
+  it("fails the run, changing nothing, when a revision calls an op after its upgrade returned (a timer it did not await)", async () => {
+    const set = inlineRevisionSet([
+      ...tableHistory(1),
+      { id: "r0002", revises: "r0001", upgrade: (op) => void setTimeout(() => op.createTable("late", { id: "int" }), 10) },
+      { id: "r0003", revises: "r0002", upgrade: (op) => op.execute("SELECT pg_sleep(0.3)") },
+    ]);
+    const error = await failure(run(set, { kind: "upgrade", target: "head" }));
+    expect(error).toMatchObject({ code: "REVISION_FAILED", details: { revision: "r0002", direction: "up" } });
+    expect(error.message).toContain('Revision r0002 (upgrade) called op (CREATE TABLE "late"');
+    expect(error.message).toContain("The run was rolled back: the database is as it was before. Await every promise in the revision");
     expect(await tables()).toEqual([]);
   });
 

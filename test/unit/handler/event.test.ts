@@ -182,6 +182,13 @@ describe("huge strings in an event", () => {
     }
   });
 
+  it("keeps an x key named __proto__ and gives x nothing inherited", () => {
+    const event = parseEvent(JSON.parse('{"command": "upgrade", "target": "head", "x": {"__proto__": "p"}}'), defaults) as { x: Record<string, string> };
+    expect(Object.keys(event.x)).toEqual(["__proto__"]);
+    expect(event.x["__proto__"]).toBe("p");
+    expect(event.x.constructor).toBeUndefined();
+  });
+
   it("says a nested x value must be a string of JSON", () => {
     expect(rejects({ command: "upgrade", target: "head", x: { a: { b: 1 } } }).message).toContain("a nested value is not one; pass it as a string of JSON");
   });
