@@ -539,8 +539,11 @@ async function current(context: Context, set: RevisionSet): Promise<Output> {
   const connection = await connect(context);
   try {
     const state = await runner.readCurrent(connection, set, context.database);
-    const line = (id: string) => (context.args.options.verbose ? verboseEntry(set, id) : currentLine(set.map.node(id)));
-    const text = state.heads.map((id) => `${line(id)}${state.versions.includes(id) ? "" : " (implied by dependencies)"}`).join("\n");
+    const line = (id: string) => {
+      const note = state.versions.includes(id) ? "" : " (implied by dependencies)";
+      return context.args.options.verbose ? revisionEntry(set.map.node(id), set.revisions.get(id)?.source.file, false, note) : `${currentLine(set.map.node(id))}${note}`;
+    };
+    const text = state.heads.map(line).join("\n");
     return { json: { versions: state.versions, heads: effectiveHeads(set.map, state.versions) }, text: text || "(no versions: the database is at base)" };
   } finally {
     await connection.close();

@@ -384,6 +384,15 @@ describe("database commands", () => {
     expect(lambic(dir, ["current"], env()).stdout.trim()).toBe("8a5d0e6f7c97 (head)");
   });
 
+  it("current --verbose puts (implied by dependencies) on the Rev: line of the revision it is about", () => {
+    writeFileSync(join(dir, "revisions/main/2026_03_01_0000_d0d000000001_dep.sql"), "-- revision: d0d000000001\n-- depends-on: 3b9e5f1a2d42\n-- message: needs 3b9e\n-- +up\nSELECT 1;\n-- +down\nSELECT 1;\n");
+    lambic(dir, ["upgrade", "d0d000000001"], env());
+    expect(lambic(dir, ["current"], env()).stdout.trim()).toBe("d0d000000001 (head)\n3b9e5f1a2d42 (branchpoint) (implied by dependencies)");
+    const verbose = lambic(dir, ["current", "--verbose"], env()).stdout;
+    expect(verbose).toContain("Rev: 3b9e5f1a2d42 (branchpoint) (implied by dependencies)\nParent: 2a7d4e8f0c31\n");
+    expect(verbose.trimEnd()).toMatch(/\n    create orders and order lines$/);
+  });
+
   it("check exits 1 with the pending list, then 0 at head", () => {
     lambic(dir, ["upgrade", "3b9e5f1a2d42"], env());
     const behind = lambic(dir, ["--json", "check"], env());
