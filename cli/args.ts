@@ -9,7 +9,7 @@ Graph (no database needed):
   bases                              the base revisions
   branches [--verbose]               the branch points
   history [-r A:B] [--verbose]       revisions, newest first
-  show REV                           one revision in detail
+  show REV                           one revision in detail (show current: the database's)
   revision -m MSG [--head H] [--splice] [--branch-label L] [--depends-on D]... [--rev-id ID] [--sql]
   merge -m MSG REV...                a revision that merges REVs (or "heads")
 

@@ -208,7 +208,7 @@ function describeRevision(set: RevisionSet, node: RevisionNode) {
 
 async function history(context: Context, set: RevisionSet): Promise<Output> {
   const range = context.args.options["rev-range"];
-  const nodes = planHistory(set.map, range, rangeMentionsCurrent(range) ? await currentVersions(context, set) : []);
+  const nodes = planHistory(set.map, range, rangeMentionsCurrent(range) ? await currentVersions(context, set, `"current" in a history range`) : []);
   const verbose = context.args.options.verbose;
   return {
     json: { revisions: nodes.map((n) => describeRevision(set, n)) },
@@ -216,10 +216,10 @@ async function history(context: Context, set: RevisionSet): Promise<Output> {
   };
 }
 
-/** The database's version rows (one database; a tenant database has one set per tenant). */
-async function currentVersions(context: Context, set: RevisionSet): Promise<readonly string[]> {
+/** The database's version rows (one database; a tenant database has one set per tenant). `what` names the use, for the refusal. */
+async function currentVersions(context: Context, set: RevisionSet, what: string): Promise<readonly string[]> {
   if (context.database.tenants !== undefined) {
-    throw new LambicError("USAGE", `"current" in a history range reads one version table, and database "${context.database.name}" has one per tenant: name the revisions instead (lambic current --all-tenants lists them).`, { range: context.args.options["rev-range"] });
+    throw new LambicError("USAGE", `${what} reads one version table, and database "${context.database.name}" has one per tenant: name the revisions instead (lambic current --all-tenants lists them).`, { range: context.args.options["rev-range"] });
   }
   const runner = await import("../src/runner/run.ts");
   const connection = await connect(context);
@@ -230,8 +230,14 @@ async function currentVersions(context: Context, set: RevisionSet): Promise<read
   }
 }
 
-function show(context: Context, set: RevisionSet): Output {
+async function show(context: Context, set: RevisionSet): Promise<Output> {
   const target = requirePositional(context.args, "a revision");
+  if (target === "current") {
+    // As `alembic show current`: the revisions of the database's version rows (none at base).
+    const versions = await currentVersions(context, set, `"show current"`);
+    const nodes = versions.map((id) => set.map.node(id));
+    return { json: { revisions: nodes.map((n) => describeRevision(set, n)) }, text: nodes.map((n) => revisionEntry(n, set.revisions.get(n.id)?.source.file)).join("\n") || "(no versions: the database is at base)" };
+  }
   const nodes = set.map.getRevisions(target).filter(isNode);
   if (nodes.length === 0) throw new LambicError("REVISION_NOT_FOUND", `"${target}" names no revision (it is the base).`, { target });
   return { json: { revisions: nodes.map((n) => describeRevision(set, n)) }, text: nodes.map((n) => revisionEntry(n, set.revisions.get(n.id)?.source.file)).join("\n") };

@@ -393,6 +393,13 @@ describe("database commands", () => {
     expect(verbose.trimEnd()).toMatch(/\n    create orders and order lines$/);
   });
 
+  it("show current shows the revisions of the database's version rows, as alembic show current does", () => {
+    expect(lambic(dir, ["--json", "show", "current"], env()).json).toEqual({ revisions: [] });
+    lambic(dir, ["upgrade", "6e3b8c4d5a75"], env());
+    expect(lambic(dir, ["--json", "show", "current"], env()).json.revisions.map((r: { id: string }) => r.id)).toEqual(["6e3b8c4d5a75"]);
+    expect(lambic(dir, ["show", "current"], env()).stdout).toMatch(/^Rev: 6e3b8c4d5a75\nParent: 3b9e5f1a2d42\n/);
+  });
+
   it("check exits 1 with the pending list, then 0 at head", () => {
     lambic(dir, ["upgrade", "3b9e5f1a2d42"], env());
     const behind = lambic(dir, ["--json", "check"], env());
