@@ -207,12 +207,15 @@ function describeRevision(set: RevisionSet, node: RevisionNode) {
 }
 
 async function history(context: Context, set: RevisionSet): Promise<Output> {
-  const range = context.args.options["rev-range"];
-  const nodes = planHistory(set.map, range, rangeMentionsCurrent(range) ? await currentVersions(context, set, `"current" in a history range`) : []);
-  const verbose = context.args.options.verbose;
+  const { "rev-range": range, verbose, "indicate-current": indicate } = context.args.options;
+  const mentionsCurrent = rangeMentionsCurrent(range);
+  const versions = mentionsCurrent || indicate ? await currentVersions(context, set, mentionsCurrent ? `"current" in a history range` : "history --indicate-current") : [];
+  const nodes = planHistory(set.map, range, versions);
+  // -i marks the revisions of the version rows, as Alembic's `history -i` does (not those implied by dependencies).
+  const current = (n: RevisionNode) => indicate === true && versions.includes(n.id);
   return {
-    json: { revisions: nodes.map((n) => describeRevision(set, n)) },
-    text: nodes.map((n) => (verbose ? revisionEntry(n, set.revisions.get(n.id)?.source.file) : historyLine(n))).join("\n"),
+    json: { revisions: nodes.map((n) => (indicate ? { ...describeRevision(set, n), current: current(n) } : describeRevision(set, n))) },
+    text: nodes.map((n) => (verbose ? revisionEntry(n, set.revisions.get(n.id)?.source.file, current(n)) : historyLine(n, current(n)))).join("\n"),
   };
 }
 

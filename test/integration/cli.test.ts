@@ -484,6 +484,13 @@ describe("database commands", () => {
     expect(ids(":current")).toEqual(["3b9e5f1a2d42", "2a7d4e8f0c31", "1f3a9c2e7b10"]);
   });
 
+  it("history -i marks the revisions of the version rows (current), as alembic history -i does", () => {
+    lambic(dir, ["upgrade", "6e3b8c4d5a75"], env());
+    expect(lambic(dir, ["history", "-i", "-r", "3b9e5f1a2d42:"], env()).stdout).toContain("3b9e5f1a2d42 -> 6e3b8c4d5a75 (current), ");
+    const { revisions } = lambic(dir, ["--json", "history", "--indicate-current"], env()).json;
+    expect(revisions.filter((r: { current: boolean }) => r.current).map((r: { id: string }) => r.id)).toEqual(["6e3b8c4d5a75"]);
+  });
+
   it("passes -x key=value to revisions as ctx.x", async () => {
     writeFileSync(
       join(dir, "revisions/main/2026_03_01_0000_dada00000001_x.ts"),
