@@ -741,8 +741,9 @@ export class RevisionMap {
       let matches = [...this.keys.keys()].filter((key) => key.length > 3 && key.startsWith(resolvedId));
       if (branchRev) matches = [...this.filterForLineage(matches, checkBranch!)];
       if (matches.length === 0) {
-        const hint = resolvedId.length < 4 ? " A partial id needs at least four characters." : " Check the id (lambic history lists them).";
-        throw new LambicError("REVISION_NOT_FOUND", `No revision or branch label "${resolvedId}".${hint}`, { argument: resolvedId });
+        // Alembic adds "please ensure at least four characters" for a short one, but a prefix of any
+        // length resolves (only ids of four characters or more are matched by prefix): no such hint.
+        throw new LambicError("REVISION_NOT_FOUND", `No revision or branch label "${resolvedId}". Check the id (lambic history lists them).`, { argument: resolvedId });
       }
       if (matches.length > 1) {
         throw new LambicError(

@@ -149,10 +149,14 @@ describe("targets", () => {
     expect(failure(() => planUpgrade(branched, [], "cccc")).code).toBe("AMBIGUOUS_REVISION");
   });
 
-  it("says REVISION_NOT_FOUND for an unknown short prefix, and that four characters are needed", () => {
+  it("resolves a unique prefix of one character, as Alembic does (only the id must be longer than three)", () => {
+    expect(planUpgrade(branched, [], "d").map((s) => s.revision)).toEqual(["aaaa1111", "bbbb2222", "cccc1111", "dddd1111"]);
+  });
+
+  it("says REVISION_NOT_FOUND for an unknown short prefix without claiming a prefix needs four characters", () => {
     const error = failure(() => planUpgrade(branched, [], "zzz"));
     expect(error.code).toBe("REVISION_NOT_FOUND");
-    expect(error.message).toContain("at least four characters");
+    expect(error.message).toBe('No revision or branch label "zzz". Check the id (lambic history lists them).');
   });
 
   it("upgrades a label@head target along that branch only", () => {
