@@ -235,6 +235,9 @@ async function currentVersions(context: Context, set: RevisionSet, what: string)
 
 async function show(context: Context, set: RevisionSet): Promise<Output> {
   const target = requirePositional(context.args, "a revision");
+  if (target.includes(":")) {
+    throw new LambicError("USAGE", `lambic show takes one revision, and "${target}" is a range: lambic history -r ${target} --verbose lists its revisions in full.`, { target });
+  }
   if (target === "current") {
     // As `alembic show current`: the revisions of the database's version rows (none at base).
     const versions = await currentVersions(context, set, `"show current"`);

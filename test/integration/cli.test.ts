@@ -74,6 +74,13 @@ describe("graph commands", () => {
     expect(lambic(dir, ["show", "6e3b"]).stdout).toContain("Rev: 6e3b8c4d5a75");
   });
 
+  it("refuses a range given to show as a usage error that points at history -r (exit 2)", () => {
+    const run = lambic(dir, ["--json", "show", "2a7d:3b9e"]);
+    expect(run.code).toBe(2);
+    expect(run.json.error).toMatchObject({ code: "USAGE", target: "2a7d:3b9e" });
+    expect(run.json.error.message).toContain("lambic history -r 2a7d:3b9e --verbose");
+  });
+
   it("writes the offline upgrade script to stdout with Alembic's step comments", () => {
     const { stdout, code } = lambic(dir, ["upgrade", "head", "--sql"]);
     expect(code).toBe(0);
