@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { LambicError } from "../../../src/errors.ts";
-import { describeStep, planDowngrade, planStamp, planUpgrade, VersionRows } from "../../../src/revision/plan.ts";
+import { describeStep, planDowngrade, planHistory, planStamp, planUpgrade, VersionRows } from "../../../src/revision/plan.ts";
 import { RevisionMap } from "../../../src/revision/revision-map.ts";
 import type { RevisionMeta } from "../../../src/revision/types.ts";
 
@@ -157,6 +157,12 @@ describe("targets", () => {
     const error = failure(() => planUpgrade(branched, [], "zzz"));
     expect(error.code).toBe("REVISION_NOT_FOUND");
     expect(error.message).toBe('No revision or branch label "zzz". Check the id (lambic history lists them).');
+  });
+
+  it("says a history range cannot end at a bare -N, and to name where to count from, without speaking of upgrades", () => {
+    const error = failure(() => planHistory(branched, ":-1"));
+    expect(error.code).toBe("INVALID_TARGET");
+    expect(error.message).toBe('History range ":-1" cannot end at "-1": a bare -1 has no revision to count down from at the end of a range. Name one: "<id>-1" or "<branch label>@-1" (e.g. "dddd1111-1").');
   });
 
   it("upgrades a label@head target along that branch only", () => {
