@@ -123,6 +123,17 @@ export function planHistory(map: RevisionMap, range?: string, current: readonly 
         { cause: error },
       );
     }
+    // A bare -N start walks down from the heads; past the base Alembic's walk goes on as if "heads"
+    // were a branch label and fails with "Can't locate revision identified by 'heads'". Say instead
+    // that the range starts below the base.
+    if (error instanceof LambicError && error.code === "REVISION_NOT_FOUND" && error.details.argument === "heads" && typeof lower === "string" && /^-\d+$/.test(lower)) {
+      throw new LambicError(
+        "RELATIVE_OUT_OF_RANGE",
+        `History range "${range}" starts ${lower.slice(1)} revisions below the heads, which is past the base. Use a smaller number, or "base:" for the whole history.`,
+        { range, relative: lower },
+        { cause: error },
+      );
+    }
     throw error;
   }
 }

@@ -165,6 +165,13 @@ describe("targets", () => {
     expect(error.message).toBe('History range ":-1" cannot end at "-1": a bare -1 has no revision to count down from at the end of a range. Name one: "<id>-1" or "<branch label>@-1" (e.g. "dddd1111-1").');
   });
 
+  it("says a history range starting at a bare -N past the base is RELATIVE_OUT_OF_RANGE, not an unknown branch \"heads\"", () => {
+    const linear = new RevisionMap([rev("aaaa1111", null), rev("bbbb2222", "aaaa1111")]);
+    const error = failure(() => planHistory(linear, "-5:"));
+    expect(error.code).toBe("RELATIVE_OUT_OF_RANGE");
+    expect(error.message).toBe('History range "-5:" starts 5 revisions below the heads, which is past the base. Use a smaller number, or "base:" for the whole history.');
+  });
+
   it("upgrades a label@head target along that branch only", () => {
     expect(planUpgrade(branched, ["bbbb2222"], "right@head").map((s) => s.revision)).toEqual(["cccc2222"]);
   });
