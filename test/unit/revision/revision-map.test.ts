@@ -172,6 +172,12 @@ describe("targets", () => {
     expect(error.message).toBe('History range "-5:" starts 5 revisions below the heads, which is past the base. Use a smaller number, or "base:" for the whole history.');
   });
 
+  it("says a label@prefix whose matches are all off the branch names them, not that no such revision exists", () => {
+    const error = failure(() => planUpgrade(branched, [], "right@dddd"));
+    expect(error.code).toBe("REVISION_NOT_FOUND");
+    expect(error.message).toBe('No revision of branch "right" starts with "dddd": dddd1111 does, off that branch. Drop the "right@" prefix or name a revision on that branch.');
+  });
+
   it("upgrades a label@head target along that branch only", () => {
     expect(planUpgrade(branched, ["bbbb2222"], "right@head").map((s) => s.revision)).toEqual(["cccc2222"]);
   });
