@@ -8,8 +8,8 @@ Graph (no database needed):
   heads [--resolve-dependencies] [--verbose]   the head revisions
   bases                              the base revisions
   branches [--verbose]               the branch points
-  history [-r A:B] [--verbose]       revisions, newest first
-  show REV                           one revision in detail
+  history [-r A:B] [--verbose] [-i]  revisions, newest first (-i marks the current ones)
+  show REV                           one revision in detail (show current: the database's)
   revision -m MSG [--head H] [--splice] [--branch-label L] [--depends-on D]... [--rev-id ID] [--sql]
   merge -m MSG REV...                a revision that merges REVs (or "heads")
 
@@ -44,6 +44,7 @@ const OPTIONS = {
   "resolve-dependencies": { type: "boolean" },
   "rev-range": { type: "string", short: "r" },
   verbose: { type: "boolean", short: "v" },
+  "indicate-current": { type: "boolean", short: "i" },
   message: { type: "string", short: "m" },
   head: { type: "string" },
   splice: { type: "boolean" },
@@ -91,6 +92,7 @@ export interface CliArgs {
     "resolve-dependencies"?: boolean;
     "rev-range"?: string;
     verbose?: boolean;
+    "indicate-current"?: boolean;
     message?: string;
     head?: string;
     splice?: boolean;
@@ -165,7 +167,7 @@ const COMMAND_OPTIONS: Readonly<Record<string, readonly (keyof typeof OPTIONS)[]
   heads: ["resolve-dependencies", "verbose"],
   bases: [],
   branches: ["verbose"],
-  history: ["rev-range", "verbose"],
+  history: ["rev-range", "verbose", "indicate-current"],
   show: [],
   revision: ["message", "head", "splice", "branch-label", "depends-on", "rev-id", "sql"],
   merge: ["message", "branch-label", "rev-id", "sql"],

@@ -33,10 +33,13 @@ export function historyLine(node: RevisionNode, current = false): string {
   return `${parents(node)}${deps} -> ${node.id}${labels(node)}${indicators(node, { tree: true, current })}, ${node.meta.message ?? ""}`;
 }
 
-/** Alembic's `log_entry`: `history --verbose` and `show`. */
-export function revisionEntry(node: RevisionNode, file: string | undefined, current = false): string {
+/**
+ * Alembic's `log_entry`: `history --verbose` and `show`. `note` ends the `Rev:` line, so a remark
+ * on the revision (`(implied by dependencies)` in `current --verbose`) stays with its id.
+ */
+export function revisionEntry(node: RevisionNode, file: string | undefined, current = false, note = ""): string {
   const lines = [
-    `Rev: ${node.id}${node.isHead ? " (head)" : ""}${node.isBranchPoint ? " (branchpoint)" : ""}${node.isMergePoint ? " (mergepoint)" : ""}${current ? " (current)" : ""}`,
+    `Rev: ${node.id}${node.isHead ? " (head)" : ""}${node.isBranchPoint ? " (branchpoint)" : ""}${node.isMergePoint ? " (mergepoint)" : ""}${current ? " (current)" : ""}${note}`,
     `${node.isMergePoint ? "Merges" : "Parent"}: ${parents(node)}`,
   ];
   if (node.declaredDependencies.length > 0) lines.push(`Also depends on: ${node.declaredDependencies.join(", ")}`);

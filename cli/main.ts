@@ -207,19 +207,22 @@ function describeRevision(set: RevisionSet, node: RevisionNode) {
 }
 
 async function history(context: Context, set: RevisionSet): Promise<Output> {
-  const range = context.args.options["rev-range"];
-  const nodes = planHistory(set.map, range, rangeMentionsCurrent(range) ? await currentVersions(context, set) : []);
-  const verbose = context.args.options.verbose;
+  const { "rev-range": range, verbose, "indicate-current": indicate } = context.args.options;
+  const mentionsCurrent = rangeMentionsCurrent(range);
+  const versions = mentionsCurrent || indicate ? await currentVersions(context, set, mentionsCurrent ? `"current" in a history range` : "history --indicate-current") : [];
+  const nodes = planHistory(set.map, range, versions);
+  // -i marks the revisions of the version rows, as Alembic's `history -i` does (not those implied by dependencies).
+  const current = (n: RevisionNode) => indicate === true && versions.includes(n.id);
   return {
-    json: { revisions: nodes.map((n) => describeRevision(set, n)) },
-    text: nodes.map((n) => (verbose ? revisionEntry(n, set.revisions.get(n.id)?.source.file) : historyLine(n))).join("\n"),
+    json: { revisions: nodes.map((n) => (indicate ? { ...describeRevision(set, n), current: current(n) } : describeRevision(set, n))) },
+    text: nodes.map((n) => (verbose ? revisionEntry(n, set.revisions.get(n.id)?.source.file, current(n)) : historyLine(n, current(n)))).join("\n"),
   };
 }
 
-/** The database's version rows (one database; a tenant database has one set per tenant). */
-async function currentVersions(context: Context, set: RevisionSet): Promise<readonly string[]> {
+/** The database's version rows (one database; a tenant database has one set per tenant). `what` names the use, for the refusal. */
+async function currentVersions(context: Context, set: RevisionSet, what: string): Promise<readonly string[]> {
   if (context.database.tenants !== undefined) {
-    throw new LambicError("USAGE", `"current" in a history range reads one version table, and database "${context.database.name}" has one per tenant: name the revisions instead (lambic current --all-tenants lists them).`, { range: context.args.options["rev-range"] });
+    throw new LambicError("USAGE", `${what} reads one version table, and database "${context.database.name}" has one per tenant: name the revisions instead (lambic current --all-tenants lists them).`, { range: context.args.options["rev-range"] });
   }
   const runner = await import("../src/runner/run.ts");
   const connection = await connect(context);
@@ -230,8 +233,17 @@ async function currentVersions(context: Context, set: RevisionSet): Promise<read
   }
 }
 
-function show(context: Context, set: RevisionSet): Output {
+async function show(context: Context, set: RevisionSet): Promise<Output> {
   const target = requirePositional(context.args, "a revision");
+  if (target.includes(":")) {
+    throw new LambicError("USAGE", `lambic show takes one revision, and "${target}" is a range: lambic history -r ${target} --verbose lists its revisions in full.`, { target });
+  }
+  if (target === "current") {
+    // As `alembic show current`: the revisions of the database's version rows (none at base).
+    const versions = await currentVersions(context, set, `"show current"`);
+    const nodes = versions.map((id) => set.map.node(id));
+    return { json: { revisions: nodes.map((n) => describeRevision(set, n)) }, text: nodes.map((n) => revisionEntry(n, set.revisions.get(n.id)?.source.file)).join("\n") || "(no versions: the database is at base)" };
+  }
   const nodes = set.map.getRevisions(target).filter(isNode);
   if (nodes.length === 0) throw new LambicError("REVISION_NOT_FOUND", `"${target}" names no revision (it is the base).`, { target });
   return { json: { revisions: nodes.map((n) => describeRevision(set, n)) }, text: nodes.map((n) => revisionEntry(n, set.revisions.get(n.id)?.source.file)).join("\n") };
@@ -539,8 +551,11 @@ async function current(context: Context, set: RevisionSet): Promise<Output> {
   const connection = await connect(context);
   try {
     const state = await runner.readCurrent(connection, set, context.database);
-    const line = (id: string) => (context.args.options.verbose ? verboseEntry(set, id) : currentLine(set.map.node(id)));
-    const text = state.heads.map((id) => `${line(id)}${state.versions.includes(id) ? "" : " (implied by dependencies)"}`).join("\n");
+    const line = (id: string) => {
+      const note = state.versions.includes(id) ? "" : " (implied by dependencies)";
+      return context.args.options.verbose ? revisionEntry(set.map.node(id), set.revisions.get(id)?.source.file, false, note) : `${currentLine(set.map.node(id))}${note}`;
+    };
+    const text = state.heads.map(line).join("\n");
     return { json: { versions: state.versions, heads: effectiveHeads(set.map, state.versions) }, text: text || "(no versions: the database is at base)" };
   } finally {
     await connection.close();

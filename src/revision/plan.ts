@@ -110,7 +110,32 @@ export function planHistory(map: RevisionMap, range?: string, current: readonly 
   }
   const upper: string | readonly string[] = head === "current" ? current : head ?? "heads";
   const lower: string | readonly string[] = base === "current" ? current : base ?? "base";
-  return map.iterateRevisions(upper, lower, { inclusive: true, assertRelativeLength: false });
+  try {
+    return map.iterateRevisions(upper, lower, { inclusive: true, assertRelativeLength: false });
+  } catch (error) {
+    // The end of a range is resolved as an upgrade target would be, whose refusal of a bare -N
+    // speaks of upgrades; say what it means for a history range instead.
+    if (error instanceof LambicError && error.code === "INVALID_TARGET" && typeof upper === "string" && /^-\d+$/.test(upper)) {
+      throw new LambicError(
+        "INVALID_TARGET",
+        `History range "${range}" cannot end at "${upper}": a bare ${upper} has no revision to count down from at the end of a range. Name one: "<id>${upper}" or "<branch label>@${upper}" (e.g. "${map.heads[0] ?? "<id>"}${upper}").`,
+        { range, target: upper },
+        { cause: error },
+      );
+    }
+    // A bare -N start walks down from the heads; past the base Alembic's walk goes on as if "heads"
+    // were a branch label and fails with "Can't locate revision identified by 'heads'". Say instead
+    // that the range starts below the base.
+    if (error instanceof LambicError && error.code === "REVISION_NOT_FOUND" && error.details.argument === "heads" && typeof lower === "string" && /^-\d+$/.test(lower)) {
+      throw new LambicError(
+        "RELATIVE_OUT_OF_RANGE",
+        `History range "${range}" starts ${lower.slice(1)} revisions below the heads, which is past the base. Use a smaller number, or "base:" for the whole history.`,
+        { range, relative: lower },
+        { cause: error },
+      );
+    }
+    throw error;
+  }
 }
 
 /** Revisions that are branch points, in history order (what `alembic branches` lists). */

@@ -738,11 +738,19 @@ export class RevisionMap {
     if (resolvedId === null) return null;
     let revision = this.keys.get(resolvedId);
     if (!revision) {
-      let matches = [...this.keys.keys()].filter((key) => key.length > 3 && key.startsWith(resolvedId));
-      if (branchRev) matches = [...this.filterForLineage(matches, checkBranch!)];
+      const prefixed = [...this.keys.keys()].filter((key) => key.length > 3 && key.startsWith(resolvedId));
+      const matches = branchRev ? [...this.filterForLineage(prefixed, checkBranch!)] : prefixed;
+      if (matches.length === 0 && prefixed.length > 0) {
+        throw new LambicError(
+          "REVISION_NOT_FOUND",
+          `No revision of branch "${checkBranch}" starts with "${resolvedId}": ${prefixed.slice(0, 3).join(", ")}${prefixed.length > 3 ? ", ..." : ""} ${prefixed.length === 1 ? "does" : "do"}, off that branch. Drop the "${checkBranch}@" prefix or name a revision on that branch.`,
+          { argument: resolvedId, branch: checkBranch, matches: prefixed.slice(0, 10) },
+        );
+      }
       if (matches.length === 0) {
-        const hint = resolvedId.length < 4 ? " A partial id needs at least four characters." : " Check the id (lambic history lists them).";
-        throw new LambicError("REVISION_NOT_FOUND", `No revision or branch label "${resolvedId}".${hint}`, { argument: resolvedId });
+        // Alembic adds "please ensure at least four characters" for a short one, but a prefix of any
+        // length resolves (only ids of four characters or more are matched by prefix): no such hint.
+        throw new LambicError("REVISION_NOT_FOUND", `No revision or branch label "${resolvedId}". Check the id (lambic history lists them).`, { argument: resolvedId });
       }
       if (matches.length > 1) {
         throw new LambicError(

@@ -74,6 +74,13 @@ describe("graph commands", () => {
     expect(lambic(dir, ["show", "6e3b"]).stdout).toContain("Rev: 6e3b8c4d5a75");
   });
 
+  it("refuses a range given to show as a usage error that points at history -r (exit 2)", () => {
+    const run = lambic(dir, ["--json", "show", "2a7d:3b9e"]);
+    expect(run.code).toBe(2);
+    expect(run.json.error).toMatchObject({ code: "USAGE", target: "2a7d:3b9e" });
+    expect(run.json.error.message).toContain("lambic history -r 2a7d:3b9e --verbose");
+  });
+
   it("writes the offline upgrade script to stdout with Alembic's step comments", () => {
     const { stdout, code } = lambic(dir, ["upgrade", "head", "--sql"]);
     expect(code).toBe(0);
@@ -384,6 +391,22 @@ describe("database commands", () => {
     expect(lambic(dir, ["current"], env()).stdout.trim()).toBe("8a5d0e6f7c97 (head)");
   });
 
+  it("current --verbose puts (implied by dependencies) on the Rev: line of the revision it is about", () => {
+    writeFileSync(join(dir, "revisions/main/2026_03_01_0000_d0d000000001_dep.sql"), "-- revision: d0d000000001\n-- depends-on: 3b9e5f1a2d42\n-- message: needs 3b9e\n-- +up\nSELECT 1;\n-- +down\nSELECT 1;\n");
+    lambic(dir, ["upgrade", "d0d000000001"], env());
+    expect(lambic(dir, ["current"], env()).stdout.trim()).toBe("d0d000000001 (head)\n3b9e5f1a2d42 (branchpoint) (implied by dependencies)");
+    const verbose = lambic(dir, ["current", "--verbose"], env()).stdout;
+    expect(verbose).toContain("Rev: 3b9e5f1a2d42 (branchpoint) (implied by dependencies)\nParent: 2a7d4e8f0c31\n");
+    expect(verbose.trimEnd()).toMatch(/\n    create orders and order lines$/);
+  });
+
+  it("show current shows the revisions of the database's version rows, as alembic show current does", () => {
+    expect(lambic(dir, ["--json", "show", "current"], env()).json).toEqual({ revisions: [] });
+    lambic(dir, ["upgrade", "6e3b8c4d5a75"], env());
+    expect(lambic(dir, ["--json", "show", "current"], env()).json.revisions.map((r: { id: string }) => r.id)).toEqual(["6e3b8c4d5a75"]);
+    expect(lambic(dir, ["show", "current"], env()).stdout).toMatch(/^Rev: 6e3b8c4d5a75\nParent: 3b9e5f1a2d42\n/);
+  });
+
   it("check exits 1 with the pending list, then 0 at head", () => {
     lambic(dir, ["upgrade", "3b9e5f1a2d42"], env());
     const behind = lambic(dir, ["--json", "check"], env());
@@ -466,6 +489,13 @@ describe("database commands", () => {
     const ids = (range: string) => lambic(dir, ["--json", "history", "-r", range], env()).json.revisions.map((r: { id: string }) => r.id);
     expect(ids("current:")).toEqual(["8a5d0e6f7c97", "7f4c9d5e6b86", "5d2a7b3c4f64", "4c1f6a2b3e53", "6e3b8c4d5a75", "3b9e5f1a2d42"]);
     expect(ids(":current")).toEqual(["3b9e5f1a2d42", "2a7d4e8f0c31", "1f3a9c2e7b10"]);
+  });
+
+  it("history -i marks the revisions of the version rows (current), as alembic history -i does", () => {
+    lambic(dir, ["upgrade", "6e3b8c4d5a75"], env());
+    expect(lambic(dir, ["history", "-i", "-r", "3b9e5f1a2d42:"], env()).stdout).toContain("3b9e5f1a2d42 -> 6e3b8c4d5a75 (current), ");
+    const { revisions } = lambic(dir, ["--json", "history", "--indicate-current"], env()).json;
+    expect(revisions.filter((r: { current: boolean }) => r.current).map((r: { id: string }) => r.id)).toEqual(["6e3b8c4d5a75"]);
   });
 
   it("passes -x key=value to revisions as ctx.x", async () => {

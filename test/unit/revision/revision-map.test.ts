@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { LambicError } from "../../../src/errors.ts";
-import { describeStep, planDowngrade, planStamp, planUpgrade, VersionRows } from "../../../src/revision/plan.ts";
+import { describeStep, planDowngrade, planHistory, planStamp, planUpgrade, VersionRows } from "../../../src/revision/plan.ts";
 import { RevisionMap } from "../../../src/revision/revision-map.ts";
 import type { RevisionMeta } from "../../../src/revision/types.ts";
 
@@ -149,10 +149,33 @@ describe("targets", () => {
     expect(failure(() => planUpgrade(branched, [], "cccc")).code).toBe("AMBIGUOUS_REVISION");
   });
 
-  it("says REVISION_NOT_FOUND for an unknown short prefix, and that four characters are needed", () => {
+  it("resolves a unique prefix of one character, as Alembic does (only the id must be longer than three)", () => {
+    expect(planUpgrade(branched, [], "d").map((s) => s.revision)).toEqual(["aaaa1111", "bbbb2222", "cccc1111", "dddd1111"]);
+  });
+
+  it("says REVISION_NOT_FOUND for an unknown short prefix without claiming a prefix needs four characters", () => {
     const error = failure(() => planUpgrade(branched, [], "zzz"));
     expect(error.code).toBe("REVISION_NOT_FOUND");
-    expect(error.message).toContain("at least four characters");
+    expect(error.message).toBe('No revision or branch label "zzz". Check the id (lambic history lists them).');
+  });
+
+  it("says a history range cannot end at a bare -N, and to name where to count from, without speaking of upgrades", () => {
+    const error = failure(() => planHistory(branched, ":-1"));
+    expect(error.code).toBe("INVALID_TARGET");
+    expect(error.message).toBe('History range ":-1" cannot end at "-1": a bare -1 has no revision to count down from at the end of a range. Name one: "<id>-1" or "<branch label>@-1" (e.g. "dddd1111-1").');
+  });
+
+  it("says a history range starting at a bare -N past the base is RELATIVE_OUT_OF_RANGE, not an unknown branch \"heads\"", () => {
+    const linear = new RevisionMap([rev("aaaa1111", null), rev("bbbb2222", "aaaa1111")]);
+    const error = failure(() => planHistory(linear, "-5:"));
+    expect(error.code).toBe("RELATIVE_OUT_OF_RANGE");
+    expect(error.message).toBe('History range "-5:" starts 5 revisions below the heads, which is past the base. Use a smaller number, or "base:" for the whole history.');
+  });
+
+  it("says a label@prefix whose matches are all off the branch names them, not that no such revision exists", () => {
+    const error = failure(() => planUpgrade(branched, [], "right@dddd"));
+    expect(error.code).toBe("REVISION_NOT_FOUND");
+    expect(error.message).toBe('No revision of branch "right" starts with "dddd": dddd1111 does, off that branch. Drop the "right@" prefix or name a revision on that branch.');
   });
 
   it("upgrades a label@head target along that branch only", () => {
