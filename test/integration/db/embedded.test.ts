@@ -229,3 +229,29 @@ it("refuses a data folder whose password is gone with embedded.json, saying what
     if (dataDir && !dataDir.startsWith(project)) await rm(dirname(dataDir), { recursive: true, force: true });
   }
 });
+
+it("starts the server again when its postmaster.pid names a pid that is now another process's (a reboot, a kill -9)", async () => {
+  const project = await mkdtemp(join(tmpdir(), "lambic-project-"));
+  let dataDir: string | undefined;
+  const other = spawn(process.execPath, ["-e", "setInterval(() => {}, 1000)"], { stdio: "ignore" });
+  try {
+    const first = await ensureEmbeddedPostgres(project);
+    dataDir = first.dataDir;
+    const pidFile = join(dataDir, "postmaster.pid");
+    const lines = (await readFile(pidFile, "utf8")).split("\n");
+    await stopEmbedded(project);
+    lines[0] = String(other.pid);
+    await writeFile(pidFile, lines.join("\n"));
+
+    expect(await stopEmbedded(project)).toBe(false);
+    const again = await ensureEmbeddedPostgres(project);
+    expect(again).toMatchObject({ started: true, dataDir });
+    const connection = await openConnection(again.url);
+    await connection.close();
+  } finally {
+    other.kill();
+    await stopEmbedded(project);
+    await rm(project, { recursive: true, force: true });
+    if (dataDir && !dataDir.startsWith(project)) await rm(dirname(dataDir), { recursive: true, force: true });
+  }
+});
