@@ -218,6 +218,8 @@ export async function startCluster(options: Pick<ClusterOptions, "dataDir" | "po
   const runAs = await runAsUser();
   const logFile = serverLogFile(options.dataDir);
   await removeStalePidFile(options.dataDir);
+  // Only what this attempt logs explains its failure: the file also holds earlier runs' lines.
+  const logSize = (await stat(logFile).catch(() => undefined))?.size ?? 0;
   try {
     await run(
       binaries.pg_ctl,
@@ -226,12 +228,15 @@ export async function startCluster(options: Pick<ClusterOptions, "dataDir" | "po
       true,
     );
   } catch (error) {
-    const log = await readFile(logFile, "utf8").catch(() => "");
+    const log = (await readFile(logFile).catch(() => Buffer.alloc(0))).subarray(logSize).toString("utf8");
     const lastLines = log.trim().split("\n").slice(-5).join("\n");
+    const pgCtlSays = String((error as { output?: string }).output ?? (error as Error).message).trim();
+    const owner = runAs.uid !== undefined ? `the "${CLUSTER_USER}" OS user (chown -R ${CLUSTER_USER}: ${options.dataDir})` : "you";
     throw new LambicError(
       "CONNECTION_FAILED",
-      `The embedded PostgreSQL in ${options.dataDir} did not start on port ${options.port}.\n${lastLines || (error as Error).message}\n` +
-        `If another server holds the port, stop it or delete ${options.dataDir} to start afresh; the full log is ${logFile}.`,
+      `The embedded PostgreSQL in ${options.dataDir} did not start on port ${options.port}:\n${[pgCtlSays, lastLines].filter(Boolean).join("\n")}\n` +
+        `Check that the folder and its files belong to ${owner} and that nothing else listens on port ${options.port}; the full log is ${logFile}. ` +
+        `As a last resort, delete ${options.dataDir} and the next command creates a fresh one (its data is lost).`,
       { dataDir: options.dataDir, port: options.port, logFile },
       { cause: error },
     );

@@ -1,5 +1,5 @@
 import { execFile, execSync, spawn, spawnSync } from "node:child_process";
-import { cp, mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { chmod, cp, mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
@@ -250,6 +250,27 @@ it("starts the server again when its postmaster.pid names a pid that is now anot
     await connection.close();
   } finally {
     other.kill();
+    await stopEmbedded(project);
+    await rm(project, { recursive: true, force: true });
+    if (dataDir && !dataDir.startsWith(project)) await rm(dirname(dataDir), { recursive: true, force: true });
+  }
+});
+
+it("a server that cannot start says why in this attempt's words, not the log's earlier lines", async () => {
+  const project = await mkdtemp(join(tmpdir(), "lambic-project-"));
+  let dataDir: string | undefined;
+  try {
+    dataDir = (await ensureEmbeddedPostgres(project)).dataDir;
+    await stopEmbedded(project);
+    await chmod(join(dataDir, "global", "pg_control"), 0o000);
+
+    const error = await ensureEmbeddedPostgres(project).catch((caught: unknown) => caught);
+    expect(error).toMatchObject({ code: "CONNECTION_FAILED", details: { dataDir } });
+    expect((error as Error).message).toMatch(/could not open file ".*global\/pg_control": Permission denied/);
+    expect((error as Error).message).not.toContain("database system is shut down");
+    expect((error as Error).message).toContain("Check that the folder and its files belong to");
+  } finally {
+    if (dataDir) await chmod(join(dataDir, "global", "pg_control"), 0o600);
     await stopEmbedded(project);
     await rm(project, { recursive: true, force: true });
     if (dataDir && !dataDir.startsWith(project)) await rm(dirname(dataDir), { recursive: true, force: true });
