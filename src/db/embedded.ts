@@ -57,11 +57,30 @@ const LOCK_WAIT_MS = 120_000;
 export async function ensureEmbeddedPostgres(projectDir: string, options: { lockWaitMs?: number } = {}): Promise<EmbeddedPostgres> {
   const project = resolve(projectDir);
   const lambicDir = join(project, ".lambic");
-  await mkdir(lambicDir, { recursive: true });
-  // Commands started together on a fresh project would each run initdb on the same folder (all
-  // but one fail) or each write its own password to embedded.json: one at a time, the others
-  // then find the server running.
-  return withProjectLock(lambicDir, options.lockWaitMs ?? LOCK_WAIT_MS, () => ensureLocked(project, lambicDir));
+  return explainUnwritable(lambicDir, async () => {
+    await mkdir(lambicDir, { recursive: true });
+    // Commands started together on a fresh project would each run initdb on the same folder (all
+    // but one fail) or each write its own password to embedded.json: one at a time, the others
+    // then find the server running.
+    return withProjectLock(lambicDir, options.lockWaitMs ?? LOCK_WAIT_MS, () => ensureLocked(project, lambicDir));
+  });
+}
+
+/** A file-system error on `.lambic/` itself (read-only, full disk, wrong owner) said as such, not as a lambic bug. */
+async function explainUnwritable<T>(lambicDir: string, work: () => Promise<T>): Promise<T> {
+  try {
+    return await work();
+  } catch (error) {
+    const { code, path } = error as NodeJS.ErrnoException;
+    if (!code || !path || !["EROFS", "EACCES", "EPERM", "ENOSPC", "EDQUOT", "ENOTDIR", "EEXIST"].includes(code) || !resolve(path).startsWith(lambicDir)) throw error;
+    throw new LambicError(
+      "CONNECTION_FAILED",
+      `Cannot write ${path} (${code}): the embedded PostgreSQL keeps its lock, port and password in ${lambicDir}. ` +
+        `Make that folder writable (or free space on its disk), or set a database URL (DATABASE_URL or lambic.config.json).`,
+      { path, errno: code },
+      { cause: error },
+    );
+  }
 }
 
 async function ensureLocked(project: string, lambicDir: string): Promise<EmbeddedPostgres> {
@@ -173,7 +192,7 @@ export async function stopEmbedded(projectDir: string): Promise<boolean> {
   const lambicDir = join(resolve(projectDir), ".lambic");
   const state = await readState(lambicDir);
   if (!state) return false;
-  return withProjectLock(lambicDir, LOCK_WAIT_MS, () => stopCluster(state.dataDir));
+  return explainUnwritable(lambicDir, () => withProjectLock(lambicDir, LOCK_WAIT_MS, () => stopCluster(state.dataDir)));
 }
 
 /**

@@ -276,3 +276,16 @@ it("a server that cannot start says why in this attempt's words, not the log's e
     if (dataDir && !dataDir.startsWith(project)) await rm(dirname(dataDir), { recursive: true, force: true });
   }
 });
+
+it("a .lambic folder that cannot be written is reported as such, naming it, not as a lambic bug", async () => {
+  const project = await mkdtemp(join(tmpdir(), "lambic-project-"));
+  try {
+    // Root writes through a read-only mode, so a file in the folder's place stands for it.
+    await writeFile(join(project, ".lambic"), "");
+    const error = await ensureEmbeddedPostgres(project).catch((caught: unknown) => caught);
+    expect(error).toMatchObject({ code: "CONNECTION_FAILED", details: { path: join(project, ".lambic") } });
+    expect((error as Error).message).toContain(`keeps its lock, port and password in ${join(project, ".lambic")}. Make that folder writable`);
+  } finally {
+    await rm(project, { recursive: true, force: true });
+  }
+});
