@@ -289,3 +289,25 @@ it("a .lambic folder that cannot be written is reported as such, naming it, not 
     await rm(project, { recursive: true, force: true });
   }
 });
+
+it("lambic --config from a subfolder uses the config's project's embedded PostgreSQL, not a new one in the subfolder", async () => {
+  const project = await mkdtemp(join(tmpdir(), "lambic-project-"));
+  let dataDir: string | undefined;
+  try {
+    await mkdir(join(project, "revisions", "main"), { recursive: true });
+    await mkdir(join(project, "sub"));
+    await writeFile(join(project, "lambic.config.json"), JSON.stringify({ databases: { main: { url: "${DATABASE_URL}", revisions: "revisions/main" } } }));
+    const embedded = await ensureEmbeddedPostgres(project);
+    dataDir = embedded.dataDir;
+
+    const stderr: string[] = [];
+    const code = await main(["--config", "../lambic.config.json", "current"], { stdout: () => {}, stderr: (text) => void stderr.push(text), cwd: join(project, "sub"), env: {} });
+    expect(code, stderr.join("")).toBe(0);
+    expect(stderr.join("")).toContain(`already running on port ${embedded.port} (data: ${dataDir})`);
+    await expect(readFile(join(project, "sub", ".lambic", "embedded.json"))).rejects.toMatchObject({ code: "ENOENT" });
+  } finally {
+    await stopEmbedded(project);
+    await rm(project, { recursive: true, force: true });
+    if (dataDir && !dataDir.startsWith(project)) await rm(dirname(dataDir), { recursive: true, force: true });
+  }
+});
