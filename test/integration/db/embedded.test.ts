@@ -1,5 +1,5 @@
 import { execFile, execSync, spawn, spawnSync } from "node:child_process";
-import { chmod, cp, mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { chmod, cp, mkdir, mkdtemp, readFile, rename, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
@@ -309,5 +309,58 @@ it("lambic --config from a subfolder uses the config's project's embedded Postgr
     await stopEmbedded(project);
     await rm(project, { recursive: true, force: true });
     if (dataDir && !dataDir.startsWith(project)) await rm(dirname(dataDir), { recursive: true, force: true });
+  }
+});
+
+it("a copy of the project folder gets its own embedded PostgreSQL instead of sharing the original's", async () => {
+  const original = await mkdtemp(join(tmpdir(), "lambic-project-"));
+  const copy = `${original}-copy`;
+  const dataDirs: string[] = [];
+  try {
+    const first = await ensureEmbeddedPostgres(original);
+    dataDirs.push(first.dataDir);
+    await cp(join(original, ".lambic"), join(copy, ".lambic"), { recursive: true });
+
+    const second = await ensureEmbeddedPostgres(copy);
+    dataDirs.push(second.dataDir);
+    expect(second).toMatchObject({ started: true });
+    expect(second.dataDir).not.toBe(first.dataDir);
+    expect(second.port).not.toBe(first.port);
+    await stopEmbedded(copy);
+    expect(await ensureEmbeddedPostgres(original)).toMatchObject({ started: false, dataDir: first.dataDir, port: first.port });
+  } finally {
+    for (const project of [copy, original]) {
+      await stopEmbedded(project);
+      await rm(project, { recursive: true, force: true });
+    }
+    for (const dataDir of dataDirs) if (!dataDir.startsWith(original)) await rm(dirname(dataDir), { recursive: true, force: true });
+  }
+});
+
+it("a moved project folder keeps its embedded PostgreSQL and its data", async () => {
+  const before = await mkdtemp(join(tmpdir(), "lambic-project-"));
+  const after = `${before}-moved`;
+  let dataDir: string | undefined;
+  try {
+    const first = await ensureEmbeddedPostgres(before);
+    const connection = await openConnection(first.url);
+    await connection.query("create table kept (id int)");
+    await connection.close();
+    await stopEmbedded(before);
+    await rename(before, after);
+
+    const moved = await ensureEmbeddedPostgres(after);
+    dataDir = moved.dataDir;
+    const again = await openConnection(moved.url);
+    try {
+      expect(await again.query("select count(*)::int as n from kept")).toEqual([{ n: 0 }]);
+    } finally {
+      await again.close();
+    }
+  } finally {
+    await stopEmbedded(after);
+    await rm(after, { recursive: true, force: true });
+    await rm(before, { recursive: true, force: true });
+    if (dataDir && !dataDir.startsWith(after)) await rm(dirname(dataDir), { recursive: true, force: true });
   }
 });
