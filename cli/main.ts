@@ -162,9 +162,9 @@ async function embedded(context: Context): Promise<Output> {
     throw new LambicError("USAGE", `lambic embedded takes "status" or "stop", got: ${context.args.positionals.join(" ")}.`, { action });
   }
   const { embeddedStatus, stopEmbedded } = await import("../src/db/embedded.ts");
-  const status = await embeddedStatus(context.io.cwd);
+  const status = await embeddedStatus(embeddedProjectDir(context));
   if (action === "stop") {
-    const stopped = status.running && (await stopEmbedded(context.io.cwd));
+    const stopped = status.running && (await stopEmbedded(embeddedProjectDir(context)));
     return {
       json: { stopped, dataDir: status.dataDir ?? null },
       text: stopped ? `Stopped the embedded PostgreSQL (its data stays in ${status.dataDir}; the next database command starts it again).` : "The embedded PostgreSQL is not running.",
@@ -389,11 +389,19 @@ function scriptOptions(context: Context, range: string) {
   };
 }
 
+/**
+ * The folder whose .lambic/ holds the embedded PostgreSQL: the config file's, so that
+ * `--config ../lambic.config.json` from a subfolder uses the project's server, not a new one.
+ */
+function embeddedProjectDir(context: Context): string {
+  return context.database.configFile ? dirname(context.database.configFile) : context.io.cwd;
+}
+
 /** The configured database URL, or the embedded PostgreSQL's (saying so). */
 async function databaseUrl(context: Context): Promise<string> {
   if (context.database.url) return context.database.url;
   const { ensureEmbeddedPostgres } = await import("../src/db/embedded.ts");
-  const embedded = await ensureEmbeddedPostgres(context.io.cwd);
+  const embedded = await ensureEmbeddedPostgres(embeddedProjectDir(context));
   context.io.stderr(`No database URL is set (DATABASE_URL or lambic.config.json), so using the embedded PostgreSQL ${embedded.started ? "just started" : "already running"} on port ${embedded.port} (data: ${embedded.dataDir}). Connect with: ${embedded.psql}\n`);
   return embedded.url;
 }

@@ -9,11 +9,12 @@
  */
 import { spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { appendFile, chown, lstat, mkdir, readFile, rm, stat, symlink, writeFile } from "node:fs/promises";
+import { appendFile, chown, lstat, mkdir, readFile, readlink, realpath, rm, stat, symlink, writeFile } from "node:fs/promises";
 import { createRequire } from "node:module";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { dirname, join, relative, resolve } from "node:path";
+import { setTimeout as sleep } from "node:timers/promises";
 import { pathToFileURL } from "node:url";
 import { LambicError } from "../errors.ts";
 
@@ -216,6 +217,9 @@ export async function startCluster(options: Pick<ClusterOptions, "dataDir" | "po
   const binaries = await findPostgresBinaries();
   const runAs = await runAsUser();
   const logFile = serverLogFile(options.dataDir);
+  await removeStalePidFile(options.dataDir);
+  // Only what this attempt logs explains its failure: the file also holds earlier runs' lines.
+  const logSize = (await stat(logFile).catch(() => undefined))?.size ?? 0;
   try {
     await run(
       binaries.pg_ctl,
@@ -224,12 +228,15 @@ export async function startCluster(options: Pick<ClusterOptions, "dataDir" | "po
       true,
     );
   } catch (error) {
-    const log = await readFile(logFile, "utf8").catch(() => "");
+    const log = (await readFile(logFile).catch(() => Buffer.alloc(0))).subarray(logSize).toString("utf8");
     const lastLines = log.trim().split("\n").slice(-5).join("\n");
+    const pgCtlSays = String((error as { output?: string }).output ?? (error as Error).message).trim();
+    const owner = runAs.uid !== undefined ? `the "${CLUSTER_USER}" OS user (chown -R ${CLUSTER_USER}: ${options.dataDir})` : "you";
     throw new LambicError(
       "CONNECTION_FAILED",
-      `The embedded PostgreSQL in ${options.dataDir} did not start on port ${options.port}.\n${lastLines || (error as Error).message}\n` +
-        `If another server holds the port, stop it or delete ${options.dataDir} to start afresh; the full log is ${logFile}.`,
+      `The embedded PostgreSQL in ${options.dataDir} did not start on port ${options.port}:\n${[pgCtlSays, lastLines].filter(Boolean).join("\n")}\n` +
+        `Check that the folder and its files belong to ${owner} and that nothing else listens on port ${options.port}; the full log is ${logFile}. ` +
+        `As a last resort, delete ${options.dataDir} and the next command creates a fresh one (its data is lost).`,
       { dataDir: options.dataDir, port: options.port, logFile },
       { cause: error },
     );
@@ -261,13 +268,60 @@ export async function runningServer(dataDir: string): Promise<{ pid: number; por
   const pid = Number(lines[0]);
   const port = Number(lines[3]);
   if (!Number.isInteger(pid) || pid <= 0) return undefined;
-  try {
-    process.kill(pid, 0);
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code !== "EPERM") return undefined;
-  }
+  if (!isAlive(pid) || (await isOtherProcess(pid, dataDir))) return undefined;
   return { pid, port };
 }
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === "EPERM"; // it exists, as another user's process
+  }
+}
+
+/**
+ * Whether `pid`, alive, is not the postmaster of `dataDir`: after a reboot or a `kill -9` the pid
+ * in a stale postmaster.pid may be any other process's, or a zombie that init has not reaped yet.
+ * Linux only (/proc); elsewhere, or where /proc does not tell, the pid is trusted, as PostgreSQL
+ * itself does.
+ */
+async function isOtherProcess(pid: number, dataDir: string): Promise<boolean> {
+  const state = await processState(pid);
+  if (state === "Z" || state === "X") return true;
+  // The postmaster works in its data folder (it changes into it at start).
+  const [cwd, ours] = await Promise.all([readlink(`/proc/${pid}/cwd`).catch(() => undefined), realpath(dataDir).catch(() => undefined)]);
+  if (state === undefined || cwd === undefined || ours === undefined) return false; // no /proc, or not allowed to look
+  return cwd !== ours;
+}
+
+/** The state letter in /proc/<pid>/stat ("S", "Z" for a zombie…); undefined without /proc. */
+async function processState(pid: number): Promise<string | undefined> {
+  const stat = await readFile(`/proc/${pid}/stat`, "utf8").catch(() => undefined);
+  if (stat === undefined) return undefined;
+  // "pid (comm) state …": comm may hold spaces and parentheses.
+  const end = stat.lastIndexOf(")");
+  return stat.slice(end + 2, end + 3);
+}
+
+/**
+ * A postmaster.pid whose pid is now another process (or a zombie) stops PostgreSQL from starting
+ * ("lock file already exists"), so once runningServer has told it is not this data folder's
+ * server, it is removed. A zombie is first given a few seconds to be reaped: then PostgreSQL
+ * checks the file itself, shared memory included.
+ */
+async function removeStalePidFile(dataDir: string): Promise<void> {
+  const file = join(dataDir, "postmaster.pid");
+  const pid = Number((await readFile(file, "utf8").catch(() => "")).split("\n")[0]);
+  if (!Number.isInteger(pid) || pid <= 0) return;
+  for (let waited = 0; isAlive(pid) && waited < 5_000; waited += 100) {
+    if ((await processState(pid)) !== "Z") break;
+    await sleep(100);
+  }
+  if (isAlive(pid) && (await runningServer(dataDir)) === undefined) await rm(file, { force: true });
+}
+
 
 export async function isPortFree(port: number): Promise<boolean> {
   return new Promise((resolve) => {

@@ -43,6 +43,8 @@ interface EmbeddedState {
   dataDir: string;
   port: number;
   password: string;
+  /** The project folder this state was written for (absent in states from older lambic versions). */
+  project?: string;
 }
 
 const DATABASE = "lambic";
@@ -57,21 +59,40 @@ const LOCK_WAIT_MS = 120_000;
 export async function ensureEmbeddedPostgres(projectDir: string, options: { lockWaitMs?: number } = {}): Promise<EmbeddedPostgres> {
   const project = resolve(projectDir);
   const lambicDir = join(project, ".lambic");
-  await mkdir(lambicDir, { recursive: true });
-  // Commands started together on a fresh project would each run initdb on the same folder (all
-  // but one fail) or each write its own password to embedded.json: one at a time, the others
-  // then find the server running.
-  return withProjectLock(lambicDir, options.lockWaitMs ?? LOCK_WAIT_MS, () => ensureLocked(project, lambicDir));
+  return explainUnwritable(lambicDir, async () => {
+    await mkdir(lambicDir, { recursive: true });
+    // Commands started together on a fresh project would each run initdb on the same folder (all
+    // but one fail) or each write its own password to embedded.json: one at a time, the others
+    // then find the server running.
+    return withProjectLock(lambicDir, options.lockWaitMs ?? LOCK_WAIT_MS, () => ensureLocked(project, lambicDir));
+  });
+}
+
+/** A file-system error on `.lambic/` itself (read-only, full disk, wrong owner) said as such, not as a lambic bug. */
+async function explainUnwritable<T>(lambicDir: string, work: () => Promise<T>): Promise<T> {
+  try {
+    return await work();
+  } catch (error) {
+    const { code, path } = error as NodeJS.ErrnoException;
+    if (!code || !path || !["EROFS", "EACCES", "EPERM", "ENOSPC", "EDQUOT", "ENOTDIR", "EEXIST"].includes(code) || !resolve(path).startsWith(lambicDir)) throw error;
+    throw new LambicError(
+      "CONNECTION_FAILED",
+      `Cannot write ${path} (${code}): the embedded PostgreSQL keeps its lock, port and password in ${lambicDir}. ` +
+        `Make that folder writable (or free space on its disk), or set a database URL (DATABASE_URL or lambic.config.json).`,
+      { path, errno: code },
+      { cause: error },
+    );
+  }
 }
 
 async function ensureLocked(project: string, lambicDir: string): Promise<EmbeddedPostgres> {
-  let state = await readState(lambicDir);
+  let state = await projectState(project);
 
   if (!state || !(await isInitialised(state.dataDir))) {
     const dataDir = await defaultDataDir(project);
     if (await isInitialised(dataDir)) throw await unknownPassword(dataDir, lambicDir);
     await removePartials(dataDir);
-    state = { dataDir, port: await choosePort(project), password: randomPassword() };
+    state = { dataDir, port: await choosePort(project), password: randomPassword(), project };
     await createCluster(lambicDir, state);
   } else {
     await removePartials(state.dataDir);
@@ -93,7 +114,7 @@ async function ensureLocked(project: string, lambicDir: string): Promise<Embedde
       state.port = now.port;
     }
   }
-  await writeState(lambicDir, state);
+  await writeState(lambicDir, { ...state, project });
   await createDatabaseIfMissing(clusterUrl(state.port, state.password, "postgres"));
 
   const passFile = join(lambicDir, "pgpass");
@@ -161,7 +182,7 @@ function psqlCommand(lambicDir: string, port: number): string {
 /** Where the project's embedded PostgreSQL is, and whether it runs (nothing is started). */
 export async function embeddedStatus(projectDir: string): Promise<{ exists: boolean; running: boolean; port?: number; dataDir?: string; psql?: string }> {
   const lambicDir = join(resolve(projectDir), ".lambic");
-  const state = await readState(lambicDir);
+  const state = await projectState(resolve(projectDir));
   if (!state || !(await isInitialised(state.dataDir))) return { exists: false, running: false };
   const running = await runningServer(state.dataDir);
   const port = running?.port ?? state.port;
@@ -171,9 +192,9 @@ export async function embeddedStatus(projectDir: string): Promise<{ exists: bool
 /** Stops the project's embedded PostgreSQL (its data stays). Resolves false when it was not running. */
 export async function stopEmbedded(projectDir: string): Promise<boolean> {
   const lambicDir = join(resolve(projectDir), ".lambic");
-  const state = await readState(lambicDir);
+  const state = await projectState(resolve(projectDir));
   if (!state) return false;
-  return withProjectLock(lambicDir, LOCK_WAIT_MS, () => stopCluster(state.dataDir));
+  return explainUnwritable(lambicDir, () => withProjectLock(lambicDir, LOCK_WAIT_MS, () => stopCluster(state.dataDir)));
 }
 
 /**
@@ -229,7 +250,7 @@ function isAlive(pid: number): boolean {
 }
 
 async function defaultDataDir(project: string): Promise<string> {
-  if (process.getuid?.() !== 0) return join(project, ".lambic", "postgres", "data");
+  if (process.getuid?.() !== 0) return join(project, IN_PROJECT_DATA);
   const hash = createHash("sha256").update(project).digest("hex").slice(0, 12);
   const root = join(tmpdir(), `lambic-${hash}`);
   await mkdir(root, { recursive: true });
@@ -257,6 +278,25 @@ async function createDatabaseIfMissing(adminUrl: string): Promise<void> {
   } finally {
     await connection.close();
   }
+}
+
+const IN_PROJECT_DATA = join(".lambic", "postgres", "data");
+
+/**
+ * The project's embedded.json, for the folder the project is in now. The file travels with the
+ * folder when it is moved or copied, naming the data folder of the path it was written at:
+ * - data inside the project (not root) travelled too: use the copy here;
+ * - data in the temp dir (root): a moved project keeps using it, but a copy, whose original still
+ *   names it, gets its own server (undefined: create one) instead of sharing the original's.
+ */
+async function projectState(project: string): Promise<EmbeddedState | undefined> {
+  const state = await readState(join(project, ".lambic"));
+  if (!state) return undefined;
+  const origin = state.project ?? (state.dataDir.endsWith(`/${IN_PROJECT_DATA}`) ? state.dataDir.slice(0, -IN_PROJECT_DATA.length - 1) : undefined);
+  if (origin === undefined || origin === project) return state;
+  if (state.dataDir === join(origin, IN_PROJECT_DATA)) return { ...state, dataDir: join(project, IN_PROJECT_DATA), project };
+  const original = await readState(join(origin, ".lambic"));
+  return original?.dataDir === state.dataDir ? undefined : { ...state, project };
 }
 
 async function readState(lambicDir: string): Promise<EmbeddedState | undefined> {

@@ -1,5 +1,5 @@
 import { execFile, execSync, spawn, spawnSync } from "node:child_process";
-import { cp, mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { chmod, cp, mkdir, mkdtemp, readFile, rename, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
@@ -227,5 +227,140 @@ it("refuses a data folder whose password is gone with embedded.json, saying what
     if (dataDir) await stopCluster(dataDir); // embedded.json may be gone: stop by the data folder
     await rm(project, { recursive: true, force: true });
     if (dataDir && !dataDir.startsWith(project)) await rm(dirname(dataDir), { recursive: true, force: true });
+  }
+});
+
+it("starts the server again when its postmaster.pid names a pid that is now another process's (a reboot, a kill -9)", async () => {
+  const project = await mkdtemp(join(tmpdir(), "lambic-project-"));
+  let dataDir: string | undefined;
+  const other = spawn(process.execPath, ["-e", "setInterval(() => {}, 1000)"], { stdio: "ignore" });
+  try {
+    const first = await ensureEmbeddedPostgres(project);
+    dataDir = first.dataDir;
+    const pidFile = join(dataDir, "postmaster.pid");
+    const lines = (await readFile(pidFile, "utf8")).split("\n");
+    await stopEmbedded(project);
+    lines[0] = String(other.pid);
+    await writeFile(pidFile, lines.join("\n"));
+
+    expect(await stopEmbedded(project)).toBe(false);
+    const again = await ensureEmbeddedPostgres(project);
+    expect(again).toMatchObject({ started: true, dataDir });
+    const connection = await openConnection(again.url);
+    await connection.close();
+  } finally {
+    other.kill();
+    await stopEmbedded(project);
+    await rm(project, { recursive: true, force: true });
+    if (dataDir && !dataDir.startsWith(project)) await rm(dirname(dataDir), { recursive: true, force: true });
+  }
+});
+
+it("a server that cannot start says why in this attempt's words, not the log's earlier lines", async () => {
+  const project = await mkdtemp(join(tmpdir(), "lambic-project-"));
+  let dataDir: string | undefined;
+  try {
+    dataDir = (await ensureEmbeddedPostgres(project)).dataDir;
+    await stopEmbedded(project);
+    await chmod(join(dataDir, "global", "pg_control"), 0o000);
+
+    const error = await ensureEmbeddedPostgres(project).catch((caught: unknown) => caught);
+    expect(error).toMatchObject({ code: "CONNECTION_FAILED", details: { dataDir } });
+    expect((error as Error).message).toMatch(/could not open file ".*global\/pg_control": Permission denied/);
+    expect((error as Error).message).not.toContain("database system is shut down");
+    expect((error as Error).message).toContain("Check that the folder and its files belong to");
+  } finally {
+    if (dataDir) await chmod(join(dataDir, "global", "pg_control"), 0o600);
+    await stopEmbedded(project);
+    await rm(project, { recursive: true, force: true });
+    if (dataDir && !dataDir.startsWith(project)) await rm(dirname(dataDir), { recursive: true, force: true });
+  }
+});
+
+it("a .lambic folder that cannot be written is reported as such, naming it, not as a lambic bug", async () => {
+  const project = await mkdtemp(join(tmpdir(), "lambic-project-"));
+  try {
+    // Root writes through a read-only mode, so a file in the folder's place stands for it.
+    await writeFile(join(project, ".lambic"), "");
+    const error = await ensureEmbeddedPostgres(project).catch((caught: unknown) => caught);
+    expect(error).toMatchObject({ code: "CONNECTION_FAILED", details: { path: join(project, ".lambic") } });
+    expect((error as Error).message).toContain(`keeps its lock, port and password in ${join(project, ".lambic")}. Make that folder writable`);
+  } finally {
+    await rm(project, { recursive: true, force: true });
+  }
+});
+
+it("lambic --config from a subfolder uses the config's project's embedded PostgreSQL, not a new one in the subfolder", async () => {
+  const project = await mkdtemp(join(tmpdir(), "lambic-project-"));
+  let dataDir: string | undefined;
+  try {
+    await mkdir(join(project, "revisions", "main"), { recursive: true });
+    await mkdir(join(project, "sub"));
+    await writeFile(join(project, "lambic.config.json"), JSON.stringify({ databases: { main: { url: "${DATABASE_URL}", revisions: "revisions/main" } } }));
+    const embedded = await ensureEmbeddedPostgres(project);
+    dataDir = embedded.dataDir;
+
+    const stderr: string[] = [];
+    const code = await main(["--config", "../lambic.config.json", "current"], { stdout: () => {}, stderr: (text) => void stderr.push(text), cwd: join(project, "sub"), env: {} });
+    expect(code, stderr.join("")).toBe(0);
+    expect(stderr.join("")).toContain(`already running on port ${embedded.port} (data: ${dataDir})`);
+    await expect(readFile(join(project, "sub", ".lambic", "embedded.json"))).rejects.toMatchObject({ code: "ENOENT" });
+  } finally {
+    await stopEmbedded(project);
+    await rm(project, { recursive: true, force: true });
+    if (dataDir && !dataDir.startsWith(project)) await rm(dirname(dataDir), { recursive: true, force: true });
+  }
+});
+
+it("a copy of the project folder gets its own embedded PostgreSQL instead of sharing the original's", async () => {
+  const original = await mkdtemp(join(tmpdir(), "lambic-project-"));
+  const copy = `${original}-copy`;
+  const dataDirs: string[] = [];
+  try {
+    const first = await ensureEmbeddedPostgres(original);
+    dataDirs.push(first.dataDir);
+    await cp(join(original, ".lambic"), join(copy, ".lambic"), { recursive: true });
+
+    const second = await ensureEmbeddedPostgres(copy);
+    dataDirs.push(second.dataDir);
+    expect(second).toMatchObject({ started: true });
+    expect(second.dataDir).not.toBe(first.dataDir);
+    expect(second.port).not.toBe(first.port);
+    await stopEmbedded(copy);
+    expect(await ensureEmbeddedPostgres(original)).toMatchObject({ started: false, dataDir: first.dataDir, port: first.port });
+  } finally {
+    for (const project of [copy, original]) {
+      await stopEmbedded(project);
+      await rm(project, { recursive: true, force: true });
+    }
+    for (const dataDir of dataDirs) if (!dataDir.startsWith(original)) await rm(dirname(dataDir), { recursive: true, force: true });
+  }
+});
+
+it("a moved project folder keeps its embedded PostgreSQL and its data", async () => {
+  const before = await mkdtemp(join(tmpdir(), "lambic-project-"));
+  const after = `${before}-moved`;
+  let dataDir: string | undefined;
+  try {
+    const first = await ensureEmbeddedPostgres(before);
+    const connection = await openConnection(first.url);
+    await connection.query("create table kept (id int)");
+    await connection.close();
+    await stopEmbedded(before);
+    await rename(before, after);
+
+    const moved = await ensureEmbeddedPostgres(after);
+    dataDir = moved.dataDir;
+    const again = await openConnection(moved.url);
+    try {
+      expect(await again.query("select count(*)::int as n from kept")).toEqual([{ n: 0 }]);
+    } finally {
+      await again.close();
+    }
+  } finally {
+    await stopEmbedded(after);
+    await rm(after, { recursive: true, force: true });
+    await rm(before, { recursive: true, force: true });
+    if (dataDir && !dataDir.startsWith(after)) await rm(dirname(dataDir), { recursive: true, force: true });
   }
 });
