@@ -654,9 +654,22 @@ function cacheUnwritable(cacheDir: string, error: unknown): LambicError {
   );
 }
 
+/**
+ * Removes this folder's cache files, the entry being rebuilt included (its code cache belongs to
+ * the bundle it replaces). Not another process's file in the middle of a write (`.tmp`: a command
+ * started at the same time builds the same entry), unless it is an hour old (its writer was killed).
+ */
 function pruneStale(cacheDir: string, dirKey: string): void {
+  const abandoned = Date.now() - 3_600_000;
   for (const name of readdirSync(cacheDir)) {
-    if (name.startsWith(`${dirKey}-`)) rmSync(join(cacheDir, name), { force: true });
+    if (!name.startsWith(`${dirKey}-`)) continue;
+    const path = join(cacheDir, name);
+    try {
+      if (name.endsWith(".tmp") && statSync(path).mtimeMs > abandoned) continue;
+      rmSync(path, { force: true });
+    } catch {
+      // gone already: another command pruned it
+    }
   }
 }
 

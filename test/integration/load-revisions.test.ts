@@ -339,6 +339,22 @@ describe("loadRevisions cache", () => {
     expect(cacheFiles()).not.toEqual(first);
   });
 
+  it("leaves a file another command is writing (a fresh .tmp) when it prunes, and removes an abandoned one", async () => {
+    write("a1.ts", tsRevision("a1", null));
+    await load();
+    const prefix = cacheFiles()[0]!.split("-")[0]!;
+    const writing = join(cacheDir, `${prefix}-${"0".repeat(64)}.mjs.999999.tmp`);
+    const abandoned = join(cacheDir, `${prefix}-${"1".repeat(64)}.mjs.999998.tmp`);
+    writeFileSync(writing, "");
+    writeFileSync(abandoned, "");
+    const twoHoursAgo = new Date(Date.now() - 7_200_000);
+    utimesSync(abandoned, twoHoursAgo, twoHoursAgo);
+    edit("a1.ts", tsRevision("a1", null).replace("revision a1", "renamed"));
+    await load();
+    expect(cacheFiles()).toContain(writing.slice(cacheDir.length + 1));
+    expect(cacheFiles()).not.toContain(abandoned.slice(cacheDir.length + 1));
+  });
+
   it("keeps other folders' cache entries", async () => {
     write("a1.ts", tsRevision("a1", null));
     const other = join(project, "revisions", "analytics");
