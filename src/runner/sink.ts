@@ -176,13 +176,28 @@ function failurePosition(error: unknown): number | undefined {
   return (toDatabaseFailure(error) ?? toDatabaseFailure((error as { cause?: unknown })?.cause))?.position;
 }
 
+/** Control characters and Unicode line separators, as `\n`, `\r`, `\u2028`: a comment's text on one line. */
+function escapeLineBreaks(text: string): string {
+  return text.replace(/[\x00-\x1f\x7f\x85\u2028\u2029]/g, (char) => {
+    if (char === "\n") return "\\n";
+    if (char === "\r") return "\\r";
+    if (char === "\t") return "\t";
+    return `\\u${char.charCodeAt(0).toString(16).padStart(4, "0")}`;
+  });
+}
+
 /** Renders statements as a psql script. */
 export class ScriptSink implements Sink {
   readonly online = false;
   private readonly lines: string[] = [];
 
+  /**
+   * A `--` comment ends at the line's end: psql would run the next line, a meta-command (`\!`)
+   * included, so a line break in the text (a range typed on the command line, an event's
+   * target) is written as an escape and the comment stays one line.
+   */
   comment(text: string): void {
-    this.lines.push(`-- ${text}`);
+    this.lines.push(`-- ${escapeLineBreaks(text)}`);
   }
 
   raw(line: string): void {

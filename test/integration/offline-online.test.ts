@@ -1,5 +1,5 @@
 import { randomUUID } from "node:crypto";
-import { writeFileSync } from "node:fs";
+import { existsSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import postgres from "postgres";
 import { afterEach, describe, expect, it } from "vitest";
@@ -132,6 +132,18 @@ describe(`offline SQL equals the online run (applied with ${psql ?? "the stateme
     );
     expect(script).toMatch(/INSERT INTO "lambic_history" \(.*\)\nSELECT '[^']+', 'lambic_version', .*\nFROM unnest\('\{"r0001",/);
     expect(script.trimEnd().endsWith("COMMIT;\n\nSELECT pg_advisory_unlock(hashtextextended('lambic:.lambic_version', 0));")).toBe(true);
+  });
+
+  it("keeps a range with line breaks on its header comment line, so psql runs no meta-command from it", async () => {
+    // A relative target ("+1") reads only its leading part, so the rest of what was typed reaches the header.
+    const marker = join(workDir, `${randomUUID()}.ran`);
+    const range = `base:+1\n\\! touch ${marker} #\r\u2028x`;
+    const db = await database();
+    const script = await offline(db, inlineRevisionSet(tableHistory(1)), { kind: "upgrade", target: "+1" }, [], range);
+    expect(script.split("\n")[0]).toMatch(/^-- lambic offline SQL: upgrade base:\+1\\n\\! touch \S+ #\\r\\u2028x \(database "[^"]*"\)$/);
+    expect(script.split("\n").filter((line) => line.startsWith("\\"))).toEqual([]);
+    expect(existsSync(marker)).toBe(false);
+    expect(await versionRows(db)).toEqual(["r0001"]);
   });
 
   it("refuses a revision that reads data while rendering offline, naming it", async () => {
