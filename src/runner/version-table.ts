@@ -1,4 +1,4 @@
-import { qualifiedName, quoteIdentifier, quoteLiteral } from "../operations/quote.ts";
+import { qualifiedName, quoteIdentifier, quoteLiteral, utf8Length } from "../operations/quote.ts";
 import type { VersionRowChange } from "../revision/plan.ts";
 
 /**
@@ -39,10 +39,23 @@ export function lockKey(names: VersionTableNames): string {
   return `lambic:${names.schema ?? ""}.${names.versionTable}`;
 }
 
+/** NAMEDATALEN - 1: the longest name PostgreSQL keeps whole. */
+const MAX_IDENTIFIER_BYTES = 63;
+
+/**
+ * Alembic's primary key name, `<versionTable>_pkc`, while it fits in 63 bytes. A longer one
+ * would be truncated by PostgreSQL (for a 63-byte table name, to the table's own name, which
+ * CREATE TABLE then refuses as a duplicate relation), so the key is left unnamed and
+ * PostgreSQL picks a free name.
+ */
+function primaryKeyClause(names: VersionTableNames): string {
+  const name = `${names.versionTable}_pkc`;
+  return utf8Length(name) > MAX_IDENTIFIER_BYTES ? "PRIMARY KEY (version_num)" : `CONSTRAINT ${quoteIdentifier(name, where("versionTable"))} PRIMARY KEY (version_num)`;
+}
+
 export function createVersionTableStatements(names: VersionTableNames): string[] {
-  const pk = quoteIdentifier(`${names.versionTable}_pkc`.slice(0, 63), where("versionTable"));
   return [
-    `CREATE TABLE IF NOT EXISTS ${versionTableSql(names)} (version_num varchar(32) NOT NULL, CONSTRAINT ${pk} PRIMARY KEY (version_num))`,
+    `CREATE TABLE IF NOT EXISTS ${versionTableSql(names)} (version_num varchar(32) NOT NULL, ${primaryKeyClause(names)})`,
     `CREATE TABLE IF NOT EXISTS ${historyTableSql(names)} (` +
       "id bigserial PRIMARY KEY, run_id text NOT NULL, version_table text NOT NULL, revision varchar(32), " +
       "direction text NOT NULL, checksum text, actor text, bundle_sha256 text, source_checksum text, " +

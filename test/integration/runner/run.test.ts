@@ -508,6 +508,14 @@ describe.each(["postgres", "neon"] as const)("runner over the %s driver", (drive
     expect(await tables()).toEqual([]);
   });
 
+  it("creates a version table whose name is 63 bytes, which <name>_pkc truncated would collide with", async () => {
+    const versionTable = "v".repeat(63);
+    await run(inlineRevisionSet(tableHistory(1)), { kind: "upgrade", target: "head" }, { versionTable });
+    expect((await sql`SELECT version_num FROM ${sql(versionTable)}`).map((r) => r.version_num)).toEqual(["r0001"]);
+    const [key] = await sql`SELECT conname FROM pg_constraint WHERE conrelid = ${versionTable}::regclass AND contype = 'p'`;
+    expect(key?.conname).not.toBe(versionTable);
+  });
+
   it("says what stays when a non-transactional revision fails after running some of its statements", async () => {
     const set = inlineRevisionSet([
       ...tableHistory(1),
