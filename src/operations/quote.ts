@@ -46,6 +46,19 @@ export function quoteLiteral(value: string, where: Where = { op: "quoteLiteral",
   return `'${value.replaceAll("'", "''")}'`;
 }
 
+/**
+ * A string constant read the same whatever `standard_conforming_strings` is: quoteLiteral's
+ * form, or `E'...'` with backslashes doubled when the value holds one (as libpq's
+ * PQescapeLiteral writes it). For what lambic sends outside the transactions that set
+ * standard_conforming_strings on: the session lock and its release after COMMIT or ROLLBACK,
+ * the reads of `current` and `check`. There, on a server configured with it off, `\'` in a
+ * plain literal would end the string early and run the rest as SQL.
+ */
+export function quoteLiteralAnyStrings(value: string, where: Where = { op: "quoteLiteral", argument: "value" }): string {
+  const quoted = quoteLiteral(value, where);
+  return value.includes("\\") ? `E${quoted.replaceAll("\\", "\\\\")}` : quoted;
+}
+
 /** Where a qualified name's two parts come from, for error messages. */
 export interface QualifiedWhere extends Where {
   /** The argument that gave the schema; `options.schema` unless told. */

@@ -1,7 +1,7 @@
 import type { Connection } from "../db/connection.ts";
 import { toDatabaseFailure } from "../db/connection.ts";
 import { LambicError } from "../errors.ts";
-import { quoteIdentifier, quoteLiteral } from "../operations/quote.ts";
+import { quoteIdentifier, quoteLiteralAnyStrings } from "../operations/quote.ts";
 import { effectiveHeads, planDowngrade, planStamp, planUpgrade, type PlanStep } from "../revision/plan.ts";
 import { isNode } from "../revision/revision-map.ts";
 import type { RevisionSet } from "../revision/revision-set.ts";
@@ -76,7 +76,7 @@ export interface ChangedRevision {
 
 function lockStatement(names: VersionTableNames, kind: "xact" | "session" | "unlock"): string {
   const fn = kind === "xact" ? "pg_advisory_xact_lock" : kind === "session" ? "pg_advisory_lock" : "pg_advisory_unlock";
-  return `SELECT ${fn}(hashtextextended(${quoteLiteral(lockKey(names))}, 0))`;
+  return `SELECT ${fn}(hashtextextended(${quoteLiteralAnyStrings(lockKey(names))}, 0))`;
 }
 
 function planFor(set: RevisionSet, rows: readonly string[], command: MigrationCommand): PlanStep[] {
@@ -385,7 +385,7 @@ export interface CurrentState {
 /** Reads the version rows without creating anything (`lambic current`). */
 export async function readCurrent(connection: Connection, set: RevisionSet, options: Pick<RunOptions, "versionTable" | "schema">): Promise<CurrentState> {
   const names = versionTableNames(options);
-  const [exists] = await connection.query<{ exists: boolean }>(`SELECT to_regclass(${quoteLiteral(versionTableSql(names))}) IS NOT NULL AS exists`);
+  const [exists] = await connection.query<{ exists: boolean }>(`SELECT to_regclass(${quoteLiteralAnyStrings(versionTableSql(names))}) IS NOT NULL AS exists`);
   if (!exists?.exists) return { versions: [], heads: [] };
   const rows = (await connection.query<{ version_num: string }>(selectVersionsStatement(names))).map((r) => r.version_num);
   assertKnownVersions(set, rows, versionTableSql(names));
@@ -403,7 +403,7 @@ export interface CheckResult {
 /** Applied revisions whose source changed since, read without creating anything. */
 async function readChanged(connection: Connection, set: RevisionSet, versions: readonly string[], options: Pick<RunOptions, "versionTable" | "schema">): Promise<ChangedRevision[]> {
   const names = versionTableNames(options);
-  const [historyExists] = await connection.query<{ exists: boolean }>(`SELECT to_regclass(${quoteLiteral(historyTableSql(names))}) IS NOT NULL AS exists`);
+  const [historyExists] = await connection.query<{ exists: boolean }>(`SELECT to_regclass(${quoteLiteralAnyStrings(historyTableSql(names))}) IS NOT NULL AS exists`);
   const history = historyExists?.exists ? await connection.query(selectAppliedChecksumsStatement(names)) : [];
   return changedRevisions(set, versions, history);
 }
@@ -462,7 +462,7 @@ export async function repairChecksums(connection: Connection, set: RevisionSet, 
     openTransaction(sink, options);
     sink.statement(lockStatement(names, "xact"), { purpose: "lock" });
     const tables = sink.statement(
-      `SELECT to_regclass(${quoteLiteral(versionTableSql(names))}) IS NOT NULL AS versions, to_regclass(${quoteLiteral(historyTableSql(names))}) IS NOT NULL AS history`,
+      `SELECT to_regclass(${quoteLiteralAnyStrings(versionTableSql(names))}) IS NOT NULL AS versions, to_regclass(${quoteLiteralAnyStrings(historyTableSql(names))}) IS NOT NULL AS history`,
       { purpose: "read" },
     );
     await sink.flush();

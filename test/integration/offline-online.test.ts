@@ -146,6 +146,26 @@ describe(`offline SQL equals the online run (applied with ${psql ?? "the stateme
     expect(await versionRows(db)).toEqual(["r0001"]);
   });
 
+  it("takes and releases a session lock keyed on a version table named with a backslash and a quote, on a server with standard_conforming_strings off", async () => {
+    const db = await database();
+    const sql = postgres(db.url, { max: 1, onnotice: () => {} });
+    try {
+      await sql.unsafe(`ALTER DATABASE "${db.name}" SET standard_conforming_strings = off`);
+      await sql`CREATE TABLE y (id int)`;
+      const versionTable = "v\\', 0)); DROP TABLE y; --";
+      const { script } = await renderScript(inlineRevisionSet(tableHistory(2)), { kind: "upgrade", target: "heads" }, [], { ...options(), versionTable, perRevision: true, generatedAt: new Date(), range: "heads" });
+      expect(script).toContain(`SELECT pg_advisory_lock(hashtextextended(E'lambic:.v\\\\'', 0)); DROP TABLE y; --', 0))`);
+      const file = join(workDir, `${randomUUID()}.sql`);
+      writeFileSync(file, script);
+      if (psql) applyWithPsql(psql, db.url, file);
+      else await applyStatementByStatement(db.url, file);
+      expect((await sql`SELECT to_regclass('y') IS NOT NULL AS kept`)[0]!.kept).toBe(true);
+      expect((await sql.unsafe(`SELECT version_num FROM "${versionTable.replaceAll('"', '""')}"`)).map((r) => r.version_num)).toEqual(["r0002"]);
+    } finally {
+      await sql.end();
+    }
+  });
+
   it("refuses a revision that reads data while rendering offline, naming it", async () => {
     const set = inlineRevisionSet([{ id: "q0000001", revises: null, upgrade: async (_op, ctx) => void (await ctx.query("SELECT 1")) }]);
     const error = await renderScript(set, { kind: "upgrade", target: "head" }, [], { ...options(), generatedAt: new Date(), range: "head" }).catch((e) => e);

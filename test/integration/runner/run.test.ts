@@ -516,6 +516,26 @@ describe.each(["postgres", "neon"] as const)("runner over the %s driver", (drive
     expect(key?.conname).not.toBe(versionTable);
   });
 
+  it("releases the session lock of a perRevision run as a lock key, not SQL, on a server with standard_conforming_strings off", async () => {
+    await sql.unsafe(`ALTER DATABASE "${db.name}" SET standard_conforming_strings = off`);
+    await sql`CREATE TABLE y (id int)`;
+    const versionTable = "v\\', 0)); DROP TABLE y; --";
+    const result = await run(inlineRevisionSet(tableHistory(2)), { kind: "upgrade", target: "head" }, { versionTable, perRevision: true });
+    expect(result.to).toEqual(["r0002"]);
+    expect((await sql`SELECT to_regclass('y') IS NOT NULL AS kept`)[0]!.kept).toBe(true);
+    expect(await sql`SELECT 1 FROM pg_locks WHERE locktype = 'advisory'`).toHaveLength(0);
+  });
+
+  it("reads current of a version table whose name holds a backslash and a quote on a server with standard_conforming_strings off", async () => {
+    await run(inlineRevisionSet(tableHistory(1)), { kind: "upgrade", target: "head" }, { versionTable: "v\\', 0)); DROP TABLE y; --" });
+    await sql.unsafe(`ALTER DATABASE "${db.name}" SET standard_conforming_strings = off`);
+    await sql`CREATE TABLE y (id int)`;
+    const connection = await connect();
+    const state = await readCurrent(connection, inlineRevisionSet(tableHistory(1)), { versionTable: "v\\', 0)); DROP TABLE y; --" });
+    expect(state.versions).toEqual(["r0001"]);
+    expect((await sql`SELECT to_regclass('y') IS NOT NULL AS kept`)[0]!.kept).toBe(true);
+  });
+
   it("says what stays when a non-transactional revision fails after running some of its statements", async () => {
     const set = inlineRevisionSet([
       ...tableHistory(1),

@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { qualifiedName, quoteIdentifier, quoteLiteral } from "../../../src/operations/index.ts";
+import { quoteLiteralAnyStrings } from "../../../src/operations/quote.ts";
 import { isLambicError } from "../../../src/errors.ts";
 import { HOSTILE_NAMES } from "./emitted.ts";
 
@@ -88,6 +89,11 @@ describe("quoteLiteral", () => {
   it("keeps backslashes as they are, with no E prefix (standard_conforming_strings is on)", () => {
     expect(quoteLiteral("C:\\path\\n")).toBe("'C:\\path\\n'");
     expect(quoteLiteral("\\'")).toBe("'\\'''");
+  });
+
+  it("writes a literal with a backslash as E'' with the backslash doubled for use outside lambic's transactions (quoteLiteralAnyStrings)", () => {
+    expect(quoteLiteralAnyStrings("x\\', 0)); DROP TABLE y; --")).toBe("E'x\\\\'', 0)); DROP TABLE y; --'");
+    expect(quoteLiteralAnyStrings("lambic:.it's")).toBe("'lambic:.it''s'");
   });
 
   it("keeps $$ inert inside the quoted literal", () => {
