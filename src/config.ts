@@ -54,6 +54,8 @@ const DEFAULTS = { versionTable: "lambic_version", lockTimeoutMs: 10_000, statem
 // quotes in psql is a trap for whoever reads the offline script.
 const IDENTIFIER = /^[A-Za-z_][A-Za-z0-9_$]{0,62}$/;
 const DATABASE_NAME = /^[A-Za-z0-9_-]+$/;
+/** The largest lock_timeout and statement_timeout PostgreSQL accepts (INT_MAX milliseconds). */
+const MAX_TIMEOUT_MS = 2_147_483_647;
 
 /**
  * Reads `lambic.config.json` (or `configFile`), interpolates `${VAR}` / `${VAR:-default}` from
@@ -176,6 +178,10 @@ function parseDatabase(name: string, value: Record<string, unknown>, baseDir: st
     if (raw === undefined) return fallback;
     if (typeof raw !== "number" || !Number.isInteger(raw) || raw < 0) {
       fail(at(key), `databases.${name}.${key} is ${JSON.stringify(raw)}, expected a whole number of milliseconds ≥ 0.`);
+    }
+    // PostgreSQL's timeouts are int4 milliseconds: a larger one fails every run's SET LOCAL.
+    if ((raw as number) > MAX_TIMEOUT_MS) {
+      fail(at(key), `databases.${name}.${key} is ${JSON.stringify(raw)}, more than PostgreSQL accepts (${MAX_TIMEOUT_MS} ms, about 24.8 days). Give at most ${MAX_TIMEOUT_MS}, or 0 for no statement timeout.`);
     }
     return raw as number;
   };

@@ -182,6 +182,12 @@ describe("parseConfig", () => {
     expect(error.message).toContain('databases.main.lockTimeoutMs is "10s"');
   });
 
+  it("rejects a timeout over PostgreSQL's limit of 2147483647 ms, which every run's SET LOCAL would fail on", () => {
+    const error = configError(() => parse({ databases: { main: { lockTimeoutMs: 3_000_000_000 } } }));
+    expect(error.details["path"]).toBe("databases.main.lockTimeoutMs");
+    expect(error.message).toContain("databases.main.lockTimeoutMs is 3000000000, more than PostgreSQL accepts (2147483647 ms");
+  });
+
   it("rejects a negative statement timeout", () => {
     expect(configError(() => parse({ databases: { main: { statementTimeoutMs: -1 } } })).details["path"]).toBe("databases.main.statementTimeoutMs");
   });
