@@ -111,6 +111,8 @@ export type Link = "down" | "allDown" | "normalizedDown" | "next" | "allNext";
 const RELATIVE_TARGET = /^(?:(.+?)@)?(\w+)?((?:\+|-)\d+)/;
 const INTEGER = /^\s*[+-]?\d+\s*$/;
 const REVISION_ID = /^[A-Za-z0-9_]+$/;
+/** version_num is varchar(32) (Alembic's column, so alembic_version can be adopted as is). */
+const MAX_REVISION_ID_LENGTH = 32;
 /** Target symbols, which no revision id or branch label may be. */
 export const RESERVED_TARGETS: ReadonlySet<string> = new Set(["head", "heads", "base"]);
 
@@ -1183,6 +1185,14 @@ function validateId(id: string): void {
   }
   if (RESERVED_TARGETS.has(id)) {
     throw new LambicError("REVISION_FILE_INVALID", `Revision id "${id}" is reserved (it is a target symbol). Choose another id.`, { revision: id });
+  }
+  if (id.length > MAX_REVISION_ID_LENGTH) {
+    // Refused here rather than by the server at the run's last step: every statement before it would have run for nothing.
+    throw new LambicError(
+      "REVISION_FILE_INVALID",
+      `Revision id "${id}" is ${id.length} characters; the version table's version_num column (varchar(${MAX_REVISION_ID_LENGTH}), as in Alembic) holds at most ${MAX_REVISION_ID_LENGTH}. Choose another id.`,
+      { revision: id, length: id.length, maxLength: MAX_REVISION_ID_LENGTH },
+    );
   }
 }
 

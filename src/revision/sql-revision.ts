@@ -2,7 +2,7 @@ import { LambicError } from "../errors.ts";
 import type { Revision, RevisionMeta } from "./types.ts";
 import { closestMatch } from "../suggest.ts";
 import { copyRefusal, findClientCopy, findMetaCommand, findTransactionControl, metaCommandRefusal, splitStatements, transactionControlRefusal } from "../operations/sql-statements.ts";
-import { BRANCH_LABEL_PATTERN, listedTwice, REVISION_ID_PATTERN } from "./validate-revision.ts";
+import { BRANCH_LABEL_PATTERN, listedTwice, MAX_REVISION_ID_LENGTH, REVISION_ID_PATTERN } from "./validate-revision.ts";
 
 /** The header fields of a `.sql` revision, in the order `renderSqlRevision` writes them. */
 export const SQL_REVISION_FIELDS = [
@@ -181,6 +181,11 @@ export function sqlMigration(sql: string): Revision["upgrade"] {
 function parseId(file: string, field: { value: string; line: number }, name: string): string {
   if (!REVISION_ID_PATTERN.test(field.value)) {
     throw fileError(file, field.line, `${name}: ${JSON.stringify(field.value)} is not a valid revision id; use letters, digits and _ only (ids are also target symbols).`, {
+      value: field.value,
+    });
+  }
+  if (name === "revision" && field.value.length > MAX_REVISION_ID_LENGTH) {
+    throw fileError(file, field.line, `${name}: ${JSON.stringify(field.value)} is ${field.value.length} characters; the version table's version_num column (varchar(${MAX_REVISION_ID_LENGTH}), as in Alembic) holds at most ${MAX_REVISION_ID_LENGTH}. Choose another id.`, {
       value: field.value,
     });
   }

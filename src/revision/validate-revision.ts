@@ -4,6 +4,8 @@ import type { Revision } from "./types.ts";
 
 /** Revision ids are also target symbols, so `@`, `:`, `+`, `-` and spaces would be ambiguous. */
 export const REVISION_ID_PATTERN = /^[A-Za-z0-9_]+$/;
+/** version_num is varchar(32) (Alembic's column, so alembic_version can be adopted as is). */
+export const MAX_REVISION_ID_LENGTH = 32;
 
 /**
  * Branch labels appear in targets as `label@head` and in `dependsOn` lists, so they may not
@@ -64,6 +66,9 @@ export function validateRevisionModule(value: unknown, file: string): Revision {
         ? `${file}: id ${JSON.stringify(id)} is not a valid revision id; use letters, digits and _ only (ids are also target symbols).`
         : `${file}: id is ${describe(id)}, expected a string such as "3ab8b2dfb055".`,
     );
+  }
+  if (id.length > MAX_REVISION_ID_LENGTH) {
+    throw invalid(file, "id", `${file}: id ${JSON.stringify(id)} is ${id.length} characters; the version table's version_num column (varchar(${MAX_REVISION_ID_LENGTH}), as in Alembic) holds at most ${MAX_REVISION_ID_LENGTH}. Choose another id.`);
   }
 
   const revises = record["revises"];

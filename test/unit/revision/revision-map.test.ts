@@ -95,6 +95,13 @@ describe("graph errors are refused at load", () => {
     expect(error.message).toBe(`Branch label "${label}" on revision aaaa0001 is reserved: it is a target symbol, so "${label}" would never name the branch. Choose another label.`);
   });
 
+  it("refuses a revision id longer than the 32 characters version_num holds", () => {
+    const id = "a".repeat(33);
+    const error = refusal([rev(id, null)]);
+    expect(error.code).toBe("REVISION_FILE_INVALID");
+    expect(error.message).toBe(`Revision id "${id}" is 33 characters; the version table's version_num column (varchar(32), as in Alembic) holds at most 32. Choose another id.`);
+  });
+
   it("refuses a revision id used twice with DUPLICATE_REVISION", () => {
     expect(refusal([rev("aaaa0001", null), rev("aaaa0001", null)]).code).toBe("DUPLICATE_REVISION");
   });

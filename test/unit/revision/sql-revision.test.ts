@@ -88,6 +88,13 @@ describe("parseSqlRevision", () => {
     expect(error.message).toBe(`${FILE}:5: the statement is COPY … FROM STDIN, whose rows psql sends after it and lambic cannot: insert the rows with INSERT … VALUES (op.bulkInsert in a TypeScript revision), or COPY from a file the server can read.`);
   });
 
+  it("refuses a revision id longer than the 32 characters version_num holds, naming its line", () => {
+    const id = "a".repeat(33);
+    const error = parseError(sql("-- message: long", `-- revision: ${id}`, "-- +up", "SELECT 1;"));
+    expect(error.code).toBe("REVISION_FILE_INVALID");
+    expect(error.message).toBe(`${FILE}:2: revision: "${id}" is 33 characters; the version table's version_num column (varchar(32), as in Alembic) holds at most 32. Choose another id.`);
+  });
+
   it("refuses a psql meta-command in a section, naming its line", () => {
     const error = parseError(sql("-- revision: a1", "-- +up", "CREATE TABLE t (id int);", "-- +down", "\\i drop_t.sql"));
     expect(error.code).toBe("REVISION_FILE_INVALID");

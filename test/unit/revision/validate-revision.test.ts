@@ -76,6 +76,12 @@ describe("validateRevisionModule", () => {
     expect(error.details["field"]).toBe("id");
   });
 
+  it("rejects an id longer than the 32 characters the version table's version_num holds", () => {
+    const error = validationError(valid({ id: "a".repeat(33) }));
+    expect(error.message).toContain(`id "${"a".repeat(33)}" is 33 characters; the version table's version_num column (varchar(32), as in Alembic) holds at most 32. Choose another id.`);
+    expect(error.details["field"]).toBe("id");
+  });
+
   it("rejects an id that is not a target symbol", () => {
     const error = validationError(valid({ id: "ab-12" }));
     expect(error.message).toContain('"ab-12"');
