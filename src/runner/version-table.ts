@@ -1,4 +1,4 @@
-import { qualifiedName, quoteIdentifier, quoteLiteral, utf8Length } from "../operations/quote.ts";
+import { qualifiedName, quoteIdentifier, quoteLiteral, quoteLiteralAnyStrings, utf8Length } from "../operations/quote.ts";
 import type { VersionRowChange } from "../revision/plan.ts";
 
 /**
@@ -223,10 +223,13 @@ export function selectVersionsStatement(names: VersionTableNames): string {
   return `SELECT version_num FROM ${versionTableSql(names)} ORDER BY ctid`;
 }
 
-/** The checksum each revision had when it was last applied or repaired (and not undone since). */
+/**
+ * The checksum each revision had when it was last applied or repaired (and not undone since).
+ * `check` reads it outside a transaction, where standard_conforming_strings may be off.
+ */
 export function selectAppliedChecksumsStatement(names: VersionTableNames): string {
   return (
     `SELECT DISTINCT ON (revision) revision, direction, checksum FROM ${historyTableSql(names)} ` +
-    `WHERE version_table = ${quoteLiteral(names.versionTable)} AND direction IN ('up', 'down', 'repair') ORDER BY revision, id DESC`
+    `WHERE version_table = ${quoteLiteralAnyStrings(names.versionTable)} AND direction IN ('up', 'down', 'repair') ORDER BY revision, id DESC`
   );
 }

@@ -536,6 +536,17 @@ describe.each(["postgres", "neon"] as const)("runner over the %s driver", (drive
     expect((await sql`SELECT to_regclass('y') IS NOT NULL AS kept`)[0]!.kept).toBe(true);
   });
 
+  it("checks a version table whose name holds a backslash and a quote on a server with standard_conforming_strings off", async () => {
+    const versionTable = "v\\'; DROP TABLE y; --";
+    await run(inlineRevisionSet(tableHistory(1)), { kind: "upgrade", target: "head" }, { versionTable });
+    await sql.unsafe(`ALTER DATABASE "${db.name}" SET standard_conforming_strings = off`);
+    await sql`CREATE TABLE y (id int)`;
+    const connection = await connect();
+    const result = await checkDatabase(connection, inlineRevisionSet(tableHistory(1)), { versionTable });
+    expect(result).toMatchObject({ versions: ["r0001"], pending: [], changed: [], upToDate: true });
+    expect((await sql`SELECT to_regclass('y') IS NOT NULL AS kept`)[0]!.kept).toBe(true);
+  });
+
   it("says what stays when a non-transactional revision fails after running some of its statements", async () => {
     const set = inlineRevisionSet([
       ...tableHistory(1),
