@@ -1,5 +1,5 @@
 import { execFileSync, spawn, spawnSync } from "node:child_process";
-import { cpSync, existsSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import postgres from "postgres";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
@@ -40,6 +40,24 @@ describe("graph commands", () => {
 
   it("prints the heads as one JSON document", () => {
     expect(lambic(dir, ["heads", "--json"]).json).toEqual({ heads: ["8a5d0e6f7c97"] });
+  });
+
+  it("exits quietly when its reader closes the pipe early (lambic history | head -1)", async () => {
+    // More output than a pipe holds, so that writing goes on after the reader is gone.
+    const long = tempDir("lambic-cli-pipe-");
+    mkdirSync(join(long, "revisions/main"), { recursive: true });
+    for (let i = 0; i < 1500; i++) {
+      const id = `p${String(i).padStart(11, "0")}`;
+      const revises = i === 0 ? "" : `-- revises: p${String(i - 1).padStart(11, "0")}\n`;
+      writeFileSync(join(long, "revisions/main", `${id}.sql`), `-- revision: ${id}\n${revises}-- message: ${"a long message ".repeat(4)}\n-- +up\nSELECT 1;\n`);
+    }
+    const child = spawn(process.execPath, [cli, "history", "--verbose"], { cwd: long, env: { ...process.env, DATABASE_URL: undefined } });
+    let stderr = "";
+    child.stderr.on("data", (chunk) => (stderr += chunk));
+    child.stdout.once("data", () => child.stdout.destroy());
+    const code = await new Promise<number | null>((done) => child.on("close", done));
+    expect(stderr).not.toContain("EPIPE");
+    expect(code).toBe(0);
   });
 
   it("prints the bases and the branch points", () => {
