@@ -9,6 +9,7 @@ import type { RevisionDirection } from "../revision/types.ts";
 import { emitPlan, failureOutcome, interruptedError, needsSessionLock, openTransaction, type EmittedStep, type RunProgress } from "./emit-plan.ts";
 import { ConnectionSink, DryRunSink, locatePart, ScriptSink, type QueuedStatement, type Sink, type StatementResult } from "./sink.ts";
 import {
+  createTablesLockStatement,
   createVersionTableStatements,
   historyInsertStatement,
   historyTableSql,
@@ -235,6 +236,15 @@ export function statementError(error: unknown, statement: QueuedStatement | unde
       { cause: error },
     );
   }
+  if ((failure.sqlstate === "55P03" || failure.sqlstate === "57014") && origin?.purpose === "tables") {
+    // A first run over another version table in this schema is creating the shared history table.
+    throw new LambicError(
+      "LOCK_TIMEOUT",
+      `Another migration run (a first run over another version table in this schema) is creating ${historyTableSql(names)}, which every version table of the schema shares; the wait for it ended (${failure.sqlstate === "55P03" ? `lock_timeout, ${options.lockTimeoutMs} ms` : "statement_timeout"}). ${rolledBack} Wait for that run to finish and try again, or raise lockTimeoutMs.`,
+      { ...details, lockTimeoutMs: options.lockTimeoutMs },
+      { cause: error },
+    );
+  }
   if (failure.sqlstate === "55P03") {
     const lock = origin?.purpose === "lock";
     throw new LambicError(
@@ -316,6 +326,7 @@ export async function runMigration(connection: Connection, set: RevisionSet, com
       { purpose: "lock" },
     );
     if (options.searchPath !== undefined) sink.statement(`CREATE SCHEMA IF NOT EXISTS ${quoteIdentifier(options.searchPath, { op: "tenant", argument: "schema" })}`, { purpose: "control" });
+    sink.statement(createTablesLockStatement(names), { purpose: "tables" });
     for (const ddl of createVersionTableStatements(names)) sink.statement(ddl, { purpose: "control" });
     if (command.kind === "stamp" && command.purge) sink.statement(`DELETE FROM ${versionTableSql(names)}`, { purpose: "version" });
     const versions = sink.statement(selectVersionsStatement(names), { purpose: "read" });
@@ -485,7 +496,10 @@ export async function repairChecksums(connection: Connection, set: RevisionSet, 
     ];
     if (entries.length > 0) {
       // An adopted Alembic database has its version table but no history table yet.
-      if (!exists.history) for (const ddl of createVersionTableStatements(names)) sink.statement(ddl, { purpose: "control" });
+      if (!exists.history) {
+        sink.statement(createTablesLockStatement(names), { purpose: "tables" });
+        for (const ddl of createVersionTableStatements(names)) sink.statement(ddl, { purpose: "control" });
+      }
       const run = { runId: options.runId, actor: options.actor, bundleSha256: set.bundleSha256 ?? null, sourceChecksum: set.sourceChecksum };
       sink.statement(historyInsertStatement(names, run, entries), { purpose: "history" });
     }

@@ -206,6 +206,46 @@ describe.each(["postgres", "neon"] as const)("runner over the %s driver", (drive
     expect(await tables()).toEqual([]);
   });
 
+  /** Waits until `count` other sessions wait for a lock (a run queued behind a lock this test holds). */
+  async function lockWaiters(count: number): Promise<void> {
+    for (let tries = 0; ; tries++) {
+      const [{ n }] = await sql`SELECT count(*)::int AS n FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND pid <> pg_backend_pid()`;
+      if (n >= count) return;
+      if (tries > 200) throw new Error(`expected ${count} session(s) waiting for a lock, found ${n}`);
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  }
+
+  it("creates the shared history table once when first runs over two version tables of one schema meet", async () => {
+    // Run A creates lambic_history, then waits in its revision on a table this test holds; run B,
+    // over another version table of the schema, must wait for A, not fail on pg_type's unique index.
+    await sql`CREATE TABLE gate (id int)`;
+    const holder = await sql.reserve();
+    let a: Promise<unknown> | undefined;
+    let b: Promise<unknown> | undefined;
+    try {
+      await holder`BEGIN`;
+      await holder`LOCK TABLE gate IN ACCESS EXCLUSIVE MODE`;
+      a = run(inlineRevisionSet([{ id: "a0001", revises: null, upgrade: (op) => op.execute("LOCK TABLE gate IN SHARE MODE") }]), { kind: "upgrade", target: "head" });
+      await lockWaiters(1);
+      b = run(inlineRevisionSet([{ id: "b0001", revises: null }], "other"), { kind: "upgrade", target: "head" }, { versionTable: "other_version" });
+      await lockWaiters(2);
+    } finally {
+      await holder`ROLLBACK`;
+      holder.release();
+    }
+    await Promise.all([a, b]);
+    expect(await versions()).toEqual(["a0001"]);
+    expect((await sql`SELECT version_num FROM other_version`).map((r) => r.version_num)).toEqual(["b0001"]);
+    expect((await sql`SELECT version_table, revision FROM lambic_history ORDER BY version_table`).map((r) => `${r.version_table}:${r.revision}`)).toEqual(["lambic_version:a0001", "other_version:b0001"]);
+  });
+
+  it("does not wait for a run over another version table once the history table exists", async () => {
+    await run(inlineRevisionSet(tableHistory(1)), { kind: "upgrade", target: "head" });
+    const result = await whileLocked({ runLock: true }, () => run(inlineRevisionSet([{ id: "b0001", revises: null }], "other"), { kind: "upgrade", target: "head" }, { versionTable: "other_version", lockTimeoutMs: 200 }));
+    expect(result.to).toEqual(["b0001"]);
+  });
+
   it("fails with LOCK_TIMEOUT when a revision waits on a table locked elsewhere", async () => {
     const set = inlineRevisionSet(tableHistory(1));
     await run(set, { kind: "upgrade", target: "head" });
