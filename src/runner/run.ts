@@ -363,6 +363,7 @@ export async function runMigration(connection: Connection, set: RevisionSet, com
     sink.statement("COMMIT", { purpose: "control" });
     progress.committing = [...after];
     if (sessionLock) sink.statement(lockStatement(names, "unlock"), { purpose: "lock" });
+    sink.statement(RESET_SESSION, { purpose: "control" });
     await sink.flush();
     sessionLock = false;
     const results = emitted.map(stepResult);
@@ -378,6 +379,14 @@ export async function runMigration(connection: Connection, set: RevisionSet, com
   }
 }
 
+/**
+ * A revision's SET (not SET LOCAL) outlives its transaction, and a non-transactional revision's
+ * statements run with the run's settings made for the session: a run ends them, so that the next
+ * run on the connection (the next tenant on a worker's connection) starts from the connection's
+ * own settings, not from what another tenant's revision set (a statement_timeout, a role).
+ */
+const RESET_SESSION = "RESET ALL";
+
 async function rollbackQuietly(connection: Connection, unlock: string | undefined): Promise<void> {
   try {
     await connection.query("ROLLBACK");
@@ -386,6 +395,7 @@ async function rollbackQuietly(connection: Connection, unlock: string | undefine
     return;
   }
   if (unlock) await connection.query(unlock).catch(() => undefined);
+  await connection.query(RESET_SESSION).catch(() => undefined);
 }
 
 export interface CurrentState {

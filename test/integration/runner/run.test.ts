@@ -246,6 +246,25 @@ describe.each(["postgres", "neon"] as const)("runner over the %s driver", (drive
     expect(result.to).toEqual(["b0001"]);
   });
 
+  it("ends a revision's SET with the run, so the next run on the connection (the next tenant's) starts from the connection's settings", async () => {
+    const set = inlineRevisionSet([...tableHistory(1), { id: "r0002", revises: "r0001", upgrade: (op) => op.execute("SET statement_timeout = '123ms'") }]);
+    const connection = await connect();
+    await runMigration(connection, set, { kind: "upgrade", target: "head" }, baseOptions());
+    expect(await connection.query("SELECT current_setting('statement_timeout') AS value")).toEqual([{ value: "0" }]);
+  });
+
+  it("ends the session settings a failed non-transactional revision leaves, its own and the run's", async () => {
+    const set = inlineRevisionSet([
+      { id: "r0001", revises: null, transactional: false, upgrade: (op) => { op.execute("SET work_mem = '77MB'"); op.execute("SELECT 1/0"); } },
+    ]);
+    const connection = await connect();
+    const settings = () => connection.query("SELECT current_setting('work_mem') AS work_mem, current_setting('lock_timeout') AS lock_timeout");
+    const before = await settings();
+    const error = await failure(runMigration(connection, set, { kind: "upgrade", target: "head" }, { ...baseOptions(), lockTimeoutMs: 1234 }));
+    expect(error.code).toBe("STATEMENT_FAILED");
+    expect(await settings()).toEqual(before);
+  });
+
   it("fails with LOCK_TIMEOUT when a revision waits on a table locked elsewhere", async () => {
     const set = inlineRevisionSet(tableHistory(1));
     await run(set, { kind: "upgrade", target: "head" });
