@@ -48,6 +48,9 @@ const DATABASE_KEYS = [
   "tenants",
 ] as const;
 const DRIVERS = ["postgres", "neon"] as const;
+/** The largest lock_timeout and statement_timeout PostgreSQL accepts (INT_MAX milliseconds). */
+const MAX_TIMEOUT_MS = 2_147_483_647;
+
 const DEFAULTS = { versionTable: "lambic_version", lockTimeoutMs: 10_000, statementTimeoutMs: 0 } as const;
 
 // Unquoted PostgreSQL identifiers (63 bytes max): the runner quotes them, but a name needing
@@ -176,6 +179,10 @@ function parseDatabase(name: string, value: Record<string, unknown>, baseDir: st
     if (raw === undefined) return fallback;
     if (typeof raw !== "number" || !Number.isInteger(raw) || raw < 0) {
       fail(at(key), `databases.${name}.${key} is ${JSON.stringify(raw)}, expected a whole number of milliseconds ≥ 0.`);
+    }
+    // PostgreSQL's lock_timeout and statement_timeout are ints: it refuses more, and every run would fail at its first SET LOCAL.
+    if ((raw as number) > MAX_TIMEOUT_MS) {
+      fail(at(key), `databases.${name}.${key} is ${JSON.stringify(raw)}, more than PostgreSQL accepts (${MAX_TIMEOUT_MS} ms, about 24.8 days); use 0 for no limit of lambic's.`);
     }
     return raw as number;
   };

@@ -182,6 +182,16 @@ describe("parseConfig", () => {
     expect(error.message).toContain('databases.main.lockTimeoutMs is "10s"');
   });
 
+  it("rejects a timeout larger than PostgreSQL accepts (2147483647 ms), naming the limit", () => {
+    const error = configError(() => parse({ databases: { main: { lockTimeoutMs: 3_000_000_000 } } }));
+    expect(error.details["path"]).toBe("databases.main.lockTimeoutMs");
+    expect(error.message).toContain("databases.main.lockTimeoutMs is 3000000000, more than PostgreSQL accepts (2147483647 ms");
+  });
+
+  it("accepts the largest timeout PostgreSQL accepts", () => {
+    expect(parse({ databases: { main: { statementTimeoutMs: 2_147_483_647 } } }).databases["main"]!.statementTimeoutMs).toBe(2_147_483_647);
+  });
+
   it("rejects a negative statement timeout", () => {
     expect(configError(() => parse({ databases: { main: { statementTimeoutMs: -1 } } })).details["path"]).toBe("databases.main.statementTimeoutMs");
   });
