@@ -36,6 +36,8 @@ export interface RunOptions {
   readonly lockTimeoutMs: number;
   /** 0: no statement timeout. */
   readonly statementTimeoutMs: number;
+  /** The time the run has left (the Lambda's): each transaction's timeouts are cut to it (RunSettings.remainingMs). */
+  readonly remainingMs?: () => number;
   readonly x?: Readonly<Record<string, string>>;
   /** Who runs it: a Lambda request id, or the local user. */
   readonly actor: string;
@@ -354,6 +356,7 @@ export async function runMigration(connection: Connection, set: RevisionSet, com
       searchPath: options.searchPath,
       lockTimeoutMs: options.lockTimeoutMs,
       statementTimeoutMs: options.statementTimeoutMs,
+      remainingMs: options.remainingMs,
       onStepDone: onStep ? (step) => onStep(stepResult(step)) : undefined,
       progress,
       signal,

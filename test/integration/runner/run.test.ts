@@ -326,6 +326,25 @@ describe.each(["postgres", "neon"] as const)("runner over the %s driver", (drive
     expect(await versions()).toEqual(["r0001"]);
   });
 
+  it("cuts each later transaction's timeouts to the time the run has left when it begins (the Lambda's deadline)", async () => {
+    // The Lambda's remaining time: 60 s when the run starts, 1.5 s once r0001 has run; r0002 runs
+    // outside a transaction after r0001's commit.
+    let left = 60_000;
+    const seen: unknown[] = [];
+    const read = async (ctx: { query: <Row>(sql: string) => Promise<Row[]> }) => {
+      seen.push((await ctx.query<{ s: string; l: string }>("SELECT current_setting('statement_timeout') AS s, current_setting('lock_timeout') AS l"))[0]);
+    };
+    const set = inlineRevisionSet([
+      { id: "r0001", revises: null, upgrade: async (_op, ctx) => { await read(ctx); left = 1_500; } },
+      { id: "r0002", revises: "r0001", transactional: false, upgrade: async (_op, ctx) => void (await read(ctx)) },
+    ]);
+    await run(set, { kind: "upgrade", target: "head" }, { lockTimeoutMs: 10_000, statementTimeoutMs: 0, perRevision: true, remainingMs: () => left });
+    expect(seen).toEqual([
+      { s: "1min", l: "10s" },
+      { s: "1500ms", l: "1500ms" },
+    ]);
+  });
+
   it("keeps statement_timeout for a non-transactional revision's statements", async () => {
     const set = inlineRevisionSet([...tableHistory(1), { id: "r0002", revises: "r0001", transactional: false, upgrade: (op) => op.execute("SELECT pg_sleep(5)") }]);
     const error = await failure(run(set, { kind: "upgrade", target: "head" }, { statementTimeoutMs: 300 }));
