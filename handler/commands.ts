@@ -215,6 +215,8 @@ function runOptions(event: LambicEvent, bundle: OpenedBundle, deps: Deps): RunOp
     ...tableOptions(bundle),
     lockTimeoutMs: budget.lockTimeoutMs,
     statementTimeoutMs: budget.statementTimeoutMs,
+    // A run that commits more than once cuts each transaction's timeouts to the time left then.
+    remainingMs: () => deps.context.getRemainingTimeInMillis() - budget.marginMs,
     x: event.x,
     actor: `lambda:${deps.context.functionName}:${deps.context.awsRequestId}`,
     runId: randomUUID(),
@@ -322,6 +324,7 @@ async function withFallback(
       ...options,
       lockTimeoutMs: bundle.settings.lockTimeoutMs,
       statementTimeoutMs: bundle.settings.statementTimeoutMs,
+      remainingMs: undefined,
       generatedAt: new Date(),
       range: (command as { target: string }).target,
     });

@@ -48,14 +48,15 @@ const DATABASE_KEYS = [
   "tenants",
 ] as const;
 const DRIVERS = ["postgres", "neon"] as const;
+/** The largest lock_timeout and statement_timeout PostgreSQL accepts (INT_MAX milliseconds). */
+const MAX_TIMEOUT_MS = 2_147_483_647;
+
 const DEFAULTS = { versionTable: "lambic_version", lockTimeoutMs: 10_000, statementTimeoutMs: 0 } as const;
 
 // Unquoted PostgreSQL identifiers (63 bytes max): the runner quotes them, but a name needing
 // quotes in psql is a trap for whoever reads the offline script.
 const IDENTIFIER = /^[A-Za-z_][A-Za-z0-9_$]{0,62}$/;
 const DATABASE_NAME = /^[A-Za-z0-9_-]+$/;
-/** The largest lock_timeout and statement_timeout PostgreSQL accepts (INT_MAX milliseconds). */
-const MAX_TIMEOUT_MS = 2_147_483_647;
 
 /**
  * Reads `lambic.config.json` (or `configFile`), interpolates `${VAR}` / `${VAR:-default}` from
@@ -181,7 +182,7 @@ function parseDatabase(name: string, value: Record<string, unknown>, baseDir: st
     }
     // PostgreSQL's timeouts are int4 milliseconds: a larger one fails every run's SET LOCAL.
     if ((raw as number) > MAX_TIMEOUT_MS) {
-      fail(at(key), `databases.${name}.${key} is ${JSON.stringify(raw)}, more than PostgreSQL accepts (${MAX_TIMEOUT_MS} ms, about 24.8 days). Give at most ${MAX_TIMEOUT_MS}, or 0 for no statement timeout.`);
+      fail(at(key), `databases.${name}.${key} is ${JSON.stringify(raw)}, more than PostgreSQL accepts (${MAX_TIMEOUT_MS} ms, about 24.8 days). Give at most ${MAX_TIMEOUT_MS}, or 0 for no limit of lambic's.`);
     }
     return raw as number;
   };

@@ -23,6 +23,13 @@ export interface RunSettings {
   readonly statementTimeoutMs: number;
   /** Set as search_path, so unqualified names land there (a tenant's schema). */
   readonly searchPath?: string;
+  /**
+   * The time the run has left (in the Lambda, the invocation's remaining time less its margin).
+   * statement_timeout bounds each statement, not the run: a run that commits more than once
+   * cuts each transaction's timeouts (and a non-transactional revision's) to the time left when
+   * it begins, so that a later revision cannot run past the deadline on the run's first budget.
+   */
+  readonly remainingMs?: () => number;
 }
 
 function millis(value: number): string {
@@ -32,12 +39,25 @@ function millis(value: number): string {
 /** The run's settings, for a transaction (SET LOCAL: they end with it) or for the session. */
 function settingStatements(settings: RunSettings, scope: "transaction" | "session"): string[] {
   const set = scope === "transaction" ? "SET LOCAL" : "SET";
-  const statements = [`${set} lock_timeout = ${millis(settings.lockTimeoutMs)}`];
+  const { lockTimeoutMs, statementTimeoutMs } = timeoutsNow(settings);
+  const statements = [`${set} lock_timeout = ${millis(lockTimeoutMs)}`];
   // Literals are rendered without E'': a backslash is only inert with standard strings on.
   statements.push(`${set} standard_conforming_strings = on`);
   if (settings.searchPath !== undefined) statements.push(`${set} search_path TO ${quoteIdentifier(settings.searchPath, { op: "tenant", argument: "schema" })}`);
-  if (settings.statementTimeoutMs > 0) statements.push(`${set} statement_timeout = ${millis(settings.statementTimeoutMs)}`);
+  if (statementTimeoutMs > 0) statements.push(`${set} statement_timeout = ${millis(statementTimeoutMs)}`);
   return statements;
+}
+
+/** The run's timeouts cut to the time it has left now, if it has a deadline (0 stays "no limit" for lock_timeout: statement_timeout bounds the wait). */
+function timeoutsNow(settings: RunSettings): { lockTimeoutMs: number; statementTimeoutMs: number } {
+  const left = settings.remainingMs?.();
+  if (left === undefined) return settings;
+  // At least 1 ms: 0 would lift the limit.
+  const cut = Math.max(1, Math.floor(left));
+  return {
+    lockTimeoutMs: settings.lockTimeoutMs > 0 ? Math.min(settings.lockTimeoutMs, cut) : 0,
+    statementTimeoutMs: settings.statementTimeoutMs > 0 ? Math.min(settings.statementTimeoutMs, cut) : cut,
+  };
 }
 
 /** BEGIN and the run's settings: every transaction of a run, online and offline, starts so. */

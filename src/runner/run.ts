@@ -9,6 +9,7 @@ import type { RevisionDirection } from "../revision/types.ts";
 import { emitPlan, failureOutcome, interruptedError, needsSessionLock, openTransaction, type EmittedStep, type RunProgress } from "./emit-plan.ts";
 import { ConnectionSink, DryRunSink, locatePart, ScriptSink, type QueuedStatement, type Sink, type StatementResult } from "./sink.ts";
 import {
+  createTablesLockStatement,
   createVersionTableStatements,
   historyInsertStatement,
   historyTableSql,
@@ -35,6 +36,8 @@ export interface RunOptions {
   readonly lockTimeoutMs: number;
   /** 0: no statement timeout. */
   readonly statementTimeoutMs: number;
+  /** The time the run has left (the Lambda's): each transaction's timeouts are cut to it (RunSettings.remainingMs). */
+  readonly remainingMs?: () => number;
   readonly x?: Readonly<Record<string, string>>;
   /** Who runs it: a Lambda request id, or the local user. */
   readonly actor: string;
@@ -235,6 +238,15 @@ export function statementError(error: unknown, statement: QueuedStatement | unde
       { cause: error },
     );
   }
+  if ((failure.sqlstate === "55P03" || failure.sqlstate === "57014") && origin?.purpose === "tables") {
+    // A first run over another version table in this schema is creating the shared history table.
+    throw new LambicError(
+      "LOCK_TIMEOUT",
+      `Another migration run (a first run over another version table in this schema) is creating ${historyTableSql(names)}, which every version table of the schema shares; the wait for it ended (${failure.sqlstate === "55P03" ? `lock_timeout, ${options.lockTimeoutMs} ms` : "statement_timeout"}). ${rolledBack} Wait for that run to finish and try again, or raise lockTimeoutMs.`,
+      { ...details, lockTimeoutMs: options.lockTimeoutMs },
+      { cause: error },
+    );
+  }
   if (failure.sqlstate === "55P03") {
     const lock = origin?.purpose === "lock";
     throw new LambicError(
@@ -316,6 +328,7 @@ export async function runMigration(connection: Connection, set: RevisionSet, com
       { purpose: "lock" },
     );
     if (options.searchPath !== undefined) sink.statement(`CREATE SCHEMA IF NOT EXISTS ${quoteIdentifier(options.searchPath, { op: "tenant", argument: "schema" })}`, { purpose: "control" });
+    sink.statement(createTablesLockStatement(names), { purpose: "tables" });
     for (const ddl of createVersionTableStatements(names)) sink.statement(ddl, { purpose: "control" });
     if (command.kind === "stamp" && command.purge) sink.statement(`DELETE FROM ${versionTableSql(names)}`, { purpose: "version" });
     const versions = sink.statement(selectVersionsStatement(names), { purpose: "read" });
@@ -343,6 +356,7 @@ export async function runMigration(connection: Connection, set: RevisionSet, com
       searchPath: options.searchPath,
       lockTimeoutMs: options.lockTimeoutMs,
       statementTimeoutMs: options.statementTimeoutMs,
+      remainingMs: options.remainingMs,
       onStepDone: onStep ? (step) => onStep(stepResult(step)) : undefined,
       progress,
       signal,
@@ -352,6 +366,7 @@ export async function runMigration(connection: Connection, set: RevisionSet, com
     sink.statement("COMMIT", { purpose: "control" });
     progress.committing = [...after];
     if (sessionLock) sink.statement(lockStatement(names, "unlock"), { purpose: "lock" });
+    sink.statement(RESET_SESSION, { purpose: "control" });
     await sink.flush();
     sessionLock = false;
     const results = emitted.map(stepResult);
@@ -367,6 +382,14 @@ export async function runMigration(connection: Connection, set: RevisionSet, com
   }
 }
 
+/**
+ * A revision's SET (not SET LOCAL) outlives its transaction, and a non-transactional revision's
+ * statements run with the run's settings made for the session: a run ends them, so that the next
+ * run on the connection (the next tenant on a worker's connection) starts from the connection's
+ * own settings, not from what another tenant's revision set (a statement_timeout, a role).
+ */
+const RESET_SESSION = "RESET ALL";
+
 async function rollbackQuietly(connection: Connection, unlock: string | undefined): Promise<void> {
   try {
     await connection.query("ROLLBACK");
@@ -375,6 +398,7 @@ async function rollbackQuietly(connection: Connection, unlock: string | undefine
     return;
   }
   if (unlock) await connection.query(unlock).catch(() => undefined);
+  await connection.query(RESET_SESSION).catch(() => undefined);
 }
 
 export interface CurrentState {
@@ -485,7 +509,10 @@ export async function repairChecksums(connection: Connection, set: RevisionSet, 
     ];
     if (entries.length > 0) {
       // An adopted Alembic database has its version table but no history table yet.
-      if (!exists.history) for (const ddl of createVersionTableStatements(names)) sink.statement(ddl, { purpose: "control" });
+      if (!exists.history) {
+        sink.statement(createTablesLockStatement(names), { purpose: "tables" });
+        for (const ddl of createVersionTableStatements(names)) sink.statement(ddl, { purpose: "control" });
+      }
       const run = { runId: options.runId, actor: options.actor, bundleSha256: set.bundleSha256 ?? null, sourceChecksum: set.sourceChecksum };
       sink.statement(historyInsertStatement(names, run, entries), { purpose: "history" });
     }

@@ -10,7 +10,8 @@ import type { RevisionDirection } from "../revision/types.ts";
 export interface StatementOrigin {
   readonly revision?: string;
   readonly direction?: RevisionDirection | "stamp";
-  readonly purpose: "control" | "revision" | "version" | "history" | "lock" | "read";
+  /** "lock": the run lock; "tables": the lock taken to create lambic's tables (createTablesLockStatement). */
+  readonly purpose: "control" | "revision" | "version" | "history" | "lock" | "tables" | "read";
   /** The statements a joined script was made of (see joinStatements), to point at the failing one. */
   readonly parts?: readonly string[];
   /** Set on a step's statements: the step's number in the run. */

@@ -53,6 +53,23 @@ function primaryKeyClause(names: VersionTableNames): string {
   return utf8Length(name) > MAX_IDENTIFIER_BYTES ? "PRIMARY KEY (version_num)" : `CONSTRAINT ${quoteIdentifier(name, where("versionTable"))} PRIMARY KEY (version_num)`;
 }
 
+/**
+ * Taken before lambic's tables are created, while the history table is missing from the schema:
+ * it is shared by every version table there (named databases), so two first runs over different
+ * version tables would both create it, and the second CREATE TABLE IF NOT EXISTS would fail on
+ * pg_type's unique index once the first commits. Only while it is missing: once it exists such
+ * runs do not wait for each other. Keyed on the schema the tables go to (the search_path's first
+ * when none is configured).
+ */
+export function createTablesLockStatement(names: VersionTableNames): string {
+  const schema = names.schema === undefined ? "current_schema()" : quoteLiteral(names.schema, where("schema"));
+  const table = quoteLiteral(names.historyTable, where("historyTable"));
+  return (
+    `SELECT pg_advisory_xact_lock(hashtextextended('lambic-tables:' || n.nspname || '.' || ${table}, 0)) FROM pg_namespace n ` +
+    `WHERE n.nspname = ${schema} AND NOT EXISTS (SELECT FROM pg_class c WHERE c.relnamespace = n.oid AND c.relname = ${table})`
+  );
+}
+
 export function createVersionTableStatements(names: VersionTableNames): string[] {
   return [
     `CREATE TABLE IF NOT EXISTS ${versionTableSql(names)} (version_num varchar(32) NOT NULL, ${primaryKeyClause(names)})`,

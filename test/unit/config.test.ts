@@ -188,6 +188,10 @@ describe("parseConfig", () => {
     expect(error.message).toContain("databases.main.lockTimeoutMs is 3000000000, more than PostgreSQL accepts (2147483647 ms");
   });
 
+  it("accepts the largest timeout PostgreSQL accepts", () => {
+    expect(parse({ databases: { main: { statementTimeoutMs: 2_147_483_647 } } }).databases["main"]!.statementTimeoutMs).toBe(2_147_483_647);
+  });
+
   it("rejects a negative statement timeout", () => {
     expect(configError(() => parse({ databases: { main: { statementTimeoutMs: -1 } } })).details["path"]).toBe("databases.main.statementTimeoutMs");
   });

@@ -206,6 +206,65 @@ describe.each(["postgres", "neon"] as const)("runner over the %s driver", (drive
     expect(await tables()).toEqual([]);
   });
 
+  /** Waits until `count` other sessions wait for a lock (a run queued behind a lock this test holds). */
+  async function lockWaiters(count: number): Promise<void> {
+    for (let tries = 0; ; tries++) {
+      const [{ n }] = await sql`SELECT count(*)::int AS n FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND pid <> pg_backend_pid()`;
+      if (n >= count) return;
+      if (tries > 200) throw new Error(`expected ${count} session(s) waiting for a lock, found ${n}`);
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  }
+
+  it("creates the shared history table once when first runs over two version tables of one schema meet", async () => {
+    // Run A creates lambic_history, then waits in its revision on a table this test holds; run B,
+    // over another version table of the schema, must wait for A, not fail on pg_type's unique index.
+    await sql`CREATE TABLE gate (id int)`;
+    const holder = await sql.reserve();
+    let a: Promise<unknown> | undefined;
+    let b: Promise<unknown> | undefined;
+    try {
+      await holder`BEGIN`;
+      await holder`LOCK TABLE gate IN ACCESS EXCLUSIVE MODE`;
+      a = run(inlineRevisionSet([{ id: "a0001", revises: null, upgrade: (op) => op.execute("LOCK TABLE gate IN SHARE MODE") }]), { kind: "upgrade", target: "head" });
+      await lockWaiters(1);
+      b = run(inlineRevisionSet([{ id: "b0001", revises: null }], "other"), { kind: "upgrade", target: "head" }, { versionTable: "other_version" });
+      await lockWaiters(2);
+    } finally {
+      await holder`ROLLBACK`;
+      holder.release();
+    }
+    await Promise.all([a, b]);
+    expect(await versions()).toEqual(["a0001"]);
+    expect((await sql`SELECT version_num FROM other_version`).map((r) => r.version_num)).toEqual(["b0001"]);
+    expect((await sql`SELECT version_table, revision FROM lambic_history ORDER BY version_table`).map((r) => `${r.version_table}:${r.revision}`)).toEqual(["lambic_version:a0001", "other_version:b0001"]);
+  });
+
+  it("does not wait for a run over another version table once the history table exists", async () => {
+    await run(inlineRevisionSet(tableHistory(1)), { kind: "upgrade", target: "head" });
+    const result = await whileLocked({ runLock: true }, () => run(inlineRevisionSet([{ id: "b0001", revises: null }], "other"), { kind: "upgrade", target: "head" }, { versionTable: "other_version", lockTimeoutMs: 200 }));
+    expect(result.to).toEqual(["b0001"]);
+  });
+
+  it("ends a revision's SET with the run, so the next run on the connection (the next tenant's) starts from the connection's settings", async () => {
+    const set = inlineRevisionSet([...tableHistory(1), { id: "r0002", revises: "r0001", upgrade: (op) => op.execute("SET statement_timeout = '123ms'") }]);
+    const connection = await connect();
+    await runMigration(connection, set, { kind: "upgrade", target: "head" }, baseOptions());
+    expect(await connection.query("SELECT current_setting('statement_timeout') AS value")).toEqual([{ value: "0" }]);
+  });
+
+  it("ends the session settings a failed non-transactional revision leaves, its own and the run's", async () => {
+    const set = inlineRevisionSet([
+      { id: "r0001", revises: null, transactional: false, upgrade: (op) => { op.execute("SET work_mem = '77MB'"); op.execute("SELECT 1/0"); } },
+    ]);
+    const connection = await connect();
+    const settings = () => connection.query("SELECT current_setting('work_mem') AS work_mem, current_setting('lock_timeout') AS lock_timeout");
+    const before = await settings();
+    const error = await failure(runMigration(connection, set, { kind: "upgrade", target: "head" }, { ...baseOptions(), lockTimeoutMs: 1234 }));
+    expect(error.code).toBe("STATEMENT_FAILED");
+    expect(await settings()).toEqual(before);
+  });
+
   it("fails with LOCK_TIMEOUT when a revision waits on a table locked elsewhere", async () => {
     const set = inlineRevisionSet(tableHistory(1));
     await run(set, { kind: "upgrade", target: "head" });
@@ -265,6 +324,25 @@ describe.each(["postgres", "neon"] as const)("runner over the %s driver", (drive
     }
     // r0002's version row goes with the transaction that failed.
     expect(await versions()).toEqual(["r0001"]);
+  });
+
+  it("cuts each later transaction's timeouts to the time the run has left when it begins (the Lambda's deadline)", async () => {
+    // The Lambda's remaining time: 60 s when the run starts, 1.5 s once r0001 has run; r0002 runs
+    // outside a transaction after r0001's commit.
+    let left = 60_000;
+    const seen: unknown[] = [];
+    const read = async (ctx: { query: <Row>(sql: string) => Promise<Row[]> }) => {
+      seen.push((await ctx.query<{ s: string; l: string }>("SELECT current_setting('statement_timeout') AS s, current_setting('lock_timeout') AS l"))[0]);
+    };
+    const set = inlineRevisionSet([
+      { id: "r0001", revises: null, upgrade: async (_op, ctx) => { await read(ctx); left = 1_500; } },
+      { id: "r0002", revises: "r0001", transactional: false, upgrade: async (_op, ctx) => void (await read(ctx)) },
+    ]);
+    await run(set, { kind: "upgrade", target: "head" }, { lockTimeoutMs: 10_000, statementTimeoutMs: 0, perRevision: true, remainingMs: () => left });
+    expect(seen).toEqual([
+      { s: "1min", l: "10s" },
+      { s: "1500ms", l: "1500ms" },
+    ]);
   });
 
   it("keeps statement_timeout for a non-transactional revision's statements", async () => {
