@@ -13,7 +13,7 @@ import {
   createVersionTableStatements,
   historyInsertStatement,
   historyTableSql,
-  lockKey,
+  lockKeySql,
   selectAppliedChecksumsStatement,
   selectVersionsStatement,
   versionTableNames,
@@ -79,7 +79,7 @@ export interface ChangedRevision {
 
 function lockStatement(names: VersionTableNames, kind: "xact" | "session" | "unlock"): string {
   const fn = kind === "xact" ? "pg_advisory_xact_lock" : kind === "session" ? "pg_advisory_lock" : "pg_advisory_unlock";
-  return `SELECT ${fn}(hashtextextended(${quoteLiteralAnyStrings(lockKey(names))}, 0))`;
+  return `SELECT ${fn}(hashtextextended(${lockKeySql(names)}, 0))`;
 }
 
 function planFor(set: RevisionSet, rows: readonly string[], command: MigrationCommand): PlanStep[] {

@@ -34,9 +34,16 @@ export function historyTableSql(names: VersionTableNames): string {
   return qualifiedName(names.schema, names.historyTable, where("historyTable"));
 }
 
-/** The key of the advisory lock that serialises runs on one version table. */
-export function lockKey(names: VersionTableNames): string {
-  return `lambic:${names.schema ?? ""}.${names.versionTable}`;
+/**
+ * The key of the advisory lock that serialises runs on one version table, as an SQL expression:
+ * `lambic:<schema>.<table>` with the schema the table is in, so that a run configured without a
+ * schema (the table goes to the search_path's first, current_schema()) and one naming that schema
+ * lock the same key. Literals work whatever standard_conforming_strings is (the key is also taken
+ * outside lambic's transactions).
+ */
+export function lockKeySql(names: VersionTableNames): string {
+  if (names.schema !== undefined) return quoteLiteralAnyStrings(`lambic:${names.schema}.${names.versionTable}`);
+  return `'lambic:' || coalesce(current_schema(), '') || ${quoteLiteralAnyStrings(`.${names.versionTable}`)}`;
 }
 
 /** NAMEDATALEN - 1: the longest name PostgreSQL keeps whole. */

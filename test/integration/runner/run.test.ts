@@ -58,7 +58,7 @@ describe.each(["postgres", "neon"] as const)("runner over the %s driver", (drive
     const holder = await sql.reserve();
     try {
       await holder`BEGIN`;
-      if ("runLock" in lock) await holder`SELECT pg_advisory_xact_lock(hashtextextended('lambic:.lambic_version', 0))`;
+      if ("runLock" in lock) await holder`SELECT pg_advisory_xact_lock(hashtextextended('lambic:public.lambic_version', 0))`;
       else await holder.unsafe(`LOCK TABLE ${lock.table} IN ACCESS EXCLUSIVE MODE`);
       return await attempt();
     } finally {
@@ -194,6 +194,13 @@ describe.each(["postgres", "neon"] as const)("runner over the %s driver", (drive
     const error = await whileLocked({ runLock: true }, () => failure(run(set, { kind: "upgrade", target: "head" }, { lockTimeoutMs: 200 })));
     expect(error.code).toBe("LOCK_TIMEOUT");
     expect(error.message).toContain("Another migration run holds the lock");
+    expect(await tables()).toEqual([]);
+  });
+
+  it("waits for the same run lock whether the schema is configured or taken from the search_path", async () => {
+    const set = inlineRevisionSet(tableHistory(1));
+    const error = await whileLocked({ runLock: true }, () => failure(run(set, { kind: "upgrade", target: "head" }, { lockTimeoutMs: 200, schema: "public" })));
+    expect(error.code).toBe("LOCK_TIMEOUT");
     expect(await tables()).toEqual([]);
   });
 
