@@ -1,5 +1,6 @@
 import type { Connection } from "../db/connection.ts";
 import { toDatabaseFailure } from "../db/connection.ts";
+import { argumentError, checkCommand, checkConnection, checkRevisionSet, checkRunOptions, checkString, checkTableOptions } from "../check-arguments.ts";
 import { LambicError } from "../errors.ts";
 import { quoteIdentifier, quoteLiteralAnyStrings } from "../operations/quote.ts";
 import { effectiveHeads, planDowngrade, planStamp, planUpgrade, type PlanStep } from "../revision/plan.ts";
@@ -312,6 +313,10 @@ export function statementError(error: unknown, statement: QueuedStatement | unde
  * and history tables, and every statement pipelined. Any failure rolls everything back.
  */
 export async function runMigration(connection: Connection, set: RevisionSet, command: MigrationCommand, options: RunOptions): Promise<RunResult> {
+  checkConnection("runMigration", connection);
+  checkRevisionSet("runMigration", set);
+  checkCommand("runMigration", command);
+  checkRunOptions("runMigration", options);
   const names = versionTableNames(options);
   let sessionLock = false;
   const progress: RunProgress = { interruptCloses: !connection.capabilities.cancelRequests };
@@ -408,6 +413,9 @@ export interface CurrentState {
 
 /** Reads the version rows without creating anything (`lambic current`). */
 export async function readCurrent(connection: Connection, set: RevisionSet, options: Pick<RunOptions, "versionTable" | "schema">): Promise<CurrentState> {
+  checkConnection("readCurrent", connection);
+  checkRevisionSet("readCurrent", set);
+  checkTableOptions("readCurrent", options);
   const names = versionTableNames(options);
   const [exists] = await connection.query<{ exists: boolean }>(`SELECT to_regclass(${quoteLiteralAnyStrings(versionTableSql(names))}) IS NOT NULL AS exists`);
   if (!exists?.exists) return { versions: [], heads: [] };
@@ -434,6 +442,9 @@ async function readChanged(connection: Connection, set: RevisionSet, versions: r
 
 /** `lambic check`: what `upgrade heads` would run, and applied revisions whose source changed. */
 export async function checkDatabase(connection: Connection, set: RevisionSet, options: Pick<RunOptions, "versionTable" | "schema">): Promise<CheckResult> {
+  checkConnection("checkDatabase", connection);
+  checkRevisionSet("checkDatabase", set);
+  checkTableOptions("checkDatabase", options);
   const current = await readCurrent(connection, set, options);
   const pending = fromVersionRows(current.versions, () => planUpgrade(set.map, current.versions, "heads")).map((s) => s.revision);
   const changed = await readChanged(connection, set, current.versions, options);
@@ -480,6 +491,9 @@ function untrackedRevisions(set: RevisionSet, applied: ReadonlySet<string>, hist
  * is left as it is.
  */
 export async function repairChecksums(connection: Connection, set: RevisionSet, options: RepairOptions): Promise<RepairResult> {
+  checkConnection("repairChecksums", connection);
+  checkRevisionSet("repairChecksums", set);
+  checkRunOptions("repairChecksums", options);
   const names = versionTableNames(options);
   const sink = new ConnectionSink(connection, (error, statement, position) => statementError(error, statement, position, names, options));
   try {
@@ -562,6 +576,14 @@ export interface ScriptOptions extends Omit<RunOptions, "onStep" | "allowChanged
  * online run sends, for `psql -v ON_ERROR_STOP=1 -f`.
  */
 export async function renderScript(set: RevisionSet, command: MigrationCommand, startRows: readonly string[], options: ScriptOptions, sink = new ScriptSink()): Promise<{ script: string; steps: readonly PlanStep[]; to: readonly string[] }> {
+  checkRevisionSet("renderScript", set);
+  checkCommand("renderScript", command);
+  if (!Array.isArray(startRows) || !startRows.every((row) => typeof row === "string" && row !== "")) {
+    throw argumentError("renderScript", "startRows", "a list of version rows (revision ids; [] for base)", startRows);
+  }
+  checkRunOptions("renderScript", options);
+  if (!(options.generatedAt instanceof Date) || Number.isNaN(options.generatedAt.getTime())) throw argumentError("renderScript", "options.generatedAt", "a valid Date", options.generatedAt);
+  checkString("renderScript", "options.range", options.range);
   const names = versionTableNames(options);
   const steps = planFor(set, startRows, command);
   const sessionLock = needsSessionLock(set, steps, options.perRevision ?? false);

@@ -1,0 +1,67 @@
+import { describe, expect, it } from "vitest";
+import type { Connection } from "../../../src/db/connection.ts";
+import { isLambicError } from "../../../src/errors.ts";
+import { checkDatabase, readCurrent, renderScript, repairChecksums, runMigration, type RunOptions } from "../../../src/runner/run.ts";
+import { inlineRevisionSet, tableHistory } from "../../support/revisions.ts";
+
+// Code importing lambic builds these values itself: a missing or wrong one is a USAGE error
+// naming the function and the argument, before anything reaches the connection.
+const set = inlineRevisionSet(tableHistory(2));
+const sent: string[] = [];
+const connection = {
+  query: async (sql: string) => {
+    sent.push(sql);
+    return [];
+  },
+  capabilities: { cancelRequests: true, sessionLocks: true },
+} as unknown as Connection;
+const options: RunOptions = { versionTable: "lambic_version", lockTimeoutMs: 10_000, statementTimeoutMs: 0, actor: "test", runId: "run-1" };
+const up = { kind: "upgrade", target: "head" } as const;
+
+async function usage(promise: Promise<unknown>, argument: string): Promise<void> {
+  const error = await promise.then(
+    () => undefined,
+    (e: unknown) => e,
+  );
+  expect(isLambicError(error, "USAGE"), String(error)).toBe(true);
+  expect((error as { details: { argument: string } }).details.argument).toBe(argument);
+  expect(sent).toEqual([]);
+}
+
+describe("programmatic API arguments", () => {
+  it("runMigration refuses a missing or wrong option, naming it", async () => {
+    const call = (o: unknown) => runMigration(connection, set, up, o as RunOptions);
+    await usage(call(undefined), "options");
+    await usage(call({ ...options, versionTable: undefined }), "options.versionTable");
+    await usage(call({ ...options, lockTimeoutMs: undefined }), "options.lockTimeoutMs");
+    await usage(call({ ...options, lockTimeoutMs: -5 }), "options.lockTimeoutMs");
+    await usage(call({ ...options, statementTimeoutMs: "5s" }), "options.statementTimeoutMs");
+    await usage(call({ ...options, actor: undefined }), "options.actor");
+    await usage(call({ ...options, runId: undefined }), "options.runId");
+    await usage(call({ ...options, x: { n: 1 } }), "options.x.n");
+  });
+
+  it("runMigration refuses a malformed command", async () => {
+    const call = (c: unknown) => runMigration(connection, set, c as typeof up, options);
+    await usage(call(undefined), "command");
+    await usage(call({ kind: "upgrad", target: "head" }), "command.kind");
+    await usage(call({ kind: "upgrade" }), "command.target");
+    await usage(call({ kind: "stamp", targets: "head" }), "command.targets");
+  });
+
+  it("the readers and repair refuse missing options; renderScript its own", async () => {
+    await usage(readCurrent(connection, set, undefined as never), "options");
+    await usage(checkDatabase(connection, set, {} as never), "options.versionTable");
+    await usage(repairChecksums(connection, set, { versionTable: "v" } as never), "options.lockTimeoutMs");
+    await usage(runMigration(undefined as never, set, up, options), "connection");
+    await usage(readCurrent(connection, undefined as never, options), "set");
+    await usage(renderScript(set, up, undefined as never, { ...options, generatedAt: new Date(), range: "base:head" }), "startRows");
+    await usage(renderScript(set, up, [], { ...options, range: "base:head" } as never), "options.generatedAt");
+    await usage(renderScript(set, up, [], { ...options, generatedAt: new Date() } as never), "options.range");
+  });
+
+  it("accepts what the CLI and the handler pass", async () => {
+    const { script } = await renderScript(set, up, [], { ...options, generatedAt: new Date(0), range: "base:head", perRevision: false, x: { a: "b" } });
+    expect(script).toContain("-- Running upgrade  -> r0001");
+  });
+});
