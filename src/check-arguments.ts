@@ -21,8 +21,13 @@ export function argumentError(fn: string, argument: string, expected: string, va
   return new LambicError("USAGE", `${fn}(): ${argument} must be ${expected}, got ${describe(value)}.`, { function: fn, argument });
 }
 
-export function checkObject(fn: string, argument: string, value: unknown): asserts value is Record<string, unknown> {
+function checkRecord(fn: string, argument: string, value: unknown): asserts value is Record<string, unknown> {
   if (typeof value !== "object" || value === null || Array.isArray(value)) throw argumentError(fn, argument, "an object", value);
+}
+
+/** Not an assertion: a typed parameter keeps its type. */
+export function checkObject(fn: string, argument: string, value: unknown): void {
+  checkRecord(fn, argument, value);
 }
 
 export function checkString(fn: string, argument: string, value: unknown, optional = false): void {
@@ -42,7 +47,7 @@ function checkOptionalType(fn: string, argument: string, value: unknown, type: "
 
 /** The version table's options (readCurrent, checkDatabase). */
 export function checkTableOptions(fn: string, options: unknown): asserts options is Record<string, unknown> {
-  checkObject(fn, "options", options);
+  checkRecord(fn, "options", options);
   checkString(fn, "options.versionTable", options.versionTable);
   checkString(fn, "options.schema", options.schema, true);
 }
@@ -60,7 +65,7 @@ export function checkRunOptions(fn: string, options: unknown): void {
   checkOptionalType(fn, "options.onStep", options.onStep, "function");
   checkOptionalType(fn, "options.remainingMs", options.remainingMs, "function");
   if (options.x !== undefined) {
-    checkObject(fn, "options.x", options.x);
+    checkRecord(fn, "options.x", options.x);
     for (const [key, value] of Object.entries(options.x)) {
       if (typeof value !== "string") throw argumentError(fn, `options.x.${key}`, "a string", value);
     }
@@ -72,7 +77,7 @@ const COMMAND_KINDS = ["upgrade", "downgrade", "stamp"];
 
 /** `{ kind: "upgrade" | "downgrade", target }` or `{ kind: "stamp", targets, purge? }`. */
 export function checkCommand(fn: string, command: unknown): void {
-  checkObject(fn, "command", command);
+  checkRecord(fn, "command", command);
   if (!COMMAND_KINDS.includes(command.kind as string)) throw argumentError(fn, "command.kind", `one of ${COMMAND_KINDS.map((k) => `"${k}"`).join(", ")}`, command.kind);
   if (command.kind === "stamp") {
     const targets = command.targets;
@@ -87,13 +92,13 @@ export function checkCommand(fn: string, command: unknown): void {
 
 /** The revision set: what openRevisionSet or createRevisionSet returns. */
 export function checkRevisionSet(fn: string, set: unknown): void {
-  checkObject(fn, "set", set);
+  checkRecord(fn, "set", set);
   if (typeof set.map !== "object" || set.map === null || typeof set.revisions !== "object" || set.revisions === null) {
     throw argumentError(fn, "set", "a revision set (from openRevisionSet or createRevisionSet)", set);
   }
 }
 
 export function checkConnection(fn: string, connection: unknown): void {
-  checkObject(fn, "connection", connection);
+  checkRecord(fn, "connection", connection);
   if (typeof connection.query !== "function") throw argumentError(fn, "connection", "a connection (from openConnection)", connection);
 }

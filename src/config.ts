@@ -1,5 +1,6 @@
 import { existsSync, readFileSync } from "node:fs";
 import { dirname, resolve } from "node:path";
+import { checkObject, checkString } from "./check-arguments.ts";
 import { LambicError } from "./errors.ts";
 import { closestMatch } from "./suggest.ts";
 import { tenantNameProblem } from "./tenant-name.ts";
@@ -64,6 +65,10 @@ const DATABASE_NAME = /^[A-Za-z0-9_-]+$/;
  * `main`, with its revisions in `revisions/main` and its URL from DATABASE_URL.
  */
 export function loadConfig(options: { configFile?: string; cwd: string; env: Record<string, string | undefined> }): LambicConfig {
+  checkObject("loadConfig", "options", options);
+  checkString("loadConfig", "options.cwd", options.cwd);
+  checkObject("loadConfig", "options.env", options.env);
+  checkString("loadConfig", "options.configFile", options.configFile, true);
   const file = resolve(options.cwd, options.configFile ?? CONFIG_FILE_NAME);
   if (!existsSync(file)) {
     if (options.configFile !== undefined) {
@@ -93,6 +98,9 @@ export function loadConfig(options: { configFile?: string; cwd: string; env: Rec
 
 /** The database named by `--name`, or the default one. */
 export function resolveDatabase(config: LambicConfig, name?: string): DatabaseConfig {
+  checkObject("resolveDatabase", "config", config);
+  checkObject("resolveDatabase", "config.databases", config.databases);
+  checkString("resolveDatabase", "name", name, true);
   const names = Object.keys(config.databases);
   const where = config.file ?? "the default configuration";
   if (name === undefined) {

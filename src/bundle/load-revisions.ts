@@ -5,6 +5,7 @@ import { dirname, isAbsolute, join, relative, resolve } from "node:path";
 import { pathToFileURL } from "node:url";
 import * as vm from "node:vm";
 import type { BuildFailure, BuildOptions, BuildResult, Message } from "esbuild";
+import { checkObject, checkString } from "../check-arguments.ts";
 import { LambicError } from "../errors.ts";
 import { parseSqlRevision, parseSqlRevisionParts, sqlMigration } from "../revision/sql-revision.ts";
 import type { Operations } from "../operations/index.ts";
@@ -67,6 +68,8 @@ interface CacheIndex {
  * over thousands of revisions thus costs a directory listing, a stat per file and one JSON parse.
  */
 export async function loadRevisions(dir: string, options: LoadRevisionsOptions = {}): Promise<LoadedRevision[]> {
+  checkString("loadRevisions", "dir", dir);
+  checkObject("loadRevisions", "options", options);
   const names = listRevisionFiles(dir, options.configFile);
   const prefix = folderPrefix(dir);
   const files: string[] = [];

@@ -4,6 +4,7 @@
  * so a Connection is always exactly one server session; it never reconnects behind the
  * runner's back (a new session would silently lose the transaction and its locks).
  */
+import { argumentError, checkObject } from "../check-arguments.ts";
 import { LambicError } from "../errors.ts";
 
 export interface Statement {
@@ -116,6 +117,8 @@ export interface DriverTarget {
 }
 
 export async function openConnection(url: string, options: OpenOptions = {}): Promise<Connection> {
+  if (typeof url !== "string") throw argumentError("openConnection", "url", "a postgres:// URL string", url);
+  checkObject("openConnection", "options", options);
   const target = parseTarget(url, options);
   const driver = options.driver ?? (/\.neon\.tech$/i.test(target.host) ? "neon" : "postgres");
   // Lazy imports: the Lambda bundle that uses one driver never evaluates the other.

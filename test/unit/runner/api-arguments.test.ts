@@ -1,5 +1,8 @@
 import { describe, expect, it } from "vitest";
-import type { Connection } from "../../../src/db/connection.ts";
+import { loadRevisions } from "../../../src/bundle/load-revisions.ts";
+import { openRevisionSet } from "../../../src/bundle/open-revisions.ts";
+import { loadConfig, resolveDatabase } from "../../../src/config.ts";
+import { openConnection, type Connection } from "../../../src/db/connection.ts";
 import { isLambicError } from "../../../src/errors.ts";
 import { checkDatabase, readCurrent, renderScript, repairChecksums, runMigration, type RunOptions } from "../../../src/runner/run.ts";
 import { inlineRevisionSet, tableHistory } from "../../support/revisions.ts";
@@ -63,5 +66,16 @@ describe("programmatic API arguments", () => {
   it("accepts what the CLI and the handler pass", async () => {
     const { script } = await renderScript(set, up, [], { ...options, generatedAt: new Date(0), range: "base:head", perRevision: false, x: { a: "b" } });
     expect(script).toContain("-- Running upgrade  -> r0001");
+  });
+
+  it("the loaders and openConnection refuse a missing argument, naming it", async () => {
+    const sync = (f: () => unknown) => Promise.resolve().then(f);
+    await usage(sync(() => loadConfig(undefined as never)), "options");
+    await usage(sync(() => loadConfig({ env: {} } as never)), "options.cwd");
+    await usage(sync(() => loadConfig({ cwd: "." } as never)), "options.env");
+    await usage(sync(() => resolveDatabase(undefined as never)), "config");
+    await usage(openRevisionSet(undefined as never, "."), "database");
+    await usage(loadRevisions(undefined as never), "dir");
+    await usage(openConnection(undefined as never), "url");
   });
 });
