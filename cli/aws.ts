@@ -123,9 +123,9 @@ export async function invoke(database: DatabaseConfig, args: CliArgs, io: Io): P
     throw error;
   }
   const { LambdaClient, InvokeCommand } = await import("@aws-sdk/client-lambda");
-  const region = args.options.region ?? io.env.AWS_REGION ?? io.env.AWS_DEFAULT_REGION ?? "us-east-1";
   // One attempt: a retried migration would only queue behind the first on the advisory lock.
   const endpoint = args.options.endpoint ?? io.env.LAMBIC_LAMBDA_ENDPOINT;
+  const region = await invokeRegion(args, io, LambdaClient);
   const client = new LambdaClient({ region, maxAttempts: 1, ...(endpoint ? { endpoint } : {}) });
   if (event.command === "fanout") io.stderr(`fanout: ${event.operation} ${JSON.stringify(event.target)} on every tenant of ${database.name}${event.tenants ? ` (${(event.tenants as string[]).length} named)` : ""} through ${functionName}...\n`);
   const started = performance.now();
@@ -190,6 +190,25 @@ export async function invoke(database: DatabaseConfig, args: CliArgs, io: Io): P
     return { json: payload, text: summarizeCompact(payload), exitCode };
   }
   return { json: payload, text: summarize(payload), exitCode };
+}
+
+/**
+ * The region to invoke in: --region, AWS_REGION or AWS_DEFAULT_REGION, else the SDK's own chain
+ * (the profile's `region` in ~/.aws/config, as the aws CLI reads it), else us-east-1. A fixed
+ * us-east-1 ahead of the profile sent `AWS_PROFILE=prod` to the wrong region, where the function
+ * is "not found".
+ */
+async function invokeRegion(args: CliArgs, io: Io, LambdaClient: typeof import("@aws-sdk/client-lambda").LambdaClient): Promise<string> {
+  const explicit = args.options.region || io.env.AWS_REGION || io.env.AWS_DEFAULT_REGION;
+  if (explicit) return explicit;
+  const probe = new LambdaClient({});
+  try {
+    return (await probe.config.region()) || "us-east-1";
+  } catch {
+    return "us-east-1"; // no region anywhere: the default lambic has always used
+  } finally {
+    probe.destroy();
+  }
 }
 
 type BatchLine = { index: number; tenants: number; succeeded: number; failed: number; ms: number; error?: { code: string } };

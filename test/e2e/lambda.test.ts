@@ -3,7 +3,7 @@
  * check the database, the version rows, the S3 objects and the EMF lines. Then `lambic invoke`
  * through a local Lambda Invoke API with the real @aws-sdk/client-lambda.
  */
-import { readFileSync } from "node:fs";
+import { readFileSync, writeFileSync } from "node:fs";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -281,6 +281,21 @@ describe("lambic invoke (built CLI) against a local Lambda Invoke API", () => {
     const run = await runCli(["invoke", "--function", "nope", "--endpoint", server.endpoint, "current"], cliEnv());
     expect(run.code).toBe(1);
     expect(run.stderr).toMatch(/INVOKE_FAILED: Invoking nope failed before it ran: ResourceNotFoundException/);
+  });
+
+  it("without --region or AWS_REGION, the profile's region in the AWS config file is used", async () => {
+    const dir = await mkdtemp(join(tmpdir(), "lambic-aws-config-"));
+    writeFileSync(join(dir, "config"), "[profile prod]\nregion = eu-west-1\n");
+    writeFileSync(join(dir, "credentials"), "[prod]\naws_access_key_id = test\naws_secret_access_key = test\n");
+    try {
+      const env = { AWS_PROFILE: "prod", AWS_CONFIG_FILE: join(dir, "config"), AWS_SHARED_CREDENTIALS_FILE: join(dir, "credentials"), AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: "true" };
+      const before = server.requests.length;
+      await runCli(["invoke", "--function", "lambic", "--endpoint", server.endpoint, "heads"], env);
+      expect(server.requests.length).toBe(before + 1);
+      expect(server.signingRegions.at(-1)).toBe("eu-west-1");
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 
   it("a machine without AWS credentials is INVOKE_FAILED saying how to provide them", async () => {
