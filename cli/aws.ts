@@ -133,13 +133,7 @@ export async function invoke(database: DatabaseConfig, args: CliArgs, io: Io): P
   try {
     response = await client.send(new InvokeCommand({ FunctionName: functionName, InvocationType: "RequestResponse", LogType: "Tail", Payload: Buffer.from(JSON.stringify(event)) }));
   } catch (error) {
-    const name = (error as { name?: string })?.name ?? "Error";
-    throw new LambicError(
-      "INVOKE_FAILED",
-      `Invoking ${functionName} failed before it ran: ${name}: ${(error as Error)?.message ?? String(error)}. ${missingCredentialsStep(error) ?? `Check the function name, the region (${region}) and that you may call lambda:InvokeFunction on it.`}`,
-      { function: functionName, awsError: name, event },
-      { cause: error },
-    );
+    throw invokeRequestError(error, functionName, region, event);
   } finally {
     client.destroy();
   }
@@ -190,6 +184,23 @@ export async function invoke(database: DatabaseConfig, args: CliArgs, io: Io): P
     return { json: payload, text: summarizeCompact(payload), exitCode };
   }
   return { json: payload, text: summarize(payload), exitCode };
+}
+
+function invokeRequestError(error: unknown, functionName: string, region: string, event: Record<string, unknown>): LambicError {
+  const { name = "Error", Reason } = (error ?? {}) as { name?: string; Reason?: string };
+  const what = `${name}: ${String((error as Error)?.message ?? error).replace(/\.+$/, "")}`;
+  const details = { function: functionName, awsError: name, event };
+  const credentials = missingCredentialsStep(error);
+  if (credentials) return new LambicError("INVOKE_FAILED", `Invoking ${functionName} failed before it ran: ${what}. ${credentials}`, { ...details, ran: false }, { cause: error });
+  if (name === "TooManyRequestsException") {
+    return new LambicError(
+      "INVOKE_FAILED",
+      `Lambda throttled the invocation of ${functionName}${Reason ? ` (${Reason})` : ""}, so it did not run: ${what}. Run again once the function's other invocations end; if it is always throttled, check its reserved concurrency (0 throttles every invocation) and the account's concurrency in ${region}.`,
+      { ...details, ran: false, reason: Reason ?? null },
+      { cause: error },
+    );
+  }
+  return new LambicError("INVOKE_FAILED", `Invoking ${functionName} failed before it ran: ${what}. Check the function name, the region (${region}) and that you may call lambda:InvokeFunction on it.`, { ...details, ran: false }, { cause: error });
 }
 
 /**

@@ -4,6 +4,7 @@
  * through a local Lambda Invoke API with the real @aws-sdk/client-lambda.
  */
 import { readFileSync, writeFileSync } from "node:fs";
+import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -298,6 +299,23 @@ describe("lambic invoke (built CLI) against a local Lambda Invoke API", () => {
     }
   });
 
+  it("a throttled invocation says it did not run and what limits it, not to check the function name", async () => {
+    const throttling = await startRawServer((req, res) => {
+      res.writeHead(429, { "Content-Type": "application/json", "x-amzn-ErrorType": "TooManyRequestsException", "x-amzn-RequestId": "r1" });
+      res.end(JSON.stringify({ Reason: "ReservedFunctionConcurrentInvocationLimitExceeded", Type: "User", message: "Rate Exceeded." }));
+    });
+    try {
+      const run = await runCli(["invoke", "--function", "lambic", "--endpoint", throttling.endpoint, "--json", "upgrade", "head"], cliEnv());
+      expect(run.code).toBe(1);
+      expect(JSON.parse(run.stdout).error).toMatchObject({ code: "INVOKE_FAILED", awsError: "TooManyRequestsException", ran: false, reason: "ReservedFunctionConcurrentInvocationLimitExceeded" });
+      expect(run.stderr).toContain("lambic: INVOKE_FAILED: Lambda throttled the invocation of lambic (ReservedFunctionConcurrentInvocationLimitExceeded), so it did not run: TooManyRequestsException: Rate Exceeded. Run again once");
+      expect(run.stderr).toContain("reserved concurrency");
+      expect(run.stderr).not.toContain("Check the function name");
+    } finally {
+      await throttling.stop();
+    }
+  });
+
   it("a machine without AWS credentials is INVOKE_FAILED saying how to provide them", async () => {
     const before = server.requests.length;
     const noCredentials = { AWS_REGION: "us-east-1", AWS_SHARED_CREDENTIALS_FILE: "/nonexistent", AWS_CONFIG_FILE: "/nonexistent", AWS_EC2_METADATA_DISABLED: "true", AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: "true" };
@@ -308,6 +326,22 @@ describe("lambic invoke (built CLI) against a local Lambda Invoke API", () => {
     expect(server.requests.length).toBe(before);
   });
 });
+
+/** An HTTP server answering every request with `answer`, after reading its body. */
+async function startRawServer(answer: (req: IncomingMessage, res: ServerResponse) => void): Promise<{ endpoint: string; stop(): Promise<void> }> {
+  const raw = createServer((req, res) => {
+    req.resume();
+    req.on("end", () => answer(req, res));
+  });
+  await new Promise<void>((resolve) => raw.listen(0, "127.0.0.1", resolve));
+  return {
+    endpoint: `http://127.0.0.1:${(raw.address() as { port: number }).port}`,
+    stop: () => new Promise<void>((resolve) => {
+      raw.closeAllConnections();
+      raw.close(() => resolve());
+    }),
+  };
+}
 
 describe("Powertools Logger's documented variables", () => {
   const environment = (name: string, env: Record<string, string>) =>
