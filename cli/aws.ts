@@ -186,8 +186,16 @@ export async function invoke(database: DatabaseConfig, args: CliArgs, io: Io): P
   return { json: payload, text: summarize(payload), exitCode };
 }
 
+/** Errors of a connection that was never made: the request did not reach Lambda. */
+const NOT_CONNECTED = new Set(["ENOTFOUND", "EAI_AGAIN", "ECONNREFUSED", "ENETUNREACH", "EHOSTUNREACH"]);
+
+/**
+ * An Invoke request that got no answer from the function, said as what it means for the
+ * database: refused or unreachable, the function did not run; an answer lost after the request
+ * was sent (a dropped connection during a long run), it may have run or still be running.
+ */
 function invokeRequestError(error: unknown, functionName: string, region: string, event: Record<string, unknown>): LambicError {
-  const { name = "Error", Reason } = (error ?? {}) as { name?: string; Reason?: string };
+  const { name = "Error", code, Reason, $metadata } = (error ?? {}) as { name?: string; code?: string; Reason?: string; $metadata?: { httpStatusCode?: number } };
   const what = `${name}: ${String((error as Error)?.message ?? error).replace(/\.+$/, "")}`;
   const details = { function: functionName, awsError: name, event };
   const credentials = missingCredentialsStep(error);
@@ -200,7 +208,15 @@ function invokeRequestError(error: unknown, functionName: string, region: string
       { cause: error },
     );
   }
-  return new LambicError("INVOKE_FAILED", `Invoking ${functionName} failed before it ran: ${what}. Check the function name, the region (${region}) and that you may call lambda:InvokeFunction on it.`, { ...details, ran: false }, { cause: error });
+  if ($metadata?.httpStatusCode !== undefined || (code !== undefined && NOT_CONNECTED.has(code))) {
+    return new LambicError("INVOKE_FAILED", `Invoking ${functionName} failed before it ran: ${what}. Check the function name, the region (${region}) and that you may call lambda:InvokeFunction on it.`, { ...details, ran: false }, { cause: error });
+  }
+  return new LambicError(
+    "INVOKE_FAILED",
+    `The answer of ${functionName} was lost (${what}) after the request was sent: the function may have run, or may still be running. Do not assume it failed: see its log (/aws/lambda/${functionName} in CloudWatch) and read the database with lambic invoke current (or check) before running it again.`,
+    { ...details, ran: null },
+    { cause: error },
+  );
 }
 
 /**

@@ -316,6 +316,29 @@ describe("lambic invoke (built CLI) against a local Lambda Invoke API", () => {
     }
   });
 
+  it("an answer lost after the request was sent is not 'failed before it ran': the function may have run", async () => {
+    const dropping = await startRawServer((req) => req.socket.destroy());
+    try {
+      const run = await runCli(["invoke", "--function", "lambic", "--endpoint", dropping.endpoint, "--json", "upgrade", "head"], cliEnv());
+      expect(run.code).toBe(1);
+      expect(JSON.parse(run.stdout).error).toMatchObject({ code: "INVOKE_FAILED", ran: null });
+      expect(run.stderr).not.toContain("before it ran");
+      expect(run.stderr).toContain("after the request was sent: the function may have run, or may still be running");
+      expect(run.stderr).toContain("lambic invoke current");
+    } finally {
+      await dropping.stop();
+    }
+  });
+
+  it("a Lambda endpoint that refuses the connection is INVOKE_FAILED before it ran", async () => {
+    const closed = await startRawServer(() => undefined);
+    await closed.stop(); // its port now refuses connections
+    const run = await runCli(["invoke", "--function", "lambic", "--endpoint", closed.endpoint, "--json", "current"], cliEnv());
+    expect(run.code).toBe(1);
+    expect(JSON.parse(run.stdout).error).toMatchObject({ code: "INVOKE_FAILED", ran: false });
+    expect(run.stderr).toContain("lambic: INVOKE_FAILED: Invoking lambic failed before it ran: Error: connect ECONNREFUSED");
+  });
+
   it("a machine without AWS credentials is INVOKE_FAILED saying how to provide them", async () => {
     const before = server.requests.length;
     const noCredentials = { AWS_REGION: "us-east-1", AWS_SHARED_CREDENTIALS_FILE: "/nonexistent", AWS_CONFIG_FILE: "/nonexistent", AWS_EC2_METADATA_DISABLED: "true", AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: "true" };
