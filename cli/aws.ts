@@ -163,11 +163,13 @@ export async function invoke(database: DatabaseConfig, args: CliArgs, io: Io): P
   }
   if (response.FunctionError || !payload || payload.ok !== true) {
     if (logTail) io.stderr(`--- log tail of ${functionName} ---\n${logTail}${logTail.endsWith("\n") ? "" : "\n"}---\n`);
-    const code = typeof payload?.errorType === "string" ? payload.errorType : "INVOKE_FAILED";
     const message = typeof payload?.errorMessage === "string" ? payload.errorMessage : body || "(empty response)";
+    // Lambda's own timeout error: "Sandbox.Timedout", or, from older runtimes, only the message.
+    const timedOut = payload?.errorType === "Sandbox.Timedout" || (response.FunctionError !== undefined && /Task timed out after/.test(message));
+    const code = typeof payload?.errorType === "string" ? payload.errorType : timedOut ? "Sandbox.Timedout" : "INVOKE_FAILED";
     throw new LambicError(
       "INVOKE_FAILED",
-      `${functionName} failed: ${code}: ${message}`,
+      `${functionName} failed: ${code}: ${message}${timedOut ? `${/[.!]$/.test(message) ? "" : "."} ${TIMED_OUT_STEP}` : ""}`,
       { function: functionName, functionError: response.FunctionError ?? null, errorType: code, remote: payload ?? body, event, logTail },
     );
   }
@@ -185,6 +187,16 @@ export async function invoke(database: DatabaseConfig, args: CliArgs, io: Io): P
   }
   return { json: payload, text: summarize(payload), exitCode };
 }
+
+/**
+ * What a Lambda timeout means for the database, and what to do: Lambda stops the process
+ * mid-run, which lambic's statement and lock timeouts are set to prevent, so it happened
+ * between statements (a long transaction of many statements, a revision's own code) or the
+ * function's timeout is shorter than its work.
+ */
+const TIMED_OUT_STEP =
+  "The function reached its timeout and Lambda stopped it mid-run: what it committed stays, the transaction it had open is rolled back when PostgreSQL notices the lost connection (releasing the migration lock), and a revision that runs outside a transaction may have left part of its work. " +
+  "Read the database with lambic invoke current (or check), then raise the function's timeout (15 minutes at most) or split the revision, and run again.";
 
 /** Errors of a connection that was never made: the request did not reach Lambda. */
 const NOT_CONNECTED = new Set(["ENOTFOUND", "EAI_AGAIN", "ECONNREFUSED", "ENETUNREACH", "EHOSTUNREACH"]);

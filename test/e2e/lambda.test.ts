@@ -339,6 +339,30 @@ describe("lambic invoke (built CLI) against a local Lambda Invoke API", () => {
     expect(run.stderr).toContain("lambic: INVOKE_FAILED: Invoking lambic failed before it ran: Error: connect ECONNREFUSED");
   });
 
+  it("a function that timed out says so, what it means for the database and the next step", async () => {
+    const timedOut = (payload: Record<string, unknown>) => ({
+      invoke: async () => ({ payload, functionError: "Unhandled", log: "START RequestId: r1 Version: $LATEST\nEND RequestId: r1\nREPORT RequestId: r1\tDuration: 900000.00 ms\tStatus: timeout\n", requestId: "r1", ms: 900_000 }),
+    });
+    const timeouts = await startInvokeServer(
+      new Map([
+        ["slow", timedOut({ errorType: "Sandbox.Timedout", errorMessage: "RequestId: r1 Error: Task timed out after 900.00 seconds" })],
+        ["slow-old-runtime", timedOut({ errorMessage: "2026-12-07T00:00:00.000Z r1 Task timed out after 900.00 seconds" })],
+      ]),
+    );
+    try {
+      for (const name of ["slow", "slow-old-runtime"]) {
+        const run = await runCli(["invoke", "--function", name, "--endpoint", timeouts.endpoint, "--json", "upgrade", "head"], cliEnv());
+        expect(run.code).toBe(1);
+        expect(JSON.parse(run.stdout).error).toMatchObject({ code: "INVOKE_FAILED", errorType: "Sandbox.Timedout", functionError: "Unhandled" });
+        expect(run.stderr).toContain(`lambic: INVOKE_FAILED: ${name} failed: Sandbox.Timedout: `);
+        expect(run.stderr).toContain("Task timed out after 900.00 seconds. The function reached its timeout and Lambda stopped it mid-run");
+        expect(run.stderr).toContain("Read the database with lambic invoke current");
+      }
+    } finally {
+      await timeouts.stop();
+    }
+  });
+
   it("a machine without AWS credentials is INVOKE_FAILED saying how to provide them", async () => {
     const before = server.requests.length;
     const noCredentials = { AWS_REGION: "us-east-1", AWS_SHARED_CREDENTIALS_FILE: "/nonexistent", AWS_CONFIG_FILE: "/nonexistent", AWS_EC2_METADATA_DISABLED: "true", AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: "true" };
