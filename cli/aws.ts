@@ -179,7 +179,9 @@ export async function invoke(database: DatabaseConfig, args: CliArgs, io: Io): P
   if (Array.isArray(payload.tenants) && payload.command !== "tenants") {
     const report = payload as unknown as TenantReport;
     printTenantProgress(report, elapsedMs, io);
-    return { json: payload, text: summarizeTenants(report), exitCode };
+    // As the local `lambic check` on a tenant database: the exit 1 says why.
+    const behind = payload.command === "check" ? `\n${report.tenants.filter((t) => t.ok && "upToDate" in t && !t.upToDate).length} tenant(s) behind.` : "";
+    return { json: payload, text: `${summarizeTenants(report)}${behind}`, exitCode };
   }
   if (isCompactReport(payload)) {
     printCompactProgress(payload, elapsedMs, io);

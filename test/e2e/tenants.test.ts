@@ -222,6 +222,17 @@ describe("the handler's tenant events", () => {
     expect(atHead.payload).toMatchObject({ ok: true, upToDate: true, succeeded: 2 });
   });
 
+  it("lambic invoke check on a tenant database says how many tenants are behind when it exits 1", async () => {
+    await pool.invoke({ command: "downgrade", target: "-1", tenants: ["tenant_021"] });
+    try {
+      const run = await runCli(["invoke", "--function", FUNCTION, "--endpoint", server.endpoint, "--name", "app", "check", "--tenant", "tenant_021", "--tenant", "tenant_022"], cliEnv(), project);
+      expect(run.code, run.stderr).toBe(1);
+      expect(run.stdout.trim().split("\n")).toEqual([`tenant_021: bbbb00000002, pending ${HEAD}`, `tenant_022: ${HEAD}`, `2 tenant(s) ok, 0 failed (database app, bundle ${sha}).`, "1 tenant(s) behind."]);
+    } finally {
+      await pool.invoke({ command: "upgrade", target: "head", tenants: ["tenant_021"] });
+    }
+  });
+
   it('"repair" records the checksum per tenant where an applied revision changed', async () => {
     await sql`UPDATE tenant_007.lambic_history SET checksum = 'from-an-older-edit' WHERE direction = 'up' AND revision = ${HEAD}`;
     expect((await pool.invoke({ command: "check", tenants: ["tenant_007"] })).payload).toMatchObject({ upToDate: false });
