@@ -129,12 +129,24 @@ export async function invoke(database: DatabaseConfig, args: CliArgs, io: Io): P
   const client = new LambdaClient({ region, maxAttempts: 1, ...(endpoint ? { endpoint } : {}) });
   if (event.command === "fanout") io.stderr(`fanout: ${event.operation} ${JSON.stringify(event.target)} on every tenant of ${database.name}${event.tenants ? ` (${(event.tenants as string[]).length} named)` : ""} through ${functionName}...\n`);
   const started = performance.now();
+  // Ctrl-C stops the wait, not the function: Lambda cannot cancel an invocation, so say so.
+  const interrupt = new AbortController();
+  const onInterrupt = () => interrupt.abort();
+  process.once("SIGINT", onInterrupt);
   let response;
   try {
-    response = await client.send(new InvokeCommand({ FunctionName: functionName, InvocationType: "RequestResponse", LogType: "Tail", Payload: Buffer.from(JSON.stringify(event)) }));
+    response = await client.send(new InvokeCommand({ FunctionName: functionName, InvocationType: "RequestResponse", LogType: "Tail", Payload: Buffer.from(JSON.stringify(event)) }), { abortSignal: interrupt.signal });
   } catch (error) {
+    if (interrupt.signal.aborted) {
+      throw new LambicError(
+        "INTERRUPTED",
+        `Interrupted: lambic stopped waiting for ${functionName}, but Lambda cannot cancel an invocation, so the function goes on to its end (or its timeout). Its outcome is in its log (/aws/lambda/${functionName} in CloudWatch); read the database with lambic invoke current (or check) before running it again.`,
+        { function: functionName, event, ran: null },
+      );
+    }
     throw invokeRequestError(error, functionName, region, event);
   } finally {
+    process.off("SIGINT", onInterrupt);
     client.destroy();
   }
   const body = response.Payload ? Buffer.from(response.Payload).toString("utf8") : "";

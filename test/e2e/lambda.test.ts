@@ -3,6 +3,7 @@
  * check the database, the version rows, the S3 objects and the EMF lines. Then `lambic invoke`
  * through a local Lambda Invoke API with the real @aws-sdk/client-lambda.
  */
+import { spawn } from "node:child_process";
 import { readFileSync, writeFileSync } from "node:fs";
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 import { mkdtemp, rm } from "node:fs/promises";
@@ -12,10 +13,10 @@ import { GetObjectCommand, ListObjectsV2Command } from "@aws-sdk/client-s3";
 import postgres from "postgres";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createTestDatabase, type TestDatabase } from "../support/database.ts";
-import { ensureBuilt, ROOT } from "./support/build.ts";
+import { CLI_FILE, ensureBuilt, ROOT } from "./support/build.ts";
 import { runCli } from "./support/cli.ts";
 import { inspectDatabase } from "./support/inspect.ts";
-import { emfLines, jsonLines, LambdaFunction, startInvokeServer, type InvokeServer } from "./support/lambda.ts";
+import { emfLines, jsonLines, LambdaFunction, startInvokeServer, type Invocation, type InvokeServer } from "./support/lambda.ts";
 import { startS3, type TestS3 } from "./support/s3.ts";
 
 const PREFIX = "e2e";
@@ -360,6 +361,36 @@ describe("lambic invoke (built CLI) against a local Lambda Invoke API", () => {
       }
     } finally {
       await timeouts.stop();
+    }
+  });
+
+  it("Ctrl-C while waiting exits 130 and says the function goes on running", async () => {
+    let release: () => void = () => undefined;
+    let reachedServer: () => void = () => undefined;
+    const reached = new Promise<void>((resolve) => (reachedServer = resolve));
+    // A function that answers only when released: the CLI is still waiting when it gets SIGINT.
+    const waiting = {
+      invoke: () => {
+        reachedServer();
+        return new Promise<Invocation>((resolve) => (release = () => resolve({ payload: { ok: true }, functionError: undefined, log: "", requestId: "r1", ms: 1 })));
+      },
+    };
+    const slow = await startInvokeServer(new Map([["slow", waiting]]));
+    try {
+      const child = spawn(process.execPath, [CLI_FILE, "invoke", "--function", "slow", "--endpoint", slow.endpoint, "--json", "upgrade", "head"], { cwd: ROOT, env: { PATH: process.env.PATH, ...cliEnv() } });
+      let stdout = "";
+      let stderr = "";
+      child.stdout.on("data", (chunk: Buffer) => (stdout += chunk));
+      child.stderr.on("data", (chunk: Buffer) => (stderr += chunk));
+      const exited = new Promise<number | null>((resolve) => child.on("close", resolve));
+      await reached;
+      child.kill("SIGINT");
+      expect(await exited).toBe(130);
+      expect(JSON.parse(stdout).error).toMatchObject({ code: "INTERRUPTED", function: "slow", ran: null });
+      expect(stderr).toContain("lambic: INTERRUPTED: Interrupted: lambic stopped waiting for slow, but Lambda cannot cancel an invocation, so the function goes on to its end");
+    } finally {
+      release();
+      await slow.stop();
     }
   });
 
