@@ -173,6 +173,15 @@ export async function invoke(database: DatabaseConfig, args: CliArgs, io: Io): P
     io.stderr(`lambic: TENANTS_FAILED: ${messageWithoutReport(payload!.errorMessage as string)}\n`);
     return { json: { ...failedCompact, ok: false }, text: summarizeCompact(failedCompact), exitCode: 1 };
   }
+  if (!response.FunctionError && payload?.ok !== true) {
+    // Not a function error, and not lambic's answer either: most likely another function.
+    if (logTail) io.stderr(`--- log tail of ${functionName} ---\n${logTail}${logTail.endsWith("\n") ? "" : "\n"}---\n`);
+    throw new LambicError(
+      "INVOKE_FAILED",
+      `${functionName} answered without a lambic result: ${body.slice(0, 300) || "(empty response)"}. Is ${functionName} the lambic function (handler handler.handler of dist/lambda/, as infra/ deploys it)? Check --function (or LAMBIC_FUNCTION).`,
+      { function: functionName, functionError: null, remote: payload === undefined ? body : payload, event, logTail },
+    );
+  }
   if (response.FunctionError || !payload || payload.ok !== true) {
     if (logTail) io.stderr(`--- log tail of ${functionName} ---\n${logTail}${logTail.endsWith("\n") ? "" : "\n"}---\n`);
     const message = typeof payload?.errorMessage === "string" ? payload.errorMessage : body || "(empty response)";

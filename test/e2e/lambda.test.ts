@@ -394,6 +394,18 @@ describe("lambic invoke (built CLI) against a local Lambda Invoke API", () => {
     }
   });
 
+  it("a function that answers without a lambic result (another function) is INVOKE_FAILED asking whether --function is right", async () => {
+    const other = await startInvokeServer(new Map([["other", { invoke: async () => ({ payload: null, functionError: undefined, log: "", requestId: "r1", ms: 1 }) }]]));
+    try {
+      const run = await runCli(["invoke", "--function", "other", "--endpoint", other.endpoint, "--json", "current"], cliEnv());
+      expect(run.code).toBe(1);
+      expect(JSON.parse(run.stdout).error).toMatchObject({ code: "INVOKE_FAILED", function: "other", functionError: null, remote: null });
+      expect(run.stderr).toContain("lambic: INVOKE_FAILED: other answered without a lambic result: null. Is other the lambic function");
+    } finally {
+      await other.stop();
+    }
+  });
+
   it("a machine without AWS credentials is INVOKE_FAILED saying how to provide them", async () => {
     const before = server.requests.length;
     const noCredentials = { AWS_REGION: "us-east-1", AWS_SHARED_CREDENTIALS_FILE: "/nonexistent", AWS_CONFIG_FILE: "/nonexistent", AWS_EC2_METADATA_DISABLED: "true", AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: "true" };
