@@ -343,6 +343,22 @@ function summarize(result: Record<string, unknown>): string {
     case "heads":
       lines.push(...((result.heads as string[]) ?? []));
       break;
+    case "history": {
+      // Alembic's history line, from the entry's fields (the graph is in the function).
+      const entries = Array.isArray(result.revisions) ? (result.revisions as { id: string; revises: string[]; dependsOn: string[]; branchLabels: string[]; message: string }[]) : [];
+      for (const r of entries) {
+        lines.push(`${r.revises.join(", ") || "<base>"}${r.dependsOn.length > 0 ? ` (${r.dependsOn.join(", ")})` : ""} -> ${r.id}${r.branchLabels.length > 0 ? ` (${r.branchLabels.join(", ")})` : ""}, ${r.message}`);
+      }
+      break;
+    }
+    case "repair": {
+      const repaired = Array.isArray(result.repaired) ? (result.repaired as { revision: string; file: string }[]) : [];
+      const recorded = Array.isArray(result.recorded) ? (result.recorded as { revision: string; file: string }[]) : [];
+      if (repaired.length + recorded.length === 0) lines.push(`Nothing to repair: no applied revision of ${result.database} changed since it ran, and each has its checksum on record.`);
+      for (const c of repaired) lines.push(`recorded the checksum of ${c.revision} (${c.file}), changed since it ran`);
+      for (const r of recorded) lines.push(`recorded the checksum of ${r.revision} (${r.file}), which had none on record`);
+      break;
+    }
     case "check":
       lines.push(result.upToDate ? `${result.database} is up to date.` : `${result.database}: pending ${heads(result.pending)}`);
       break;

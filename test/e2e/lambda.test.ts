@@ -256,6 +256,22 @@ describe("lambic invoke (built CLI) against a local Lambda Invoke API", () => {
     expect(JSON.parse(run.stdout)).toMatchObject({ ok: true, command: "repair", repaired: [] });
   });
 
+  it("history prints Alembic's history lines, not the JSON document, without --json", async () => {
+    const history = await runCli(["invoke", "--function", "lambic", "--endpoint", server.endpoint, "history"], cliEnv());
+    expect(history.code, history.stderr).toBe(0);
+    const lines = history.stdout.trim().split("\n");
+    expect(lines[0]).toBe(`${MERGE} -> ${HEAD} (billing), order status`);
+    expect(lines).toContain("<base> -> 1f3a9c2e7b10, create customer table");
+    expect(lines.at(-1)).toMatch(/^bundle [0-9a-f]{64}$/);
+  });
+
+  it("repair prints what it recorded as a sentence, not the JSON document, without --json", async () => {
+    const repair = await runCli(["invoke", "--function", "lambic", "--endpoint", server.endpoint, "repair"], cliEnv());
+    expect(repair.code, repair.stderr).toBe(0);
+    expect(repair.stdout).toContain("Nothing to repair: no applied revision of main changed since it ran");
+    expect(repair.stdout).not.toContain("{");
+  });
+
   it("a failed migration prints the error and the decoded log tail and exits 1", async () => {
     const run = await runCli(["invoke", "--function", "lambic", "--endpoint", server.endpoint, "--json", "upgrade", "nosuchrevision"], cliEnv());
     expect(run.code).toBe(1);
