@@ -13,6 +13,7 @@ import { buildBundle, readBuiltBundle } from "../src/bundle/build-bundles.ts";
 import { bundlePrefix, createS3Client, missingCredentialsStep, publishBundle, s3SettingsFromEnv } from "../src/bundle/s3-bundles.ts";
 import type { DatabaseConfig } from "../src/config.ts";
 import { parseEvent } from "../handler/event.ts";
+import { answerLost } from "../src/aws-requests.ts";
 import { LambicError } from "../src/errors.ts";
 import { compactReportFromMessage, isCompactReport, messageWithoutReport, reportFromMessage, type CompactReport, type TenantReport, type TenantResult } from "../handler/tenant-report.ts";
 import type { CliArgs } from "./args.ts";
@@ -221,16 +222,13 @@ const TIMED_OUT_STEP =
   "The function reached its timeout and Lambda stopped it mid-run: what it committed stays, the transaction it had open is rolled back when PostgreSQL notices the lost connection (releasing the migration lock), and a revision that runs outside a transaction may have left part of its work. " +
   "Read the database with lambic invoke current (or check), then raise the function's timeout (15 minutes at most) or split the revision, and run again.";
 
-/** Errors of a connection that was never made: the request did not reach Lambda. */
-const NOT_CONNECTED = new Set(["ENOTFOUND", "EAI_AGAIN", "ECONNREFUSED", "ENETUNREACH", "EHOSTUNREACH"]);
-
 /**
  * An Invoke request that got no answer from the function, said as what it means for the
  * database: refused or unreachable, the function did not run; an answer lost after the request
  * was sent (a dropped connection during a long run), it may have run or still be running.
  */
 function invokeRequestError(error: unknown, functionName: string, region: string, event: Record<string, unknown>): LambicError {
-  const { name = "Error", code, Reason, $metadata } = (error ?? {}) as { name?: string; code?: string; Reason?: string; $metadata?: { httpStatusCode?: number } };
+  const { name = "Error", Reason } = (error ?? {}) as { name?: string; Reason?: string };
   const what = `${name}: ${String((error as Error)?.message ?? error).replace(/\.+$/, "")}`;
   const details = { function: functionName, awsError: name, event };
   const credentials = missingCredentialsStep(error);
@@ -243,7 +241,7 @@ function invokeRequestError(error: unknown, functionName: string, region: string
       { cause: error },
     );
   }
-  if ($metadata?.httpStatusCode !== undefined || (code !== undefined && NOT_CONNECTED.has(code))) {
+  if (!answerLost(error)) {
     return new LambicError("INVOKE_FAILED", `Invoking ${functionName} failed before it ran: ${what}. Check the function name, the region (${region}) and that you may call lambda:InvokeFunction on it.`, { ...details, ran: false }, { cause: error });
   }
   return new LambicError(

@@ -6,6 +6,7 @@
  * per batch through that API with the real @aws-sdk/client-lambda.
  */
 import { mkdirSync, writeFileSync } from "node:fs";
+import { createServer } from "node:http";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -186,6 +187,35 @@ describe("lambic invoke --fanout", () => {
     expect(records.find((r) => !("tenant" in r))).toMatchObject({ command: "upgrade", MigrationFailed: 1, errorCode: "TENANTS_FAILED", tenantsFailed: "1", tenantsSucceeded: "7" });
 
     await sql.unsafe("DROP TABLE tenant_013.invoice");
+  });
+});
+
+describe("a fan-out batch whose answer is lost", () => {
+  it("says its tenants may have been migrated, not that the batch failed before it ran", async () => {
+    // The batches' Invoke API reads each request, then drops the connection without an answer.
+    const dropping = createServer((req) => {
+      req.resume();
+      req.on("end", () => req.socket.destroy());
+    });
+    await new Promise<void>((resolve) => dropping.listen(0, "127.0.0.1", resolve));
+    const coordinator = new LambdaFunction(FUNCTION, { ...pool.env, LAMBIC_LAMBDA_ENDPOINT: `http://127.0.0.1:${(dropping.address() as { port: number }).port}` });
+    try {
+      const run = await coordinator.invoke({ command: "fanout", operation: "upgrade", target: "head", database: "app", tenants: ["tenant_001", "tenant_002"] });
+      expect(run.payload).toMatchObject({ errorType: "TENANTS_FAILED" });
+      const report = reportFromMessage(run.payload!.errorMessage as string)!;
+      expect(report.tenants).toHaveLength(2);
+      for (const tenant of report.tenants) {
+        expect(tenant).toMatchObject({ ok: false, error: { code: "INVOKE_FAILED" } });
+        const { message } = (tenant as { error: { message: string } }).error;
+        expect(message).not.toContain("before it ran");
+        expect(message).toContain("was lost after the request was sent");
+        expect(message).toContain("its tenants may have been migrated");
+      }
+    } finally {
+      await coordinator.stop();
+      dropping.closeAllConnections();
+      await new Promise<void>((resolve) => dropping.close(() => resolve()));
+    }
   });
 });
 
