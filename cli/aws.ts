@@ -357,9 +357,16 @@ function summarize(result: Record<string, unknown>): string {
       for (const r of recorded) lines.push(`recorded the checksum of ${r.revision} (${r.file}), which had none on record`);
       break;
     }
-    case "check":
-      lines.push(result.upToDate ? `${result.database} is up to date.` : `${result.database}: pending ${heads(result.pending)}`);
+    case "check": {
+      // Behind can be pending revisions, applied revisions edited since they ran, or both.
+      const pending = Array.isArray(result.pending) ? (result.pending as string[]) : [];
+      const changed = Array.isArray(result.changed) ? (result.changed as { revision: string; file?: string }[]) : [];
+      if (result.upToDate) lines.push(`${result.database} is up to date.`);
+      if (pending.length > 0) lines.push(`${result.database}: pending ${pending.join(", ")}`);
+      for (const c of changed) lines.push(`${result.database}: changed since applied: ${c.revision}${c.file ? ` (${c.file})` : ""}`);
+      if (changed.length > 0) lines.push("An edited applied revision does not change the database: restore it and publish again, or accept an edit that changes nothing the database needs with lambic invoke repair.");
       break;
+    }
     case "tenants": {
       // One tenant a line, for grep and wc; the batches are the JSON's.
       const batches = Array.isArray(result.batches) ? (result.batches as { tenants: string[] }[]) : [];

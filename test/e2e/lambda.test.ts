@@ -422,6 +422,20 @@ describe("lambic invoke (built CLI) against a local Lambda Invoke API", () => {
     }
   });
 
+  it("check behind only because an applied revision changed names it and the next step, not \"pending base\"", async () => {
+    const answer = { ok: true, command: "check", database: "main", bundleSha256: "a".repeat(64), versions: [HEAD], heads: [HEAD], pending: [], changed: [{ revision: MERGE, file: "revisions/main/merge.ts" }], upToDate: false };
+    const fake = await startInvokeServer(new Map([["edited", { invoke: async () => ({ payload: answer, functionError: undefined, log: "", requestId: "r1", ms: 1 }) }]]));
+    try {
+      const run = await runCli(["invoke", "--function", "edited", "--endpoint", fake.endpoint, "check"], cliEnv());
+      expect(run.code).toBe(1);
+      expect(run.stdout).not.toContain("pending");
+      expect(run.stdout).toContain(`main: changed since applied: ${MERGE} (revisions/main/merge.ts)`);
+      expect(run.stdout).toContain("lambic invoke repair");
+    } finally {
+      await fake.stop();
+    }
+  });
+
   it("a machine without AWS credentials is INVOKE_FAILED saying how to provide them", async () => {
     const before = server.requests.length;
     const noCredentials = { AWS_REGION: "us-east-1", AWS_SHARED_CREDENTIALS_FILE: "/nonexistent", AWS_CONFIG_FILE: "/nonexistent", AWS_EC2_METADATA_DISABLED: "true", AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: "true" };
