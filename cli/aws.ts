@@ -13,6 +13,7 @@ import { buildBundle, readBuiltBundle } from "../src/bundle/build-bundles.ts";
 import { bundlePrefix, createS3Client, missingCredentialsStep, publishBundle, s3SettingsFromEnv } from "../src/bundle/s3-bundles.ts";
 import type { DatabaseConfig } from "../src/config.ts";
 import { parseEvent } from "../handler/event.ts";
+import { answerLost } from "../src/aws-requests.ts";
 import { LambicError } from "../src/errors.ts";
 import { compactReportFromMessage, isCompactReport, messageWithoutReport, reportFromMessage, type CompactReport, type TenantReport, type TenantResult } from "../handler/tenant-report.ts";
 import type { CliArgs } from "./args.ts";
@@ -123,24 +124,30 @@ export async function invoke(database: DatabaseConfig, args: CliArgs, io: Io): P
     throw error;
   }
   const { LambdaClient, InvokeCommand } = await import("@aws-sdk/client-lambda");
-  const region = args.options.region ?? io.env.AWS_REGION ?? io.env.AWS_DEFAULT_REGION ?? "us-east-1";
   // One attempt: a retried migration would only queue behind the first on the advisory lock.
   const endpoint = args.options.endpoint ?? io.env.LAMBIC_LAMBDA_ENDPOINT;
+  const region = await invokeRegion(args, io, LambdaClient);
   const client = new LambdaClient({ region, maxAttempts: 1, ...(endpoint ? { endpoint } : {}) });
   if (event.command === "fanout") io.stderr(`fanout: ${event.operation} ${JSON.stringify(event.target)} on every tenant of ${database.name}${event.tenants ? ` (${(event.tenants as string[]).length} named)` : ""} through ${functionName}...\n`);
   const started = performance.now();
+  // Ctrl-C stops the wait, not the function: Lambda cannot cancel an invocation, so say so.
+  const interrupt = new AbortController();
+  const onInterrupt = () => interrupt.abort();
+  process.once("SIGINT", onInterrupt);
   let response;
   try {
-    response = await client.send(new InvokeCommand({ FunctionName: functionName, InvocationType: "RequestResponse", LogType: "Tail", Payload: Buffer.from(JSON.stringify(event)) }));
+    response = await client.send(new InvokeCommand({ FunctionName: functionName, InvocationType: "RequestResponse", LogType: "Tail", Payload: Buffer.from(JSON.stringify(event)) }), { abortSignal: interrupt.signal });
   } catch (error) {
-    const name = (error as { name?: string })?.name ?? "Error";
-    throw new LambicError(
-      "INVOKE_FAILED",
-      `Invoking ${functionName} failed before it ran: ${name}: ${(error as Error)?.message ?? String(error)}. ${missingCredentialsStep(error) ?? `Check the function name, the region (${region}) and that you may call lambda:InvokeFunction on it.`}`,
-      { function: functionName, awsError: name, event },
-      { cause: error },
-    );
+    if (interrupt.signal.aborted) {
+      throw new LambicError(
+        "INTERRUPTED",
+        `Interrupted: lambic stopped waiting for ${functionName}, but Lambda cannot cancel an invocation, so the function goes on to its end (or its timeout). Its outcome is in its log (/aws/lambda/${functionName} in CloudWatch); read the database with lambic invoke current (or check) before running it again.`,
+        { function: functionName, event, ran: null },
+      );
+    }
+    throw invokeRequestError(error, functionName, region, event);
   } finally {
+    process.off("SIGINT", onInterrupt);
     client.destroy();
   }
   const body = response.Payload ? Buffer.from(response.Payload).toString("utf8") : "";
@@ -167,13 +174,24 @@ export async function invoke(database: DatabaseConfig, args: CliArgs, io: Io): P
     io.stderr(`lambic: TENANTS_FAILED: ${messageWithoutReport(payload!.errorMessage as string)}\n`);
     return { json: { ...failedCompact, ok: false }, text: summarizeCompact(failedCompact), exitCode: 1 };
   }
-  if (response.FunctionError || !payload || payload.ok !== true) {
+  if (!response.FunctionError && payload?.ok !== true) {
+    // Not a function error, and not lambic's answer either: most likely another function.
     if (logTail) io.stderr(`--- log tail of ${functionName} ---\n${logTail}${logTail.endsWith("\n") ? "" : "\n"}---\n`);
-    const code = typeof payload?.errorType === "string" ? payload.errorType : "INVOKE_FAILED";
-    const message = typeof payload?.errorMessage === "string" ? payload.errorMessage : body || "(empty response)";
     throw new LambicError(
       "INVOKE_FAILED",
-      `${functionName} failed: ${code}: ${message}`,
+      `${functionName} answered without a lambic result: ${body.slice(0, 300) || "(empty response)"}. Is ${functionName} the lambic function (handler handler.handler of dist/lambda/, as infra/ deploys it)? Check --function (or LAMBIC_FUNCTION).`,
+      { function: functionName, functionError: null, remote: payload === undefined ? body : payload, event, logTail },
+    );
+  }
+  if (response.FunctionError || !payload || payload.ok !== true) {
+    if (logTail) io.stderr(`--- log tail of ${functionName} ---\n${logTail}${logTail.endsWith("\n") ? "" : "\n"}---\n`);
+    const message = typeof payload?.errorMessage === "string" ? payload.errorMessage : body || "(empty response)";
+    // Lambda's own timeout error: "Sandbox.Timedout", or, from older runtimes, only the message.
+    const timedOut = payload?.errorType === "Sandbox.Timedout" || (response.FunctionError !== undefined && /Task timed out after/.test(message));
+    const code = typeof payload?.errorType === "string" ? payload.errorType : timedOut ? "Sandbox.Timedout" : "INVOKE_FAILED";
+    throw new LambicError(
+      "INVOKE_FAILED",
+      `${functionName} failed: ${code}: ${message}${timedOut ? `${/[.!]$/.test(message) ? "" : "."} ${TIMED_OUT_STEP}` : ""}`,
       { function: functionName, functionError: response.FunctionError ?? null, errorType: code, remote: payload ?? body, event, logTail },
     );
   }
@@ -183,13 +201,74 @@ export async function invoke(database: DatabaseConfig, args: CliArgs, io: Io): P
   if (Array.isArray(payload.tenants) && payload.command !== "tenants") {
     const report = payload as unknown as TenantReport;
     printTenantProgress(report, elapsedMs, io);
-    return { json: payload, text: summarizeTenants(report), exitCode };
+    // As the local `lambic check` on a tenant database: the exit 1 says why.
+    const behind = payload.command === "check" ? `\n${report.tenants.filter((t) => t.ok && "upToDate" in t && !t.upToDate).length} tenant(s) behind.` : "";
+    return { json: payload, text: `${summarizeTenants(report)}${behind}`, exitCode };
   }
   if (isCompactReport(payload)) {
     printCompactProgress(payload, elapsedMs, io);
     return { json: payload, text: summarizeCompact(payload), exitCode };
   }
   return { json: payload, text: summarize(payload), exitCode };
+}
+
+/**
+ * What a Lambda timeout means for the database, and what to do: Lambda stops the process
+ * mid-run, which lambic's statement and lock timeouts are set to prevent, so it happened
+ * between statements (a long transaction of many statements, a revision's own code) or the
+ * function's timeout is shorter than its work.
+ */
+const TIMED_OUT_STEP =
+  "The function reached its timeout and Lambda stopped it mid-run: what it committed stays, the transaction it had open is rolled back when PostgreSQL notices the lost connection (releasing the migration lock), and a revision that runs outside a transaction may have left part of its work. " +
+  "Read the database with lambic invoke current (or check), then raise the function's timeout (15 minutes at most) or split the revision, and run again.";
+
+/**
+ * An Invoke request that got no answer from the function, said as what it means for the
+ * database: refused or unreachable, the function did not run; an answer lost after the request
+ * was sent (a dropped connection during a long run), it may have run or still be running.
+ */
+function invokeRequestError(error: unknown, functionName: string, region: string, event: Record<string, unknown>): LambicError {
+  const { name = "Error", Reason } = (error ?? {}) as { name?: string; Reason?: string };
+  const what = `${name}: ${String((error as Error)?.message ?? error).replace(/\.+$/, "")}`;
+  const details = { function: functionName, awsError: name, event };
+  const credentials = missingCredentialsStep(error);
+  if (credentials) return new LambicError("INVOKE_FAILED", `Invoking ${functionName} failed before it ran: ${what}. ${credentials}`, { ...details, ran: false }, { cause: error });
+  if (name === "TooManyRequestsException") {
+    return new LambicError(
+      "INVOKE_FAILED",
+      `Lambda throttled the invocation of ${functionName}${Reason ? ` (${Reason})` : ""}, so it did not run: ${what}. Run again once the function's other invocations end; if it is always throttled, check its reserved concurrency (0 throttles every invocation) and the account's concurrency in ${region}.`,
+      { ...details, ran: false, reason: Reason ?? null },
+      { cause: error },
+    );
+  }
+  if (!answerLost(error)) {
+    return new LambicError("INVOKE_FAILED", `Invoking ${functionName} failed before it ran: ${what}. Check the function name, the region (${region}) and that you may call lambda:InvokeFunction on it.`, { ...details, ran: false }, { cause: error });
+  }
+  return new LambicError(
+    "INVOKE_FAILED",
+    `The answer of ${functionName} was lost (${what}) after the request was sent: the function may have run, or may still be running. Do not assume it failed: see its log (/aws/lambda/${functionName} in CloudWatch) and read the database with lambic invoke current (or check) before running it again.`,
+    { ...details, ran: null },
+    { cause: error },
+  );
+}
+
+/**
+ * The region to invoke in: --region, AWS_REGION or AWS_DEFAULT_REGION, else the SDK's own chain
+ * (the profile's `region` in ~/.aws/config, as the aws CLI reads it), else us-east-1. A fixed
+ * us-east-1 ahead of the profile sent `AWS_PROFILE=prod` to the wrong region, where the function
+ * is "not found".
+ */
+async function invokeRegion(args: CliArgs, io: Io, LambdaClient: typeof import("@aws-sdk/client-lambda").LambdaClient): Promise<string> {
+  const explicit = args.options.region || io.env.AWS_REGION || io.env.AWS_DEFAULT_REGION;
+  if (explicit) return explicit;
+  const probe = new LambdaClient({});
+  try {
+    return (await probe.config.region()) || "us-east-1";
+  } catch {
+    return "us-east-1"; // no region anywhere: the default lambic has always used
+  } finally {
+    probe.destroy();
+  }
 }
 
 type BatchLine = { index: number; tenants: number; succeeded: number; failed: number; ms: number; error?: { code: string } };
@@ -262,9 +341,32 @@ function summarize(result: Record<string, unknown>): string {
     case "heads":
       lines.push(...((result.heads as string[]) ?? []));
       break;
-    case "check":
-      lines.push(result.upToDate ? `${result.database} is up to date.` : `${result.database}: pending ${heads(result.pending)}`);
+    case "history": {
+      // Alembic's history line, from the entry's fields (the graph is in the function).
+      const entries = Array.isArray(result.revisions) ? (result.revisions as { id: string; revises: string[]; dependsOn: string[]; branchLabels: string[]; message: string }[]) : [];
+      for (const r of entries) {
+        lines.push(`${r.revises.join(", ") || "<base>"}${r.dependsOn.length > 0 ? ` (${r.dependsOn.join(", ")})` : ""} -> ${r.id}${r.branchLabels.length > 0 ? ` (${r.branchLabels.join(", ")})` : ""}, ${r.message}`);
+      }
       break;
+    }
+    case "repair": {
+      const repaired = Array.isArray(result.repaired) ? (result.repaired as { revision: string; file: string }[]) : [];
+      const recorded = Array.isArray(result.recorded) ? (result.recorded as { revision: string; file: string }[]) : [];
+      if (repaired.length + recorded.length === 0) lines.push(`Nothing to repair: no applied revision of ${result.database} changed since it ran, and each has its checksum on record.`);
+      for (const c of repaired) lines.push(`recorded the checksum of ${c.revision} (${c.file}), changed since it ran`);
+      for (const r of recorded) lines.push(`recorded the checksum of ${r.revision} (${r.file}), which had none on record`);
+      break;
+    }
+    case "check": {
+      // Behind can be pending revisions, applied revisions edited since they ran, or both.
+      const pending = Array.isArray(result.pending) ? (result.pending as string[]) : [];
+      const changed = Array.isArray(result.changed) ? (result.changed as { revision: string; file?: string }[]) : [];
+      if (result.upToDate) lines.push(`${result.database} is up to date.`);
+      if (pending.length > 0) lines.push(`${result.database}: pending ${pending.join(", ")}`);
+      for (const c of changed) lines.push(`${result.database}: changed since applied: ${c.revision}${c.file ? ` (${c.file})` : ""}`);
+      if (changed.length > 0) lines.push("An edited applied revision does not change the database: restore it and publish again, or accept an edit that changes nothing the database needs with lambic invoke repair.");
+      break;
+    }
     case "tenants": {
       // One tenant a line, for grep and wc; the batches are the JSON's.
       const batches = Array.isArray(result.batches) ? (result.batches as { tenants: string[] }[]) : [];

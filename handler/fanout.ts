@@ -14,6 +14,7 @@ import type { LambdaClient } from "@aws-sdk/client-lambda";
 import type { OpenedBundle } from "../src/bundle/import-bundle.ts";
 import { reportsPrefix, type BundleLocation } from "../src/bundle/s3-bundles.ts";
 import type { Connection } from "../src/db/connection.ts";
+import { answerLost } from "../src/aws-requests.ts";
 import { LambicError } from "../src/errors.ts";
 import { readReport } from "./bundle-source.ts";
 import { deadlineMarginMs, runBudget, type Deps } from "./commands.ts";
@@ -232,10 +233,12 @@ async function invokeBatch(
   try {
     response = await client.send(new InvokeCommand({ FunctionName: functionName, InvocationType: "RequestResponse", Payload: Buffer.from(JSON.stringify(event)) }));
   } catch (error) {
-    const name = (error as { name?: string })?.name ?? "Error";
+    const what = `${(error as { name?: string })?.name ?? "Error"}: ${String((error as Error)?.message ?? error).replace(/\.+$/, "")}`;
     return batchFailed(index, tenants, elapsed(), {
       code: "INVOKE_FAILED",
-      message: `Invoking ${functionName} for batch ${index + 1} failed before it ran: ${name}: ${(error as Error)?.message ?? String(error)}. Check that the function may call lambda:InvokeFunction on itself, and its reserved concurrency.`,
+      message: answerLost(error)
+        ? `The answer of batch ${index + 1} (${functionName}) was lost after the request was sent (${what}): its tenants may have been migrated, or may still be. Read its log, or the tenants' version rows (current with their names), before running them again (a tenant already at the target has nothing to do).`
+        : `Invoking ${functionName} for batch ${index + 1} failed before it ran: ${what}. Check that the function may call lambda:InvokeFunction on itself, and its reserved concurrency.`,
     });
   }
   const body = response.Payload ? Buffer.from(response.Payload).toString("utf8") : "";

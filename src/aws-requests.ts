@@ -10,3 +10,17 @@ export function awsRequestHandler(env: Record<string, string | undefined>): { co
   const requestTimeout = envNumber(env, "LAMBIC_AWS_REQUEST_TIMEOUT_MS");
   return { connectionTimeout: Math.min(3_000, requestTimeout), requestTimeout, throwOnRequestTimeout: true };
 }
+
+/** Errors of a connection that was never made: the request did not reach the service. */
+const NOT_CONNECTED = new Set(["ENOTFOUND", "EAI_AGAIN", "ECONNREFUSED", "ENETUNREACH", "EHOSTUNREACH"]);
+
+/**
+ * Whether a failed AWS request may still have been carried out: no answer came back after it was
+ * sent (a connection dropped during a long Lambda invocation). An error answer (it has an HTTP
+ * status), missing credentials or a connection never made mean it was not.
+ */
+export function answerLost(error: unknown): boolean {
+  const { name, code, $metadata } = (error ?? {}) as { name?: string; code?: string; $metadata?: { httpStatusCode?: number } };
+  if (name === "CredentialsProviderError" || $metadata?.httpStatusCode !== undefined) return false;
+  return !(code !== undefined && NOT_CONNECTED.has(code));
+}

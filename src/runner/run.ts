@@ -599,7 +599,10 @@ export async function renderScript(set: RevisionSet, command: MigrationCommand, 
   if (sessionLock) sink.statement(lockStatement(names, "session"), { purpose: "lock" });
   openTransaction(sink, options);
   sink.statement(lockStatement(names, "xact"), { purpose: "lock" });
-  const { rows, closeSegment } = await emitPlan(sink, set, steps, startRows, { names, runId: options.runId, actor: options.actor, x: options.x ?? {}, perRevision: options.perRevision ?? false, searchPath: options.searchPath, lockTimeoutMs: options.lockTimeoutMs, statementTimeoutMs: options.statementTimeoutMs });
+  // `stamp --purge` (a dry run; offline it is refused) starts from no rows, as the run does.
+  const purge = command.kind === "stamp" && command.purge === true;
+  if (purge) sink.statement(`DELETE FROM ${versionTableSql(names)}`, { purpose: "version" });
+  const { rows, closeSegment } = await emitPlan(sink, set, steps, purge ? [] : startRows, { names, runId: options.runId, actor: options.actor, x: options.x ?? {}, perRevision: options.perRevision ?? false, searchPath: options.searchPath, lockTimeoutMs: options.lockTimeoutMs, statementTimeoutMs: options.statementTimeoutMs });
   await closeSegment();
   sink.statement("COMMIT", { purpose: "control" });
   if (sessionLock) sink.statement(lockStatement(names, "unlock"), { purpose: "lock" });

@@ -3,7 +3,9 @@
  * check the database, the version rows, the S3 objects and the EMF lines. Then `lambic invoke`
  * through a local Lambda Invoke API with the real @aws-sdk/client-lambda.
  */
-import { readFileSync } from "node:fs";
+import { spawn } from "node:child_process";
+import { readFileSync, writeFileSync } from "node:fs";
+import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -11,10 +13,10 @@ import { GetObjectCommand, ListObjectsV2Command } from "@aws-sdk/client-s3";
 import postgres from "postgres";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createTestDatabase, type TestDatabase } from "../support/database.ts";
-import { ensureBuilt, ROOT } from "./support/build.ts";
+import { CLI_FILE, ensureBuilt, ROOT } from "./support/build.ts";
 import { runCli } from "./support/cli.ts";
 import { inspectDatabase } from "./support/inspect.ts";
-import { emfLines, jsonLines, LambdaFunction, startInvokeServer, type InvokeServer } from "./support/lambda.ts";
+import { emfLines, jsonLines, LambdaFunction, startInvokeServer, type Invocation, type InvokeServer } from "./support/lambda.ts";
 import { startS3, type TestS3 } from "./support/s3.ts";
 
 const PREFIX = "e2e";
@@ -254,6 +256,22 @@ describe("lambic invoke (built CLI) against a local Lambda Invoke API", () => {
     expect(JSON.parse(run.stdout)).toMatchObject({ ok: true, command: "repair", repaired: [] });
   });
 
+  it("history prints Alembic's history lines, not the JSON document, without --json", async () => {
+    const history = await runCli(["invoke", "--function", "lambic", "--endpoint", server.endpoint, "history"], cliEnv());
+    expect(history.code, history.stderr).toBe(0);
+    const lines = history.stdout.trim().split("\n");
+    expect(lines[0]).toBe(`${MERGE} -> ${HEAD} (billing), order status`);
+    expect(lines).toContain("<base> -> 1f3a9c2e7b10, create customer table");
+    expect(lines.at(-1)).toMatch(/^bundle [0-9a-f]{64}$/);
+  });
+
+  it("repair prints what it recorded as a sentence, not the JSON document, without --json", async () => {
+    const repair = await runCli(["invoke", "--function", "lambic", "--endpoint", server.endpoint, "repair"], cliEnv());
+    expect(repair.code, repair.stderr).toBe(0);
+    expect(repair.stdout).toContain("Nothing to repair: no applied revision of main changed since it ran");
+    expect(repair.stdout).not.toContain("{");
+  });
+
   it("a failed migration prints the error and the decoded log tail and exits 1", async () => {
     const run = await runCli(["invoke", "--function", "lambic", "--endpoint", server.endpoint, "--json", "upgrade", "nosuchrevision"], cliEnv());
     expect(run.code).toBe(1);
@@ -283,6 +301,141 @@ describe("lambic invoke (built CLI) against a local Lambda Invoke API", () => {
     expect(run.stderr).toMatch(/INVOKE_FAILED: Invoking nope failed before it ran: ResourceNotFoundException/);
   });
 
+  it("without --region or AWS_REGION, the profile's region in the AWS config file is used", async () => {
+    const dir = await mkdtemp(join(tmpdir(), "lambic-aws-config-"));
+    writeFileSync(join(dir, "config"), "[profile prod]\nregion = eu-west-1\n");
+    writeFileSync(join(dir, "credentials"), "[prod]\naws_access_key_id = test\naws_secret_access_key = test\n");
+    try {
+      const env = { AWS_PROFILE: "prod", AWS_CONFIG_FILE: join(dir, "config"), AWS_SHARED_CREDENTIALS_FILE: join(dir, "credentials"), AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: "true" };
+      const before = server.requests.length;
+      await runCli(["invoke", "--function", "lambic", "--endpoint", server.endpoint, "heads"], env);
+      expect(server.requests.length).toBe(before + 1);
+      expect(server.signingRegions.at(-1)).toBe("eu-west-1");
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  it("a throttled invocation says it did not run and what limits it, not to check the function name", async () => {
+    const throttling = await startRawServer((req, res) => {
+      res.writeHead(429, { "Content-Type": "application/json", "x-amzn-ErrorType": "TooManyRequestsException", "x-amzn-RequestId": "r1" });
+      res.end(JSON.stringify({ Reason: "ReservedFunctionConcurrentInvocationLimitExceeded", Type: "User", message: "Rate Exceeded." }));
+    });
+    try {
+      const run = await runCli(["invoke", "--function", "lambic", "--endpoint", throttling.endpoint, "--json", "upgrade", "head"], cliEnv());
+      expect(run.code).toBe(1);
+      expect(JSON.parse(run.stdout).error).toMatchObject({ code: "INVOKE_FAILED", awsError: "TooManyRequestsException", ran: false, reason: "ReservedFunctionConcurrentInvocationLimitExceeded" });
+      expect(run.stderr).toContain("lambic: INVOKE_FAILED: Lambda throttled the invocation of lambic (ReservedFunctionConcurrentInvocationLimitExceeded), so it did not run: TooManyRequestsException: Rate Exceeded. Run again once");
+      expect(run.stderr).toContain("reserved concurrency");
+      expect(run.stderr).not.toContain("Check the function name");
+    } finally {
+      await throttling.stop();
+    }
+  });
+
+  it("an answer lost after the request was sent is not 'failed before it ran': the function may have run", async () => {
+    const dropping = await startRawServer((req) => req.socket.destroy());
+    try {
+      const run = await runCli(["invoke", "--function", "lambic", "--endpoint", dropping.endpoint, "--json", "upgrade", "head"], cliEnv());
+      expect(run.code).toBe(1);
+      expect(JSON.parse(run.stdout).error).toMatchObject({ code: "INVOKE_FAILED", ran: null });
+      expect(run.stderr).not.toContain("before it ran");
+      expect(run.stderr).toContain("after the request was sent: the function may have run, or may still be running");
+      expect(run.stderr).toContain("lambic invoke current");
+    } finally {
+      await dropping.stop();
+    }
+  });
+
+  it("a Lambda endpoint that refuses the connection is INVOKE_FAILED before it ran", async () => {
+    const closed = await startRawServer(() => undefined);
+    await closed.stop(); // its port now refuses connections
+    const run = await runCli(["invoke", "--function", "lambic", "--endpoint", closed.endpoint, "--json", "current"], cliEnv());
+    expect(run.code).toBe(1);
+    expect(JSON.parse(run.stdout).error).toMatchObject({ code: "INVOKE_FAILED", ran: false });
+    expect(run.stderr).toContain("lambic: INVOKE_FAILED: Invoking lambic failed before it ran: Error: connect ECONNREFUSED");
+  });
+
+  it("a function that timed out says so, what it means for the database and the next step", async () => {
+    const timedOut = (payload: Record<string, unknown>) => ({
+      invoke: async () => ({ payload, functionError: "Unhandled", log: "START RequestId: r1 Version: $LATEST\nEND RequestId: r1\nREPORT RequestId: r1\tDuration: 900000.00 ms\tStatus: timeout\n", requestId: "r1", ms: 900_000 }),
+    });
+    const timeouts = await startInvokeServer(
+      new Map([
+        ["slow", timedOut({ errorType: "Sandbox.Timedout", errorMessage: "RequestId: r1 Error: Task timed out after 900.00 seconds" })],
+        ["slow-old-runtime", timedOut({ errorMessage: "2026-12-07T00:00:00.000Z r1 Task timed out after 900.00 seconds" })],
+      ]),
+    );
+    try {
+      for (const name of ["slow", "slow-old-runtime"]) {
+        const run = await runCli(["invoke", "--function", name, "--endpoint", timeouts.endpoint, "--json", "upgrade", "head"], cliEnv());
+        expect(run.code).toBe(1);
+        expect(JSON.parse(run.stdout).error).toMatchObject({ code: "INVOKE_FAILED", errorType: "Sandbox.Timedout", functionError: "Unhandled" });
+        expect(run.stderr).toContain(`lambic: INVOKE_FAILED: ${name} failed: Sandbox.Timedout: `);
+        expect(run.stderr).toContain("Task timed out after 900.00 seconds. The function reached its timeout and Lambda stopped it mid-run");
+        expect(run.stderr).toContain("Read the database with lambic invoke current");
+      }
+    } finally {
+      await timeouts.stop();
+    }
+  });
+
+  it("Ctrl-C while waiting exits 130 and says the function goes on running", async () => {
+    let release: () => void = () => undefined;
+    let reachedServer: () => void = () => undefined;
+    const reached = new Promise<void>((resolve) => (reachedServer = resolve));
+    // A function that answers only when released: the CLI is still waiting when it gets SIGINT.
+    const waiting = {
+      invoke: () => {
+        reachedServer();
+        return new Promise<Invocation>((resolve) => (release = () => resolve({ payload: { ok: true }, functionError: undefined, log: "", requestId: "r1", ms: 1 })));
+      },
+    };
+    const slow = await startInvokeServer(new Map([["slow", waiting]]));
+    try {
+      const child = spawn(process.execPath, [CLI_FILE, "invoke", "--function", "slow", "--endpoint", slow.endpoint, "--json", "upgrade", "head"], { cwd: ROOT, env: { PATH: process.env.PATH, ...cliEnv() } });
+      let stdout = "";
+      let stderr = "";
+      child.stdout.on("data", (chunk: Buffer) => (stdout += chunk));
+      child.stderr.on("data", (chunk: Buffer) => (stderr += chunk));
+      const exited = new Promise<number | null>((resolve) => child.on("close", resolve));
+      await reached;
+      child.kill("SIGINT");
+      expect(await exited).toBe(130);
+      expect(JSON.parse(stdout).error).toMatchObject({ code: "INTERRUPTED", function: "slow", ran: null });
+      expect(stderr).toContain("lambic: INTERRUPTED: Interrupted: lambic stopped waiting for slow, but Lambda cannot cancel an invocation, so the function goes on to its end");
+    } finally {
+      release();
+      await slow.stop();
+    }
+  });
+
+  it("a function that answers without a lambic result (another function) is INVOKE_FAILED asking whether --function is right", async () => {
+    const other = await startInvokeServer(new Map([["other", { invoke: async () => ({ payload: null, functionError: undefined, log: "", requestId: "r1", ms: 1 }) }]]));
+    try {
+      const run = await runCli(["invoke", "--function", "other", "--endpoint", other.endpoint, "--json", "current"], cliEnv());
+      expect(run.code).toBe(1);
+      expect(JSON.parse(run.stdout).error).toMatchObject({ code: "INVOKE_FAILED", function: "other", functionError: null, remote: null });
+      expect(run.stderr).toContain("lambic: INVOKE_FAILED: other answered without a lambic result: null. Is other the lambic function");
+    } finally {
+      await other.stop();
+    }
+  });
+
+  it("check behind only because an applied revision changed names it and the next step, not \"pending base\"", async () => {
+    const answer = { ok: true, command: "check", database: "main", bundleSha256: "a".repeat(64), versions: [HEAD], heads: [HEAD], pending: [], changed: [{ revision: MERGE, file: "revisions/main/merge.ts" }], upToDate: false };
+    const fake = await startInvokeServer(new Map([["edited", { invoke: async () => ({ payload: answer, functionError: undefined, log: "", requestId: "r1", ms: 1 }) }]]));
+    try {
+      const run = await runCli(["invoke", "--function", "edited", "--endpoint", fake.endpoint, "check"], cliEnv());
+      expect(run.code).toBe(1);
+      expect(run.stdout).not.toContain("pending");
+      expect(run.stdout).toContain(`main: changed since applied: ${MERGE} (revisions/main/merge.ts)`);
+      expect(run.stdout).toContain("lambic invoke repair");
+    } finally {
+      await fake.stop();
+    }
+  });
+
   it("a machine without AWS credentials is INVOKE_FAILED saying how to provide them", async () => {
     const before = server.requests.length;
     const noCredentials = { AWS_REGION: "us-east-1", AWS_SHARED_CREDENTIALS_FILE: "/nonexistent", AWS_CONFIG_FILE: "/nonexistent", AWS_EC2_METADATA_DISABLED: "true", AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: "true" };
@@ -293,6 +446,22 @@ describe("lambic invoke (built CLI) against a local Lambda Invoke API", () => {
     expect(server.requests.length).toBe(before);
   });
 });
+
+/** An HTTP server answering every request with `answer`, after reading its body. */
+async function startRawServer(answer: (req: IncomingMessage, res: ServerResponse) => void): Promise<{ endpoint: string; stop(): Promise<void> }> {
+  const raw = createServer((req, res) => {
+    req.resume();
+    req.on("end", () => answer(req, res));
+  });
+  await new Promise<void>((resolve) => raw.listen(0, "127.0.0.1", resolve));
+  return {
+    endpoint: `http://127.0.0.1:${(raw.address() as { port: number }).port}`,
+    stop: () => new Promise<void>((resolve) => {
+      raw.closeAllConnections();
+      raw.close(() => resolve());
+    }),
+  };
+}
 
 describe("Powertools Logger's documented variables", () => {
   const environment = (name: string, env: Record<string, string>) =>

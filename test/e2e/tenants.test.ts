@@ -6,6 +6,7 @@
  * per batch through that API with the real @aws-sdk/client-lambda.
  */
 import { mkdirSync, writeFileSync } from "node:fs";
+import { createServer } from "node:http";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -189,6 +190,35 @@ describe("lambic invoke --fanout", () => {
   });
 });
 
+describe("a fan-out batch whose answer is lost", () => {
+  it("says its tenants may have been migrated, not that the batch failed before it ran", async () => {
+    // The batches' Invoke API reads each request, then drops the connection without an answer.
+    const dropping = createServer((req) => {
+      req.resume();
+      req.on("end", () => req.socket.destroy());
+    });
+    await new Promise<void>((resolve) => dropping.listen(0, "127.0.0.1", resolve));
+    const coordinator = new LambdaFunction(FUNCTION, { ...pool.env, LAMBIC_LAMBDA_ENDPOINT: `http://127.0.0.1:${(dropping.address() as { port: number }).port}` });
+    try {
+      const run = await coordinator.invoke({ command: "fanout", operation: "upgrade", target: "head", database: "app", tenants: ["tenant_001", "tenant_002"] });
+      expect(run.payload).toMatchObject({ errorType: "TENANTS_FAILED" });
+      const report = reportFromMessage(run.payload!.errorMessage as string)!;
+      expect(report.tenants).toHaveLength(2);
+      for (const tenant of report.tenants) {
+        expect(tenant).toMatchObject({ ok: false, error: { code: "INVOKE_FAILED" } });
+        const { message } = (tenant as { error: { message: string } }).error;
+        expect(message).not.toContain("before it ran");
+        expect(message).toContain("was lost after the request was sent");
+        expect(message).toContain("its tenants may have been migrated");
+      }
+    } finally {
+      await coordinator.stop();
+      dropping.closeAllConnections();
+      await new Promise<void>((resolve) => dropping.close(() => resolve()));
+    }
+  });
+});
+
 describe("the handler's tenant events", () => {
   it('"tenants" runs the named tenants in this invocation; without it, every tenant; current reports each', async () => {
     const named = await pool.invoke({ command: "upgrade", target: "head", tenants: ["tenant_013"] });
@@ -220,6 +250,17 @@ describe("the handler's tenant events", () => {
     await pool.invoke({ command: "upgrade", target: "head", tenants: ["tenant_021"] });
     const atHead = await pool.invoke({ command: "check", tenants: ["tenant_021", "tenant_022"] });
     expect(atHead.payload).toMatchObject({ ok: true, upToDate: true, succeeded: 2 });
+  });
+
+  it("lambic invoke check on a tenant database says how many tenants are behind when it exits 1", async () => {
+    await pool.invoke({ command: "downgrade", target: "-1", tenants: ["tenant_021"] });
+    try {
+      const run = await runCli(["invoke", "--function", FUNCTION, "--endpoint", server.endpoint, "--name", "app", "check", "--tenant", "tenant_021", "--tenant", "tenant_022"], cliEnv(), project);
+      expect(run.code, run.stderr).toBe(1);
+      expect(run.stdout.trim().split("\n")).toEqual([`tenant_021: bbbb00000002, pending ${HEAD}`, `tenant_022: ${HEAD}`, `2 tenant(s) ok, 0 failed (database app, bundle ${sha}).`, "1 tenant(s) behind."]);
+    } finally {
+      await pool.invoke({ command: "upgrade", target: "head", tenants: ["tenant_021"] });
+    }
   });
 
   it('"repair" records the checksum per tenant where an applied revision changed', async () => {

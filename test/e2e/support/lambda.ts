@@ -173,12 +173,15 @@ export function emfLines(log: string): Record<string, any>[] {
 export interface InvokeServer {
   readonly endpoint: string;
   readonly requests: { name: string; logType: string | undefined; payload: unknown }[];
+  /** The region each request was signed for (its SigV4 credential scope), in request order. */
+  readonly signingRegions: (string | undefined)[];
   stop(): Promise<void>;
 }
 
 /** Lambda's Invoke API (RequestResponse) in front of the given functions. */
 export async function startInvokeServer(functions: ReadonlyMap<string, Pick<LambdaFunction, "invoke">>): Promise<InvokeServer> {
   const requests: InvokeServer["requests"] = [];
+  const signingRegions: InvokeServer["signingRegions"] = [];
   const server: Server = createServer(async (req, res) => {
     const chunks: Buffer[] = [];
     for await (const chunk of req) chunks.push(chunk as Buffer);
@@ -203,6 +206,7 @@ export async function startInvokeServer(functions: ReadonlyMap<string, Pick<Lamb
     }
     const logType = req.headers["x-amz-log-type"] as string | undefined;
     requests.push({ name, logType, payload });
+    signingRegions.push(/Credential=[^/]+\/\d{8}\/([^/]+)\//.exec(req.headers.authorization ?? "")?.[1]);
     try {
       const invocation = await fn.invoke(payload);
       const headers: Record<string, string> = { "X-Amz-Executed-Version": "$LATEST" };
@@ -219,6 +223,7 @@ export async function startInvokeServer(functions: ReadonlyMap<string, Pick<Lamb
   return {
     endpoint: `http://127.0.0.1:${port}`,
     requests,
+    signingRegions,
     stop: () => new Promise<void>((resolve) => server.close(() => resolve())),
   };
 }

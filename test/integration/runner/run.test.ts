@@ -732,6 +732,16 @@ describe.each(["postgres", "neon"] as const)("runner over the %s driver", (drive
     expect((await sql`SELECT count(*)::int AS n FROM lambic_history`)[0]!.n).toBe(1);
   });
 
+  it("dry-runs stamp --purge as the run does: the script deletes the rows and `to` is the stamped revision alone", async () => {
+    const set = inlineRevisionSet(tableHistory(3));
+    await run(set, { kind: "upgrade", target: "r0001" });
+    const connection = await connect();
+    const plan = await dryRunMigration(connection, set, { kind: "stamp", targets: ["r0003"], purge: true }, { ...baseOptions(), generatedAt: new Date(), range: "r0003" });
+    expect(plan).toMatchObject({ from: ["r0001"], to: ["r0003"] });
+    expect(plan.script).toContain('DELETE FROM "lambic_version"');
+    expect(await versions()).toEqual(["r0001"]);
+  });
+
   it("runs a non-transactional revision's statements before its ctx.query one at a time, stopping at the first failure and saying what stays", async () => {
     const set = inlineRevisionSet([
       ...tableHistory(1),
