@@ -94,6 +94,22 @@ describe("S3", () => {
     }
   });
 
+  it("takes the region from the AWS profile when AWS_REGION is not set, as the aws CLI does", async () => {
+    const config = join(work, "aws-config");
+    writeFileSync(config, "[profile lambic-test]\nregion = eu-west-1\n");
+    const saved = { ...process.env };
+    for (const name of ["AWS_REGION", "AWS_DEFAULT_REGION"]) delete process.env[name];
+    Object.assign(process.env, { AWS_PROFILE: "lambic-test", AWS_CONFIG_FILE: config });
+    try {
+      const client = await createS3Client(s3SettingsFromEnv({}));
+      expect(await client.config.region()).toBe("eu-west-1");
+      client.destroy();
+    } finally {
+      for (const name of Object.keys(process.env)) if (!(name in saved)) delete process.env[name];
+      Object.assign(process.env, saved);
+    }
+  });
+
   it("reads a blank prefix (a CI variable left empty) as the default, as the function does", () => {
     expect([undefined, "", "/", "//"].map(bundlePrefix)).toEqual(["lambic", "lambic", "lambic", "lambic"]);
     expect(bundlePrefix("/team/lambic/")).toBe("team/lambic");
