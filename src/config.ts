@@ -1,6 +1,6 @@
 import { existsSync, readFileSync } from "node:fs";
 import { dirname, resolve } from "node:path";
-import { checkObject, checkString } from "./check-arguments.ts";
+import { checkObject, checkString, MAX_TIMEOUT_MS } from "./check-arguments.ts";
 import { LambicError } from "./errors.ts";
 import { closestMatch } from "./suggest.ts";
 import { tenantNameProblem } from "./tenant-name.ts";
@@ -49,8 +49,6 @@ const DATABASE_KEYS = [
   "tenants",
 ] as const;
 const DRIVERS = ["postgres", "neon"] as const;
-/** The largest lock_timeout and statement_timeout PostgreSQL accepts (INT_MAX milliseconds). */
-const MAX_TIMEOUT_MS = 2_147_483_647;
 
 const DEFAULTS = { versionTable: "lambic_version", lockTimeoutMs: 10_000, statementTimeoutMs: 0 } as const;
 

@@ -1,3 +1,4 @@
+import { argumentError } from "../check-arguments.ts";
 import { LambicError } from "../errors.ts";
 import { BASE, isNode, RevisionMap, type RevisionNode } from "./revision-map.ts";
 import type { RevisionDirection } from "./types.ts";
@@ -45,19 +46,30 @@ function revisionStep(node: RevisionNode, direction: RevisionDirection): Revisio
     : { kind: "revision", revision: node.id, direction, from: [node.id], to: node.versionedDown };
 }
 
+/** What the plan functions are given, checked for code calling them directly (USAGE, not a TypeError). */
+function checkPlanArguments(fn: string, map: unknown, current: unknown, target?: unknown): void {
+  if (!(map instanceof RevisionMap)) throw argumentError(fn, "map", "a RevisionMap", map);
+  if (!Array.isArray(current) || current.some((row) => typeof row !== "string")) throw argumentError(fn, "current", "an array of revision ids (the version rows)", current);
+  if (target !== undefined && typeof target !== "string") throw argumentError(fn, "target", "a target string (head, an id, a label, +1, ...)", target);
+}
+
 /** `lambic upgrade TARGET` from the given version rows. */
 export function planUpgrade(map: RevisionMap, current: readonly string[], target: string): RevisionStep[] {
+  checkPlanArguments("planUpgrade", map, current, target ?? null);
   const revisions = map.iterateRevisions(target, current, { implicitBase: true });
   return revisions.reverse().map((node) => revisionStep(node, "up"));
 }
 
 /** `lambic downgrade TARGET` from the given version rows. */
 export function planDowngrade(map: RevisionMap, current: readonly string[], target: string): RevisionStep[] {
+  checkPlanArguments("planDowngrade", map, current, target ?? null);
   return map.iterateRevisions(current, target, { selectForDowngrade: true }).map((node) => revisionStep(node, "down"));
 }
 
 /** Alembic's `_stamp_revs`: version-row moves that make the table say `targets`, running nothing. */
 export function planStamp(map: RevisionMap, current: readonly string[], targets: readonly string[]): StampStep[] {
+  checkPlanArguments("planStamp", map, current);
+  if (!Array.isArray(targets) || targets.some((target) => typeof target !== "string")) throw argumentError("planStamp", "targets", "an array of targets", targets);
   const headRevs = map.getRevisions(current).filter(isNode);
   const wanted = targets.length === 0 ? [BASE] : targets;
   const filteredHeads: RevisionNode[] = [];
@@ -98,6 +110,8 @@ export function rangeMentionsCurrent(range: string | undefined): boolean {
  * rows where the range says "current".
  */
 export function planHistory(map: RevisionMap, range?: string, current: readonly string[] = []): RevisionNode[] {
+  checkPlanArguments("planHistory", map, current);
+  if (range !== undefined && typeof range !== "string") throw argumentError("planHistory", "range", "a string (A:B) when given", range);
   let base: string | null = null;
   let head: string | null = null;
   if (range !== undefined) {

@@ -1,3 +1,4 @@
+import { argumentError } from "../check-arguments.ts";
 import { LambicError } from "../errors.ts";
 import { ancestry as buildAncestry, parentsFirst, type Ancestry, type Edges } from "./ancestry.ts";
 import type { RevisionMeta } from "./types.ts";
@@ -214,6 +215,7 @@ export class RevisionMap {
     metas: readonly RevisionMeta[],
     private readonly options: { closureLimit?: number } = {},
   ) {
+    if (!Array.isArray(metas)) throw argumentError("new RevisionMap", "metas", "an array of revisions ({ id, revises, ... })", metas);
     const n = metas.length;
     const nodes = new Array<RevisionNode>(n);
     const keys = this.keys;
@@ -222,6 +224,7 @@ export class RevisionMap {
     let parentCount = 0;
     for (let i = 0; i < n; i++) {
       const meta = metas[i]!;
+      if (typeof meta !== "object" || meta === null) throw argumentError("new RevisionMap", `metas[${i}]`, "a revision ({ id, revises, ... })", meta);
       validateId(meta.id);
       if (meta.revises === meta.id || (Array.isArray(meta.revises) && meta.revises.includes(meta.id))) {
         throw new LambicError("SELF_LOOP", `Revision ${meta.id} revises itself. Set "revises" to its real parent (or null for a base).`, { revision: meta.id });

@@ -1,3 +1,4 @@
+import { argumentError } from "../check-arguments.ts";
 import { LambicError } from "../errors.ts";
 import { RevisionMap } from "./revision-map.ts";
 import type { LoadedRevision } from "./types.ts";
@@ -21,6 +22,8 @@ export interface RevisionsById {
 
 /** `sourceChecksum` may be given as a function: graph commands never ask for it. */
 export function createRevisionSet(database: string, revisions: readonly LoadedRevision[], sourceChecksum: string | (() => string), bundleSha256?: string): RevisionSet {
+  if (typeof database !== "string" || database === "") throw argumentError("createRevisionSet", "database", "a non-empty string (the database's name)", database);
+  if (!Array.isArray(revisions)) throw argumentError("createRevisionSet", "revisions", "an array of loaded revisions (loadRevisions)", revisions);
   const map = new RevisionMap(revisions);
   // The graph already indexes the revisions it was built from; a second map of thousands of
   // entries only cost time at every start.

@@ -5,6 +5,9 @@ import { loadConfig, resolveDatabase } from "../../../src/config.ts";
 import { openConnection, type Connection } from "../../../src/db/connection.ts";
 import { isLambicError } from "../../../src/errors.ts";
 import { checkDatabase, readCurrent, renderScript, repairChecksums, runMigration, type RunOptions } from "../../../src/runner/run.ts";
+import { planDowngrade, planHistory, planStamp, planUpgrade } from "../../../src/revision/plan.ts";
+import { RevisionMap } from "../../../src/revision/revision-map.ts";
+import { createRevisionSet } from "../../../src/revision/revision-set.ts";
 import { inlineRevisionSet, tableHistory } from "../../support/revisions.ts";
 
 // Code importing lambic builds these values itself: a missing or wrong one is a USAGE error
@@ -66,6 +69,19 @@ describe("programmatic API arguments", () => {
   it("accepts what the CLI and the handler pass", async () => {
     const { script } = await renderScript(set, up, [], { ...options, generatedAt: new Date(0), range: "base:head", perRevision: false, x: { a: "b" } });
     expect(script).toContain("-- Running upgrade  -> r0001");
+  });
+
+  it("the graph and plan functions refuse a missing or wrong argument, naming it", async () => {
+    const sync = (f: () => unknown) => Promise.resolve().then(f);
+    await usage(sync(() => new RevisionMap(undefined as never)), "metas");
+    await usage(sync(() => new RevisionMap([null] as never)), "metas[0]");
+    await usage(sync(() => createRevisionSet("main", undefined as never, "")), "revisions");
+    await usage(sync(() => planUpgrade(set.map, [], undefined as never)), "target");
+    await usage(sync(() => planUpgrade(set.map, undefined as never, "head")), "current");
+    await usage(sync(() => planDowngrade({} as never, [], "base")), "map");
+    await usage(sync(() => planStamp(set.map, [], "head" as never)), "targets");
+    await usage(sync(() => planHistory(set.map, 42 as never)), "range");
+    expect(planUpgrade(set.map, [], "head").map((step) => step.revision)).toEqual(["r0001", "r0002"]);
   });
 
   it("the loaders and openConnection refuse a missing argument, naming it", async () => {
