@@ -13,7 +13,7 @@ import { buildBundle, readBuiltBundle } from "../src/bundle/build-bundles.ts";
 import { bundlePrefix, createS3Client, missingCredentialsStep, publishBundle, s3SettingsFromEnv } from "../src/bundle/s3-bundles.ts";
 import type { DatabaseConfig } from "../src/config.ts";
 import { parseEvent } from "../handler/event.ts";
-import { answerLost } from "../src/aws-requests.ts";
+import { answerLost, regionFromSdkChain } from "../src/aws-requests.ts";
 import { LambicError } from "../src/errors.ts";
 import { compactReportFromMessage, isCompactReport, messageWithoutReport, reportFromMessage, type CompactReport, type TenantReport, type TenantResult } from "../handler/tenant-report.ts";
 import type { CliArgs } from "./args.ts";
@@ -260,15 +260,7 @@ function invokeRequestError(error: unknown, functionName: string, region: string
  */
 async function invokeRegion(args: CliArgs, io: Io, LambdaClient: typeof import("@aws-sdk/client-lambda").LambdaClient): Promise<string> {
   const explicit = args.options.region || io.env.AWS_REGION || io.env.AWS_DEFAULT_REGION;
-  if (explicit) return explicit;
-  const probe = new LambdaClient({});
-  try {
-    return (await probe.config.region()) || "us-east-1";
-  } catch {
-    return "us-east-1"; // no region anywhere: the default lambic has always used
-  } finally {
-    probe.destroy();
-  }
+  return explicit || regionFromSdkChain(LambdaClient);
 }
 
 type BatchLine = { index: number; tenants: number; succeeded: number; failed: number; ms: number; error?: { code: string } };

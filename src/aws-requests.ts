@@ -11,6 +11,22 @@ export function awsRequestHandler(env: Record<string, string | undefined>): { co
   return { connectionTimeout: Math.min(3_000, requestTimeout), requestTimeout, throwOnRequestTimeout: true };
 }
 
+/**
+ * The region the SDK's own chain finds when none is given (the profile's `region` in the AWS
+ * config file, as the aws CLI reads it), else us-east-1. `Client` is any SDK v3 client class;
+ * a throwaway instance reads the chain.
+ */
+export async function regionFromSdkChain(Client: new (config: object) => { config: { region: () => Promise<string> }; destroy(): void }): Promise<string> {
+  const probe = new Client({});
+  try {
+    return (await probe.config.region()) || "us-east-1";
+  } catch {
+    return "us-east-1"; // no region anywhere
+  } finally {
+    probe.destroy();
+  }
+}
+
 /** Errors of a connection that was never made: the request did not reach the service. */
 const NOT_CONNECTED = new Set(["ENOTFOUND", "EAI_AGAIN", "ECONNREFUSED", "ENETUNREACH", "EHOSTUNREACH"]);
 

@@ -10,7 +10,7 @@
  * do not pay for loading it.
  */
 import type { S3Client } from "@aws-sdk/client-s3";
-import { awsRequestHandler } from "../aws-requests.ts";
+import { awsRequestHandler, regionFromSdkChain } from "../aws-requests.ts";
 import { LambicError } from "../errors.ts";
 import { BUNDLE_MANIFEST, BUNDLE_MODULE, type BundleManifest } from "./bundle-format.ts";
 import { sha256Hex } from "./import-bundle.ts";
@@ -54,24 +54,13 @@ export async function createS3Client(settings: S3Settings): Promise<S3Client> {
     // Without AWS_REGION (lambic publish on a laptop), the SDK's own chain: the profile's region
     // in ~/.aws/config, as the aws CLI reads it; us-east-1 only when there is none. A bucket in
     // another region is followed there rather than failing with PermanentRedirect.
-    region: settings.region ?? (() => regionFromChain(S3Client)),
+    region: settings.region ?? (() => regionFromSdkChain(S3Client)),
     followRegionRedirects: true,
     ...(settings.endpoint ? { endpoint: settings.endpoint } : {}),
     ...(settings.forcePathStyle ? { forcePathStyle: true } : {}),
     ...(settings.checksums ? { requestChecksumCalculation: settings.checksums, responseChecksumValidation: settings.checksums } : {}),
     requestHandler: settings.requestHandler ?? awsRequestHandler({}),
   });
-}
-
-async function regionFromChain(S3Client: typeof import("@aws-sdk/client-s3").S3Client): Promise<string> {
-  const probe = new S3Client({});
-  try {
-    return (await probe.config.region()) || "us-east-1";
-  } catch {
-    return "us-east-1"; // no region anywhere
-  } finally {
-    probe.destroy();
-  }
 }
 
 export interface BundleLocation {

@@ -2,6 +2,7 @@ import { argumentError } from "../check-arguments.ts";
 import { LambicError } from "../errors.ts";
 import { ancestry as buildAncestry, parentsFirst, type Ancestry, type Edges } from "./ancestry.ts";
 import type { RevisionMeta } from "./types.ts";
+import { idLengthProblem, MAX_REVISION_ID_LENGTH } from "./validate-revision.ts";
 
 /**
  * The revision graph, ported from Alembic's `RevisionMap` (alembic/script/revision.py, 1.8.1 –
@@ -112,8 +113,6 @@ export type Link = "down" | "allDown" | "normalizedDown" | "next" | "allNext";
 const RELATIVE_TARGET = /^(?:(.+?)@)?(\w+)?((?:\+|-)\d+)/;
 const INTEGER = /^\s*[+-]?\d+\s*$/;
 const REVISION_ID = /^[A-Za-z0-9_]+$/;
-/** version_num is varchar(32) (Alembic's column, so alembic_version can be adopted as is). */
-const MAX_REVISION_ID_LENGTH = 32;
 /** Target symbols, which no revision id or branch label may be. */
 export const RESERVED_TARGETS: ReadonlySet<string> = new Set(["head", "heads", "base"]);
 
@@ -1189,14 +1188,9 @@ function validateId(id: string): void {
   if (RESERVED_TARGETS.has(id)) {
     throw new LambicError("REVISION_FILE_INVALID", `Revision id "${id}" is reserved (it is a target symbol). Choose another id.`, { revision: id });
   }
-  if (id.length > MAX_REVISION_ID_LENGTH) {
-    // Refused here rather than by the server at the run's last step: every statement before it would have run for nothing.
-    throw new LambicError(
-      "REVISION_FILE_INVALID",
-      `Revision id "${id}" is ${id.length} characters; the version table's version_num column (varchar(${MAX_REVISION_ID_LENGTH}), as in Alembic) holds at most ${MAX_REVISION_ID_LENGTH}. Choose another id.`,
-      { revision: id, length: id.length, maxLength: MAX_REVISION_ID_LENGTH },
-    );
-  }
+  // Refused here rather than by the server at the run's last step: every statement before it would have run for nothing.
+  const tooLong = idLengthProblem(id);
+  if (tooLong) throw new LambicError("REVISION_FILE_INVALID", `Revision id "${id}" ${tooLong}`, { revision: id, length: id.length, maxLength: MAX_REVISION_ID_LENGTH });
 }
 
 /**

@@ -2,7 +2,7 @@ import { LambicError } from "../errors.ts";
 import type { Revision, RevisionMeta } from "./types.ts";
 import { closestMatch } from "../suggest.ts";
 import { copyRefusal, findClientCopy, findMetaCommand, findTransactionControl, metaCommandRefusal, splitStatements, transactionControlRefusal } from "../operations/sql-statements.ts";
-import { BRANCH_LABEL_PATTERN, listedTwice, MAX_REVISION_ID_LENGTH, REVISION_ID_PATTERN } from "./validate-revision.ts";
+import { BRANCH_LABEL_PATTERN, idLengthProblem, listedTwice, REVISION_ID_PATTERN } from "./validate-revision.ts";
 
 /** The header fields of a `.sql` revision, in the order `renderSqlRevision` writes them. */
 export const SQL_REVISION_FIELDS = [
@@ -184,11 +184,8 @@ function parseId(file: string, field: { value: string; line: number }, name: str
       value: field.value,
     });
   }
-  if (name === "revision" && field.value.length > MAX_REVISION_ID_LENGTH) {
-    throw fileError(file, field.line, `${name}: ${JSON.stringify(field.value)} is ${field.value.length} characters; the version table's version_num column (varchar(${MAX_REVISION_ID_LENGTH}), as in Alembic) holds at most ${MAX_REVISION_ID_LENGTH}. Choose another id.`, {
-      value: field.value,
-    });
-  }
+  const tooLong = name === "revision" ? idLengthProblem(field.value) : undefined;
+  if (tooLong) throw fileError(file, field.line, `${name}: ${JSON.stringify(field.value)} ${tooLong}`, { value: field.value });
   return field.value;
 }
 
@@ -227,20 +224,31 @@ function refuseClientCopy(file: string, lines: readonly string[], section: { mar
 
 /** A section's psql meta-command (`\\i`, `\\set`, …) is refused at load, naming its line. */
 function refuseMetaCommand(file: string, lines: readonly string[], section: { marker: number; end: number }): void {
-  const sql = lines.slice(section.marker, section.end).join("\n");
-  const found = findMetaCommand(sql);
-  if (!found) return;
-  const line = section.marker + sql.slice(0, found.offset).split("\n").length;
-  throw fileError(file, line, metaCommandRefusal(found.command), { command: found.command.slice(0, 200) });
+  refuseInSection(file, lines, section, (sql) => {
+    const found = findMetaCommand(sql);
+    return found && { offset: found.offset, message: metaCommandRefusal(found.command), details: { command: found.command.slice(0, 200) } };
+  });
 }
 
 /** In a transactional revision, a statement that opens or ends a transaction block is refused at load, naming its line. */
 function refuseTransactionControl(file: string, lines: readonly string[], section: { marker: number; end: number }): void {
+  refuseInSection(file, lines, section, (sql) => {
+    const found = findTransactionControl(sql);
+    return found && { offset: found.offset, message: `the statement ${transactionControlRefusal(found.command)}`, details: { statement: found.statement.slice(0, 200) } };
+  });
+}
+
+/** Refuses what `find` finds in a section's SQL, naming the file line it is on. */
+function refuseInSection(
+  file: string,
+  lines: readonly string[],
+  section: { marker: number; end: number },
+  find: (sql: string) => { offset: number; message: string; details: Record<string, unknown> } | undefined,
+): void {
   const sql = lines.slice(section.marker, section.end).join("\n");
-  const found = findTransactionControl(sql);
+  const found = find(sql);
   if (!found) return;
-  const line = section.marker + sql.slice(0, found.offset).split("\n").length;
-  throw fileError(file, line, `the statement ${transactionControlRefusal(found.command)}`, { statement: found.statement.slice(0, 200) });
+  throw fileError(file, section.marker + sql.slice(0, found.offset).split("\n").length, found.message, found.details);
 }
 
 function fileError(file: string, line: number, message: string, details: Record<string, unknown> = {}): LambicError {

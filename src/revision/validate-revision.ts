@@ -7,6 +7,13 @@ export const REVISION_ID_PATTERN = /^[A-Za-z0-9_]+$/;
 /** version_num is varchar(32) (Alembic's column, so alembic_version can be adopted as is). */
 export const MAX_REVISION_ID_LENGTH = 32;
 
+/** What is wrong with an id too long for version_num (the end of a sentence naming it), if it is. */
+export function idLengthProblem(id: string): string | undefined {
+  return id.length > MAX_REVISION_ID_LENGTH
+    ? `is ${id.length} characters; the version table's version_num column (varchar(${MAX_REVISION_ID_LENGTH}), as in Alembic) holds at most ${MAX_REVISION_ID_LENGTH}. Choose another id.`
+    : undefined;
+}
+
 /**
  * Branch labels appear in targets as `label@head` and in `dependsOn` lists, so they may not
  * hold the characters those syntaxes split on (`@`, `:`, `+`, `,`, spaces).
@@ -67,9 +74,8 @@ export function validateRevisionModule(value: unknown, file: string): Revision {
         : `${file}: id is ${describe(id)}, expected a string such as "3ab8b2dfb055".`,
     );
   }
-  if (id.length > MAX_REVISION_ID_LENGTH) {
-    throw invalid(file, "id", `${file}: id ${JSON.stringify(id)} is ${id.length} characters; the version table's version_num column (varchar(${MAX_REVISION_ID_LENGTH}), as in Alembic) holds at most ${MAX_REVISION_ID_LENGTH}. Choose another id.`);
-  }
+  const tooLong = idLengthProblem(id);
+  if (tooLong) throw invalid(file, "id", `${file}: id ${JSON.stringify(id)} ${tooLong}`);
 
   const revises = record["revises"];
   if (revises === undefined) {

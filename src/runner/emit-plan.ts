@@ -5,7 +5,7 @@ import { clientCopy, copyRefusal, findTransactionControl, transactionControlRefu
 import { describeStep, VersionRows, type PlanStep, type VersionRowChange } from "../revision/plan.ts";
 import { revisionOf, type RevisionSet } from "../revision/revision-set.ts";
 import type { LoadedRevision, RevisionContext, RevisionDirection } from "../revision/types.ts";
-import { joinStatements, ReadNotRun, type Sink, type StatementOrigin, type StatementResult } from "./sink.ts";
+import { joinStatements, ReadNotRun, statementLine, type Sink, type StatementOrigin, type StatementResult } from "./sink.ts";
 import {
   CLOCK_STATEMENT,
   historyInsertStatement,
@@ -282,7 +282,7 @@ export async function emitPlan(sink: Sink, set: RevisionSet, steps: readonly Pla
         // A dry run: a read sends what the revision queued before it (above), and stops it here.
         statements = error.statements;
         sink.comment(
-          `revision ${revision.id} reads data here with ctx.query (${error.sql.replace(/\s+/g, " ").trim().slice(0, 200)}); a dry run reads nothing, so what the revision does after the read, which depends on the data, is not shown`,
+          `revision ${revision.id} reads data here with ctx.query (${statementLine(error.sql)}); a dry run reads nothing, so what the revision does after the read, which depends on the data, is not shown`,
         );
       }
     }
@@ -475,7 +475,7 @@ async function collectStatements(sink: Sink, revision: LoadedRevision, direction
     return lateCallError(late.call, sink.online, progress);
   };
   const op = createOperations((statement) => {
-    if (settled) lateCall(`op (${statement.replace(/\s+/g, " ").trim().slice(0, 200)})`);
+    if (settled) lateCall(`op (${statementLine(statement)})`);
     else statements.push(statement);
   });
   const ctx: RevisionContext = {

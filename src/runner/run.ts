@@ -8,7 +8,7 @@ import { isNode } from "../revision/revision-map.ts";
 import type { RevisionSet } from "../revision/revision-set.ts";
 import type { RevisionDirection } from "../revision/types.ts";
 import { emitPlan, failureOutcome, interruptedError, needsSessionLock, openTransaction, type EmittedStep, type RunProgress } from "./emit-plan.ts";
-import { ConnectionSink, DryRunSink, locatePart, ScriptSink, type QueuedStatement, type Sink, type StatementResult } from "./sink.ts";
+import { ConnectionSink, DryRunSink, locatePart, ScriptSink, statementLine, type QueuedStatement, type Sink, type StatementResult } from "./sink.ts";
 import {
   createTablesLockStatement,
   createVersionTableStatements,
@@ -230,7 +230,7 @@ export function statementError(error: unknown, statement: QueuedStatement | unde
   // leaves a COMMIT in flight undecided.
   const rolledBack = failureOutcome(failure && progress ? { ...progress, committing: undefined } : progress);
   if (!failure) {
-    const at = text ? `, at: ${text.replace(/\s+/g, " ").trim().slice(0, 200)}` : "";
+    const at = text ? `, at: ${statementLine(text)}` : "";
     throw new LambicError(
       "CONNECTION_FAILED",
       `The database connection was lost while running ${where} (${lostReason(error)})${at}. ${rolledBack} Check the server, then run again. ` +

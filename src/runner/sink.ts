@@ -177,6 +177,11 @@ function failurePosition(error: unknown): number | undefined {
   return (toDatabaseFailure(error) ?? toDatabaseFailure((error as { cause?: unknown })?.cause))?.position;
 }
 
+/** A statement as a message shows it: on one line, its first 200 characters. */
+export function statementLine(text: unknown): string {
+  return String(text).replace(/\s+/g, " ").trim().slice(0, 200);
+}
+
 /** Control characters and Unicode line separators, as `\n`, `\r`, `\u2028`: a comment's text on one line. */
 function escapeLineBreaks(text: string): string {
   return text.replace(/[\x00-\x1f\x7f\x85\u2028\u2029]/g, (char) => {
@@ -213,7 +218,7 @@ export class ScriptSink implements Sink {
   async flush(): Promise<void> {}
 
   async query<Row>(text: string, _params: readonly unknown[], origin: StatementOrigin): Promise<Row[]> {
-    const statement = String(text).replace(/\s+/g, " ").trim().slice(0, 200);
+    const statement = statementLine(text);
     throw new LambicError(
       "OFFLINE_QUERY",
       `Revision ${origin.revision ?? "?"} (${origin.direction === "down" ? "downgrade" : "upgrade"}) reads data with ctx.query (${statement}), which cannot run while rendering offline SQL: there is no database to read. Run it online, or guard the read with "if (ctx.online)".`,
