@@ -11,7 +11,9 @@ import { closestMatch } from "../suggest.ts";
  *   rejects with its own error for an integer column;
  * - strings → `'...'` (see quoteLiteral), untyped, so they convert to the column's type;
  * - `Date` → its ISO 8601 form in UTC, untyped (`'2024-01-02T03:04:05.678Z'`), which fits
- *   timestamptz, timestamp (as UTC wall-clock time) and date columns;
+ *   timestamptz, timestamp (as UTC wall-clock time) and date columns; years before 1 AD as
+ *   PostgreSQL writes them (`'0044-03-15T00:00:00.000Z BC'`), years after 9999 without
+ *   JavaScript's `+0` prefix (`'10000-01-01T00:00:00.000Z'`), neither of which it reads;
  * - `Uint8Array` (and Buffer) → `'\x0102'::bytea` (hex format);
  * - arrays and plain objects → JSON, `'[1,2]'::jsonb`. Arrays are JSON, not PostgreSQL arrays:
  *   for an array column pass the array literal as a string (`"{1,2,3}"`). Nested values follow
@@ -83,11 +85,23 @@ export function renderValue(value: unknown, where: Where): string {
     if (Number.isNaN(value.getTime())) {
       throw invalidOperation(where, "is an invalid Date (its time is NaN). Pass a valid Date or null.", { value: String(value) });
     }
-    return quoteLiteral(value.toISOString(), where);
+    return quoteLiteral(isoDate(value), where);
   }
   if (value instanceof Uint8Array) return `'\\x${hex(value)}'::bytea`;
   if (Array.isArray(value) || isPlainObject(value)) return `${quoteLiteral(toJson(value, where), where)}::jsonb`;
   throw unsupported(value, where);
+}
+
+/**
+ * toISOString, in the forms PostgreSQL reads for every year it stores: JavaScript writes year 0
+ * (1 BC) and earlier as `-000043` (astronomical numbering) and years past 9999 as `+010000`.
+ */
+function isoDate(date: Date): string {
+  const iso = date.toISOString();
+  const year = date.getUTCFullYear();
+  if (year >= 1 && year <= 9999) return iso;
+  const rest = iso.slice(iso.indexOf("-", 1));
+  return year > 9999 ? `${year}${rest}` : `${String(1 - year).padStart(4, "0")}${rest} BC`;
 }
 
 function toJson(value: object, where: Where): string {

@@ -190,6 +190,15 @@ describe("operations against PostgreSQL", () => {
     ]);
   });
 
+  it("stores Dates before 1 AD and after 9999 as the same instants", async () => {
+    const dates = [new Date(Date.UTC(-43, 2, 15, 12, 30)), new Date(Date.UTC(10000, 0, 1, 0, 0, 0, 250))];
+    await sql`create temporary table far_dates (n int, at timestamptz)`;
+    await run((op) => op.bulkInsert("far_dates", dates.map((at, n) => ({ n, at }))));
+    const rows = await sql`select (extract(epoch from at) * 1000)::float8 as ms from far_dates order by n`;
+    await sql`drop table far_dates`;
+    expect(rows.map((row) => row.ms)).toEqual(dates.map((date) => date.getTime()));
+  });
+
   it("leaves the database as it was after the downgrade ops", async () => {
     await run(downgrade);
     expect(await userObjects()).toEqual(before);

@@ -50,6 +50,14 @@ describe("bulkInsert", () => {
     ]);
   });
 
+  it("renders a Date before 1 AD with BC and one after 9999 without JavaScript's +0 prefix, as PostgreSQL reads them", () => {
+    const dates = [new Date(Date.UTC(-43, 2, 15)), new Date(Date.UTC(0, 11, 31, 23, 59, 59, 999)), new Date(Date.UTC(10000, 0, 1, 12))];
+    dates[1]!.setUTCFullYear(0); // Date.UTC reads years 0–99 as 1900–1999
+    expect(emitted((op) => op.bulkInsert("t", dates.map((at) => ({ at }))))).toEqual([
+      "INSERT INTO \"t\" (\"at\") VALUES\n    ('0044-03-15T00:00:00.000Z BC'),\n    ('0001-12-31T23:59:59.999Z BC'),\n    ('10000-01-01T12:00:00.000Z')",
+    ]);
+  });
+
   it("renders a Uint8Array as hex bytea, including an empty one", () => {
     expect(emitted((op) => op.bulkInsert("t", [{ b: new Uint8Array([0, 1, 0xab, 0xff]) }, { b: new Uint8Array() }]))).toEqual([
       "INSERT INTO \"t\" (\"b\") VALUES\n    ('\\x0001abff'::bytea),\n    ('\\x'::bytea)",
