@@ -328,9 +328,21 @@ async function loadBundle(entry: string, index: Pick<CacheIndex, "format" | "bui
         { cause: error },
       );
     }
+    if (!(error instanceof Error)) {
+      // No stack, so no file and line: the files whose source holds the thrown text are the likely ones.
+      const text = String(error);
+      const holders = text.trim().length >= 3 ? modulePaths().filter((path) => sourceIncludes(path, text)).map(displayPath) : [];
+      throw new LambicError(
+        "REVISION_FILE_INVALID",
+        `A revision's top-level code (or what it imports) threw ${JSON.stringify(text.slice(0, 200))} while loading, a value that is not an Error and so names no file or line` +
+          `${holders.length > 0 ? ` (the text is in ${holders.slice(0, 5).join(", ")})` : ""}. Fix that throw (throw an Error to have its file and line named) and run again.`,
+        { bundle: file, ...(holders.length > 0 ? { file: holders[0] } : {}) },
+        { cause: error },
+      );
+    }
     throw new LambicError(
       "REVISION_FILE_INVALID",
-      `Loading the compiled revisions ${file} failed: ${(error as Error)?.message ?? String(error)}. ` +
+      `Loading the compiled revisions ${file} failed: ${error.message}. ` +
         "If a revision throws while it is loaded, fix it; if the cache was removed meanwhile, run again.",
       { bundle: file },
       { cause: error },
@@ -356,6 +368,14 @@ function importsPackage(path: string, name: string): boolean {
   }
 }
 
+function sourceIncludes(path: string, text: string): boolean {
+  try {
+    return readFileSync(path, "utf8").includes(text);
+  } catch {
+    return false;
+  }
+}
+
 function escapeRegExp(text: string): string {
   return text.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
 }
@@ -366,15 +386,17 @@ function escapeRegExp(text: string): string {
  * already in a revision file, where Node maps stacks itself: --enable-source-maps). `prefix`:
  * the characters the script wrapper puts before the bundle's first line.
  */
+/** A path as messages show it: from the working directory when it is below it. */
+function displayPath(path: string): string {
+  const fromHere = relative(process.cwd(), path);
+  return fromHere.startsWith("..") || isAbsolute(fromHere) ? path : fromHere;
+}
+
 function originOf(error: unknown, file: string, prefix: number): { file: string; line: number } | undefined {
   try {
     const stack = String((error as Error)?.stack ?? "");
     const payload = JSON.parse(readFileSync(`${file}.map`, "utf8")) as SourceMapPayload;
-    const shown = (source: string) => {
-      const path = source.startsWith("file:") ? new URL(source).pathname : resolve(dirname(file), source);
-      const fromHere = relative(process.cwd(), path);
-      return fromHere.startsWith("..") || isAbsolute(fromHere) ? path : fromHere;
-    };
+    const shown = (source: string) => displayPath(source.startsWith("file:") ? new URL(source).pathname : resolve(dirname(file), source));
     const at = (path: string) => new RegExp(`(?:${escapeRegExp(path)}|${escapeRegExp(pathToFileURL(path).href)})(?:\\?[^:\\s]*)?:(\\d+):(\\d+)`);
     const frame = at(file).exec(stack);
     if (frame) {

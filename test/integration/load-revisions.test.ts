@@ -442,6 +442,18 @@ describe("loadRevisions errors", () => {
     expect(error.details).toMatchObject({ file: path, line: 3 });
   });
 
+  it("names the file whose source holds the text of a thrown value that is not an Error (it has no stack)", async () => {
+    write("a1.ts", tsRevision("a1", null));
+    const path = write("b2.ts", `throw "no config for this stage";\n${tsRevision("b2", "a1")}`);
+    write("c3.ts", tsRevision("c3", "b2"));
+    const error = await loadError();
+    expect(error.code).toBe("REVISION_FILE_INVALID");
+    expect(error.message).toBe(
+      `A revision's top-level code (or what it imports) threw "no config for this stage" while loading, a value that is not an Error and so names no file or line (the text is in ${path}). Fix that throw (throw an Error to have its file and line named) and run again.`,
+    );
+    expect(error.details).toMatchObject({ file: path });
+  });
+
   it("names the file and line of a revision that throws while loading from an ES module bundle", async () => {
     write("a1.ts", tsRevision("a1", null));
     const path = write("b2.ts", `await Promise.resolve();\nthrow new Error("late boom");\n${tsRevision("b2", "a1")}`);
