@@ -132,7 +132,9 @@ export function parseEvent(raw: unknown, defaults: EventDefaults): LambicEvent {
     // A fanout's batches run its operation: a field that operation does not take is refused too.
     for (const key of ["x", "allowChanged", "purge"] as const) {
       if (event[key] !== undefined && !COMMAND_FIELDS[operation].includes(key)) {
-        throw invalid(key, event[key], `"${key}" is not used by fanout operation "${operation}", which takes: ${COMMAND_FIELDS[operation].filter((f) => f !== "dryRun").join(", ")}. Remove it.`);
+        // Named: what a fanout event takes for this operation (not dryRun or deadline, which it refuses).
+        const takes = COMMAND_FIELDS[operation].filter((f) => COMMAND_FIELDS.fanout.includes(f));
+        throw invalid(key, event[key], `"${key}" is not used by fanout operation "${operation}", which takes: ${takes.join(", ")}. Remove it.`);
       }
     }
   }

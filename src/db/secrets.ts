@@ -3,8 +3,9 @@
  *   LAMBIC_DATABASE_URL, then DATABASE_URL           a URL in the environment
  *   LAMBIC_DATABASE_SECRET_ARN                       AWS Secrets Manager (what the CDK construct sets)
  *   LAMBIC_DATABASE_SSM_PARAMETER                    an SSM parameter (SecureString is decrypted)
- * A secret holds either the URL itself, or JSON with a `url` key, or the JSON that RDS writes
- * for a managed secret ({ username, password, host, port, dbname }).
+ * A secret holds either the URL itself, or JSON with a `url` key, or RDS secret JSON with the
+ * host ({ username, password, host, port, dbname }, as CDK's generated database secret holds; the
+ * secret RDS manages itself for a master password has only username and password).
  *
  * The SDK clients are imported only when a secret is read, and a value is cached in module scope
  * for LAMBIC_SECRET_TTL_SECONDS (default 300): warm invocations do not call AWS, and a rotated
@@ -72,14 +73,16 @@ export function urlFromSecret(text: string, from: string): string {
   }
   const { username, password, host, port, dbname } = value;
   if (typeof username !== "string" || typeof password !== "string" || typeof host !== "string") {
-    throw unusable(from, "its JSON has no url, and not the username, password and host of an RDS secret");
+    // The secret RDS manages itself (manageMasterUserPassword) holds only username and password.
+    const hostless = typeof username === "string" && typeof password === "string" ? ` (it has a username and password but no host, as the secret RDS manages itself for a master password: store a URL or {"url": "..."} in a secret of your own, or use one with the host, such as CDK's generated database secret)` : "";
+    throw unusable(from, `its JSON has no url, and not the username, password and host of an RDS secret${hostless}`);
   }
   const database = typeof dbname === "string" && dbname ? dbname : "postgres";
   return `postgres://${encodeURIComponent(username)}:${encodeURIComponent(password)}@${host}:${port ?? 5432}/${encodeURIComponent(database)}`;
 }
 
 function unusable(from: string, why: string): LambicError {
-  return new LambicError("CONFIG_INVALID", `The database secret ${from} is unusable: ${why}. Store postgres://user:password@host:5432/db, or {"url": "..."}, or an RDS-managed secret.`, { secret: from });
+  return new LambicError("CONFIG_INVALID", `The database secret ${from} is unusable: ${why}. Store postgres://user:password@host:5432/db, or {"url": "..."}, or RDS secret JSON with username, password and host (port and dbname optional).`, { secret: from });
 }
 
 async function readSecret(arn: string, env: Record<string, string | undefined>): Promise<string> {

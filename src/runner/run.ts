@@ -335,12 +335,13 @@ export async function runMigration(connection: Connection, set: RevisionSet, com
     if (options.searchPath !== undefined) sink.statement(`CREATE SCHEMA IF NOT EXISTS ${quoteIdentifier(options.searchPath, { op: "tenant", argument: "schema" })}`, { purpose: "control" });
     sink.statement(createTablesLockStatement(names), { purpose: "tables" });
     for (const ddl of createVersionTableStatements(names)) sink.statement(ddl, { purpose: "control" });
-    if (command.kind === "stamp" && command.purge) sink.statement(`DELETE FROM ${versionTableSql(names)}`, { purpose: "version" });
+    // The rows a purge deletes are where the run started: `from`, as a dry run reports it.
+    const purged = command.kind === "stamp" && command.purge ? sink.statement(`DELETE FROM ${versionTableSql(names)} RETURNING version_num`, { purpose: "version" }) : undefined;
     const versions = sink.statement(selectVersionsStatement(names), { purpose: "read" });
     const history = sink.statement(selectAppliedChecksumsStatement(names), { purpose: "read" });
     await sink.flush();
 
-    const rows = command.kind === "stamp" && command.purge ? [] : (versions.rows ?? []).map((r) => String(r.version_num));
+    const rows = purged ? [] : (versions.rows ?? []).map((r) => String(r.version_num));
     assertKnownVersions(set, rows, versionTableSql(names));
     const changed = command.kind === "stamp" ? [] : changedRevisions(set, rows, history.rows ?? []);
     if (changed.length > 0 && !options.allowChanged) throw checksumError(changed);
@@ -375,7 +376,8 @@ export async function runMigration(connection: Connection, set: RevisionSet, com
     await sink.flush();
     sessionLock = false;
     const results = emitted.map(stepResult);
-    return { from: rows, to: after, steps: results, lockWaitMs: lockWaitMs(lock) ?? 0, changed };
+    const from = purged ? (purged.rows ?? []).map((r) => String(r.version_num)) : rows;
+    return { from, to: after, steps: results, lockWaitMs: lockWaitMs(lock) ?? 0, changed };
   } catch (error) {
     await rollbackQuietly(connection, sessionLock ? lockStatement(names, "unlock") : undefined);
     // A run that took the lock and then failed still says how long it waited (the LockWaitMs metric).

@@ -367,7 +367,7 @@ describe("the database URL from AWS Secrets Manager", () => {
   const requests: unknown[] = [];
   beforeAll(async () => {
     const url = new URL(db.url);
-    // What RDS stores for a managed secret; the real SDK client talks to this over HTTP.
+    // RDS secret JSON with its host (as CDK's generated database secret holds); the real SDK client talks to this over HTTP.
     const secret = { engine: "postgres", host: url.hostname, port: Number(url.port), username: decodeURIComponent(url.username), password: decodeURIComponent(url.password), dbname: url.pathname.slice(1) };
     server = createServer(async (req, res) => {
       let body = "";

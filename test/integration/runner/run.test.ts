@@ -951,6 +951,13 @@ describe.each(["postgres", "neon"] as const)("runner over the %s driver", (drive
     expect(await versions()).toEqual(["r0001"]);
   });
 
+  it("reports the rows stamp --purge deleted as where it started, as its dry run does", async () => {
+    const set = inlineRevisionSet(tableHistory(3));
+    await run(set, { kind: "stamp", targets: ["r0002"] });
+    const purged = await run(set, { kind: "stamp", targets: ["r0001"], purge: true });
+    expect(purged).toMatchObject({ from: ["r0002"], to: ["r0001"] });
+  });
+
   it("reads current versions and effective heads without creating tables", async () => {
     const connection = await connect();
     expect(await readCurrent(connection, inlineRevisionSet(tableHistory(1)), { versionTable: "lambic_version" })).toEqual({ versions: [], heads: [] });

@@ -203,6 +203,11 @@ describe("fanout", () => {
     expect(rejects({ command: "fanout", operation: "stamp", target: "head", allowChanged: true }).details).toMatchObject({ field: "allowChanged" });
     expect(parseEvent({ command: "fanout", operation: "stamp", target: "head", purge: true }, defaults)).toMatchObject({ command: "fanout", purge: true });
   });
+
+  it("names only fields a fanout event takes when it refuses one its operation does not", () => {
+    expect(rejects({ command: "fanout", operation: "stamp", target: "head", x: { a: "b" } }).message).toContain('which takes: target, purge, tenants. Remove it.');
+    expect(rejects({ command: "fanout", operation: "upgrade", target: "head", purge: true }).message).toContain('which takes: target, x, allowChanged, tenants. Remove it.');
+  });
 });
 
 it("refuses a null database instead of taking the default", () => {
