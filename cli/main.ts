@@ -179,7 +179,7 @@ async function embedded(context: Context): Promise<Output> {
 }
 
 async function openSet(context: Context): Promise<RevisionSet> {
-  return openRevisionSet(context.database, context.io.cwd);
+  return openRevisionSet(context.database, embeddedProjectDir(context));
 }
 
 function heads(context: Context, set: RevisionSet): Output {
@@ -390,8 +390,9 @@ function scriptOptions(context: Context, range: string) {
 }
 
 /**
- * The folder whose .lambic/ holds the embedded PostgreSQL: the config file's, so that
- * `--config ../lambic.config.json` from a subfolder uses the project's server, not a new one.
+ * The folder whose .lambic/ holds the embedded PostgreSQL and the revision cache: the config
+ * file's, so that `--config ../lambic.config.json` from a subfolder uses the project's server
+ * and cache, not new ones.
  */
 function embeddedProjectDir(context: Context): string {
   return context.database.configFile ? dirname(context.database.configFile) : context.io.cwd;

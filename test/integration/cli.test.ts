@@ -232,6 +232,16 @@ describe("graph commands", () => {
     expect(missing.json.error).toMatchObject({ code: "USAGE", errno: "ENOENT" });
     expect(lambic(dir, ["upgrade", "head", "--sql", "--output", ""]).code).toBe(2);
   });
+
+  it("caches the revisions under the config file's .lambic/ when --config names one in another folder", () => {
+    const root = project();
+    writeFileSync(join(root, "lambic.config.json"), JSON.stringify({ databases: { main: { revisions: "revisions/main" } } }));
+    const sub = join(root, "sub");
+    mkdirSync(sub);
+    expect(lambic(sub, ["--config", "../lambic.config.json", "--json", "heads"]).json).toEqual({ heads: ["8a5d0e6f7c97"] });
+    expect(readdirSync(join(root, ".lambic/cache")).length).toBeGreaterThan(0);
+    expect(existsSync(join(sub, ".lambic"))).toBe(false);
+  });
 });
 
 describe("writing revisions", () => {
