@@ -5,7 +5,7 @@ import { dirname, join, relative } from "node:path";
 import { openRevisionSet } from "../src/bundle/open-revisions.ts";
 import { loadConfig, resolveDatabase, type DatabaseConfig } from "../src/config.ts";
 import { LambicError } from "../src/errors.ts";
-import { effectiveHeads, listBranchPoints, parseRange, planHistory, rangeMentionsCurrent, resolveRangeStart } from "../src/revision/plan.ts";
+import { effectiveHeads, listBranchPoints, missingRangeTarget, parseRange, planHistory, rangeMentionsCurrent, resolveRangeStart } from "../src/revision/plan.ts";
 import { isNode, RevisionMap, type RevisionNode } from "../src/revision/revision-map.ts";
 import type { RevisionSet } from "../src/revision/revision-set.ts";
 import { generateRevisionId, renderTsRevision, revisionFileName } from "../src/revision/revision-template.ts";
@@ -357,6 +357,7 @@ function offlineStamp(args: CliArgs, set: RevisionSet): { command: MigrationComm
   const targets = args.positionals.map((target) => {
     const colon = target.indexOf(":");
     if (colon === -1) return target;
+    if (colon === target.length - 1) throw missingRangeTarget(target, "head");
     starts.add(target.slice(0, colon));
     return target.slice(colon + 1);
   });

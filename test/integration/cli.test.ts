@@ -125,6 +125,15 @@ describe("graph commands", () => {
     expect(run.json.error.message).toContain("<from>:<to>");
   });
 
+  it("refuses an --sql range without a target after the colon (A:) as a usage error naming one (exit 2)", () => {
+    for (const [command, example] of [["upgrade", "3b9e5f1a2d42:head"], ["downgrade", "3b9e5f1a2d42:base"], ["stamp", "3b9e5f1a2d42:head"]]) {
+      const run = lambic(dir, ["--json", command!, "3b9e5f1a2d42:", "--sql"]);
+      expect(run.code).toBe(2);
+      expect(run.json.error).toMatchObject({ code: "USAGE", range: "3b9e5f1a2d42:" });
+      expect(run.json.error.message).toBe(`Range "3b9e5f1a2d42:" has no target after the ":", and an offline script runs to one: name it (${example}).`);
+    }
+  });
+
   it("exits 1 with a coded error for an unknown target", () => {
     const run = lambic(dir, ["--json", "upgrade", "nope", "--sql"]);
     expect(run.code).toBe(1);
