@@ -5,12 +5,12 @@ import { dirname, join, relative } from "node:path";
 import { openRevisionSet } from "../src/bundle/open-revisions.ts";
 import { loadConfig, resolveDatabase, type DatabaseConfig } from "../src/config.ts";
 import { LambicError } from "../src/errors.ts";
-import { effectiveHeads, listBranchPoints, parseRange, planHistory, rangeMentionsCurrent, resolveRangeStart } from "../src/revision/plan.ts";
-import { isNode, RESERVED_TARGETS, RevisionMap, type RevisionNode } from "../src/revision/revision-map.ts";
+import { effectiveHeads, listBranchPoints, missingRangeTarget, parseRange, planHistory, rangeMentionsCurrent, resolveRangeStart } from "../src/revision/plan.ts";
+import { isNode, RevisionMap, type RevisionNode } from "../src/revision/revision-map.ts";
 import type { RevisionSet } from "../src/revision/revision-set.ts";
 import { generateRevisionId, renderTsRevision, revisionFileName } from "../src/revision/revision-template.ts";
 import { renderSqlRevision } from "../src/revision/sql-revision.ts";
-import { BRANCH_LABEL_PATTERN, listedTwice } from "../src/revision/validate-revision.ts";
+import { BRANCH_LABEL_PATTERN, listedTwice, RESERVED_TARGETS } from "../src/revision/validate-revision.ts";
 import type { RevisionMeta } from "../src/revision/types.ts";
 import type { Connection } from "../src/db/connection.ts";
 import type { MigrationCommand, RunResult } from "../src/runner/run.ts";
@@ -179,7 +179,7 @@ async function embedded(context: Context): Promise<Output> {
 }
 
 async function openSet(context: Context): Promise<RevisionSet> {
-  return openRevisionSet(context.database, context.io.cwd);
+  return openRevisionSet(context.database, embeddedProjectDir(context));
 }
 
 function heads(context: Context, set: RevisionSet): Output {
@@ -357,6 +357,7 @@ function offlineStamp(args: CliArgs, set: RevisionSet): { command: MigrationComm
   const targets = args.positionals.map((target) => {
     const colon = target.indexOf(":");
     if (colon === -1) return target;
+    if (colon === target.length - 1) throw missingRangeTarget(target, "head");
     starts.add(target.slice(0, colon));
     return target.slice(colon + 1);
   });
@@ -390,8 +391,9 @@ function scriptOptions(context: Context, range: string) {
 }
 
 /**
- * The folder whose .lambic/ holds the embedded PostgreSQL: the config file's, so that
- * `--config ../lambic.config.json` from a subfolder uses the project's server, not a new one.
+ * The folder whose .lambic/ holds the embedded PostgreSQL and the revision cache: the config
+ * file's, so that `--config ../lambic.config.json` from a subfolder uses the project's server
+ * and cache, not new ones.
  */
 function embeddedProjectDir(context: Context): string {
   return context.database.configFile ? dirname(context.database.configFile) : context.io.cwd;

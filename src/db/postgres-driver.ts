@@ -46,13 +46,16 @@ export async function openPostgresConnection(target: DriverTarget): Promise<Conn
     // Statements are run once each; a named prepared statement per statement only costs.
     prepare: false,
     onnotice: () => {},
+    // A string given for a json or jsonb parameter is JSON text, as Neon's driver and the server
+    // read it; postgres.js's own serializer would send it as a JSON string (jsonb_typeof: string).
+    types: { json: { to: 114, from: [114, 3802], serialize: (x: unknown) => (typeof x === "string" ? x : JSON.stringify(x)), parse: (x: string) => JSON.parse(x) } },
     onclose: () => {
       session.markEnded("the server closed the connection");
     },
     connection: { application_name: target.applicationName },
   };
   // (max_pipeline is a documented option missing from postgres.js's types.)
-  const sql = postgres(target.url, options as postgres.Options<Record<string, never>>);
+  const sql = postgres(target.url, options as postgres.Options<{ json: postgres.PostgresType }>);
 
   // A hard deadline of our own: a port that answers with something other than PostgreSQL (an
   // HTTP service, a load balancer) makes postgres.js reconnect in a loop, and its

@@ -156,6 +156,12 @@ class EmittingOperations {
         get(this: EmittingOperations) {
           // Render everything first, then emit: a refused call leaves nothing half-emitted.
           const operation = (...args: unknown[]): void => {
+            // An argument past the last would be dropped, and with it an option such as
+            // { schema } (alterColumn's goes in its changes): the op would act on another table.
+            const extra = args.findIndex((arg, i) => i >= render.length && arg !== undefined);
+            if (extra !== -1) {
+              throw invalidOperation({ op: name, argument: `argument ${extra + 1}` }, `is one more than it takes (${render.length}); an option such as { schema } goes in its options object.`);
+            }
             for (const statement of render(...args)) this.#emit(statement);
           };
           Object.defineProperty(this, name, { value: operation, enumerable: true });

@@ -352,7 +352,13 @@ export function parseRange(range: string, command: "upgrade" | "downgrade"): { f
     return { from: null, to: range };
   }
   if (parts.length !== 2) throw new LambicError("USAGE", `Range "${range}" has more than one ":"; use <from>:<to>.`, { range });
+  if (parts[1] === "") throw missingRangeTarget(range, command === "upgrade" ? "head" : "base");
   return { from: parts[0] || null, to: parts[1]! };
+}
+
+/** `A:` in an offline script's range: `history -r A:` runs to the heads, but a script needs its target named. */
+export function missingRangeTarget(range: string, example: string): LambicError {
+  return new LambicError("USAGE", `Range "${range}" has no target after the ":", and an offline script runs to one: name it (${range}${example}).`, { range });
 }
 
 /** The version rows an offline range starts from. */

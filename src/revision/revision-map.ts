@@ -2,7 +2,7 @@ import { argumentError } from "../check-arguments.ts";
 import { LambicError } from "../errors.ts";
 import { ancestry as buildAncestry, parentsFirst, type Ancestry, type Edges } from "./ancestry.ts";
 import type { RevisionMeta } from "./types.ts";
-import { idLengthProblem, MAX_REVISION_ID_LENGTH } from "./validate-revision.ts";
+import { idLengthProblem, MAX_REVISION_ID_LENGTH, RESERVED_TARGETS, reservedLabelProblem } from "./validate-revision.ts";
 
 /**
  * The revision graph, ported from Alembic's `RevisionMap` (alembic/script/revision.py, 1.8.1 –
@@ -113,8 +113,6 @@ export type Link = "down" | "allDown" | "normalizedDown" | "next" | "allNext";
 const RELATIVE_TARGET = /^(?:(.+?)@)?(\w+)?((?:\+|-)\d+)/;
 const INTEGER = /^\s*[+-]?\d+\s*$/;
 const REVISION_ID = /^[A-Za-z0-9_]+$/;
-/** Target symbols, which no revision id or branch label may be. */
-export const RESERVED_TARGETS: ReadonlySet<string> = new Set(["head", "heads", "base"]);
 
 export function parseRelativeTarget(target: string): { label?: string; symbol?: string; relative: number; relativeText: string } | undefined {
   const match = RELATIVE_TARGET.exec(target);
@@ -329,7 +327,7 @@ export class RevisionMap {
         if (RESERVED_TARGETS.has(label)) {
           throw new LambicError(
             "REVISION_FILE_INVALID",
-            `Branch label "${label}" on revision ${node.id} is reserved: it is a target symbol, so "${label}" would never name the branch. Choose another label.`,
+            `Branch label "${label}" on revision ${node.id} ${reservedLabelProblem(label)}`,
             { label, revision: node.id },
           );
         }

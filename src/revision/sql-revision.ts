@@ -2,7 +2,7 @@ import { LambicError } from "../errors.ts";
 import type { Revision, RevisionMeta } from "./types.ts";
 import { closestMatch } from "../suggest.ts";
 import { copyRefusal, findClientCopy, findMetaCommand, findTransactionControl, metaCommandRefusal, splitStatements, transactionControlRefusal } from "../operations/sql-statements.ts";
-import { BRANCH_LABEL_PATTERN, idLengthProblem, listedTwice, REVISION_ID_PATTERN } from "./validate-revision.ts";
+import { BRANCH_LABEL_PATTERN, idLengthProblem, listedTwice, RESERVED_TARGETS, reservedLabelProblem, REVISION_ID_PATTERN } from "./validate-revision.ts";
 
 /** The header fields of a `.sql` revision, in the order `renderSqlRevision` writes them. */
 export const SQL_REVISION_FIELDS = [
@@ -184,6 +184,7 @@ function parseId(file: string, field: { value: string; line: number }, name: str
       value: field.value,
     });
   }
+  if (RESERVED_TARGETS.has(field.value)) throw fileError(file, field.line, `${name}: ${JSON.stringify(field.value)} is reserved (it is a target symbol). Choose another id.`, { value: field.value });
   const tooLong = name === "revision" ? idLengthProblem(field.value) : undefined;
   if (tooLong) throw fileError(file, field.line, `${name}: ${JSON.stringify(field.value)} ${tooLong}`, { value: field.value });
   return field.value;
@@ -202,6 +203,8 @@ function parseList(file: string, field: { value: string; line: number }, name: s
       throw fileError(file, field.line, `${name}: ${JSON.stringify(item)} is not a valid ${what}.`, { value: item });
     }
   }
+  const reserved = name === "branch-labels" ? items.find((item) => RESERVED_TARGETS.has(item)) : undefined;
+  if (reserved !== undefined) throw fileError(file, field.line, `${name}: ${JSON.stringify(reserved)} ${reservedLabelProblem(reserved)}`, { value: reserved });
   const twice = once ? listedTwice(items) : undefined;
   if (twice !== undefined) throw fileError(file, field.line, `${name}: ${JSON.stringify(twice)} is listed twice; list each once.`, { value: twice });
   return items;

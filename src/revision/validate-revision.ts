@@ -7,6 +7,14 @@ export const REVISION_ID_PATTERN = /^[A-Za-z0-9_]+$/;
 /** version_num is varchar(32) (Alembic's column, so alembic_version can be adopted as is). */
 export const MAX_REVISION_ID_LENGTH = 32;
 
+/** Target symbols, which no revision id or branch label may be. */
+export const RESERVED_TARGETS: ReadonlySet<string> = new Set(["head", "heads", "base"]);
+
+/** What is wrong with a reserved branch label (the end of a sentence naming it). */
+export function reservedLabelProblem(label: string): string {
+  return `is reserved: it is a target symbol, so ${JSON.stringify(label)} would never name the branch. Choose another label.`;
+}
+
 /** What is wrong with an id too long for version_num (the end of a sentence naming it), if it is. */
 export function idLengthProblem(id: string): string | undefined {
   return id.length > MAX_REVISION_ID_LENGTH
@@ -74,6 +82,7 @@ export function validateRevisionModule(value: unknown, file: string): Revision {
         : `${file}: id is ${describe(id)}, expected a string such as "3ab8b2dfb055".`,
     );
   }
+  if (RESERVED_TARGETS.has(id)) throw invalid(file, "id", `${file}: id ${JSON.stringify(id)} is reserved (it is a target symbol). Choose another id.`);
   const tooLong = idLengthProblem(id);
   if (tooLong) throw invalid(file, "id", `${file}: id ${JSON.stringify(id)} ${tooLong}`);
 
@@ -98,7 +107,11 @@ export function validateRevisionModule(value: unknown, file: string): Revision {
     }
     // dependsOn names ids or labels; both fit the label pattern (ids are a subset of it).
     for (const item of list) checkListItem(file, field, item, BRANCH_LABEL_PATTERN);
-    if (field === "branchLabels") checkOnce(file, field, list as string[]);
+    if (field === "branchLabels") {
+      const reserved = (list as string[]).find((label) => RESERVED_TARGETS.has(label));
+      if (reserved !== undefined) throw invalid(file, field, `${file}: branchLabels contains ${JSON.stringify(reserved)}, which ${reservedLabelProblem(reserved)}`);
+      checkOnce(file, field, list as string[]);
+    }
   }
 
   checkOptionalType(file, record, "message", "string");

@@ -484,7 +484,12 @@ async function collectStatements(sink: Sink, revision: LoadedRevision, direction
     revision: revision.id,
     direction,
     query: async <Row>(sql: string, params: readonly unknown[] = []) => {
-      if (settled) throw lateCall(`ctx.query(${JSON.stringify(String(sql).slice(0, 200))})`);
+      if (settled) {
+        // Recorded, and the run fails at its next step or commit. Its caller was not awaited:
+        // a rejection here would be unhandled and end the process before the run could fail.
+        lateCall(`ctx.query(${JSON.stringify(String(sql).slice(0, 200))})`);
+        return new Promise<never>(() => undefined);
+      }
       const refusal = paramsRefusal(params);
       if (refusal) {
         throw new LambicError(

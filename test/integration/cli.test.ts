@@ -125,6 +125,15 @@ describe("graph commands", () => {
     expect(run.json.error.message).toContain("<from>:<to>");
   });
 
+  it("refuses an --sql range without a target after the colon (A:) as a usage error naming one (exit 2)", () => {
+    for (const [command, example] of [["upgrade", "3b9e5f1a2d42:head"], ["downgrade", "3b9e5f1a2d42:base"], ["stamp", "3b9e5f1a2d42:head"]]) {
+      const run = lambic(dir, ["--json", command!, "3b9e5f1a2d42:", "--sql"]);
+      expect(run.code).toBe(2);
+      expect(run.json.error).toMatchObject({ code: "USAGE", range: "3b9e5f1a2d42:" });
+      expect(run.json.error.message).toBe(`Range "3b9e5f1a2d42:" has no target after the ":", and an offline script runs to one: name it (${example}).`);
+    }
+  });
+
   it("exits 1 with a coded error for an unknown target", () => {
     const run = lambic(dir, ["--json", "upgrade", "nope", "--sql"]);
     expect(run.code).toBe(1);
@@ -231,6 +240,16 @@ describe("graph commands", () => {
     const missing = lambic(dir, ["--json", "upgrade", "head", "--sql", "--output", join(dir, "no/such/folder.sql")]);
     expect(missing.json.error).toMatchObject({ code: "USAGE", errno: "ENOENT" });
     expect(lambic(dir, ["upgrade", "head", "--sql", "--output", ""]).code).toBe(2);
+  });
+
+  it("caches the revisions under the config file's .lambic/ when --config names one in another folder", () => {
+    const root = project();
+    writeFileSync(join(root, "lambic.config.json"), JSON.stringify({ databases: { main: { revisions: "revisions/main" } } }));
+    const sub = join(root, "sub");
+    mkdirSync(sub);
+    expect(lambic(sub, ["--config", "../lambic.config.json", "--json", "heads"]).json).toEqual({ heads: ["8a5d0e6f7c97"] });
+    expect(readdirSync(join(root, ".lambic/cache")).length).toBeGreaterThan(0);
+    expect(existsSync(join(sub, ".lambic"))).toBe(false);
   });
 });
 

@@ -46,6 +46,14 @@ describe.each(["postgres", "neon"] as const)("%s driver", (driver) => {
     expect(connection.capabilities.sessionLocks).toBe(true);
   });
 
+  it("sends a JSON text given for a json or jsonb parameter as that JSON, not as a JSON string", async () => {
+    const rows = await connection.query<{ b: unknown; bt: string; j: unknown; jt: string }>(
+      "select $1::jsonb as b, jsonb_typeof($1::jsonb) as bt, $2::json as j, json_typeof($2::json) as jt",
+      [JSON.stringify({ a: [1, 2] }), JSON.stringify([1, "two"])],
+    );
+    expect(rows).toEqual([{ b: { a: [1, 2] }, bt: "object", j: [1, "two"], jt: "array" }]);
+  });
+
   it("pipelines several statements in one round trip", async () => {
     const before = connection.roundTrips;
     const results = await connection.pipeline([

@@ -942,6 +942,19 @@ describe.each(["postgres", "neon"] as const)("runner over the %s driver", (drive
     expect(await tables()).toEqual([]);
   });
 
+  it("fails the run, changing nothing, when a revision reads with ctx.query after its upgrade returned (a promise it did not await)", async () => {
+    const set = inlineRevisionSet([
+      ...tableHistory(1),
+      { id: "r0002", revises: "r0001", upgrade: (op, ctx) => void new Promise((resolve) => setTimeout(resolve, 10)).then(() => ctx.query("SELECT 1")) },
+      { id: "r0003", revises: "r0002", upgrade: (op) => op.execute("SELECT pg_sleep(0.3)") },
+    ]);
+    const error = await failure(run(set, { kind: "upgrade", target: "head" }));
+    expect(error).toMatchObject({ code: "REVISION_FAILED", details: { revision: "r0002", direction: "up" } });
+    expect(error.message).toContain('Revision r0002 (upgrade) called ctx.query("SELECT 1")');
+    expect(error.message).toContain("The run was rolled back: the database is as it was before.");
+    expect(await tables()).toEqual([]);
+  });
+
   it("stamps without running revisions, and purges", async () => {
     const set = inlineRevisionSet(tableHistory(3));
     const stamped = await run(set, { kind: "stamp", targets: ["r0002"] });

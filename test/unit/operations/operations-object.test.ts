@@ -56,6 +56,15 @@ describe("the op object", () => {
     expect(second.statements).toEqual(["SELECT 2"]);
   });
 
+  it("refuses an argument past the op's last, such as { schema } after alterColumn's changes, instead of dropping it", () => {
+    const { op, statements } = recording();
+    const alterColumn = op.alterColumn as (...args: unknown[]) => void;
+    expect(() => alterColumn("orders", "status", { nullable: false }, { schema: "billing" })).toThrow(
+      expect.objectContaining({ code: "INVALID_OPERATION", message: "op.alterColumn(): argument 4 is one more than it takes (3); an option such as { schema } goes in its options object." }),
+    );
+    expect(statements).toEqual([]);
+  });
+
   it("emits nothing from a refused call", () => {
     const { statements, op } = recording();
     expect(() => op.createTable("t", { "bad\0name": "text" })).toThrow();

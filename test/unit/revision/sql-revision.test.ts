@@ -95,6 +95,18 @@ describe("parseSqlRevision", () => {
     expect(error.message).toBe(`${FILE}:2: revision: "${id}" is 33 characters; the version table's version_num column (varchar(32), as in Alembic) holds at most 32. Choose another id.`);
   });
 
+  it("refuses a revision id that is a target symbol, naming its line", () => {
+    const error = parseError(sql("-- message: m", "-- revision: heads", "-- +up", "SELECT 1;"));
+    expect(error.code).toBe("REVISION_FILE_INVALID");
+    expect(error.message).toBe(`${FILE}:2: revision: "heads" is reserved (it is a target symbol). Choose another id.`);
+  });
+
+  it("refuses a branch label that is a target symbol, naming its line", () => {
+    const error = parseError(sql("-- revision: a1", "-- branch-labels: billing, head", "-- +up", "SELECT 1;"));
+    expect(error.code).toBe("REVISION_FILE_INVALID");
+    expect(error.message).toBe(`${FILE}:2: branch-labels: "head" is reserved: it is a target symbol, so "head" would never name the branch. Choose another label.`);
+  });
+
   it("refuses a psql meta-command in a section, naming its line", () => {
     const error = parseError(sql("-- revision: a1", "-- +up", "CREATE TABLE t (id int);", "-- +down", "\\i drop_t.sql"));
     expect(error.code).toBe("REVISION_FILE_INVALID");

@@ -88,6 +88,18 @@ describe("validateRevisionModule", () => {
     expect(error.message).toContain("letters, digits and _");
   });
 
+  it("rejects an id that is a target symbol, naming the file", () => {
+    const error = validationError(valid({ id: "head" }));
+    expect(error.message).toBe(`${FILE}: id "head" is reserved (it is a target symbol). Choose another id.`);
+    expect(error.details["field"]).toBe("id");
+  });
+
+  it("rejects a branch label that is a target symbol, naming the file", () => {
+    const error = validationError(valid({ branchLabels: ["billing", "base"] }));
+    expect(error.message).toBe(`${FILE}: branchLabels contains "base", which is reserved: it is a target symbol, so "base" would never name the branch. Choose another label.`);
+    expect(error.details["field"]).toBe("branchLabels");
+  });
+
   it("rejects a missing revises, explaining null for a base", () => {
     const value = valid();
     delete value["revises"];
