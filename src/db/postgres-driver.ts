@@ -50,9 +50,12 @@ export async function openPostgresConnection(target: DriverTarget): Promise<Conn
       session.markEnded("the server closed the connection");
     },
     connection: { application_name: target.applicationName },
+    // JSON text given for a json/jsonb parameter is sent as it is, as Neon's driver sends it;
+    // postgres.js would JSON.stringify it again, storing a JSON string instead of the value.
+    types: { json: { to: 114, from: [114, 3802], serialize: (value: unknown) => (typeof value === "string" ? value : JSON.stringify(value)), parse: (text: string) => JSON.parse(text) as unknown } },
   };
   // (max_pipeline is a documented option missing from postgres.js's types.)
-  const sql = postgres(target.url, options as postgres.Options<Record<string, never>>);
+  const sql = postgres(target.url, options as postgres.Options<{ json: postgres.PostgresType }>);
 
   // A hard deadline of our own: a port that answers with something other than PostgreSQL (an
   // HTTP service, a load balancer) makes postgres.js reconnect in a loop, and its

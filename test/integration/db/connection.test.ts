@@ -46,6 +46,12 @@ describe.each(["postgres", "neon"] as const)("%s driver", (driver) => {
     expect(connection.capabilities.sessionLocks).toBe(true);
   });
 
+  it("sends JSON text given for a json or jsonb parameter as that JSON, not as a JSON string holding it", async () => {
+    const text = JSON.stringify({ a: [1, "x"] });
+    const rows = await connection.query("select jsonb_typeof($1::jsonb) as jb, $1::jsonb as v, json_typeof($2::json) as j", [text, text]);
+    expect(rows).toEqual([{ jb: "object", v: { a: [1, "x"] }, j: "object" }]);
+  });
+
   it("pipelines several statements in one round trip", async () => {
     const before = connection.roundTrips;
     const results = await connection.pipeline([
