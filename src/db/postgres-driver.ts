@@ -146,6 +146,10 @@ export async function openPostgresConnection(target: DriverTarget): Promise<Conn
       return rows;
     },
     async cancel(): Promise<void> {
+      // postgres.js hands a query to the connection a microtask after it is issued; cancelled
+      // before that, it is skipped there and the connection takes no query again (a hang). By
+      // the next macrotask every query issued so far has been handed over.
+      await new Promise((resolve) => setImmediate(resolve));
       const running = unsettled.values().next().value;
       if (running) await running.cancel();
     },

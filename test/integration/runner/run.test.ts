@@ -920,6 +920,17 @@ describe.each(["postgres", "neon"] as const)("runner over the %s driver", (drive
     expect(await tables()).toEqual([]);
   });
 
+  it("ends INTERRUPTED, changing nothing, when its signal is aborted in the tick the run was called (before the driver sent anything)", async () => {
+    const set = inlineRevisionSet(tableHistory(1));
+    const controller = new AbortController();
+    const connection = await connect();
+    const running = failure(runMigration(connection, set, { kind: "upgrade", target: "head" }, { ...baseOptions(), signal: controller.signal }));
+    controller.abort();
+    const error = await running;
+    expect(error.code).toBe("INTERRUPTED");
+    expect(await tables()).toEqual([]);
+  });
+
   it("wraps an exception thrown by a revision as REVISION_FAILED and changes nothing", async () => {
     const set = inlineRevisionSet([...tableHistory(1), { id: "r0002", revises: "r0001", upgrade: () => { throw new Error("boom"); } }]);
     const error = await failure(run(set, { kind: "upgrade", target: "head" }));
