@@ -342,7 +342,7 @@ async function withFallback(
     if (fallbackError instanceof LambicError && fallbackError.code === error.code && error.code === "REVISION_FAILED") {
       why = "the revision throws when rendered offline too, so the plan has no SQL form.";
     } else if (fallbackError instanceof LambicError && fallbackError.code === "CONNECTION_FAILED") {
-      why = `the version rows could not be read to know where the plan starts (${fallbackError.message}). Render it with \`lambic upgrade <from>:<target> --sql\`, or invoke {"command": "sql"}.`;
+      why = `the version rows could not be read to know where the plan starts (${fallbackError.message}). Render it with \`lambic ${command.kind} <from>:<target> --sql\`, or invoke {"command": "sql"${command.kind === "downgrade" ? ', "direction": "downgrade"' : ""}}.`;
     } else {
       why = fallbackError instanceof LambicError ? `${fallbackError.code}: ${fallbackError.message}` : String((fallbackError as Error)?.message ?? fallbackError);
     }

@@ -169,7 +169,13 @@ export class LambicMigrations extends Construct {
     this.grantLeastPrivilege(secret);
     this.alarms = this.createAlarms(props.alarmTopic);
     const selfInvoke = props.tenantFanout ? this.allowSelfInvoke() : undefined;
-    if (props.tenantFanout?.stateMachine) this.fanoutStateMachine = this.createFanoutStateMachine(props.tenantFanout);
+    if (props.tenantFanout?.stateMachine) {
+      this.fanoutStateMachine = this.createFanoutStateMachine(props.tenantFanout);
+      // A batch's answer is its MigrateBatch task's result: over 256 KiB, States.DataLimitExceeded
+      // fails the execution (no Catch takes it) after the batch committed. Under this limit a
+      // larger report goes to S3 and the batch answers a compact one (with its `succeeded`).
+      this.fn.addEnvironment("LAMBIC_RESPONSE_LIMIT_BYTES", String(STATE_MACHINE_RESPONSE_LIMIT_BYTES));
+    }
     if (props.migrateOnDeploy) {
       this.deployMigration = this.createDeployMigration(props.migrateOnDeploy, timeout);
       if (selfInvoke) this.deployMigration.node.addDependency(selfInvoke);
@@ -430,6 +436,12 @@ export class LambicMigrations extends Construct {
     return migration;
   }
 }
+
+/**
+ * The function's LAMBIC_RESPONSE_LIMIT_BYTES with the state machine: Step Functions' 256 KiB for a
+ * task's result, less room for the fields the Lambda integration adds around the Payload.
+ */
+export const STATE_MACHINE_RESPONSE_LIMIT_BYTES = 240 * 1024;
 
 /** An inline Map runs at most this many iterations at once. */
 const MAX_MAP_CONCURRENCY = 40;

@@ -56,6 +56,10 @@ function writeProject(dir: string): void {
     join(revisions, "04_sleeps.sql"),
     "-- revision: s0000001\n-- revises: b0000001\n-- branch-labels: sleeps\n-- message: longer than the deadline\n-- +up\nCREATE TABLE sleeps_t (id int);\nSELECT pg_sleep(5);\n-- +down\nDROP TABLE sleeps_t;\n",
   );
+  writeFileSync(
+    join(revisions, "05_kills.sql"),
+    "-- revision: k0000001\n-- revises: b0000001\n-- branch-labels: kills\n-- message: its downgrade ends its own session\n-- +up\nCREATE TABLE kills_t (id int);\n-- +down\nSELECT pg_terminate_backend(pg_backend_pid());\n",
+  );
   writeFileSync(join(dir, "revisions/other/01_other.sql"), "-- revision: o0000001\n-- message: other base\n-- +up\nCREATE TABLE other_t (id int);\n-- +down\nDROP TABLE other_t;\n");
 }
 
@@ -176,6 +180,19 @@ describe("a failing run is rolled back and leaves its SQL fallback in S3", () =>
     expect(fallback).toContain("SET LOCAL lock_timeout = '10000ms';");
     expect(fallback).not.toContain("statement_timeout");
     expect(emfLines(invocation.log)[0]).toMatchObject({ command: "upgrade", MigrationFailed: 1, errorCode: "STATEMENT_TIMEOUT" });
+  });
+
+  it("a downgrade that loses its connection names lambic downgrade to render its script, not upgrade", async () => {
+    const lost = await createTestDatabase("e2e_lost");
+    try {
+      const fn = lambda("lost", { LAMBIC_DATABASE_URL: lost.url });
+      expect((await fn.invoke({ command: "upgrade", target: "kills@head" })).payload).toMatchObject({ ok: true, to: ["k0000001"] });
+      const message = expectFailure(await fn.invoke({ command: "downgrade", target: "b0000001" }), "CONNECTION_FAILED");
+      expect(message).toContain("No offline SQL fallback was written: the version rows could not be read");
+      expect(message).toContain('Render it with `lambic downgrade <from>:<target> --sql`, or invoke {"command": "sql", "direction": "downgrade"}.');
+    } finally {
+      await lost.drop();
+    }
   });
 
   it("with less time left than the margin nothing starts", async () => {

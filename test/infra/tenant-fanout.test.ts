@@ -2,7 +2,7 @@ import jsonata from "jsonata";
 import { describe, expect, test } from "vitest";
 import type { Stack } from "aws-cdk-lib";
 import type { Template } from "aws-cdk-lib/assertions";
-import { MAX_MAP_BATCHES } from "../../infra/lambic-migrations.ts";
+import { MAX_MAP_BATCHES, STATE_MACHINE_RESPONSE_LIMIT_BYTES } from "../../infra/lambic-migrations.ts";
 import { SHA, allStatements, asList, only, synth } from "./helpers.ts";
 
 /** The state machine's ASL, with CloudFormation references replaced by their logical ids. */
@@ -165,6 +165,13 @@ describe("tenantFanout.stateMachine", () => {
     const allSucceeded = await evaluate(map.Output, { input: mapInput, result: Array.from({ length: count }, () => succeeded) });
     expect(allSucceeded).toEqual({ batches: count, succeeded: count, failedBatches: 0, errors: [] });
     expect(await evaluate(asl.States.AllBatchesSucceeded.Choices[0].Condition, { input: allSucceeded })).toBe(true);
+  });
+
+  test("caps the function's answers under a state's 256 KiB, so a batch's large report goes to S3 instead of failing the execution", () => {
+    const { template } = synth({ tenantFanout: { stateMachine: true, batchSize: 1000 } });
+    const fn = Object.values(template.findResources("AWS::Lambda::Function", { Properties: { Handler: "handler.handler" } }))[0]!;
+    expect(fn.Properties.Environment.Variables.LAMBIC_RESPONSE_LIMIT_BYTES).toBe(String(STATE_MACHINE_RESPONSE_LIMIT_BYTES));
+    expect(STATE_MACHINE_RESPONSE_LIMIT_BYTES).toBeLessThan(STATE_LIMIT_BYTES);
   });
 
   test("defaults to batches of 25 and MaxConcurrency 4", () => {
