@@ -11,7 +11,7 @@
 import { resolve } from "node:path";
 import { buildBundle, readBuiltBundle } from "../src/bundle/build-bundles.ts";
 import { bundlePrefix, createS3Client, missingCredentialsStep, publishBundle, s3SettingsFromEnv } from "../src/bundle/s3-bundles.ts";
-import type { DatabaseConfig } from "../src/config.ts";
+import { projectDirOf, type DatabaseConfig } from "../src/config.ts";
 import { parseEvent } from "../handler/event.ts";
 import { answerLost, regionFromSdkChain } from "../src/aws-requests.ts";
 import { LambicError } from "../src/errors.ts";
@@ -31,8 +31,8 @@ export async function publish(database: DatabaseConfig, args: CliArgs, io: Io): 
   const prefix = bundlePrefix(args.options.prefix ?? io.env.LAMBIC_PREFIX);
   // Build from the sources now, so what is published is what is in the revisions folder;
   // builds are reproducible, so an unchanged folder gives the sha256 already published.
-  const outDir = resolve(io.cwd, "dist/bundles");
-  const built = await buildBundle(database, { projectDir: io.cwd, outDir });
+  const projectDir = projectDirOf(database, io.cwd);
+  const built = await buildBundle(database, { projectDir, outDir: resolve(projectDir, "dist/bundles") });
   const settings = s3SettingsFromEnv(io.env);
   const client = await createS3Client({ ...settings, endpoint: args.options.endpoint ?? settings.endpoint, region: args.options.region ?? settings.region });
   try {

@@ -3,7 +3,7 @@ import { mkdirSync, writeFileSync } from "node:fs";
 import { hostname, userInfo } from "node:os";
 import { dirname, join, relative } from "node:path";
 import { openRevisionSet } from "../src/bundle/open-revisions.ts";
-import { loadConfig, resolveDatabase, type DatabaseConfig } from "../src/config.ts";
+import { loadConfig, projectDirOf, resolveDatabase, type DatabaseConfig } from "../src/config.ts";
 import { LambicError } from "../src/errors.ts";
 import { effectiveHeads, listBranchPoints, missingRangeTarget, parseRange, planHistory, rangeMentionsCurrent, resolveRangeStart } from "../src/revision/plan.ts";
 import { isNode, RevisionMap, type RevisionNode } from "../src/revision/revision-map.ts";
@@ -390,13 +390,9 @@ function scriptOptions(context: Context, range: string) {
   };
 }
 
-/**
- * The folder whose .lambic/ holds the embedded PostgreSQL and the revision cache: the config
- * file's, so that `--config ../lambic.config.json` from a subfolder uses the project's server
- * and cache, not new ones.
- */
+/** The project folder (see projectDirOf): its .lambic/ holds the embedded PostgreSQL and the revision cache. */
 function embeddedProjectDir(context: Context): string {
-  return context.database.configFile ? dirname(context.database.configFile) : context.io.cwd;
+  return projectDirOf(context.database, context.io.cwd);
 }
 
 /** The configured database URL, or the embedded PostgreSQL's (saying so). */

@@ -29,6 +29,15 @@ export interface DatabaseConfig {
   readonly configFile?: string;
 }
 
+/**
+ * The project folder a database belongs to: its config file's, else the working directory. Its
+ * .lambic/ holds the embedded PostgreSQL and the revision cache, and its dist/bundles/ what
+ * publish builds, so `--config ../lambic.config.json` from a subfolder uses the project's own.
+ */
+export function projectDirOf(database: DatabaseConfig, cwd: string): string {
+  return database.configFile ? dirname(database.configFile) : cwd;
+}
+
 export interface LambicConfig {
   /** The config file read, or undefined when none exists and the defaults apply. */
   readonly file: string | undefined;

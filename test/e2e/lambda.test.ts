@@ -4,7 +4,7 @@
  * through a local Lambda Invoke API with the real @aws-sdk/client-lambda.
  */
 import { spawn } from "node:child_process";
-import { readFileSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
@@ -80,6 +80,25 @@ describe("lambic publish (built CLI)", () => {
     const run = await runCli(["publish", "--bucket", s3.bucket, "--prefix", PREFIX, "--json"], s3.env);
     expect(run.code).toBe(0);
     expect(JSON.parse(run.stdout)).toMatchObject({ sha256: sha, uploaded: false, previous: sha, key: `${PREFIX}/main/${sha}/revisions.mjs` });
+  });
+});
+
+describe("lambic publish from a subfolder with --config", () => {
+  it("builds into the config file's folder, not the current one", async () => {
+    const root = await mkdtemp(join(tmpdir(), "lambic-publish-"));
+    try {
+      mkdirSync(join(root, "revisions/main"), { recursive: true });
+      mkdirSync(join(root, "sub"));
+      writeFileSync(join(root, "lambic.config.json"), JSON.stringify({ databases: { main: { revisions: "revisions/main" } } }));
+      writeFileSync(join(root, "revisions/main/0001_a.sql"), "-- revision: c0ffee000001\n-- message: a\n-- +up\nSELECT 1;\n");
+      const run = await runCli(["--config", "../lambic.config.json", "publish", "--bucket", s3.bucket, "--prefix", "subfolder", "--json"], s3.env, join(root, "sub"));
+      expect(run.code, run.stderr).toBe(0);
+      expect(JSON.parse(readFileSync(join(root, "dist/bundles/main/manifest.json"), "utf8"))).toMatchObject({ sha256: JSON.parse(run.stdout).sha256, heads: ["c0ffee000001"] });
+      expect(existsSync(join(root, "sub/dist"))).toBe(false);
+      expect(existsSync(join(root, "sub/.lambic"))).toBe(false);
+    } finally {
+      await rm(root, { recursive: true, force: true });
+    }
   });
 });
 
