@@ -9,6 +9,7 @@
  */
 import { Client, neonConfig, types } from "@neondatabase/serverless";
 import { parseArrayLiteral } from "./array-literal.ts";
+import { checkParameters, parameterText } from "./parameters.ts";
 import {
   type Connection,
   type DriverTarget,
@@ -131,9 +132,10 @@ export async function openNeonConnection(target: DriverTarget): Promise<Connecti
     },
     async query<Row = Record<string, unknown>>(text: string, params?: readonly unknown[]): Promise<Row[]> {
       ensureOpen();
+      checkParameters(params);
       roundTrips++;
       try {
-        const result = (await client.query({ text, values: params ? [...params] : undefined })) as unknown as QueryResultShape;
+        const result = (await client.query({ text, values: params ? params.map(parameterText) : undefined })) as unknown as QueryResultShape;
         return lastResultRows(result) as Row[];
       } catch (error) {
         throw translate(error);
@@ -141,13 +143,14 @@ export async function openNeonConnection(target: DriverTarget): Promise<Connecti
     },
     async pipeline(statements: readonly Statement[], onResult?: PipelineListener): Promise<Record<string, unknown>[][]> {
       ensureOpen();
+      for (const statement of statements) checkParameters(statement.params);
       if (statements.length === 0) return [];
       roundTrips++;
       // Each statement's rows are told as its reply ends, up to the first failure.
       let failedYet = false;
       const outcomes = await new Promise<PromiseSettledResult<QueryResultShape>[]>((resolve) => {
         const queries = statements.map((statement) => {
-          const query = new Query({ text: statement.text, values: statement.params?.length ? [...statement.params] : undefined });
+          const query = new Query({ text: statement.text, values: statement.params?.length ? statement.params.map(parameterText) : undefined });
           // What Client.query does, so that custom type parsers apply.
           if (query._result && !query._result._types) query._result._types = internals._types;
           return query;
