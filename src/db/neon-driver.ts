@@ -10,6 +10,7 @@
 import { Client, neonConfig, types } from "@neondatabase/serverless";
 import { parseArrayLiteral } from "./array-literal.ts";
 import { checkParameters, parameterText } from "./parameters.ts";
+import { parseDateTime } from "./timestamps.ts";
 import {
   type Connection,
   type DriverTarget,
@@ -47,14 +48,14 @@ interface ClientInternals {
 
 const asText = (text: string) => text;
 const textArray = (text: string) => parseArrayLiteral(text, undefined);
-const utcDate = (text: string) => new Date(text);
+const dateTimeArray = (text: string) => parseArrayLiteral(text, parseDateTime);
 
 /**
  * Where node-postgres's parsers (pg-types) read a value otherwise than postgres.js, the default
  * driver, ctx.query gives what postgres.js gives, so that a data migration reads the same rows
  * through either: numeric[] as strings (pg-types makes floats of them, losing digits, though it
  * leaves a numeric a string), interval, point and circle as PostgreSQL's text (pg-types makes
- * objects of them), a date as UTC midnight (pg-types takes the process's time zone).
+ * objects of them), and dates and timestamps as timestamps.ts reads them for both drivers.
  */
 const AS_POSTGRES_JS: Readonly<Record<number, (text: string) => unknown>> = {
   1231: textArray, // numeric[]
@@ -63,8 +64,12 @@ const AS_POSTGRES_JS: Readonly<Record<number, (text: string) => unknown>> = {
   600: asText, // point
   1017: textArray, // point[]
   718: asText, // circle
-  1082: utcDate, // date
-  1182: (text) => parseArrayLiteral(text, utcDate), // date[]
+  1082: parseDateTime, // date
+  1182: dateTimeArray, // date[]
+  1114: parseDateTime, // timestamp
+  1115: dateTimeArray, // timestamp[]
+  1184: parseDateTime, // timestamptz
+  1185: dateTimeArray, // timestamptz[]
 };
 
 type QueryResultShape = { rows: Record<string, unknown>[] } | { rows: Record<string, unknown>[] }[];

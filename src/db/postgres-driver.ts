@@ -14,6 +14,7 @@
 import postgres from "postgres";
 import { parseArrayLiteral } from "./array-literal.ts";
 import { checkParameters, parameterText } from "./parameters.ts";
+import { parseDateTime } from "./timestamps.ts";
 import {
   type Connection,
   type DriverTarget,
@@ -228,9 +229,13 @@ function replaceSerializers(sql: postgres.Sql): void {
  * Replaces postgres.js's array parsers (registered for every array type when it connected) with
  * one that reads an unquoted NULL element as null; its own yields the string "NULL" (see
  * array-literal.ts). postgres.js hands an array parser the text after its first character.
+ * Dates and timestamps are read as timestamps.ts reads them (postgres.js's `new Date(text)`
+ * takes a timestamp for local time and makes Invalid Dates of BC years).
  */
 function replaceArrayParsers(sql: postgres.Sql): void {
   const { parsers, shared } = (sql as unknown as { options: ParserOptions }).options;
+  // date, timestamp, timestamptz (see timestamps.ts); their arrays pick these up below.
+  for (const type of [1082, 1114, 1184]) parsers[type] = parseDateTime;
   for (const [element, array] of Object.entries(shared.typeArrayMap)) {
     if (parsers[array]?.array !== true) continue;
     const parseElement = parsers[Number(element)];

@@ -142,6 +142,33 @@ describe.each(["postgres", "neon"] as const)("%s driver", (driver) => {
     }
   });
 
+  it("reads a timestamp without time zone as its wall-clock time in UTC, whatever the process's time zone, so that it is written back unchanged", async () => {
+    const zone = process.env.TZ;
+    process.env.TZ = "America/New_York";
+    try {
+      // 02:30 on that day does not exist in New York: taken for local time it moved to 03:30.
+      const [{ ts }] = await connection.query<{ ts: Date }>("select '2024-03-10 02:30:00'::timestamp as ts");
+      expect(ts.toISOString()).toBe("2024-03-10T02:30:00.000Z");
+      expect(await connection.query("select ($1::timestamp)::text as back", [ts])).toEqual([{ back: "2024-03-10 02:30:00" }]);
+    } finally {
+      process.env.TZ = zone;
+    }
+  });
+
+  it("reads dates and timestamps before year 1 and after year 9999", async () => {
+    const rows = await connection.query<Record<string, Date>>(
+      "select '0044-03-15 BC'::date as d, '0002-01-02 03:04:05 BC'::timestamp as ts, '0002-01-02 03:04:05+00 BC'::timestamptz as tz, '10000-01-02'::date as late, array['0001-01-01 BC'::date] as ds",
+    );
+    expect(rows.map((row) => Object.fromEntries(Object.entries(row).map(([key, value]) => [key, [value].flat().map((date) => (date as Date).toISOString()).join()])))).toEqual([
+      { d: "-000043-03-15T00:00:00.000Z", ts: "-000001-01-02T03:04:05.000Z", tz: "-000001-01-02T03:04:05.000Z", late: "+010000-01-02T00:00:00.000Z", ds: "0000-01-01T00:00:00.000Z" },
+    ]);
+  });
+
+  it("reads infinity and -infinity dates and timestamps as Infinity and -Infinity", async () => {
+    const rows = await connection.query("select 'infinity'::date as d, '-infinity'::timestamp as ts, 'infinity'::timestamptz as tz, array['-infinity'::date, null] as ds");
+    expect(rows).toEqual([{ d: Infinity, ts: -Infinity, tz: Infinity, ds: [-Infinity, null] }]);
+  });
+
   it("pipelines several statements in one round trip", async () => {
     const before = connection.roundTrips;
     const results = await connection.pipeline([
