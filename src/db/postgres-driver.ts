@@ -12,7 +12,7 @@
  * without parameters (all rendered DDL) pipeline fully.
  */
 import postgres from "postgres";
-import { parseArrayLiteral } from "./array-literal.ts";
+import { arrayDelimiter, BUILTIN_ARRAYS, parseArrayLiteral } from "./array-literal.ts";
 import { checkParameters, parameterText } from "./parameters.ts";
 import { parseDateTime } from "./timestamps.ts";
 import {
@@ -227,8 +227,9 @@ function replaceSerializers(sql: postgres.Sql): void {
 
 /**
  * Replaces postgres.js's array parsers (registered for every array type when it connected) with
- * one that reads an unquoted NULL element as null; its own yields the string "NULL" (see
- * array-literal.ts). postgres.js hands an array parser the text after its first character.
+ * one that reads an unquoted NULL element as null, for the built-in array types (see
+ * BUILTIN_ARRAYS); its own yields the string "NULL" (see array-literal.ts). postgres.js hands an
+ * array parser the text after its first character.
  * Dates and timestamps are read as timestamps.ts reads them (postgres.js's `new Date(text)`
  * takes a timestamp for local time and makes Invalid Dates of BC years).
  */
@@ -236,13 +237,13 @@ function replaceArrayParsers(sql: postgres.Sql): void {
   const { parsers, shared } = (sql as unknown as { options: ParserOptions }).options;
   // date, timestamp, timestamptz (see timestamps.ts); their arrays pick these up below.
   for (const type of [1082, 1114, 1184]) parsers[type] = parseDateTime;
-  for (const [element, array] of Object.entries(shared.typeArrayMap)) {
-    if (parsers[array]?.array !== true) continue;
-    const parseElement = parsers[Number(element)];
-    // Only box[] separates its elements with ";".
-    const delimiter = array === 1020 ? ";" : ",";
+  // Arrays of other types than the built-in ones are text, as through Neon's driver.
+  for (const array of Object.values(shared.typeArrayMap)) delete parsers[array];
+  for (const [array, element] of Object.entries(BUILTIN_ARRAYS)) {
+    const parseElement = parsers[element];
+    const delimiter = arrayDelimiter(Number(array));
     const parser = (rest: string) => parseArrayLiteral(BOUNDS.test(rest) ? `[${rest}` : `{${rest}`, parseElement, delimiter);
-    parsers[array] = Object.assign(parser, { array: true });
+    parsers[Number(array)] = Object.assign(parser, { array: true });
   }
 }
 

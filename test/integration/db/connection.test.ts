@@ -169,6 +169,24 @@ describe.each(["postgres", "neon"] as const)("%s driver", (driver) => {
     expect(rows).toEqual([{ d: Infinity, ts: -Infinity, tz: Infinity, ds: [-Infinity, null] }]);
   });
 
+  it("reads an array of any built-in type as an array", async () => {
+    const rows = await connection.query("select array['<(1,2),3>'::circle] as circles, array['(1,1),(0,0)'::box, null] as boxes, array[B'101'] as bits, array['[1,5)'::int4range] as ranges, array[row(1, 'a b')] as records");
+    expect(rows).toEqual([{ circles: ["<(1,2),3>"], boxes: ["(1,1),(0,0)", null], bits: ["101"], ranges: ["[1,5)"], records: ['(1,"a b")'] }]);
+  });
+
+  it("reads an array of an enum, a type that is not built in, as PostgreSQL's text, also when the type existed before the connection opened", async () => {
+    await connection.query("create type array_mood as enum ('red', 'green')");
+    const later = await open();
+    try {
+      for (const reader of [connection, later]) {
+        expect(await reader.query("select array['red', null]::array_mood[] as moods, (array['red', null]::array_mood[])::text[] as texts")).toEqual([{ moods: "{red,NULL}", texts: ["red", null] }]);
+      }
+    } finally {
+      await later.close();
+      await connection.query("drop type array_mood");
+    }
+  });
+
   it("pipelines several statements in one round trip", async () => {
     const before = connection.roundTrips;
     const results = await connection.pipeline([
