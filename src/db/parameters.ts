@@ -25,7 +25,8 @@ export function parameterRefusal(value: unknown, index: number): string | undefi
 function valueRefusal(value: unknown, seen: Set<unknown>): string | undefined {
   if (typeof value === "string") return stringRefusal(value);
   if (value instanceof Date) return Number.isNaN(value.getTime()) ? "an invalid Date (its time is NaN), which is no timestamp: pass a valid Date, or null" : undefined;
-  if (value === null || typeof value !== "object" || value instanceof Uint8Array) return undefined;
+  if (value === null || typeof value !== "object" || isBytes(value)) return undefined;
+  if (value instanceof Map || value instanceof Set) return `a ${value instanceof Map ? "Map" : "Set"}, which JSON writes as {} (its entries lost): pass ${value instanceof Map ? "Object.fromEntries(map)" : "[...set]"}`;
   if (Array.isArray(value)) {
     if (seen.has(value)) return "an array that contains itself, which cannot be sent";
     seen.add(value);
@@ -64,7 +65,7 @@ export function checkParameters(params: readonly unknown[] | undefined): void {
 /**
  * A parameter's text: a boolean as true/false, a number or a bigint as JavaScript writes it (NaN
  * and ±Infinity too; -0 as -0), a Date as its UTC time (BC and years past 9999 included), bytes
- * as bytea's hex form, an array as a PostgreSQL array and any other object as JSON.
+ * (a Buffer, any typed array or DataView, an ArrayBuffer) as bytea's hex form, an array as a PostgreSQL array and any other object as JSON.
  */
 export function parameterText(value: unknown): string | null {
   if (value === null || value === undefined) return null;
@@ -72,9 +73,18 @@ export function parameterText(value: unknown): string | null {
   if (typeof value === "number") return Object.is(value, -0) ? "-0" : String(value);
   if (typeof value === "bigint" || typeof value === "boolean") return String(value);
   if (value instanceof Date) return dateText(value);
-  if (value instanceof Uint8Array) return `\\x${Buffer.from(value.buffer, value.byteOffset, value.byteLength).toString("hex")}`;
+  if (isBytes(value)) return `\\x${bytesOf(value).toString("hex")}`;
   if (Array.isArray(value)) return arrayLiteral(value);
   return JSON.stringify(value);
+}
+
+/** A Buffer or any other view of bytes (Uint8Array, DataView, Int16Array…), or an ArrayBuffer. */
+function isBytes(value: object): value is ArrayBufferView | ArrayBuffer {
+  return ArrayBuffer.isView(value) || value instanceof ArrayBuffer;
+}
+
+function bytesOf(value: ArrayBufferView | ArrayBuffer): Buffer {
+  return ArrayBuffer.isView(value) ? Buffer.from(value.buffer, value.byteOffset, value.byteLength) : Buffer.from(value);
 }
 
 /** `{"a","b c",NULL,{"1","2"}}`: every element quoted, so no element text needs more than escaping. */

@@ -135,6 +135,22 @@ describe.each(["postgres", "neon"] as const)("%s driver", (driver) => {
     expect(connection.roundTrips).toBe(before);
   });
 
+  it("sends any typed array, DataView or ArrayBuffer for a bytea parameter as its bytes", async () => {
+    const rows = await connection.query("select ($1::bytea)::text as a, ($2::bytea)::text as b, ($3::bytea)::text as c", [new Uint16Array([1]), new DataView(new Uint8Array([7, 8]).buffer, 1), new Uint8Array([5]).buffer]);
+    expect(rows).toEqual([{ a: "\\x0100", b: "\\x08", c: "\\x05" }]);
+  });
+
+  it("refuses a Map or a Set, which JSON would write as {}, naming the parameter", async () => {
+    for (const [value, words] of [
+      [new Map([["a", 1]]), /parameter \$1, a Map, which JSON writes as \{\} \(its entries lost\): pass Object\.fromEntries\(map\)/],
+      [new Set([1]), /parameter \$1, a Set, .*pass \[\.\.\.set\]/],
+    ] as const) {
+      const error = await connection.query("select $1::jsonb", [value]).catch((error: unknown) => error);
+      expect(isLambicError(error, "USAGE"), String(error)).toBe(true);
+      expect((error as Error).message).toMatch(words);
+    }
+  });
+
   it("sends every parameter untyped, so a $1 whose type the server cannot infer fails whatever the value (42P18)", async () => {
     for (const value of [true, 1n, new Date(0), Buffer.from([1])]) {
       const failure = await connection.query("select pg_typeof($1)::text as t", [value]).catch((error: unknown) => error);
