@@ -8,7 +8,9 @@
  * statements at once and hands each reply to its statement in turn.
  */
 import { Client, neonConfig, types } from "@neondatabase/serverless";
-import { parseArrayLiteral } from "./array-literal.ts";
+import { arrayDelimiter, BUILTIN_ARRAYS, parseArrayLiteral } from "./array-literal.ts";
+import { checkParameters, parameterText } from "./parameters.ts";
+import { parseDateTime } from "./timestamps.ts";
 import {
   type Connection,
   type DriverTarget,
@@ -45,26 +47,33 @@ interface ClientInternals {
 }
 
 const asText = (text: string) => text;
-const textArray = (text: string) => parseArrayLiteral(text, undefined);
-const utcDate = (text: string) => new Date(text);
 
 /**
  * Where node-postgres's parsers (pg-types) read a value otherwise than postgres.js, the default
  * driver, ctx.query gives what postgres.js gives, so that a data migration reads the same rows
- * through either: numeric[] as strings (pg-types makes floats of them, losing digits, though it
- * leaves a numeric a string), interval, point and circle as PostgreSQL's text (pg-types makes
- * objects of them), a date as UTC midnight (pg-types takes the process's time zone).
+ * through either: interval, point and circle as PostgreSQL's text (pg-types makes objects of
+ * them), and dates and timestamps as timestamps.ts reads them for both drivers. Arrays are read
+ * as postgres-driver.ts reads them: every built-in array type (pg-types knows only some, and
+ * makes floats of numeric[], losing digits), each element as its type's parser reads it.
  */
 const AS_POSTGRES_JS: Readonly<Record<number, (text: string) => unknown>> = {
-  1231: textArray, // numeric[]
   1186: asText, // interval
-  1187: textArray, // interval[]
   600: asText, // point
-  1017: textArray, // point[]
   718: asText, // circle
-  1082: utcDate, // date
-  1182: (text) => parseArrayLiteral(text, utcDate), // date[]
+  1082: parseDateTime, // date
+  1114: parseDateTime, // timestamp
+  1184: parseDateTime, // timestamptz
 };
+
+function textParser(oid: number): (text: string) => unknown {
+  const element = BUILTIN_ARRAYS[oid];
+  if (element !== undefined) {
+    const parseElement = textParser(element);
+    const delimiter = arrayDelimiter(oid);
+    return (text) => parseArrayLiteral(text, parseElement, delimiter);
+  }
+  return AS_POSTGRES_JS[oid] ?? (types.getTypeParser(oid, "text") as (text: string) => unknown);
+}
 
 type QueryResultShape = { rows: Record<string, unknown>[] } | { rows: Record<string, unknown>[] }[];
 
@@ -78,7 +87,7 @@ export async function openNeonConnection(target: DriverTarget): Promise<Connecti
     connectionString: target.url,
     application_name: target.applicationName,
     connectionTimeoutMillis: target.connectTimeoutSeconds * 1000,
-    types: { getTypeParser: (oid: number, format?: "text" | "binary") => (format !== "binary" && AS_POSTGRES_JS[oid]) || types.getTypeParser(oid, format) },
+    types: { getTypeParser: (oid: number, format?: "text" | "binary") => (format === "binary" ? types.getTypeParser(oid, format) : textParser(oid)) },
   });
   if (target.password === "" && !process.env.PGPASSWORD) {
     // Without one, node-postgres fails a password request with an exception no caller can catch
@@ -131,9 +140,10 @@ export async function openNeonConnection(target: DriverTarget): Promise<Connecti
     },
     async query<Row = Record<string, unknown>>(text: string, params?: readonly unknown[]): Promise<Row[]> {
       ensureOpen();
+      checkParameters(params);
       roundTrips++;
       try {
-        const result = (await client.query({ text, values: params ? [...params] : undefined })) as unknown as QueryResultShape;
+        const result = (await client.query({ text, values: params ? params.map(parameterText) : undefined })) as unknown as QueryResultShape;
         return lastResultRows(result) as Row[];
       } catch (error) {
         throw translate(error);
@@ -141,13 +151,14 @@ export async function openNeonConnection(target: DriverTarget): Promise<Connecti
     },
     async pipeline(statements: readonly Statement[], onResult?: PipelineListener): Promise<Record<string, unknown>[][]> {
       ensureOpen();
+      for (const statement of statements) checkParameters(statement.params);
       if (statements.length === 0) return [];
       roundTrips++;
       // Each statement's rows are told as its reply ends, up to the first failure.
       let failedYet = false;
       const outcomes = await new Promise<PromiseSettledResult<QueryResultShape>[]>((resolve) => {
         const queries = statements.map((statement) => {
-          const query = new Query({ text: statement.text, values: statement.params?.length ? [...statement.params] : undefined });
+          const query = new Query({ text: statement.text, values: statement.params?.length ? statement.params.map(parameterText) : undefined });
           // What Client.query does, so that custom type parsers apply.
           if (query._result && !query._result._types) query._result._types = internals._types;
           return query;

@@ -12,7 +12,9 @@
  * without parameters (all rendered DDL) pipeline fully.
  */
 import postgres from "postgres";
-import { parseArrayLiteral } from "./array-literal.ts";
+import { arrayDelimiter, BUILTIN_ARRAYS, parseArrayLiteral } from "./array-literal.ts";
+import { checkParameters, parameterText } from "./parameters.ts";
+import { parseDateTime } from "./timestamps.ts";
 import {
   type Connection,
   type DriverTarget,
@@ -46,16 +48,13 @@ export async function openPostgresConnection(target: DriverTarget): Promise<Conn
     // Statements are run once each; a named prepared statement per statement only costs.
     prepare: false,
     onnotice: () => {},
-    // A string given for a json or jsonb parameter is JSON text, as Neon's driver and the server
-    // read it; postgres.js's own serializer would send it as a JSON string (jsonb_typeof: string).
-    types: { json: { to: 114, from: [114, 3802], serialize: (x: unknown) => (typeof x === "string" ? x : JSON.stringify(x)), parse: (x: string) => JSON.parse(x) } },
     onclose: () => {
       session.markEnded("the server closed the connection");
     },
     connection: { application_name: target.applicationName },
   };
   // (max_pipeline is a documented option missing from postgres.js's types.)
-  const sql = postgres(target.url, options as postgres.Options<{ json: postgres.PostgresType }>);
+  const sql = postgres(target.url, options as postgres.Options<Record<string, postgres.PostgresType>>);
 
   // A hard deadline of our own: a port that answers with something other than PostgreSQL (an
   // HTTP service, a load balancer) makes postgres.js reconnect in a loop, and its
@@ -74,6 +73,7 @@ export async function openPostgresConnection(target: DriverTarget): Promise<Conn
   }
 
   replaceArrayParsers(sql);
+  replaceSerializers(sql);
 
   let roundTrips = 0;
   /** Queries sent and not settled, oldest first: the first is the one running. */
@@ -88,7 +88,7 @@ export async function openPostgresConnection(target: DriverTarget): Promise<Conn
   function send(statement: Statement) {
     const params = statement.params;
     // No params: the simple protocol, which accepts a script of several statements.
-    const query = params?.length ? sql.unsafe(statement.text, [...params] as postgres.ParameterOrJSON<never>[], EXTENDED) : sql.unsafe(statement.text, [], SIMPLE);
+    const query = params?.length ? sql.unsafe(statement.text, params.map((value) => sendable(sql, value)), EXTENDED) : sql.unsafe(statement.text, [], SIMPLE);
     unsettled.add(query);
     return query;
   }
@@ -101,6 +101,7 @@ export async function openPostgresConnection(target: DriverTarget): Promise<Conn
     },
     async query<Row = Record<string, unknown>>(text: string, params?: readonly unknown[]): Promise<Row[]> {
       ensureOpen();
+      checkParameters(params);
       roundTrips += params?.length ? 2 : 1;
       const query = send({ text, params });
       try {
@@ -113,6 +114,7 @@ export async function openPostgresConnection(target: DriverTarget): Promise<Conn
     },
     async pipeline(statements: readonly Statement[], onResult?: PipelineListener): Promise<Record<string, unknown>[][]> {
       ensureOpen();
+      for (const statement of statements) checkParameters(statement.params);
       if (statements.length === 0) return [];
       roundTrips += Math.max(0, pipelineRoundTrips(statements) - (pipelinesInFlight > 0 ? 1 : 0));
       // Issued in one tick without awaiting: postgres.js writes them back to back. Wait for
@@ -190,26 +192,58 @@ function lastResultRows(result: unknown): Record<string, unknown>[] {
   return [...rows];
 }
 
-/** The parts of postgres.js's options that hold its type parsers (filled when it connects). */
+/** The parts of postgres.js's options that hold its type parsers and serializers (filled when it connects). */
 interface ParserOptions {
   parsers: Record<number, ((text: string) => unknown) & { array?: boolean }>;
+  serializers: Record<number, (value: unknown) => string>;
   shared: { typeArrayMap: Record<number, number> };
 }
 
 /**
+ * A parameter as postgres.js is given it: its text (see parameters.ts), so that postgres.js
+ * declares no type for it; an array stays an array, typed "unknown" (postgres.js would declare
+ * its first element's type), until the server said what it is (see replaceSerializers).
+ */
+function sendable(sql: postgres.Sql, value: unknown): postgres.ParameterOrJSON<never> {
+  if (Array.isArray(value)) return sql.typed(value as never, 0) as never;
+  return parameterText(value) as never;
+}
+
+/**
+ * postgres.js writes a parameter by the type the server described: its serializers would turn a
+ * string into false for a boolean, into its UTF-8 bytes for a bytea, an object into
+ * "[object Object]" for text. Every parameter is already its text, but for an array, which is
+ * JSON where the server expects json or jsonb (as documented) and a PostgreSQL array elsewhere.
+ */
+function replaceSerializers(sql: postgres.Sql): void {
+  const options = (sql as unknown as { options: ParserOptions }).options;
+  const asText = (value: unknown) => (typeof value === "string" ? value : (parameterText(value) ?? ""));
+  const asJson = (value: unknown) => (typeof value === "string" ? value : JSON.stringify(value));
+  options.serializers = new Proxy({}, {
+    has: () => true,
+    get: (_, type) => (type === "114" || type === "3802" ? asJson : asText),
+  });
+}
+
+/**
  * Replaces postgres.js's array parsers (registered for every array type when it connected) with
- * one that reads an unquoted NULL element as null; its own yields the string "NULL" (see
- * array-literal.ts). postgres.js hands an array parser the text after its first character.
+ * one that reads an unquoted NULL element as null, for the built-in array types (see
+ * BUILTIN_ARRAYS); its own yields the string "NULL" (see array-literal.ts). postgres.js hands an
+ * array parser the text after its first character.
+ * Dates and timestamps are read as timestamps.ts reads them (postgres.js's `new Date(text)`
+ * takes a timestamp for local time and makes Invalid Dates of BC years).
  */
 function replaceArrayParsers(sql: postgres.Sql): void {
   const { parsers, shared } = (sql as unknown as { options: ParserOptions }).options;
-  for (const [element, array] of Object.entries(shared.typeArrayMap)) {
-    if (parsers[array]?.array !== true) continue;
-    const parseElement = parsers[Number(element)];
-    // Only box[] separates its elements with ";".
-    const delimiter = array === 1020 ? ";" : ",";
+  // date, timestamp, timestamptz (see timestamps.ts); their arrays pick these up below.
+  for (const type of [1082, 1114, 1184]) parsers[type] = parseDateTime;
+  // Arrays of other types than the built-in ones are text, as through Neon's driver.
+  for (const array of Object.values(shared.typeArrayMap)) delete parsers[array];
+  for (const [array, element] of Object.entries(BUILTIN_ARRAYS)) {
+    const parseElement = parsers[element];
+    const delimiter = arrayDelimiter(Number(array));
     const parser = (rest: string) => parseArrayLiteral(BOUNDS.test(rest) ? `[${rest}` : `{${rest}`, parseElement, delimiter);
-    parsers[array] = Object.assign(parser, { array: true });
+    parsers[Number(array)] = Object.assign(parser, { array: true });
   }
 }
 

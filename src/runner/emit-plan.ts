@@ -1,3 +1,4 @@
+import { parameterRefusal } from "../db/parameters.ts";
 import { LambicError } from "../errors.ts";
 import { createOperations, quoteIdentifier } from "../operations/index.ts";
 import { quoteLiteral } from "../operations/quote.ts";
@@ -408,41 +409,16 @@ function refuseTransactionControl(statements: readonly string[]): void {
 /**
  * What is wrong with ctx.query's parameters, if anything. The drivers disagree on undefined
  * (postgres.js throws, node-postgres sends NULL) and neither can send a function or a symbol, so
- * these are refused before anything is sent, as bulkInsert refuses them.
+ * these are refused before anything is sent, as bulkInsert refuses them; so are values that
+ * would be stored otherwise than given (see parameterRefusal).
  */
 function paramsRefusal(params: unknown): string | undefined {
   if (!Array.isArray(params)) return `parameters that are not an array (${typeof params}): pass them as a list, ctx.query(sql, [a, b]) for $1 and $2`;
   for (let index = 0; index < params.length; index++) {
-    const value: unknown = params[index];
-    if (value === undefined) return `undefined as parameter $${index + 1} (a property that is not there reads as undefined): pass null for SQL NULL`;
-    if (typeof value === "function" || typeof value === "symbol") return `a ${typeof value} as parameter $${index + 1}, which cannot be sent: pass a value (null, a number, a bigint, a string, a boolean, a Date, bytes, an array or a JSON object)`;
-    const json = jsonRefusal(value, new Set());
-    if (json) return `parameter $${index + 1}, an object that cannot be sent as JSON (${json}): pass plain JSON data, or JSON.stringify it yourself`;
+    const refusal = parameterRefusal(params[index], index);
+    if (refusal) return refusal;
   }
   return undefined;
-}
-
-/**
- * Why an object parameter (or one in an array) cannot be rendered as JSON: the drivers would
- * fail while writing it, in the middle of the protocol, and report a lost connection.
- */
-function jsonRefusal(value: unknown, seen: Set<unknown>): string | undefined {
-  if (value === null || typeof value !== "object" || value instanceof Date || value instanceof Uint8Array) return undefined;
-  if (Array.isArray(value)) {
-    if (seen.has(value)) return "it contains itself";
-    seen.add(value);
-    for (const item of value) {
-      const refusal = jsonRefusal(item, seen);
-      if (refusal) return refusal;
-    }
-    return undefined;
-  }
-  try {
-    JSON.stringify(value);
-    return undefined;
-  } catch (error) {
-    return (error as Error).message.split("\n")[0];
-  }
 }
 
 /** The first op call or read a revision made after its function had settled. */

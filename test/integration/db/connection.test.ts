@@ -54,6 +54,155 @@ describe.each(["postgres", "neon"] as const)("%s driver", (driver) => {
     expect(rows).toEqual([{ b: { a: [1, 2] }, bt: "object", j: [1, "two"], jt: "array" }]);
   });
 
+  it("sends a string or a number for a boolean parameter as that value, not as false", async () => {
+    const rows = await connection.query("select $1::bool as t, $2::bool as yes, $3::bool as one, $4::bool as f", ["t", "yes", 1, "false"]);
+    expect(rows).toEqual([{ t: true, yes: true, one: true, f: false }]);
+  });
+
+  it("sends a string for a bytea parameter as bytea's text form, as the server reads it", async () => {
+    const rows = await connection.query<{ hex: string; bytes: string }>("select ($1::bytea)::text as hex, ($2::bytea)::text as bytes", ["\\x00ff", Buffer.from([0, 255])]);
+    expect(rows).toEqual([{ hex: "\\x00ff", bytes: "\\x00ff" }]);
+  });
+
+  it("sends an object for a text parameter as its JSON, not as [object Object]", async () => {
+    expect(await connection.query("select $1::text as t", [{ a: 1 }])).toEqual([{ t: '{"a":1}' }]);
+  });
+
+  it("sends NaN for a json parameter as NaN, which the server refuses, not as null", async () => {
+    const failure = await connection.query("select $1::jsonb as j", [NaN]).catch((error: unknown) => error);
+    expect(failure).toMatchObject({ code: "22P02" });
+    expect(await connection.query("select ($1::float8)::text as f, ($2::float8)::text as z", [NaN, -0])).toEqual([{ f: "NaN", z: "-0" }]);
+  });
+
+  it("sends a bigint beyond int8 to a numeric parameter exactly", async () => {
+    const rows = await connection.query("select ($1::numeric)::text as n", [2n ** 64n]);
+    expect(rows).toEqual([{ n: "18446744073709551616" }]);
+  });
+
+  it("sends an array of bigints, booleans, Dates or bytes as a PostgreSQL array of them", async () => {
+    const rows = await connection.query("select ($1::int8[])::text as i, ($2::bool[])::text as b, ($3::timestamptz[])::text as d, ($4::bytea[])::text as x", [
+      [1n, null],
+      [true, false],
+      [new Date(Date.UTC(2024, 0, 2, 3, 4, 5))],
+      [Buffer.from([1])],
+    ]);
+    expect(rows).toEqual([{ i: "{1,NULL}", b: "{t,f}", d: '{"2024-01-02 03:04:05+00"}', x: '{"\\\\x01"}' }]);
+  });
+
+  it("sends an array for an enum array parameter", async () => {
+    await connection.query("create type pipeline_mood as enum ('red', 'green')");
+    try {
+      const rows = await connection.query("select ($1::pipeline_mood[])::text as m", [["red", null, "green"]]);
+      expect(rows).toEqual([{ m: "{red,NULL,green}" }]);
+    } finally {
+      await connection.query("drop type pipeline_mood");
+    }
+  });
+
+  it("sends a Date as its UTC time: a date parameter takes its UTC date and a timestamp its UTC time, whatever the process's and the session's time zone", async () => {
+    const zone = process.env.TZ;
+    process.env.TZ = "America/New_York";
+    try {
+      await connection.query("set timezone = 'Asia/Kolkata'");
+      const rows = await connection.query("select ($1::date)::text as d, ($2::timestamp)::text as ts, ($3::timestamptz = '2024-01-02 23:30:00+00') as same", [
+        new Date(Date.UTC(2024, 0, 2)),
+        new Date(Date.UTC(2024, 0, 2, 23, 30)),
+        new Date(Date.UTC(2024, 0, 2, 23, 30)),
+      ]);
+      expect(rows).toEqual([{ d: "2024-01-02", ts: "2024-01-02 23:30:00", same: true }]);
+    } finally {
+      process.env.TZ = zone;
+      await connection.query("reset timezone");
+    }
+  });
+
+  it("sends a Date before year 1 or after year 9999", async () => {
+    const rows = await connection.query("select ($1::date)::text as bc, ($2::date)::text as late", [new Date(Date.UTC(-1, 0, 2)), new Date(Date.UTC(10000, 0, 2))]);
+    expect(rows).toEqual([{ bc: "0002-01-02 BC", late: "10000-01-02" }]);
+  });
+
+  it("refuses an invalid Date, a NUL character or an unpaired surrogate before sending anything, naming the parameter", async () => {
+    const before = connection.roundTrips;
+    for (const [value, words] of [
+      [new Date(NaN), /parameter \$2, an invalid Date/],
+      ["a\0b", /parameter \$2, a string holding a NUL character \(at index 1\)/],
+      [["ok", "\ud800"], /parameter \$2, a string holding an unpaired UTF-16 surrogate \(at index 0\)/],
+    ] as const) {
+      const error = await connection.pipeline([{ text: "select 1" }, { text: "select $1::int, $2::text", params: [1, value] }]).catch((error: unknown) => error);
+      expect(isLambicError(error, "USAGE"), String(error)).toBe(true);
+      expect((error as Error).message).toMatch(words);
+    }
+    expect(connection.roundTrips).toBe(before);
+  });
+
+  it("sends any typed array, DataView or ArrayBuffer for a bytea parameter as its bytes", async () => {
+    const rows = await connection.query("select ($1::bytea)::text as a, ($2::bytea)::text as b, ($3::bytea)::text as c", [new Uint16Array([1]), new DataView(new Uint8Array([7, 8]).buffer, 1), new Uint8Array([5]).buffer]);
+    expect(rows).toEqual([{ a: "\\x0100", b: "\\x08", c: "\\x05" }]);
+  });
+
+  it("refuses a Map or a Set, which JSON would write as {}, naming the parameter", async () => {
+    for (const [value, words] of [
+      [new Map([["a", 1]]), /parameter \$1, a Map, which JSON writes as \{\} \(its entries lost\): pass Object\.fromEntries\(map\)/],
+      [new Set([1]), /parameter \$1, a Set, .*pass \[\.\.\.set\]/],
+    ] as const) {
+      const error = await connection.query("select $1::jsonb", [value]).catch((error: unknown) => error);
+      expect(isLambicError(error, "USAGE"), String(error)).toBe(true);
+      expect((error as Error).message).toMatch(words);
+    }
+  });
+
+  it("sends every parameter untyped, so a $1 whose type the server cannot infer fails whatever the value (42P18)", async () => {
+    for (const value of [true, 1n, new Date(0), Buffer.from([1])]) {
+      const failure = await connection.query("select pg_typeof($1)::text as t", [value]).catch((error: unknown) => error);
+      expect(failure).toMatchObject({ code: "42P18" });
+    }
+  });
+
+  it("reads a timestamp without time zone as its wall-clock time in UTC, whatever the process's time zone, so that it is written back unchanged", async () => {
+    const zone = process.env.TZ;
+    process.env.TZ = "America/New_York";
+    try {
+      // 02:30 on that day does not exist in New York: taken for local time it moved to 03:30.
+      const [{ ts }] = await connection.query<{ ts: Date }>("select '2024-03-10 02:30:00'::timestamp as ts");
+      expect(ts.toISOString()).toBe("2024-03-10T02:30:00.000Z");
+      expect(await connection.query("select ($1::timestamp)::text as back", [ts])).toEqual([{ back: "2024-03-10 02:30:00" }]);
+    } finally {
+      process.env.TZ = zone;
+    }
+  });
+
+  it("reads dates and timestamps before year 1 and after year 9999", async () => {
+    const rows = await connection.query<Record<string, Date>>(
+      "select '0044-03-15 BC'::date as d, '0002-01-02 03:04:05 BC'::timestamp as ts, '0002-01-02 03:04:05+00 BC'::timestamptz as tz, '10000-01-02'::date as late, array['0001-01-01 BC'::date] as ds",
+    );
+    expect(rows.map((row) => Object.fromEntries(Object.entries(row).map(([key, value]) => [key, [value].flat().map((date) => (date as Date).toISOString()).join()])))).toEqual([
+      { d: "-000043-03-15T00:00:00.000Z", ts: "-000001-01-02T03:04:05.000Z", tz: "-000001-01-02T03:04:05.000Z", late: "+010000-01-02T00:00:00.000Z", ds: "0000-01-01T00:00:00.000Z" },
+    ]);
+  });
+
+  it("reads infinity and -infinity dates and timestamps as Infinity and -Infinity", async () => {
+    const rows = await connection.query("select 'infinity'::date as d, '-infinity'::timestamp as ts, 'infinity'::timestamptz as tz, array['-infinity'::date, null] as ds");
+    expect(rows).toEqual([{ d: Infinity, ts: -Infinity, tz: Infinity, ds: [-Infinity, null] }]);
+  });
+
+  it("reads an array of any built-in type as an array", async () => {
+    const rows = await connection.query("select array['<(1,2),3>'::circle] as circles, array['(1,1),(0,0)'::box, null] as boxes, array[B'101'] as bits, array['[1,5)'::int4range] as ranges, array[row(1, 'a b')] as records");
+    expect(rows).toEqual([{ circles: ["<(1,2),3>"], boxes: ["(1,1),(0,0)", null], bits: ["101"], ranges: ["[1,5)"], records: ['(1,"a b")'] }]);
+  });
+
+  it("reads an array of an enum, a type that is not built in, as PostgreSQL's text, also when the type existed before the connection opened", async () => {
+    await connection.query("create type array_mood as enum ('red', 'green')");
+    const later = await open();
+    try {
+      for (const reader of [connection, later]) {
+        expect(await reader.query("select array['red', null]::array_mood[] as moods, (array['red', null]::array_mood[])::text[] as texts")).toEqual([{ moods: "{red,NULL}", texts: ["red", null] }]);
+      }
+    } finally {
+      await later.close();
+      await connection.query("drop type array_mood");
+    }
+  });
+
   it("pipelines several statements in one round trip", async () => {
     const before = connection.roundTrips;
     const results = await connection.pipeline([

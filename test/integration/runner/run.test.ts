@@ -842,6 +842,14 @@ describe.each(["postgres", "neon"] as const)("runner over the %s driver", (drive
     expect(await tables()).toEqual([]);
   });
 
+  it("refuses an invalid Date as a ctx.query parameter before sending it, naming the parameter", async () => {
+    const set = inlineRevisionSet([...tableHistory(1), { id: "r0002", revises: "r0001", upgrade: async (_op, ctx) => void (await ctx.query("SELECT $1::int, $2::timestamptz AS v", [1, new Date("not a date")])) }]);
+    const error = await failure(run(set, { kind: "upgrade", target: "head" }));
+    expect(error).toMatchObject({ code: "INVALID_OPERATION", details: { revision: "r0002" } });
+    expect(error.message).toMatch(/^Revision r0002 \(upgrade\): ctx\.query\(\) was given parameter \$2, an invalid Date \(its time is NaN\), which is no timestamp: pass a valid Date, or null/);
+    expect(await tables()).toEqual([]);
+  });
+
   it("runs a ctx.query before the statements the revision queues while the read is pending", async () => {
     let read: unknown;
     const set = inlineRevisionSet([
