@@ -86,6 +86,13 @@ export interface OpenOptions {
   applicationName?: string;
   /** Default 10. */
   connectTimeoutSeconds?: number;
+  /**
+   * The statement_timeout the runs on this connection set (0 or absent: none). With one, a
+   * statement left without a reply for that long plus connectTimeoutSeconds means the network
+   * stalled (a connection that neither answers nor closes, which TCP keepalives through a proxy
+   * or NAT do not notice): the connection is closed and the statement fails with CONNECTION_FAILED.
+   */
+  statementTimeoutMs?: number;
   /** Neon WebSocket settings for this connection (tests point them at a local proxy). */
   neon?: NeonSocketSettings;
 }
@@ -112,6 +119,8 @@ export interface DriverTarget {
   readonly user: string;
   readonly applicationName: string;
   readonly connectTimeoutSeconds: number;
+  /** How long a statement may wait for its reply before the network is taken as stalled; 0: as long as it takes. */
+  readonly replyTimeoutMs: number;
   readonly sessionLocks: boolean;
   readonly neon?: NeonSocketSettings;
 }
@@ -198,6 +207,7 @@ function parseTarget(url: string, options: OpenOptions): DriverTarget {
     user,
     applicationName: options.applicationName ?? "lambic",
     connectTimeoutSeconds: options.connectTimeoutSeconds ?? 10,
+    replyTimeoutMs: options.statementTimeoutMs ? options.statementTimeoutMs + (options.connectTimeoutSeconds ?? 10) * 1000 : 0,
     // PgBouncer in transaction mode (Neon's "-pooler" endpoints) hands each transaction to
     // any server session, so session-level advisory locks and SETs do not hold.
     // Host names are case-insensitive (the driver choice's *.neon.tech test is too).
@@ -257,12 +267,15 @@ export function toDatabaseFailure(error: unknown): DatabaseFailure | undefined {
   return failure;
 }
 
+/** The code of the error a ReplyWatchdog fails the waiting statements with. */
+const REPLY_TIMEOUT = "REPLY_TIMEOUT";
+
 /** SQLSTATE class 08 (connection exception) and 57P01-57P03 (the server ended our session). */
 const SESSION_GONE_SQLSTATE = /^(08|57P0[1-3])/;
 /** Node socket codes and postgres.js's own codes for a connection that went away. */
 const SESSION_GONE_CODES = new Set([
   "CONNECTION_CLOSED", "CONNECTION_DESTROYED", "CONNECTION_ENDED", "CONNECT_TIMEOUT",
-  "ECONNRESET", "EPIPE", "ETIMEDOUT", "ECONNREFUSED",
+  "ECONNRESET", "EPIPE", "ETIMEDOUT", "ECONNREFUSED", REPLY_TIMEOUT,
 ]);
 
 /** A failure to connect, in words: where we tried, what went wrong, what to do next. */
@@ -397,5 +410,62 @@ export class SessionState {
     if (!isConnectionError(error)) return error;
     this.lostWith ??= error;
     return connectionLost(this.target, error);
+  }
+}
+
+/**
+ * Bounds the wait for the server's replies (DriverTarget.replyTimeoutMs): PostgreSQL answers a
+ * statement within statement_timeout, so while statements are outstanding, no reply for longer
+ * means that the network stalled or the server stopped answering. The driver then learns it
+ * through `watch`, which rejects, and `onStall`, which closes the connection.
+ */
+export class ReplyWatchdog {
+  private outstanding = 0;
+  private timer: NodeJS.Timeout | undefined;
+  private stalledWith: Error | undefined;
+  private readonly waiting = new Set<(error: Error) => void>();
+
+  constructor(private readonly target: DriverTarget, private readonly onStall: (error: Error) => void) {}
+
+  /** Statements were sent: the clock runs from now if nothing was outstanding. */
+  sent(count = 1): void {
+    if (this.target.replyTimeoutMs <= 0 || count <= 0) return;
+    if (this.outstanding === 0) this.arm();
+    this.outstanding += count;
+  }
+
+  /** A statement's reply ended (or it failed): the clock starts again for the next one. */
+  replied(): void {
+    if (this.target.replyTimeoutMs <= 0 || this.outstanding === 0) return;
+    this.outstanding--;
+    if (this.outstanding > 0) this.arm();
+    else clearTimeout(this.timer);
+  }
+
+  /** `work`, or the stall, whichever comes first. */
+  watch<T>(work: Promise<T>): Promise<T> {
+    if (this.target.replyTimeoutMs <= 0) return work;
+    if (this.stalledWith) return Promise.reject(this.stalledWith);
+    let listener: ((error: Error) => void) | undefined;
+    const stalled = new Promise<never>((_, reject) => this.waiting.add((listener = reject)));
+    return Promise.race([work, stalled]).finally(() => this.waiting.delete(listener!));
+  }
+
+  private arm(): void {
+    clearTimeout(this.timer);
+    this.timer = setTimeout(() => this.stall(), this.target.replyTimeoutMs);
+    // A statement still outstanding when its caller has gone does not keep the process alive.
+    this.timer.unref();
+  }
+
+  private stall(): void {
+    const seconds = Math.round(this.target.replyTimeoutMs / 100) / 10;
+    this.stalledWith = Object.assign(
+      new Error(`no reply from the server within ${seconds} s, longer than statement_timeout allows (statementTimeoutMs plus the connect timeout): the network stalled or the server stopped answering, and lambic closed the connection`),
+      { code: REPLY_TIMEOUT },
+    );
+    this.onStall(this.stalledWith);
+    for (const reject of this.waiting) reject(this.stalledWith);
+    this.waiting.clear();
   }
 }

@@ -539,10 +539,12 @@ async function collectStatements(sink: Sink, revision: LoadedRevision, direction
     if (error instanceof LambicError) {
       if (error.details.revision !== undefined) throw error;
       // An op refused its arguments (a name too long, a NUL): say in which revision, and online
-      // what the run leaves (a non-transactional revision before it may have run).
+      // what the run leaves (a non-transactional revision before it may have run). A failure of
+      // lambic's own statements under the revision's ctx.query (a lost connection) says it already.
+      const outcome = sink.online ? failureOutcome(progress) : "";
       throw new LambicError(
         error.code,
-        `Revision ${revision.id} (${direction === "up" ? "upgrade" : "downgrade"}, ${revision.source.file}): ${error.message}${sink.online ? ` ${failureOutcome(progress)}` : ""}`,
+        `Revision ${revision.id} (${direction === "up" ? "upgrade" : "downgrade"}, ${revision.source.file}): ${error.message}${outcome && !error.message.includes(outcome) ? ` ${outcome}` : ""}`,
         { ...error.details, revision: revision.id, direction, file: revision.source.file },
         { cause: error },
       );

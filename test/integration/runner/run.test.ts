@@ -9,7 +9,7 @@ import { checkDatabase, dryRunMigration, readCurrent, repairChecksums, runMigrat
 import { createTestDatabase, type TestDatabase } from "../../support/database.ts";
 import { inlineRevisionSet, tableHistory } from "../../support/revisions.ts";
 import { schemaSnapshot } from "../../support/schema-snapshot.ts";
-import { startCuttingProxy } from "../../support/latency-proxy.ts";
+import { startCuttingProxy, startStallingProxy } from "../../support/latency-proxy.ts";
 import { neonTestOptions, startWsProxy, type WsProxy } from "../../support/ws-proxy.ts";
 
 let proxy: WsProxy;
@@ -376,6 +376,28 @@ describe.each(["postgres", "neon"] as const)("runner over the %s driver", (drive
     }
     // Here the server did commit: the message could not have said otherwise.
     expect(await versions()).toEqual(["r0002"]);
+  });
+
+  it("ends with CONNECTION_FAILED within statementTimeoutMs plus the connect timeout when the network stalls, instead of waiting forever", async () => {
+    const server = new URL(db.url);
+    const stalling = await startStallingProxy({ host: server.hostname, port: Number(server.port) }, Buffer.from("pg_sleep(0.3)"));
+    const through = new URL(db.url);
+    through.port = String(stalling.port);
+    // The read's reply is the one withheld: nothing after it is sent, COMMIT included.
+    const set = inlineRevisionSet(tableHistory(3, (i) => (i === 1 ? { upgrade: async (op, ctx) => { op.createTable("t2", { id: "bigint primary key" }); await ctx.query("SELECT pg_sleep(0.3)"); } } : {})));
+    try {
+      const connection = await openConnection(through.toString(), { ...options(), statementTimeoutMs: 1000, connectTimeoutSeconds: 1 });
+      connections.push(connection);
+      const started = Date.now();
+      const error = await failure(runMigration(connection, set, { kind: "upgrade", target: "head" }, { ...baseOptions(), statementTimeoutMs: 1000 }));
+      expect(Date.now() - started).toBeLessThan(8_000);
+      expect(error.code).toBe("CONNECTION_FAILED");
+      expect(error.message).toMatch(/^Revision r0002 \(upgrade, inline\/r0002\.ts\): The database connection was lost while running [^(]+\(no reply from the server within 2 s, longer than statement_timeout allows \(statementTimeoutMs plus the connect timeout\): the network stalled or the server stopped answering, and lambic closed the connection\), at: /);
+      expect(error.message.split("The run was rolled back: the database is as it was before.")).toHaveLength(2);
+    } finally {
+      await stalling.close();
+    }
+    expect(await tables()).toEqual([]);
   });
 
   it("applies each revision exactly once when 10 runners start at once", async () => {
