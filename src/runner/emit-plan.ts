@@ -49,7 +49,7 @@ function settingStatements(settings: RunSettings, scope: "transaction" | "sessio
 }
 
 /** The run's timeouts cut to the time it has left now, if it has a deadline (0 stays "no limit" for lock_timeout: statement_timeout bounds the wait). */
-function timeoutsNow(settings: RunSettings): { lockTimeoutMs: number; statementTimeoutMs: number } {
+export function timeoutsNow(settings: RunSettings): { lockTimeoutMs: number; statementTimeoutMs: number } {
   const left = settings.remainingMs?.();
   if (left === undefined) return settings;
   // At least 1 ms: 0 would lift the limit.

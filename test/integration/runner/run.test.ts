@@ -535,6 +535,28 @@ describe.each(["postgres", "neon"] as const)("runner over the %s driver", (drive
     expect((await sql`SELECT indexname FROM pg_indexes WHERE indexname = 't1_note_idx'`).length).toBe(1);
   });
 
+  it("builds an index concurrently while another run waits for the run lock, without a deadlock or an INVALID index", async () => {
+    // CREATE INDEX CONCURRENTLY waits for every transaction with an older snapshot; a run waiting
+    // for the lock in a statement holds one, and waits for the run building the index.
+    const set = inlineRevisionSet([
+      ...tableHistory(1),
+      { id: "r0002", revises: "r0001", transactional: false, upgrade: (op) => { op.execute("SELECT pg_sleep(1)"); op.createIndex("t1_note_idx", "t1", ["note"], { concurrently: true }); } },
+    ]);
+    const first = run(set, { kind: "upgrade", target: "head" });
+    for (let tries = 0; ; tries++) {
+      const [{ n }] = await sql`SELECT count(*)::int AS n FROM pg_stat_activity WHERE query = 'SELECT pg_sleep(1)' AND state = 'active'`;
+      if (n > 0) break;
+      if (tries > 200) throw new Error("the first run never reached its non-transactional revision");
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    const second = run(set, { kind: "upgrade", target: "head" }, { lockTimeoutMs: 20_000 });
+    const [a, b] = await Promise.all([first, second]);
+    expect(a.to).toEqual(["r0002"]);
+    expect(b).toMatchObject({ from: ["r0002"], steps: [] });
+    expect(b.lockWaitMs).toBeGreaterThan(0);
+    expect(await sql`SELECT c.relname, i.indisvalid FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid WHERE c.relname = 't1_note_idx'`).toEqual([{ relname: "t1_note_idx", indisvalid: true }]);
+  });
+
   it("names at most the first 200 characters of a long failing statement", async () => {
     const long = `SELECT 1/0 AS ${"x".repeat(300)}`;
     const error = await failure(run(inlineRevisionSet(tableHistory(1, () => ({ upgrade: (op) => op.execute(long) }))), { kind: "upgrade", target: "head" }));
