@@ -263,7 +263,8 @@ export async function emitPlan(sink: Sink, set: RevisionSet, steps: readonly Pla
     if (!transactional) {
       await closeSegment();
       assertNoLateCalls();
-      await commit(sink, rows.versions, options.progress, origin("control"), () => {
+      // The COMMIT ends the revisions before this one: a deferred constraint failing there is theirs.
+      await commit(sink, rows.versions, options.progress, { purpose: "control" }, () => {
         // Outside a transaction SET LOCAL has ended: the session gets the run's settings (its
         // timeouts too) for the revision's statements.
         for (const statement of settingStatements(options, "session")) sink.statement(statement, origin("control"));

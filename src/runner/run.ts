@@ -289,6 +289,15 @@ export function statementError(error: unknown, statement: QueuedStatement | unde
       { cause: read },
     );
   }
+  if (text === "COMMIT" && !origin?.revision) {
+    // Not lambic's bookkeeping: a deferred constraint or constraint trigger is checked at COMMIT.
+    throw new LambicError(
+      "STATEMENT_FAILED",
+      `The COMMIT of the run's transaction failed: ${failure.message} [SQLSTATE ${failure.sqlstate}]${failure.detail ? ` (${failure.detail})` : ""}. ${rolledBack} A deferred constraint or constraint trigger is checked at COMMIT, not when its statement ran: fix the revision of this transaction that made or fired it, and run again (--per-revision names the revision).`,
+      details,
+      { cause: error },
+    );
+  }
   const at = position ? ` at character ${position}` : "";
   const next = origin?.revision
     ? failure.sqlstate === "25001"

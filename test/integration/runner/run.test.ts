@@ -557,6 +557,30 @@ describe.each(["postgres", "neon"] as const)("runner over the %s driver", (drive
     expect(await sql`SELECT c.relname, i.indisvalid FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid WHERE c.relname = 't1_note_idx'`).toEqual([{ relname: "t1_note_idx", indisvalid: true }]);
   });
 
+  it("says a deferred constraint failing at the run's COMMIT is a revision's, not lambic's bookkeeping", async () => {
+    const set = inlineRevisionSet([
+      { id: "r0001", revises: null, upgrade: (op) => { op.execute("CREATE TABLE p (id int PRIMARY KEY)"); op.execute("CREATE TABLE c (pid int REFERENCES p DEFERRABLE INITIALLY DEFERRED)"); op.execute("INSERT INTO c VALUES (42)"); } },
+      ...tableHistory(2).slice(1),
+    ]);
+    const error = await failure(run(set, { kind: "upgrade", target: "head" }));
+    expect(error.code).toBe("STATEMENT_FAILED");
+    expect(error.message).toMatch(/^The COMMIT of the run's transaction failed: insert or update on table "c" violates foreign key constraint "c_pid_fkey" \[SQLSTATE 23503\] \(Key \(pid\)=\(42\) is not present in table "p"\.\)\. The run was rolled back: the database is as it was before\. A deferred constraint or constraint trigger is checked at COMMIT/);
+    expect(await tables()).toEqual([]);
+  });
+
+  it("does not blame a non-transactional revision for a deferred constraint failing at the COMMIT before it", async () => {
+    const set = inlineRevisionSet([
+      { id: "r0001", revises: null, upgrade: (op) => { op.execute("CREATE TABLE p (id int PRIMARY KEY)"); op.execute("CREATE TABLE c (pid int REFERENCES p DEFERRABLE INITIALLY DEFERRED)"); op.execute("INSERT INTO c VALUES (42)"); } },
+      { id: "r0002", revises: "r0001", transactional: false, upgrade: (op) => op.createIndex("c_pid_idx", "c", ["pid"], { concurrently: true }) },
+    ]);
+    const error = await failure(run(set, { kind: "upgrade", target: "head" }));
+    expect(error.code).toBe("STATEMENT_FAILED");
+    expect(error.message).toMatch(/^The COMMIT of the run's transaction failed: insert or update on table "c" violates foreign key constraint "c_pid_fkey"/);
+    expect(error.message).not.toContain("r0002");
+    expect(error.details.revision).toBeUndefined();
+    expect(await tables()).toEqual([]);
+  });
+
   it("names at most the first 200 characters of a long failing statement", async () => {
     const long = `SELECT 1/0 AS ${"x".repeat(300)}`;
     const error = await failure(run(inlineRevisionSet(tableHistory(1, () => ({ upgrade: (op) => op.execute(long) }))), { kind: "upgrade", target: "head" }));
