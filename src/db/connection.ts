@@ -6,6 +6,7 @@
  */
 import { argumentError, checkObject } from "../check-arguments.ts";
 import { LambicError } from "../errors.ts";
+import { splitStatements } from "../operations/sql-statements.ts";
 
 export interface Statement {
   readonly text: string;
@@ -119,8 +120,8 @@ export interface DriverTarget {
   readonly user: string;
   readonly applicationName: string;
   readonly connectTimeoutSeconds: number;
-  /** How long a statement may wait for its reply before the network is taken as stalled; 0: as long as it takes. */
-  readonly replyTimeoutMs: number;
+  /** The statement_timeout of the runs on this connection (OpenOptions.statementTimeoutMs); 0: none, and no ReplyWatchdog. */
+  readonly statementTimeoutMs: number;
   readonly sessionLocks: boolean;
   readonly neon?: NeonSocketSettings;
 }
@@ -207,7 +208,7 @@ function parseTarget(url: string, options: OpenOptions): DriverTarget {
     user,
     applicationName: options.applicationName ?? "lambic",
     connectTimeoutSeconds: options.connectTimeoutSeconds ?? 10,
-    replyTimeoutMs: options.statementTimeoutMs ? options.statementTimeoutMs + (options.connectTimeoutSeconds ?? 10) * 1000 : 0,
+    statementTimeoutMs: options.statementTimeoutMs ?? 0,
     // PgBouncer in transaction mode (Neon's "-pooler" endpoints) hands each transaction to
     // any server session, so session-level advisory locks and SETs do not hold.
     // Host names are case-insensitive (the driver choice's *.neon.tech test is too).
@@ -414,37 +415,44 @@ export class SessionState {
 }
 
 /**
- * Bounds the wait for the server's replies (DriverTarget.replyTimeoutMs): PostgreSQL answers a
- * statement within statement_timeout, so while statements are outstanding, no reply for longer
+ * Bounds the wait for the server's replies (DriverTarget.statementTimeoutMs): PostgreSQL answers
+ * a statement within statement_timeout, so while statements are outstanding, no reply for longer
+ * (the first one's statement_timeout times the statements it holds, plus the connect timeout)
  * means that the network stalled or the server stopped answering. The driver then learns it
  * through `watch`, which rejects, and `onStall`, which closes the connection.
  */
 export class ReplyWatchdog {
-  private outstanding = 0;
+  /** The statement count of each statement sent and not answered, oldest first (replies come in order). */
+  private readonly outstanding: number[] = [];
   private timer: NodeJS.Timeout | undefined;
   private stalledWith: Error | undefined;
   private readonly waiting = new Set<(error: Error) => void>();
 
   constructor(private readonly target: DriverTarget, private readonly onStall: (error: Error) => void) {}
 
-  /** Statements were sent: the clock runs from now if nothing was outstanding. */
-  sent(count = 1): void {
-    if (this.target.replyTimeoutMs <= 0 || count <= 0) return;
-    if (this.outstanding === 0) this.arm();
-    this.outstanding += count;
+  private get off(): boolean {
+    return !(this.target.statementTimeoutMs > 0);
+  }
+
+  /** A statement was sent: its clock runs from now if nothing was outstanding. */
+  sent(statement: Statement): void {
+    if (this.off) return;
+    // A script's statements are each bounded by statement_timeout, and answered together.
+    this.outstanding.push(statement.params?.length ? 1 : Math.max(1, splitStatements(statement.text).length));
+    if (this.outstanding.length === 1) this.arm();
   }
 
   /** A statement's reply ended (or it failed): the clock starts again for the next one. */
   replied(): void {
-    if (this.target.replyTimeoutMs <= 0 || this.outstanding === 0) return;
-    this.outstanding--;
-    if (this.outstanding > 0) this.arm();
+    if (this.off || this.outstanding.length === 0) return;
+    this.outstanding.shift();
+    if (this.outstanding.length > 0) this.arm();
     else clearTimeout(this.timer);
   }
 
   /** `work`, or the stall, whichever comes first. */
   watch<T>(work: Promise<T>): Promise<T> {
-    if (this.target.replyTimeoutMs <= 0) return work;
+    if (this.off) return work;
     if (this.stalledWith) return Promise.reject(this.stalledWith);
     let listener: ((error: Error) => void) | undefined;
     const stalled = new Promise<never>((_, reject) => this.waiting.add((listener = reject)));
@@ -453,15 +461,15 @@ export class ReplyWatchdog {
 
   private arm(): void {
     clearTimeout(this.timer);
-    this.timer = setTimeout(() => this.stall(), this.target.replyTimeoutMs);
+    const ms = this.outstanding[0]! * this.target.statementTimeoutMs + this.target.connectTimeoutSeconds * 1000;
+    this.timer = setTimeout(() => this.stall(ms), ms);
     // A statement still outstanding when its caller has gone does not keep the process alive.
     this.timer.unref();
   }
 
-  private stall(): void {
-    const seconds = Math.round(this.target.replyTimeoutMs / 100) / 10;
+  private stall(ms: number): void {
     this.stalledWith = Object.assign(
-      new Error(`no reply from the server within ${seconds} s, longer than statement_timeout allows (statementTimeoutMs plus the connect timeout): the network stalled or the server stopped answering, and lambic closed the connection`),
+      new Error(`no reply from the server within ${Math.round(ms / 100) / 10} s, longer than statement_timeout allows (statementTimeoutMs plus the connect timeout): the network stalled or the server stopped answering, and lambic closed the connection`),
       { code: REPLY_TIMEOUT },
     );
     this.onStall(this.stalledWith);

@@ -142,7 +142,7 @@ export async function openNeonConnection(target: DriverTarget): Promise<Connecti
     async query<Row = Record<string, unknown>>(text: string, params?: readonly unknown[]): Promise<Row[]> {
       ensureOpen();
       roundTrips++;
-      watchdog.sent();
+      watchdog.sent({ text, params });
       try {
         const result = (await watchdog.watch(client.query({ text, values: params ? [...params] : undefined }))) as unknown as QueryResultShape;
         return lastResultRows(result) as Row[];
@@ -159,7 +159,7 @@ export async function openNeonConnection(target: DriverTarget): Promise<Connecti
       // Each statement's rows are told as its reply ends, up to the first failure.
       let failedYet = false;
       let answered = 0;
-      watchdog.sent(statements.length);
+      for (const statement of statements) watchdog.sent(statement);
       const replies = new Promise<PromiseSettledResult<QueryResultShape>[]>((resolve) => {
         const queries = statements.map((statement) => {
           const query = new Query({ text: statement.text, values: statement.params?.length ? [...statement.params] : undefined });

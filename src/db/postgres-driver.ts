@@ -107,7 +107,7 @@ export async function openPostgresConnection(target: DriverTarget): Promise<Conn
     // No params: the simple protocol, which accepts a script of several statements.
     const query = params?.length ? sql.unsafe(statement.text, [...params] as postgres.ParameterOrJSON<never>[], EXTENDED) : sql.unsafe(statement.text, [], SIMPLE);
     unsettled.add(query);
-    watchdog.sent();
+    watchdog.sent(statement);
     return query;
   }
 

@@ -400,6 +400,15 @@ describe.each(["postgres", "neon"] as const)("runner over the %s driver", (drive
     expect(await tables()).toEqual([]);
   });
 
+  it("waits statementTimeoutMs for each statement of a script, sent as one message, before taking the network for stalled", async () => {
+    // statement_timeout bounds each statement of a message; the reply comes when all have run.
+    const set = inlineRevisionSet(tableHistory(1, () => ({ upgrade: (op) => op.execute("SELECT pg_sleep(0.8); SELECT pg_sleep(0.8); SELECT pg_sleep(0.8)") })));
+    const connection = await openConnection(db.url, { ...options(), statementTimeoutMs: 1000, connectTimeoutSeconds: 1 });
+    connections.push(connection);
+    const result = await runMigration(connection, set, { kind: "upgrade", target: "head" }, { ...baseOptions(), statementTimeoutMs: 1000 });
+    expect(result.to).toEqual(["r0001"]);
+  });
+
   it("applies each revision exactly once when 10 runners start at once", async () => {
     await sql`CREATE TABLE applied (revision text)`;
     const history = tableHistory(3, (i) => ({ upgrade: (op) => { op.createTable(`t${i + 1}`, { id: "bigint" }); op.execute(`INSERT INTO applied VALUES ('r${i + 1}')`); } }));
