@@ -196,6 +196,8 @@ function lostReason(error: unknown): string {
 /** Turns a driver failure into a coded error naming the revision and the statement. */
 export function statementError(error: unknown, statement: QueuedStatement | undefined, positionInStatement: number | undefined, names: VersionTableNames, options: { lockTimeoutMs: number; signal?: AbortSignal }, progress?: RunProgress): never {
   if (error instanceof LambicError) throw error;
+  const taken = statement?.origin.purpose === "lock" ? new RegExp(`${RUN_LOCK_TAKEN} (-?\\d+)`).exec(toDatabaseFailure((error as { cause?: unknown })?.cause ?? error)?.message ?? "") : null;
+  if (taken) throw new RunLockTaken(taken[1]!);
   // A cancel we asked for (57014), or the connection Neon's cancel closes.
   if (options.signal?.aborted) throw interruptedError(progress, statement?.origin.revision);
   const failure = toDatabaseFailure(error) ?? toDatabaseFailure((error as { cause?: unknown })?.cause);
@@ -347,10 +349,12 @@ export async function runMigration(connection: Connection, set: RevisionSet, com
       // waited for outside any transaction (waitForRunLock): a session waiting in a statement
       // holds a snapshot, and a CREATE INDEX CONCURRENTLY of the run it waits for waits for every
       // such snapshot: the two would deadlock, and the index be left INVALID.
+      // A lock taken fails the try, so that nothing after it in the pipeline runs (it would wait
+      // for the lock on creating lambic's tables, which that run may hold).
       const tryOnly = connection.capabilities.sessionLocks && waitedFor === undefined;
       lock = sink.statement(
         tryOnly
-          ? `SELECT key::text AS lock_key, pg_try_advisory_xact_lock(key) AS acquired, 0 AS lock_wait_ms FROM (SELECT hashtextextended(${lockKeySql(names)}, 0) AS key) AS run_lock`
+          ? `SELECT (CASE WHEN pg_try_advisory_xact_lock(key) THEN '0' ELSE '${RUN_LOCK_TAKEN} ' || key END)::int AS lock_wait_ms FROM (SELECT hashtextextended(${lockKeySql(names)}, 0) AS key) AS run_lock`
           : `SELECT extract(epoch FROM clock_timestamp() - statement_timestamp()) * 1000 AS lock_wait_ms FROM (${lockStatement(names, "xact")}) AS acquired`,
         { purpose: "lock" },
       );
@@ -362,12 +366,16 @@ export async function runMigration(connection: Connection, set: RevisionSet, com
       purged = command.kind === "stamp" && command.purge ? sink.statement(`DELETE FROM ${versionTableSql(names)} RETURNING version_num`, { purpose: "version" }) : undefined;
       versions = sink.statement(selectVersionsStatement(names), { purpose: "read" });
       history = sink.statement(selectAppliedChecksumsStatement(names), { purpose: "read" });
-      await sink.flush();
+      try {
+        await sink.flush();
+      } catch (error) {
+        if (!(error instanceof RunLockTaken)) throw error;
+        await connection.query("ROLLBACK");
+        waitedFor = await waitForRunLock(connection, error.key, lock, names, options, progress);
+        continue;
+      }
       if (waitedFor !== undefined) waitedFor = { key: waitedFor.key, ms: waitedFor.ms + (lockWaitMs(lock) ?? 0) };
-      if (lock.rows?.[0]?.acquired !== false) break;
-      // Another run holds it: nothing read here counts.
-      await connection.query("ROLLBACK");
-      waitedFor = await waitForRunLock(connection, String(lock.rows[0].lock_key), lock, names, options, progress);
+      break;
     }
 
     const rows = purged ? [] : (versions.rows ?? []).map((r) => String(r.version_num));
@@ -416,6 +424,16 @@ export async function runMigration(connection: Connection, set: RevisionSet, com
     throw error;
   } finally {
     signal?.removeEventListener("abort", cancel);
+  }
+}
+
+/** What the try of the run lock fails with when another run holds it (see runMigration). */
+const RUN_LOCK_TAKEN = "lambic: the run lock is taken, key";
+
+/** The try of the run lock failed: another run holds it (its key, to wait for it). */
+class RunLockTaken extends Error {
+  constructor(readonly key: string) {
+    super(`the run lock is taken (key ${key})`);
   }
 }
 

@@ -247,6 +247,27 @@ describe.each(["postgres", "neon"] as const)("runner over the %s driver", (drive
     expect((await sql`SELECT version_table, revision FROM lambic_history ORDER BY version_table`).map((r) => `${r.version_table}:${r.revision}`)).toEqual(["lambic_version:a0001", "other_version:b0001"]);
   });
 
+  it("says another run holds the run lock, not that it creates the history table, when waiting behind a first run of the same version table", async () => {
+    await sql`CREATE TABLE gate (id int)`;
+    const holder = await sql.reserve();
+    let a: Promise<unknown> | undefined;
+    try {
+      await holder`BEGIN`;
+      await holder`LOCK TABLE gate IN ACCESS EXCLUSIVE MODE`;
+      // A's first run holds the run lock and, until it commits, the lock on creating lambic's tables.
+      a = run(inlineRevisionSet([{ id: "a0001", revises: null, upgrade: (op) => op.execute("LOCK TABLE gate IN SHARE MODE") }]), { kind: "upgrade", target: "head" });
+      await lockWaiters(1);
+      const error = await failure(run(inlineRevisionSet([{ id: "a0001", revises: null }]), { kind: "upgrade", target: "head" }, { lockTimeoutMs: 300 }));
+      expect(error.code).toBe("LOCK_TIMEOUT");
+      expect(error.message).toContain('Another migration run holds the lock on "lambic_version"; waited 300 ms (lock_timeout).');
+    } finally {
+      await holder`ROLLBACK`;
+      holder.release();
+    }
+    await a;
+    expect(await versions()).toEqual(["a0001"]);
+  });
+
   it("does not wait for a run over another version table once the history table exists", async () => {
     await run(inlineRevisionSet(tableHistory(1)), { kind: "upgrade", target: "head" });
     const result = await whileLocked({ runLock: true }, () => run(inlineRevisionSet([{ id: "b0001", revises: null }], "other"), { kind: "upgrade", target: "head" }, { versionTable: "other_version", lockTimeoutMs: 200 }));
