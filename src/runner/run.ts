@@ -351,14 +351,7 @@ export async function runMigration(connection: Connection, set: RevisionSet, com
       // such snapshot: the two would deadlock, and the index be left INVALID.
       // A lock taken fails the try, so that nothing after it in the pipeline runs (it would wait
       // for the lock on creating lambic's tables, which that run may hold).
-      const tryOnly = connection.capabilities.sessionLocks && waitedFor === undefined;
-      lock = sink.statement(
-        tryOnly
-          ? `SELECT (CASE WHEN pg_try_advisory_xact_lock(key) THEN '0' ELSE '${RUN_LOCK_TAKEN} ' || key END)::int AS lock_wait_ms FROM (SELECT hashtextextended(${lockKeySql(names)}, 0) AS key) AS run_lock`
-          : `SELECT extract(epoch FROM clock_timestamp() - statement_timestamp()) * 1000 AS lock_wait_ms FROM (${lockStatement(names, "xact")}) AS acquired`,
-        { purpose: "lock" },
-      );
-      if (waitedFor !== undefined) sink.statement(lockStatement(names, "unlock"), { purpose: "lock" });
+      lock = queueRunLock(sink, connection, names, waitedFor);
       if (options.searchPath !== undefined) sink.statement(`CREATE SCHEMA IF NOT EXISTS ${quoteIdentifier(options.searchPath, { op: "tenant", argument: "schema" })}`, { purpose: "control" });
       sink.statement(createTablesLockStatement(names), { purpose: "tables" });
       for (const ddl of createVersionTableStatements(names)) sink.statement(ddl, { purpose: "control" });
@@ -437,6 +430,23 @@ class RunLockTaken extends Error {
   }
 }
 
+/**
+ * Queues the statement that takes the run lock for a transaction: where session locks hold, the
+ * first time only a try (see runMigration), and once waitForRunLock has it at session level, the
+ * lock for the transaction and the release of the session's.
+ */
+function queueRunLock(sink: Sink, connection: Connection, names: VersionTableNames, waitedFor: { key: string } | undefined): StatementResult {
+  const tryOnly = connection.capabilities.sessionLocks && waitedFor === undefined;
+  const lock = sink.statement(
+    tryOnly
+      ? `SELECT (CASE WHEN pg_try_advisory_xact_lock(key) THEN '0' ELSE '${RUN_LOCK_TAKEN} ' || key END)::int AS lock_wait_ms FROM (SELECT hashtextextended(${lockKeySql(names)}, 0) AS key) AS run_lock`
+      : `SELECT extract(epoch FROM clock_timestamp() - statement_timestamp()) * 1000 AS lock_wait_ms FROM (${lockStatement(names, "xact")}) AS acquired`,
+    { purpose: "lock" },
+  );
+  if (waitedFor !== undefined) sink.statement(lockStatement(names, "unlock"), { purpose: "lock" });
+  return lock;
+}
+
 /** How often a run waiting for the run lock tries it again. */
 const RUN_LOCK_POLL_MS = 100;
 
@@ -447,7 +457,7 @@ const RUN_LOCK_POLL_MS = 100;
  * by lock_timeout and statement_timeout (cut to the time the run has left), and ends in the same
  * errors. Returns the key, held at session level, and how long it waited.
  */
-async function waitForRunLock(connection: Connection, key: string, lock: StatementResult, names: VersionTableNames, options: RunOptions, progress: RunProgress): Promise<{ key: string; ms: number }> {
+async function waitForRunLock(connection: Connection, key: string, lock: StatementResult, names: VersionTableNames, options: Pick<RunOptions, "lockTimeoutMs" | "statementTimeoutMs" | "remainingMs" | "signal">, progress: RunProgress): Promise<{ key: string; ms: number }> {
   const started = performance.now();
   const { lockTimeoutMs, statementTimeoutMs } = timeoutsNow(options);
   const limits = [lockTimeoutMs, statementTimeoutMs].filter((ms) => ms > 0);
@@ -578,14 +588,26 @@ export async function repairChecksums(connection: Connection, set: RevisionSet, 
   checkRunOptions("repairChecksums", options);
   const names = versionTableNames(options);
   const sink = new ConnectionSink(connection, (error, statement, position) => statementError(error, statement, position, names, options));
+  /** The run lock held at session level by waitForRunLock (as in runMigration). */
+  let waitedFor: { key: string; ms: number } | undefined;
   try {
-    openTransaction(sink, options);
-    sink.statement(lockStatement(names, "xact"), { purpose: "lock" });
-    const tables = sink.statement(
-      `SELECT to_regclass(${quoteLiteralAnyStrings(versionTableSql(names))}) IS NOT NULL AS versions, to_regclass(${quoteLiteralAnyStrings(historyTableSql(names))}) IS NOT NULL AS history`,
-      { purpose: "read" },
-    );
-    await sink.flush();
+    let tables: StatementResult;
+    for (;;) {
+      openTransaction(sink, options);
+      const lock = queueRunLock(sink, connection, names, waitedFor);
+      tables = sink.statement(
+        `SELECT to_regclass(${quoteLiteralAnyStrings(versionTableSql(names))}) IS NOT NULL AS versions, to_regclass(${quoteLiteralAnyStrings(historyTableSql(names))}) IS NOT NULL AS history`,
+        { purpose: "read" },
+      );
+      try {
+        await sink.flush();
+        break;
+      } catch (error) {
+        if (!(error instanceof RunLockTaken)) throw error;
+        await connection.query("ROLLBACK");
+        waitedFor = await waitForRunLock(connection, error.key, lock, names, options, {});
+      }
+    }
     const exists = tables.rows?.[0] ?? {};
     if (!exists.versions) {
       await rollbackQuietly(connection, undefined);
@@ -616,7 +638,7 @@ export async function repairChecksums(connection: Connection, set: RevisionSet, 
     await sink.flush();
     return { versions: rows, repaired, recorded };
   } catch (error) {
-    await rollbackQuietly(connection, undefined);
+    await rollbackQuietly(connection, waitedFor !== undefined ? lockStatement(names, "unlock") : undefined);
     throw error;
   }
 }

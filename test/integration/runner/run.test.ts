@@ -611,6 +611,24 @@ describe.each(["postgres", "neon"] as const)("runner over the %s driver", (drive
     expect(await tables()).toEqual([]);
   });
 
+  it("repairs while a migration builds an index concurrently, waiting for the run lock without a deadlock", async () => {
+    const set = inlineRevisionSet([
+      ...tableHistory(1),
+      { id: "r0002", revises: "r0001", transactional: false, upgrade: (op) => { op.execute("SELECT pg_sleep(1)"); op.createIndex("t1_note_idx", "t1", ["note"], { concurrently: true }); } },
+    ]);
+    const migrating = run(set, { kind: "upgrade", target: "head" });
+    for (let tries = 0; ; tries++) {
+      const [{ n }] = await sql`SELECT count(*)::int AS n FROM pg_stat_activity WHERE query = 'SELECT pg_sleep(1)' AND state = 'active'`;
+      if (n > 0) break;
+      if (tries > 200) throw new Error("the migration never reached its non-transactional revision");
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    const [migrated, repaired] = await Promise.all([migrating, repair(set, { lockTimeoutMs: 20_000 })]);
+    expect(migrated.to).toEqual(["r0002"]);
+    expect(repaired).toEqual({ versions: ["r0002"], repaired: [], recorded: [] });
+    expect(await sql`SELECT indisvalid FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid WHERE c.relname = 't1_note_idx'`).toEqual([{ indisvalid: true }]);
+  });
+
   it("names at most the first 200 characters of a long failing statement", async () => {
     const long = `SELECT 1/0 AS ${"x".repeat(300)}`;
     const error = await failure(run(inlineRevisionSet(tableHistory(1, () => ({ upgrade: (op) => op.execute(long) }))), { kind: "upgrade", target: "head" }));
