@@ -407,7 +407,7 @@ async function databaseUrl(context: Context): Promise<string> {
 /** Opens the configured database, or the embedded one. */
 async function connect(context: Context, url?: string) {
   const { openConnection } = await import("../src/db/connection.ts");
-  return openConnection(url ?? (await databaseUrl(context)), { driver: context.database.driver, applicationName: "lambic" });
+  return openConnection(url ?? (await databaseUrl(context)), { driver: context.database.driver, applicationName: "lambic", statementTimeoutMs: context.database.statementTimeoutMs });
 }
 
 function concurrency(context: Context): number {

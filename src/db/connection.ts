@@ -6,6 +6,7 @@
  */
 import { argumentError, checkObject } from "../check-arguments.ts";
 import { LambicError } from "../errors.ts";
+import { splitStatements } from "../operations/sql-statements.ts";
 
 export interface Statement {
   readonly text: string;
@@ -86,6 +87,13 @@ export interface OpenOptions {
   applicationName?: string;
   /** Default 10. */
   connectTimeoutSeconds?: number;
+  /**
+   * The statement_timeout the runs on this connection set (0 or absent: none). With one, a
+   * statement left without a reply for that long plus connectTimeoutSeconds means the network
+   * stalled (a connection that neither answers nor closes, which TCP keepalives through a proxy
+   * or NAT do not notice): the connection is closed and the statement fails with CONNECTION_FAILED.
+   */
+  statementTimeoutMs?: number;
   /** Neon WebSocket settings for this connection (tests point them at a local proxy). */
   neon?: NeonSocketSettings;
 }
@@ -112,6 +120,8 @@ export interface DriverTarget {
   readonly user: string;
   readonly applicationName: string;
   readonly connectTimeoutSeconds: number;
+  /** The statement_timeout of the runs on this connection (OpenOptions.statementTimeoutMs); 0: none, and no ReplyWatchdog. */
+  readonly statementTimeoutMs: number;
   readonly sessionLocks: boolean;
   readonly neon?: NeonSocketSettings;
 }
@@ -198,6 +208,7 @@ function parseTarget(url: string, options: OpenOptions): DriverTarget {
     user,
     applicationName: options.applicationName ?? "lambic",
     connectTimeoutSeconds: options.connectTimeoutSeconds ?? 10,
+    statementTimeoutMs: options.statementTimeoutMs ?? 0,
     // PgBouncer in transaction mode (Neon's "-pooler" endpoints) hands each transaction to
     // any server session, so session-level advisory locks and SETs do not hold.
     // Host names are case-insensitive (the driver choice's *.neon.tech test is too).
@@ -257,12 +268,15 @@ export function toDatabaseFailure(error: unknown): DatabaseFailure | undefined {
   return failure;
 }
 
+/** The code of the error a ReplyWatchdog fails the waiting statements with. */
+const REPLY_TIMEOUT = "REPLY_TIMEOUT";
+
 /** SQLSTATE class 08 (connection exception) and 57P01-57P03 (the server ended our session). */
 const SESSION_GONE_SQLSTATE = /^(08|57P0[1-3])/;
 /** Node socket codes and postgres.js's own codes for a connection that went away. */
 const SESSION_GONE_CODES = new Set([
   "CONNECTION_CLOSED", "CONNECTION_DESTROYED", "CONNECTION_ENDED", "CONNECT_TIMEOUT",
-  "ECONNRESET", "EPIPE", "ETIMEDOUT", "ECONNREFUSED",
+  "ECONNRESET", "EPIPE", "ETIMEDOUT", "ECONNREFUSED", REPLY_TIMEOUT,
 ]);
 
 /** A failure to connect, in words: where we tried, what went wrong, what to do next. */
@@ -397,5 +411,69 @@ export class SessionState {
     if (!isConnectionError(error)) return error;
     this.lostWith ??= error;
     return connectionLost(this.target, error);
+  }
+}
+
+/**
+ * Bounds the wait for the server's replies (DriverTarget.statementTimeoutMs): PostgreSQL answers
+ * a statement within statement_timeout, so while statements are outstanding, no reply for longer
+ * (the first one's statement_timeout times the statements it holds, plus the connect timeout)
+ * means that the network stalled or the server stopped answering. The driver then learns it
+ * through `watch`, which rejects, and `onStall`, which closes the connection.
+ */
+export class ReplyWatchdog {
+  /** The statement count of each statement sent and not answered, oldest first (replies come in order). */
+  private readonly outstanding: number[] = [];
+  private timer: NodeJS.Timeout | undefined;
+  private stalledWith: Error | undefined;
+  private readonly waiting = new Set<(error: Error) => void>();
+
+  constructor(private readonly target: DriverTarget, private readonly onStall: (error: Error) => void) {}
+
+  private get off(): boolean {
+    return !(this.target.statementTimeoutMs > 0);
+  }
+
+  /** A statement was sent: its clock runs from now if nothing was outstanding. */
+  sent(statement: Statement): void {
+    if (this.off) return;
+    // A script's statements are each bounded by statement_timeout, and answered together.
+    this.outstanding.push(statement.params?.length ? 1 : Math.max(1, splitStatements(statement.text).length));
+    if (this.outstanding.length === 1) this.arm();
+  }
+
+  /** A statement's reply ended (or it failed): the clock starts again for the next one. */
+  replied(): void {
+    if (this.off || this.outstanding.length === 0) return;
+    this.outstanding.shift();
+    if (this.outstanding.length > 0) this.arm();
+    else clearTimeout(this.timer);
+  }
+
+  /** `work`, or the stall, whichever comes first. */
+  watch<T>(work: Promise<T>): Promise<T> {
+    if (this.off) return work;
+    if (this.stalledWith) return Promise.reject(this.stalledWith);
+    let listener: ((error: Error) => void) | undefined;
+    const stalled = new Promise<never>((_, reject) => this.waiting.add((listener = reject)));
+    return Promise.race([work, stalled]).finally(() => this.waiting.delete(listener!));
+  }
+
+  private arm(): void {
+    clearTimeout(this.timer);
+    const ms = this.outstanding[0]! * this.target.statementTimeoutMs + this.target.connectTimeoutSeconds * 1000;
+    this.timer = setTimeout(() => this.stall(ms), ms);
+    // A statement still outstanding when its caller has gone does not keep the process alive.
+    this.timer.unref();
+  }
+
+  private stall(ms: number): void {
+    this.stalledWith = Object.assign(
+      new Error(`no reply from the server within ${Math.round(ms / 100) / 10} s, longer than statement_timeout allows (statementTimeoutMs plus the connect timeout): the network stalled or the server stopped answering, and lambic closed the connection`),
+      { code: REPLY_TIMEOUT },
+    );
+    this.onStall(this.stalledWith);
+    for (const reject of this.waiting) reject(this.stalledWith);
+    this.waiting.clear();
   }
 }

@@ -16,6 +16,7 @@ import {
   type DriverTarget,
   type Statement,
   PipelineError,
+  ReplyWatchdog,
   connectionFailed,
   isConnectionError,
   missingPassword,
@@ -44,6 +45,8 @@ interface ClientInternals {
   activeQuery: unknown;
   readyForQuery: boolean;
   _types?: unknown;
+  /** Neon's Socket over a WebSocket (`ws`'s, with terminate(), or the global one). */
+  connection?: { stream?: { ws?: { terminate?: () => void; close?: () => void } | null; destroy?: () => void } };
 }
 
 const asText = (text: string) => text;
@@ -130,6 +133,13 @@ export async function openNeonConnection(target: DriverTarget): Promise<Connecti
 
   const ensureOpen = () => session.ensureOpen();
   const translate = (error: unknown) => session.translate(error);
+  const watchdog = new ReplyWatchdog(target, (error) => {
+    session.markLost(error);
+    // Not end(): a closing handshake the stalled peer never answers holds the socket (30 s in ws).
+    const stream = internals.connection?.stream;
+    if (stream?.ws?.terminate) stream.ws.terminate();
+    else stream?.destroy?.();
+  });
 
   const connection: Connection = {
     driver: "neon",
@@ -142,11 +152,14 @@ export async function openNeonConnection(target: DriverTarget): Promise<Connecti
       ensureOpen();
       checkParameters(params);
       roundTrips++;
+      watchdog.sent({ text, params });
       try {
-        const result = (await client.query({ text, values: params ? params.map(parameterText) : undefined })) as unknown as QueryResultShape;
+        const result = (await watchdog.watch(client.query({ text, values: params ? params.map(parameterText) : undefined }))) as unknown as QueryResultShape;
         return lastResultRows(result) as Row[];
       } catch (error) {
         throw translate(error);
+      } finally {
+        watchdog.replied();
       }
     },
     async pipeline(statements: readonly Statement[], onResult?: PipelineListener): Promise<Record<string, unknown>[][]> {
@@ -156,7 +169,9 @@ export async function openNeonConnection(target: DriverTarget): Promise<Connecti
       roundTrips++;
       // Each statement's rows are told as its reply ends, up to the first failure.
       let failedYet = false;
-      const outcomes = await new Promise<PromiseSettledResult<QueryResultShape>[]>((resolve) => {
+      let answered = 0;
+      for (const statement of statements) watchdog.sent(statement);
+      const replies = new Promise<PromiseSettledResult<QueryResultShape>[]>((resolve) => {
         const queries = statements.map((statement) => {
           const query = new Query({ text: statement.text, values: statement.params?.length ? statement.params.map(parameterText) : undefined });
           // What Client.query does, so that custom type parsers apply.
@@ -164,11 +179,22 @@ export async function openNeonConnection(target: DriverTarget): Promise<Connecti
           return query;
         });
         const settled = (index: number, outcome: PromiseSettledResult<QueryResultShape>) => {
+          answered++;
+          watchdog.replied();
           if (outcome.status === "rejected") failedYet = true;
           else if (!failedYet) onResult?.(index, lastResultRows(outcome.value));
         };
         client.query(new Pipeline(internals, queries, settled, resolve) as never);
       });
+      let outcomes: PromiseSettledResult<QueryResultShape>[];
+      try {
+        outcomes = await watchdog.watch(replies);
+      } catch (error) {
+        // The network stalled: the first statement without its reply is where the run stopped.
+        throw new PipelineError(answered, statements[answered], translate(error));
+      }
+      // A lost connection fails the statements not yet answered without telling each one.
+      for (; answered < statements.length; answered++) watchdog.replied();
       const failed = outcomes.findIndex((outcome) => outcome.status === "rejected");
       if (failed >= 0) {
         throw new PipelineError(failed, statements[failed], translate((outcomes[failed] as PromiseRejectedResult).reason));

@@ -11,6 +11,7 @@
  * its table, and postgres.js's retry cannot help in an aborted transaction. Statements
  * without parameters (all rendered DDL) pipeline fully.
  */
+import { connect, type Socket } from "node:net";
 import postgres from "postgres";
 import { arrayDelimiter, BUILTIN_ARRAYS, parseArrayLiteral } from "./array-literal.ts";
 import { checkParameters, parameterText } from "./parameters.ts";
@@ -21,6 +22,7 @@ import {
   type Statement,
   PipelineError,
   connectionFailed,
+  ReplyWatchdog,
   SessionState,
   type PipelineListener,
 } from "./connection.ts";
@@ -37,6 +39,9 @@ const MAX_PIPELINE = 100_000;
 
 export async function openPostgresConnection(target: DriverTarget): Promise<Connection> {
   const session = new SessionState(target);
+  // Our own sockets, so that a stalled one can be destroyed: postgres.js's end() only half-closes
+  // it, and a socket whose peer never answers keeps the process alive.
+  const sockets = new Set<Socket>();
   const options = {
     max: 1,
     // No idle or lifetime recycling: postgres.js would reconnect silently and the runner's
@@ -52,6 +57,14 @@ export async function openPostgresConnection(target: DriverTarget): Promise<Conn
       session.markEnded("the server closed the connection");
     },
     connection: { application_name: target.applicationName },
+    socket: () => {
+      const socket = target.host.includes("/") ? connect(`${target.host}/.s.PGSQL.${target.port}`) : connect(target.port, target.host);
+      // What postgres.js sets on a socket of its own, read for TLS's server name (SNI).
+      Object.assign(socket, { host: target.host, port: target.port });
+      sockets.add(socket);
+      socket.once("close", () => sockets.delete(socket));
+      return socket;
+    },
   };
   // (max_pipeline is a documented option missing from postgres.js's types.)
   const sql = postgres(target.url, options as postgres.Options<Record<string, postgres.PostgresType>>);
@@ -83,6 +96,10 @@ export async function openPostgresConnection(target: DriverTarget): Promise<Conn
 
   const ensureOpen = () => session.ensureOpen();
   const translate = (error: unknown) => session.translate(error);
+  const watchdog = new ReplyWatchdog(target, (error) => {
+    session.markLost(error);
+    for (const socket of sockets) socket.destroy();
+  });
 
   /** Issues a statement; the caller removes it from `unsettled` once it settles. */
   function send(statement: Statement) {
@@ -90,6 +107,7 @@ export async function openPostgresConnection(target: DriverTarget): Promise<Conn
     // No params: the simple protocol, which accepts a script of several statements.
     const query = params?.length ? sql.unsafe(statement.text, params.map((value) => sendable(sql, value)), EXTENDED) : sql.unsafe(statement.text, [], SIMPLE);
     unsettled.add(query);
+    watchdog.sent(statement);
     return query;
   }
 
@@ -105,11 +123,11 @@ export async function openPostgresConnection(target: DriverTarget): Promise<Conn
       roundTrips += params?.length ? 2 : 1;
       const query = send({ text, params });
       try {
-        return lastResultRows(await query) as Row[];
+        return lastResultRows(await watchdog.watch(query)) as Row[];
       } catch (error) {
         throw translate(error);
       } finally {
-        unsettled.delete(query);
+        if (unsettled.delete(query)) watchdog.replied();
       }
     },
     async pipeline(statements: readonly Statement[], onResult?: PipelineListener): Promise<Record<string, unknown>[][]> {
@@ -122,25 +140,33 @@ export async function openPostgresConnection(target: DriverTarget): Promise<Conn
       // order: the first failure is the cause, and nothing after it is told.
       const rows: Record<string, unknown>[][] = new Array(statements.length);
       let failure: { index: number; error: unknown } | undefined;
+      let answered = 0;
       pipelinesInFlight++;
       try {
-        await Promise.all(
-          statements.map((statement, index) => {
-            const query = send(statement);
-            return query.then(
-              (result) => {
-                unsettled.delete(query);
-                if (failure !== undefined) return;
-                rows[index] = lastResultRows(result);
-                onResult?.(index, rows[index]);
-              },
-              (error: unknown) => {
-                unsettled.delete(query);
-                failure ??= { index, error };
-              },
-            );
-          }),
+        await watchdog.watch(
+          Promise.all(
+            statements.map((statement, index) => {
+              const query = send(statement);
+              return query.then(
+                (result) => {
+                  if (unsettled.delete(query)) watchdog.replied();
+                  answered++;
+                  if (failure !== undefined) return;
+                  rows[index] = lastResultRows(result);
+                  onResult?.(index, rows[index]);
+                },
+                (error: unknown) => {
+                  if (unsettled.delete(query)) watchdog.replied();
+                  answered++;
+                  failure ??= { index, error };
+                },
+              );
+            }),
+          ),
         );
+      } catch (error) {
+        // The network stalled: the first statement without its reply is where the run stopped.
+        failure ??= { index: answered, error };
       } finally {
         pipelinesInFlight--;
       }

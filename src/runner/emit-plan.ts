@@ -50,7 +50,7 @@ function settingStatements(settings: RunSettings, scope: "transaction" | "sessio
 }
 
 /** The run's timeouts cut to the time it has left now, if it has a deadline (0 stays "no limit" for lock_timeout: statement_timeout bounds the wait). */
-function timeoutsNow(settings: RunSettings): { lockTimeoutMs: number; statementTimeoutMs: number } {
+export function timeoutsNow(settings: RunSettings): { lockTimeoutMs: number; statementTimeoutMs: number } {
   const left = settings.remainingMs?.();
   if (left === undefined) return settings;
   // At least 1 ms: 0 would lift the limit.
@@ -264,7 +264,8 @@ export async function emitPlan(sink: Sink, set: RevisionSet, steps: readonly Pla
     if (!transactional) {
       await closeSegment();
       assertNoLateCalls();
-      await commit(sink, rows.versions, options.progress, origin("control"), () => {
+      // The COMMIT ends the revisions before this one: a deferred constraint failing there is theirs.
+      await commit(sink, rows.versions, options.progress, { purpose: "control" }, () => {
         // Outside a transaction SET LOCAL has ended: the session gets the run's settings (its
         // timeouts too) for the revision's statements.
         for (const statement of settingStatements(options, "session")) sink.statement(statement, origin("control"));
@@ -515,10 +516,12 @@ async function collectStatements(sink: Sink, revision: LoadedRevision, direction
     if (error instanceof LambicError) {
       if (error.details.revision !== undefined) throw error;
       // An op refused its arguments (a name too long, a NUL): say in which revision, and online
-      // what the run leaves (a non-transactional revision before it may have run).
+      // what the run leaves (a non-transactional revision before it may have run). A failure of
+      // lambic's own statements under the revision's ctx.query (a lost connection) says it already.
+      const outcome = sink.online ? failureOutcome(progress) : "";
       throw new LambicError(
         error.code,
-        `Revision ${revision.id} (${direction === "up" ? "upgrade" : "downgrade"}, ${revision.source.file}): ${error.message}${sink.online ? ` ${failureOutcome(progress)}` : ""}`,
+        `Revision ${revision.id} (${direction === "up" ? "upgrade" : "downgrade"}, ${revision.source.file}): ${error.message}${outcome && !error.message.includes(outcome) ? ` ${outcome}` : ""}`,
         { ...error.details, revision: revision.id, direction, file: revision.source.file },
         { cause: error },
       );

@@ -7,7 +7,7 @@ import { effectiveHeads, planDowngrade, planStamp, planUpgrade, type PlanStep } 
 import { isNode } from "../revision/revision-map.ts";
 import type { RevisionSet } from "../revision/revision-set.ts";
 import type { RevisionDirection } from "../revision/types.ts";
-import { emitPlan, failureOutcome, interruptedError, needsSessionLock, openTransaction, type EmittedStep, type RunProgress } from "./emit-plan.ts";
+import { emitPlan, failureOutcome, interruptedError, needsSessionLock, openTransaction, timeoutsNow, type EmittedStep, type RunProgress } from "./emit-plan.ts";
 import { ConnectionSink, DryRunSink, locatePart, ScriptSink, statementLine, type QueuedStatement, type Sink, type StatementResult } from "./sink.ts";
 import {
   createTablesLockStatement,
@@ -196,6 +196,8 @@ function lostReason(error: unknown): string {
 /** Turns a driver failure into a coded error naming the revision and the statement. */
 export function statementError(error: unknown, statement: QueuedStatement | undefined, positionInStatement: number | undefined, names: VersionTableNames, options: { lockTimeoutMs: number; signal?: AbortSignal }, progress?: RunProgress): never {
   if (error instanceof LambicError) throw error;
+  const taken = statement?.origin.purpose === "lock" ? new RegExp(`${RUN_LOCK_TAKEN} (-?\\d+)`).exec(toDatabaseFailure((error as { cause?: unknown })?.cause ?? error)?.message ?? "") : null;
+  if (taken) throw new RunLockTaken(taken[1]!);
   // A cancel we asked for (57014), or the connection Neon's cancel closes.
   if (options.signal?.aborted) throw interruptedError(progress, statement?.origin.revision);
   const failure = toDatabaseFailure(error) ?? toDatabaseFailure((error as { cause?: unknown })?.cause);
@@ -289,6 +291,15 @@ export function statementError(error: unknown, statement: QueuedStatement | unde
       { cause: read },
     );
   }
+  if (text === "COMMIT" && !origin?.revision) {
+    // Not lambic's bookkeeping: a deferred constraint or constraint trigger is checked at COMMIT.
+    throw new LambicError(
+      "STATEMENT_FAILED",
+      `The COMMIT of the run's transaction failed: ${failure.message} [SQLSTATE ${failure.sqlstate}]${failure.detail ? ` (${failure.detail})` : ""}. ${rolledBack} A deferred constraint or constraint trigger is checked at COMMIT, not when its statement ran: fix the revision of this transaction that made or fired it, and run again (--per-revision names the revision).`,
+      details,
+      { cause: error },
+    );
+  }
   const at = position ? ` at character ${position}` : "";
   const next = origin?.revision
     ? failure.sqlstate === "25001"
@@ -325,21 +336,40 @@ export async function runMigration(connection: Connection, set: RevisionSet, com
   const cancel = () => void connection.cancel().catch(() => undefined);
   signal?.addEventListener("abort", cancel, { once: true });
   let lock: StatementResult | undefined;
+  /** The run lock held at session level by waitForRunLock, until the transaction holds it too. */
+  let waitedFor: { key: string; ms: number } | undefined;
   try {
     if (signal?.aborted) throw interruptedError(progress);
-    openTransaction(sink, options);
-    lock = sink.statement(
-      `SELECT extract(epoch FROM clock_timestamp() - statement_timestamp()) * 1000 AS lock_wait_ms FROM (${lockStatement(names, "xact")}) AS acquired`,
-      { purpose: "lock" },
-    );
-    if (options.searchPath !== undefined) sink.statement(`CREATE SCHEMA IF NOT EXISTS ${quoteIdentifier(options.searchPath, { op: "tenant", argument: "schema" })}`, { purpose: "control" });
-    sink.statement(createTablesLockStatement(names), { purpose: "tables" });
-    for (const ddl of createVersionTableStatements(names)) sink.statement(ddl, { purpose: "control" });
-    // The rows a purge deletes are where the run started: `from`, as a dry run reports it.
-    const purged = command.kind === "stamp" && command.purge ? sink.statement(`DELETE FROM ${versionTableSql(names)} RETURNING version_num`, { purpose: "version" }) : undefined;
-    const versions = sink.statement(selectVersionsStatement(names), { purpose: "read" });
-    const history = sink.statement(selectAppliedChecksumsStatement(names), { purpose: "read" });
-    await sink.flush();
+    let purged: StatementResult | undefined;
+    let versions: StatementResult;
+    let history: StatementResult;
+    for (;;) {
+      openTransaction(sink, options);
+      // Where session locks hold, the run lock is only tried here and, when another run holds it,
+      // waited for outside any transaction (waitForRunLock): a session waiting in a statement
+      // holds a snapshot, and a CREATE INDEX CONCURRENTLY of the run it waits for waits for every
+      // such snapshot: the two would deadlock, and the index be left INVALID.
+      // A lock taken fails the try, so that nothing after it in the pipeline runs (it would wait
+      // for the lock on creating lambic's tables, which that run may hold).
+      lock = queueRunLock(sink, connection, names, waitedFor);
+      if (options.searchPath !== undefined) sink.statement(`CREATE SCHEMA IF NOT EXISTS ${quoteIdentifier(options.searchPath, { op: "tenant", argument: "schema" })}`, { purpose: "control" });
+      sink.statement(createTablesLockStatement(names), { purpose: "tables" });
+      for (const ddl of createVersionTableStatements(names)) sink.statement(ddl, { purpose: "control" });
+      // The rows a purge deletes are where the run started: `from`, as a dry run reports it.
+      purged = command.kind === "stamp" && command.purge ? sink.statement(`DELETE FROM ${versionTableSql(names)} RETURNING version_num`, { purpose: "version" }) : undefined;
+      versions = sink.statement(selectVersionsStatement(names), { purpose: "read" });
+      history = sink.statement(selectAppliedChecksumsStatement(names), { purpose: "read" });
+      try {
+        await sink.flush();
+      } catch (error) {
+        if (!(error instanceof RunLockTaken)) throw error;
+        await connection.query("ROLLBACK");
+        waitedFor = await waitForRunLock(connection, error.key, lock, names, options, progress);
+        continue;
+      }
+      if (waitedFor !== undefined) waitedFor = { key: waitedFor.key, ms: waitedFor.ms + (lockWaitMs(lock) ?? 0) };
+      break;
+    }
 
     const rows = purged ? [] : (versions.rows ?? []).map((r) => String(r.version_num));
     assertKnownVersions(set, rows, versionTableSql(names));
@@ -377,15 +407,75 @@ export async function runMigration(connection: Connection, set: RevisionSet, com
     sessionLock = false;
     const results = emitted.map(stepResult);
     const from = purged ? (purged.rows ?? []).map((r) => String(r.version_num)) : rows;
-    return { from, to: after, steps: results, lockWaitMs: lockWaitMs(lock) ?? 0, changed };
+    return { from, to: after, steps: results, lockWaitMs: waitedFor?.ms ?? lockWaitMs(lock) ?? 0, changed };
   } catch (error) {
-    await rollbackQuietly(connection, sessionLock ? lockStatement(names, "unlock") : undefined);
+    // (Unlocking a lock not held only warns.)
+    await rollbackQuietly(connection, sessionLock || waitedFor !== undefined ? lockStatement(names, "unlock") : undefined);
     // A run that took the lock and then failed still says how long it waited (the LockWaitMs metric).
-    const waited = lockWaitMs(lock);
+    const waited = waitedFor?.ms ?? lockWaitMs(lock);
     if (error instanceof LambicError && waited !== undefined && error.details.lockWaitMs === undefined) error.details.lockWaitMs = waited;
     throw error;
   } finally {
     signal?.removeEventListener("abort", cancel);
+  }
+}
+
+/** What the try of the run lock fails with when another run holds it (see runMigration). */
+const RUN_LOCK_TAKEN = "lambic: the run lock is taken, key";
+
+/** The try of the run lock failed: another run holds it (its key, to wait for it). */
+class RunLockTaken extends Error {
+  constructor(readonly key: string) {
+    super(`the run lock is taken (key ${key})`);
+  }
+}
+
+/**
+ * Queues the statement that takes the run lock for a transaction: where session locks hold, the
+ * first time only a try (see runMigration), and once waitForRunLock has it at session level, the
+ * lock for the transaction and the release of the session's.
+ */
+function queueRunLock(sink: Sink, connection: Connection, names: VersionTableNames, waitedFor: { key: string } | undefined): StatementResult {
+  const tryOnly = connection.capabilities.sessionLocks && waitedFor === undefined;
+  const lock = sink.statement(
+    tryOnly
+      ? `SELECT (CASE WHEN pg_try_advisory_xact_lock(key) THEN '0' ELSE '${RUN_LOCK_TAKEN} ' || key END)::int AS lock_wait_ms FROM (SELECT hashtextextended(${lockKeySql(names)}, 0) AS key) AS run_lock`
+      : `SELECT extract(epoch FROM clock_timestamp() - statement_timestamp()) * 1000 AS lock_wait_ms FROM (${lockStatement(names, "xact")}) AS acquired`,
+    { purpose: "lock" },
+  );
+  if (waitedFor !== undefined) sink.statement(lockStatement(names, "unlock"), { purpose: "lock" });
+  return lock;
+}
+
+/** How often a run waiting for the run lock tries it again. */
+const RUN_LOCK_POLL_MS = 100;
+
+/**
+ * Waits for the run lock another run holds, outside any transaction: tries it at session level
+ * every RUN_LOCK_POLL_MS, each try a statement that returns at once, so that no snapshot of this
+ * session is open while it waits (see runMigration). Bounded as a wait in a statement would be,
+ * by lock_timeout and statement_timeout (cut to the time the run has left), and ends in the same
+ * errors. Returns the key, held at session level, and how long it waited.
+ */
+async function waitForRunLock(connection: Connection, key: string, lock: StatementResult, names: VersionTableNames, options: Pick<RunOptions, "lockTimeoutMs" | "statementTimeoutMs" | "remainingMs" | "signal">, progress: RunProgress): Promise<{ key: string; ms: number }> {
+  const started = performance.now();
+  const { lockTimeoutMs, statementTimeoutMs } = timeoutsNow(options);
+  const limits = [lockTimeoutMs, statementTimeoutMs].filter((ms) => ms > 0);
+  const limit = limits.length > 0 ? Math.min(...limits) : Infinity;
+  const poll = `SELECT pg_try_advisory_lock(${key}) AS acquired`;
+  const queued: QueuedStatement = { text: poll, origin: { purpose: "lock" }, result: lock };
+  for (;;) {
+    if (options.signal?.aborted) throw interruptedError(progress);
+    const [row] = await connection.query<{ acquired: boolean }>(poll);
+    if (row?.acquired) return { key, ms: performance.now() - started };
+    const left = limit - (performance.now() - started);
+    if (left <= 0) {
+      // The errors a wait in a statement would have met, in the same words.
+      const byLockTimeout = limit === lockTimeoutMs;
+      const failure = Object.assign(new Error(byLockTimeout ? "canceling statement due to lock timeout" : "canceling statement due to statement timeout"), { code: byLockTimeout ? "55P03" : "57014", severity: "ERROR" });
+      statementError(failure, queued, undefined, names, options, progress);
+    }
+    await new Promise((resolve) => setTimeout(resolve, Math.min(RUN_LOCK_POLL_MS, left)));
   }
 }
 
@@ -498,14 +588,26 @@ export async function repairChecksums(connection: Connection, set: RevisionSet, 
   checkRunOptions("repairChecksums", options);
   const names = versionTableNames(options);
   const sink = new ConnectionSink(connection, (error, statement, position) => statementError(error, statement, position, names, options));
+  /** The run lock held at session level by waitForRunLock (as in runMigration). */
+  let waitedFor: { key: string; ms: number } | undefined;
   try {
-    openTransaction(sink, options);
-    sink.statement(lockStatement(names, "xact"), { purpose: "lock" });
-    const tables = sink.statement(
-      `SELECT to_regclass(${quoteLiteralAnyStrings(versionTableSql(names))}) IS NOT NULL AS versions, to_regclass(${quoteLiteralAnyStrings(historyTableSql(names))}) IS NOT NULL AS history`,
-      { purpose: "read" },
-    );
-    await sink.flush();
+    let tables: StatementResult;
+    for (;;) {
+      openTransaction(sink, options);
+      const lock = queueRunLock(sink, connection, names, waitedFor);
+      tables = sink.statement(
+        `SELECT to_regclass(${quoteLiteralAnyStrings(versionTableSql(names))}) IS NOT NULL AS versions, to_regclass(${quoteLiteralAnyStrings(historyTableSql(names))}) IS NOT NULL AS history`,
+        { purpose: "read" },
+      );
+      try {
+        await sink.flush();
+        break;
+      } catch (error) {
+        if (!(error instanceof RunLockTaken)) throw error;
+        await connection.query("ROLLBACK");
+        waitedFor = await waitForRunLock(connection, error.key, lock, names, options, {});
+      }
+    }
     const exists = tables.rows?.[0] ?? {};
     if (!exists.versions) {
       await rollbackQuietly(connection, undefined);
@@ -536,7 +638,7 @@ export async function repairChecksums(connection: Connection, set: RevisionSet, 
     await sink.flush();
     return { versions: rows, repaired, recorded };
   } catch (error) {
-    await rollbackQuietly(connection, undefined);
+    await rollbackQuietly(connection, waitedFor !== undefined ? lockStatement(names, "unlock") : undefined);
     throw error;
   }
 }

@@ -80,3 +80,39 @@ export async function startCuttingProxy(target: { host: string; port: number }, 
       }),
   };
 }
+
+/**
+ * A TCP proxy that passes everything until the client sends a chunk holding `marker`: that chunk
+ * reaches the server, and from then on nothing is passed either way and nothing is closed (until
+ * close()), as when a network stalls: the client waits for replies that never come.
+ */
+export async function startStallingProxy(target: { host: string; port: number }, marker: Buffer): Promise<LatencyProxy> {
+  const sockets = new Set<Socket>();
+  const server = createServer((client) => {
+    const upstream = connect(target.port, target.host);
+    let stalled = false;
+    for (const socket of [client, upstream]) {
+      sockets.add(socket);
+      socket.on("error", () => undefined);
+      socket.on("close", () => sockets.delete(socket));
+    }
+    client.on("data", (chunk) => {
+      if (stalled) return;
+      upstream.write(chunk);
+      if (chunk.includes(marker)) stalled = true;
+    });
+    upstream.on("data", (chunk) => stalled || client.destroyed || client.write(chunk));
+    client.on("close", () => upstream.destroy());
+    upstream.on("close", () => client.destroy());
+  });
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const address = server.address();
+  return {
+    port: typeof address === "object" && address ? address.port : 0,
+    close: () =>
+      new Promise<void>((resolve) => {
+        for (const socket of sockets) socket.destroy();
+        server.close(() => resolve());
+      }),
+  };
+}

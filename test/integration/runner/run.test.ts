@@ -9,7 +9,7 @@ import { checkDatabase, dryRunMigration, readCurrent, repairChecksums, runMigrat
 import { createTestDatabase, type TestDatabase } from "../../support/database.ts";
 import { inlineRevisionSet, tableHistory } from "../../support/revisions.ts";
 import { schemaSnapshot } from "../../support/schema-snapshot.ts";
-import { startCuttingProxy } from "../../support/latency-proxy.ts";
+import { startCuttingProxy, startStallingProxy } from "../../support/latency-proxy.ts";
 import { neonTestOptions, startWsProxy, type WsProxy } from "../../support/ws-proxy.ts";
 
 let proxy: WsProxy;
@@ -247,6 +247,27 @@ describe.each(["postgres", "neon"] as const)("runner over the %s driver", (drive
     expect((await sql`SELECT version_table, revision FROM lambic_history ORDER BY version_table`).map((r) => `${r.version_table}:${r.revision}`)).toEqual(["lambic_version:a0001", "other_version:b0001"]);
   });
 
+  it("says another run holds the run lock, not that it creates the history table, when waiting behind a first run of the same version table", async () => {
+    await sql`CREATE TABLE gate (id int)`;
+    const holder = await sql.reserve();
+    let a: Promise<unknown> | undefined;
+    try {
+      await holder`BEGIN`;
+      await holder`LOCK TABLE gate IN ACCESS EXCLUSIVE MODE`;
+      // A's first run holds the run lock and, until it commits, the lock on creating lambic's tables.
+      a = run(inlineRevisionSet([{ id: "a0001", revises: null, upgrade: (op) => op.execute("LOCK TABLE gate IN SHARE MODE") }]), { kind: "upgrade", target: "head" });
+      await lockWaiters(1);
+      const error = await failure(run(inlineRevisionSet([{ id: "a0001", revises: null }]), { kind: "upgrade", target: "head" }, { lockTimeoutMs: 300 }));
+      expect(error.code).toBe("LOCK_TIMEOUT");
+      expect(error.message).toContain('Another migration run holds the lock on "lambic_version"; waited 300 ms (lock_timeout).');
+    } finally {
+      await holder`ROLLBACK`;
+      holder.release();
+    }
+    await a;
+    expect(await versions()).toEqual(["a0001"]);
+  });
+
   it("does not wait for a run over another version table once the history table exists", async () => {
     await run(inlineRevisionSet(tableHistory(1)), { kind: "upgrade", target: "head" });
     const result = await whileLocked({ runLock: true }, () => run(inlineRevisionSet([{ id: "b0001", revises: null }], "other"), { kind: "upgrade", target: "head" }, { versionTable: "other_version", lockTimeoutMs: 200 }));
@@ -376,6 +397,37 @@ describe.each(["postgres", "neon"] as const)("runner over the %s driver", (drive
     }
     // Here the server did commit: the message could not have said otherwise.
     expect(await versions()).toEqual(["r0002"]);
+  });
+
+  it("ends with CONNECTION_FAILED within statementTimeoutMs plus the connect timeout when the network stalls, instead of waiting forever", async () => {
+    const server = new URL(db.url);
+    const stalling = await startStallingProxy({ host: server.hostname, port: Number(server.port) }, Buffer.from("pg_sleep(0.3)"));
+    const through = new URL(db.url);
+    through.port = String(stalling.port);
+    // The read's reply is the one withheld: nothing after it is sent, COMMIT included.
+    const set = inlineRevisionSet(tableHistory(3, (i) => (i === 1 ? { upgrade: async (op, ctx) => { op.createTable("t2", { id: "bigint primary key" }); await ctx.query("SELECT pg_sleep(0.3)"); } } : {})));
+    try {
+      const connection = await openConnection(through.toString(), { ...options(), statementTimeoutMs: 1000, connectTimeoutSeconds: 1 });
+      connections.push(connection);
+      const started = Date.now();
+      const error = await failure(runMigration(connection, set, { kind: "upgrade", target: "head" }, { ...baseOptions(), statementTimeoutMs: 1000 }));
+      expect(Date.now() - started).toBeLessThan(8_000);
+      expect(error.code).toBe("CONNECTION_FAILED");
+      expect(error.message).toMatch(/^Revision r0002 \(upgrade, inline\/r0002\.ts\): The database connection was lost while running [^(]+\(no reply from the server within 2 s, longer than statement_timeout allows \(statementTimeoutMs plus the connect timeout\): the network stalled or the server stopped answering, and lambic closed the connection\), at: /);
+      expect(error.message.split("The run was rolled back: the database is as it was before.")).toHaveLength(2);
+    } finally {
+      await stalling.close();
+    }
+    expect(await tables()).toEqual([]);
+  });
+
+  it("waits statementTimeoutMs for each statement of a script, sent as one message, before taking the network for stalled", async () => {
+    // statement_timeout bounds each statement of a message; the reply comes when all have run.
+    const set = inlineRevisionSet(tableHistory(1, () => ({ upgrade: (op) => op.execute("SELECT pg_sleep(0.8); SELECT pg_sleep(0.8); SELECT pg_sleep(0.8)") })));
+    const connection = await openConnection(db.url, { ...options(), statementTimeoutMs: 1000, connectTimeoutSeconds: 1 });
+    connections.push(connection);
+    const result = await runMigration(connection, set, { kind: "upgrade", target: "head" }, { ...baseOptions(), statementTimeoutMs: 1000 });
+    expect(result.to).toEqual(["r0001"]);
   });
 
   it("applies each revision exactly once when 10 runners start at once", async () => {
@@ -511,6 +563,70 @@ describe.each(["postgres", "neon"] as const)("runner over the %s driver", (drive
     const result = await run(set, { kind: "upgrade", target: "head" });
     expect(result.to).toEqual(["r0003"]);
     expect((await sql`SELECT indexname FROM pg_indexes WHERE indexname = 't1_note_idx'`).length).toBe(1);
+  });
+
+  it("builds an index concurrently while another run waits for the run lock, without a deadlock or an INVALID index", async () => {
+    // CREATE INDEX CONCURRENTLY waits for every transaction with an older snapshot; a run waiting
+    // for the lock in a statement holds one, and waits for the run building the index.
+    const set = inlineRevisionSet([
+      ...tableHistory(1),
+      { id: "r0002", revises: "r0001", transactional: false, upgrade: (op) => { op.execute("SELECT pg_sleep(1)"); op.createIndex("t1_note_idx", "t1", ["note"], { concurrently: true }); } },
+    ]);
+    const first = run(set, { kind: "upgrade", target: "head" });
+    for (let tries = 0; ; tries++) {
+      const [{ n }] = await sql`SELECT count(*)::int AS n FROM pg_stat_activity WHERE query = 'SELECT pg_sleep(1)' AND state = 'active'`;
+      if (n > 0) break;
+      if (tries > 200) throw new Error("the first run never reached its non-transactional revision");
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    const second = run(set, { kind: "upgrade", target: "head" }, { lockTimeoutMs: 20_000 });
+    const [a, b] = await Promise.all([first, second]);
+    expect(a.to).toEqual(["r0002"]);
+    expect(b).toMatchObject({ from: ["r0002"], steps: [] });
+    expect(b.lockWaitMs).toBeGreaterThan(0);
+    expect(await sql`SELECT c.relname, i.indisvalid FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid WHERE c.relname = 't1_note_idx'`).toEqual([{ relname: "t1_note_idx", indisvalid: true }]);
+  });
+
+  it("says a deferred constraint failing at the run's COMMIT is a revision's, not lambic's bookkeeping", async () => {
+    const set = inlineRevisionSet([
+      { id: "r0001", revises: null, upgrade: (op) => { op.execute("CREATE TABLE p (id int PRIMARY KEY)"); op.execute("CREATE TABLE c (pid int REFERENCES p DEFERRABLE INITIALLY DEFERRED)"); op.execute("INSERT INTO c VALUES (42)"); } },
+      ...tableHistory(2).slice(1),
+    ]);
+    const error = await failure(run(set, { kind: "upgrade", target: "head" }));
+    expect(error.code).toBe("STATEMENT_FAILED");
+    expect(error.message).toMatch(/^The COMMIT of the run's transaction failed: insert or update on table "c" violates foreign key constraint "c_pid_fkey" \[SQLSTATE 23503\] \(Key \(pid\)=\(42\) is not present in table "p"\.\)\. The run was rolled back: the database is as it was before\. A deferred constraint or constraint trigger is checked at COMMIT/);
+    expect(await tables()).toEqual([]);
+  });
+
+  it("does not blame a non-transactional revision for a deferred constraint failing at the COMMIT before it", async () => {
+    const set = inlineRevisionSet([
+      { id: "r0001", revises: null, upgrade: (op) => { op.execute("CREATE TABLE p (id int PRIMARY KEY)"); op.execute("CREATE TABLE c (pid int REFERENCES p DEFERRABLE INITIALLY DEFERRED)"); op.execute("INSERT INTO c VALUES (42)"); } },
+      { id: "r0002", revises: "r0001", transactional: false, upgrade: (op) => op.createIndex("c_pid_idx", "c", ["pid"], { concurrently: true }) },
+    ]);
+    const error = await failure(run(set, { kind: "upgrade", target: "head" }));
+    expect(error.code).toBe("STATEMENT_FAILED");
+    expect(error.message).toMatch(/^The COMMIT of the run's transaction failed: insert or update on table "c" violates foreign key constraint "c_pid_fkey"/);
+    expect(error.message).not.toContain("r0002");
+    expect(error.details.revision).toBeUndefined();
+    expect(await tables()).toEqual([]);
+  });
+
+  it("repairs while a migration builds an index concurrently, waiting for the run lock without a deadlock", async () => {
+    const set = inlineRevisionSet([
+      ...tableHistory(1),
+      { id: "r0002", revises: "r0001", transactional: false, upgrade: (op) => { op.execute("SELECT pg_sleep(1)"); op.createIndex("t1_note_idx", "t1", ["note"], { concurrently: true }); } },
+    ]);
+    const migrating = run(set, { kind: "upgrade", target: "head" });
+    for (let tries = 0; ; tries++) {
+      const [{ n }] = await sql`SELECT count(*)::int AS n FROM pg_stat_activity WHERE query = 'SELECT pg_sleep(1)' AND state = 'active'`;
+      if (n > 0) break;
+      if (tries > 200) throw new Error("the migration never reached its non-transactional revision");
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    const [migrated, repaired] = await Promise.all([migrating, repair(set, { lockTimeoutMs: 20_000 })]);
+    expect(migrated.to).toEqual(["r0002"]);
+    expect(repaired).toEqual({ versions: ["r0002"], repaired: [], recorded: [] });
+    expect(await sql`SELECT indisvalid FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid WHERE c.relname = 't1_note_idx'`).toEqual([{ indisvalid: true }]);
   });
 
   it("names at most the first 200 characters of a long failing statement", async () => {
