@@ -44,41 +44,13 @@ export async function startLatencyProxy(target: { host: string; port: number }, 
  * and after `cutAfterMs` both connections are closed. The client sees its connection lost with
  * the statement sent, as after a network failure.
  */
-export async function startCuttingProxy(target: { host: string; port: number }, marker: Buffer, cutAfterMs: number): Promise<LatencyProxy> {
-  const sockets = new Set<Socket>();
-  const server = createServer((client) => {
-    const upstream = connect(target.port, target.host);
-    let cut = false;
-    for (const socket of [client, upstream]) {
-      sockets.add(socket);
-      socket.on("error", () => undefined);
-      socket.on("close", () => sockets.delete(socket));
-    }
-    client.on("data", (chunk) => {
-      if (cut) return;
-      upstream.write(chunk);
-      if (chunk.includes(marker)) {
-        cut = true;
-        setTimeout(() => {
-          client.destroy();
-          upstream.destroy();
-        }, cutAfterMs);
-      }
-    });
-    upstream.on("data", (chunk) => cut || client.destroyed || client.write(chunk));
-    client.on("close", () => upstream.destroy());
-    upstream.on("close", () => client.destroy());
+export function startCuttingProxy(target: { host: string; port: number }, marker: Buffer, cutAfterMs: number): Promise<LatencyProxy> {
+  return startMarkerProxy(target, marker, (client, upstream) => {
+    setTimeout(() => {
+      client.destroy();
+      upstream.destroy();
+    }, cutAfterMs);
   });
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  const address = server.address();
-  return {
-    port: typeof address === "object" && address ? address.port : 0,
-    close: () =>
-      new Promise<void>((resolve) => {
-        for (const socket of sockets) socket.destroy();
-        server.close(() => resolve());
-      }),
-  };
 }
 
 /**
@@ -86,22 +58,30 @@ export async function startCuttingProxy(target: { host: string; port: number }, 
  * reaches the server, and from then on nothing is passed either way and nothing is closed (until
  * close()), as when a network stalls: the client waits for replies that never come.
  */
-export async function startStallingProxy(target: { host: string; port: number }, marker: Buffer): Promise<LatencyProxy> {
+export function startStallingProxy(target: { host: string; port: number }, marker: Buffer): Promise<LatencyProxy> {
+  return startMarkerProxy(target, marker, () => undefined);
+}
+
+/** Passes everything until the client sends `marker` (which still reaches the server), then nothing either way; `afterMarker` then acts on both sockets. */
+async function startMarkerProxy(target: { host: string; port: number }, marker: Buffer, afterMarker: (client: Socket, upstream: Socket) => void): Promise<LatencyProxy> {
   const sockets = new Set<Socket>();
   const server = createServer((client) => {
     const upstream = connect(target.port, target.host);
-    let stalled = false;
+    let withheld = false;
     for (const socket of [client, upstream]) {
       sockets.add(socket);
       socket.on("error", () => undefined);
       socket.on("close", () => sockets.delete(socket));
     }
     client.on("data", (chunk) => {
-      if (stalled) return;
+      if (withheld) return;
       upstream.write(chunk);
-      if (chunk.includes(marker)) stalled = true;
+      if (chunk.includes(marker)) {
+        withheld = true;
+        afterMarker(client, upstream);
+      }
     });
-    upstream.on("data", (chunk) => stalled || client.destroyed || client.write(chunk));
+    upstream.on("data", (chunk) => withheld || client.destroyed || client.write(chunk));
     client.on("close", () => upstream.destroy());
     upstream.on("close", () => client.destroy());
   });
