@@ -504,7 +504,11 @@ async function migrate(context: Context, command: MigrationCommand): Promise<Out
       const range = command.kind === "stamp" ? command.targets.join(" ") : command.target;
       const plan = await runner.dryRunMigration(connection, set, command, { ...scriptOptions(context, range), allowChanged: args.options["allow-changed"] });
       for (const changed of plan.changed) context.io.stderr(`warning: applied revision ${changed.revision} changed since it ran (${changed.file})\n`);
-      return { json: { dryRun: true, from: plan.from, to: plan.to, steps: runner.planSummary(plan.steps), sql: plan.script }, text: `-- dry run: nothing was changed\n${plan.script}` };
+      for (const read of plan.readsNotRun) context.io.stderr(`warning: revision ${read.revision} reads data with ctx.query (${read.statement}); a dry run reads nothing, so the script stops that revision at its read\n`);
+      return {
+        json: { dryRun: true, from: plan.from, to: plan.to, steps: runner.planSummary(plan.steps), sql: plan.script, ...(plan.readsNotRun.length > 0 ? { readsNotRun: plan.readsNotRun } : {}) },
+        text: `-- dry run: nothing was changed\n${plan.script}`,
+      };
     }
     const started = performance.now();
     const result: RunResult = await whileInterruptible(context, (signal) => runner.runMigration(connection, set, command, {

@@ -273,7 +273,7 @@ async function migrate(event: LambicEvent, bundle: OpenedBundle, location: Bundl
     const plan = await runner.dryRunMigration(connection, bundle.set, command, { ...options, generatedAt: new Date(), range: event.targets.join(" ") });
     deps.report.from = plan.from;
     deps.report.to = plan.to;
-    return { ...base, dryRun: true, from: plan.from, to: plan.to, steps: runner.planSummary(plan.steps), sql: plan.script, ...(plan.changed.length > 0 ? { changed: plan.changed } : {}) };
+    return { ...base, dryRun: true, from: plan.from, to: plan.to, steps: runner.planSummary(plan.steps), sql: plan.script, ...(plan.changed.length > 0 ? { changed: plan.changed } : {}), ...(plan.readsNotRun.length > 0 ? { readsNotRun: plan.readsNotRun } : {}) };
   }
 
   try {

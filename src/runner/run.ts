@@ -8,7 +8,7 @@ import { isNode } from "../revision/revision-map.ts";
 import type { RevisionSet } from "../revision/revision-set.ts";
 import type { RevisionDirection } from "../revision/types.ts";
 import { emitPlan, failureOutcome, interruptedError, needsSessionLock, openTransaction, timeoutsNow, type EmittedStep, type RunProgress } from "./emit-plan.ts";
-import { ConnectionSink, DryRunSink, locatePart, ScriptSink, statementLine, type QueuedStatement, type Sink, type StatementResult } from "./sink.ts";
+import { ConnectionSink, DryRunSink, locatePart, ScriptSink, statementLine, type QueuedStatement, type ReadNotRunEntry, type Sink, type StatementResult } from "./sink.ts";
 import {
   createTablesLockStatement,
   createVersionTableStatements,
@@ -654,6 +654,8 @@ export interface DryRun {
   readonly steps: readonly PlanStep[];
   readonly script: string;
   readonly changed: readonly ChangedRevision[];
+  /** Revisions that read data (ctx.query): a dry run reads nothing, so the script stops each at its read. */
+  readonly readsNotRun: readonly ReadNotRunEntry[];
 }
 
 /**
@@ -665,9 +667,10 @@ export async function dryRunMigration(connection: Connection, set: RevisionSet, 
   const state = await readCurrent(connection, set, options);
   const changed = command.kind === "stamp" ? [] : await readChanged(connection, set, state.versions, options);
   if (changed.length > 0 && !options.allowChanged) throw checksumError(changed);
-  const { script, steps, to } = await renderScript(set, command, state.versions, options, new DryRunSink());
+  const sink = new DryRunSink();
+  const { script, steps, to } = await renderScript(set, command, state.versions, options, sink);
   if (!connection.capabilities.sessionLocks && needsSessionLock(set, steps, options.perRevision ?? false)) throw sessionLockUnavailable();
-  return { from: state.versions, to, steps, script, changed };
+  return { from: state.versions, to, steps, script, changed, readsNotRun: sink.readsNotRun };
 }
 
 export interface ScriptOptions extends Omit<RunOptions, "onStep" | "allowChanged"> {

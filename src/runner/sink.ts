@@ -245,9 +245,19 @@ export class ReadNotRun extends Error {
   }
 }
 
+/** A revision a dry run stopped at its read (its statement as messages show it). */
+export interface ReadNotRunEntry {
+  readonly revision: string;
+  readonly statement: string;
+}
+
 /** The script of a dry run (--dry-run, "dryRun": true): as offline, but a read stops its revision (ReadNotRun). */
 export class DryRunSink extends ScriptSink {
-  override async query<Row>(text: string): Promise<Row[]> {
+  /** The reads that stopped their revisions, in plan order: the script shows nothing after them. */
+  readonly readsNotRun: ReadNotRunEntry[] = [];
+
+  override async query<Row>(text: string, _params: readonly unknown[], origin: StatementOrigin): Promise<Row[]> {
+    this.readsNotRun.push({ revision: origin.revision ?? "", statement: statementLine(text) });
     throw new ReadNotRun(String(text));
   }
 }

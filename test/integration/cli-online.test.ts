@@ -43,6 +43,18 @@ describe("online commands in-process", () => {
     expect(stdout.length).toBeLessThan(lines.length);
   });
 
+  it("names in --dry-run --json, and warns on stderr, each revision the dry run stopped at its read", async () => {
+    const dir = trivialProject(1);
+    writeFileSync(
+      join(dir, "revisions/main", "s0002.ts"),
+      'export default { id: "s0002", revises: "s0001", async upgrade(op, ctx) { const rows = await ctx.query("SELECT 2 AS n"); op.execute(`SELECT ${rows[0].n}`); } };\n',
+    );
+    const { code, stdout, stderr } = await lambic(dir, ["--json", "upgrade", "head", "--dry-run"], { DATABASE_URL: db.url });
+    expect(code).toBe(0);
+    expect(JSON.parse(stdout.join(""))).toMatchObject({ dryRun: true, to: ["s0002"], readsNotRun: [{ revision: "s0002", statement: "SELECT 2 AS n" }] });
+    expect(stderr.join("")).toContain("warning: revision s0002 reads data with ctx.query (SELECT 2 AS n); a dry run reads nothing, so the script stops that revision at its read\n");
+  });
+
   it("reports a broken revision file rather than the database it could not reach meanwhile", async () => {
     const dir = trivialProject(2);
     writeFileSync(join(dir, "revisions/main", "s0003.sql"), "-- revision: s0003\n-- revises: s0002\n-- colour: blue\n-- +up\nSELECT 1;\n");

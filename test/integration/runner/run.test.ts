@@ -842,6 +842,7 @@ describe.each(["postgres", "neon"] as const)("runner over the %s driver", (drive
       'CREATE TABLE "before_read" (\n    "id" int\n);\n\n-- revision r0002 reads data here with ctx.query (SELECT count(*)::int AS n FROM t1); a dry run reads nothing, so what the revision does after the read, which depends on the data, is not shown\n',
     );
     expect(plan.script).not.toContain("after_read");
+    expect(plan.readsNotRun).toEqual([{ revision: "r0002", statement: "SELECT count(*)::int AS n FROM t1" }]);
     expect(plan.script).toContain('CREATE TABLE "t3"');
     expect(await versions()).toEqual(["r0001"]);
     expect(await tables()).toEqual(["t1"]);
