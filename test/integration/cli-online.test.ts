@@ -49,8 +49,10 @@ describe("online commands in-process", () => {
       join(dir, "revisions/main", "s0002.ts"),
       'export default { id: "s0002", revises: "s0001", async upgrade(op, ctx) { const rows = await ctx.query("SELECT 2 AS n"); op.execute(`SELECT ${rows[0].n}`); } };\n',
     );
-    const { code, stdout, stderr } = await lambic(dir, ["--json", "upgrade", "head", "--dry-run"], { DATABASE_URL: db.url });
-    expect(code).toBe(0);
+    // A database of its own: the one of this block holds another test's version rows.
+    const own = await createTestDatabase("cli_online_dry_read");
+    const { code, stdout, stderr } = await lambic(dir, ["--json", "upgrade", "head", "--dry-run"], { DATABASE_URL: own.url }).finally(() => own.drop());
+    expect(code, stderr.join("")).toBe(0);
     expect(JSON.parse(stdout.join(""))).toMatchObject({ dryRun: true, to: ["s0002"], readsNotRun: [{ revision: "s0002", statement: "SELECT 2 AS n" }] });
     expect(stderr.join("")).toContain("warning: revision s0002 reads data with ctx.query (SELECT 2 AS n); a dry run reads nothing, so the script stops that revision at its read\n");
   });
