@@ -57,6 +57,9 @@ export async function openPostgresConnection(target: DriverTarget): Promise<Conn
       session.markEnded("the server closed the connection");
     },
     connection: { application_name: target.applicationName },
+    // No query for the array types at connect: their parsers are ours, for the built-in array
+    // types only (replaceParsers), and every parameter's serializer too (replaceSerializers).
+    fetch_types: false,
     socket: () => {
       const socket = target.host.includes("/") ? connect(`${target.host}/.s.PGSQL.${target.port}`) : connect(target.port, target.host);
       // What postgres.js sets on a socket of its own, read for TLS's server name (SNI).
@@ -85,7 +88,7 @@ export async function openPostgresConnection(target: DriverTarget): Promise<Conn
     clearTimeout(deadline);
   }
 
-  replaceArrayParsers(sql);
+  replaceParsers(sql);
   replaceSerializers(sql);
 
   let roundTrips = 0;
@@ -222,7 +225,6 @@ function lastResultRows(result: unknown): Record<string, unknown>[] {
 interface ParserOptions {
   parsers: Record<number, ((text: string) => unknown) & { array?: boolean }>;
   serializers: Record<number, (value: unknown) => string>;
-  shared: { typeArrayMap: Record<number, number> };
 }
 
 /**
@@ -252,19 +254,18 @@ function replaceSerializers(sql: postgres.Sql): void {
 }
 
 /**
- * Replaces postgres.js's array parsers (registered for every array type when it connected) with
- * one that reads an unquoted NULL element as null, for the built-in array types (see
- * BUILTIN_ARRAYS); its own yields the string "NULL" (see array-literal.ts). postgres.js hands an
- * array parser the text after its first character.
+ * Registers array parsers for the built-in array types (see BUILTIN_ARRAYS), reading an unquoted
+ * NULL element as null where postgres.js's own yields the string "NULL" (see array-literal.ts).
+ * postgres.js hands an array parser the text after its first character.
  * Dates and timestamps are read as timestamps.ts reads them (postgres.js's `new Date(text)`
  * takes a timestamp for local time and makes Invalid Dates of BC years).
  */
-function replaceArrayParsers(sql: postgres.Sql): void {
-  const { parsers, shared } = (sql as unknown as { options: ParserOptions }).options;
+function replaceParsers(sql: postgres.Sql): void {
+  const { parsers } = (sql as unknown as { options: ParserOptions }).options;
   // date, timestamp, timestamptz (see timestamps.ts); their arrays pick these up below.
   for (const type of [1082, 1114, 1184]) parsers[type] = parseDateTime;
-  // Arrays of other types than the built-in ones are text, as through Neon's driver.
-  for (const array of Object.values(shared.typeArrayMap)) delete parsers[array];
+  // Arrays of other types than the built-in ones stay text, as through Neon's driver: no parser is
+  // registered for them (fetch_types is off).
   for (const [array, element] of Object.entries(BUILTIN_ARRAYS)) {
     const parseElement = parsers[element];
     const delimiter = arrayDelimiter(Number(array));
