@@ -37,6 +37,13 @@ function millis(value: number): string {
   return quoteLiteral(`${Math.max(0, Math.floor(value))}ms`);
 }
 
+/** The server's TCP keepalive for the run's connection (seconds; ignored over a Unix socket). */
+export const SERVER_KEEPALIVE = [
+  ["tcp_keepalives_idle", 60],
+  ["tcp_keepalives_interval", 10],
+  ["tcp_keepalives_count", 6],
+] as const;
+
 /** The run's settings, for a transaction (SET LOCAL: they end with it) or for the session. */
 function settingStatements(settings: RunSettings, scope: "transaction" | "session"): string[] {
   const set = scope === "transaction" ? "SET LOCAL" : "SET";
@@ -44,6 +51,11 @@ function settingStatements(settings: RunSettings, scope: "transaction" | "sessio
   const statements = [`${set} lock_timeout = ${millis(lockTimeoutMs)}`];
   // Literals are rendered without E'': a backslash is only inert with standard strings on.
   statements.push(`${set} standard_conforming_strings = on`);
+  // A client that vanishes without closing its connection (a frozen or powered-off host, a
+  // dropped network path) would leave the run's transaction open, holding its locks, until the
+  // server's TCP gives up: two hours by default. Probed after a minute of silence, it is dropped
+  // (and rolled back) within two. A live client answers probes even while it computes.
+  for (const [name, seconds] of SERVER_KEEPALIVE) statements.push(`${set} ${name} = ${seconds}`);
   if (settings.searchPath !== undefined) statements.push(`${set} search_path TO ${quoteIdentifier(settings.searchPath, { op: "tenant", argument: "schema" })}`);
   if (statementTimeoutMs > 0) statements.push(`${set} statement_timeout = ${millis(statementTimeoutMs)}`);
   return statements;

@@ -128,7 +128,7 @@ describe(`offline SQL equals the online run (applied with ${psql ?? "the stateme
     // Outside the transaction the session gets the run's settings; the next transaction its SET
     // LOCALs. Each step writes Alembic's version-table statement, and the script reads no clock.
     expect(script).toMatch(
-      /COMMIT;\n\nSET lock_timeout = '\d+ms';\n\nSET standard_conforming_strings = on;\n\n-- Running upgrade e0000001 -> i0000002\n[\s\S]*CREATE INDEX CONCURRENTLY[\s\S]*BEGIN;\n\nSET LOCAL lock_timeout = '\d+ms';\n\nSET LOCAL standard_conforming_strings = on;\n\nUPDATE "lambic_version"/,
+      /COMMIT;\n\nSET lock_timeout = '\d+ms';\n\nSET standard_conforming_strings = on;\n\nSET tcp_keepalives_idle = 60;\n\nSET tcp_keepalives_interval = 10;\n\nSET tcp_keepalives_count = 6;\n\n-- Running upgrade e0000001 -> i0000002\n[\s\S]*CREATE INDEX CONCURRENTLY[\s\S]*BEGIN;\n\nSET LOCAL lock_timeout = '\d+ms';\n\nSET LOCAL standard_conforming_strings = on;\n\nSET LOCAL tcp_keepalives_idle = 60;\n\nSET LOCAL tcp_keepalives_interval = 10;\n\nSET LOCAL tcp_keepalives_count = 6;\n\nUPDATE "lambic_version"/,
     );
     expect(script).toMatch(/INSERT INTO "lambic_history" \(.*\)\nSELECT '[^']+', 'lambic_version', .*\nFROM unnest\('\{"r0001",/);
     expect(script.trimEnd().endsWith("COMMIT;\n\nSELECT pg_advisory_unlock(hashtextextended('lambic:' || coalesce(current_schema(), '') || '.lambic_version', 0));")).toBe(true);

@@ -373,6 +373,22 @@ describe.each(["postgres", "neon"] as const)("runner over the %s driver", (drive
     ]);
   });
 
+  it("has the server probe the run's connection after a minute of silence, in and outside its transactions, so a vanished client's locks go within two minutes", async () => {
+    const seen: unknown[] = [];
+    const read = async (ctx: { query: <Row>(sql: string) => Promise<Row[]> }) => {
+      seen.push((await ctx.query("SELECT current_setting('tcp_keepalives_idle') AS idle, current_setting('tcp_keepalives_interval') AS every, current_setting('tcp_keepalives_count') AS probes"))[0]);
+    };
+    const set = inlineRevisionSet([
+      { id: "r0001", revises: null, upgrade: (_op, ctx) => read(ctx) },
+      { id: "r0002", revises: "r0001", transactional: false, upgrade: (_op, ctx) => read(ctx) },
+    ]);
+    await run(set, { kind: "upgrade", target: "head" });
+    expect(seen).toEqual([
+      { idle: "60", every: "10", probes: "6" },
+      { idle: "60", every: "10", probes: "6" },
+    ]);
+  });
+
   it("keeps statement_timeout for a non-transactional revision's statements", async () => {
     const set = inlineRevisionSet([...tableHistory(1), { id: "r0002", revises: "r0001", transactional: false, upgrade: (op) => op.execute("SELECT pg_sleep(5)") }]);
     const error = await failure(run(set, { kind: "upgrade", target: "head" }, { statementTimeoutMs: 300 }));
