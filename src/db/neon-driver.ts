@@ -68,12 +68,20 @@ const AS_POSTGRES_JS: Readonly<Record<number, (text: string) => unknown>> = {
   1184: parseDateTime, // timestamptz
 };
 
+/** Array parsers by type oid: node-postgres asks for a parser per column of every result. */
+const arrayParsers = new Map<number, (text: string) => unknown>();
+
 function textParser(oid: number): (text: string) => unknown {
   const element = BUILTIN_ARRAYS[oid];
   if (element !== undefined) {
-    const parseElement = textParser(element);
-    const delimiter = arrayDelimiter(oid);
-    return (text) => parseArrayLiteral(text, parseElement, delimiter);
+    let parse = arrayParsers.get(oid);
+    if (!parse) {
+      const parseElement = textParser(element);
+      const delimiter = arrayDelimiter(oid);
+      parse = (text) => parseArrayLiteral(text, parseElement, delimiter);
+      arrayParsers.set(oid, parse);
+    }
+    return parse;
   }
   return AS_POSTGRES_JS[oid] ?? (types.getTypeParser(oid, "text") as (text: string) => unknown);
 }
