@@ -611,7 +611,8 @@ async function check(context: Context, set: RevisionSet): Promise<Output> {
     const output = await perTenant(
       context,
       (connection, tenant) => runner.checkDatabase(connection, set, { versionTable: context.database.versionTable, schema: tenant }),
-      (_tenant, result) => ({ upToDate: result.upToDate, heads: result.heads, pending: result.pending, changed: result.changed.map((c) => c.revision) }),
+      // As the Lambda reports a tenant's check (handler/tenants.ts).
+      (_tenant, result) => ({ versions: result.versions, heads: result.heads, upToDate: result.upToDate, pending: result.pending, changed: result.changed.map((c) => c.revision) }),
       (result) =>
         result.upToDate
           ? `up to date at ${result.heads.join(", ") || "base"}`
