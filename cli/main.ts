@@ -6,8 +6,9 @@ import { openRevisionSet } from "../src/bundle/open-revisions.ts";
 import { loadConfig, projectDirOf, resolveDatabase, type DatabaseConfig } from "../src/config.ts";
 import { LambicError } from "../src/errors.ts";
 import { effectiveHeads, listBranchPoints, missingRangeTarget, parseRange, planHistory, rangeMentionsCurrent, resolveRangeStart } from "../src/revision/plan.ts";
-import { isNode, RevisionMap, type RevisionNode } from "../src/revision/revision-map.ts";
+import { isNode, type RevisionNode } from "../src/revision/revision-map.ts";
 import type { RevisionSet } from "../src/revision/revision-set.ts";
+import { checkNewRevision, dependenciesOfNewRevision, parentsOfMerge, parentsOfNewRevision } from "../src/revision/new-revision.ts";
 import { generateRevisionId, renderTsRevision, revisionFileName } from "../src/revision/revision-template.ts";
 import { renderSqlRevision } from "../src/revision/sql-revision.ts";
 import { BRANCH_LABEL_PATTERN, listedTwice, RESERVED_TARGETS } from "../src/revision/validate-revision.ts";
@@ -257,29 +258,13 @@ function writeRevision(context: Context, set: RevisionSet): Output {
   let revises: string[];
   if (context.args.command === "merge") {
     if (context.args.positionals.length === 0) throw new LambicError("USAGE", `lambic merge needs the revisions to merge (e.g. "heads").`, {});
-    // Each once: `merge heads a1` names a1 twice when it is a head, and a file listing a parent twice does not load.
-    revises = [...new Set(context.args.positionals.flatMap((p) => set.map.getRevisions(p).filter(isNode).map((n) => n.id)))];
-    if (revises.length < 2) throw new LambicError("USAGE", `lambic merge needs at least two revisions to merge; ${context.args.positionals.join(" ")} names ${revises.length}.`, { revises });
+    revises = parentsOfMerge(set.map, context.args.positionals);
   } else {
-    const head = options.head ?? "head";
-    if (head === "head" && set.map.heads.length > 1) {
-      throw new LambicError("MULTIPLE_HEADS", `There are ${set.map.heads.length} heads (${set.map.heads.join(", ")}): say which one the new revision revises with --head <id or label@head>, or merge them first (lambic merge -m "merge" heads).`, { heads: [...set.map.heads] });
-    }
-    const parents = set.map.getRevisions(head).filter(isNode);
-    for (const parent of parents) {
-      if (!parent.isHead && !options.splice) {
-        throw new LambicError("USAGE", `Revision ${parent.id} is not a head; a new revision on it starts a branch. Pass --splice to do that on purpose.`, { head: parent.id });
-      }
-    }
-    revises = parents.map((p) => p.id);
+    revises = parentsOfNewRevision(set.map, options.head, options.splice ?? false);
   }
   const id = options["rev-id"] ?? generateRevisionId();
   if (set.map.has(id)) throw new LambicError("DUPLICATE_REVISION", `Revision id ${id} already exists. Choose another --rev-id or leave it out.`, { revision: id });
-  const dependsOn = (options["depends-on"] ?? []).map((d) => {
-    const node = set.map.getRevision(d); // refuses a name that is neither an id, a prefix nor a label
-    // A branch label stays a label (it follows the branch); a prefix becomes the full id.
-    return node && !node.originalBranchLabels.includes(d) ? node.id : d;
-  });
+  const dependsOn = dependenciesOfNewRevision(set.map, options["depends-on"] ?? []);
   // What loading would refuse in the file is refused before it is written: a file that does not
   // load stops every command.
   for (const label of options["branch-label"] ?? []) {
@@ -302,15 +287,7 @@ function writeRevision(context: Context, set: RevisionSet): Output {
   };
   const extension = options.sql ? "sql" : "ts";
   const file = join(context.database.revisions, revisionFileName(new Date(), id, message, extension));
-  try {
-    new RevisionMap([...set.map.revisions.map((n) => n.meta), meta]); // refuses a broken graph before anything is written
-  } catch (error) {
-    // A --rev-id the graph refuses is the command line's mistake: no file is involved yet.
-    if (error instanceof LambicError && error.code === "REVISION_FILE_INVALID" && options["rev-id"] !== undefined && error.details.revision === id) {
-      throw new LambicError("USAGE", `--rev-id: ${error.message.replace(/ Choose another id\.$/, "")} Choose another --rev-id, or leave it out for a generated one.`, { option: "rev-id", value: id }, { cause: error });
-    }
-    throw error;
-  }
+  checkNewRevision(set.map, meta, { revIdGiven: options["rev-id"] !== undefined }); // before anything is written
   mkdirSync(dirname(file), { recursive: true });
   writeFileSync(file, extension === "sql" ? renderSqlRevision(meta, "-- your SQL here\n", "-- your SQL here\n") : renderTsRevision(meta), { flag: "wx" });
   const shown = relative(context.io.cwd, file);

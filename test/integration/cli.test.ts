@@ -338,6 +338,32 @@ describe("writing revisions", () => {
     expect(lambic(dir, ["--json", "heads"]).json).toEqual({ heads: ["3e6e00000001"] });
   });
 
+  it("refuses to merge a revision that is not a head, as alembic merge does: it would start a branch, not join two (exit 2)", () => {
+    lambic(dir, ["revision", "-m", "side", "--head", "3b9e5f1a2d42", "--splice", "--rev-id", "51de00000001"]);
+    const before = readdirSync(join(dir, "revisions/main"));
+    for (const revisions of [["7f4c9d5e6b86", "51de00000001"], ["3b9e5f1a2d42", "8a5d0e6f7c97"]]) {
+      const run = lambic(dir, ["--json", "merge", "-m", "merge", ...revisions]);
+      expect(run.code).toBe(2);
+      expect(run.json.error).toMatchObject({ code: "USAGE", revision: revisions[0] });
+      expect(run.json.error.message).toContain(`start a branch on ${revisions[0]} with lambic revision --head ${revisions[0]} --splice`);
+    }
+    expect(readdirSync(join(dir, "revisions/main"))).toEqual(before);
+  });
+
+  it("refuses a --branch-label or --rev-id that another revision's label or id holds as a usage error naming the option, writing nothing", () => {
+    const before = readdirSync(join(dir, "revisions/main"));
+    const label = lambic(dir, ["--json", "revision", "-m", "x", "--branch-label", "billing"]);
+    expect(label.code).toBe(2);
+    expect(label.json.error).toMatchObject({ code: "USAGE", option: "branch-label", value: "billing" });
+    const id = lambic(dir, ["--json", "revision", "-m", "x", "--rev-id", "billing"]);
+    expect(id.code).toBe(2);
+    expect(id.json.error).toMatchObject({ code: "USAGE", option: "rev-id", value: "billing" });
+    const base = lambic(dir, ["--json", "revision", "-m", "x", "--depends-on", "base"]);
+    expect(base.code).toBe(2);
+    expect(base.json.error).toMatchObject({ code: "USAGE", option: "depends-on", value: "base" });
+    expect(readdirSync(join(dir, "revisions/main"))).toEqual(before);
+  });
+
   it("refuses a reserved --branch-label (head, heads, base) as a usage error, writing nothing", () => {
     const run = lambic(dir, ["--json", "revision", "-m", "x", "--branch-label", "heads"]);
     expect(run.code).toBe(2);
