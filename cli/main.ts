@@ -110,10 +110,7 @@ async function runCommand(context: Context): Promise<Output> {
     case "branches": {
       const set = await openSet(context);
       const points = listBranchPoints(set.map);
-      const entry = (n: RevisionNode) => {
-        const lines = branchEntry(n, n.nextrev.map((c) => set.map.node(c)));
-        return context.args.options.verbose ? `${verboseEntry(set, n.id)}\n${lines.slice(lines.indexOf("\n") + 1)}` : lines;
-      };
+      const entry = (n: RevisionNode) => branchEntry(n, n.nextrev.map((c) => set.map.node(c)), set.revisions.get(n.id)?.source.file, context.args.options.verbose ?? false);
       return { json: { branchpoints: points.map((n) => n.id) }, text: points.map(entry).join("\n") };
     }
     case "history":

@@ -88,6 +88,11 @@ describe("graph commands", () => {
     expect(branches).toContain("             -> 6e3b8c4d5a75, unique index on customer email");
   });
 
+  it("prints branches as Alembic does: the branch point and each child with labels and indicators, messages only with --verbose", () => {
+    expect(lambic(dir, ["branches"]).stdout).toBe("3b9e5f1a2d42 (branchpoint)\n             -> 4c1f6a2b3e53 (billing)\n             -> 6e3b8c4d5a75\n");
+    expect(lambic(dir, ["branches", "--verbose"]).stdout).toContain("             -> 4c1f6a2b3e53 (billing), billing: invoice table\n");
+  });
+
   it("shows one revision by a prefix", () => {
     expect(lambic(dir, ["show", "6e3b"]).stdout).toContain("Rev: 6e3b8c4d5a75");
   });
@@ -362,6 +367,15 @@ describe("writing revisions", () => {
     expect(base.code).toBe(2);
     expect(base.json.error).toMatchObject({ code: "USAGE", option: "depends-on", value: "base" });
     expect(readdirSync(join(dir, "revisions/main"))).toEqual(before);
+  });
+
+  it("keeps a message exactly in a TypeScript revision, and shows its first paragraph in history as Alembic shows a docstring's", () => {
+    const message = 'Add "coupons" — ça marche\nsecond line\n\n  details: it\'s `${long}` \\ ';
+    const run = lambic(dir, ["--json", "revision", `--message=${message}`, "--rev-id", "c0ffee000002"]);
+    expect(run.json.revision.message).toBe(message);
+    expect(lambic(dir, ["--json", "show", "c0ffee000002"]).json.revisions[0].message).toBe(message);
+    expect(lambic(dir, ["history", "-r", "8a5d0e6f7c97:"]).stdout).toBe('8a5d0e6f7c97 -> c0ffee000002 (billing) (head), Add "coupons" — ça marche\nsecond line\n7f4c9d5e6b86 -> 8a5d0e6f7c97 (billing), order status\n');
+    expect(lambic(dir, ["show", "c0ffee000002"]).stdout).toContain('\n\n    Add "coupons" — ça marche\n    second line\n    \n      details: it\'s `${long}` \\\n');
   });
 
   it("refuses a reserved --branch-label (head, heads, base) as a usage error, writing nothing", () => {
