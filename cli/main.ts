@@ -10,7 +10,7 @@ import { isNode, type RevisionNode } from "../src/revision/revision-map.ts";
 import type { RevisionSet } from "../src/revision/revision-set.ts";
 import { checkNewRevision, dependenciesOfNewRevision, parentsOfMerge, parentsOfNewRevision } from "../src/revision/new-revision.ts";
 import { generateRevisionId, renderTsRevision, revisionFileName } from "../src/revision/revision-template.ts";
-import { renderSqlRevision } from "../src/revision/sql-revision.ts";
+import { renderSqlRevision, sqlHeaderMessage } from "../src/revision/sql-revision.ts";
 import { BRANCH_LABEL_PATTERN, listedTwice, RESERVED_TARGETS } from "../src/revision/validate-revision.ts";
 import type { RevisionMeta } from "../src/revision/types.ts";
 import type { Connection } from "../src/db/connection.ts";
@@ -274,22 +274,25 @@ function writeRevision(context: Context, set: RevisionSet): Output {
   }
   const labelTwice = listedTwice(options["branch-label"] ?? []);
   if (labelTwice !== undefined) throw new LambicError("USAGE", `--branch-label ${JSON.stringify(labelTwice)} is given twice; give each once. Nothing was written.`, { option: "branch-label", value: labelTwice });
+  const extension = options.sql ? "sql" : "ts";
+  // What the file holds, and so what loads back and what this command reports.
+  const storedMessage = extension === "sql" ? sqlHeaderMessage(message) : message;
+  if (storedMessage !== message) context.io.stderr(`note: a .sql revision keeps its message on one header line, so it is written as ${JSON.stringify(storedMessage)} (a TypeScript revision keeps it as given).\n`);
   const meta: RevisionMeta = {
     id,
     revises: revises.length === 0 ? null : revises.length === 1 ? revises[0]! : revises,
     dependsOn,
     branchLabels: options["branch-label"] ?? [],
-    message,
+    message: storedMessage,
     transactional: true,
   };
-  const extension = options.sql ? "sql" : "ts";
   const file = join(context.database.revisions, revisionFileName(new Date(), id, message, extension));
   checkNewRevision(set.map, meta, { revIdGiven: options["rev-id"] !== undefined }); // before anything is written
   mkdirSync(dirname(file), { recursive: true });
   writeFileSync(file, extension === "sql" ? renderSqlRevision(meta, "-- your SQL here\n", "-- your SQL here\n") : renderTsRevision(meta), { flag: "wx" });
   const shown = relative(context.io.cwd, file);
   // The shape of a `history` entry: `revises` is always a list ([] for a base).
-  return { json: { revision: { id, revises, dependsOn, branchLabels: meta.branchLabels, message, transactional: true, file: shown } }, text: `Generating ${shown} ... done` };
+  return { json: { revision: { id, revises, dependsOn, branchLabels: meta.branchLabels, message: storedMessage, transactional: true, file: shown } }, text: `Generating ${shown} ... done` };
 }
 
 async function offlineScript(context: Context, set: RevisionSet): Promise<Output> {

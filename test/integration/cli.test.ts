@@ -378,6 +378,14 @@ describe("writing revisions", () => {
     expect(lambic(dir, ["show", "c0ffee000002"]).stdout).toContain('\n\n    Add "coupons" — ça marche\n    second line\n    \n      details: it\'s `${long}` \\\n');
   });
 
+  it("writes a .sql revision's message on one header line, says so, and reports the message as the file keeps it", () => {
+    const run = lambic(dir, ["--json", "revision", "--sql", "-m", "first line\nsecond  line ", "--rev-id", "c0ffee000003"]);
+    expect(run.code).toBe(0);
+    expect(run.json.revision.message).toBe("first line second line");
+    expect(run.stderr).toContain('written as "first line second line"');
+    expect(lambic(dir, ["--json", "show", "c0ffee000003"]).json.revisions[0].message).toBe("first line second line");
+  });
+
   it("refuses a reserved --branch-label (head, heads, base) as a usage error, writing nothing", () => {
     const run = lambic(dir, ["--json", "revision", "-m", "x", "--branch-label", "heads"]);
     expect(run.code).toBe(2);
