@@ -119,7 +119,7 @@ async function runCommand(context: Context): Promise<Output> {
       return show(context, await openSet(context));
     case "revision":
       // The first revision of a project (or of a database just added to the config) makes its folder.
-      mkdirSync(context.database.revisions, { recursive: true });
+      whileWritingRevision(context, context.database.revisions, () => mkdirSync(context.database.revisions, { recursive: true }));
       return writeRevision(context, await openSet(context));
     case "merge":
       return writeRevision(context, await openSet(context));
@@ -288,11 +288,34 @@ function writeRevision(context: Context, set: RevisionSet): Output {
   };
   const file = join(context.database.revisions, revisionFileName(new Date(), id, message, extension));
   checkNewRevision(set.map, meta, { revIdGiven: options["rev-id"] !== undefined }); // before anything is written
-  mkdirSync(dirname(file), { recursive: true });
-  writeFileSync(file, extension === "sql" ? renderSqlRevision(meta, "-- your SQL here\n", "-- your SQL here\n") : renderTsRevision(meta), { flag: "wx" });
+  whileWritingRevision(context, file, () => {
+    mkdirSync(dirname(file), { recursive: true });
+    writeFileSync(file, extension === "sql" ? renderSqlRevision(meta, "-- your SQL here\n", "-- your SQL here\n") : renderTsRevision(meta), { flag: "wx" });
+  });
   const shown = relative(context.io.cwd, file);
   // The shape of a `history` entry: `revises` is always a list ([] for a base).
   return { json: { revision: { id, revises, dependsOn, branchLabels: meta.branchLabels, message: storedMessage, transactional: true, file: shown } }, text: `Generating ${shown} ... done` };
+}
+
+/**
+ * Runs a write of the revisions folder or of a new revision file. The file system's refusal (the
+ * folder is a file, read-only, not ours; the disk is full) is the set-up's problem, not a lambic
+ * bug: it is reported with the path and the reason.
+ */
+function whileWritingRevision(context: Context, path: string, write: () => void): void {
+  try {
+    write();
+  } catch (error) {
+    const { code, message, syscall } = error as NodeJS.ErrnoException;
+    const folder = context.database.revisions;
+    const where = context.database.configFile ? `"revisions" in ${context.database.configFile}` : `"revisions" in a lambic.config.json`;
+    // mkdir says EEXIST for a file where the folder should be, ENOTDIR for a file above it.
+    const text =
+      code === "ENOTDIR" || (code === "EEXIST" && syscall === "mkdir")
+        ? `Cannot write the new revision: the revisions folder ${folder} (or a folder above it) is a file. Move the file away, or point ${where} elsewhere. Nothing was written.`
+        : `Cannot write ${path}: ${message}. The revisions folder must be a folder you can write to: fix its permissions or the file system, or point ${where} elsewhere.`;
+    throw new LambicError("CONFIG_INVALID", text, { path, dir: folder, errno: code }, { cause: error });
+  }
 }
 
 async function offlineScript(context: Context, set: RevisionSet): Promise<Output> {

@@ -315,6 +315,21 @@ describe("writing revisions", () => {
     expect(bare.stderr).toContain(`point "revisions" elsewhere in a lambic.config.json`);
   });
 
+  it("says the revisions folder is a file, rather than reporting a lambic bug, when writing or reading revisions", () => {
+    const dir = tempDir("lambic-cli-file-");
+    writeFileSync(join(dir, "revisions"), "not a folder");
+    for (const revisions of ["revisions", "revisions/main"]) {
+      writeFileSync(join(dir, "lambic.config.json"), JSON.stringify({ databases: { main: { revisions } } }));
+      const write = lambic(dir, ["--json", "revision", "-m", "x"]);
+      expect(write.code).toBe(1);
+      expect(write.json.error).toMatchObject({ code: "CONFIG_INVALID", dir: join(dir, revisions) });
+      expect(write.json.error.message).toContain(`the revisions folder ${join(dir, revisions)} (or a folder above it) is a file`);
+      const read = lambic(dir, ["--json", "heads"]);
+      expect(read.code).toBe(1);
+      expect(read.json.error).toMatchObject({ code: "CONFIG_INVALID", dir: join(dir, revisions) });
+    }
+  });
+
   it("writes the first revision of a project that has no revisions folder yet, creating it", () => {
     const empty = tempDir("lambic-cli-empty-");
     const run = lambic(empty, ["--json", "revision", "-m", "init", "--rev-id", "f1257000001a"]);
