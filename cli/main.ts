@@ -251,7 +251,8 @@ async function show(context: Context, set: RevisionSet): Promise<Output> {
 function writeRevision(context: Context, set: RevisionSet): Output {
   const { options } = context.args;
   const message = options.message;
-  if (!message) throw new LambicError("USAGE", `lambic ${context.args.command} needs -m "message".`, {});
+  if (message === undefined) throw new LambicError("USAGE", `lambic ${context.args.command} needs a message: -m "what it does" (it names the file and shows in history).`, { option: "message" });
+  if (message.trim() === "") throw new LambicError("USAGE", `-m ${JSON.stringify(message)} is empty: give lambic ${context.args.command} a message that says what the revision does (it names the file and shows in history).`, { option: "message", value: message });
   let revises: string[];
   if (context.args.command === "merge") {
     if (context.args.positionals.length === 0) throw new LambicError("USAGE", `lambic merge needs the revisions to merge (e.g. "heads").`, {});

@@ -273,6 +273,17 @@ describe("writing revisions", () => {
     expect(lambic(dir, ["--json", "heads"]).json).toEqual({ heads: ["c0ffee000001"] });
   });
 
+  it("refuses a missing or empty message as a usage error saying which (exit 2)", () => {
+    const missing = lambic(dir, ["--json", "revision"]);
+    expect(missing.code).toBe(2);
+    expect(missing.json.error).toMatchObject({ code: "USAGE", option: "message" });
+    expect(missing.json.error.message).toContain('needs a message: -m "what it does"');
+    const empty = lambic(dir, ["--json", "merge", "-m", " ", "heads"]);
+    expect(empty.code).toBe(2);
+    expect(empty.json.error).toMatchObject({ code: "USAGE", option: "message", value: " " });
+    expect(empty.json.error.message).toContain('-m " " is empty');
+  });
+
   it("refuses a --rev-id that cannot be an id as a usage error, writing nothing", () => {
     const before = readdirSync(join(dir, "revisions/main"));
     for (const id of ["bad id!", "head"]) {
