@@ -15,7 +15,8 @@ function labels(node: RevisionNode): string {
  * docstring's text up to the first blank line (the whole message is in --verbose and --json).
  */
 function doc(node: RevisionNode): string {
-  return (node.meta.message ?? "").trim().split("\n\n")[0]!;
+  // Python reads the docstring with its line ends as "\n"; a message may hold "\r\n".
+  return (node.meta.message ?? "").replace(/\r\n?/g, "\n").trim().split("\n\n")[0]!;
 }
 
 function indicators(node: RevisionNode, options: { tree: boolean; current?: boolean }): string {

@@ -401,6 +401,8 @@ describe("writing revisions", () => {
     expect(run.json.revision.message).toBe(message);
     expect(lambic(dir, ["--json", "show", "c0ffee000002"]).json.revisions[0].message).toBe(message);
     expect(lambic(dir, ["history", "-r", "8a5d0e6f7c97:"]).stdout).toBe('8a5d0e6f7c97 -> c0ffee000002 (billing) (head), Add "coupons" — ça marche\nsecond line\n7f4c9d5e6b86 -> 8a5d0e6f7c97 (billing), order status\n');
+    lambic(dir, ["revision", "-m", "windows\r\n\r\nline ends", "--rev-id", "c0ffee000004"]);
+    expect(lambic(dir, ["history", "-r", "c0ffee000002:"]).stdout.split("\n")[0]).toBe("c0ffee000002 -> c0ffee000004 (billing) (head), windows");
     expect(lambic(dir, ["show", "c0ffee000002"]).stdout).toContain('\n\n    Add "coupons" — ça marche\n    second line\n    \n      details: it\'s `${long}` \\\n');
   });
 
