@@ -1,5 +1,5 @@
-import { LambicError } from "../errors.ts";
-import { isNode, RevisionMap } from "./revision-map.ts";
+import { isLambicError, LambicError } from "../errors.ts";
+import { isNode, RevisionMap, type RevisionNode } from "./revision-map.ts";
 import type { RevisionMeta } from "./types.ts";
 
 /**
@@ -15,14 +15,24 @@ import type { RevisionMeta } from "./types.ts";
  */
 export function parentsOfNewRevision(map: RevisionMap, head: string | undefined, splice: boolean): string[] {
   const target = head ?? "head";
-  if (target === "head" && map.heads.length > 1) {
+  let parents: RevisionNode[];
+  try {
+    parents = map.getRevisions(target).filter(isNode);
+  } catch (error) {
+    // As Alembic's generate_revision, the advice for several heads is about this command: which
+    // --head to give, or the merge that makes one.
+    if (!isLambicError(error, "MULTIPLE_HEADS")) throw error;
+    const heads = (error.details.heads as string[] | undefined) ?? [];
+    // "heads" leaves out a head that only dependencies point at (an effective head): name them all then.
+    const all = target !== "head" ? target.replace(/@head$/, "@heads") : heads.every((id) => map.realHeads.includes(id)) ? "heads" : heads.join(" ");
+    const what = target === "head" ? `There are ${heads.length} heads` : `--head ${target} matches ${heads.length} heads`;
     throw new LambicError(
       "MULTIPLE_HEADS",
-      `There are ${map.heads.length} heads (${map.heads.join(", ")}): say which one the new revision revises with --head <id or label@head>, or merge them first (lambic merge -m "merge" heads).`,
-      { heads: [...map.heads] },
+      `${what} (${heads.join(", ")}): say which one the new revision revises with --head <id${target === "head" ? " or label@head" : ""}>, or merge them first (lambic merge -m "merge" ${all}).`,
+      { argument: target, heads },
+      { cause: error },
     );
   }
-  const parents = map.getRevisions(target).filter(isNode);
   for (const parent of parents) {
     if (!parent.isHead && !splice) {
       throw new LambicError("USAGE", `Revision ${parent.id} is not a head; a new revision on it starts a branch. Pass --splice to do that on purpose.`, { head: parent.id });

@@ -33,6 +33,23 @@ describe("parentsOfNewRevision (lambic revision --head, as alembic revision --he
     const error = failure(() => parentsOfNewRevision(map, undefined, false));
     expect(error.code).toBe("MULTIPLE_HEADS");
     expect(error.details.heads).toEqual(["dddd4", "eeee5", "ffff6"]);
+    expect(error.message).toContain('merge them first (lambic merge -m "merge" heads)');
+  });
+
+  it("refuses label@head while the branch has several heads, pointing at --head <id> or a merge of label@heads", () => {
+    const forked = new RevisionMap([rev("aaaa1", null, { branchLabels: ["twin"] }), rev("bbbb2", "aaaa1"), rev("cccc3", "aaaa1")]);
+    const error = failure(() => parentsOfNewRevision(forked, "twin@head", false));
+    expect(error).toMatchObject({ code: "MULTIPLE_HEADS", details: { argument: "twin@head", heads: ["bbbb2", "cccc3"] } });
+    expect(error.message).toBe('--head twin@head matches 2 heads (bbbb2, cccc3): say which one the new revision revises with --head <id>, or merge them first (lambic merge -m "merge" twin@heads).');
+  });
+
+  it("names every head in the merge it suggests when one is a head only through dependencies, which \"heads\" leaves out", () => {
+    const plugin = new RevisionMap([rev("core1", null), rev("core2", "core1"), rev("plug1", null, { dependsOn: ["core1"] })]);
+    expect(failure(() => parentsOfNewRevision(plugin, undefined, false)).message).toBe(
+      'There are 2 heads (core2, plug1): say which one the new revision revises with --head <id or label@head>, or merge them first (lambic merge -m "merge" heads).',
+    );
+    const effective = new RevisionMap([rev("core1", null), rev("plug1", null, { dependsOn: ["core1"] }), rev("side1", null)]);
+    expect(failure(() => parentsOfNewRevision(effective, undefined, false)).message).toContain('merge them first (lambic merge -m "merge" core1 plug1 side1)');
   });
 
   it("takes a head by id, prefix, label@head, or all of them with heads", () => {
