@@ -169,10 +169,11 @@ export function renderSqlRevision(meta: RevisionMeta, upSql: string, downSql?: s
 
 /**
  * A message as a `.sql` header keeps it, and so as it loads back: on one line (a message spanning
- * lines would turn into SQL), whitespace runs as one space, trimmed (the parser trims a value).
+ * lines would turn into SQL), each line break with the blanks around it as one space, trimmed (the
+ * parser trims a value). Spaces and tabs within a line stay as written.
  */
 export function sqlHeaderMessage(message: string): string {
-  return message.replace(/\s+/g, " ").trim();
+  return message.replace(/\s*[\r\n\u2028\u2029]\s*/g, " ").trim();
 }
 
 /**

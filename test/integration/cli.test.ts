@@ -407,11 +407,11 @@ describe("writing revisions", () => {
   });
 
   it("writes a .sql revision's message on one header line, says so, and reports the message as the file keeps it", () => {
-    const run = lambic(dir, ["--json", "revision", "--sql", "-m", "first line\nsecond  line ", "--rev-id", "c0ffee000003"]);
+    const run = lambic(dir, ["--json", "revision", "--sql", "-m", "first line \n second\tline ", "--rev-id", "c0ffee000003"]);
     expect(run.code).toBe(0);
-    expect(run.json.revision.message).toBe("first line second line");
-    expect(run.stderr).toContain('written as "first line second line"');
-    expect(lambic(dir, ["--json", "show", "c0ffee000003"]).json.revisions[0].message).toBe("first line second line");
+    expect(run.json.revision.message).toBe("first line second\tline");
+    expect(run.stderr).toContain('written as "first line second\\tline"');
+    expect(lambic(dir, ["--json", "show", "c0ffee000003"]).json.revisions[0].message).toBe("first line second\tline");
   });
 
   it("refuses a reserved --branch-label (head, heads, base) as a usage error, writing nothing", () => {

@@ -355,11 +355,12 @@ describe("renderSqlRevision", () => {
   });
 
   it("writes a message that loads back as sqlHeaderMessage says, so lambic revision --sql can report what the file holds", () => {
-    for (const message of ["  padded\t", "a\r\n\r\nb", "\n-- +down\nDROP TABLE x;", "it's \"quoted\" -- ok: yes", "ça 🎉"]) {
+    for (const message of ["  padded\t", "a\r\n\r\nb", "\n-- +down\nDROP TABLE x;", "it's \"quoted\" -- ok: yes", "ça 🎉", "u\u2028v\u2029w\rx", "tab\tand  two\u00a0spaces"]) {
       const text = renderSqlRevision({ id: "a1", revises: null, message }, "");
       expect(parseSqlRevision(text, FILE).message).toBe(sqlHeaderMessage(message));
     }
     expect(sqlHeaderMessage("  two\n\nlines\t")).toBe("two lines");
+    expect(sqlHeaderMessage("tab\tand  two\u00a0spaces")).toBe("tab\tand  two\u00a0spaces");
   });
 
   it("round-trips through parseSqlRevision", async () => {
