@@ -35,7 +35,7 @@ export function parentsOfNewRevision(map: RevisionMap, head: string | undefined,
   }
   for (const parent of parents) {
     if (!parent.isHead && !splice) {
-      throw new LambicError("USAGE", `Revision ${parent.id} is not a head; a new revision on it starts a branch. Pass --splice to do that on purpose.`, { head: parent.id });
+      throw new LambicError("USAGE", `Revision ${parent.id} is not a head; a new revision on it starts a branch. Pass --splice to do that on purpose${branchHeadHint(parent, target)}.`, { head: parent.id });
     }
   }
   return parents.map((p) => p.id);
@@ -59,7 +59,7 @@ export function parentsOfMerge(map: RevisionMap, targets: readonly string[]): st
       if (!node.isHead) {
         throw new LambicError(
           "USAGE",
-          `lambic merge: revision ${node.id}${node.id === target ? "" : ` ("${target}")`} is not a head (${node.nextrev.join(", ")} ${node.nextrev.length === 1 ? "revises" : "revise"} it), and a merge joins heads. Merge heads (lambic heads lists them; "heads" names them all), or start a branch on ${node.id} with lambic revision --head ${node.id} --splice.`,
+          `lambic merge: revision ${node.id}${node.id === target ? "" : ` ("${target}")`} is not a head (${node.nextrev.join(", ")} ${node.nextrev.length === 1 ? "revises" : "revise"} it), and a merge joins heads. Merge heads (lambic heads lists them; "heads" names them all${branchHeadHint(node, target)}), or start a branch on ${node.id} with lambic revision --head ${node.id} --splice.`,
           { argument: target, revision: node.id, children: [...node.nextrev] },
         );
       }
@@ -74,6 +74,11 @@ export function parentsOfMerge(map: RevisionMap, targets: readonly string[]): st
     );
   }
   return parents;
+}
+
+/** A bare branch label names the revision that carries it, as in Alembic: say how to name the branch's head. */
+function branchHeadHint(node: RevisionNode, target: string): string {
+  return node.originalBranchLabels.includes(target) ? `; "${target}@head" names the head of branch ${target}` : "";
 }
 
 /**

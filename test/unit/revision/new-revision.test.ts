@@ -70,6 +70,14 @@ describe("parentsOfNewRevision (lambic revision --head, as alembic revision --he
     expect(parentsOfNewRevision(map, "bbbb2", true)).toEqual(["bbbb2"]);
   });
 
+  it("says that label@head names a branch's head when a bare label names a revision below it", () => {
+    const labelled = new RevisionMap([rev("aaaa1", null, { branchLabels: ["core"] }), rev("bbbb2", "aaaa1"), rev("cccc3", null)]);
+    expect(failure(() => parentsOfNewRevision(labelled, "core", false)).message).toBe(
+      'Revision aaaa1 is not a head; a new revision on it starts a branch. Pass --splice to do that on purpose; "core@head" names the head of branch core.',
+    );
+    expect(failure(() => parentsOfMerge(labelled, ["core", "cccc3"])).message).toContain('"heads" names them all; "core@head" names the head of branch core)');
+  });
+
   it("takes a head with --splice too, as Alembic does", () => {
     expect(parentsOfNewRevision(map, "dddd4", true)).toEqual(["dddd4"]);
   });
