@@ -10,6 +10,15 @@ function labels(node: RevisionNode): string {
   return node.branchLabels.size > 0 ? ` (${[...node.branchLabels].join(", ")})` : "";
 }
 
+/**
+ * The message as one-line listings print it: its first paragraph, as Alembic's `Script.doc` is the
+ * docstring's text up to the first blank line (the whole message is in --verbose and --json).
+ */
+function doc(node: RevisionNode): string {
+  // Python reads the docstring with its line ends as "\n"; a message may hold "\r\n".
+  return (node.meta.message ?? "").replace(/\r\n?/g, "\n").trim().split("\n\n")[0]!;
+}
+
 function indicators(node: RevisionNode, options: { tree: boolean; current?: boolean }): string {
   let text = node.isRealHead ? " (head)" : node.isHead ? " (effective head)" : "";
   if (options.current) text += " (current)";
@@ -30,7 +39,7 @@ export function currentLine(node: RevisionNode): string {
 /** `d100ddd1 -> e100eee1 (left) (head), message` — history. */
 export function historyLine(node: RevisionNode, current = false): string {
   const deps = node.declaredDependencies.length > 0 ? ` (${node.declaredDependencies.join(", ")})` : "";
-  return `${parents(node)}${deps} -> ${node.id}${labels(node)}${indicators(node, { tree: true, current })}, ${node.meta.message ?? ""}`;
+  return `${parents(node)}${deps} -> ${node.id}${labels(node)}${indicators(node, { tree: true, current })}, ${doc(node)}`;
 }
 
 /**
@@ -47,12 +56,19 @@ export function revisionEntry(node: RevisionNode, file: string | undefined, curr
   if (node.branchLabels.size > 0) lines.push(`Branch names: ${[...node.branchLabels].join(", ")}`);
   if (node.meta.transactional === false) lines.push("Transactional: no");
   if (file) lines.push(`Path: ${file}`);
-  lines.push("", `    ${node.meta.message ?? ""}`, "");
+  // Every line of the message indented, as Alembic indents each line of the docstring.
+  lines.push("", ...(node.meta.message ?? "").trim().split(/\r\n|\r|\n/).map((line) => `    ${line}`), "");
   return lines.join("\n");
 }
 
-/** `branches`: the branch point and each way out of it. */
-export function branchEntry(node: RevisionNode, children: readonly RevisionNode[]): string {
+/**
+ * `branches`, as Alembic prints it: the branch point (`3b9e (branchpoint)`, labels and indicators,
+ * no message), then `-> child` under it for each way out, with the child's message only when
+ * `verbose` (which also prints the branch point's full entry in place of its first line).
+ */
+export function branchEntry(node: RevisionNode, children: readonly RevisionNode[], file: string | undefined, verbose: boolean): string {
   const pad = " ".repeat(node.id.length);
-  return [`${node.id}${labels(node)}${indicators(node, { tree: true })}, ${node.meta.message ?? ""}`, ...children.map((c) => `${pad} -> ${c.id}${labels(c)}${indicators(c, { tree: true })}, ${c.meta.message ?? ""}`), ""].join("\n");
+  const child = (c: RevisionNode) => `${pad} -> ${c.id}${labels(c)}${indicators(c, { tree: true })}${verbose ? `, ${doc(c)}` : ""}`;
+  const first = verbose ? revisionEntry(node, file) : `${node.id}${labels(node)}${indicators(node, { tree: true })}`;
+  return [first, ...children.map(child), ""].join("\n");
 }

@@ -6,10 +6,11 @@ import { openRevisionSet } from "../src/bundle/open-revisions.ts";
 import { loadConfig, projectDirOf, resolveDatabase, type DatabaseConfig } from "../src/config.ts";
 import { LambicError } from "../src/errors.ts";
 import { effectiveHeads, listBranchPoints, missingRangeTarget, parseRange, planHistory, rangeMentionsCurrent, resolveRangeStart } from "../src/revision/plan.ts";
-import { isNode, RevisionMap, type RevisionNode } from "../src/revision/revision-map.ts";
+import { isNode, type RevisionNode } from "../src/revision/revision-map.ts";
 import type { RevisionSet } from "../src/revision/revision-set.ts";
+import { checkNewRevision, dependenciesOfNewRevision, parentsOfMerge, parentsOfNewRevision } from "../src/revision/new-revision.ts";
 import { generateRevisionId, renderTsRevision, revisionFileName } from "../src/revision/revision-template.ts";
-import { renderSqlRevision } from "../src/revision/sql-revision.ts";
+import { renderSqlRevision, sqlHeaderMessage } from "../src/revision/sql-revision.ts";
 import { BRANCH_LABEL_PATTERN, listedTwice, RESERVED_TARGETS } from "../src/revision/validate-revision.ts";
 import type { RevisionMeta } from "../src/revision/types.ts";
 import type { Connection } from "../src/db/connection.ts";
@@ -109,10 +110,7 @@ async function runCommand(context: Context): Promise<Output> {
     case "branches": {
       const set = await openSet(context);
       const points = listBranchPoints(set.map);
-      const entry = (n: RevisionNode) => {
-        const lines = branchEntry(n, n.nextrev.map((c) => set.map.node(c)));
-        return context.args.options.verbose ? `${verboseEntry(set, n.id)}\n${lines.slice(lines.indexOf("\n") + 1)}` : lines;
-      };
+      const entry = (n: RevisionNode) => branchEntry(n, n.nextrev.map((c) => set.map.node(c)), set.revisions.get(n.id)?.source.file, context.args.options.verbose ?? false);
       return { json: { branchpoints: points.map((n) => n.id) }, text: points.map(entry).join("\n") };
     }
     case "history":
@@ -121,7 +119,7 @@ async function runCommand(context: Context): Promise<Output> {
       return show(context, await openSet(context));
     case "revision":
       // The first revision of a project (or of a database just added to the config) makes its folder.
-      mkdirSync(context.database.revisions, { recursive: true });
+      whileWritingRevision(context, context.database.revisions, () => mkdirSync(context.database.revisions, { recursive: true }));
       return writeRevision(context, await openSet(context));
     case "merge":
       return writeRevision(context, await openSet(context));
@@ -253,33 +251,18 @@ async function show(context: Context, set: RevisionSet): Promise<Output> {
 function writeRevision(context: Context, set: RevisionSet): Output {
   const { options } = context.args;
   const message = options.message;
-  if (!message) throw new LambicError("USAGE", `lambic ${context.args.command} needs -m "message".`, {});
+  if (message === undefined) throw new LambicError("USAGE", `lambic ${context.args.command} needs a message: -m "what it does" (it names the file and shows in history).`, { option: "message" });
+  if (message.trim() === "") throw new LambicError("USAGE", `-m ${JSON.stringify(message)} is empty: give lambic ${context.args.command} a message that says what the revision does (it names the file and shows in history).`, { option: "message", value: message });
   let revises: string[];
   if (context.args.command === "merge") {
     if (context.args.positionals.length === 0) throw new LambicError("USAGE", `lambic merge needs the revisions to merge (e.g. "heads").`, {});
-    // Each once: `merge heads a1` names a1 twice when it is a head, and a file listing a parent twice does not load.
-    revises = [...new Set(context.args.positionals.flatMap((p) => set.map.getRevisions(p).filter(isNode).map((n) => n.id)))];
-    if (revises.length < 2) throw new LambicError("USAGE", `lambic merge needs at least two revisions to merge; ${context.args.positionals.join(" ")} names ${revises.length}.`, { revises });
+    revises = parentsOfMerge(set.map, context.args.positionals);
   } else {
-    const head = options.head ?? "head";
-    if (head === "head" && set.map.heads.length > 1) {
-      throw new LambicError("MULTIPLE_HEADS", `There are ${set.map.heads.length} heads (${set.map.heads.join(", ")}): say which one the new revision revises with --head <id or label@head>, or merge them first (lambic merge -m "merge" heads).`, { heads: [...set.map.heads] });
-    }
-    const parents = set.map.getRevisions(head).filter(isNode);
-    for (const parent of parents) {
-      if (!parent.isHead && !options.splice) {
-        throw new LambicError("USAGE", `Revision ${parent.id} is not a head; a new revision on it starts a branch. Pass --splice to do that on purpose.`, { head: parent.id });
-      }
-    }
-    revises = parents.map((p) => p.id);
+    revises = parentsOfNewRevision(set.map, options.head, options.splice ?? false);
   }
   const id = options["rev-id"] ?? generateRevisionId();
   if (set.map.has(id)) throw new LambicError("DUPLICATE_REVISION", `Revision id ${id} already exists. Choose another --rev-id or leave it out.`, { revision: id });
-  const dependsOn = (options["depends-on"] ?? []).map((d) => {
-    const node = set.map.getRevision(d); // refuses a name that is neither an id, a prefix nor a label
-    // A branch label stays a label (it follows the branch); a prefix becomes the full id.
-    return node && !node.originalBranchLabels.includes(d) ? node.id : d;
-  });
+  const dependsOn = dependenciesOfNewRevision(set.map, options["depends-on"] ?? []);
   // What loading would refuse in the file is refused before it is written: a file that does not
   // load stops every command.
   for (const label of options["branch-label"] ?? []) {
@@ -292,30 +275,48 @@ function writeRevision(context: Context, set: RevisionSet): Output {
   }
   const labelTwice = listedTwice(options["branch-label"] ?? []);
   if (labelTwice !== undefined) throw new LambicError("USAGE", `--branch-label ${JSON.stringify(labelTwice)} is given twice; give each once. Nothing was written.`, { option: "branch-label", value: labelTwice });
+  const extension = options.sql ? "sql" : "ts";
+  // What the file holds, and so what loads back and what this command reports.
+  const storedMessage = extension === "sql" ? sqlHeaderMessage(message) : message;
+  if (storedMessage !== message) context.io.stderr(`note: a .sql revision keeps its message on one header line, so it is written as ${JSON.stringify(storedMessage)} (a TypeScript revision keeps it as given).\n`);
   const meta: RevisionMeta = {
     id,
     revises: revises.length === 0 ? null : revises.length === 1 ? revises[0]! : revises,
     dependsOn,
     branchLabels: options["branch-label"] ?? [],
-    message,
+    message: storedMessage,
     transactional: true,
   };
-  const extension = options.sql ? "sql" : "ts";
   const file = join(context.database.revisions, revisionFileName(new Date(), id, message, extension));
-  try {
-    new RevisionMap([...set.map.revisions.map((n) => n.meta), meta]); // refuses a broken graph before anything is written
-  } catch (error) {
-    // A --rev-id the graph refuses is the command line's mistake: no file is involved yet.
-    if (error instanceof LambicError && error.code === "REVISION_FILE_INVALID" && options["rev-id"] !== undefined && error.details.revision === id) {
-      throw new LambicError("USAGE", `--rev-id: ${error.message.replace(/ Choose another id\.$/, "")} Choose another --rev-id, or leave it out for a generated one.`, { option: "rev-id", value: id }, { cause: error });
-    }
-    throw error;
-  }
-  mkdirSync(dirname(file), { recursive: true });
-  writeFileSync(file, extension === "sql" ? renderSqlRevision(meta, "-- your SQL here\n", "-- your SQL here\n") : renderTsRevision(meta), { flag: "wx" });
+  checkNewRevision(set.map, meta, { revIdGiven: options["rev-id"] !== undefined }); // before anything is written
+  whileWritingRevision(context, file, () => {
+    mkdirSync(dirname(file), { recursive: true });
+    writeFileSync(file, extension === "sql" ? renderSqlRevision(meta, "-- your SQL here\n", "-- your SQL here\n") : renderTsRevision(meta), { flag: "wx" });
+  });
   const shown = relative(context.io.cwd, file);
   // The shape of a `history` entry: `revises` is always a list ([] for a base).
-  return { json: { revision: { id, revises, dependsOn, branchLabels: meta.branchLabels, message, transactional: true, file: shown } }, text: `Generating ${shown} ... done` };
+  return { json: { revision: { id, revises, dependsOn, branchLabels: meta.branchLabels, message: storedMessage, transactional: true, file: shown } }, text: `Generating ${shown} ... done` };
+}
+
+/**
+ * Runs a write of the revisions folder or of a new revision file. The file system's refusal (the
+ * folder is a file, read-only, not ours; the disk is full) is the set-up's problem, not a lambic
+ * bug: it is reported with the path and the reason.
+ */
+function whileWritingRevision(context: Context, path: string, write: () => void): void {
+  try {
+    write();
+  } catch (error) {
+    const { code, message, syscall } = error as NodeJS.ErrnoException;
+    const folder = context.database.revisions;
+    const where = context.database.configFile ? `"revisions" in ${context.database.configFile}` : `"revisions" in a lambic.config.json`;
+    // mkdir says EEXIST for a file where the folder should be, ENOTDIR for a file above it.
+    const text =
+      code === "ENOTDIR" || (code === "EEXIST" && syscall === "mkdir")
+        ? `Cannot write the new revision: the revisions folder ${folder} (or a folder above it) is a file. Move the file away, or point ${where} elsewhere. Nothing was written.`
+        : `Cannot write ${path}: ${message}. The revisions folder must be a folder you can write to: fix its permissions or the file system, or point ${where} elsewhere.`;
+    throw new LambicError("CONFIG_INVALID", text, { path, dir: folder, errno: code }, { cause: error });
+  }
 }
 
 async function offlineScript(context: Context, set: RevisionSet): Promise<Output> {

@@ -109,12 +109,13 @@ function listRevisionFiles(dir: string, configFile: string | undefined): string[
     // Names only: a Dirent per file costs more than the stat each file gets anyway.
     entries = readdirSync(dir);
   } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === "ENOENT") {
-      throw new LambicError(
-        "CONFIG_INVALID",
-        `Revisions folder ${dir} does not exist. Create it (lambic revision -m MESSAGE writes the first revision) or ${configFile ? `fix "revisions" in ${configFile}` : `point "revisions" elsewhere in a lambic.config.json`}.`,
-        { dir, configFile },
-      );
+    const fixConfig = configFile ? `fix "revisions" in ${configFile}` : `point "revisions" elsewhere in a lambic.config.json`;
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === "ENOENT") {
+      throw new LambicError("CONFIG_INVALID", `Revisions folder ${dir} does not exist. Create it (lambic revision -m MESSAGE writes the first revision) or ${fixConfig}.`, { dir, configFile });
+    }
+    if (code === "ENOTDIR") {
+      throw new LambicError("CONFIG_INVALID", `Revisions folder ${dir} is not a folder: it, or a folder above it, is a file. Move the file away or ${fixConfig}.`, { dir, configFile }, { cause: error });
     }
     throw error;
   }

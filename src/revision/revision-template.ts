@@ -14,7 +14,8 @@ export function generateRevisionId(): string {
 
 /**
  * `<yyyy>_<mm>_<dd>_<hhmm>_<id>_<slug>.<ext>` in UTC. The date prefix makes the folder list in
- * creation order, which is also the order that breaks ties in the graph.
+ * creation order, which is also the order that breaks ties in the graph; to the minute only
+ * (Alembic's date template), so revisions written in one minute list by id.
  */
 export function revisionFileName(date: Date, id: string, message: string, ext: "ts" | "sql"): string {
   const pad = (value: number) => String(value).padStart(2, "0");

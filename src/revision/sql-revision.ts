@@ -160,12 +160,20 @@ export function renderSqlRevision(meta: RevisionMeta, upSql: string, downSql?: s
   if (revises.length > 0) header.push(`-- revises: ${revises.join(", ")}`);
   if (meta.dependsOn?.length) header.push(`-- depends-on: ${meta.dependsOn.join(", ")}`);
   if (meta.branchLabels?.length) header.push(`-- branch-labels: ${meta.branchLabels.join(", ")}`);
-  // The header is line-based: a message spanning lines would turn into SQL.
-  header.push(`-- message: ${(meta.message ?? "").replace(/\s+/g, " ").trim()}`);
+  header.push(`-- message: ${sqlHeaderMessage(meta.message ?? "")}`);
   if (meta.transactional === false) header.push("-- transactional: false");
   const body = [`-- +up`, upSql.trim()];
   if (downSql !== undefined) body.push(`-- +down`, downSql.trim());
   return [...header, ...body].join("\n") + "\n";
+}
+
+/**
+ * A message as a `.sql` header keeps it, and so as it loads back: on one line (a message spanning
+ * lines would turn into SQL), each line break with the blanks around it as one space, trimmed (the
+ * parser trims a value). Spaces and tabs within a line stay as written.
+ */
+export function sqlHeaderMessage(message: string): string {
+  return message.replace(/\s*[\r\n\u2028\u2029]\s*/g, " ").trim();
 }
 
 /**

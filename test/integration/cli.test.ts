@@ -88,6 +88,11 @@ describe("graph commands", () => {
     expect(branches).toContain("             -> 6e3b8c4d5a75, unique index on customer email");
   });
 
+  it("prints branches as Alembic does: the branch point and each child with labels and indicators, messages only with --verbose", () => {
+    expect(lambic(dir, ["branches"]).stdout).toBe("3b9e5f1a2d42 (branchpoint)\n             -> 4c1f6a2b3e53 (billing)\n             -> 6e3b8c4d5a75\n");
+    expect(lambic(dir, ["branches", "--verbose"]).stdout).toContain("             -> 4c1f6a2b3e53 (billing), billing: invoice table\n");
+  });
+
   it("shows one revision by a prefix", () => {
     expect(lambic(dir, ["show", "6e3b"]).stdout).toContain("Rev: 6e3b8c4d5a75");
   });
@@ -268,6 +273,17 @@ describe("writing revisions", () => {
     expect(lambic(dir, ["--json", "heads"]).json).toEqual({ heads: ["c0ffee000001"] });
   });
 
+  it("refuses a missing or empty message as a usage error saying which (exit 2)", () => {
+    const missing = lambic(dir, ["--json", "revision"]);
+    expect(missing.code).toBe(2);
+    expect(missing.json.error).toMatchObject({ code: "USAGE", option: "message" });
+    expect(missing.json.error.message).toContain('needs a message: -m "what it does"');
+    const empty = lambic(dir, ["--json", "merge", "-m", " ", "heads"]);
+    expect(empty.code).toBe(2);
+    expect(empty.json.error).toMatchObject({ code: "USAGE", option: "message", value: " " });
+    expect(empty.json.error.message).toContain('-m " " is empty');
+  });
+
   it("refuses a --rev-id that cannot be an id as a usage error, writing nothing", () => {
     const before = readdirSync(join(dir, "revisions/main"));
     for (const id of ["bad id!", "head"]) {
@@ -310,6 +326,21 @@ describe("writing revisions", () => {
     expect(bare.stderr).toContain(`point "revisions" elsewhere in a lambic.config.json`);
   });
 
+  it("says the revisions folder is a file, rather than reporting a lambic bug, when writing or reading revisions", () => {
+    const dir = tempDir("lambic-cli-file-");
+    writeFileSync(join(dir, "revisions"), "not a folder");
+    for (const revisions of ["revisions", "revisions/main"]) {
+      writeFileSync(join(dir, "lambic.config.json"), JSON.stringify({ databases: { main: { revisions } } }));
+      const write = lambic(dir, ["--json", "revision", "-m", "x"]);
+      expect(write.code).toBe(1);
+      expect(write.json.error).toMatchObject({ code: "CONFIG_INVALID", dir: join(dir, revisions) });
+      expect(write.json.error.message).toContain(`the revisions folder ${join(dir, revisions)} (or a folder above it) is a file`);
+      const read = lambic(dir, ["--json", "heads"]);
+      expect(read.code).toBe(1);
+      expect(read.json.error).toMatchObject({ code: "CONFIG_INVALID", dir: join(dir, revisions) });
+    }
+  });
+
   it("writes the first revision of a project that has no revisions folder yet, creating it", () => {
     const empty = tempDir("lambic-cli-empty-");
     const run = lambic(empty, ["--json", "revision", "-m", "init", "--rev-id", "f1257000001a"]);
@@ -336,6 +367,51 @@ describe("writing revisions", () => {
     const run = lambic(dir, ["--json", "merge", "-m", "merge side", "heads", "51de00000001", "--rev-id", "3e6e00000001"]);
     expect(run.json.revision.revises).toEqual(["8a5d0e6f7c97", "51de00000001"]);
     expect(lambic(dir, ["--json", "heads"]).json).toEqual({ heads: ["3e6e00000001"] });
+  });
+
+  it("refuses to merge a revision that is not a head, as alembic merge does: it would start a branch, not join two (exit 2)", () => {
+    lambic(dir, ["revision", "-m", "side", "--head", "3b9e5f1a2d42", "--splice", "--rev-id", "51de00000001"]);
+    const before = readdirSync(join(dir, "revisions/main"));
+    for (const revisions of [["7f4c9d5e6b86", "51de00000001"], ["3b9e5f1a2d42", "8a5d0e6f7c97"]]) {
+      const run = lambic(dir, ["--json", "merge", "-m", "merge", ...revisions]);
+      expect(run.code).toBe(2);
+      expect(run.json.error).toMatchObject({ code: "USAGE", revision: revisions[0] });
+      expect(run.json.error.message).toContain(`start a branch on ${revisions[0]} with lambic revision --head ${revisions[0]} --splice`);
+    }
+    expect(readdirSync(join(dir, "revisions/main"))).toEqual(before);
+  });
+
+  it("refuses a --branch-label or --rev-id that another revision's label or id holds as a usage error naming the option, writing nothing", () => {
+    const before = readdirSync(join(dir, "revisions/main"));
+    const label = lambic(dir, ["--json", "revision", "-m", "x", "--branch-label", "billing"]);
+    expect(label.code).toBe(2);
+    expect(label.json.error).toMatchObject({ code: "USAGE", option: "branch-label", value: "billing" });
+    const id = lambic(dir, ["--json", "revision", "-m", "x", "--rev-id", "billing"]);
+    expect(id.code).toBe(2);
+    expect(id.json.error).toMatchObject({ code: "USAGE", option: "rev-id", value: "billing" });
+    const base = lambic(dir, ["--json", "revision", "-m", "x", "--depends-on", "base"]);
+    expect(base.code).toBe(2);
+    expect(base.json.error).toMatchObject({ code: "USAGE", option: "depends-on", value: "base" });
+    expect(readdirSync(join(dir, "revisions/main"))).toEqual(before);
+  });
+
+  it("keeps a message exactly in a TypeScript revision, and shows its first paragraph in history as Alembic shows a docstring's", () => {
+    const message = 'Add "coupons" — ça marche\nsecond line\n\n  details: it\'s `${long}` \\ ';
+    const run = lambic(dir, ["--json", "revision", `--message=${message}`, "--rev-id", "c0ffee000002"]);
+    expect(run.json.revision.message).toBe(message);
+    expect(lambic(dir, ["--json", "show", "c0ffee000002"]).json.revisions[0].message).toBe(message);
+    expect(lambic(dir, ["history", "-r", "8a5d0e6f7c97:"]).stdout).toBe('8a5d0e6f7c97 -> c0ffee000002 (billing) (head), Add "coupons" — ça marche\nsecond line\n7f4c9d5e6b86 -> 8a5d0e6f7c97 (billing), order status\n');
+    lambic(dir, ["revision", "-m", "windows\r\n\r\nline ends", "--rev-id", "c0ffee000004"]);
+    expect(lambic(dir, ["history", "-r", "c0ffee000002:"]).stdout.split("\n")[0]).toBe("c0ffee000002 -> c0ffee000004 (billing) (head), windows");
+    expect(lambic(dir, ["show", "c0ffee000002"]).stdout).toContain('\n\n    Add "coupons" — ça marche\n    second line\n    \n      details: it\'s `${long}` \\\n');
+  });
+
+  it("writes a .sql revision's message on one header line, says so, and reports the message as the file keeps it", () => {
+    const run = lambic(dir, ["--json", "revision", "--sql", "-m", "first line \n second\tline ", "--rev-id", "c0ffee000003"]);
+    expect(run.code).toBe(0);
+    expect(run.json.revision.message).toBe("first line second\tline");
+    expect(run.stderr).toContain('written as "first line second\\tline"');
+    expect(lambic(dir, ["--json", "show", "c0ffee000003"]).json.revisions[0].message).toBe("first line second\tline");
   });
 
   it("refuses a reserved --branch-label (head, heads, base) as a usage error, writing nothing", () => {

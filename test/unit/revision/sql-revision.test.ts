@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { LambicError } from "../../../src/errors.ts";
-import { parseSqlRevision, renderSqlRevision, SQL_REVISION_FIELDS } from "../../../src/revision/sql-revision.ts";
+import { parseSqlRevision, renderSqlRevision, SQL_REVISION_FIELDS, sqlHeaderMessage } from "../../../src/revision/sql-revision.ts";
 import type { RevisionContext } from "../../../src/revision/types.ts";
 
 const FILE = "revisions/main/2024_05_01_1200_3ab8b2dfb055_add_invoice.sql";
@@ -352,6 +352,15 @@ describe("renderSqlRevision", () => {
   it("keeps a multi-line message on its header line", () => {
     const text = renderSqlRevision({ id: "a1", revises: null, message: "two\nlines" }, "");
     expect(parseSqlRevision(text, FILE).message).toBe("two lines");
+  });
+
+  it("writes a message that loads back as sqlHeaderMessage says, so lambic revision --sql can report what the file holds", () => {
+    for (const message of ["  padded\t", "a\r\n\r\nb", "\n-- +down\nDROP TABLE x;", "it's \"quoted\" -- ok: yes", "ça 🎉", "u\u2028v\u2029w\rx", "tab\tand  two\u00a0spaces"]) {
+      const text = renderSqlRevision({ id: "a1", revises: null, message }, "");
+      expect(parseSqlRevision(text, FILE).message).toBe(sqlHeaderMessage(message));
+    }
+    expect(sqlHeaderMessage("  two\n\nlines\t")).toBe("two lines");
+    expect(sqlHeaderMessage("tab\tand  two\u00a0spaces")).toBe("tab\tand  two\u00a0spaces");
   });
 
   it("round-trips through parseSqlRevision", async () => {
