@@ -680,7 +680,7 @@ export interface ScriptOptions extends Omit<RunOptions, "onStep" | "allowChanged
 
 /**
  * The offline script of a plan: a header, the version-table DDL, then the same statements an
- * online run sends, for `psql -v ON_ERROR_STOP=1 -f`.
+ * online run sends, for `psql -X -v ON_ERROR_STOP=1 -f`.
  */
 export async function renderScript(set: RevisionSet, command: MigrationCommand, startRows: readonly string[], options: ScriptOptions, sink = new ScriptSink()): Promise<{ script: string; steps: readonly PlanStep[]; to: readonly string[] }> {
   checkRevisionSet("renderScript", set);
@@ -699,8 +699,18 @@ export async function renderScript(set: RevisionSet, command: MigrationCommand, 
   sink.comment(`source checksum: ${set.sourceChecksum}`);
   if (set.bundleSha256) sink.comment(`bundle sha256: ${set.bundleSha256}`);
   sink.comment(`from: ${startRows.join(", ") || "base"}`);
-  sink.comment("apply with: psql -v ON_ERROR_STOP=1 -f <this file>");
+  sink.comment("apply with: psql -X -v ON_ERROR_STOP=1 -f <this file>");
   sink.raw("");
+  // psql's settings the script relies on, whatever psql was given (a forgotten -v ON_ERROR_STOP=1
+  // would run on past a failure, and commit what follows a non-transactional revision) or its
+  // ~/.psqlrc set (AUTOCOMMIT off would wrap a non-transactional revision in a transaction).
+  sink.raw("\\set ON_ERROR_STOP on");
+  sink.raw("\\set AUTOCOMMIT on");
+  sink.raw("");
+  // The script is UTF-8; psql would otherwise send it in its own client encoding (the locale's
+  // on a terminal, PGCLIENTENCODING), converting every non-ASCII character wrongly. Online the
+  // drivers always speak UTF-8.
+  sink.statement("SET client_encoding = 'UTF8'", { purpose: "control" });
   if (options.searchPath !== undefined) sink.statement(`CREATE SCHEMA IF NOT EXISTS ${quoteIdentifier(options.searchPath, { op: "tenant", argument: "schema" })}`, { purpose: "control" });
   for (const ddl of createVersionTableStatements(names)) sink.statement(ddl, { purpose: "control" });
   if (sessionLock) sink.statement(lockStatement(names, "session"), { purpose: "lock" });

@@ -1,3 +1,4 @@
+import { spawnSync } from "node:child_process";
 import { randomUUID } from "node:crypto";
 import { existsSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
@@ -141,7 +142,8 @@ describe(`offline SQL equals the online run (applied with ${psql ?? "the stateme
     const db = await database();
     const script = await offline(db, inlineRevisionSet(tableHistory(1)), { kind: "upgrade", target: "+1" }, [], range);
     expect(script.split("\n")[0]).toMatch(/^-- lambic offline SQL: upgrade base:\+1\\n\\! touch \S+ #\\r\\u2028x \(database "[^"]*"\)$/);
-    expect(script.split("\n").filter((line) => line.startsWith("\\"))).toEqual([]);
+    // The script's own meta-commands, and no other.
+    expect(script.split("\n").filter((line) => line.startsWith("\\"))).toEqual(["\\set ON_ERROR_STOP on", "\\set AUTOCOMMIT on"]);
     expect(existsSync(marker)).toBe(false);
     expect(await versionRows(db)).toEqual(["r0001"]);
   });
@@ -163,6 +165,58 @@ describe(`offline SQL equals the online run (applied with ${psql ?? "the stateme
       expect((await sql.unsafe(`SELECT version_num FROM "${versionTable.replaceAll('"', '""')}"`)).map((r) => r.version_num)).toEqual(["r0002"]);
     } finally {
       await sql.end();
+    }
+  });
+
+  it("begins by setting what psql must have, whatever it was given: ON_ERROR_STOP, AUTOCOMMIT and the UTF-8 client encoding", async () => {
+    const { script } = await renderScript(inlineRevisionSet(tableHistory(1)), { kind: "upgrade", target: "heads" }, [], { ...options(), generatedAt: new Date(), range: "heads" });
+    const lines = script.split("\n");
+    expect(lines).toContain("-- apply with: psql -X -v ON_ERROR_STOP=1 -f <this file>");
+    const first = lines.findIndex((line) => !line.startsWith("--") && line !== "");
+    expect(lines.slice(first, first + 4)).toEqual(["\\set ON_ERROR_STOP on", "\\set AUTOCOMMIT on", "", "SET client_encoding = 'UTF8';"]);
+  });
+
+  it.skipIf(!psql)("does what the run does when psql is given no -v ON_ERROR_STOP=1 nor -X, with a .psqlrc turning AUTOCOMMIT off, in a LATIN1 client encoding", async () => {
+    const psqlrc = join(workDir, `${randomUUID()}.psqlrc`);
+    writeFileSync(psqlrc, "\\set AUTOCOMMIT off\n\\set ON_ERROR_STOP off\n");
+    const apply = (url: string, file: string) =>
+      spawnSync(psql!, ["-q", "-d", url, "-f", file], { encoding: "utf8", env: { ...process.env, PSQLRC: psqlrc, PGCLIENTENCODING: "LATIN1" } });
+    const history = (failing: boolean) =>
+      inlineRevisionSet([
+        { id: "u0000001", revises: null, upgrade: (op) => { op.createTable("t", { id: "int", note: "text" }); op.bulkInsert("t", [{ id: 1, note: "café straße 中文 ✓" }, { id: 1, note: "twice" }]); } },
+        { id: "u0000002", revises: "u0000001", upgrade: (op) => op.createIndex("t_id", "t", ["id"], { unique: failing }) },
+        { id: "u0000003", revises: "u0000002", transactional: false, upgrade: (op) => op.createIndex("t_note", "t", ["note"], { concurrently: true }) },
+        { id: "u0000004", revises: "u0000003", upgrade: (op) => op.createTable("after", { id: "int" }) },
+      ]);
+    for (const failing of [false, true]) {
+      const set = history(failing);
+      const [a, b] = [await database(), await database()];
+      const ran = await online(a, set, { kind: "upgrade", target: "heads" }).then(() => true, () => false);
+      expect(ran).toBe(!failing);
+      const { script } = await renderScript(set, { kind: "upgrade", target: "heads" }, [], { ...options(), generatedAt: new Date(), range: "heads" });
+      const file = join(workDir, `${randomUUID()}.sql`);
+      writeFileSync(file, script);
+      const result = apply(b.url, file);
+      // psql stops at the failure (exit 3) instead of running on and committing what follows it.
+      expect(result.status).toBe(failing ? 3 : 0);
+      if (failing) {
+        // Online nothing stays; offline only lambic's tables, made before the script's transaction.
+        expect((await schemaSnapshot(b.url)).columns.map((c) => (c as { relname: string }).relname).filter((t) => !t.startsWith("lambic_"))).toEqual([]);
+        expect(await versionRows(b)).toEqual([]);
+      } else {
+        expect(await schemaSnapshot(b.url)).toEqual(await schemaSnapshot(a.url));
+        expect(await versionRows(b)).toEqual(await versionRows(a));
+        const notes = async (url: string) => {
+          const sql = postgres(url, { max: 1, onnotice: () => {} });
+          try {
+            return (await sql`SELECT note FROM t ORDER BY note`).map((r) => r.note as string);
+          } finally {
+            await sql.end();
+          }
+        };
+        expect(await notes(b.url)).toEqual(await notes(a.url));
+        expect(await notes(b.url)).toContain("café straße 中文 ✓");
+      }
     }
   });
 
