@@ -137,6 +137,17 @@ function checkExecutable(sql: string): string {
   return sql;
 }
 
+/** A rendered statement with a backslash outside quotes, comments and dollar quotes (see findMetaCommand). */
+function refuseMetaCommand(op: string, statement: string): void {
+  const meta = findMetaCommand(statement);
+  if (meta) {
+    throw invalidOperation({ op, argument: "a SQL fragment (a type, a condition, a default, an expression)" }, `is refused: ${metaCommandRefusal(meta.command)}`, {
+      command: meta.command.slice(0, 200),
+      statement: statement.slice(0, 200),
+    });
+  }
+}
+
 /**
  * The `op` a revision receives. Its methods work detached (`const { execute } = op`), so each is
  * a function bound to this object; they are made on first use, since a run makes one `op` per
@@ -162,7 +173,12 @@ class EmittingOperations {
             if (extra !== -1) {
               throw invalidOperation({ op: name, argument: `argument ${extra + 1}` }, `is one more than it takes (${render.length}); an option such as { schema } goes in its options object.`);
             }
-            for (const statement of render(...args)) this.#emit(statement);
+            const statements = render(...args);
+            // A fragment of the author's SQL (a type, a CHECK condition, a default) is written as
+            // is: a backslash outside quotes in it would be a psql meta-command offline (execute's
+            // text is checked whole, with its own words).
+            if (name !== "execute") for (const statement of statements) refuseMetaCommand(name, statement);
+            for (const statement of statements) this.#emit(statement);
           };
           Object.defineProperty(this, name, { value: operation, enumerable: true });
           return operation;

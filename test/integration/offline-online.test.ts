@@ -220,6 +220,47 @@ describe(`offline SQL equals the online run (applied with ${psql ?? "the stateme
     }
   });
 
+  it("leaves psql nothing to substitute in a revision's colons (arr[1:PORT], arr[1:\"DBNAME\"]): the view reads as online", async () => {
+    const set = inlineRevisionSet([
+      {
+        id: "c0000001",
+        revises: null,
+        upgrade: (op) => {
+          op.execute("CREATE TABLE conf (port int, \"DBNAME\" int, vals int[])");
+          op.execute("INSERT INTO conf VALUES (2, 1, '{10,20,30}')");
+          // PORT and DBNAME are psql variables in every psql session.
+          op.execute("CREATE VIEW v AS SELECT vals[1:PORT] AS head, vals[:PORT] AS upto, vals[1:\"DBNAME\"] AS first, ':PORT' AS quoted FROM conf");
+        },
+      },
+    ]);
+    const [a, b] = [await database(), await database()];
+    await online(a, set, { kind: "upgrade", target: "heads" });
+    const script = await offline(b, set, { kind: "upgrade", target: "heads" }, [], "heads");
+    expect(script).toContain(`SELECT vals[1: PORT] AS head, vals[: PORT] AS upto, vals[1: "DBNAME"] AS first, ':PORT' AS quoted FROM conf;`);
+    const view = async (url: string) => {
+      const sql = postgres(url, { max: 1, onnotice: () => {} });
+      try {
+        return [...(await sql`SELECT * FROM v`)];
+      } finally {
+        await sql.end();
+      }
+    };
+    expect(await view(b.url)).toEqual(await view(a.url));
+    expect(await view(a.url)).toEqual([{ head: [10, 20], upto: [10, 20], first: [10], quoted: ":PORT" }]);
+    expect(await schemaSnapshot(b.url)).toEqual(await schemaSnapshot(a.url));
+  });
+
+  it("refuses to render a statement psql would read on from (an open quote or comment), naming the revision and the statement", async () => {
+    for (const [sql, inside] of [["SELECT 'abc", "a quoted string"], ["SELECT 1 /* note", "a /* comment"], ["DO $body$ BEGIN END $$", "a $body$ dollar quote"]] as const) {
+      const set = inlineRevisionSet([{ id: "o0000001", revises: null, upgrade: (op) => op.execute(sql) }]);
+      const error = await renderScript(set, { kind: "upgrade", target: "heads" }, [], { ...options(), generatedAt: new Date(), range: "heads" }).catch((e) => e);
+      expect(error).toBeInstanceOf(LambicError);
+      expect(error.code).toBe("INVALID_OPERATION");
+      expect(error.details).toMatchObject({ revision: "o0000001", statement: sql, unterminated: inside });
+      expect(error.message).toContain(`Revision o0000001 (upgrade): the statement ${sql} ends inside ${inside}, which the server refuses online while psql would read the script's next statements`);
+    }
+  });
+
   it("refuses a revision that reads data while rendering offline, naming it", async () => {
     const set = inlineRevisionSet([{ id: "q0000001", revises: null, upgrade: async (_op, ctx) => void (await ctx.query("SELECT 1")) }]);
     const error = await renderScript(set, { kind: "upgrade", target: "head" }, [], { ...options(), generatedAt: new Date(), range: "head" }).catch((e) => e);
