@@ -261,6 +261,46 @@ describe(`offline SQL equals the online run (applied with ${psql ?? "the stateme
     }
   });
 
+  it("runs an op.execute of several statements in a non-transactional revision one by one, as psql runs the script: two CREATE INDEX CONCURRENTLY, and what ran before a failure stays", async () => {
+    const history = (failing: boolean) =>
+      inlineRevisionSet([
+        { id: "n0000001", revises: null, upgrade: (op) => op.createTable("t", { id: "int primary key", note: "text" }) },
+        {
+          id: "n0000002",
+          revises: "n0000001",
+          transactional: false,
+          upgrade: (op) => {
+            op.execute("CREATE INDEX CONCURRENTLY t_note ON t (note); CREATE INDEX CONCURRENTLY t_both ON t (id, note)");
+            op.execute(`INSERT INTO t VALUES (1, 'kept');\nINSERT INTO t VALUES (${failing ? 1 : 2}, 'second')`);
+          },
+        },
+      ]);
+    const rows = async (url: string) => {
+      const sql = postgres(url, { max: 1, onnotice: () => {} });
+      try {
+        return (await sql`SELECT id, note FROM t ORDER BY id`).map((r) => `${r.id} ${r.note}`);
+      } finally {
+        await sql.end();
+      }
+    };
+    for (const failing of [false, true]) {
+      const set = history(failing);
+      const [a, b] = [await database(), await database()];
+      const error = await online(a, set, { kind: "upgrade", target: "heads" }).catch((e) => e);
+      const applied = await offline(b, set, { kind: "upgrade", target: "heads" }, [], "heads").then(() => true, () => false);
+      expect(applied).toBe(!failing);
+      if (failing) {
+        expect(error).toMatchObject({ code: "STATEMENT_FAILED", details: { revision: "n0000002", statement: "INSERT INTO t VALUES (1, 'second')" } });
+      } else {
+        expect(error).toBeUndefined();
+      }
+      expect(await rows(a.url)).toEqual(failing ? ["1 kept"] : ["1 kept", "2 second"]);
+      expect(await rows(b.url)).toEqual(await rows(a.url));
+      expect(await schemaSnapshot(b.url)).toEqual(await schemaSnapshot(a.url));
+      expect(await versionRows(b)).toEqual(await versionRows(a));
+    }
+  });
+
   it("refuses a revision that reads data while rendering offline, naming it", async () => {
     const set = inlineRevisionSet([{ id: "q0000001", revises: null, upgrade: async (_op, ctx) => void (await ctx.query("SELECT 1")) }]);
     const error = await renderScript(set, { kind: "upgrade", target: "head" }, [], { ...options(), generatedAt: new Date(), range: "head" }).catch((e) => e);
