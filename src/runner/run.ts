@@ -711,11 +711,16 @@ export async function renderScript(set: RevisionSet, command: MigrationCommand, 
   // on a terminal, PGCLIENTENCODING), converting every non-ASCII character wrongly. Online the
   // drivers always speak UTF-8.
   sink.statement("SET client_encoding = 'UTF8'", { purpose: "control" });
-  if (options.searchPath !== undefined) sink.statement(`CREATE SCHEMA IF NOT EXISTS ${quoteIdentifier(options.searchPath, { op: "tenant", argument: "schema" })}`, { purpose: "control" });
-  for (const ddl of createVersionTableStatements(names)) sink.statement(ddl, { purpose: "control" });
-  if (sessionLock) sink.statement(lockStatement(names, "session"), { purpose: "lock" });
+  // As the run does: the run lock, then lambic's tables, under the lock on creating them (a first
+  // run over another version table of the schema may be creating the history table) and within
+  // the transaction, so that a failure leaves no half-made bookkeeping and the DDL waits no
+  // longer than lock_timeout.
   openTransaction(sink, options);
   sink.statement(lockStatement(names, "xact"), { purpose: "lock" });
+  if (options.searchPath !== undefined) sink.statement(`CREATE SCHEMA IF NOT EXISTS ${quoteIdentifier(options.searchPath, { op: "tenant", argument: "schema" })}`, { purpose: "control" });
+  sink.statement(createTablesLockStatement(names), { purpose: "tables" });
+  for (const ddl of createVersionTableStatements(names)) sink.statement(ddl, { purpose: "control" });
+  if (sessionLock) sink.statement(lockStatement(names, "session"), { purpose: "lock" });
   // `stamp --purge` (a dry run; offline it is refused) starts from no rows, as the run does.
   const purge = command.kind === "stamp" && command.purge === true;
   if (purge) sink.statement(`DELETE FROM ${versionTableSql(names)}`, { purpose: "version" });

@@ -200,9 +200,9 @@ describe(`offline SQL equals the online run (applied with ${psql ?? "the stateme
       // psql stops at the failure (exit 3) instead of running on and committing what follows it.
       expect(result.status).toBe(failing ? 3 : 0);
       if (failing) {
-        // Online nothing stays; offline only lambic's tables, made before the script's transaction.
-        expect((await schemaSnapshot(b.url)).columns.map((c) => (c as { relname: string }).relname).filter((t) => !t.startsWith("lambic_"))).toEqual([]);
-        expect(await versionRows(b)).toEqual([]);
+        // Nothing stays, lambic's own tables included: they are made in the script's transaction.
+        expect(await schemaSnapshot(b.url)).toEqual(await schemaSnapshot(a.url));
+        expect((await schemaSnapshot(b.url)).columns).toEqual([]);
       } else {
         expect(await schemaSnapshot(b.url)).toEqual(await schemaSnapshot(a.url));
         expect(await versionRows(b)).toEqual(await versionRows(a));
@@ -298,6 +298,25 @@ describe(`offline SQL equals the online run (applied with ${psql ?? "the stateme
       expect(await rows(b.url)).toEqual(await rows(a.url));
       expect(await schemaSnapshot(b.url)).toEqual(await schemaSnapshot(a.url));
       expect(await versionRows(b)).toEqual(await versionRows(a));
+    }
+  });
+
+  it("takes the run lock before it creates lambic's tables, in its transaction, as the run does: a script that finds the lock taken leaves nothing", async () => {
+    const set = inlineRevisionSet(tableHistory(1));
+    const { script } = await renderScript(set, { kind: "upgrade", target: "heads" }, [], { ...options(), lockTimeoutMs: 300, generatedAt: new Date(), range: "heads" });
+    const order = ["BEGIN;", "SELECT pg_advisory_xact_lock(", "SELECT pg_advisory_xact_lock(hashtextextended('lambic-tables:'", 'CREATE TABLE IF NOT EXISTS "lambic_version"', "-- Running upgrade"].map((text) => script.indexOf(text));
+    expect(order.every((at, i) => at >= 0 && (i === 0 || at > order[i - 1]!))).toBe(true);
+    const db = await database();
+    const holder = postgres(db.url, { max: 1, onnotice: () => {} });
+    try {
+      await holder`SELECT pg_advisory_lock(hashtextextended('lambic:' || coalesce(current_schema(), '') || '.lambic_version', 0))`;
+      const file = join(workDir, `${randomUUID()}.sql`);
+      writeFileSync(file, script);
+      const applied = psql ? Promise.resolve().then(() => applyWithPsql(psql, db.url, file)) : applyStatementByStatement(db.url, file);
+      await expect(applied).rejects.toThrow(/lock timeout/);
+      expect((await holder`SELECT to_regclass('lambic_version') AS versions, to_regclass('lambic_history') AS history`)[0]).toEqual({ versions: null, history: null });
+    } finally {
+      await holder.end();
     }
   });
 
