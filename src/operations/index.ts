@@ -23,7 +23,7 @@ import * as insert from "./bulk-insert.ts";
 import { checkRawSql } from "./quote.ts";
 import * as schemas from "./schemas.ts";
 import * as tables from "./tables.ts";
-import { copyRefusal, findClientCopy, findMetaCommand, metaCommandRefusal } from "./sql-statements.ts";
+import { copyRefusal, findClientCopy, findMetaCommand, findStringsSetting, metaCommandRefusal, stringsSettingRefusal } from "./sql-statements.ts";
 import { invalidOperation } from "./invalid.ts";
 
 export { quoteIdentifier, quoteLiteral, qualifiedName } from "./quote.ts";
@@ -134,7 +134,14 @@ function checkExecutable(sql: string): string {
   if (found) throw invalidOperation({ op: "execute", argument: "sql" }, copyRefusal(found.copy), { statement: found.statement.slice(0, 200) });
   const meta = findMetaCommand(sql);
   if (meta) throw invalidOperation({ op: "execute", argument: "sql" }, metaCommandRefusal(meta.command), { command: meta.command.slice(0, 200) });
+  const setting = findStringsSetting(sql);
+  if (setting !== undefined) throw invalidOperation({ op: "execute", argument: "sql" }, `${statementStart(setting)} ${stringsSettingRefusal()}`, { statement: setting.slice(0, 200) });
   return sql;
+}
+
+/** A statement's start as a message quotes it: on one line, its first 60 characters. */
+function statementStart(statement: string): string {
+  return JSON.stringify(statement.replace(/\s+/g, " ").trim().slice(0, 60));
 }
 
 /** A rendered statement with a backslash outside quotes, comments and dollar quotes (see findMetaCommand). */

@@ -370,6 +370,38 @@ function firstToken(sql: string): number {
   return i;
 }
 
+const STRINGS_WORD = /standard_conforming_strings|reset\s+all/i;
+const STRINGS_SETTING = /^(?:set\s+(?:session\s+|local\s+)?standard_conforming_strings\b|reset\s+(?:standard_conforming_strings|all)\b)/i;
+/** `SET standard_conforming_strings = on` (pg_dump writes it) changes nothing lambic relies on. */
+const STRINGS_ON = /^set\s+(?:session\s+|local\s+)?standard_conforming_strings\s*(?:=|to)\s*(?:on|true|yes|1|'(?:on|true|yes|1)')\s*$/i;
+const STRINGS_SET_CONFIG = /\bset_config\s*\(\s*'standard_conforming_strings'/i;
+
+/**
+ * The first statement of `sql` that may turn standard_conforming_strings off for the session
+ * (`SET … = off`, `SET LOCAL`, `RESET`, `RESET ALL`, `set_config(...)`), as written. Every transaction
+ * of a run sets it on, and lambic reads SQL by it: a `.sql` section and an `op.execute` text are
+ * split, and literals are written (`'a\b'` holds a backslash), with it on; psql reads an offline
+ * script by the server's setting of the moment. Turned off, a backslash before a quote would end
+ * a string where the other reader does not, so the run and the script would split a statement
+ * differently.
+ */
+export function findStringsSetting(sql: string): string | undefined {
+  if (!STRINGS_WORD.test(sql)) return undefined; // the usual case, without splitting
+  for (const statement of splitStatements(sql)) {
+    const text = statement.slice(firstToken(statement));
+    if ((STRINGS_SETTING.test(text) && !STRINGS_ON.test(text)) || STRINGS_SET_CONFIG.test(text)) return statement;
+  }
+  return undefined;
+}
+
+/** Why a statement may not change standard_conforming_strings, and what to write instead. */
+export function stringsSettingRefusal(): string {
+  return (
+    "changes standard_conforming_strings, which lambic keeps on for the whole run: it splits SQL and writes every literal by it, and psql reads an offline script by it, " +
+    "so with it off a backslash before a quote would end a string for one and not the other. Write backslash escapes as E'…' strings instead, and leave the setting (and RESET ALL) out."
+  );
+}
+
 /** Why a COPY with client data cannot run, and what to write instead. */
 export function copyRefusal(copy: "FROM STDIN" | "TO STDOUT"): string {
   return copy === "FROM STDIN"

@@ -2,7 +2,7 @@ import { parameterRefusal } from "../db/parameters.ts";
 import { LambicError } from "../errors.ts";
 import { createOperations, quoteIdentifier } from "../operations/index.ts";
 import { quoteLiteral } from "../operations/quote.ts";
-import { clientCopy, copyRefusal, findTransactionControl, splitStatements, transactionControlRefusal } from "../operations/sql-statements.ts";
+import { clientCopy, copyRefusal, findStringsSetting, findTransactionControl, splitStatements, stringsSettingRefusal, transactionControlRefusal } from "../operations/sql-statements.ts";
 import { describeStep, VersionRows, type PlanStep, type VersionRowChange } from "../revision/plan.ts";
 import { revisionOf, type RevisionSet } from "../revision/revision-set.ts";
 import type { LoadedRevision, RevisionContext, RevisionDirection } from "../revision/types.ts";
@@ -490,6 +490,8 @@ async function collectStatements(sink: Sink, revision: LoadedRevision, direction
       }
       const copy = typeof sql === "string" ? clientCopy(sql) : undefined;
       if (copy) throw new LambicError("INVALID_OPERATION", `ctx.query(): the statement ${copyRefusal(copy)}${sink.online ? ` ${failureOutcome(progress)}` : ""}`, { revision: revision.id, statement: sql.slice(0, 200) });
+      const setting = typeof sql === "string" ? findStringsSetting(sql) : undefined;
+      if (setting !== undefined) throw new LambicError("INVALID_OPERATION", `ctx.query(): the statement ${stringsSettingRefusal()}${sink.online ? ` ${failureOutcome(progress)}` : ""}`, { revision: revision.id, statement: setting.slice(0, 200) });
       const control = revision.transactional !== false && typeof sql === "string" ? findTransactionControl(sql) : undefined;
       if (control) throw new LambicError("INVALID_OPERATION", `ctx.query(): the statement ${transactionControlRefusal(control.command)}${sink.online ? ` ${failureOutcome(progress)}` : ""}`, { revision: revision.id, statement: control.statement.slice(0, 200) });
       if (revision.transactional !== false) refuseTransactionControl(statements);

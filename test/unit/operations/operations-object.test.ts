@@ -36,6 +36,16 @@ describe("the op object", () => {
     expect(statements).toEqual([`ALTER TABLE "t" ADD CONSTRAINT "c" CHECK (note <> '\\')`]);
   });
 
+  it("refuses an execute that turns standard_conforming_strings off, by which lambic and psql split SQL and write literals", () => {
+    const { op, statements } = recording();
+    expect(() => op.execute("SET standard_conforming_strings = off;\nCOMMENT ON TABLE t IS 'a\\'; DROP TABLE x; --'")).toThrow(
+      expect.objectContaining({ code: "INVALID_OPERATION", message: expect.stringContaining('op.execute(): sql "SET standard_conforming_strings = off" changes standard_conforming_strings, which lambic keeps on for the whole run') }),
+    );
+    expect(() => op.execute("RESET ALL")).toThrow(expect.objectContaining({ code: "INVALID_OPERATION" }));
+    op.execute("SET standard_conforming_strings = on");
+    expect(statements).toEqual(["SET standard_conforming_strings = on"]);
+  });
+
   it("refuses an execute holding a psql meta-command, which an offline script would hand to psql", () => {
     const { op, statements } = recording();
     expect(() => op.execute("SELECT 1;\n\\! rm -rf /tmp/x")).toThrow(

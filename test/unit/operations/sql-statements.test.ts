@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { clientCopy, findMetaCommand, findTransactionControl, psqlScriptText, splitStatements } from "../../../src/operations/sql-statements.ts";
+import { clientCopy, findMetaCommand, findStringsSetting, findTransactionControl, psqlScriptText, splitStatements } from "../../../src/operations/sql-statements.ts";
 
 describe("splitting SQL into statements as psql does", () => {
   it("splits at each semicolon and drops the semicolons", () => {
@@ -134,5 +134,18 @@ describe("a statement as an offline script holds it for psql", () => {
     expect(psqlScriptText("SELECT 1 /* a /* b */").unterminated).toBe("a /* comment");
     expect(psqlScriptText("SELECT $x$ abc $$").unterminated).toBe("a $x$ dollar quote");
     expect(psqlScriptText("SELECT 1 -- to the end").unterminated).toBeUndefined();
+  });
+});
+
+describe("a statement that may turn standard_conforming_strings off", () => {
+  it("is found: SET (SESSION, LOCAL) to anything but on, RESET, RESET ALL, set_config", () => {
+    expect(findStringsSetting("CREATE TABLE t (id int);\n-- old dump\nSET standard_conforming_strings = off;")).toBe("-- old dump\nSET standard_conforming_strings = off");
+    for (const statement of ["set local standard_conforming_strings to false", "SET SESSION standard_conforming_strings = 'off'", "RESET standard_conforming_strings", "RESET ALL", "SELECT set_config('standard_conforming_strings', 'off', false)"]) {
+      expect(findStringsSetting(`SELECT 1; ${statement}`)).toBe(statement);
+    }
+  });
+
+  it("is not found in SET … = on (pg_dump writes it), a string, a comment, or RESET of another setting", () => {
+    expect(findStringsSetting("SET standard_conforming_strings = on; SET LOCAL standard_conforming_strings TO 'on'; RESET search_path; SELECT 'RESET ALL' -- standard_conforming_strings = off")).toBeUndefined();
   });
 });
