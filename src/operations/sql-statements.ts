@@ -56,8 +56,7 @@ export function psqlScriptText(sql: string): { text: string; backslash?: string;
   while (i < length) {
     const c = sql.charCodeAt(i);
     if (c === DASH && sql.charCodeAt(i + 1) === DASH) {
-      const newline = sql.indexOf("\n", i);
-      i = newline === -1 ? length : newline + 1;
+      i = lineCommentEnd(sql, i);
     } else if (c === SLASH && sql.charCodeAt(i + 1) === STAR) {
       const after = skipBlockComment(sql, i);
       if (after === -1) return { text: sql, unterminated: "a /* comment" };
@@ -154,8 +153,7 @@ function scanStatements(sql: string, onBackslash: ((at: number) => void) | undef
     }
     if (start < 0) start = i;
     if (c === DASH && sql.charCodeAt(i + 1) === DASH) {
-      const newline = sql.indexOf("\n", i);
-      i = newline === -1 ? length : newline + 1;
+      i = lineCommentEnd(sql, i);
       continue;
     }
     if (c === SLASH && sql.charCodeAt(i + 1) === STAR) {
@@ -270,6 +268,18 @@ function quotedEnd(sql: string, at: number, quote: number, backslashes: boolean)
   return -1;
 }
 
+/**
+ * Where a `--` comment starting at `at` ends: at the next line feed or carriage return, both of
+ * which end it for the server and for psql (`[^\n\r]*`), or at the end.
+ */
+function lineCommentEnd(sql: string, at: number): number {
+  for (let i = at + 2; i < sql.length; i++) {
+    const c = sql.charCodeAt(i);
+    if (c === 10 || c === 13) return i;
+  }
+  return sql.length;
+}
+
 /** Past a (nested) block comment starting at `at`; -1 when it never closes. */
 function skipBlockComment(sql: string, at: number): number {
   let depth = 0;
@@ -360,8 +370,7 @@ function firstToken(sql: string): number {
     const c = sql.charCodeAt(i);
     if (isSpace(c)) i++;
     else if (c === DASH && sql.charCodeAt(i + 1) === DASH) {
-      const newline = sql.indexOf("\n", i);
-      i = newline === -1 ? sql.length : newline + 1;
+      i = lineCommentEnd(sql, i);
     } else if (c === SLASH && sql.charCodeAt(i + 1) === STAR) {
       const after = skipBlockComment(sql, i);
       i = after === -1 ? sql.length : after;

@@ -25,7 +25,8 @@ export function terminate(text: string): string {
   // scan whole scripts.
   let end = text.length;
   while (end > 0 && isSpaceOrSemicolon(text.charCodeAt(end - 1))) end--;
-  const lineStart = text.lastIndexOf("\n", end - 1) + 1;
+  // A carriage return ends a `--` comment too (for psql and the server alike).
+  const lineStart = Math.max(text.lastIndexOf("\n", end - 1), text.lastIndexOf("\r", end - 1)) + 1;
   const comment = text.indexOf("--", lineStart);
   if (comment !== -1 && comment + 2 <= end) return `${text.slice(0, end)}\n;`;
   if (end === text.length - 1 && text.charCodeAt(end) === 59) return text; // already ends with one ";"

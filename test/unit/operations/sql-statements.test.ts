@@ -111,6 +111,15 @@ describe("a statement that opens or ends a transaction block", () => {
   });
 });
 
+describe("a -- comment", () => {
+  it("ends at a carriage return as at a line feed, as the server and psql read it", () => {
+    expect(splitStatements("CREATE TABLE a (id int); -- make b\rCREATE TABLE b (id int);")).toEqual(["CREATE TABLE a (id int)", "-- make b\rCREATE TABLE b (id int)"]);
+    expect(findMetaCommand("SELECT 1 -- note\r\\! ls")?.command).toBe("\\! ls");
+    expect(psqlScriptText("SELECT 1 -- note\rFROM t WHERE a[1:PORT] > 0").text).toBe("SELECT 1 -- note\rFROM t WHERE a[1: PORT] > 0");
+    expect(findTransactionControl("-- note\rCOMMIT")?.command).toBe("COMMIT");
+  });
+});
+
 describe("a statement as an offline script holds it for psql", () => {
   it("gets a space after each colon psql would read as a variable (:name, :'name', :\"name\", :{?name}), which the server reads alike", () => {
     expect(psqlScriptText("SELECT a[1:PORT], a[:n], :'USER', :\"DBNAME\", :{?x} FROM t").text).toBe("SELECT a[1: PORT], a[: n], : 'USER', : \"DBNAME\", : {?x} FROM t");
