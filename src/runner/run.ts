@@ -693,7 +693,6 @@ export async function renderScript(set: RevisionSet, command: MigrationCommand, 
   checkString("renderScript", "options.range", options.range);
   const names = versionTableNames(options);
   const steps = planFor(set, startRows, command);
-  const sessionLock = needsSessionLock(set, steps, options.perRevision ?? false);
   sink.comment(`lambic offline SQL: ${command.kind} ${options.range} (database "${set.database}"${options.searchPath !== undefined ? `, tenant schema "${options.searchPath}"` : ""})`);
   sink.comment(`generated-at: ${options.generatedAt.toISOString()}`);
   sink.comment(`source checksum: ${set.sourceChecksum}`);
@@ -711,6 +710,12 @@ export async function renderScript(set: RevisionSet, command: MigrationCommand, 
   // on a terminal, PGCLIENTENCODING), converting every non-ASCII character wrongly. Online the
   // drivers always speak UTF-8.
   sink.statement("SET client_encoding = 'UTF8'", { purpose: "control" });
+  // The run lock, waited for outside any transaction as the run waits for it (waitForRunLock):
+  // a session waiting in a statement holds a snapshot, which a CREATE INDEX CONCURRENTLY of the
+  // run holding the lock would wait for until this wait timed out (or forever). Held at session
+  // level to the end of the script, which a non-transactional revision needs anyway.
+  sink.comment("the run lock, waited for outside a transaction (as the run waits for it), and held to the end");
+  sink.statement(waitForRunLockStatement(names, options), { purpose: "lock" });
   // As the run does: the run lock, then lambic's tables, under the lock on creating them (a first
   // run over another version table of the schema may be creating the history table) and within
   // the transaction, so that a failure leaves no half-made bookkeeping and the DDL waits no
@@ -720,13 +725,34 @@ export async function renderScript(set: RevisionSet, command: MigrationCommand, 
   if (options.searchPath !== undefined) sink.statement(`CREATE SCHEMA IF NOT EXISTS ${quoteIdentifier(options.searchPath, { op: "tenant", argument: "schema" })}`, { purpose: "control" });
   sink.statement(createTablesLockStatement(names), { purpose: "tables" });
   for (const ddl of createVersionTableStatements(names)) sink.statement(ddl, { purpose: "control" });
-  if (sessionLock) sink.statement(lockStatement(names, "session"), { purpose: "lock" });
   // `stamp --purge` (a dry run; offline it is refused) starts from no rows, as the run does.
   const purge = command.kind === "stamp" && command.purge === true;
   if (purge) sink.statement(`DELETE FROM ${versionTableSql(names)}`, { purpose: "version" });
   const { rows, closeSegment } = await emitPlan(sink, set, steps, purge ? [] : startRows, { names, runId: options.runId, actor: options.actor, x: options.x ?? {}, perRevision: options.perRevision ?? false, searchPath: options.searchPath, lockTimeoutMs: options.lockTimeoutMs, statementTimeoutMs: options.statementTimeoutMs });
   await closeSegment();
   sink.statement("COMMIT", { purpose: "control" });
-  if (sessionLock) sink.statement(lockStatement(names, "unlock"), { purpose: "lock" });
+  sink.statement(lockStatement(names, "unlock"), { purpose: "lock" });
   return { script: sink.toString(), steps, to: rows };
+}
+
+/**
+ * The offline script's wait for the run lock: tries it at session level every RUN_LOCK_POLL_MS in
+ * a DO block that commits between tries (outside a transaction block, so each try and sleep is a
+ * short transaction of its own and no snapshot stays open), bounded by lock_timeout and
+ * statement_timeout as the run's wait is, and failing with the same SQLSTATE (55P03).
+ */
+function waitForRunLockStatement(names: VersionTableNames, settings: Pick<RunOptions, "lockTimeoutMs" | "statementTimeoutMs">): string {
+  const limits = [settings.lockTimeoutMs, settings.statementTimeoutMs].filter((ms) => ms > 0);
+  const deadline =
+    limits.length === 0
+      ? ""
+      : `\n    IF clock_timestamp() >= started + interval '${Math.floor(Math.min(...limits))} milliseconds' THEN\n` +
+        `      RAISE EXCEPTION USING ERRCODE = 'lock_not_available', MESSAGE = 'canceling statement due to lock timeout', ` +
+        `DETAIL = ${quoteLiteralAnyStrings(`another migration run holds the lock on ${versionTableSql(names)}`)};\n    END IF;`;
+  const body =
+    `DECLARE\n  started timestamptz := clock_timestamp();\nBEGIN\n  WHILE NOT pg_try_advisory_lock(hashtextextended(${lockKeySql(names)}, 0)) LOOP${deadline}\n` +
+    `    COMMIT;\n    PERFORM pg_sleep(${RUN_LOCK_POLL_MS / 1000});\n  END LOOP;\nEND`;
+  let tag = "$lambic$";
+  for (let n = 1; body.includes(tag); n++) tag = `$lambic${n}$`;
+  return `DO ${tag}\n${body}\n${tag}`;
 }

@@ -1,4 +1,4 @@
-import { spawnSync } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
 import { randomUUID } from "node:crypto";
 import { existsSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
@@ -156,7 +156,8 @@ describe(`offline SQL equals the online run (applied with ${psql ?? "the stateme
       await sql`CREATE TABLE y (id int)`;
       const versionTable = "v\\', 0)); DROP TABLE y; --";
       const { script } = await renderScript(inlineRevisionSet(tableHistory(2)), { kind: "upgrade", target: "heads" }, [], { ...options(), versionTable, perRevision: true, generatedAt: new Date(), range: "heads" });
-      expect(script).toContain(`SELECT pg_advisory_lock(hashtextextended('lambic:' || coalesce(current_schema(), '') || E'.v\\\\'', 0)); DROP TABLE y; --', 0))`);
+      expect(script).toContain(`WHILE NOT pg_try_advisory_lock(hashtextextended('lambic:' || coalesce(current_schema(), '') || E'.v\\\\'', 0)); DROP TABLE y; --', 0)) LOOP`);
+      expect(script).toContain(`SELECT pg_advisory_unlock(hashtextextended('lambic:' || coalesce(current_schema(), '') || E'.v\\\\'', 0)); DROP TABLE y; --', 0))\n;`);
       const file = join(workDir, `${randomUUID()}.sql`);
       writeFileSync(file, script);
       if (psql) applyWithPsql(psql, db.url, file);
@@ -315,6 +316,36 @@ describe(`offline SQL equals the online run (applied with ${psql ?? "the stateme
       const applied = psql ? Promise.resolve().then(() => applyWithPsql(psql, db.url, file)) : applyStatementByStatement(db.url, file);
       await expect(applied).rejects.toThrow(/lock timeout/);
       expect((await holder`SELECT to_regclass('lambic_version') AS versions, to_regclass('lambic_history') AS history`)[0]).toEqual({ versions: null, history: null });
+    } finally {
+      await holder.end();
+    }
+  });
+
+  it("waits for the run lock outside a transaction, as the run does: a CREATE INDEX CONCURRENTLY of the session holding it does not wait for the script", async () => {
+    const db = await database();
+    const set = inlineRevisionSet(tableHistory(1));
+    const { script } = await renderScript(set, { kind: "upgrade", target: "heads" }, [], { ...options(), lockTimeoutMs: 20_000, generatedAt: new Date(), range: "heads" });
+    const file = join(workDir, `${randomUUID()}.sql`);
+    writeFileSync(file, script);
+    const holder = postgres(db.url, { max: 1, onnotice: () => {} });
+    try {
+      await holder`CREATE TABLE busy (id int)`;
+      await holder`SELECT pg_advisory_lock(hashtextextended('lambic:' || coalesce(current_schema(), '') || '.lambic_version', 0))`;
+      const applied = psql
+        ? new Promise<void>((resolve, reject) => {
+            const child = spawn(psql, ["-X", "-q", "-v", "ON_ERROR_STOP=1", "-d", db.url, "-f", file], { stdio: "ignore" });
+            child.on("error", reject);
+            child.on("exit", (code) => (code === 0 ? resolve() : reject(new Error(`psql exited ${code}`))));
+          })
+        : applyStatementByStatement(db.url, file);
+      await new Promise((resolve) => setTimeout(resolve, 500)); // the script is waiting now
+      const started = performance.now();
+      // It waits for every transaction holding a snapshot older than its own: a wait in a statement would be one, until the script's lock_timeout.
+      await holder`CREATE INDEX CONCURRENTLY busy_id ON busy (id)`;
+      expect(performance.now() - started).toBeLessThan(5_000);
+      await holder`SELECT pg_advisory_unlock_all()`;
+      await applied;
+      expect(await versionRows(db)).toEqual(["r0001"]);
     } finally {
       await holder.end();
     }
