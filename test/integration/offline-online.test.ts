@@ -118,6 +118,20 @@ describe(`offline SQL equals the online run (applied with ${psql ?? "the stateme
     });
   }
 
+  for (const [from, to] of [["heads", "3b9e5f1a2d42"], ["heads", "5d2a7b3c4f64"], ["7f4c9d5e6b86", "4c1f6a2b3e53"]] as const) {
+    it(`downgrade ${from}:${to} across the sample history's merge leaves the same schema and version rows`, async () => {
+      const set = await sampleSet();
+      const [a, b] = [await database(), await database()];
+      await online(a, set, { kind: "upgrade", target: from });
+      await online(b, set, { kind: "upgrade", target: from });
+      await online(a, set, { kind: "downgrade", target: to });
+      const start = from === "heads" ? [...set.map.heads] : [from];
+      await offline(b, set, { kind: "downgrade", target: to }, start, `${from}:${to}`);
+      expect(await schemaSnapshot(b.url)).toEqual(await schemaSnapshot(a.url));
+      expect(await versionRows(b)).toEqual(await versionRows(a));
+    });
+  }
+
   it("writes each step under Alembic's comment line, a non-transactional one between COMMIT and BEGIN", async () => {
     const set = generatedSet();
     const { script } = await renderScript(set, { kind: "upgrade", target: "heads" }, [], { ...options(), generatedAt: new Date(), range: "heads" });
