@@ -712,10 +712,12 @@ export async function renderScript(set: RevisionSet, command: MigrationCommand, 
   sink.statement("SET client_encoding = 'UTF8'", { purpose: "control" });
   // The run lock, waited for outside any transaction as the run waits for it (waitForRunLock):
   // a session waiting in a statement holds a snapshot, which a CREATE INDEX CONCURRENTLY of the
-  // run holding the lock would wait for until this wait timed out (or forever). Held at session
-  // level to the end of the script, which a non-transactional revision needs anyway.
-  sink.comment("the run lock, waited for outside a transaction (as the run waits for it), and held to the end");
+  // run holding the lock would wait for until this wait timed out (or forever). The wait only
+  // sees it free: the transaction below takes it (a session lock taken here would be left behind
+  // on a pooled server connection when psql goes through a transaction pooler).
+  sink.comment("wait, outside a transaction (as the run waits), until the run lock is free");
   sink.statement(waitForRunLockStatement(names, options), { purpose: "lock" });
+  const sessionLock = needsSessionLock(set, steps, options.perRevision ?? false);
   // As the run does: the run lock, then lambic's tables, under the lock on creating them (a first
   // run over another version table of the schema may be creating the history table) and within
   // the transaction, so that a failure leaves no half-made bookkeeping and the DDL waits no
@@ -725,21 +727,26 @@ export async function renderScript(set: RevisionSet, command: MigrationCommand, 
   if (options.searchPath !== undefined) sink.statement(`CREATE SCHEMA IF NOT EXISTS ${quoteIdentifier(options.searchPath, { op: "tenant", argument: "schema" })}`, { purpose: "control" });
   sink.statement(createTablesLockStatement(names), { purpose: "tables" });
   for (const ddl of createVersionTableStatements(names)) sink.statement(ddl, { purpose: "control" });
+  // Held past the transaction's commits (a non-transactional revision, --per-revision); this
+  // session holds the key already, so it is granted at once.
+  if (sessionLock) sink.statement(lockStatement(names, "session"), { purpose: "lock" });
   // `stamp --purge` (a dry run; offline it is refused) starts from no rows, as the run does.
   const purge = command.kind === "stamp" && command.purge === true;
   if (purge) sink.statement(`DELETE FROM ${versionTableSql(names)}`, { purpose: "version" });
   const { rows, closeSegment } = await emitPlan(sink, set, steps, purge ? [] : startRows, { names, runId: options.runId, actor: options.actor, x: options.x ?? {}, perRevision: options.perRevision ?? false, searchPath: options.searchPath, lockTimeoutMs: options.lockTimeoutMs, statementTimeoutMs: options.statementTimeoutMs });
   await closeSegment();
   sink.statement("COMMIT", { purpose: "control" });
-  sink.statement(lockStatement(names, "unlock"), { purpose: "lock" });
+  if (sessionLock) sink.statement(lockStatement(names, "unlock"), { purpose: "lock" });
   return { script: sink.toString(), steps, to: rows };
 }
 
 /**
- * The offline script's wait for the run lock: tries it at session level every RUN_LOCK_POLL_MS in
- * a DO block that commits between tries (outside a transaction block, so each try and sleep is a
- * short transaction of its own and no snapshot stays open), bounded by lock_timeout and
- * statement_timeout as the run's wait is, and failing with the same SQLSTATE (55P03).
+ * The offline script's wait for the run lock: tries it every RUN_LOCK_POLL_MS in a DO block that
+ * commits between tries (outside a transaction block, so each try and sleep is a short
+ * transaction of its own and no snapshot stays open), bounded by lock_timeout and
+ * statement_timeout as the run's wait is, and failing with the same SQLSTATE (55P03). A try that
+ * succeeds takes the lock for the DO's own transaction only: the script's transaction takes it
+ * next (should another run take it in between, that transaction waits for it in its statement).
  */
 function waitForRunLockStatement(names: VersionTableNames, settings: Pick<RunOptions, "lockTimeoutMs" | "statementTimeoutMs">): string {
   const limits = [settings.lockTimeoutMs, settings.statementTimeoutMs].filter((ms) => ms > 0);
@@ -750,7 +757,7 @@ function waitForRunLockStatement(names: VersionTableNames, settings: Pick<RunOpt
         `      RAISE EXCEPTION USING ERRCODE = 'lock_not_available', MESSAGE = 'canceling statement due to lock timeout', ` +
         `DETAIL = ${quoteLiteralAnyStrings(`another migration run holds the lock on ${versionTableSql(names)}`)};\n    END IF;`;
   const body =
-    `DECLARE\n  started timestamptz := clock_timestamp();\nBEGIN\n  WHILE NOT pg_try_advisory_lock(hashtextextended(${lockKeySql(names)}, 0)) LOOP${deadline}\n` +
+    `DECLARE\n  started timestamptz := clock_timestamp();\nBEGIN\n  WHILE NOT pg_try_advisory_xact_lock(hashtextextended(${lockKeySql(names)}, 0)) LOOP${deadline}\n` +
     `    COMMIT;\n    PERFORM pg_sleep(${RUN_LOCK_POLL_MS / 1000});\n  END LOOP;\nEND`;
   let tag = "$lambic$";
   for (let n = 1; body.includes(tag); n++) tag = `$lambic${n}$`;

@@ -170,7 +170,8 @@ describe(`offline SQL equals the online run (applied with ${psql ?? "the stateme
       await sql`CREATE TABLE y (id int)`;
       const versionTable = "v\\', 0)); DROP TABLE y; --";
       const { script } = await renderScript(inlineRevisionSet(tableHistory(2)), { kind: "upgrade", target: "heads" }, [], { ...options(), versionTable, perRevision: true, generatedAt: new Date(), range: "heads" });
-      expect(script).toContain(`WHILE NOT pg_try_advisory_lock(hashtextextended('lambic:' || coalesce(current_schema(), '') || E'.v\\\\'', 0)); DROP TABLE y; --', 0)) LOOP`);
+      expect(script).toContain(`WHILE NOT pg_try_advisory_xact_lock(hashtextextended('lambic:' || coalesce(current_schema(), '') || E'.v\\\\'', 0)); DROP TABLE y; --', 0)) LOOP`);
+      expect(script).toContain(`SELECT pg_advisory_lock(hashtextextended('lambic:' || coalesce(current_schema(), '') || E'.v\\\\'', 0)); DROP TABLE y; --', 0))\n;`);
       expect(script).toContain(`SELECT pg_advisory_unlock(hashtextextended('lambic:' || coalesce(current_schema(), '') || E'.v\\\\'', 0)); DROP TABLE y; --', 0))\n;`);
       const file = join(workDir, `${randomUUID()}.sql`);
       writeFileSync(file, script);
