@@ -334,7 +334,7 @@ async function withFallback(
     deps.report.s3Requests++;
     return new LambicError(
       error.code,
-      `${error.message} The offline SQL of the plan (${state.versions.join(", ") || "base"} -> ${to.join(", ") || "base"}) is at s3://${location.bucket}/${key} for review and psql -v ON_ERROR_STOP=1 -f.`,
+      `${error.message} The offline SQL of the plan (${state.versions.join(", ") || "base"} -> ${to.join(", ") || "base"}) is at s3://${location.bucket}/${key} for review and psql -X -v ON_ERROR_STOP=1 -f.`,
       { ...error.details, sqlFallback: { bucket: location.bucket, key } },
       { cause: error.cause ?? error },
     );

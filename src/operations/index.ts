@@ -23,7 +23,7 @@ import * as insert from "./bulk-insert.ts";
 import { checkRawSql } from "./quote.ts";
 import * as schemas from "./schemas.ts";
 import * as tables from "./tables.ts";
-import { copyRefusal, findClientCopy, findMetaCommand, metaCommandRefusal } from "./sql-statements.ts";
+import { copyRefusal, findClientCopy, findMetaCommand, findStringsSetting, metaCommandRefusal, stringsSettingRefusal } from "./sql-statements.ts";
 import { invalidOperation } from "./invalid.ts";
 
 export { quoteIdentifier, quoteLiteral, qualifiedName } from "./quote.ts";
@@ -134,7 +134,25 @@ function checkExecutable(sql: string): string {
   if (found) throw invalidOperation({ op: "execute", argument: "sql" }, copyRefusal(found.copy), { statement: found.statement.slice(0, 200) });
   const meta = findMetaCommand(sql);
   if (meta) throw invalidOperation({ op: "execute", argument: "sql" }, metaCommandRefusal(meta.command), { command: meta.command.slice(0, 200) });
+  const setting = findStringsSetting(sql);
+  if (setting !== undefined) throw invalidOperation({ op: "execute", argument: "sql" }, `${statementStart(setting)} ${stringsSettingRefusal()}`, { statement: setting.slice(0, 200) });
   return sql;
+}
+
+/** A statement's start as a message quotes it: on one line, its first 60 characters. */
+function statementStart(statement: string): string {
+  return JSON.stringify(statement.replace(/\s+/g, " ").trim().slice(0, 60));
+}
+
+/** A rendered statement with a backslash outside quotes, comments and dollar quotes (see findMetaCommand). */
+function refuseMetaCommand(op: string, statement: string): void {
+  const meta = findMetaCommand(statement);
+  if (meta) {
+    throw invalidOperation({ op, argument: "a SQL fragment (a type, a condition, a default, an expression)" }, `is refused: ${metaCommandRefusal(meta.command)}`, {
+      command: meta.command.slice(0, 200),
+      statement: statement.slice(0, 200),
+    });
+  }
 }
 
 /**
@@ -162,7 +180,12 @@ class EmittingOperations {
             if (extra !== -1) {
               throw invalidOperation({ op: name, argument: `argument ${extra + 1}` }, `is one more than it takes (${render.length}); an option such as { schema } goes in its options object.`);
             }
-            for (const statement of render(...args)) this.#emit(statement);
+            const statements = render(...args);
+            // A fragment of the author's SQL (a type, a CHECK condition, a default) is written as
+            // is: a backslash outside quotes in it would be a psql meta-command offline (execute's
+            // text is checked whole, with its own words).
+            if (name !== "execute") for (const statement of statements) refuseMetaCommand(name, statement);
+            for (const statement of statements) this.#emit(statement);
           };
           Object.defineProperty(this, name, { value: operation, enumerable: true });
           return operation;

@@ -31,6 +31,88 @@ export function findMetaCommand(sql: string): { offset: number; command: string 
   return { offset: found, command: sql.slice(found, newline === -1 ? sql.length : newline).trimEnd() };
 }
 
+/**
+ * A statement as an offline script must hold it for psql, which reads a script with a lexer of
+ * its own before the server sees anything:
+ * - psql substitutes its variables wherever `:name`, `:'name'`, `:"name"` or `:{?name}` stands
+ *   outside quotes, comments and dollar quotes and the variable is set: psql's own (`DBNAME`,
+ *   `USER`, `HOST`, `PORT`, `ENCODING`, `VERSION`, …), `-v ON_ERROR_STOP=1` and any `-v` or
+ *   `.psqlrc` variable. `arr[1:PORT]` would reach the server as `arr[15432]`. Online nothing is
+ *   substituted. A colon is a token of its own in SQL (only `::` and `:=` join it to the next
+ *   character), so a space after such a colon (`arr[1: PORT]`) keeps what the server reads and
+ *   leaves psql nothing to substitute.
+ * - a backslash outside quotes starts a psql meta-command (`\!` runs a shell command); online the
+ *   server refuses it as a syntax error. Reported (`backslash`), not rewritten.
+ * - a statement that ends inside a quote, a block comment or a dollar quote: online the server
+ *   refuses it, while psql would read the script's next lines (the version-table statements) into
+ *   it. Reported (`unterminated`), not rewritten.
+ * Strings are read with standard_conforming_strings on, as every run sets it.
+ */
+export function psqlScriptText(sql: string): { text: string; backslash?: string; unterminated?: string } {
+  const length = sql.length;
+  let out = "";
+  let copied = 0;
+  let i = 0;
+  while (i < length) {
+    const c = sql.charCodeAt(i);
+    if (c === DASH && sql.charCodeAt(i + 1) === DASH) {
+      i = lineCommentEnd(sql, i);
+    } else if (c === SLASH && sql.charCodeAt(i + 1) === STAR) {
+      const after = skipBlockComment(sql, i);
+      if (after === -1) return { text: sql, unterminated: "a /* comment" };
+      i = after;
+    } else if (c === QUOTE || c === DOUBLE_QUOTE) {
+      i = quotedEnd(sql, i, c, false);
+      if (i === -1) return { text: sql, unterminated: c === QUOTE ? "a quoted string" : "a quoted identifier" };
+    } else if (c === DOLLAR) {
+      DOLLAR_TAG.lastIndex = i;
+      const delimiter = DOLLAR_TAG.exec(sql);
+      if (!delimiter) i++;
+      else {
+        const close = sql.indexOf(delimiter[0], i + delimiter[0].length);
+        if (close === -1) return { text: sql, unterminated: `a ${delimiter[0]} dollar quote` };
+        i = close + delimiter[0].length;
+      }
+    } else if (c === BACKSLASH) {
+      const newline = sql.indexOf("\n", i);
+      return { text: sql, backslash: sql.slice(i, newline === -1 ? length : newline).trimEnd() };
+    } else if (c === COLON) {
+      const next = sql.charCodeAt(i + 1);
+      if (next === COLON || next === EQUALS) {
+        i += 2; // `::` and `:=` are tokens to psql too
+      } else {
+        if (isVariableChar(next) || next === QUOTE || next === DOUBLE_QUOTE || next === OPEN_BRACE) {
+          out += `${sql.slice(copied, i + 1)} `;
+          copied = i + 1;
+        }
+        i++;
+      }
+    } else if (isIdentifierStart(c)) {
+      let j = i + 1;
+      while (j < length && isIdentifierPart(sql.charCodeAt(j))) j++;
+      const next = sql.charCodeAt(j);
+      if (j === i + 1 && next === QUOTE && "eEbBnNxX".includes(sql[i]!)) {
+        // E'…' reads backslash escapes; B'…', N'…', X'…' are plain strings.
+        i = quotedEnd(sql, j, QUOTE, c === 69 || c === 101);
+        if (i === -1) return { text: sql, unterminated: "a quoted string" };
+      } else if (j === i + 1 && (c === 85 || c === 117) && next === AMPERSAND && (sql.charCodeAt(j + 1) === QUOTE || sql.charCodeAt(j + 1) === DOUBLE_QUOTE)) {
+        i = quotedEnd(sql, j + 1, sql.charCodeAt(j + 1), false);
+        if (i === -1) return { text: sql, unterminated: "a quoted string" };
+      } else {
+        i = j;
+      }
+    } else {
+      i++;
+    }
+  }
+  return { text: copied === 0 ? sql : out + sql.slice(copied) };
+}
+
+/** psql's variable_char: what may follow a `:` in a variable's name. */
+function isVariableChar(c: number): boolean {
+  return (c >= 97 && c <= 122) || (c >= 65 && c <= 90) || (c >= 48 && c <= 57) || c === 95 || c >= 128;
+}
+
 /** What copyRefusal is to COPY: why a meta-command cannot run, and what to write instead. */
 export function metaCommandRefusal(command: string): string {
   return (
@@ -71,8 +153,7 @@ function scanStatements(sql: string, onBackslash: ((at: number) => void) | undef
     }
     if (start < 0) start = i;
     if (c === DASH && sql.charCodeAt(i + 1) === DASH) {
-      const newline = sql.indexOf("\n", i);
-      i = newline === -1 ? length : newline + 1;
+      i = lineCommentEnd(sql, i);
       continue;
     }
     if (c === SLASH && sql.charCodeAt(i + 1) === STAR) {
@@ -143,6 +224,9 @@ const DOUBLE_QUOTE = 34;
 const DOLLAR = 36;
 const BACKSLASH = 92;
 const AMPERSAND = 38;
+const COLON = 58;
+const EQUALS = 61;
+const OPEN_BRACE = 123;
 
 const LEAD_WORDS = new Set(["create", "or", "replace", "function", "procedure"]);
 const DOLLAR_TAG = /\$(?:[A-Za-z_\u0080-\uffff][\w\u0080-\uffff]*)?\$/y;
@@ -163,6 +247,12 @@ function isIdentifierPart(c: number): boolean {
 
 /** Past a quoted string or identifier starting at `at` (a doubled quote is one; `backslashes`: E'…'). */
 function skipQuoted(sql: string, at: number, quote: number, backslashes: boolean): number {
+  const end = quotedEnd(sql, at, quote, backslashes);
+  return end === -1 ? sql.length : end;
+}
+
+/** skipQuoted, or -1 when the quote never closes. */
+function quotedEnd(sql: string, at: number, quote: number, backslashes: boolean): number {
   let i = at + 1;
   while (i < sql.length) {
     const c = sql.charCodeAt(i);
@@ -174,6 +264,18 @@ function skipQuoted(sql: string, at: number, quote: number, backslashes: boolean
     } else {
       i++;
     }
+  }
+  return -1;
+}
+
+/**
+ * Where a `--` comment starting at `at` ends: at the next line feed or carriage return, both of
+ * which end it for the server and for psql (`[^\n\r]*`), or at the end.
+ */
+function lineCommentEnd(sql: string, at: number): number {
+  for (let i = at + 2; i < sql.length; i++) {
+    const c = sql.charCodeAt(i);
+    if (c === 10 || c === 13) return i;
   }
   return sql.length;
 }
@@ -268,14 +370,45 @@ function firstToken(sql: string): number {
     const c = sql.charCodeAt(i);
     if (isSpace(c)) i++;
     else if (c === DASH && sql.charCodeAt(i + 1) === DASH) {
-      const newline = sql.indexOf("\n", i);
-      i = newline === -1 ? sql.length : newline + 1;
+      i = lineCommentEnd(sql, i);
     } else if (c === SLASH && sql.charCodeAt(i + 1) === STAR) {
       const after = skipBlockComment(sql, i);
       i = after === -1 ? sql.length : after;
     } else break;
   }
   return i;
+}
+
+const STRINGS_WORD = /standard_conforming_strings|reset\s+all/i;
+const STRINGS_SETTING = /^(?:set\s+(?:session\s+|local\s+)?standard_conforming_strings\b|reset\s+(?:standard_conforming_strings|all)\b)/i;
+/** `SET standard_conforming_strings = on` (pg_dump writes it) changes nothing lambic relies on. */
+const STRINGS_ON = /^set\s+(?:session\s+|local\s+)?standard_conforming_strings\s*(?:=|to)\s*(?:on|true|yes|1|'(?:on|true|yes|1)')\s*$/i;
+const STRINGS_SET_CONFIG = /\bset_config\s*\(\s*'standard_conforming_strings'/i;
+
+/**
+ * The first statement of `sql` that may turn standard_conforming_strings off for the session
+ * (`SET … = off`, `SET LOCAL`, `RESET`, `RESET ALL`, `set_config(...)`), as written. Every transaction
+ * of a run sets it on, and lambic reads SQL by it: a `.sql` section and an `op.execute` text are
+ * split, and literals are written (`'a\b'` holds a backslash), with it on; psql reads an offline
+ * script by the server's setting of the moment. Turned off, a backslash before a quote would end
+ * a string where the other reader does not, so the run and the script would split a statement
+ * differently.
+ */
+export function findStringsSetting(sql: string): string | undefined {
+  if (!STRINGS_WORD.test(sql)) return undefined; // the usual case, without splitting
+  for (const statement of splitStatements(sql)) {
+    const text = statement.slice(firstToken(statement));
+    if ((STRINGS_SETTING.test(text) && !STRINGS_ON.test(text)) || STRINGS_SET_CONFIG.test(text)) return statement;
+  }
+  return undefined;
+}
+
+/** Why a statement may not change standard_conforming_strings, and what to write instead. */
+export function stringsSettingRefusal(): string {
+  return (
+    "changes standard_conforming_strings, which lambic keeps on for the whole run: it splits SQL and writes every literal by it, and psql reads an offline script by it, " +
+    "so with it off a backslash before a quote would end a string for one and not the other. Write backslash escapes as E'…' strings instead, and leave the setting (and RESET ALL) out."
+  );
 }
 
 /** Why a COPY with client data cannot run, and what to write instead. */

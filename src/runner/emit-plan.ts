@@ -2,7 +2,7 @@ import { parameterRefusal } from "../db/parameters.ts";
 import { LambicError } from "../errors.ts";
 import { createOperations, quoteIdentifier } from "../operations/index.ts";
 import { quoteLiteral } from "../operations/quote.ts";
-import { clientCopy, copyRefusal, findTransactionControl, transactionControlRefusal } from "../operations/sql-statements.ts";
+import { clientCopy, copyRefusal, findStringsSetting, findTransactionControl, splitStatements, stringsSettingRefusal, transactionControlRefusal } from "../operations/sql-statements.ts";
 import { describeStep, VersionRows, type PlanStep, type VersionRowChange } from "../revision/plan.ts";
 import { revisionOf, type RevisionSet } from "../revision/revision-set.ts";
 import type { LoadedRevision, RevisionContext, RevisionDirection } from "../revision/types.ts";
@@ -303,7 +303,7 @@ export async function emitPlan(sink: Sink, set: RevisionSet, steps: readonly Pla
     let ranOutside: StatementResult | undefined;
     if (!transactional) {
       // Outside a transaction a failing statement would not stop the next one: one at a time.
-      for (const text of statements) {
+      for (const text of oneByOne(statements)) {
         ranOutside = sink.statement(text, origin("revision", [text]));
         await sink.flush();
       }
@@ -329,6 +329,19 @@ export async function emitPlan(sink: Sink, set: RevisionSet, steps: readonly Pla
     }
   }
   return { emitted, rows: rows.versions, closeSegment };
+}
+
+/**
+ * A non-transactional revision's statements as psql runs them from the offline script: a text of
+ * several statements (an op.execute) split where psql splits it. Sent as one message, it would run
+ * as one implicit transaction: CREATE INDEX CONCURRENTLY refused, and a failure undoing the
+ * statements before it, which psql would have committed one by one.
+ */
+function oneByOne(statements: readonly string[]): string[] {
+  return statements.flatMap((text) => {
+    const parts = splitStatements(text);
+    return parts.length > 1 ? parts : [text];
+  });
 }
 
 /** Sent for a step that has nothing else to send online: an empty reply marks its end. */
@@ -489,6 +502,8 @@ async function collectStatements(sink: Sink, revision: LoadedRevision, direction
       }
       const copy = typeof sql === "string" ? clientCopy(sql) : undefined;
       if (copy) throw new LambicError("INVALID_OPERATION", `ctx.query(): the statement ${copyRefusal(copy)}${sink.online ? ` ${failureOutcome(progress)}` : ""}`, { revision: revision.id, statement: sql.slice(0, 200) });
+      const setting = typeof sql === "string" ? findStringsSetting(sql) : undefined;
+      if (setting !== undefined) throw new LambicError("INVALID_OPERATION", `ctx.query(): the statement ${stringsSettingRefusal()}${sink.online ? ` ${failureOutcome(progress)}` : ""}`, { revision: revision.id, statement: setting.slice(0, 200) });
       const control = revision.transactional !== false && typeof sql === "string" ? findTransactionControl(sql) : undefined;
       if (control) throw new LambicError("INVALID_OPERATION", `ctx.query(): the statement ${transactionControlRefusal(control.command)}${sink.online ? ` ${failureOutcome(progress)}` : ""}`, { revision: revision.id, statement: control.statement.slice(0, 200) });
       if (revision.transactional !== false) refuseTransactionControl(statements);
@@ -496,7 +511,7 @@ async function collectStatements(sink: Sink, revision: LoadedRevision, direction
       beforeRead();
       const queued = statements;
       statements = [];
-      for (const text of queued) {
+      for (const text of revision.transactional === false ? oneByOne(queued) : queued) {
         sink.statement(text, origin);
         // Outside a transaction a failing statement would not stop the next one: one at a time.
         if (revision.transactional === false) await sink.flush();

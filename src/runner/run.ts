@@ -680,7 +680,7 @@ export interface ScriptOptions extends Omit<RunOptions, "onStep" | "allowChanged
 
 /**
  * The offline script of a plan: a header, the version-table DDL, then the same statements an
- * online run sends, for `psql -v ON_ERROR_STOP=1 -f`.
+ * online run sends, for `psql -X -v ON_ERROR_STOP=1 -f`.
  */
 export async function renderScript(set: RevisionSet, command: MigrationCommand, startRows: readonly string[], options: ScriptOptions, sink = new ScriptSink()): Promise<{ script: string; steps: readonly PlanStep[]; to: readonly string[] }> {
   checkRevisionSet("renderScript", set);
@@ -693,19 +693,43 @@ export async function renderScript(set: RevisionSet, command: MigrationCommand, 
   checkString("renderScript", "options.range", options.range);
   const names = versionTableNames(options);
   const steps = planFor(set, startRows, command);
-  const sessionLock = needsSessionLock(set, steps, options.perRevision ?? false);
   sink.comment(`lambic offline SQL: ${command.kind} ${options.range} (database "${set.database}"${options.searchPath !== undefined ? `, tenant schema "${options.searchPath}"` : ""})`);
   sink.comment(`generated-at: ${options.generatedAt.toISOString()}`);
   sink.comment(`source checksum: ${set.sourceChecksum}`);
   if (set.bundleSha256) sink.comment(`bundle sha256: ${set.bundleSha256}`);
   sink.comment(`from: ${startRows.join(", ") || "base"}`);
-  sink.comment("apply with: psql -v ON_ERROR_STOP=1 -f <this file>");
+  sink.comment("apply with: psql -X -v ON_ERROR_STOP=1 -f <this file>");
   sink.raw("");
-  if (options.searchPath !== undefined) sink.statement(`CREATE SCHEMA IF NOT EXISTS ${quoteIdentifier(options.searchPath, { op: "tenant", argument: "schema" })}`, { purpose: "control" });
-  for (const ddl of createVersionTableStatements(names)) sink.statement(ddl, { purpose: "control" });
-  if (sessionLock) sink.statement(lockStatement(names, "session"), { purpose: "lock" });
+  // psql's settings the script relies on, whatever psql was given (a forgotten -v ON_ERROR_STOP=1
+  // would run on past a failure, and commit what follows a non-transactional revision) or its
+  // ~/.psqlrc set (AUTOCOMMIT off would wrap a non-transactional revision in a transaction).
+  sink.raw("\\set ON_ERROR_STOP on");
+  sink.raw("\\set AUTOCOMMIT on");
+  sink.raw("");
+  // The script is UTF-8; psql would otherwise send it in its own client encoding (the locale's
+  // on a terminal, PGCLIENTENCODING), converting every non-ASCII character wrongly. Online the
+  // drivers always speak UTF-8.
+  sink.statement("SET client_encoding = 'UTF8'", { purpose: "control" });
+  // The run lock, waited for outside any transaction as the run waits for it (waitForRunLock):
+  // a session waiting in a statement holds a snapshot, which a CREATE INDEX CONCURRENTLY of the
+  // run holding the lock would wait for until this wait timed out (or forever). The wait only
+  // sees it free: the transaction below takes it (a session lock taken here would be left behind
+  // on a pooled server connection when psql goes through a transaction pooler).
+  sink.comment("wait, outside a transaction (as the run waits), until the run lock is free");
+  sink.statement(waitForRunLockStatement(names, options), { purpose: "lock" });
+  const sessionLock = needsSessionLock(set, steps, options.perRevision ?? false);
+  // As the run does: the run lock, then lambic's tables, under the lock on creating them (a first
+  // run over another version table of the schema may be creating the history table) and within
+  // the transaction, so that a failure leaves no half-made bookkeeping and the DDL waits no
+  // longer than lock_timeout.
   openTransaction(sink, options);
   sink.statement(lockStatement(names, "xact"), { purpose: "lock" });
+  if (options.searchPath !== undefined) sink.statement(`CREATE SCHEMA IF NOT EXISTS ${quoteIdentifier(options.searchPath, { op: "tenant", argument: "schema" })}`, { purpose: "control" });
+  sink.statement(createTablesLockStatement(names), { purpose: "tables" });
+  for (const ddl of createVersionTableStatements(names)) sink.statement(ddl, { purpose: "control" });
+  // Held past the transaction's commits (a non-transactional revision, --per-revision); this
+  // session holds the key already, so it is granted at once.
+  if (sessionLock) sink.statement(lockStatement(names, "session"), { purpose: "lock" });
   // `stamp --purge` (a dry run; offline it is refused) starts from no rows, as the run does.
   const purge = command.kind === "stamp" && command.purge === true;
   if (purge) sink.statement(`DELETE FROM ${versionTableSql(names)}`, { purpose: "version" });
@@ -714,4 +738,28 @@ export async function renderScript(set: RevisionSet, command: MigrationCommand, 
   sink.statement("COMMIT", { purpose: "control" });
   if (sessionLock) sink.statement(lockStatement(names, "unlock"), { purpose: "lock" });
   return { script: sink.toString(), steps, to: rows };
+}
+
+/**
+ * The offline script's wait for the run lock: tries it every RUN_LOCK_POLL_MS in a DO block that
+ * commits between tries (outside a transaction block, so each try and sleep is a short
+ * transaction of its own and no snapshot stays open), bounded by lock_timeout and
+ * statement_timeout as the run's wait is, and failing with the same SQLSTATE (55P03). A try that
+ * succeeds takes the lock for the DO's own transaction only: the script's transaction takes it
+ * next (should another run take it in between, that transaction waits for it in its statement).
+ */
+function waitForRunLockStatement(names: VersionTableNames, settings: Pick<RunOptions, "lockTimeoutMs" | "statementTimeoutMs">): string {
+  const limits = [settings.lockTimeoutMs, settings.statementTimeoutMs].filter((ms) => ms > 0);
+  const deadline =
+    limits.length === 0
+      ? ""
+      : `\n    IF clock_timestamp() >= started + interval '${Math.floor(Math.min(...limits))} milliseconds' THEN\n` +
+        `      RAISE EXCEPTION USING ERRCODE = 'lock_not_available', MESSAGE = 'canceling statement due to lock timeout', ` +
+        `DETAIL = ${quoteLiteralAnyStrings(`another migration run holds the lock on ${versionTableSql(names)}`)};\n    END IF;`;
+  const body =
+    `DECLARE\n  started timestamptz := clock_timestamp();\nBEGIN\n  WHILE NOT pg_try_advisory_xact_lock(hashtextextended(${lockKeySql(names)}, 0)) LOOP${deadline}\n` +
+    `    COMMIT;\n    PERFORM pg_sleep(${RUN_LOCK_POLL_MS / 1000});\n  END LOOP;\nEND`;
+  let tag = "$lambic$";
+  for (let n = 1; body.includes(tag); n++) tag = `$lambic${n}$`;
+  return `DO ${tag}\n${body}\n${tag}`;
 }

@@ -1,5 +1,6 @@
 import { toDatabaseFailure, type Connection } from "../db/connection.ts";
 import { LambicError } from "../errors.ts";
+import { psqlScriptText } from "../operations/sql-statements.ts";
 import type { RevisionDirection } from "../revision/types.ts";
 
 /**
@@ -24,7 +25,8 @@ export function terminate(text: string): string {
   // scan whole scripts.
   let end = text.length;
   while (end > 0 && isSpaceOrSemicolon(text.charCodeAt(end - 1))) end--;
-  const lineStart = text.lastIndexOf("\n", end - 1) + 1;
+  // A carriage return ends a `--` comment too (for psql and the server alike).
+  const lineStart = Math.max(text.lastIndexOf("\n", end - 1), text.lastIndexOf("\r", end - 1)) + 1;
   const comment = text.indexOf("--", lineStart);
   if (comment !== -1 && comment + 2 <= end) return `${text.slice(0, end)}\n;`;
   if (end === text.length - 1 && text.charCodeAt(end) === 59) return text; // already ends with one ";"
@@ -192,6 +194,20 @@ function escapeLineBreaks(text: string): string {
   });
 }
 
+/** A statement psql cannot be given as it is (see ScriptSink.statement). */
+function psqlRefusal(statement: string, checked: { backslash?: string; unterminated?: string }, origin: StatementOrigin | undefined): LambicError {
+  const where = origin?.revision ? `Revision ${origin.revision} (${origin.direction === "down" ? "downgrade" : origin.direction === "stamp" ? "stamp" : "upgrade"})` : "A statement of the script";
+  const why =
+    checked.backslash !== undefined
+      ? `holds "${checked.backslash.slice(0, 60)}", a backslash outside quotes, which psql runs as a meta-command (\\! runs a shell command) while the server refuses it online as a syntax error`
+      : `ends inside ${checked.unterminated}, which the server refuses online while psql would read the script's next statements (the version rows) into it`;
+  return new LambicError(
+    "INVALID_OPERATION",
+    `${where}: the statement ${statementLine(statement).slice(0, 200)} ${why}, so the offline script would not do what the run does. Nothing was written. Fix the statement (close what it opens; a backslash belongs inside quotes) and render the script again.`,
+    { revision: origin?.revision, direction: origin?.direction, statement: statement.slice(0, 200), ...(checked.backslash !== undefined ? { command: checked.backslash.slice(0, 200) } : { unterminated: checked.unterminated }) },
+  );
+}
+
 /** Renders statements as a psql script. */
 export class ScriptSink implements Sink {
   readonly online = false;
@@ -210,8 +226,21 @@ export class ScriptSink implements Sink {
     this.lines.push(line);
   }
 
-  statement(text: string, _origin?: StatementOrigin): StatementResult {
-    this.lines.push(terminate(text), "");
+  /**
+   * Each statement (each part of a step's script) as psql must read it (see psqlScriptText): a
+   * colon psql would read as a variable gets a space after it; a backslash or a statement left
+   * open (a quote, a comment, a dollar quote) is refused, naming the revision and the statement.
+   */
+  statement(text: string, origin?: StatementOrigin): StatementResult {
+    const parts = origin?.parts ?? [text];
+    let changed = false;
+    const safe = parts.map((part) => {
+      const checked = psqlScriptText(part);
+      if (checked.backslash !== undefined || checked.unterminated !== undefined) throw psqlRefusal(part, checked, origin);
+      if (checked.text !== part) changed = true;
+      return checked.text;
+    });
+    this.lines.push(terminate(changed ? joinStatements(safe) : text), "");
     return {};
   }
 

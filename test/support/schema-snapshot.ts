@@ -62,20 +62,23 @@ export function findPsql(): string | undefined {
   return undefined;
 }
 
-/** Applies a script as DBAs do: `psql -v ON_ERROR_STOP=1 -f`. */
+/** Applies a script as DBAs do: `psql -X -v ON_ERROR_STOP=1 -f`. */
 export function applyWithPsql(psql: string, url: string, file: string): string {
   return execFileSync(psql, ["-X", "-q", "-v", "ON_ERROR_STOP=1", "-d", url, "-f", file], { encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] });
 }
 
 /**
- * Applies a script as `psql -v ON_ERROR_STOP=1 -f` does where the machine has no psql (the
+ * Applies a script as `psql -X -v ON_ERROR_STOP=1 -f` does where the machine has no psql (the
  * embedded PostgreSQL ships none): split where psql splits, each statement sent alone over the
  * simple protocol on one session, stopping at the first failure (which rejects).
  */
 export async function applyStatementByStatement(url: string, file: string): Promise<void> {
   const sql = postgres(url, { max: 1, onnotice: () => {} });
   try {
-    for (const statement of splitStatements(readFileSync(file, "utf8"))) {
+    // The script's own psql meta-commands (lines of their own) set psql's ON_ERROR_STOP and
+    // AUTOCOMMIT, which this function does as it is.
+    const script = readFileSync(file, "utf8").replace(/^\\set (?:ON_ERROR_STOP|AUTOCOMMIT) on$/gm, "");
+    for (const statement of splitStatements(script)) {
       await sql.unsafe(statement, [], { simple: true } as postgres.UnsafeQueryOptions);
     }
   } finally {

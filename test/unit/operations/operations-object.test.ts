@@ -25,6 +25,27 @@ describe("the op object", () => {
     expect(statements).toEqual(["COPY t FROM '/srv/data.csv'"]);
   });
 
+  it("refuses any op whose SQL fragment (a type, a condition, a default) puts a backslash outside quotes, a psql meta-command offline", () => {
+    const { op, statements } = recording();
+    expect(() => op.createCheckConstraint("c", "t", "n > 0 \\! touch /tmp/x")).toThrow(
+      expect.objectContaining({ code: "INVALID_OPERATION", message: expect.stringContaining('op.createCheckConstraint(): a SQL fragment (a type, a condition, a default, an expression) is refused: "\\! touch /tmp/x)" is a psql meta-command') }),
+    );
+    expect(() => op.addColumn("t", "c", { type: "text \\gexec" })).toThrow(expect.objectContaining({ code: "INVALID_OPERATION" }));
+    expect(statements).toEqual([]);
+    op.createCheckConstraint("c", "t", "note <> '\\'");
+    expect(statements).toEqual([`ALTER TABLE "t" ADD CONSTRAINT "c" CHECK (note <> '\\')`]);
+  });
+
+  it("refuses an execute that turns standard_conforming_strings off, by which lambic and psql split SQL and write literals", () => {
+    const { op, statements } = recording();
+    expect(() => op.execute("SET standard_conforming_strings = off;\nCOMMENT ON TABLE t IS 'a\\'; DROP TABLE x; --'")).toThrow(
+      expect.objectContaining({ code: "INVALID_OPERATION", message: expect.stringContaining('op.execute(): sql "SET standard_conforming_strings = off" changes standard_conforming_strings, which lambic keeps on for the whole run') }),
+    );
+    expect(() => op.execute("RESET ALL")).toThrow(expect.objectContaining({ code: "INVALID_OPERATION" }));
+    op.execute("SET standard_conforming_strings = on");
+    expect(statements).toEqual(["SET standard_conforming_strings = on"]);
+  });
+
   it("refuses an execute holding a psql meta-command, which an offline script would hand to psql", () => {
     const { op, statements } = recording();
     expect(() => op.execute("SELECT 1;\n\\! rm -rf /tmp/x")).toThrow(

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { clientCopy, findMetaCommand, findTransactionControl, splitStatements } from "../../../src/operations/sql-statements.ts";
+import { clientCopy, findMetaCommand, findStringsSetting, findTransactionControl, psqlScriptText, splitStatements } from "../../../src/operations/sql-statements.ts";
 
 describe("splitting SQL into statements as psql does", () => {
   it("splits at each semicolon and drops the semicolons", () => {
@@ -108,5 +108,53 @@ describe("a statement that opens or ends a transaction block", () => {
   it("is not found in a savepoint rollback, COMMIT PREPARED, a BEGIN ATOMIC body, a CASE … END or a string", () => {
     expect(findTransactionControl("SAVEPOINT a; ROLLBACK TO SAVEPOINT a; ROLLBACK WORK TO a; COMMIT PREPARED 'x'")).toBeUndefined();
     expect(findTransactionControl("CREATE FUNCTION f() RETURNS int LANGUAGE sql BEGIN ATOMIC SELECT 1; END; SELECT CASE WHEN true THEN 1 END, 'commit'; SELECT end_date FROM t")).toBeUndefined();
+  });
+});
+
+describe("a -- comment", () => {
+  it("ends at a carriage return as at a line feed, as the server and psql read it", () => {
+    expect(splitStatements("CREATE TABLE a (id int); -- make b\rCREATE TABLE b (id int);")).toEqual(["CREATE TABLE a (id int)", "-- make b\rCREATE TABLE b (id int)"]);
+    expect(findMetaCommand("SELECT 1 -- note\r\\! ls")?.command).toBe("\\! ls");
+    expect(psqlScriptText("SELECT 1 -- note\rFROM t WHERE a[1:PORT] > 0").text).toBe("SELECT 1 -- note\rFROM t WHERE a[1: PORT] > 0");
+    expect(findTransactionControl("-- note\rCOMMIT")?.command).toBe("COMMIT");
+  });
+});
+
+describe("a statement as an offline script holds it for psql", () => {
+  it("gets a space after each colon psql would read as a variable (:name, :'name', :\"name\", :{?name}), which the server reads alike", () => {
+    expect(psqlScriptText("SELECT a[1:PORT], a[:n], :'USER', :\"DBNAME\", :{?x} FROM t").text).toBe("SELECT a[1: PORT], a[: n], : 'USER', : \"DBNAME\", : {?x} FROM t");
+    expect(psqlScriptText("SELECT a[1:2], a[:é]").text).toBe("SELECT a[1: 2], a[: é]");
+  });
+
+  it("keeps :: casts, := and every colon inside strings, quoted identifiers, dollar quotes and comments", () => {
+    const sql = "SELECT x::int, f(a := 1), ':PORT', E'\\':USER', U&':HOST', \":n\", $$:n$$, $f$:n$f$ -- :n\n/* :n /* :n */ */ FROM t";
+    expect(psqlScriptText(sql)).toEqual({ text: sql });
+  });
+
+  it("reports a backslash outside quotes, a psql meta-command, with the rest of its line", () => {
+    expect(psqlScriptText("SELECT 1 \\! touch x\nSELECT 2")).toEqual({ text: "SELECT 1 \\! touch x\nSELECT 2", backslash: "\\! touch x" });
+    expect(psqlScriptText("SELECT 'a\\b', $$\\i x$$")).toEqual({ text: "SELECT 'a\\b', $$\\i x$$" });
+  });
+
+  it("reports a statement left inside a quote, a block comment or a dollar quote, into which psql would read the script's next lines", () => {
+    expect(psqlScriptText("SELECT 'abc").unterminated).toBe("a quoted string");
+    expect(psqlScriptText("SELECT E'abc\\'").unterminated).toBe("a quoted string");
+    expect(psqlScriptText('SELECT "abc').unterminated).toBe("a quoted identifier");
+    expect(psqlScriptText("SELECT 1 /* a /* b */").unterminated).toBe("a /* comment");
+    expect(psqlScriptText("SELECT $x$ abc $$").unterminated).toBe("a $x$ dollar quote");
+    expect(psqlScriptText("SELECT 1 -- to the end").unterminated).toBeUndefined();
+  });
+});
+
+describe("a statement that may turn standard_conforming_strings off", () => {
+  it("is found: SET (SESSION, LOCAL) to anything but on, RESET, RESET ALL, set_config", () => {
+    expect(findStringsSetting("CREATE TABLE t (id int);\n-- old dump\nSET standard_conforming_strings = off;")).toBe("-- old dump\nSET standard_conforming_strings = off");
+    for (const statement of ["set local standard_conforming_strings to false", "SET SESSION standard_conforming_strings = 'off'", "RESET standard_conforming_strings", "RESET ALL", "SELECT set_config('standard_conforming_strings', 'off', false)"]) {
+      expect(findStringsSetting(`SELECT 1; ${statement}`)).toBe(statement);
+    }
+  });
+
+  it("is not found in SET … = on (pg_dump writes it), a string, a comment, or RESET of another setting", () => {
+    expect(findStringsSetting("SET standard_conforming_strings = on; SET LOCAL standard_conforming_strings TO 'on'; RESET search_path; SELECT 'RESET ALL' -- standard_conforming_strings = off")).toBeUndefined();
   });
 });

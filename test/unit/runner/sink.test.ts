@@ -21,6 +21,11 @@ describe("terminate", () => {
     expect(terminate("SELECT 1\n-- why;\n")).toBe("SELECT 1\n-- why\n;");
   });
 
+  it("takes a carriage return for a line's end, as psql does: a comment before it is on an earlier line", () => {
+    expect(terminate("SELECT 1 -- why\rFROM t")).toBe("SELECT 1 -- why\rFROM t;");
+    expect(terminate("SELECT 1\r-- why")).toBe("SELECT 1\r-- why\n;");
+  });
+
   it("ignores a comment on an earlier line", () => {
     expect(terminate("-- why\nSELECT 1")).toBe("-- why\nSELECT 1;");
   });
