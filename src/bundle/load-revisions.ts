@@ -1,7 +1,7 @@
 import * as crypto from "node:crypto";
 import { mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { createRequire, isBuiltin, SourceMap, type SourceMapPayload } from "node:module";
-import { dirname, isAbsolute, join, relative, resolve } from "node:path";
+import { basename, dirname, isAbsolute, join, relative, resolve } from "node:path";
 import { pathToFileURL } from "node:url";
 import * as vm from "node:vm";
 import type { BuildFailure, BuildOptions, BuildResult, Message } from "esbuild";
@@ -556,7 +556,7 @@ async function build(target: { absoluteDir: string; prefix: string; files: reado
   if (modules.length > 0) compiled = await compileModules(absoluteDir, modules, entry);
   try {
     mkdirSync(cacheDir, { recursive: true });
-    pruneStale(cacheDir, dirKey);
+    pruneStale(cacheDir, dirKey, basename(entry));
     for (const output of compiled?.outputs ?? []) writeAtomically(output.path, output.contents);
   } catch (error) {
     // Without modules nothing needs the cache: a read-only project still loads, only slower.
@@ -680,17 +680,20 @@ function cacheUnwritable(cacheDir: string, error: unknown): LambicError {
 }
 
 /**
- * Removes this folder's cache files, the entry being rebuilt included (its code cache belongs to
- * the bundle it replaces). Not another process's file in the middle of a write (`.tmp`: a command
- * started at the same time builds the same entry), unless it is an hour old (its writer was killed).
+ * Removes this folder's stale cache files: other entries (built from sources since changed), and
+ * the code cache of the entry being rebuilt (it belongs to the bundle being replaced, and V8 checks
+ * only a script's length before using one). The entry's other files stay: each is replaced by a
+ * rename, and a command started at the same time may be between writing and reading them. Not
+ * another process's file in the middle of a write (`.tmp`) either, unless it is an hour old (its
+ * writer was killed).
  */
-function pruneStale(cacheDir: string, dirKey: string): void {
+function pruneStale(cacheDir: string, dirKey: string, entryName: string): void {
   const abandoned = Date.now() - 3_600_000;
   for (const name of readdirSync(cacheDir)) {
     if (!name.startsWith(`${dirKey}-`)) continue;
     const path = join(cacheDir, name);
     try {
-      if (name.endsWith(".tmp") && statSync(path).mtimeMs > abandoned) continue;
+      if (name.endsWith(".tmp") ? statSync(path).mtimeMs > abandoned : name.startsWith(`${entryName}.`) && !name.endsWith(".code")) continue;
       rmSync(path, { force: true });
     } catch {
       // gone already: another command pruned it

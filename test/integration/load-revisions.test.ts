@@ -1,4 +1,4 @@
-import { execFileSync } from "node:child_process";
+import { execFileSync, spawn } from "node:child_process";
 import { createHash } from "node:crypto";
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, utimesSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -365,6 +365,24 @@ describe("loadRevisions cache", () => {
     edit("a1.ts", tsRevision("a1", null).replace("revision a1", "renamed"));
     await load();
     expect(cacheFiles()).toHaveLength(8);
+  });
+
+  it("lets commands started at once on a cold cache all load, none removing the files another has just written", async () => {
+    for (let i = 1; i <= 30; i++) write(`a${String(i).padStart(2, "0")}.ts`, tsRevision(`a${i}`, i === 1 ? null : `a${i - 1}`));
+    const index = new URL("../../dist/index.mjs", import.meta.url).href;
+    const script = `const { loadRevisions } = await import(${JSON.stringify(index)});
+      for (const revision of await loadRevisions(${JSON.stringify(dir)}, { cacheDir: ${JSON.stringify(cacheDir)} })) await revision.upgrade({ execute() {} }, {});`;
+    const runOne = () =>
+      new Promise<string>((done) => {
+        const child = spawn(process.execPath, ["--input-type=module", "-e", script], { stdio: ["ignore", "ignore", "pipe"] });
+        let stderr = "";
+        child.stderr.on("data", (chunk: Buffer) => (stderr += chunk.toString()));
+        child.on("close", (code) => done(code === 0 ? "ok" : stderr));
+      });
+    for (let round = 0; round < 3; round++) {
+      rmSync(cacheDir, { recursive: true, force: true });
+      expect(await Promise.all(Array.from({ length: 4 }, runOne))).toEqual(Array(4).fill("ok"));
+    }
   });
 
   it("rebuilds from a torn index", async () => {
