@@ -1,3 +1,4 @@
+import { isUtf8 } from "node:buffer";
 import * as crypto from "node:crypto";
 import { mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { createRequire, isBuiltin, SourceMap, type SourceMapPayload } from "node:module";
@@ -292,7 +293,7 @@ class LazySqlRevision implements RevisionCode {
         { file: this.path },
       );
     }
-    return parseSqlRevision(bytes.toString("utf8"), this.path);
+    return parseSqlRevision(utf8Text(bytes, this.path), this.path);
   }
 }
 
@@ -542,10 +543,11 @@ async function build(target: { absoluteDir: string; prefix: string; files: reado
     sections.push(0);
     if (path.endsWith(".sql")) {
       const bytes = readFileSync(path);
-      const { revision, upSql, downSql } = parseSqlRevisionParts(bytes.toString("utf8"), path);
+      const { revision, upSql, downSql } = parseSqlRevisionParts(utf8Text(bytes, path), path);
       loaded[i] = new ReadRevision(revision, revision.upgrade, revision.downgrade, path, revisionChecksum(bytes));
       sections[i] = [upSql, downSql ?? null];
     } else {
+      utf8Text(readFileSync(path), path);
       modules.push(files[i]!);
       modulePositions.push(i);
     }
@@ -602,6 +604,7 @@ async function build(target: { absoluteDir: string; prefix: string; files: reado
       .filter((path) => !revisionPaths.has(path))
       .map((path) => {
         const stat = statSync(path);
+        utf8Text(readFileSync(path), path);
         return [path, stat.size, stat.mtimeMs] as const;
       }),
   };
@@ -763,6 +766,32 @@ function idLine(file: string, id: string): number | undefined {
     return match ? text.slice(0, match.index).split("\n").length : undefined;
   } catch {
     return undefined;
+  }
+}
+
+/**
+ * A revision (or helper) file's text, refused unless it is UTF-8: decoding replaces each invalid
+ * byte (a Latin-1 "é") with U+FFFD, which would then run, in a string literal or a row, unnoticed.
+ */
+function utf8Text(bytes: Buffer, path: string): string {
+  if (isUtf8(bytes)) return bytes.toString("utf8");
+  let start = 0;
+  let line = 1;
+  for (let end = bytes.indexOf(0x0a); ; end = bytes.indexOf(0x0a, start)) {
+    const text = bytes.subarray(start, end === -1 ? bytes.length : end);
+    if (!isUtf8(text)) {
+      const decoded = text.toString("utf8");
+      const column = decoded.indexOf("\uFFFD") + 1;
+      throw new LambicError(
+        "REVISION_FILE_INVALID",
+        `${path}:${line}: the file is not UTF-8 text (near column ${column}: ${JSON.stringify(decoded.trim().slice(0, 60))}); lambic reads revisions as UTF-8, and would run U+FFFD (\uFFFD) in place of each such byte. ` +
+          "Save the file as UTF-8 (e.g. iconv -f LATIN1 -t UTF-8) and run again.",
+        { file: path, line },
+      );
+    }
+    if (end === -1) return bytes.toString("utf8"); // (unreachable: some line is invalid)
+    start = end + 1;
+    line++;
   }
 }
 

@@ -492,6 +492,25 @@ describe("loadRevisions errors", () => {
     expect(error.message).toContain(`${path}:2:`);
   });
 
+  it("refuses a .sql revision that is not UTF-8, naming its line, instead of running U+FFFD for the byte", async () => {
+    const latin1 = Buffer.from(sqlRevision("a1", null).replace("UP a1", "INSERT INTO t VALUES ('caf\u00e9')"), "latin1");
+    writeFileSync(join(dir, "a1.sql"), latin1);
+    const error = await loadError();
+    expect(error.code).toBe("REVISION_FILE_INVALID");
+    expect(error.message).toContain(`${join(dir, "a1.sql")}:4: the file is not UTF-8 text`);
+    expect(error.message).toContain("Save the file as UTF-8");
+    expect(error.details).toMatchObject({ file: join(dir, "a1.sql"), line: 4 });
+  });
+
+  it("refuses a TypeScript revision, or a helper it imports, that is not UTF-8", async () => {
+    writeFileSync(join(dir, "a1.ts"), Buffer.from(tsRevision("a1", null).replace("UP a1", "caf\u00e9"), "latin1"));
+    expect((await loadError()).details).toMatchObject({ file: join(dir, "a1.ts"), line: 8 });
+    const helper = join(project, "revisions", "names.ts");
+    writeFileSync(helper, Buffer.from('export const TABLE = "caf\u00e9";\n', "latin1"));
+    write("a1.ts", `import { TABLE } from "../names.ts";\n${tsRevision("a1", null, "\n    op.execute(TABLE);")}`);
+    expect((await loadError()).details).toMatchObject({ file: helper, line: 1 });
+  });
+
   it("rejects the same id in two files, naming both", async () => {
     const first = write("a1.ts", tsRevision("a1", null));
     const second = write("b1.sql", sqlRevision("a1", null));
