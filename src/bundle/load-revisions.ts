@@ -14,7 +14,7 @@ import type { LoadedRevision, MigrationFunction, Revision, RevisionContext, Revi
 import { validateRevisionModule, withSourceLine } from "../revision/validate-revision.ts";
 
 /** Bump when the cache's shape, or what loading checks, changes: older cache files are then not reused. */
-const LOADER_VERSION = "lambic-loader-16";
+const LOADER_VERSION = "lambic-loader-17";
 
 /** Revision files: `.sql`, TypeScript and JavaScript modules; not dotfiles or `__` files. */
 const REVISION_FILE = /^(?!\.|__).*\.(?:sql|ts|mts|js|mjs)$/;
@@ -53,7 +53,11 @@ interface CacheIndex {
   readonly revisions: readonly IndexedRevision[];
   /** Each file's sha256 in hex, concatenated: one string parses faster than thousands. */
   readonly checksums: string;
-  /** Files the modules import (helpers), with the size and mtime they had at build time. */
+  /**
+   * Files the modules import (helpers), and the settings files esbuild read to compile them
+   * (`tsconfig.json`, `package.json`), with the size and mtime they had at build time; -1 for a
+   * settings file that was not there (creating it changes the build).
+   */
   readonly imports: readonly (readonly [path: string, size: number, mtimeMs: number])[];
 }
 
@@ -523,7 +527,7 @@ function importsUnchanged(index: CacheIndex): boolean {
       const stat = statSync(path);
       return stat.size === size && stat.mtimeMs === mtimeMs;
     } catch {
-      return false;
+      return size === -1;
     }
   });
 }
@@ -599,14 +603,7 @@ async function build(target: { absoluteDir: string; prefix: string; files: reado
       ...(revision.transactional === false ? { transactional: false } : {}),
       ...(revision.downgrade ? {} : { downgrade: false as const }),
     })),
-    imports: (compiled?.inputs ?? [])
-      .map((input) => resolve(absoluteDir, input))
-      .filter((path) => !revisionPaths.has(path))
-      .map((path) => {
-        const stat = statSync(path);
-        utf8Text(readFileSync(path), path);
-        return [path, stat.size, stat.mtimeMs] as const;
-      }),
+    imports: compiled ? buildInputs(absoluteDir, compiled.inputs, revisionPaths) : [],
   };
   try {
     if (modules.length < files.length) writeAtomically(`${entry}.sql.json`, Buffer.from(JSON.stringify(sections)));
@@ -615,6 +612,81 @@ async function build(target: { absoluteDir: string; prefix: string; files: reado
     if (compiled) throw cacheUnwritable(cacheDir, error);
   }
   return loaded;
+}
+
+/** The settings files esbuild reads for a source file: the nearest of each, looking upwards. */
+const SETTINGS_FILES = ["tsconfig.json", "jsconfig.json", "package.json"] as const;
+
+/**
+ * What a bundle was built from besides the revision files, to key the cache: the helpers the
+ * modules import, and the settings files that can change how esbuild compiles or resolves them
+ * (tsconfig `paths`, `extends`, decorator and class-field options; package.json `imports`),
+ * which esbuild's metafile does not list. A changed `tsconfig.json` thus rebuilds, as a changed
+ * helper does.
+ */
+function buildInputs(absoluteDir: string, inputs: readonly string[], revisionPaths: ReadonlySet<string>): CacheIndex["imports"] {
+  const entries = new Map<string, readonly [string, number, number]>();
+  const record = (path: string): boolean => {
+    if (entries.has(path)) return entries.get(path)![1] !== -1;
+    try {
+      const stat = statSync(path);
+      entries.set(path, [path, stat.size, stat.mtimeMs]);
+      return true;
+    } catch {
+      entries.set(path, [path, -1, -1]);
+      return false;
+    }
+  };
+  const helpers = inputs.map((input) => resolve(absoluteDir, input)).filter((path) => !revisionPaths.has(path));
+  for (const path of helpers) {
+    utf8Text(readFileSync(path), path);
+    record(path);
+  }
+  const folders = new Set([absoluteDir, ...helpers.map((path) => dirname(path))]);
+  for (const folder of folders) {
+    for (const name of SETTINGS_FILES) {
+      for (let at = folder; ; at = dirname(at)) {
+        const path = join(at, name);
+        if (record(path)) {
+          if (name !== "package.json") recordExtends(path, record);
+          break;
+        }
+        if (dirname(at) === at) break;
+      }
+    }
+  }
+  return [...entries.values()];
+}
+
+/** The files a tsconfig `extends` (a path, or a package's file), best effort: esbuild reads them too. */
+function recordExtends(tsconfig: string, record: (path: string) => boolean, depth = 0): void {
+  if (depth > 8) return;
+  let text: string;
+  try {
+    text = readFileSync(tsconfig, "utf8");
+  } catch {
+    return;
+  }
+  const value = /"extends"\s*:\s*(\[[^\]]*\]|"[^"]*")/.exec(text)?.[1];
+  if (value === undefined) return;
+  for (const [, target] of value.matchAll(/"([^"]*)"/g)) {
+    let path: string | undefined;
+    if (target!.startsWith(".") || isAbsolute(target!)) {
+      path = resolve(dirname(tsconfig), target!);
+      if (!path.endsWith(".json") && !record(path)) path = `${path}.json`;
+    } else {
+      try {
+        path = createRequire(tsconfig).resolve(target!);
+      } catch {
+        try {
+          path = createRequire(tsconfig).resolve(`${target}.json`);
+        } catch {
+          continue;
+        }
+      }
+    }
+    if (record(path)) recordExtends(path, record, depth + 1);
+  }
 }
 
 /** esbuild, once for a script bundle and, when that is not safe (see scriptSafe), for an ES module one. */

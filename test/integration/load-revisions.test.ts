@@ -322,6 +322,27 @@ describe("loadRevisions cache", () => {
     expect(await run((await load())[0]!, "upgrade")).toEqual(["UP a1", "receipt"]);
   });
 
+  it("rebuilds when a tsconfig.json that compiles the revisions changes, or one is added", async () => {
+    mkdirSync(join(project, "lib"));
+    writeFileSync(join(project, "lib", "v1.ts"), 'export const TABLE = "v1";\n');
+    writeFileSync(join(project, "lib", "v2.ts"), 'export const TABLE = "v2";\n');
+    const paths = (target: string) => JSON.stringify({ compilerOptions: { baseUrl: ".", paths: { "@names": [target] } } });
+    writeFileSync(join(project, "tsconfig.json"), paths("lib/v1.ts"));
+    write("a1.ts", `import { TABLE } from "@names";\n${tsRevision("a1", null, "\n    op.execute(TABLE);")}`);
+    expect(await run((await load())[0]!, "upgrade")).toEqual(["UP a1", "v1"]);
+    // Through `extends`, as a project's shared settings often are.
+    writeFileSync(join(project, "tsconfig.base.json"), paths("lib/v2.ts"));
+    writeFileSync(join(project, "tsconfig.json"), JSON.stringify({ extends: "./tsconfig.base.json" }));
+    expect(await run((await load())[0]!, "upgrade")).toEqual(["UP a1", "v2"]);
+    writeFileSync(join(project, "tsconfig.base.json"), paths("lib/v1.ts"));
+    const later = new Date(statSync(join(project, "tsconfig.base.json")).mtimeMs + 5_000);
+    utimesSync(join(project, "tsconfig.base.json"), later, later);
+    expect(await run((await load())[0]!, "upgrade")).toEqual(["UP a1", "v1"]);
+    // A nearer one, where there was none, is the one esbuild now reads.
+    writeFileSync(join(project, "revisions", "tsconfig.json"), JSON.stringify({ compilerOptions: { baseUrl: "..", paths: { "@names": ["lib/v2.ts"] } } }));
+    expect(await run((await load())[0]!, "upgrade")).toEqual(["UP a1", "v2"]);
+  });
+
   it("rebuilds when a revision file is added", async () => {
     write("a1.ts", tsRevision("a1", null));
     await load();
