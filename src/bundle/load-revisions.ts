@@ -558,7 +558,7 @@ async function build(target: { absoluteDir: string; prefix: string; files: reado
   }
 
   const builtAt = `${Date.now()}-${process.pid}`;
-  let compiled: { format: BundleFormat; outputs: readonly { path: string; contents: Uint8Array }[]; inputs: readonly string[] } | undefined;
+  let compiled: { format: BundleFormat; outputs: readonly { path: string; contents: Uint8Array }[]; inputs: ReadonlyMap<string, readonly string[]> } | undefined;
   if (modules.length > 0) compiled = await compileModules(absoluteDir, modules, entry);
   try {
     mkdirSync(cacheDir, { recursive: true });
@@ -584,7 +584,8 @@ async function build(target: { absoluteDir: string; prefix: string; files: reado
       // Bound, so a revision may use `this` as it would in its own module.
       const upgrade = revision.upgrade.bind(revision);
       const downgrade = revision.downgrade?.bind(revision);
-      loaded[modulePositions[position]!] = new ReadRevision(revision, upgrade, downgrade, path, revisionChecksum(readFileSync(path)));
+      const checksum = moduleChecksum(resolve(path), compiled.inputs);
+      loaded[modulePositions[position]!] = new ReadRevision(revision, upgrade, downgrade, path, checksum);
     });
   }
 
@@ -624,7 +625,7 @@ const SETTINGS_FILES = ["tsconfig.json", "jsconfig.json", "package.json"] as con
  * which esbuild's metafile does not list. A changed `tsconfig.json` thus rebuilds, as a changed
  * helper does.
  */
-function buildInputs(absoluteDir: string, inputs: readonly string[], revisionPaths: ReadonlySet<string>): CacheIndex["imports"] {
+function buildInputs(absoluteDir: string, inputs: ReadonlyMap<string, readonly string[]>, revisionPaths: ReadonlySet<string>): CacheIndex["imports"] {
   const entries = new Map<string, readonly [string, number, number]>();
   const record = (path: string): boolean => {
     if (entries.has(path)) return entries.get(path)![1] !== -1;
@@ -637,7 +638,7 @@ function buildInputs(absoluteDir: string, inputs: readonly string[], revisionPat
       return false;
     }
   };
-  const helpers = inputs.map((input) => resolve(absoluteDir, input)).filter((path) => !revisionPaths.has(path));
+  const helpers = [...inputs.keys()].filter((path) => !revisionPaths.has(path));
   for (const path of helpers) {
     utf8Text(readFileSync(path), path);
     record(path);
@@ -690,7 +691,7 @@ function recordExtends(tsconfig: string, record: (path: string) => boolean, dept
 }
 
 /** esbuild, once for a script bundle and, when that is not safe (see scriptSafe), for an ES module one. */
-async function compileModules(absoluteDir: string, modules: readonly string[], entry: string): Promise<{ format: BundleFormat; outputs: readonly { path: string; contents: Uint8Array }[]; inputs: readonly string[] }> {
+async function compileModules(absoluteDir: string, modules: readonly string[], entry: string): Promise<{ format: BundleFormat; outputs: readonly { path: string; contents: Uint8Array }[]; inputs: ReadonlyMap<string, readonly string[]> }> {
   // Loaded only on a cache miss: importing esbuild costs more than a warm load.
   const esbuild = await import("esbuild");
   // Default imports, not `import * as`: esbuild then emits plain variables instead of a
@@ -731,7 +732,13 @@ async function compileModules(absoluteDir: string, modules: readonly string[], e
       throw buildError(absoluteDir, error as BuildFailure);
     }
   }
-  return { format, outputs: result.outputFiles, inputs: Object.keys(result.metafile.inputs).filter((input) => input !== ENTRY_NAME) };
+  // Each input (as an absolute path) with the inputs it imports: the files bundled, not packages.
+  const inputs = new Map<string, readonly string[]>();
+  for (const [input, { imports }] of Object.entries(result.metafile.inputs)) {
+    if (input === ENTRY_NAME) continue;
+    inputs.set(resolve(absoluteDir, input), imports.filter((imported) => !imported.external).map((imported) => resolve(absoluteDir, imported.path)));
+  }
+  return { format, outputs: result.outputFiles, inputs };
 }
 
 /**
@@ -839,6 +846,28 @@ function idLine(file: string, id: string): number | undefined {
   } catch {
     return undefined;
   }
+}
+
+/**
+ * A module revision's checksum: its file's, or, when it imports files of the project (helpers,
+ * followed through their own imports), the sha256 of its file's checksum and theirs, so that an
+ * edit to a helper is an edit to each revision that runs it (a helper moved or renamed as it is
+ * changes nothing: its checksum goes in, not its path). Packages are not covered.
+ */
+function moduleChecksum(path: string, inputs: ReadonlyMap<string, readonly string[]>): string {
+  const own = revisionChecksum(readFileSync(path));
+  const seen = new Set<string>([path]);
+  const pending = [...(inputs.get(path) ?? [])];
+  while (pending.length > 0) {
+    const next = pending.pop()!;
+    if (seen.has(next)) continue;
+    seen.add(next);
+    pending.push(...(inputs.get(next) ?? []));
+  }
+  seen.delete(path);
+  if (seen.size === 0) return own;
+  const helpers = [...seen].map((helper) => revisionChecksum(readFileSync(helper))).sort();
+  return sha256([own, ...helpers].join("\n"));
 }
 
 /**

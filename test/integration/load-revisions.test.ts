@@ -142,6 +142,30 @@ describe("loadRevisions", () => {
     expect(readFileSync(sqlPath, "utf8")).toContain("\r");
   });
 
+  it("checksums a module with the files it imports (an edit to a helper is an edit to the revisions that run it), not with their names", async () => {
+    const helper = join(project, "revisions", "names.ts");
+    const sha = (text: string) => createHash("sha256").update(text).digest("hex");
+    writeFileSync(helper, 'export { TABLE } from "./tables.ts";\n');
+    writeFileSync(join(project, "revisions", "tables.ts"), 'export const TABLE = "invoice";\n');
+    writeFileSync(join(project, "revisions", "types.ts"), "export type Name = string;\n");
+    const a1 = `import { TABLE } from "../names.ts";\nimport type { Name } from "../types.ts";\n${tsRevision("a1", null, "\n    op.execute(TABLE as Name);")}`;
+    write("a1.ts", a1);
+    write("b2.ts", tsRevision("b2", "a1"));
+    const checksums = async () => (await load()).map((revision) => revision.source.checksum);
+    const own = sha(tsRevision("b2", "a1"));
+    // The revision's own checksum, then each imported file's (followed through re-exports), sorted.
+    const helpers = [sha('export { TABLE } from "./tables.ts";\n'), sha('export const TABLE = "invoice";\n')].sort();
+    expect(await checksums()).toEqual([sha([sha(a1), ...helpers].join("\n")), own]);
+    const before = await checksums();
+    edit("../tables.ts", 'export const TABLE = "receipt";\n');
+    const after = await checksums();
+    expect(after[0]).not.toBe(before[0]);
+    expect(after[1]).toBe(own);
+    // A type-only import is erased: its file is not part of what runs.
+    edit("../types.ts", "export type Name = `t_${string}`;\n");
+    expect(await checksums()).toEqual(after);
+  });
+
   it("strips `import type` from lambic without resolving the package", async () => {
     write("a1.ts", tsRevision("a1", null));
     // The temp project has no node_modules: resolving "lambic" would fail the build.
