@@ -11,7 +11,7 @@ import { LambicError } from "../errors.ts";
 import { parseSqlRevision, parseSqlRevisionParts, sqlMigration } from "../revision/sql-revision.ts";
 import type { Operations } from "../operations/index.ts";
 import type { LoadedRevision, MigrationFunction, Revision, RevisionContext, RevisionMeta } from "../revision/types.ts";
-import { validateRevisionModule, withSourceLine } from "../revision/validate-revision.ts";
+import { HELPER_ADVICE, validateRevisionModule, withSourceLine } from "../revision/validate-revision.ts";
 
 /** Bump when the cache's shape, or what loading checks, changes: older cache files are then not reused. */
 const LOADER_VERSION = "lambic-loader-17";
@@ -802,7 +802,7 @@ function buildError(dir: string, failure: BuildFailure): LambicError {
     const noDefault = /^No matching export in "(.+)" for import "default"$/.exec(message.text);
     if (noDefault && location?.file === ENTRY_NAME) {
       const file = resolve(dir, noDefault[1]!);
-      return { file, line: 1, column: 1, text: "has no default export; end the module with `export default { id, revises, upgrade, ... } satisfies Revision;`." };
+      return { file, line: 1, column: 1, text: `has no default export; end the module with \`export default { id, revises, upgrade, ... } satisfies Revision;\`. ${HELPER_ADVICE}` };
     }
     // esbuild reports paths relative to its working directory (the revisions folder).
     const file = location ? resolve(dir, location.file) : undefined;

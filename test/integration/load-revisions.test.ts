@@ -471,12 +471,13 @@ describe("loadRevisions errors", () => {
     expect(error.details).toMatchObject({ file: path, field: "upgrade", line: 2 });
   });
 
-  it("reports a module without a default export", async () => {
+  it("reports a module without a default export, saying where a helper goes instead", async () => {
     const path = write("a1.ts", 'export const revision = { id: "a1" };\n');
     const error = await loadError();
     expect(error.code).toBe("REVISION_FILE_INVALID");
     expect(error.message).toContain(path);
     expect(error.message).toContain("no default export");
+    expect(error.message).toContain("If it is a helper, not a revision, move it to a sub-folder or name it __<name>.ts");
   });
 
   it("reports an import that does not resolve, with file and line", async () => {
