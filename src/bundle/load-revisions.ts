@@ -59,6 +59,12 @@ interface CacheIndex {
    * settings file that was not there (creating it changes the build).
    */
   readonly imports: readonly (readonly [path: string, size: number, mtimeMs: number])[];
+  /**
+   * The files (revisions, helpers, settings) whose mtime was too close to the build for a later
+   * edit to be sure to move it, with the sha256 of the bytes the build read: a warm start reads
+   * these few again (git's "racily clean" entries).
+   */
+  readonly racy?: readonly (readonly [path: string, sha256: string])[];
 }
 
 /**
@@ -81,6 +87,7 @@ export async function loadRevisions(dir: string, options: LoadRevisionsOptions =
   // The cache key: each file's name, size and mtime (numbers kept as numbers: thousands of
   // formatted strings showed up in the warm-load profile).
   const sizesAndTimes = new Float64Array(names.length * 2);
+  const startedAt = Date.now();
   for (let i = 0; i < names.length; i++) {
     const stat = statSync(prefix + names[i]!);
     if (!stat.isFile()) continue;
@@ -104,8 +111,8 @@ export async function loadRevisions(dir: string, options: LoadRevisionsOptions =
 
   const index = readIndex(`${entry}.json`);
   // An index is written only for revisions that all loaded, with no id twice.
-  if (index && index.revisions.length === files.length && importsUnchanged(index)) return fromIndex(prefix, files, entry, index);
-  return build({ absoluteDir, prefix, files, cacheDir, dirKey, entry });
+  if (index && index.revisions.length === files.length && importsUnchanged(index) && racyUnchanged(index)) return fromIndex(prefix, files, entry, index);
+  return build({ absoluteDir, prefix, files, cacheDir, dirKey, entry, startedAt });
 }
 
 function listRevisionFiles(dir: string, configFile: string | undefined): string[] {
@@ -521,6 +528,36 @@ function readIndex(file: string): CacheIndex | undefined {
   }
 }
 
+/**
+ * How close to a build an mtime must be for a same-size edit to be able to keep it: file systems
+ * stamp times in ticks (a few ms on Linux, 1 s on HFS+, 2 s on FAT), so a file rewritten in the
+ * tick the build read it in keeps its size-and-mtime key.
+ */
+const RACY_MS = 2_000;
+
+function racyFiles(paths: readonly string[], bytesOf: (path: string) => Buffer, startedAt: number): [string, string][] {
+  const racy: [string, string][] = [];
+  for (const path of paths) {
+    try {
+      if (statSync(path).mtimeMs < startedAt - RACY_MS) continue;
+      racy.push([resolve(path), sha256(bytesOf(path))]);
+    } catch {
+      // gone since: its stat no longer matches, so the next start rebuilds anyway
+    }
+  }
+  return racy;
+}
+
+function racyUnchanged(index: CacheIndex): boolean {
+  return (index.racy ?? []).every(([path, hash]) => {
+    try {
+      return sha256(readFileSync(path)) === hash;
+    } catch {
+      return false;
+    }
+  });
+}
+
 function importsUnchanged(index: CacheIndex): boolean {
   return index.imports.every(([path, size, mtimeMs]) => {
     try {
@@ -536,22 +573,27 @@ function importsUnchanged(index: CacheIndex): boolean {
  * A cache miss: parses the `.sql` files, compiles and validates the modules, then writes the
  * bundle and, last, the index (an index exists only for revisions that all loaded).
  */
-async function build(target: { absoluteDir: string; prefix: string; files: readonly string[]; cacheDir: string; dirKey: string; entry: string }): Promise<LoadedRevision[]> {
-  const { absoluteDir, prefix, files, cacheDir, dirKey, entry } = target;
+async function build(target: { absoluteDir: string; prefix: string; files: readonly string[]; cacheDir: string; dirKey: string; entry: string; startedAt: number }): Promise<LoadedRevision[]> {
+  const { absoluteDir, prefix, files, cacheDir, dirKey, entry, startedAt } = target;
   const loaded = new Array<LoadedRevision>(files.length);
   const modules: string[] = [];
   const modulePositions: number[] = [];
+  // The bytes each revision file had when read, before anything compiled it.
+  const readBytes = new Map<string, Buffer>();
   const sections: (readonly [string, string | null] | 0)[] = [];
   for (let i = 0; i < files.length; i++) {
     const path = prefix + files[i]!;
     sections.push(0);
     if (path.endsWith(".sql")) {
       const bytes = readFileSync(path);
+      readBytes.set(path, bytes);
       const { revision, upSql, downSql } = parseSqlRevisionParts(utf8Text(bytes, path), path);
       loaded[i] = new ReadRevision(revision, revision.upgrade, revision.downgrade, path, revisionChecksum(bytes));
       sections[i] = [upSql, downSql ?? null];
     } else {
-      utf8Text(readFileSync(path), path);
+      const bytes = readFileSync(path);
+      readBytes.set(path, bytes);
+      utf8Text(bytes, path);
       modules.push(files[i]!);
       modulePositions.push(i);
     }
@@ -606,6 +648,12 @@ async function build(target: { absoluteDir: string; prefix: string; files: reado
     })),
     imports: compiled ? buildInputs(absoluteDir, compiled.inputs, revisionPaths) : [],
   };
+  const racy = racyFiles(
+    [...readBytes.keys(), ...index.imports.filter(([, size]) => size !== -1).map(([path]) => path)],
+    (path) => readBytes.get(path) ?? readFileSync(path),
+    startedAt,
+  );
+  if (racy.length > 0) (index as { racy?: CacheIndex["racy"] }).racy = racy;
   try {
     if (modules.length < files.length) writeAtomically(`${entry}.sql.json`, Buffer.from(JSON.stringify(sections)));
     writeAtomically(`${entry}.json`, Buffer.from(JSON.stringify(index)));

@@ -367,6 +367,26 @@ describe("loadRevisions cache", () => {
     expect(await run((await load())[0]!, "upgrade")).toEqual(["UP a1", "v2"]);
   });
 
+  it("sees an edit that keeps the size and the mtime of a file written just before the build (the same clock tick)", async () => {
+    const path = write("a1.sql", sqlRevision("a1", null));
+    const helper = join(project, "revisions", "names.ts");
+    writeFileSync(helper, 'export const TABLE = "invoice";\n');
+    write("b2.ts", `import { TABLE } from "../names.ts";\n${tsRevision("b2", "a1", "\n    op.execute(TABLE);")}`);
+    // A tick of whole milliseconds, which utimes can set again exactly.
+    const tick = new Date();
+    for (const file of [path, helper]) utimesSync(file, tick, tick);
+    await load();
+    const rewrite = (file: string, from: string, to: string) => {
+      writeFileSync(file, readFileSync(file, "utf8").replace(from, to));
+      utimesSync(file, tick, tick);
+    };
+    rewrite(path, "UP a1", "UP z9");
+    rewrite(helper, "invoice", "receipt");
+    const [a1, b2] = await load();
+    expect(await run(a1!, "upgrade")).toEqual(["UP z9"]);
+    expect(await run(b2!, "upgrade")).toEqual(["UP b2", "receipt"]);
+  });
+
   it("rebuilds when a revision file is added", async () => {
     write("a1.ts", tsRevision("a1", null));
     await load();
