@@ -803,7 +803,9 @@ function cacheUnwritable(cacheDir: string, error: unknown): LambicError {
   const reason = (error as NodeJS.ErrnoException).code ?? (error as Error).message;
   return new LambicError(
     "CONFIG_INVALID",
-    `Cannot write the compiled revisions to ${cacheDir} (${reason}). TypeScript revisions are compiled there before they run: make that folder writable, or run lambic from a project folder you can write to.`,
+    `Cannot write the compiled revisions to ${cacheDir} (${reason}). TypeScript revisions are compiled there before they run: make that folder writable, ` +
+      "or fill the cache beforehand, while the project can be written: run any lambic command (lambic heads) on it at the path it will run from (e.g. while building the image), and a read-only copy then loads from that cache " +
+      "(from code, loadRevisions(dir, { cacheDir }) puts the cache in another folder).",
     { cacheDir },
     { cause: error },
   );

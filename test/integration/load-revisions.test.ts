@@ -596,6 +596,7 @@ describe("loadRevisions errors", () => {
     expect(error.code).toBe("CONFIG_INVALID");
     expect(error.message).toContain(cacheDir);
     expect(error.message).toContain("make that folder writable");
+    expect(error.message).toContain("fill the cache beforehand");
   });
 
   it("still loads .sql revisions when the cache cannot be written", async () => {
