@@ -320,6 +320,16 @@ async function loadBundle(entry: string, index: Pick<CacheIndex, "format" | "bui
     const bundle = (await import(`${pathToFileURL(file).href}?${index.builtAt}`)) as { default: readonly Revision[] };
     return { revisions: bundle.default };
   } catch (error) {
+    const code = (error as NodeJS.ErrnoException)?.code;
+    if ((code === "ENOENT" && (error as NodeJS.ErrnoException).path === file) || (code === "ERR_MODULE_NOT_FOUND" && String((error as { url?: unknown }).url).startsWith(pathToFileURL(file).href))) {
+      throw new LambicError(
+        "REVISION_FILE_INVALID",
+        `The compiled revisions ${file} were removed while lambic was running: another lambic command rebuilt the cache after a revision changed, or .lambic/cache was deleted. ` +
+          "Nothing of them ran; run the command again.",
+        { bundle: file },
+        { cause: error },
+      );
+    }
     const missing = missingPackage(error);
     if (missing !== undefined) {
       const importers = modulePaths().filter((path) => importsPackage(path, missing));

@@ -450,6 +450,30 @@ describe("loadRevisions cache", () => {
     }
   });
 
+  it("says the compiled revisions were removed while it ran when another command pruned them before they were first called", async () => {
+    const removedMeanwhile = async () => {
+      const [revision] = await load(); // warm: the bundle is read when a function is first called
+      rmSync(cacheDir, { recursive: true, force: true });
+      return run(revision!, "upgrade").then(() => "ran", (failure: unknown) => failure);
+    };
+    write("a1.ts", tsRevision("a1", null));
+    await load();
+    const fromScript = (await removedMeanwhile()) as LambicError;
+    expect(fromScript).toBeInstanceOf(LambicError);
+    expect(fromScript.message).toContain("were removed while lambic was running");
+    expect(fromScript.message).toContain("run the command again");
+    // An ES module bundle (top-level await) likewise, in a process that has not imported it yet.
+    edit("a1.ts", `const ready = await Promise.resolve(true);\n${tsRevision("a1", null)}`);
+    await load();
+    const index = new URL("../../dist/index.mjs", import.meta.url).href;
+    const script = `const { loadRevisions } = await import(${JSON.stringify(index)});
+      const { rmSync } = await import("node:fs");
+      const [revision] = await loadRevisions(${JSON.stringify(dir)}, { cacheDir: ${JSON.stringify(cacheDir)} });
+      rmSync(${JSON.stringify(cacheDir)}, { recursive: true });
+      await revision.upgrade({ execute() {} }, {}).catch((error) => console.log(error.message));`;
+    expect(execFileSync(process.execPath, ["--input-type=module", "-e", script]).toString()).toContain("were removed while lambic was running");
+  });
+
   it("rebuilds from a torn index", async () => {
     write("a1.ts", tsRevision("a1", null));
     await load();
