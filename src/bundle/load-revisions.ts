@@ -336,7 +336,10 @@ async function loadBundle(entry: string, index: Pick<CacheIndex, "format" | "bui
       throw new LambicError(
         "REVISION_FILE_INVALID",
         `${importers.length > 0 ? `Revision file ${importers.join(", ")} imports` : "A revision imports"} the package "${missing}", which is not installed where lambic runs ` +
-          `(Node looks for it in node_modules from ${dirname(file)} upwards). Install it in the project (npm install ${missing}) and run again.`,
+          `(Node looks for it in node_modules from ${dirname(file)} upwards). Install it in the project (npm install ${missing}) and run again.` +
+          (missing === "lambic"
+            ? ' If it imports lambic for types only, write `import type { Revision } from "lambic"`: a type-only import is erased, where a plain one is kept under tsconfig\'s verbatimModuleSyntax.'
+            : ""),
         { file: importers[0], package: missing, bundle: file },
         { cause: error },
       );

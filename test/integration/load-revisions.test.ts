@@ -540,6 +540,14 @@ describe("loadRevisions errors", () => {
     expect(error.message).toMatch(new RegExp(`^Revision file ${path} imports the package "lambic-test-no-such-package", which is not installed where lambic runs \\(.+\\)\\. Install it in the project \\(npm install lambic-test-no-such-package\\) and run again\\.$`));
   });
 
+  it("tells a revision that imports lambic's types with a plain import kept by verbatimModuleSyntax to use `import type`", async () => {
+    writeFileSync(join(project, "tsconfig.json"), JSON.stringify({ compilerOptions: { verbatimModuleSyntax: true } }));
+    write("a1.ts", tsRevision("a1", null).replace("import type { Revision }", "import { Revision }"));
+    const error = await loadError();
+    expect(error.details).toMatchObject({ file: join(dir, "a1.ts"), package: "lambic" });
+    expect(error.message).toContain('write `import type { Revision } from "lambic"`');
+  });
+
   it("reports a revision that throws while it is imported, naming its file and line", async () => {
     write("a1.ts", tsRevision("a1", null));
     const path = write("b2.ts", `const limit = 3;\n\nif (limit > 2) throw new Error("boom");\n${tsRevision("b2", "a1")}`);
