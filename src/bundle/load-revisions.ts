@@ -1,6 +1,6 @@
 import { isUtf8 } from "node:buffer";
 import * as crypto from "node:crypto";
-import { mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { mkdirSync, readdirSync, readFileSync, readlinkSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { createRequire, isBuiltin, SourceMap, type SourceMapPayload } from "node:module";
 import { basename, dirname, isAbsolute, join, relative, resolve } from "node:path";
 import { pathToFileURL } from "node:url";
@@ -89,8 +89,8 @@ export async function loadRevisions(dir: string, options: LoadRevisionsOptions =
   const sizesAndTimes = new Float64Array(names.length * 2);
   const startedAt = Date.now();
   for (let i = 0; i < names.length; i++) {
-    const stat = statSync(prefix + names[i]!);
-    if (!stat.isFile()) continue;
+    const stat = statSync(prefix + names[i]!, { throwIfNoEntry: false }) ?? danglingLink(prefix + names[i]!);
+    if (!stat?.isFile()) continue;
     sizesAndTimes[files.length * 2] = stat.size;
     sizesAndTimes[files.length * 2 + 1] = stat.mtimeMs;
     files.push(names[i]!);
@@ -128,9 +128,54 @@ function listRevisionFiles(dir: string, configFile: string | undefined): string[
         { dir, configFile },
       );
     }
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === "ENOTDIR" || code === "EACCES" || code === "EPERM") {
+      throw new LambicError(
+        "CONFIG_INVALID",
+        `Revisions folder ${dir} ${code === "ENOTDIR" ? "is not a folder" : `cannot be read (${code})`}. ${code === "ENOTDIR" ? (configFile ? `Fix "revisions" in ${configFile}` : `Point "revisions" at a folder in a lambic.config.json`) : "Give the user lambic runs as read access to it"}, and run again.`,
+        { dir, configFile },
+        { cause: error },
+      );
+    }
     throw error;
   }
   return entries.filter((name) => REVISION_FILE.test(name) && !DECLARATION_FILE.test(name)).sort();
+}
+
+/**
+ * A listed name that is gone when looked at: a file removed since the listing (an editor saving
+ * by rename) is skipped, as if listed a moment later; a symbolic link to nothing is refused.
+ */
+function danglingLink(path: string): undefined {
+  let target: string;
+  try {
+    target = readlinkSync(path);
+  } catch {
+    return undefined;
+  }
+  throw new LambicError(
+    "REVISION_FILE_INVALID",
+    `${path} is a symbolic link to ${target}, which does not exist. Fix the link or remove it, and run again.`,
+    { file: path, target },
+  );
+}
+
+/** A revision file's bytes; a file that cannot be read is named, with what to do. */
+function readRevisionFile(path: string): Buffer {
+  try {
+    return readFileSync(path);
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === "ENOENT") {
+      throw new LambicError("REVISION_FILE_INVALID", `${path} was removed while lambic was reading the revisions. Run the command again.`, { file: path }, { cause: error });
+    }
+    throw new LambicError(
+      "REVISION_FILE_INVALID",
+      `Cannot read the revision file ${path} (${code ?? (error as Error).message}). Give the user lambic runs as read access to it (or move it out of the revisions folder), and run again.`,
+      { file: path },
+      { cause: error },
+    );
+  }
 }
 
 function fromIndex(prefix: string, files: readonly string[], entry: string, index: CacheIndex): LoadedRevision[] {
@@ -598,13 +643,13 @@ async function build(target: { absoluteDir: string; prefix: string; files: reado
     const path = prefix + files[i]!;
     sections.push(0);
     if (path.endsWith(".sql")) {
-      const bytes = readFileSync(path);
+      const bytes = readRevisionFile(path);
       readBytes.set(path, bytes);
       const { revision, upSql, downSql } = parseSqlRevisionParts(utf8Text(bytes, path), path);
       loaded[i] = new ReadRevision(revision, revision.upgrade, revision.downgrade, path, revisionChecksum(bytes));
       sections[i] = [upSql, downSql ?? null];
     } else {
-      const bytes = readFileSync(path);
+      const bytes = readRevisionFile(path);
       readBytes.set(path, bytes);
       utf8Text(bytes, path);
       modules.push(files[i]!);

@@ -1,6 +1,6 @@
 import { execFileSync, spawn } from "node:child_process";
 import { createHash } from "node:crypto";
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, utimesSync, writeFileSync } from "node:fs";
+import { chmodSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, utimesSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
@@ -638,6 +638,33 @@ describe("loadRevisions errors", () => {
     const [revision] = await load();
     expect(revision!.id).toBe("a1");
     expect(await run(revision!, "upgrade")).toEqual(["UP a1"]);
+  });
+
+  it("names a symbolic link to nothing among the revisions, instead of failing as a lambic bug", async () => {
+    write("a1.ts", tsRevision("a1", null));
+    symlinkSync("nowhere.ts", join(dir, "b2.ts"));
+    const error = await loadError();
+    expect(error.code).toBe("REVISION_FILE_INVALID");
+    expect(error.message).toBe(`${join(dir, "b2.ts")} is a symbolic link to nowhere.ts, which does not exist. Fix the link or remove it, and run again.`);
+  });
+
+  it.skipIf(process.getuid?.() === 0)("names a revision file it may not read", async () => {
+    const path = write("a1.sql", sqlRevision("a1", null));
+    chmodSync(path, 0o000);
+    const error = await loadError();
+    expect(error.code).toBe("REVISION_FILE_INVALID");
+    expect(error.message).toContain(`Cannot read the revision file ${path} (EACCES). Give the user lambic runs as read access to it`);
+  });
+
+  it("says a revisions folder that is a file is not a folder", async () => {
+    const file = join(project, "not-a-folder");
+    writeFileSync(file, "");
+    const error = (await loadRevisions(file, { cacheDir, configFile: join(project, "lambic.config.json") }).then(
+      () => undefined,
+      (caught: unknown) => caught,
+    )) as LambicError;
+    expect(error.code).toBe("CONFIG_INVALID");
+    expect(error.message).toBe(`Revisions folder ${file} is not a folder. Fix "revisions" in ${join(project, "lambic.config.json")}, and run again.`);
   });
 
   it("rejects a revisions folder that does not exist", async () => {
