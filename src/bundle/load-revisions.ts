@@ -488,6 +488,17 @@ function originOf(error: unknown, file: string, prefix: number): { file: string;
   }
 }
 
+/** The bundle's last comment but the source map's: `//lambic-build:<builtAt>`. */
+const BUILD_MARK = "//lambic-build:";
+
+/** The build a bundle's source names (see BUILD_MARK); empty when none. */
+function buildOf(source: string): string {
+  const at = source.lastIndexOf(BUILD_MARK);
+  if (at === -1) return "";
+  const end = source.indexOf("\n", at);
+  return source.slice(at + BUILD_MARK.length, end === -1 ? undefined : end);
+}
+
 /** What runs a CommonJS bundle as Node runs a module (before the bundle's first line). */
 const SCRIPT_PREFIX = `(function (exports, require, module, __filename, __dirname) {"use strict";`;
 
@@ -503,13 +514,17 @@ class ScriptBundle {
   readonly revisions: readonly Revision[];
   private readonly script: vm.Script;
   private readonly compiled: Uint8Array;
+  private readonly build: string;
 
   constructor(
     file: string,
     private readonly codeCacheFile: string,
   ) {
     const source = readFileSync(file, "utf8");
-    const cache = readCodeCache(codeCacheFile);
+    this.build = buildOf(source);
+    // V8 checks only the length of the source a code cache was made from, and runs the cached
+    // functions of a same-length bundle (a helper's "t1" become "t2"): the build must match.
+    const cache = readCodeCache(codeCacheFile, this.build);
     this.script = new vm.Script(`${SCRIPT_PREFIX}${source}\n})`, {
       filename: file,
       cachedData: cache?.data,
@@ -536,10 +551,12 @@ class ScriptBundle {
   save(): void {
     try {
       const data = this.script.createCachedData();
-      const header = new Uint8Array(4 + this.compiled.length);
-      new DataView(header.buffer).setUint32(0, this.compiled.length);
+      const build = Buffer.from(this.build);
+      const header = Buffer.alloc(4 + this.compiled.length + 1);
+      header.writeUInt32BE(this.compiled.length, 0);
       header.set(this.compiled, 4);
-      writeAtomically(this.codeCacheFile, Buffer.concat([header, data]));
+      header.writeUInt8(build.length, 4 + this.compiled.length);
+      writeAtomically(this.codeCacheFile, Buffer.concat([header, build, data]));
     } catch {
       // A read-only cache folder only costs the next start the compiling.
     }
@@ -559,17 +576,21 @@ function saveAtExit(bundle: ScriptBundle): void {
   unsaved.add(bundle);
 }
 
-function readCodeCache(file: string): { compiled: Uint8Array; data: Buffer } | undefined {
+/** The code cache: a bitset of the functions it holds, the build it was made from, V8's data. */
+function readCodeCache(file: string, build: string): { compiled: Uint8Array; data: Buffer } | undefined {
   let bytes: Buffer;
   try {
     bytes = readFileSync(file);
   } catch {
     return undefined;
   }
-  if (bytes.length < 4) return undefined;
+  if (bytes.length < 5) return undefined;
   const slots = bytes.readUInt32BE(0);
-  if (bytes.length < 4 + slots) return undefined;
-  return { compiled: new Uint8Array(bytes.subarray(4, 4 + slots)), data: bytes.subarray(4 + slots) };
+  if (bytes.length < 5 + slots) return undefined;
+  const buildLength = bytes.readUInt8(4 + slots);
+  const dataStart = 5 + slots + buildLength;
+  if (build === "" || bytes.length < dataStart || bytes.toString("latin1", 5 + slots, dataStart) !== build) return undefined;
+  return { compiled: new Uint8Array(bytes.subarray(4, 4 + slots)), data: bytes.subarray(dataStart) };
 }
 
 /** `dir` plus a separator: `join` per file was a visible cost at 5,000 files. */
@@ -659,7 +680,7 @@ async function build(target: { absoluteDir: string; prefix: string; files: reado
 
   const builtAt = `${Date.now()}-${process.pid}`;
   let compiled: { format: BundleFormat; outputs: readonly { path: string; contents: Uint8Array }[]; inputs: ReadonlyMap<string, readonly string[]> } | undefined;
-  if (modules.length > 0) compiled = await compileModules(absoluteDir, modules, entry);
+  if (modules.length > 0) compiled = await compileModules(absoluteDir, modules, entry, builtAt);
   try {
     mkdirSync(cacheDir, { recursive: true });
     pruneStale(cacheDir, dirKey, basename(entry));
@@ -797,7 +818,7 @@ function recordExtends(tsconfig: string, record: (path: string) => boolean, dept
 }
 
 /** esbuild, once for a script bundle and, when that is not safe (see scriptSafe), for an ES module one. */
-async function compileModules(absoluteDir: string, modules: readonly string[], entry: string): Promise<{ format: BundleFormat; outputs: readonly { path: string; contents: Uint8Array }[]; inputs: ReadonlyMap<string, readonly string[]> }> {
+async function compileModules(absoluteDir: string, modules: readonly string[], entry: string, builtAt: string): Promise<{ format: BundleFormat; outputs: readonly { path: string; contents: Uint8Array }[]; inputs: ReadonlyMap<string, readonly string[]> }> {
   // Loaded only on a cache miss: importing esbuild costs more than a warm load.
   const esbuild = await import("esbuild");
   // Default imports, not `import * as`: esbuild then emits plain variables instead of a
@@ -820,6 +841,8 @@ async function compileModules(absoluteDir: string, modules: readonly string[], e
     outfile,
     sourcemap: "linked",
     sourcesContent: false,
+    // Names the build, so a code cache is used only with the bundle it was made from.
+    footer: { js: `${BUILD_MARK}${builtAt}` },
     // Smaller text parses faster at every start; names stay, and the source map points back.
     minifyWhitespace: true,
     minifySyntax: true,

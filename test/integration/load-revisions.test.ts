@@ -262,6 +262,27 @@ describe("loadRevisions cache", () => {
     expect(compiled()).toEqual([1, 0, 1, 0]);
   });
 
+  it("uses a code cache only with the build it was made from, as V8 would run the cached code of any bundle of the same length", async () => {
+    const helper = join(project, "revisions", "names.ts");
+    writeFileSync(helper, 'export const TABLE = "t1";\n');
+    write("a1.ts", `import { TABLE } from "../names.ts";\n${tsRevision("a1", null, "\n    op.execute(TABLE);")}`);
+    const index = new URL("../../dist/index.mjs", import.meta.url).href;
+    const script = `const { loadRevisions } = await import(${JSON.stringify(index)});
+      const executed = [];
+      for (const revision of await loadRevisions(${JSON.stringify(dir)}, { cacheDir: ${JSON.stringify(cacheDir)} })) await revision.upgrade({ execute: (sql) => executed.push(sql) }, {});
+      console.log(executed.join(","));`;
+    const runAll = () => execFileSync(process.execPath, ["--input-type=module", "-e", script]).toString().trim();
+    expect(runAll()).toBe("UP a1,t1");
+    expect(runAll()).toBe("UP a1,t1"); // writes the code cache with the revision's function compiled
+    const codeCache = () => join(cacheDir, cacheFiles().find((name) => name.endsWith(".code"))!);
+    const old = readFileSync(codeCache());
+    edit("../names.ts", 'export const TABLE = "t2";\n');
+    expect(runAll()).toBe("UP a1,t2");
+    // A command still running the old bundle writes its code cache as it exits, over the new one.
+    writeFileSync(codeCache(), old);
+    expect(runAll()).toBe("UP a1,t2");
+  });
+
   it("still runs the revisions when the code cache is corrupt", async () => {
     write("a1.ts", tsRevision("a1", null));
     await load();
