@@ -375,6 +375,19 @@ async function loadBundle(entry: string, index: Pick<CacheIndex, "format" | "bui
         { cause: error },
       );
     }
+    if (code === "ERR_UNKNOWN_FILE_EXTENSION") {
+      const path = /for (\S+)$/.exec(String((error as Error).message))?.[1];
+      const name = path === undefined ? undefined : packageNameOf(path);
+      const importers = name === undefined ? [] : modulePaths().filter((revision) => importsPackage(revision, name));
+      throw new LambicError(
+        "REVISION_FILE_INVALID",
+        `${importers.length > 0 ? `Revision file ${importers.join(", ")} imports` : "A revision imports"} ${name === undefined ? "a package" : `the package "${name}"`}, whose code is ${path ?? "a file"}, which Node cannot run: ` +
+          "lambic compiles the revisions and the files they import by relative path, and leaves packages (node_modules, workspaces) to Node. " +
+          "Import the package's built JavaScript, or the file by a relative path so it is compiled with the revisions, and run again.",
+        { ...(importers.length > 0 ? { file: importers[0] } : {}), ...(name === undefined ? {} : { package: name }), bundle: file },
+        { cause: error },
+      );
+    }
     const missing = missingPackage(error);
     if (missing !== undefined) {
       const importers = modulePaths().filter((path) => importsPackage(path, missing));
@@ -426,6 +439,19 @@ function missingPackage(error: unknown): string | undefined {
   const specifier = /Cannot find package '([^']+)'/.exec(String((error as Error).message))?.[1];
   // "pkg/sub/path" or "@scope/pkg/sub" names the package "pkg" or "@scope/pkg".
   return specifier?.split("/").slice(0, specifier.startsWith("@") ? 2 : 1).join("/");
+}
+
+/** The name in the package.json nearest above `path`, if any. */
+function packageNameOf(path: string): string | undefined {
+  for (let at = dirname(path); ; at = dirname(at)) {
+    try {
+      const name = (JSON.parse(readFileSync(join(at, "package.json"), "utf8")) as { name?: unknown }).name;
+      if (typeof name === "string") return name;
+    } catch {
+      // none here, or unreadable: look further up
+    }
+    if (dirname(at) === at) return undefined;
+  }
 }
 
 /** Whether a revision's source names `name` (or a path inside it) as a module to import. */

@@ -581,6 +581,24 @@ describe("loadRevisions errors", () => {
     expect(error.message).toContain('write `import type { Revision } from "lambic"`');
   });
 
+  it("says a package whose code is TypeScript (a workspace package) is left to Node, which cannot run it, and what to import instead", async () => {
+    const shared = join(project, "node_modules", "@org", "shared");
+    mkdirSync(shared, { recursive: true });
+    writeFileSync(join(shared, "package.json"), JSON.stringify({ name: "@org/shared", type: "module", exports: "./index.ts" }));
+    writeFileSync(join(shared, "index.ts"), 'export const TABLE: string = "invoice";\n');
+    const path = write("a1.ts", `import { TABLE } from "@org/shared";\n${tsRevision("a1", null, "\n    op.execute(TABLE);")}`);
+    // In a process of its own: vitest's module runner would compile the package's TypeScript itself.
+    const index = new URL("../../dist/index.mjs", import.meta.url).href;
+    const script = `const { loadRevisions } = await import(${JSON.stringify(index)});
+      await loadRevisions(${JSON.stringify(dir)}, { cacheDir: ${JSON.stringify(cacheDir)} }).catch((error) => console.log(JSON.stringify({ message: error.message, details: error.details })));`;
+    const error = JSON.parse(execFileSync(process.execPath, ["--input-type=module", "-e", script]).toString()) as { message: string; details: unknown };
+    expect(error.details).toMatchObject({ file: path, package: "@org/shared" });
+    expect(error.message).toBe(
+      `Revision file ${path} imports the package "@org/shared", whose code is ${join(shared, "index.ts")}, which Node cannot run: lambic compiles the revisions and the files they import by relative path, ` +
+        "and leaves packages (node_modules, workspaces) to Node. Import the package's built JavaScript, or the file by a relative path so it is compiled with the revisions, and run again.",
+    );
+  });
+
   it("reports a revision that throws while it is imported, naming its file and line", async () => {
     write("a1.ts", tsRevision("a1", null));
     const path = write("b2.ts", `const limit = 3;\n\nif (limit > 2) throw new Error("boom");\n${tsRevision("b2", "a1")}`);
