@@ -731,13 +731,19 @@ async function build(target: { absoluteDir: string; prefix: string; files: reado
       // Bound, so a revision may use `this` as it would in its own module.
       const upgrade = revision.upgrade.bind(revision);
       const downgrade = revision.downgrade?.bind(revision);
-      const checksum = moduleChecksum(resolve(path), compiled.inputs);
+      const checksum = moduleChecksum(resolve(path), readBytes.get(path)!, compiled.inputs);
       loaded[modulePositions[position]!] = new ReadRevision(revision, upgrade, downgrade, path, checksum);
     });
   }
 
   checkDuplicates(loaded);
   const revisionPaths = new Set(files.map((file) => join(absoluteDir, file)));
+  const imports = compiled ? buildInputs(absoluteDir, compiled.inputs, revisionPaths) : [];
+  const racy = racyFiles(
+    [...readBytes.keys(), ...imports.filter(([, size]) => size !== -1).map(([path]) => path)],
+    (path) => readBytes.get(path) ?? readFileSync(path),
+    startedAt,
+  );
   const index: CacheIndex = {
     builtAt,
     ...(compiled ? { format: compiled.format } : {}),
@@ -751,14 +757,9 @@ async function build(target: { absoluteDir: string; prefix: string; files: reado
       ...(revision.transactional === false ? { transactional: false } : {}),
       ...(revision.downgrade ? {} : { downgrade: false as const }),
     })),
-    imports: compiled ? buildInputs(absoluteDir, compiled.inputs, revisionPaths) : [],
+    imports,
+    ...(racy.length > 0 ? { racy } : {}),
   };
-  const racy = racyFiles(
-    [...readBytes.keys(), ...index.imports.filter(([, size]) => size !== -1).map(([path]) => path)],
-    (path) => readBytes.get(path) ?? readFileSync(path),
-    startedAt,
-  );
-  if (racy.length > 0) (index as { racy?: CacheIndex["racy"] }).racy = racy;
   try {
     if (modules.length < files.length) writeAtomically(`${entry}.sql.json`, Buffer.from(JSON.stringify(sections)));
     writeAtomically(`${entry}.json`, Buffer.from(JSON.stringify(index)));
@@ -1011,8 +1012,8 @@ function idLine(file: string, id: string): number | undefined {
  * edit to a helper is an edit to each revision that runs it (a helper moved or renamed as it is
  * changes nothing: its checksum goes in, not its path). Packages are not covered.
  */
-function moduleChecksum(path: string, inputs: ReadonlyMap<string, readonly string[]>): string {
-  const own = revisionChecksum(readFileSync(path));
+function moduleChecksum(path: string, bytes: Buffer, inputs: ReadonlyMap<string, readonly string[]>): string {
+  const own = revisionChecksum(bytes);
   const seen = new Set<string>([path]);
   const pending = [...(inputs.get(path) ?? [])];
   while (pending.length > 0) {
