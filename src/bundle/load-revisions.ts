@@ -111,7 +111,10 @@ export async function loadRevisions(dir: string, options: LoadRevisionsOptions =
 
   const index = readIndex(`${entry}.json`);
   // An index is written only for revisions that all loaded, with no id twice.
-  if (index && index.revisions.length === files.length && importsUnchanged(index) && racyUnchanged(index)) return fromIndex(prefix, files, entry, index);
+  if (index && index.revisions.length === files.length && importsUnchanged(index) && racyUnchanged(index)) {
+    if (index.racy) settleRacy(`${entry}.json`, index);
+    return fromIndex(prefix, files, entry, index);
+  }
   return build({ absoluteDir, prefix, files, cacheDir, dirKey, entry, startedAt });
 }
 
@@ -661,6 +664,29 @@ function racyUnchanged(index: CacheIndex): boolean {
       return false;
     }
   });
+}
+
+/**
+ * Drops from the index the racy files found unchanged whose tick has passed: an edit now moves
+ * their mtime, so their stat is enough again, and later starts skip reading them. (A read-only
+ * cache keeps reading them.)
+ */
+function settleRacy(file: string, index: CacheIndex): void {
+  const settled = Date.now() - RACY_MS;
+  const racy = index.racy!.filter(([path]) => {
+    try {
+      return statSync(path).mtimeMs >= settled;
+    } catch {
+      return true;
+    }
+  });
+  if (racy.length === index.racy!.length) return;
+  const { racy: _, ...rest } = index;
+  try {
+    writeAtomically(file, Buffer.from(JSON.stringify(racy.length > 0 ? { ...rest, racy } : rest)));
+  } catch {
+    // read-only: the next start reads them again
+  }
 }
 
 function importsUnchanged(index: CacheIndex): boolean {

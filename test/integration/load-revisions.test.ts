@@ -408,6 +408,18 @@ describe("loadRevisions cache", () => {
     expect(await run(b2!, "upgrade")).toEqual(["UP b2", "receipt"]);
   });
 
+  it("stops reading such a file again once its tick has passed and it was found unchanged", async () => {
+    const path = write("a1.sql", sqlRevision("a1", null));
+    const almostSettled = new Date(Date.now() - 1_900);
+    utimesSync(path, almostSettled, almostSettled);
+    await load();
+    const index = () => JSON.parse(readFileSync(join(cacheDir, cacheFiles().find((name) => /[0-9a-f]\.json$/.test(name) && !name.endsWith(".sql.json"))!), "utf8"));
+    expect(index().racy).toEqual([[path, createHash("sha256").update(readFileSync(path)).digest("hex")]]);
+    await new Promise((done) => setTimeout(done, 200));
+    await load();
+    expect(index().racy).toBeUndefined();
+  });
+
   it("rebuilds when a revision file is added", async () => {
     write("a1.ts", tsRevision("a1", null));
     await load();
