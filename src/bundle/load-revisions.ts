@@ -19,6 +19,8 @@ const LOADER_VERSION = "lambic-loader-17";
 /** Revision files: `.sql`, TypeScript and JavaScript modules; not dotfiles or `__` files. */
 const REVISION_FILE = /^(?!\.|__).*\.(?:sql|ts|mts|js|mjs)$/;
 const DECLARATION_FILE = /\.d\.m?ts$/;
+const REVISION_FILE_ANY_CASE = new RegExp(REVISION_FILE.source, "i");
+const DECLARATION_FILE_ANY_CASE = new RegExp(DECLARATION_FILE.source, "i");
 const ENTRY_NAME = "lambic-revisions-entry.js";
 
 export interface LoadRevisionsOptions {
@@ -142,7 +144,21 @@ function listRevisionFiles(dir: string, configFile: string | undefined): string[
     }
     throw error;
   }
-  return entries.filter((name) => REVISION_FILE.test(name) && !DECLARATION_FILE.test(name)).sort();
+  const names = entries.filter((name) => REVISION_FILE.test(name) && !DECLARATION_FILE.test(name));
+  if (names.length < entries.length) {
+    // `A1.SQL` would be skipped in silence, and its revision never run.
+    const shouting = entries.find((name) => !REVISION_FILE.test(name) && REVISION_FILE_ANY_CASE.test(name) && !DECLARATION_FILE_ANY_CASE.test(name));
+    if (shouting !== undefined) {
+      const path = join(dir, shouting);
+      const lower = shouting.replace(/\.[^.]+$/, (extension) => extension.toLowerCase());
+      throw new LambicError(
+        "REVISION_FILE_INVALID",
+        `${path}: lambic reads revision files by their extension in lower case (.sql, .ts, .mts, .js, .mjs), so it would skip this one. Rename it to ${lower} (or move it out of the folder) and run again.`,
+        { file: path },
+      );
+    }
+  }
+  return names.sort();
 }
 
 /**

@@ -110,6 +110,15 @@ describe("loadRevisions", () => {
     expect((await load()).map((revision) => revision.id)).toEqual(["a1"]);
   });
 
+  it("refuses a revision file whose extension is in upper case, which it would otherwise skip in silence", async () => {
+    write("a1.ts", tsRevision("a1", null));
+    write("B2.SQL", sqlRevision("b2", "a1"));
+    const error = await loadError();
+    expect(error.code).toBe("REVISION_FILE_INVALID");
+    expect(error.message).toContain(`${join(dir, "B2.SQL")}: lambic reads revision files by their extension in lower case`);
+    expect(error.message).toContain("Rename it to B2.sql");
+  });
+
   it("returns no revisions for an empty folder", async () => {
     expect(await load()).toEqual([]);
   });
