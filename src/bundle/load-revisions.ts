@@ -811,6 +811,9 @@ async function build(target: { absoluteDir: string; prefix: string; files: reado
   return loaded;
 }
 
+/** esbuild's loaders beyond its defaults, the same for the cache and for the Lambda's bundle. */
+export const TEXT_LOADERS = { ".sql": "text" } as const;
+
 /** The settings files esbuild reads for a source file: the nearest of each, looking upwards. */
 const SETTINGS_FILES = ["tsconfig.json", "jsconfig.json", "package.json"] as const;
 
@@ -907,6 +910,9 @@ async function compileModules(absoluteDir: string, modules: readonly string[], e
     // bundle lives under the project, so node resolves them from its node_modules.
     packages: "external",
     external: ["lambic"],
+    // A data file a revision imports (`import seed from "./data/seed.sql"`) is its text, as a
+    // `.txt` file is by default: compiled in, so checksummed with the revision and in the bundle.
+    loader: TEXT_LOADERS,
     outfile,
     sourcemap: "linked",
     sourcesContent: false,

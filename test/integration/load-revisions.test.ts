@@ -202,6 +202,19 @@ describe("loadRevisions", () => {
     expect(await run((await load())[0]!, "upgrade")).toEqual(["UP a1", "CREATE TABLE invoice"]);
   });
 
+  it("gives a revision the text of a data file it imports (.sql or .txt), covered by its checksum", async () => {
+    mkdirSync(join(dir, "data"));
+    writeFileSync(join(dir, "data", "seed.sql"), "INSERT INTO t VALUES (1);\n");
+    writeFileSync(join(dir, "data", "note.txt"), "-- seeded\n");
+    write("a1.ts", `import seed from "./data/seed.sql";\nimport note from "./data/note.txt";\n${tsRevision("a1", null, "\n    op.execute(note + seed);")}`);
+    const [revision] = await load();
+    expect(await run(revision!, "upgrade")).toEqual(["UP a1", "-- seeded\nINSERT INTO t VALUES (1);\n"]);
+    edit("data/seed.sql", "INSERT INTO t VALUES (2);\n");
+    const [edited] = await load();
+    expect(edited!.source.checksum).not.toBe(revision!.source.checksum);
+    expect(await run(edited!, "upgrade")).toEqual(["UP a1", "-- seeded\nINSERT INTO t VALUES (2);\n"]);
+  });
+
   it("lets a revision use `this`", async () => {
     write("a1.ts", tsRevision("a1", null, "\n    op.execute(this.message);"));
     const [cold] = await load();
