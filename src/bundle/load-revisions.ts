@@ -423,9 +423,10 @@ async function loadBundle(entry: string, index: Pick<CacheIndex, "format" | "bui
     }
     const origin = originOf(error, file, index.format === "script" ? SCRIPT_PREFIX.length : 0);
     if (origin) {
+      const isRevision = (path: string) => modulePaths().some((revision) => resolve(revision) === resolve(path));
       throw new LambicError(
         "REVISION_FILE_INVALID",
-        `Revision file ${origin.file} failed while loading, at line ${origin.line}: ${(error as Error)?.message ?? String(error)}. Its top-level code (or what it imports) threw; fix it and run again.`,
+        `${isRevision(origin.file) ? "Revision file" : "File"} ${origin.file}${isRevision(origin.file) ? "" : ", which a revision imports,"} failed while loading, at line ${origin.line}: ${(error as Error)?.message ?? String(error)}. Its top-level code (or what it imports) threw; fix it and run again.`,
         { file: origin.file, line: origin.line, bundle: file },
         { cause: error },
       );
@@ -1019,7 +1020,7 @@ function buildError(dir: string, failure: BuildFailure): LambicError {
   const more = located.length > 5 ? `\n(and ${located.length - 5} more)` : "";
   return new LambicError(
     "REVISION_FILE_INVALID",
-    `${lines.join("\n")}${more}\nFix the revision file${located.length > 1 ? "s" : ""} and run again.`,
+    `${lines.join("\n")}${more}\nFix the file${located.length > 1 ? "s" : ""} and run again.`,
     { file: first.file, line: first.line, column: first.column, errors: located },
     { cause: failure },
   );

@@ -643,6 +643,14 @@ describe("loadRevisions errors", () => {
     expect(error.details).toMatchObject({ file: path, line: 3 });
   });
 
+  it("names a helper that throws while it is imported as the file a revision imports", async () => {
+    const helper = join(project, "revisions", "names.ts");
+    writeFileSync(helper, 'export const TABLE = "invoice";\nthrow new Error("helper boom");\n');
+    write("a1.ts", `import { TABLE } from "../names.ts";\n${tsRevision("a1", null, "\n    op.execute(TABLE);")}`);
+    const error = await loadError();
+    expect(error.message).toMatch(/^File (.*)names\.ts, which a revision imports, failed while loading, at line 2: helper boom\./);
+  });
+
   it("names the file whose source holds the text of a thrown value that is not an Error (it has no stack)", async () => {
     write("a1.ts", tsRevision("a1", null));
     const path = write("b2.ts", `throw "no config for this stage";\n${tsRevision("b2", "a1")}`);
