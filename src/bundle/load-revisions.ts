@@ -763,6 +763,7 @@ async function build(target: { absoluteDir: string; prefix: string; files: reado
 
   if (compiled) {
     const bundle = await loadBundle(entry, { format: compiled.format, builtAt }, () => modules.map((name) => prefix + name));
+    const helperChecksums = new Map<string, string>();
     modules.forEach((name, position) => {
       const path = prefix + name;
       let revision: Revision;
@@ -774,7 +775,7 @@ async function build(target: { absoluteDir: string; prefix: string; files: reado
       // Bound, so a revision may use `this` as it would in its own module.
       const upgrade = revision.upgrade.bind(revision);
       const downgrade = revision.downgrade?.bind(revision);
-      const checksum = moduleChecksum(resolve(path), readBytes.get(path)!, compiled.inputs);
+      const checksum = moduleChecksum(resolve(path), readBytes.get(path)!, compiled.inputs, helperChecksums);
       loaded[modulePositions[position]!] = new ReadRevision(revision, upgrade, downgrade, path, checksum);
     });
   }
@@ -1061,7 +1062,7 @@ function idLine(file: string, id: string): number | undefined {
  * edit to a helper is an edit to each revision that runs it (a helper moved or renamed as it is
  * changes nothing: its checksum goes in, not its path). Packages are not covered.
  */
-function moduleChecksum(path: string, bytes: Buffer, inputs: ReadonlyMap<string, readonly string[]>): string {
+function moduleChecksum(path: string, bytes: Buffer, inputs: ReadonlyMap<string, readonly string[]>, checksums: Map<string, string>): string {
   const own = revisionChecksum(bytes);
   const seen = new Set<string>([path]);
   const pending = [...(inputs.get(path) ?? [])];
@@ -1073,7 +1074,9 @@ function moduleChecksum(path: string, bytes: Buffer, inputs: ReadonlyMap<string,
   }
   seen.delete(path);
   if (seen.size === 0) return own;
-  const helpers = [...seen].map((helper) => revisionChecksum(readFileSync(helper))).sort();
+  // Each helper is read once, however many revisions import it.
+  const checksumOf = (helper: string) => checksums.get(helper) ?? checksums.set(helper, revisionChecksum(readFileSync(helper))).get(helper)!;
+  const helpers = [...seen].map(checksumOf).sort();
   return sha256([own, ...helpers].join("\n"));
 }
 
