@@ -1,8 +1,8 @@
 import { isUtf8 } from "node:buffer";
 import * as crypto from "node:crypto";
-import { mkdirSync, readdirSync, readFileSync, readlinkSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { mkdirSync, readdirSync, readFileSync, readlinkSync, realpathSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { createRequire, isBuiltin, SourceMap, type SourceMapPayload } from "node:module";
-import { basename, dirname, isAbsolute, join, relative, resolve } from "node:path";
+import { basename, dirname, isAbsolute, join, relative, resolve, sep } from "node:path";
 import { pathToFileURL } from "node:url";
 import * as vm from "node:vm";
 import type { BuildFailure, BuildOptions, BuildResult, Message } from "esbuild";
@@ -940,9 +940,10 @@ async function compileModules(absoluteDir: string, modules: readonly string[], e
   }
   // Each input (as an absolute path) with the inputs it imports: the files bundled, not packages.
   const inputs = new Map<string, readonly string[]>();
+  const absolute = fromEsbuild(absoluteDir);
   for (const [input, { imports }] of Object.entries(result.metafile.inputs)) {
-    if (input === ENTRY_NAME) continue;
-    inputs.set(resolve(absoluteDir, input), imports.filter((imported) => !imported.external).map((imported) => resolve(absoluteDir, imported.path)));
+    if (absolute(input) === join(absoluteDir, ENTRY_NAME)) continue;
+    inputs.set(absolute(input), imports.filter((imported) => !imported.external).map((imported) => absolute(imported.path)));
   }
   return { format, outputs: result.outputFiles, inputs };
 }
@@ -998,8 +999,26 @@ function writeAtomically(path: string, contents: Uint8Array): void {
   renameSync(temporary, path);
 }
 
+/**
+ * A path as esbuild reports it (relative to the real path of its working directory, the revisions
+ * folder, symbolic links resolved) as an absolute path under the folder as lambic names it.
+ */
+function fromEsbuild(absoluteDir: string): (path: string) => string {
+  let real = absoluteDir;
+  try {
+    real = realpathSync(absoluteDir);
+  } catch {
+    // as named
+  }
+  return (path) => {
+    const full = resolve(real, path);
+    return full === real || full.startsWith(real + sep) ? absoluteDir + full.slice(real.length) : full;
+  };
+}
+
 function buildError(dir: string, failure: BuildFailure): LambicError {
   const errors: readonly Message[] = failure.errors ?? [];
+  const absolute = fromEsbuild(dir);
   if (errors.length === 0) {
     return new LambicError("REVISION_FILE_INVALID", `Compiling the revisions in ${dir} failed: ${failure.message}`, { dir }, { cause: failure });
   }
@@ -1008,12 +1027,12 @@ function buildError(dir: string, failure: BuildFailure): LambicError {
     // The generated entry imports each module's default export, so esbuild reports a missing
     // one against the entry; name the revision file instead.
     const noDefault = /^No matching export in "(.+)" for import "default"$/.exec(message.text);
-    if (noDefault && location?.file === ENTRY_NAME) {
-      const file = resolve(dir, noDefault[1]!);
+    if (noDefault && location && absolute(location.file) === join(dir, ENTRY_NAME)) {
+      const file = absolute(noDefault[1]!);
       return { file, line: 1, column: 1, text: `has no default export; end the module with \`export default { id, revises, upgrade, ... } satisfies Revision;\`. ${HELPER_ADVICE}` };
     }
     // esbuild reports paths relative to its working directory (the revisions folder).
-    const file = location ? resolve(dir, location.file) : undefined;
+    const file = location ? absolute(location.file) : undefined;
     return { file, line: location?.line, column: location ? location.column + 1 : undefined, text: message.text };
   });
   const first = located[0]!;

@@ -119,6 +119,23 @@ describe("loadRevisions", () => {
     expect(error.message).toContain("Rename it to B2.sql");
   });
 
+  it("loads a revisions folder reached through a symbolic link, with its helpers and its errors' files as named", async () => {
+    const real = join(project, "elsewhere", "main");
+    mkdirSync(real, { recursive: true });
+    writeFileSync(join(project, "elsewhere", "names.ts"), 'export const TABLE = "invoice";\n');
+    const linked = join(project, "linked");
+    symlinkSync(real, linked);
+    writeFileSync(join(real, "a1.ts"), `import { TABLE } from "../names.ts";\n${tsRevision("a1", null, "\n    op.execute(TABLE);")}`);
+    const [revision] = await loadRevisions(linked, { cacheDir });
+    expect(await run(revision!, "upgrade")).toEqual(["UP a1", "invoice"]);
+    writeFileSync(join(project, "elsewhere", "names.ts"), 'export const TABLE = "receipt";\n');
+    const [edited] = await loadRevisions(linked, { cacheDir });
+    expect(edited!.source.checksum).not.toBe(revision!.source.checksum);
+    writeFileSync(join(real, "b2.ts"), "export const x = 1;\n");
+    const error = (await loadRevisions(linked, { cacheDir }).catch((caught: unknown) => caught)) as LambicError;
+    expect(error.details).toMatchObject({ file: join(linked, "b2.ts"), line: 1 });
+  });
+
   it("returns no revisions for an empty folder", async () => {
     expect(await load()).toEqual([]);
   });
