@@ -423,7 +423,14 @@ async function loadBundle(entry: string, index: Pick<CacheIndex, "format" | "bui
     }
     const origin = originOf(error, file, index.format === "script" ? SCRIPT_PREFIX.length : 0);
     if (origin) {
-      const isRevision = (path: string) => modulePaths().some((revision) => resolve(revision) === resolve(path));
+      const real = (path: string) => {
+        try {
+          return realpathSync(path);
+        } catch {
+          return resolve(path);
+        }
+      };
+      const isRevision = (path: string) => modulePaths().some((revision) => real(revision) === real(path));
       throw new LambicError(
         "REVISION_FILE_INVALID",
         `${isRevision(origin.file) ? "Revision file" : "File"} ${origin.file}${isRevision(origin.file) ? "" : ", which a revision imports,"} failed while loading, at line ${origin.line}: ${(error as Error)?.message ?? String(error)}. Its top-level code (or what it imports) threw; fix it and run again.`,

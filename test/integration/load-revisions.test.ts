@@ -134,6 +134,9 @@ describe("loadRevisions", () => {
     writeFileSync(join(real, "b2.ts"), "export const x = 1;\n");
     const error = (await loadRevisions(linked, { cacheDir }).catch((caught: unknown) => caught)) as LambicError;
     expect(error.details).toMatchObject({ file: join(linked, "b2.ts"), line: 1 });
+    writeFileSync(join(real, "b2.ts"), `throw new Error("boom");\n${tsRevision("b2", "a1")}`);
+    const thrown = (await loadRevisions(linked, { cacheDir }).catch((caught: unknown) => caught)) as LambicError;
+    expect(thrown.message).toMatch(/^Revision file \S+b2\.ts failed while loading, at line 1: boom\./);
   });
 
   it("returns no revisions for an empty folder", async () => {
