@@ -716,10 +716,11 @@ function settleRacy(file: string, index: CacheIndex): void {
 function importsUnchanged(index: CacheIndex): boolean {
   return index.imports.every(([path, size, mtimeMs]) => {
     try {
-      const stat = statSync(path);
-      return stat.size === size && stat.mtimeMs === mtimeMs;
+      // Most settings files recorded are absent ones: no exception for those.
+      const stat = statSync(path, { throwIfNoEntry: false });
+      return stat === undefined ? size === -1 : stat.size === size && stat.mtimeMs === mtimeMs;
     } catch {
-      return size === -1;
+      return false;
     }
   });
 }
@@ -837,14 +838,14 @@ function buildInputs(absoluteDir: string, inputs: ReadonlyMap<string, readonly s
   const entries = new Map<string, readonly [string, number, number]>();
   const record = (path: string): boolean => {
     if (entries.has(path)) return entries.get(path)![1] !== -1;
+    let stat;
     try {
-      const stat = statSync(path);
-      entries.set(path, [path, stat.size, stat.mtimeMs]);
-      return true;
+      stat = statSync(path, { throwIfNoEntry: false });
     } catch {
-      entries.set(path, [path, -1, -1]);
-      return false;
+      stat = undefined; // ENOTDIR and the like: not there either
     }
+    entries.set(path, stat ? [path, stat.size, stat.mtimeMs] : [path, -1, -1]);
+    return stat !== undefined;
   };
   const helpers = [...inputs.keys()].filter((path) => !revisionPaths.has(path));
   for (const path of helpers) {
