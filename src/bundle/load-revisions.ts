@@ -720,7 +720,7 @@ function importsUnchanged(index: CacheIndex): boolean {
       const stat = statSync(path, { throwIfNoEntry: false });
       return stat === undefined ? size === -1 : stat.size === size && stat.mtimeMs === mtimeMs;
     } catch {
-      return false;
+      return size === -1; // ENOTDIR: as absent as when recorded
     }
   });
 }
