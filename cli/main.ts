@@ -634,7 +634,7 @@ async function check(context: Context, set: RevisionSet): Promise<Output> {
       : [
           ...(result.pending.length > 0 ? [`${result.pending.length} pending revision(s): ${result.pending.join(", ")}`] : []),
           ...result.changed.map((c) => `changed since applied: ${c.revision} (${c.file})`),
-          ...(result.changed.length > 0 ? ["An edited applied revision does not change the database: restore it, or accept an edit that changes nothing the database needs with lambic repair."] : []),
+          ...(result.changed.length > 0 ? ["An edited applied revision does not change the database: restore it (or the project file it imports that changed: a TypeScript revision's checksum covers those too), or accept an edit that changes nothing the database needs with lambic repair."] : []),
         ];
     return { json: result, text: lines.join("\n"), exitCode: result.upToDate ? 0 : 1 };
   } finally {

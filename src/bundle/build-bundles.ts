@@ -16,7 +16,7 @@ import type { BuildFailure, Plugin } from "esbuild";
 import { loadConfig, type DatabaseConfig } from "../config.ts";
 import { LambicError } from "../errors.ts";
 import { RevisionMap } from "../revision/revision-map.ts";
-import { loadRevisions } from "./load-revisions.ts";
+import { loadRevisions, TEXT_LOADERS } from "./load-revisions.ts";
 import { BUNDLE_FORMAT_VERSION, BUNDLE_MANIFEST, BUNDLE_MODULE, type BundleManifest, type BundleSettings } from "./bundle-format.ts";
 import { sourceChecksum } from "./open-revisions.ts";
 
@@ -69,6 +69,7 @@ export async function buildBundle(database: DatabaseConfig, options: { projectDi
       platform: "node",
       target: "node20",
       legalComments: "none",
+      loader: TEXT_LOADERS,
       write: false,
       logLevel: "silent",
       plugins: [refuseEngineImports(database.name)],

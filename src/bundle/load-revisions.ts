@@ -1,7 +1,8 @@
+import { isUtf8 } from "node:buffer";
 import * as crypto from "node:crypto";
-import { mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { mkdirSync, readdirSync, readFileSync, readlinkSync, realpathSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { createRequire, isBuiltin, SourceMap, type SourceMapPayload } from "node:module";
-import { dirname, isAbsolute, join, relative, resolve } from "node:path";
+import { basename, dirname, isAbsolute, join, relative, resolve, sep } from "node:path";
 import { pathToFileURL } from "node:url";
 import * as vm from "node:vm";
 import type { BuildFailure, BuildOptions, BuildResult, Message } from "esbuild";
@@ -10,14 +11,16 @@ import { LambicError } from "../errors.ts";
 import { parseSqlRevision, parseSqlRevisionParts, sqlMigration } from "../revision/sql-revision.ts";
 import type { Operations } from "../operations/index.ts";
 import type { LoadedRevision, MigrationFunction, Revision, RevisionContext, RevisionMeta } from "../revision/types.ts";
-import { validateRevisionModule, withSourceLine } from "../revision/validate-revision.ts";
+import { HELPER_ADVICE, validateRevisionModule, withSourceLine } from "../revision/validate-revision.ts";
 
 /** Bump when the cache's shape, or what loading checks, changes: older cache files are then not reused. */
-const LOADER_VERSION = "lambic-loader-16";
+const LOADER_VERSION = "lambic-loader-17";
 
 /** Revision files: `.sql`, TypeScript and JavaScript modules; not dotfiles or `__` files. */
 const REVISION_FILE = /^(?!\.|__).*\.(?:sql|ts|mts|js|mjs)$/;
 const DECLARATION_FILE = /\.d\.m?ts$/;
+const REVISION_FILE_ANY_CASE = new RegExp(REVISION_FILE.source, "i");
+const DECLARATION_FILE_ANY_CASE = new RegExp(DECLARATION_FILE.source, "i");
 const ENTRY_NAME = "lambic-revisions-entry.js";
 
 export interface LoadRevisionsOptions {
@@ -52,8 +55,18 @@ interface CacheIndex {
   readonly revisions: readonly IndexedRevision[];
   /** Each file's sha256 in hex, concatenated: one string parses faster than thousands. */
   readonly checksums: string;
-  /** Files the modules import (helpers), with the size and mtime they had at build time. */
+  /**
+   * Files the modules import (helpers), and the settings files esbuild read to compile them
+   * (`tsconfig.json`, `package.json`), with the size and mtime they had at build time; -1 for a
+   * settings file that was not there (creating it changes the build).
+   */
   readonly imports: readonly (readonly [path: string, size: number, mtimeMs: number])[];
+  /**
+   * The files (revisions, helpers, settings) whose mtime was too close to the build for a later
+   * edit to be sure to move it, with the sha256 of the bytes the build read: a warm start reads
+   * these few again (git's "racily clean" entries).
+   */
+  readonly racy?: readonly (readonly [path: string, sha256: string])[];
 }
 
 /**
@@ -76,9 +89,10 @@ export async function loadRevisions(dir: string, options: LoadRevisionsOptions =
   // The cache key: each file's name, size and mtime (numbers kept as numbers: thousands of
   // formatted strings showed up in the warm-load profile).
   const sizesAndTimes = new Float64Array(names.length * 2);
+  const startedAt = Date.now();
   for (let i = 0; i < names.length; i++) {
-    const stat = statSync(prefix + names[i]!);
-    if (!stat.isFile()) continue;
+    const stat = statSync(prefix + names[i]!, { throwIfNoEntry: false }) ?? danglingLink(prefix + names[i]!);
+    if (!stat?.isFile()) continue;
     sizesAndTimes[files.length * 2] = stat.size;
     sizesAndTimes[files.length * 2 + 1] = stat.mtimeMs;
     files.push(names[i]!);
@@ -99,8 +113,11 @@ export async function loadRevisions(dir: string, options: LoadRevisionsOptions =
 
   const index = readIndex(`${entry}.json`);
   // An index is written only for revisions that all loaded, with no id twice.
-  if (index && index.revisions.length === files.length && importsUnchanged(index)) return fromIndex(prefix, files, entry, index);
-  return build({ absoluteDir, prefix, files, cacheDir, dirKey, entry });
+  if (index && index.revisions.length === files.length && importsUnchanged(index) && racyUnchanged(index)) {
+    if (index.racy) settleRacy(`${entry}.json`, index);
+    return fromIndex(prefix, files, entry, index);
+  }
+  return build({ absoluteDir, prefix, files, cacheDir, dirKey, entry, startedAt });
 }
 
 function listRevisionFiles(dir: string, configFile: string | undefined): string[] {
@@ -117,9 +134,68 @@ function listRevisionFiles(dir: string, configFile: string | undefined): string[
     if (code === "ENOTDIR") {
       throw new LambicError("CONFIG_INVALID", `Revisions folder ${dir} is not a folder: it, or a folder above it, is a file. Move the file away or ${fixConfig}.`, { dir, configFile }, { cause: error });
     }
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === "ENOTDIR" || code === "EACCES" || code === "EPERM") {
+      throw new LambicError(
+        "CONFIG_INVALID",
+        `Revisions folder ${dir} ${code === "ENOTDIR" ? "is not a folder" : `cannot be read (${code})`}. ${code === "ENOTDIR" ? (configFile ? `Fix "revisions" in ${configFile}` : `Point "revisions" at a folder in a lambic.config.json`) : "Give the user lambic runs as read access to it"}, and run again.`,
+        { dir, configFile },
+        { cause: error },
+      );
+    }
     throw error;
   }
-  return entries.filter((name) => REVISION_FILE.test(name) && !DECLARATION_FILE.test(name)).sort();
+  const names = entries.filter((name) => REVISION_FILE.test(name) && !DECLARATION_FILE.test(name));
+  if (names.length < entries.length) {
+    // `A1.SQL` would be skipped in silence, and its revision never run.
+    const shouting = entries.find((name) => !REVISION_FILE.test(name) && REVISION_FILE_ANY_CASE.test(name) && !DECLARATION_FILE_ANY_CASE.test(name));
+    if (shouting !== undefined) {
+      const path = join(dir, shouting);
+      const lower = shouting.replace(/\.[^.]+$/, (extension) => extension.toLowerCase());
+      throw new LambicError(
+        "REVISION_FILE_INVALID",
+        `${path}: lambic reads revision files by their extension in lower case (.sql, .ts, .mts, .js, .mjs), so it would skip this one. Rename it to ${lower} (or move it out of the folder) and run again.`,
+        { file: path },
+      );
+    }
+  }
+  return names.sort();
+}
+
+/**
+ * A listed name that is gone when looked at: a file removed since the listing (an editor saving
+ * by rename) is skipped, as if listed a moment later; a symbolic link to nothing is refused.
+ */
+function danglingLink(path: string): undefined {
+  let target: string;
+  try {
+    target = readlinkSync(path);
+  } catch {
+    return undefined;
+  }
+  throw new LambicError(
+    "REVISION_FILE_INVALID",
+    `${path} is a symbolic link to ${target}, which does not exist. Fix the link or remove it, and run again.`,
+    { file: path, target },
+  );
+}
+
+/** A revision file's bytes; a file that cannot be read is named, with what to do. */
+function readRevisionFile(path: string): Buffer {
+  try {
+    return readFileSync(path);
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === "ENOENT") {
+      throw new LambicError("REVISION_FILE_INVALID", `${path} was removed while lambic was reading the revisions. Run the command again.`, { file: path }, { cause: error });
+    }
+    throw new LambicError(
+      "REVISION_FILE_INVALID",
+      `Cannot read the revision file ${path} (${code ?? (error as Error).message}). Give the user lambic runs as read access to it (or move it out of the revisions folder), and run again.`,
+      { file: path },
+      { cause: error },
+    );
+  }
 }
 
 function fromIndex(prefix: string, files: readonly string[], entry: string, index: CacheIndex): LoadedRevision[] {
@@ -293,7 +369,7 @@ class LazySqlRevision implements RevisionCode {
         { file: this.path },
       );
     }
-    return parseSqlRevision(bytes.toString("utf8"), this.path);
+    return parseSqlRevision(utf8Text(bytes, this.path), this.path);
   }
 }
 
@@ -309,22 +385,56 @@ async function loadBundle(entry: string, index: Pick<CacheIndex, "format" | "bui
     const bundle = (await import(`${pathToFileURL(file).href}?${index.builtAt}`)) as { default: readonly Revision[] };
     return { revisions: bundle.default };
   } catch (error) {
+    const code = (error as NodeJS.ErrnoException)?.code;
+    if ((code === "ENOENT" && (error as NodeJS.ErrnoException).path === file) || (code === "ERR_MODULE_NOT_FOUND" && String((error as { url?: unknown }).url).startsWith(pathToFileURL(file).href))) {
+      throw new LambicError(
+        "REVISION_FILE_INVALID",
+        `The compiled revisions ${file} were removed while lambic was running: another lambic command rebuilt the cache after a revision changed, or .lambic/cache was deleted. ` +
+          "Nothing of them ran; run the command again.",
+        { bundle: file },
+        { cause: error },
+      );
+    }
+    if (code === "ERR_UNKNOWN_FILE_EXTENSION") {
+      const path = /for (\S+)$/.exec(String((error as Error).message))?.[1];
+      const name = path === undefined ? undefined : packageNameOf(path);
+      const importers = name === undefined ? [] : modulePaths().filter((revision) => importsPackage(revision, name));
+      throw new LambicError(
+        "REVISION_FILE_INVALID",
+        `${importers.length > 0 ? `Revision file ${importers.join(", ")} imports` : "A revision imports"} ${name === undefined ? "a package" : `the package "${name}"`}, whose code is ${path ?? "a file"}, which Node cannot run: ` +
+          "lambic compiles the revisions and the files they import by relative path, and leaves packages (node_modules, workspaces) to Node. " +
+          "Import the package's built JavaScript, or the file by a relative path so it is compiled with the revisions, and run again.",
+        { ...(importers.length > 0 ? { file: importers[0] } : {}), ...(name === undefined ? {} : { package: name }), bundle: file },
+        { cause: error },
+      );
+    }
     const missing = missingPackage(error);
     if (missing !== undefined) {
       const importers = modulePaths().filter((path) => importsPackage(path, missing));
       throw new LambicError(
         "REVISION_FILE_INVALID",
         `${importers.length > 0 ? `Revision file ${importers.join(", ")} imports` : "A revision imports"} the package "${missing}", which is not installed where lambic runs ` +
-          `(Node looks for it in node_modules from ${dirname(file)} upwards). Install it in the project (npm install ${missing}) and run again.`,
+          `(Node looks for it in node_modules from ${dirname(file)} upwards). Install it in the project (npm install ${missing}) and run again.` +
+          (missing === "lambic"
+            ? ' If it imports lambic for types only, write `import type { Revision } from "lambic"`: a type-only import is erased, where a plain one is kept under tsconfig\'s verbatimModuleSyntax.'
+            : ""),
         { file: importers[0], package: missing, bundle: file },
         { cause: error },
       );
     }
     const origin = originOf(error, file, index.format === "script" ? SCRIPT_PREFIX.length : 0);
     if (origin) {
+      const real = (path: string) => {
+        try {
+          return realpathSync(path);
+        } catch {
+          return resolve(path);
+        }
+      };
+      const isRevision = (path: string) => modulePaths().some((revision) => real(revision) === real(path));
       throw new LambicError(
         "REVISION_FILE_INVALID",
-        `Revision file ${origin.file} failed while loading, at line ${origin.line}: ${(error as Error)?.message ?? String(error)}. Its top-level code (or what it imports) threw; fix it and run again.`,
+        `${isRevision(origin.file) ? "Revision file" : "File"} ${origin.file}${isRevision(origin.file) ? "" : ", which a revision imports,"} failed while loading, at line ${origin.line}: ${(error as Error)?.message ?? String(error)}. Its top-level code (or what it imports) threw; fix it and run again.`,
         { file: origin.file, line: origin.line, bundle: file },
         { cause: error },
       );
@@ -357,6 +467,19 @@ function missingPackage(error: unknown): string | undefined {
   const specifier = /Cannot find package '([^']+)'/.exec(String((error as Error).message))?.[1];
   // "pkg/sub/path" or "@scope/pkg/sub" names the package "pkg" or "@scope/pkg".
   return specifier?.split("/").slice(0, specifier.startsWith("@") ? 2 : 1).join("/");
+}
+
+/** The name in the package.json nearest above `path`, if any. */
+function packageNameOf(path: string): string | undefined {
+  for (let at = dirname(path); ; at = dirname(at)) {
+    try {
+      const name = (JSON.parse(readFileSync(join(at, "package.json"), "utf8")) as { name?: unknown }).name;
+      if (typeof name === "string") return name;
+    } catch {
+      // none here, or unreadable: look further up
+    }
+    if (dirname(at) === at) return undefined;
+  }
 }
 
 /** Whether a revision's source names `name` (or a path inside it) as a module to import. */
@@ -419,6 +542,17 @@ function originOf(error: unknown, file: string, prefix: number): { file: string;
   }
 }
 
+/** The bundle's last comment but the source map's: `//lambic-build:<builtAt>`. */
+const BUILD_MARK = "//lambic-build:";
+
+/** The build a bundle's source names (see BUILD_MARK); empty when none. */
+function buildOf(source: string): string {
+  const at = source.lastIndexOf(BUILD_MARK);
+  if (at === -1) return "";
+  const end = source.indexOf("\n", at);
+  return source.slice(at + BUILD_MARK.length, end === -1 ? undefined : end);
+}
+
 /** What runs a CommonJS bundle as Node runs a module (before the bundle's first line). */
 const SCRIPT_PREFIX = `(function (exports, require, module, __filename, __dirname) {"use strict";`;
 
@@ -434,13 +568,17 @@ class ScriptBundle {
   readonly revisions: readonly Revision[];
   private readonly script: vm.Script;
   private readonly compiled: Uint8Array;
+  private readonly build: string;
 
   constructor(
     file: string,
     private readonly codeCacheFile: string,
   ) {
     const source = readFileSync(file, "utf8");
-    const cache = readCodeCache(codeCacheFile);
+    this.build = buildOf(source);
+    // V8 checks only the length of the source a code cache was made from, and runs the cached
+    // functions of a same-length bundle (a helper's "t1" become "t2"): the build must match.
+    const cache = readCodeCache(codeCacheFile, this.build);
     this.script = new vm.Script(`${SCRIPT_PREFIX}${source}\n})`, {
       filename: file,
       cachedData: cache?.data,
@@ -467,10 +605,12 @@ class ScriptBundle {
   save(): void {
     try {
       const data = this.script.createCachedData();
-      const header = new Uint8Array(4 + this.compiled.length);
-      new DataView(header.buffer).setUint32(0, this.compiled.length);
+      const build = Buffer.from(this.build);
+      const header = Buffer.alloc(4 + this.compiled.length + 1);
+      header.writeUInt32BE(this.compiled.length, 0);
       header.set(this.compiled, 4);
-      writeAtomically(this.codeCacheFile, Buffer.concat([header, data]));
+      header.writeUInt8(build.length, 4 + this.compiled.length);
+      writeAtomically(this.codeCacheFile, Buffer.concat([header, build, data]));
     } catch {
       // A read-only cache folder only costs the next start the compiling.
     }
@@ -490,17 +630,21 @@ function saveAtExit(bundle: ScriptBundle): void {
   unsaved.add(bundle);
 }
 
-function readCodeCache(file: string): { compiled: Uint8Array; data: Buffer } | undefined {
+/** The code cache: a bitset of the functions it holds, the build it was made from, V8's data. */
+function readCodeCache(file: string, build: string): { compiled: Uint8Array; data: Buffer } | undefined {
   let bytes: Buffer;
   try {
     bytes = readFileSync(file);
   } catch {
     return undefined;
   }
-  if (bytes.length < 4) return undefined;
+  if (bytes.length < 5) return undefined;
   const slots = bytes.readUInt32BE(0);
-  if (bytes.length < 4 + slots) return undefined;
-  return { compiled: new Uint8Array(bytes.subarray(4, 4 + slots)), data: bytes.subarray(4 + slots) };
+  if (bytes.length < 5 + slots) return undefined;
+  const buildLength = bytes.readUInt8(4 + slots);
+  const dataStart = 5 + slots + buildLength;
+  if (build === "" || bytes.length < dataStart || bytes.toString("latin1", 5 + slots, dataStart) !== build) return undefined;
+  return { compiled: new Uint8Array(bytes.subarray(4, 4 + slots)), data: bytes.subarray(dataStart) };
 }
 
 /** `dir` plus a separator: `join` per file was a visible cost at 5,000 files. */
@@ -517,13 +661,67 @@ function readIndex(file: string): CacheIndex | undefined {
   }
 }
 
+/**
+ * How close to a build an mtime must be for a same-size edit to be able to keep it: file systems
+ * stamp times in ticks (a few ms on Linux, 1 s on HFS+, 2 s on FAT), so a file rewritten in the
+ * tick the build read it in keeps its size-and-mtime key.
+ */
+const RACY_MS = 2_000;
+
+function racyFiles(paths: readonly string[], bytesOf: (path: string) => Buffer, startedAt: number): [string, string][] {
+  const racy: [string, string][] = [];
+  for (const path of paths) {
+    try {
+      if (statSync(path).mtimeMs < startedAt - RACY_MS) continue;
+      racy.push([resolve(path), sha256(bytesOf(path))]);
+    } catch {
+      // gone since: its stat no longer matches, so the next start rebuilds anyway
+    }
+  }
+  return racy;
+}
+
+function racyUnchanged(index: CacheIndex): boolean {
+  return (index.racy ?? []).every(([path, hash]) => {
+    try {
+      return sha256(readFileSync(path)) === hash;
+    } catch {
+      return false;
+    }
+  });
+}
+
+/**
+ * Drops from the index the racy files found unchanged whose tick has passed: an edit now moves
+ * their mtime, so their stat is enough again, and later starts skip reading them. (A read-only
+ * cache keeps reading them.)
+ */
+function settleRacy(file: string, index: CacheIndex): void {
+  const settled = Date.now() - RACY_MS;
+  const racy = index.racy!.filter(([path]) => {
+    try {
+      return statSync(path).mtimeMs >= settled;
+    } catch {
+      return true;
+    }
+  });
+  if (racy.length === index.racy!.length) return;
+  const { racy: _, ...rest } = index;
+  try {
+    writeAtomically(file, Buffer.from(JSON.stringify(racy.length > 0 ? { ...rest, racy } : rest)));
+  } catch {
+    // read-only: the next start reads them again
+  }
+}
+
 function importsUnchanged(index: CacheIndex): boolean {
   return index.imports.every(([path, size, mtimeMs]) => {
     try {
-      const stat = statSync(path);
-      return stat.size === size && stat.mtimeMs === mtimeMs;
+      // Most settings files recorded are absent ones: no exception for those.
+      const stat = statSync(path, { throwIfNoEntry: false });
+      return stat === undefined ? size === -1 : stat.size === size && stat.mtimeMs === mtimeMs;
     } catch {
-      return false;
+      return size === -1; // ENOTDIR: as absent as when recorded
     }
   });
 }
@@ -532,32 +730,38 @@ function importsUnchanged(index: CacheIndex): boolean {
  * A cache miss: parses the `.sql` files, compiles and validates the modules, then writes the
  * bundle and, last, the index (an index exists only for revisions that all loaded).
  */
-async function build(target: { absoluteDir: string; prefix: string; files: readonly string[]; cacheDir: string; dirKey: string; entry: string }): Promise<LoadedRevision[]> {
-  const { absoluteDir, prefix, files, cacheDir, dirKey, entry } = target;
+async function build(target: { absoluteDir: string; prefix: string; files: readonly string[]; cacheDir: string; dirKey: string; entry: string; startedAt: number }): Promise<LoadedRevision[]> {
+  const { absoluteDir, prefix, files, cacheDir, dirKey, entry, startedAt } = target;
   const loaded = new Array<LoadedRevision>(files.length);
   const modules: string[] = [];
   const modulePositions: number[] = [];
+  // The bytes each revision file had when read, before anything compiled it.
+  const readBytes = new Map<string, Buffer>();
   const sections: (readonly [string, string | null] | 0)[] = [];
   for (let i = 0; i < files.length; i++) {
     const path = prefix + files[i]!;
     sections.push(0);
     if (path.endsWith(".sql")) {
-      const bytes = readFileSync(path);
-      const { revision, upSql, downSql } = parseSqlRevisionParts(bytes.toString("utf8"), path);
+      const bytes = readRevisionFile(path);
+      readBytes.set(path, bytes);
+      const { revision, upSql, downSql } = parseSqlRevisionParts(utf8Text(bytes, path), path);
       loaded[i] = new ReadRevision(revision, revision.upgrade, revision.downgrade, path, revisionChecksum(bytes));
       sections[i] = [upSql, downSql ?? null];
     } else {
+      const bytes = readRevisionFile(path);
+      readBytes.set(path, bytes);
+      utf8Text(bytes, path);
       modules.push(files[i]!);
       modulePositions.push(i);
     }
   }
 
   const builtAt = `${Date.now()}-${process.pid}`;
-  let compiled: { format: BundleFormat; outputs: readonly { path: string; contents: Uint8Array }[]; inputs: readonly string[] } | undefined;
-  if (modules.length > 0) compiled = await compileModules(absoluteDir, modules, entry);
+  let compiled: { format: BundleFormat; outputs: readonly { path: string; contents: Uint8Array }[]; inputs: ReadonlyMap<string, readonly string[]> } | undefined;
+  if (modules.length > 0) compiled = await compileModules(absoluteDir, modules, entry, builtAt);
   try {
     mkdirSync(cacheDir, { recursive: true });
-    pruneStale(cacheDir, dirKey);
+    pruneStale(cacheDir, dirKey, basename(entry));
     for (const output of compiled?.outputs ?? []) writeAtomically(output.path, output.contents);
   } catch (error) {
     // Without modules nothing needs the cache: a read-only project still loads, only slower.
@@ -568,6 +772,7 @@ async function build(target: { absoluteDir: string; prefix: string; files: reado
 
   if (compiled) {
     const bundle = await loadBundle(entry, { format: compiled.format, builtAt }, () => modules.map((name) => prefix + name));
+    const helperChecksums = new Map<string, string>();
     modules.forEach((name, position) => {
       const path = prefix + name;
       let revision: Revision;
@@ -579,12 +784,19 @@ async function build(target: { absoluteDir: string; prefix: string; files: reado
       // Bound, so a revision may use `this` as it would in its own module.
       const upgrade = revision.upgrade.bind(revision);
       const downgrade = revision.downgrade?.bind(revision);
-      loaded[modulePositions[position]!] = new ReadRevision(revision, upgrade, downgrade, path, revisionChecksum(readFileSync(path)));
+      const checksum = moduleChecksum(resolve(path), readBytes.get(path)!, compiled.inputs, helperChecksums);
+      loaded[modulePositions[position]!] = new ReadRevision(revision, upgrade, downgrade, path, checksum);
     });
   }
 
   checkDuplicates(loaded);
   const revisionPaths = new Set(files.map((file) => join(absoluteDir, file)));
+  const imports = compiled ? buildInputs(absoluteDir, compiled.inputs, revisionPaths) : [];
+  const racy = racyFiles(
+    [...readBytes.keys(), ...imports.filter(([, size]) => size !== -1).map(([path]) => path)],
+    (path) => readBytes.get(path) ?? readFileSync(path),
+    startedAt,
+  );
   const index: CacheIndex = {
     builtAt,
     ...(compiled ? { format: compiled.format } : {}),
@@ -598,13 +810,8 @@ async function build(target: { absoluteDir: string; prefix: string; files: reado
       ...(revision.transactional === false ? { transactional: false } : {}),
       ...(revision.downgrade ? {} : { downgrade: false as const }),
     })),
-    imports: (compiled?.inputs ?? [])
-      .map((input) => resolve(absoluteDir, input))
-      .filter((path) => !revisionPaths.has(path))
-      .map((path) => {
-        const stat = statSync(path);
-        return [path, stat.size, stat.mtimeMs] as const;
-      }),
+    imports,
+    ...(racy.length > 0 ? { racy } : {}),
   };
   try {
     if (modules.length < files.length) writeAtomically(`${entry}.sql.json`, Buffer.from(JSON.stringify(sections)));
@@ -615,8 +822,86 @@ async function build(target: { absoluteDir: string; prefix: string; files: reado
   return loaded;
 }
 
+/** esbuild's loaders beyond its defaults, the same for the cache and for the Lambda's bundle. */
+export const TEXT_LOADERS = { ".sql": "text" } as const;
+
+/** The settings files esbuild reads for a source file: the nearest of each, looking upwards. */
+const SETTINGS_FILES = ["tsconfig.json", "jsconfig.json", "package.json"] as const;
+
+/**
+ * What a bundle was built from besides the revision files, to key the cache: the helpers the
+ * modules import, and the settings files that can change how esbuild compiles or resolves them
+ * (tsconfig `paths`, `extends`, decorator and class-field options; package.json `imports`),
+ * which esbuild's metafile does not list. A changed `tsconfig.json` thus rebuilds, as a changed
+ * helper does.
+ */
+function buildInputs(absoluteDir: string, inputs: ReadonlyMap<string, readonly string[]>, revisionPaths: ReadonlySet<string>): CacheIndex["imports"] {
+  const entries = new Map<string, readonly [string, number, number]>();
+  const record = (path: string): boolean => {
+    if (entries.has(path)) return entries.get(path)![1] !== -1;
+    let stat;
+    try {
+      stat = statSync(path, { throwIfNoEntry: false });
+    } catch {
+      stat = undefined; // ENOTDIR and the like: not there either
+    }
+    entries.set(path, stat ? [path, stat.size, stat.mtimeMs] : [path, -1, -1]);
+    return stat !== undefined;
+  };
+  const helpers = [...inputs.keys()].filter((path) => !revisionPaths.has(path));
+  for (const path of helpers) {
+    utf8Text(readFileSync(path), path);
+    record(path);
+  }
+  const folders = new Set([absoluteDir, ...helpers.map((path) => dirname(path))]);
+  for (const folder of folders) {
+    for (const name of SETTINGS_FILES) {
+      for (let at = folder; ; at = dirname(at)) {
+        const path = join(at, name);
+        if (record(path)) {
+          if (name !== "package.json") recordExtends(path, record);
+          break;
+        }
+        if (dirname(at) === at) break;
+      }
+    }
+  }
+  return [...entries.values()];
+}
+
+/** The files a tsconfig `extends` (a path, or a package's file), best effort: esbuild reads them too. */
+function recordExtends(tsconfig: string, record: (path: string) => boolean, depth = 0): void {
+  if (depth > 8) return;
+  let text: string;
+  try {
+    text = readFileSync(tsconfig, "utf8");
+  } catch {
+    return;
+  }
+  const value = /"extends"\s*:\s*(\[[^\]]*\]|"[^"]*")/.exec(text)?.[1];
+  if (value === undefined) return;
+  for (const [, target] of value.matchAll(/"([^"]*)"/g)) {
+    let path: string | undefined;
+    if (target!.startsWith(".") || isAbsolute(target!)) {
+      path = resolve(dirname(tsconfig), target!);
+      if (!path.endsWith(".json") && !record(path)) path = `${path}.json`;
+    } else {
+      try {
+        path = createRequire(tsconfig).resolve(target!);
+      } catch {
+        try {
+          path = createRequire(tsconfig).resolve(`${target}.json`);
+        } catch {
+          continue;
+        }
+      }
+    }
+    if (record(path)) recordExtends(path, record, depth + 1);
+  }
+}
+
 /** esbuild, once for a script bundle and, when that is not safe (see scriptSafe), for an ES module one. */
-async function compileModules(absoluteDir: string, modules: readonly string[], entry: string): Promise<{ format: BundleFormat; outputs: readonly { path: string; contents: Uint8Array }[]; inputs: readonly string[] }> {
+async function compileModules(absoluteDir: string, modules: readonly string[], entry: string, builtAt: string): Promise<{ format: BundleFormat; outputs: readonly { path: string; contents: Uint8Array }[]; inputs: ReadonlyMap<string, readonly string[]> }> {
   // Loaded only on a cache miss: importing esbuild costs more than a warm load.
   const esbuild = await import("esbuild");
   // Default imports, not `import * as`: esbuild then emits plain variables instead of a
@@ -636,9 +921,14 @@ async function compileModules(absoluteDir: string, modules: readonly string[], e
     // bundle lives under the project, so node resolves them from its node_modules.
     packages: "external",
     external: ["lambic"],
+    // A data file a revision imports (`import seed from "./data/seed.sql"`) is its text, as a
+    // `.txt` file is by default: compiled in, so checksummed with the revision and in the bundle.
+    loader: TEXT_LOADERS,
     outfile,
     sourcemap: "linked",
     sourcesContent: false,
+    // Names the build, so a code cache is used only with the bundle it was made from.
+    footer: { js: `${BUILD_MARK}${builtAt}` },
     // Smaller text parses faster at every start; names stay, and the source map points back.
     minifyWhitespace: true,
     minifySyntax: true,
@@ -657,7 +947,14 @@ async function compileModules(absoluteDir: string, modules: readonly string[], e
       throw buildError(absoluteDir, error as BuildFailure);
     }
   }
-  return { format, outputs: result.outputFiles, inputs: Object.keys(result.metafile.inputs).filter((input) => input !== ENTRY_NAME) };
+  // Each input (as an absolute path) with the inputs it imports: the files bundled, not packages.
+  const inputs = new Map<string, readonly string[]>();
+  const absolute = fromEsbuild(absoluteDir);
+  for (const [input, { imports }] of Object.entries(result.metafile.inputs)) {
+    if (absolute(input) === join(absoluteDir, ENTRY_NAME)) continue;
+    inputs.set(absolute(input), imports.filter((imported) => !imported.external).map((imported) => absolute(imported.path)));
+  }
+  return { format, outputs: result.outputFiles, inputs };
 }
 
 /**
@@ -674,24 +971,29 @@ function cacheUnwritable(cacheDir: string, error: unknown): LambicError {
   const reason = (error as NodeJS.ErrnoException).code ?? (error as Error).message;
   return new LambicError(
     "CONFIG_INVALID",
-    `Cannot write the compiled revisions to ${cacheDir} (${reason}). TypeScript revisions are compiled there before they run: make that folder writable, or run lambic from a project folder you can write to.`,
+    `Cannot write the compiled revisions to ${cacheDir} (${reason}). TypeScript revisions are compiled there before they run: make that folder writable, ` +
+      "or fill the cache beforehand, while the project can be written: run any lambic command (lambic heads) on it at the path it will run from (e.g. while building the image), and a read-only copy then loads from that cache " +
+      "(from code, loadRevisions(dir, { cacheDir }) puts the cache in another folder).",
     { cacheDir },
     { cause: error },
   );
 }
 
 /**
- * Removes this folder's cache files, the entry being rebuilt included (its code cache belongs to
- * the bundle it replaces). Not another process's file in the middle of a write (`.tmp`: a command
- * started at the same time builds the same entry), unless it is an hour old (its writer was killed).
+ * Removes this folder's stale cache files: other entries (built from sources since changed), and
+ * the code cache of the entry being rebuilt (it belongs to the bundle being replaced, and V8 checks
+ * only a script's length before using one). The entry's other files stay: each is replaced by a
+ * rename, and a command started at the same time may be between writing and reading them. Not
+ * another process's file in the middle of a write (`.tmp`) either, unless it is an hour old (its
+ * writer was killed).
  */
-function pruneStale(cacheDir: string, dirKey: string): void {
+function pruneStale(cacheDir: string, dirKey: string, entryName: string): void {
   const abandoned = Date.now() - 3_600_000;
   for (const name of readdirSync(cacheDir)) {
     if (!name.startsWith(`${dirKey}-`)) continue;
     const path = join(cacheDir, name);
     try {
-      if (name.endsWith(".tmp") && statSync(path).mtimeMs > abandoned) continue;
+      if (name.endsWith(".tmp") ? statSync(path).mtimeMs > abandoned : name.startsWith(`${entryName}.`) && !name.endsWith(".code")) continue;
       rmSync(path, { force: true });
     } catch {
       // gone already: another command pruned it
@@ -706,8 +1008,26 @@ function writeAtomically(path: string, contents: Uint8Array): void {
   renameSync(temporary, path);
 }
 
+/**
+ * A path as esbuild reports it (relative to the real path of its working directory, the revisions
+ * folder, symbolic links resolved) as an absolute path under the folder as lambic names it.
+ */
+function fromEsbuild(absoluteDir: string): (path: string) => string {
+  let real = absoluteDir;
+  try {
+    real = realpathSync(absoluteDir);
+  } catch {
+    // as named
+  }
+  return (path) => {
+    const full = resolve(real, path);
+    return full === real || full.startsWith(real + sep) ? absoluteDir + full.slice(real.length) : full;
+  };
+}
+
 function buildError(dir: string, failure: BuildFailure): LambicError {
   const errors: readonly Message[] = failure.errors ?? [];
+  const absolute = fromEsbuild(dir);
   if (errors.length === 0) {
     return new LambicError("REVISION_FILE_INVALID", `Compiling the revisions in ${dir} failed: ${failure.message}`, { dir }, { cause: failure });
   }
@@ -716,12 +1036,12 @@ function buildError(dir: string, failure: BuildFailure): LambicError {
     // The generated entry imports each module's default export, so esbuild reports a missing
     // one against the entry; name the revision file instead.
     const noDefault = /^No matching export in "(.+)" for import "default"$/.exec(message.text);
-    if (noDefault && location?.file === ENTRY_NAME) {
-      const file = resolve(dir, noDefault[1]!);
-      return { file, line: 1, column: 1, text: "has no default export; end the module with `export default { id, revises, upgrade, ... } satisfies Revision;`." };
+    if (noDefault && location && absolute(location.file) === join(dir, ENTRY_NAME)) {
+      const file = absolute(noDefault[1]!);
+      return { file, line: 1, column: 1, text: `has no default export; end the module with \`export default { id, revises, upgrade, ... } satisfies Revision;\`. ${HELPER_ADVICE}` };
     }
     // esbuild reports paths relative to its working directory (the revisions folder).
-    const file = location ? resolve(dir, location.file) : undefined;
+    const file = location ? absolute(location.file) : undefined;
     return { file, line: location?.line, column: location ? location.column + 1 : undefined, text: message.text };
   });
   const first = located[0]!;
@@ -729,7 +1049,7 @@ function buildError(dir: string, failure: BuildFailure): LambicError {
   const more = located.length > 5 ? `\n(and ${located.length - 5} more)` : "";
   return new LambicError(
     "REVISION_FILE_INVALID",
-    `${lines.join("\n")}${more}\nFix the revision file${located.length > 1 ? "s" : ""} and run again.`,
+    `${lines.join("\n")}${more}\nFix the file${located.length > 1 ? "s" : ""} and run again.`,
     { file: first.file, line: first.line, column: first.column, errors: located },
     { cause: failure },
   );
@@ -761,6 +1081,56 @@ function idLine(file: string, id: string): number | undefined {
     return match ? text.slice(0, match.index).split("\n").length : undefined;
   } catch {
     return undefined;
+  }
+}
+
+/**
+ * A module revision's checksum: its file's, or, when it imports files of the project (helpers,
+ * followed through their own imports), the sha256 of its file's checksum and theirs, so that an
+ * edit to a helper is an edit to each revision that runs it (a helper moved or renamed as it is
+ * changes nothing: its checksum goes in, not its path). Packages are not covered.
+ */
+function moduleChecksum(path: string, bytes: Buffer, inputs: ReadonlyMap<string, readonly string[]>, checksums: Map<string, string>): string {
+  const own = revisionChecksum(bytes);
+  const seen = new Set<string>([path]);
+  const pending = [...(inputs.get(path) ?? [])];
+  while (pending.length > 0) {
+    const next = pending.pop()!;
+    if (seen.has(next)) continue;
+    seen.add(next);
+    pending.push(...(inputs.get(next) ?? []));
+  }
+  seen.delete(path);
+  if (seen.size === 0) return own;
+  // Each helper is read once, however many revisions import it.
+  const checksumOf = (helper: string) => checksums.get(helper) ?? checksums.set(helper, revisionChecksum(readFileSync(helper))).get(helper)!;
+  const helpers = [...seen].map(checksumOf).sort();
+  return sha256([own, ...helpers].join("\n"));
+}
+
+/**
+ * A revision (or helper) file's text, refused unless it is UTF-8: decoding replaces each invalid
+ * byte (a Latin-1 "é") with U+FFFD, which would then run, in a string literal or a row, unnoticed.
+ */
+function utf8Text(bytes: Buffer, path: string): string {
+  if (isUtf8(bytes)) return bytes.toString("utf8");
+  let start = 0;
+  let line = 1;
+  for (let end = bytes.indexOf(0x0a); ; end = bytes.indexOf(0x0a, start)) {
+    const text = bytes.subarray(start, end === -1 ? bytes.length : end);
+    if (!isUtf8(text)) {
+      const decoded = text.toString("utf8");
+      const column = decoded.indexOf("\uFFFD") + 1;
+      throw new LambicError(
+        "REVISION_FILE_INVALID",
+        `${path}:${line}: the file is not UTF-8 text (near column ${column}: ${JSON.stringify(decoded.trim().slice(0, 60))}); lambic reads revisions as UTF-8, and would run U+FFFD (\uFFFD) in place of each such byte. ` +
+          "Save the file as UTF-8 (e.g. iconv -f LATIN1 -t UTF-8) and run again.",
+        { file: path, line },
+      );
+    }
+    if (end === -1) return bytes.toString("utf8"); // (unreachable: some line is invalid)
+    start = end + 1;
+    line++;
   }
 }
 

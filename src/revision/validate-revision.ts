@@ -28,6 +28,9 @@ export function idLengthProblem(id: string): string | undefined {
  */
 export const BRANCH_LABEL_PATTERN = /^[A-Za-z0-9_][A-Za-z0-9_.-]*$/;
 
+/** For a module without a default export: every `.ts` file of the folder is read as a revision. */
+export const HELPER_ADVICE = "If it is a helper, not a revision, move it to a sub-folder or name it __<name>.ts: lambic reads neither as a revision.";
+
 const REVISION_KEYS = [
   "id",
   "revises",
@@ -51,7 +54,7 @@ export function validateRevisionModule(value: unknown, file: string): Revision {
       undefined,
       `${file} has no default export. A revision module ends with ` +
         "`export default { id, revises, message, upgrade, downgrade } satisfies Revision;` " +
-        "(`lambic revision -m MESSAGE` writes one).",
+        `(\`lambic revision -m MESSAGE\` writes one). ${HELPER_ADVICE}`,
     );
   }
   if (typeof value !== "object" || value === null || Array.isArray(value)) {
@@ -180,7 +183,7 @@ function describe(value: unknown): string {
   if (value === undefined) return "missing";
   if (Array.isArray(value)) return `an array (${JSON.stringify(value)})`;
   if (typeof value === "string") return `the string ${JSON.stringify(value)}`;
-  if (typeof value === "function") return "a function";
+  if (typeof value === "function") return /^class\b/.test(Function.prototype.toString.call(value)) ? "a class" : "a function";
   if (typeof value === "object") return "an object";
   return `${typeof value} ${String(value)}`;
 }

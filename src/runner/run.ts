@@ -167,7 +167,7 @@ function changedRevisions(set: RevisionSet, rows: readonly string[], history: re
 function checksumError(changed: readonly ChangedRevision[]): LambicError {
   return new LambicError(
     "CHECKSUM_MISMATCH",
-    `${changed.length} applied revision(s) changed since they ran: ${changed.map((c) => `${c.revision} (${c.file})`).join(", ")}. Editing an applied revision does not change the database; put the change in a new revision and restore the file, or, if the edit changes nothing the database needs (a comment, formatting), accept it with "lambic repair" (the {"command": "repair"} event), or pass --allow-changed ("allowChanged": true in an event) to proceed this once.`,
+    `${changed.length} applied revision(s) changed since they ran: ${changed.map((c) => `${c.revision} (${c.file})`).join(", ")}. Editing an applied revision does not change the database; put the change in a new revision and restore the file (or the project file it imports that changed: a TypeScript revision's checksum covers those too), or, if the edit changes nothing the database needs (a comment, formatting), accept it with "lambic repair" (the {"command": "repair"} event), or pass --allow-changed ("allowChanged": true in an event) to proceed this once.`,
     { changed },
   );
 }

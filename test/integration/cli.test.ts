@@ -579,6 +579,19 @@ describe("database commands", () => {
     expect(allowed.stderr).toContain("warning: applied revision 2a7d4e8f0c31 changed since it ran");
   });
 
+  it("reports an applied revision whose imported helper changed since it ran, though its own file did not", () => {
+    const file = join(dir, "revisions/main", readdirSync(join(dir, "revisions/main")).find((f) => f.includes("1f3a9c2e7b10"))!);
+    writeFileSync(join(dir, "revisions/comment.ts"), 'export const COMMENT = "customers";\n');
+    writeFileSync(file, readFileSync(file, "utf8").replace("async upgrade(op) {", 'async upgrade(op) {\n    op.execute(`COMMENT ON SCHEMA public IS \'${COMMENT}\'`);').replace(/^/, 'import { COMMENT } from "../comment.ts";\n'));
+    expect(lambic(dir, ["upgrade", "1f3a9c2e7b10"], env()).code).toBe(0);
+    expect(lambic(dir, ["check"], env()).code).toBe(1); // pending revisions only
+    expect(lambic(dir, ["--json", "check"], env()).json.changed).toEqual([]);
+    writeFileSync(join(dir, "revisions/comment.ts"), 'export const COMMENT = "clients";\n');
+    const check = lambic(dir, ["check"], env());
+    expect(check.stdout).toContain("changed since applied: 1f3a9c2e7b10");
+    expect(check.stdout).toContain("or the project file it imports that changed");
+  });
+
   it("repair accepts an edited applied revision: check passes and upgrade runs without --allow-changed", () => {
     lambic(dir, ["upgrade", "3b9e5f1a2d42"], env());
     expect(lambic(dir, ["repair"], env()).stdout).toContain("Nothing to repair: no applied revision of main changed since it ran, and each has its checksum on record.");

@@ -1,6 +1,6 @@
-import { execFileSync } from "node:child_process";
+import { execFileSync, spawn } from "node:child_process";
 import { createHash } from "node:crypto";
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, utimesSync, writeFileSync } from "node:fs";
+import { chmodSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, utimesSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
@@ -110,6 +110,35 @@ describe("loadRevisions", () => {
     expect((await load()).map((revision) => revision.id)).toEqual(["a1"]);
   });
 
+  it("refuses a revision file whose extension is in upper case, which it would otherwise skip in silence", async () => {
+    write("a1.ts", tsRevision("a1", null));
+    write("B2.SQL", sqlRevision("b2", "a1"));
+    const error = await loadError();
+    expect(error.code).toBe("REVISION_FILE_INVALID");
+    expect(error.message).toContain(`${join(dir, "B2.SQL")}: lambic reads revision files by their extension in lower case`);
+    expect(error.message).toContain("Rename it to B2.sql");
+  });
+
+  it("loads a revisions folder reached through a symbolic link, with its helpers and its errors' files as named", async () => {
+    const real = join(project, "elsewhere", "main");
+    mkdirSync(real, { recursive: true });
+    writeFileSync(join(project, "elsewhere", "names.ts"), 'export const TABLE = "invoice";\n');
+    const linked = join(project, "linked");
+    symlinkSync(real, linked);
+    writeFileSync(join(real, "a1.ts"), `import { TABLE } from "../names.ts";\n${tsRevision("a1", null, "\n    op.execute(TABLE);")}`);
+    const [revision] = await loadRevisions(linked, { cacheDir });
+    expect(await run(revision!, "upgrade")).toEqual(["UP a1", "invoice"]);
+    writeFileSync(join(project, "elsewhere", "names.ts"), 'export const TABLE = "receipt";\n');
+    const [edited] = await loadRevisions(linked, { cacheDir });
+    expect(edited!.source.checksum).not.toBe(revision!.source.checksum);
+    writeFileSync(join(real, "b2.ts"), "export const x = 1;\n");
+    const error = (await loadRevisions(linked, { cacheDir }).catch((caught: unknown) => caught)) as LambicError;
+    expect(error.details).toMatchObject({ file: join(linked, "b2.ts"), line: 1 });
+    writeFileSync(join(real, "b2.ts"), `throw new Error("boom");\n${tsRevision("b2", "a1")}`);
+    const thrown = (await loadRevisions(linked, { cacheDir }).catch((caught: unknown) => caught)) as LambicError;
+    expect(thrown.message).toMatch(/^Revision file \S+b2\.ts failed while loading, at line 1: boom\./);
+  });
+
   it("returns no revisions for an empty folder", async () => {
     expect(await load()).toEqual([]);
   });
@@ -142,6 +171,30 @@ describe("loadRevisions", () => {
     expect(readFileSync(sqlPath, "utf8")).toContain("\r");
   });
 
+  it("checksums a module with the files it imports (an edit to a helper is an edit to the revisions that run it), not with their names", async () => {
+    const helper = join(project, "revisions", "names.ts");
+    const sha = (text: string) => createHash("sha256").update(text).digest("hex");
+    writeFileSync(helper, 'export { TABLE } from "./tables.ts";\n');
+    writeFileSync(join(project, "revisions", "tables.ts"), 'export const TABLE = "invoice";\n');
+    writeFileSync(join(project, "revisions", "types.ts"), "export type Name = string;\n");
+    const a1 = `import { TABLE } from "../names.ts";\nimport type { Name } from "../types.ts";\n${tsRevision("a1", null, "\n    op.execute(TABLE as Name);")}`;
+    write("a1.ts", a1);
+    write("b2.ts", tsRevision("b2", "a1"));
+    const checksums = async () => (await load()).map((revision) => revision.source.checksum);
+    const own = sha(tsRevision("b2", "a1"));
+    // The revision's own checksum, then each imported file's (followed through re-exports), sorted.
+    const helpers = [sha('export { TABLE } from "./tables.ts";\n'), sha('export const TABLE = "invoice";\n')].sort();
+    expect(await checksums()).toEqual([sha([sha(a1), ...helpers].join("\n")), own]);
+    const before = await checksums();
+    edit("../tables.ts", 'export const TABLE = "receipt";\n');
+    const after = await checksums();
+    expect(after[0]).not.toBe(before[0]);
+    expect(after[1]).toBe(own);
+    // A type-only import is erased: its file is not part of what runs.
+    edit("../types.ts", "export type Name = `t_${string}`;\n");
+    expect(await checksums()).toEqual(after);
+  });
+
   it("strips `import type` from lambic without resolving the package", async () => {
     write("a1.ts", tsRevision("a1", null));
     // The temp project has no node_modules: resolving "lambic" would fail the build.
@@ -167,6 +220,19 @@ describe("loadRevisions", () => {
     writeFileSync(join(project, "revisions", "lib", "names.ts"), 'export const TABLE: string = "invoice";\n');
     write("a1.ts", `import { TABLE } from "../lib/names.ts";\n${tsRevision("a1", null, "\n    op.execute(`CREATE TABLE ${TABLE}`);")}`);
     expect(await run((await load())[0]!, "upgrade")).toEqual(["UP a1", "CREATE TABLE invoice"]);
+  });
+
+  it("gives a revision the text of a data file it imports (.sql or .txt), covered by its checksum", async () => {
+    mkdirSync(join(dir, "data"));
+    writeFileSync(join(dir, "data", "seed.sql"), "INSERT INTO t VALUES (1);\n");
+    writeFileSync(join(dir, "data", "note.txt"), "-- seeded\n");
+    write("a1.ts", `import seed from "./data/seed.sql";\nimport note from "./data/note.txt";\n${tsRevision("a1", null, "\n    op.execute(note + seed);")}`);
+    const [revision] = await load();
+    expect(await run(revision!, "upgrade")).toEqual(["UP a1", "-- seeded\nINSERT INTO t VALUES (1);\n"]);
+    edit("data/seed.sql", "INSERT INTO t VALUES (2);\n");
+    const [edited] = await load();
+    expect(edited!.source.checksum).not.toBe(revision!.source.checksum);
+    expect(await run(edited!, "upgrade")).toEqual(["UP a1", "-- seeded\nINSERT INTO t VALUES (2);\n"]);
   });
 
   it("lets a revision use `this`", async () => {
@@ -236,6 +302,27 @@ describe("loadRevisions cache", () => {
     expect(compiled()).toEqual([0, 0, 0, 0]);
     runAll();
     expect(compiled()).toEqual([1, 0, 1, 0]);
+  });
+
+  it("uses a code cache only with the build it was made from, as V8 would run the cached code of any bundle of the same length", async () => {
+    const helper = join(project, "revisions", "names.ts");
+    writeFileSync(helper, 'export const TABLE = "t1";\n');
+    write("a1.ts", `import { TABLE } from "../names.ts";\n${tsRevision("a1", null, "\n    op.execute(TABLE);")}`);
+    const index = new URL("../../dist/index.mjs", import.meta.url).href;
+    const script = `const { loadRevisions } = await import(${JSON.stringify(index)});
+      const executed = [];
+      for (const revision of await loadRevisions(${JSON.stringify(dir)}, { cacheDir: ${JSON.stringify(cacheDir)} })) await revision.upgrade({ execute: (sql) => executed.push(sql) }, {});
+      console.log(executed.join(","));`;
+    const runAll = () => execFileSync(process.execPath, ["--input-type=module", "-e", script]).toString().trim();
+    expect(runAll()).toBe("UP a1,t1");
+    expect(runAll()).toBe("UP a1,t1"); // writes the code cache with the revision's function compiled
+    const codeCache = () => join(cacheDir, cacheFiles().find((name) => name.endsWith(".code"))!);
+    const old = readFileSync(codeCache());
+    edit("../names.ts", 'export const TABLE = "t2";\n');
+    expect(runAll()).toBe("UP a1,t2");
+    // A command still running the old bundle writes its code cache as it exits, over the new one.
+    writeFileSync(codeCache(), old);
+    expect(runAll()).toBe("UP a1,t2");
   });
 
   it("still runs the revisions when the code cache is corrupt", async () => {
@@ -322,6 +409,59 @@ describe("loadRevisions cache", () => {
     expect(await run((await load())[0]!, "upgrade")).toEqual(["UP a1", "receipt"]);
   });
 
+  it("rebuilds when a tsconfig.json that compiles the revisions changes, or one is added", async () => {
+    mkdirSync(join(project, "lib"));
+    writeFileSync(join(project, "lib", "v1.ts"), 'export const TABLE = "v1";\n');
+    writeFileSync(join(project, "lib", "v2.ts"), 'export const TABLE = "v2";\n');
+    const paths = (target: string) => JSON.stringify({ compilerOptions: { baseUrl: ".", paths: { "@names": [target] } } });
+    writeFileSync(join(project, "tsconfig.json"), paths("lib/v1.ts"));
+    write("a1.ts", `import { TABLE } from "@names";\n${tsRevision("a1", null, "\n    op.execute(TABLE);")}`);
+    expect(await run((await load())[0]!, "upgrade")).toEqual(["UP a1", "v1"]);
+    // Through `extends`, as a project's shared settings often are.
+    writeFileSync(join(project, "tsconfig.base.json"), paths("lib/v2.ts"));
+    writeFileSync(join(project, "tsconfig.json"), JSON.stringify({ extends: "./tsconfig.base.json" }));
+    expect(await run((await load())[0]!, "upgrade")).toEqual(["UP a1", "v2"]);
+    writeFileSync(join(project, "tsconfig.base.json"), paths("lib/v1.ts"));
+    const later = new Date(statSync(join(project, "tsconfig.base.json")).mtimeMs + 5_000);
+    utimesSync(join(project, "tsconfig.base.json"), later, later);
+    expect(await run((await load())[0]!, "upgrade")).toEqual(["UP a1", "v1"]);
+    // A nearer one, where there was none, is the one esbuild now reads.
+    writeFileSync(join(project, "revisions", "tsconfig.json"), JSON.stringify({ compilerOptions: { baseUrl: "..", paths: { "@names": ["lib/v2.ts"] } } }));
+    expect(await run((await load())[0]!, "upgrade")).toEqual(["UP a1", "v2"]);
+  });
+
+  it("sees an edit that keeps the size and the mtime of a file written just before the build (the same clock tick)", async () => {
+    const path = write("a1.sql", sqlRevision("a1", null));
+    const helper = join(project, "revisions", "names.ts");
+    writeFileSync(helper, 'export const TABLE = "invoice";\n');
+    write("b2.ts", `import { TABLE } from "../names.ts";\n${tsRevision("b2", "a1", "\n    op.execute(TABLE);")}`);
+    // A tick of whole milliseconds, which utimes can set again exactly.
+    const tick = new Date();
+    for (const file of [path, helper]) utimesSync(file, tick, tick);
+    await load();
+    const rewrite = (file: string, from: string, to: string) => {
+      writeFileSync(file, readFileSync(file, "utf8").replace(from, to));
+      utimesSync(file, tick, tick);
+    };
+    rewrite(path, "UP a1", "UP z9");
+    rewrite(helper, "invoice", "receipt");
+    const [a1, b2] = await load();
+    expect(await run(a1!, "upgrade")).toEqual(["UP z9"]);
+    expect(await run(b2!, "upgrade")).toEqual(["UP b2", "receipt"]);
+  });
+
+  it("stops reading such a file again once its tick has passed and it was found unchanged", async () => {
+    const path = write("a1.sql", sqlRevision("a1", null));
+    const almostSettled = new Date(Date.now() - 1_900);
+    utimesSync(path, almostSettled, almostSettled);
+    await load();
+    const index = () => JSON.parse(readFileSync(join(cacheDir, cacheFiles().find((name) => /[0-9a-f]\.json$/.test(name) && !name.endsWith(".sql.json"))!), "utf8"));
+    expect(index().racy).toEqual([[path, createHash("sha256").update(readFileSync(path)).digest("hex")]]);
+    await new Promise((done) => setTimeout(done, 200));
+    await load();
+    expect(index().racy).toBeUndefined();
+  });
+
   it("rebuilds when a revision file is added", async () => {
     write("a1.ts", tsRevision("a1", null));
     await load();
@@ -367,6 +507,60 @@ describe("loadRevisions cache", () => {
     expect(cacheFiles()).toHaveLength(8);
   });
 
+  it("rebuilds an entry by replacing its files, never removing them first (another command may be about to read them)", async () => {
+    write("a1.ts", tsRevision("a1", null));
+    await load();
+    const bundle = cacheFiles().find((name) => name.endsWith(".cjs"))!;
+    writeFileSync(join(cacheDir, bundle.replace(/\.cjs$/, ".json")), "{"); // torn: the same entry is built again
+    // Stop the rebuild at its first write, after it pruned: a folder where its temporary file goes.
+    mkdirSync(join(cacheDir, `${bundle}.${process.pid}.tmp`));
+    expect((await loadError()).code).toBe("CONFIG_INVALID");
+    expect(cacheFiles()).toContain(bundle);
+    expect(cacheFiles()).toContain(`${bundle}.map`);
+  });
+
+  it("lets commands started at once on a cold cache all load, none removing the files another has just written", async () => {
+    for (let i = 1; i <= 30; i++) write(`a${String(i).padStart(2, "0")}.ts`, tsRevision(`a${i}`, i === 1 ? null : `a${i - 1}`));
+    const index = new URL("../../dist/index.mjs", import.meta.url).href;
+    const script = `const { loadRevisions } = await import(${JSON.stringify(index)});
+      for (const revision of await loadRevisions(${JSON.stringify(dir)}, { cacheDir: ${JSON.stringify(cacheDir)} })) await revision.upgrade({ execute() {} }, {});`;
+    const runOne = () =>
+      new Promise<string>((done) => {
+        const child = spawn(process.execPath, ["--input-type=module", "-e", script], { stdio: ["ignore", "ignore", "pipe"] });
+        let stderr = "";
+        child.stderr.on("data", (chunk: Buffer) => (stderr += chunk.toString()));
+        child.on("close", (code) => done(code === 0 ? "ok" : stderr));
+      });
+    for (let round = 0; round < 2; round++) {
+      rmSync(cacheDir, { recursive: true, force: true });
+      expect(await Promise.all(Array.from({ length: 4 }, runOne))).toEqual(Array(4).fill("ok"));
+    }
+  });
+
+  it("says the compiled revisions were removed while it ran when another command pruned them before they were first called", async () => {
+    const removedMeanwhile = async () => {
+      const [revision] = await load(); // warm: the bundle is read when a function is first called
+      rmSync(cacheDir, { recursive: true, force: true });
+      return run(revision!, "upgrade").then(() => "ran", (failure: unknown) => failure);
+    };
+    write("a1.ts", tsRevision("a1", null));
+    await load();
+    const fromScript = (await removedMeanwhile()) as LambicError;
+    expect(fromScript).toBeInstanceOf(LambicError);
+    expect(fromScript.message).toContain("were removed while lambic was running");
+    expect(fromScript.message).toContain("run the command again");
+    // An ES module bundle (top-level await) likewise, in a process that has not imported it yet.
+    edit("a1.ts", `const ready = await Promise.resolve(true);\n${tsRevision("a1", null)}`);
+    await load();
+    const index = new URL("../../dist/index.mjs", import.meta.url).href;
+    const script = `const { loadRevisions } = await import(${JSON.stringify(index)});
+      const { rmSync } = await import("node:fs");
+      const [revision] = await loadRevisions(${JSON.stringify(dir)}, { cacheDir: ${JSON.stringify(cacheDir)} });
+      rmSync(${JSON.stringify(cacheDir)}, { recursive: true });
+      await revision.upgrade({ execute() {} }, {}).catch((error) => console.log(error.message));`;
+    expect(execFileSync(process.execPath, ["--input-type=module", "-e", script]).toString()).toContain("were removed while lambic was running");
+  });
+
   it("rebuilds from a torn index", async () => {
     write("a1.ts", tsRevision("a1", null));
     await load();
@@ -408,12 +602,13 @@ describe("loadRevisions errors", () => {
     expect(error.details).toMatchObject({ file: path, field: "upgrade", line: 2 });
   });
 
-  it("reports a module without a default export", async () => {
+  it("reports a module without a default export, saying where a helper goes instead", async () => {
     const path = write("a1.ts", 'export const revision = { id: "a1" };\n');
     const error = await loadError();
     expect(error.code).toBe("REVISION_FILE_INVALID");
     expect(error.message).toContain(path);
     expect(error.message).toContain("no default export");
+    expect(error.message).toContain("If it is a helper, not a revision, move it to a sub-folder or name it __<name>.ts");
   });
 
   it("reports an import that does not resolve, with file and line", async () => {
@@ -432,6 +627,32 @@ describe("loadRevisions errors", () => {
     expect(error.message).toMatch(new RegExp(`^Revision file ${path} imports the package "lambic-test-no-such-package", which is not installed where lambic runs \\(.+\\)\\. Install it in the project \\(npm install lambic-test-no-such-package\\) and run again\\.$`));
   });
 
+  it("tells a revision that imports lambic's types with a plain import kept by verbatimModuleSyntax to use `import type`", async () => {
+    writeFileSync(join(project, "tsconfig.json"), JSON.stringify({ compilerOptions: { verbatimModuleSyntax: true } }));
+    write("a1.ts", tsRevision("a1", null).replace("import type { Revision }", "import { Revision }"));
+    const error = await loadError();
+    expect(error.details).toMatchObject({ file: join(dir, "a1.ts"), package: "lambic" });
+    expect(error.message).toContain('write `import type { Revision } from "lambic"`');
+  });
+
+  it("says a package whose code is TypeScript (a workspace package) is left to Node, which cannot run it, and what to import instead", async () => {
+    const shared = join(project, "node_modules", "@org", "shared");
+    mkdirSync(shared, { recursive: true });
+    writeFileSync(join(shared, "package.json"), JSON.stringify({ name: "@org/shared", type: "module", exports: "./index.ts" }));
+    writeFileSync(join(shared, "index.ts"), 'export const TABLE: string = "invoice";\n');
+    const path = write("a1.ts", `import { TABLE } from "@org/shared";\n${tsRevision("a1", null, "\n    op.execute(TABLE);")}`);
+    // In a process of its own: vitest's module runner would compile the package's TypeScript itself.
+    const index = new URL("../../dist/index.mjs", import.meta.url).href;
+    const script = `const { loadRevisions } = await import(${JSON.stringify(index)});
+      await loadRevisions(${JSON.stringify(dir)}, { cacheDir: ${JSON.stringify(cacheDir)} }).catch((error) => console.log(JSON.stringify({ message: error.message, details: error.details })));`;
+    const error = JSON.parse(execFileSync(process.execPath, ["--input-type=module", "-e", script]).toString()) as { message: string; details: unknown };
+    expect(error.details).toMatchObject({ file: path, package: "@org/shared" });
+    expect(error.message).toBe(
+      `Revision file ${path} imports the package "@org/shared", whose code is ${join(shared, "index.ts")}, which Node cannot run: lambic compiles the revisions and the files they import by relative path, ` +
+        "and leaves packages (node_modules, workspaces) to Node. Import the package's built JavaScript, or the file by a relative path so it is compiled with the revisions, and run again.",
+    );
+  });
+
   it("reports a revision that throws while it is imported, naming its file and line", async () => {
     write("a1.ts", tsRevision("a1", null));
     const path = write("b2.ts", `const limit = 3;\n\nif (limit > 2) throw new Error("boom");\n${tsRevision("b2", "a1")}`);
@@ -440,6 +661,14 @@ describe("loadRevisions errors", () => {
     expect(error.code).toBe("REVISION_FILE_INVALID");
     expect(error.message).toContain(`Revision file ${path} failed while loading, at line 3: boom`);
     expect(error.details).toMatchObject({ file: path, line: 3 });
+  });
+
+  it("names a helper that throws while it is imported as the file a revision imports", async () => {
+    const helper = join(project, "revisions", "names.ts");
+    writeFileSync(helper, 'export const TABLE = "invoice";\nthrow new Error("helper boom");\n');
+    write("a1.ts", `import { TABLE } from "../names.ts";\n${tsRevision("a1", null, "\n    op.execute(TABLE);")}`);
+    const error = await loadError();
+    expect(error.message).toMatch(/^File (.*)names\.ts, which a revision imports, failed while loading, at line 2: helper boom\./);
   });
 
   it("names the file whose source holds the text of a thrown value that is not an Error (it has no stack)", async () => {
@@ -474,6 +703,25 @@ describe("loadRevisions errors", () => {
     expect(error.message).toContain(`${path}:2:`);
   });
 
+  it("refuses a .sql revision that is not UTF-8, naming its line, instead of running U+FFFD for the byte", async () => {
+    const latin1 = Buffer.from(sqlRevision("a1", null).replace("UP a1", "INSERT INTO t VALUES ('caf\u00e9')"), "latin1");
+    writeFileSync(join(dir, "a1.sql"), latin1);
+    const error = await loadError();
+    expect(error.code).toBe("REVISION_FILE_INVALID");
+    expect(error.message).toContain(`${join(dir, "a1.sql")}:4: the file is not UTF-8 text`);
+    expect(error.message).toContain("Save the file as UTF-8");
+    expect(error.details).toMatchObject({ file: join(dir, "a1.sql"), line: 4 });
+  });
+
+  it("refuses a TypeScript revision, or a helper it imports, that is not UTF-8", async () => {
+    writeFileSync(join(dir, "a1.ts"), Buffer.from(tsRevision("a1", null).replace("UP a1", "caf\u00e9"), "latin1"));
+    expect((await loadError()).details).toMatchObject({ file: join(dir, "a1.ts"), line: 8 });
+    const helper = join(project, "revisions", "names.ts");
+    writeFileSync(helper, Buffer.from('export const TABLE = "caf\u00e9";\n', "latin1"));
+    write("a1.ts", `import { TABLE } from "../names.ts";\n${tsRevision("a1", null, "\n    op.execute(TABLE);")}`);
+    expect((await loadError()).details).toMatchObject({ file: helper, line: 1 });
+  });
+
   it("rejects the same id in two files, naming both", async () => {
     const first = write("a1.ts", tsRevision("a1", null));
     const second = write("b1.sql", sqlRevision("a1", null));
@@ -493,6 +741,7 @@ describe("loadRevisions errors", () => {
     expect(error.code).toBe("CONFIG_INVALID");
     expect(error.message).toContain(cacheDir);
     expect(error.message).toContain("make that folder writable");
+    expect(error.message).toContain("fill the cache beforehand");
   });
 
   it("still loads .sql revisions when the cache cannot be written", async () => {
@@ -502,6 +751,33 @@ describe("loadRevisions errors", () => {
     const [revision] = await load();
     expect(revision!.id).toBe("a1");
     expect(await run(revision!, "upgrade")).toEqual(["UP a1"]);
+  });
+
+  it("names a symbolic link to nothing among the revisions, instead of failing as a lambic bug", async () => {
+    write("a1.ts", tsRevision("a1", null));
+    symlinkSync("nowhere.ts", join(dir, "b2.ts"));
+    const error = await loadError();
+    expect(error.code).toBe("REVISION_FILE_INVALID");
+    expect(error.message).toBe(`${join(dir, "b2.ts")} is a symbolic link to nowhere.ts, which does not exist. Fix the link or remove it, and run again.`);
+  });
+
+  it.skipIf(process.getuid?.() === 0)("names a revision file it may not read", async () => {
+    const path = write("a1.sql", sqlRevision("a1", null));
+    chmodSync(path, 0o000);
+    const error = await loadError();
+    expect(error.code).toBe("REVISION_FILE_INVALID");
+    expect(error.message).toContain(`Cannot read the revision file ${path} (EACCES). Give the user lambic runs as read access to it`);
+  });
+
+  it("says a revisions folder that is a file is not a folder", async () => {
+    const file = join(project, "not-a-folder");
+    writeFileSync(file, "");
+    const error = (await loadRevisions(file, { cacheDir, configFile: join(project, "lambic.config.json") }).then(
+      () => undefined,
+      (caught: unknown) => caught,
+    )) as LambicError;
+    expect(error.code).toBe("CONFIG_INVALID");
+    expect(error.message).toBe(`Revisions folder ${file} is not a folder. Fix "revisions" in ${join(project, "lambic.config.json")}, and run again.`);
   });
 
   it("rejects a revisions folder that does not exist", async () => {

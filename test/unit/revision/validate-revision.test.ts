@@ -53,12 +53,14 @@ describe("validateRevisionModule", () => {
     expect(revision.branchLabels).toEqual(["billing-v2"]);
   });
 
-  it("rejects a module without a default export", () => {
+  it("rejects a module without a default export, saying where a helper goes instead", () => {
     expect(validationError(undefined).message).toContain("has no default export");
+    expect(validationError(undefined).message).toContain("If it is a helper, not a revision, move it to a sub-folder or name it __<name>.ts");
   });
 
-  it("rejects a default export that is not an object", () => {
+  it("rejects a default export that is not an object, calling a class a class", () => {
     expect(validationError(() => {}).message).toContain("the default export is a function");
+    expect(validationError(class Revision {}).message).toContain("the default export is a class");
   });
 
   it("rejects an unknown field, suggesting the close one", () => {
