@@ -134,14 +134,8 @@ function listRevisionFiles(dir: string, configFile: string | undefined): string[
     if (code === "ENOTDIR") {
       throw new LambicError("CONFIG_INVALID", `Revisions folder ${dir} is not a folder: it, or a folder above it, is a file. Move the file away or ${fixConfig}.`, { dir, configFile }, { cause: error });
     }
-    const code = (error as NodeJS.ErrnoException).code;
-    if (code === "ENOTDIR" || code === "EACCES" || code === "EPERM") {
-      throw new LambicError(
-        "CONFIG_INVALID",
-        `Revisions folder ${dir} ${code === "ENOTDIR" ? "is not a folder" : `cannot be read (${code})`}. ${code === "ENOTDIR" ? (configFile ? `Fix "revisions" in ${configFile}` : `Point "revisions" at a folder in a lambic.config.json`) : "Give the user lambic runs as read access to it"}, and run again.`,
-        { dir, configFile },
-        { cause: error },
-      );
+    if (code === "EACCES" || code === "EPERM") {
+      throw new LambicError("CONFIG_INVALID", `Revisions folder ${dir} cannot be read (${code}). Give the user lambic runs as read access to it, and run again.`, { dir, configFile }, { cause: error });
     }
     throw error;
   }

@@ -777,7 +777,7 @@ describe("loadRevisions errors", () => {
       (caught: unknown) => caught,
     )) as LambicError;
     expect(error.code).toBe("CONFIG_INVALID");
-    expect(error.message).toBe(`Revisions folder ${file} is not a folder. Fix "revisions" in ${join(project, "lambic.config.json")}, and run again.`);
+    expect(error.message).toBe(`Revisions folder ${file} is not a folder: it, or a folder above it, is a file. Move the file away or fix "revisions" in ${join(project, "lambic.config.json")}.`);
   });
 
   it("rejects a revisions folder that does not exist", async () => {
