@@ -220,16 +220,28 @@ function parseDatabase(name: string, value: Record<string, unknown>, baseDir: st
     fail(at("driver"), `databases.${name}.driver ${JSON.stringify(driver)} is not one of ${DRIVERS.join(", ")} (leave it out to choose from the URL).`);
   }
 
+  const schema = identifier("schema");
+  const tenants = parseTenants(name, value["tenants"], env, fail);
+  // Each tenant's version table is in the tenant's own schema: a `schema` beside `tenants` would
+  // be read and then used nowhere, and its reader would look for the version table there.
+  if (schema !== undefined && tenants !== undefined) {
+    fail(
+      at("schema"),
+      `databases.${name} sets both "schema" (${JSON.stringify(schema)}) and "tenants", but a tenant database keeps each tenant's version table in that tenant's schema, so "schema" would be ignored. Remove "schema" (or "tenants", to migrate the one schema ${JSON.stringify(schema)}).`,
+      { schema },
+    );
+  }
+
   return {
     name,
     url,
     revisions: resolve(baseDir, string("revisions") ?? `revisions/${name}`),
     versionTable: identifier("versionTable") ?? DEFAULTS.versionTable,
-    schema: identifier("schema"),
+    schema,
     driver: driver as DatabaseConfig["driver"],
     lockTimeoutMs: milliseconds("lockTimeoutMs", DEFAULTS.lockTimeoutMs),
     statementTimeoutMs: milliseconds("statementTimeoutMs", DEFAULTS.statementTimeoutMs),
-    tenants: parseTenants(name, value["tenants"], env, fail),
+    tenants,
   };
 }
 

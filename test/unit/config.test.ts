@@ -84,8 +84,8 @@ describe("parseConfig", () => {
           driver: "neon",
           lockTimeoutMs: 5000,
           statementTimeoutMs: 60000,
-          tenants: ["t1", "t2"],
         },
+        app: { revisions: "revisions/app", tenants: ["t1", "t2"] },
       },
       defaultDatabase: "main",
     });
@@ -98,9 +98,16 @@ describe("parseConfig", () => {
       driver: "neon",
       lockTimeoutMs: 5000,
       statementTimeoutMs: 60000,
-      tenants: ["t1", "t2"],
+      tenants: undefined,
       configFile: FILE,
     });
+    expect(config.databases["app"]!.tenants).toEqual(["t1", "t2"]);
+  });
+
+  it("rejects schema beside tenants, since each tenant's version table is in the tenant's schema", () => {
+    const error = configError(() => parse({ databases: { app: { schema: "public", tenants: { query: "SELECT name FROM tenant" } } } }));
+    expect(error.details["path"]).toBe("databases.app.schema");
+    expect(error.message).toMatch(/^\/project\/lambic\.config\.json:\d+: databases\.app sets both "schema" \("public"\) and "tenants".*would be ignored\. Remove "schema"/);
   });
 
   it("applies the defaults, with revisions/<name> as the folder", () => {
