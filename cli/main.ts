@@ -401,14 +401,17 @@ async function databaseUrl(context: Context): Promise<string> {
   if (context.database.url) return context.database.url;
   const { ensureEmbeddedPostgres } = await import("../src/db/embedded.ts");
   const embedded = await ensureEmbeddedPostgres(embeddedProjectDir(context));
-  context.io.stderr(`No database URL is set (DATABASE_URL or lambic.config.json), so using the embedded PostgreSQL ${embedded.started ? "just started" : "already running"} on port ${embedded.port} (data: ${embedded.dataDir}). Connect with: ${embedded.psql}\n`);
+  const driverNote = context.database.driver === "neon" ? ` It is reached with the postgres driver: "driver": "neon" applies to a configured URL (Neon's driver speaks WebSocket, the embedded server TCP only).` : "";
+  context.io.stderr(`No database URL is set (DATABASE_URL or lambic.config.json), so using the embedded PostgreSQL ${embedded.started ? "just started" : "already running"} on port ${embedded.port} (data: ${embedded.dataDir}). Connect with: ${embedded.psql}${driverNote}\n`);
   return embedded.url;
 }
 
 /** Opens the configured database, or the embedded one. */
 async function connect(context: Context, url?: string) {
   const { openConnection } = await import("../src/db/connection.ts");
-  return openConnection(url ?? (await databaseUrl(context)), { driver: context.database.driver, applicationName: "lambic", statementTimeoutMs: context.database.statementTimeoutMs });
+  // The configured driver is for the configured URL; the embedded server takes TCP (postgres.js).
+  const driver = context.database.url ? context.database.driver : "postgres";
+  return openConnection(url ?? (await databaseUrl(context)), { driver, applicationName: "lambic", statementTimeoutMs: context.database.statementTimeoutMs });
 }
 
 function concurrency(context: Context): number {

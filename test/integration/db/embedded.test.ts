@@ -113,6 +113,26 @@ it("upgrade head without a database URL starts the embedded PostgreSQL, says whe
   }
 });
 
+it('a database configured with "driver": "neon" but no URL set runs on the embedded PostgreSQL over TCP, saying so', async () => {
+  // A Neon project's config: the URL comes from the environment in CI; on a laptop it is unset.
+  const project = await mkdtemp(join(tmpdir(), "lambic-project-"));
+  await cp(join(import.meta.dirname, "../../../revisions/main"), join(project, "revisions/main"), { recursive: true });
+  await writeFile(join(project, "lambic.config.json"), JSON.stringify({ databases: { main: { url: "${DATABASE_URL}", driver: "neon" } } }));
+  const [stdout, stderr]: string[][] = [[], []];
+  let dataDir: string | undefined;
+  try {
+    const code = await main(["--json", "upgrade", "head"], { stdout: (text) => void stdout.push(text), stderr: (text) => void stderr.push(text), cwd: project, env: {} });
+    dataDir = /\(data: (.+?)\)/.exec(stderr.join(""))?.[1];
+    expect(code, stderr.join("")).toBe(0);
+    expect(JSON.parse(stdout.join(""))).toMatchObject({ from: [], to: ["8a5d0e6f7c97"] });
+    expect(stderr.join("")).toContain(`It is reached with the postgres driver: "driver": "neon" applies to a configured URL`);
+  } finally {
+    await stopEmbedded(project);
+    await rm(project, { recursive: true, force: true });
+    if (dataDir && !dataDir.startsWith(project)) await rm(dirname(dataDir), { recursive: true, force: true });
+  }
+});
+
 it("commands started together on a fresh project share one embedded PostgreSQL: one creates it, the others wait for it", async () => {
   const project = await mkdtemp(join(tmpdir(), "lambic-project-"));
   await cp(join(import.meta.dirname, "../../../revisions/main"), join(project, "revisions/main"), { recursive: true });
