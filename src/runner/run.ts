@@ -3,7 +3,7 @@ import { toDatabaseFailure } from "../db/connection.ts";
 import { argumentError, checkCommand, checkConnection, checkRevisionSet, checkRunOptions, checkString, checkTableOptions } from "../check-arguments.ts";
 import { LambicError } from "../errors.ts";
 import { quoteIdentifier, quoteLiteralAnyStrings } from "../operations/quote.ts";
-import { effectiveHeads, planDowngrade, planStamp, planUpgrade, type PlanStep } from "../revision/plan.ts";
+import { effectiveHeads, planDowngrade, planStamp, planUpgrade, VersionRows, type PlanStep } from "../revision/plan.ts";
 import { isNode } from "../revision/revision-map.ts";
 import type { RevisionSet } from "../revision/revision-set.ts";
 import type { RevisionDirection } from "../revision/types.ts";
@@ -693,11 +693,16 @@ export async function renderScript(set: RevisionSet, command: MigrationCommand, 
   checkString("renderScript", "options.range", options.range);
   const names = versionTableNames(options);
   const steps = planFor(set, startRows, command);
+  // `stamp --purge` (a dry run; offline it is refused) starts from no rows, as the run does.
+  const purge = command.kind === "stamp" && command.purge === true;
+  const endRows = rowsAfter(set, steps, purge ? [] : startRows);
   sink.comment(`lambic offline SQL: ${command.kind} ${options.range} (database "${set.database}"${options.searchPath !== undefined ? `, tenant schema "${options.searchPath}"` : ""})`);
   sink.comment(`generated-at: ${options.generatedAt.toISOString()}`);
   sink.comment(`source checksum: ${set.sourceChecksum}`);
   if (set.bundleSha256) sink.comment(`bundle sha256: ${set.bundleSha256}`);
   sink.comment(`from: ${startRows.join(", ") || "base"}`);
+  // The target resolved: "upgrade head" says which head the reviewer is about to apply.
+  if (endRows !== undefined) sink.comment(`to: ${endRows.join(", ") || "base"}`);
   sink.comment("apply with: psql -X -v ON_ERROR_STOP=1 -f <this file>");
   sink.raw("");
   // psql's settings the script relies on, whatever psql was given (a forgotten -v ON_ERROR_STOP=1
@@ -730,14 +735,27 @@ export async function renderScript(set: RevisionSet, command: MigrationCommand, 
   // Held past the transaction's commits (a non-transactional revision, --per-revision); this
   // session holds the key already, so it is granted at once.
   if (sessionLock) sink.statement(lockStatement(names, "session"), { purpose: "lock" });
-  // `stamp --purge` (a dry run; offline it is refused) starts from no rows, as the run does.
-  const purge = command.kind === "stamp" && command.purge === true;
   if (purge) sink.statement(`DELETE FROM ${versionTableSql(names)}`, { purpose: "version" });
   const { rows, closeSegment } = await emitPlan(sink, set, steps, purge ? [] : startRows, { names, runId: options.runId, actor: options.actor, x: options.x ?? {}, perRevision: options.perRevision ?? false, searchPath: options.searchPath, lockTimeoutMs: options.lockTimeoutMs, statementTimeoutMs: options.statementTimeoutMs });
   await closeSegment();
   sink.statement("COMMIT", { purpose: "control" });
   if (sessionLock) sink.statement(lockStatement(names, "unlock"), { purpose: "lock" });
   return { script: sink.toString(), steps, to: rows };
+}
+
+/**
+ * The version rows a plan leaves, for the script's header; undefined when a step cannot move
+ * the rows, which emitPlan then reports in its place.
+ */
+function rowsAfter(set: RevisionSet, steps: readonly PlanStep[], startRows: readonly string[]): readonly string[] | undefined {
+  const rows = new VersionRows(set.map, startRows);
+  try {
+    for (const step of steps) rows.apply(step);
+  } catch (error) {
+    if (error instanceof LambicError) return undefined;
+    throw error;
+  }
+  return rows.versions;
 }
 
 /**

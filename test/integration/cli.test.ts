@@ -205,6 +205,14 @@ describe("graph commands", () => {
     expect(range.stdout).toContain("-- from: 3b9e5f1a2d42");
   });
 
+  it("heads an offline script with where it starts and the version rows it leaves, the target resolved", () => {
+    const header = (script: string) => script.split("\n").filter((line) => /^-- (from|to): /.test(line));
+    expect(header(lambic(dir, ["upgrade", "head", "--sql"]).stdout)).toEqual(["-- from: base", "-- to: 8a5d0e6f7c97"]);
+    expect(header(lambic(dir, ["upgrade", "1f3a:+2", "--sql"]).stdout)).toEqual(["-- from: 1f3a9c2e7b10", "-- to: 3b9e5f1a2d42"]);
+    expect(header(lambic(dir, ["downgrade", "head:base", "--sql"]).stdout)).toEqual(["-- from: 8a5d0e6f7c97", "-- to: base"]);
+    expect(header(lambic(dir, ["stamp", "5d2a7b3c4f64", "6e3b8c4d5a75", "--sql"]).stdout)).toEqual(["-- from: base", "-- to: 5d2a7b3c4f64, 6e3b8c4d5a75"]);
+  });
+
   it("refuses arguments a command does not take, instead of dropping them (exit 2)", () => {
     for (const args of [["upgrade", "head", "extra"], ["show", "8a5d", "extra"], ["heads", "extra"], ["history", "base:head"]]) {
       const run = lambic(dir, ["--json", ...args]);
