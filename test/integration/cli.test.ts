@@ -213,6 +213,18 @@ describe("graph commands", () => {
     expect(header(lambic(dir, ["stamp", "5d2a7b3c4f64", "6e3b8c4d5a75", "--sql"]).stdout)).toEqual(["-- from: base", "-- to: 5d2a7b3c4f64, 6e3b8c4d5a75"]);
   });
 
+  it("prints an offline script with --json as one document: the script, or with --output the file and its number of steps", () => {
+    const inline = lambic(dir, ["--json", "upgrade", "head", "--sql"]);
+    expect(inline.code).toBe(0);
+    expect(Object.keys(inline.json)).toEqual(["script"]);
+    expect(inline.json.script).toContain("-- Running upgrade 7f4c9d5e6b86 -> 8a5d0e6f7c97");
+    const file = join(dir, "json-output.sql");
+    const written = lambic(dir, ["--json", "upgrade", "head", "--sql", "--output", file]);
+    expect(written.code).toBe(0);
+    expect(written.json).toEqual({ file, steps: 8 });
+    expect(readFileSync(file, "utf8")).toContain("-- Running upgrade 7f4c9d5e6b86 -> 8a5d0e6f7c97");
+  });
+
   it("refuses arguments a command does not take, instead of dropping them (exit 2)", () => {
     for (const args of [["upgrade", "head", "extra"], ["show", "8a5d", "extra"], ["heads", "extra"], ["history", "base:head"]]) {
       const run = lambic(dir, ["--json", ...args]);
