@@ -1,0 +1,97 @@
+/**
+ * What a revision sees of the event that runs it, against the BUILT handler: the event's "x" is
+ * the revision's ctx.x (as -x key=value on the command line), and ctx.online is true in a run,
+ * false where the plan is rendered as SQL (the sql command, a dry run).
+ */
+import { mkdirSync, writeFileSync } from "node:fs";
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { GetObjectCommand } from "@aws-sdk/client-s3";
+import postgres from "postgres";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { buildBundle, readBuiltBundle } from "../../src/bundle/build-bundles.ts";
+import { publishBundle } from "../../src/bundle/s3-bundles.ts";
+import { loadConfig } from "../../src/config.ts";
+import { createTestDatabase, type TestDatabase } from "../support/database.ts";
+import { ensureBuilt } from "./support/build.ts";
+import { LambdaFunction } from "./support/lambda.ts";
+import { startS3, type TestS3 } from "./support/s3.ts";
+
+const PREFIX = "context";
+
+let s3: TestS3;
+let db: TestDatabase;
+let project: string;
+let fn: LambdaFunction;
+
+beforeAll(async () => {
+  await ensureBuilt();
+  [s3, db, project] = await Promise.all([startS3(), createTestDatabase("e2e_revision_context"), mkdtemp(join(tmpdir(), "lambic-context-"))]);
+  mkdirSync(join(project, "revisions/main"), { recursive: true });
+  writeFileSync(join(project, "lambic.config.json"), JSON.stringify({ databases: { main: { url: "${DATABASE_URL:-}" } } }));
+  writeFileSync(
+    join(project, "revisions/main/01_seen.ts"),
+    `export default {
+  id: "c0000001", revises: null, message: "records what the revision saw",
+  async upgrade(op, ctx) {
+    op.createTable("seen", { key: "text", value: "text" });
+    op.bulkInsert("seen", [{ key: "data", value: ctx.x.data ?? "(none)" }, { key: "online", value: String(ctx.online) }]);
+  },
+  async downgrade(op) { op.dropTable("seen"); },
+};
+`,
+  );
+  const config = loadConfig({ cwd: project, env: {} });
+  const built = await buildBundle(config.databases.main!, { projectDir: project, outDir: join(project, "dist/bundles") });
+  await publishBundle(s3.client, { bucket: s3.bucket, prefix: PREFIX }, readBuiltBundle(built.dir));
+  fn = new LambdaFunction("lambic-context", {
+    ...s3.env,
+    LAMBIC_BUCKET: s3.bucket,
+    LAMBIC_PREFIX: PREFIX,
+    LAMBIC_DATABASE: "main",
+    LAMBIC_DATABASE_URL: db.url,
+    LAMBIC_CACHE_DIR: join(project, "cache"),
+    POWERTOOLS_SERVICE_NAME: "lambic",
+    POWERTOOLS_METRICS_NAMESPACE: "Lambic",
+  });
+});
+
+afterAll(async () => {
+  await fn?.stop();
+  await s3?.stop();
+  await db?.drop();
+  if (project) await rm(project, { recursive: true, force: true });
+});
+
+describe("the event's x and ctx.online", () => {
+  it('{"command": "sql", "x": {...}} renders the revision with ctx.x from the event and ctx.online false', async () => {
+    const invocation = await fn.invoke({ command: "sql", x: { data: "for-the-dba" } });
+    expect(invocation.functionError, invocation.log).toBeUndefined();
+    const object = await s3.client.send(new GetObjectCommand({ Bucket: s3.bucket, Key: invocation.payload!.key as string }));
+    const script = await object.Body!.transformToString();
+    expect(script).toMatch(/INSERT INTO "seen" \("key", "value"\) VALUES\s*\('data', 'for-the-dba'\),\s*\('online', 'false'\)/);
+  });
+
+  it("a dry run renders with the event's x and ctx.online false, and changes nothing", async () => {
+    const dry = await fn.invoke({ command: "upgrade", target: "head", dryRun: true, x: { data: "dry" } });
+    expect(dry.functionError, dry.log).toBeUndefined();
+    expect(dry.payload!.sql).toMatch(/\('data', 'dry'\),\s*\('online', 'false'\)/);
+    expect(dry.payload).toMatchObject({ ok: true, dryRun: true, from: [], to: ["c0000001"] });
+  });
+
+  it('{"command": "upgrade", "x": {"data": "true"}} runs the revision with ctx.x.data "true" and ctx.online true', async () => {
+    const invocation = await fn.invoke({ command: "upgrade", target: "head", x: { data: "true" } });
+    expect(invocation.functionError, invocation.log).toBeUndefined();
+    expect(invocation.payload).toMatchObject({ ok: true, from: [], to: ["c0000001"] });
+    const sql = postgres(db.url, { max: 1, onnotice: () => {} });
+    try {
+      expect(await sql`SELECT key, value FROM seen ORDER BY key`).toEqual([
+        { key: "data", value: "true" },
+        { key: "online", value: "true" },
+      ]);
+    } finally {
+      await sql.end();
+    }
+  });
+});
