@@ -179,7 +179,7 @@ const COMMAND_OPTIONS: Readonly<Record<string, readonly (keyof typeof OPTIONS)[]
   repair: [...TENANTS],
   embedded: [],
   publish: ["bucket", "prefix", "region", "endpoint"],
-  invoke: ["function", "bundle", "region", "endpoint", "fanout", "batch-size", "dry-run", "allow-changed", "purge", "rev-range", "output", ...TENANTS],
+  invoke: ["function", "bundle", "region", "endpoint", "fanout", "batch-size", "dry-run", "allow-changed", "per-revision", "purge", "rev-range", "output", ...TENANTS],
 };
 
 /** How many arguments each command takes after its name (invoke and publish check their own). */

@@ -23,7 +23,7 @@ const EVENT_COMMANDS = ["upgrade", "downgrade", "stamp", "current", "heads", "hi
 const TENANT_COMMANDS = ["upgrade", "downgrade", "stamp", "current", "check", "repair", "sql"];
 const FANOUT_OPERATIONS = ["upgrade", "downgrade", "stamp"];
 /** The command-line option each event field comes from, to name it in a refusal. */
-const EVENT_FIELD_FLAGS: Readonly<Record<string, string>> = { target: "TARGET", x: "-x", dryRun: "--dry-run", allowChanged: "--allow-changed", purge: "--purge", range: "-r", tenants: "--tenant", batchSize: "--batch-size", bundle: "--bundle" };
+const EVENT_FIELD_FLAGS: Readonly<Record<string, string>> = { target: "TARGET", x: "-x", dryRun: "--dry-run", allowChanged: "--allow-changed", perRevision: "--per-revision", purge: "--purge", range: "-r", tenants: "--tenant", batchSize: "--batch-size", bundle: "--bundle" };
 
 export async function publish(database: DatabaseConfig, args: CliArgs, io: Io): Promise<Output> {
   const bucket = args.options.bucket ?? io.env.LAMBIC_BUCKET;
@@ -66,6 +66,7 @@ export function eventFromArgs(database: DatabaseConfig, args: CliArgs): Record<s
   if (Object.keys(args.x).length > 0) event.x = args.x;
   if (args.options["dry-run"]) event.dryRun = true;
   if (args.options["allow-changed"]) event.allowChanged = true;
+  if (args.options["per-revision"]) event.perRevision = true;
   if (args.options.purge) event.purge = true;
   if (args.options["rev-range"]) event.range = args.options["rev-range"];
   if (args.options.tenant) {
@@ -97,6 +98,7 @@ function fanoutEventFromArgs(database: DatabaseConfig, args: CliArgs): Record<st
   if (args.options.bundle) event.bundle = { sha256: args.options.bundle };
   if (Object.keys(args.x).length > 0) event.x = args.x;
   if (args.options["allow-changed"]) event.allowChanged = true;
+  if (args.options["per-revision"]) event.perRevision = true;
   if (args.options.purge) event.purge = true;
   return event;
 }

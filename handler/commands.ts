@@ -221,6 +221,7 @@ function runOptions(event: LambicEvent, bundle: OpenedBundle, deps: Deps): RunOp
     actor: `lambda:${deps.context.functionName}:${deps.context.awsRequestId}`,
     runId: randomUUID(),
     allowChanged: event.allowChanged,
+    perRevision: event.perRevision,
     onStep: deps.onStep,
   };
 }

@@ -23,8 +23,8 @@ export type CommandName = (typeof COMMANDS)[number];
 const COMMON_FIELDS = ["command", "database", "bundle"] as const;
 /** The fields each command takes besides command, database and bundle. */
 const COMMAND_FIELDS: Readonly<Record<CommandName, readonly string[]>> = {
-  upgrade: ["target", "x", "dryRun", "allowChanged", "tenants", "deadline"],
-  downgrade: ["target", "x", "dryRun", "allowChanged", "tenants", "deadline"],
+  upgrade: ["target", "x", "dryRun", "allowChanged", "perRevision", "tenants", "deadline"],
+  downgrade: ["target", "x", "dryRun", "allowChanged", "perRevision", "tenants", "deadline"],
   stamp: ["target", "purge", "dryRun", "tenants", "deadline"],
   current: ["tenants"],
   heads: [],
@@ -32,7 +32,7 @@ const COMMAND_FIELDS: Readonly<Record<CommandName, readonly string[]>> = {
   check: ["tenants"],
   repair: ["tenants"],
   sql: ["target", "direction", "x", "tenants"],
-  fanout: ["operation", "target", "x", "allowChanged", "purge", "tenants", "batchSize", "concurrency"],
+  fanout: ["operation", "target", "x", "allowChanged", "perRevision", "purge", "tenants", "batchSize", "concurrency"],
   tenants: ["batchSize"],
 };
 const ALL_FIELDS = [...new Set([...COMMON_FIELDS, ...Object.values(COMMAND_FIELDS).flat()])];
@@ -60,6 +60,8 @@ export interface LambicEvent {
   readonly x: Readonly<Record<string, string>>;
   readonly dryRun: boolean;
   readonly allowChanged: boolean;
+  /** upgrade/downgrade: commit after each revision (the CLI's --per-revision, Alembic's transaction_per_migration). */
+  readonly perRevision: boolean;
   readonly purge: boolean;
   /** history only. */
   readonly range: string | undefined;
@@ -130,7 +132,7 @@ export function parseEvent(raw: unknown, defaults: EventDefaults): LambicEvent {
   const operation = parseOperation(name, event.operation);
   if (operation !== undefined) {
     // A fanout's batches run its operation: a field that operation does not take is refused too.
-    for (const key of ["x", "allowChanged", "purge"] as const) {
+    for (const key of ["x", "allowChanged", "perRevision", "purge"] as const) {
       if (event[key] !== undefined && !COMMAND_FIELDS[operation].includes(key)) {
         // Named: what a fanout event takes for this operation (not dryRun or deadline, which it refuses).
         const takes = COMMAND_FIELDS[operation].filter((f) => COMMAND_FIELDS.fanout.includes(f));
@@ -146,6 +148,7 @@ export function parseEvent(raw: unknown, defaults: EventDefaults): LambicEvent {
     x: parseX(event.x),
     dryRun: parseBoolean(event, "dryRun"),
     allowChanged: parseBoolean(event, "allowChanged"),
+    perRevision: parseBoolean(event, "perRevision"),
     purge: parseBoolean(event, "purge"),
     range: parseSymbol(event.range, "range", `a range like "base:head" or "ae10:"`),
     direction: parseDirection(event.direction),

@@ -207,6 +207,7 @@ function batchEvent(event: LambicEvent, bundle: OpenedBundle, tenants: readonly 
   };
   if (Object.keys(event.x).length > 0 && event.operation !== "stamp") batch.x = event.x;
   if (event.allowChanged && event.operation !== "stamp") batch.allowChanged = true;
+  if (event.perRevision && event.operation !== "stamp") batch.perRevision = true;
   if (event.purge && event.operation === "stamp") batch.purge = true;
   return batch;
 }

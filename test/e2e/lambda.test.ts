@@ -268,6 +268,12 @@ describe("lambic invoke (built CLI) against a local Lambda Invoke API", () => {
     expect(text.stdout).toContain(`main: ${HEAD}`);
   });
 
+  it("sends --per-revision as the event's perRevision", async () => {
+    const run = await runCli(["invoke", "--function", "lambic", "--endpoint", server.endpoint, "--json", "upgrade", "head", "--per-revision"], cliEnv());
+    expect(run.code, run.stderr).toBe(0);
+    expect(server.requests.at(-1)).toEqual({ name: "lambic", logType: "Tail", payload: { command: "upgrade", database: "main", target: "head", perRevision: true } });
+  });
+
   it("sends repair and prints what it accepted", async () => {
     const run = await runCli(["invoke", "--function", "lambic", "--endpoint", server.endpoint, "--json", "repair"], cliEnv());
     expect(run.code, run.stderr).toBe(0);

@@ -26,6 +26,7 @@ describe("parseEvent", () => {
       x: { data: "true" },
       dryRun: false,
       allowChanged: false,
+      perRevision: false,
       purge: false,
       range: undefined,
       direction: "upgrade",
@@ -206,7 +207,26 @@ describe("fanout", () => {
 
   it("names only fields a fanout event takes when it refuses one its operation does not", () => {
     expect(rejects({ command: "fanout", operation: "stamp", target: "head", x: { a: "b" } }).message).toContain('which takes: target, purge, tenants. Remove it.');
-    expect(rejects({ command: "fanout", operation: "upgrade", target: "head", purge: true }).message).toContain('which takes: target, x, allowChanged, tenants. Remove it.');
+    expect(rejects({ command: "fanout", operation: "upgrade", target: "head", purge: true }).message).toContain('which takes: target, x, allowChanged, perRevision, tenants. Remove it.');
+  });
+
+  it("passes perRevision to upgrade and downgrade batches, and refuses it for stamp", () => {
+    expect(parseEvent({ command: "fanout", operation: "downgrade", target: "base", perRevision: true }, defaults)).toMatchObject({ operation: "downgrade", perRevision: true });
+    expect(rejects({ command: "fanout", operation: "stamp", target: "head", perRevision: true }).details).toMatchObject({ field: "perRevision" });
+  });
+});
+
+describe("perRevision", () => {
+  it("takes perRevision on upgrade and downgrade, as the CLI's --per-revision: false unless given", () => {
+    expect(parseEvent({ command: "upgrade", target: "head", perRevision: true }, defaults)).toMatchObject({ perRevision: true });
+    expect(parseEvent({ command: "downgrade", target: "-1", perRevision: true }, defaults)).toMatchObject({ perRevision: true });
+    expect(parseEvent({ command: "upgrade", target: "head" }, defaults).perRevision).toBe(false);
+  });
+
+  it("refuses perRevision that is not a boolean, or on a command that takes none", () => {
+    expect(rejects({ command: "upgrade", target: "head", perRevision: "yes" }).details).toMatchObject({ field: "perRevision" });
+    expect(rejects({ command: "stamp", target: "head", perRevision: true }).message).toContain('"perRevision" is not used by command "stamp"');
+    expect(rejects({ command: "sql", perRevision: true }).details).toMatchObject({ field: "perRevision" });
   });
 });
 

@@ -1,7 +1,8 @@
 /**
- * What a revision sees of the event that runs it, against the BUILT handler: the event's "x" is
- * the revision's ctx.x (as -x key=value on the command line), and ctx.online is true in a run,
- * false where the plan is rendered as SQL (the sql command, a dry run).
+ * What the event's options do to a run, against the BUILT handler: its "x" is the revision's
+ * ctx.x (as -x key=value on the command line), ctx.online is true in a run and false where the
+ * plan is rendered as SQL (the sql command, a dry run); "perRevision" commits after each
+ * revision (the CLI's --per-revision), where a run is otherwise one transaction.
  */
 import { mkdirSync, writeFileSync } from "node:fs";
 import { mkdtemp, rm } from "node:fs/promises";
@@ -10,6 +11,7 @@ import { join } from "node:path";
 import { GetObjectCommand } from "@aws-sdk/client-s3";
 import postgres from "postgres";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { inspectDatabase } from "./support/inspect.ts";
 import { buildBundle, readBuiltBundle } from "../../src/bundle/build-bundles.ts";
 import { publishBundle } from "../../src/bundle/s3-bundles.ts";
 import { loadConfig } from "../../src/config.ts";
@@ -42,6 +44,8 @@ beforeAll(async () => {
 };
 `,
   );
+  writeFileSync(join(project, "revisions/main/02_second.sql"), "-- revision: c0000002\n-- revises: c0000001\n-- message: second\n-- +up\nCREATE TABLE second_t (id int);\n-- +down\nDROP TABLE second_t;\n");
+  writeFileSync(join(project, "revisions/main/03_fails.sql"), "-- revision: c0000003\n-- revises: c0000002\n-- message: fails\n-- +up\nINSERT INTO no_such_table VALUES (1);\n-- +down\nSELECT 1;\n");
   const config = loadConfig({ cwd: project, env: {} });
   const built = await buildBundle(config.databases.main!, { projectDir: project, outDir: join(project, "dist/bundles") });
   await publishBundle(s3.client, { bucket: s3.bucket, prefix: PREFIX }, readBuiltBundle(built.dir));
@@ -66,7 +70,7 @@ afterAll(async () => {
 
 describe("the event's x and ctx.online", () => {
   it('{"command": "sql", "x": {...}} renders the revision with ctx.x from the event and ctx.online false', async () => {
-    const invocation = await fn.invoke({ command: "sql", x: { data: "for-the-dba" } });
+    const invocation = await fn.invoke({ command: "sql", target: "c0000001", x: { data: "for-the-dba" } });
     expect(invocation.functionError, invocation.log).toBeUndefined();
     const object = await s3.client.send(new GetObjectCommand({ Bucket: s3.bucket, Key: invocation.payload!.key as string }));
     const script = await object.Body!.transformToString();
@@ -74,14 +78,14 @@ describe("the event's x and ctx.online", () => {
   });
 
   it("a dry run renders with the event's x and ctx.online false, and changes nothing", async () => {
-    const dry = await fn.invoke({ command: "upgrade", target: "head", dryRun: true, x: { data: "dry" } });
+    const dry = await fn.invoke({ command: "upgrade", target: "c0000001", dryRun: true, x: { data: "dry" } });
     expect(dry.functionError, dry.log).toBeUndefined();
     expect(dry.payload!.sql).toMatch(/\('data', 'dry'\),\s*\('online', 'false'\)/);
     expect(dry.payload).toMatchObject({ ok: true, dryRun: true, from: [], to: ["c0000001"] });
   });
 
   it('{"command": "upgrade", "x": {"data": "true"}} runs the revision with ctx.x.data "true" and ctx.online true', async () => {
-    const invocation = await fn.invoke({ command: "upgrade", target: "head", x: { data: "true" } });
+    const invocation = await fn.invoke({ command: "upgrade", target: "c0000001", x: { data: "true" } });
     expect(invocation.functionError, invocation.log).toBeUndefined();
     expect(invocation.payload).toMatchObject({ ok: true, from: [], to: ["c0000001"] });
     const sql = postgres(db.url, { max: 1, onnotice: () => {} });
@@ -93,5 +97,26 @@ describe("the event's x and ctx.online", () => {
     } finally {
       await sql.end();
     }
+  });
+});
+
+describe('"perRevision"', () => {
+  it("without it, a failing revision rolls back the whole run: the revisions before it in the plan are not applied", async () => {
+    const invocation = await fn.invoke({ command: "upgrade", target: "head" });
+    expect(invocation.payload).toMatchObject({ errorType: "STATEMENT_FAILED" });
+    expect(await inspectDatabase(db.url, ["second_t"])).toMatchObject({ versions: ["c0000001"], tables: { second_t: false } });
+  });
+
+  it("commits each revision: those before the failing one stay applied, and the fallback script starts after them", async () => {
+    const invocation = await fn.invoke({ command: "upgrade", target: "head", perRevision: true });
+    expect(invocation.payload).toMatchObject({ errorType: "STATEMENT_FAILED" });
+    expect(await inspectDatabase(db.url, ["second_t"])).toMatchObject({ versions: ["c0000002"], tables: { second_t: true } });
+    expect(invocation.payload!.errorMessage).toContain(`/main/sql/c0000002__c0000003__${invocation.requestId}.sql`);
+  });
+
+  it("is refused on a command that runs no revision in order, naming the field", async () => {
+    const invocation = await fn.invoke({ command: "stamp", target: "head", perRevision: true });
+    expect(invocation.payload).toMatchObject({ errorType: "INVALID_EVENT" });
+    expect(invocation.payload!.errorMessage).toContain('"perRevision" is not used by command "stamp"');
   });
 });
