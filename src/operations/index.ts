@@ -86,7 +86,10 @@ export interface Operations {
 
   createEnum(name: string, values: readonly string[], options?: SchemaOption): void;
   dropEnum(name: string, options?: enums.DropEnumOptions): void;
-  /** The new label cannot be used in the transaction that adds it (PostgreSQL's rule). */
+  /**
+   * The new label cannot be used in the transaction that adds it (PostgreSQL's rule), and a run is
+   * one transaction: add it in a `transactional: false` revision, or run with `--per-revision`.
+   */
   addEnumValue(name: string, value: string, options?: enums.AddEnumValueOptions): void;
 
   /** Emits `sql` as is, as one emitted text (it may hold several statements). */
