@@ -199,6 +199,22 @@ describe("operations against PostgreSQL", () => {
     expect(rows.map((row) => row.ms)).toEqual(dates.map((date) => date.getTime()));
   });
 
+  it("refuses the string default 'now', which PostgreSQL freezes at the migration's time, and keeps { raw: \"now()\" } a default of each insert", async () => {
+    // What PostgreSQL does with the literal: the default is the constant of the moment the DDL ran.
+    await sql`CREATE TEMPORARY TABLE frozen (at timestamptz DEFAULT 'now')`;
+    const [frozen] = await sql`SELECT pg_get_expr(d.adbin, d.adrelid) AS def FROM pg_attrdef d WHERE d.adrelid = 'frozen'::regclass`;
+    expect(frozen.def).toMatch(/^'\d{4}-\d\d-\d\d [\d:.]+\+00'::timestamp with time zone$/);
+    await sql`DROP TABLE frozen`;
+    const statements: string[] = [];
+    const op = createOperations((statement) => statements.push(statement));
+    expect(() => op.createTable("stamped", { at: { type: "timestamptz", default: "now" } })).toThrow(/converts once, when the statement runs/);
+    expect(statements).toEqual([]);
+    await run((o) => o.createTable("stamped", { n: "int", at: { type: "timestamptz", default: { raw: "now()" } } }));
+    const [kept] = await sql`SELECT pg_get_expr(d.adbin, d.adrelid) AS def FROM pg_attrdef d WHERE d.adrelid = 'stamped'::regclass`;
+    expect(kept.def).toBe("now()");
+    await run((o) => o.dropTable("stamped"));
+  });
+
   it("leaves the database as it was after the downgrade ops", async () => {
     await run(downgrade);
     expect(await userObjects()).toEqual(before);
