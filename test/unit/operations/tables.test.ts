@@ -275,6 +275,21 @@ describe("createTable refuses what it would otherwise drop or misread", () => {
     ]);
   });
 
+  it("refuses nullable: true on a primary key or identity column, which PostgreSQL makes NOT NULL all the same", () => {
+    expect(refusal((op) => op.createTable("t", { id: { type: "int", primaryKey: true, nullable: true } })).message).toBe(
+      "op.createTable(): columns.id.nullable is true with primaryKey, but PostgreSQL makes a primary key column NOT NULL: the column would not be nullable. Leave nullable out (or false).",
+    );
+    expect(refusal((op) => op.addColumn("t", "id", { type: "bigint", identity: "always", nullable: true })).message).toBe(
+      "op.addColumn(): spec.nullable is true with identity, but PostgreSQL makes an identity column NOT NULL: the column would not be nullable. Leave nullable out (or false).",
+    );
+    expect(refusal((op) => op.createTable("t", { a: "int", b: { type: "int", nullable: true } }, { primaryKey: { name: "t_pk", columns: ["a", "b"] } })).message).toBe(
+      "op.createTable(): columns.b.nullable is true, but options.primaryKey names the column, and PostgreSQL makes a primary key column NOT NULL: the column would not be nullable. Leave nullable out (or false).",
+    );
+    expect(emitted((op) => op.createTable("t", { id: { type: "int", identity: "always", nullable: false }, b: { type: "int", nullable: true } }, { primaryKey: ["id"] }))).toEqual([
+      'CREATE TABLE "t" (\n    "id" int GENERATED ALWAYS AS IDENTITY NOT NULL,\n    "b" int,\n    PRIMARY KEY ("id")\n)',
+    ]);
+  });
+
   it("refuses a mistyped { raw } default, and an object default on a column that is not JSON", () => {
     for (const bad of [{ rwa: "now()" }, { Raw: "now()" }, { raw: "now()", comment: "x" }]) {
       expect(refusal((op) => op.createTable("t", { a: { type: "timestamptz", default: bad as never } })).message).toContain('SQL text is written { raw: "now()" }, with "raw" alone');
