@@ -72,6 +72,14 @@ export function createTable(name: string, columns: ColumnMap, options?: CreateTa
   elements.push(...tableConstraints(checked, optionsOf(op)));
   refuseNullableKey(checked.primaryKey, columns, op);
   const body = elements.length === 0 ? "()" : `(\n${elements.map((element) => `    ${element}`).join(",\n")}\n)`;
+  if (checked.ifNotExists === true && (checked.comment !== undefined || comments.length > 0)) {
+    // COMMENT ON has no IF: it would run on a table that was there already, and fail on a column that table lacks.
+    throw invalidOperation(
+      optionsOf(op),
+      "sets ifNotExists with comments (options.comment or a column's comment), but the COMMENT statements would run whether or not the table was created: " +
+        "on a table that was there already they would replace its comments, or fail on a column it lacks. Drop ifNotExists, or the comments (set them in a revision of their own).",
+    );
+  }
   const create = `CREATE TABLE ${checked.ifNotExists === true ? "IF NOT EXISTS " : ""}${table} ${body}`;
   const tableComment =
     checked.comment === undefined ? [] : [`COMMENT ON TABLE ${table} IS ${quoteLiteral(checked.comment, { op, argument: "options.comment" })}`];

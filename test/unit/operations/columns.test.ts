@@ -92,6 +92,12 @@ describe("alterColumn", () => {
     expect(emitted((op) => op.alterColumn("t", "d", { default: { raw: "'today'" } }))).toEqual([`ALTER TABLE "t" ALTER COLUMN "d" SET DEFAULT 'today'`]);
   });
 
+  it("names the value of a comment that is neither a string nor null", () => {
+    expect(refusal((op) => op.alterColumn("t", "a", { comment: 5 as never })).message).toBe(
+      "op.alterColumn(): changes.comment must be a string, or null to remove the comment, got 5.",
+    );
+  });
+
   it("puts every change in one ALTER TABLE, dropping the old default before the type changes", () => {
     expect(
       emitted((op) =>

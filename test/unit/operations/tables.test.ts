@@ -103,6 +103,14 @@ describe("createTable", () => {
     ]);
   });
 
+  it("refuses ifNotExists with comments, which would run on a table that was there already (and fail on a column it lacks)", () => {
+    const message =
+      "op.createTable(): options sets ifNotExists with comments (options.comment or a column's comment), but the COMMENT statements would run whether or not the table was created: " +
+      "on a table that was there already they would replace its comments, or fail on a column it lacks. Drop ifNotExists, or the comments (set them in a revision of their own).";
+    expect(refusal((op) => op.createTable("t", { id: "int" }, { ifNotExists: true, comment: "orders" })).message).toBe(message);
+    expect(refusal((op) => op.createTable("t", { id: { type: "int", comment: "key" } }, { ifNotExists: true })).message).toBe(message);
+  });
+
   it("qualifies the table with options.schema and honours ifNotExists", () => {
     expect(emitted((op) => op.createTable("t", { id: "int" }, { schema: "app", ifNotExists: true }))).toEqual([
       'CREATE TABLE IF NOT EXISTS "app"."t" (\n    "id" int\n)',
