@@ -215,6 +215,21 @@ describe("operations against PostgreSQL", () => {
     await run((o) => o.dropTable("stamped"));
   });
 
+  it("fails the rerun of a CREATE INDEX CONCURRENTLY IF NOT EXISTS whose first build failed, instead of keeping its INVALID index", async () => {
+    await sql`CREATE TABLE dup (a int)`;
+    await sql`INSERT INTO dup VALUES (1), (1)`;
+    const build = (o: Operations) => o.createIndex("dup_a", "dup", ["a"], { unique: true, concurrently: true, ifNotExists: true });
+    await expect(run(build)).rejects.toMatchObject({ code: "23505" });
+    await sql`DELETE FROM dup WHERE ctid = (SELECT min(ctid) FROM dup)`;
+    // IF NOT EXISTS skips the INVALID index the failed build left: the check after it says so.
+    await expect(run(build)).rejects.toMatchObject({ code: "55000", message: expect.stringContaining('index "dup_a" exists but is INVALID') });
+    await run((o) => o.dropIndex("dup_a", { concurrently: true }));
+    await run(build);
+    const [index] = await sql`SELECT indisvalid FROM pg_index WHERE indexrelid = 'dup_a'::regclass`;
+    expect(index.indisvalid).toBe(true);
+    await sql`DROP TABLE dup`;
+  });
+
   it("leaves the database as it was after the downgrade ops", async () => {
     await run(downgrade);
     expect(await userObjects()).toEqual(before);
