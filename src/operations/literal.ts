@@ -8,7 +8,8 @@ import { closestMatch } from "../suggest.ts";
  * - finite numbers and bigints → numerals (`42`, `-1.5`, `1e+21`, `9007199254740993`);
  *   `NaN`, `Infinity`, `-Infinity` → the untyped strings `'NaN'`, `'Infinity'`, `'-Infinity'`,
  *   which PostgreSQL converts to the target column's type (real, double precision, numeric) and
- *   rejects with its own error for an integer column;
+ *   rejects with its own error for an integer column; `-0` → `'-0'`, which a float column keeps
+ *   as -0 and an integer or numeric column reads as 0;
  * - strings → `'...'` (see quoteLiteral), untyped, so they convert to the column's type;
  * - `Date` → its ISO 8601 form in UTC, untyped (`'2024-01-02T03:04:05.678Z'`), which fits
  *   timestamptz, timestamp (as UTC wall-clock time) and date columns; years before 1 AD as
@@ -112,6 +113,8 @@ export function renderValue(value: unknown, where: Where): string {
       return value.toString();
     case "number":
       // String() never gives a form PostgreSQL misreads: "1e+21" and "5e-7" are valid numerals.
+      // -0 is the string '-0' (String(-0) is "0", and the numeral -0 is the integer 0), as ctx.query sends it: a float column keeps its sign.
+      if (Object.is(value, -0)) return "'-0'";
       return Number.isFinite(value) ? String(value) : `'${String(value)}'`;
     case "string":
       return quoteLiteral(value, where);

@@ -190,6 +190,14 @@ describe("operations against PostgreSQL", () => {
     ]);
   });
 
+  it("stores -0 in a float column with its sign, and as 0 in integer and numeric columns", async () => {
+    await sql`CREATE TEMPORARY TABLE zeros (f float8, r real, i int, n numeric)`;
+    await run((op) => op.bulkInsert("zeros", [{ f: -0, r: -0, i: -0, n: -0 }]));
+    const [row] = await sql`SELECT f::text, r::text, i, n::text FROM zeros`;
+    await sql`DROP TABLE zeros`;
+    expect(row).toEqual({ f: "-0", r: "-0", i: 0, n: "0" });
+  });
+
   it("stores Dates before 1 AD and after 9999 as the same instants", async () => {
     const dates = [new Date(Date.UTC(-43, 2, 15, 12, 30)), new Date(Date.UTC(10000, 0, 1, 0, 0, 0, 250))];
     await sql`create temporary table far_dates (n int, at timestamptz)`;
