@@ -41,7 +41,7 @@ export type {
 } from "./constraints.ts";
 export type { CreateSchemaOptions, CreateExtensionOptions, DropOptions } from "./schemas.ts";
 export type { DropEnumOptions, AddEnumValueOptions } from "./enums.ts";
-export type { Row } from "./bulk-insert.ts";
+export type { Row, BulkInsertOptions } from "./bulk-insert.ts";
 
 export interface Operations {
   /**
@@ -98,7 +98,7 @@ export interface Operations {
    * One multi-row `INSERT`, values rendered as literals (see SqlValue): the columns are the union
    * of the rows' keys in first-seen order, and a row without a key gets that column's DEFAULT.
    */
-  bulkInsert(table: string, rows: readonly insert.Row[], options?: SchemaOption): void;
+  bulkInsert(table: string, rows: readonly insert.Row[], options?: insert.BulkInsertOptions): void;
 }
 
 export function createOperations(emit: (statement: string) => void): Operations {

@@ -198,6 +198,15 @@ describe("operations against PostgreSQL", () => {
     expect(row).toEqual({ f: "-0", r: "-0", i: 0, n: "0" });
   });
 
+  it("inserts given values into a GENERATED ALWAYS identity column only with overridingSystemValue", async () => {
+    await sql`CREATE TEMPORARY TABLE seeded (id int GENERATED ALWAYS AS IDENTITY PRIMARY KEY, name text)`;
+    await expect(run((op) => op.bulkInsert("seeded", [{ id: 7, name: "seven" }]))).rejects.toMatchObject({ code: "428C9" });
+    await run((op) => op.bulkInsert("seeded", [{ id: 7, name: "seven" }, { name: "next" }], { overridingSystemValue: true }));
+    const rows = await sql`SELECT id, name FROM seeded ORDER BY id`;
+    await sql`DROP TABLE seeded`;
+    expect(rows).toEqual([{ id: 1, name: "next" }, { id: 7, name: "seven" }]);
+  });
+
   it("stores Dates before 1 AD and after 9999 as the same instants", async () => {
     const dates = [new Date(Date.UTC(-43, 2, 15, 12, 30)), new Date(Date.UTC(10000, 0, 1, 0, 0, 0, 250))];
     await sql`create temporary table far_dates (n int, at timestamptz)`;
