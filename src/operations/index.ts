@@ -61,7 +61,11 @@ export interface Operations {
    */
   alterColumn(table: string, column: string, changes: columns.AlterColumnOptions): void;
 
-  /** `concurrently` needs a revision with `transactional: false`. */
+  /**
+   * `concurrently` needs a revision with `transactional: false` (a transactional one is refused
+   * before it runs, online and offline); with `ifNotExists` too, a check follows that fails if the
+   * index is INVALID, as a failed concurrent build leaves it.
+   */
   createIndex(name: string, table: string, columns: readonly indexes.IndexKey[], options?: indexes.CreateIndexOptions): void;
   dropIndex(name: string, options?: indexes.DropIndexOptions): void;
 

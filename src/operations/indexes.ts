@@ -28,7 +28,7 @@ export interface CreateIndexOptions extends SchemaOption {
   readonly where?: string;
   /** Access method: btree (default), hash, gist, spgist, gin, brin, or one an extension adds. */
   readonly method?: string;
-  /** Builds without blocking writes; needs a revision with `transactional: false`. */
+  /** Builds without blocking writes; needs a revision with `transactional: false` (a transactional one is refused). */
   readonly concurrently?: boolean;
   readonly ifNotExists?: boolean;
   /** Covering columns, stored in the index but not part of its key. */
