@@ -66,6 +66,14 @@ export function renderColumn(
     throw invalidOperation(where, 'has no type. Give one, e.g. { type: "text" }.');
   }
   const parts = [quotedName, checkRawSql(column.type, at(where, "type"))];
+  // PostgreSQL makes a primary key or identity column NOT NULL whatever it is told: say so rather than make another column than the one described.
+  if (column.nullable === true && (column.primaryKey === true || column.identity !== undefined)) {
+    const kind = column.primaryKey === true ? "primaryKey" : "identity";
+    throw invalidOperation(
+      at(where, "nullable"),
+      `is true with ${kind}, but PostgreSQL makes a${kind === "identity" ? "n identity" : " primary key"} column NOT NULL: the column would not be nullable. Leave nullable out (or false).`,
+    );
+  }
   if (column.identity !== undefined) {
     if (column.identity !== "always" && column.identity !== "by default") {
       throw invalidOperation(at(where, "identity"), `is ${show(column.identity)}; use "always" or "by default".`);

@@ -2,7 +2,7 @@
 import { checkOptions, optionsOf, type SchemaOption } from "./clauses.ts";
 import { renderColumn, type ColumnSpec } from "./column.ts";
 import { alterTable } from "./constraints.ts";
-import { invalidOperation } from "./invalid.ts";
+import { invalidOperation, show } from "./invalid.ts";
 import { renderDefault, type DefaultValue } from "./literal.ts";
 import { checkRawSql, qualifiedName, quoteIdentifier } from "./quote.ts";
 import { commentOnColumn } from "./tables.ts";
@@ -96,7 +96,7 @@ export function alterColumn(table: string, column: string, changes: AlterColumnO
   }
   if (checked.comment !== undefined) {
     if (checked.comment !== null && typeof checked.comment !== "string") {
-      throw invalidOperation({ op, argument: "changes.comment" }, "must be a string, or null to remove the comment.");
+      throw invalidOperation({ op, argument: "changes.comment" }, `must be a string, or null to remove the comment, got ${show(checked.comment)}.`, { value: checked.comment });
     }
     statements.push(commentOnColumn(op, qualifiedName(checked.schema, table, { op, argument: "table" }), finalName, checked.comment));
   }

@@ -39,8 +39,9 @@ export function dropEnum(name: string, options?: DropEnumOptions): string[] {
 
 /**
  * `ALTER TYPE ... ADD VALUE`. PostgreSQL 12+ runs it inside a transaction, but the new label
- * cannot be used until that transaction commits: use it in a later revision, or make this
- * revision `transactional: false`.
+ * cannot be used until that transaction commits (55P04, "unsafe use of new value"), and a run is
+ * one transaction, later revisions included: make this revision `transactional: false` (with
+ * `ifNotExists`, as it cannot be rolled back), or run with `--per-revision`.
  */
 export function addEnumValue(name: string, value: string, options?: AddEnumValueOptions): string[] {
   const op = "addEnumValue";

@@ -41,7 +41,7 @@ export type {
 } from "./constraints.ts";
 export type { CreateSchemaOptions, CreateExtensionOptions, DropOptions } from "./schemas.ts";
 export type { DropEnumOptions, AddEnumValueOptions } from "./enums.ts";
-export type { Row } from "./bulk-insert.ts";
+export type { Row, BulkInsertOptions } from "./bulk-insert.ts";
 
 export interface Operations {
   /**
@@ -61,7 +61,11 @@ export interface Operations {
    */
   alterColumn(table: string, column: string, changes: columns.AlterColumnOptions): void;
 
-  /** `concurrently` needs a revision with `transactional: false`. */
+  /**
+   * `concurrently` needs a revision with `transactional: false` (a transactional one is refused
+   * before it runs, online and offline); with `ifNotExists` too, a check follows that fails if the
+   * index is INVALID, as a failed concurrent build leaves it.
+   */
   createIndex(name: string, table: string, columns: readonly indexes.IndexKey[], options?: indexes.CreateIndexOptions): void;
   dropIndex(name: string, options?: indexes.DropIndexOptions): void;
 
@@ -86,7 +90,10 @@ export interface Operations {
 
   createEnum(name: string, values: readonly string[], options?: SchemaOption): void;
   dropEnum(name: string, options?: enums.DropEnumOptions): void;
-  /** The new label cannot be used in the transaction that adds it (PostgreSQL's rule). */
+  /**
+   * The new label cannot be used in the transaction that adds it (PostgreSQL's rule), and a run is
+   * one transaction: add it in a `transactional: false` revision, or run with `--per-revision`.
+   */
   addEnumValue(name: string, value: string, options?: enums.AddEnumValueOptions): void;
 
   /** Emits `sql` as is, as one emitted text (it may hold several statements). */
@@ -95,7 +102,7 @@ export interface Operations {
    * One multi-row `INSERT`, values rendered as literals (see SqlValue): the columns are the union
    * of the rows' keys in first-seen order, and a row without a key gets that column's DEFAULT.
    */
-  bulkInsert(table: string, rows: readonly insert.Row[], options?: SchemaOption): void;
+  bulkInsert(table: string, rows: readonly insert.Row[], options?: insert.BulkInsertOptions): void;
 }
 
 export function createOperations(emit: (statement: string) => void): Operations {

@@ -1,7 +1,7 @@
 // CREATE INDEX and DROP INDEX.
 import { checkOptions, closedKeyword, columnList, optionsOf, type SchemaOption } from "./clauses.ts";
 import { at, invalidOperation, isPlainObject, show, type Where } from "./invalid.ts";
-import { checkRawSql, qualifiedName, quoteIdentifier } from "./quote.ts";
+import { checkRawSql, qualifiedName, quoteIdentifier, quoteLiteral } from "./quote.ts";
 
 /**
  * One index key: a column name, or a column or an expression (SQL, as is) with an order,
@@ -28,7 +28,7 @@ export interface CreateIndexOptions extends SchemaOption {
   readonly where?: string;
   /** Access method: btree (default), hash, gist, spgist, gin, brin, or one an extension adds. */
   readonly method?: string;
-  /** Builds without blocking writes; needs a revision with `transactional: false`. */
+  /** Builds without blocking writes; needs a revision with `transactional: false` (a transactional one is refused). */
   readonly concurrently?: boolean;
   readonly ifNotExists?: boolean;
   /** Covering columns, stored in the index but not part of its key. */
@@ -76,10 +76,31 @@ export function createIndex(name: string, table: string, columns: readonly Index
   }
   const include = checked.include === undefined ? "" : ` INCLUDE ${columnList(checked.include, { op, argument: "options.include" })}`;
   const where = checked.where === undefined ? "" : ` WHERE ${checkRawSql(checked.where, { op, argument: "options.where" })}`;
-  return [
+  const create =
     `CREATE ${checked.unique === true ? "UNIQUE " : ""}INDEX ${checked.concurrently === true ? "CONCURRENTLY " : ""}` +
-      `${checked.ifNotExists === true ? "IF NOT EXISTS " : ""}${index} ON ${target}${method} (${keys.join(", ")})${include}${where}`,
-  ];
+    `${checked.ifNotExists === true ? "IF NOT EXISTS " : ""}${index} ON ${target}${method} (${keys.join(", ")})${include}${where}`;
+  if (checked.concurrently === true && checked.ifNotExists === true) return [create, refuseInvalidIndex(checked.schema, name)];
+  return [create];
+}
+
+/**
+ * A CREATE INDEX CONCURRENTLY that fails (a duplicate for a unique index, a deadlock, a cancel)
+ * leaves its index behind, INVALID: unused by queries and, for a unique one, not checked against
+ * the rows already there. IF NOT EXISTS then skips it, so the rerun the failure invites would
+ * succeed and record the revision as applied. This statement fails instead, saying what to do.
+ */
+function refuseInvalidIndex(schema: string | undefined, name: string): string {
+  const qualified = qualifiedName(schema, name, { op: "createIndex", argument: "name" });
+  const message =
+    `index ${qualified} exists but is INVALID: an earlier CREATE INDEX CONCURRENTLY of it failed, and IF NOT EXISTS skips an index that exists, so it would stay unusable. ` +
+    `Drop it (DROP INDEX CONCURRENTLY ${qualified}), fix what made the build fail, then run again.`;
+  const body =
+    `BEGIN IF EXISTS (SELECT FROM pg_catalog.pg_index WHERE indexrelid = pg_catalog.to_regclass(${quoteLiteral(qualified)}) AND NOT indisvalid) THEN ` +
+    `RAISE EXCEPTION USING ERRCODE = 'object_not_in_prerequisite_state', MESSAGE = ${quoteLiteral(message)}; END IF; END`;
+  // A dollar-quote tag the names cannot close.
+  let tag = "$lambic$";
+  for (let n = 1; body.includes(tag.slice(0, -1)); n++) tag = `$lambic${n}$`;
+  return `DO ${tag} ${body} ${tag}`;
 }
 
 export function dropIndex(name: string, options?: DropIndexOptions): string[] {

@@ -8,7 +8,8 @@ import { closestMatch } from "../suggest.ts";
  * - finite numbers and bigints → numerals (`42`, `-1.5`, `1e+21`, `9007199254740993`);
  *   `NaN`, `Infinity`, `-Infinity` → the untyped strings `'NaN'`, `'Infinity'`, `'-Infinity'`,
  *   which PostgreSQL converts to the target column's type (real, double precision, numeric) and
- *   rejects with its own error for an integer column;
+ *   rejects with its own error for an integer column; `-0` → `'-0'`, which a float column keeps
+ *   as -0 and an integer or numeric column reads as 0;
  * - strings → `'...'` (see quoteLiteral), untyped, so they convert to the column's type;
  * - `Date` → its ISO 8601 form in UTC, untyped (`'2024-01-02T03:04:05.678Z'`), which fits
  *   timestamptz, timestamp (as UTC wall-clock time) and date columns; years before 1 AD as
@@ -57,11 +58,50 @@ export function renderDefault(value: DefaultValue, where: Where, type?: string):
     if (keys.includes("raw") || rawLike) {
       throw invalidOperation(where, `is an object with the keys ${keys.map((k) => show(k)).join(", ")}: SQL text is written { raw: "now()" }, with "raw" alone; any other object is a JSON value.`, { keys });
     }
-    if (type !== undefined && !/\bjsonb?\b/i.test(type)) {
+    if (type !== undefined && !JSON_TYPE.test(type)) {
       throw invalidOperation(where, `is an object, which is a JSON value, and the column's type is ${show(type)}: give a value of that type, or SQL text as { raw: "..." }.`, { type });
     }
   }
+  // An array is JSON too; for an array column, PostgreSQL would refuse jsonb only when the DDL runs.
+  if (Array.isArray(value) && type !== undefined && !JSON_TYPE.test(type)) {
+    throw invalidOperation(
+      where,
+      `is an array, which is a JSON value, and the column's type is ${show(type)}: for a PostgreSQL array give its literal as a string ("{a,b}"), or SQL text as { raw: "ARRAY[...]" }.`,
+      { type },
+    );
+  }
+  if (typeof value === "string") refuseSqlLookingDefault(value, where, type);
   return renderValue(value, where);
+}
+
+const JSON_TYPE = /\bjsonb?\b/i;
+
+/**
+ * A string default is a constant. Two kinds of string are SQL the author meant to run, and a
+ * constant silently does something else:
+ * - `'now'`, `'today'`, `'tomorrow'`, `'yesterday'` (and `'now()'`, which PostgreSQL reads the
+ *   same) on a date/time column are converted once, when the DDL runs: every row would get the
+ *   migration's time (PostgreSQL's documentation warns of it). Refused where the column's type is
+ *   date/time, or unknown (alterColumn without a type);
+ * - a bare SQL time keyword or a call with no arguments (`CURRENT_TIMESTAMP`, `gen_random_uuid()`),
+ *   which a text column would store as that text (and another type refuse, or misread).
+ * Either is written `{ raw: "now()" }`; the text itself, `{ raw: "'now'" }`.
+ */
+function refuseSqlLookingDefault(value: string, where: Where, type: string | undefined): void {
+  const text = value.trim();
+  const special = /^(?:now|today|tomorrow|yesterday)(?:\s*\(\s*\))?$/i.test(text);
+  const dateTime = type === undefined || /\b(?:date|time|timestamp|timestamptz|timetz)\b/i.test(type);
+  const sqlLike = /^(?:current_timestamp|current_date|current_time|localtimestamp|localtime)(?:\s*\(\s*\d*\s*\))?$|^[a-z_][a-z0-9_]*(?:\.[a-z_][a-z0-9_]*)?\s*\(\s*\)$/i.test(text);
+  if (!(special && dateTime) && !sqlLike) return;
+  const onColumn = type === undefined ? "which, if the column is of a date/time type (alterColumn is not told its type), PostgreSQL" : `which on a ${show(type)} column PostgreSQL`;
+  throw invalidOperation(
+    where,
+    special && dateTime
+      ? `is the string ${show(value)}, ${onColumn} converts once, when the statement runs: every row would get the migration's time. ` +
+          `For the time of each insert write SQL, { raw: "now()" } (or { raw: "CURRENT_DATE" }); for the text itself, { raw: ${show(`'${value.replaceAll("'", "''")}'`)} }.`
+      : `is the string ${show(value)}, which looks like SQL, but a string default is a constant: that text, not the SQL's value. For the SQL, write { raw: ${show(value)} }; for the text itself, { raw: ${show(`'${value.replaceAll("'", "''")}'`)} }.`,
+    { value },
+  );
 }
 
 export function renderValue(value: unknown, where: Where): string {
@@ -73,6 +113,8 @@ export function renderValue(value: unknown, where: Where): string {
       return value.toString();
     case "number":
       // String() never gives a form PostgreSQL misreads: "1e+21" and "5e-7" are valid numerals.
+      // -0 is the string '-0' (String(-0) is "0", and the numeral -0 is the integer 0), as ctx.query sends it: a float column keeps its sign.
+      if (Object.is(value, -0)) return "'-0'";
       return Number.isFinite(value) ? String(value) : `'${String(value)}'`;
     case "string":
       return quoteLiteral(value, where);

@@ -417,3 +417,50 @@ export function copyRefusal(copy: "FROM STDIN" | "TO STDOUT"): string {
     ? "is COPY … FROM STDIN, whose rows psql sends after it and lambic cannot: insert the rows with INSERT … VALUES (op.bulkInsert in a TypeScript revision), or COPY from a file the server can read."
     : "is COPY … TO STDOUT, whose rows would come back to lambic, which does not read them: COPY to a file the server can write, or read the rows with ctx.query.";
 }
+
+/**
+ * Statements PostgreSQL refuses inside a transaction block (PreventInTransactionBlock, SQLSTATE
+ * 25001), by how they start. Not every one (CLUSTER without a table, subscriptions' slots): the
+ * server's 25001 still reports those online, with the same advice.
+ */
+const OUTSIDE_TRANSACTION_ONLY: readonly [RegExp, string][] = [
+  [/^create\s+(?:unique\s+)?index\s+concurrently\b/i, "CREATE INDEX CONCURRENTLY"],
+  [/^drop\s+index\s+concurrently\b/i, "DROP INDEX CONCURRENTLY"],
+  [/^reindex\s*(?:\([^)]*\bconcurrently\b|(?:\([^)]*\)\s*)?(?:index|table|schema|database|system)\s+concurrently\b)/i, "REINDEX CONCURRENTLY"],
+  [/^reindex\s*(?:\([^)]*\)\s*)?(?:database|system)\b/i, "REINDEX DATABASE"],
+  [/^alter\s+table\b[^;]*\bdetach\s+partition\s+(?:"(?:[^"]|"")*"|[^\s"]+)(?:\s*\.\s*(?:"(?:[^"]|"")*"|[^\s"]+))?\s+concurrently\s*$/i, "DETACH PARTITION CONCURRENTLY"],
+  [/^vacuum\b/i, "VACUUM"],
+  [/^create\s+database\b/i, "CREATE DATABASE"],
+  [/^drop\s+database\b/i, "DROP DATABASE"],
+  [/^create\s+tablespace\b/i, "CREATE TABLESPACE"],
+  [/^drop\s+tablespace\b/i, "DROP TABLESPACE"],
+  [/^alter\s+system\b/i, "ALTER SYSTEM"],
+  [/^discard\s+all\b/i, "DISCARD ALL"],
+  [/^(?:commit|rollback)\s+prepared\b/i, "COMMIT PREPARED"],
+];
+const OUTSIDE_TRANSACTION_WORD = /concurrently|vacuum|database|tablespace|system|discard|prepared/i;
+
+/**
+ * The first statement of `sql` that PostgreSQL refuses inside a transaction block (CREATE INDEX
+ * CONCURRENTLY, VACUUM, CREATE DATABASE, …), with the command it is. In a transactional
+ * revision it fails online (25001) and would fail when psql applies the offline script, whose
+ * revisions run between BEGIN and COMMIT: refused before either, so both say the same.
+ */
+export function findOutsideTransactionOnly(sql: string): { statement: string; command: string } | undefined {
+  if (!OUTSIDE_TRANSACTION_WORD.test(sql)) return undefined; // the usual case, without splitting
+  for (const statement of splitStatements(sql)) {
+    const text = statement.slice(firstToken(statement));
+    const found = OUTSIDE_TRANSACTION_ONLY.find(([pattern]) => pattern.test(text));
+    if (found) return { statement, command: found[1] };
+  }
+  return undefined;
+}
+
+/** Why a transactional revision cannot hold such a statement, and what to do instead. */
+export function outsideTransactionRefusal(command: string, revision: string): string {
+  return (
+    `${command} cannot run inside a transaction block (PostgreSQL refuses it with SQLSTATE 25001), and revision ${revision} is transactional: ` +
+    `online the run would fail, and the offline script, which runs it between BEGIN and COMMIT, would fail when applied. ` +
+    `Mark revision ${revision} non-transactional (transactional: false; "-- transactional: false" in a .sql file) so it runs on its own, then run again.`
+  );
+}

@@ -70,7 +70,16 @@ export function createTable(name: string, columns: ColumnMap, options?: CreateTa
     if (rendered.comment !== undefined) comments.push(commentOnColumn(op, table, column, rendered.comment));
   }
   elements.push(...tableConstraints(checked, optionsOf(op)));
+  refuseNullableKey(checked.primaryKey, columns, op);
   const body = elements.length === 0 ? "()" : `(\n${elements.map((element) => `    ${element}`).join(",\n")}\n)`;
+  if (checked.ifNotExists === true && (checked.comment !== undefined || comments.length > 0)) {
+    // COMMENT ON has no IF: it would run on a table that was there already, and fail on a column that table lacks.
+    throw invalidOperation(
+      optionsOf(op),
+      "sets ifNotExists with comments (options.comment or a column's comment), but the COMMENT statements would run whether or not the table was created: " +
+        "on a table that was there already they would replace its comments, or fail on a column it lacks. Drop ifNotExists, or the comments (set them in a revision of their own).",
+    );
+  }
   const create = `CREATE TABLE ${checked.ifNotExists === true ? "IF NOT EXISTS " : ""}${table} ${body}`;
   const tableComment =
     checked.comment === undefined ? [] : [`COMMENT ON TABLE ${table} IS ${quoteLiteral(checked.comment, { op, argument: "options.comment" })}`];
@@ -138,6 +147,21 @@ function tableConstraints(options: CreateTableOptions, where: Where): string[] {
     elements.push(`${constraintName(fk.name, at(fkWhere, "name"))}${clause}`);
   });
   return elements;
+}
+
+/** A column the table's primary key names is NOT NULL, whatever its definition says: refused when it says nullable: true. */
+function refuseNullableKey(primaryKey: KeyConstraint | undefined, columns: ColumnMap, op: string): void {
+  if (primaryKey === undefined) return;
+  const keyColumns = Array.isArray(primaryKey) ? primaryKey : (primaryKey as { columns: readonly string[] }).columns;
+  for (const name of keyColumns) {
+    const spec = Object.hasOwn(columns, name) ? columns[name] : undefined;
+    if (typeof spec === "object" && spec !== null && spec.nullable === true) {
+      throw invalidOperation(
+        at(at({ op, argument: "columns" }, name), "nullable"),
+        "is true, but options.primaryKey names the column, and PostgreSQL makes a primary key column NOT NULL: the column would not be nullable. Leave nullable out (or false).",
+      );
+    }
+  }
 }
 
 function keyConstraint(keyword: string, spec: KeyConstraint, where: Where): string {

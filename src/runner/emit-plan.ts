@@ -2,7 +2,7 @@ import { parameterRefusal } from "../db/parameters.ts";
 import { LambicError } from "../errors.ts";
 import { createOperations, quoteIdentifier } from "../operations/index.ts";
 import { quoteLiteral } from "../operations/quote.ts";
-import { clientCopy, copyRefusal, findStringsSetting, findTransactionControl, splitStatements, stringsSettingRefusal, transactionControlRefusal } from "../operations/sql-statements.ts";
+import { clientCopy, copyRefusal, findOutsideTransactionOnly, findStringsSetting, findTransactionControl, outsideTransactionRefusal, splitStatements, stringsSettingRefusal, transactionControlRefusal } from "../operations/sql-statements.ts";
 import { describeStep, VersionRows, type PlanStep, type VersionRowChange } from "../revision/plan.ts";
 import { revisionOf, type RevisionSet } from "../revision/revision-set.ts";
 import type { LoadedRevision, RevisionContext, RevisionDirection } from "../revision/types.ts";
@@ -424,11 +424,17 @@ function emitStep(
   return new EmittedStepRecord(step, revision?.message, entry, started, finished, clock);
 }
 
-/** A transactional revision's statements may not open or end a transaction block (see findTransactionControl). */
-function refuseTransactionControl(statements: readonly string[]): void {
+/**
+ * A transactional revision's statements may not open or end a transaction block (see
+ * findTransactionControl), nor be one PostgreSQL refuses inside one (see
+ * findOutsideTransactionOnly): refused here, online and offline alike, before anything is sent.
+ */
+function refuseTransactionControl(statements: readonly string[], revision: string): void {
   for (const text of statements) {
     const control = findTransactionControl(text);
     if (control) throw new LambicError("INVALID_OPERATION", `the statement ${transactionControlRefusal(control.command)}`, { statement: control.statement.slice(0, 200) });
+    const outside = findOutsideTransactionOnly(text);
+    if (outside) throw new LambicError("INVALID_OPERATION", outsideTransactionRefusal(outside.command, revision), { statement: outside.statement.slice(0, 200) });
   }
 }
 
@@ -506,7 +512,7 @@ async function collectStatements(sink: Sink, revision: LoadedRevision, direction
       if (setting !== undefined) throw new LambicError("INVALID_OPERATION", `ctx.query(): the statement ${stringsSettingRefusal()}${sink.online ? ` ${failureOutcome(progress)}` : ""}`, { revision: revision.id, statement: setting.slice(0, 200) });
       const control = revision.transactional !== false && typeof sql === "string" ? findTransactionControl(sql) : undefined;
       if (control) throw new LambicError("INVALID_OPERATION", `ctx.query(): the statement ${transactionControlRefusal(control.command)}${sink.online ? ` ${failureOutcome(progress)}` : ""}`, { revision: revision.id, statement: control.statement.slice(0, 200) });
-      if (revision.transactional !== false) refuseTransactionControl(statements);
+      if (revision.transactional !== false) refuseTransactionControl(statements, revision.id);
       // What the run wrote so far, the version rows included, is what the read sees.
       beforeRead();
       const queued = statements;
@@ -536,7 +542,7 @@ async function collectStatements(sink: Sink, revision: LoadedRevision, direction
   }
   try {
     await fn(op, ctx);
-    if (revision.transactional !== false) refuseTransactionControl(statements);
+    if (revision.transactional !== false) refuseTransactionControl(statements, revision.id);
   } catch (error) {
     settled = true;
     if (error instanceof ReadNotRun) throw Object.assign(error, { statements });

@@ -304,7 +304,11 @@ export function statementError(error: unknown, statement: QueuedStatement | unde
   const next = origin?.revision
     ? failure.sqlstate === "25001"
       ? `This statement cannot run inside a transaction: mark revision ${origin.revision} non-transactional (transactional: false; "-- transactional: false" in a .sql file) so it runs on its own, then run again.`
-      : "Fix the revision and run again."
+      : failure.sqlstate === "55P04"
+        ? // A label from ALTER TYPE ... ADD VALUE is usable only once its transaction commits, and a run is one transaction: "a later revision" is not enough.
+          "An enum label added by ALTER TYPE ... ADD VALUE (op.addEnumValue) cannot be used until the transaction that added it commits, and a run is one transaction, later revisions included: " +
+          "make the revision that adds the label non-transactional (transactional: false; add it with ifNotExists so a rerun succeeds), or run with --per-revision when it is used in a later revision, then run again."
+        : "Fix the revision and run again."
     : failure.sqlstate === "42501"
       ? `The database user needs CREATE on the schema (the first time) and SELECT, INSERT, UPDATE and DELETE on ${versionTableSql(names)} and ${historyTableSql(names)}: grant them, or set "schema" or "versionTable" in lambic.config.json, then run again.`
       : failure.sqlstate === "3F000" && names.schema !== undefined

@@ -11,6 +11,7 @@ import { LambicError } from "../../src/errors.ts";
 import { planUpgrade } from "../../src/revision/plan.ts";
 import type { RevisionSet } from "../../src/revision/revision-set.ts";
 import { renderScript, runMigration, type MigrationCommand } from "../../src/runner/run.ts";
+import type { Operations } from "../../src/operations/index.ts";
 import { createTestDatabase, type TestDatabase } from "../support/database.ts";
 import { inlineRevisionSet, tableHistory } from "../support/revisions.ts";
 import { applyStatementByStatement, applyWithPsql, findPsql, schemaSnapshot } from "../support/schema-snapshot.ts";
@@ -274,6 +275,33 @@ describe(`offline SQL equals the online run (applied with ${psql ?? "the stateme
       expect(error.code).toBe("INVALID_OPERATION");
       expect(error.details).toMatchObject({ revision: "o0000001", statement: sql, unterminated: inside });
       expect(error.message).toContain(`Revision o0000001 (upgrade): the statement ${sql} ends inside ${inside}, which the server refuses online while psql would read the script's next statements`);
+    }
+  });
+
+  it("refuses CREATE INDEX CONCURRENTLY (and VACUUM in a .sql section) in a transactional revision online and offline alike, before anything runs, naming the revision", async () => {
+    for (const upgrade of [
+      (op: Operations) => op.createIndex("t_note", "t", ["note"], { concurrently: true }),
+      (op: Operations) => op.dropIndex("t_note", { concurrently: true }),
+      (op: Operations) => op.execute("-- tidy up\nVACUUM (ANALYZE) t;"),
+    ]) {
+      const set = inlineRevisionSet([
+        { id: "c0000001", revises: null, upgrade: (op) => op.createTable("t", { id: "int primary key", note: "text" }) },
+        { id: "c0000002", revises: "c0000001", upgrade },
+      ]);
+      const db = await database();
+      const onlineError = await online(db, set, { kind: "upgrade", target: "heads" }).catch((e) => e);
+      const offlineError = await renderScript(set, { kind: "upgrade", target: "heads" }, [], { ...options(), generatedAt: new Date(), range: "heads" }).catch((e) => e);
+      for (const error of [onlineError, offlineError]) {
+        expect(error).toBeInstanceOf(LambicError);
+        expect(error.code).toBe("INVALID_OPERATION");
+        expect(error.details).toMatchObject({ revision: "c0000002" });
+        expect(error.message).toContain("cannot run inside a transaction block (PostgreSQL refuses it with SQLSTATE 25001), and revision c0000002 is transactional");
+        expect(error.message).toContain("Mark revision c0000002 non-transactional (transactional: false");
+      }
+      // Online, the run stopped before sending anything of it: the first revision was rolled back too.
+      const sql = postgres(db.url, { max: 1, onnotice: () => {} });
+      expect(await sql`SELECT to_regclass('t') AS t`).toEqual([{ t: null }]);
+      await sql.end();
     }
   });
 

@@ -190,6 +190,23 @@ describe("operations against PostgreSQL", () => {
     ]);
   });
 
+  it("stores -0 in a float column with its sign, and as 0 in integer and numeric columns", async () => {
+    await sql`CREATE TEMPORARY TABLE zeros (f float8, r real, i int, n numeric)`;
+    await run((op) => op.bulkInsert("zeros", [{ f: -0, r: -0, i: -0, n: -0 }]));
+    const [row] = await sql`SELECT f::text, r::text, i, n::text FROM zeros`;
+    await sql`DROP TABLE zeros`;
+    expect(row).toEqual({ f: "-0", r: "-0", i: 0, n: "0" });
+  });
+
+  it("inserts given values into a GENERATED ALWAYS identity column only with overridingSystemValue", async () => {
+    await sql`CREATE TEMPORARY TABLE seeded (id int GENERATED ALWAYS AS IDENTITY PRIMARY KEY, name text)`;
+    await expect(run((op) => op.bulkInsert("seeded", [{ id: 7, name: "seven" }]))).rejects.toMatchObject({ code: "428C9" });
+    await run((op) => op.bulkInsert("seeded", [{ id: 7, name: "seven" }, { name: "next" }], { overridingSystemValue: true }));
+    const rows = await sql`SELECT id, name FROM seeded ORDER BY id`;
+    await sql`DROP TABLE seeded`;
+    expect(rows).toEqual([{ id: 1, name: "next" }, { id: 7, name: "seven" }]);
+  });
+
   it("stores Dates before 1 AD and after 9999 as the same instants", async () => {
     const dates = [new Date(Date.UTC(-43, 2, 15, 12, 30)), new Date(Date.UTC(10000, 0, 1, 0, 0, 0, 250))];
     await sql`create temporary table far_dates (n int, at timestamptz)`;
@@ -197,6 +214,37 @@ describe("operations against PostgreSQL", () => {
     const rows = await sql`select (extract(epoch from at) * 1000)::float8 as ms from far_dates order by n`;
     await sql`drop table far_dates`;
     expect(rows.map((row) => row.ms)).toEqual(dates.map((date) => date.getTime()));
+  });
+
+  it("refuses the string default 'now', which PostgreSQL freezes at the migration's time, and keeps { raw: \"now()\" } a default of each insert", async () => {
+    // What PostgreSQL does with the literal: the default is the constant of the moment the DDL ran.
+    await sql`CREATE TEMPORARY TABLE frozen (at timestamptz DEFAULT 'now')`;
+    const [frozen] = await sql`SELECT pg_get_expr(d.adbin, d.adrelid) AS def FROM pg_attrdef d WHERE d.adrelid = 'frozen'::regclass`;
+    expect(frozen.def).toMatch(/^'\d{4}-\d\d-\d\d [\d:.]+\+00'::timestamp with time zone$/);
+    await sql`DROP TABLE frozen`;
+    const statements: string[] = [];
+    const op = createOperations((statement) => statements.push(statement));
+    expect(() => op.createTable("stamped", { at: { type: "timestamptz", default: "now" } })).toThrow(/converts once, when the statement runs/);
+    expect(statements).toEqual([]);
+    await run((o) => o.createTable("stamped", { n: "int", at: { type: "timestamptz", default: { raw: "now()" } } }));
+    const [kept] = await sql`SELECT pg_get_expr(d.adbin, d.adrelid) AS def FROM pg_attrdef d WHERE d.adrelid = 'stamped'::regclass`;
+    expect(kept.def).toBe("now()");
+    await run((o) => o.dropTable("stamped"));
+  });
+
+  it("fails the rerun of a CREATE INDEX CONCURRENTLY IF NOT EXISTS whose first build failed, instead of keeping its INVALID index", async () => {
+    await sql`CREATE TABLE dup (a int)`;
+    await sql`INSERT INTO dup VALUES (1), (1)`;
+    const build = (o: Operations) => o.createIndex("dup_a", "dup", ["a"], { unique: true, concurrently: true, ifNotExists: true });
+    await expect(run(build)).rejects.toMatchObject({ code: "23505" });
+    await sql`DELETE FROM dup WHERE ctid = (SELECT min(ctid) FROM dup)`;
+    // IF NOT EXISTS skips the INVALID index the failed build left: the check after it says so.
+    await expect(run(build)).rejects.toMatchObject({ code: "55000", message: expect.stringContaining('index "dup_a" exists but is INVALID') });
+    await run((o) => o.dropIndex("dup_a", { concurrently: true }));
+    await run(build);
+    const [index] = await sql`SELECT indisvalid FROM pg_index WHERE indexrelid = 'dup_a'::regclass`;
+    expect(index.indisvalid).toBe(true);
+    await sql`DROP TABLE dup`;
   });
 
   it("leaves the database as it was after the downgrade ops", async () => {

@@ -712,10 +712,28 @@ describe.each(["postgres", "neon"] as const)("runner over the %s driver", (drive
   });
 
   it("says to mark a revision non-transactional when its statement cannot run in a transaction", async () => {
-    const set = inlineRevisionSet([...tableHistory(1), { id: "r0002", revises: "r0001", upgrade: (op) => op.createIndex("t1_note_idx", "t1", ["note"], { concurrently: true }) }]);
+    // CLUSTER without a table is one lambic does not refuse before it runs (CREATE INDEX CONCURRENTLY is): the server's 25001 says it.
+    const set = inlineRevisionSet([...tableHistory(1), { id: "r0002", revises: "r0001", upgrade: (op) => op.execute("CLUSTER") }]);
     const error = await failure(run(set, { kind: "upgrade", target: "head" }));
     expect(error.details).toMatchObject({ revision: "r0002", sqlstate: "25001" });
     expect(error.message).toContain(`mark revision r0002 non-transactional (transactional: false; "-- transactional: false" in a .sql file)`);
+  });
+
+  it("says an enum label added in the run cannot be used before it commits, even by a later revision, and how to commit it first", async () => {
+    const set = inlineRevisionSet([
+      { id: "e0001", revises: null, upgrade: (op) => { op.createEnum("mood", ["sad"]); op.createTable("p", { m: "mood" }); } },
+      { id: "e0002", revises: "e0001", upgrade: (op) => op.addEnumValue("mood", "happy") },
+      { id: "e0003", revises: "e0002", upgrade: (op) => op.alterColumn("p", "m", { default: "happy" }) },
+    ]);
+    // A label added to a type created in the same transaction is usable: the type comes from an earlier run.
+    await run(set, { kind: "upgrade", target: "e0001" });
+    const error = await failure(run(set, { kind: "upgrade", target: "head" }));
+    expect(error.details).toMatchObject({ revision: "e0003", sqlstate: "55P04" });
+    expect(error.message).toContain("cannot be used until the transaction that added it commits, and a run is one transaction, later revisions included");
+    expect(error.message).toContain("or run with --per-revision");
+    expect(error.message).not.toContain("Fix the revision and run again");
+    await run(set, { kind: "upgrade", target: "head" }, { perRevision: true });
+    expect(await versions()).toEqual(["e0003"]);
   });
 
   it("says to create the configured schema of the version table when it does not exist", async () => {

@@ -20,8 +20,22 @@ describe("bulkInsert", () => {
 
   it("renders null, booleans, numbers and bigints", () => {
     expect(
-      emitted((op) => op.bulkInsert("t", [{ a: null, b: true, c: false, d: -1.5, e: 1e21, f: 5e-7, g: 9007199254740993n, h: -0 }])),
+      emitted((op) => op.bulkInsert("t", [{ a: null, b: true, c: false, d: -1.5, e: 1e21, f: 5e-7, g: 9007199254740993n, h: 0 }])),
     ).toEqual(['INSERT INTO "t" ("a", "b", "c", "d", "e", "f", "g", "h") VALUES\n    (NULL, true, false, -1.5, 1e+21, 5e-7, 9007199254740993, 0)']);
+  });
+
+  it("writes OVERRIDING SYSTEM VALUE when told, for a GENERATED ALWAYS identity column, and refuses a non-boolean", () => {
+    expect(emitted((op) => op.bulkInsert("t", [{ id: 1, name: "a" }], { overridingSystemValue: true }))).toEqual([
+      'INSERT INTO "t" ("id", "name") OVERRIDING SYSTEM VALUE VALUES\n    (1, \'a\')',
+    ]);
+    expect(emitted((op) => op.bulkInsert("t", [{}], { overridingSystemValue: true }))).toEqual(['INSERT INTO "t" OVERRIDING SYSTEM VALUE DEFAULT VALUES']);
+    expect(refusal((op) => op.bulkInsert("t", [{ id: 1 }], { overridingSystemValue: "yes" as never })).message).toBe(
+      'op.bulkInsert(): options.overridingSystemValue must be a boolean, got "yes".',
+    );
+  });
+
+  it("renders -0 as the string '-0', which a float column keeps as -0 (the numeral -0 is the integer 0), as ctx.query sends it", () => {
+    expect(emitted((op) => op.bulkInsert("t", [{ f: -0 }]))).toEqual(["INSERT INTO \"t\" (\"f\") VALUES\n    ('-0')"]);
   });
 
   it("renders NaN and the infinities as untyped strings PostgreSQL converts to the column's float type", () => {

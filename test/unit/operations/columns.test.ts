@@ -81,6 +81,23 @@ describe("alterColumn", () => {
     expect(emitted((op) => op.alterColumn("t", "n", { default: null }))).toEqual(['ALTER TABLE "t" ALTER COLUMN "n" DROP DEFAULT']);
   });
 
+  it("refuses a default of 'now', 'today', 'tomorrow' or 'yesterday' when it is not told the column's type, which may be date/time", () => {
+    expect(refusal((op) => op.alterColumn("t", "d", { default: "tomorrow" })).message).toBe(
+      `op.alterColumn(): changes.default is the string "tomorrow", which, if the column is of a date/time type (alterColumn is not told its type), PostgreSQL converts once, when the statement runs: every row would get the migration's time. ` +
+        `For the time of each insert write SQL, { raw: "now()" } (or { raw: "CURRENT_DATE" }); for the text itself, { raw: "'tomorrow'" }.`,
+    );
+    expect(emitted((op) => op.alterColumn("t", "d", { type: "text", default: "today" }))).toEqual([
+      `ALTER TABLE "t" ALTER COLUMN "d" DROP DEFAULT, ALTER COLUMN "d" TYPE text, ALTER COLUMN "d" SET DEFAULT 'today'`,
+    ]);
+    expect(emitted((op) => op.alterColumn("t", "d", { default: { raw: "'today'" } }))).toEqual([`ALTER TABLE "t" ALTER COLUMN "d" SET DEFAULT 'today'`]);
+  });
+
+  it("names the value of a comment that is neither a string nor null", () => {
+    expect(refusal((op) => op.alterColumn("t", "a", { comment: 5 as never })).message).toBe(
+      "op.alterColumn(): changes.comment must be a string, or null to remove the comment, got 5.",
+    );
+  });
+
   it("puts every change in one ALTER TABLE, dropping the old default before the type changes", () => {
     expect(
       emitted((op) =>

@@ -23,7 +23,22 @@ describe("createIndex", () => {
       ),
     ).toEqual([
       'CREATE UNIQUE INDEX CONCURRENTLY IF NOT EXISTS "live_email" ON "app"."customer" USING btree ("tenant_id", "email") INCLUDE ("name") WHERE deleted_at IS NULL',
+      expect.stringMatching(/^DO \$lambic\$ BEGIN IF EXISTS .*to_regclass\('"app"\."live_email"'\) AND NOT indisvalid\)/),
     ]);
+  });
+
+  it("checks after CREATE INDEX CONCURRENTLY IF NOT EXISTS that the index is valid, as a failed build leaves an INVALID one that IF NOT EXISTS would skip", () => {
+    const [, check] = emitted((op) => op.createIndex("email", "customer", ["email"], { unique: true, concurrently: true, ifNotExists: true }));
+    expect(check).toBe(
+      `DO $lambic$ BEGIN IF EXISTS (SELECT FROM pg_catalog.pg_index WHERE indexrelid = pg_catalog.to_regclass('"email"') AND NOT indisvalid) THEN ` +
+        `RAISE EXCEPTION USING ERRCODE = 'object_not_in_prerequisite_state', MESSAGE = 'index "email" exists but is INVALID: an earlier CREATE INDEX CONCURRENTLY of it failed, and IF NOT EXISTS skips an index that exists, so it would stay unusable. ` +
+        `Drop it (DROP INDEX CONCURRENTLY "email"), fix what made the build fail, then run again.'; END IF; END $lambic$`,
+    );
+    // Without IF NOT EXISTS a rerun fails on the index that is there; without CONCURRENTLY none is left behind.
+    expect(emitted((op) => op.createIndex("email", "customer", ["email"], { concurrently: true }))).toHaveLength(1);
+    expect(emitted((op) => op.createIndex("email", "customer", ["email"], { ifNotExists: true }))).toHaveLength(1);
+    // A name holding the dollar-quote tag gets another tag.
+    expect(emitted((op) => op.createIndex("x$lambic$", "t", ["a"], { concurrently: true, ifNotExists: true }))[1]).toMatch(/^DO \$lambic1\$ .* \$lambic1\$$/);
   });
 
   it("renders expression keys in parentheses, with order, NULLS and an operator class", () => {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { clientCopy, findMetaCommand, findStringsSetting, findTransactionControl, psqlScriptText, splitStatements } from "../../../src/operations/sql-statements.ts";
+import { clientCopy, findMetaCommand, findOutsideTransactionOnly, findStringsSetting, findTransactionControl, psqlScriptText, splitStatements } from "../../../src/operations/sql-statements.ts";
 
 describe("splitting SQL into statements as psql does", () => {
   it("splits at each semicolon and drops the semicolons", () => {
@@ -156,5 +156,44 @@ describe("a statement that may turn standard_conforming_strings off", () => {
 
   it("is not found in SET … = on (pg_dump writes it), a string, a comment, or RESET of another setting", () => {
     expect(findStringsSetting("SET standard_conforming_strings = on; SET LOCAL standard_conforming_strings TO 'on'; RESET search_path; SELECT 'RESET ALL' -- standard_conforming_strings = off")).toBeUndefined();
+  });
+});
+
+describe("finding statements PostgreSQL refuses inside a transaction block", () => {
+  it("names CREATE/DROP INDEX CONCURRENTLY, REINDEX CONCURRENTLY, VACUUM, CREATE DATABASE and the like, in any case and after comments", () => {
+    const cases: [string, string][] = [
+      ['CREATE INDEX CONCURRENTLY "i" ON "t" ("a")', "CREATE INDEX CONCURRENTLY"],
+      ["create unique index concurrently if not exists i on t (a)", "CREATE INDEX CONCURRENTLY"],
+      ['-- the index\nDROP INDEX CONCURRENTLY IF EXISTS "s"."i"', "DROP INDEX CONCURRENTLY"],
+      ["REINDEX TABLE CONCURRENTLY t", "REINDEX CONCURRENTLY"],
+      ["REINDEX (VERBOSE, CONCURRENTLY) INDEX i", "REINDEX CONCURRENTLY"],
+      ["REINDEX DATABASE app", "REINDEX DATABASE"],
+      ["ALTER TABLE m DETACH PARTITION m_2024 CONCURRENTLY", "DETACH PARTITION CONCURRENTLY"],
+      ['ALTER TABLE "m" DETACH PARTITION "s"."m 2024" CONCURRENTLY', "DETACH PARTITION CONCURRENTLY"],
+      ["/* weekly */ VACUUM (ANALYZE) t", "VACUUM"],
+      ["CREATE DATABASE other", "CREATE DATABASE"],
+      ["DROP DATABASE IF EXISTS other", "DROP DATABASE"],
+      ["ALTER SYSTEM SET work_mem = '64MB'", "ALTER SYSTEM"],
+      ["DISCARD ALL", "DISCARD ALL"],
+    ];
+    for (const [sql, command] of cases) expect(findOutsideTransactionOnly(`SELECT 1;\n${sql};`)).toEqual({ statement: sql, command });
+  });
+
+  it("leaves statements that run in a transaction, and the words inside strings, comments, names and bodies", () => {
+    for (const sql of [
+      'CREATE INDEX "concurrently" ON t (a)',
+      "CREATE INDEX i ON t (a) WHERE note <> 'concurrently'",
+      "REINDEX TABLE t",
+      "ALTER TABLE m DETACH PARTITION m_2024",
+      "ALTER TABLE m DETACH PARTITION m_2024 FINALIZE",
+      "ANALYZE t",
+      "ALTER DATABASE app SET work_mem = '64MB'",
+      "DISCARD TEMP",
+      "-- VACUUM t\nSELECT 1",
+      "CREATE FUNCTION f() RETURNS void LANGUAGE sql AS $$ SELECT 'VACUUM' $$",
+      "COMMENT ON TABLE t IS 'CREATE DATABASE x'",
+    ]) {
+      expect(findOutsideTransactionOnly(sql), sql).toBeUndefined();
+    }
   });
 });

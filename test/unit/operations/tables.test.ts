@@ -103,6 +103,14 @@ describe("createTable", () => {
     ]);
   });
 
+  it("refuses ifNotExists with comments, which would run on a table that was there already (and fail on a column it lacks)", () => {
+    const message =
+      "op.createTable(): options sets ifNotExists with comments (options.comment or a column's comment), but the COMMENT statements would run whether or not the table was created: " +
+      "on a table that was there already they would replace its comments, or fail on a column it lacks. Drop ifNotExists, or the comments (set them in a revision of their own).";
+    expect(refusal((op) => op.createTable("t", { id: "int" }, { ifNotExists: true, comment: "orders" })).message).toBe(message);
+    expect(refusal((op) => op.createTable("t", { id: { type: "int", comment: "key" } }, { ifNotExists: true })).message).toBe(message);
+  });
+
   it("qualifies the table with options.schema and honours ifNotExists", () => {
     expect(emitted((op) => op.createTable("t", { id: "int" }, { schema: "app", ifNotExists: true }))).toEqual([
       'CREATE TABLE IF NOT EXISTS "app"."t" (\n    "id" int\n)',
@@ -239,6 +247,55 @@ describe("createTable refuses what it would otherwise drop or misread", () => {
 
   it("does not take Object.prototype's names for known options", () => {
     expect(refusal((op) => op.dropTable("t", { constructor: 1 } as never)).message).toContain('has an unknown key "constructor". Known keys: schema, ifExists, cascade.');
+  });
+
+  it("refuses a string default PostgreSQL would freeze at the migration's time ('now', 'today', 'now()') on a date/time column, pointing at { raw }", () => {
+    for (const [type, value] of [["timestamptz", "now"], ["timestamp(3) without time zone", " now() "], ["date", "Today"], ["time with time zone", "yesterday"]] as const) {
+      const error = refusal((op) => op.createTable("t", { a: { type, default: value } }));
+      expect(error.message).toContain(`op.createTable(): columns.a.default is the string ${JSON.stringify(value)}, which on a ${JSON.stringify(type)} column PostgreSQL converts once, when the statement runs: every row would get the migration's time.`);
+      expect(error.message).toContain(`For the time of each insert write SQL, { raw: "now()" }`);
+    }
+    // The same words are ordinary text elsewhere, and other special values are constants anyway.
+    expect(emitted((op) => op.createTable("t", { a: { type: "text", default: "now" }, b: { type: "timestamptz", default: "epoch" }, c: { type: "daterange", default: "empty" } }))).toEqual([
+      `CREATE TABLE "t" (\n    "a" text DEFAULT 'now',\n    "b" timestamptz DEFAULT 'epoch',\n    "c" daterange DEFAULT 'empty'\n)`,
+    ]);
+    expect(emitted((op) => op.createTable("t", { a: { type: "timestamptz", default: { raw: "now()" } }, b: { type: "text", default: { raw: "'now()'" } } }))).toEqual([
+      `CREATE TABLE "t" (\n    "a" timestamptz DEFAULT now(),\n    "b" text DEFAULT 'now()'\n)`,
+    ]);
+  });
+
+  it("refuses a string default that is SQL in disguise (CURRENT_TIMESTAMP, a call with no arguments) on any column", () => {
+    for (const [type, value] of [["text", "now()"], ["uuid", "gen_random_uuid()"], ["timestamptz", "CURRENT_TIMESTAMP"], ["date", "current_date"], ["bigint", "public.next_id( )"]] as const) {
+      expect(refusal((op) => op.addColumn("t", "a", { type, default: value })).message).toBe(
+        `op.addColumn(): spec.default is the string ${JSON.stringify(value)}, which looks like SQL, but a string default is a constant: that text, not the SQL's value. ` +
+          `For the SQL, write { raw: ${JSON.stringify(value)} }; for the text itself, { raw: ${JSON.stringify(`'${value}'`)} }.`,
+      );
+    }
+    expect(emitted((op) => op.addColumn("t", "a", { type: "text", default: "f(x)" }))).toEqual([`ALTER TABLE "t" ADD COLUMN "a" text DEFAULT 'f(x)'`]);
+  });
+
+  it("refuses an array default on a column that is not JSON, which PostgreSQL would refuse as jsonb only when the DDL runs", () => {
+    expect(refusal((op) => op.createTable("t", { a: { type: "int[]", default: [1, 2] } })).message).toBe(
+      'op.createTable(): columns.a.default is an array, which is a JSON value, and the column\'s type is "int[]": for a PostgreSQL array give its literal as a string ("{a,b}"), or SQL text as { raw: "ARRAY[...]" }.',
+    );
+    expect(emitted((op) => op.createTable("t", { a: { type: "int[]", default: "{1,2}" }, b: { type: "jsonb", default: [1, 2] } }))).toEqual([
+      `CREATE TABLE "t" (\n    "a" int[] DEFAULT '{1,2}',\n    "b" jsonb DEFAULT '[1,2]'::jsonb\n)`,
+    ]);
+  });
+
+  it("refuses nullable: true on a primary key or identity column, which PostgreSQL makes NOT NULL all the same", () => {
+    expect(refusal((op) => op.createTable("t", { id: { type: "int", primaryKey: true, nullable: true } })).message).toBe(
+      "op.createTable(): columns.id.nullable is true with primaryKey, but PostgreSQL makes a primary key column NOT NULL: the column would not be nullable. Leave nullable out (or false).",
+    );
+    expect(refusal((op) => op.addColumn("t", "id", { type: "bigint", identity: "always", nullable: true })).message).toBe(
+      "op.addColumn(): spec.nullable is true with identity, but PostgreSQL makes an identity column NOT NULL: the column would not be nullable. Leave nullable out (or false).",
+    );
+    expect(refusal((op) => op.createTable("t", { a: "int", b: { type: "int", nullable: true } }, { primaryKey: { name: "t_pk", columns: ["a", "b"] } })).message).toBe(
+      "op.createTable(): columns.b.nullable is true, but options.primaryKey names the column, and PostgreSQL makes a primary key column NOT NULL: the column would not be nullable. Leave nullable out (or false).",
+    );
+    expect(emitted((op) => op.createTable("t", { id: { type: "int", identity: "always", nullable: false }, b: { type: "int", nullable: true } }, { primaryKey: ["id"] }))).toEqual([
+      'CREATE TABLE "t" (\n    "id" int GENERATED ALWAYS AS IDENTITY NOT NULL,\n    "b" int,\n    PRIMARY KEY ("id")\n)',
+    ]);
   });
 
   it("refuses a mistyped { raw } default, and an object default on a column that is not JSON", () => {
