@@ -38,7 +38,8 @@ export function show(value: unknown): string {
   if (Array.isArray(value)) return "an array";
   if (typeof value === "object") {
     const name = (value as { constructor?: { name?: unknown } }).constructor?.name;
-    return typeof name === "string" && name !== "" && name !== "Object" ? `a ${name}` : "an object";
+    if (typeof name !== "string" || name === "" || name === "Object") return "an object";
+    return `${/^[AEIOU]/.test(name) ? "an" : "a"} ${name}`;
   }
   if (typeof value === "function") return "a function";
   if (typeof value === "symbol") return "a symbol";

@@ -120,6 +120,7 @@ describe("bulkInsert", () => {
     expect(refusal((op) => op.bulkInsert("t", [{ a: () => 1 }])).message).toMatch(/^op\.bulkInsert\(\): rows\[0\]\.a is a function, which has no SQL literal form/);
     expect(refusal((op) => op.bulkInsert("t", [{ a: Symbol("s") }])).message).toMatch(/is a symbol/);
     expect(refusal((op) => op.bulkInsert("t", [{ a: new Map() }])).message).toMatch(/is a Map/);
+    expect(refusal((op) => op.bulkInsert("t", [{ a: new ArrayBuffer(2) }])).message).toMatch(/is an ArrayBuffer/);
     expect(refusal((op) => op.bulkInsert("t", [{ a: new Date(NaN) }])).message).toMatch(/is an invalid Date/);
     expect(refusal((op) => op.bulkInsert("t", [{ a: { n: 1n } }])).message).toMatch(/cannot be rendered as JSON/);
   });
