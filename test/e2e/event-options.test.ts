@@ -17,7 +17,7 @@ import { publishBundle } from "../../src/bundle/s3-bundles.ts";
 import { loadConfig } from "../../src/config.ts";
 import { createTestDatabase, type TestDatabase } from "../support/database.ts";
 import { ensureBuilt } from "./support/build.ts";
-import { LambdaFunction } from "./support/lambda.ts";
+import { handlerEnv, LambdaFunction } from "./support/lambda.ts";
 import { startS3, type TestS3 } from "./support/s3.ts";
 
 const PREFIX = "context";
@@ -49,16 +49,7 @@ beforeAll(async () => {
   const config = loadConfig({ cwd: project, env: {} });
   const built = await buildBundle(config.databases.main!, { projectDir: project, outDir: join(project, "dist/bundles") });
   await publishBundle(s3.client, { bucket: s3.bucket, prefix: PREFIX }, readBuiltBundle(built.dir));
-  fn = new LambdaFunction("lambic-context", {
-    ...s3.env,
-    LAMBIC_BUCKET: s3.bucket,
-    LAMBIC_PREFIX: PREFIX,
-    LAMBIC_DATABASE: "main",
-    LAMBIC_DATABASE_URL: db.url,
-    LAMBIC_CACHE_DIR: join(project, "cache"),
-    POWERTOOLS_SERVICE_NAME: "lambic",
-    POWERTOOLS_METRICS_NAMESPACE: "Lambic",
-  });
+  fn = new LambdaFunction("lambic-context", handlerEnv({ s3, prefix: PREFIX, database: "main", url: db.url, cacheDir: join(project, "cache") }));
 });
 
 afterAll(async () => {

@@ -19,7 +19,7 @@ import { freePort } from "../../src/db/cluster.ts";
 import { createTestDatabase, type TestDatabase } from "../support/database.ts";
 import { ensureBuilt } from "./support/build.ts";
 import { inspectDatabase } from "./support/inspect.ts";
-import { emfLines, jsonLines, LambdaFunction, type Invocation } from "./support/lambda.ts";
+import { emfLines, handlerEnv, jsonLines, LambdaFunction, type Invocation } from "./support/lambda.ts";
 import { startS3, type TestS3 } from "./support/s3.ts";
 
 const PREFIX = "faulty";
@@ -65,15 +65,8 @@ function writeProject(dir: string): void {
 
 function lambda(name: string, env: Record<string, string> = {}): LambdaFunction {
   const fn = new LambdaFunction(name, {
-    ...s3.env,
-    LAMBIC_BUCKET: s3.bucket,
-    LAMBIC_PREFIX: PREFIX,
-    LAMBIC_DATABASE: "main",
-    LAMBIC_DATABASE_URL: db.url,
-    LAMBIC_CACHE_DIR: join(project, "cache", name),
+    ...handlerEnv({ s3, prefix: PREFIX, database: "main", url: db.url, cacheDir: join(project, "cache", name) }),
     LAMBIC_DEADLINE_MARGIN_MS: "500",
-    POWERTOOLS_SERVICE_NAME: "lambic",
-    POWERTOOLS_METRICS_NAMESPACE: "Lambic",
     ...env,
   });
   functions.push(fn);

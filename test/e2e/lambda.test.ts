@@ -16,7 +16,7 @@ import { createTestDatabase, type TestDatabase } from "../support/database.ts";
 import { CLI_FILE, ensureBuilt, ROOT } from "./support/build.ts";
 import { runCli } from "./support/cli.ts";
 import { inspectDatabase } from "./support/inspect.ts";
-import { emfLines, jsonLines, LambdaFunction, startInvokeServer, type Invocation, type InvokeServer } from "./support/lambda.ts";
+import { emfLines, handlerEnv, jsonLines, LambdaFunction, startInvokeServer, type Invocation, type InvokeServer } from "./support/lambda.ts";
 import { startS3, type TestS3 } from "./support/s3.ts";
 
 const PREFIX = "e2e";
@@ -39,16 +39,7 @@ async function objectText(key: string): Promise<string> {
 beforeAll(async () => {
   await ensureBuilt();
   [s3, db, cacheDir] = await Promise.all([startS3(), createTestDatabase("e2e_lambda"), mkdtemp(join(tmpdir(), "lambic-cache-"))]);
-  fn = new LambdaFunction("lambic", {
-    ...s3.env,
-    LAMBIC_BUCKET: s3.bucket,
-    LAMBIC_PREFIX: PREFIX,
-    LAMBIC_DATABASE: "main",
-    LAMBIC_DATABASE_URL: db.url,
-    LAMBIC_CACHE_DIR: cacheDir,
-    POWERTOOLS_SERVICE_NAME: "lambic",
-    POWERTOOLS_METRICS_NAMESPACE: "Lambic",
-  });
+  fn = new LambdaFunction("lambic", handlerEnv({ s3, prefix: PREFIX, database: "main", url: db.url, cacheDir }));
 });
 
 afterAll(async () => {
@@ -490,7 +481,7 @@ async function startRawServer(answer: (req: IncomingMessage, res: ServerResponse
 
 describe("Powertools Logger's documented variables", () => {
   const environment = (name: string, env: Record<string, string>) =>
-    new LambdaFunction(name, { ...s3.env, LAMBIC_BUCKET: s3.bucket, LAMBIC_PREFIX: PREFIX, LAMBIC_DATABASE: "main", LAMBIC_DATABASE_URL: db.url, LAMBIC_CACHE_DIR: cacheDir, POWERTOOLS_SERVICE_NAME: "lambic", ...env });
+    new LambdaFunction(name, { ...handlerEnv({ s3, prefix: PREFIX, database: "main", url: db.url, cacheDir }), ...env });
 
   it("POWERTOOLS_LOGGER_LOG_EVENT=true logs each invocation's event", async () => {
     const logged = environment("log-event", { POWERTOOLS_LOGGER_LOG_EVENT: "true" });

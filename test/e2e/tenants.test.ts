@@ -17,7 +17,7 @@ import { getObject } from "../../src/bundle/s3-bundles.ts";
 import { createTestDatabase, type TestDatabase } from "../support/database.ts";
 import { ensureBuilt } from "./support/build.ts";
 import { runCli } from "./support/cli.ts";
-import { emfLines, jsonLines, LambdaFunction, LambdaPool, startInvokeServer, type InvokeServer } from "./support/lambda.ts";
+import { emfLines, handlerEnv, jsonLines, LambdaFunction, LambdaPool, startInvokeServer, type InvokeServer } from "./support/lambda.ts";
 import { startS3, type TestS3 } from "./support/s3.ts";
 
 const PREFIX = "tenants";
@@ -81,15 +81,8 @@ beforeAll(async () => {
 
   server = await startInvokeServer(functions);
   pool = new LambdaPool(FUNCTION, {
-    ...s3.env,
-    LAMBIC_BUCKET: s3.bucket,
-    LAMBIC_PREFIX: PREFIX,
-    LAMBIC_DATABASE: "app",
-    LAMBIC_DATABASE_URL: db.url,
-    LAMBIC_CACHE_DIR: join(project, "cache"),
+    ...handlerEnv({ s3, prefix: PREFIX, database: "app", url: db.url, cacheDir: join(project, "cache") }),
     LAMBIC_LAMBDA_ENDPOINT: server.endpoint,
-    POWERTOOLS_SERVICE_NAME: "lambic",
-    POWERTOOLS_METRICS_NAMESPACE: "Lambic",
   });
   functions.set(FUNCTION, pool);
   smallPool = new LambdaPool(SMALL_FUNCTION, { ...pool.env, LAMBIC_RESPONSE_LIMIT_BYTES: String(SMALL_LIMIT) });

@@ -12,6 +12,29 @@ import { createServer, type Server } from "node:http";
 import { join } from "node:path";
 import { HANDLER_FILE } from "./build.ts";
 
+/** Where a test's handler finds its bundle and database, as the construct's function would. */
+export interface HandlerSetting {
+  readonly s3: { readonly env: Record<string, string>; readonly bucket: string };
+  readonly prefix: string;
+  readonly database: string;
+  readonly url: string;
+  readonly cacheDir: string;
+}
+
+/** The handler's environment in these tests: the bundle's S3 location, the database, Powertools' names. */
+export function handlerEnv({ s3, prefix, database, url, cacheDir }: HandlerSetting): Record<string, string> {
+  return {
+    ...s3.env,
+    LAMBIC_BUCKET: s3.bucket,
+    LAMBIC_PREFIX: prefix,
+    LAMBIC_DATABASE: database,
+    LAMBIC_DATABASE_URL: url,
+    LAMBIC_CACHE_DIR: cacheDir,
+    POWERTOOLS_SERVICE_NAME: "lambic",
+    POWERTOOLS_METRICS_NAMESPACE: "Lambic",
+  };
+}
+
 export interface Invocation {
   /** The result, or Lambda's error payload {errorType, errorMessage, trace}. */
   readonly payload: Record<string, unknown> | null;

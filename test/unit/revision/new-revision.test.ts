@@ -1,20 +1,10 @@
 import { describe, expect, it } from "vitest";
-import { LambicError } from "../../../src/errors.ts";
 import { checkNewRevision, dependenciesOfNewRevision, parentsOfMerge, parentsOfNewRevision } from "../../../src/revision/new-revision.ts";
 import { RevisionMap } from "../../../src/revision/revision-map.ts";
 import type { RevisionMeta } from "../../../src/revision/types.ts";
+import { failure } from "../../support/failure.ts";
 
 const rev = (id: string, revises: RevisionMeta["revises"], extra: Partial<RevisionMeta> = {}): RevisionMeta => ({ id, revises, ...extra });
-
-function failure(fn: () => unknown): LambicError {
-  try {
-    fn();
-  } catch (error) {
-    if (error instanceof LambicError) return error;
-    throw error;
-  }
-  throw new Error("no error");
-}
 
 //   aaaa1 ── bbbb2 ─┬─ cccc3 ── dddd4          (head)
 //                   └─ eeee5 (side)            (head)

@@ -3,6 +3,7 @@ import { LambicError } from "../../../src/errors.ts";
 import { describeStep, planDowngrade, planHistory, planStamp, planUpgrade, VersionRows } from "../../../src/revision/plan.ts";
 import { RevisionMap } from "../../../src/revision/revision-map.ts";
 import type { RevisionMeta } from "../../../src/revision/types.ts";
+import { failure } from "../../support/failure.ts";
 
 const rev = (id: string, revises: RevisionMeta["revises"], extra: Partial<RevisionMeta> = {}): RevisionMeta => ({ id, revises, ...extra });
 
@@ -14,16 +15,6 @@ function refusal(metas: RevisionMeta[]): LambicError {
     throw error;
   }
   throw new Error("the graph was accepted");
-}
-
-function failure(fn: () => unknown): LambicError {
-  try {
-    fn();
-  } catch (error) {
-    if (error instanceof LambicError) return error;
-    throw error;
-  }
-  throw new Error("no error");
 }
 
 //   a ── b ─┬─ c1 (left) ── d1
