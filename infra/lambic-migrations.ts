@@ -1,6 +1,6 @@
 import { existsSync, readdirSync } from "node:fs";
 import { join, resolve } from "node:path";
-import { Annotations, CustomResource, Duration, RemovalPolicy, Token } from "aws-cdk-lib";
+import { Annotations, CustomResource, Duration, RemovalPolicy, Stack, Token } from "aws-cdk-lib";
 import * as cloudwatch from "aws-cdk-lib/aws-cloudwatch";
 import { SnsAction } from "aws-cdk-lib/aws-cloudwatch-actions";
 import type * as ec2 from "aws-cdk-lib/aws-ec2";
@@ -379,9 +379,13 @@ export class LambicMigrations extends Construct {
    * FAILED and CloudFormation fails and rolls back the deploy.
    *
    * CloudFormation sends Update only when the properties change, i.e. when the bundle (or the
-   * target) changes. Rolling back a failed Update re-sends the old properties: that upgrades to
-   * the old bundle's head, which the database is already at because lambic rolled the failed
-   * run back in its transaction. Delete does nothing: lambic never downgrades on its own.
+   * target) changes. Rolling back an Update re-sends the old properties as another Update, and
+   * the invoker does nothing then (it reads the stack's status): when a resource after the
+   * migration failed, the database is at the new bundle's head, which the old bundle does not
+   * know (UNKNOWN_VERSION), and a failing Update during a rollback leaves the stack
+   * UPDATE_ROLLBACK_FAILED; when the migration itself failed, lambic rolled it back already, but
+   * a non-transactional revision's commits are unknown to the old bundle too. Delete does
+   * nothing either: lambic never downgrades on its own.
    */
   private createDeployMigration(options: MigrateOnDeploy, timeout: Duration): CustomResource {
     const { bundleSha256, target = "head" } = options;
@@ -413,6 +417,8 @@ export class LambicMigrations extends Construct {
       logGroup: deployLogs,
     });
     this.fn.grantInvoke(onEvent);
+    // To tell a rollback's Update from a deploy's: this stack's status, nothing else.
+    onEvent.addToRolePolicy(new iam.PolicyStatement({ actions: ["cloudformation:DescribeStacks"], resources: [Stack.of(this).stackId] }));
     const provider = new cr.Provider(this, "DeployMigrationProvider", {
       onEventHandler: onEvent,
       logGroup: deployLogs,
@@ -477,12 +483,23 @@ const FANOUT_FAILED_CAUSE =
 // provides the AWS SDK v3.
 const INVOKER_SOURCE = `
 const { LambdaClient, InvokeCommand } = require("@aws-sdk/client-lambda");
+const { CloudFormationClient, DescribeStacksCommand } = require("@aws-sdk/client-cloudformation");
 // One attempt: a retried upgrade would only wait on lambic's advisory lock behind the first.
 const client = new LambdaClient({ maxAttempts: 1 });
+const cloudformation = new CloudFormationClient({});
+// A rollback re-sends the old properties as an Update: nothing to run (see createDeployMigration).
+async function rollingBack(stackId) {
+  const { Stacks } = await cloudformation.send(new DescribeStacksCommand({ StackName: stackId }));
+  return /ROLLBACK_IN_PROGRESS$/.test((Stacks && Stacks[0] && Stacks[0].StackStatus) || "");
+}
 exports.handler = async (event) => {
   const physicalId = event.PhysicalResourceId || "lambic-migration";
   if (event.RequestType === "Delete") return { PhysicalResourceId: physicalId };
   const { FunctionName, Payload } = event.ResourceProperties;
+  if (event.RequestType === "Update" && await rollingBack(event.StackId)) {
+    console.log(JSON.stringify({ skipped: "stack rollback: lambic never downgrades on its own, the database keeps what the failed update applied", payload: Payload }));
+    return { PhysicalResourceId: physicalId };
+  }
   const res = await client.send(new InvokeCommand({ FunctionName, InvocationType: "RequestResponse", Payload }));
   const body = res.Payload ? Buffer.from(res.Payload).toString("utf8") : "";
   let result;

@@ -335,7 +335,7 @@ describe("deploy-time migration", () => {
     template.hasResourceProperties("AWS::Lambda::Function", { Handler: "index.handler", Timeout: 660 });
   });
 
-  test("lets the invoker invoke only the migration function", () => {
+  test("lets the invoker invoke only the migration function, and read only its own stack's status", () => {
     const { stack, migrations, template } = deployed();
     const invoker = Object.entries(template.findResources("AWS::Lambda::Function", { Properties: { Handler: "index.handler" } }));
     const roleRef = { Ref: invoker[0]![1].Properties.Role["Fn::GetAtt"][0] };
@@ -345,6 +345,7 @@ describe("deploy-time migration", () => {
     const fnArn = stack.resolve(migrations.fn.functionArn);
     expect(policy!.Properties.PolicyDocument.Statement).toEqual([
       { Action: "lambda:InvokeFunction", Effect: "Allow", Resource: [fnArn, { "Fn::Join": ["", [fnArn, ":*"]] }] },
+      { Action: "cloudformation:DescribeStacks", Effect: "Allow", Resource: { Ref: "AWS::StackId" } },
     ]);
   });
 
@@ -358,10 +359,13 @@ describe("deploy-time migration", () => {
 });
 
 describe("the deploy invoker's code", () => {
-  type InvokerEvent = { RequestType: string; PhysicalResourceId?: string; ResourceProperties: Record<string, string> };
+  type InvokerEvent = { RequestType: string; StackId?: string; PhysicalResourceId?: string; ResourceProperties: Record<string, string> };
 
-  /** Runs the inline onEvent source from the template against a fake Lambda client. */
-  function loadInvoker(response: { FunctionError?: string; Payload?: string }) {
+  /**
+   * Runs the inline onEvent source from the template against a fake Lambda client, in a stack
+   * whose status is `stackStatus`.
+   */
+  function loadInvoker(response: { FunctionError?: string; Payload?: string }, stackStatus = "UPDATE_IN_PROGRESS") {
     const { template } = synth({ migrateOnDeploy: { bundleSha256: SHA } });
     const source: string = Object.values(
       template.findResources("AWS::Lambda::Function", { Properties: { Handler: "index.handler" } }),
@@ -379,14 +383,27 @@ describe("the deploy invoker's code", () => {
         constructor(readonly input: unknown) {}
       },
     };
+    const described: any[] = [];
+    const cloudformation = {
+      CloudFormationClient: class {
+        async send(command: { input: unknown }) {
+          described.push(command.input);
+          return { Stacks: [{ StackStatus: stackStatus }] };
+        }
+      },
+      DescribeStacksCommand: class {
+        constructor(readonly input: unknown) {}
+      },
+    };
     const module = { exports: {} as { handler: (event: InvokerEvent) => Promise<unknown> } };
     const require = (name: string) => {
-      if (name !== "@aws-sdk/client-lambda") throw new Error(`unexpected require ${name}`);
-      return sdk;
+      if (name === "@aws-sdk/client-lambda") return sdk;
+      if (name === "@aws-sdk/client-cloudformation") return cloudformation;
+      throw new Error(`unexpected require ${name}`);
     };
     const quiet = { log: () => {} };
     new Function("require", "exports", "module", "console", source)(require, module.exports, module, quiet);
-    return { handler: module.exports.handler, sent };
+    return { handler: module.exports.handler, sent, described };
   }
 
   const create: InvokerEvent = {
@@ -406,6 +423,26 @@ describe("the deploy invoker's code", () => {
     const { handler, sent } = loadInvoker({ Payload: JSON.stringify({ ok: true, to: ["ae10"] }) });
     await expect(handler(create)).resolves.toEqual({ PhysicalResourceId: "lambic-migration" });
     expect(sent).toEqual([{ FunctionName: "fn", InvocationType: "RequestResponse", Payload: '{"command":"upgrade"}' }]);
+  });
+
+  const update: InvokerEvent = { ...create, RequestType: "Update", StackId: "arn:aws:cloudformation:eu-west-1:111122223333:stack/S/1", PhysicalResourceId: "lambic-migration" };
+
+  test("invokes on an Update while the stack deploys forward (a new bundle)", async () => {
+    const { handler, sent, described } = loadInvoker({ Payload: JSON.stringify({ ok: true }) });
+    await expect(handler(update)).resolves.toEqual({ PhysicalResourceId: "lambic-migration" });
+    expect(described).toEqual([{ StackName: update.StackId }]);
+    expect(sent).toHaveLength(1);
+  });
+
+  test("does not invoke on the Update a rollback sends, so the rollback cannot fail on a database ahead of the old bundle", async () => {
+    // A resource after the migration failed: the database is at the new head, and upgrading it
+    // with the old bundle would be UNKNOWN_VERSION, leaving the stack UPDATE_ROLLBACK_FAILED.
+    const { handler, sent } = loadInvoker(
+      { FunctionError: "Unhandled", Payload: JSON.stringify({ errorType: "UNKNOWN_VERSION", errorMessage: "holds 8a5d0e6f7c97" }) },
+      "UPDATE_ROLLBACK_IN_PROGRESS",
+    );
+    await expect(handler(update)).resolves.toEqual({ PhysicalResourceId: "lambic-migration" });
+    expect(sent).toEqual([]);
   });
 
   test("does not invoke on Delete", async () => {
