@@ -154,6 +154,10 @@ export class LambicMigrations extends Construct {
       memorySize: props.memorySize ?? 512,
       timeout,
       logGroup: this.logGroup,
+      // Lambda retries a failed asynchronous invocation twice. lambic runs once, as its callers
+      // (lambic invoke, the fan-out, the deploy invoker) do: a retried `downgrade -1` after a
+      // run that committed part of its steps would step down again.
+      retryAttempts: 0,
       vpc: props.vpc,
       vpcSubnets: props.vpcSubnets,
       securityGroups: props.securityGroups,

@@ -65,6 +65,14 @@ describe("the function", () => {
     });
   });
 
+  test("is never retried by Lambda after a failed asynchronous invocation (a relative downgrade would step again)", () => {
+    const { stack, migrations, template } = synth();
+    template.hasResourceProperties("AWS::Lambda::EventInvokeConfig", {
+      FunctionName: stack.resolve(migrations.fn.functionName),
+      MaximumRetryAttempts: 0,
+    });
+  });
+
   test("database defaults to main", () => {
     expect(migrationFunction(synth().template).Environment.Variables.LAMBIC_DATABASE).toBe("main");
   });
