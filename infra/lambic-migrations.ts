@@ -170,6 +170,7 @@ export class LambicMigrations extends Construct {
         POWERTOOLS_METRICS_NAMESPACE: "Lambic",
       },
     });
+    if (props.vpc) this.warnIfIsolated(props.vpc, props.vpcSubnets, props.tenantFanout !== undefined);
     this.grantLeastPrivilege(secret);
     this.alarms = this.createAlarms(props.alarmTopic);
     const selfInvoke = props.tenantFanout ? this.allowSelfInvoke() : undefined;
@@ -308,6 +309,23 @@ export class LambicMigrations extends Construct {
       );
     }
     return dir;
+  }
+
+  /**
+   * Every invocation reads S3 and Secrets Manager (and a fan-out calls Lambda) before it
+   * connects. From isolated subnets only VPC endpoints reach them, which the construct cannot
+   * see (they may be in the VPC already), so it warns instead of failing: without them each
+   * call fails AWS_FAILED after 3 s.
+   */
+  private warnIfIsolated(vpc: ec2.IVpc, selection: ec2.SubnetSelection | undefined, fanout: boolean): void {
+    const isolated = new Set(vpc.isolatedSubnets.map((subnet) => subnet.subnetId));
+    const selected = vpc.selectSubnets(selection).subnetIds;
+    if (selected.length === 0 || !selected.every((id) => isolated.has(id))) return;
+    const services = fanout ? "S3, Secrets Manager and Lambda" : "S3 and Secrets Manager";
+    Annotations.of(this).addWarning(
+      `LambicMigrations: the function runs in isolated subnets (no NAT), where it reaches ${services} only through VPC endpoints. ` +
+        `Add a gateway endpoint for S3 and interface endpoints for ${fanout ? "Secrets Manager and Lambda" : "Secrets Manager"} (admitting the function's security group on 443), or choose subnets with a NAT (vpcSubnets); otherwise every invocation fails AWS_FAILED.`,
+    );
   }
 
   private grantLeastPrivilege(secret: secretsmanager.ISecret): void {

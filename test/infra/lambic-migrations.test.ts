@@ -275,6 +275,22 @@ describe("the revision bucket", () => {
 });
 
 describe("in a VPC", () => {
+  const warnings = (stack: Stack) =>
+    stack.node.findAll().flatMap((c) => c.node.metadata).filter((m) => m.type === "aws:cdk:warning").map((m) => String(m.data));
+
+  test("warns that isolated subnets need VPC endpoints for S3 and Secrets Manager (and Lambda with the fan-out)", () => {
+    const isolatedVpc = (s: Stack) => new ec2.Vpc(s, "Vpc", { maxAzs: 2, natGateways: 0, subnetConfiguration: [{ name: "db", subnetType: ec2.SubnetType.PRIVATE_ISOLATED }] });
+    const { stack } = synth({}, (s) => ({ vpc: isolatedVpc(s) }));
+    expect(warnings(stack)).toEqual([expect.stringMatching(/isolated subnets.*gateway endpoint for S3 and interface endpoints for Secrets Manager \(/)]);
+    const fanout = synth({ tenantFanout: {} }, (s) => ({ vpc: isolatedVpc(s) }));
+    expect(warnings(fanout.stack)).toEqual([expect.stringContaining("interface endpoints for Secrets Manager and Lambda")]);
+  });
+
+  test("does not warn for subnets with a NAT", () => {
+    const { stack } = synth({}, (s) => ({ vpc: new ec2.Vpc(s, "Vpc", { maxAzs: 2 }) }));
+    expect(warnings(stack)).toEqual([]);
+  });
+
   test("runs in the given subnets and security groups with the VPC access policy", () => {
     const { stack, template } = synth({}, (s) => {
       const vpc = new ec2.Vpc(s, "Vpc", { maxAzs: 2 });
