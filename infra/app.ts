@@ -1,4 +1,5 @@
 import { Annotations, App, CfnOutput, Stack, type StackProps } from "aws-cdk-lib";
+import * as kms from "aws-cdk-lib/aws-kms";
 import * as s3 from "aws-cdk-lib/aws-s3";
 import * as sns from "aws-cdk-lib/aws-sns";
 import type { Construct } from "constructs";
@@ -12,18 +13,22 @@ import { LambicMigrations } from "./lambic-migrations.ts";
  * |---------------------|--------------------------------|----------------------------------|
  * | `bundleSha256`      | `LAMBIC_BUNDLE_SHA256`         | none: no deploy-time migration   |
  * | `databaseSecretArn` | `LAMBIC_DATABASE_SECRET_ARN`   | a placeholder ARN (synth only)   |
+ * | `databaseSecretKeyArn` | `LAMBIC_DATABASE_SECRET_KEY_ARN` | none: the AWS managed key     |
  * | `database`          | `LAMBIC_DATABASE`              | `main`                           |
  * | `bundlePrefix`      | `LAMBIC_PREFIX`                | `lambic`                         |
  * | `bucketName`        | `LAMBIC_BUCKET`                | none: the stack creates a bucket |
+ * | `bucketKeyArn`      | `LAMBIC_BUCKET_KEY_ARN`        | none: the bucket is not SSE-KMS  |
  * | `alarmTopicArn`     | `LAMBIC_ALARM_TOPIC_ARN`       | none: alarms without actions     |
  * | `handlerDir`        | `LAMBIC_HANDLER_DIR`           | `dist/lambda`                    |
  */
 export const SETTINGS = {
   bundleSha256: "LAMBIC_BUNDLE_SHA256",
   databaseSecretArn: "LAMBIC_DATABASE_SECRET_ARN",
+  databaseSecretKeyArn: "LAMBIC_DATABASE_SECRET_KEY_ARN",
   database: "LAMBIC_DATABASE",
   bundlePrefix: "LAMBIC_PREFIX",
   bucketName: "LAMBIC_BUCKET",
+  bucketKeyArn: "LAMBIC_BUCKET_KEY_ARN",
   alarmTopicArn: "LAMBIC_ALARM_TOPIC_ARN",
   handlerDir: "LAMBIC_HANDLER_DIR",
 } as const;
@@ -55,12 +60,19 @@ export class LambicStack extends Stack {
         "No bundleSha256 given (-c bundleSha256=<sha>): no migration runs during deploy.",
       );
     }
+    // Customer managed keys of the secret and of an existing bucket: the function needs to use them.
+    const key = (id: string, arn: string | undefined) => (arn ? kms.Key.fromKeyArn(this, id, arn) : undefined);
+    const bucketKey = key("BucketKey", settings.bucketKeyArn);
+    if (bucketKey && !settings.bucketName) {
+      throw new Error("bucketKeyArn is the key of an existing bucket (-c bucketName=...); the bucket this stack creates is encrypted with S3-managed keys.");
+    }
     this.migrations = new LambicMigrations(this, "Migrations", {
       databaseSecret: settings.databaseSecretArn ?? PLACEHOLDER_SECRET_ARN,
+      databaseSecretKey: key("DatabaseSecretKey", settings.databaseSecretKeyArn),
       database: settings.database,
       bundlePrefix: settings.bundlePrefix,
       handlerDir: settings.handlerDir,
-      bucket: settings.bucketName ? s3.Bucket.fromBucketName(this, "Bucket", settings.bucketName) : undefined,
+      bucket: settings.bucketName ? s3.Bucket.fromBucketAttributes(this, "Bucket", { bucketName: settings.bucketName, encryptionKey: bucketKey }) : undefined,
       alarmTopic: settings.alarmTopicArn
         ? sns.Topic.fromTopicArn(this, "AlarmTopic", settings.alarmTopicArn)
         : undefined,

@@ -45,6 +45,12 @@ export interface LambicMigrationsProps {
    * because the two need different IAM resources and cannot be told apart reliably by shape.
    */
   readonly databaseSecret: secretsmanager.ISecret | string;
+  /**
+   * The customer managed KMS key the secret is encrypted with: the function may decrypt with it
+   * (GetSecretValue needs kms:Decrypt). Not needed for the AWS managed key
+   * (aws/secretsmanager). @default the ISecret's `encryptionKey`; none for a string ARN
+   */
+  readonly databaseSecretKey?: kms.IKey;
   /** The database's name in lambic.config.json, and the bundle folder under the prefix. @default "main" */
   readonly database?: string;
   /**
@@ -171,7 +177,7 @@ export class LambicMigrations extends Construct {
       },
     });
     if (props.vpc) this.warnIfIsolated(props.vpc, props.vpcSubnets, props.tenantFanout !== undefined);
-    this.grantLeastPrivilege(secret);
+    this.grantLeastPrivilege(secret, props.databaseSecretKey ?? secret.encryptionKey);
     this.alarms = this.createAlarms(props.alarmTopic);
     const selfInvoke = props.tenantFanout ? this.allowSelfInvoke() : undefined;
     if (props.tenantFanout?.stateMachine) {
@@ -328,7 +334,7 @@ export class LambicMigrations extends Construct {
     );
   }
 
-  private grantLeastPrivilege(secret: secretsmanager.ISecret): void {
+  private grantLeastPrivilege(secret: secretsmanager.ISecret, secretKey: kms.IKey | undefined): void {
     // No s3:ListBucket: the handler reads keys it can name (current.json, <sha256>/...). Without
     // it a missing key answers 403 AccessDenied rather than 404 NoSuchKey.
     this.fn.addToRolePolicy(
@@ -354,7 +360,7 @@ export class LambicMigrations extends Construct {
         resources: [secret.secretFullArn ?? `${secret.secretArn}-??????`],
       }),
     );
-    secret.encryptionKey?.grant(this.fn, "kms:Decrypt");
+    secretKey?.grant(this.fn, "kms:Decrypt");
   }
 
   private createAlarms(topic: sns.ITopic | undefined): LambicAlarms {

@@ -5,7 +5,7 @@ import { promisify } from "node:util";
 import { Template } from "aws-cdk-lib/assertions";
 import { describe, expect, test } from "vitest";
 import { PLACEHOLDER_SECRET_ARN, createLambicApp } from "../../infra/app.ts";
-import { SECRET_ARN, SHA, scratchDir, stubHandlerDir } from "./helpers.ts";
+import { SECRET_ARN, SHA, allStatements, asList, scratchDir, stubHandlerDir } from "./helpers.ts";
 
 const run = promisify(execFile);
 const handlerDir = stubHandlerDir();
@@ -40,6 +40,28 @@ describe("the app", () => {
     });
     template.resourceCountIs("AWS::S3::Bucket", 0);
     template.hasResourceProperties("Custom::LambicMigration", { BundleSha256: SHA });
+  });
+
+  test("lets the function use the customer managed keys of the secret and of an existing bucket", () => {
+    const secretKey = "arn:aws:kms:eu-west-1:111122223333:key/1111aaaa-11aa-11aa-11aa-111111111111";
+    const bucketKey = "arn:aws:kms:eu-west-1:111122223333:key/2222bbbb-22bb-22bb-22bb-222222222222";
+    const { stack } = createLambicApp({
+      outdir: outdir(),
+      env: {},
+      context: { handlerDir, databaseSecretArn: SECRET_ARN, databaseSecretKeyArn: secretKey, bucketName: "acme-b", bucketKeyArn: bucketKey },
+    });
+    const kms = allStatements(Template.fromStack(stack)).filter((st) => asList(st.Action).some((a) => a.startsWith("kms:")));
+    expect(kms).toEqual(
+      expect.arrayContaining([
+        { Action: ["kms:Decrypt", "kms:GenerateDataKey"], Effect: "Allow", Resource: bucketKey },
+        { Action: "kms:Decrypt", Effect: "Allow", Resource: secretKey },
+      ]),
+    );
+    expect(kms).toHaveLength(2);
+  });
+
+  test("refuses a bucket key without an existing bucket: the bucket it creates uses S3-managed keys", () => {
+    expect(() => createLambicApp({ outdir: outdir(), env: {}, context: { handlerDir, bucketKeyArn: "arn:aws:kms:eu-west-1:111122223333:key/k" } })).toThrow(/bucketKeyArn.*-c bucketName/);
   });
 
   test("falls back to LAMBIC_* environment variables", () => {

@@ -162,6 +162,14 @@ describe("the role", () => {
     });
   });
 
+  test("may decrypt with the secret's customer managed key (databaseSecretKey), and only with it", () => {
+    const keyArn = "arn:aws:kms:eu-west-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab";
+    const { stack, migrations, template } = synth({}, (s) => ({ databaseSecretKey: kms.Key.fromKeyArn(s, "SecretKey", keyArn) }));
+    expect(functionStatements(stack, migrations, template)[3]).toEqual({ Action: "kms:Decrypt", Effect: "Allow", Resource: keyArn });
+    const kmsActions = allStatements(template).filter((st) => asList(st.Action).some((a) => a.startsWith("kms:")));
+    expect(kmsActions).toHaveLength(1);
+  });
+
   test("no IAM statement in the stack grants S3 or Secrets Manager on * or a whole bucket", () => {
     const { template } = synth({ migrateOnDeploy: { bundleSha256: SHA } }, (s) => ({
       alarmTopic: new sns.Topic(s, "Topic"),
