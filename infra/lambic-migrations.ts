@@ -516,9 +516,15 @@ const { CloudFormationClient, DescribeStacksCommand } = require("@aws-sdk/client
 const client = new LambdaClient({ maxAttempts: 1 });
 const cloudformation = new CloudFormationClient({});
 // A rollback re-sends the old properties as an Update: nothing to run (see createDeployMigration).
+// Status unknown: run, as a forward deploy must.
 async function rollingBack(stackId) {
-  const { Stacks } = await cloudformation.send(new DescribeStacksCommand({ StackName: stackId }));
-  return /ROLLBACK_IN_PROGRESS$/.test((Stacks && Stacks[0] && Stacks[0].StackStatus) || "");
+  try {
+    const { Stacks } = await cloudformation.send(new DescribeStacksCommand({ StackName: stackId }));
+    return /ROLLBACK_IN_PROGRESS$/.test((Stacks && Stacks[0] && Stacks[0].StackStatus) || "");
+  } catch (error) {
+    console.log(JSON.stringify({ warning: "could not read the stack's status, so running the migration", error: String(error) }));
+    return false;
+  }
 }
 exports.handler = async (event) => {
   const physicalId = event.PhysicalResourceId || "lambic-migration";

@@ -397,7 +397,7 @@ describe("the deploy invoker's code", () => {
    * Runs the inline onEvent source from the template against a fake Lambda client, in a stack
    * whose status is `stackStatus`.
    */
-  function loadInvoker(response: { FunctionError?: string; Payload?: string }, stackStatus = "UPDATE_IN_PROGRESS") {
+  function loadInvoker(response: { FunctionError?: string; Payload?: string }, stackStatus: string | Error = "UPDATE_IN_PROGRESS") {
     const { template } = synth({ migrateOnDeploy: { bundleSha256: SHA } });
     const source: string = Object.values(
       template.findResources("AWS::Lambda::Function", { Properties: { Handler: "index.handler" } }),
@@ -420,6 +420,7 @@ describe("the deploy invoker's code", () => {
       CloudFormationClient: class {
         async send(command: { input: unknown }) {
           described.push(command.input);
+          if (stackStatus instanceof Error) throw stackStatus;
           return { Stacks: [{ StackStatus: stackStatus }] };
         }
       },
@@ -475,6 +476,12 @@ describe("the deploy invoker's code", () => {
     );
     await expect(handler(update)).resolves.toEqual({ PhysicalResourceId: "lambic-migration" });
     expect(sent).toEqual([]);
+  });
+
+  test("runs the migration when the stack's status cannot be read (a forward deploy must not skip it)", async () => {
+    const { handler, sent } = loadInvoker({ Payload: JSON.stringify({ ok: true }) }, new Error("AccessDenied"));
+    await expect(handler(update)).resolves.toEqual({ PhysicalResourceId: "lambic-migration" });
+    expect(sent).toHaveLength(1);
   });
 
   test("does not invoke on Delete", async () => {
