@@ -567,10 +567,21 @@ function checkDatabaseName(database: string): void {
   }
 }
 
-/** Lambda's own limits, refused at synth rather than by the deploy. */
+/** The handler's default LAMBIC_DEADLINE_MARGIN_MS (src/env-number.ts). */
+const HANDLER_DEADLINE_MARGIN_MS = 3000;
+
+/** Lambda's own limits, and a timeout no run fits in, refused at synth rather than by the deploy. */
 function checkFunctionSize(timeout: Duration, memorySize: number | undefined): void {
   if (!timeout.isUnresolved() && timeout.toSeconds() > 900) {
     throw new Error(`LambicMigrations: timeout must be at most 15 minutes (Lambda's limit), got ${timeout.toHumanString()}.`);
+  }
+  // The handler keeps its deadline margin back to roll back and report, and refuses to start
+  // with less than 100 ms beside it: every invocation would fail STATEMENT_TIMEOUT.
+  if (!timeout.isUnresolved() && timeout.toMilliseconds() < HANDLER_DEADLINE_MARGIN_MS + 1000) {
+    throw new Error(
+      `LambicMigrations: timeout must leave time to migrate beyond the ${HANDLER_DEADLINE_MARGIN_MS / 1000} s the handler keeps back to roll back and report (LAMBIC_DEADLINE_MARGIN_MS); got ${timeout.toHumanString()}, under which every invocation fails. ` +
+        `Give it at least a minute (the default is 5 minutes).`,
+    );
   }
   if (memorySize !== undefined && !Token.isUnresolved(memorySize) && (!Number.isInteger(memorySize) || memorySize < 128 || memorySize > 10_240)) {
     throw new Error(`LambicMigrations: memorySize must be a whole number of MB from 128 to 10240 (Lambda's limits), got ${memorySize}.`);

@@ -117,6 +117,11 @@ describe("the function", () => {
     expect(() => synth({ memorySize: 64 })).toThrow(/memorySize must be a whole number of MB from 128 to 10240/);
   });
 
+  test("rejects a timeout that leaves no time beyond the handler's deadline margin, where every invocation would fail", () => {
+    expect(() => synth({ timeout: Duration.seconds(3) })).toThrow(/timeout must leave time to migrate beyond the 3 s the handler keeps back .*LAMBIC_DEADLINE_MARGIN_MS.*got 3 seconds/);
+    expect(() => synth({ timeout: Duration.seconds(30) })).not.toThrow();
+  });
+
   test("names the prop and the way out for a secret ARN that is not complete", () => {
     for (const arn of ["not-an-arn", "arn:aws:secretsmanager:eu-west-1:111122223333:secret:prod/main-db"]) {
       expect(() => synth({ databaseSecret: arn })).toThrow(/databaseSecret ".*" is not a complete Secrets Manager secret ARN.*fromSecretPartialArn/);
