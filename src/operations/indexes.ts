@@ -1,7 +1,7 @@
 // CREATE INDEX and DROP INDEX.
 import { checkOptions, closedKeyword, columnList, optionsOf, type SchemaOption } from "./clauses.ts";
 import { at, invalidOperation, isPlainObject, show, type Where } from "./invalid.ts";
-import { checkRawSql, qualifiedName, quoteIdentifier, quoteLiteral } from "./quote.ts";
+import { checkRawSql, doBlock, qualifiedName, quoteIdentifier, quoteLiteral } from "./quote.ts";
 
 /**
  * One index key: a column name, or a column or an expression (SQL, as is) with an order,
@@ -97,10 +97,7 @@ function refuseInvalidIndex(schema: string | undefined, name: string): string {
   const body =
     `BEGIN IF EXISTS (SELECT FROM pg_catalog.pg_index WHERE indexrelid = pg_catalog.to_regclass(${quoteLiteral(qualified)}) AND NOT indisvalid) THEN ` +
     `RAISE EXCEPTION USING ERRCODE = 'object_not_in_prerequisite_state', MESSAGE = ${quoteLiteral(message)}; END IF; END`;
-  // A dollar-quote tag the names cannot close.
-  let tag = "$lambic$";
-  for (let n = 1; body.includes(tag.slice(0, -1)); n++) tag = `$lambic${n}$`;
-  return `DO ${tag} ${body} ${tag}`;
+  return doBlock(body);
 }
 
 export function dropIndex(name: string, options?: DropIndexOptions): string[] {

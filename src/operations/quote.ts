@@ -120,3 +120,13 @@ export function utf8Length(text: string): number {
   }
   return bytes;
 }
+
+/**
+ * An anonymous code block: `body` in a dollar quote whose tag (`$lambic$`, else `$lambic1$`, …)
+ * the body holds nowhere, so no name or message inside it can end the quote.
+ */
+export function doBlock(body: string, separator = " "): string {
+  let tag = "$lambic$";
+  for (let n = 1; body.includes(tag.slice(0, -1)); n++) tag = `$lambic${n}$`;
+  return `DO ${tag}${separator}${body}${separator}${tag}`;
+}

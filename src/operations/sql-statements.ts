@@ -395,12 +395,7 @@ const STRINGS_SET_CONFIG = /\bset_config\s*\(\s*'standard_conforming_strings'/i;
  * differently.
  */
 export function findStringsSetting(sql: string): string | undefined {
-  if (!STRINGS_WORD.test(sql)) return undefined; // the usual case, without splitting
-  for (const statement of splitStatements(sql)) {
-    const text = statement.slice(firstToken(statement));
-    if ((STRINGS_SETTING.test(text) && !STRINGS_ON.test(text)) || STRINGS_SET_CONFIG.test(text)) return statement;
-  }
-  return undefined;
+  return firstStatementMatching(sql, STRINGS_WORD, (text) => (STRINGS_SETTING.test(text) && !STRINGS_ON.test(text)) || STRINGS_SET_CONFIG.test(text) || undefined)?.statement;
 }
 
 /** Why a statement may not change standard_conforming_strings, and what to write instead. */
@@ -447,11 +442,19 @@ const OUTSIDE_TRANSACTION_WORD = /concurrently|vacuum|database|tablespace|system
  * revisions run between BEGIN and COMMIT: refused before either, so both say the same.
  */
 export function findOutsideTransactionOnly(sql: string): { statement: string; command: string } | undefined {
-  if (!OUTSIDE_TRANSACTION_WORD.test(sql)) return undefined; // the usual case, without splitting
+  const found = firstStatementMatching(sql, OUTSIDE_TRANSACTION_WORD, (text) => OUTSIDE_TRANSACTION_ONLY.find(([pattern]) => pattern.test(text))?.[1]);
+  return found && { statement: found.statement, command: found.match };
+}
+
+/**
+ * The first statement of `sql` for which `match`, given its text from its first token on, says
+ * something; `word` must occur for any to match, which spares the usual SQL the split.
+ */
+function firstStatementMatching<T>(sql: string, word: RegExp, match: (text: string) => T | undefined): { statement: string; match: T } | undefined {
+  if (!word.test(sql)) return undefined;
   for (const statement of splitStatements(sql)) {
-    const text = statement.slice(firstToken(statement));
-    const found = OUTSIDE_TRANSACTION_ONLY.find(([pattern]) => pattern.test(text));
-    if (found) return { statement, command: found[1] };
+    const found = match(statement.slice(firstToken(statement)));
+    if (found !== undefined) return { statement, match: found };
   }
   return undefined;
 }

@@ -2,7 +2,7 @@ import type { Connection } from "../db/connection.ts";
 import { toDatabaseFailure } from "../db/connection.ts";
 import { argumentError, checkCommand, checkConnection, checkRevisionSet, checkRunOptions, checkString, checkTableOptions } from "../check-arguments.ts";
 import { LambicError } from "../errors.ts";
-import { quoteIdentifier, quoteLiteralAnyStrings } from "../operations/quote.ts";
+import { doBlock, quoteIdentifier, quoteLiteralAnyStrings } from "../operations/quote.ts";
 import { effectiveHeads, planDowngrade, planStamp, planUpgrade, VersionRows, type PlanStep } from "../revision/plan.ts";
 import { isNode } from "../revision/revision-map.ts";
 import type { RevisionSet } from "../revision/revision-set.ts";
@@ -14,7 +14,7 @@ import {
   createVersionTableStatements,
   historyInsertStatement,
   historyTableSql,
-  lockKeySql,
+  runLockKeySql,
   selectAppliedChecksumsStatement,
   selectVersionsStatement,
   versionTableNames,
@@ -80,7 +80,7 @@ export interface ChangedRevision {
 
 function lockStatement(names: VersionTableNames, kind: "xact" | "session" | "unlock"): string {
   const fn = kind === "xact" ? "pg_advisory_xact_lock" : kind === "session" ? "pg_advisory_lock" : "pg_advisory_unlock";
-  return `SELECT ${fn}(hashtextextended(${lockKeySql(names)}, 0))`;
+  return `SELECT ${fn}(${runLockKeySql(names)})`;
 }
 
 function planFor(set: RevisionSet, rows: readonly string[], command: MigrationCommand): PlanStep[] {
@@ -443,7 +443,7 @@ function queueRunLock(sink: Sink, connection: Connection, names: VersionTableNam
   const tryOnly = connection.capabilities.sessionLocks && waitedFor === undefined;
   const lock = sink.statement(
     tryOnly
-      ? `SELECT (CASE WHEN pg_try_advisory_xact_lock(key) THEN '0' ELSE '${RUN_LOCK_TAKEN} ' || key END)::int AS lock_wait_ms FROM (SELECT hashtextextended(${lockKeySql(names)}, 0) AS key) AS run_lock`
+      ? `SELECT (CASE WHEN pg_try_advisory_xact_lock(key) THEN '0' ELSE '${RUN_LOCK_TAKEN} ' || key END)::int AS lock_wait_ms FROM (SELECT ${runLockKeySql(names)} AS key) AS run_lock`
       : `SELECT extract(epoch FROM clock_timestamp() - statement_timestamp()) * 1000 AS lock_wait_ms FROM (${lockStatement(names, "xact")}) AS acquired`,
     { purpose: "lock" },
   );
@@ -779,9 +779,7 @@ function waitForRunLockStatement(names: VersionTableNames, settings: Pick<RunOpt
         `      RAISE EXCEPTION USING ERRCODE = 'lock_not_available', MESSAGE = 'canceling statement due to lock timeout', ` +
         `DETAIL = ${quoteLiteralAnyStrings(`another migration run holds the lock on ${versionTableSql(names)}`)};\n    END IF;`;
   const body =
-    `DECLARE\n  started timestamptz := clock_timestamp();\nBEGIN\n  WHILE NOT pg_try_advisory_xact_lock(hashtextextended(${lockKeySql(names)}, 0)) LOOP${deadline}\n` +
+    `DECLARE\n  started timestamptz := clock_timestamp();\nBEGIN\n  WHILE NOT pg_try_advisory_xact_lock(${runLockKeySql(names)}) LOOP${deadline}\n` +
     `    COMMIT;\n    PERFORM pg_sleep(${RUN_LOCK_POLL_MS / 1000});\n  END LOOP;\nEND`;
-  let tag = "$lambic$";
-  for (let n = 1; body.includes(tag); n++) tag = `$lambic${n}$`;
-  return `DO ${tag}\n${body}\n${tag}`;
+  return doBlock(body, "\n");
 }

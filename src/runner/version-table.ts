@@ -36,14 +36,17 @@ export function historyTableSql(names: VersionTableNames): string {
 
 /**
  * The key of the advisory lock that serialises runs on one version table, as an SQL expression:
- * `lambic:<schema>.<table>` with the schema the table is in, so that a run configured without a
- * schema (the table goes to the search_path's first, current_schema()) and one naming that schema
- * lock the same key. Literals work whatever standard_conforming_strings is (the key is also taken
- * outside lambic's transactions).
+ * the hash of `lambic:<schema>.<table>` with the schema the table is in, so that a run configured
+ * without a schema (the table goes to the search_path's first, current_schema()) and one naming
+ * that schema lock the same key. Literals work whatever standard_conforming_strings is (the key
+ * is also taken outside lambic's transactions).
  */
-export function lockKeySql(names: VersionTableNames): string {
-  if (names.schema !== undefined) return quoteLiteralAnyStrings(`lambic:${names.schema}.${names.versionTable}`);
-  return `'lambic:' || coalesce(current_schema(), '') || ${quoteLiteralAnyStrings(`.${names.versionTable}`)}`;
+export function runLockKeySql(names: VersionTableNames): string {
+  const text =
+    names.schema !== undefined
+      ? quoteLiteralAnyStrings(`lambic:${names.schema}.${names.versionTable}`)
+      : `'lambic:' || coalesce(current_schema(), '') || ${quoteLiteralAnyStrings(`.${names.versionTable}`)}`;
+  return `hashtextextended(${text}, 0)`;
 }
 
 /** NAMEDATALEN - 1: the longest name PostgreSQL keeps whole. */
