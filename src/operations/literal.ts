@@ -16,9 +16,12 @@ import { closestMatch } from "../suggest.ts";
  *   PostgreSQL writes them (`'0044-03-15T00:00:00.000Z BC'`), years after 9999 without
  *   JavaScript's `+0` prefix (`'10000-01-01T00:00:00.000Z'`), neither of which it reads;
  * - `Uint8Array` (and Buffer) → `'\x0102'::bytea` (hex format);
- * - arrays and plain objects → JSON, `'[1,2]'::jsonb`. Arrays are JSON, not PostgreSQL arrays:
- *   for an array column pass the array literal as a string (`"{1,2,3}"`). Nested values follow
- *   JSON.stringify (a nested Date becomes its ISO string, a nested NaN becomes null).
+ * - arrays and plain objects → JSON text, untyped (`'[1,2]'`), so the column's type reads it: a
+ *   json column keeps it as written (key order, as JSON.stringify gives it), a jsonb column
+ *   parses it (a `::jsonb` cast would make a json column store jsonb's reordered form). Arrays
+ *   are JSON, not PostgreSQL arrays: for an array column pass the array literal as a string
+ *   (`"{1,2,3}"`). Nested values follow JSON.stringify (a nested Date becomes its ISO string, a
+ *   nested NaN becomes null).
  * Anything else (undefined, functions, symbols, Map, class instances) is refused.
  */
 export type SqlValue =
@@ -62,7 +65,7 @@ export function renderDefault(value: DefaultValue, where: Where, type?: string):
       throw invalidOperation(where, `is an object, which is a JSON value, and the column's type is ${show(type)}: give a value of that type, or SQL text as { raw: "..." }.`, { type });
     }
   }
-  // An array is JSON too; for an array column, PostgreSQL would refuse jsonb only when the DDL runs.
+  // An array is JSON too; for an array column, PostgreSQL would refuse the JSON text only when the DDL runs.
   if (Array.isArray(value) && type !== undefined && !JSON_TYPE.test(type)) {
     throw invalidOperation(
       where,
@@ -130,7 +133,7 @@ export function renderValue(value: unknown, where: Where): string {
     return quoteLiteral(isoDate(value), where);
   }
   if (value instanceof Uint8Array) return `'\\x${hex(value)}'::bytea`;
-  if (Array.isArray(value) || isPlainObject(value)) return `${quoteLiteral(toJson(value, where), where)}::jsonb`;
+  if (Array.isArray(value) || isPlainObject(value)) return quoteLiteral(toJson(value, where), where);
   throw unsupported(value, where);
 }
 
@@ -148,13 +151,14 @@ function isoDate(date: Date): string {
 
 function toJson(value: object, where: Where): string {
   try {
-    // jsonb rejects \u0000 and unpaired surrogate escapes; say so here, naming the key.
+    // jsonb rejects \u0000 and unpaired surrogate escapes (json would store them, but no column
+    // type is known here): refused for both, naming the key, rather than failing mid-run.
     return JSON.stringify(value, (key, item: unknown) => {
       for (const text of [key, item]) {
         if (typeof text === "string" && /\0|[\uD800-\uDFFF]/u.test(text)) {
           throw invalidOperation(
             where,
-            `holds ${show(text)}, which has a NUL character or an unpaired surrogate; jsonb cannot store it. Remove it.`,
+            `holds ${show(text)}, which has a NUL character or an unpaired surrogate; a jsonb column cannot store it. Remove it (for a json column, insert the JSON text as a string).`,
           );
         }
       }

@@ -198,6 +198,21 @@ describe("operations against PostgreSQL", () => {
     expect(row).toEqual({ f: "-0", r: "-0", i: 0, n: "0" });
   });
 
+  it("stores a JSON object as written in a json column (keys in their order), parsed in a jsonb column, as text in a text column", async () => {
+    await sql`CREATE TEMPORARY TABLE documents (n int, j json, jb jsonb, t text, d json DEFAULT '{}')`;
+    const value = { zebra: 1, apple: [2, { y: true, x: null }] };
+    await run((op) => {
+      op.alterColumn("documents", "d", { default: { b: 1, a: 2 } });
+      op.bulkInsert("documents", [{ n: 1, j: value, jb: value, t: value }, { n: 2, j: [3, 1] }]);
+    });
+    const rows = await sql`SELECT j::text, jb::text, t, d::text FROM documents ORDER BY n`;
+    await sql`DROP TABLE documents`;
+    expect(rows).toEqual([
+      { j: JSON.stringify(value), jb: '{"apple": [2, {"x": null, "y": true}], "zebra": 1}', t: JSON.stringify(value), d: '{"b":1,"a":2}' },
+      { j: "[3,1]", jb: null, t: null, d: '{"b":1,"a":2}' },
+    ]);
+  });
+
   it("inserts given values into a GENERATED ALWAYS identity column only with overridingSystemValue", async () => {
     await sql`CREATE TEMPORARY TABLE seeded (id int GENERATED ALWAYS AS IDENTITY PRIMARY KEY, name text)`;
     await expect(run((op) => op.bulkInsert("seeded", [{ id: 7, name: "seven" }]))).rejects.toMatchObject({ code: "428C9" });

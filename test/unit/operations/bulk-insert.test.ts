@@ -78,17 +78,17 @@ describe("bulkInsert", () => {
     ]);
   });
 
-  it("renders plain objects and arrays as jsonb, escaping quotes inside", () => {
+  it("renders plain objects and arrays as untyped JSON text, escaping quotes inside", () => {
     expect(emitted((op) => op.bulkInsert("t", [{ j: { name: "O'Brien", tags: ["a", 1, null], nested: { ok: true } } }, { j: [1, "two"] }]))).toEqual([
       'INSERT INTO "t" ("j") VALUES\n' +
-        "    ('{\"name\":\"O''Brien\",\"tags\":[\"a\",1,null],\"nested\":{\"ok\":true}}'::jsonb),\n" +
-        "    ('[1,\"two\"]'::jsonb)",
+        "    ('{\"name\":\"O''Brien\",\"tags\":[\"a\",1,null],\"nested\":{\"ok\":true}}'),\n" +
+        "    ('[1,\"two\"]')",
     ]);
   });
 
-  it("renders an object with a raw key as jsonb data, never as SQL", () => {
+  it("renders an object with a raw key as JSON data, never as SQL", () => {
     expect(emitted((op) => op.bulkInsert("t", [{ j: { raw: "now()" } }]))).toEqual([
-      "INSERT INTO \"t\" (\"j\") VALUES\n    ('{\"raw\":\"now()\"}'::jsonb)",
+      "INSERT INTO \"t\" (\"j\") VALUES\n    ('{\"raw\":\"now()\"}')",
     ]);
   });
 
