@@ -235,6 +235,10 @@ export async function openDatabase(bundle: OpenedBundle, deps: Pick<Deps, "env" 
       driver: bundle.settings.driver ?? undefined,
       applicationName: "lambic-lambda",
       connectTimeoutSeconds: Math.max(1, Math.min(10, Math.floor(budget.statementTimeoutMs / 1000))),
+      statementTimeoutMs: budget.statementTimeoutMs,
+      // The server cancels at statement_timeout, so a reply still missing half-way through the
+      // margin means a stalled network: report it before Lambda ends the invocation unreported.
+      replyDeadline: Date.now() + budget.remainingMs - budget.marginMs / 2,
     });
   const { url, source } = await resolveDatabaseUrl(bundle.set.database, deps.env);
   try {

@@ -94,6 +94,13 @@ export interface OpenOptions {
    * or NAT do not notice): the connection is closed and the statement fails with CONNECTION_FAILED.
    */
   statementTimeoutMs?: number;
+  /**
+   * When (epoch ms) the caller must stop waiting for the server, whatever statementTimeoutMs
+   * allows: a Lambda invocation's end, less part of the margin it keeps to report. A reply still
+   * outstanding then is taken for a stall as above, so the invocation ends in CONNECTION_FAILED
+   * rather than being killed by Lambda with nothing reported.
+   */
+  replyDeadline?: number;
   /** Neon WebSocket settings for this connection (tests point them at a local proxy). */
   neon?: NeonSocketSettings;
 }
@@ -122,6 +129,8 @@ export interface DriverTarget {
   readonly connectTimeoutSeconds: number;
   /** The statement_timeout of the runs on this connection (OpenOptions.statementTimeoutMs); 0: none, and no ReplyWatchdog. */
   readonly statementTimeoutMs: number;
+  /** OpenOptions.replyDeadline; undefined: none. */
+  readonly replyDeadline: number | undefined;
   readonly sessionLocks: boolean;
   readonly neon?: NeonSocketSettings;
 }
@@ -209,6 +218,7 @@ function parseTarget(url: string, options: OpenOptions): DriverTarget {
     applicationName: options.applicationName ?? "lambic",
     connectTimeoutSeconds: options.connectTimeoutSeconds ?? 10,
     statementTimeoutMs: options.statementTimeoutMs ?? 0,
+    replyDeadline: options.replyDeadline,
     // PgBouncer in transaction mode (Neon's "-pooler" endpoints) hands each transaction to
     // any server session, so session-level advisory locks and SETs do not hold.
     // Host names are case-insensitive (the driver choice's *.neon.tech test is too).
@@ -418,8 +428,9 @@ export class SessionState {
  * Bounds the wait for the server's replies (DriverTarget.statementTimeoutMs): PostgreSQL answers
  * a statement within statement_timeout, so while statements are outstanding, no reply for longer
  * (the first one's statement_timeout times the statements it holds, plus the connect timeout)
- * means that the network stalled or the server stopped answering. The driver then learns it
- * through `watch`, which rejects, and `onStall`, which closes the connection.
+ * means that the network stalled or the server stopped answering. DriverTarget.replyDeadline, when
+ * earlier, is the bound. The driver then learns it through `watch`, which rejects, and `onStall`,
+ * which closes the connection.
  */
 export class ReplyWatchdog {
   /** The statement count of each statement sent and not answered, oldest first (replies come in order). */
@@ -431,7 +442,7 @@ export class ReplyWatchdog {
   constructor(private readonly target: DriverTarget, private readonly onStall: (error: Error) => void) {}
 
   private get off(): boolean {
-    return !(this.target.statementTimeoutMs > 0);
+    return !(this.target.statementTimeoutMs > 0) && this.target.replyDeadline === undefined;
   }
 
   /** A statement was sent: its clock runs from now if nothing was outstanding. */
@@ -461,15 +472,22 @@ export class ReplyWatchdog {
 
   private arm(): void {
     clearTimeout(this.timer);
-    const ms = this.outstanding[0]! * this.target.statementTimeoutMs + this.target.connectTimeoutSeconds * 1000;
-    this.timer = setTimeout(() => this.stall(ms), ms);
+    const { statementTimeoutMs, connectTimeoutSeconds, replyDeadline } = this.target;
+    const bound = statementTimeoutMs > 0 ? this.outstanding[0]! * statementTimeoutMs + connectTimeoutSeconds * 1000 : Infinity;
+    const untilDeadline = replyDeadline === undefined ? Infinity : Math.max(0, replyDeadline - Date.now());
+    const ms = Math.min(bound, untilDeadline);
+    this.timer = setTimeout(() => this.stall(ms, ms < bound), ms);
     // A statement still outstanding when its caller has gone does not keep the process alive.
     this.timer.unref();
   }
 
-  private stall(ms: number): void {
+  private stall(ms: number, deadline: boolean): void {
+    const seconds = Math.round(ms / 100) / 10;
+    const bound = deadline
+      ? `no reply from the server by the deadline the run was given (the Lambda invocation's end, less half the margin kept to report), after ${seconds} s of waiting: the network stalled, or the run needs more time than the invocation has; lambic closed the connection`
+      : `no reply from the server within ${seconds} s, longer than statement_timeout allows (statementTimeoutMs plus the connect timeout): the network stalled or the server stopped answering, and lambic closed the connection`;
     this.stalledWith = Object.assign(
-      new Error(`no reply from the server within ${Math.round(ms / 100) / 10} s, longer than statement_timeout allows (statementTimeoutMs plus the connect timeout): the network stalled or the server stopped answering, and lambic closed the connection`),
+      new Error(bound),
       { code: REPLY_TIMEOUT },
     );
     this.onStall(this.stalledWith);

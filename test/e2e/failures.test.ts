@@ -17,6 +17,7 @@ import { bundleKey, publishBundle } from "../../src/bundle/s3-bundles.ts";
 import { loadConfig } from "../../src/config.ts";
 import { freePort } from "../../src/db/cluster.ts";
 import { createTestDatabase, type TestDatabase } from "../support/database.ts";
+import { startStallingProxy } from "../support/latency-proxy.ts";
 import { ensureBuilt } from "./support/build.ts";
 import { inspectDatabase } from "./support/inspect.ts";
 import { emfLines, handlerEnv, jsonLines, LambdaFunction, type Invocation } from "./support/lambda.ts";
@@ -173,6 +174,28 @@ describe("a failing run is rolled back and leaves its SQL fallback in S3", () =>
     expect(fallback).toContain("SET LOCAL lock_timeout = '10000ms';");
     expect(fallback).not.toContain("statement_timeout");
     expect(emfLines(invocation.log)[0]).toMatchObject({ command: "upgrade", MigrationFailed: 1, errorCode: "STATEMENT_TIMEOUT" });
+  });
+
+  it("a network that stalls mid-run: CONNECTION_FAILED before the invocation's end, not a Lambda timeout, rolled back", async () => {
+    const server = new URL(db.url);
+    // Passes everything up to the revision's pg_sleep, then nothing either way: no reply, no close.
+    const stalling = await startStallingProxy({ host: server.hostname, port: Number(server.port) }, Buffer.from("pg_sleep(5)"));
+    try {
+      const through = new URL(db.url);
+      through.port = String(stalling.port);
+      const fn = lambda("stalled", { LAMBIC_DATABASE_URL: through.toString() });
+      const started = Date.now();
+      // 2.5 s left, 0.5 s margin: the server would cancel at 2 s, but its reply never comes.
+      const invocation = await fn.invoke({ command: "upgrade", target: "sleeps@head" }, { timeoutMs: 2500 });
+      expect(Date.now() - started).toBeLessThan(2500);
+      const message = expectFailure(invocation, "CONNECTION_FAILED");
+      expect(message).toContain("no reply from the server by the deadline the run was given (the Lambda invocation's end, less half the margin kept to report)");
+      expect(message).toContain("The run was rolled back: the database is as it was before.");
+      expect(emfLines(invocation.log)[0]).toMatchObject({ MigrationFailed: 1, errorCode: "CONNECTION_FAILED" });
+    } finally {
+      await stalling.close();
+    }
+    await expectUntouched();
   });
 
   it("a downgrade that loses its connection names lambic downgrade to render its script, not upgrade", async () => {
