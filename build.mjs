@@ -1,8 +1,8 @@
 #!/usr/bin/env node
 // Builds lambic with esbuild:
-//   dist/cli.mjs (+ dist/chunks/)   the command line; dependencies stay in node_modules, and the
-//                                   database drivers and AWS SDK load only for commands that use them
-//   dist/index.mjs                  the programmatic API
+//   dist/cli.mjs, dist/cli/run.cjs  the command line (see cli/esbuild-options.mjs); the AWS SDK,
+//                                   the Neon driver and esbuild load only for commands that use them
+//   dist/index.mjs (+ dist/chunks/) the programmatic API; dependencies stay in node_modules
 //   dist/lambda/handler.mjs         the Lambda handler, one self-contained file (infra/ ships the
 //                                   folder); dist/handler.mjs re-exports it for `lambic/handler`
 //   dist/bundles/<db>/              each database's revision bundle (revisions.mjs + manifest.json)
@@ -14,20 +14,22 @@ import { mkdirSync, rmSync, writeFileSync } from "node:fs";
 import { pathToFileURL } from "node:url";
 import { resolve } from "node:path";
 import { handlerBuildOptions } from "./handler/esbuild-options.mjs";
+import { buildCli } from "./cli/esbuild-options.mjs";
 
 const only = process.argv.includes("--cli") ? "cli" : undefined;
 const common = { bundle: true, platform: "node", format: "esm", target: "node20", logLevel: "warning", legalComments: "none" };
 
 rmSync("dist/chunks", { recursive: true, force: true });
+rmSync("dist/cli", { recursive: true, force: true });
+await buildCli({ build, outdir: "dist" });
 await build({
   ...common,
-  entryPoints: { cli: "cli/index.ts", index: "src/index.ts" },
+  entryPoints: { index: "src/index.ts" },
   outdir: "dist",
   outExtension: { ".js": ".mjs" },
   splitting: true,
   chunkNames: "chunks/[name]-[hash]",
   packages: "external",
-  banner: { js: "#!/usr/bin/env node" },
 });
 
 if (only !== "cli") {

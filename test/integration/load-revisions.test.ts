@@ -304,6 +304,18 @@ describe("loadRevisions cache", () => {
     expect(compiled()).toEqual([1, 0, 1, 0]);
   });
 
+  it("runs a revision that import()s a Node built-in on every start, its code cache written or not", () => {
+    write("a1.ts", tsRevision("a1", null, '\n    const { createHash } = await import("node:crypto");\n    op.execute(createHash("sha256").update("x").digest("hex").slice(0, 8));'));
+    const index = new URL("../../dist/index.mjs", import.meta.url).href;
+    const script = `const { loadRevisions } = await import(${JSON.stringify(index)});
+      const executed = [];
+      for (const revision of await loadRevisions(${JSON.stringify(dir)}, { cacheDir: ${JSON.stringify(cacheDir)} })) await revision.upgrade({ execute: (sql) => executed.push(sql) }, {});
+      console.log(executed.join(","));`;
+    const runAll = () => execFileSync(process.execPath, ["--input-type=module", "-e", script], { stdio: ["ignore", "pipe", "pipe"] }).toString().trim();
+    // The second start writes the code cache with the revision's function; the third runs it from there.
+    for (let start = 1; start <= 3; start++) expect(runAll(), `start ${start}`).toBe("UP a1,2d711642");
+  });
+
   it("uses a code cache only with the build it was made from, as V8 would run the cached code of any bundle of the same length", async () => {
     const helper = join(project, "revisions", "names.ts");
     writeFileSync(helper, 'export const TABLE = "t1";\n');

