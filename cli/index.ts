@@ -4,8 +4,8 @@
  * `import()` in a script run with a code cache, so this module lends its own (src/import-module.ts).
  *
  * Node 20 keeps no compiled code between runs of an ES module, and a command compiles a few
- * thousand of the bundle's functions as it first calls them: ≈ 50 ms of a 300 ms `upgrade` of
- * 1,000 small revisions (bench/). A CommonJS bundle run as a `vm.Script` can take V8's code cache
+ * thousand of the bundle's functions as it first calls them: ≈ 60–75 ms of a 300 ms `upgrade`
+ * of 1,000 small revisions (bench/, README). A CommonJS bundle run as a `vm.Script` can take V8's code cache
  * instead. The cache holds what had been compiled when it was written, so a process that ran a
  * command the cache has not seen yet writes it again at exit, with what it compiled added.
  *
@@ -14,10 +14,10 @@
  */
 import { readFileSync, renameSync, writeFileSync } from "node:fs";
 import { createRequire } from "node:module";
-import { IMPORT_HOOK } from "../src/import-module.ts";
 import { dirname } from "node:path";
 import { fileURLToPath } from "node:url";
 import * as vm from "node:vm";
+import { IMPORT_HOOK } from "../src/import-module.ts";
 
 /** Ends the bundle, naming its build: a code cache is used only with the build it was made from. */
 const BUILD_MARK = "\n//lambic-cli-build:";
