@@ -20,7 +20,9 @@ import * as constraints from "./constraints.ts";
 import * as enums from "./enums.ts";
 import * as indexes from "./indexes.ts";
 import * as insert from "./bulk-insert.ts";
-import { checkRawSql } from "./quote.ts";
+import { checkRawSql, qualifiedName } from "./quote.ts";
+import { checkOptions, optionsOf } from "./clauses.ts";
+import { renderValue, type SqlValue } from "./literal.ts";
 import * as schemas from "./schemas.ts";
 import * as tables from "./tables.ts";
 import { copyRefusal, findClientCopy, findMetaCommand, findStringsSetting, metaCommandRefusal, stringsSettingRefusal } from "./sql-statements.ts";
@@ -103,14 +105,27 @@ export interface Operations {
    * of the rows' keys in first-seen order, and a row without a key gets that column's DEFAULT.
    */
   bulkInsert(table: string, rows: readonly insert.Row[], options?: insert.BulkInsertOptions): void;
+
+  /**
+   * A value as a SQL literal for the SQL given to `execute` (Alembic's `op.inline_literal`),
+   * rendered as `bulkInsert` renders it (see SqlValue): `op.execute(\`UPDATE "t" SET note =
+   * ${op.inlineLiteral(note)}\`)` runs the same online and in an offline script, where
+   * `ctx.query`'s parameters cannot go. Emits nothing.
+   */
+  inlineLiteral(value: SqlValue): string;
+  /** A name as a quoted identifier, schema-qualified with `{ schema }`, for the SQL given to `execute`. Emits nothing. */
+  quoteIdentifier(name: string, options?: SchemaOption): string;
 }
+
+/** The op methods that return SQL text instead of emitting statements. */
+type TextHelper = "inlineLiteral" | "quoteIdentifier";
 
 export function createOperations(emit: (statement: string) => void): Operations {
   return new EmittingOperations(emit) as unknown as Operations;
 }
 
 /** Each operation's renderer: arguments in, statements out. */
-const RENDERERS: { readonly [Name in keyof Operations]: (...args: Parameters<Operations[Name]>) => string[] } = {
+const RENDERERS: { readonly [Name in Exclude<keyof Operations, TextHelper>]: (...args: Parameters<Operations[Name]>) => string[] } = {
   createTable: tables.createTable,
   dropTable: tables.dropTable,
   renameTable: tables.renameTable,
@@ -133,6 +148,19 @@ const RENDERERS: { readonly [Name in keyof Operations]: (...args: Parameters<Ope
   addEnumValue: enums.addEnumValue,
   execute: (sql) => [checkExecutable(checkRawSql(sql, { op: "execute", argument: "sql" }))],
   bulkInsert: insert.bulkInsert,
+};
+
+/** The text helpers, which use no `this` (so they work detached too), checking their arguments as the ops do. */
+const TEXT_HELPERS: { readonly [Name in TextHelper]: Operations[Name] } = {
+  inlineLiteral: (...args: unknown[]) => {
+    if (args.length !== 1) throw invalidOperation({ op: "inlineLiteral", argument: "value" }, `takes one value, got ${args.length} arguments.`);
+    return renderValue(args[0], { op: "inlineLiteral", argument: "value" });
+  },
+  quoteIdentifier: (name: string, options?: SchemaOption, ...extra: unknown[]) => {
+    if (extra.length > 0) throw invalidOperation({ op: "quoteIdentifier", argument: "argument 3" }, "is one more than it takes (2); the schema goes in its options object, { schema }.");
+    const { schema } = checkOptions(optionsOf("quoteIdentifier"), options, { schema: "string" });
+    return qualifiedName(schema, name, { op: "quoteIdentifier", argument: "name", schemaArgument: "options.schema" });
+  },
 };
 
 /** Refuses a COPY that would wait for rows from the client (see clientCopy), and a psql meta-command (see findMetaCommand). */
@@ -199,5 +227,6 @@ class EmittingOperations {
         },
       });
     }
+    for (const [name, helper] of Object.entries(TEXT_HELPERS)) Object.defineProperty(this.prototype, name, { enumerable: true, value: helper });
   }
 }

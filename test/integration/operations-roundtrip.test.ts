@@ -213,6 +213,20 @@ describe("operations against PostgreSQL", () => {
     ]);
   });
 
+  it("updates rows through execute with op.inlineLiteral's and op.quoteIdentifier's text, hostile values kept as given", async () => {
+    await sql`CREATE TEMPORARY TABLE "we""ird" (n int, note text, at timestamptz, raw bytea)`;
+    await sql`INSERT INTO "we""ird" (n) VALUES (1)`;
+    const note = "it's \\ $$ done ✓";
+    const at = new Date("2024-02-29T12:00:00.123Z");
+    await run((op) => {
+      const table = op.quoteIdentifier('we"ird');
+      op.execute(`UPDATE ${table} SET note = ${op.inlineLiteral(note)}, at = ${op.inlineLiteral(at)}, raw = ${op.inlineLiteral(new Uint8Array([0, 39, 92]))}`);
+    });
+    const rows = await sql`SELECT note, at, raw FROM "we""ird"`;
+    await sql`DROP TABLE "we""ird"`;
+    expect(rows).toEqual([{ note, at, raw: Buffer.from([0, 39, 92]) }]);
+  });
+
   it("inserts given values into a GENERATED ALWAYS identity column only with overridingSystemValue", async () => {
     await sql`CREATE TEMPORARY TABLE seeded (id int GENERATED ALWAYS AS IDENTITY PRIMARY KEY, name text)`;
     await expect(run((op) => op.bulkInsert("seeded", [{ id: 7, name: "seven" }]))).rejects.toMatchObject({ code: "428C9" });

@@ -92,3 +92,68 @@ describe("the op object", () => {
     expect(statements).toEqual([]);
   });
 });
+
+describe("op.inlineLiteral and op.quoteIdentifier, for the SQL given to execute", () => {
+  it("renders a value as the literal bulkInsert writes for it", () => {
+    const { op } = recording();
+    expect(op.inlineLiteral("O'Brien \\ $$")).toBe("'O''Brien \\ $$'");
+    expect(op.inlineLiteral(null)).toBe("NULL");
+    expect(op.inlineLiteral(true)).toBe("true");
+    expect(op.inlineLiteral(42)).toBe("42");
+    expect(op.inlineLiteral(12345678901234567890n)).toBe("12345678901234567890");
+    expect(op.inlineLiteral(new Date("2024-02-29T12:00:00Z"))).toBe("'2024-02-29T12:00:00.000Z'");
+    expect(op.inlineLiteral(new Uint8Array([0, 255]))).toBe("'\\x00ff'::bytea");
+    expect(op.inlineLiteral({ b: 1, a: "it's" })).toBe(`'{"b":1,"a":"it''s"}'`);
+  });
+
+  it("emits nothing itself", () => {
+    const { op, statements } = recording();
+    op.inlineLiteral("x");
+    op.quoteIdentifier("t");
+    expect(statements).toEqual([]);
+  });
+
+  it("runs in execute's SQL as written, the same text online and offline", () => {
+    const { op, statements } = recording();
+    op.execute(`UPDATE ${op.quoteIdentifier("order", { schema: "billing" })} SET note = ${op.inlineLiteral("it's done")}`);
+    expect(statements).toEqual([`UPDATE "billing"."order" SET note = 'it''s done'`]);
+  });
+
+  it("works destructured, as in `async upgrade({ execute, inlineLiteral })`", () => {
+    const { op } = recording();
+    const { inlineLiteral, quoteIdentifier } = op;
+    expect(inlineLiteral("a")).toBe("'a'");
+    expect(quoteIdentifier("a")).toBe('"a"');
+  });
+
+  it("refuses a value it cannot write as a literal, naming the op", () => {
+    const { op } = recording();
+    const inlineLiteral = op.inlineLiteral as (...args: unknown[]) => string;
+    expect(() => inlineLiteral("a\0b")).toThrow(expect.objectContaining({ code: "INVALID_OPERATION", message: expect.stringContaining("op.inlineLiteral(): value") }));
+    expect(() => inlineLiteral(undefined)).toThrow(expect.objectContaining({ code: "INVALID_OPERATION", message: expect.stringContaining("op.inlineLiteral(): value") }));
+    expect(() => inlineLiteral(new Map())).toThrow(expect.objectContaining({ code: "INVALID_OPERATION" }));
+    expect(() => inlineLiteral(new Date(Number.NaN))).toThrow(expect.objectContaining({ code: "INVALID_OPERATION", message: expect.stringContaining("invalid Date") }));
+  });
+
+  it("refuses inlineLiteral with no value or with more than one", () => {
+    const { op } = recording();
+    const inlineLiteral = op.inlineLiteral as (...args: unknown[]) => string;
+    expect(() => inlineLiteral()).toThrow(expect.objectContaining({ code: "INVALID_OPERATION", message: "op.inlineLiteral(): value takes one value, got 0 arguments." }));
+    expect(() => inlineLiteral("a", "b")).toThrow(expect.objectContaining({ code: "INVALID_OPERATION", message: "op.inlineLiteral(): value takes one value, got 2 arguments." }));
+  });
+
+  it("quotes a hostile identifier, doubling its quotes, and refuses a NUL in it", () => {
+    const { op } = recording();
+    expect(op.quoteIdentifier('we"ird name', { schema: "Ünïcode" })).toBe('"Ünïcode"."we""ird name"');
+    expect(() => op.quoteIdentifier("a\0b")).toThrow(expect.objectContaining({ code: "INVALID_OPERATION", message: expect.stringContaining("op.quoteIdentifier(): name") }));
+    expect(() => op.quoteIdentifier("t", { schema: "a\0b" })).toThrow(expect.objectContaining({ code: "INVALID_OPERATION", message: expect.stringContaining("op.quoteIdentifier(): options.schema") }));
+  });
+
+  it("refuses quoteIdentifier's schema passed as a second string, or an unknown option", () => {
+    const { op } = recording();
+    const quoteIdentifier = op.quoteIdentifier as (...args: unknown[]) => string;
+    expect(() => quoteIdentifier("t", "billing")).toThrow(expect.objectContaining({ code: "INVALID_OPERATION" }));
+    expect(() => quoteIdentifier("t", { schema: "billing" }, "x")).toThrow(expect.objectContaining({ code: "INVALID_OPERATION", message: expect.stringContaining("the schema goes in its options object") }));
+    expect(() => quoteIdentifier("t", { shcema: "billing" })).toThrow(expect.objectContaining({ code: "INVALID_OPERATION" }));
+  });
+});
