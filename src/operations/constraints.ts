@@ -9,7 +9,8 @@ import {
   type ForeignKeyActions,
   type SchemaOption,
 } from "./clauses.ts";
-import { invalidOperation } from "./invalid.ts";
+import { indexKey, METHOD_NAME, type IndexKeyOptions } from "./indexes.ts";
+import { at, invalidOperation, isPlainObject, show, type Where } from "./invalid.ts";
 import { checkRawSql, qualifiedName, quoteIdentifier } from "./quote.ts";
 
 export interface ForeignKeyOptions extends SchemaOption, ForeignKeyActions, Deferrable {
@@ -24,6 +25,23 @@ export interface UniqueConstraintOptions extends SchemaOption, Deferrable {}
 export interface CheckConstraintOptions extends SchemaOption {
   /** `NOT VALID`: skip checking existing rows now (run `VALIDATE CONSTRAINT` later). */
   readonly notValid?: boolean;
+}
+
+/**
+ * One element of an exclusion constraint: a column (or an expression, SQL as is) and the operator
+ * two rows' values must not both satisfy. `["room", "="]`, or
+ * `{ expression: "tsrange(starts, ends)", operator: "&&" }` with an index key's opclass, order, nulls.
+ */
+export type ExcludeElement =
+  | readonly [column: string, operator: string]
+  | (IndexKeyOptions & { readonly column: string; readonly expression?: never; readonly operator: string })
+  | (IndexKeyOptions & { readonly expression: string; readonly column?: never; readonly operator: string });
+
+export interface ExcludeConstraintOptions extends SchemaOption, Deferrable {
+  /** The index access method: "gist" for ranges and geometry (with the btree_gist extension for "=" on scalars); PostgreSQL's default is btree. */
+  readonly using?: string;
+  /** Only rows where this holds (SQL, as is) are constrained. */
+  readonly where?: string;
 }
 
 export interface DropConstraintOptions extends SchemaOption {
@@ -118,6 +136,58 @@ export function createCheckConstraint(name: string, table: string, condition: st
     `${alterTable(op, checked.schema, table)} ADD CONSTRAINT ${quoteIdentifier(name, { op, argument: "name" })} ` +
       `CHECK (${checkRawSql(condition, { op, argument: "condition" })})${checked.notValid === true ? " NOT VALID" : ""}`,
   ];
+}
+
+/**
+ * `ALTER TABLE … ADD CONSTRAINT … EXCLUDE USING gist (room WITH =, during WITH &&)` (Alembic's
+ * `create_exclude_constraint`): no two rows may have every element's operator true between them.
+ */
+export function createExcludeConstraint(name: string, table: string, elements: readonly ExcludeElement[], options?: ExcludeConstraintOptions): string[] {
+  const op = "createExcludeConstraint";
+  const checked = checkOptions(optionsOf(op), options, { schema: "string", using: "string", where: "string", deferrable: "boolean", initiallyDeferred: "boolean" });
+  const constraint = quoteIdentifier(name, { op, argument: "name" });
+  const target = alterTable(op, checked.schema, table);
+  if (!Array.isArray(elements)) throw invalidOperation({ op, argument: "elements" }, `must be an array of [column, operator] pairs or { column | expression, operator } objects, got ${show(elements)}.`);
+  if (elements.length === 0) throw invalidOperation({ op, argument: "elements" }, 'is empty; give at least one element, such as ["room", "="].');
+  const rendered = elements.map((element, position) => excludeElement(element, at({ op, argument: "elements" }, position)));
+  let using = "";
+  if (checked.using !== undefined) {
+    if (!METHOD_NAME.test(checked.using)) {
+      throw invalidOperation({ op, argument: "options.using" }, `is ${show(checked.using)}; an access method is a lowercase name such as "gist" or "btree".`, { value: checked.using });
+    }
+    using = ` USING ${checked.using}`;
+  }
+  const where = checked.where === undefined ? "" : ` WHERE (${checkRawSql(checked.where, { op, argument: "options.where" })})`;
+  return [`${target} ADD CONSTRAINT ${constraint} EXCLUDE${using} (${rendered.join(", ")})${where}${deferrability(checked, optionsOf(op))}`];
+}
+
+/**
+ * PostgreSQL's operator characters (+ - * / < > = ~ ! @ # % ^ & | ` ?), at most 63 of them, with
+ * no `--` or `/*` (which would start a comment): an operator cannot be quoted, so only these pass.
+ */
+const OPERATOR = /^(?!.*(?:--|\/\*))[-+*\/<>=~!@#%^&|`?]{1,63}$/;
+
+function excludeElement(element: ExcludeElement, where: Where): string {
+  let key: Parameters<typeof indexKey>[0];
+  let operator: unknown;
+  if (Array.isArray(element)) {
+    if (element.length !== 2) throw invalidOperation(where, `must be a [column, operator] pair, got ${element.length} item(s).`);
+    [key, operator] = element as readonly [string, string];
+    if (typeof key !== "string") throw invalidOperation(at(where, 0), `must be a column name, got ${show(key)}; for an expression, write { expression, operator }.`);
+  } else if (isPlainObject(element)) {
+    const { operator: given, ...rest } = element as Exclude<ExcludeElement, readonly unknown[]>;
+    key = rest as Parameters<typeof indexKey>[0];
+    operator = given;
+  } else {
+    throw invalidOperation(where, `must be a [column, operator] pair or a { column | expression, operator } object, got ${show(element)}.`);
+  }
+  // The key first: a misspelt key (`operater`) is named as such, not as a missing operator.
+  const keySql = indexKey(key, where);
+  const operatorWhere = Array.isArray(element) ? at(where, 1) : at(where, "operator");
+  if (typeof operator !== "string" || !OPERATOR.test(operator)) {
+    throw invalidOperation(operatorWhere, `is ${show(operator)}; an exclusion operator is written in operator characters, such as "=", "&&" or "<>".`, { value: operator });
+  }
+  return `${keySql} WITH ${operator}`;
 }
 
 export function dropConstraint(name: string, table: string, options?: DropConstraintOptions): string[] {

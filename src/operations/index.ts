@@ -39,6 +39,8 @@ export type {
   ForeignKeyOptions,
   UniqueConstraintOptions,
   CheckConstraintOptions,
+  ExcludeElement,
+  ExcludeConstraintOptions,
   DropConstraintOptions,
 } from "./constraints.ts";
 export type { CreateSchemaOptions, CreateExtensionOptions, DropOptions } from "./schemas.ts";
@@ -54,6 +56,10 @@ export interface Operations {
   dropTable(name: string, options?: tables.DropTableOptions): void;
   /** `ALTER TABLE from RENAME TO to`; the table stays in `options.schema`. */
   renameTable(from: string, to: string, options?: SchemaOption): void;
+  /** `COMMENT ON TABLE … IS '…'`: sets or replaces the table's comment. */
+  createTableComment(table: string, comment: string, options?: SchemaOption): void;
+  /** `COMMENT ON TABLE … IS NULL`: removes the table's comment. */
+  dropTableComment(table: string, options?: SchemaOption): void;
 
   addColumn(table: string, column: string, spec: ColumnSpec, options?: columns.AddColumnOptions): void;
   dropColumn(table: string, column: string, options?: columns.DropColumnOptions): void;
@@ -83,6 +89,11 @@ export interface Operations {
   createUniqueConstraint(name: string, table: string, columns: readonly string[], options?: constraints.UniqueConstraintOptions): void;
   /** `condition` is SQL, written as is inside `CHECK (...)`. */
   createCheckConstraint(name: string, table: string, condition: string, options?: constraints.CheckConstraintOptions): void;
+  /**
+   * `EXCLUDE [USING method] (element WITH operator, …) [WHERE (…)]`: no two rows have every
+   * element's operator true between them. `elements`: `[["room", "="], { expression: "tsrange(starts, ends)", operator: "&&" }]`.
+   */
+  createExcludeConstraint(name: string, table: string, elements: readonly constraints.ExcludeElement[], options?: constraints.ExcludeConstraintOptions): void;
   dropConstraint(name: string, table: string, options?: constraints.DropConstraintOptions): void;
 
   createSchema(name: string, options?: schemas.CreateSchemaOptions): void;
@@ -129,6 +140,8 @@ const RENDERERS: { readonly [Name in Exclude<keyof Operations, TextHelper>]: (..
   createTable: tables.createTable,
   dropTable: tables.dropTable,
   renameTable: tables.renameTable,
+  createTableComment: tables.createTableComment,
+  dropTableComment: tables.dropTableComment,
   addColumn: columns.addColumn,
   dropColumn: columns.dropColumn,
   alterColumn: columns.alterColumn,
@@ -138,6 +151,7 @@ const RENDERERS: { readonly [Name in Exclude<keyof Operations, TextHelper>]: (..
   createForeignKey: constraints.createForeignKey,
   createUniqueConstraint: constraints.createUniqueConstraint,
   createCheckConstraint: constraints.createCheckConstraint,
+  createExcludeConstraint: constraints.createExcludeConstraint,
   dropConstraint: constraints.dropConstraint,
   createSchema: schemas.createSchema,
   dropSchema: schemas.dropSchema,

@@ -43,7 +43,7 @@ export interface DropIndexOptions extends SchemaOption {
 }
 
 // Method names go in bare (a quoted `USING "gin"` is valid but reads oddly), so only plain ones.
-const METHOD_NAME = /^[a-z_][a-z0-9_]*$/;
+export const METHOD_NAME = /^[a-z_][a-z0-9_]*$/;
 
 /** The index is created in the table's schema (PostgreSQL allows no other), so `schema` qualifies the table. */
 export function createIndex(name: string, table: string, columns: readonly IndexKey[], options?: CreateIndexOptions): string[] {
@@ -121,7 +121,8 @@ export function dropIndex(name: string, options?: DropIndexOptions): string[] {
   ];
 }
 
-function indexKey(key: IndexKey, where: Where): string {
+/** An index key's SQL: a quoted column, or an expression in parentheses, with its opclass, order and NULLS placement. */
+export function indexKey(key: IndexKey, where: Where): string {
   if (typeof key === "string") return quoteIdentifier(key, where);
   if (!isPlainObject(key)) throw invalidOperation(where, `must be a column name or a key object, got ${show(key)}.`);
   const spec = checkOptions(where, key as Exclude<IndexKey, string>, {

@@ -104,6 +104,24 @@ export function renameTable(from: string, to: string, options?: SchemaOption): s
   ];
 }
 
+/** `COMMENT ON TABLE … IS '…'` (Alembic's `create_table_comment`): sets or replaces the table's comment. */
+export function createTableComment(table: string, comment: string, options?: SchemaOption): string[] {
+  const op = "createTableComment";
+  const { schema } = checkOptions(optionsOf(op), options, { schema: "string" });
+  const target = qualifiedName(schema, table, { op, argument: "table" });
+  if (typeof comment !== "string") {
+    throw invalidOperation({ op, argument: "comment" }, `must be a string, got ${show(comment)}; to remove a comment, use dropTableComment.`, { value: comment });
+  }
+  return [`COMMENT ON TABLE ${target} IS ${quoteLiteral(comment, { op, argument: "comment" })}`];
+}
+
+/** `COMMENT ON TABLE … IS NULL` (Alembic's `drop_table_comment`): removes the table's comment, if any. */
+export function dropTableComment(table: string, options?: SchemaOption): string[] {
+  const op = "dropTableComment";
+  const { schema } = checkOptions(optionsOf(op), options, { schema: "string" });
+  return [`COMMENT ON TABLE ${qualifiedName(schema, table, { op, argument: "table" })} IS NULL`];
+}
+
 /** `COMMENT ON COLUMN "schema"."table"."column" IS '...'`; `table` is already qualified and quoted. */
 export function commentOnColumn(op: string, table: string, column: string, comment: string | null): string {
   const text = comment === null ? "NULL" : quoteLiteral(comment, { op, argument: `comment of column ${show(column)}` });

@@ -227,6 +227,35 @@ describe("operations against PostgreSQL", () => {
     expect(rows).toEqual([{ note, at, raw: Buffer.from([0, 39, 92]) }]);
   });
 
+  it("enforces an exclusion constraint: an overlapping booking of the same room is refused (23P01), a cancelled one is not constrained", async () => {
+    await run((op) => {
+      op.createExtension("btree_gist", { ifNotExists: true });
+      op.createTable("booking", { room: "int", starts: "timestamptz", ends: "timestamptz", cancelled: "boolean NOT NULL DEFAULT false" });
+      op.createExcludeConstraint('no "double" booking', "booking", [["room", "="], { expression: "tstzrange(starts, ends)", operator: "&&" }], { using: "gist", where: "NOT cancelled" });
+    });
+    await sql`INSERT INTO booking (room, starts, ends) VALUES (1, '2026-01-01 10:00Z', '2026-01-01 12:00Z'), (2, '2026-01-01 11:00Z', '2026-01-01 13:00Z')`;
+    await expect(sql`INSERT INTO booking (room, starts, ends) VALUES (1, '2026-01-01 11:00Z', '2026-01-01 11:30Z')`).rejects.toMatchObject({ code: "23P01", constraint_name: 'no "double" booking' });
+    await sql`INSERT INTO booking (room, starts, ends, cancelled) VALUES (1, '2026-01-01 11:00Z', '2026-01-01 11:30Z', true)`;
+    await run((op) => op.dropConstraint('no "double" booking', "booking"));
+    await sql`INSERT INTO booking (room, starts, ends) VALUES (1, '2026-01-01 11:00Z', '2026-01-01 11:30Z')`;
+    await run((op) => {
+      op.dropTable("booking");
+      op.dropExtension("btree_gist");
+    });
+  });
+
+  it("sets, replaces and removes a table's comment as written", async () => {
+    const comment = "it's \\ $$ ünï";
+    await sql`CREATE TABLE "we""ird" (id int)`;
+    const read = async () => (await sql`SELECT obj_description('"we""ird"'::regclass, 'pg_class') AS comment`)[0]!.comment;
+    await run((op) => op.createTableComment('we"ird', "first"));
+    await run((op) => op.createTableComment('we"ird', comment));
+    expect(await read()).toBe(comment);
+    await run((op) => op.dropTableComment('we"ird'));
+    expect(await read()).toBe(null);
+    await sql`DROP TABLE "we""ird"`;
+  });
+
   it("inserts given values into a GENERATED ALWAYS identity column only with overridingSystemValue", async () => {
     await sql`CREATE TEMPORARY TABLE seeded (id int GENERATED ALWAYS AS IDENTITY PRIMARY KEY, name text)`;
     await expect(run((op) => op.bulkInsert("seeded", [{ id: 7, name: "seven" }]))).rejects.toMatchObject({ code: "428C9" });

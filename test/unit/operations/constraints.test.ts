@@ -132,3 +132,54 @@ describe("dropConstraint", () => {
     expect(refusal((op) => op.dropConstraint("c\0", "t")).message).toMatch(/^op\.dropConstraint\(\): name "c\\u0000" contains a NUL/);
   });
 });
+
+describe("createExcludeConstraint", () => {
+  it("renders [column, operator] pairs and expression elements with the method, predicate and deferrability", () => {
+    expect(
+      emitted((op) =>
+        op.createExcludeConstraint("no_double_booking", "booking", [["room", "="], { expression: "tsrange(starts, ends)", operator: "&&" }], {
+          using: "gist",
+          where: "NOT cancelled",
+          deferrable: true,
+          schema: "hotel",
+        }),
+      ),
+    ).toEqual([
+      'ALTER TABLE "hotel"."booking" ADD CONSTRAINT "no_double_booking" EXCLUDE USING gist ("room" WITH =, (tsrange(starts, ends)) WITH &&) WHERE (NOT cancelled) DEFERRABLE',
+    ]);
+  });
+
+  it("takes an element's opclass, order and nulls as an index key does", () => {
+    expect(emitted((op) => op.createExcludeConstraint("x", "t", [{ column: "code", operator: "=", opclass: "text_ops", order: "desc", nulls: "last" }]))).toEqual([
+      'ALTER TABLE "t" ADD CONSTRAINT "x" EXCLUDE ("code" "text_ops" DESC NULLS LAST WITH =)',
+    ]);
+  });
+
+  it.each(HOSTILE_NAMES)("quotes a name with %s", (_, name, quoted) => {
+    expect(emitted((op) => op.createExcludeConstraint(name, name, [[name, "="]]))).toEqual([`ALTER TABLE ${quoted} ADD CONSTRAINT ${quoted} EXCLUDE (${quoted} WITH =)`]);
+  });
+
+  it("refuses an operator that is not operator characters, which cannot be quoted", () => {
+    for (const operator of ["= 1); DROP TABLE t; --", "WITH", "", "&&--", "=/*", "=\\"]) {
+      expect(refusal((op) => op.createExcludeConstraint("x", "t", [["room", operator]])).message).toBe(
+        `op.createExcludeConstraint(): elements[0][1] is ${JSON.stringify(operator)}; an exclusion operator is written in operator characters, such as "=", "&&" or "<>".`,
+      );
+    }
+    expect(refusal((op) => op.createExcludeConstraint("x", "t", [{ column: "room" } as never])).message).toContain("elements[0].operator is undefined");
+  });
+
+  it("names a misspelt key of an element rather than a missing operator", () => {
+    expect(refusal((op) => op.createExcludeConstraint("x", "t", [{ column: "room", operater: "=" } as never])).message).toContain("operater");
+  });
+
+  it("refuses no elements, a pair of the wrong length, an element of another kind, and a method that is not a plain name", () => {
+    expect(refusal((op) => op.createExcludeConstraint("x", "t", [])).message).toBe('op.createExcludeConstraint(): elements is empty; give at least one element, such as ["room", "="].');
+    expect(refusal((op) => op.createExcludeConstraint("x", "t", [["room"] as never])).message).toBe("op.createExcludeConstraint(): elements[0] must be a [column, operator] pair, got 1 item(s).");
+    expect(refusal((op) => op.createExcludeConstraint("x", "t", ["room" as never])).message).toContain("elements[0] must be a [column, operator] pair or a { column | expression, operator } object");
+    expect(refusal((op) => op.createExcludeConstraint("x", "t", [["room", "="]], { using: "gist; DROP" })).message).toContain('options.using is "gist; DROP"');
+  });
+
+  it("refuses initiallyDeferred with deferrable false", () => {
+    expect(refusal((op) => op.createExcludeConstraint("x", "t", [["room", "="]], { deferrable: false, initiallyDeferred: true })).message).toContain("initiallyDeferred is true while deferrable is false");
+  });
+});

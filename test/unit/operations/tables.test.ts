@@ -307,3 +307,25 @@ describe("createTable refuses what it would otherwise drop or misread", () => {
     expect(emitted((op) => op.createTable("t", { a: { type: "jsonb", default: { tag: "x" } } }))).toEqual(['CREATE TABLE "t" (\n    "a" jsonb DEFAULT \'{"tag":"x"}\'\n)']);
   });
 });
+
+describe("createTableComment and dropTableComment", () => {
+  it("sets a table's comment, its quotes doubled, in the schema given", () => {
+    expect(emitted((op) => op.createTableComment("orders", "it's the 'orders' \\ table", { schema: "shop" }))).toEqual([
+      `COMMENT ON TABLE "shop"."orders" IS 'it''s the ''orders'' \\ table'`,
+    ]);
+  });
+
+  it("removes a table's comment", () => {
+    expect(emitted((op) => op.dropTableComment("orders"))).toEqual(['COMMENT ON TABLE "orders" IS NULL']);
+  });
+
+  it("refuses a comment that is not a string, pointing at dropTableComment for null", () => {
+    expect(refusal((op) => op.createTableComment("orders", null as never)).message).toBe(
+      "op.createTableComment(): comment must be a string, got null; to remove a comment, use dropTableComment.",
+    );
+  });
+
+  it("refuses a NUL in the comment", () => {
+    expect(refusal((op) => op.createTableComment("orders", "a\0b")).message).toContain("op.createTableComment(): comment");
+  });
+});
