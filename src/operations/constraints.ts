@@ -20,7 +20,10 @@ export interface ForeignKeyOptions extends SchemaOption, ForeignKeyActions, Defe
   readonly notValid?: boolean;
 }
 
-export interface UniqueConstraintOptions extends SchemaOption, Deferrable {}
+export interface UniqueConstraintOptions extends SchemaOption, Deferrable {
+  /** `NULLS NOT DISTINCT` (PostgreSQL 15+): rows whose columns are NULL count as equal, so one such row at most. */
+  readonly nullsNotDistinct?: boolean;
+}
 
 export interface CheckConstraintOptions extends SchemaOption {
   /** `NOT VALID`: skip checking existing rows now (run `VALIDATE CONSTRAINT` later). */
@@ -121,10 +124,10 @@ export function createUniqueConstraint(
   options?: UniqueConstraintOptions,
 ): string[] {
   const op = "createUniqueConstraint";
-  const checked = checkOptions(optionsOf(op), options, { schema: "string", deferrable: "boolean", initiallyDeferred: "boolean" });
+  const checked = checkOptions(optionsOf(op), options, { schema: "string", deferrable: "boolean", initiallyDeferred: "boolean", nullsNotDistinct: "boolean" });
   return [
     `${alterTable(op, checked.schema, table)} ADD CONSTRAINT ${quoteIdentifier(name, { op, argument: "name" })} ` +
-      `UNIQUE ${columnList(columns, { op, argument: "columns" })}${deferrability(checked, optionsOf(op))}`,
+      `UNIQUE${checked.nullsNotDistinct === true ? " NULLS NOT DISTINCT" : ""} ${columnList(columns, { op, argument: "columns" })}${deferrability(checked, optionsOf(op))}`,
   ];
 }
 

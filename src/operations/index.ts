@@ -32,7 +32,7 @@ export { quoteIdentifier, quoteLiteral, qualifiedName } from "./quote.ts";
 export type { SchemaOption, ReferentialAction, ForeignKeyActions, Deferrable } from "./clauses.ts";
 export type { ColumnSpec, ColumnDefinition, ColumnReference } from "./column.ts";
 export type { SqlValue, RawSql, DefaultValue } from "./literal.ts";
-export type { ColumnMap, CreateTableOptions, DropTableOptions, KeyConstraint, CheckConstraint, TableForeignKey } from "./tables.ts";
+export type { ColumnMap, CreateTableOptions, DropTableOptions, KeyConstraint, UniqueConstraint, CheckConstraint, TableForeignKey } from "./tables.ts";
 export type { AddColumnOptions, DropColumnOptions, AlterColumnOptions } from "./columns.ts";
 export type { IndexKey, IndexKeyOptions, CreateIndexOptions, DropIndexOptions } from "./indexes.ts";
 export type {

@@ -33,6 +33,8 @@ export interface CreateIndexOptions extends SchemaOption {
   readonly ifNotExists?: boolean;
   /** Covering columns, stored in the index but not part of its key. */
   readonly include?: readonly string[];
+  /** With `unique`: `NULLS NOT DISTINCT` (PostgreSQL 15+), rows whose keys are NULL count as equal. */
+  readonly nullsNotDistinct?: boolean;
 }
 
 export interface DropIndexOptions extends SchemaOption {
@@ -56,7 +58,11 @@ export function createIndex(name: string, table: string, columns: readonly Index
     concurrently: "boolean",
     ifNotExists: "boolean",
     include: "any",
+    nullsNotDistinct: "boolean",
   });
+  if (checked.nullsNotDistinct === true && checked.unique !== true) {
+    throw invalidOperation(optionsOf(op), "sets nullsNotDistinct without unique: NULLS NOT DISTINCT applies to a unique index only. Add unique: true, or drop nullsNotDistinct.");
+  }
   const index = quoteIdentifier(name, { op, argument: "name" });
   const target = qualifiedName(checked.schema, table, { op, argument: "table" });
   if (!Array.isArray(columns)) {
@@ -78,7 +84,8 @@ export function createIndex(name: string, table: string, columns: readonly Index
   const where = checked.where === undefined ? "" : ` WHERE ${checkRawSql(checked.where, { op, argument: "options.where" })}`;
   const create =
     `CREATE ${checked.unique === true ? "UNIQUE " : ""}INDEX ${checked.concurrently === true ? "CONCURRENTLY " : ""}` +
-    `${checked.ifNotExists === true ? "IF NOT EXISTS " : ""}${index} ON ${target}${method} (${keys.join(", ")})${include}${where}`;
+    `${checked.ifNotExists === true ? "IF NOT EXISTS " : ""}${index} ON ${target}${method} (${keys.join(", ")})${include}` +
+    `${checked.nullsNotDistinct === true ? " NULLS NOT DISTINCT" : ""}${where}`;
   if (checked.concurrently === true && checked.ifNotExists === true) return [create, refuseInvalidIndex(checked.schema, name)];
   return [create];
 }

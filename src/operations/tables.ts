@@ -16,6 +16,9 @@ import { checkRawSql, qualifiedName, quoteIdentifier, quoteLiteral } from "./quo
 /** A PRIMARY KEY or UNIQUE table constraint: its columns, or its name and columns. */
 export type KeyConstraint = readonly string[] | { readonly name?: string; readonly columns: readonly string[] };
 
+/** A UNIQUE table constraint: as KeyConstraint, or with `nullsNotDistinct` (PostgreSQL 15+: one NULL at most, not any number). */
+export type UniqueConstraint = KeyConstraint | { readonly name?: string; readonly columns: readonly string[]; readonly nullsNotDistinct?: boolean };
+
 /** A CHECK table constraint: the condition as SQL (written as is), or its name and condition. */
 export type CheckConstraint = string | { readonly name?: string; readonly condition: string };
 
@@ -32,7 +35,7 @@ export interface CreateTableOptions extends SchemaOption {
   readonly ifNotExists?: boolean;
   readonly primaryKey?: KeyConstraint;
   /** One entry per UNIQUE constraint: `unique: [["tenant_id", "email"]]`. */
-  readonly unique?: readonly KeyConstraint[];
+  readonly unique?: readonly UniqueConstraint[];
   readonly checks?: readonly CheckConstraint[];
   readonly foreignKeys?: readonly TableForeignKey[];
   /** `COMMENT ON TABLE`, emitted after the CREATE TABLE. */
@@ -134,7 +137,7 @@ function tableConstraints(options: CreateTableOptions, where: Where): string[] {
     elements.push(keyConstraint("PRIMARY KEY", options.primaryKey, at(where, "primaryKey")));
   }
   listOf(options.unique, at(where, "unique")).forEach((unique, index) => {
-    elements.push(keyConstraint("UNIQUE", unique as KeyConstraint, at(at(where, "unique"), index)));
+    elements.push(keyConstraint("UNIQUE", unique as UniqueConstraint, at(at(where, "unique"), index)));
   });
   listOf(options.checks, at(where, "checks")).forEach((check, index) => {
     const checkWhere = at(at(where, "checks"), index);
@@ -182,11 +185,13 @@ function refuseNullableKey(primaryKey: KeyConstraint | undefined, columns: Colum
   }
 }
 
-function keyConstraint(keyword: string, spec: KeyConstraint, where: Where): string {
+function keyConstraint(keyword: "PRIMARY KEY" | "UNIQUE", spec: UniqueConstraint, where: Where): string {
   if (Array.isArray(spec)) return `${keyword} ${columnList(spec, where)}`;
   if (!isPlainObject(spec)) throw invalidOperation(where, `must be an array of column names (["a", "b"]) or { name, columns }, got ${show(spec)}.`);
-  const { name, columns } = checkOptions(where, spec as Exclude<KeyConstraint, readonly string[]>, { name: "string", columns: "any" });
-  return `${constraintName(name, at(where, "name"))}${keyword} ${columnList(columns ?? [], at(where, "columns"))}`;
+  // A primary key's columns are NOT NULL: nullsNotDistinct is a UNIQUE constraint's only.
+  const known: Record<string, "string" | "any" | "boolean"> = keyword === "UNIQUE" ? { name: "string", columns: "any", nullsNotDistinct: "boolean" } : { name: "string", columns: "any" };
+  const { name, columns, nullsNotDistinct } = checkOptions(where, spec as Exclude<UniqueConstraint, readonly string[]> & { nullsNotDistinct?: boolean }, known);
+  return `${constraintName(name, at(where, "name"))}${keyword}${nullsNotDistinct === true ? " NULLS NOT DISTINCT" : ""} ${columnList(columns ?? [], at(where, "columns"))}`;
 }
 
 function listOf(value: unknown, where: Where): readonly unknown[] {

@@ -244,6 +244,23 @@ describe("operations against PostgreSQL", () => {
     });
   });
 
+  it("refuses a second row whose keys are NULL under nullsNotDistinct, and takes it without", async () => {
+    await run((op) => {
+      op.createTable("address", { customer: "int", preferred: "boolean" });
+      op.createUniqueConstraint("one_preferred", "address", ["customer", "preferred"], { nullsNotDistinct: true });
+      op.createIndex("one_per_customer", "address", ["customer"], { unique: true, nullsNotDistinct: true, where: "preferred IS NULL" });
+    });
+    await sql`INSERT INTO address (customer, preferred) VALUES (NULL, NULL)`;
+    await expect(sql`INSERT INTO address (customer, preferred) VALUES (NULL, NULL)`).rejects.toMatchObject({ code: "23505" });
+    await run((op) => {
+      op.dropConstraint("one_preferred", "address");
+      op.dropIndex("one_per_customer");
+      op.createUniqueConstraint("plain", "address", ["customer", "preferred"]);
+    });
+    await sql`INSERT INTO address (customer, preferred) VALUES (NULL, NULL)`;
+    await run((op) => op.dropTable("address"));
+  });
+
   it("sets, replaces and removes a table's comment as written", async () => {
     const comment = "it's \\ $$ ünï";
     await sql`CREATE TABLE "we""ird" (id int)`;

@@ -183,3 +183,11 @@ describe("createExcludeConstraint", () => {
     expect(refusal((op) => op.createExcludeConstraint("x", "t", [["room", "="]], { deferrable: false, initiallyDeferred: true })).message).toContain("initiallyDeferred is true while deferrable is false");
   });
 });
+
+describe("createUniqueConstraint with nullsNotDistinct", () => {
+  it("renders UNIQUE NULLS NOT DISTINCT before the columns", () => {
+    expect(emitted((op) => op.createUniqueConstraint("one_default", "address", ["customer_id", "is_default"], { nullsNotDistinct: true, deferrable: true }))).toEqual([
+      'ALTER TABLE "address" ADD CONSTRAINT "one_default" UNIQUE NULLS NOT DISTINCT ("customer_id", "is_default") DEFERRABLE',
+    ]);
+  });
+});

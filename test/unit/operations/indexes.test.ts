@@ -125,3 +125,17 @@ describe("an index key's operator class in another schema", () => {
     expect(refusal((op) => op.createIndex("i", "t", [{ column: "name", opclassSchema: "extensions" }])).message).toContain("is given without opclass");
   });
 });
+
+describe("createIndex with nullsNotDistinct", () => {
+  it("renders NULLS NOT DISTINCT after INCLUDE and before WHERE", () => {
+    expect(emitted((op) => op.createIndex("u", "t", ["a"], { unique: true, nullsNotDistinct: true, include: ["b"], where: "c" }))).toEqual([
+      'CREATE UNIQUE INDEX "u" ON "t" ("a") INCLUDE ("b") NULLS NOT DISTINCT WHERE c',
+    ]);
+  });
+
+  it("refuses nullsNotDistinct on an index that is not unique", () => {
+    expect(refusal((op) => op.createIndex("u", "t", ["a"], { nullsNotDistinct: true })).message).toBe(
+      "op.createIndex(): options sets nullsNotDistinct without unique: NULLS NOT DISTINCT applies to a unique index only. Add unique: true, or drop nullsNotDistinct.",
+    );
+  });
+});

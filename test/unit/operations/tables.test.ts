@@ -329,3 +329,15 @@ describe("createTableComment and dropTableComment", () => {
     expect(refusal((op) => op.createTableComment("orders", "a\0b")).message).toContain("op.createTableComment(): comment");
   });
 });
+
+describe("createTable's unique constraints with nullsNotDistinct", () => {
+  it("renders a named UNIQUE NULLS NOT DISTINCT table constraint", () => {
+    expect(emitted((op) => op.createTable("t", { a: "int" }, { unique: [{ name: "u", columns: ["a"], nullsNotDistinct: true }, ["a"]] }))).toEqual([
+      'CREATE TABLE "t" (\n    "a" int,\n    CONSTRAINT "u" UNIQUE NULLS NOT DISTINCT ("a"),\n    UNIQUE ("a")\n)',
+    ]);
+  });
+
+  it("refuses nullsNotDistinct on a primary key, whose columns are NOT NULL", () => {
+    expect(refusal((op) => op.createTable("t", { a: "int" }, { primaryKey: { columns: ["a"], nullsNotDistinct: true } as never })).message).toContain("nullsNotDistinct");
+  });
+});
