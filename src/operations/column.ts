@@ -47,7 +47,7 @@ const DEFINITION_KEYS = {
   comment: "string",
 } as const;
 
-const REFERENCE_KEYS = { table: "string", column: "string", schema: "string", onDelete: "string", onUpdate: "string" } as const;
+const REFERENCE_KEYS = { table: "string", column: "string", schema: "string", onDelete: "string", onUpdate: "string", match: "string" } as const;
 
 /** `"name" type ...constraints`, plus the column's comment (emitted as its own statement). */
 export function renderColumn(

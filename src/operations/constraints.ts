@@ -100,6 +100,7 @@ export function createForeignKey(
     refSchema: "string",
     onDelete: "string",
     onUpdate: "string",
+    match: "string",
     deferrable: "boolean",
     initiallyDeferred: "boolean",
     notValid: "boolean",

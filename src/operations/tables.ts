@@ -155,6 +155,7 @@ function tableConstraints(options: CreateTableOptions, where: Where): string[] {
       refColumns: "any",
       onDelete: "string",
       onUpdate: "string",
+      match: "string",
       deferrable: "boolean",
       initiallyDeferred: "boolean",
     });

@@ -261,6 +261,24 @@ describe("operations against PostgreSQL", () => {
     await run((op) => op.dropTable("address"));
   });
 
+  it("refuses a half-NULL key under a MATCH FULL foreign key, which MATCH SIMPLE lets through", async () => {
+    await run((op) => {
+      op.createTable("shop_order", { id: "int", shop: "int" }, { primaryKey: ["id", "shop"] });
+      op.createTable("order_line", { order_id: "int", shop: "int" });
+      op.createForeignKey("line_order", "order_line", ["order_id", "shop"], "shop_order", ["id", "shop"], { match: "full" });
+    });
+    await expect(sql`INSERT INTO order_line VALUES (1, NULL)`).rejects.toMatchObject({ code: "23503" });
+    await run((op) => {
+      op.dropConstraint("line_order", "order_line");
+      op.createForeignKey("line_order", "order_line", ["order_id", "shop"], "shop_order", ["id", "shop"], { match: "simple" });
+    });
+    await sql`INSERT INTO order_line VALUES (1, NULL)`;
+    await run((op) => {
+      op.dropTable("order_line");
+      op.dropTable("shop_order");
+    });
+  });
+
   it("sets, replaces and removes a table's comment as written", async () => {
     const comment = "it's \\ $$ ünï";
     await sql`CREATE TABLE "we""ird" (id int)`;

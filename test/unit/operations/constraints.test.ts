@@ -191,3 +191,21 @@ describe("createUniqueConstraint with nullsNotDistinct", () => {
     ]);
   });
 });
+
+describe("foreign keys with match", () => {
+  it("renders MATCH FULL before the referential actions, in createForeignKey, createTable's foreignKeys and a column's references", () => {
+    expect(emitted((op) => op.createForeignKey("fk", "line", ["order_id", "shop_id"], "order", ["id", "shop_id"], { match: "full", onDelete: "cascade" }))).toEqual([
+      'ALTER TABLE "line" ADD CONSTRAINT "fk" FOREIGN KEY ("order_id", "shop_id") REFERENCES "order" ("id", "shop_id") MATCH FULL ON DELETE CASCADE',
+    ]);
+    expect(emitted((op) => op.createTable("line", { a: "int", b: "int" }, { foreignKeys: [{ columns: ["a", "b"], refTable: "p", refColumns: ["a", "b"], match: "SIMPLE" }] }))[0]).toContain(
+      'FOREIGN KEY ("a", "b") REFERENCES "p" ("a", "b") MATCH SIMPLE',
+    );
+    expect(emitted((op) => op.addColumn("line", "p_id", { type: "int", references: { table: "p", match: "FULL" } }))[0]).toContain('REFERENCES "p" MATCH FULL');
+  });
+
+  it("refuses MATCH PARTIAL, which PostgreSQL does not implement, and any other word", () => {
+    expect(refusal((op) => op.createForeignKey("fk", "t", ["a"], "p", ["a"], { match: "partial" as never })).message).toBe(
+      'op.createForeignKey(): options.match is "partial"; use one of "FULL", "SIMPLE".',
+    );
+  });
+});
