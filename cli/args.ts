@@ -1,6 +1,7 @@
 import { parseArgs } from "node:util";
 import { LambicError } from "../src/errors.ts";
 import { closestMatch } from "../src/suggest.ts";
+import { type CommandName, isCommandName } from "./command-names.ts";
 
 export const USAGE = `Usage: lambic [--config FILE] [--name DB] [--json] [-x key=value]... COMMAND [options]
 
@@ -163,7 +164,7 @@ const GLOBAL_OPTIONS: ReadonlySet<string> = new Set(["config", "name", "json", "
 const TENANTS = ["tenant", "concurrency"] as const;
 
 /** What each command takes besides the global options: another is refused, not ignored. */
-const COMMAND_OPTIONS: Readonly<Record<string, readonly (keyof typeof OPTIONS)[]>> = {
+const COMMAND_OPTIONS: Readonly<Record<CommandName, readonly (keyof typeof OPTIONS)[]>> = {
   heads: ["resolve-dependencies", "verbose"],
   bases: [],
   branches: ["verbose"],
@@ -183,7 +184,7 @@ const COMMAND_OPTIONS: Readonly<Record<string, readonly (keyof typeof OPTIONS)[]
 };
 
 /** How many arguments each command takes after its name (invoke and publish check their own). */
-const COMMAND_ARGUMENTS: Readonly<Record<string, { max: number; what: string }>> = {
+const COMMAND_ARGUMENTS: Readonly<Partial<Record<CommandName, { max: number; what: string }>>> = {
   heads: { max: 0, what: "no arguments" },
   bases: { max: 0, what: "no arguments" },
   branches: { max: 0, what: "no arguments" },
@@ -205,9 +206,10 @@ const COMMAND_ARGUMENTS: Readonly<Record<string, { max: number; what: string }>>
  * contradict.
  */
 export function checkCommandOptions(args: CliArgs): void {
-  const allowed = args.command === undefined ? undefined : COMMAND_OPTIONS[args.command];
-  if (!allowed) return; // no command, or an unknown one: reported as such
-  const takes = COMMAND_ARGUMENTS[args.command!];
+  // Looked up by name only: an unknown command ("hasOwnProperty" too) is reported as such.
+  if (!isCommandName(args.command)) return;
+  const allowed = COMMAND_OPTIONS[args.command];
+  const takes = COMMAND_ARGUMENTS[args.command];
   if (takes && args.positionals.length > takes.max) {
     throw new LambicError("USAGE", `lambic ${args.command} takes ${takes.what}, got: ${args.positionals.join(" ")}. Run "lambic --help".`, { command: args.command, arguments: [...args.positionals] });
   }

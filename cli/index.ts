@@ -18,6 +18,7 @@ import { dirname } from "node:path";
 import { fileURLToPath } from "node:url";
 import * as vm from "node:vm";
 import { IMPORT_HOOK } from "../src/import-module.ts";
+import { isCommandName } from "./command-names.ts";
 
 /** Ends the bundle, naming its build: a code cache is used only with the build it was made from. */
 const BUILD_MARK = "\n//lambic-cli-build:";
@@ -35,7 +36,7 @@ const nodeBuild = `${process.version} ${process.arch}`;
 
 /** What a run compiles depends mostly on its command, and whether it renders SQL or connects. */
 function commandKey(argv: readonly string[]): string {
-  const command = argv.find((arg) => /^[a-z][a-z-]*$/.test(arg)) ?? "";
+  const command = argv.find(isCommandName) ?? "";
   return argv.includes("--sql") ? `${command} --sql` : command;
 }
 

@@ -167,6 +167,14 @@ describe("graph commands", () => {
     expect(lambic(dir, ["frobnicate"]).code).toBe(2);
   });
 
+  it("says an Object.prototype name (hasOwnProperty, constructor) is an unknown command, with or without options", () => {
+    for (const name of ["hasOwnProperty", "constructor", "__proto__"]) {
+      const run = lambic(dir, ["--json", name, "--sql"]);
+      expect(run.code).toBe(2);
+      expect(run.json.error).toMatchObject({ code: "USAGE", command: name, message: `Unknown command "${name}". Run "lambic --help" for the commands.` });
+    }
+  });
+
   it("names an unknown option, and the option it looks like a typo of", () => {
     const typo = lambic(dir, ["--json", "heads", "--verbos"]);
     expect(typo.code).toBe(2);
@@ -703,6 +711,13 @@ describe("the command line's own code cache", () => {
     expect(readFileSync(copy.cache).equals(written)).toBe(true);
     // "heads" kept: the cache was accepted, and the new one holds both commands' functions.
     expect(run(copy.cli, dir, ["bases"]).stdout).toContain("1f3a9c2e7b10");
+    expect(header(copy.cache).commands).toEqual(["heads", "bases"]);
+  });
+
+  it("keys the cache on the command, not on an option's value before it (--name main heads is heads)", () => {
+    const copy = builtCopy();
+    expect(run(copy.cli, dir, ["--name", "main", "heads"]).status).toBe(0);
+    expect(run(copy.cli, dir, ["--name", "main", "bases"]).status).toBe(0);
     expect(header(copy.cache).commands).toEqual(["heads", "bases"]);
   });
 
