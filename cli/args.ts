@@ -159,6 +159,28 @@ export function parseCliArgs(argv: readonly string[]): CliArgs {
   return { command, positionals, options: parsed.values as CliArgs["options"], x };
 }
 
+/** Options whose empty value is refused later, in words of their own (-x: "key=value"; --prefix "" is the bucket's root). */
+const OWN_EMPTY_CHECK: ReadonlySet<string> = new Set(["x", "message", "output", "prefix"]);
+
+/** What an option's value is, for the message refusing an empty one. */
+const OPTION_VALUES: Readonly<Partial<Record<string, string>>> = {
+  config: "a config file",
+  name: "a database name from the config",
+  "rev-range": "a range such as base:head",
+  head: "a revision",
+  "branch-label": "a label",
+  "depends-on": "a revision or label",
+  "rev-id": "an id",
+  bucket: "a bucket name",
+  function: "a function name or ARN",
+  bundle: "a bundle's SHA-256",
+  region: "a region",
+  endpoint: "a URL",
+  tenant: "a tenant schema",
+  concurrency: "a number",
+  "batch-size": "a number",
+};
+
 /** The global options, which every command takes. */
 const GLOBAL_OPTIONS: ReadonlySet<string> = new Set(["config", "name", "json", "x", "help"]);
 const TENANTS = ["tenant", "concurrency"] as const;
@@ -210,6 +232,16 @@ export function checkCommandOptions(args: CliArgs): void {
   if (!isCommandName(args.command)) return;
   const allowed = COMMAND_OPTIONS[args.command];
   const takes = COMMAND_ARGUMENTS[args.command];
+  // An empty value (an unset shell variable: --name "$DB") would reach the library as an argument error in its own terms.
+  for (const [name, value] of Object.entries(args.options)) {
+    if (OWN_EMPTY_CHECK.has(name)) continue;
+    if (value === "" || (Array.isArray(value) && value.includes(""))) {
+      throw new LambicError("USAGE", `--${name} was given an empty value: give it ${OPTION_VALUES[name] ?? "a value"} (an unset shell variable?). Run "lambic --help".`, { option: name });
+    }
+  }
+  if (args.positionals.includes("")) {
+    throw new LambicError("USAGE", `lambic ${args.command} was given an empty argument (an unset shell variable?): give ${takes?.what ?? "non-empty arguments"}. Run "lambic --help".`, { command: args.command });
+  }
   if (takes && args.positionals.length > takes.max) {
     throw new LambicError("USAGE", `lambic ${args.command} takes ${takes.what}, got: ${args.positionals.join(" ")}. Run "lambic --help".`, { command: args.command, arguments: [...args.positionals] });
   }

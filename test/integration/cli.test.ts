@@ -175,6 +175,18 @@ describe("graph commands", () => {
     }
   });
 
+  it("refuses an empty option value or argument (an unset shell variable) in its own words, naming the option", () => {
+    const name = lambic(dir, ["--json", "--name", "", "heads"]);
+    expect(name.code).toBe(2);
+    expect(name.json.error).toMatchObject({ code: "USAGE", option: "name", message: '--name was given an empty value: give it a database name from the config (an unset shell variable?). Run "lambic --help".' });
+    expect(lambic(dir, ["--json", "--config", "", "heads"]).json.error).toMatchObject({ code: "USAGE", option: "config" });
+    expect(lambic(dir, ["--json", "history", "-r", ""]).json.error).toMatchObject({ code: "USAGE", option: "rev-range" });
+    const target = lambic(dir, ["--json", "upgrade", "", "--sql"]);
+    expect(target.code).toBe(2);
+    expect(target.json.error).toMatchObject({ code: "USAGE", message: 'lambic upgrade was given an empty argument (an unset shell variable?): give one target. Run "lambic --help".' });
+    expect(lambic(dir, ["--json", "stamp", "head", "", "--sql"]).json.error.message).toContain("lambic stamp was given an empty argument");
+  });
+
   it("names an unknown option, and the option it looks like a typo of", () => {
     const typo = lambic(dir, ["--json", "heads", "--verbos"]);
     expect(typo.code).toBe(2);
