@@ -1,6 +1,7 @@
 // CREATE / DROP SCHEMA and EXTENSION.
 import { checkOptions, optionsOf } from "./clauses.ts";
 import { qualifiedName, quoteIdentifier, quoteLiteral } from "./quote.ts";
+import { invalidOperation } from "./invalid.ts";
 
 export interface CreateSchemaOptions {
   readonly ifNotExists?: boolean;
@@ -40,6 +41,8 @@ export function createExtension(name: string, options?: CreateExtensionOptions):
     cascade: "boolean",
   });
   const schema = checked.schema === undefined ? "" : ` SCHEMA ${quoteIdentifier(checked.schema, { op, argument: "options.schema" })}`;
+  // PostgreSQL refuses an empty version name ("Version names must not be empty"): refused before the run.
+  if (checked.version === "") throw invalidOperation({ op, argument: "options.version" }, 'is empty; give a version the extension has (such as "1.6"), or leave version out for its default.');
   const version =
     checked.version === undefined ? "" : ` VERSION ${quoteLiteral(checked.version, { op, argument: "options.version" })}`;
   return [

@@ -40,6 +40,12 @@ describe("createExtension / dropExtension", () => {
     ]);
   });
 
+  it("refuses an empty version, which PostgreSQL refuses too", () => {
+    expect(refusal((op) => op.createExtension("pg_trgm", { version: "" })).message).toBe(
+      'op.createExtension(): options.version is empty; give a version the extension has (such as "1.6"), or leave version out for its default.',
+    );
+  });
+
   it("drops an extension, with IF EXISTS and CASCADE", () => {
     expect(emitted((op) => op.dropExtension("pg_trgm", { ifExists: true, cascade: true }))).toEqual(['DROP EXTENSION IF EXISTS "pg_trgm" CASCADE']);
   });
