@@ -232,10 +232,14 @@ function parseDatabase(name: string, value: Record<string, unknown>, baseDir: st
     );
   }
 
+  // An empty folder name would resolve to the project folder itself, and find no revisions there.
+  const revisions = string("revisions");
+  if (revisions === "") fail(at("revisions"), `databases.${name}.revisions is empty; give this database's revisions folder, such as "revisions/${name}" (the default, when "revisions" is left out).`);
+
   return {
     name,
     url,
-    revisions: resolve(baseDir, string("revisions") ?? `revisions/${name}`),
+    revisions: resolve(baseDir, revisions ?? `revisions/${name}`),
     versionTable: identifier("versionTable") ?? DEFAULTS.versionTable,
     schema,
     driver: driver as DatabaseConfig["driver"],

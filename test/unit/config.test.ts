@@ -73,6 +73,13 @@ describe("loadConfig", () => {
 });
 
 describe("parseConfig", () => {
+  it("refuses an empty revisions folder, which would be the project folder itself, also through an empty variable", () => {
+    for (const [revisions, env] of [["", {}], ["${REVISIONS}", { REVISIONS: "" }]] as const) {
+      const error = configError(() => parse({ databases: { main: { revisions } } }, env));
+      expect(error.message).toContain('databases.main.revisions is empty; give this database\'s revisions folder, such as "revisions/main" (the default, when "revisions" is left out).');
+    }
+  });
+
   it("reads every database field", () => {
     const config = parse({
       databases: {
