@@ -175,8 +175,12 @@ async function unknownPassword(dataDir: string, lambicDir: string): Promise<Lamb
   );
 }
 
+/**
+ * `PGPASSWORD=` first: libpq prefers a PGPASSWORD the user has exported (for another server) to
+ * any password file, and reads the file when the password is empty.
+ */
 function psqlCommand(lambicDir: string, port: number): string {
-  return `PGPASSFILE=${shellQuote(join(lambicDir, "pgpass"))} psql -h 127.0.0.1 -p ${port} -U ${CLUSTER_USER} ${DATABASE}`;
+  return `PGPASSWORD= PGPASSFILE=${shellQuote(join(lambicDir, "pgpass"))} psql -h 127.0.0.1 -p ${port} -U ${CLUSTER_USER} ${DATABASE}`;
 }
 
 /** Where the project's embedded PostgreSQL is, and whether it runs (nothing is started). */

@@ -413,7 +413,14 @@ describe.each(["postgres", "neon"] as const)("%s driver", (driver) => {
     it("says a password is needed when the URL has none and the server asks for one", async () => {
       const url = new URL(database.url);
       url.password = "";
-      await expectConnectionFailed(url.toString(), /authentication failed.*no password/s);
+      // Both drivers fall back to PGPASSWORD, as libpq does: one exported for another server is not this test's.
+      const exported = process.env["PGPASSWORD"];
+      delete process.env["PGPASSWORD"];
+      try {
+        await expectConnectionFailed(url.toString(), /authentication failed.*no password/s);
+      } finally {
+        if (exported !== undefined) process.env["PGPASSWORD"] = exported;
+      }
     });
 
     it("refuses a value that is not a URL without echoing any of it", async () => {

@@ -40,9 +40,10 @@ it("starts a PostgreSQL for the project, reuses it, and stops it", async () => {
     await connection.close();
   }
 
-  // The printed psql line works as it is, where a psql is installed.
+  // The printed psql line works as it is, where a psql is installed, even for a user who has
+  // exported a PGPASSWORD for another server (libpq would prefer it to the password file).
   if (hasPsql()) {
-    expect(execSync(`${second.psql} -XAtc "select 40 + 2"`, { encoding: "utf8" }).trim()).toBe("42");
+    expect(execSync(`${second.psql} -XAtc "select 40 + 2"`, { encoding: "utf8", env: { ...process.env, PGPASSWORD: "another server's" } }).trim()).toBe("42");
   }
 
   expect(await stopEmbedded(projectDir)).toBe(true);
