@@ -269,6 +269,8 @@ function parseX(x: unknown): Record<string, string> {
   // No prototype: "__proto__" is a key like another (assigning it to {} would drop it).
   const result = Object.create(null) as Record<string, string>;
   for (const [key, value] of Object.entries(x)) {
+    // As `-x =v` on the command line: a revision reads ctx.x by name, and "" names nothing.
+    if (key === "") throw invalid("x", x, `"x" has an empty key (with the value ${JSON.stringify(clip(String(value)))}); give each user argument a name, like {"data": "true"}.`);
     if (typeof value !== "string") {
       const hint = value !== null && typeof value === "object" ? "a nested value is not one; pass it as a string of JSON" : `write ${JSON.stringify(String(value))}`;
       throw invalid(`x.${key}`, value, `"x.${clip(key)}" is ${describe(value)}; user arguments are strings, ${hint}.`);

@@ -117,6 +117,7 @@ describe("parseEvent", () => {
     ["uppercase sha256", { command: "current", bundle: { sha256: SHA.toUpperCase() } }, "bundle.sha256", /64 lowercase hex/],
     ["x not an object", { command: "upgrade", target: "head", x: "data=true" }, "x", /object of strings/],
     ["x value not a string", { command: "upgrade", target: "head", x: { data: true } }, "x.data", /write "true"/],
+    ["x with an empty key", { command: "upgrade", target: "head", x: { "": "v" } }, "x", /"x" has an empty key \(with the value "v"\); give each user argument a name/],
     ["dryRun not a boolean", { command: "upgrade", target: "head", dryRun: "false" }, "dryRun", /true or false/],
     ["allowChanged not a boolean", { command: "upgrade", target: "head", allowChanged: 1 }, "allowChanged", /true or false/],
     ["purge not a boolean", { command: "stamp", target: "head", purge: "yes" }, "purge", /true or false/],
