@@ -279,6 +279,24 @@ describe("operations against PostgreSQL", () => {
     });
   });
 
+  it("turns a serial column into an identity column, which numbers on from its rows once setval'd, and drops the identity", async () => {
+    await run((op) => op.createTable("ticket", { id: "serial PRIMARY KEY", title: "text" }));
+    await sql`INSERT INTO ticket (title) VALUES ('a'), ('b')`;
+    await run((op) => {
+      op.alterColumn("ticket", "id", { default: null, identity: "always" });
+      // The serial's own sequence stays owned by the column until dropped, and pg_get_serial_sequence would name it.
+      op.execute('DROP SEQUENCE "ticket_id_seq"');
+      op.execute("SELECT setval(pg_get_serial_sequence('ticket', 'id'), (SELECT max(id) FROM ticket))");
+    });
+    await expect(sql`INSERT INTO ticket (id, title) VALUES (9, 'c')`).rejects.toMatchObject({ code: "428C9" });
+    expect(await sql`INSERT INTO ticket (title) VALUES ('c') RETURNING id`).toEqual([{ id: 3 }]);
+    const [column] = await sql`SELECT is_identity, identity_generation FROM information_schema.columns WHERE table_name = 'ticket' AND column_name = 'id'`;
+    expect(column).toEqual({ is_identity: "YES", identity_generation: "ALWAYS" });
+    await run((op) => op.alterColumn("ticket", "id", { identity: null }));
+    await sql`INSERT INTO ticket (id, title) VALUES (9, 'd')`;
+    await run((op) => op.dropTable("ticket"));
+  });
+
   it("sets, replaces and removes a table's comment as written", async () => {
     const comment = "it's \\ $$ ünï";
     await sql`CREATE TABLE "we""ird" (id int)`;
