@@ -40,6 +40,12 @@ export interface CreateTableOptions extends SchemaOption {
   readonly foreignKeys?: readonly TableForeignKey[];
   /** `COMMENT ON TABLE`, emitted after the CREATE TABLE. */
   readonly comment?: string;
+  /**
+   * `PARTITION BY …` (SQL, as is, as Alembic's `postgresql_partition_by`): `"RANGE (created_at)"`,
+   * `"LIST (region)"`, `"HASH (id)"`. Partitions are tables of their own:
+   * `execute('CREATE TABLE "events_2026" PARTITION OF "events" FOR VALUES FROM (…) TO (…)')`.
+   */
+  readonly partitionBy?: string;
 }
 
 export interface DropTableOptions extends SchemaOption {
@@ -60,6 +66,7 @@ export function createTable(name: string, columns: ColumnMap, options?: CreateTa
     checks: "any",
     foreignKeys: "any",
     comment: "string",
+    partitionBy: "string",
   });
   const table = qualifiedName(checked.schema, name, { op, argument: "name" });
   if (!isPlainObject(columns)) {
@@ -83,7 +90,8 @@ export function createTable(name: string, columns: ColumnMap, options?: CreateTa
         "on a table that was there already they would replace its comments, or fail on a column it lacks. Drop ifNotExists, or the comments (set them in a revision of their own).",
     );
   }
-  const create = `CREATE TABLE ${checked.ifNotExists === true ? "IF NOT EXISTS " : ""}${table} ${body}`;
+  const partition = checked.partitionBy === undefined ? "" : ` PARTITION BY ${checkRawSql(checked.partitionBy, { op, argument: "options.partitionBy" })}`;
+  const create = `CREATE TABLE ${checked.ifNotExists === true ? "IF NOT EXISTS " : ""}${table} ${body}${partition}`;
   const tableComment =
     checked.comment === undefined ? [] : [`COMMENT ON TABLE ${table} IS ${quoteLiteral(checked.comment, { op, argument: "options.comment" })}`];
   return [create, ...tableComment, ...comments];

@@ -297,6 +297,17 @@ describe("operations against PostgreSQL", () => {
     await run((op) => op.dropTable("ticket"));
   });
 
+  it("creates a range-partitioned table whose rows go to their partition, and refuses a row no partition takes", async () => {
+    await run((op) => {
+      op.createTable("event", { id: "bigint", at: "timestamptz NOT NULL" }, { partitionBy: "RANGE (at)" });
+      op.execute(`CREATE TABLE ${op.quoteIdentifier("event_2026")} PARTITION OF ${op.quoteIdentifier("event")} FOR VALUES FROM (${op.inlineLiteral(new Date("2026-01-01T00:00:00Z"))}) TO (${op.inlineLiteral(new Date("2027-01-01T00:00:00Z"))})`);
+    });
+    await sql`INSERT INTO event VALUES (1, '2026-06-01Z')`;
+    expect(await sql`SELECT tableoid::regclass::text AS partition FROM event`).toEqual([{ partition: "event_2026" }]);
+    await expect(sql`INSERT INTO event VALUES (2, '2025-06-01Z')`).rejects.toMatchObject({ code: "23514" });
+    await run((op) => op.dropTable("event"));
+  });
+
   it("sets, replaces and removes a table's comment as written", async () => {
     const comment = "it's \\ $$ ünï";
     await sql`CREATE TABLE "we""ird" (id int)`;

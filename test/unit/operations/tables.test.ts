@@ -197,7 +197,7 @@ describe("createTable", () => {
 
   it("rejects an unknown option key, listing the known ones", () => {
     expect(refusal((op) => op.createTable("t", {}, { ifNotExist: true } as never)).message).toBe(
-      'op.createTable(): options has an unknown key "ifNotExist". Known keys: schema, ifNotExists, primaryKey, unique, checks, foreignKeys, comment.',
+      'op.createTable(): options has an unknown key "ifNotExist". Known keys: schema, ifNotExists, primaryKey, unique, checks, foreignKeys, comment, partitionBy.',
     );
   });
 });
@@ -339,5 +339,18 @@ describe("createTable's unique constraints with nullsNotDistinct", () => {
 
   it("refuses nullsNotDistinct on a primary key, whose columns are NOT NULL", () => {
     expect(refusal((op) => op.createTable("t", { a: "int" }, { primaryKey: { columns: ["a"], nullsNotDistinct: true } as never })).message).toContain("nullsNotDistinct");
+  });
+});
+
+describe("createTable's partitionBy", () => {
+  it("renders PARTITION BY with the SQL given, after the column list", () => {
+    expect(emitted((op) => op.createTable("events", { id: "bigint", at: "timestamptz NOT NULL" }, { partitionBy: "RANGE (at)" }))).toEqual([
+      'CREATE TABLE "events" (\n    "id" bigint,\n    "at" timestamptz NOT NULL\n) PARTITION BY RANGE (at)',
+    ]);
+  });
+
+  it("refuses an empty partitionBy, and a psql meta-command in it", () => {
+    expect(refusal((op) => op.createTable("events", { id: "bigint" }, { partitionBy: " " })).message).toContain("op.createTable(): options.partitionBy");
+    expect(refusal((op) => op.createTable("events", { id: "bigint" }, { partitionBy: "RANGE (id) \\! ls" })).message).toContain("psql meta-command");
   });
 });
