@@ -9,7 +9,7 @@ import {
   type ForeignKeyActions,
   type SchemaOption,
 } from "./clauses.ts";
-import { indexKey, METHOD_NAME, type IndexKeyOptions } from "./indexes.ts";
+import { indexKey, usingMethod, type IndexKey, type IndexKeyOptions } from "./indexes.ts";
 import { at, invalidOperation, isPlainObject, show, type Where } from "./invalid.ts";
 import { checkRawSql, qualifiedName, quoteIdentifier } from "./quote.ts";
 
@@ -154,13 +154,7 @@ export function createExcludeConstraint(name: string, table: string, elements: r
   if (!Array.isArray(elements)) throw invalidOperation({ op, argument: "elements" }, `must be an array of [column, operator] pairs or { column | expression, operator } objects, got ${show(elements)}.`);
   if (elements.length === 0) throw invalidOperation({ op, argument: "elements" }, 'is empty; give at least one element, such as ["room", "="].');
   const rendered = elements.map((element, position) => excludeElement(element, at({ op, argument: "elements" }, position)));
-  let using = "";
-  if (checked.using !== undefined) {
-    if (!METHOD_NAME.test(checked.using)) {
-      throw invalidOperation({ op, argument: "options.using" }, `is ${show(checked.using)}; an access method is a lowercase name such as "gist" or "btree".`, { value: checked.using });
-    }
-    using = ` USING ${checked.using}`;
-  }
+  const using = usingMethod(checked.using, { op, argument: "options.using" });
   const where = checked.where === undefined ? "" : ` WHERE (${checkRawSql(checked.where, { op, argument: "options.where" })})`;
   return [`${target} ADD CONSTRAINT ${constraint} EXCLUDE${using} (${rendered.join(", ")})${where}${deferrability(checked, optionsOf(op))}`];
 }
@@ -172,7 +166,7 @@ export function createExcludeConstraint(name: string, table: string, elements: r
 const OPERATOR = /^(?!.*(?:--|\/\*))[-+*\/<>=~!@#%^&|`?]{1,63}$/;
 
 function excludeElement(element: ExcludeElement, where: Where): string {
-  let key: Parameters<typeof indexKey>[0];
+  let key: IndexKey;
   let operator: unknown;
   if (Array.isArray(element)) {
     if (element.length !== 2) throw invalidOperation(where, `must be a [column, operator] pair, got ${element.length} item(s).`);
@@ -180,7 +174,7 @@ function excludeElement(element: ExcludeElement, where: Where): string {
     if (typeof key !== "string") throw invalidOperation(at(where, 0), `must be a column name, got ${show(key)}; for an expression, write { expression, operator }.`);
   } else if (isPlainObject(element)) {
     const { operator: given, ...rest } = element as Exclude<ExcludeElement, readonly unknown[]>;
-    key = rest as Parameters<typeof indexKey>[0];
+    key = rest as IndexKey;
     operator = given;
   } else {
     throw invalidOperation(where, `must be a [column, operator] pair or a { column | expression, operator } object, got ${show(element)}.`);

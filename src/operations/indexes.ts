@@ -45,7 +45,16 @@ export interface DropIndexOptions extends SchemaOption {
 }
 
 // Method names go in bare (a quoted `USING "gin"` is valid but reads oddly), so only plain ones.
-export const METHOD_NAME = /^[a-z_][a-z0-9_]*$/;
+const METHOD_NAME = /^[a-z_][a-z0-9_]*$/;
+
+/** ` USING gist`, or "" without a method: an index's, or an exclusion constraint's. */
+export function usingMethod(method: string | undefined, where: Where): string {
+  if (method === undefined) return "";
+  if (!METHOD_NAME.test(method)) {
+    throw invalidOperation(where, `is ${show(method)}; an access method is a lowercase name such as "btree", "gin", "gist", "brin".`, { value: method });
+  }
+  return ` USING ${method}`;
+}
 
 /** The index is created in the table's schema (PostgreSQL allows no other), so `schema` qualifies the table. */
 export function createIndex(name: string, table: string, columns: readonly IndexKey[], options?: CreateIndexOptions): string[] {
@@ -70,16 +79,7 @@ export function createIndex(name: string, table: string, columns: readonly Index
   }
   if (columns.length === 0) throw invalidOperation({ op, argument: "columns" }, "is empty; give at least one column or expression.");
   const keys = columns.map((key, position) => indexKey(key, at({ op, argument: "columns" }, position)));
-  let method = "";
-  if (checked.method !== undefined) {
-    if (!METHOD_NAME.test(checked.method)) {
-      throw invalidOperation(
-        { op, argument: "options.method" },
-        `is ${show(checked.method)}; an access method is a lowercase name such as "btree", "gin", "gist", "brin".`,
-      );
-    }
-    method = ` USING ${checked.method}`;
-  }
+  const method = usingMethod(checked.method, { op, argument: "options.method" });
   const include = checked.include === undefined ? "" : ` INCLUDE ${columnList(checked.include, { op, argument: "options.include" })}`;
   const where = checked.where === undefined ? "" : ` WHERE ${checkRawSql(checked.where, { op, argument: "options.where" })}`;
   const create =
