@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { RevisionMap } from "../../src/revision/revision-map.ts";
-import { answer, loadCases, toMetas } from "./harness.ts";
+import { answer, GENERATED_DIR, loadCases, toMetas } from "./harness.ts";
 
 /**
  * Plans order revisions with an ancestor closure kept as a bitset over plain chains, or, for
@@ -8,7 +8,7 @@ import { answer, loadCases, toMetas } from "./harness.ts";
  * conformance answer identically.
  */
 describe("ancestor tests without the chain closure", () => {
-  for (const testCase of loadCases()) {
+  for (const testCase of [...loadCases(), ...loadCases(GENERATED_DIR)]) {
     let maps: [RevisionMap, RevisionMap];
     try {
       maps = [new RevisionMap(toMetas(testCase.revisions)), new RevisionMap(toMetas(testCase.revisions), { closureLimit: 0 })];

@@ -37,11 +37,14 @@ export interface ConformanceCase {
 
 export const CASES_DIR = join(import.meta.dirname, "cases");
 
-export function loadCases(): ConformanceCase[] {
-  return readdirSync(CASES_DIR)
+/** Cases of random graphs and queries from generate-cases.py, recorded with the same oracle. */
+export const GENERATED_DIR = join(import.meta.dirname, "generated");
+
+export function loadCases(dir = CASES_DIR): ConformanceCase[] {
+  return readdirSync(dir)
     .filter((f) => f.endsWith(".json"))
     .sort()
-    .map((file) => ({ ...JSON.parse(readFileSync(join(CASES_DIR, file), "utf8")), file }));
+    .map((file) => ({ ...JSON.parse(readFileSync(join(dir, file), "utf8")), file }));
 }
 
 export function toMetas(revisions: CaseRevision[]): RevisionMeta[] {
