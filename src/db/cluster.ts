@@ -26,6 +26,13 @@ export interface ClusterOptions {
   readonly password: string;
   /** Extra `postgresql.conf` settings written at initdb time, e.g. `{ fsync: "off" }`. */
   readonly settings?: Readonly<Record<string, string>>;
+  /**
+   * TLS (ssl = on) with this certificate and key (PEM text); with `clientCa`, a client
+   * certificate a client presents must be signed by it. Plain connections are still accepted.
+   */
+  readonly tls?: { readonly certificate: string; readonly privateKey: string; readonly clientCa?: string };
+  /** `pg_hba.conf` lines put before initdb's own (the first line that matches a connection decides). */
+  readonly hba?: readonly string[];
 }
 
 export interface PostgresBinaries {
@@ -209,6 +216,21 @@ export async function initCluster(options: ClusterOptions): Promise<void> {
     unix_socket_directories: "''",
     ...options.settings,
   };
+  if (options.tls) {
+    // In the data folder, owned by the server's OS user: PostgreSQL refuses a key others can read.
+    const files: [string, string][] = [["server.crt", options.tls.certificate], ["server.key", options.tls.privateKey]];
+    if (options.tls.clientCa) files.push(["client-ca.crt", options.tls.clientCa]);
+    for (const [name, content] of files) {
+      const file = join(options.dataDir, name);
+      await writeFile(file, content, { mode: 0o600 });
+      if (runAs.uid !== undefined) await chown(file, runAs.uid, runAs.gid!);
+    }
+    Object.assign(settings, { ssl: "on", ssl_cert_file: "'server.crt'", ssl_key_file: "'server.key'", ...(options.tls.clientCa && { ssl_ca_file: "'client-ca.crt'" }) });
+  }
+  if (options.hba?.length) {
+    const hbaFile = join(options.dataDir, "pg_hba.conf");
+    await writeFile(hbaFile, `# lambic\n${options.hba.join("\n")}\n${await readFile(hbaFile, "utf8")}`);
+  }
   const lines = Object.entries(settings).map(([name, value]) => `${name} = ${value}`);
   await appendFile(join(options.dataDir, "postgresql.conf"), `\n# lambic\n${lines.join("\n")}\n`);
 }

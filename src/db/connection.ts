@@ -7,6 +7,7 @@
 import { argumentError, checkObject } from "../check-arguments.ts";
 import { LambicError } from "../errors.ts";
 import { splitStatements } from "../operations/sql-statements.ts";
+import { READ_PARAMETERS, readUrlParameters, type TlsRequest } from "./url-parameters.ts";
 
 export interface Statement {
   readonly text: string;
@@ -132,6 +133,10 @@ export interface DriverTarget {
   /** OpenOptions.replyDeadline; undefined: none. */
   readonly replyDeadline: number | undefined;
   readonly sessionLocks: boolean;
+  /** postgres.js's TLS (see TlsRequest); Neon's driver always speaks TLS over its WebSocket. */
+  readonly tls: TlsRequest;
+  /** The URL's parameters that go to the server as settings, by name (for the words of a failure). */
+  readonly serverSettings: readonly string[];
   readonly neon?: NeonSocketSettings;
 }
 
@@ -180,7 +185,7 @@ function parseTarget(url: string, options: OpenOptions): DriverTarget {
   // An "@" the parse did not take as the end of user:password: the password holds a "#", "/"
   // or "?" that ended it early (and the host parsed is really the user name).
   const scheme = url.indexOf("://");
-  if (url.lastIndexOf("@") > scheme && (parsed.hash.includes("@") || parsed.pathname.includes("@") || parsed.search.includes("@") || parsed.hostname === "")) {
+  if (url.lastIndexOf("@") > scheme && (parsed.hash.includes("@") || parsed.pathname.includes("@") || parsed.search.includes("@") || (parsed.hostname === "" && !parsed.searchParams.has("host")))) {
     throw new LambicError(
       "CONNECTION_FAILED",
       `The database URL ${redactUrl(url)} does not parse as user:password@host: its password probably holds a "#", "/" or "?". Percent-encode them (# is %23, / is %2F, ? is %3F).`,
@@ -194,7 +199,8 @@ function parseTarget(url: string, options: OpenOptions): DriverTarget {
       throw new LambicError("CONNECTION_FAILED", `The database URL ${redactUrl(url)} has a broken percent-encoding in its ${what}: "%" must be followed by two hex digits (a "%" itself is %25).`, { url: redactUrl(url) });
     }
   };
-  const host = decode(parsed.hostname, "host").replace(/^\[(.*)\]$/, "$1");
+  const parameters = readUrlParameters(parsed.searchParams, redactUrl(url));
+  const host = parameters.host ?? decode(parsed.hostname, "host").replace(/^\[(.*)\]$/, "$1");
   if (!host) {
     throw new LambicError(
       "CONNECTION_FAILED",
@@ -203,44 +209,48 @@ function parseTarget(url: string, options: OpenOptions): DriverTarget {
     );
   }
   // libpq also takes these as parameters, over the URL's own parts; neither driver does.
-  const query = parsed.searchParams;
-  const user = query.get("user") ?? decode(parsed.username, "user name");
-  const password = query.get("password") ?? decode(parsed.password, "password");
-  const database = query.get("dbname") ?? (decode(parsed.pathname.slice(1), "database name") || user);
+  const user = parameters.user ?? decode(parsed.username, "user name");
+  const password = parameters.password ?? decode(parsed.password, "password");
+  const database = parameters.database ?? (decode(parsed.pathname.slice(1), "database name") || user);
+  const port = parameters.port ?? (parsed.port ? Number(parsed.port) : 5432);
   return {
-    url: driverUrl(parsed, { user, password, database }),
+    url: driverUrl(parsed, { host, port, user, password, database }),
     redacted: redactUrl(url),
     password,
     host,
-    port: parsed.port ? Number(parsed.port) : 5432,
+    port,
     database,
     user,
     applicationName: options.applicationName ?? "lambic",
-    connectTimeoutSeconds: options.connectTimeoutSeconds ?? 10,
+    connectTimeoutSeconds: options.connectTimeoutSeconds ?? parameters.connectTimeoutSeconds ?? 10,
     statementTimeoutMs: options.statementTimeoutMs ?? 0,
     replyDeadline: options.replyDeadline,
     // PgBouncer in transaction mode (Neon's "-pooler" endpoints) hands each transaction to
     // any server session, so session-level advisory locks and SETs do not hold.
     // Host names are case-insensitive (the driver choice's *.neon.tech test is too).
     sessionLocks: !host.toLowerCase().includes("-pooler"),
+    tls: parameters.tls,
+    serverSettings: parameters.serverSettings,
     neon: options.neon,
   };
 }
 
 /**
- * The URL a driver is given: libpq's user, password and dbname parameters moved into the URL's
- * own parts, and channel_binding (in Neon's connection strings) dropped: neither driver can bind
- * a channel, Neon's ignores the parameter, and postgres.js would send it to the server as a
- * setting, which fails the connection.
+ * The URL a driver is given: the parameters lambic reads itself (see READ_PARAMETERS) taken out,
+ * and libpq's host, port, user, password and dbname parameters moved into the URL's own parts.
+ * What is left goes to the server as settings (postgres.js sends each as a startup parameter).
  */
-function driverUrl(parsed: URL, parts: { user: string; password: string; database: string }): string {
+function driverUrl(parsed: URL, parts: { host: string; port: number; user: string; password: string; database: string }): string {
   const query = parsed.searchParams;
-  if (!["user", "password", "dbname", "channel_binding"].some((name) => query.has(name))) return parsed.href;
+  if (![...query.keys()].some((name) => READ_PARAMETERS.has(name))) return parsed.href;
   const url = new URL(parsed.href);
+  // A Unix socket's directory (host=/var/run/postgresql) goes percent-encoded, as libpq reads it too.
+  if (query.has("host")) url.hostname = parts.host.includes(":") ? `[${parts.host}]` : encodeURIComponent(parts.host);
+  if (query.has("port")) url.port = String(parts.port);
   url.username = encodeURIComponent(parts.user);
   url.password = encodeURIComponent(parts.password);
   url.pathname = `/${encodeURIComponent(parts.database)}`;
-  for (const name of ["user", "password", "dbname", "channel_binding"]) url.searchParams.delete(name);
+  for (const name of READ_PARAMETERS) url.searchParams.delete(name);
   return url.href;
 }
 
@@ -290,15 +300,27 @@ const SESSION_GONE_CODES = new Set([
 ]);
 
 /** A failure to connect, in words: where we tried, what went wrong, what to do next. */
-export function connectionFailed(target: DriverTarget, error: unknown): LambicError {
+export function connectionFailed(target: DriverTarget, error: unknown, context: { serverRefusedTls?: boolean } = {}): LambicError {
   const where = `${target.host}:${target.port}, database "${target.database}", user "${target.user}"`;
   const failure = toDatabaseFailure(error);
   const code = (error as { code?: unknown })?.code;
   let reason: string;
   let next: string;
-  if (isMissingPassword(error)) {
+  const tlsCode = typeof code === "string" && TLS_VERIFY_CODES.has(code) ? code : undefined;
+  if (context.serverRefusedTls) {
+    reason = `the server does not accept TLS connections (it declined the SSL request), and sslmode=${target.tls.mode} asks for TLS`;
+    next = "Turn ssl on in the server's configuration, or lower the URL's sslmode to prefer (TLS when the server offers it) or disable.";
+  } else if (tlsCode !== undefined) {
+    reason = `the server's TLS certificate failed verification (${tlsCode}: ${(error as Error).message})`;
+    next = tlsCode === "ERR_TLS_CERT_ALTNAME_INVALID"
+      ? `The certificate does not name the host "${target.host}": connect by a host name the certificate lists, or use sslmode=verify-ca to check only who signed it.`
+      : `Name the authority that signed it with sslrootcert=FILE (a PEM file, such as your cloud provider's bundle), or use sslmode=require to encrypt without checking the certificate.`;
+  } else if (isMissingPassword(error)) {
     reason = "authentication failed: the server asks for a password and the URL has no password";
     next = "Put it in the database URL (postgres://user:password@host/database, percent-encoded) or set PGPASSWORD.";
+  } else if (failure?.sqlstate === "28000" && /no encryption/.test(failure.message)) {
+    reason = `the server refused a connection without TLS (${failure.sqlstate}: ${failure.message})`;
+    next = "Use sslmode=require (or verify-full) in the database URL: the server accepts only encrypted connections from this client.";
   } else if (failure?.sqlstate === "28P01" || failure?.sqlstate === "28000") {
     reason = `authentication failed (${failure.sqlstate}: ${failure.message})`;
     next = target.password === "" && !process.env.PGPASSWORD
@@ -307,6 +329,9 @@ export function connectionFailed(target: DriverTarget, error: unknown): LambicEr
   } else if (failure?.sqlstate === "3D000") {
     reason = `database "${target.database}" does not exist`;
     next = `Create it (CREATE DATABASE ${quoteIdentifier(target.database)}) or fix the database name in the URL.`;
+  } else if (failure !== undefined && SETTING_SQLSTATES.has(failure.sqlstate) && target.serverSettings.length > 0) {
+    reason = `the server refused a setting (${failure.sqlstate}: ${failure.message})`;
+    next = `The URL's parameters ${target.serverSettings.join(", ")} go to the server as settings (as options=-c name=value would): fix or remove the one named. lambic itself reads only host, port, user, password, dbname, sslmode, sslrootcert, sslcert, sslkey, sslnegotiation, connect_timeout, target_session_attrs, channel_binding and client_encoding.`;
   } else if (code === "ECONNREFUSED") {
     reason = "the connection was refused";
     next = "Is the server running and listening on that host and port?";
@@ -327,6 +352,16 @@ export function connectionFailed(target: DriverTarget, error: unknown): LambicEr
     { cause: error },
   );
 }
+
+/** Node's codes for a server certificate that failed verification. */
+const TLS_VERIFY_CODES = new Set([
+  "DEPTH_ZERO_SELF_SIGNED_CERT", "SELF_SIGNED_CERT_IN_CHAIN", "UNABLE_TO_VERIFY_LEAF_SIGNATURE", "UNABLE_TO_GET_ISSUER_CERT",
+  "UNABLE_TO_GET_ISSUER_CERT_LOCALLY", "CERT_HAS_EXPIRED", "CERT_NOT_YET_VALID", "CERT_UNTRUSTED", "CERT_REJECTED",
+  "CERT_SIGNATURE_FAILURE", "INVALID_CA", "ERR_TLS_CERT_ALTNAME_INVALID",
+]);
+
+/** A startup setting the server does not know (42704), takes no such value (22023), or lets no client set (42501, 55P02). */
+const SETTING_SQLSTATES = new Set(["42704", "22023", "42501", "55P02"]);
 
 /** What a driver is given for a password the URL does not have and the server asks for. */
 export function missingPassword(): Error {

@@ -26,6 +26,7 @@ import {
   SessionState,
   type PipelineListener,
 } from "./connection.ts";
+import { postgresSsl } from "./tls-files.ts";
 
 // (`simple` is read by postgres.js but missing from its types.)
 const SIMPLE = { prepare: false, simple: true } as postgres.UnsafeQueryOptions;
@@ -42,7 +43,12 @@ export async function openPostgresConnection(target: DriverTarget): Promise<Conn
   // Our own sockets, so that a stalled one can be destroyed: postgres.js's end() only half-closes
   // it, and a socket whose peer never answers keeps the process alive.
   const sockets = new Set<Socket>();
+  const ssl = await postgresSsl(target);
+  // The first byte the server sent: "N" to the SSLRequest is a server that does not speak TLS.
+  let firstByte: number | undefined;
   const options = {
+    ssl,
+    ...(target.tls.direct && { sslnegotiation: "direct" }),
     max: 1,
     // No idle or lifetime recycling: postgres.js would reconnect silently and the runner's
     // open transaction and locks would be gone. close() ends the session.
@@ -64,6 +70,9 @@ export async function openPostgresConnection(target: DriverTarget): Promise<Conn
       const socket = target.host.includes("/") ? connect(`${target.host}/.s.PGSQL.${target.port}`) : connect(target.port, target.host);
       // What postgres.js sets on a socket of its own, read for TLS's server name (SNI).
       Object.assign(socket, { host: target.host, port: target.port });
+      socket.once("data", (chunk: Buffer) => {
+        firstByte ??= chunk[0];
+      });
       sockets.add(socket);
       socket.once("close", () => sockets.delete(socket));
       return socket;
@@ -83,7 +92,7 @@ export async function openPostgresConnection(target: DriverTarget): Promise<Conn
     await Promise.race([sql.unsafe("select 1"), expired]);
   } catch (error) {
     await sql.end({ timeout: 0 }).catch(() => undefined);
-    throw connectionFailed(target, error);
+    throw connectionFailed(target, error, { serverRefusedTls: ssl !== false && ssl !== "prefer" && !target.tls.direct && firstByte === 0x4e });
   } finally {
     clearTimeout(deadline);
   }

@@ -364,6 +364,31 @@ describe.each(["postgres", "neon"] as const)("%s driver", (driver) => {
     }
   });
 
+  it("takes libpq's host and port parameters over the URL's own", async () => {
+    const url = new URL(database.url);
+    const { hostname, port } = url;
+    url.hostname = "ignored.invalid";
+    url.port = "1";
+    url.search = `?host=${hostname}&port=${port}`;
+    const viaParameters = await open(url.toString());
+    try {
+      expect(await viaParameters.query("select 1 as one")).toEqual([{ one: 1 }]);
+    } finally {
+      await viaParameters.close();
+    }
+  });
+
+  it("connects with libpq's target_session_attrs=any and client_encoding=UTF8, which are not server settings", async () => {
+    const url = new URL(database.url);
+    url.search = "?target_session_attrs=any&client_encoding=UTF8&application_name=deploy";
+    const withAttributes = await open(url.toString());
+    try {
+      expect(await withAttributes.query("select current_setting('application_name') as name")).toEqual([{ name: driver === "postgres" ? "deploy" : expect.any(String) }]);
+    } finally {
+      await withAttributes.close();
+    }
+  });
+
   describe("CONNECTION_FAILED", () => {
     const secret = "s3cret-Pa55";
 
@@ -433,6 +458,46 @@ describe.each(["postgres", "neon"] as const)("%s driver", (driver) => {
       await expectConnectionFailed(`postgres://postgres:${secret}@[bad host/db`, /not a valid URL/);
       await expectConnectionFailed(`mysql://root:${secret}@localhost/db`, /expected postgres:\/\//);
     });
+  });
+});
+
+describe("the URL's server settings", () => {
+  it("names them when the server refuses one, instead of suspecting the server", async () => {
+    const url = new URL(database.url);
+    url.search = "?application_name=deploy&no_such_setting=1";
+    const error = await openConnection(url.toString(), { driver: "postgres", connectTimeoutSeconds: 5 }).then(
+      (connection) => (void connection.close(), undefined),
+      (error: unknown) => error,
+    );
+    expect(isLambicError(error, "CONNECTION_FAILED"), String(error)).toBe(true);
+    expect((error as Error).message).toMatch(
+      /the server refused a setting \(42704: unrecognized configuration parameter "no_such_setting"\)\. The URL's parameters application_name, no_such_setting go to the server as settings/,
+    );
+  });
+});
+
+describe("connect_timeout in the URL", () => {
+  it("bounds the wait for a server that accepts and never answers", async () => {
+    const sockets = new Set<Socket>();
+    const silent = createServer((socket) => {
+      sockets.add(socket);
+      socket.on("error", () => {});
+    });
+    await new Promise<void>((resolve) => silent.listen(0, "127.0.0.1", resolve));
+    const port = (silent.address() as AddressInfo).port;
+    const started = performance.now();
+    try {
+      const error = await openConnection(`postgres://u:pw@127.0.0.1:${port}/x?connect_timeout=1`, { driver: "postgres" }).then(
+        (connection) => (void connection.close(), undefined),
+        (error: unknown) => error,
+      );
+      expect(isLambicError(error, "CONNECTION_FAILED"), String(error)).toBe(true);
+      expect((error as Error).message).toContain("no answer within 1 s");
+      expect(performance.now() - started).toBeLessThan(4_000);
+    } finally {
+      for (const socket of sockets) socket.destroy();
+      await new Promise((resolve) => silent.close(resolve));
+    }
   });
 });
 

@@ -1,0 +1,57 @@
+/**
+ * postgres.js's `ssl` option from a URL's TLS parameters (see TlsRequest), with the PEM files it
+ * names read and checked, so that a wrong path or a key where the certificate belongs is refused
+ * naming the file, before anything connects.
+ */
+import { createPrivateKey, X509Certificate } from "node:crypto";
+import { readFile } from "node:fs/promises";
+import type { ConnectionOptions } from "node:tls";
+import { LambicError } from "../errors.ts";
+import type { DriverTarget } from "./connection.ts";
+
+export type PostgresSsl = false | "prefer" | "require" | ConnectionOptions;
+
+export async function postgresSsl(target: DriverTarget): Promise<PostgresSsl> {
+  const { mode, rootCert, cert, key } = target.tls;
+  if (mode === "disable") return false;
+  // postgres.js cannot try a plain connection first (libpq's allow); TLS when offered connects to the same servers.
+  if ((mode === "allow" || mode === "prefer") && cert === undefined) return "prefer";
+  if (mode === "require" && rootCert === undefined && cert === undefined) return "require";
+  const options: ConnectionOptions = { rejectUnauthorized: mode === "verify-ca" || mode === "verify-full", host: target.host };
+  // verify-ca checks that a trusted authority signed the certificate, not which host it names.
+  if (mode === "verify-ca") options.checkServerIdentity = () => undefined;
+  // "system": Node's bundled authorities, the default.
+  if (rootCert !== undefined && rootCert !== "system") options.ca = await pemFile(target, "sslrootcert", rootCert, "certificate");
+  if (cert !== undefined && key !== undefined) {
+    options.cert = await pemFile(target, "sslcert", cert, "certificate");
+    options.key = await pemFile(target, "sslkey", key, "key");
+  }
+  return options;
+}
+
+async function pemFile(target: DriverTarget, parameter: string, path: string, holds: "certificate" | "key"): Promise<string> {
+  const refuse = (problem: string, next: string, cause?: unknown) =>
+    new LambicError("CONNECTION_FAILED", `The database URL's ${parameter}=${path} ${problem}. ${next}`, { url: target.redacted, parameter, file: path }, cause === undefined ? undefined : { cause });
+  let text: string;
+  try {
+    text = await readFile(path, "utf8");
+  } catch (error) {
+    const code = (error as { code?: string }).code;
+    throw refuse(
+      code === "ENOENT" ? "names a file that does not exist" : `could not be read (${code ?? String(error)})`,
+      "Give the path of a PEM file (relative paths start from the current folder).",
+      error,
+    );
+  }
+  try {
+    if (holds === "certificate") new X509Certificate(text);
+    else createPrivateKey(text);
+  } catch (error) {
+    throw refuse(
+      `does not hold a PEM ${holds === "certificate" ? "certificate" : "private key"} (${(error as Error).message})`,
+      holds === "certificate" ? `It should start with "-----BEGIN CERTIFICATE-----".` : `It should hold the client certificate's unencrypted private key ("-----BEGIN PRIVATE KEY-----" or similar).`,
+      error,
+    );
+  }
+  return text;
+}
