@@ -321,6 +321,9 @@ export function connectionFailed(target: DriverTarget, error: unknown, context: 
   } else if (failure?.sqlstate === "28000" && /no encryption/.test(failure.message)) {
     reason = `the server refused a connection without TLS (${failure.sqlstate}: ${failure.message})`;
     next = "Use sslmode=require (or verify-full) in the database URL: the server accepts only encrypted connections from this client.";
+  } else if (failure?.sqlstate === "28000" && /SSL (encryption|on)\s*$/.test(failure.message)) {
+    reason = `the server refused this client over TLS (${failure.sqlstate}: ${failure.message})`;
+    next = `Its pg_hba.conf has no hostssl line (or a reject line) for it: add one, or lower the URL's sslmode=${target.tls.mode} to prefer, which then connects without TLS.`;
   } else if (failure?.sqlstate === "28P01" || failure?.sqlstate === "28000") {
     reason = `authentication failed (${failure.sqlstate}: ${failure.message})`;
     next = target.password === "" && !process.env.PGPASSWORD

@@ -26,7 +26,7 @@ import {
   SessionState,
   type PipelineListener,
 } from "./connection.ts";
-import { postgresSsl } from "./tls-files.ts";
+import { postgresSsl, refusedOverTls, type PostgresSsl } from "./tls-files.ts";
 
 // (`simple` is read by postgres.js but missing from its types.)
 const SIMPLE = { prepare: false, simple: true } as postgres.UnsafeQueryOptions;
@@ -47,7 +47,6 @@ export async function openPostgresConnection(target: DriverTarget): Promise<Conn
   // The first byte the server sent: "N" to the SSLRequest is a server that does not speak TLS.
   let firstByte: number | undefined;
   const options = {
-    ssl,
     ...(target.tls.direct && { sslnegotiation: "direct" }),
     max: 1,
     // No idle or lifetime recycling: postgres.js would reconnect silently and the runner's
@@ -59,9 +58,6 @@ export async function openPostgresConnection(target: DriverTarget): Promise<Conn
     // Statements are run once each; a named prepared statement per statement only costs.
     prepare: false,
     onnotice: () => {},
-    onclose: () => {
-      session.markEnded("the server closed the connection");
-    },
     connection: { application_name: target.applicationName },
     // No query for the array types at connect: their parsers are ours, for the built-in array
     // types only (replaceParsers), and every parameter's serializer too (replaceSerializers).
@@ -78,20 +74,42 @@ export async function openPostgresConnection(target: DriverTarget): Promise<Conn
       return socket;
     },
   };
-  // (max_pipeline is a documented option missing from postgres.js's types.)
-  const sql = postgres(target.url, options as postgres.Options<Record<string, postgres.PostgresType>>);
 
-  // A hard deadline of our own: a port that answers with something other than PostgreSQL (an
-  // HTTP service, a load balancer) makes postgres.js reconnect in a loop, and its
-  // connect_timeout, per attempt, never fires.
+  // A hard deadline of our own, for every attempt together: a port that answers with something
+  // other than PostgreSQL (an HTTP service, a load balancer) makes postgres.js reconnect in a
+  // loop, and its connect_timeout, per attempt, never fires.
   let deadline: NodeJS.Timeout | undefined;
   const expired = new Promise<never>((_, reject) => {
     deadline = setTimeout(() => reject(Object.assign(new Error(`no PostgreSQL answer within ${target.connectTimeoutSeconds} s`), { code: "CONNECT_TIMEOUT" })), target.connectTimeoutSeconds * 1000);
   });
+  let attempts = 0;
+  const attempt = async (tls: PostgresSsl) => {
+    firstByte = undefined;
+    const mine = ++attempts;
+    // A failed attempt's connection closing (while the next one connects) ends nothing.
+    const onclose = () => {
+      if (mine === attempts) session.markEnded("the server closed the connection");
+    };
+    // (max_pipeline is a documented option missing from postgres.js's types.)
+    const client = postgres(target.url, { ...options, ssl: tls, onclose } as postgres.Options<Record<string, postgres.PostgresType>>);
+    try {
+      await Promise.race([client.unsafe("select 1"), expired]);
+      return client;
+    } catch (error) {
+      await client.end({ timeout: 0 }).catch(() => undefined);
+      throw error;
+    }
+  };
+  let sql: postgres.Sql;
   try {
-    await Promise.race([sql.unsafe("select 1"), expired]);
+    try {
+      sql = await attempt(ssl);
+    } catch (error) {
+      // libpq's prefer: a server whose pg_hba.conf turns this client away over TLS is tried again without it.
+      if (ssl !== "prefer" || !refusedOverTls(error)) throw error;
+      sql = await attempt(false);
+    }
   } catch (error) {
-    await sql.end({ timeout: 0 }).catch(() => undefined);
     throw connectionFailed(target, error, { serverRefusedTls: ssl !== false && ssl !== "prefer" && !target.tls.direct && firstByte === 0x4e });
   } finally {
     clearTimeout(deadline);

@@ -2,7 +2,7 @@
  * TLS as a libpq URL asks for it (sslmode, sslrootcert, sslcert, sslkey), against a cluster of
  * this file's own with ssl on: its certificate (test/fixtures/tls, signed by ca.crt) names
  * "localhost" only, so 127.0.0.1 passes verify-ca and fails verify-full. The role "tls_only" may
- * connect over TLS only.
+ * connect over TLS only, the role "plain_only" without TLS only.
  */
 import { chmod, mkdtemp, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
@@ -35,12 +35,13 @@ beforeAll(async () => {
     password,
     settings: { fsync: "off", synchronous_commit: "off" },
     tls: { certificate, privateKey: privateKey!, clientCa },
-    hba: ["hostnossl all tls_only all reject"],
+    hba: ["hostnossl all tls_only all reject", "hostssl all plain_only all reject"],
   });
   await startCluster({ dataDir, port });
   const admin = await openConnection(clusterUrl(port, password, "postgres"), { connectTimeoutSeconds: 10 });
   try {
     await admin.query(`CREATE ROLE tls_only LOGIN PASSWORD '${password}'`);
+    await admin.query(`CREATE ROLE plain_only LOGIN PASSWORD '${password}'`);
   } finally {
     await admin.close();
   }
@@ -155,5 +156,14 @@ describe("TLS", () => {
     const error = await refusal(url("sslmode=disable", "127.0.0.1", "tls_only"));
     expect(error.message).toMatch(/refused a connection without TLS \(28000: .*no encryption\).*Use sslmode=require/s);
     expect((await tlsOf(url("", "127.0.0.1", "tls_only"))).ssl).toBe(true);
+  });
+
+  it("connects without TLS when the server turns the client away over TLS and the URL has no sslmode, as libpq's prefer does", async () => {
+    expect(await tlsOf(url("", "127.0.0.1", "plain_only"))).toEqual({ ssl: false, client: null });
+  });
+
+  it("says the server turned the client away over TLS when sslmode=require, pointing at pg_hba.conf and prefer", async () => {
+    const error = await refusal(url("sslmode=require", "127.0.0.1", "plain_only"));
+    expect(error.message).toMatch(/refused this client over TLS \(28000: .*SSL encryption\)\. Its pg_hba\.conf has no hostssl line.*sslmode=require to prefer/s);
   });
 });
