@@ -321,8 +321,8 @@ export function connectionFailed(target: DriverTarget, error: unknown, context: 
   } else if (failure?.sqlstate === "28000" && /no encryption/.test(failure.message)) {
     reason = `the server refused a connection without TLS (${failure.sqlstate}: ${failure.message})`;
     next = "Use sslmode=require (or verify-full) in the database URL: the server accepts only encrypted connections from this client.";
-  } else if (failure?.sqlstate === "28000" && /SSL (encryption|on)\s*$/.test(failure.message)) {
-    reason = `the server refused this client over TLS (${failure.sqlstate}: ${failure.message})`;
+  } else if (refusedOverTls(error)) {
+    reason = `the server refused this client over TLS (${failure!.sqlstate}: ${failure!.message})`;
     next = `Its pg_hba.conf has no hostssl line (or a reject line) for it: add one, or lower the URL's sslmode=${target.tls.mode} to prefer, which then connects without TLS.`;
   } else if (failure?.sqlstate === "28P01" || failure?.sqlstate === "28000") {
     reason = `authentication failed (${failure.sqlstate}: ${failure.message})`;
@@ -334,7 +334,7 @@ export function connectionFailed(target: DriverTarget, error: unknown, context: 
     next = `Create it (CREATE DATABASE ${quoteIdentifier(target.database)}) or fix the database name in the URL.`;
   } else if (failure !== undefined && SETTING_SQLSTATES.has(failure.sqlstate) && target.serverSettings.length > 0) {
     reason = `the server refused a setting (${failure.sqlstate}: ${failure.message})`;
-    next = `The URL's parameters ${target.serverSettings.join(", ")} go to the server as settings (as options=-c name=value would): fix or remove the one named. lambic itself reads only host, port, user, password, dbname, sslmode, sslrootcert, sslcert, sslkey, sslnegotiation, connect_timeout, target_session_attrs, channel_binding and client_encoding.`;
+    next = `The URL's parameters ${target.serverSettings.join(", ")} go to the server as settings (as options=-c name=value would): fix or remove the one named. lambic itself reads ${[...READ_PARAMETERS].join(", ")}.`;
   } else if (code === "ECONNREFUSED") {
     reason = "the connection was refused";
     next = "Is the server running and listening on that host and port?";
@@ -354,6 +354,12 @@ export function connectionFailed(target: DriverTarget, error: unknown, context: 
     { url: target.redacted, host: target.host, port: target.port, database: target.database, sqlstate: failure?.sqlstate },
     { cause: error },
   );
+}
+
+/** pg_hba.conf has no line (or a reject line) for this client over TLS: PostgreSQL's message ends "SSL encryption" ("SSL on" before 14). */
+export function refusedOverTls(error: unknown): boolean {
+  const failure = toDatabaseFailure(error);
+  return failure?.sqlstate === "28000" && /SSL (encryption|on)\s*$/.test(failure.message);
 }
 
 /** Node's codes for a server certificate that failed verification. */

@@ -22,11 +22,12 @@ import {
   type Statement,
   PipelineError,
   connectionFailed,
+  refusedOverTls,
   ReplyWatchdog,
   SessionState,
   type PipelineListener,
 } from "./connection.ts";
-import { postgresSsl, refusedOverTls, type PostgresSsl } from "./tls-files.ts";
+import { postgresSsl, type PostgresSsl } from "./tls-files.ts";
 
 // (`simple` is read by postgres.js but missing from its types.)
 const SIMPLE = { prepare: false, simple: true } as postgres.UnsafeQueryOptions;
@@ -82,18 +83,19 @@ export async function openPostgresConnection(target: DriverTarget): Promise<Conn
   const expired = new Promise<never>((_, reject) => {
     deadline = setTimeout(() => reject(Object.assign(new Error(`no PostgreSQL answer within ${target.connectTimeoutSeconds} s`), { code: "CONNECT_TIMEOUT" })), target.connectTimeoutSeconds * 1000);
   });
-  let attempts = 0;
   const attempt = async (tls: PostgresSsl) => {
     firstByte = undefined;
-    const mine = ++attempts;
-    // A failed attempt's connection closing (while the next one connects) ends nothing.
+    // Only the connection that connected ends the session when it closes: a failed attempt's
+    // close (its error answered already) may come while the next attempt connects.
+    let connected = false;
     const onclose = () => {
-      if (mine === attempts) session.markEnded("the server closed the connection");
+      if (connected) session.markEnded("the server closed the connection");
     };
     // (max_pipeline is a documented option missing from postgres.js's types.)
     const client = postgres(target.url, { ...options, ssl: tls, onclose } as postgres.Options<Record<string, postgres.PostgresType>>);
     try {
       await Promise.race([client.unsafe("select 1"), expired]);
+      connected = true;
       return client;
     } catch (error) {
       await client.end({ timeout: 0 }).catch(() => undefined);

@@ -29,12 +29,6 @@ export async function postgresSsl(target: DriverTarget): Promise<PostgresSsl> {
   return options;
 }
 
-/** pg_hba.conf has no line (or a reject line) for this client over TLS: PostgreSQL's message ends "SSL encryption" ("SSL on" before 14). */
-export function refusedOverTls(error: unknown): boolean {
-  const e = error as { code?: unknown; message?: unknown } | undefined;
-  return e?.code === "28000" && /SSL (encryption|on)\s*$/.test(String(e.message ?? ""));
-}
-
 async function pemFile(target: DriverTarget, parameter: string, path: string, holds: "certificate" | "key"): Promise<string> {
   const refuse = (problem: string, next: string, cause?: unknown) =>
     new LambicError("CONNECTION_FAILED", `The database URL's ${parameter}=${path} ${problem}. ${next}`, { url: target.redacted, parameter, file: path }, cause === undefined ? undefined : { cause });
