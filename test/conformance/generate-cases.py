@@ -61,7 +61,7 @@ def gen(seed):
         deps[i] = dep
         rev = {"id": i, "down": None if not down else (down[0] if len(down) == 1 else down)}
         if rnd.random() < 0.12:
-            lab = rnd.choice([g for g in GREEK if g not in labels_used] or ["zzz"])
+            lab = rnd.choice([g for g in GREEK if g not in labels_used] or [f"label{k}"])
             labels_used.append(lab); rev["branch_labels"] = [lab]
         if dep:
             # sometimes depend on a label carried by that revision
