@@ -12,7 +12,6 @@ import { randomBytes } from "node:crypto";
 import { appendFile, chown, lstat, mkdir, readFile, readlink, realpath, rm, stat, symlink, writeFile } from "node:fs/promises";
 import { createRequire } from "node:module";
 import { createServer } from "node:net";
-import { tmpdir } from "node:os";
 import { dirname, join, relative, resolve } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { pathToFileURL } from "node:url";
@@ -180,8 +179,10 @@ export async function initCluster(options: ClusterOptions): Promise<void> {
   const runAs = await runAsUser();
   await mkdir(options.dataDir, { recursive: true, mode: 0o700 });
   if (runAs.uid !== undefined) await chown(options.dataDir, runAs.uid, runAs.gid!);
-  // initdb reads the password from a file the postgres user can read; it is removed at once.
-  const passwordFile = join(tmpdir(), `lambic-pw-${randomBytes(6).toString("hex")}`);
+  // initdb reads the password from a file the postgres user can read; it is removed at once. It
+  // sits beside the data folder, not loose in the temp folder: when this process is killed
+  // during initdb, the next init of that folder overwrites and removes it.
+  const passwordFile = `${options.dataDir.replace(/[/\\]+$/, "")}.initdb-password`;
   await writeFile(passwordFile, options.password + "\n", { mode: 0o600 });
   if (runAs.uid !== undefined) await chown(passwordFile, runAs.uid, runAs.gid!);
   try {

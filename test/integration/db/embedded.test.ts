@@ -1,4 +1,5 @@
 import { execFile, execSync, spawn, spawnSync } from "node:child_process";
+import { existsSync } from "node:fs";
 import { chmod, cp, mkdir, mkdtemp, readFile, rename, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
@@ -211,6 +212,8 @@ it("a first command interrupted while it creates the server leaves nothing that 
     expect(second.code, second.stderr).toBe(0);
     expect(JSON.parse(second.stdout)).toEqual({ versions: [], heads: [] });
     dataDir = /\(data: (.+?)\)/.exec(second.stderr)![1];
+    // initdb's password file, left beside the data folder by the killed command, is gone.
+    expect(existsSync(`${dataDir}.initdb-password`)).toBe(false);
     const third = await new Promise<{ code: number; stderr: string }>((done) => {
       execFile(process.execPath, [cli, "current"], { cwd: project, env }, (error, _stdout, stderr) => done({ code: error ? (error.code as number) : 0, stderr }));
     });
