@@ -4,6 +4,7 @@ import { closestMatch } from "../src/suggest.ts";
 import { type CommandName, isCommandName } from "./command-names.ts";
 
 export const USAGE = `Usage: lambic [--config FILE] [--name DB] [--json] [-x key=value]... COMMAND [options]
+       lambic --version | --help
 
 Graph (no database needed):
   heads [--resolve-dependencies] [--verbose]   the head revisions
@@ -42,6 +43,7 @@ const OPTIONS = {
   json: { type: "boolean" },
   x: { type: "string", short: "x", multiple: true },
   help: { type: "boolean", short: "h" },
+  version: { type: "boolean" },
   "resolve-dependencies": { type: "boolean" },
   "rev-range": { type: "string", short: "r" },
   verbose: { type: "boolean", short: "v" },
@@ -90,6 +92,7 @@ export interface CliArgs {
     json?: boolean;
     x?: string[];
     help?: boolean;
+    version?: boolean;
     "resolve-dependencies"?: boolean;
     "rev-range"?: string;
     verbose?: boolean;
@@ -182,7 +185,7 @@ const OPTION_VALUES: Readonly<Partial<Record<string, string>>> = {
 };
 
 /** The global options, which every command takes. */
-const GLOBAL_OPTIONS: ReadonlySet<string> = new Set(["config", "name", "json", "x", "help"]);
+const GLOBAL_OPTIONS: ReadonlySet<string> = new Set(["config", "name", "json", "x", "help", "version"]);
 const TENANTS = ["tenant", "concurrency"] as const;
 
 /** What each command takes besides the global options: another is refused, not ignored. */

@@ -19,6 +19,7 @@ import { checkCommandOptions, parseCliArgs, requirePositional, USAGE, type CliAr
 import { branchEntry, currentLine, headLine, historyLine, revisionEntry } from "./format.ts";
 import type { Io, Output } from "./io.ts";
 import { coalescedLines } from "./progress.ts";
+import { VERSION } from "./version.ts";
 
 
 
@@ -36,6 +37,11 @@ export async function main(argv: readonly string[], io: Io): Promise<number> {
   try {
     const args = parseCliArgs(argv);
     json = args.options.json ?? false;
+    // As alembic --version: the version, whatever else is given.
+    if (args.options.version) {
+      io.stdout(json ? `${JSON.stringify({ version: VERSION })}\n` : `lambic ${VERSION}\n`);
+      return 0;
+    }
     if (args.command === undefined && !args.options.help) {
       // The usage goes to stderr: with --json, stdout holds only the error document.
       io.stderr(`${USAGE}\n`);
@@ -76,8 +82,8 @@ function internalError(error: unknown): LambicError {
   const message = error instanceof Error ? error.message : String(error);
   return new LambicError(
     "INTERNAL_ERROR",
-    `Unexpected failure: ${message}. This is a lambic bug, not a problem with your revisions: please report it with the command you ran and the stack below.`,
-    { stack: error instanceof Error ? error.stack : undefined },
+    `Unexpected failure: ${message}. This is a lambic bug, not a problem with your revisions: please report it with the command you ran, the stack below and the versions (lambic ${VERSION}, Node ${process.version}).`,
+    { stack: error instanceof Error ? error.stack : undefined, version: VERSION, node: process.version },
     { cause: error },
   );
 }

@@ -162,6 +162,13 @@ describe("graph commands", () => {
     expect(run.stderr).toContain("Usage: lambic");
   });
 
+  it("prints its version with --version (package.json's), as alembic --version does, whatever else is given", () => {
+    const { version } = JSON.parse(readFileSync(join(import.meta.dirname, "../../package.json"), "utf8")) as { version: string };
+    expect(lambic(dir, ["--version"])).toMatchObject({ code: 0, stdout: `lambic ${version}\n`, stderr: "" });
+    expect(lambic(dir, ["--json", "--version"]).json).toEqual({ version });
+    expect(lambic(dir, ["heads", "--version"]).stdout).toBe(`lambic ${version}\n`);
+  });
+
   it("exits 2 for an unknown option or command", () => {
     expect(lambic(dir, ["heads", "--frobnicate"]).code).toBe(2);
     expect(lambic(dir, ["frobnicate"]).code).toBe(2);
