@@ -78,6 +78,7 @@ describe("an unexpected failure", () => {
     const text = stderr.join("");
     expect(text).toMatch(/^lambic: INTERNAL_ERROR: Unexpected failure: write EPIPE\. This is a lambic bug, not a problem with your revisions/);
     expect(text).toContain("\nError: write EPIPE\n    at ");
+    expect(text).toMatch(/the versions \(lambic \d+\.\d+\.\d+, Node v\d+\.\d+\.\d+\)\./);
   });
 
   it("still reaches stderr with --json when stdout cannot be written", async () => {
