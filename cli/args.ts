@@ -80,6 +80,8 @@ const HIDDEN = "\u0000";
 const VALUE_FLAGS = new Set(
   Object.entries(OPTIONS).flatMap(([name, option]) => (option.type === "string" ? [`--${name}`, ...("short" in option ? [`-${option.short}`] : [])] : [])),
 );
+/** A short option written with "=" before its value: "-r=base:head". */
+const SHORT_EQUALS = /^(-[A-Za-z])=(.*)$/s;
 /** A value like "-3:" or "-1" (a relative target), which the option parser takes for an option. */
 const DASH_DIGIT = /^-\d/;
 
@@ -129,7 +131,10 @@ export function parseCliArgs(argv: readonly string[]): CliArgs {
   try {
     const args: string[] = [];
     for (let i = 0; i < argv.length; i++) {
-      const arg = argv[i]!;
+      let arg = argv[i]!;
+      // "-r=-3:" is "-r -3:", as Python's argparse (so Alembic) reads it; Node's parser would take "=-3:".
+      const shortWithEquals = SHORT_EQUALS.exec(arg);
+      if (shortWithEquals && VALUE_FLAGS.has(shortWithEquals[1]!)) arg = `${shortWithEquals[1]}${shortWithEquals[2]}`;
       const next = argv[i + 1];
       if (VALUE_FLAGS.has(arg) && next !== undefined && DASH_DIGIT.test(next)) {
         // "-r -3:" is "-r" with the value "-3:", as "-r-3:" and "--rev-range=-3:" are.

@@ -129,10 +129,14 @@ export function planHistory(map: RevisionMap, range?: string, current: readonly 
   } catch (error) {
     // The end of a range is resolved as an upgrade target would be, whose refusal of a bare -N
     // speaks of upgrades; say what it means for a history range instead.
-    if (error instanceof LambicError && error.code === "INVALID_TARGET" && typeof upper === "string" && /^-\d+$/.test(upper)) {
+    const countDown = typeof upper === "string" ? /^(?:([^@]+)@)?(-\d+)$/.exec(upper) : null;
+    if (error instanceof LambicError && error.code === "INVALID_TARGET" && countDown) {
+      const [, label, relative] = countDown;
+      const what = label === undefined ? `a bare ${relative}` : `"${label}@${relative}" (no revision after the @)`;
       throw new LambicError(
         "INVALID_TARGET",
-        `History range "${range}" cannot end at "${upper}": a bare ${upper} has no revision to count down from at the end of a range. Name one: "<id>${upper}" or "<branch label>@${upper}" (e.g. "${map.heads[0] ?? "<id>"}${upper}").`,
+        `History range "${range}" cannot end at "${upper}": ${what} has no revision to count down from at the end of a range. ` +
+          `Name one: "<id>${relative}" or "<branch label>@head${relative}" (e.g. "${label === undefined ? (map.heads[0] ?? "<id>") : `${label}@head`}${relative}").`,
         { range, target: upper },
         { cause: error },
       );

@@ -201,11 +201,12 @@ describe("graph commands", () => {
     expect(lambic(dir, ["heads", "-q"]).stderr).toBe('lambic: USAGE: Unknown option -q. Run "lambic --help" for the commands and options.\n');
   });
 
-  it("takes a relative range after -r as its value: -r -1: is -r-1: and --rev-range=-1:", () => {
+  it("takes a relative range after -r as its value: -r -1: is -r-1:, -r=-1: and --rev-range=-1:", () => {
     const expected = lambic(dir, ["--json", "history", "-r-1:"]);
     expect(expected.code).toBe(0);
     expect(expected.json.revisions.map((r: { id: string }) => r.id)).toEqual(["8a5d0e6f7c97", "7f4c9d5e6b86"]);
-    for (const args of [["-r", "-1:"], ["--rev-range", "-1:"], ["--rev-range=-1:"]]) {
+    // "-r=-1:" as Python's argparse reads it (alembic history -r=-1:), not the value "=-1:".
+    for (const args of [["-r", "-1:"], ["--rev-range", "-1:"], ["--rev-range=-1:"], ["-r=-1:"]]) {
       const run = lambic(dir, ["--json", "history", ...args]);
       expect(run.code).toBe(0);
       expect(run.json).toEqual(expected.json);

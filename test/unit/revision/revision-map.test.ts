@@ -160,7 +160,14 @@ describe("targets", () => {
   it("says a history range cannot end at a bare -N, and to name where to count from, without speaking of upgrades", () => {
     const error = failure(() => planHistory(branched, ":-1"));
     expect(error.code).toBe("INVALID_TARGET");
-    expect(error.message).toBe('History range ":-1" cannot end at "-1": a bare -1 has no revision to count down from at the end of a range. Name one: "<id>-1" or "<branch label>@-1" (e.g. "dddd1111-1").');
+    expect(error.message).toBe('History range ":-1" cannot end at "-1": a bare -1 has no revision to count down from at the end of a range. Name one: "<id>-1" or "<branch label>@head-1" (e.g. "dddd1111-1").');
+  });
+
+  it("says a history range cannot end at <label>@-N, and that <label>@head-N counts from the branch's head", () => {
+    const error = failure(() => planHistory(branched, ":left@-1"));
+    expect(error.code).toBe("INVALID_TARGET");
+    expect(error.message).toBe('History range ":left@-1" cannot end at "left@-1": "left@-1" (no revision after the @) has no revision to count down from at the end of a range. Name one: "<id>-1" or "<branch label>@head-1" (e.g. "left@head-1").');
+    expect(planHistory(branched, ":left@head-1").map((node) => node.id)).toEqual(["cccc1111", "bbbb2222", "aaaa1111"]);
   });
 
   it("says a history range starting at a bare -N past the base is RELATIVE_OUT_OF_RANGE, not an unknown branch \"heads\"", () => {
