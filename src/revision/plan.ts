@@ -152,6 +152,17 @@ export function planHistory(map: RevisionMap, range?: string, current: readonly 
         { cause: error },
       );
     }
+    // Alembic resolves a range's start as a plain revision: "<id>-2", "+1" or "base+1" there is
+    // looked up as a name. Say that relative targets belong at the end instead.
+    if (error instanceof LambicError && error.code === "REVISION_NOT_FOUND" && typeof lower === "string" && /[+-]\d+$/.test(lower)) {
+      throw new LambicError(
+        "REVISION_NOT_FOUND",
+        `History range "${range}" cannot start at "${lower}": a range starts at a revision, a branch label, "base", "current", a bare -N (N below the heads) or "<branch label>@-N"; ` +
+          `"<id>-N" and "+N" forms count only at the end of a range (as in Alembic). Name the revision to start from ("lambic history" lists them).`,
+        { range, argument: lower },
+        { cause: error },
+      );
+    }
     throw error;
   }
 }

@@ -170,6 +170,17 @@ describe("targets", () => {
     expect(planHistory(branched, ":left@head-1").map((node) => node.id)).toEqual(["cccc1111", "bbbb2222", "aaaa1111"]);
   });
 
+  it("says a history range cannot start at <id>-N, +N or base+N, which count only at its end", () => {
+    for (const start of ["dddd1111-1", "+1", "base+1", "left@+1"]) {
+      const error = failure(() => planHistory(branched, `${start}:`));
+      expect(error.code).toBe("REVISION_NOT_FOUND");
+      expect(error.message).toBe(
+        `History range "${start}:" cannot start at "${start}": a range starts at a revision, a branch label, "base", "current", a bare -N (N below the heads) or "<branch label>@-N"; "<id>-N" and "+N" forms count only at the end of a range (as in Alembic). Name the revision to start from ("lambic history" lists them).`,
+      );
+    }
+    expect(planHistory(branched, ":dddd1111-1").map((node) => node.id)).toEqual(["cccc1111", "bbbb2222", "aaaa1111"]);
+  });
+
   it("says a history range starting at a bare -N past the base is RELATIVE_OUT_OF_RANGE, not an unknown branch \"heads\"", () => {
     const linear = new RevisionMap([rev("aaaa1111", null), rev("bbbb2222", "aaaa1111")]);
     const error = failure(() => planHistory(linear, "-5:"));
