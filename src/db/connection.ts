@@ -318,8 +318,8 @@ export function connectionFailed(target: DriverTarget, error: unknown, context: 
   } else if (isMissingPassword(error)) {
     reason = "authentication failed: the server asks for a password and the URL has no password";
     next = "Put it in the database URL (postgres://user:password@host/database, percent-encoded) or set PGPASSWORD.";
-  } else if (failure?.sqlstate === "28000" && /no encryption/.test(failure.message)) {
-    reason = `the server refused a connection without TLS (${failure.sqlstate}: ${failure.message})`;
+  } else if (refusedWithoutTls(error)) {
+    reason = `the server refused a connection without TLS (${failure!.sqlstate}: ${failure!.message})`;
     next = "Use sslmode=require (or verify-full) in the database URL: the server accepts only encrypted connections from this client.";
   } else if (refusedOverTls(error)) {
     reason = `the server refused this client over TLS (${failure!.sqlstate}: ${failure!.message})`;
@@ -360,6 +360,12 @@ export function connectionFailed(target: DriverTarget, error: unknown, context: 
 export function refusedOverTls(error: unknown): boolean {
   const failure = toDatabaseFailure(error);
   return failure?.sqlstate === "28000" && /SSL (encryption|on)\s*$/.test(failure.message);
+}
+
+/** pg_hba.conf has no line (or a reject line) for this client without TLS: PostgreSQL's message ends "no encryption" ("SSL off" before 14). */
+export function refusedWithoutTls(error: unknown): boolean {
+  const failure = toDatabaseFailure(error);
+  return failure?.sqlstate === "28000" && /(no encryption|SSL off)\s*$/.test(failure.message);
 }
 
 /** Node's codes for a server certificate that failed verification. */

@@ -23,6 +23,7 @@ import {
   PipelineError,
   connectionFailed,
   refusedOverTls,
+  refusedWithoutTls,
   ReplyWatchdog,
   SessionState,
   type PipelineListener,
@@ -107,9 +108,11 @@ export async function openPostgresConnection(target: DriverTarget): Promise<Conn
     try {
       sql = await attempt(ssl);
     } catch (error) {
-      // libpq's prefer: a server whose pg_hba.conf turns this client away over TLS is tried again without it.
-      if (ssl !== "prefer" || !refusedOverTls(error)) throw error;
-      sql = await attempt(false);
+      // As libpq does: prefer tries again without TLS when the server's pg_hba.conf turns the
+      // client away over TLS, and allow with TLS when it turns a plain connection away.
+      if (ssl === "prefer" && refusedOverTls(error)) sql = await attempt(false);
+      else if (target.tls.mode === "allow" && refusedWithoutTls(error)) sql = await attempt("require");
+      else throw error;
     }
   } catch (error) {
     throw connectionFailed(target, error, { serverRefusedTls: ssl !== false && ssl !== "prefer" && !target.tls.direct && firstByte === 0x4e });

@@ -13,9 +13,9 @@ export type PostgresSsl = false | "prefer" | "require" | ConnectionOptions;
 
 export async function postgresSsl(target: DriverTarget): Promise<PostgresSsl> {
   const { mode, rootCert, cert, key } = target.tls;
-  if (mode === "disable") return false;
-  // postgres.js cannot try a plain connection first (libpq's allow); TLS when offered connects to the same servers.
-  if ((mode === "allow" || mode === "prefer") && cert === undefined) return "prefer";
+  // allow: plain first; the driver tries again with TLS when the server wants it (as libpq does).
+  if (mode === "disable" || mode === "allow") return false;
+  if (mode === "prefer" && cert === undefined) return "prefer";
   if (mode === "require" && rootCert === undefined && cert === undefined) return "require";
   const options: ConnectionOptions = { rejectUnauthorized: mode === "verify-ca" || mode === "verify-full", host: target.host };
   // verify-ca checks that a trusted authority signed the certificate, not which host it names.

@@ -166,4 +166,9 @@ describe("TLS", () => {
     const error = await refusal(url("sslmode=require", "127.0.0.1", "plain_only"));
     expect(error.message).toMatch(/refused this client over TLS \(28000: .*SSL encryption\)\. Its pg_hba\.conf has no hostssl line.*sslmode=require to prefer/s);
   });
+
+  it("tries a plain connection first with sslmode=allow, and TLS when the server turns that away, as libpq does", async () => {
+    expect((await tlsOf(url("sslmode=allow"))).ssl).toBe(false);
+    expect((await tlsOf(url("sslmode=allow", "127.0.0.1", "tls_only"))).ssl).toBe(true);
+  });
 });
