@@ -66,6 +66,7 @@ function urlError(redacted: string, problem: string, next: string, parameter: st
 export function readUrlParameters(query: URLSearchParams, redacted: string): UrlParameters {
   const seen = new Set<string>();
   for (const name of query.keys()) {
+    if (name === "") throw urlError(redacted, "has a parameter without a name (\"=value\" after ? or &)", "Write name=value, or remove it.", name);
     if (seen.has(name)) throw urlError(redacted, `gives the parameter ${name} twice`, "Keep one of them.", name);
     seen.add(name);
     if (name === "ssl") {

@@ -89,6 +89,10 @@ describe("a database URL's other parameters", () => {
     expect(refusal("sslmode=disable&sslmode=require").message).toMatch(/gives the parameter sslmode twice/);
   });
 
+  it("refuse a parameter without a name", () => {
+    expect(refusal("=x").message).toMatch(/has a parameter without a name \("=value" after \? or &\)\. Write name=value, or remove it\./);
+  });
+
   it("refuse an empty value", () => {
     expect(refusal("sslmode=").message).toMatch(/has an empty sslmode parameter/);
   });
