@@ -4,6 +4,7 @@
  * so a Connection is always exactly one server session; it never reconnects behind the
  * runner's back (a new session would silently lose the transaction and its locks).
  */
+import { userInfo } from "node:os";
 import { argumentError, checkObject } from "../check-arguments.ts";
 import { LambicError } from "../errors.ts";
 import { splitStatements } from "../operations/sql-statements.ts";
@@ -208,8 +209,10 @@ function parseTarget(url: string, options: OpenOptions): DriverTarget {
       { url: redactUrl(url) },
     );
   }
-  // libpq also takes these as parameters, over the URL's own parts; neither driver does.
-  const user = parameters.user ?? decode(parsed.username, "user name");
+  // libpq also takes these as parameters, over the URL's own parts; neither driver does. Without
+  // a user, libpq's is the OS user's name, and without a database, the user's: both go to the
+  // driver explicitly, so that neither falls back to PGUSER or PGDATABASE behind the messages' back.
+  const user = parameters.user ?? (decode(parsed.username, "user name") || osUserName(redactUrl(url)));
   const password = parameters.password ?? decode(parsed.password, "password");
   const database = parameters.database ?? (decode(parsed.pathname.slice(1), "database name") || user);
   const port = parameters.port ?? (parsed.port ? Number(parsed.port) : 5432);
@@ -242,7 +245,8 @@ function parseTarget(url: string, options: OpenOptions): DriverTarget {
  */
 function driverUrl(parsed: URL, parts: { host: string; port: number; user: string; password: string; database: string }): string {
   const query = parsed.searchParams;
-  if (![...query.keys()].some((name) => READ_PARAMETERS.has(name))) return parsed.href;
+  const complete = parsed.username !== "" && parsed.pathname.length > 1;
+  if (complete && ![...query.keys()].some((name) => READ_PARAMETERS.has(name))) return parsed.href;
   const url = new URL(parsed.href);
   // A Unix socket's directory (host=/var/run/postgresql) goes percent-encoded, as libpq reads it too.
   if (query.has("host")) url.hostname = parts.host.includes(":") ? `[${parts.host}]` : encodeURIComponent(parts.host);
@@ -252,6 +256,20 @@ function driverUrl(parsed: URL, parts: { host: string; port: number; user: strin
   url.pathname = `/${encodeURIComponent(parts.database)}`;
   for (const name of READ_PARAMETERS) url.searchParams.delete(name);
   return url.href;
+}
+
+/** The OS user's name, libpq's default user. */
+function osUserName(redacted: string): string {
+  try {
+    return userInfo().username;
+  } catch (error) {
+    throw new LambicError(
+      "CONNECTION_FAILED",
+      `The database URL ${redacted} names no user, and this process's OS user has no name to use instead (${(error as Error).message}). Put the user in the URL: postgres://user:password@host/database.`,
+      { url: redacted },
+      { cause: error },
+    );
+  }
 }
 
 /**

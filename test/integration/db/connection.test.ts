@@ -1,4 +1,5 @@
 import { createServer } from "node:net";
+import { userInfo } from "node:os";
 import type { AddressInfo, Socket } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type Connection, type OpenOptions, PipelineError, openConnection, redactUrl } from "../../../src/db/connection.ts";
@@ -375,6 +376,56 @@ describe.each(["postgres", "neon"] as const)("%s driver", (driver) => {
       expect(await viaParameters.query("select 1 as one")).toEqual([{ one: 1 }]);
     } finally {
       await viaParameters.close();
+    }
+  });
+
+  it("takes the OS user's name for a URL without a user, as libpq does, not PGUSER", async () => {
+    const url = new URL(adminUrl());
+    const adminUser = decodeURIComponent(url.username);
+    const osUser = userInfo().username;
+    url.username = "";
+    const exported = process.env["PGUSER"];
+    process.env["PGUSER"] = adminUser;
+    try {
+      const outcome = await open(url.toString()).then(
+        async (connection) => {
+          const [row] = await connection.query<{ u: string }>("select current_user as u");
+          await connection.close();
+          return row!.u;
+        },
+        (error: Error) => error,
+      );
+      if (typeof outcome === "string") expect(outcome).toBe(osUser);
+      else expect(outcome.message).toContain(`user "${osUser}"`);
+    } finally {
+      if (exported === undefined) delete process.env["PGUSER"];
+      else process.env["PGUSER"] = exported;
+    }
+  });
+
+  it("takes the user's name for a URL without a database, as libpq does, not PGDATABASE", async () => {
+    const url = new URL(adminUrl());
+    const adminUser = decodeURIComponent(url.username);
+    url.pathname = "";
+    const exported = process.env["PGDATABASE"];
+    process.env["PGDATABASE"] = "no_such_pgdatabase";
+    try {
+      const outcome = await open(url.toString()).then(
+        async (connection) => {
+          const [row] = await connection.query<{ d: string }>("select current_database() as d");
+          await connection.close();
+          return row!.d;
+        },
+        (error: Error) => error,
+      );
+      if (typeof outcome === "string") expect(outcome).toBe(adminUser);
+      else {
+        expect(outcome.message).toContain(`database "${adminUser}"`);
+        expect(String((outcome.cause as Error | undefined)?.message)).not.toContain("no_such_pgdatabase");
+      }
+    } finally {
+      if (exported === undefined) delete process.env["PGDATABASE"];
+      else process.env["PGDATABASE"] = exported;
     }
   });
 
