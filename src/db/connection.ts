@@ -8,7 +8,7 @@ import { userInfo } from "node:os";
 import { argumentError, checkObject } from "../check-arguments.ts";
 import { LambicError } from "../errors.ts";
 import { splitStatements } from "../operations/sql-statements.ts";
-import { READ_PARAMETERS, readUrlParameters, type TlsRequest } from "./url-parameters.ts";
+import { isTransactionPooler, READ_PARAMETERS, readUrlParameters, type TlsRequest } from "./url-parameters.ts";
 
 export interface Statement {
   readonly text: string;
@@ -228,10 +228,7 @@ function parseTarget(url: string, options: OpenOptions): DriverTarget {
     connectTimeoutSeconds: options.connectTimeoutSeconds ?? parameters.connectTimeoutSeconds ?? 10,
     statementTimeoutMs: options.statementTimeoutMs ?? 0,
     replyDeadline: options.replyDeadline,
-    // PgBouncer in transaction mode (Neon's "-pooler" endpoints) hands each transaction to
-    // any server session, so session-level advisory locks and SETs do not hold.
-    // Host names are case-insensitive (the driver choice's *.neon.tech test is too).
-    sessionLocks: !host.toLowerCase().includes("-pooler"),
+    sessionLocks: !isTransactionPooler(host, port),
     tls: parameters.tls,
     serverSettings: parameters.serverSettings,
     neon: options.neon,

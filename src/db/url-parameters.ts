@@ -170,3 +170,13 @@ export function readUrlParameters(query: URLSearchParams, redacted: string): Url
     serverSettings: [...seen].filter((name) => !READ_PARAMETERS.has(name)),
   };
 }
+
+/**
+ * A host that hands each transaction to any server session, where session-level advisory locks
+ * and SETs do not hold: Neon's "-pooler" endpoints and Supabase's poolers on port 6543 (transaction
+ * mode; 5432 is session mode). Host names are case-insensitive.
+ */
+export function isTransactionPooler(host: string, port: number): boolean {
+  const name = host.toLowerCase();
+  return name.includes("-pooler") || (port === 6543 && /(^|\.)supabase\.(com|co)$/.test(name));
+}

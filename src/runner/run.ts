@@ -175,7 +175,7 @@ function checksumError(changed: readonly ChangedRevision[]): LambicError {
 function sessionLockUnavailable(): LambicError {
   return new LambicError(
     "SESSION_LOCK_UNAVAILABLE",
-    `This plan commits more than once (a non-transactional revision, or --per-revision), which needs a session-level lock, and the connection goes through a transaction pooler (a "-pooler" host), where session locks do not hold. Nothing was changed. Use the direct (non-pooled) endpoint for this run.`,
+    `This plan commits more than once (a non-transactional revision, or --per-revision), which needs a session-level lock, and the connection goes through a transaction pooler (a Neon "-pooler" host, or Supabase's pooler on port 6543), where session locks do not hold. Nothing was changed. Use the direct (non-pooled) endpoint for this run.`,
     { pooled: true },
   );
 }

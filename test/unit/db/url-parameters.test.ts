@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { readUrlParameters } from "../../../src/db/url-parameters.ts";
+import { isTransactionPooler, readUrlParameters } from "../../../src/db/url-parameters.ts";
 import { isLambicError } from "../../../src/errors.ts";
 
 const read = (query: string) => readUrlParameters(new URLSearchParams(query), "postgres://u:***@h/db");
@@ -103,5 +103,21 @@ describe("a database URL's other parameters", () => {
 
   it("refuse libpq parameters neither driver implements", () => {
     for (const name of ["keepalives", "gssencmode", "service", "sslcrl", "hostaddr"]) expect(refusal(`${name}=1`).message).toMatch(new RegExp(`libpq's ${name} parameter, which lambic's drivers do not implement`));
+  });
+});
+
+describe("a transaction pooler, where session locks do not hold", () => {
+  it("is a Neon -pooler host, in any case", () => {
+    expect(isTransactionPooler("ep-quiet-tree-123456-pooler.eu-central-1.aws.neon.tech", 5432)).toBe(true);
+    expect(isTransactionPooler("EP-QUIET-TREE-123456-POOLER.eu-central-1.aws.NEON.TECH", 5432)).toBe(true);
+    expect(isTransactionPooler("ep-quiet-tree-123456.eu-central-1.aws.neon.tech", 5432)).toBe(false);
+  });
+
+  it("is Supabase's pooler or dedicated pooler on port 6543 (transaction mode), not on 5432 (session mode)", () => {
+    expect(isTransactionPooler("aws-0-eu-central-1.pooler.supabase.com", 6543)).toBe(true);
+    expect(isTransactionPooler("db.abcdefghijklmnop.supabase.co", 6543)).toBe(true);
+    expect(isTransactionPooler("aws-0-eu-central-1.pooler.supabase.com", 5432)).toBe(false);
+    expect(isTransactionPooler("db.abcdefghijklmnop.supabase.co", 5432)).toBe(false);
+    expect(isTransactionPooler("supabase.com.example.org", 6543)).toBe(false);
   });
 });
