@@ -19,6 +19,18 @@ afterAll(async () => {
   await database?.drop();
 });
 
+/** Runs `work` with the environment variable `name` set to `value`, then restores it. */
+async function withEnv<T>(name: string, value: string, work: () => Promise<T>): Promise<T> {
+  const exported = process.env[name];
+  process.env[name] = value;
+  try {
+    return await work();
+  } finally {
+    if (exported === undefined) delete process.env[name];
+    else process.env[name] = exported;
+  }
+}
+
 function withPassword(url: string, password: string): string {
   const parsed = new URL(url);
   parsed.password = password;
@@ -379,53 +391,36 @@ describe.each(["postgres", "neon"] as const)("%s driver", (driver) => {
     }
   });
 
+  /** What `select <expression>` answers on a connection to `url`, or the error that refused it. */
+  const answerOrError = (url: string, expression: string): Promise<string | Error> =>
+    open(url).then(
+      async (connection) => {
+        const [row] = await connection.query<{ value: string }>(`select ${expression} as value`);
+        await connection.close();
+        return row!.value;
+      },
+      (error: Error) => error,
+    );
+
   it("takes the OS user's name for a URL without a user, as libpq does, not PGUSER", async () => {
     const url = new URL(adminUrl());
     const adminUser = decodeURIComponent(url.username);
     const osUser = userInfo().username;
     url.username = "";
-    const exported = process.env["PGUSER"];
-    process.env["PGUSER"] = adminUser;
-    try {
-      const outcome = await open(url.toString()).then(
-        async (connection) => {
-          const [row] = await connection.query<{ u: string }>("select current_user as u");
-          await connection.close();
-          return row!.u;
-        },
-        (error: Error) => error,
-      );
-      if (typeof outcome === "string") expect(outcome).toBe(osUser);
-      else expect(outcome.message).toContain(`user "${osUser}"`);
-    } finally {
-      if (exported === undefined) delete process.env["PGUSER"];
-      else process.env["PGUSER"] = exported;
-    }
+    const outcome = await withEnv("PGUSER", adminUser, () => answerOrError(url.toString(), "current_user"));
+    if (typeof outcome === "string") expect(outcome).toBe(osUser);
+    else expect(outcome.message).toContain(`user "${osUser}"`);
   });
 
   it("takes the user's name for a URL without a database, as libpq does, not PGDATABASE", async () => {
     const url = new URL(adminUrl());
     const adminUser = decodeURIComponent(url.username);
     url.pathname = "";
-    const exported = process.env["PGDATABASE"];
-    process.env["PGDATABASE"] = "no_such_pgdatabase";
-    try {
-      const outcome = await open(url.toString()).then(
-        async (connection) => {
-          const [row] = await connection.query<{ d: string }>("select current_database() as d");
-          await connection.close();
-          return row!.d;
-        },
-        (error: Error) => error,
-      );
-      if (typeof outcome === "string") expect(outcome).toBe(adminUser);
-      else {
-        expect(outcome.message).toContain(`database "${adminUser}"`);
-        expect(String((outcome.cause as Error | undefined)?.message)).not.toContain("no_such_pgdatabase");
-      }
-    } finally {
-      if (exported === undefined) delete process.env["PGDATABASE"];
-      else process.env["PGDATABASE"] = exported;
+    const outcome = await withEnv("PGDATABASE", "no_such_pgdatabase", () => answerOrError(url.toString(), "current_database()"));
+    if (typeof outcome === "string") expect(outcome).toBe(adminUser);
+    else {
+      expect(outcome.message).toContain(`database "${adminUser}"`);
+      expect(String((outcome.cause as Error | undefined)?.message)).not.toContain("no_such_pgdatabase");
     }
   });
 
