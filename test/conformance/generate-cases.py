@@ -1,20 +1,22 @@
 """Random revision graphs and queries for the Alembic oracle (../shared/conformance/oracle.py).
 
-    /usr/bin/python3 generate-cases.py FIRST_SEED COUNT OUT_DIR     # writes OUT_DIR/f_<seed>.json specs
+    /usr/bin/python3 generate-cases.py FIRST_SEED COUNT OUT_DIR [--dependency-heavy]   # writes OUT_DIR/f_<seed>.json specs
     /usr/bin/python3 oracle.py --seeds 0 --raw-seeds 0,1 OUT_DIR/*.json   # Alembic fills in "expected"
 
 Graphs of 4-45 revisions with several bases, merges of 2-3 heads, depends_on (on ids or on
 branch labels), branch labels and ids sharing 4-6 character prefixes; queries of every kind with
-version rows that Alembic itself could store (no row an ancestor of another). generated/ holds
-45 of them (seeds 1000-1039, and 2001, 2036, 2115, 2137, 2139, whose sequences go on after a
-step where Alembic crashes); 240 were checked when they were made, all matching.
+version rows that Alembic itself could store (no row an ancestor of another). --dependency-heavy
+makes 10-60 revisions, 45% of them with depends_on, and more merges. generated/ holds 55 of them:
+seeds 1000-1039; 2001, 2036, 2115, 2137, 2139, whose sequences go on after a step where Alembic
+crashes; and ten dependency-heavy ones of seeds 4000-4059. 350 were checked when they were made,
+all matching.
 """
 import json, random, sys, os
 GREEK = "alpha beta gamma delta epsilon zeta eta theta iota kappa lambda mu nu xi omicron pi rho sigma tau upsilon phi chi psi omega".split()
 
-def gen(seed):
+def gen(seed, heavy=False):
     rnd = random.Random(seed)
-    n = rnd.randint(4, 45)
+    n = rnd.randint(10, 60) if heavy else rnd.randint(4, 45)
     revs = []
     ids = []
     parents = {}
@@ -44,7 +46,7 @@ def gen(seed):
         r = rnd.random()
         if k == 0 or r < 0.08:
             down = []
-        elif r < 0.25 and len(heads) >= 2:
+        elif r < (0.4 if heavy else 0.25) and len(heads) >= 2:
             down = rnd.sample(heads, rnd.choice([2, 2, 3]) if len(heads) >= 3 else 2)
         elif r < 0.6 and heads:
             down = [rnd.choice(heads)]
@@ -52,7 +54,7 @@ def gen(seed):
             down = [rnd.choice(ids)]
         parents[i] = down
         dep = []
-        if k > 1 and rnd.random() < 0.18:
+        if k > 1 and rnd.random() < (0.45 if heavy else 0.18):
             anc = ancestors_set = set()
             for d in down: anc |= ancestors(d) | {d}
             cands = [x for x in ids if x not in anc]
@@ -105,7 +107,8 @@ def gen(seed):
     return {"name": f"fuzz_{seed}", "description": f"fuzz seed {seed}", "revisions": revs, "queries": q}
 
 start, count, out = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3]
+heavy = "--dependency-heavy" in sys.argv[4:]
 os.makedirs(out, exist_ok=True)
 for seed in range(start, start + count):
     with open(os.path.join(out, f"f_{seed:04d}.json"), "w") as f:
-        json.dump(gen(seed), f, indent=1)
+        json.dump(gen(seed, heavy), f, indent=1)
