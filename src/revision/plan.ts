@@ -154,7 +154,8 @@ export function planHistory(map: RevisionMap, range?: string, current: readonly 
     }
     // Alembic resolves a range's start as a plain revision: "<id>-2", "+1" or "base+1" there is
     // looked up as a name. Say that relative targets belong at the end instead.
-    if (error instanceof LambicError && error.code === "REVISION_NOT_FOUND" && typeof lower === "string" && /[+-]\d+$/.test(lower)) {
+    const missing = error instanceof LambicError ? error.details.argument : undefined;
+    if (error instanceof LambicError && error.code === "REVISION_NOT_FOUND" && typeof lower === "string" && /[+-]\d+$/.test(lower) && (missing === lower || lower.endsWith(`@${String(missing)}`))) {
       throw new LambicError(
         "REVISION_NOT_FOUND",
         `History range "${range}" cannot start at "${lower}": a range starts at a revision, a branch label, "base", "current", a bare -N (N below the heads) or "<branch label>@-N"; ` +

@@ -179,6 +179,8 @@ describe("targets", () => {
       );
     }
     expect(planHistory(branched, ":dddd1111-1").map((node) => node.id)).toEqual(["cccc1111", "bbbb2222", "aaaa1111"]);
+    // An unknown end is the end's failure, whatever the start looks like.
+    expect(failure(() => planHistory(branched, "dddd1111+1:nosuch")).message).toBe('No revision or branch label "nosuch". Check the id (lambic history lists them).');
   });
 
   it("says a history range starting at a bare -N past the base is RELATIVE_OUT_OF_RANGE, not an unknown branch \"heads\"", () => {
