@@ -156,12 +156,13 @@ export async function openConnection(url: string, options: OpenOptions = {}): Pr
 }
 
 function parseTarget(url: string, options: OpenOptions): DriverTarget {
+  const redacted = redactUrl(url);
   if (!url.includes("://")) {
     throw new LambicError(
       "CONNECTION_FAILED",
       `The database URL is not a URL: it has no "://" (${url.length} characters, not shown: it may hold a password). ` +
         `Expected postgres://user:password@host:5432/database; libpq's "host=... dbname=..." form is not read.`,
-      { url: redactUrl(url) },
+      { url: redacted },
     );
   }
   let parsed: URL;
@@ -171,16 +172,16 @@ function parseTarget(url: string, options: OpenOptions): DriverTarget {
     // No cause: Node's "Invalid URL" error carries the whole input, password included.
     throw new LambicError(
       "CONNECTION_FAILED",
-      `The database URL is not a valid URL: ${redactUrl(url)}. ` +
+      `The database URL is not a valid URL: ${redacted}. ` +
         `Expected postgres://user:password@host:5432/database (percent-encode special characters in the password).`,
-      { url: redactUrl(url) },
+      { url: redacted },
     );
   }
   if (parsed.protocol !== "postgres:" && parsed.protocol !== "postgresql:") {
     throw new LambicError(
       "CONNECTION_FAILED",
-      `The database URL ${redactUrl(url)} has protocol "${parsed.protocol}"; expected postgres:// or postgresql://.`,
-      { url: redactUrl(url) },
+      `The database URL ${redacted} has protocol "${parsed.protocol}"; expected postgres:// or postgresql://.`,
+      { url: redacted },
     );
   }
   // An "@" the parse did not take as the end of user:password: the password holds a "#", "/"
@@ -189,36 +190,36 @@ function parseTarget(url: string, options: OpenOptions): DriverTarget {
   if (url.lastIndexOf("@") > scheme && (parsed.hash.includes("@") || parsed.pathname.includes("@") || parsed.search.includes("@") || (parsed.hostname === "" && !parsed.searchParams.has("host")))) {
     throw new LambicError(
       "CONNECTION_FAILED",
-      `The database URL ${redactUrl(url)} does not parse as user:password@host: its password probably holds a "#", "/" or "?". Percent-encode them (# is %23, / is %2F, ? is %3F).`,
-      { url: redactUrl(url) },
+      `The database URL ${redacted} does not parse as user:password@host: its password probably holds a "#", "/" or "?". Percent-encode them (# is %23, / is %2F, ? is %3F).`,
+      { url: redacted },
     );
   }
   const decode = (part: string, what: string) => {
     try {
       return decodeURIComponent(part);
     } catch {
-      throw new LambicError("CONNECTION_FAILED", `The database URL ${redactUrl(url)} has a broken percent-encoding in its ${what}: "%" must be followed by two hex digits (a "%" itself is %25).`, { url: redactUrl(url) });
+      throw new LambicError("CONNECTION_FAILED", `The database URL ${redacted} has a broken percent-encoding in its ${what}: "%" must be followed by two hex digits (a "%" itself is %25).`, { url: redacted });
     }
   };
-  const parameters = readUrlParameters(parsed.searchParams, redactUrl(url));
+  const parameters = readUrlParameters(parsed.searchParams, redacted);
   const host = parameters.host ?? decode(parsed.hostname, "host").replace(/^\[(.*)\]$/, "$1");
   if (!host) {
     throw new LambicError(
       "CONNECTION_FAILED",
-      `The database URL ${redactUrl(url)} names no host. Expected postgres://user:password@host:5432/database.`,
-      { url: redactUrl(url) },
+      `The database URL ${redacted} names no host. Expected postgres://user:password@host:5432/database.`,
+      { url: redacted },
     );
   }
   // libpq also takes these as parameters, over the URL's own parts; neither driver does. Without
   // a user, libpq's is the OS user's name, and without a database, the user's: both go to the
   // driver explicitly, so that neither falls back to PGUSER or PGDATABASE behind the messages' back.
-  const user = parameters.user ?? (decode(parsed.username, "user name") || osUserName(redactUrl(url)));
+  const user = parameters.user ?? (decode(parsed.username, "user name") || osUserName(redacted));
   const password = parameters.password ?? decode(parsed.password, "password");
   const database = parameters.database ?? (decode(parsed.pathname.slice(1), "database name") || user);
   const port = parameters.port ?? (parsed.port ? Number(parsed.port) : 5432);
   return {
     url: driverUrl(parsed, { host, port, user, password, database }),
-    redacted: redactUrl(url),
+    redacted,
     password,
     host,
     port,
@@ -371,17 +372,19 @@ export function connectionFailed(target: DriverTarget, error: unknown, context: 
   );
 }
 
-/** pg_hba.conf has no line (or a reject line) for this client over TLS: PostgreSQL's message ends "SSL encryption" ("SSL on" before 14). */
-export function refusedOverTls(error: unknown): boolean {
+/**
+ * How PostgreSQL's 28000 ends when pg_hba.conf has no line (or a reject line) for this client
+ * over TLS ("SSL encryption"; "SSL on" before 14) or without it ("no encryption"; "SSL off").
+ */
+const HBA_REFUSED = { overTls: /SSL (encryption|on)\s*$/, withoutTls: /(no encryption|SSL off)\s*$/ } as const;
+
+function refusedByHba(error: unknown, connection: keyof typeof HBA_REFUSED): boolean {
   const failure = toDatabaseFailure(error);
-  return failure?.sqlstate === "28000" && /SSL (encryption|on)\s*$/.test(failure.message);
+  return failure?.sqlstate === "28000" && HBA_REFUSED[connection].test(failure.message);
 }
 
-/** pg_hba.conf has no line (or a reject line) for this client without TLS: PostgreSQL's message ends "no encryption" ("SSL off" before 14). */
-export function refusedWithoutTls(error: unknown): boolean {
-  const failure = toDatabaseFailure(error);
-  return failure?.sqlstate === "28000" && /(no encryption|SSL off)\s*$/.test(failure.message);
-}
+export const refusedOverTls = (error: unknown): boolean => refusedByHba(error, "overTls");
+export const refusedWithoutTls = (error: unknown): boolean => refusedByHba(error, "withoutTls");
 
 /** Node's codes for a server certificate that failed verification. */
 const TLS_VERIFY_CODES = new Set([

@@ -15,7 +15,8 @@ export async function postgresSsl(target: DriverTarget): Promise<PostgresSsl> {
   const { mode, rootCert, cert, key } = target.tls;
   // allow: plain first; the driver tries again with TLS when the server wants it (as libpq does).
   if (mode === "disable" || mode === "allow") return false;
-  if (mode === "prefer" && cert === undefined) return "prefer";
+  // (A client certificate comes only with require or stricter: readUrlParameters refuses it otherwise.)
+  if (mode === "prefer") return "prefer";
   if (mode === "require" && rootCert === undefined && cert === undefined) return "require";
   const options: ConnectionOptions = { rejectUnauthorized: mode === "verify-ca" || mode === "verify-full", host: target.host };
   // verify-ca checks that a trusted authority signed the certificate, not which host it names.

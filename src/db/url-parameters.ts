@@ -158,14 +158,13 @@ export function readUrlParameters(query: URLSearchParams, redacted: string): Url
     if (!/^\d+$/.test(portText) || port < 1 || port > 65535) throw urlError(redacted, `has port=${portText}`, "The port is a number from 1 to 65535.", "port");
   }
 
-  const tls: TlsRequest = { mode: tlsMode, direct };
   return {
     host: text("host"),
     port,
     user: text("user"),
     password: query.get("password") ?? undefined,
     database: text("dbname"),
-    tls: { ...tls, ...(rootCert !== undefined && { rootCert }), ...(cert !== undefined && { cert, key }) },
+    tls: { mode: tlsMode, direct, ...(rootCert !== undefined && { rootCert }), ...(cert !== undefined && { cert, key }) },
     connectTimeoutSeconds,
     serverSettings: [...seen].filter((name) => !READ_PARAMETERS.has(name)),
   };
