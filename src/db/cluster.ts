@@ -181,7 +181,8 @@ export async function initCluster(options: ClusterOptions): Promise<void> {
   if (runAs.uid !== undefined) await chown(options.dataDir, runAs.uid, runAs.gid!);
   // initdb reads the password from a file the postgres user can read; it is removed at once. It
   // sits beside the data folder, not loose in the temp folder: when this process is killed
-  // during initdb, the next init of that folder overwrites and removes it.
+  // during initdb, the next init of that folder overwrites and removes it, and the embedded
+  // server's removePartials removes it with the partial folder it belongs to.
   const passwordFile = `${options.dataDir.replace(/[/\\]+$/, "")}.initdb-password`;
   await writeFile(passwordFile, options.password + "\n", { mode: 0o600 });
   if (runAs.uid !== undefined) await chown(passwordFile, runAs.uid, runAs.gid!);

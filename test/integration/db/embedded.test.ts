@@ -1,5 +1,6 @@
 import { execFile, execSync, spawn, spawnSync } from "node:child_process";
-import { existsSync } from "node:fs";
+import { createHash } from "node:crypto";
+import { existsSync, readdirSync } from "node:fs";
 import { chmod, cp, mkdir, mkdtemp, readFile, rename, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
@@ -198,13 +199,23 @@ it("a first command interrupted while it creates the server leaves nothing that 
   const env = { ...process.env };
   delete env.DATABASE_URL;
   let dataDir: string | undefined;
+  // Where the data folder goes (as root, outside the project: see src/db/embedded.ts), and the
+  // password file initdb reads beside the folder it creates (data.partial-<random>), which
+  // exists while initdb runs.
+  const expectedDataDir = process.getuid?.() === 0
+    ? join(tmpdir(), `lambic-${createHash("sha256").update(project).digest("hex").slice(0, 12)}`, "data")
+    : join(project, ".lambic", "postgres", "data");
+  const passwordFiles = () => (existsSync(dirname(expectedDataDir)) ? readdirSync(dirname(expectedDataDir)) : []).filter((name) => name.endsWith(".initdb-password"));
   try {
     // Killed while initdb runs (a CI timeout, a closed session), and only lambic: initdb goes on,
     // orphaned. (Ctrl-C would stop initdb too, and initdb removes what it wrote.)
     const first = spawn(process.execPath, [cli, "current"], { cwd: project, env, stdio: "ignore" });
-    await sleep(400);
+    const until = Date.now() + 45_000;
+    while (passwordFiles().length === 0 && Date.now() < until) await sleep(5);
     first.kill("SIGKILL");
     await new Promise((done) => first.on("exit", done));
+    // The killed command leaves the password file beside the data folder, not in the temp folder.
+    expect(passwordFiles()).toHaveLength(1);
 
     const second = await new Promise<{ code: number; stdout: string; stderr: string }>((done) => {
       execFile(process.execPath, [cli, "--json", "current"], { cwd: project, env }, (error, stdout, stderr) => done({ code: error ? (error.code as number) : 0, stdout, stderr }));
@@ -212,8 +223,9 @@ it("a first command interrupted while it creates the server leaves nothing that 
     expect(second.code, second.stderr).toBe(0);
     expect(JSON.parse(second.stdout)).toEqual({ versions: [], heads: [] });
     dataDir = /\(data: (.+?)\)/.exec(second.stderr)![1];
-    // initdb's password file, left beside the data folder by the killed command, is gone.
-    expect(existsSync(`${dataDir}.initdb-password`)).toBe(false);
+    expect(dataDir).toBe(expectedDataDir);
+    // The next command removed it with the rest of what the killed one left.
+    expect(passwordFiles()).toEqual([]);
     const third = await new Promise<{ code: number; stderr: string }>((done) => {
       execFile(process.execPath, [cli, "current"], { cwd: project, env }, (error, _stdout, stderr) => done({ code: error ? (error.code as number) : 0, stderr }));
     });
