@@ -95,11 +95,19 @@ export async function graphBench({ alembic, runs = 5, quick = false }) {
   // In-process: RevisionMap over 10,000 branchy metas + planUpgrade(map, [], "heads") + .heads.
   log("\n### In-process: load + plan heads, 10,000 branchy revisions");
   const child = fileURLToPath(new URL("./lib/inprocess-child.mjs", import.meta.url));
+  // The floor, run in turn with lambic's: a bare-bones plan of the same metas (no checks, not
+  // Alembic's order), timed alike; what any implementation pays here on a cold engine.
+  const floorChild = fileURLToPath(new URL("./lib/inprocess-floor-child.mjs", import.meta.url));
   const processes = [];
+  const floors = [];
+  const spawnChild = (args, what) => {
+    const result = spawnSync(node, args, { encoding: "utf8", env, timeout: 180_000 });
+    if (result.status !== 0) throw new Error(`${what} failed: ${result.error ?? result.stderr}`);
+    return JSON.parse(result.stdout);
+  };
   for (let i = 0; i < (quick ? 3 : 5); i++) {
-    const result = spawnSync(node, [child, index, "10000"], { encoding: "utf8", env, timeout: 180_000 });
-    if (result.status !== 0) throw new Error(`in-process bench failed: ${result.error ?? result.stderr}`);
-    processes.push(JSON.parse(result.stdout));
+    processes.push(spawnChild([child, index, "10000"], "in-process bench"));
+    floors.push(spawnChild([floorChild, "10000"], "in-process floor"));
     // Far over the target: one sample says enough, and more would blow the bench's time budget.
     if (processes[0].first.total > 50 * IN_PROCESS_TARGET_MS) break;
   }
@@ -111,7 +119,12 @@ export async function graphBench({ alembic, runs = 5, quick = false }) {
   const warmOk = warm <= IN_PROCESS_TARGET_MS;
   log(`load + plan heads, 10,000 branchy (${steps} steps, ${processes[0].heads} heads): first call in a fresh process ${ms(first)} (${parts}) ${verdict(ok)}; ` +
     `warmed up (after 20 untimed calls) ${ms(warm)} ${verdict(warmOk)}; median of ${processes.length} process(es), target ≤ ${IN_PROCESS_TARGET_MS} ms`);
+  const floorFirst = median(floors.map((f) => f.first.total));
+  const floorWarm = median(floors.map((f) => f.warm.total));
+  log(`  floor: a bare-bones plan of the same revisions (ids and labels into a Map, parent rows, one depth-first pass, a step object each; no checks, not Alembic's order): ` +
+    `first call ${ms(floorFirst)}, warmed up ${ms(floorWarm)}; lambic's first call is ${ratio(first / floorFirst)} the floor's, warmed up ${ratio(warm / floorWarm)}`);
   rows.push({ group: "graph", what: "in-process load + plan heads, 10,000 branchy (first call / warmed up)", inProcess: { first, warm } });
+  rows.push({ group: "graph", what: "in-process floor: a bare-bones plan of the same revisions, no checks (first call / warmed up)", inProcess: { first: floorFirst, warm: floorWarm } });
   checks.push({ name: "in-process load + plan heads, 10,000 branchy, first call", value: ms(first), target: `≤ ${IN_PROCESS_TARGET_MS} ms`, ok });
   checks.push({ name: "in-process load + plan heads, 10,000 branchy, warmed up", value: ms(warm), target: `≤ ${IN_PROCESS_TARGET_MS} ms`, ok: warmOk });
   return { rows, checks };
