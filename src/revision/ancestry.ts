@@ -72,9 +72,13 @@ export function ancestry(edges: Edges, options: { closureLimit?: number; inFileO
     const row = c * words;
     for (let e = offsets[bottom]!, end = offsets[bottom + 1]!; e < end; e++) {
       const parentChain = chain[targets[e]!]!;
-      below[row + (parentChain >>> 5)]! |= 1 << (parentChain & 31);
       const parentRow = parentChain * words;
-      for (let w = 0, used = (parentChain >>> 5) + 1; w < used; w++) below[row + w]! |= below[parentRow + w]!;
+      const used = (parentChain >>> 5) + 1;
+      // The first parent's row is copied natively (the row is still empty): most chains start
+      // at a fork, with one parent, and a first call runs this before V8 has compiled the loop.
+      if (e === offsets[bottom]) below.copyWithin(row, parentRow, parentRow + used);
+      else for (let w = 0; w < used; w++) below[row + w]! |= below[parentRow + w]!;
+      below[row + (parentChain >>> 5)]! |= 1 << (parentChain & 31);
     }
   }
   const isAncestor = (a: number, b: number) => {
