@@ -3,8 +3,9 @@
 // inprocess-child.mjs: ids and branch labels into one Map, parents and dependencies into rows of
 // positions, the heads, one depth-first pass that puts every revision after its parents, and one
 // step object per revision. No checks of any kind, no cycle detection, and not Alembic's order.
-// Timed like inprocess-child.mjs: the first call on a cold engine, then warmed up.
+// Timed as inprocess-child.mjs is (first-call.mjs): the first call on a cold engine, then warmed up.
 // Usage: node inprocess-floor-child.mjs <N>
+import { timeFirstAndWarm } from "./first-call.mjs";
 import { branchyGraph, metasOf } from "./graphs.mjs";
 
 const metas = metasOf(branchyGraph(Number(process.argv[2] ?? 10000)));
@@ -66,10 +67,5 @@ function once() {
   return { total: performance.now() - started, steps: steps.length, heads: heads.length };
 }
 
-const first = once();
-const budget = performance.now() + 6000;
-for (let i = 0; i < 20 && performance.now() < budget; i++) once();
-const warmRuns = [];
-for (let i = 0; i < 15 && (i === 0 || performance.now() < budget); i++) warmRuns.push(once().total);
-warmRuns.sort((a, b) => a - b);
-process.stdout.write(JSON.stringify({ first, warm: { total: warmRuns[warmRuns.length >> 1] } }));
+const { first, warmTotal } = timeFirstAndWarm(once);
+process.stdout.write(JSON.stringify({ first, warm: { total: warmTotal } }));
