@@ -10,7 +10,7 @@ import { checkObject, checkString } from "../check-arguments.ts";
 import { LambicError } from "../errors.ts";
 import { parseSqlRevision, parseSqlRevisionParts, sqlMigration } from "../revision/sql-revision.ts";
 import type { Operations } from "../operations/index.ts";
-import type { LoadedRevision, MigrationFunction, Revision, RevisionContext, RevisionMeta } from "../revision/types.ts";
+import { PRELOAD_CODE, type LoadedRevision, type MigrationFunction, type Revision, type RevisionContext, type RevisionMeta } from "../revision/types.ts";
 import { HELPER_ADVICE, validateRevisionModule, withSourceLine } from "../revision/validate-revision.ts";
 import { importModule } from "../import-module.ts";
 
@@ -210,6 +210,8 @@ function fromIndex(prefix: string, files: readonly string[], entry: string, inde
 /** Where a cached revision's functions come from: the bundle (by module position) or its `.sql` file (by file position). */
 interface RevisionCode {
   step(position: number, step: "upgrade" | "downgrade"): MigrationFunction;
+  /** Reads the code now rather than at the first call (see PRELOAD_CODE). */
+  preload(position: number): void;
 }
 
 const NO_IDS: readonly string[] = Object.freeze([]);
@@ -276,6 +278,10 @@ class CachedRevision extends RevisionRecord {
   get downgrade(): MigrationFunction | undefined {
     return this.#reversible ? this.#code.step(this.#position, "downgrade") : undefined;
   }
+
+  [PRELOAD_CODE](): void {
+    this.#code.preload(this.#position);
+  }
 }
 
 /** The compiled modules, loaded when a migration function is first called. */
@@ -297,6 +303,14 @@ class LazyBundle implements RevisionCode {
       this.loading ??= loadBundle(this.entry, this.index, this.modulePaths).then((bundle) => (this.loaded = bundle));
       return this.loading.then((bundle) => this.run(bundle, position, step, op, ctx));
     };
+  }
+
+  /** A script bundle is read and compiled here, synchronously, before loadBundle's first await. */
+  preload(): void {
+    if (this.loading) return;
+    this.loading = loadBundle(this.entry, this.index, this.modulePaths).then((bundle) => (this.loaded = bundle));
+    // Reported by the first call, which awaits the same promise.
+    this.loading.catch(() => undefined);
   }
 
   private run(bundle: LoadedBundle, position: number, step: "upgrade" | "downgrade", op: Operations, ctx: RevisionContext): void | Promise<void> {
@@ -351,6 +365,14 @@ class LazySqlRevision implements RevisionCode {
       this.revision ??= this.load(position);
       return this.revision[step]!(op, ctx);
     };
+  }
+
+  preload(position: number): void {
+    try {
+      this.revision ??= this.load(position);
+    } catch {
+      // Reported by the first call, which loads it again.
+    }
   }
 
   private load(position: number): Pick<Revision, "upgrade" | "downgrade"> {

@@ -42,3 +42,14 @@ export interface Revision extends RevisionMeta {
 export interface LoadedRevision extends Revision {
   readonly source: { readonly file: string; readonly checksum: string };
 }
+
+/**
+ * Where a loaded revision's code is read on its first call (a folder's compiled revisions), this
+ * method reads it now instead, and reports no failure: the first call reads it again and reports
+ * it there. Keyed by a symbol, so that it stays off the public shape.
+ */
+export const PRELOAD_CODE = Symbol("lambic.preloadCode");
+
+export function preloadCode(revision: LoadedRevision | undefined): void {
+  (revision as { [PRELOAD_CODE]?: () => void } | undefined)?.[PRELOAD_CODE]?.();
+}

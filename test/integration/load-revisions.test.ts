@@ -6,7 +6,7 @@ import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { loadRevisions } from "../../src/bundle/load-revisions.ts";
 import { LambicError } from "../../src/errors.ts";
-import type { LoadedRevision, RevisionContext } from "../../src/revision/types.ts";
+import { preloadCode, type LoadedRevision, type RevisionContext } from "../../src/revision/types.ts";
 
 let project: string;
 let dir: string;
@@ -571,6 +571,26 @@ describe("loadRevisions cache", () => {
       rmSync(${JSON.stringify(cacheDir)}, { recursive: true });
       await revision.upgrade({ execute() {} }, {}).catch((error) => console.log(error.message));`;
     expect(execFileSync(process.execPath, ["--input-type=module", "-e", script]).toString()).toContain("were removed while lambic was running");
+  });
+
+  it("reads a warm folder's compiled revisions when asked ahead of their first call, which then needs the files no more", async () => {
+    write("a1.ts", tsRevision("a1", null));
+    await load();
+    const [revision] = await load();
+    preloadCode(revision);
+    rmSync(cacheDir, { recursive: true, force: true });
+    expect(await run(revision!, "upgrade").then(() => "ran", (failure: unknown) => failure)).toBe("ran");
+  });
+
+  it("leaves a read ahead that fails to the first call, which reports it", async () => {
+    write("a1.ts", tsRevision("a1", null));
+    await load();
+    const [revision] = await load();
+    rmSync(cacheDir, { recursive: true, force: true });
+    expect(() => preloadCode(revision)).not.toThrow();
+    const failure = (await run(revision!, "upgrade").then(() => "ran", (error: unknown) => error)) as LambicError;
+    expect(failure).toBeInstanceOf(LambicError);
+    expect(failure.message).toContain("were removed while lambic was running");
   });
 
   it("rebuilds from a torn index", async () => {
