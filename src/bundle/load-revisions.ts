@@ -78,7 +78,8 @@ interface CacheIndex {
  *
  * A warm start reads neither the sources nor the bundle: the cache keeps each revision's
  * metadata and checksum in a JSON index; the bundle, and the `.sql` revisions' SQL kept beside
- * the index, are read only when an upgrade or downgrade function is first called. `lambic heads`
+ * the index, are read only when an upgrade or downgrade function is first called, or asked for
+ * ahead of that (PRELOAD_CODE: the runner does while the server answers its first statements). `lambic heads`
  * over thousands of revisions thus costs a directory listing, a stat per file and one JSON parse.
  */
 export async function loadRevisions(dir: string, options: LoadRevisionsOptions = {}): Promise<LoadedRevision[]> {
@@ -284,7 +285,7 @@ class CachedRevision extends RevisionRecord {
   }
 }
 
-/** The compiled modules, loaded when a migration function is first called. */
+/** The compiled modules, loaded when a migration function is first called (or preloaded). */
 class LazyBundle implements RevisionCode {
   private loading: Promise<LoadedBundle> | undefined;
   private loaded: LoadedBundle | undefined;
