@@ -3,7 +3,7 @@ import * as crypto from "node:crypto";
 import { mkdirSync, readdirSync, readFileSync, readlinkSync, realpathSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { createRequire, isBuiltin, SourceMap, type SourceMapPayload } from "node:module";
 import { basename, dirname, isAbsolute, join, relative, resolve, sep } from "node:path";
-import { pathToFileURL } from "node:url";
+import { fileURLToPath, pathToFileURL } from "node:url";
 import * as vm from "node:vm";
 import type { BuildFailure, BuildOptions, BuildResult, Message } from "esbuild";
 import { checkObject, checkString } from "../check-arguments.ts";
@@ -413,8 +413,9 @@ async function loadBundle(entry: string, index: Pick<CacheIndex, "format" | "bui
         { cause: error },
       );
     }
-    if (code === "ERR_UNKNOWN_FILE_EXTENSION") {
-      const path = /for (\S+)$/.exec(String((error as Error).message))?.[1];
+    // Node 20 runs no TypeScript; Node ≥ 22.18 strips types, but not in files under node_modules.
+    if (code === "ERR_UNKNOWN_FILE_EXTENSION" || code === "ERR_UNSUPPORTED_NODE_MODULES_TYPE_STRIPPING") {
+      const path = unrunnableFile(String((error as Error).message));
       const name = path === undefined ? undefined : packageNameOf(path);
       const importers = name === undefined ? [] : modulePaths().filter((revision) => importsPackage(revision, name));
       throw new LambicError(
@@ -507,6 +508,18 @@ function importsPackage(path: string, name: string): boolean {
     return specifier.test(readFileSync(path, "utf8"));
   } catch {
     return false;
+  }
+}
+
+/** The file a "cannot run it" error names, at its end: `for /path` (Node 20), `for "/path"` or `for "file:///path"` (Node 22). */
+function unrunnableFile(message: string): string | undefined {
+  const match = /for (?:"(.+)"|(\S+))$/.exec(message);
+  const named = match?.[1] ?? match?.[2];
+  if (named === undefined || !named.startsWith("file:")) return named;
+  try {
+    return fileURLToPath(named);
+  } catch {
+    return named;
   }
 }
 
