@@ -511,8 +511,8 @@ function importsPackage(path: string, name: string): boolean {
   }
 }
 
-/** The file a "cannot run it" error names, at its end: `for /path` (Node 20), `for "/path"` or `for "file:///path"` (Node 22). */
-function unrunnableFile(message: string): string | undefined {
+/** @internal The file a "cannot run it" error names, at its end: `for /path` (Node 20), `for "/path"` or `for "file:///path"` (Node 22). */
+export function unrunnableFile(message: string): string | undefined {
   const match = /for (?:"(.+)"|(\S+))$/.exec(message);
   const named = match?.[1] ?? match?.[2];
   if (named === undefined || !named.startsWith("file:")) return named;

@@ -4,7 +4,7 @@ import { chmodSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, s
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { loadRevisions } from "../../src/bundle/load-revisions.ts";
+import { loadRevisions, unrunnableFile } from "../../src/bundle/load-revisions.ts";
 import { LambicError } from "../../src/errors.ts";
 import { preloadCode, type LoadedRevision, type RevisionContext } from "../../src/revision/types.ts";
 
@@ -683,6 +683,13 @@ describe("loadRevisions errors", () => {
       `Revision file ${path} imports the package "@org/shared", whose code is ${join(shared, "index.ts")}, which Node cannot run: lambic compiles the revisions and the files they import by relative path, ` +
         "and leaves packages (node_modules, workspaces) to Node. Import the package's built JavaScript, or the file by a relative path so it is compiled with the revisions, and run again.",
     );
+  });
+
+  it("reads the file Node cannot run from its error, as Node 20 and Node 22 word it", () => {
+    expect(unrunnableFile('Unknown file extension ".ts" for /app/node_modules/@org/shared/index.ts')).toBe("/app/node_modules/@org/shared/index.ts");
+    expect(unrunnableFile('Stripping types is currently unsupported for files under node_modules, for "/app/node_modules/@org/my shared/index.ts"')).toBe("/app/node_modules/@org/my shared/index.ts");
+    expect(unrunnableFile('Stripping types is currently unsupported for files under node_modules, for "file:///app/node_modules/%40org/shared/index.ts"')).toBe("/app/node_modules/@org/shared/index.ts");
+    expect(unrunnableFile("something else entirely")).toBeUndefined();
   });
 
   it("reports a revision that throws while it is imported, naming its file and line", async () => {
