@@ -301,17 +301,18 @@ class LazyBundle implements RevisionCode {
     // No async wrapper once loaded: thousands of steps each paid for two promises.
     return (op, ctx) => {
       if (this.loaded) return this.run(this.loaded, position, step, op, ctx);
-      this.loading ??= loadBundle(this.entry, this.index, this.modulePaths).then((bundle) => (this.loaded = bundle));
-      return this.loading.then((bundle) => this.run(bundle, position, step, op, ctx));
+      return this.load().then((bundle) => this.run(bundle, position, step, op, ctx));
     };
   }
 
   /** A script bundle is read and compiled here, synchronously, before loadBundle's first await. */
   preload(): void {
-    if (this.loading) return;
-    this.loading = loadBundle(this.entry, this.index, this.modulePaths).then((bundle) => (this.loaded = bundle));
-    // Reported by the first call, which awaits the same promise.
-    this.loading.catch(() => undefined);
+    // A failure is reported by the first call, which awaits the same promise.
+    this.load().catch(() => undefined);
+  }
+
+  private load(): Promise<LoadedBundle> {
+    return (this.loading ??= loadBundle(this.entry, this.index, this.modulePaths).then((bundle) => (this.loaded = bundle)));
   }
 
   private run(bundle: LoadedBundle, position: number, step: "upgrade" | "downgrade", op: Operations, ctx: RevisionContext): void | Promise<void> {
