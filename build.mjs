@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // Builds lambic with esbuild:
-//   dist/cli.mjs, dist/cli/run.cjs  the command line (see cli/esbuild-options.mjs); the AWS SDK,
+//   dist/cli.cjs, dist/cli/run.cjs  the command line (see cli/esbuild-options.mjs); the AWS SDK,
 //                                   the Neon driver and esbuild load only for commands that use them
 //   dist/index.mjs (+ dist/chunks/) the programmatic API; dependencies stay in node_modules
 //   dist/lambda/handler.mjs         the Lambda handler, one self-contained file (infra/ ships the

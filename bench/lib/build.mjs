@@ -5,7 +5,7 @@ import { join } from "node:path";
 import { REPO_DIR, WORK_DIR } from "./util.mjs";
 
 export const BENCH_DIST = join(WORK_DIR, "dist");
-export const CLI = join(BENCH_DIST, "cli.mjs");
+export const CLI = join(BENCH_DIST, "cli.cjs");
 export const INDEX = join(BENCH_DIST, "index.mjs");
 
 let built;

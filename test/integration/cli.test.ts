@@ -6,9 +6,9 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { createTestDatabase, type TestDatabase } from "../support/database.ts";
 import { tempDir } from "../support/temp-dir.ts";
 
-/** The built command line (`dist/cli.mjs`), run as a user runs it, in a project folder of its own. */
+/** The built command line (`dist/cli.cjs`), run as a user runs it, in a project folder of its own. */
 const repo = resolve(import.meta.dirname, "../..");
-const cli = join(repo, "dist/cli.mjs");
+const cli = join(repo, "dist/cli.cjs");
 
 beforeAll(() => {
   if (!existsSync(cli)) execFileSync(process.execPath, ["build.mjs", "--cli"], { cwd: repo });
@@ -221,7 +221,7 @@ describe("graph commands", () => {
   });
 
   it("runs npm run migrate:sql as upgrade --sql: to head by default, or the target or range given", () => {
-    expect(JSON.parse(readFileSync(join(repo, "package.json"), "utf8")).scripts["migrate:sql"]).toBe("node dist/cli.mjs upgrade --sql");
+    expect(JSON.parse(readFileSync(join(repo, "package.json"), "utf8")).scripts["migrate:sql"]).toBe("node dist/cli.cjs upgrade --sql");
     const steps = (script: string) => script.split("\n").filter((line) => line.startsWith("-- Running"));
     const byDefault = lambic(dir, ["upgrade", "--sql"]);
     expect(byDefault.code).toBe(0);
@@ -712,9 +712,9 @@ describe("the command line's own code cache", () => {
     const dir = join(repo, "dist", `.code-cache-test-${process.pid}-${Math.random().toString(36).slice(2)}`);
     copies.push(dir);
     mkdirSync(join(dir, "cli"), { recursive: true });
-    cpSync(cli, join(dir, "cli.mjs"));
+    cpSync(cli, join(dir, "cli.cjs"));
     cpSync(join(repo, "dist/cli/run.cjs"), join(dir, "cli/run.cjs"));
-    return { cli: join(dir, "cli.mjs"), cache: join(dir, "cli/run.cjs.code") };
+    return { cli: join(dir, "cli.cjs"), cache: join(dir, "cli/run.cjs.code") };
   }
   const run = (copy: string, dir: string, args: string[]) => spawnSync(process.execPath, [copy, ...args], { cwd: dir, encoding: "utf8", env: { ...process.env, DATABASE_URL: undefined } });
   const header = (cache: string) => JSON.parse(readFileSync(cache, "utf8").slice(0, readFileSync(cache).indexOf(10)));

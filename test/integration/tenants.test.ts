@@ -9,7 +9,7 @@ import { tempDir } from "../support/temp-dir.ts";
 
 /** Named databases and schema-per-tenant, through the built command line. */
 const repo = resolve(import.meta.dirname, "../..");
-const cli = join(repo, "dist/cli.mjs");
+const cli = join(repo, "dist/cli.cjs");
 
 beforeAll(() => {
   if (!existsSync(cli)) execFileSync(process.execPath, ["build.mjs", "--cli"], { cwd: repo });

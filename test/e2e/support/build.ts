@@ -1,5 +1,5 @@
 /**
- * The e2e tests run the BUILT handler (dist/lambda/handler.mjs) and CLI (dist/cli.mjs). When
+ * The e2e tests run the BUILT handler (dist/lambda/handler.mjs) and CLI (dist/cli.cjs). When
  * they are missing or older than the sources, build once, under a lock, so parallel test files
  * do not build over each other.
  */
@@ -9,7 +9,7 @@ import { join, resolve } from "node:path";
 
 export const ROOT = resolve(import.meta.dirname, "../../..");
 export const HANDLER_FILE = join(ROOT, "dist/lambda/handler.mjs");
-export const CLI_FILE = join(ROOT, "dist/cli.mjs");
+export const CLI_FILE = join(ROOT, "dist/cli.cjs");
 
 function newestSource(dir: string): number {
   let newest = 0;

@@ -7,7 +7,7 @@ export interface CliRun {
   readonly stderr: string;
 }
 
-/** Runs the BUILT command line (dist/cli.mjs) with only the given environment (plus PATH). */
+/** Runs the BUILT command line (dist/cli.cjs) with only the given environment (plus PATH). */
 export function runCli(args: readonly string[], env: Record<string, string | undefined>, cwd: string = ROOT): Promise<CliRun> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [CLI_FILE, ...args], { cwd, env: { PATH: process.env.PATH, ...env } as NodeJS.ProcessEnv });

@@ -139,7 +139,7 @@ it('a database configured with "driver": "neon" but no URL set runs on the embed
 it("commands started together on a fresh project share one embedded PostgreSQL: one creates it, the others wait for it", async () => {
   const project = await mkdtemp(join(tmpdir(), "lambic-project-"));
   await cp(join(import.meta.dirname, "../../../revisions/main"), join(project, "revisions/main"), { recursive: true });
-  const cli = join(import.meta.dirname, "../../../dist/cli.mjs");
+  const cli = join(import.meta.dirname, "../../../dist/cli.cjs");
   const env = { ...process.env };
   delete env.DATABASE_URL;
   const lambic = (...args: string[]) =>
@@ -195,7 +195,7 @@ it("takes over a lock left by a command that died, and says who holds a lock it 
 it("a first command interrupted while it creates the server leaves nothing that stops the next one", async () => {
   const project = await mkdtemp(join(tmpdir(), "lambic-project-"));
   await cp(join(import.meta.dirname, "../../../revisions/main"), join(project, "revisions/main"), { recursive: true });
-  const cli = join(import.meta.dirname, "../../../dist/cli.mjs");
+  const cli = join(import.meta.dirname, "../../../dist/cli.cjs");
   const env = { ...process.env };
   delete env.DATABASE_URL;
   let dataDir: string | undefined;
