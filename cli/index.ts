@@ -18,6 +18,7 @@ import { dirname } from "node:path";
 import { fileURLToPath } from "node:url";
 import * as vm from "node:vm";
 import { IMPORT_HOOK } from "../src/import-module.ts";
+import { readText } from "../src/read-text.ts";
 import { isCommandName } from "./command-names.ts";
 
 /** Ends the bundle, naming its build: a code cache is used only with the build it was made from. */
@@ -63,7 +64,7 @@ function writeCache(script: vm.Script, header: CacheHeader): void {
 }
 
 function load(): { run: () => Promise<void> } {
-  const source = readFileSync(bundleFile, "utf8");
+  const source = readText(bundleFile);
   const markAt = source.lastIndexOf(BUILD_MARK);
   const build = markAt === -1 ? "" : source.slice(markAt + BUILD_MARK.length).trim();
   const cache = build === "" ? undefined : readCache(build);

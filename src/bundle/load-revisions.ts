@@ -13,6 +13,7 @@ import type { Operations } from "../operations/index.ts";
 import { PRELOAD_CODE, type LoadedRevision, type MigrationFunction, type Revision, type RevisionContext, type RevisionMeta } from "../revision/types.ts";
 import { HELPER_ADVICE, validateRevisionModule, withSourceLine } from "../revision/validate-revision.ts";
 import { importModule } from "../import-module.ts";
+import { readText } from "../read-text.ts";
 
 /** Bump when the cache's shape, or what loading checks, changes: older cache files are then not reused. */
 const LOADER_VERSION = "lambic-loader-18";
@@ -606,7 +607,7 @@ class ScriptBundle {
     file: string,
     private readonly codeCacheFile: string,
   ) {
-    const source = readFileSync(file, "utf8");
+    const source = readText(file);
     this.build = buildOf(source);
     // V8 checks only the length of the source a code cache was made from, and runs the cached
     // functions of a same-length bundle (a helper's "t1" become "t2"): the build must match.
@@ -685,7 +686,7 @@ function folderPrefix(dir: string): string {
 
 function readIndex(file: string): CacheIndex | undefined {
   try {
-    return JSON.parse(readFileSync(file, "utf8")) as CacheIndex;
+    return JSON.parse(readText(file)) as CacheIndex;
   } catch {
     return undefined; // missing or torn: rebuild
   }

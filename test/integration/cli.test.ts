@@ -1,3 +1,4 @@
+import { isAscii } from "node:buffer";
 import { execFileSync, spawn, spawnSync } from "node:child_process";
 import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
@@ -732,6 +733,10 @@ describe("the command line's own code cache", () => {
     // "heads" kept: the cache was accepted, and the new one holds both commands' functions.
     expect(run(copy.cli, dir, ["bases"]).stdout).toContain("1f3a9c2e7b10");
     expect(header(copy.cache).commands).toEqual(["heads", "bases"]);
+  });
+
+  it("builds the bundle as ASCII, comments included, so that it is read as a one-byte string", () => {
+    expect(isAscii(readFileSync(join(repo, "dist/cli/run.cjs")))).toBe(true);
   });
 
   it("keys the cache on the command, not on an option's value before it (--name main heads is heads)", () => {
