@@ -29,7 +29,7 @@ const machine = machineInfo();
 const alembic = alembicAvailable();
 const started = performance.now();
 const load = loadavg().map((l) => l.toFixed(2)).join(" ");
-log(`lambic bench: ${which}, median of ${runs} runs (fewer for the slowest cases), whole process unless said otherwise`);
+log(`lambic bench: ${which}, median of ${runs} runs (${runs * 2 + 1} for 1,000 trivial revisions, fewer for the slowest cases), whole process unless said otherwise`);
 log(`machine: ${machine.nproc} CPUs (${machine.cpu}), node ${machine.node}, ${machine.platform}, load average at start ${load}`);
 if (alembic.ok) log(`alembic ${alembic.alembic} (SQLAlchemy ${alembic.sqlalchemy}, psycopg2 ${alembic.psycopg2}) via /usr/bin/alembic; to reproduce: ${INSTALL_ALEMBIC}`);
 else log(skipAlembicMessage(alembic.why));
@@ -67,7 +67,7 @@ function renderMarkdown({ rows, checks, machine, alembic, load, runs, elapsed, w
   lines.push(`# lambic benchmarks`);
   lines.push("");
   lines.push(`\`npm run bench\` (\`node bench/run.mjs ${which}\`), ${new Date().toISOString().slice(0, 10)}: ${machine.nproc} CPUs (${machine.cpu}), node ${machine.node}, ${machine.platform}; ` +
-    `load average at start ${load}. Whole process (spawn to exit), median of ${runs} runs (3 for the slowest Alembic cases); ${elapsed.toFixed(0)} s in all.`);
+    `load average at start ${load}. Whole process (spawn to exit), median of ${runs} runs (${runs * 2 + 1} for 1,000 trivial revisions online, 3 for the slowest Alembic cases); ${elapsed.toFixed(0)} s in all.`);
   lines.push(
     alembic.ok
       ? `Compared with Alembic ${alembic.alembic} (SQLAlchemy ${alembic.sqlalchemy}, psycopg2 ${alembic.psycopg2}), warm \`__pycache__\`; lambic with its warm compile cache (\`.lambic/cache\`), cold figures beside. To reproduce on Debian/Ubuntu: \`${INSTALL_ALEMBIC}\`, then \`npm run bench\`.`
