@@ -503,7 +503,11 @@ export class SessionState {
 export class ReplyWatchdog {
   /** The statement count of each statement sent and not answered, oldest first (replies come in order). */
   private readonly outstanding: number[] = [];
+  /** When the oldest outstanding statement's clock started: its sending on an idle session, or the last reply. */
+  private since = 0;
   private timer: NodeJS.Timeout | undefined;
+  /** When the timer fires (epoch ms). */
+  private firesAt = Infinity;
   private stalledWith: Error | undefined;
   private readonly waiting = new Set<(error: Error) => void>();
 
@@ -516,17 +520,32 @@ export class ReplyWatchdog {
   /** A statement was sent: its clock runs from now if nothing was outstanding. */
   sent(statement: Statement): void {
     if (this.off) return;
-    // A script's statements are each bounded by statement_timeout, and answered together.
-    this.outstanding.push(statement.params?.length ? 1 : Math.max(1, splitStatements(statement.text).length));
-    if (this.outstanding.length === 1) this.arm();
+    // A script's statements are each bounded by statement_timeout, and answered together. Text
+    // without a ";" holds one statement at most: only a script is split.
+    const text = statement.text;
+    this.outstanding.push(statement.params?.length || !text.includes(";") ? 1 : Math.max(1, splitStatements(text).length));
+    if (this.outstanding.length === 1) {
+      this.since = Date.now();
+      this.arm();
+    }
   }
 
-  /** A statement's reply ended (or it failed): the clock starts again for the next one. */
+  /**
+   * A statement's reply ended (or it failed): the clock starts again for the next one. The timer
+   * is left as it is unless the next one is due sooner: it checks when it fires (one timer per
+   * pipeline rather than one per reply, which cost ≈ 3 µs a reply).
+   */
   replied(): void {
     if (this.off || this.outstanding.length === 0) return;
     this.outstanding.shift();
-    if (this.outstanding.length > 0) this.arm();
-    else clearTimeout(this.timer);
+    if (this.outstanding.length === 0) {
+      clearTimeout(this.timer);
+      this.timer = undefined;
+      this.firesAt = Infinity;
+      return;
+    }
+    this.since = Date.now();
+    if (this.since + this.due().ms < this.firesAt) this.arm();
   }
 
   /** `work`, or the stall, whichever comes first. */
@@ -540,13 +559,27 @@ export class ReplyWatchdog {
 
   private arm(): void {
     clearTimeout(this.timer);
-    const { statementTimeoutMs, connectTimeoutSeconds, replyDeadline } = this.target;
-    const bound = statementTimeoutMs > 0 ? this.outstanding[0]! * statementTimeoutMs + connectTimeoutSeconds * 1000 : Infinity;
-    const untilDeadline = replyDeadline === undefined ? Infinity : Math.max(0, replyDeadline - Date.now());
-    const ms = Math.min(bound, untilDeadline);
-    this.timer = setTimeout(() => this.stall(ms, ms < bound), ms);
+    this.firesAt = this.since + this.due().ms;
+    this.timer = setTimeout(() => this.check(), Math.max(0, this.firesAt - Date.now()));
     // A statement still outstanding when its caller has gone does not keep the process alive.
     this.timer.unref();
+  }
+
+  /** How long the oldest outstanding statement may go unanswered from `since`, and whether the run's deadline is what bounds it. */
+  private due(): { ms: number; deadline: boolean } {
+    const { statementTimeoutMs, connectTimeoutSeconds, replyDeadline } = this.target;
+    const bound = statementTimeoutMs > 0 ? this.outstanding[0]! * statementTimeoutMs + connectTimeoutSeconds * 1000 : Infinity;
+    const untilDeadline = replyDeadline === undefined ? Infinity : Math.max(0, replyDeadline - this.since);
+    return { ms: Math.min(bound, untilDeadline), deadline: untilDeadline < bound };
+  }
+
+  private check(): void {
+    this.timer = undefined;
+    this.firesAt = Infinity;
+    if (this.outstanding.length === 0 || this.stalledWith) return;
+    const { ms, deadline } = this.due();
+    if (Date.now() - this.since >= ms) this.stall(ms, deadline);
+    else this.arm();
   }
 
   private stall(ms: number, deadline: boolean): void {

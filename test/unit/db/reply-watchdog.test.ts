@@ -1,0 +1,108 @@
+import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
+import { ReplyWatchdog, type DriverTarget } from "../../../src/db/connection.ts";
+
+/** The watchdog reads only the timeouts of its target. */
+function target(timeouts: { statementTimeoutMs?: number; connectTimeoutSeconds?: number; replyDeadline?: number }): DriverTarget {
+  return { statementTimeoutMs: 0, connectTimeoutSeconds: 1, replyDeadline: undefined, ...timeouts } as DriverTarget;
+}
+
+function watchdog(timeouts: Parameters<typeof target>[0]) {
+  const stalls: Error[] = [];
+  return { dog: new ReplyWatchdog(target(timeouts), (error) => stalls.push(error)), stalls };
+}
+
+describe("ReplyWatchdog", () => {
+  beforeEach(() => {
+    vi.useFakeTimers({ now: 1_000_000 });
+  });
+  afterEach(() => {
+    vi.useRealTimers();
+  });
+
+  it("takes the network for stalled when no reply comes within statement_timeout plus the connect timeout", () => {
+    const { dog, stalls } = watchdog({ statementTimeoutMs: 1000 });
+    dog.sent({ text: "SELECT 1" });
+    vi.advanceTimersByTime(1999);
+    expect(stalls).toEqual([]);
+    vi.advanceTimersByTime(1);
+    expect(stalls.map((error) => error.message)).toEqual([expect.stringContaining("no reply from the server within 2 s")]);
+  });
+
+  it("starts the clock again at each reply, so that a long pipeline of quick statements never stalls", () => {
+    const { dog, stalls } = watchdog({ statementTimeoutMs: 1000 });
+    for (let i = 0; i < 10; i++) dog.sent({ text: "SELECT 1" });
+    for (let i = 0; i < 9; i++) {
+      vi.advanceTimersByTime(1500);
+      dog.replied();
+    }
+    expect(stalls).toEqual([]);
+    vi.advanceTimersByTime(2000);
+    expect(stalls).toHaveLength(1);
+  });
+
+  it("gives a script sent as one message statement_timeout for each of its statements", () => {
+    const { dog, stalls } = watchdog({ statementTimeoutMs: 1000 });
+    dog.sent({ text: "SELECT 1; SELECT 2; SELECT 3" });
+    vi.advanceTimersByTime(3999);
+    expect(stalls).toEqual([]);
+    vi.advanceTimersByTime(1);
+    expect(stalls).toHaveLength(1);
+  });
+
+  it("counts a ; inside a literal as no statement of its own", () => {
+    const { dog, stalls } = watchdog({ statementTimeoutMs: 1000 });
+    dog.sent({ text: "SELECT ';;;'" });
+    vi.advanceTimersByTime(2000);
+    expect(stalls).toHaveLength(1);
+  });
+
+  it("holds the next statement to its own shorter bound once a script before it has replied", () => {
+    const { dog, stalls } = watchdog({ statementTimeoutMs: 1000 });
+    dog.sent({ text: "SELECT 1; SELECT 2; SELECT 3" });
+    dog.sent({ text: "SELECT 4" });
+    vi.advanceTimersByTime(100);
+    dog.replied();
+    vi.advanceTimersByTime(1999);
+    expect(stalls).toEqual([]);
+    vi.advanceTimersByTime(1);
+    expect(stalls).toHaveLength(1);
+  });
+
+  it("stops watching when every statement has replied", () => {
+    const { dog, stalls } = watchdog({ statementTimeoutMs: 1000 });
+    dog.sent({ text: "SELECT 1" });
+    dog.replied();
+    vi.advanceTimersByTime(60_000);
+    expect(stalls).toEqual([]);
+    expect(vi.getTimerCount()).toBe(0);
+  });
+
+  it("stalls at the run's deadline when it comes before statement_timeout would", () => {
+    const { dog, stalls } = watchdog({ statementTimeoutMs: 10_000, replyDeadline: 1_000_000 + 500 });
+    dog.sent({ text: "SELECT 1" });
+    vi.advanceTimersByTime(499);
+    expect(stalls).toEqual([]);
+    vi.advanceTimersByTime(1);
+    expect(stalls.map((error) => error.message)).toEqual([expect.stringContaining("no reply from the server by the deadline the run was given")]);
+  });
+
+  it("with a deadline and no statement_timeout, waits for the deadline however many replies come", () => {
+    const { dog, stalls } = watchdog({ replyDeadline: 1_000_000 + 5000 });
+    for (let i = 0; i < 100; i++) dog.sent({ text: "SELECT 1" });
+    for (let i = 0; i < 99; i++) {
+      vi.advanceTimersByTime(40);
+      dog.replied();
+    }
+    expect(stalls).toEqual([]);
+    vi.advanceTimersByTime(1040);
+    expect(stalls).toHaveLength(1);
+  });
+
+  it("rejects what it watches when the network stalls", async () => {
+    const { dog } = watchdog({ statementTimeoutMs: 1000 });
+    dog.sent({ text: "SELECT 1" });
+    const watched = dog.watch(new Promise(() => undefined));
+    vi.advanceTimersByTime(2000);
+    await expect(watched).rejects.toThrow(/no reply from the server within 2 s/);
+  });
+});
