@@ -1030,7 +1030,7 @@ export class RevisionMap {
       }
       targets = targets.filter((t) => t.branchLabels.has(branch));
     }
-    const needs = this.reach(targets, "normalizedDown", true);
+    const needs = this.allRealHeads(targets) ? new Uint8Array(this.revisions.length).fill(1) : this.reach(targets, "normalizedDown", true);
 
     let currentRevisions: Resolved[] = typeof lower === "string" ? this.getRevisions(lower) : this.getRevisions(lowerList);
     if (!options.implicitBase && currentRevisions.some((rev) => isNode(rev) && needs[rev.index] === 0)) {
@@ -1064,6 +1064,18 @@ export class RevisionMap {
       for (let i = 0; i < needs.length; i++) needs[i]! &= lowerDescendants[i]!;
     }
     return { revisions: needs, heads: targets };
+  }
+
+  /**
+   * Whether `targets` are the real heads, each once: then every revision is below one of them
+   * (a walk up the children ends at one) and none is below another, so the walk from them that
+   * an upgrade's plan starts with can be skipped (`upgrade heads` from an empty database).
+   */
+  private allRealHeads(targets: readonly RevisionNode[]): boolean {
+    if (targets.length !== this.realHeads.length) return false;
+    const heads = new Set(this.realHeads);
+    for (const target of targets) if (!heads.delete(target.id)) return false;
+    return true;
   }
 
   /**
