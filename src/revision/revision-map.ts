@@ -373,12 +373,20 @@ export class RevisionMap {
     const keys = this.keys;
     const offsets = new Int32Array(n + 1);
     const targets = new Int32Array(parentCount);
+    // With dependencies, the rows with them are written in the same pass: a dependent revision's
+    // row is its allDown, every other's the same as its versioned row.
+    let dependencyCount = 0;
+    for (const node of dependent) dependencyCount += node.allDown.length;
+    const allOffsets = dependent.length === 0 ? offsets : new Int32Array(n + 1);
+    const allTargets = dependent.length === 0 ? targets : new Int32Array(parentCount + dependencyCount);
     let relabelled = false;
     let parentsFirst = true;
     let k = 0;
+    let a = 0;
     for (let i = 0; i < n; i++) {
       const node = nodes[i]!;
       const revises = node.versionedDown;
+      const ownRow = node.allDown === revises;
       for (let j = 0; j < revises.length; j++) {
         const parent = keys.get(revises[j]!);
         if (!parent) {
@@ -391,47 +399,56 @@ export class RevisionMap {
         if (parent.id !== revises[j]) relabelled = true;
         if (parent.index >= i) parentsFirst = false;
         targets[k++] = parent.index;
+        if (ownRow) allTargets[a++] = parent.index;
       }
       offsets[i + 1] = k;
+      if (!ownRow) {
+        for (const id of node.allDown) {
+          const parent = keys.get(id)!;
+          if (parent.id !== id) relabelled = true;
+          if (parent.index >= i) parentsFirst = false;
+          allTargets[a++] = parent.index;
+        }
+      }
+      allOffsets[i + 1] = a;
     }
     const versioned = { offsets, targets };
-    if (dependent.length === 0) return { versioned, all: versioned, relabelled, parentsFirst };
-    const lists = new Array<readonly number[] | undefined>(n);
-    for (const node of dependent) {
-      lists[node.index] = node.allDown.map((id) => {
-        const parent = keys.get(id)!;
-        if (parent.id !== id) relabelled = true;
-        if (parent.index >= node.index) parentsFirst = false;
-        return parent.index;
-      });
-    }
-    return { versioned, all: patchRows(versioned, lists), relabelled, parentsFirst };
+    return { versioned, all: dependent.length === 0 ? versioned : { offsets: allOffsets, targets: allTargets.subarray(0, a) }, relabelled, parentsFirst };
   }
 
   /**
    * Drops dependencies already declared by an ancestor (through `revises`), keeping declaration
    * order. What a revision's ancestors declared is a bitset over the revisions anything depends
    * on, built parents first; a revision with one parent and no dependencies shares its parent's.
-   * Returns the normalized parent rows.
+   * Returns the normalized parent rows: written in the same pass when parents come first in file
+   * order (`edgeCount` bounds them: no row is longer than its allDown), else patched afterwards.
    */
-  private normalizeDependsOn(nodes: readonly RevisionNode[], dependent: readonly RevisionNode[], versioned: Edges, inFileOrder: boolean): Edges {
+  private normalizeDependsOn(nodes: readonly RevisionNode[], dependent: readonly RevisionNode[], versioned: Edges, inFileOrder: boolean, edgeCount: number): Edges {
     const column = new Map<string, number>();
     for (const node of dependent) for (const dep of node.resolvedDependencies) if (!column.has(dep)) column.set(dep, column.size);
     const words = (column.size + 31) >>> 5;
+    const n = nodes.length;
     const { offsets, targets } = versioned;
     const order = inFileOrder ? undefined : parentsFirst(versioned);
     // rowOf[i]: where revision i's bitset starts in `declared`; 0 is the empty set.
-    const rowOf = new Int32Array(nodes.length);
+    const rowOf = new Int32Array(n);
     let declared = new Uint32Array(words * 64);
     let used = words;
-    const lists = new Array<readonly number[] | undefined>(nodes.length);
-    for (let k = 0; k < nodes.length; k++) {
+    const lists = order ? new Array<readonly number[] | undefined>(n) : undefined;
+    const outOffsets = new Int32Array(lists ? 0 : n + 1);
+    const outTargets = new Int32Array(lists ? 0 : edgeCount);
+    let out = 0;
+    for (let k = 0; k < n; k++) {
       const index = order ? order[k]! : k;
       const node = nodes[index]!;
       const first = offsets[index]!;
       const parentCount = offsets[index + 1]! - first;
       if (node.resolvedDependencies.length === 0 && parentCount <= 1) {
-        rowOf[index] = parentCount === 1 ? rowOf[targets[first]!]! : 0;
+        if (parentCount === 1) rowOf[index] = rowOf[targets[first]!]!;
+        if (!lists) {
+          if (parentCount === 1) outTargets[out++] = targets[first]!;
+          outOffsets[index + 1] = out;
+        }
         continue;
       }
       if (used + words > declared.length) {
@@ -446,21 +463,30 @@ export class RevisionMap {
         const parentRow = rowOf[targets[e]!]!;
         for (let w = 0; w < words; w++) declared[row + w]! |= declared[parentRow + w]!;
       }
-      if (node.resolvedDependencies.length === 0) continue;
-      const implied = (dep: string) => {
-        const c = column.get(dep)!;
-        return (declared[row + (c >>> 5)]! & (1 << (c & 31))) !== 0;
-      };
-      const dependencies = dedupe(node.resolvedDependencies.filter((dep) => !implied(dep)));
-      const normalizedDown = dependencies.length === 0 ? node.versionedDown : dedupe([...node.versionedDown, ...dependencies]);
-      node.normalized = { dependencies, down: normalizedDown };
-      if (dependencies.length > 0) lists[index] = normalizedDown.map((id) => this.keys.get(id)!.index);
-      for (const dep of node.resolvedDependencies) {
-        const c = column.get(dep)!;
-        declared[row + (c >>> 5)]! |= 1 << (c & 31);
+      let list: readonly number[] | undefined;
+      if (node.resolvedDependencies.length > 0) {
+        const implied = (dep: string) => {
+          const c = column.get(dep)!;
+          return (declared[row + (c >>> 5)]! & (1 << (c & 31))) !== 0;
+        };
+        const dependencies = dedupe(node.resolvedDependencies.filter((dep) => !implied(dep)));
+        const normalizedDown = dependencies.length === 0 ? node.versionedDown : dedupe([...node.versionedDown, ...dependencies]);
+        node.normalized = { dependencies, down: normalizedDown };
+        if (dependencies.length > 0) list = normalizedDown.map((id) => this.keys.get(id)!.index);
+        for (const dep of node.resolvedDependencies) {
+          const c = column.get(dep)!;
+          declared[row + (c >>> 5)]! |= 1 << (c & 31);
+        }
+      }
+      if (lists) {
+        lists[index] = list;
+      } else {
+        if (list) for (const target of list) outTargets[out++] = target;
+        else for (let e = first; e < first + parentCount; e++) outTargets[out++] = targets[e]!;
+        outOffsets[index + 1] = out;
       }
     }
-    return patchRows(versioned, lists);
+    return lists ? patchRows(versioned, lists) : { offsets: outOffsets, targets: outTargets.subarray(0, out) };
   }
 
   private detectCycles(nodes: readonly RevisionNode[], heads: RevisionNode[], bases: RevisionNode[], realHeads: RevisionNode[], realBases: RevisionNode[]): void {
@@ -579,7 +605,7 @@ export class RevisionMap {
 
   /** @internal Drops implied dependencies (see normalizeDependsOn), once. */
   normalize(): void {
-    this.normalizedDown ??= this.dependent.length === 0 ? this.allDown : this.normalizeDependsOn(this.revisions, this.dependent, this.down, this.inFileOrder);
+    this.normalizedDown ??= this.dependent.length === 0 ? this.allDown : this.normalizeDependsOn(this.revisions, this.dependent, this.down, this.inFileOrder, this.allDown.targets.length);
   }
 
   /**
@@ -1085,8 +1111,9 @@ export class RevisionMap {
    */
   topologicalSort(todo: Uint8Array, heads: Iterable<RevisionNode>): RevisionNode[] {
     const nodes = this.revisions;
-    let remaining = 0;
-    for (let i = 0; i < todo.length; i++) remaining += todo[i]!;
+    // Every revision, as in a plan to the heads from an empty database: no count needed.
+    let remaining = todo.indexOf(0) === -1 ? todo.length : 0;
+    if (remaining === 0) for (let i = 0; i < todo.length; i++) remaining += todo[i]!;
     const { offsets, targets } = this.edges("normalizedDown");
     // Alembic keeps each current head's ancestor set (itself included) and patches it as the walk
     // moves down a plain chain, which leaves exactly the new head's ancestor set; so the sets are
