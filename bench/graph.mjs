@@ -105,7 +105,8 @@ export async function graphBench({ alembic, runs = 5, quick = false }) {
     if (result.status !== 0) throw new Error(`${what} failed: ${result.error ?? result.stderr}`);
     return JSON.parse(result.stdout);
   };
-  for (let i = 0; i < (quick ? 3 : 5); i++) {
+  // 11 processes: a first call swings ±8 ms with when V8's background compiles land (see below).
+  for (let i = 0; i < (quick ? 3 : 11); i++) {
     processes.push(spawnChild([child, index, "10000"], "in-process bench"));
     floors.push(spawnChild([floorChild, "10000"], "in-process floor"));
     // Far over the target: one sample says enough, and more would blow the bench's time budget.
@@ -119,6 +120,12 @@ export async function graphBench({ alembic, runs = 5, quick = false }) {
   const warmOk = warm <= IN_PROCESS_TARGET_MS;
   log(`load + plan heads, 10,000 branchy (${steps} steps, ${processes[0].heads} heads): first call in a fresh process ${ms(first)} (${parts}) ${verdict(ok)}; ` +
     `warmed up (after 20 untimed calls) ${ms(warm)} ${verdict(warmOk)}; median of ${processes.length} process(es), target ≤ ${IN_PROCESS_TARGET_MS} ms`);
+  if (processes.every((p) => p.first.mainRun !== undefined)) {
+    const range = (values) => `${ms(Math.min(...values))}–${ms(Math.max(...values))}`;
+    const totals = processes.map((p) => p.first.total);
+    log(`  first call, main thread (Linux schedstat): on a CPU ${ms(median(processes.map((p) => p.first.mainRun)))}, runnable but waiting for one ${ms(median(processes.map((p) => p.first.mainWait)))} ` +
+      `(medians; first calls ranged ${range(totals)}): while it waited, other threads held both CPUs, mostly V8 compiling the same code in the background`);
+  }
   const floorFirst = median(floors.map((f) => f.first.total));
   const floorWarm = median(floors.map((f) => f.warm.total));
   log(`  floor: a bare-bones plan of the same revisions (ids and labels into a Map, parent rows, one depth-first pass, a step object each; no checks, not Alembic's order): ` +
