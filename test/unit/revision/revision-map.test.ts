@@ -120,6 +120,33 @@ describe("file order", () => {
     }
   });
 
+  it("normalizes every dependency of a branchy history alike, and plans by it, whether or not parents come first in file order", () => {
+    // Forks, merges, dependencies on ids and on labels, some already declared below: written in
+    // the normalizing pass in file order, patched afterwards otherwise.
+    let seed = 7;
+    const random = () => (seed = (seed * 1103515245 + 12345) % 2147483648) / 2147483648;
+    const history: RevisionMeta[] = [rev("root0000", null, { branchLabels: ["trunk"] })];
+    for (let i = 1; i < 400; i++) {
+      const earlier = () => history[Math.floor(random() * i)]!.id;
+      const revises = random() < 0.1 && i > 2 ? [...new Set([earlier(), earlier()])] : earlier();
+      const dependsOn = random() < 0.25 ? [...new Set([earlier(), random() < 0.2 ? "trunk" : earlier()])] : [];
+      history.push(rev(`r${String(i).padStart(7, "0")}`, revises, { dependsOn }));
+    }
+    const normalized = (order: RevisionMeta[]) => {
+      const map = new RevisionMap(order);
+      // The plan follows the normalized rows: each revision after the parents it keeps.
+      const position = new Map(planUpgrade(map, [], "heads").map((step, index) => [step.revision, index]));
+      for (const meta of history) for (const parent of map.node(meta.id).normalizedDown) expect(position.get(parent)).toBeLessThan(position.get(meta.id)!);
+      return Object.fromEntries(history.map((meta) => [meta.id, [map.node(meta.id).normalizedDown, map.node(meta.id).normalizedDependencies]]));
+    };
+    const forward = normalized(history);
+    const map = new RevisionMap(history);
+    // Some dependencies kept, some dropped as already declared below.
+    expect(history.some((meta) => map.node(meta.id).normalizedDependencies.length > 0)).toBe(true);
+    expect(history.some((meta) => map.node(meta.id).normalizedDependencies.length < map.node(meta.id).resolvedDependencies.length)).toBe(true);
+    expect(normalized([...history].reverse())).toEqual(forward);
+  });
+
   it("plans the same revisions whether or not parents come first in file order", () => {
     const forward = planUpgrade(new RevisionMap(metas), [], "heads").map((step) => step.revision);
     const backward = planUpgrade(new RevisionMap([...metas].reverse()), [], "heads").map((step) => step.revision);
