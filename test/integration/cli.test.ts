@@ -497,6 +497,18 @@ describe("database commands", () => {
     return () => db.drop();
   });
 
+  it("loads Node's TLS stack only for a connection that uses TLS (not for one over plain TCP)", () => {
+    // The test cluster offers no TLS, so sslmode=prefer (no sslmode) connects over plain TCP.
+    const loaded = join(dir, "modules.txt");
+    const preload = join(dir, "record-modules.cjs");
+    writeFileSync(preload, `process.on("exit", () => require("node:fs").writeFileSync(${JSON.stringify(loaded)}, process.moduleLoadList.join("\\n")));\n`);
+    const result = spawnSync(process.execPath, ["--require", preload, cli, "--json", "upgrade", "head"], { cwd: dir, encoding: "utf8", env: { ...process.env, ...env() } });
+    expect(result.status, result.stderr).toBe(0);
+    const modules = readFileSync(loaded, "utf8").split("\n");
+    expect(modules).toContain("NativeModule net");
+    expect(modules).not.toContain("NativeModule tls");
+  });
+
   it("upgrades to head and reports from, to and steps", () => {
     const run = lambic(dir, ["--json", "upgrade", "head"], env());
     expect(run.code).toBe(0);

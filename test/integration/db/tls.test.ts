@@ -4,14 +4,17 @@
  * "localhost" only, so 127.0.0.1 passes verify-ca and fails verify-full. The role "tls_only" may
  * connect over TLS only, the role "plain_only" without TLS only.
  */
+import { execFileSync, spawnSync } from "node:child_process";
+import { cpSync, existsSync } from "node:fs";
 import { chmod, mkdtemp, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { join, resolve } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type Connection, openConnection } from "../../../src/db/connection.ts";
 import { clusterUrl, freePort, initCluster, randomPassword, startCluster, stopCluster } from "../../../src/db/cluster.ts";
 import { isLambicError } from "../../../src/errors.ts";
 import { createTestDatabase, type TestDatabase } from "../../support/database.ts";
+import { tempDir } from "../../support/temp-dir.ts";
 
 const FIXTURES = join(import.meta.dirname, "../../fixtures/tls");
 const fixture = (name: string) => join(FIXTURES, name);
@@ -127,6 +130,22 @@ describe("TLS", () => {
     expect(error.message).toMatch(/failed verification \((SELF_SIGNED_CERT_IN_CHAIN|UNABLE_TO_GET_ISSUER_CERT_LOCALLY|UNABLE_TO_VERIFY_LEAF_SIGNATURE).*sslrootcert=FILE/s);
     const other = await refusal(url(`sslmode=verify-full&sslrootcert=${fixture("other-ca.crt")}`, "localhost"));
     expect(other.message).toMatch(/failed verification /);
+  });
+
+  it("connects the built command line over TLS, whose bundle loads Node's TLS only when a connection asks for it", () => {
+    const repo = resolve(import.meta.dirname, "../../..");
+    const cli = join(repo, "dist/cli.cjs");
+    if (!existsSync(cli)) execFileSync(process.execPath, ["build.mjs", "--cli"], { cwd: repo });
+    const project = tempDir("lambic-tls-cli-");
+    cpSync(join(repo, "revisions/main"), join(project, "revisions/main"), { recursive: true });
+    const result = spawnSync(process.execPath, [cli, "--json", "current"], {
+      cwd: project,
+      encoding: "utf8",
+      // tls_only may connect over TLS only.
+      env: { ...process.env, DATABASE_URL: url(`sslmode=verify-ca&sslrootcert=${fixture("ca.crt")}`, "127.0.0.1", "tls_only") },
+    });
+    expect(result.status, result.stderr).toBe(0);
+    expect(JSON.parse(result.stdout)).toEqual({ versions: [], heads: [] });
   });
 
   it("sends the client certificate of sslcert and sslkey", async () => {
