@@ -498,11 +498,13 @@ describe("database commands", () => {
   });
 
   it("loads Node's TLS stack only for a connection that uses TLS (not for one over plain TCP)", () => {
-    // The test cluster offers no TLS, so sslmode=prefer (no sslmode) connects over plain TCP.
+    // sslmode=disable: plain TCP even where DATABASE_URL points the suite at a server offering TLS.
+    const plain = new URL(db.url);
+    plain.searchParams.set("sslmode", "disable");
     const loaded = join(dir, "modules.txt");
     const preload = join(dir, "record-modules.cjs");
     writeFileSync(preload, `process.on("exit", () => require("node:fs").writeFileSync(${JSON.stringify(loaded)}, process.moduleLoadList.join("\\n")));\n`);
-    const result = spawnSync(process.execPath, ["--require", preload, cli, "--json", "upgrade", "head"], { cwd: dir, encoding: "utf8", env: { ...process.env, ...env() } });
+    const result = spawnSync(process.execPath, ["--require", preload, cli, "--json", "upgrade", "head"], { cwd: dir, encoding: "utf8", env: { ...process.env, DATABASE_URL: plain.href } });
     expect(result.status, result.stderr).toBe(0);
     const modules = readFileSync(loaded, "utf8").split("\n");
     expect(modules).toContain("NativeModule net");
