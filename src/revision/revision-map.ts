@@ -374,11 +374,12 @@ export class RevisionMap {
     const offsets = new Int32Array(n + 1);
     const targets = new Int32Array(parentCount);
     // With dependencies, the rows with them are written in the same pass: a dependent revision's
-    // row is its allDown, every other's the same as its versioned row.
+    // row is its allDown, every other's the same as its versioned row. Without, they are the same rows.
+    const withDependencies = dependent.length > 0;
     let dependencyCount = 0;
     for (const node of dependent) dependencyCount += node.allDown.length;
-    const allOffsets = dependent.length === 0 ? offsets : new Int32Array(n + 1);
-    const allTargets = dependent.length === 0 ? targets : new Int32Array(parentCount + dependencyCount);
+    const allOffsets = new Int32Array(withDependencies ? n + 1 : 0);
+    const allTargets = new Int32Array(withDependencies ? parentCount + dependencyCount : 0);
     let relabelled = false;
     let parentsFirst = true;
     let k = 0;
@@ -386,7 +387,7 @@ export class RevisionMap {
     for (let i = 0; i < n; i++) {
       const node = nodes[i]!;
       const revises = node.versionedDown;
-      const ownRow = node.allDown === revises;
+      const copiesRow = withDependencies && node.allDown === revises;
       for (let j = 0; j < revises.length; j++) {
         const parent = keys.get(revises[j]!);
         if (!parent) {
@@ -399,10 +400,11 @@ export class RevisionMap {
         if (parent.id !== revises[j]) relabelled = true;
         if (parent.index >= i) parentsFirst = false;
         targets[k++] = parent.index;
-        if (ownRow) allTargets[a++] = parent.index;
+        if (copiesRow) allTargets[a++] = parent.index;
       }
       offsets[i + 1] = k;
-      if (!ownRow) {
+      if (!withDependencies) continue;
+      if (!copiesRow) {
         for (const id of node.allDown) {
           const parent = keys.get(id)!;
           if (parent.id !== id) relabelled = true;
@@ -413,7 +415,7 @@ export class RevisionMap {
       allOffsets[i + 1] = a;
     }
     const versioned = { offsets, targets };
-    return { versioned, all: dependent.length === 0 ? versioned : { offsets: allOffsets, targets: allTargets.subarray(0, a) }, relabelled, parentsFirst };
+    return { versioned, all: withDependencies ? { offsets: allOffsets, targets: allTargets.subarray(0, a) } : versioned, relabelled, parentsFirst };
   }
 
   /**
@@ -1111,9 +1113,12 @@ export class RevisionMap {
    */
   topologicalSort(todo: Uint8Array, heads: Iterable<RevisionNode>): RevisionNode[] {
     const nodes = this.revisions;
-    // Every revision, as in a plan to the heads from an empty database: no count needed.
-    let remaining = todo.indexOf(0) === -1 ? todo.length : 0;
-    if (remaining === 0) for (let i = 0; i < todo.length; i++) remaining += todo[i]!;
+    let remaining = todo.length;
+    // Counted only when some revision is left out (a plan to the heads from an empty database has them all).
+    if (todo.indexOf(0) !== -1) {
+      remaining = 0;
+      for (let i = 0; i < todo.length; i++) remaining += todo[i]!;
+    }
     const { offsets, targets } = this.edges("normalizedDown");
     // Alembic keeps each current head's ancestor set (itself included) and patches it as the walk
     // moves down a plain chain, which leaves exactly the new head's ancestor set; so the sets are
