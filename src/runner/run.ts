@@ -8,7 +8,7 @@ import { isNode } from "../revision/revision-map.ts";
 import type { RevisionSet } from "../revision/revision-set.ts";
 import { preloadCode, type RevisionDirection } from "../revision/types.ts";
 import { emitPlan, failureOutcome, interruptedError, needsSessionLock, openTransaction, timeoutsNow, type EmittedStep, type RunProgress } from "./emit-plan.ts";
-import { ConnectionSink, DryRunSink, locatePart, ScriptSink, statementLine, type QueuedStatement, type ReadNotRunEntry, type Sink, type StatementResult } from "./sink.ts";
+import { ConnectionSink, DryRunSink, ScriptSink, statementLine, type QueuedStatement, type ReadNotRunEntry, type Sink, type StatementResult } from "./sink.ts";
 import {
   createTablesLockStatement,
   createVersionTableStatements,
@@ -194,7 +194,7 @@ function lostReason(error: unknown): string {
 }
 
 /** Turns a driver failure into a coded error naming the revision and the statement. */
-export function statementError(error: unknown, statement: QueuedStatement | undefined, positionInStatement: number | undefined, names: VersionTableNames, options: { lockTimeoutMs: number; signal?: AbortSignal }, progress?: RunProgress): never {
+export function statementError(error: unknown, statement: QueuedStatement | undefined, position: number | undefined, names: VersionTableNames, options: { lockTimeoutMs: number; signal?: AbortSignal }, progress?: RunProgress): never {
   if (error instanceof LambicError) throw error;
   const taken = statement?.origin.purpose === "lock" ? new RegExp(`${RUN_LOCK_TAKEN} (-?\\d+)`).exec(toDatabaseFailure((error as { cause?: unknown })?.cause ?? error)?.message ?? "") : null;
   if (taken) throw new RunLockTaken(taken[1]!);
@@ -203,20 +203,8 @@ export function statementError(error: unknown, statement: QueuedStatement | unde
   const failure = toDatabaseFailure(error) ?? toDatabaseFailure((error as { cause?: unknown })?.cause);
   const origin = statement?.origin;
   const where = origin?.revision ? `revision ${origin.revision} (${origin.direction === "down" ? "downgrade" : origin.direction === "stamp" ? "stamp" : "upgrade"})` : "lambic's own bookkeeping";
-  // A step is sent as one script; point at the statement within it when PostgreSQL says where,
-  // or when the revision has just one statement besides the bookkeeping.
-  let text = statement?.text ?? "";
-  let position = positionInStatement;
-  const parts = origin?.parts;
-  if (parts && parts.length > 1) {
-    const located = position !== undefined ? locatePart(parts, position) : undefined;
-    if (located) {
-      text = parts[located.index]!;
-      position = located.position;
-    } else if (parts.length === 2) {
-      text = parts[0]!;
-    }
-  }
+  // Each statement online is a message of its own: PostgreSQL's position (in characters) is within it.
+  const text = statement?.text ?? "";
   const details = {
     revision: origin?.revision,
     direction: origin?.direction,

@@ -13,7 +13,7 @@ export interface StatementOrigin {
   readonly direction?: RevisionDirection | "stamp";
   /** "lock": the run lock; "tables": the lock taken to create lambic's tables (createTablesLockStatement). */
   readonly purpose: "control" | "revision" | "version" | "history" | "lock" | "tables" | "read";
-  /** The statements a joined script was made of (see joinStatements), to point at the failing one. */
+  /** The statements an offline step's script was made of (see joinStatements), each checked as psql reads it. */
   readonly parts?: readonly string[];
   /** Set on a step's statements: the step's number in the run. */
   readonly step?: number;
@@ -42,17 +42,6 @@ function isSpaceOrSemicolon(code: number): boolean {
 /** Statements as one script (sent as one message over the simple protocol). */
 export function joinStatements(parts: readonly string[]): string {
   return parts.length === 1 ? parts[0]! : parts.map(terminate).join("\n");
-}
-
-/** Which of a joined script's parts holds a 1-based character position, and the position within it. */
-export function locatePart(parts: readonly string[], position: number): { index: number; position: number } | undefined {
-  let offset = 0;
-  for (const [index, part] of parts.entries()) {
-    const length = terminate(part).length + 1;
-    if (position <= offset + length) return { index, position: position - offset };
-    offset += length;
-  }
-  return undefined;
 }
 
 /** A queued statement's result, filled in when it has been sent (online only). */

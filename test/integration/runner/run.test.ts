@@ -1263,6 +1263,15 @@ describe.each(["postgres", "neon"] as const)("runner over the %s driver", (drive
     expect(error.details).toMatchObject({ revision: "r0007", sqlstate: "42601", statement: "SELECT * FROMM nowhere", position: 10 });
   });
 
+  it("reports a syntax error's position in characters, as PostgreSQL counts them (one per character outside the BMP)", async () => {
+    const smiles = "\u{1F600}".repeat(12);
+    const history = tableHistory(3, (i) => (i === 1 ? { upgrade: (op) => { op.execute(`SELECT '${smiles}' AS smiles`); op.execute(`SELECT '${smiles}' FROMM nowhere`); } } : {}));
+    const error = await failure(run(inlineRevisionSet(history), { kind: "upgrade", target: "head" }));
+    // "nowhere": FROMM is read as a column alias.
+    expect(error.details).toMatchObject({ revision: "r0002", sqlstate: "42601", statement: `SELECT '${smiles}' FROMM nowhere`, position: 29 });
+    expect(error.message).toContain("at character 29");
+  });
+
   it("records each step's server-clock start and duration in the history, in step order", async () => {
     await run(inlineRevisionSet(tableHistory(80)), { kind: "upgrade", target: "head" });
     const rows = await sql`SELECT revision, started_at, duration_ms FROM lambic_history ORDER BY id`;

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { joinStatements, locatePart, terminate } from "../../../src/runner/sink.ts";
+import { terminate } from "../../../src/runner/sink.ts";
 
 describe("terminate", () => {
   it("adds one semicolon to a statement without one", () => {
@@ -28,14 +28,5 @@ describe("terminate", () => {
 
   it("ignores a comment on an earlier line", () => {
     expect(terminate("-- why\nSELECT 1")).toBe("-- why\nSELECT 1;");
-  });
-});
-
-describe("locatePart", () => {
-  it("finds the part a position of the joined script falls in, and the position within it", () => {
-    const parts = ["SELECT 1", "SELECT * FROMM nowhere"];
-    const script = joinStatements(parts);
-    const position = script.indexOf("FROMM") + 1;
-    expect(locatePart(parts, position)).toEqual({ index: 1, position: 10 });
   });
 });
