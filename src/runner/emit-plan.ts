@@ -304,7 +304,7 @@ export async function emitPlan(sink: Sink, set: RevisionSet, steps: readonly Pla
     if (!transactional) {
       // Outside a transaction a failing statement would not stop the next one: one at a time.
       for (const text of oneByOne(statements)) {
-        ranOutside = sink.statement(text, origin("revision", [text]));
+        ranOutside = sink.statement(text, origin("revision"));
         await sink.flush();
       }
       openTransaction(sink, options, origin("control"));
