@@ -16,19 +16,20 @@ export const SQL_REVISION_FIELDS = [
 
 type SqlRevisionField = (typeof SQL_REVISION_FIELDS)[number];
 
-// `-- name: value`: a word (letters, hyphens, underscores) right after the dashes, then a colon.
-// Any other `--` line in the header is a plain comment.
-const FIELD_LINE = /^--\s*([A-Za-z][A-Za-z_-]*)\s*:(.*)$/;
+// `-- name: value`: a word (letters, hyphens, underscores) right after the dashes, or words
+// separated by blanks ("-- Depends on:"), then a colon. Any other `--` line in the header is a
+// plain comment.
+const FIELD_LINE = /^--\s*([A-Za-z][A-Za-z_-]*(?:[ \t]+[A-Za-z][A-Za-z_-]*)*)\s*:(.*)$/;
 // The spelling the header documents: a comment like "-- note: ..." in it is taken for a field.
 const LOWERCASE_NAME = /^[a-z][a-z_-]*$/;
 
 /**
- * A field name as written ("Revises", "depends_on", "dependsOn", "BRANCH-LABELS") in the
- * documented form ("revises", "depends-on"): a field written another way is still that field,
- * never a comment that silently drops it (a revision without its parent would become a base).
+ * A field name as written ("Revises", "depends_on", "dependsOn", "BRANCH-LABELS", "Depends on")
+ * in the documented form ("revises", "depends-on"): a field written another way is still that
+ * field, never a comment that silently drops it (a revision without its parent would become a base).
  */
 function fieldName(written: string): string {
-  return written.replace(/([a-z])([A-Z])/g, "$1-$2").replace(/_/g, "-").toLowerCase();
+  return written.replace(/([a-z])([A-Z])/g, "$1-$2").replace(/[_ \t]+/g, "-").toLowerCase();
 }
 // `-- +up`, also as `-- +UP` or `-- + up`: read as a comment, such a line would leave the revision
 // without its section (or with the down SQL in its up section).

@@ -163,6 +163,16 @@ describe("parseSqlRevision", () => {
     expect(revision).toMatchObject({ id: "a1", revises: "b2", dependsOn: ["core"], branchLabels: ["billing"], message: "hi", transactional: false });
   });
 
+  it("reads a field name written as words, like -- Depends on: or -- Branch labels:, as that field", () => {
+    const revision = parseSqlRevision(sql("-- revision: a1", "-- Revises: b2", "-- Depends on: core", "-- branch  labels: billing", "-- +up"), FILE);
+    expect(revision).toMatchObject({ id: "a1", revises: "b2", dependsOn: ["core"], branchLabels: ["billing"] });
+  });
+
+  it("keeps a comment of several words that is near no field name, like -- Create Date:, a plain comment in the header", () => {
+    const revision = parseSqlRevision(sql("-- revision: a1", "-- Create Date: 2024-05-01", "-- see also: the ticket", "-- +up"), FILE);
+    expect(revision.id).toBe("a1");
+  });
+
   it("keeps a capitalized comment that is no field name, like -- Note:, a plain comment in the header", () => {
     const revision = parseSqlRevision(sql("-- revision: a1", "-- Note: see the ticket", "-- TODO: index later", "-- +up"), FILE);
     expect(revision.id).toBe("a1");
@@ -197,6 +207,11 @@ describe("parseSqlRevision errors", () => {
   it("rejects a near miss of a field name in another case, as written, with a suggestion", () => {
     const error = parseError(sql("-- revision: a1", "-- Revison: b2", "-- +up"));
     expect(error.message).toContain(`${FILE}:2: unknown header field "Revison". Did you mean "revision"?`);
+  });
+
+  it("rejects a near miss of a field name written as words, which would drop the field, with a suggestion", () => {
+    const error = parseError(sql("-- revision: a1", "-- Branch label: billing", "-- +up"));
+    expect(error.message).toContain(`${FILE}:2: unknown header field "Branch label". Did you mean "branch-labels"?`);
   });
 
   it("rejects a lowercase field name with underscores that is no field, like Alembic's down_revision", () => {
