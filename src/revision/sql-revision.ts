@@ -36,6 +36,9 @@ function fieldName(written: string): string {
 const MARKER_LINE = /^--\s*\+\s*([A-Za-z]+)\s*$/;
 // `-- +down: drop it`, `-- +up -- create`: a marker with more on its line.
 const NEAR_MARKER = /^--\s*\+\s*(?:up|down)\b/i;
+// `--- +down`, `-- ++down`, `-- down`: a marker mistyped, which as a comment would leave the down
+// SQL in the up section.
+const LOOSE_MARKER = /^-{2,}[\s+]*(?:up|down)[\s:]*$/i;
 
 /**
  * Parses a `.sql` revision: a header of `-- field: value` lines, then `-- +up` and an optional
@@ -85,6 +88,9 @@ export function parseSqlRevisionParts(text: string, file: string): { revision: R
 
     if (NEAR_MARKER.test(line)) {
       throw fileError(file, lineNo, `"${line.slice(0, 60)}" looks like a section marker with more on its line; write "-- +up" or "-- +down" alone on its line (a comment goes on a line of its own).`);
+    }
+    if (LOOSE_MARKER.test(line)) {
+      throw fileError(file, lineNo, `"${line}" looks like a section marker but is none (as a comment, it would leave the SQL after it in the section above); write "-- +up" or "-- +down" alone on its line.`);
     }
     const field = FIELD_LINE.exec(line);
     if (up) {

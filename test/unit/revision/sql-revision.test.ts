@@ -324,6 +324,20 @@ describe("parseSqlRevision errors", () => {
     expect(error.message).toContain(`${FILE}:4: "-- +down: drop it" looks like a section marker with more on its line`);
   });
 
+  it("rejects a section marker with another dash, another + or no +, which as a comment would leave the down SQL in the up section", () => {
+    for (const marker of ["--- +down", "-- ++down", "-- down", "-- Down:"]) {
+      const error = parseError(sql("-- revision: a1", "-- +up", "CREATE TABLE t (id int);", marker, "DROP TABLE t;"));
+      expect(error.code).toBe("REVISION_FILE_INVALID");
+      expect(error.message).toContain(`${FILE}:4: "${marker}" looks like a section marker`);
+      expect(error.message).toContain('write "-- +up" or "-- +down"');
+    }
+  });
+
+  it("keeps a comment that only starts with up or down, like -- Down the road:, part of the SQL", () => {
+    const revision = parseSqlRevision(sql("-- revision: a1", "-- +up", "-- up to 3 rows", "SELECT 1;", "-- downgrade is lossy", "-- +down"), FILE);
+    expect(revision.downgrade).toBeDefined();
+  });
+
   it("rejects an unknown section marker", () => {
     const error = parseError(sql("-- revision: a1", "-- +up", "SELECT 1;", "-- +downgrade"));
     expect(error.code).toBe("REVISION_FILE_INVALID");
