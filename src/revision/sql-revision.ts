@@ -1,7 +1,7 @@
 import { LambicError } from "../errors.ts";
 import type { Revision, RevisionMeta } from "./types.ts";
 import { closestMatch } from "../suggest.ts";
-import { copyRefusal, findClientCopy, findMetaCommand, findTransactionControl, metaCommandRefusal, splitStatements, transactionControlRefusal } from "../operations/sql-statements.ts";
+import { copyRefusal, findClientCopy, findMetaCommand, findTransactionControl, metaCommandRefusal, psqlScriptText, splitStatements, transactionControlRefusal } from "../operations/sql-statements.ts";
 import { BRANCH_LABEL_PATTERN, idLengthProblem, listedTwice, RESERVED_TARGETS, reservedLabelProblem, REVISION_ID_PATTERN } from "./validate-revision.ts";
 
 /** The header fields of a `.sql` revision, in the order `renderSqlRevision` writes them. */
@@ -132,6 +132,7 @@ export function parseSqlRevisionParts(text: string, file: string): { revision: R
   const branchLabelsField = fields.get("branch-labels");
   const transactionalField = fields.get("transactional");
 
+  if (down) refuseCutSection(file, lines, up, down.marker);
   refuseClientCopy(file, lines, up);
   if (down) refuseClientCopy(file, lines, down);
   refuseMetaCommand(file, lines, up);
@@ -229,6 +230,23 @@ function parseBoolean(file: string, field: { value: string; line: number }): boo
   if (field.value === "true") return true;
   if (field.value === "false") return false;
   throw fileError(file, field.line, `transactional: ${JSON.stringify(field.value)} is not "true" or "false".`, { value: field.value });
+}
+
+/**
+ * Markers are read line by line, so a `-- +down` line inside a dollar-quoted function body (or a
+ * string or comment the up section leaves open) would cut the statement in two: the up section
+ * ends with a statement that never closes, and the rest runs as the downgrade. Refused at load,
+ * naming the marker's line, rather than online as the server's syntax error.
+ */
+function refuseCutSection(file: string, lines: readonly string[], up: { marker: number; end: number }, downMarker: number): void {
+  const { unterminated } = psqlScriptText(lines.slice(up.marker, up.end).join("\n"));
+  if (unterminated === undefined) return;
+  throw fileError(
+    file,
+    downMarker,
+    `"-- +down" is inside ${unterminated} that the up section opens (after line ${up.marker}), so it would cut that statement in two. ` +
+      `Close it before "-- +down"; text that reads "-- +down" inside a body must not stand alone on its line.`,
+  );
 }
 
 /** A section's `COPY … FROM STDIN` (psql's inline data) or `COPY … TO STDOUT` is refused at load, naming its line. */

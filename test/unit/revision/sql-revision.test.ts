@@ -338,6 +338,18 @@ describe("parseSqlRevision errors", () => {
     expect(revision.downgrade).toBeDefined();
   });
 
+  it("rejects a -- +down inside a dollar-quoted body, which would cut the function in two, naming the marker's line", () => {
+    const error = parseError(sql("-- revision: a1", "-- +up", "CREATE FUNCTION f() RETURNS int AS $body$", "-- +down", "SELECT 1 $body$ LANGUAGE sql;"));
+    expect(error.code).toBe("REVISION_FILE_INVALID");
+    expect(error.message).toContain(`${FILE}:4: "-- +down" is inside a $body$ dollar quote that the up section opens`);
+    expect(error.details).toMatchObject({ file: FILE, line: 4 });
+  });
+
+  it("rejects a -- +down after an up section that leaves a quoted string or a comment open", () => {
+    expect(parseError(sql("-- revision: a1", "-- +up", "INSERT INTO t VALUES ('a", "-- +down", "');")).message).toContain(`${FILE}:4: "-- +down" is inside a quoted string`);
+    expect(parseError(sql("-- revision: a1", "-- +up", "SELECT 1; /* note", "-- +down", "*/")).message).toContain(`${FILE}:4: "-- +down" is inside a /* comment`);
+  });
+
   it("rejects an unknown section marker", () => {
     const error = parseError(sql("-- revision: a1", "-- +up", "SELECT 1;", "-- +downgrade"));
     expect(error.code).toBe("REVISION_FILE_INVALID");
