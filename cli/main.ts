@@ -35,7 +35,7 @@ export async function main(argv: readonly string[], io: Io): Promise<number> {
   let json = argv.includes("--json");
   const progress = coalescedLines((text) => (json ? io.stderr(text) : io.stdout(text)));
   try {
-    const args = parseCliArgs(argv);
+    const args = parseArgsOrVersion(argv);
     json = args.options.json ?? false;
     // As alembic --version: the version, whatever else is given.
     if (args.options.version) {
@@ -74,6 +74,22 @@ export async function main(argv: readonly string[], io: Io): Promise<number> {
     io.stderr(`lambic: ${coded.code}: ${coded.message}\n`);
     if (coded.code === "INTERNAL_ERROR" && coded.details.stack) io.stderr(`${String(coded.details.stack)}\n`);
     return coded.code === "USAGE" ? 2 : coded.code === "INTERRUPTED" ? 130 : 1;
+  }
+}
+
+/**
+ * parseCliArgs; but where it refuses an option (`--frobnicate`, `-x nokey`) and `--version` is
+ * given, just `--version` (and `--json`): argparse prints Alembic's version as soon as it reads the
+ * option, whatever else the command line holds.
+ */
+function parseArgsOrVersion(argv: readonly string[]): CliArgs {
+  try {
+    return parseCliArgs(argv);
+  } catch (error) {
+    const end = argv.includes("--") ? argv.indexOf("--") : argv.length;
+    const options = argv.slice(0, end);
+    if (!options.includes("--version")) throw error;
+    return parseCliArgs(options.includes("--json") ? ["--version", "--json"] : ["--version"]);
   }
 }
 

@@ -170,6 +170,12 @@ describe("graph commands", () => {
     expect(lambic(dir, ["heads", "--version"]).stdout).toBe(`lambic ${version}\n`);
   });
 
+  it("prints its version with --version beside an unknown or malformed option too, as alembic --version does", () => {
+    const { version } = JSON.parse(readFileSync(join(import.meta.dirname, "../../package.json"), "utf8")) as { version: string };
+    expect(lambic(dir, ["heads", "--frobnicate", "--version"])).toMatchObject({ code: 0, stdout: `lambic ${version}\n`, stderr: "" });
+    expect(lambic(dir, ["--json", "--version", "-x", "nokey"])).toMatchObject({ code: 0, json: { version }, stderr: "" });
+  });
+
   it("exits 2 for an unknown option or command", () => {
     expect(lambic(dir, ["heads", "--frobnicate"]).code).toBe(2);
     expect(lambic(dir, ["frobnicate"]).code).toBe(2);
