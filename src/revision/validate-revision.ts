@@ -166,7 +166,14 @@ export function withSourceLine(error: unknown, file: string, source: string): un
   const field = typeof error.details.field === "string" ? error.details.field : undefined;
   // An unknown field's name is the module's own key: escaped, it is matched as written.
   const name = field?.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
-  const at = name === undefined ? -1 : source.search(new RegExp(`(?:^|[^\\w$.])["']?${name}["']?\\s*[:(]`, "m"));
+  // A key at the start of its line first: a comment or a message that mentions the field
+  // ("// revises: ...") stands before it as often as not.
+  const at =
+    name === undefined
+      ? -1
+      : [new RegExp(`^[ \\t]*(?:async[ \\t]+)?["']?${name}["']?\\s*[:(]`, "m"), new RegExp(`(?:^|[^\\w$.])["']?${name}["']?\\s*[:(]`, "m")]
+          .map((pattern) => source.search(pattern))
+          .find((position) => position !== -1) ?? -1;
   const position = at !== -1 ? at + 1 : source.search(/\bexport\s+default\b/);
   if (position === -1) return error;
   const line = source.slice(0, position).split("\n").length;

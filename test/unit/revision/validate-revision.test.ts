@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { LambicError } from "../../../src/errors.ts";
-import { validateRevisionModule } from "../../../src/revision/validate-revision.ts";
+import { validateRevisionModule, withSourceLine } from "../../../src/revision/validate-revision.ts";
 import { closestMatch } from "../../../src/suggest.ts";
 
 const FILE = "revisions/main/2024_05_01_1200_3ab8b2dfb055_add_invoice.ts";
@@ -164,6 +164,29 @@ describe("validateRevisionModule", () => {
 
   it("rejects a downgrade that is not a function", () => {
     expect(validationError(valid({ downgrade: "DROP TABLE x" })).details["field"]).toBe("downgrade");
+  });
+});
+
+describe("withSourceLine", () => {
+  it("names the line of the field itself, not that of a comment or a message above it that mentions the field", () => {
+    const source = [
+      "// revises: set to the table's revision once it is merged",
+      "export default {",
+      '  id: "3ab8b2dfb055",',
+      '  message: "fix revises: and id: of the invoices",',
+      "  revises: 5,",
+      "  async upgrade() {},",
+      "};",
+      "",
+    ].join("\n");
+    let error: unknown;
+    try {
+      validateRevisionModule({ id: "3ab8b2dfb055", message: "m", revises: 5, async upgrade() {} }, FILE);
+    } catch (caught) {
+      error = withSourceLine(caught, FILE, source);
+    }
+    expect((error as LambicError).details).toMatchObject({ field: "revises", line: 5 });
+    expect((error as LambicError).message).toContain(`${FILE}:5: revises is number 5`);
   });
 });
 
