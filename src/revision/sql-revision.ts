@@ -18,8 +18,9 @@ type SqlRevisionField = (typeof SQL_REVISION_FIELDS)[number];
 
 // `-- name: value`: a word (letters, hyphens, underscores) right after the dashes, or words
 // separated by blanks ("-- Depends on:"), then a colon. Any other `--` line in the header is a
-// plain comment.
-const FIELD_LINE = /^--\s*([A-Za-z][A-Za-z_-]*(?:[ \t]+[A-Za-z][A-Za-z_-]*)*)\s*:(.*)$/;
+// plain comment. The value is the rest of the line, whatever it holds: `.` alone stops at a U+2028,
+// which would make the line a comment and drop the field.
+const FIELD_LINE = /^--\s*([A-Za-z][A-Za-z_-]*(?:[ \t]+[A-Za-z][A-Za-z_-]*)*)\s*:(.*)$/s;
 // The spelling the header documents: a comment like "-- note: ..." in it is taken for a field.
 const LOWERCASE_NAME = /^[a-z][a-z_-]*$/;
 

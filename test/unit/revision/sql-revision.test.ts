@@ -173,6 +173,11 @@ describe("parseSqlRevision", () => {
     expect(revision.id).toBe("a1");
   });
 
+  it("reads a header field whose value holds a U+2028 line separator, rather than taking the line for a comment", () => {
+    const revision = parseSqlRevision(sql("-- revision: a1", "-- revises: b2 \u2028", "-- message: one\u2028two", "-- +up"), FILE);
+    expect(revision).toMatchObject({ id: "a1", revises: "b2", message: "one\u2028two" });
+  });
+
   it("keeps a capitalized comment that is no field name, like -- Note:, a plain comment in the header", () => {
     const revision = parseSqlRevision(sql("-- revision: a1", "-- Note: see the ticket", "-- TODO: index later", "-- +up"), FILE);
     expect(revision.id).toBe("a1");
