@@ -8,7 +8,7 @@ import { LambicError } from "../src/errors.ts";
 import { effectiveHeads, listBranchPoints, missingRangeTarget, parseRange, planHistory, rangeMentionsCurrent, resolveRangeStart } from "../src/revision/plan.ts";
 import { isNode, type RevisionNode } from "../src/revision/revision-map.ts";
 import type { RevisionSet } from "../src/revision/revision-set.ts";
-import { checkNewRevision, dependenciesOfNewRevision, parentsOfMerge, parentsOfNewRevision } from "../src/revision/new-revision.ts";
+import { checkNewRevision, dependenciesOfNewRevision, NO_REVISIONS_YET, parentsOfMerge, parentsOfNewRevision } from "../src/revision/new-revision.ts";
 import { generateRevisionId, renderTsRevision, revisionFileName } from "../src/revision/revision-template.ts";
 import { renderSqlRevision, sqlHeaderMessage } from "../src/revision/sql-revision.ts";
 import { BRANCH_LABEL_PATTERN, listedTwice, RESERVED_TARGETS } from "../src/revision/validate-revision.ts";
@@ -265,7 +265,7 @@ async function show(context: Context, set: RevisionSet): Promise<Output> {
     return { json: { revisions: nodes.map((n) => describeRevision(set, n)) }, text: nodes.map((n) => revisionEntry(n, set.revisions.get(n.id)?.source.file)).join("\n") || "(no versions: the database is at base)" };
   }
   const nodes = set.map.getRevisions(target).filter(isNode);
-  if (nodes.length === 0) throw new LambicError("REVISION_NOT_FOUND", `"${target}" names no revision (it is the base).`, { target });
+  if (nodes.length === 0) throw new LambicError("REVISION_NOT_FOUND", `"${target}" names no revision${set.map.revisions.length === 0 ? `: ${NO_REVISIONS_YET}` : " (it is the base)."}`, { target });
   return { json: { revisions: nodes.map((n) => describeRevision(set, n)) }, text: nodes.map((n) => revisionEntry(n, set.revisions.get(n.id)?.source.file)).join("\n") };
 }
 

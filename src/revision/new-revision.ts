@@ -13,6 +13,9 @@ import type { RevisionMeta } from "./types.ts";
  * The parents of a new revision on `head` (default "head"; "base" makes a new base). Each must be
  * a head unless `splice`: a revision on a non-head starts a branch, which is rarely meant.
  */
+/** Why a target names no revision in a project without any: what to do first. */
+export const NO_REVISIONS_YET = "there are no revisions yet; lambic revision -m MESSAGE writes the first.";
+
 export function parentsOfNewRevision(map: RevisionMap, head: string | undefined, splice: boolean): string[] {
   const target = head ?? "head";
   let parents: RevisionNode[];
@@ -53,7 +56,8 @@ export function parentsOfMerge(map: RevisionMap, targets: readonly string[]): st
   for (const target of targets) {
     const named = map.getRevisions(target).filter(isNode);
     if (named.length === 0) {
-      throw new LambicError("USAGE", `lambic merge: "${target}" names no revision (base comes before the first one). Name the heads to merge (lambic heads lists them), or "heads" for all of them.`, { argument: target });
+      const why = map.revisions.length === 0 ? `: ${NO_REVISIONS_YET}` : ` (base comes before the first one). Name the heads to merge (lambic heads lists them), or "heads" for all of them.`;
+      throw new LambicError("USAGE", `lambic merge: "${target}" names no revision${why}`, { argument: target });
     }
     for (const node of named) {
       if (!node.isHead) {

@@ -404,6 +404,18 @@ describe("writing revisions", () => {
     expect(lambic(empty, ["--json", "heads"]).json).toEqual({ heads: ["f1257000001a"] });
   });
 
+  it("says a project has no revisions yet, and how to write the first, when show or merge names head or heads", () => {
+    const empty = tempDir("lambic-cli-empty-");
+    mkdirSync(join(empty, "revisions/main"), { recursive: true });
+    const show = lambic(empty, ["--json", "show", "head"]);
+    expect(show.code).toBe(1);
+    expect(show.json.error).toMatchObject({ code: "REVISION_NOT_FOUND", target: "head" });
+    expect(show.json.error.message).toBe('"head" names no revision: there are no revisions yet; lambic revision -m MESSAGE writes the first.');
+    const merge = lambic(empty, ["--json", "merge", "-m", "x", "heads"]);
+    expect(merge.code).toBe(2);
+    expect(merge.json.error.message).toBe('lambic merge: "heads" names no revision: there are no revisions yet; lambic revision -m MESSAGE writes the first.');
+  });
+
   it("refuses a new revision on a non-head without --splice", () => {
     const run = lambic(dir, ["--json", "revision", "-m", "x", "--head", "3b9e5f1a2d42"]);
     expect(run.code).toBe(2);
