@@ -16,7 +16,7 @@ import { importModule } from "../import-module.ts";
 import { readText } from "../read-text.ts";
 
 /** Bump when the cache's shape, or what loading checks, changes: older cache files are then not reused. */
-const LOADER_VERSION = "lambic-loader-22";
+const LOADER_VERSION = "lambic-loader-23";
 
 /** Revision files: `.sql`, TypeScript and JavaScript modules; not dotfiles or `__` files. */
 const REVISION_FILE = /^(?!\.|__).*\.(?:sql|ts|mts|js|mjs)$/;

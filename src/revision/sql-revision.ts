@@ -87,19 +87,22 @@ export function parseSqlRevisionParts(text: string, file: string): { revision: R
       continue;
     }
 
-    if (NEAR_MARKER.test(line)) {
+    const nearMarker = NEAR_MARKER.test(line);
+    const looseMarker = !nearMarker && LOOSE_MARKER.test(line);
+    const field = FIELD_LINE.exec(line);
+    // Inside a section a header field as documented is almost surely a misplaced header line;
+    // any other comment is part of the SQL.
+    const misplacedField = up !== undefined && field !== null && (SQL_REVISION_FIELDS as readonly string[]).includes(field[1]!);
+    // Such a line inside a dollar-quoted body, a string or a /* comment is that text's, not a comment.
+    if ((nearMarker || looseMarker || misplacedField) && up && insideText(lines, down ?? up, index)) continue;
+    if (nearMarker) {
       throw fileError(file, lineNo, `"${line.slice(0, 60)}" looks like a section marker with more on its line; write "-- +up" or "-- +down" alone on its line (a comment goes on a line of its own).`);
     }
-    if (LOOSE_MARKER.test(line)) {
+    if (looseMarker) {
       throw fileError(file, lineNo, `"${line}" looks like a section marker but is none (as a comment, it would leave the SQL after it in the section above); write "-- +up" or "-- +down" alone on its line.`);
     }
-    const field = FIELD_LINE.exec(line);
     if (up) {
-      // Inside a section a header field as documented is almost surely a misplaced header line;
-      // any other comment is part of the SQL.
-      if (field !== null && (SQL_REVISION_FIELDS as readonly string[]).includes(field[1]!)) {
-        throw fileError(file, lineNo, `header field "${field[1]}" after "-- +up" (line ${up.marker}); move it above "-- +up".`);
-      }
+      if (misplacedField) throw fileError(file, lineNo, `header field "${field![1]}" after "-- +up" (line ${up.marker}); move it above "-- +up".`);
       continue;
     }
     if (!field) continue; // a plain comment in the header
@@ -231,6 +234,11 @@ function parseBoolean(file: string, field: { value: string; line: number }): boo
   if (field.value === "true") return true;
   if (field.value === "false") return false;
   throw fileError(file, field.line, `transactional: ${JSON.stringify(field.value)} is not "true" or "false".`, { value: field.value });
+}
+
+/** Does line `index` of a section (which starts after its marker line) fall inside a quote, a dollar quote or a /* comment? */
+function insideText(lines: readonly string[], section: { marker: number }, index: number): boolean {
+  return psqlScriptText(lines.slice(section.marker, index).join("\n")).unterminated !== undefined;
 }
 
 /**

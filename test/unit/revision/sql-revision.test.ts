@@ -350,6 +350,19 @@ describe("parseSqlRevision errors", () => {
     expect(error.details).toMatchObject({ file: FILE, line: 4 });
   });
 
+  it("keeps lines inside a dollar-quoted body or a /* comment that look like a header field or a mistyped marker as part of the SQL", () => {
+    const body = ["-- message: greets", "-- revises: nothing", "-- down", "-- +down: not here"];
+    const revision = parseSqlRevision(
+      sql("-- revision: a1", "-- +up", "CREATE FUNCTION f() RETURNS int AS $body$", ...body, "SELECT 1 $body$ LANGUAGE sql;", "/*", ...body, "*/", "-- +down", "DROP FUNCTION f();"),
+      FILE,
+    );
+    expect(revision.message).toBe("");
+    expect(revision.revises).toBeNull();
+    expect(revision.downgrade).toBeDefined();
+    // Outside the body the same lines are still refused.
+    expect(parseError(sql("-- revision: a1", "-- +up", "SELECT 1;", "-- message: greets")).message).toContain(`${FILE}:4: header field "message" after "-- +up"`);
+  });
+
   it("rejects a -- +down after an up section that leaves a quoted string or a comment open", () => {
     expect(parseError(sql("-- revision: a1", "-- +up", "INSERT INTO t VALUES ('a", "-- +down", "');")).message).toContain(`${FILE}:4: "-- +down" is inside a quoted string`);
     expect(parseError(sql("-- revision: a1", "-- +up", "SELECT 1; /* note", "-- +down", "*/")).message).toContain(`${FILE}:4: "-- +down" is inside a /* comment`);
