@@ -15,7 +15,7 @@
  */
 import { LambicError } from "../src/errors.ts";
 import { closestMatch } from "../src/suggest.ts";
-import { validateTenantName } from "../src/runner/tenants.ts";
+import { tenantNameProblem } from "../src/tenant-name.ts";
 
 export const COMMANDS = ["upgrade", "downgrade", "stamp", "current", "heads", "history", "check", "repair", "sql", "fanout", "tenants"] as const;
 export type CommandName = (typeof COMMANDS)[number];
@@ -191,10 +191,10 @@ function parseTenants(tenants: unknown): string[] | undefined {
   const seen = new Set<string>();
   return tenants.map((tenant, i) => {
     const field = `tenants[${i}]`;
-    try {
-      validateTenantName(tenant, `the event's "${field}"`);
-    } catch (error) {
-      throw invalid(field, tenant, (error as Error).message);
+    // Said here rather than by validateTenantName, whose message quotes the whole value.
+    const problem = tenantNameProblem(tenant);
+    if (problem !== undefined) {
+      throw invalid(field, tenant, `Tenant ${clip(JSON.stringify(tenant) ?? String(tenant), 80)} (from the event's "${field}") ${problem}. It was not used; fix the tenant list.`);
     }
     if (seen.has(tenant)) throw invalid(field, tenant, `"tenants" lists "${tenant}" twice; each tenant runs once.`);
     seen.add(tenant);
@@ -216,7 +216,7 @@ function parseBundle(bundle: unknown): string | undefined {
     throw invalid("bundle", bundle, `"bundle" is ${describe(bundle)}; expected {"sha256": "<64 hex digits>"} (what lambic publish prints), or leave it out to use the current bundle.`);
   }
   for (const key of Object.keys(bundle)) {
-    if (key !== "sha256") throw invalid(`bundle.${key}`, (bundle as Record<string, unknown>)[key], `Unknown field "bundle.${key}"; "bundle" takes only "sha256".`);
+    if (key !== "sha256") throw invalid(`bundle.${key}`, (bundle as Record<string, unknown>)[key], `Unknown field "bundle.${clip(key)}"; "bundle" takes only "sha256".`);
   }
   const sha256 = (bundle as Record<string, unknown>).sha256;
   if (sha256 === undefined) throw invalid("bundle.sha256", sha256, `"bundle" has no "sha256". Give the bundle's sha256 (lambic publish prints it), or leave "bundle" out to use the current bundle.`);
@@ -312,7 +312,10 @@ function preview(value: unknown): unknown {
 function describe(value: unknown): string {
   if (value === undefined) return "missing";
   if (value === null) return "null";
-  if (Array.isArray(value)) return `an array (${preview(JSON.stringify(value))})`;
+  if (Array.isArray(value)) {
+    const text = JSON.stringify(value);
+    return `an array (${text.length > 200 ? `${text.slice(0, 200)}…` : text})`;
+  }
   if (typeof value === "string") return value === "" ? "an empty string" : `the string ${JSON.stringify(value.length > 60 ? `${value.slice(0, 60)}…` : value)}`;
   if (typeof value === "object") return "an object";
   return `${typeof value} ${String(value)}`;

@@ -174,7 +174,14 @@ describe("eventDefaultsFromEnv", () => {
 describe("huge strings in an event", () => {
   it("are clipped in the error and refused at once, whatever field carries them", () => {
     const huge = "k".repeat(1_000_000);
-    for (const event of [{ command: "heads", [huge]: 1 }, { command: "heads", database: huge }, { command: "upgrade", target: "head", x: { [huge]: 1 } }]) {
+    for (const event of [
+      { command: "heads", [huge]: 1 },
+      { command: "heads", database: huge },
+      { command: "upgrade", target: "head", x: { [huge]: 1 } },
+      { command: "current", tenants: [huge] },
+      { command: "current", tenants: ["acme", { name: huge }] },
+      { command: "upgrade", target: "head", bundle: { sha256: "a".repeat(64), [huge]: 1 } },
+    ]) {
       const started = performance.now();
       const error = rejects(event);
       expect(performance.now() - started).toBeLessThan(200);
@@ -182,6 +189,12 @@ describe("huge strings in an event", () => {
       expect(error.message.length).toBeLessThan(500);
       expect(JSON.stringify(error.details).length).toBeLessThan(500);
     }
+  });
+
+  it("show a long list's start as JSON, not as JSON of its JSON", () => {
+    const message = rejects({ command: "upgrade", target: ["k".repeat(300)] }).message;
+    expect(message).toContain('"target" is an array (["kkk');
+    expect(message).not.toContain('\\"');
   });
 
   it("keeps an x key named __proto__ and gives x nothing inherited", () => {
