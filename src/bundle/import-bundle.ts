@@ -60,12 +60,24 @@ export async function importBundle(bytes: Uint8Array, sha256: string, database: 
   if (sha256Hex(bytes) !== sha256) {
     throw new LambicError("BUNDLE_INTEGRITY", `Bundle bytes do not hash to ${sha256}; refusing to import them.`, { sha256 });
   }
-  mkdirSync(cacheDir, { recursive: true });
   const file = join(cacheDir, `${sha256}.mjs`);
   if (readCachedBundle(sha256, cacheDir) === undefined) {
     const temporary = `${file}.${process.pid}.${Date.now()}.tmp`;
-    writeFileSync(temporary, bytes);
-    renameSync(temporary, file);
+    try {
+      mkdirSync(cacheDir, { recursive: true });
+      writeFileSync(temporary, bytes);
+      renameSync(temporary, file);
+    } catch (error) {
+      // The module is imported from a file, so a folder that cannot be written fails every
+      // invocation: a setting to fix (on Lambda only /tmp is writable), not a lambic bug.
+      const code = (error as NodeJS.ErrnoException)?.code;
+      throw new LambicError(
+        "CONFIG_INVALID",
+        `The verified bundle ${sha256} could not be written to LAMBIC_CACHE_DIR (${cacheDir}), where it is imported from: ${(error as Error)?.message ?? String(error)}. ${code === "ENOSPC" ? "The disk is full: raise the function's ephemeral storage, or clear the folder." : "Set LAMBIC_CACHE_DIR to a writable folder under /tmp (the only writable path on Lambda), or leave it unset for the default."}`,
+        { variable: "LAMBIC_CACHE_DIR", cacheDir, sha256, fsError: code ?? null },
+        { cause: error },
+      );
+    }
   }
 
   let module: BundleModule;

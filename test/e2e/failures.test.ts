@@ -329,6 +329,20 @@ describe("bundles that must not be imported", () => {
     expect(jsonLines(invocation.log).find((line) => line.message === "done")).toMatchObject({ bundleFrom: "s3", s3Requests: 1 });
   });
 
+  it("a cache folder that cannot be written is CONFIG_INVALID naming LAMBIC_CACHE_DIR, not a lambic bug", async () => {
+    const file = join(project, "cache", "not-a-folder");
+    mkdirSync(join(project, "cache"), { recursive: true });
+    writeFileSync(file, "");
+    const fn = lambda("cache-unwritable", { LAMBIC_CACHE_DIR: join(file, "bundles") });
+    const invocation = await fn.invoke({ command: "upgrade", target: "b0000001" });
+    const message = expectFailure(invocation, "CONFIG_INVALID");
+    expect(message).toContain(`LAMBIC_CACHE_DIR (${join(file, "bundles")})`);
+    expect(message).toContain("ENOTDIR");
+    expect(message).toContain("/tmp");
+    expect(jsonLines(invocation.log).find((line) => line.message === "failed")).toMatchObject({ error: { code: "CONFIG_INVALID", variable: "LAMBIC_CACHE_DIR" } });
+    await expectUntouched();
+  });
+
   it("a missing bundle or pointer is BUNDLE_NOT_FOUND", async () => {
     const fn = lambda("missing");
     const missing = await fn.invoke({ command: "current", bundle: { sha256: "a".repeat(64) } });
