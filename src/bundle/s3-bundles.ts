@@ -245,7 +245,12 @@ export async function getObject(client: S3Client, bucket: string, key: string, m
     if (name === "NoSuchKey" || name === "NoSuchBucket" || name === "NotFound" || status === 404 || (status === 403 && name === "AccessDenied")) {
       // A 403 is also what a denied read looks like: say so, or a permission problem reads as a missing bundle.
       const denied = status === 403 ? ` S3 answered 403 AccessDenied, which is also how it refuses a read: if s3://${bucket}/${key} exists, check the function's s3:GetObject on it (and kms:Decrypt on its key).` : "";
-      throw new LambicError("BUNDLE_NOT_FOUND", `${missing ?? `s3://${bucket}/${key} does not exist (${name}).`}${denied}`, { bucket, key, s3Error: name }, { cause: error });
+      // Not the object but the whole bucket: publishing into it, or naming another bundle, cannot help.
+      const what =
+        name === "NoSuchBucket"
+          ? `The bucket "${bucket}" does not exist (S3 answered NoSuchBucket reading s3://${bucket}/${key}). Check the bucket's name (the function's LAMBIC_BUCKET, publish's --bucket) and its region.`
+          : (missing ?? `s3://${bucket}/${key} does not exist (${name}).`);
+      throw new LambicError("BUNDLE_NOT_FOUND", `${what}${denied}`, { bucket, key, s3Error: name }, { cause: error });
     }
     throw awsFailed(`Reading s3://${bucket}/${key}`, error, { bucket, key }, advice);
   }

@@ -351,6 +351,17 @@ describe("bundles that must not be imported", () => {
     expect(expectFailure(await noPointer.invoke({ command: "current" }), "BUNDLE_NOT_FOUND")).toContain("No bundle has been published");
   });
 
+  it("a bucket that does not exist is BUNDLE_NOT_FOUND saying so and to check LAMBIC_BUCKET, not that nothing was published", async () => {
+    const fn = lambda("no-bucket", { LAMBIC_BUCKET: "no-such-bucket" });
+    for (const event of [{ command: "current" }, { command: "current", bundle: { sha256: main.sha256 } }]) {
+      const message = expectFailure(await fn.invoke(event), "BUNDLE_NOT_FOUND");
+      expect(message).toContain('The bucket "no-such-bucket" does not exist');
+      expect(message).toContain("LAMBIC_BUCKET");
+      expect(message).not.toContain("No bundle has been published");
+      expect(message).not.toContain("lambic publish");
+    }
+  });
+
   it("a pointer naming a missing bundle, or holding no sha256, says it is the pointer and to publish again", async () => {
     const prefix = "bad-pointer";
     const pointer = `${prefix}/main/current.json`;
