@@ -140,24 +140,58 @@ export function parseEvent(raw: unknown, defaults: EventDefaults): LambicEvent {
       }
     }
   }
+  const targets = parseTargets(operation ?? name, event.target);
+  const direction = parseDirection(event.direction);
+  if (name === "sql") checkScriptRange(targets[0]!, direction, event.target === undefined);
   return {
     command: name,
     database,
     bundleSha256: parseBundle(event.bundle),
-    targets: parseTargets(operation ?? name, event.target),
+    targets,
     x: parseX(event.x),
     dryRun: parseBoolean(event, "dryRun"),
     allowChanged: parseBoolean(event, "allowChanged"),
     perRevision: parseBoolean(event, "perRevision"),
     purge: parseBoolean(event, "purge"),
-    range: parseSymbol(event.range, "range", `a range like "base:head" or "ae10:"`),
-    direction: parseDirection(event.direction),
+    range: parseHistoryRange(event.range),
+    direction,
     tenants: parseTenants(event.tenants),
     operation,
     batchSize: parseCount(event.batchSize, "batchSize", DEFAULT_BATCH_SIZE, MAX_EVENT_TENANTS),
     concurrency: parseCount(event.concurrency, "concurrency", DEFAULT_FANOUT_CONCURRENCY, MAX_FANOUT_CONCURRENCY),
     deadline: parseDeadline(event.deadline),
   };
+}
+
+/**
+ * The sql command's target as the offline renderer reads it (src/revision/plan.ts parseRange):
+ * a target, or one "from:to" with its end named; a downgrade script needs its start named too,
+ * since offline there are no version rows to start from.
+ */
+function checkScriptRange(target: string, direction: "upgrade" | "downgrade", defaulted: boolean): void {
+  const parts = target.split(":");
+  if (parts.length > 2) {
+    throw invalid("target", target, `"target" is "${target}"; expected a target or a range <from>:<to> with one ":", e.g. "base:head".`);
+  }
+  if (parts.length === 2 && parts[1] === "") {
+    throw invalid("target", target, `"target" is the range "${target}", which names no revision after the ":", and a script runs to one: e.g. "${target}${direction === "upgrade" ? "head" : "base"}".`);
+  }
+  if (parts.length === 1 && direction === "downgrade") {
+    throw invalid(
+      "target",
+      defaulted ? undefined : target,
+      `${defaulted ? `"target" is missing (default "head")` : `"target" is "${target}"`}, and a downgrade script starts from revisions the event must name: give a range <from>:<to>, e.g. "head:base" (offline there are no version rows to start from).`,
+    );
+  }
+}
+
+/** history's range, as planHistory reads it: [start]:[end] with one ":". */
+function parseHistoryRange(value: unknown): string | undefined {
+  const range = parseSymbol(value, "range", `a range like "base:head" or "ae10:"`);
+  if (range !== undefined && range.split(":").length !== 2) {
+    throw invalid("range", range, `"range" is "${range}"; expected a range with one ":", like "base:head", "ae10:" or ":head".`);
+  }
+  return range;
 }
 
 function parseDeadline(value: unknown): number | undefined {
