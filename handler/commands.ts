@@ -347,7 +347,10 @@ async function withFallback(
     if (fallbackError instanceof LambicError && fallbackError.code === error.code && error.code === "REVISION_FAILED") {
       why = "the revision throws when rendered offline too, so the plan has no SQL form.";
     } else if (fallbackError instanceof LambicError && fallbackError.code === "CONNECTION_FAILED") {
-      why = `the version rows could not be read to know where the plan starts (${fallbackError.message}). Render it with \`lambic ${command.kind} <from>:<target> --sql\`, or invoke {"command": "sql"${command.kind === "downgrade" ? ', "direction": "downgrade"' : ""}}.`;
+      // An event that renders this plan: a range from the rows the database is at (a bare target
+      // would start an upgrade script at base, and a downgrade script needs its start named).
+      const target = (command as { target: string }).target;
+      why = `the version rows could not be read to know where the plan starts (${fallbackError.message}). Render it with \`lambic ${command.kind} <from>:${target} --sql\`, or invoke {"command": "sql", "target": "<from>:${target}"${command.kind === "downgrade" ? ', "direction": "downgrade"' : ""}}, <from> being the version rows the database is at ({"command": "current"} lists them).`;
     } else {
       why = fallbackError instanceof LambicError ? `${fallbackError.code}: ${fallbackError.message}` : String((fallbackError as Error)?.message ?? fallbackError);
     }

@@ -198,14 +198,18 @@ describe("a failing run is rolled back and leaves its SQL fallback in S3", () =>
     await expectUntouched();
   });
 
-  it("a downgrade that loses its connection names lambic downgrade to render its script, not upgrade", async () => {
+  it("a downgrade that loses its connection names lambic downgrade to render its script, not upgrade, and an event that renders it", async () => {
     const lost = await createTestDatabase("e2e_lost");
     try {
       const fn = lambda("lost", { LAMBIC_DATABASE_URL: lost.url });
       expect((await fn.invoke({ command: "upgrade", target: "kills@head" })).payload).toMatchObject({ ok: true, to: ["k0000001"] });
       const message = expectFailure(await fn.invoke({ command: "downgrade", target: "b0000001" }), "CONNECTION_FAILED");
       expect(message).toContain("No offline SQL fallback was written: the version rows could not be read");
-      expect(message).toContain('Render it with `lambic downgrade <from>:<target> --sql`, or invoke {"command": "sql", "direction": "downgrade"}.');
+      expect(message).toContain('Render it with `lambic downgrade <from>:b0000001 --sql`, or invoke {"command": "sql", "target": "<from>:b0000001", "direction": "downgrade"}, <from> being the version rows');
+      // The advice, followed with the rows the database is at, renders the downgrade that failed.
+      const advised = JSON.parse(/invoke (\{"command": "sql".*?\})/.exec(message)![1]!.replace("<from>", "k0000001"));
+      const rendered = await fn.invoke(advised);
+      expect(rendered.payload, rendered.log).toMatchObject({ ok: true, from: ["k0000001"], to: ["b0000001"], steps: [{ revision: "k0000001", direction: "down" }] });
     } finally {
       await lost.drop();
     }
