@@ -265,7 +265,8 @@ export function missingCredentialsStep(error: unknown): string | undefined {
 
 function awsFailed(what: string, error: unknown, details: Record<string, unknown>, advice?: string): LambicError {
   const name = (error as { name?: string })?.name ?? "Error";
-  const message = (error as Error)?.message ?? String(error);
+  // S3's messages are sentences ("... does not exist in our records."): one full stop, not two.
+  const message = ((error as Error)?.message ?? String(error)).replace(/\.$/, "");
   return new LambicError(
     "AWS_FAILED",
     `${what} failed: ${name}: ${message}. ${missingCredentialsStep(error) ?? advice ?? "Check the bucket name, the region and the function's permissions (s3:GetObject on <prefix>/*, s3:PutObject on <prefix>/<database>/sql/* and <prefix>/<database>/reports/*, as infra/ grants)."}`,

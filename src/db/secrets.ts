@@ -119,7 +119,7 @@ function awsFailed(what: string, error: unknown, permission: string): LambicErro
   const name = (error as { name?: string })?.name ?? "Error";
   return new LambicError(
     "AWS_FAILED",
-    `${what} failed: ${name}: ${(error as Error)?.message ?? String(error)}. Check that it exists in this region and that the function's role has ${permission}.`,
+    `${what} failed: ${name}: ${((error as Error)?.message ?? String(error)).replace(/\.$/, "")}. Check that it exists in this region and that the function's role has ${permission}.`,
     { awsError: name },
     { cause: error },
   );

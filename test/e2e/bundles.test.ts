@@ -8,7 +8,7 @@ import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { DeleteObjectCommand } from "@aws-sdk/client-s3";
+import { DeleteObjectCommand, S3Client } from "@aws-sdk/client-s3";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { buildBundle, readBuiltBundle } from "../../src/bundle/build-bundles.ts";
 import { importBundle } from "../../src/bundle/import-bundle.ts";
@@ -143,6 +143,17 @@ describe("S3", () => {
     expect(again).toMatchObject({ uploaded: false, manifestKey: first.manifestKey });
     const manifest = JSON.parse(Buffer.from(await getObject(s3.client, s3.bucket, again.manifestKey)).toString("utf8"));
     expect(manifest).toMatchObject({ sha256: built.sha256, database: "main" });
+  });
+
+  it("a read S3 refuses for bad credentials is AWS_FAILED quoting S3's own sentence with one full stop", async () => {
+    const client = new S3Client({ region: "us-east-1", endpoint: s3.endpoint, forcePathStyle: true, credentials: { accessKeyId: "NOT-A-KEY", secretAccessKey: "nope" } });
+    try {
+      const error = await getObject(client, s3.bucket, "lambic/main/current.json").catch((e: unknown) => e);
+      expect(error).toMatchObject({ code: "AWS_FAILED", details: { awsError: "InvalidAccessKeyId" } });
+      expect((error as Error).message).toMatch(/does not exist in our records\. Check /);
+    } finally {
+      client.destroy();
+    }
   });
 
   it("a publish S3 refuses says what the publisher needs, not the function's permissions", async () => {
