@@ -73,7 +73,7 @@ export async function main(argv: readonly string[], io: Io): Promise<number> {
     }
     io.stderr(`lambic: ${coded.code}: ${coded.message}\n`);
     if (coded.code === "INTERNAL_ERROR" && coded.details.stack) io.stderr(`${String(coded.details.stack)}\n`);
-    return coded.code === "USAGE" ? 2 : coded.code === "INTERRUPTED" ? 130 : 1;
+    return coded.code === "USAGE" ? 2 : coded.code === "INTERRUPTED" ? (coded.details.signal === "SIGTERM" ? 143 : 130) : 1;
   }
 }
 
@@ -512,8 +512,8 @@ async function migrate(context: Context, command: MigrationCommand): Promise<Out
   if (database.tenants !== undefined) {
     const set = await openSet(context);
     const runner = await import("../src/runner/run.ts");
-    // Ctrl-C cancels the tenants running and fails the ones not started yet, each INTERRUPTED.
-    return whileInterruptible(context, async (signal) => {
+    // Ctrl-C (or SIGTERM) cancels the tenants running and fails the ones not started yet, each INTERRUPTED.
+    return whileInterruptible(context, async (signal, interruptedExit) => {
       const output = await perTenant(
         context,
         (connection, tenant) => runner.runMigration(connection, set, command, { ...scriptOptions(context, ""), runId: randomUUID(), schema: tenant, searchPath: tenant, allowChanged: args.options["allow-changed"], signal }),
@@ -525,7 +525,7 @@ async function migrate(context: Context, command: MigrationCommand): Promise<Out
               ? `nothing to do, at ${result.from.join(", ") || "base"}`
               : `${result.from.join(", ") || "base"} -> ${result.to.join(", ") || "base"}, ${result.steps.length} revision(s)`,
       );
-      return signal.aborted ? { ...output, exitCode: 130 } : output;
+      return signal.aborted ? { ...output, exitCode: interruptedExit() } : output;
     });
   }
   const [{ set, connection }, runner] = await Promise.all([openSetAndConnect(context), import("../src/runner/run.ts")]);
@@ -559,22 +559,39 @@ async function migrate(context: Context, command: MigrationCommand): Promise<Out
   }
 }
 
+/** The exit status of a run a signal interrupted: 128 + the signal's number, as a shell reports it. */
+const SIGNAL_EXIT = { SIGINT: 130, SIGTERM: 143 } as const;
+
 /**
- * Runs `work` with Ctrl-C cancelling it: the first SIGINT aborts the signal (the running statement
- * is cancelled and the run rolls back: INTERRUPTED, exit 130), a second one exits at once.
+ * Runs `work` with Ctrl-C or SIGTERM cancelling it: the first signal aborts the signal (the running
+ * statement is cancelled and the run rolls back: INTERRUPTED, exit 130, or 143 after SIGTERM), a
+ * second one exits at once. SIGTERM is what `docker stop`, Kubernetes and a cancelled CI job send:
+ * left to Node's default, the process would die with its statement still running on the server,
+ * holding the run lock and the statement's table locks until that statement ends.
+ * `work` gets the exit status to report when it ends early (0 while no signal came).
  */
-async function whileInterruptible<T>(context: Context, work: (signal: AbortSignal) => Promise<T>): Promise<T> {
+async function whileInterruptible<T>(context: Context, work: (signal: AbortSignal, interruptedExit: () => number) => Promise<T>): Promise<T> {
   const controller = new AbortController();
-  const onInterrupt = () => {
-    if (controller.signal.aborted) process.exit(130);
-    context.io.stderr("Interrupted: cancelling the running statement and rolling back (Ctrl-C again to quit at once).\n");
+  let received: keyof typeof SIGNAL_EXIT | undefined;
+  const onSignal = (name: keyof typeof SIGNAL_EXIT) => {
+    if (received !== undefined) process.exit(SIGNAL_EXIT[name]);
+    received = name;
+    context.io.stderr(`${name === "SIGINT" ? "Interrupted" : "Terminated (SIGTERM)"}: cancelling the running statement and rolling back (Ctrl-C or SIGTERM again to quit at once).\n`);
     controller.abort();
   };
+  const onInterrupt = () => onSignal("SIGINT");
+  const onTerminate = () => onSignal("SIGTERM");
   process.on("SIGINT", onInterrupt);
+  process.on("SIGTERM", onTerminate);
   try {
-    return await work(controller.signal);
+    return await work(controller.signal, () => (received === undefined ? 0 : SIGNAL_EXIT[received]));
+  } catch (error) {
+    // main() maps INTERRUPTED to the exit status of the signal that caused it.
+    if (received !== undefined && error instanceof LambicError && error.code === "INTERRUPTED") error.details.signal = received;
+    throw error;
   } finally {
     process.off("SIGINT", onInterrupt);
+    process.off("SIGTERM", onTerminate);
   }
 }
 

@@ -539,7 +539,8 @@ describe("database commands", () => {
     expect(typeof run.json.steps[0].ms).toBe("number");
   });
 
-  it("cancels the running statement on Ctrl-C and rolls back: INTERRUPTED, exit 130", async () => {
+  /** Starts `upgrade head` onto a revision that sleeps 60 s, sends `signal` once it sleeps, and returns what the command did. */
+  async function interruptSlowUpgrade(signal: NodeJS.Signals) {
     expect(lambic(dir, ["upgrade", "head"], env()).code).toBe(0);
     writeFileSync(join(dir, "revisions/main/2026_03_01_0000_f00d00000001_slow.sql"), "-- revision: f00d00000001\n-- revises: 8a5d0e6f7c97\n-- message: slow\n-- +up\nSELECT pg_sleep(60);\n");
     const child = spawn(process.execPath, [cli, "upgrade", "head"], { cwd: dir, env: { ...process.env, ...env() } });
@@ -554,17 +555,34 @@ describe("database commands", () => {
         await new Promise((r) => setTimeout(r, 50));
       }
       const interrupted = Date.now();
-      child.kill("SIGINT");
-      expect(await exited).toBe(130);
-      expect(Date.now() - interrupted).toBeLessThan(10_000);
-      expect(stderr).toContain("Interrupted: cancelling the running statement and rolling back");
-      expect(stderr).toContain("lambic: INTERRUPTED: Interrupted while running revision f00d00000001; the running statement was cancelled. The run was rolled back: the database is as it was before.");
-      expect(await sleeping()).toBe(0);
-      expect(await sql`SELECT version_num FROM lambic_version`).toEqual([{ version_num: "8a5d0e6f7c97" }]);
+      child.kill(signal);
+      const code = await exited;
+      return { code, stderr, ms: Date.now() - interrupted, stillSleeping: await sleeping(), versions: await sql`SELECT version_num FROM lambic_version`, locks: (await sql`SELECT count(*)::int AS n FROM pg_locks WHERE locktype = 'advisory'`)[0]!.n };
     } finally {
       child.kill("SIGKILL");
       await sql.end({ timeout: 5 });
     }
+  }
+
+  it("cancels the running statement on Ctrl-C and rolls back: INTERRUPTED, exit 130", async () => {
+    const run = await interruptSlowUpgrade("SIGINT");
+    expect(run.code).toBe(130);
+    expect(run.ms).toBeLessThan(10_000);
+    expect(run.stderr).toContain("Interrupted: cancelling the running statement and rolling back");
+    expect(run.stderr).toContain("lambic: INTERRUPTED: Interrupted while running revision f00d00000001; the running statement was cancelled. The run was rolled back: the database is as it was before.");
+    expect(run.stillSleeping).toBe(0);
+    expect(run.versions).toEqual([{ version_num: "8a5d0e6f7c97" }]);
+  });
+
+  it("cancels the running statement on SIGTERM (docker stop, a cancelled CI job) as on Ctrl-C, leaving no statement running and no lock held: INTERRUPTED, exit 143", async () => {
+    const run = await interruptSlowUpgrade("SIGTERM");
+    expect(run.code).toBe(143);
+    expect(run.ms).toBeLessThan(10_000);
+    expect(run.stderr).toContain("Terminated (SIGTERM): cancelling the running statement and rolling back");
+    expect(run.stderr).toContain("lambic: INTERRUPTED: Interrupted while running revision f00d00000001; the running statement was cancelled. The run was rolled back: the database is as it was before.");
+    expect(run.stillSleeping).toBe(0);
+    expect(run.locks).toBe(0);
+    expect(run.versions).toEqual([{ version_num: "8a5d0e6f7c97" }]);
   });
 
   it("prints one line per revision and a summary", () => {
