@@ -77,7 +77,9 @@ export function planStamp(map: RevisionMap, current: readonly string[], targets:
     if (!target) continue;
     for (const head of map.filterForLineage(headRevs, target, true)) if (!filteredHeads.includes(head)) filteredHeads.push(head);
   }
-  const resolved = map.getRevisions(wanted);
+  // A revision named twice (the same id, or an id and its label) is stamped once: Alembic would
+  // move a row to it twice and fail on an assertion.
+  const resolved = [...new Set(map.getRevisions(wanted))];
   const destinations = resolved.length > 0 ? resolved : [null];
   const steps: StampStep[] = [];
   for (const dest of destinations) {

@@ -1134,6 +1134,15 @@ describe.each(["postgres", "neon"] as const)("runner over the %s driver", (drive
     expect(await versions()).toEqual(["r0001"]);
   });
 
+  it("stamps a revision named twice (the same id, or an id and its branch label) once, where Alembic fails on an assertion", async () => {
+    const set = inlineRevisionSet(tableHistory(3, (i) => (i === 1 ? { branchLabels: ["mid"] } : {})));
+    expect((await run(set, { kind: "stamp", targets: ["r0002", "r0002"] })).to).toEqual(["r0002"]);
+    expect((await run(set, { kind: "stamp", targets: ["r0003", "r0003"] })).to).toEqual(["r0003"]);
+    expect((await run(set, { kind: "stamp", targets: ["mid", "r0002"] })).to).toEqual(["r0002"]);
+    expect(await versions()).toEqual(["r0002"]);
+    expect(await tables()).toEqual([]);
+  });
+
   it("reports the rows stamp --purge deleted as where it started, as its dry run does", async () => {
     const set = inlineRevisionSet(tableHistory(3));
     await run(set, { kind: "stamp", targets: ["r0002"] });
