@@ -165,18 +165,7 @@ function parseTarget(url: string, options: OpenOptions): DriverTarget {
       { url: redacted },
     );
   }
-  let parsed: URL;
-  try {
-    parsed = new URL(url);
-  } catch {
-    // No cause: Node's "Invalid URL" error carries the whole input, password included.
-    throw new LambicError(
-      "CONNECTION_FAILED",
-      `The database URL is not a valid URL: ${redacted}. ` +
-        `Expected postgres://user:password@host:5432/database (percent-encode special characters in the password).`,
-      { url: redacted },
-    );
-  }
+  const { parsed, emptyHost } = parseUrl(url, redacted);
   if (parsed.protocol !== "postgres:" && parsed.protocol !== "postgresql:") {
     throw new LambicError(
       "CONNECTION_FAILED",
@@ -202,7 +191,7 @@ function parseTarget(url: string, options: OpenOptions): DriverTarget {
     }
   };
   const parameters = readUrlParameters(parsed.searchParams, redacted);
-  const host = parameters.host ?? decode(parsed.hostname, "host").replace(/^\[(.*)\]$/, "$1");
+  const host = parameters.host ?? (emptyHost ? "" : decode(parsed.hostname, "host").replace(/^\[(.*)\]$/, "$1"));
   if (!host) {
     throw new LambicError(
       "CONNECTION_FAILED",
@@ -234,6 +223,53 @@ function parseTarget(url: string, options: OpenOptions): DriverTarget {
     serverSettings: parameters.serverSettings,
     neon: options.neon,
   };
+}
+
+/** Stands in for the empty host of "user:password@/db": WHATWG URL refuses an empty host after a user. */
+const EMPTY_HOST = "lambic-empty-host.invalid";
+
+/**
+ * Parses the URL as libpq reads it where WHATWG URL is stricter: libpq reads an empty host after
+ * the user and password (`postgres://user:password@/db?host=/cloudsql/…`, Cloud SQL's socket
+ * URLs; `user:password@:5433/db?host=…`), taking the host parameter or else its default socket.
+ */
+function parseUrl(url: string, redacted: string): { parsed: URL; emptyHost: boolean } {
+  const scheme = url.indexOf("://");
+  const at = url.lastIndexOf("@");
+  try {
+    return { parsed: new URL(url), emptyHost: false };
+  } catch {
+    // No cause: Node's "Invalid URL" error carries the whole input, password included.
+  }
+  if (at > scheme && /^(?:[/?:]|$)/.test(url.slice(at + 1))) {
+    try {
+      return { parsed: new URL(`${url.slice(0, at + 1)}${EMPTY_HOST}${url.slice(at + 1)}`), emptyHost: true };
+    } catch {
+      // Broken elsewhere too: said below.
+    }
+  }
+  // A port after the user and password that is no port number is said as such. Without a user and
+  // password, what follows the host's ":" may be a password whose "@host" is missing: not shown.
+  const port = at > scheme ? portOf(url.slice(at + 1)) : undefined;
+  if (port !== undefined && !isPortNumber(port)) {
+    throw new LambicError("CONNECTION_FAILED", `The database URL ${redacted} is not a valid URL: its port "${port}" is not a port number (1–65535).`, { url: redacted });
+  }
+  throw new LambicError(
+    "CONNECTION_FAILED",
+    `The database URL is not a valid URL: ${redacted}. ` +
+      `Expected postgres://user:password@host:5432/database (percent-encode special characters in the password).`,
+    { url: redacted },
+  );
+}
+
+/** What follows the ":" of `host:port` at the start of `text` (an IPv6 host in brackets), if any. */
+function portOf(text: string): string | undefined {
+  const hostAndPort = /^[^/?#]*/.exec(text)![0];
+  return /^(?:\[[^\]]*\]|[^:[\]]*):([^:]*)$/.exec(hostAndPort)?.[1];
+}
+
+function isPortNumber(text: string): boolean {
+  return /^\d{1,5}$/.test(text) && Number(text) <= 65535;
 }
 
 /**
@@ -285,6 +321,14 @@ export function redactUrl(url: string): string {
     const userinfo = url.slice(scheme + 3, at);
     const colon = userinfo.indexOf(":");
     if (colon !== -1) redacted = `${url.slice(0, scheme + 3)}${userinfo.slice(0, colon + 1)}***${url.slice(at)}`;
+  } else {
+    // No "@": a "port" that is no port number is likely a password whose "@host" is missing
+    // (postgres://app:s3cret/db).
+    const port = portOf(url.slice(scheme + 3));
+    if (port !== undefined && port !== "" && !isPortNumber(port)) {
+      const portStart = scheme + 3 + /^[^/?#]*/.exec(url.slice(scheme + 3))![0].length - port.length;
+      redacted = `${url.slice(0, portStart)}***${url.slice(portStart + port.length)}`;
+    }
   }
   return redacted.replace(/(password=)[^&\s#]*/gi, "$1***");
 }

@@ -391,6 +391,19 @@ describe.each(["postgres", "neon"] as const)("%s driver", (driver) => {
     }
   });
 
+  it("reads a URL whose host is empty after the user and password, taking the host parameter (user:password@/db?host=…, as Cloud SQL's socket URLs are written, which libpq reads)", async () => {
+    const url = new URL(database.url);
+    const credentials = `${url.username}:${url.password}`;
+    for (const text of [`postgres://${credentials}@${url.pathname}?host=${url.hostname}&port=${url.port}`, `postgresql://${credentials}@:${url.port}${url.pathname}?host=${url.hostname}`]) {
+      const connection = await open(text);
+      try {
+        expect(await connection.query("select current_database() as name")).toEqual([{ name: database.name }]);
+      } finally {
+        await connection.close();
+      }
+    }
+  });
+
   /** What `select <expression>` answers on a connection to `url`, or the error that refused it. */
   const answerOrError = (url: string, expression: string): Promise<string | Error> =>
     open(url).then(
@@ -500,6 +513,18 @@ describe.each(["postgres", "neon"] as const)("%s driver", (driver) => {
       }
     });
 
+    it("says a URL with an empty host after the user and password and no host parameter names no host, without echoing the password", async () => {
+      await expectConnectionFailed(`postgres://postgres:${secret}@/postgres`, /names no host/);
+    });
+
+    it("does not echo a password whose @host is missing (postgres://user:password/db)", async () => {
+      await expectConnectionFailed(`postgres://postgres:${secret}/postgres`, /not a valid URL: postgres:\/\/postgres:\*\*\*\/postgres/);
+    });
+
+    it("says the port is out of range, not that the password needs encoding", async () => {
+      await expectConnectionFailed(`postgres://postgres:${secret}@127.0.0.1:99999/postgres`, /port "99999" is not a port number/);
+    });
+
     it("rejects a malformed URL without echoing it", async () => {
       await expectConnectionFailed(`postgres://postgres:${secret}@[bad host/db`, /not a valid URL/);
       await expectConnectionFailed(`mysql://root:${secret}@localhost/db`, /expected postgres:\/\//);
@@ -586,6 +611,11 @@ describe("redactUrl", () => {
     expect(redactUrl("postgres://u@h/db?password=x")).toBe("postgres://u@h/db?password=***");
     expect(redactUrl("postgres://u:pw@[bad/db")).toBe("postgres://u:***@[bad/db");
     expect(redactUrl("S3CRET")).toBe('(a value without "://", 6 characters, not shown)');
+    // No "@host": what follows the ":" is a password, unless it is a port number.
+    expect(redactUrl("postgres://admin:S3CRET/app")).toBe("postgres://admin:***/app");
+    expect(redactUrl("postgres://admin:123456?sslmode=require")).toBe("postgres://admin:***?sslmode=require");
+    expect(redactUrl("postgres://[::1]:S3CRET/app")).toBe("postgres://[::1]:***/app");
+    expect(redactUrl("postgres://h:5432/app")).toBe("postgres://h:5432/app");
   });
 });
 
