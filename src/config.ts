@@ -277,10 +277,12 @@ function parseTenants(name: string, raw: unknown, env: Record<string, string | u
 
 /** `${VAR}` and `${VAR:-default}` (the default also applies when VAR is empty, as in sh). */
 function interpolate(value: string, env: Record<string, string | undefined>, path: readonly (string | number)[], fail: Fail): string {
-  return value.replace(/\$\{([^}]*)\}?/g, (match, body: string) => {
+  return value.replace(/\$\{([^}]*)\}?/g, (match, body: string, offset: number) => {
     const parsed = /^([A-Za-z_][A-Za-z0-9_]*)(?::-(.*))?$/s.exec(body);
     if (!match.endsWith("}") || !parsed) {
-      fail(path, `${formatPath(path)}: ${JSON.stringify(match)} is not a valid interpolation; write \${VAR} or \${VAR:-default}.`);
+      // A url's text around it may be a password: say where, not what.
+      const what = path.at(-1) === "url" ? `the "\${" at character ${offset + 1}` : JSON.stringify(match);
+      fail(path, `${formatPath(path)}: ${what} is not a valid interpolation; write \${VAR} or \${VAR:-default} (a literal "$" in a URL is %24).`);
     }
     const [, variable, fallback] = parsed!;
     const set = env[variable!];

@@ -168,6 +168,13 @@ describe("parseConfig", () => {
     expect(error.message).toContain("not a valid interpolation");
   });
 
+  it("rejects a \"${\" in a url that starts no interpolation without echoing the password it is in, saying how to write a literal $", () => {
+    const error = configError(() => parse({ databases: { main: { url: "postgres://app:pa${ss-w0rd@db/app" } } }));
+    expect(error.message).toContain("not a valid interpolation");
+    expect(error.message).toContain("%24");
+    expect(JSON.stringify(error)).not.toContain("ss-w0rd");
+  });
+
   it("rejects an unknown database key with its path, line and the close match", () => {
     const error = configError(() => parse({ databases: { main: { url: "postgres://h/db", versionTabel: "v" } } }));
     expect(error.message).toContain(`${FILE}:5:`);
