@@ -893,7 +893,7 @@ export class RevisionMap {
       const steps = relative.relative;
       if (steps >= 0) {
         if (symbol === undefined) {
-          throw new LambicError("INVALID_TARGET", `A downgrade cannot go to "${target}" (${relative.relativeText} walks up). Use "-N" to go down N revisions, or name a revision.`, { target });
+          throw new LambicError("INVALID_TARGET", `A downgrade cannot go to "${target}" (${relative.relativeText} ${steps === 0 ? "moves nowhere" : "walks up"}). Use "-N" to go down N revisions, or name a revision.`, { target });
         }
         const rev = this.walk(symbol, steps, branchLabel, assertRelativeLength);
         if (rev === null) throw this.walkedTooFar(target);
@@ -985,7 +985,7 @@ export class RevisionMap {
       return [this.walk(this.getRevision(symbol), steps, branchLabel, assertRelativeLength)];
     }
     if (symbol === undefined) {
-      throw new LambicError("INVALID_TARGET", `An upgrade cannot go to "${target}" (${relative.relativeText} walks down). Use "+N", or downgrade.`, { target });
+      throw new LambicError("INVALID_TARGET", `An upgrade cannot go to "${target}" (${relative.relativeText} ${relative.relative === 0 ? "moves nowhere" : "walks down"}). Use "+N", or downgrade.`, { target });
     }
     const start = branchLabel === undefined ? this.getRevision(symbol) : this.getRevision(`${branchLabel}@${symbol}`);
     return [this.walk(start, steps, undefined, assertRelativeLength)];

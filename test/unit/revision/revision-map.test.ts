@@ -184,6 +184,15 @@ describe("targets", () => {
     expect(error.message).toBe('No revision or branch label "zzz". Check the id (lambic history lists them).');
   });
 
+  it("refuses a bare -0 downgrade and +0 upgrade as moving nowhere, not as walking the other way", () => {
+    const down = failure(() => planDowngrade(branched, ["dddd1111"], "-0"));
+    expect(down.code).toBe("INVALID_TARGET");
+    expect(down.message).toBe('A downgrade cannot go to "-0" (-0 moves nowhere). Use "-N" to go down N revisions, or name a revision.');
+    const up = failure(() => planUpgrade(branched, ["dddd1111"], "+0"));
+    expect(up.code).toBe("INVALID_TARGET");
+    expect(up.message).toBe('An upgrade cannot go to "+0" (+0 moves nowhere). Use "+N", or downgrade.');
+  });
+
   it("says a history range cannot end at a bare -N, and to name where to count from, without speaking of upgrades", () => {
     const error = failure(() => planHistory(branched, ":-1"));
     expect(error.code).toBe("INVALID_TARGET");
