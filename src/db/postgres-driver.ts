@@ -45,11 +45,13 @@ export async function openPostgresConnection(target: DriverTarget): Promise<Conn
   // Our own sockets, so that a stalled one can be destroyed: postgres.js's end() only half-closes
   // it, and a socket whose peer never answers keeps the process alive.
   const sockets = new Set<Socket>();
-  const ssl = await postgresSsl(target);
+  // libpq never uses TLS over a Unix socket, and ignores sslmode there (and sslnegotiation).
+  const unixSocket = target.host.includes("/");
+  const ssl = unixSocket ? false : await postgresSsl(target);
   // The first byte the server sent: "N" to the SSLRequest is a server that does not speak TLS.
   let firstByte: number | undefined;
   const options = {
-    ...(target.tls.direct && { sslnegotiation: "direct" }),
+    ...(target.tls.direct && !unixSocket && { sslnegotiation: "direct" }),
     max: 1,
     // No idle or lifetime recycling: postgres.js would reconnect silently and the runner's
     // open transaction and locks would be gone. close() ends the session.
@@ -65,7 +67,7 @@ export async function openPostgresConnection(target: DriverTarget): Promise<Conn
     // types only (replaceParsers), and every parameter's serializer too (replaceSerializers).
     fetch_types: false,
     socket: () => {
-      const socket = target.host.includes("/") ? connect(`${target.host}/.s.PGSQL.${target.port}`) : connect(target.port, target.host);
+      const socket = unixSocket ? connect(`${target.host}/.s.PGSQL.${target.port}`) : connect(target.port, target.host);
       // What postgres.js sets on a socket of its own, read for TLS's server name (SNI).
       Object.assign(socket, { host: target.host, port: target.port });
       socket.once("data", (chunk: Buffer) => {
@@ -111,7 +113,7 @@ export async function openPostgresConnection(target: DriverTarget): Promise<Conn
       // As libpq does: prefer tries again without TLS when the server's pg_hba.conf turns the
       // client away over TLS, and allow with TLS when it turns a plain connection away.
       if (ssl === "prefer" && refusedOverTls(error)) sql = await attempt(false);
-      else if (target.tls.mode === "allow" && refusedWithoutTls(error)) sql = await attempt("require");
+      else if (target.tls.mode === "allow" && !unixSocket && refusedWithoutTls(error)) sql = await attempt("require");
       else throw error;
     }
   } catch (error) {

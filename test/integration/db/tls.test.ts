@@ -6,7 +6,7 @@
  */
 import { execFileSync, spawnSync } from "node:child_process";
 import { cpSync, existsSync } from "node:fs";
-import { chmod, mkdtemp, readFile, rm } from "node:fs/promises";
+import { chmod, mkdir, mkdtemp, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -21,6 +21,8 @@ const fixture = (name: string) => join(FIXTURES, name);
 
 let root: string;
 let dataDir: string;
+/** Where the cluster's Unix socket is (writable by the server's OS user). */
+let socketDir: string;
 let port: number;
 let password: string;
 let plainServer: TestDatabase;
@@ -32,11 +34,14 @@ beforeAll(async () => {
   password = randomPassword();
   port = await freePort();
   const [certificate, privateKey, clientCa] = await Promise.all(["server.crt", "server.key", "ca.crt"].map((name) => readFile(fixture(name), "utf8")));
+  socketDir = join(root, "socket");
+  await mkdir(socketDir);
+  await chmod(socketDir, 0o777);
   await initCluster({
     dataDir,
     port,
     password,
-    settings: { fsync: "off", synchronous_commit: "off" },
+    settings: { fsync: "off", synchronous_commit: "off", unix_socket_directories: `'${socketDir}'` },
     tls: { certificate, privateKey: privateKey!, clientCa },
     hba: ["hostnossl all tls_only all reject", "hostssl all plain_only all reject"],
   });
@@ -105,6 +110,12 @@ describe("TLS", () => {
 
   it("encrypts without checking the certificate with sslmode=require", async () => {
     expect((await tlsOf(url("sslmode=require"))).ssl).toBe(true);
+  });
+
+  it("connects over a Unix socket without TLS whatever the sslmode, as libpq does (it ignores sslmode there)", async () => {
+    for (const mode of ["require", "verify-full", "prefer"]) {
+      expect((await tlsOf(`postgres://postgres:${encodeURIComponent(password)}@/postgres?host=${socketDir}&port=${port}&sslmode=${mode}`)).ssl).toBe(false);
+    }
   });
 
   it("checks the certificate and the host name with sslmode=verify-full and sslrootcert", async () => {
