@@ -681,6 +681,19 @@ export interface DryRun {
  */
 export async function dryRunMigration(connection: Connection, set: RevisionSet, command: MigrationCommand, options: ScriptOptions & { readonly allowChanged?: boolean }): Promise<DryRun> {
   const state = await readCurrent(connection, set, options);
+  const names = versionTableNames(options);
+  if (names.schema !== undefined && state.versions.length === 0) {
+    // No version table there: the run would create it, and fail (3F000) where the schema is missing.
+    const [schema] = await connection.query<{ exists: boolean }>(`SELECT EXISTS (SELECT FROM pg_namespace WHERE nspname = ${quoteLiteralAnyStrings(names.schema)}) AS exists`);
+    if (!schema?.exists) {
+      const quoted = quoteIdentifier(names.schema, { op: "config", argument: "schema" });
+      throw new LambicError(
+        "STATEMENT_FAILED",
+        `The run would fail creating ${versionTableSql(names)}: schema ${quoted} does not exist [SQLSTATE 3F000]. Nothing was changed (a dry run). The schema ${quoted} that holds the version table does not exist: create it, or fix "schema" in lambic.config.json, then run again.`,
+        { sqlstate: "3F000", schema: names.schema },
+      );
+    }
+  }
   const changed = command.kind === "stamp" ? [] : await readChanged(connection, set, state.versions, options);
   if (changed.length > 0 && !options.allowChanged) throw checksumError(changed);
   const sink = new DryRunSink();

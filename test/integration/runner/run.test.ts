@@ -743,6 +743,17 @@ describe.each(["postgres", "neon"] as const)("runner over the %s driver", (drive
     expect(await tables()).toEqual([]);
   });
 
+  it("refuses a dry run whose configured schema of the version table does not exist, as the run does, instead of showing a script that would fail", async () => {
+    const connection = await connect();
+    const set = inlineRevisionSet(tableHistory(1));
+    const error = await failure(dryRunMigration(connection, set, { kind: "upgrade", target: "head" }, { ...baseOptions(), schema: "nowhere", generatedAt: new Date(), range: "head" }));
+    expect(error.code).toBe("STATEMENT_FAILED");
+    expect(error.details).toMatchObject({ sqlstate: "3F000" });
+    expect(error.message).toContain(`The schema "nowhere" that holds the version table does not exist: create it, or fix "schema" in lambic.config.json, then run again.`);
+    await sql`CREATE SCHEMA nowhere`;
+    expect((await dryRunMigration(connection, set, { kind: "upgrade", target: "head" }, { ...baseOptions(), schema: "nowhere", generatedAt: new Date(), range: "head" })).to).toEqual(["r0001"]);
+  });
+
   it("creates a version table whose name is 63 bytes, which <name>_pkc truncated would collide with", async () => {
     const versionTable = "v".repeat(63);
     await run(inlineRevisionSet(tableHistory(1)), { kind: "upgrade", target: "head" }, { versionTable });
