@@ -421,6 +421,14 @@ function embeddedProjectDir(context: Context): string {
 /** The configured database URL, or the embedded PostgreSQL's (saying so). */
 async function databaseUrl(context: Context): Promise<string> {
   if (context.database.url) return context.database.url;
+  if (context.database.url === "") {
+    // A missing CI secret reads as "": a run that "succeeds" on a throwaway embedded server would leave the real database behind.
+    throw new LambicError(
+      "CONFIG_INVALID",
+      `The database URL is set but empty (DATABASE_URL, or the "url" of database "${context.database.name}" in lambic.config.json: a secret that is missing?), so there is no database to run on. Set it to the database's URL, or unset it to use the embedded PostgreSQL.`,
+      { database: context.database.name },
+    );
+  }
   const { ensureEmbeddedPostgres } = await import("../src/db/embedded.ts");
   const embedded = await ensureEmbeddedPostgres(embeddedProjectDir(context));
   const driverNote = context.database.driver === "neon" ? ` It is reached with the postgres driver: "driver": "neon" applies to a configured URL (Neon's driver speaks WebSocket, the embedded server TCP only).` : "";

@@ -12,7 +12,10 @@ export type TenantsConfig = readonly string[] | { readonly query: string };
 
 export interface DatabaseConfig {
   readonly name: string;
-  /** Undefined when no URL is set: the CLI then runs against the embedded PostgreSQL. */
+  /**
+   * Undefined when no URL is set: the CLI then runs against the embedded PostgreSQL. Empty when
+   * one is set to "" (DATABASE_URL="", a `${VAR}` url whose variable is empty): the CLI refuses it.
+   */
   readonly url: string | undefined;
   /** Absolute path of the revisions folder. */
   readonly revisions: string;
@@ -87,7 +90,8 @@ export function loadConfig(options: { configFile?: string; cwd: string; env: Rec
       databases: {
         main: {
           name: "main",
-          url: options.env["DATABASE_URL"] || undefined,
+          // Set but empty stays "": the CLI refuses it rather than fall back to the embedded server.
+          url: options.env["DATABASE_URL"],
           revisions: resolve(options.cwd, "revisions/main"),
           versionTable: DEFAULTS.versionTable,
           schema: undefined,
@@ -213,7 +217,9 @@ function parseDatabase(name: string, value: Record<string, unknown>, baseDir: st
   // "no URL" is meaningful (the CLI falls back to the embedded PostgreSQL).
   const rawUrl = value["url"];
   const wholeVariable = typeof rawUrl === "string" ? /^\$\{([A-Za-z_][A-Za-z0-9_]*)\}$/.exec(rawUrl) : null;
-  const url = wholeVariable ? env[wholeVariable[1]!] || undefined : string("url");
+  // Unset is no URL; set but empty (a CI secret that is missing reads as "") stays "", which the
+  // CLI refuses rather than "succeed" on a throwaway embedded server. `${VAR:-}` is no URL on purpose.
+  const url = wholeVariable ? env[wholeVariable[1]!] : rawUrl === "" ? "" : string("url") || undefined;
 
   const driver = string("driver");
   if (driver !== undefined && !(DRIVERS as readonly string[]).includes(driver)) {

@@ -504,6 +504,29 @@ describe("writing revisions", () => {
   });
 });
 
+describe("a database URL set to the empty string", () => {
+  // A CI secret that is missing reads as "": a run that "succeeded" on a throwaway embedded
+  // server would leave the real database behind. (Unset, the embedded server is the default.)
+  it("is refused without a config file, before the embedded PostgreSQL is started", () => {
+    const dir = project();
+    const run = lambic(dir, ["--json", "upgrade", "head"], { DATABASE_URL: "" });
+    expect(run.code).toBe(1);
+    expect(run.json.error).toMatchObject({ code: "CONFIG_INVALID", database: "main" });
+    expect(run.json.error.message).toContain("The database URL is set but empty (DATABASE_URL, or the \"url\" of database \"main\" in lambic.config.json: a secret that is missing?)");
+    expect(existsSync(join(dir, ".lambic/embedded.json"))).toBe(false);
+  });
+
+  it("is refused from a config url that is only that variable, while graph commands still run", () => {
+    const dir = project();
+    writeFileSync(join(dir, "lambic.config.json"), JSON.stringify({ databases: { main: { url: "${APP_DB_URL}" } } }));
+    const run = lambic(dir, ["--json", "current"], { APP_DB_URL: "" });
+    expect(run.code).toBe(1);
+    expect(run.json.error.code).toBe("CONFIG_INVALID");
+    expect(existsSync(join(dir, ".lambic/embedded.json"))).toBe(false);
+    expect(lambic(dir, ["--json", "heads"], { APP_DB_URL: "" }).json).toEqual({ heads: ["8a5d0e6f7c97"] });
+  });
+});
+
 describe("database commands", () => {
   let db: TestDatabase;
   let dir: string;

@@ -151,6 +151,13 @@ describe("parseConfig", () => {
     expect(parse({ databases: { main: { url: "${DATABASE_URL}" } } }, {}).databases["main"]!.url).toBeUndefined();
   });
 
+  it("keeps a url set to the empty string as empty (for the CLI to refuse), and ${VAR:-} as no url", () => {
+    expect(parse({ databases: { main: { url: "${DATABASE_URL}" } } }, { DATABASE_URL: "" }).databases["main"]!.url).toBe("");
+    expect(parse({ databases: { main: { url: "" } } }).databases["main"]!.url).toBe("");
+    expect(loadConfig({ cwd: tempProject(), env: { DATABASE_URL: "" } }).databases["main"]!.url).toBe("");
+    expect(parse({ databases: { main: { url: "${DATABASE_URL:-}" } } }, { DATABASE_URL: "" }).databases["main"]!.url).toBeUndefined();
+  });
+
   it("rejects an unset variable inside a longer url, naming the variable", () => {
     const error = configError(() => parse({ databases: { main: { url: "postgres://${PGUSER}@db/app" } } }, {}));
     expect(error.message).toContain("databases.main.url uses ${PGUSER}, but PGUSER is not set");
