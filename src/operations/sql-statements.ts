@@ -46,9 +46,14 @@ export function findMetaCommand(sql: string): { offset: number; command: string 
  * - a statement that ends inside a quote, a block comment or a dollar quote: online the server
  *   refuses it, while psql would read the script's next lines (the version-table statements) into
  *   it. Reported (`unterminated`), not rewritten.
+ * - a statement whose `;` psql does not take for its end although the server does: psql ends a
+ *   statement only outside parentheses and outside what its heuristic takes for a function's
+ *   `BEGIN … END` body, and a function named `begin` (`CREATE FUNCTION begin() … AS $$…$$`) reads
+ *   as one. psql would read the script's next statements into it, and send them with it in one
+ *   message. Reported (`readsOn`), for the script to send it with `\g`.
  * Strings are read with standard_conforming_strings on, as every run sets it.
  */
-export function psqlScriptText(sql: string): { text: string; backslash?: string; unterminated?: string } {
+export function psqlScriptText(sql: string): { text: string; backslash?: string; unterminated?: string; readsOn?: string } {
   const length = sql.length;
   let out = "";
   let copied = 0;
@@ -105,7 +110,21 @@ export function psqlScriptText(sql: string): { text: string; backslash?: string;
       i++;
     }
   }
-  return { text: copied === 0 ? sql : out + sql.slice(copied) };
+  const text = copied === 0 ? sql : out + sql.slice(copied);
+  const readsOn = OPENS_A_BODY.test(sql) ? psqlOpenAtEnd(sql) : undefined;
+  return readsOn === undefined ? { text } : { text, readsOn };
+}
+
+/** Text that can leave psql inside parentheses or a BEGIN … END body (the usual SQL is spared a second scan). */
+const OPENS_A_BODY = /\(|\bbegin\b/i;
+
+/** What psql is still inside where `sql` ends, so that a `;` there would not end the statement: "parentheses", "a BEGIN … END body", or undefined. */
+function psqlOpenAtEnd(sql: string): string | undefined {
+  let open: string | undefined;
+  scanStatements(sql, undefined, (parens, begins) => {
+    open = begins > 0 ? "a BEGIN … END body" : parens > 0 ? "parentheses" : undefined;
+  });
+  return open;
 }
 
 /** psql's variable_char: what may follow a `:` in a variable's name. */
@@ -121,8 +140,12 @@ export function metaCommandRefusal(command: string): string {
   );
 }
 
-/** splitStatements; `onBackslash`, when given, is told the first backslash outside quotes and the scan stops. */
-function scanStatements(sql: string, onBackslash: ((at: number) => void) | undefined): string[] {
+/**
+ * splitStatements; `onBackslash`, when given, is told the first backslash outside quotes and the
+ * scan stops; `onEnd`, when given, is told the parentheses and BEGIN bodies still open where the
+ * text ends (psql's paren_depth and begin_depth).
+ */
+function scanStatements(sql: string, onBackslash: ((at: number) => void) | undefined, onEnd?: (parens: number, begins: number) => void): string[] {
   const statements: string[] = [];
   const length = sql.length;
   /** Where the statement's text starts (its first comment or token), and whether it has a token yet. */
@@ -209,6 +232,7 @@ function scanStatements(sql: string, onBackslash: ((at: number) => void) | undef
       i++;
     }
   }
+  onEnd?.(parens, begins);
   end(length);
   return statements;
 }

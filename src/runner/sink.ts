@@ -218,18 +218,26 @@ export class ScriptSink implements Sink {
   /**
    * Each statement (each part of a step's script) as psql must read it (see psqlScriptText): a
    * colon psql would read as a variable gets a space after it; a backslash or a statement left
-   * open (a quote, a comment, a dollar quote) is refused, naming the revision and the statement.
+   * open (a quote, a comment, a dollar quote) is refused, naming the revision and the statement;
+   * one whose ";" psql would not take for its end (a function named begin) ends with \g.
    */
   statement(text: string, origin?: StatementOrigin): StatementResult {
     const parts = origin?.parts ?? [text];
     let changed = false;
+    let readsOn = false;
     const safe = parts.map((part) => {
       const checked = psqlScriptText(part);
       if (checked.backslash !== undefined || checked.unterminated !== undefined) throw psqlRefusal(part, checked, origin);
       if (checked.text !== part) changed = true;
-      return checked.text;
+      if (checked.readsOn !== undefined) readsOn = true;
+      return checked;
     });
-    this.lines.push(terminate(changed ? joinStatements(safe) : text), "");
+    if (readsOn) {
+      // psql would not end such a part at a ";" (see psqlScriptText): \g sends what it has read, and resets its count of parentheses and BEGIN bodies.
+      this.lines.push(safe.map((checked) => (checked.readsOn === undefined ? terminate(checked.text) : `${checked.text.trimEnd()}\n\\g`)).join("\n"), "");
+    } else {
+      this.lines.push(terminate(changed ? joinStatements(safe.map((checked) => checked.text)) : text), "");
+    }
     return {};
   }
 

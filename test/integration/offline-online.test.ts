@@ -267,6 +267,27 @@ describe(`offline SQL equals the online run (applied with ${psql ?? "the stateme
     expect(await schemaSnapshot(b.url)).toEqual(await schemaSnapshot(a.url));
   });
 
+  it("ends a statement psql would read on from although the server ends it (a function named begin) with \\g: the script does what the run does, a CREATE INDEX CONCURRENTLY after it included", async () => {
+    const set = inlineRevisionSet([
+      {
+        id: "b0000001",
+        revises: null,
+        upgrade: (op) => {
+          op.createTable("t", { id: "int" });
+          op.execute("CREATE FUNCTION begin() RETURNS int LANGUAGE sql AS $$ SELECT 1 $$");
+          op.execute("CREATE FUNCTION begin_count() RETURNS bigint LANGUAGE sql AS $$ SELECT count(*) FROM t $$");
+        },
+      },
+      { id: "b0000002", revises: "b0000001", transactional: false, upgrade: (op) => op.createIndex("t_id", "t", ["id"], { concurrently: true }) },
+    ]);
+    const [a, b] = [await database(), await database()];
+    await online(a, set, { kind: "upgrade", target: "heads" });
+    const script = await offline(b, set, { kind: "upgrade", target: "heads" }, [], "heads");
+    expect(script).toContain("CREATE FUNCTION begin() RETURNS int LANGUAGE sql AS $$ SELECT 1 $$\n\\g\n");
+    expect(await schemaSnapshot(b.url)).toEqual(await schemaSnapshot(a.url));
+    expect(await versionRows(b)).toEqual(["b0000002"]);
+  });
+
   it("refuses to render a statement psql would read on from (an open quote or comment), naming the revision and the statement", async () => {
     for (const [sql, inside] of [["SELECT 'abc", "a quoted string"], ["SELECT 1 /* note", "a /* comment"], ["DO $body$ BEGIN END $$", "a $body$ dollar quote"]] as const) {
       const set = inlineRevisionSet([{ id: "o0000001", revises: null, upgrade: (op) => op.execute(sql) }]);

@@ -144,6 +144,22 @@ describe("a statement as an offline script holds it for psql", () => {
     expect(psqlScriptText("SELECT $x$ abc $$").unterminated).toBe("a $x$ dollar quote");
     expect(psqlScriptText("SELECT 1 -- to the end").unterminated).toBeUndefined();
   });
+
+  it("reports a statement whose last ; psql does not take for its end, as the server does: a function named begin (read as a BEGIN ATOMIC body), an open parenthesis", () => {
+    expect(psqlScriptText("CREATE FUNCTION begin() RETURNS int LANGUAGE sql AS $$ SELECT 1 $$").readsOn).toBe("a BEGIN … END body");
+    expect(psqlScriptText("CREATE OR REPLACE FUNCTION public.begin() RETURNS int LANGUAGE sql AS $$ SELECT 1 $$;").readsOn).toBe("a BEGIN … END body");
+    expect(psqlScriptText("SELECT (1").readsOn).toBe("parentheses");
+    // Statements psql ends where the server does.
+    for (const sql of [
+      "CREATE FUNCTION f(x int) RETURNS int LANGUAGE sql BEGIN ATOMIC SELECT CASE WHEN x > 0 THEN 1 END; SELECT x; END",
+      "SELECT 1; BEGIN",
+      "CREATE TABLE begin (id int)",
+      'CREATE FUNCTION "begin"() RETURNS int LANGUAGE sql AS $$ SELECT 1 $$',
+      "SELECT (1)) FROM t",
+    ]) {
+      expect(psqlScriptText(sql).readsOn, sql).toBeUndefined();
+    }
+  });
 });
 
 describe("a statement that may turn standard_conforming_strings off", () => {

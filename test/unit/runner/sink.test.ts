@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { terminate } from "../../../src/runner/sink.ts";
+import { ScriptSink, terminate } from "../../../src/runner/sink.ts";
 
 describe("terminate", () => {
   it("adds one semicolon to a statement without one", () => {
@@ -28,5 +28,15 @@ describe("terminate", () => {
 
   it("ignores a comment on an earlier line", () => {
     expect(terminate("-- why\nSELECT 1")).toBe("-- why\nSELECT 1;");
+  });
+});
+
+describe("ScriptSink", () => {
+  it("sends with \\g a statement whose ; psql would not take for its end (a function named begin), so that psql reads no later statement into it", () => {
+    const sink = new ScriptSink();
+    const create = "CREATE FUNCTION begin() RETURNS int LANGUAGE sql AS $$ SELECT 1 $$";
+    sink.statement(create, { purpose: "revision", revision: "a1", parts: [create, "SELECT 2 -- after"] });
+    sink.statement("SELECT 3", { purpose: "version" });
+    expect(sink.toString()).toBe(`${create}\n\\g\nSELECT 2 -- after\n;\n\nSELECT 3;\n`);
   });
 });
