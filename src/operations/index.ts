@@ -119,7 +119,8 @@ export interface Operations {
 
   /**
    * A value as a SQL literal for the SQL given to `execute` (Alembic's `op.inline_literal`),
-   * rendered as `bulkInsert` renders it (see SqlValue): `op.execute(\`UPDATE "t" SET note =
+   * rendered as `bulkInsert` renders it (see SqlValue), a negative number in parentheses (`(-5)`:
+   * `x-${…}` must not read `x--5`, a comment): `op.execute(\`UPDATE "t" SET note =
    * ${op.inlineLiteral(note)}\`)` runs the same online and in an offline script, where
    * `ctx.query`'s parameters cannot go. Emits nothing.
    */
@@ -168,7 +169,10 @@ const RENDERERS: { readonly [Name in Exclude<keyof Operations, TextHelper>]: (..
 const TEXT_HELPERS: { readonly [Name in TextHelper]: Operations[Name] } = {
   inlineLiteral: (...args: unknown[]) => {
     if (args.length !== 1) throw invalidOperation({ op: "inlineLiteral", argument: "value" }, `takes one value, got ${args.length} arguments.`);
-    return renderValue(args[0], { op: "inlineLiteral", argument: "value" });
+    const literal = renderValue(args[0], { op: "inlineLiteral", argument: "value" });
+    // Here the author's SQL surrounds the literal: after a minus (`x-${…}`) a bare -5 would make
+    // `x--5`, a comment to the line's end (a WHERE with it). In parentheses it stays one operand.
+    return literal.startsWith("-") ? `(${literal})` : literal;
   },
   quoteIdentifier: (name: string, options?: SchemaOption, ...extra: unknown[]) => {
     if (extra.length > 0) throw invalidOperation({ op: "quoteIdentifier", argument: "argument 3" }, "is one more than it takes (2); the schema goes in its options object, { schema }.");

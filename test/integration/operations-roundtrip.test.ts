@@ -227,6 +227,15 @@ describe("operations against PostgreSQL", () => {
     expect(rows).toEqual([{ note, at, raw: Buffer.from([0, 39, 92]) }]);
   });
 
+  it("updates only the rows execute's WHERE names when op.inlineLiteral gives a negative number after a minus (x-${-5} is no -- comment)", async () => {
+    await sql`CREATE TEMPORARY TABLE balance (id int, amount int)`;
+    await sql`INSERT INTO balance VALUES (1, 10), (2, 10)`;
+    await run((op) => op.execute(`UPDATE balance SET amount = amount-${op.inlineLiteral(-5)} WHERE id = 1`));
+    const rows = await sql`SELECT id, amount FROM balance ORDER BY id`;
+    await sql`DROP TABLE balance`;
+    expect(rows).toEqual([{ id: 1, amount: 15 }, { id: 2, amount: 10 }]);
+  });
+
   it("enforces an exclusion constraint: an overlapping booking of the same room is refused (23P01), a cancelled one is not constrained", async () => {
     await run((op) => {
       op.createExtension("btree_gist", { ifNotExists: true });

@@ -106,6 +106,16 @@ describe("op.inlineLiteral and op.quoteIdentifier, for the SQL given to execute"
     expect(op.inlineLiteral({ b: 1, a: "it's" })).toBe(`'{"b":1,"a":"it''s"}'`);
   });
 
+  it("writes a negative number in parentheses, so that a minus before it cannot make a -- comment of it and the rest of the line", () => {
+    const { op } = recording();
+    expect(op.inlineLiteral(-5)).toBe("(-5)");
+    expect(op.inlineLiteral(-1.5)).toBe("(-1.5)");
+    expect(op.inlineLiteral(-1e21)).toBe("(-1e+21)");
+    expect(op.inlineLiteral(-9007199254740993n)).toBe("(-9007199254740993)");
+    expect(op.inlineLiteral(-0)).toBe("'-0'");
+    expect(`x-${op.inlineLiteral(-5)}`).not.toContain("--");
+  });
+
   it("emits nothing itself", () => {
     const { op, statements } = recording();
     op.inlineLiteral("x");
