@@ -33,10 +33,13 @@ export function terminate(text: string): string {
   return `${end === text.length ? text : text.slice(0, end)};`;
 }
 
-/** ";" or what String.prototype.trimEnd removes. */
+/**
+ * ";" or white space as PostgreSQL and psql read it: ASCII only. A no-break or ideographic space
+ * (U+00A0, U+3000), which String.prototype.trimEnd would remove, is part of a name to them
+ * (`AS a\u00a0`), and the run sends an op.execute text with it.
+ */
 function isSpaceOrSemicolon(code: number): boolean {
-  if (code === 59 || code === 32 || (code >= 9 && code <= 13)) return true;
-  return code > 127 && /\s/.test(String.fromCharCode(code));
+  return code === 59 || code === 32 || (code >= 9 && code <= 13);
 }
 
 /** Statements as one script (sent as one message over the simple protocol). */
@@ -234,7 +237,7 @@ export class ScriptSink implements Sink {
     });
     if (readsOn) {
       // psql would not end such a part at a ";" (see psqlScriptText): \g sends what it has read, and resets its count of parentheses and BEGIN bodies.
-      this.lines.push(safe.map((checked) => (checked.readsOn === undefined ? terminate(checked.text) : `${checked.text.trimEnd()}\n\\g`)).join("\n"), "");
+      this.lines.push(safe.map((checked) => (checked.readsOn === undefined ? terminate(checked.text) : `${checked.text}\n\\g`)).join("\n"), "");
     } else {
       this.lines.push(terminate(changed ? joinStatements(safe.map((checked) => checked.text)) : text), "");
     }

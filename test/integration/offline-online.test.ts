@@ -288,6 +288,15 @@ describe(`offline SQL equals the online run (applied with ${psql ?? "the stateme
     expect(await versionRows(b)).toEqual(["b0000002"]);
   });
 
+  it("keeps a statement's trailing no-break space, part of a name to PostgreSQL: the view's column is named as online", async () => {
+    const set = inlineRevisionSet([{ id: "s0000001", revises: null, upgrade: (op) => op.execute("CREATE VIEW v AS SELECT 1 AS a\u00a0") }]);
+    const [a, b] = [await database(), await database()];
+    await online(a, set, { kind: "upgrade", target: "heads" });
+    await offline(b, set, { kind: "upgrade", target: "heads" }, [], "heads");
+    expect(await schemaSnapshot(b.url)).toEqual(await schemaSnapshot(a.url));
+    expect((await schemaSnapshot(b.url)).columns).toContainEqual(expect.objectContaining({ relname: "v", attname: "a\u00a0" }));
+  });
+
   it("refuses to render a statement psql would read on from (an open quote or comment), naming the revision and the statement", async () => {
     for (const [sql, inside] of [["SELECT 'abc", "a quoted string"], ["SELECT 1 /* note", "a /* comment"], ["DO $body$ BEGIN END $$", "a $body$ dollar quote"]] as const) {
       const set = inlineRevisionSet([{ id: "o0000001", revises: null, upgrade: (op) => op.execute(sql) }]);

@@ -13,7 +13,11 @@ describe("terminate", () => {
 
   it("drops trailing whitespace and extra semicolons", () => {
     expect(terminate("SELECT 1;;  \n\t")).toBe("SELECT 1;");
-    expect(terminate("SELECT 1\u3000")).toBe("SELECT 1;");
+  });
+
+  it("keeps a trailing no-break or ideographic space, which PostgreSQL and psql read as part of a name, as the run sends it", () => {
+    expect(terminate("CREATE VIEW v AS SELECT 1 AS a\u00a0")).toBe("CREATE VIEW v AS SELECT 1 AS a\u00a0;");
+    expect(terminate("SELECT 1 AS b\u3000 \n")).toBe("SELECT 1 AS b\u3000;");
   });
 
   it("puts the semicolon below a last line holding a comment", () => {
