@@ -1,6 +1,6 @@
 import { existsSync, readdirSync } from "node:fs";
 import { join, resolve } from "node:path";
-import { Annotations, CustomResource, Duration, RemovalPolicy, Stack, Token } from "aws-cdk-lib";
+import { Annotations, Arn, ArnFormat, CustomResource, Duration, RemovalPolicy, Stack, Token } from "aws-cdk-lib";
 import * as cloudwatch from "aws-cdk-lib/aws-cloudwatch";
 import { SnsAction } from "aws-cdk-lib/aws-cloudwatch-actions";
 import type * as ec2 from "aws-cdk-lib/aws-ec2";
@@ -47,7 +47,7 @@ export interface LambicMigrationsProps {
   readonly databaseSecret: secretsmanager.ISecret | string;
   /**
    * The customer managed KMS key the secret is encrypted with: the function may decrypt with it
-   * (GetSecretValue needs kms:Decrypt). Not needed for the AWS managed key
+   * through Secrets Manager (GetSecretValue needs kms:Decrypt). Not needed for the AWS managed key
    * (aws/secretsmanager). @default the ISecret's `encryptionKey`; none for a string ARN
    */
   readonly databaseSecretKey?: kms.IKey;
@@ -360,7 +360,18 @@ export class LambicMigrations extends Construct {
         resources: [secret.secretFullArn ?? `${secret.secretArn}-??????`],
       }),
     );
-    secretKey?.grant(this.fn, "kms:Decrypt");
+    // GetSecretValue decrypts through Secrets Manager: the key only by way of it (kms:ViaService,
+    // as Secret.grantRead conditions it), not to decrypt whatever else that key protects. In the
+    // role's policy, as before: the key's policy must let the account's IAM policies grant it.
+    if (secretKey) {
+      this.fn.addToRolePolicy(
+        new iam.PolicyStatement({
+          actions: ["kms:Decrypt"],
+          resources: [secretKey.keyArn],
+          conditions: { StringEquals: { "kms:ViaService": `secretsmanager.${secretRegion(secret)}.amazonaws.com` } },
+        }),
+      );
+    }
   }
 
   private createAlarms(topic: sns.ITopic | undefined): LambicAlarms {
@@ -586,6 +597,12 @@ function checkFunctionSize(timeout: Duration, memorySize: number | undefined): v
   if (memorySize !== undefined && !Token.isUnresolved(memorySize) && (!Number.isInteger(memorySize) || memorySize < 128 || memorySize > 10_240)) {
     throw new Error(`LambicMigrations: memorySize must be a whole number of MB from 128 to 10240 (Lambda's limits), got ${memorySize}.`);
   }
+}
+
+/** The secret's region, where Secrets Manager uses its key: from its ARN, else the stack's. */
+function secretRegion(secret: secretsmanager.ISecret): string {
+  const region = Token.isUnresolved(secret.secretArn) ? undefined : Arn.split(secret.secretArn, ArnFormat.COLON_RESOURCE_NAME).region;
+  return region || Stack.of(secret).region;
 }
 
 /** A string secret is a complete ARN; CDK's own refusal names neither the prop nor the way out. */

@@ -54,7 +54,7 @@ describe("the app", () => {
     expect(kms).toEqual(
       expect.arrayContaining([
         { Action: ["kms:Decrypt", "kms:GenerateDataKey"], Effect: "Allow", Resource: bucketKey },
-        { Action: "kms:Decrypt", Effect: "Allow", Resource: secretKey },
+        { Action: "kms:Decrypt", Effect: "Allow", Resource: secretKey, Condition: { StringEquals: { "kms:ViaService": "secretsmanager.eu-west-1.amazonaws.com" } } },
       ]),
     );
     expect(kms).toHaveLength(2);

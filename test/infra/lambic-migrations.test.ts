@@ -167,12 +167,34 @@ describe("the role", () => {
     });
   });
 
-  test("may decrypt with the secret's customer managed key (databaseSecretKey), and only with it", () => {
+  test("may decrypt with the secret's customer managed key (databaseSecretKey), only that key and only through Secrets Manager in the secret's region", () => {
     const keyArn = "arn:aws:kms:eu-west-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab";
     const { stack, migrations, template } = synth({}, (s) => ({ databaseSecretKey: kms.Key.fromKeyArn(s, "SecretKey", keyArn) }));
-    expect(functionStatements(stack, migrations, template)[3]).toEqual({ Action: "kms:Decrypt", Effect: "Allow", Resource: keyArn });
+    // As Secret.grantRead does: GetSecretValue decrypts through Secrets Manager, so kms:Decrypt
+    // on its own would let the function decrypt anything else under that key as well.
+    expect(functionStatements(stack, migrations, template)[3]).toEqual({
+      Action: "kms:Decrypt",
+      Effect: "Allow",
+      Resource: keyArn,
+      Condition: { StringEquals: { "kms:ViaService": "secretsmanager.eu-west-1.amazonaws.com" } },
+    });
     const kmsActions = allStatements(template).filter((st) => asList(st.Action).some((a) => a.startsWith("kms:")));
     expect(kmsActions).toHaveLength(1);
+  });
+
+  test("uses a secret's own key, created in the stack, only through Secrets Manager", () => {
+    const { stack, migrations, template } = synth({}, (s) => ({ databaseSecret: new secretsmanager.Secret(s, "Db", { encryptionKey: new kms.Key(s, "DbKey") }) }));
+    const key = stack.node.findChild("DbKey") as kms.Key;
+    const decrypt = allStatements(template).filter((st) => asList(st.Action).includes("kms:Decrypt"));
+    expect(decrypt).toEqual([
+      {
+        Action: "kms:Decrypt",
+        Effect: "Allow",
+        Resource: stack.resolve(key.keyArn),
+        Condition: { StringEquals: { "kms:ViaService": { "Fn::Join": ["", ["secretsmanager.", { Ref: "AWS::Region" }, ".amazonaws.com"]] } } },
+      },
+    ]);
+    expect(JSON.stringify(functionStatements(stack, migrations, template))).toContain("kms:ViaService");
   });
 
   test("no IAM statement in the stack grants S3 or Secrets Manager on * or a whole bucket", () => {
