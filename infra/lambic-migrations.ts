@@ -276,6 +276,7 @@ export class LambicMigrations extends Construct {
   }
 
   private createBucket(encryptionKey: kms.IKey | undefined, outputRetention: Duration): s3.Bucket {
+    checkOutputRetention(outputRetention);
     // Each script and report has a key of its own (it names the request), so once expired its
     // only version is noncurrent: remove that too, a day later.
     const expireOutput = (folder: string): s3.LifecycleRule => ({
@@ -575,6 +576,15 @@ function checkDatabaseName(database: string): void {
   if (Token.isUnresolved(database)) return;
   if (!/^[A-Za-z0-9_-]+$/.test(database)) {
     throw new Error(`LambicMigrations: database "${database}" may hold letters, digits, _ and - only (it is the database's name in lambic.config.json, and a folder in the bucket).`);
+  }
+}
+
+/** A lifecycle rule expires after whole days, at least one: S3 refuses 0, CDK a fraction with a bare resolution error. */
+function checkOutputRetention(retention: Duration): void {
+  if (retention.isUnresolved()) return;
+  const days = retention.toHours({ integral: false }) / 24;
+  if (!Number.isInteger(days) || days < 1) {
+    throw new Error(`LambicMigrations: outputRetention must be a whole number of days, at least 1 (S3 expires objects by the day), got ${retention.toHumanString()}.`);
   }
 }
 

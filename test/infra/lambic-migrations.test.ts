@@ -260,6 +260,12 @@ describe("the revision bucket", () => {
     expect(custom[0]).toMatchObject({ Prefix: "team/migrations/billing/sql/", ExpirationInDays: 400 });
   });
 
+  test("refuses an outputRetention S3 would refuse at deploy (not a whole number of days, at least 1), naming the prop", () => {
+    expect(() => synth({ outputRetention: Duration.days(0) })).toThrow(/outputRetention must be a whole number of days, at least 1 .*got 0 days/);
+    expect(() => synth({ outputRetention: Duration.hours(36) })).toThrow(/outputRetention must be a whole number of days, at least 1 .*got 1 day 12 hours/);
+    expect(() => synth({ outputRetention: Duration.hours(48) })).not.toThrow();
+  });
+
   test("denies every request not made over TLS", () => {
     const { stack, migrations, template } = synth();
     template.hasResourceProperties("AWS::S3::BucketPolicy", {
