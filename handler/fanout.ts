@@ -14,7 +14,7 @@ import type { LambdaClient } from "@aws-sdk/client-lambda";
 import type { OpenedBundle } from "../src/bundle/import-bundle.ts";
 import { reportsPrefix, type BundleLocation } from "../src/bundle/s3-bundles.ts";
 import type { Connection } from "../src/db/connection.ts";
-import { answerLost } from "../src/aws-requests.ts";
+import { answerLost, CONNECTION_TIMEOUT_MS } from "../src/aws-requests.ts";
 import { LambicError } from "../src/errors.ts";
 import { readReport } from "./bundle-source.ts";
 import { deadlineMarginMs, runBudget, type Deps } from "./commands.ts";
@@ -104,8 +104,15 @@ export async function runFanout(event: LambicEvent, bundle: OpenedBundle, deps: 
   const readStored = (stored: StoredReport) => readBatchReport(stored, deps);
   const { LambdaClient, InvokeCommand } = await import("@aws-sdk/client-lambda");
   // One attempt: a retried batch would only queue behind the first on the tenants' locks. The
-  // endpoint override is for tests (a local Invoke API) and VPC endpoints.
-  const client = new LambdaClient({ maxAttempts: 1, ...(deps.env.LAMBIC_LAMBDA_ENDPOINT ? { endpoint: deps.env.LAMBIC_LAMBDA_ENDPOINT } : {}) });
+  // endpoint override is for tests (a local Invoke API) and VPC endpoints. A connection that is
+  // not made within 3 s (isolated subnets without a Lambda endpoint) fails its batch as not run;
+  // without a bound each batch waited minutes on it and the fan-out ran into its own timeout. No
+  // bound on the answer: a batch may run as long as the function's timeout.
+  const client = new LambdaClient({
+    maxAttempts: 1,
+    requestHandler: { connectionTimeout: CONNECTION_TIMEOUT_MS },
+    ...(deps.env.LAMBIC_LAMBDA_ENDPOINT ? { endpoint: deps.env.LAMBIC_LAMBDA_ENDPOINT } : {}),
+  });
   const perBatch: { results: TenantResult[]; summary: BatchSummary }[] = new Array(batches.length);
   let done = 0;
   let failed = 0;

@@ -8,8 +8,11 @@ import { envNumber } from "./env-number.ts";
  */
 export function awsRequestHandler(env: Record<string, string | undefined>): { connectionTimeout: number; requestTimeout: number; throwOnRequestTimeout: true } {
   const requestTimeout = envNumber(env, "LAMBIC_AWS_REQUEST_TIMEOUT_MS");
-  return { connectionTimeout: Math.min(3_000, requestTimeout), requestTimeout, throwOnRequestTimeout: true };
+  return { connectionTimeout: Math.min(CONNECTION_TIMEOUT_MS, requestTimeout), requestTimeout, throwOnRequestTimeout: true };
 }
+
+/** How long any AWS client here waits for a connection to be made. */
+export const CONNECTION_TIMEOUT_MS = 3_000;
 
 /**
  * The region the SDK's own chain finds when none is given (the profile's `region` in the AWS
@@ -38,5 +41,7 @@ const NOT_CONNECTED = new Set(["ENOTFOUND", "EAI_AGAIN", "ECONNREFUSED", "ENETUN
 export function answerLost(error: unknown): boolean {
   const { name, code, $metadata } = (error ?? {}) as { name?: string; code?: string; $metadata?: { httpStatusCode?: number } };
   if (name === "CredentialsProviderError" || $metadata?.httpStatusCode !== undefined) return false;
+  // The SDK's connectionTimeout: the socket never connected, so nothing was sent.
+  if (name === "TimeoutError" && /did not establish a connection/.test(String((error as Error).message))) return false;
   return !(code !== undefined && NOT_CONNECTED.has(code));
 }

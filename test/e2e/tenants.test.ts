@@ -6,7 +6,9 @@
  * per batch through that API with the real @aws-sdk/client-lambda.
  */
 import { mkdirSync, writeFileSync } from "node:fs";
+import { spawn } from "node:child_process";
 import { createServer } from "node:http";
+import { connect, type Socket } from "node:net";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -208,6 +210,34 @@ describe("a fan-out batch whose answer is lost", () => {
       await coordinator.stop();
       dropping.closeAllConnections();
       await new Promise<void>((resolve) => dropping.close(() => resolve()));
+    }
+  });
+});
+
+describe("a fan-out whose Lambda endpoint accepts no connection", () => {
+  it("fails each batch as not run within seconds (isolated subnets without a Lambda endpoint), rather than waiting on the connection", async () => {
+    // A listener that never accepts, its queue filled: a connection to it hangs as one does to
+    // Lambda's public address from subnets with no route out.
+    const source = `const s = require("node:net").createServer().listen({ port: 0, host: "127.0.0.1", backlog: 1 }, () => { process.stdout.write(s.address().port + "\\n"); setTimeout(() => Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0), 50); });`;
+    const listener = spawn(process.execPath, ["-e", source], { stdio: ["ignore", "pipe", "inherit"] });
+    const port = await new Promise<number>((resolve) => listener.stdout!.once("data", (data) => resolve(Number(String(data).trim()))));
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    const filling = await Promise.all([0, 1].map(() => new Promise<Socket>((resolve, reject) => { const socket = connect(port, "127.0.0.1", () => resolve(socket)); socket.on("error", reject); })));
+    const coordinator = new LambdaFunction(FUNCTION, { ...pool.env, LAMBIC_LAMBDA_ENDPOINT: `http://127.0.0.1:${port}` });
+    try {
+      // Bounded here, so that a fan-out still waiting fails the test and its environment is stopped.
+      const waited = new Promise<never>((_, reject) => setTimeout(() => reject(new Error("the fan-out was still waiting on the connection after 20 s")), 20_000).unref());
+      const run = await Promise.race([coordinator.invoke({ command: "fanout", operation: "upgrade", target: "head", database: "app", tenants: ["tenant_001", "tenant_002"] }), waited]);
+      expect(run.payload).toMatchObject({ errorType: "TENANTS_FAILED" });
+      const report = reportFromMessage(run.payload!.errorMessage as string)!;
+      expect(report.tenants).toHaveLength(2);
+      for (const tenant of report.tenants) {
+        expect(tenant).toMatchObject({ ok: false, error: { code: "INVOKE_FAILED", message: expect.stringContaining("failed before it ran") } });
+      }
+    } finally {
+      await coordinator.stop();
+      for (const socket of filling) socket.destroy();
+      listener.kill();
     }
   });
 });
