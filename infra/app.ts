@@ -20,6 +20,8 @@ import { LambicMigrations } from "./lambic-migrations.ts";
  * | `bucketKeyArn`      | `LAMBIC_BUCKET_KEY_ARN`        | none: the bucket is not SSE-KMS  |
  * | `alarmTopicArn`     | `LAMBIC_ALARM_TOPIC_ARN`       | none: alarms without actions     |
  * | `handlerDir`        | `LAMBIC_HANDLER_DIR`           | `dist/lambda`                    |
+ *
+ * and `stackName` (context only; default `LambicStack`).
  */
 export const SETTINGS = {
   bundleSha256: "LAMBIC_BUNDLE_SHA256",

@@ -74,6 +74,11 @@ describe("the app", () => {
     template.hasResourceProperties("Custom::LambicMigration", { BundleSha256: SHA });
   });
 
+  test("names the stack LambicStack, or -c stackName (one stack per database in an account)", () => {
+    expect(createLambicApp({ outdir: outdir(), env: {}, context: { handlerDir } }).stack.stackName).toBe("LambicStack");
+    expect(createLambicApp({ outdir: outdir(), env: {}, context: { handlerDir, stackName: "LambicBilling" } }).stack.stackName).toBe("LambicBilling");
+  });
+
   test("outputs the function and bucket names for lambic invoke and publish", () => {
     const { stack } = createLambicApp({ outdir: outdir(), env: {}, context: { handlerDir } });
     expect(Object.keys(Template.fromStack(stack).toJSON().Outputs)).toEqual(["FunctionName", "BucketName"]);
