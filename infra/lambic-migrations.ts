@@ -180,6 +180,11 @@ export class LambicMigrations extends Construct {
     this.grantLeastPrivilege(secret, props.databaseSecretKey ?? secret.encryptionKey);
     this.alarms = this.createAlarms(props.alarmTopic);
     const selfInvoke = props.tenantFanout ? this.allowSelfInvoke() : undefined;
+    if (props.tenantFanout && !props.tenantFanout.stateMachine && (props.tenantFanout.batchSize !== undefined || props.tenantFanout.maxConcurrency !== undefined)) {
+      Annotations.of(this).addWarning(
+        "LambicMigrations: tenantFanout.batchSize and maxConcurrency apply to the state machine (stateMachine: true); without it they are ignored. The fanout event sets its own (batchSize, concurrency; lambic invoke --fanout --batch-size, --concurrency).",
+      );
+    }
     if (props.tenantFanout?.stateMachine) {
       this.fanoutStateMachine = this.createFanoutStateMachine(props.tenantFanout);
       // A batch's answer is its MigrateBatch task's result: over 256 KiB, States.DataLimitExceeded

@@ -58,6 +58,13 @@ describe("tenantFanout", () => {
     expect(Object.keys(template.findResources("AWS::StepFunctions::StateMachine"))).toHaveLength(0);
   });
 
+  test("warns that batchSize and maxConcurrency apply to the state machine only, when there is none (the fanout event sets its own)", () => {
+    const warnings = (stack: Stack) => stack.node.findAll().flatMap((c) => c.node.metadata).filter((m) => m.type === "aws:cdk:warning").map((m) => String(m.data));
+    expect(warnings(synth({ tenantFanout: { batchSize: 50, maxConcurrency: 8 } }).stack)).toEqual([expect.stringMatching(/tenantFanout\.batchSize and maxConcurrency apply to the state machine .*ignored.*--batch-size/)]);
+    expect(warnings(synth({ tenantFanout: {} }).stack)).toEqual([]);
+    expect(warnings(synth({ tenantFanout: { stateMachine: true, batchSize: 50 } }).stack)).toEqual([]);
+  });
+
   test("the deploy-time upgrade waits for the self-invoke policy", () => {
     const { template } = synth({ tenantFanout: {}, migrateOnDeploy: { bundleSha256: SHA } });
     const { resource } = only(template, "Custom::LambicMigration");
