@@ -230,6 +230,13 @@ describe("fanout", () => {
     expect(rejects({ command: "fanout", operation: "upgrade", target: "head", purge: true }).message).toContain('which takes: target, x, allowChanged, perRevision, tenants. Remove it.');
   });
 
+  it("takes more tenants than one invocation runs, since it splits them into batches", () => {
+    const tenants = Array.from({ length: 2500 }, (_, i) => `t${i}`);
+    expect(parseEvent({ command: "fanout", operation: "upgrade", target: "head", tenants, batchSize: 100 }, defaults)).toMatchObject({ command: "fanout", tenants, batchSize: 100 });
+    // Each name is still checked, and named by its index.
+    expect(rejects({ command: "fanout", operation: "upgrade", target: "head", tenants: [...tenants, "bad name"] }).details).toMatchObject({ field: "tenants[2500]" });
+  });
+
   it("passes perRevision to upgrade and downgrade batches, and refuses it for stamp", () => {
     expect(parseEvent({ command: "fanout", operation: "downgrade", target: "base", perRevision: true }, defaults)).toMatchObject({ operation: "downgrade", perRevision: true });
     expect(rejects({ command: "fanout", operation: "stamp", target: "head", perRevision: true }).details).toMatchObject({ field: "perRevision" });
