@@ -10,6 +10,7 @@ import { preloadCode, type RevisionDirection } from "../revision/types.ts";
 import { emitPlan, failureOutcome, interruptedError, needsSessionLock, openTransaction, timeoutsNow, type EmittedStep, type RunProgress } from "./emit-plan.ts";
 import { ConnectionSink, DryRunSink, ScriptSink, statementLine, type QueuedStatement, type ReadNotRunEntry, type Sink, type StatementResult } from "./sink.ts";
 import {
+  createSchemaStatements,
   createTablesLockStatement,
   createVersionTableStatements,
   historyInsertStatement,
@@ -344,7 +345,11 @@ export async function runMigration(connection: Connection, set: RevisionSet, com
       // A lock taken fails the try, so that nothing after it in the pipeline runs (it would wait
       // for the lock on creating lambic's tables, which that run may hold).
       lock = queueRunLock(sink, connection, names, waitedFor);
-      if (options.searchPath !== undefined) sink.statement(`CREATE SCHEMA IF NOT EXISTS ${quoteIdentifier(options.searchPath, { op: "tenant", argument: "schema" })}`, { purpose: "control" });
+      if (options.searchPath !== undefined) {
+        const schema = createSchemaStatements(options.searchPath);
+        sink.statement(schema.lock, { purpose: "tables" });
+        sink.statement(schema.create, { purpose: "control" });
+      }
       sink.statement(createTablesLockStatement(names), { purpose: "tables" });
       for (const ddl of createVersionTableStatements(names)) sink.statement(ddl, { purpose: "control" });
       // The rows a purge deletes are where the run started: `from`, as a dry run reports it.
@@ -758,7 +763,11 @@ export async function renderScript(set: RevisionSet, command: MigrationCommand, 
   // longer than lock_timeout.
   openTransaction(sink, options);
   sink.statement(lockStatement(names, "xact"), { purpose: "lock" });
-  if (options.searchPath !== undefined) sink.statement(`CREATE SCHEMA IF NOT EXISTS ${quoteIdentifier(options.searchPath, { op: "tenant", argument: "schema" })}`, { purpose: "control" });
+  if (options.searchPath !== undefined) {
+    const schema = createSchemaStatements(options.searchPath);
+    sink.statement(schema.lock, { purpose: "tables" });
+    sink.statement(schema.create, { purpose: "control" });
+  }
   sink.statement(createTablesLockStatement(names), { purpose: "tables" });
   for (const ddl of createVersionTableStatements(names)) sink.statement(ddl, { purpose: "control" });
   // Held past the transaction's commits (a non-transactional revision, --per-revision); this

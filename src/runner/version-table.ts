@@ -1,4 +1,4 @@
-import { qualifiedName, quoteIdentifier, quoteLiteral, quoteLiteralAnyStrings, utf8Length } from "../operations/quote.ts";
+import { doBlock, qualifiedName, quoteIdentifier, quoteLiteral, quoteLiteralAnyStrings, utf8Length } from "../operations/quote.ts";
 import type { VersionRowChange } from "../revision/plan.ts";
 
 /**
@@ -78,6 +78,26 @@ export function createTablesLockStatement(names: VersionTableNames): string {
     `SELECT pg_advisory_xact_lock(hashtextextended('lambic-tables:' || n.nspname || '.' || ${table}, 0)) FROM pg_namespace n ` +
     `WHERE n.nspname = ${schema} AND NOT EXISTS (SELECT FROM pg_class c WHERE c.relnamespace = n.oid AND c.relname = ${table})`
   );
+}
+
+/**
+ * A tenant's schema, created if missing, safely against a concurrent first run over another
+ * version table of it (named databases sharing the tenant schemas), which would otherwise fail
+ * on pg_namespace_nspname_index once the other commits:
+ * - while the schema is missing, the lock createTablesLockStatement takes for that schema (which
+ *   the run holding it goes on to take anyway), so the second run waits until the first has
+ *   committed the schema and lambic's tables in it;
+ * - then the schema is looked up with the statement's snapshot, not with CREATE SCHEMA IF NOT
+ *   EXISTS: that consults the session's catalog cache, which still holds "no such schema" from
+ *   the search_path lookups earlier in the transaction when the other run committed it since.
+ */
+export function createSchemaStatements(schema: string): { lock: string; create: string } {
+  const name = quoteLiteral(schema, where("schema"));
+  const table = quoteLiteral("lambic_history", where("historyTable"));
+  return {
+    lock: `SELECT pg_advisory_xact_lock(hashtextextended('lambic-tables:' || ${name} || '.' || ${table}, 0)) WHERE NOT EXISTS (SELECT FROM pg_namespace WHERE nspname = ${name})`,
+    create: doBlock(`BEGIN IF NOT EXISTS (SELECT FROM pg_namespace WHERE nspname = ${name}) THEN CREATE SCHEMA ${quoteIdentifier(schema, { op: "tenant", argument: "schema" })}; END IF; END`),
+  };
 }
 
 export function createVersionTableStatements(names: VersionTableNames): string[] {

@@ -260,6 +260,55 @@ describe("named databases", () => {
     expect((await lambic(dir, ["--name", "main", "current"], env())).json.versions).toEqual(["cccc00000003"]);
   });
 
+  it("two named databases with the same tenants: a first run waits while the other creates a tenant schema, instead of failing on pg_namespace", async () => {
+    const other = tempDir("lambic-named-tenants-");
+    mkdirSync(join(other, "revisions/app"), { recursive: true });
+    mkdirSync(join(other, "revisions/audit"), { recursive: true });
+    revision(join(other, "revisions/app"), "0001_slow.sql", "-- revision: ffff00000001\n-- message: slow\n-- +up\nCREATE TABLE account (id int);\nSELECT pg_sleep(1.5);\n-- +down\nDROP TABLE account;\n");
+    revision(join(other, "revisions/audit"), "0001_log.sql", "-- revision: ffff00000002\n-- message: log\n-- +up\nCREATE TABLE audit_log (id int);\n-- +down\nDROP TABLE audit_log;\n");
+    const tenants = ["shared_one", "shared_two"];
+    writeFileSync(
+      join(other, "lambic.config.json"),
+      JSON.stringify({ databases: { app: { url: "${DB}", revisions: "revisions/app", tenants }, audit: { url: "${DB}", revisions: "revisions/audit", versionTable: "audit_version", tenants } }, defaultDatabase: "app" }),
+    );
+    const app = lambic(other, ["--name", "app", "upgrade", "head"], env());
+    // Both of app's tenant schemas are created, not yet committed, when audit's first run starts.
+    for (let tries = 0; ; tries++) {
+      const [{ n }] = await sql`SELECT count(*)::int AS n FROM pg_stat_activity WHERE query LIKE '%pg_sleep(1.5)%' AND state = 'active' AND pid <> pg_backend_pid()`;
+      if (n >= 2) break;
+      if (tries > 200) throw new Error("app's slow revision never started in both tenants");
+      await new Promise((r) => setTimeout(r, 25));
+    }
+    const audit = await lambic(other, ["--name", "audit", "upgrade", "head"], env());
+    const first = await app;
+    expect(first.code, JSON.stringify(first.json)).toBe(0);
+    expect(audit.code, JSON.stringify(audit.json)).toBe(0);
+    expect(audit.json).toMatchObject({ ok: 2, failed: 0 });
+    for (const tenant of tenants) {
+      expect(await sql`SELECT version_num FROM ${sql(tenant)}.lambic_version`).toEqual([{ version_num: "ffff00000001" }]);
+      expect(await sql`SELECT version_num FROM ${sql(tenant)}.audit_version`).toEqual([{ version_num: "ffff00000002" }]);
+    }
+  });
+
+  it("two named databases' first runs over 40 new tenants at once: every tenant of both is migrated", async () => {
+    const other = tempDir("lambic-named-tenants-");
+    mkdirSync(join(other, "revisions/app"), { recursive: true });
+    mkdirSync(join(other, "revisions/audit"), { recursive: true });
+    revision(join(other, "revisions/app"), "0001_account.sql", "-- revision: ffff00000003\n-- message: account\n-- +up\nCREATE TABLE account (id int);\n-- +down\nDROP TABLE account;\n");
+    revision(join(other, "revisions/audit"), "0001_log.sql", "-- revision: ffff00000004\n-- message: log\n-- +up\nCREATE TABLE audit_log (id int);\n-- +down\nDROP TABLE audit_log;\n");
+    const tenants = Array.from({ length: 40 }, (_, i) => `both_${i}`);
+    writeFileSync(
+      join(other, "lambic.config.json"),
+      JSON.stringify({ databases: { app: { url: "${DB}", revisions: "revisions/app", tenants }, audit: { url: "${DB}", revisions: "revisions/audit", versionTable: "audit_version", tenants } }, defaultDatabase: "app" }),
+    );
+    // Each run looks a schema up (its search_path) before the other commits it, or after.
+    const [app, audit] = await Promise.all([lambic(other, ["--name", "app", "upgrade", "head"], env()), lambic(other, ["--name", "audit", "upgrade", "head"], env())]);
+    const failures = (run: { json: any }) => run.json.tenants.filter((t: any) => !t.ok).map((t: any) => `${t.tenant}: ${t.error.message}`);
+    expect(failures(app)).toEqual([]);
+    expect(failures(audit)).toEqual([]);
+    expect(await sql`SELECT count(*)::int AS n FROM pg_tables WHERE schemaname LIKE 'both\\_%' AND tablename IN ('audit_version', 'lambic_version', 'account', 'audit_log')`).toEqual([{ n: 160 }]);
+  });
+
   it("refuses an unknown --name, listing the configured ones", async () => {
     const run = await lambic(dir, ["--name", "analytcs", "heads"], env());
     expect(run.json.error.code).toBe("CONFIG_INVALID");
