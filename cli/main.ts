@@ -1,7 +1,7 @@
 import { randomUUID } from "node:crypto";
 import { mkdirSync, writeFileSync } from "node:fs";
 import { hostname, userInfo } from "node:os";
-import { dirname, join, relative } from "node:path";
+import { basename, dirname, join, relative } from "node:path";
 import { openRevisionSet } from "../src/bundle/open-revisions.ts";
 import { loadConfig, projectDirOf, resolveDatabase, type DatabaseConfig } from "../src/config.ts";
 import { LambicError } from "../src/errors.ts";
@@ -482,7 +482,13 @@ async function perTenant<T>(context: Context, work: (connection: Connection, ten
   const report = outcomes.map((o) => (o.ok ? { tenant: o.tenant, ok: true, ...describe(o.tenant, o.result) } : { tenant: o.tenant, ok: false, error: o.error.toJSON() }));
   const failed = outcomes.filter((o) => !o.ok).length;
   const lines = outcomes.map((o) => (o.ok ? `${o.tenant}: ${line(o.result)}` : `${o.tenant}: FAILED ${o.error.code}: ${o.error.message}`));
-  if (selected.length === 0) lines.push(`No tenants: the tenants query of database "${context.database.name}" returned no schema, so nothing was run.`);
+  if (selected.length === 0) {
+    lines.push(
+      Array.isArray(context.database.tenants)
+        ? `No tenants: database "${context.database.name}" lists none ("tenants": [] in ${basename(context.database.configFile ?? "lambic.config.json")}), so nothing was run.`
+        : `No tenants: the tenants query of database "${context.database.name}" returned no schema, so nothing was run.`,
+    );
+  }
   return { json: { tenants: report, ok: outcomes.length - failed, failed }, text: `${lines.join("\n")}\n${outcomes.length - failed} tenant(s) ok, ${failed} failed.`, exitCode: failed > 0 ? 1 : 0 };
 }
 

@@ -216,6 +216,15 @@ describe("tenants", () => {
     expect(run.stdout).toBe(`No tenants: the tenants query of database "app" returned no schema, so nothing was run.\n0 tenant(s) ok, 0 failed.\n`);
   });
 
+  it("says nothing was run when the configured tenants list is empty, without speaking of a query", async () => {
+    const other = tempDir("lambic-tenants-q-");
+    tenantRevisions(join(other, "revisions/app"));
+    writeFileSync(join(other, "lambic.config.json"), JSON.stringify({ databases: { app: { url: "${APP_DB}", revisions: "revisions/app", tenants: [] } } }));
+    const run = await lambicText(other, ["upgrade", "head"], env());
+    expect(run.code).toBe(0);
+    expect(run.stdout).toBe(`No tenants: database "app" lists none ("tenants": [] in lambic.config.json), so nothing was run.\n0 tenant(s) ok, 0 failed.\n`);
+  });
+
   it("a tenants query that fails is CONFIG_INVALID naming the query and the server's error", async () => {
     const other = tempDir("lambic-tenants-q-");
     tenantRevisions(join(other, "revisions/app"));
