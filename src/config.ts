@@ -4,6 +4,7 @@ import { checkObject, checkString, MAX_TIMEOUT_MS } from "./check-arguments.ts";
 import { LambicError } from "./errors.ts";
 import { closestMatch } from "./suggest.ts";
 import { tenantNameProblem } from "./tenant-name.ts";
+import { splitStatements } from "./operations/sql-statements.ts";
 
 export const CONFIG_FILE_NAME = "lambic.config.json";
 
@@ -276,7 +277,12 @@ function parseTenants(name: string, raw: unknown, env: Record<string, string | u
     if (typeof query !== "string" || query.trim() === "") {
       fail([...path, "query"], `databases.${name}.tenants.query must be a SQL query returning one schema name per row.`);
     }
-    return { query: interpolate(query as string, env, [...path, "query"], fail) };
+    const text = interpolate(query as string, env, [...path, "query"], fail);
+    // The driver answers a text of several statements with the last one's rows: the tenants of
+    // the others would be skipped without a word.
+    const statements = splitStatements(text).length;
+    if (statements > 1) fail([...path, "query"], `databases.${name}.tenants.query holds ${statements} statements; give one query returning one schema name per row (a UNION joins several lists).`);
+    return { query: text };
   }
   return fail(path, `databases.${name}.tenants must be a list of schema names or { "query": "SELECT ..." }.`);
 }

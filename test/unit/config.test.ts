@@ -132,6 +132,15 @@ describe("parseConfig", () => {
     });
   });
 
+  it("rejects a tenants query of several statements, whose tenants but the last statement's would be skipped silently", () => {
+    const error = configError(() => parse({ databases: { main: { tenants: { query: "SELECT 'a1'; SELECT 'b1'" } } } }));
+    expect(error.code).toBe("CONFIG_INVALID");
+    expect(error.message).toContain("databases.main.tenants.query holds 2 statements; give one query");
+    expect(parse({ databases: { main: { tenants: { query: "SELECT nspname FROM pg_namespace WHERE nspname LIKE 't\\_%'; -- tenants" } } } }).databases["main"]!.tenants).toEqual({
+      query: "SELECT nspname FROM pg_namespace WHERE nspname LIKE 't\\_%'; -- tenants",
+    });
+  });
+
   it("accepts tenants given as a query", () => {
     const config = parse({ databases: { main: { tenants: { query: "SELECT schema FROM tenant" } } } });
     expect(config.databases["main"]!.tenants).toEqual({ query: "SELECT schema FROM tenant" });
