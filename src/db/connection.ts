@@ -467,7 +467,11 @@ export function connectionLost(target: DriverTarget, error: unknown): LambicErro
 /** True for errors that mean the session is gone rather than that a statement failed. */
 export function isConnectionError(error: unknown): boolean {
   const failure = toDatabaseFailure(error);
-  if (failure) return SESSION_GONE_SQLSTATE.test(failure.sqlstate);
+  // The server ends a session with a FATAL error. A class 08 code sent as ERROR leaves it going:
+  // a Bind with fewer or more parameters than the statement uses is 08P01 at severity ERROR.
+  // (postgres.js's severity is the unlocalized one; node-postgres's may be localized, and is then
+  // taken as the end of the session, as before.)
+  if (failure) return SESSION_GONE_SQLSTATE.test(failure.sqlstate) && (error as { severity?: unknown }).severity !== "ERROR";
   const { code, message } = (error ?? {}) as { code?: unknown; message?: unknown };
   if (typeof code === "string" && SESSION_GONE_CODES.has(code)) return true;
   // pg (inside Neon's driver) reports a dropped socket only in words.

@@ -339,6 +339,17 @@ describe.each(["postgres", "neon"] as const)("%s driver", (driver) => {
     }
   });
 
+  it("fails a statement given fewer parameters than it uses with 08P01 as a statement failure, not a lost connection, and the session goes on", async () => {
+    const failure = await connection.query("select $1::text as a, $2::text as b", ["x"]).catch((error: unknown) => error);
+    expect(isLambicError(failure)).toBe(false);
+    expect(failure).toMatchObject({ code: "08P01" });
+    expect((failure as Error).message).toMatch(/bind message supplies 1 parameters, but prepared statement "" requires 2/);
+    const inPipeline = await connection.pipeline([{ text: "select 1" }, { text: "select $1::text, $2::text", params: ["x"] }]).catch((error: unknown) => error);
+    expect(inPipeline).toBeInstanceOf(PipelineError);
+    expect(inPipeline).toMatchObject({ index: 1, failure: { sqlstate: "08P01" } });
+    expect(await connection.query("select 1 as ok")).toEqual([{ ok: 1 }]);
+  });
+
   it("fails, rather than hangs, when the server terminates the session", async () => {
     const victim = await open();
     const [{ pid }] = await victim.query<{ pid: number }>("select pg_backend_pid() as pid");

@@ -994,6 +994,16 @@ describe.each(["postgres", "neon"] as const)("runner over the %s driver", (drive
     expect(seen).toEqual({ keys: ["__proto__", "tag"], proto: "p", constructor: undefined, toString: undefined });
   });
 
+  it("fails a ctx.query given fewer parameters than its statement uses as STATEMENT_FAILED (08P01) naming it, changing nothing, and the connection stays usable", async () => {
+    const set = inlineRevisionSet([...tableHistory(1), { id: "r0002", revises: "r0001", upgrade: async (_op, ctx) => void (await ctx.query("SELECT $1::text, $2::text", ["x"])) }]);
+    const connection = await connect();
+    const error = await failure(runMigration(connection, set, { kind: "upgrade", target: "head" }, baseOptions()));
+    expect(error).toMatchObject({ code: "STATEMENT_FAILED", details: { revision: "r0002", statement: "SELECT $1::text, $2::text", sqlstate: "08P01" } });
+    expect(error.message).toContain('bind message supplies 1 parameters, but prepared statement "" requires 2');
+    expect(await tables()).toEqual([]);
+    expect(await readCurrent(connection, set, { versionTable: "lambic_version" })).toMatchObject({ versions: [] });
+  });
+
   it("refuses a ctx.query parameter that cannot be sent as JSON (a circular object) before sending it, instead of losing the connection", async () => {
     const node: Record<string, unknown> = { name: "a" };
     node.parent = node;
