@@ -223,6 +223,7 @@ export class RevisionMap {
       const meta = metas[i]!;
       if (typeof meta !== "object" || meta === null) throw argumentError("new RevisionMap", `metas[${i}]`, "a revision ({ id, revises, ... })", meta);
       validateId(meta.id);
+      checkMetaLists(meta, i);
       if (meta.revises === meta.id || (Array.isArray(meta.revises) && meta.revises.includes(meta.id))) {
         throw new LambicError("SELF_LOOP", `Revision ${meta.id} revises itself. Set "revises" to its real parent (or null for a base).`, { revision: meta.id });
       }
@@ -235,9 +236,11 @@ export class RevisionMap {
       keys.set(node.id, node);
       if (keys.size === i) {
         const existing = nodes.find((other) => other.id === meta.id)!;
+        // Which ones: by position in the list, and message when there is one.
+        const named = (at: number, message: string | undefined) => (message ? `metas[${at}] "${message}"` : `metas[${at}]`);
         throw new LambicError(
           "DUPLICATE_REVISION",
-          `Revision id ${meta.id} is used by two revisions ("${existing.meta.message ?? ""}" and "${meta.message ?? ""}"). Give one of them a new id (lambic revision generates unique ids).`,
+          `Revision id ${meta.id} is used by two revisions (${named(existing.index, existing.meta.message)} and ${named(i, meta.message)}). Give one of them a new id (lambic revision generates unique ids).`,
           { revision: meta.id },
         );
       }
@@ -1217,6 +1220,23 @@ export class RevisionMap {
 
 export function isNode(value: unknown): value is RevisionNode {
   return value instanceof RevisionNode;
+}
+
+/**
+ * revises, dependsOn and branchLabels as the types have them, for metas built by code (files are
+ * checked field by field when they load): a string where a list belongs would be read letter by
+ * letter, an object would fail as a TypeError deep in the graph.
+ */
+function checkMetaLists(meta: RevisionMeta, index: number): void {
+  const strings = (list: unknown) => Array.isArray(list) && list.every((item) => typeof item === "string");
+  const revises: unknown = meta.revises;
+  if (revises !== null && revises !== undefined && typeof revises !== "string" && !strings(revises)) {
+    throw argumentError("new RevisionMap", `metas[${index}].revises`, "null, a revision id or an array of revision ids", revises);
+  }
+  for (const field of ["dependsOn", "branchLabels"] as const) {
+    const list: unknown = meta[field];
+    if (list !== undefined && !strings(list)) throw argumentError("new RevisionMap", `metas[${index}].${field}`, "an array of strings when given", list);
+  }
 }
 
 function validateId(id: string): void {
