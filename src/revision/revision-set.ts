@@ -24,6 +24,8 @@ export interface RevisionsById {
 export function createRevisionSet(database: string, revisions: readonly LoadedRevision[], sourceChecksum: string | (() => string), bundleSha256?: string): RevisionSet {
   if (typeof database !== "string" || database === "") throw argumentError("createRevisionSet", "database", "a non-empty string (the database's name)", database);
   if (!Array.isArray(revisions)) throw argumentError("createRevisionSet", "revisions", "an array of loaded revisions (loadRevisions)", revisions);
+  if (typeof sourceChecksum !== "string" && typeof sourceChecksum !== "function") throw argumentError("createRevisionSet", "sourceChecksum", "a string, or a function returning one", sourceChecksum);
+  revisions.forEach(checkCode);
   const map = new RevisionMap(revisions);
   // The graph already indexes the revisions it was built from; a second map of thousands of
   // entries only cost time at every start.
@@ -38,6 +40,24 @@ export function createRevisionSet(database: string, revisions: readonly LoadedRe
     },
     bundleSha256,
   };
+}
+
+/**
+ * What a run needs of a revision beyond its graph fields (RevisionMap checks those): its code and
+ * its source, for code building the set itself. A missing upgrade was reported as a missing
+ * downgrade, and a missing source as a TypeError, only once the run had begun.
+ */
+function checkCode(revision: LoadedRevision, index: number): void {
+  if (typeof revision !== "object" || revision === null) return; // RevisionMap names it
+  const name = `revisions[${index}]`;
+  if (typeof revision.upgrade !== "function") throw argumentError("createRevisionSet", `${name}.upgrade`, "a function", revision.upgrade);
+  if (revision.downgrade !== undefined && typeof revision.downgrade !== "function") throw argumentError("createRevisionSet", `${name}.downgrade`, "a function when given", revision.downgrade);
+  const source: unknown = revision.source;
+  if (typeof source !== "object" || source === null) throw argumentError("createRevisionSet", `${name}.source`, "{ file, checksum } (where the revision was read from, and the sha256 of its source)", source);
+  for (const field of ["file", "checksum"] as const) {
+    const value = (source as Record<string, unknown>)[field];
+    if (typeof value !== "string" || value === "") throw argumentError("createRevisionSet", `${name}.source.${field}`, "a non-empty string", value);
+  }
 }
 
 export function revisionOf(set: RevisionSet, id: string): LoadedRevision {
