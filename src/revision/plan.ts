@@ -36,6 +36,7 @@ export type VersionRowChange =
 
 /** Alembic's log line for a step: `upgrade a, b -> c`, `downgrade c -> a, b`, `upgrade  -> a`. */
 export function describeStep(step: PlanStep): string {
+  if (typeof step !== "object" || step === null || !Array.isArray(step.from) || !Array.isArray(step.to)) throw argumentError("describeStep", "step", "a plan step (from planUpgrade, planDowngrade or planStamp)", step);
   const name = step.kind === "stamp" ? "stamp_revision" : step.direction === "up" ? "upgrade" : "downgrade";
   return `${name} ${step.from.join(", ")} -> ${step.to.join(", ")}`;
 }
@@ -177,6 +178,8 @@ export function listBranchPoints(map: RevisionMap): RevisionNode[] {
 
 /** Version rows plus the heads their dependencies imply (what `alembic current` prints). */
 export function effectiveHeads(map: RevisionMap, rows: readonly string[]): string[] {
+  if (!(map instanceof RevisionMap)) throw argumentError("effectiveHeads", "map", "a RevisionMap", map);
+  if (!Array.isArray(rows) || rows.some((row) => typeof row !== "string")) throw argumentError("effectiveHeads", "rows", "an array of revision ids (the version rows)", rows);
   return map.allCurrent(rows).map((node) => node.id);
 }
 
