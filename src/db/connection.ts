@@ -5,7 +5,7 @@
  * runner's back (a new session would silently lose the transaction and its locks).
  */
 import { userInfo } from "node:os";
-import { argumentError, checkObject } from "../check-arguments.ts";
+import { argumentError, checkObject, checkString, checkTimeout } from "../check-arguments.ts";
 import { LambicError } from "../errors.ts";
 import { splitStatements } from "../operations/sql-statements.ts";
 import { isTransactionPooler, READ_PARAMETERS, readUrlParameters, type TlsRequest } from "./url-parameters.ts";
@@ -144,6 +144,7 @@ export interface DriverTarget {
 export async function openConnection(url: string, options: OpenOptions = {}): Promise<Connection> {
   if (typeof url !== "string") throw argumentError("openConnection", "url", "a postgres:// URL string", url);
   checkObject("openConnection", "options", options);
+  checkOpenOptions(options);
   const target = parseTarget(url, options);
   const driver = options.driver ?? (/\.neon\.tech$/i.test(target.host) ? "neon" : "postgres");
   // Lazy imports: the Lambda bundle that uses one driver never evaluates the other.
@@ -153,6 +154,18 @@ export async function openConnection(url: string, options: OpenOptions = {}): Pr
   }
   const { openPostgresConnection } = await import("./postgres-driver.ts");
   return openPostgresConnection(target);
+}
+
+/** What code may get wrong in OpenOptions: ignored, a wrong driver name fell back to postgres and a wrong timeout read "no answer within NaN s". */
+function checkOpenOptions(options: OpenOptions): void {
+  const fn = "openConnection";
+  if (options.driver !== undefined && options.driver !== "postgres" && options.driver !== "neon") throw argumentError(fn, "options.driver", '"postgres" or "neon" when given', options.driver);
+  const seconds: unknown = options.connectTimeoutSeconds;
+  if (seconds !== undefined && (typeof seconds !== "number" || !(seconds >= 1 && seconds <= 3600))) throw argumentError(fn, "options.connectTimeoutSeconds", "a number of seconds from 1 to 3600 when given", seconds);
+  checkString(fn, "options.applicationName", options.applicationName, true);
+  if (options.statementTimeoutMs !== undefined) checkTimeout(fn, "options.statementTimeoutMs", options.statementTimeoutMs);
+  const deadline: unknown = options.replyDeadline;
+  if (deadline !== undefined && (typeof deadline !== "number" || !Number.isFinite(deadline))) throw argumentError(fn, "options.replyDeadline", "a time in epoch milliseconds when given", deadline);
 }
 
 function parseTarget(url: string, options: OpenOptions): DriverTarget {
