@@ -3,6 +3,7 @@
 //   dist/cli.cjs, dist/cli/run.cjs  the command line (see cli/esbuild-options.mjs); the AWS SDK,
 //                                   the Neon driver and esbuild load only for commands that use them
 //   dist/index.mjs (+ dist/chunks/) the programmatic API; dependencies stay in node_modules
+//   dist/types/                     its declarations (tsc, tsconfig.types.json): package.json's "types"
 //   dist/lambda/handler.mjs         the Lambda handler, one self-contained file (infra/ ships the
 //                                   folder); dist/handler.mjs re-exports it for `lambic/handler`
 //   dist/bundles/<db>/              each database's revision bundle (revisions.mjs + manifest.json)
@@ -10,9 +11,11 @@
 // The handler leaves the AWS SDK to the nodejs22.x runtime's copy (it halves the cold import;
 // figures in the README); LAMBIC_HANDLER_SDK=bundled ships our pinned SDK instead.
 import { build } from "esbuild";
+import { execFileSync } from "node:child_process";
 import { mkdirSync, rmSync, writeFileSync } from "node:fs";
+import { createRequire } from "node:module";
 import { pathToFileURL } from "node:url";
-import { resolve } from "node:path";
+import { dirname, join, resolve } from "node:path";
 import { handlerBuildOptions } from "./handler/esbuild-options.mjs";
 import { buildCli } from "./cli/esbuild-options.mjs";
 
@@ -33,6 +36,11 @@ await build({
 });
 
 if (only !== "cli") {
+  // esbuild writes no declarations; tsc does (its command line, which every TypeScript version has).
+  rmSync("dist/types", { recursive: true, force: true });
+  const tsc = join(dirname(createRequire(import.meta.url).resolve("typescript/package.json")), "bin", "tsc");
+  execFileSync(process.execPath, [tsc, "-p", "tsconfig.types.json"], { stdio: "inherit" });
+
   rmSync("dist/lambda", { recursive: true, force: true });
   const sdk = process.env.LAMBIC_HANDLER_SDK === "bundled" ? "bundled" : "external";
   await build(handlerBuildOptions({ sdk, outfile: "dist/lambda/handler.mjs" }));

@@ -22,7 +22,7 @@ function newestSource(dir: string): number {
 }
 
 function isStale(): boolean {
-  if (!existsSync(HANDLER_FILE) || !existsSync(CLI_FILE) || !existsSync(join(ROOT, "dist/bundles"))) return true;
+  if (!existsSync(HANDLER_FILE) || !existsSync(CLI_FILE) || !existsSync(join(ROOT, "dist/bundles")) || !existsSync(join(ROOT, "dist/types/index.d.ts"))) return true;
   const built = Math.min(statSync(HANDLER_FILE).mtimeMs, statSync(CLI_FILE).mtimeMs);
   const sources = Math.max(...["src", "handler", "cli", "revisions"].map((dir) => newestSource(join(ROOT, dir))), statSync(join(ROOT, "build.mjs")).mtimeMs);
   return sources > built;
