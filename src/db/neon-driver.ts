@@ -106,6 +106,16 @@ export async function openNeonConnection(target: DriverTarget): Promise<Connecti
     // here: a connection string's (absent) password overrides the constructor's.
     (client as unknown as { password: unknown }).password = () => Promise.reject(missingPassword());
   }
+  // The URL's server settings go in the startup message as written, as postgres.js sends them.
+  // node-postgres sends only a few of them (options, application_name, and statement_timeout,
+  // lock_timeout and idle_in_transaction_session_timeout as parseInt made them: "5min" went as
+  // 5 ms) and dropped the rest (?search_path=app ran the migration in public).
+  const settings = serverSettings(target);
+  if (Object.keys(settings).length > 0) {
+    const internal = client as unknown as { getStartupConf(): Record<string, string> };
+    const startupConf = internal.getStartupConf.bind(client);
+    internal.getStartupConf = () => ({ ...startupConf(), ...settings });
+  }
   // Per-client settings, so that tests (or two targets in one process) don't fight over neonConfig.
   Object.assign(client.neonConfig, target.neon ?? {});
 
@@ -321,6 +331,18 @@ class Pipeline {
     this.finished = true;
     this.done(this.outcomes);
   }
+}
+
+/** The URL's parameters that go to the server as settings (DriverTarget.serverSettings), by name. */
+function serverSettings(target: DriverTarget): Record<string, string> {
+  if (target.serverSettings.length === 0) return {};
+  const query = new URL(target.url).searchParams;
+  const settings: Record<string, string> = {};
+  for (const name of target.serverSettings) {
+    const value = query.get(name);
+    if (value !== null) settings[name] = value;
+  }
+  return settings;
 }
 
 function lastResultRows(result: QueryResultShape): Record<string, unknown>[] {

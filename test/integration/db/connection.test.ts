@@ -459,6 +459,18 @@ describe.each(["postgres", "neon"] as const)("%s driver", (driver) => {
     }
   });
 
+  it("sends the URL's other parameters to the server as settings, as written (search_path, TimeZone, a statement_timeout with its unit)", async () => {
+    const url = new URL(database.url);
+    url.search = "?search_path=app,public&TimeZone=Asia/Tokyo&statement_timeout=5min&lock_timeout=2s&work_mem=7MB";
+    const withSettings = await open(url.toString());
+    try {
+      const [settings] = await withSettings.query("select current_setting('search_path') as search_path, current_setting('TimeZone') as zone, current_setting('statement_timeout') as statement, current_setting('lock_timeout') as lock, current_setting('work_mem') as work_mem");
+      expect(settings).toEqual({ search_path: "app,public", zone: "Asia/Tokyo", statement: "5min", lock: "2s", work_mem: "7MB" });
+    } finally {
+      await withSettings.close();
+    }
+  });
+
   describe("CONNECTION_FAILED", () => {
     const secret = "s3cret-Pa55";
 
@@ -544,10 +556,10 @@ describe.each(["postgres", "neon"] as const)("%s driver", (driver) => {
 });
 
 describe("the URL's server settings", () => {
-  it("names them when the server refuses one, instead of suspecting the server", async () => {
+  it.each(["postgres", "neon"] as const)("names them when the server refuses one, instead of suspecting the server (%s)", async (driver) => {
     const url = new URL(database.url);
     url.search = "?application_name=deploy&no_such_setting=1";
-    const error = await openConnection(url.toString(), { driver: "postgres", connectTimeoutSeconds: 5 }).then(
+    const error = await openConnection(url.toString(), { ...(driver === "neon" ? neonTestOptions(proxy.port) : { driver }), connectTimeoutSeconds: 5 }).then(
       (connection) => (void connection.close(), undefined),
       (error: unknown) => error,
     );
