@@ -36,6 +36,8 @@ interface PgQuery {
   handleCopyData(message: unknown, connection: unknown): void;
   handleError(error: unknown, connection: unknown): void;
   handleReadyForQuery(connection: unknown): void;
+  /** The parameter types its Parse declares. */
+  types?: unknown;
   _result?: { _types?: unknown };
 }
 type PgQueryClass = new (config: { text: string; values?: unknown[] }, values?: undefined, callback?: (error: Error | null, result: unknown) => void) => PgQuery;
@@ -149,6 +151,21 @@ export async function openNeonConnection(target: DriverTarget): Promise<Connecti
   const internals = client as unknown as ClientInternals;
   let roundTrips = 0;
 
+  /**
+   * A statement as node-postgres's Query, its Parse declaring each parameter (of no type, 0) as
+   * postgres.js's does: undeclared, a parameter the statement does not use failed the Bind with
+   * 08P01 ("bind message supplies 1 parameters, but prepared statement requires 0") where
+   * postgres.js fails with 42P18. The Query takes `types` for both the Parse and its result's
+   * parsers: the result gets the client's, as Client.query gives it.
+   */
+  const newQuery = (statement: Statement, callback?: (error: Error | null, result: unknown) => void): PgQuery => {
+    const params = statement.params?.length ? statement.params : undefined;
+    const query = new Query({ text: statement.text, values: params?.map(parameterText) }, undefined, callback);
+    if (params) query.types = params.map(() => 0);
+    if (query._result) query._result._types = internals._types;
+    return query;
+  };
+
   const ensureOpen = () => session.ensureOpen();
   const translate = (error: unknown) => session.translate(error);
   const watchdog = new ReplyWatchdog(target, (error) => {
@@ -172,7 +189,10 @@ export async function openNeonConnection(target: DriverTarget): Promise<Connecti
       roundTrips++;
       watchdog.sent({ text, params });
       try {
-        const result = (await watchdog.watch(client.query({ text, values: params ? params.map(parameterText) : undefined }))) as unknown as QueryResultShape;
+        const reply = new Promise<QueryResultShape>((resolve, reject) => {
+          client.query(newQuery({ text, params }, (error, result) => (error ? reject(error) : resolve(result as QueryResultShape))) as never);
+        });
+        const result = await watchdog.watch(reply);
         return lastResultRows(result) as Row[];
       } catch (error) {
         throw translate(error);
@@ -191,10 +211,7 @@ export async function openNeonConnection(target: DriverTarget): Promise<Connecti
       for (const statement of statements) watchdog.sent(statement);
       const replies = new Promise<PromiseSettledResult<QueryResultShape>[]>((resolve) => {
         const queries = statements.map((statement) => {
-          const query = new Query({ text: statement.text, values: statement.params?.length ? statement.params.map(parameterText) : undefined });
-          // What Client.query does, so that custom type parsers apply.
-          if (query._result && !query._result._types) query._result._types = internals._types;
-          return query;
+          return newQuery(statement);
         });
         const settled = (index: number, outcome: PromiseSettledResult<QueryResultShape>) => {
           answered++;

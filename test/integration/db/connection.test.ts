@@ -350,6 +350,15 @@ describe.each(["postgres", "neon"] as const)("%s driver", (driver) => {
     expect(await connection.query("select 1 as ok")).toEqual([{ ok: 1 }]);
   });
 
+  it("fails a statement given more parameters than it uses with 42P18, as postgres.js declares each one (of no type)", async () => {
+    const failure = await connection.query("select 1 as one", [1]).catch((error: unknown) => error);
+    expect(failure).toMatchObject({ code: "42P18", message: "could not determine data type of parameter $1" });
+    const inPipeline = await connection.pipeline([{ text: "select $1::int as a", params: [1, 2] }]).catch((error: unknown) => error);
+    expect(inPipeline).toMatchObject({ index: 0, failure: { sqlstate: "42P18", message: "could not determine data type of parameter $2" } });
+    expect(await connection.query("select $1::int as a", [5])).toEqual([{ a: 5 }]);
+    expect(await connection.pipeline([{ text: "select $1::text as a, $2::int8 as b", params: ["x", 2n] }])).toEqual([[{ a: "x", b: "2" }]]);
+  });
+
   it("fails, rather than hangs, when the server terminates the session", async () => {
     const victim = await open();
     const [{ pid }] = await victim.query<{ pid: number }>("select pg_backend_pid() as pid");
