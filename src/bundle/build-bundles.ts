@@ -59,7 +59,7 @@ export async function buildBundle(database: DatabaseConfig, options: { projectDi
   const esbuild = await import("esbuild");
   let code: Uint8Array;
   try {
-    const result = await esbuild.build({
+    const build = (banner?: string) => esbuild.build({
       stdin: { contents: entry, resolveDir: revisionsDir, sourcefile: "lambic-bundle-entry.js", loader: "js" },
       // Paths in the output's comments are relative to this, so the bytes do not depend on
       // where the project is checked out.
@@ -73,7 +73,13 @@ export async function buildBundle(database: DatabaseConfig, options: { projectDi
       write: false,
       logLevel: "silent",
       plugins: [refuseEngineImports(database.name)],
+      ...(banner ? { banner: { js: banner } } : {}),
     });
+    let result = await build();
+    // A CommonJS package bundled into an ES module keeps its require() of Node's built-in
+    // modules, which esbuild's shim refuses at import ("Dynamic require of "os" is not
+    // supported"): such a bundle gets a real require. Only those: the others keep their bytes.
+    if (Buffer.from(result.outputFiles[0]!.contents).includes(DYNAMIC_REQUIRE_SHIM)) result = await build(REQUIRE_BANNER);
     code = result.outputFiles[0]!.contents;
   } catch (error) {
     if (error instanceof LambicError) throw error;
@@ -152,6 +158,12 @@ export function readBuiltBundle(dir: string): { manifest: BundleManifest; code: 
   }
   return { manifest, code };
 }
+
+/** What esbuild's require() shim throws, in a bundle that holds CommonJS code calling require(). */
+const DYNAMIC_REQUIRE_SHIM = 'Dynamic require of "';
+
+/** esbuild renames a revision's own top-level `require` (it reserves the name for the shim). */
+const REQUIRE_BANNER = 'import { createRequire as __lambicCreateRequire } from "node:module";\nconst require = __lambicCreateRequire(import.meta.url);';
 
 function settingsOf(database: DatabaseConfig): BundleSettings {
   return {

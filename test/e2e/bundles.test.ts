@@ -2,12 +2,14 @@
  * Revision bundles: reproducible, self-contained, and round-tripped through a real S3 server
  * with the sha256 checked on the way back.
  */
+import { execFileSync } from "node:child_process";
 import { cpSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { mkdtemp, rm } from "node:fs/promises";
 import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { pathToFileURL } from "node:url";
 import { DeleteObjectCommand, S3Client } from "@aws-sdk/client-s3";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { buildBundle, readBuiltBundle } from "../../src/bundle/build-bundles.ts";
@@ -61,6 +63,33 @@ describe("buildBundle", () => {
     expect(opened.set.revisions.size).toBe(8);
     expect(opened.set.bundleSha256).toBe(built.sha256);
     await expect(importBundle(code, built.sha256, "billing", join(work, "cache"))).rejects.toMatchObject({ code: "BUNDLE_DATABASE_MISMATCH" });
+  });
+
+  it("bundles a CommonJS package a revision imports, whose require() of a Node built-in then works in the Lambda", async () => {
+    const project = join(work, "cjs-package");
+    const dir = join(project, "revisions/main");
+    const pkg = join(project, "node_modules/needs-builtin");
+    mkdirSync(dir, { recursive: true });
+    mkdirSync(pkg, { recursive: true });
+    writeFileSync(join(pkg, "package.json"), `{"name":"needs-builtin","version":"1.0.0","main":"index.js"}\n`);
+    writeFileSync(join(pkg, "index.js"), `const os = require("os");\nmodule.exports = function eol() { return JSON.stringify(os.EOL); };\n`);
+    writeFileSync(
+      join(dir, "01_a.ts"),
+      `import eol from "needs-builtin";\nexport default { id: "a1", revises: null, async upgrade(op: any) { op.execute("SELECT " + eol()); } };\n`,
+    );
+    const built = await buildBundle({ ...mainDatabase(), revisions: dir }, { projectDir: project, outDir: join(project, "dist") });
+    // Imported by plain Node (vitest's loader would lend the module a require()), from a folder
+    // without node_modules above it, as the Lambda imports it from /tmp.
+    const lambdaTmp = join(work, "cjs-package-tmp");
+    mkdirSync(lambdaTmp);
+    const file = join(lambdaTmp, `${built.sha256}.mjs`);
+    writeFileSync(file, readBuiltBundle(built.dir).code);
+    const script = `const { revisions } = await import(${JSON.stringify(pathToFileURL(file).href)});
+const executed = [];
+await revisions[0].revision.upgrade({ execute: (sql) => executed.push(sql) }, {});
+console.log(JSON.stringify(executed));`;
+    const output = execFileSync(process.execPath, ["--input-type=module", "-e", script], { cwd: lambdaTmp, encoding: "utf8" });
+    expect(JSON.parse(output)).toEqual(['SELECT "\\n"']);
   });
 
   it("refuses a revision that imports lambic at run time", async () => {
