@@ -16,7 +16,7 @@ import { importModule } from "../import-module.ts";
 import { readText } from "../read-text.ts";
 
 /** Bump when the cache's shape, or what loading checks, changes: older cache files are then not reused. */
-const LOADER_VERSION = "lambic-loader-23";
+const LOADER_VERSION = "lambic-loader-24";
 
 /** Revision files: `.sql`, TypeScript and JavaScript modules; not dotfiles or `__` files. */
 const REVISION_FILE = /^(?!\.|__).*\.(?:sql|ts|mts|js|mjs)$/;
@@ -69,13 +69,21 @@ interface CacheIndex {
    * these few again (git's "racily clean" entries).
    */
   readonly racy?: readonly (readonly [path: string, sha256: string])[];
+  /**
+   * When the files were last known to hold what the build read, less RACY_MS (a change time is
+   * stamped in ticks too): a file whose change time (ctime) is later was rewritten, renamed over
+   * or touched since, maybe keeping its size and mtime (`cp -p`, `touch -r`, `rsync -t`, tar),
+   * and is read again, against the sha256 kept beside the index (`.sums.json`).
+   */
+  readonly checkedAt: number;
 }
 
 /**
  * Loads every revision file of `dir` in file-name order (a plain code-unit sort: the order that
  * breaks ties in the graph, as in Alembic ≥ 1.10). `.sql` files are parsed; TypeScript and JS
  * modules are compiled together by esbuild into one bundle. Both are cached under `cacheDir`,
- * keyed by each file's name, size and mtime.
+ * keyed by each file's name, size and mtime; a file whose ctime is later than the build (see
+ * CacheIndex.checkedAt) is read again and compared with the bytes the build read.
  *
  * A warm start reads neither the sources nor the bundle: the cache keeps each revision's
  * metadata and checksum in a JSON index; the bundle, and the `.sql` revisions' SQL kept beside
@@ -92,10 +100,13 @@ export async function loadRevisions(dir: string, options: LoadRevisionsOptions =
   // The cache key: each file's name, size and mtime (numbers kept as numbers: thousands of
   // formatted strings showed up in the warm-load profile).
   const sizesAndTimes = new Float64Array(names.length * 2);
+  // Not in the key: a copy of the project (an image pulled elsewhere) has new ones (see checkedAt).
+  const changeTimes = new Float64Array(names.length);
   const startedAt = Date.now();
   for (let i = 0; i < names.length; i++) {
     const stat = statSync(prefix + names[i]!, { throwIfNoEntry: false }) ?? danglingLink(prefix + names[i]!);
     if (!stat?.isFile()) continue;
+    changeTimes[files.length] = stat.ctimeMs;
     sizesAndTimes[files.length * 2] = stat.size;
     sizesAndTimes[files.length * 2 + 1] = stat.mtimeMs;
     files.push(names[i]!);
@@ -116,9 +127,15 @@ export async function loadRevisions(dir: string, options: LoadRevisionsOptions =
 
   const index = readIndex(`${entry}.json`);
   // An index is written only for revisions that all loaded, with no id twice.
-  if (index && index.revisions.length === files.length && importsUnchanged(index) && racyUnchanged(index)) {
-    if (index.racy) settleRacy(`${entry}.json`, index);
-    return fromIndex(prefix, files, entry, index);
+  if (index && index.revisions.length === files.length) {
+    const touched: [path: string, ctimeMs: number][] = [];
+    for (let i = 0; i < files.length; i++) if (changeTimes[i]! > index.checkedAt) touched.push([resolve(prefix + files[i]!), changeTimes[i]!]);
+    if (importsUnchanged(index, touched) && racyUnchanged(index) && touchedUnchanged(entry, index, touched)) {
+      // Checked now: recorded once that takes some of them off the list (their tick has passed).
+      const checkedAt = touched.some(([, ctimeMs]) => ctimeMs <= startedAt - RACY_MS) ? startedAt - RACY_MS : index.checkedAt;
+      if (index.racy || checkedAt !== index.checkedAt) settleIndex(`${entry}.json`, index, checkedAt);
+      return fromIndex(prefix, files, entry, index);
+    }
   }
   return build({ absoluteDir, prefix, files, cacheDir, dirKey, entry, startedAt });
 }
@@ -724,33 +741,58 @@ function racyUnchanged(index: CacheIndex): boolean {
 
 /**
  * Drops from the index the racy files found unchanged whose tick has passed: an edit now moves
- * their mtime, so their stat is enough again, and later starts skip reading them. (A read-only
- * cache keeps reading them.)
+ * their mtime, so their stat is enough again, and later starts skip reading them. Records
+ * `checkedAt`, when files changed since the last check were found to hold the same bytes. (A
+ * read-only cache keeps reading them.)
  */
-function settleRacy(file: string, index: CacheIndex): void {
+function settleIndex(file: string, index: CacheIndex, checkedAt: number): void {
   const settled = Date.now() - RACY_MS;
-  const racy = index.racy!.filter(([path]) => {
+  const racy = (index.racy ?? []).filter(([path]) => {
     try {
       return statSync(path).mtimeMs >= settled;
     } catch {
       return true;
     }
   });
-  if (racy.length === index.racy!.length) return;
+  if (racy.length === (index.racy ?? []).length && checkedAt === index.checkedAt) return;
   const { racy: _, ...rest } = index;
   try {
-    writeAtomically(file, Buffer.from(JSON.stringify(racy.length > 0 ? { ...rest, racy } : rest)));
+    writeAtomically(file, Buffer.from(JSON.stringify(racy.length > 0 ? { ...rest, checkedAt, racy } : { ...rest, checkedAt })));
   } catch {
     // read-only: the next start reads them again
   }
 }
 
-function importsUnchanged(index: CacheIndex): boolean {
+/** Whether the files whose status changed since the last check still hold the bytes the build read. */
+function touchedUnchanged(entry: string, index: CacheIndex, touched: readonly (readonly [path: string, ctimeMs: number])[]): boolean {
+  if (touched.length === 0) return true;
+  let sums: Map<string, string>;
+  try {
+    const stored = JSON.parse(readFileSync(`${entry}.sums.json`, "utf8")) as { builtAt: string; files: [string, string][] };
+    // Another command's build of the same key may have replaced one file and not yet the other.
+    if (stored.builtAt !== index.builtAt) return false;
+    sums = new Map(stored.files);
+  } catch {
+    return false; // missing or torn: rebuild
+  }
+  return touched.every(([path]) => {
+    try {
+      return sums.get(path) === sha256(readFileSync(path));
+    } catch {
+      return false;
+    }
+  });
+}
+
+/** Whether the helpers and settings files have the size and mtime they had; those whose status changed since are added to `touched`. */
+function importsUnchanged(index: CacheIndex, touched: [path: string, ctimeMs: number][]): boolean {
   return index.imports.every(([path, size, mtimeMs]) => {
     try {
       // Most settings files recorded are absent ones: no exception for those.
       const stat = statSync(path, { throwIfNoEntry: false });
-      return stat === undefined ? size === -1 : stat.size === size && stat.mtimeMs === mtimeMs;
+      if (stat === undefined) return size === -1;
+      if (stat.ctimeMs > index.checkedAt) touched.push([path, stat.ctimeMs]);
+      return stat.size === size && stat.mtimeMs === mtimeMs;
     } catch {
       return size === -1; // ENOTDIR: as absent as when recorded
     }
@@ -843,9 +885,20 @@ async function build(target: { absoluteDir: string; prefix: string; files: reado
     })),
     imports,
     ...(racy.length > 0 ? { racy } : {}),
+    checkedAt: startedAt - RACY_MS,
   };
+  // The bytes each file had for the build, for the files whose status changes later (see checkedAt).
+  const sums: [string, string][] = [...readBytes].map(([path, bytes]) => [resolve(path), sha256(bytes)]);
+  for (const [path, size] of imports) {
+    try {
+      if (size !== -1) sums.push([path, sha256(readFileSync(path))]);
+    } catch {
+      // not a file (a folder named package.json): a change to it rebuilds
+    }
+  }
   try {
     if (modules.length < files.length) writeAtomically(`${entry}.sql.json`, Buffer.from(JSON.stringify(sections)));
+    writeAtomically(`${entry}.sums.json`, Buffer.from(JSON.stringify({ builtAt, files: sums })));
     writeAtomically(`${entry}.json`, Buffer.from(JSON.stringify(index)));
   } catch (error) {
     if (compiled) throw cacheUnwritable(cacheDir, error);

@@ -1,6 +1,6 @@
 import { execFileSync, spawn } from "node:child_process";
 import { createHash } from "node:crypto";
-import { chmodSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, utimesSync, writeFileSync } from "node:fs";
+import { chmodSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, statSync, symlinkSync, utimesSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
@@ -253,16 +253,16 @@ describe("loadRevisions", () => {
 });
 
 describe("loadRevisions cache", () => {
-  it("writes one bundle and index under the cache folder", async () => {
+  it("writes one bundle, its index and the sha256 of the files it was built from under the cache folder", async () => {
     write("a1.ts", tsRevision("a1", null));
     await load();
-    expect(cacheFiles().map((name) => name.replace(/^[0-9a-f]{12}-[0-9a-f]{64}/, "KEY"))).toEqual(["KEY.cjs", "KEY.cjs.map", "KEY.code", "KEY.json"]);
+    expect(cacheFiles().map((name) => name.replace(/^[0-9a-f]{12}-[0-9a-f]{64}/, "KEY"))).toEqual(["KEY.cjs", "KEY.cjs.map", "KEY.code", "KEY.json", "KEY.sums.json"]);
   });
 
   it("keeps revisions that read import.meta in an ES module bundle, where it is theirs", async () => {
     write("a1.ts", tsRevision("a1", null, "\n    op.execute(typeof import.meta.url);"));
     const [revision] = await load();
-    expect(cacheFiles().map((name) => name.replace(/^[0-9a-f]{12}-[0-9a-f]{64}/, "KEY"))).toEqual(["KEY.json", "KEY.mjs", "KEY.mjs.map"]);
+    expect(cacheFiles().map((name) => name.replace(/^[0-9a-f]{12}-[0-9a-f]{64}/, "KEY"))).toEqual(["KEY.json", "KEY.mjs", "KEY.mjs.map", "KEY.sums.json"]);
     expect(await run(revision!, "upgrade")).toEqual(["UP a1", "string"]);
   });
 
@@ -350,7 +350,7 @@ describe("loadRevisions cache", () => {
   it("defaults the cache folder to <projectDir>/.lambic/cache", async () => {
     write("a1.ts", tsRevision("a1", null));
     await loadRevisions(dir, { projectDir: project });
-    expect(readdirSync(join(project, ".lambic", "cache"))).toHaveLength(4);
+    expect(readdirSync(join(project, ".lambic", "cache"))).toHaveLength(5);
   });
 
   it("returns the same revisions from a warm cache without rebuilding", async () => {
@@ -462,6 +462,66 @@ describe("loadRevisions cache", () => {
     expect(await run(b2!, "upgrade")).toEqual(["UP b2", "receipt"]);
   });
 
+  it("sees an edit that keeps a file's size and its old mtime (cp -p, touch -r, rsync -t, tar), long after the build", async () => {
+    const old = new Date(Date.now() - 3_600_000);
+    const path = write("a1.sql", sqlRevision("a1", null));
+    const revision = write("b2.ts", `import { TABLE } from "../names.ts";\n${tsRevision("b2", "a1", "\n    op.execute(TABLE);")}`);
+    const helper = join(project, "revisions", "names.ts");
+    writeFileSync(helper, 'export const TABLE = "invoice";\n');
+    for (const file of [path, revision, helper]) utimesSync(file, old, old);
+    await load();
+    const rewrite = (file: string, from: string, to: string) => {
+      writeFileSync(file, readFileSync(file, "utf8").replace(from, to));
+      utimesSync(file, old, old);
+    };
+    rewrite(path, "UP a1", "UP z9");
+    rewrite(revision, "UP b2", "UP y8");
+    rewrite(helper, "invoice", "receipt");
+    const [a1, b2] = await load();
+    expect(await run(a1!, "upgrade")).toEqual(["UP z9"]);
+    expect(await run(b2!, "upgrade")).toEqual(["UP y8", "receipt"]);
+    expect(a1!.source.checksum).toBe(createHash("sha256").update(readFileSync(path)).digest("hex"));
+  });
+
+  it("sees a file replaced by another one of the same size and mtime (renamed over it)", async () => {
+    const old = new Date(Date.now() - 3_600_000);
+    const path = write("a1.sql", sqlRevision("a1", null));
+    const other = join(project, "a1.sql.new");
+    writeFileSync(other, sqlRevision("a1", null).replace("UP a1", "UP z9"));
+    for (const file of [path, other]) utimesSync(file, old, old);
+    await load();
+    renameSync(other, path);
+    expect(await run((await load())[0]!, "upgrade")).toEqual(["UP z9"]);
+  });
+
+  it("reads a file whose status changed but not its content (chmod, a copy) once, without rebuilding", async () => {
+    const old = new Date(Date.now() - 3_600_000);
+    const path = write("a1.ts", tsRevision("a1", null));
+    utimesSync(path, old, old);
+    await load();
+    const bundle = cacheFiles().find((name) => name.endsWith(".cjs"))!;
+    const builtAt = statSync(join(cacheDir, bundle)).mtimeMs;
+    chmodSync(path, 0o600);
+    const [revision] = await load();
+    expect(await run(revision!, "upgrade")).toEqual(["UP a1"]);
+    expect(statSync(join(cacheDir, bundle)).mtimeMs).toBe(builtAt);
+  });
+
+  it("checks such files at every start when the cache cannot record that they were checked (a read-only copy made after the build)", async () => {
+    const old = new Date(Date.now() - 3_600_000);
+    const path = write("a1.ts", tsRevision("a1", null));
+    utimesSync(path, old, old);
+    await load();
+    const index = join(cacheDir, cacheFiles().find((name) => /[0-9a-f]\.json$/.test(name) && !name.endsWith(".sql.json") && !name.endsWith(".sums.json"))!);
+    const bundle = cacheFiles().find((name) => name.endsWith(".cjs"))!;
+    // The index cannot be replaced: its temporary file's name is taken by a folder.
+    mkdirSync(`${index}.${process.pid}.tmp`);
+    chmodSync(path, 0o600);
+    expect(await run((await load())[0]!, "upgrade")).toEqual(["UP a1"]);
+    expect(await run((await load())[0]!, "upgrade")).toEqual(["UP a1"]);
+    expect(cacheFiles()).toContain(bundle);
+  });
+
   it("stops reading such a file again once its tick has passed and it was found unchanged", async () => {
     const path = write("a1.sql", sqlRevision("a1", null));
     const almostSettled = new Date(Date.now() - 1_900);
@@ -487,7 +547,7 @@ describe("loadRevisions cache", () => {
     const first = cacheFiles();
     edit("a1.ts", tsRevision("a1", null).replace("revision a1", "renamed"));
     await load();
-    expect(cacheFiles()).toHaveLength(4);
+    expect(cacheFiles()).toHaveLength(5);
     expect(cacheFiles()).not.toEqual(first);
   });
 
@@ -516,7 +576,7 @@ describe("loadRevisions cache", () => {
     await loadRevisions(other, { cacheDir });
     edit("a1.ts", tsRevision("a1", null).replace("revision a1", "renamed"));
     await load();
-    expect(cacheFiles()).toHaveLength(8);
+    expect(cacheFiles()).toHaveLength(10);
   });
 
   it("rebuilds an entry by replacing its files, never removing them first (another command may be about to read them)", async () => {
