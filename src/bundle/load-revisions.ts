@@ -16,7 +16,7 @@ import { importModule } from "../import-module.ts";
 import { readText } from "../read-text.ts";
 
 /** Bump when the cache's shape, or what loading checks, changes: older cache files are then not reused. */
-const LOADER_VERSION = "lambic-loader-24";
+const LOADER_VERSION = "lambic-loader-25";
 
 /** Revision files: `.sql`, TypeScript and JavaScript modules; not dotfiles or `__` files. */
 const REVISION_FILE = /^(?!\.|__).*\.(?:sql|ts|mts|js|mjs)$/;
@@ -214,7 +214,7 @@ function readRevisionFile(path: string): Buffer {
 
 function fromIndex(prefix: string, files: readonly string[], entry: string, index: CacheIndex): LoadedRevision[] {
   const bundle = new LazyBundle(entry, index, () => files.filter((name) => !name.endsWith(".sql")).map((name) => prefix + name));
-  const sections = new SqlSections(`${entry}.sql.json`);
+  const sections = new SqlSections(`${entry}.sql.json`, index.builtAt);
   const revisions = new Array<LoadedRevision>(files.length);
   let modulePosition = 0;
   for (let i = 0; i < files.length; i++) {
@@ -330,7 +330,18 @@ class LazyBundle implements RevisionCode {
   }
 
   private load(): Promise<LoadedBundle> {
-    return (this.loading ??= loadBundle(this.entry, this.index, this.modulePaths).then((bundle) => (this.loaded = bundle)));
+    return (this.loading ??= loadBundle(this.entry, this.index, this.modulePaths).then((bundle) => {
+      // Another command rebuilt this entry since the index was read (a file changed keeping its
+      // size and mtime): its code is not what this command's checksums cover.
+      if (bundle.build !== this.index.builtAt) {
+        throw new LambicError(
+          "REVISION_FILE_INVALID",
+          `The compiled revisions ${this.entry} were rebuilt by another lambic command while this one ran, after a revision or a file it imports changed. Nothing of them ran; run the command again.`,
+          { bundle: this.entry },
+        );
+      }
+      return (this.loaded = bundle);
+    }));
   }
 
   private run(bundle: LoadedBundle, position: number, step: "upgrade" | "downgrade", op: Operations, ctx: RevisionContext): void | Promise<void> {
@@ -342,22 +353,34 @@ class LazyBundle implements RevisionCode {
 interface LoadedBundle {
   readonly revisions: readonly Revision[];
   readonly script?: ScriptBundle;
+  /** The build the bundle's file holds (CacheIndex.builtAt of the index written with it). */
+  readonly build: unknown;
 }
 
-/** Each `.sql` revision's up and down SQL (by file position; 0 for a module), as the cache keeps them. */
-type StoredSections = readonly (readonly [up: string, down: string | null] | 0)[];
+/** Each `.sql` revision's up and down SQL (by file position; 0 for a module), as the cache keeps them, with the build they belong to. */
+interface StoredSections {
+  readonly builtAt: string;
+  readonly sections: readonly (readonly [up: string, down: string | null] | 0)[];
+}
 
 /** The `.sql` revisions' sections, stored beside the index and read when one first runs. */
 class SqlSections {
-  private sections: StoredSections | null | undefined;
+  private sections: StoredSections["sections"] | null | undefined;
 
-  constructor(private readonly file: string) {}
+  constructor(
+    private readonly file: string,
+    private readonly builtAt: string,
+  ) {}
 
-  /** Undefined when the file is gone or torn: the revision is then read from its own file. */
+  /**
+   * Undefined when the file is gone, torn, or another command's rebuild (a file changed keeping
+   * its size and mtime): the revision is then read from its own file, which must hold what was loaded.
+   */
   at(position: number): readonly [string, string | null] | undefined {
     if (this.sections === undefined) {
       try {
-        this.sections = JSON.parse(readFileSync(this.file, "utf8")) as StoredSections;
+        const stored = JSON.parse(readFileSync(this.file, "utf8")) as StoredSections;
+        this.sections = stored.builtAt === this.builtAt ? stored.sections : null;
       } catch {
         this.sections = null;
       }
@@ -416,11 +439,11 @@ async function loadBundle(entry: string, index: Pick<CacheIndex, "format" | "bui
   try {
     if (index.format === "script") {
       const script = new ScriptBundle(file, `${entry}.code`);
-      return { revisions: script.revisions, script };
+      return { revisions: script.revisions, script, build: script.lambicBuild };
     }
     // The query keeps two builds under one name apart in Node's module cache.
-    const bundle = await importModule<{ default: readonly Revision[] }>(`${pathToFileURL(file).href}?${index.builtAt}`);
-    return { revisions: bundle.default };
+    const bundle = await importModule<{ default: readonly Revision[]; lambicBuild?: unknown }>(`${pathToFileURL(file).href}?${index.builtAt}`);
+    return { revisions: bundle.default, build: bundle.lambicBuild };
   } catch (error) {
     const code = (error as NodeJS.ErrnoException)?.code;
     if ((code === "ENOENT" && (error as NodeJS.ErrnoException).path === file) || (code === "ERR_MODULE_NOT_FOUND" && String((error as { url?: unknown }).url).startsWith(pathToFileURL(file).href))) {
@@ -616,6 +639,7 @@ const SCRIPT_PREFIX = `(function (exports, require, module, __filename, __dirnam
  */
 class ScriptBundle {
   readonly revisions: readonly Revision[];
+  readonly lambicBuild: unknown;
   private readonly script: vm.Script;
   private readonly compiled: Uint8Array;
   private readonly build: string;
@@ -633,9 +657,10 @@ class ScriptBundle {
       filename: file,
       cachedData: cache?.data,
     });
-    const module = { exports: {} as { default?: readonly Revision[] } };
+    const module = { exports: {} as { default?: readonly Revision[]; lambicBuild?: unknown } };
     (this.script.runInThisContext() as (...args: unknown[]) => void)(module.exports, createRequire(file), module, file, dirname(file));
     this.revisions = module.exports.default ?? [];
+    this.lambicBuild = module.exports.lambicBuild;
     const accepted = cache !== undefined && !this.script.cachedDataRejected && cache.compiled.length === this.revisions.length * 2;
     this.compiled = accepted ? cache.compiled : new Uint8Array(this.revisions.length * 2);
     if (!accepted) this.save();
@@ -897,7 +922,7 @@ async function build(target: { absoluteDir: string; prefix: string; files: reado
     }
   }
   try {
-    if (modules.length < files.length) writeAtomically(`${entry}.sql.json`, Buffer.from(JSON.stringify(sections)));
+    if (modules.length < files.length) writeAtomically(`${entry}.sql.json`, Buffer.from(JSON.stringify({ builtAt, sections } satisfies StoredSections)));
     writeAtomically(`${entry}.sums.json`, Buffer.from(JSON.stringify({ builtAt, files: sums })));
     writeAtomically(`${entry}.json`, Buffer.from(JSON.stringify(index)));
   } catch (error) {
@@ -993,6 +1018,8 @@ async function compileModules(absoluteDir: string, modules: readonly string[], e
   const contents = [
     ...modules.map((file, i) => `import r${i} from ${JSON.stringify(`./${file}`)};`),
     `export default [${modules.map((_, i) => `r${i}`).join(",")}];`,
+    // Read back by LazyBundle: a command must not run another one's rebuild of the same entry.
+    `export const lambicBuild = ${JSON.stringify(builtAt)};`,
   ].join("\n");
   const options = (format: "cjs" | "esm", outfile: string): BuildOptions & { metafile: true; write: false } => ({
     stdin: { contents, resolveDir: absoluteDir, sourcefile: ENTRY_NAME, loader: "js" },

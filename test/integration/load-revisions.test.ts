@@ -609,6 +609,34 @@ describe("loadRevisions cache", () => {
     }
   });
 
+  it("never runs another command's rebuild of a file it loaded with the old file's checksum", async () => {
+    const old = new Date(Date.now() - 3_600_000);
+    const sql = write("a1.sql", sqlRevision("a1", null));
+    const module = write("b2.ts", tsRevision("b2", "a1"));
+    for (const file of [sql, module]) utimesSync(file, old, old);
+    await load();
+    // This command reads the warm index; its revisions' code is read at their first call.
+    const [a1, b2] = await load();
+    // Meanwhile both files are rewritten keeping size and mtime, and another command rebuilds.
+    for (const [file, from, to] of [[sql, "UP a1", "UP z9"], [module, "UP b2", "UP y8"]] as const) {
+      writeFileSync(file, readFileSync(file, "utf8").replace(from, to));
+      utimesSync(file, old, old);
+    }
+    const rebuilt = await load();
+    expect(await run(rebuilt[0]!, "upgrade")).toEqual(["UP z9"]);
+    const outcome = (revision: LoadedRevision) =>
+      run(revision, "upgrade").then(
+        (executed) => ({ executed, checksum: revision.source.checksum }),
+        (error: LambicError) => error.code,
+      );
+    // What ran must be what its checksum covers: the old code, or a clear error, never the new code.
+    for (const [revision, newText] of [[a1!, "UP z9"], [b2!, "UP y8"]] as const) {
+      const result = await outcome(revision);
+      if (typeof result === "string") expect(result).toBe("REVISION_FILE_INVALID");
+      else expect(result.executed).not.toContain(newText);
+    }
+  });
+
   it("says the compiled revisions were removed while it ran when another command pruned them before they were first called", async () => {
     const removedMeanwhile = async () => {
       const [revision] = await load(); // warm: the bundle is read when a function is first called
