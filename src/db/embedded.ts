@@ -10,7 +10,7 @@
  * reboot; the next command then creates a fresh cluster).
  */
 import { createHash, randomBytes } from "node:crypto";
-import { chmod, mkdir, readdir, readFile, rename, rm, writeFile } from "node:fs/promises";
+import { chmod, mkdir, readdir, readFile, rename, rm, stat, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { basename, dirname, join, resolve } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
@@ -203,8 +203,9 @@ export async function stopEmbedded(projectDir: string): Promise<boolean> {
 
 /**
  * Runs `work` while this process holds `.lambic/embedded.lock` (a file made with O_EXCL, holding
- * the holder's pid). A lock whose process has died is taken over; waiting longer than `waitMs`
- * is an error naming the process and the file.
+ * the holder's pid). A lock whose process has died, or whose pid is now a process started after
+ * the lock was written, is taken over; waiting longer than `waitMs` is an error naming the
+ * process and the file.
  */
 async function withProjectLock<T>(lambicDir: string, waitMs: number, work: () => Promise<T>): Promise<T> {
   const lock = join(lambicDir, "embedded.lock");
@@ -218,7 +219,7 @@ async function withProjectLock<T>(lambicDir: string, waitMs: number, work: () =>
     }
     const holder = await lockHolder(lock);
     // Read twice before removing: a lock removed and taken meanwhile holds another pid.
-    if (holder !== undefined && !isAlive(holder) && (await lockHolder(lock)) === holder) {
+    if (holder !== undefined && !(await isHolder(holder, lock)) && (await lockHolder(lock)) === holder) {
       await rm(lock, { force: true });
       continue;
     }
@@ -242,6 +243,30 @@ async function withProjectLock<T>(lambicDir: string, waitMs: number, work: () =>
 async function lockHolder(lock: string): Promise<number | undefined> {
   const pid = Number(await readFile(lock, "utf8").catch(() => ""));
   return Number.isInteger(pid) && pid > 0 ? pid : undefined;
+}
+
+/**
+ * Whether the process `pid` may be the one that wrote `lock`: alive, and not started after the
+ * lock was written. A command killed while holding the lock (kill -9, a CI timeout, a power
+ * loss) leaves its pid behind, which after a reboot, or in a container run again (where the
+ * command gets the same small pid run after run, this process's own), is another process's.
+ */
+async function isHolder(pid: number, lock: string): Promise<boolean> {
+  if (!isAlive(pid)) return false;
+  const [started, written] = await Promise.all([processStartedMs(pid), stat(lock).then((s) => s.mtimeMs, () => undefined)]);
+  // Where /proc does not tell (not Linux), a live pid is trusted. The margin covers clock ticks.
+  return started === undefined || written === undefined || started <= written + 2_000;
+}
+
+/** When `pid` started (epoch ms), from /proc; undefined where /proc does not tell. */
+async function processStartedMs(pid: number): Promise<number | undefined> {
+  const [stat, system] = await Promise.all([readFile(`/proc/${pid}/stat`, "utf8").catch(() => undefined), readFile("/proc/stat", "utf8").catch(() => undefined)]);
+  const bootSeconds = Number(/^btime (\d+)$/m.exec(system ?? "")?.[1]);
+  if (stat === undefined || !Number.isFinite(bootSeconds)) return undefined;
+  // "pid (comm) state …": comm may hold spaces and parentheses; starttime is field 22, in clock
+  // ticks since boot (USER_HZ, 100 on Linux).
+  const ticks = Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[19]);
+  return Number.isFinite(ticks) ? (bootSeconds + ticks / 100) * 1000 : undefined;
 }
 
 function isAlive(pid: number): boolean {

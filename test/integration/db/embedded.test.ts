@@ -1,7 +1,7 @@
 import { execFile, execSync, spawn, spawnSync } from "node:child_process";
 import { createHash } from "node:crypto";
 import { existsSync, readdirSync } from "node:fs";
-import { chmod, cp, mkdir, mkdtemp, readFile, rename, rm, writeFile } from "node:fs/promises";
+import { chmod, cp, mkdir, mkdtemp, readFile, rename, rm, utimes, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
@@ -181,6 +181,29 @@ it("takes over a lock left by a command that died, and says who holds a lock it 
     const exited = spawnSync(process.execPath, ["-e", "0"]).pid;
     await writeFile(lock, String(exited));
     const embedded = await ensureEmbeddedPostgres(project, { lockWaitMs: 5_000 });
+    dataDir = embedded.dataDir;
+    expect(embedded.started).toBe(true);
+    await expect(readFile(lock, "utf8")).rejects.toMatchObject({ code: "ENOENT" });
+  } finally {
+    await rm(lock, { force: true });
+    await stopEmbedded(project);
+    await rm(project, { recursive: true, force: true });
+    if (dataDir && !dataDir.startsWith(project)) await rm(dirname(dataDir), { recursive: true, force: true });
+  }
+});
+
+it("takes over a lock whose pid now belongs to a process started after the lock was written (a reboot, a container run again)", async () => {
+  const project = await mkdtemp(join(tmpdir(), "lambic-project-"));
+  const lock = join(project, ".lambic", "embedded.lock");
+  let dataDir: string | undefined;
+  try {
+    await mkdir(join(project, ".lambic"));
+    // Written an hour ago by a command killed while it started the server; its pid is now this
+    // process's (in a container the command gets the same small pid run after run).
+    await writeFile(lock, String(process.pid));
+    const anHourAgo = new Date(Date.now() - 3_600_000);
+    await utimes(lock, anHourAgo, anHourAgo);
+    const embedded = await ensureEmbeddedPostgres(project, { lockWaitMs: 1_000 });
     dataDir = embedded.dataDir;
     expect(embedded.started).toBe(true);
     await expect(readFile(lock, "utf8")).rejects.toMatchObject({ code: "ENOENT" });
