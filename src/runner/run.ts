@@ -280,17 +280,25 @@ export function statementError(error: unknown, statement: QueuedStatement | unde
       { cause: read },
     );
   }
+  // A serialization failure (under SERIALIZABLE or REPEATABLE READ) or a deadlock: PostgreSQL
+  // cancelled this transaction for a concurrent one's sake, at any statement or at COMMIT.
+  const conflict = CONFLICT_SQLSTATES[failure.sqlstate];
+  const retry = conflict
+    ? `The run conflicted with a concurrent transaction (${conflict}), and PostgreSQL cancelled the run's transaction so that the other could go on: run again (nothing needs fixing); should it recur, run when the application is quiet.`
+    : undefined;
   if (text === "COMMIT" && !origin?.revision) {
     // Not lambic's bookkeeping: a deferred constraint or constraint trigger is checked at COMMIT.
     throw new LambicError(
       "STATEMENT_FAILED",
-      `The COMMIT of the run's transaction failed: ${failure.message} [SQLSTATE ${failure.sqlstate}]${failure.detail ? ` (${failure.detail})` : ""}. ${rolledBack} A deferred constraint or constraint trigger is checked at COMMIT, not when its statement ran: fix the revision of this transaction that made or fired it, and run again (--per-revision names the revision).`,
+      `The COMMIT of the run's transaction failed: ${failure.message} [SQLSTATE ${failure.sqlstate}]${failure.detail ? ` (${failure.detail})` : ""}. ${rolledBack} ${retry ?? "A deferred constraint or constraint trigger is checked at COMMIT, not when its statement ran: fix the revision of this transaction that made or fired it, and run again (--per-revision names the revision)."}`,
       details,
       { cause: error },
     );
   }
   const at = position ? ` at character ${position}` : "";
-  const next = origin?.revision
+  const next = retry
+    ? retry
+    : origin?.revision
     ? failure.sqlstate === "25001"
       ? `This statement cannot run inside a transaction: mark revision ${origin.revision} non-transactional (transactional: false; "-- transactional: false" in a .sql file) so it runs on its own, then run again.`
       : failure.sqlstate === "55P04"
@@ -310,6 +318,9 @@ export function statementError(error: unknown, statement: QueuedStatement | unde
     { cause: error },
   );
 }
+
+/** SQLSTATEs of a transaction PostgreSQL cancels because of a concurrent one: running again is the remedy. */
+const CONFLICT_SQLSTATES: Readonly<Record<string, string>> = { "40001": "a serialization failure", "40P01": "a deadlock" };
 
 /**
  * Runs an upgrade, downgrade or stamp on one connection: one transaction (unless a revision is

@@ -627,6 +627,57 @@ describe.each(["postgres", "neon"] as const)("runner over the %s driver", (drive
     expect(await tables()).toEqual([]);
   });
 
+  it("says a serialization failure at the run's COMMIT is a conflict with another transaction, to run again, not a deferred constraint to fix", async () => {
+    await sql.unsafe(`ALTER DATABASE "${db.name}" SET default_transaction_isolation = 'serializable'`);
+    await sql`CREATE TABLE a (id int)`;
+    await sql`CREATE TABLE b (id int)`;
+    const sessions = postgres(db.url, { max: 3, onnotice: () => {} });
+    const [other, gate] = [await sessions.reserve(), await sessions.reserve()];
+    try {
+      await run(inlineRevisionSet(tableHistory(1)), { kind: "upgrade", target: "head" });
+      // The run's last statement before COMMIT (its history rows) waits at a gate, held here.
+      await sql.unsafe(`CREATE FUNCTION gate() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN PERFORM pg_advisory_xact_lock(4242); RETURN NULL; END $$`);
+      await sql.unsafe(`CREATE TRIGGER gate AFTER INSERT ON lambic_history FOR EACH STATEMENT EXECUTE FUNCTION gate()`);
+      await gate`SELECT pg_advisory_lock(4242)`;
+      // Write skew: the run reads a and writes b, another serializable transaction reads b and writes a.
+      const set = inlineRevisionSet([
+        ...tableHistory(1),
+        { id: "r0002", revises: "r0001", upgrade: async (op, ctx) => {
+          await ctx.query("SELECT count(*) FROM a");
+          await other`BEGIN ISOLATION LEVEL SERIALIZABLE`;
+          await other`SELECT count(*) FROM b`;
+          await other`INSERT INTO a VALUES (1)`;
+          op.execute("INSERT INTO b VALUES (1)");
+        } },
+      ]);
+      const running = failure(run(set, { kind: "upgrade", target: "head" }));
+      for (let tries = 0; ; tries++) {
+        const [{ n }] = await sessions`SELECT count(*)::int AS n FROM pg_locks WHERE locktype = 'advisory' AND objid = 4242 AND NOT granted`;
+        if (n > 0) break;
+        if (tries > 500) throw new Error("the run never reached its history rows");
+        await new Promise((r) => setTimeout(r, 10));
+      }
+      // The other transaction commits first: the run, now the pivot of a dangerous structure, fails at COMMIT.
+      await other`COMMIT`;
+      await gate`SELECT pg_advisory_unlock(4242)`;
+      const error = await running;
+      expect(error.code).toBe("STATEMENT_FAILED");
+      expect(error.details).toMatchObject({ sqlstate: "40001", statement: "COMMIT" });
+      expect(error.message).toMatch(/^The COMMIT of the run's transaction failed: could not serialize access due to read\/write dependencies among transactions \[SQLSTATE 40001\]/);
+      expect(error.message).toContain("The run was rolled back: the database is as it was before.");
+      expect(error.message).toContain("conflicted with a concurrent transaction");
+      expect(error.message).toContain("run again");
+      expect(error.message).not.toContain("deferred constraint");
+      expect(await versions()).toEqual(["r0001"]);
+      expect(await sql`SELECT count(*)::int AS n FROM b`).toEqual([{ n: 0 }]);
+    } finally {
+      await other`ROLLBACK`.catch(() => undefined);
+      other.release();
+      gate.release();
+      await sessions.end({ timeout: 5 });
+    }
+  });
+
   it("repairs while a migration builds an index concurrently, waiting for the run lock without a deadlock", async () => {
     const set = inlineRevisionSet([
       ...tableHistory(1),
