@@ -340,8 +340,8 @@ export async function runMigration(connection: Connection, set: RevisionSet, com
   const cancel = () => void connection.cancel().catch(() => undefined);
   signal?.addEventListener("abort", cancel, { once: true });
   let lock: StatementResult | undefined;
-  /** The run lock held at session level by waitForRunLock, until the transaction holds it too. */
-  let waitedFor: { key: string; ms: number } | undefined;
+  /** How long the run has waited for the run lock; `held`: at session level, by waitForRunLock, until the transaction holds it too. */
+  let waitedFor: RunLockWait | undefined;
   try {
     if (signal?.aborted) throw interruptedError(progress);
     let purged: StatementResult | undefined;
@@ -349,13 +349,15 @@ export async function runMigration(connection: Connection, set: RevisionSet, com
     let history: StatementResult;
     for (;;) {
       openTransaction(sink, options);
-      // Where session locks hold, the run lock is only tried here and, when another run holds it,
-      // waited for outside any transaction (waitForRunLock): a session waiting in a statement
-      // holds a snapshot, and a CREATE INDEX CONCURRENTLY of the run it waits for waits for every
-      // such snapshot: the two would deadlock, and the index be left INVALID.
+      // The run lock is only tried here and, when another run holds it, waited for outside any
+      // transaction (waitForRunLock): a session waiting in a statement holds a snapshot, and a
+      // CREATE INDEX CONCURRENTLY of the run it waits for waits for every such snapshot: the two
+      // would deadlock, and the index be left INVALID. Under a repeatable read or serializable
+      // default that snapshot is also the transaction's, taken before the other run committed, so
+      // it would not see what that run applied.
       // A lock taken fails the try, so that nothing after it in the pipeline runs (it would wait
       // for the lock on creating lambic's tables, which that run may hold).
-      lock = queueRunLock(sink, connection, names, waitedFor);
+      lock = queueRunLock(sink, names, waitedFor);
       if (options.searchPath !== undefined) {
         const schema = createSchemaStatements(options.searchPath);
         sink.statement(schema.lock, { purpose: "tables" });
@@ -374,10 +376,10 @@ export async function runMigration(connection: Connection, set: RevisionSet, com
       } catch (error) {
         if (!(error instanceof RunLockTaken)) throw error;
         await connection.query("ROLLBACK");
-        waitedFor = await waitForRunLock(connection, error.key, lock, names, options, progress);
+        waitedFor = await waitForRunLock(connection, error.key, lock, names, options, progress, waitedFor);
         continue;
       }
-      if (waitedFor !== undefined) waitedFor = { key: waitedFor.key, ms: waitedFor.ms + (lockWaitMs(lock) ?? 0) };
+      if (waitedFor !== undefined) waitedFor = { ...waitedFor, ms: waitedFor.ms + (lockWaitMs(lock) ?? 0) };
       break;
     }
 
@@ -420,7 +422,7 @@ export async function runMigration(connection: Connection, set: RevisionSet, com
     return { from, to: after, steps: results, lockWaitMs: waitedFor?.ms ?? lockWaitMs(lock) ?? 0, changed };
   } catch (error) {
     // (Unlocking a lock not held only warns.)
-    await rollbackQuietly(connection, sessionLock || waitedFor !== undefined ? lockStatement(names, "unlock") : undefined);
+    await rollbackQuietly(connection, sessionLock || waitedFor?.held ? lockStatement(names, "unlock") : undefined);
     // A run that took the lock and then failed still says how long it waited (the LockWaitMs metric).
     const waited = waitedFor?.ms ?? lockWaitMs(lock);
     if (error instanceof LambicError && waited !== undefined && error.details.lockWaitMs === undefined) error.details.lockWaitMs = waited;
@@ -462,20 +464,29 @@ class RunLockTaken extends Error {
   }
 }
 
+/** A run's wait for the run lock so far; `held`: waitForRunLock holds it at session level. */
+interface RunLockWait {
+  readonly key: string;
+  readonly ms: number;
+  readonly held: boolean;
+  /** performance.now() when the wait began: it is bounded from there. */
+  readonly started: number;
+}
+
 /**
- * Queues the statement that takes the run lock for a transaction: where session locks hold, the
- * first time only a try (see runMigration), and once waitForRunLock has it at session level, the
- * lock for the transaction and the release of the session's.
+ * Queues the statement that takes the run lock for a transaction: only a try (see runMigration),
+ * unless waitForRunLock has it at session level: then the lock for the transaction and the
+ * release of the session's.
  */
-function queueRunLock(sink: Sink, connection: Connection, names: VersionTableNames, waitedFor: { key: string } | undefined): StatementResult {
-  const tryOnly = connection.capabilities.sessionLocks && waitedFor === undefined;
+function queueRunLock(sink: Sink, names: VersionTableNames, waitedFor: RunLockWait | undefined): StatementResult {
+  const held = waitedFor?.held === true;
   const lock = sink.statement(
-    tryOnly
-      ? `SELECT (CASE WHEN pg_try_advisory_xact_lock(key) THEN '0' ELSE '${RUN_LOCK_TAKEN} ' || key END)::int AS lock_wait_ms FROM (SELECT ${runLockKeySql(names)} AS key) AS run_lock`
-      : `SELECT extract(epoch FROM clock_timestamp() - statement_timestamp()) * 1000 AS lock_wait_ms FROM (${lockStatement(names, "xact")}) AS acquired`,
+    held
+      ? `SELECT extract(epoch FROM clock_timestamp() - statement_timestamp()) * 1000 AS lock_wait_ms FROM (${lockStatement(names, "xact")}) AS acquired`
+      : `SELECT (CASE WHEN pg_try_advisory_xact_lock(key) THEN '0' ELSE '${RUN_LOCK_TAKEN} ' || key END)::int AS lock_wait_ms FROM (SELECT ${runLockKeySql(names)} AS key) AS run_lock`,
     { purpose: "lock" },
   );
-  if (waitedFor !== undefined) sink.statement(lockStatement(names, "unlock"), { purpose: "lock" });
+  if (held) sink.statement(lockStatement(names, "unlock"), { purpose: "lock" });
   return lock;
 }
 
@@ -487,19 +498,25 @@ const RUN_LOCK_POLL_MS = 100;
  * every RUN_LOCK_POLL_MS, each try a statement that returns at once, so that no snapshot of this
  * session is open while it waits (see runMigration). Bounded as a wait in a statement would be,
  * by lock_timeout and statement_timeout (cut to the time the run has left), and ends in the same
- * errors. Returns the key, held at session level, and how long it waited.
+ * errors. Returns the key, held at session level, and how long it waited. Through a transaction
+ * pooler, where a session lock does not hold, it only waits RUN_LOCK_POLL_MS (not held): the
+ * caller tries the lock again in a new transaction. `before`: the wait so far.
  */
-async function waitForRunLock(connection: Connection, key: string, lock: StatementResult, names: VersionTableNames, options: Pick<RunOptions, "lockTimeoutMs" | "statementTimeoutMs" | "remainingMs" | "signal">, progress: RunProgress): Promise<{ key: string; ms: number }> {
-  const started = performance.now();
+async function waitForRunLock(connection: Connection, key: string, lock: StatementResult, names: VersionTableNames, options: Pick<RunOptions, "lockTimeoutMs" | "statementTimeoutMs" | "remainingMs" | "signal">, progress: RunProgress, before?: RunLockWait): Promise<RunLockWait> {
+  const started = before?.started ?? performance.now();
   const { lockTimeoutMs, statementTimeoutMs } = timeoutsNow(options);
   const limits = [lockTimeoutMs, statementTimeoutMs].filter((ms) => ms > 0);
   const limit = limits.length > 0 ? Math.min(...limits) : Infinity;
+  const sessionLocks = connection.capabilities.sessionLocks;
   const poll = `SELECT pg_try_advisory_lock(${key}) AS acquired`;
   const queued: QueuedStatement = { text: poll, origin: { purpose: "lock" }, result: lock };
-  for (;;) {
+  for (let tries = 0; ; tries++) {
     if (options.signal?.aborted) throw interruptedError(progress);
-    const [row] = await connection.query<{ acquired: boolean }>(poll);
-    if (row?.acquired) return { key, ms: performance.now() - started };
+    if (!sessionLocks && tries > 0) return { key, ms: performance.now() - started, held: false, started };
+    if (sessionLocks) {
+      const [row] = await connection.query<{ acquired: boolean }>(poll);
+      if (row?.acquired) return { key, ms: performance.now() - started, held: true, started };
+    }
     const left = limit - (performance.now() - started);
     if (left <= 0) {
       // The errors a wait in a statement would have met, in the same words.
@@ -620,13 +637,13 @@ export async function repairChecksums(connection: Connection, set: RevisionSet, 
   checkRunOptions("repairChecksums", options);
   const names = versionTableNames(options);
   const sink = new ConnectionSink(connection, (error, statement, position) => statementError(error, statement, position, names, options));
-  /** The run lock held at session level by waitForRunLock (as in runMigration). */
-  let waitedFor: { key: string; ms: number } | undefined;
+  /** The wait for the run lock, held at session level by waitForRunLock (as in runMigration). */
+  let waitedFor: RunLockWait | undefined;
   try {
     let tables: StatementResult;
     for (;;) {
       openTransaction(sink, options);
-      const lock = queueRunLock(sink, connection, names, waitedFor);
+      const lock = queueRunLock(sink, names, waitedFor);
       tables = sink.statement(
         `SELECT to_regclass(${quoteLiteralAnyStrings(versionTableSql(names))}) IS NOT NULL AS versions, to_regclass(${quoteLiteralAnyStrings(historyTableSql(names))}) IS NOT NULL AS history`,
         { purpose: "read" },
@@ -637,7 +654,7 @@ export async function repairChecksums(connection: Connection, set: RevisionSet, 
       } catch (error) {
         if (!(error instanceof RunLockTaken)) throw error;
         await connection.query("ROLLBACK");
-        waitedFor = await waitForRunLock(connection, error.key, lock, names, options, {});
+        waitedFor = await waitForRunLock(connection, error.key, lock, names, options, {}, waitedFor);
       }
     }
     const exists = tables.rows?.[0] ?? {};
@@ -670,7 +687,7 @@ export async function repairChecksums(connection: Connection, set: RevisionSet, 
     await sink.flush();
     return { versions: rows, repaired, recorded };
   } catch (error) {
-    await rollbackQuietly(connection, waitedFor !== undefined ? lockStatement(names, "unlock") : undefined);
+    await rollbackQuietly(connection, waitedFor?.held ? lockStatement(names, "unlock") : undefined);
     throw error;
   }
 }

@@ -461,6 +461,32 @@ describe.each(["postgres", "neon"] as const)("runner over the %s driver", (drive
     expect(await versions()).toEqual(["r0003"]);
   });
 
+  it("has runners that wait for the run lock find the revisions applied, also through a transaction pooler with a repeatable read default", async () => {
+    // A transaction's snapshot is taken by its first statement: one that waits for the lock takes it before the other run commits.
+    await sql.unsafe(`ALTER DATABASE "${db.name}" SET default_transaction_isolation = 'repeatable read'`);
+    await sql`CREATE TABLE applied (revision text)`;
+    const set = inlineRevisionSet(tableHistory(3, (i) => ({ upgrade: (op) => { op.createTable(`t${i + 1}`, { id: "bigint" }); op.execute(`INSERT INTO applied VALUES ('r${i + 1}')`); op.execute("SELECT pg_sleep(0.1)"); } })));
+    for (const pooled of [false, true]) {
+      const outcomes = await Promise.allSettled(Array.from({ length: 3 }, async () => {
+        const connection = await connect();
+        // Stands for a "-pooler" host, which these tests cannot resolve; everything else is the real server.
+        const through: Connection = pooled ? Object.create(connection, { capabilities: { value: { ...connection.capabilities, sessionLocks: false } } }) : connection;
+        return runMigration(through, set, { kind: "upgrade", target: "head" }, { ...baseOptions(), lockTimeoutMs: 20_000 });
+      }));
+      for (const outcome of outcomes) expect(outcome.status === "rejected" ? (outcome.reason as Error).message : "ran").toBe("ran");
+      expect(outcomes.map((o) => (o as PromiseFulfilledResult<{ steps: readonly unknown[] }>).value.steps.length).sort()).toEqual([0, 0, 3]);
+      expect((await sql`SELECT revision, count(*)::int AS n FROM applied GROUP BY 1 ORDER BY 1`).map((r) => [r.revision, r.n])).toEqual([["r1", 1], ["r2", 1], ["r3", 1]]);
+      await sql`DROP TABLE t1, t2, t3, lambic_version`;
+      await sql`TRUNCATE applied, lambic_history`;
+    }
+    const connection = await connect();
+    const pooled: Connection = Object.create(connection, { capabilities: { value: { ...connection.capabilities, sessionLocks: false } } });
+    const error = await whileLocked({ runLock: true }, () => failure(runMigration(pooled, set, { kind: "upgrade", target: "head" }, { ...baseOptions(), lockTimeoutMs: 300 })));
+    expect(error.code).toBe("LOCK_TIMEOUT");
+    expect(error.message).toContain("Another migration run holds the lock");
+    expect(await tables()).toEqual(["applied"]);
+  });
+
   it("refuses version rows that no revision defines with UNKNOWN_VERSION", async () => {
     await sql`CREATE TABLE lambic_version (version_num varchar(32) PRIMARY KEY)`;
     await sql`INSERT INTO lambic_version VALUES ('f00dfeed')`;
