@@ -511,10 +511,17 @@ async function waitForRunLock(connection: Connection, key: string, lock: Stateme
   const poll = `SELECT pg_try_advisory_lock(${key}) AS acquired`;
   const queued: QueuedStatement = { text: poll, origin: { purpose: "lock" }, result: lock };
   for (let tries = 0; ; tries++) {
-    if (options.signal?.aborted) throw interruptedError(progress);
+    if (options.signal?.aborted) throw interruptedError(progress, undefined, true);
     if (!sessionLocks && tries > 0) return { key, ms: performance.now() - started, held: false, started };
     if (sessionLocks) {
-      const [row] = await connection.query<{ acquired: boolean }>(poll);
+      let row: { acquired: boolean } | undefined;
+      try {
+        [row] = await connection.query<{ acquired: boolean }>(poll);
+      } catch (error) {
+        // The interrupt cancelled the try (or, through Neon, closed the connection).
+        if (options.signal?.aborted) throw interruptedError(progress, undefined, true);
+        throw error;
+      }
       if (row?.acquired) return { key, ms: performance.now() - started, held: true, started };
     }
     const left = limit - (performance.now() - started);

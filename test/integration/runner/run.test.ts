@@ -1177,6 +1177,22 @@ describe.each(["postgres", "neon"] as const)("runner over the %s driver", (drive
     expect(await tables()).toEqual([]);
   });
 
+  it("says it was waiting for the run lock, not that a statement was cancelled, when its signal is aborted during that wait", async () => {
+    const set = inlineRevisionSet(tableHistory(1));
+    const controller = new AbortController();
+    const connection = await connect();
+    const error = await whileLocked({ runLock: true }, async () => {
+      const running = failure(runMigration(connection, set, { kind: "upgrade", target: "head" }, { ...baseOptions(), lockTimeoutMs: 30_000, signal: controller.signal }));
+      await new Promise((r) => setTimeout(r, 400));
+      controller.abort();
+      return running;
+    });
+    expect(error.code).toBe("INTERRUPTED");
+    expect(error.message).toContain("Interrupted while waiting for the run lock (another run holds it); nothing had started.");
+    expect(error.message).not.toContain("running statement");
+    expect(await tables()).toEqual([]);
+  });
+
   it("ends INTERRUPTED, changing nothing, when its signal is aborted in the tick the run was called (before the driver sent anything)", async () => {
     const set = inlineRevisionSet(tableHistory(1));
     const controller = new AbortController();
