@@ -33,6 +33,15 @@ export async function publish(database: DatabaseConfig, args: CliArgs, io: Io): 
   // builds are reproducible, so an unchanged folder gives the sha256 already published.
   const projectDir = projectDirOf(database, io.cwd);
   const built = await buildBundle(database, { projectDir, outDir: resolve(projectDir, "dist/bundles") });
+  if (built.manifest.revisions.length === 0) {
+    // An empty folder is a checkout or a config gone wrong: moving the pointer to an empty bundle
+    // would make every later event of the function fail on the database's versions (UNKNOWN_VERSION).
+    throw new LambicError(
+      "CONFIG_INVALID",
+      `Database "${database.name}" has no revisions (${database.revisions} holds no revision file), so there is nothing to publish: the function would find none of the database's versions. Check --name, "revisions" in ${database.configFile ?? "lambic.config.json"} and that the checkout has the revision files. Nothing was uploaded; s3://${bucket}/${prefix}/${database.name}/current.json is unchanged.`,
+      { database: database.name, dir: database.revisions },
+    );
+  }
   const settings = s3SettingsFromEnv(io.env);
   const client = await createS3Client({ ...settings, endpoint: args.options.endpoint ?? settings.endpoint, region: args.options.region ?? settings.region });
   try {

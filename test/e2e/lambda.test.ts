@@ -4,7 +4,7 @@
  * through a local Lambda Invoke API with the real @aws-sdk/client-lambda.
  */
 import { spawn } from "node:child_process";
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
@@ -71,6 +71,33 @@ describe("lambic publish (built CLI)", () => {
     const run = await runCli(["publish", "--bucket", s3.bucket, "--prefix", PREFIX, "--json"], s3.env);
     expect(run.code).toBe(0);
     expect(JSON.parse(run.stdout)).toMatchObject({ sha256: sha, uploaded: false, previous: sha, key: `${PREFIX}/main/${sha}/revisions.mjs` });
+  });
+});
+
+describe("lambic publish of a database without revisions", () => {
+  it("is refused before anything is uploaded: the pointer keeps naming the bundle it named", async () => {
+    const root = await mkdtemp(join(tmpdir(), "lambic-publish-empty-"));
+    try {
+      mkdirSync(join(root, "revisions/main"), { recursive: true });
+      writeFileSync(join(root, "lambic.config.json"), JSON.stringify({ databases: { main: { revisions: "revisions/main" } } }));
+      writeFileSync(join(root, "revisions/main/0001_a.sql"), "-- revision: c0ffee000001\n-- message: a\n-- +up\nSELECT 1;\n");
+      const first = await runCli(["publish", "--bucket", s3.bucket, "--prefix", "empty", "--json"], s3.env, root);
+      expect(first.code, first.stderr).toBe(0);
+      const before = (await s3.client.send(new ListObjectsV2Command({ Bucket: s3.bucket, Prefix: "empty/" }))).Contents!.map((o) => o.Key).sort();
+
+      // A checkout without the revision files (a sparse checkout, a wrong "revisions" path).
+      rmSync(join(root, "revisions/main/0001_a.sql"));
+      const run = await runCli(["publish", "--bucket", s3.bucket, "--prefix", "empty", "--json"], s3.env, root);
+      expect(run.code).toBe(1);
+      expect(JSON.parse(run.stdout).error).toMatchObject({ code: "CONFIG_INVALID", database: "main" });
+      expect(run.stderr).toContain('lambic: CONFIG_INVALID: Database "main" has no revisions');
+      expect(run.stderr).toContain("Nothing was uploaded");
+      const after = (await s3.client.send(new ListObjectsV2Command({ Bucket: s3.bucket, Prefix: "empty/" }))).Contents!.map((o) => o.Key).sort();
+      expect(after).toEqual(before);
+      expect(JSON.parse(await objectText("empty/main/current.json")).sha256).toBe(JSON.parse(first.stdout).sha256);
+    } finally {
+      await rm(root, { recursive: true, force: true });
+    }
   });
 });
 
