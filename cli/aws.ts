@@ -141,10 +141,20 @@ export async function invoke(database: DatabaseConfig, args: CliArgs, io: Io): P
   const client = new LambdaClient({ region, maxAttempts: 1, ...(endpoint ? { endpoint } : {}) });
   if (event.command === "fanout") io.stderr(`fanout: ${event.operation} ${JSON.stringify(event.target)} on every tenant of ${database.name}${event.tenants ? ` (${(event.tenants as string[]).length} named)` : ""} through ${functionName}...\n`);
   const started = performance.now();
-  // Ctrl-C stops the wait, not the function: Lambda cannot cancel an invocation, so say so.
+  // Ctrl-C stops the wait, not the function: Lambda cannot cancel an invocation, so say so. So
+  // does SIGTERM, what a cancelled CI job sends: left to Node's default it ended lambic silently.
   const interrupt = new AbortController();
-  const onInterrupt = () => interrupt.abort();
+  let received: "SIGINT" | "SIGTERM" | undefined;
+  const onInterrupt = () => {
+    received ??= "SIGINT";
+    interrupt.abort();
+  };
+  const onTerminate = () => {
+    received ??= "SIGTERM";
+    interrupt.abort();
+  };
   process.once("SIGINT", onInterrupt);
+  process.once("SIGTERM", onTerminate);
   let response;
   try {
     response = await client.send(new InvokeCommand({ FunctionName: functionName, InvocationType: "RequestResponse", LogType: "Tail", Payload: Buffer.from(JSON.stringify(event)) }), { abortSignal: interrupt.signal });
@@ -152,13 +162,15 @@ export async function invoke(database: DatabaseConfig, args: CliArgs, io: Io): P
     if (interrupt.signal.aborted) {
       throw new LambicError(
         "INTERRUPTED",
-        `Interrupted: lambic stopped waiting for ${functionName}, but Lambda cannot cancel an invocation, so the function goes on to its end (or its timeout). Its outcome is in its log (/aws/lambda/${functionName} in CloudWatch); read the database with lambic invoke current (or check) before running it again.`,
-        { function: functionName, event, ran: null },
+        `${received === "SIGTERM" ? "Terminated (SIGTERM)" : "Interrupted"}: lambic stopped waiting for ${functionName}, but Lambda cannot cancel an invocation, so the function goes on to its end (or its timeout). Its outcome is in its log (/aws/lambda/${functionName} in CloudWatch); read the database with lambic invoke current (or check) before running it again.`,
+        // main() exits 130 after SIGINT, 143 after SIGTERM.
+        { function: functionName, event, ran: null, signal: received ?? "SIGINT" },
       );
     }
     throw invokeRequestError(error, functionName, region, event);
   } finally {
     process.off("SIGINT", onInterrupt);
+    process.off("SIGTERM", onTerminate);
     client.destroy();
   }
   const body = response.Payload ? Buffer.from(response.Payload).toString("utf8") : "";

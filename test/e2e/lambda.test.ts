@@ -453,6 +453,35 @@ describe("lambic invoke (built CLI) against a local Lambda Invoke API", () => {
     }
   });
 
+  it("SIGTERM while waiting (a cancelled CI job) exits 143 and says the function goes on running", async () => {
+    let release: () => void = () => undefined;
+    let reachedServer: () => void = () => undefined;
+    const reached = new Promise<void>((resolve) => (reachedServer = resolve));
+    const waiting = {
+      invoke: () => {
+        reachedServer();
+        return new Promise<Invocation>((resolve) => (release = () => resolve({ payload: { ok: true }, functionError: undefined, log: "", requestId: "r1", ms: 1 })));
+      },
+    };
+    const slow = await startInvokeServer(new Map([["slow", waiting]]));
+    try {
+      const child = spawn(process.execPath, [CLI_FILE, "invoke", "--function", "slow", "--endpoint", slow.endpoint, "--json", "downgrade", "-1"], { cwd: ROOT, env: { PATH: process.env.PATH, ...cliEnv() } });
+      let stdout = "";
+      let stderr = "";
+      child.stdout.on("data", (chunk: Buffer) => (stdout += chunk));
+      child.stderr.on("data", (chunk: Buffer) => (stderr += chunk));
+      const exited = new Promise<number | null>((resolve) => child.on("close", resolve));
+      await reached;
+      child.kill("SIGTERM");
+      expect(await exited).toBe(143);
+      expect(JSON.parse(stdout).error).toMatchObject({ code: "INTERRUPTED", function: "slow", ran: null, signal: "SIGTERM" });
+      expect(stderr).toContain("lambic: INTERRUPTED: Terminated (SIGTERM): lambic stopped waiting for slow, but Lambda cannot cancel an invocation, so the function goes on to its end");
+    } finally {
+      release();
+      await slow.stop();
+    }
+  });
+
   it("a function that answers without a lambic result (another function) is INVOKE_FAILED asking whether --function is right", async () => {
     const other = await startInvokeServer(new Map([["other", { invoke: async () => ({ payload: null, functionError: undefined, log: "", requestId: "r1", ms: 1 }) }]]));
     try {
