@@ -508,6 +508,32 @@ describe("lambic invoke (built CLI) against a local Lambda Invoke API", () => {
     }
   });
 
+  it("a failure whose statement holds a database URL prints it with the password redacted, in the message, the log tail and --json", async () => {
+    const root = await mkdtemp(join(tmpdir(), "lambic-leak-"));
+    const leaky = new LambdaFunction("leaky", handlerEnv({ s3, prefix: "leak", database: "main", url: db.url, cacheDir: join(root, "cache") }));
+    const leakServer = await startInvokeServer(new Map([["leaky", leaky]]));
+    try {
+      mkdirSync(join(root, "revisions/main"), { recursive: true });
+      writeFileSync(join(root, "lambic.config.json"), JSON.stringify({ databases: { main: { revisions: "revisions/main" } } }));
+      // A revision that reads its publisher's URL from the function's environment, say; here, written out.
+      writeFileSync(join(root, "revisions/main/0001_sub.sql"), "-- revision: 5ec7e7000001\n-- message: subscribe\n-- +up\nSELECT 'postgresql://replicator:Sup3r-s3cret@10.0.0.5:5432/app'::int;\n");
+      const published = await runCli(["publish", "--bucket", s3.bucket, "--prefix", "leak"], s3.env, root);
+      expect(published.code, published.stderr).toBe(0);
+      for (const json of [false, true]) {
+        const run = await runCli(["invoke", "--function", "leaky", "--endpoint", leakServer.endpoint, ...(json ? ["--json"] : []), "upgrade", "head"], cliEnv());
+        expect(run.code).toBe(1);
+        expect(run.stderr).toContain("lambic: INVOKE_FAILED: leaky failed: STATEMENT_FAILED:");
+        expect(run.stderr).toContain("postgresql://replicator:***@10.0.0.5:5432/app");
+        expect(run.stderr + run.stdout).not.toContain("Sup3r-s3cret");
+        if (json) expect(JSON.parse(run.stdout).error).toMatchObject({ code: "INVOKE_FAILED", errorType: "STATEMENT_FAILED" });
+      }
+    } finally {
+      await leakServer.stop();
+      await leaky.stop();
+      await rm(root, { recursive: true, force: true });
+    }
+  });
+
   it("a machine without AWS credentials is INVOKE_FAILED saying how to provide them", async () => {
     const before = server.requests.length;
     const noCredentials = { AWS_REGION: "us-east-1", AWS_SHARED_CREDENTIALS_FILE: "/nonexistent", AWS_CONFIG_FILE: "/nonexistent", AWS_EC2_METADATA_DISABLED: "true", AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: "true" };
