@@ -280,9 +280,11 @@ function invokeRequestError(error: unknown, functionName: string, region: string
   if (!answerLost(error)) {
     return new LambicError("INVOKE_FAILED", `Invoking ${functionName} failed before it ran: ${what}. Check the function name, the region (${region}) and that you may call lambda:InvokeFunction on it.`, { ...details, ran: false }, { cause: error });
   }
+  const status = (error as { $metadata?: { httpStatusCode?: number } })?.$metadata?.httpStatusCode;
+  const lost = status === undefined ? `The answer of ${functionName} was lost (${what}) after the request was sent` : `Invoking ${functionName} got a server error (HTTP ${status}, ${what}), which does not say whether it ran`;
   return new LambicError(
     "INVOKE_FAILED",
-    `The answer of ${functionName} was lost (${what}) after the request was sent: the function may have run, or may still be running. Do not assume it failed: see its log (/aws/lambda/${functionName} in CloudWatch) and read the database with lambic invoke current (or check) before running it again.`,
+    `${lost}: the function may have run, or may still be running. Do not assume it failed: see its log (/aws/lambda/${functionName} in CloudWatch) and read the database with lambic invoke current (or check) before running it again.`,
     { ...details, ran: null },
     { cause: error },
   );

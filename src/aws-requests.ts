@@ -35,12 +35,17 @@ const NOT_CONNECTED = new Set(["ENOTFOUND", "EAI_AGAIN", "ECONNREFUSED", "ENETUN
 
 /**
  * Whether a failed AWS request may still have been carried out: no answer came back after it was
- * sent (a connection dropped during a long Lambda invocation). An error answer (it has an HTTP
- * status), missing credentials or a connection never made mean it was not.
+ * sent (a connection dropped during a long Lambda invocation), or a server error answered it. A
+ * refusal (a 4xx status), missing credentials or a connection never made mean it was not.
  */
 export function answerLost(error: unknown): boolean {
   const { name, code, $metadata } = (error ?? {}) as { name?: string; code?: string; $metadata?: { httpStatusCode?: number } };
-  if (name === "CredentialsProviderError" || $metadata?.httpStatusCode !== undefined) return false;
+  const status = $metadata?.httpStatusCode;
+  if (name === "CredentialsProviderError") return false;
+  // A server error is no proof the request was not carried out: Lambda's ServiceException (500)
+  // and a gateway's 502/503/504 may come after the function ran. Lambda's own 502s for an
+  // environment it could not set up (ENILimitReachedException, KMSAccessDeniedException, ...) did not run it.
+  if (status !== undefined) return status >= 500 && !(status === 502 && /Exception$/.test(name ?? "") && name !== "ServiceException");
   // The SDK's connectionTimeout: the socket never connected, so nothing was sent.
   if (name === "TimeoutError" && /did not establish a connection/.test(String((error as Error).message))) return false;
   return !(code !== undefined && NOT_CONNECTED.has(code));

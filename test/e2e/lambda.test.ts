@@ -390,6 +390,40 @@ describe("lambic invoke (built CLI) against a local Lambda Invoke API", () => {
     }
   });
 
+  it("a Lambda service error (500 ServiceException, a gateway's 504) does not say the function did not run: it may have", async () => {
+    const answers: [number, Record<string, string>, string][] = [
+      [500, { "x-amzn-ErrorType": "ServiceException" }, JSON.stringify({ Type: "Service", message: "Lambda encountered an internal error" })],
+      [504, { "Content-Type": "text/html" }, "<html>504 Gateway Time-out</html>"],
+    ];
+    for (const [status, headers, body] of answers) {
+      const failing = await startRawServer((req, res) => {
+        res.writeHead(status, { "Content-Type": "application/json", "x-amzn-RequestId": "r1", ...headers });
+        res.end(body);
+      });
+      try {
+        const run = await runCli(["invoke", "--function", "lambic", "--endpoint", failing.endpoint, "--json", "downgrade", "-1"], cliEnv());
+        expect(run.code).toBe(1);
+        expect(JSON.parse(run.stdout).error).toMatchObject({ code: "INVOKE_FAILED", ran: null });
+        expect(run.stderr).not.toContain("before it ran");
+        expect(run.stderr).toContain("the function may have run, or may still be running");
+        expect(run.stderr).toContain("lambic invoke current");
+      } finally {
+        await failing.stop();
+      }
+    }
+    // Lambda's own refusal to start the function (its network interfaces, its KMS key) did not run it.
+    const refusing = await startRawServer((req, res) => {
+      res.writeHead(502, { "Content-Type": "application/json", "x-amzn-RequestId": "r1", "x-amzn-ErrorType": "ENILimitReachedException" });
+      res.end(JSON.stringify({ Type: "Server", message: "Lambda was not able to create an ENI in the VPC of the Lambda function" }));
+    });
+    try {
+      const run = await runCli(["invoke", "--function", "lambic", "--endpoint", refusing.endpoint, "--json", "downgrade", "-1"], cliEnv());
+      expect(JSON.parse(run.stdout).error).toMatchObject({ code: "INVOKE_FAILED", ran: false, awsError: "ENILimitReachedException" });
+    } finally {
+      await refusing.stop();
+    }
+  });
+
   it("a Lambda endpoint that refuses the connection is INVOKE_FAILED before it ran", async () => {
     const closed = await startRawServer(() => undefined);
     await closed.stop(); // its port now refuses connections
