@@ -214,11 +214,14 @@ export async function invoke(database: DatabaseConfig, args: CliArgs, io: Io): P
     const message = typeof payload?.errorMessage === "string" ? payload.errorMessage : body || "(empty response)";
     // Lambda's own timeout error: "Sandbox.Timedout", or, from older runtimes, only the message.
     const timedOut = payload?.errorType === "Sandbox.Timedout" || (response.FunctionError !== undefined && /Task timed out after/.test(message));
+    // Lambda's refusal of an answer over its 6 MB limit, once the handler had returned it.
+    const tooLarge = payload?.errorType === "Function.ResponseSizeTooLarge" || (response.FunctionError !== undefined && /exceeded maximum allowed payload size/.test(message));
     const code = typeof payload?.errorType === "string" ? payload.errorType : timedOut ? "Sandbox.Timedout" : "INVOKE_FAILED";
+    const step = timedOut ? TIMED_OUT_STEP : tooLarge ? TOO_LARGE_STEP : undefined;
     throw new LambicError(
       "INVOKE_FAILED",
-      `${functionName} failed: ${code}: ${message}${timedOut ? `${/[.!]$/.test(message) ? "" : "."} ${TIMED_OUT_STEP}` : ""}`,
-      { function: functionName, functionError: response.FunctionError ?? null, errorType: code, remote: payload ?? body, event, logTail },
+      `${functionName} failed: ${code}: ${message}${step ? `${/[.!]$/.test(message) ? "" : "."} ${step}` : ""}`,
+      { function: functionName, functionError: response.FunctionError ?? null, errorType: code, ...(tooLarge ? { ran: true } : {}), remote: payload ?? body, event, logTail },
     );
   }
   // `check` succeeds as an invocation but is a failure for the pipeline when work is pending,
@@ -257,6 +260,11 @@ function redactSecrets(text: string): string {
 const TIMED_OUT_STEP =
   "The function reached its timeout and Lambda stopped it mid-run: what it committed stays, the transaction it had open is rolled back when PostgreSQL notices the lost connection (releasing the migration lock), and a revision that runs outside a transaction may have left part of its work. " +
   "Read the database with lambic invoke current (or check), then raise the function's timeout (15 minutes at most) or split the revision, and run again.";
+
+/** What an answer too large for Lambda means: the handler returned, so its work is done (committed). */
+const TOO_LARGE_STEP =
+  "The function ran to its end, but its answer was over Lambda's 6 MB limit, so Lambda dropped it: what the command changed is committed (a dry run changed nothing), and its outcome is in the function's log. " +
+  "Read the database with lambic invoke current (or check) before running it again; render a large script with lambic invoke sql, which writes it to S3.";
 
 /**
  * An Invoke request that got no answer from the function, said as what it means for the

@@ -457,6 +457,21 @@ describe("lambic invoke (built CLI) against a local Lambda Invoke API", () => {
     }
   });
 
+  it("an answer over Lambda's 6 MB limit says the function ran to its end and only its answer was dropped", async () => {
+    const tooLarge = { errorType: "Function.ResponseSizeTooLarge", errorMessage: "Response payload size exceeded maximum allowed payload size (6291556 bytes)." };
+    const large = await startInvokeServer(new Map([["large", { invoke: async () => ({ payload: tooLarge, functionError: "Unhandled", log: "START RequestId: r1\nEND RequestId: r1\n", requestId: "r1", ms: 1 }) }]]));
+    try {
+      const run = await runCli(["invoke", "--function", "large", "--endpoint", large.endpoint, "--json", "upgrade", "head"], cliEnv());
+      expect(run.code).toBe(1);
+      expect(JSON.parse(run.stdout).error).toMatchObject({ code: "INVOKE_FAILED", errorType: "Function.ResponseSizeTooLarge", ran: true });
+      expect(run.stderr).toContain("lambic: INVOKE_FAILED: large failed: Function.ResponseSizeTooLarge: Response payload size exceeded maximum allowed payload size (6291556 bytes).");
+      expect(run.stderr).toContain("The function ran to its end, but its answer was over Lambda's 6 MB limit");
+      expect(run.stderr).toContain("lambic invoke current");
+    } finally {
+      await large.stop();
+    }
+  });
+
   it("Ctrl-C while waiting exits 130 and says the function goes on running", async () => {
     let release: () => void = () => undefined;
     let reachedServer: () => void = () => undefined;
