@@ -101,6 +101,9 @@ function fanoutEventFromArgs(database: DatabaseConfig, args: CliArgs): Record<st
   }
   if (operation !== "stamp" && targets.length > 1) throw new LambicError("USAGE", `lambic invoke --fanout ${operation} takes one target, got: ${targets.join(" ")}.`, {});
   if (args.options["dry-run"]) throw new LambicError("USAGE", "--dry-run is not available with --fanout; render a tenant's plan with lambic upgrade --sql --tenant T.", {});
+  for (const [option, flag] of [["rev-range", "-r"], ["output", "--output"]] as const) {
+    if (args.options[option] !== undefined) throw new LambicError("USAGE", `${flag} does not apply to lambic invoke --fanout (it takes a target, --tenant, --batch-size, --concurrency, --bundle, -x, --allow-changed, --per-revision and --purge).`, { option });
+  }
   const event: Record<string, unknown> = { command: "fanout", operation, target: targets.length === 1 ? targets[0] : targets, database: database.name };
   if (args.options["batch-size"] !== undefined) event.batchSize = wholeNumber(args.options["batch-size"], "--batch-size", 1000);
   if (args.options.concurrency !== undefined) event.concurrency = wholeNumber(args.options.concurrency, "--concurrency", 100);

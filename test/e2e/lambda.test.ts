@@ -338,6 +338,16 @@ describe("lambic invoke (built CLI) against a local Lambda Invoke API", () => {
     expect(server.requests.length).toBe(before);
   });
 
+  it("--fanout with an option a fan-out does not take (-r, --output) is a usage error, not ignored", async () => {
+    const before = server.requests.length;
+    for (const extra of [["-r", "base:head"], ["--output", "up.sql"]]) {
+      const run = await runCli(["invoke", "--function", "lambic", "--endpoint", server.endpoint, "--fanout", "upgrade", "head", ...extra], cliEnv());
+      expect(run.code, run.stderr).toBe(2);
+      expect(run.stderr).toContain(`lambic: USAGE: ${extra[0]} does not apply to lambic invoke --fanout`);
+    }
+    expect(server.requests.length).toBe(before);
+  });
+
   it("an unknown function is INVOKE_FAILED before anything runs", async () => {
     const run = await runCli(["invoke", "--function", "nope", "--endpoint", server.endpoint, "current"], cliEnv());
     expect(run.code).toBe(1);
