@@ -573,7 +573,7 @@ describe("lambic invoke (built CLI) against a local Lambda Invoke API", () => {
     const leakServer = await startInvokeServer(new Map([["leaky", leaky]]));
     try {
       mkdirSync(join(root, "revisions/main"), { recursive: true });
-      writeFileSync(join(root, "lambic.config.json"), JSON.stringify({ databases: { main: { revisions: "revisions/main" } } }));
+      writeFileSync(join(root, "lambic.config.json"), JSON.stringify({ databases: { main: { revisions: "revisions/main", versionTable: "leak_version" } } }));
       // A revision that reads its publisher's URL from the function's environment, say; here, written out.
       writeFileSync(join(root, "revisions/main/0001_sub.sql"), "-- revision: 5ec7e7000001\n-- message: subscribe\n-- +up\nSELECT 'postgresql://replicator:Sup3r-s3cret@10.0.0.5:5432/app'::int;\n");
       const published = await runCli(["publish", "--bucket", s3.bucket, "--prefix", "leak"], s3.env, root);
