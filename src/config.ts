@@ -104,8 +104,18 @@ export function loadConfig(options: { configFile?: string; cwd: string; env: Rec
       },
     };
   }
-  const text = readFileSync(file, "utf8");
-  return parseConfig(text, file, options.env);
+  return parseConfig(readConfigFile(file), file, options.env);
+}
+
+/** The config file's text; a folder or an unreadable file is the user's to fix (CONFIG_INVALID), not a lambic bug. */
+function readConfigFile(file: string): string {
+  try {
+    return readFileSync(file, "utf8");
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    const problem = code === "EISDIR" ? "is a folder, not a config file" : `cannot be read (${code ?? (error as Error).message})`;
+    throw new LambicError("CONFIG_INVALID", `Config file ${file} ${problem}. Give --config the file itself (such as ${CONFIG_FILE_NAME}), or fix what is at that path.`, { file }, { cause: error });
+  }
 }
 
 /** The database named by `--name`, or the default one. */

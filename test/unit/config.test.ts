@@ -70,6 +70,17 @@ describe("loadConfig", () => {
     const error = configError(() => loadConfig({ configFile: "nope.json", cwd: "/project", env: {} }));
     expect(error.message).toContain("/project/nope.json does not exist");
   });
+
+  it("rejects a --config that is a folder, or a lambic.config.json that is one, with CONFIG_INVALID rather than an internal error", () => {
+    const cwd = tempProject();
+    mkdirSync(join(cwd, "deploy"));
+    const given = configError(() => loadConfig({ configFile: "deploy", cwd, env: {} }));
+    expect(given.message).toContain(`${join(cwd, "deploy")} is a folder`);
+    expect(given.details).toMatchObject({ file: join(cwd, "deploy") });
+    mkdirSync(join(cwd, "lambic.config.json"));
+    const found = configError(() => loadConfig({ cwd, env: {} }));
+    expect(found.message).toContain(`${join(cwd, "lambic.config.json")} is a folder`);
+  });
 });
 
 describe("parseConfig", () => {
