@@ -13,7 +13,8 @@ Graph (no database needed):
   history [-r A:B] [--verbose] [-i]  revisions, newest first (-i marks the current ones)
   show REV                           one revision in detail (show current: the database's)
   revision -m MSG [--head H] [--splice] [--branch-label L] [--depends-on D]... [--rev-id ID] [--sql]
-  merge -m MSG HEAD...               a revision that merges these heads ("heads": all of them)
+  merge -m MSG [--branch-label L] [--rev-id ID] [--sql] HEAD...
+                                     a revision that merges these heads ("heads": all of them)
 
 Database (DATABASE_URL or lambic.config.json; else the embedded PostgreSQL under .lambic/):
   current [--verbose]                the version rows and effective heads

@@ -176,6 +176,11 @@ describe("graph commands", () => {
     expect(lambic(dir, ["--json", "--version", "-x", "nokey"])).toMatchObject({ code: 0, json: { version }, stderr: "" });
   });
 
+  it("names in --help the options merge takes (--branch-label, --rev-id, --sql), as revision's line does", () => {
+    const mergeLine = lambic(dir, ["--help"]).stdout.split("\n").find((line) => line.trimStart().startsWith("merge "));
+    expect(mergeLine).toContain("merge -m MSG [--branch-label L] [--rev-id ID] [--sql] HEAD...");
+  });
+
   it("exits 2 for an unknown option or command", () => {
     expect(lambic(dir, ["heads", "--frobnicate"]).code).toBe(2);
     expect(lambic(dir, ["frobnicate"]).code).toBe(2);
