@@ -21,7 +21,8 @@ Database (DATABASE_URL or lambic.config.json; else the embedded PostgreSQL under
   upgrade TARGET [--sql [--output FILE]] [--dry-run] [--per-revision] [--allow-changed]
                                      (with --sql TARGET may be a range A:B, and defaults to head)
   downgrade TARGET [--sql [--output FILE]] [--dry-run] [--per-revision] [--allow-changed]
-  stamp [--purge] TARGET... [--sql [--output FILE]]   set the version rows without running revisions
+  stamp [--purge] TARGET... [--sql [--output FILE]] [--dry-run]
+                                     set the version rows without running revisions
   check                              exit 0 at the heads, 1 with pending or changed revisions
   repair                             accept edits to applied revisions (record their checksums now)
   embedded [status|stop]             where the embedded PostgreSQL is; stop it (its data stays)

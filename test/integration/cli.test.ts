@@ -181,6 +181,12 @@ describe("graph commands", () => {
     expect(mergeLine).toContain("merge -m MSG [--branch-label L] [--rev-id ID] [--sql] HEAD...");
   });
 
+  it("names in --help the --dry-run stamp takes", () => {
+    const stampLine = lambic(dir, ["--help"]).stdout.split("\n").find((line) => line.trimStart().startsWith("stamp "));
+    expect(stampLine).toContain("stamp [--purge] TARGET... [--sql [--output FILE]] [--dry-run]");
+    expect(lambic(dir, ["--json", "stamp", "head", "--dry-run", "--sql"]).json.error).toMatchObject({ code: "USAGE", option: "dry-run" });
+  });
+
   it("exits 2 for an unknown option or command", () => {
     expect(lambic(dir, ["heads", "--frobnicate"]).code).toBe(2);
     expect(lambic(dir, ["frobnicate"]).code).toBe(2);
