@@ -110,7 +110,8 @@ export function loadConfig(options: { configFile?: string; cwd: string; env: Rec
 /** The config file's text; a folder or an unreadable file is the user's to fix (CONFIG_INVALID), not a lambic bug. */
 function readConfigFile(file: string): string {
   try {
-    return readFileSync(file, "utf8");
+    // A byte-order mark (Windows Notepad's UTF-8) is not JSON, but is no part of the text either.
+    return readFileSync(file, "utf8").replace(/^\uFEFF/, "");
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
     const problem = code === "EISDIR" ? "is a folder, not a config file" : `cannot be read (${code ?? (error as Error).message})`;

@@ -71,6 +71,12 @@ describe("loadConfig", () => {
     expect(error.message).toContain("/project/nope.json does not exist");
   });
 
+  it("reads a config file that starts with a byte-order mark (as Windows Notepad saves UTF-8)", () => {
+    const cwd = tempProject();
+    writeFileSync(join(cwd, "lambic.config.json"), `\ufeff${JSON.stringify({ databases: { main: { url: "postgres://h/db" } } })}`);
+    expect(loadConfig({ cwd, env: {} }).databases["main"]!.url).toBe("postgres://h/db");
+  });
+
   it("rejects a --config that is a folder, or a lambic.config.json that is one, with CONFIG_INVALID rather than an internal error", () => {
     const cwd = tempProject();
     mkdirSync(join(cwd, "deploy"));
