@@ -46,10 +46,14 @@ export class RevisionNode {
   ) {
     this.id = meta.id;
     this.meta = meta;
+    // The shapes the types give pass with the tests that pick the common case (no call: a first,
+    // cold load of thousands of revisions pays for each); any other shape is checked by stringList.
     const revises = meta.revises;
-    this.versionedDown = revises === null || revises === undefined ? NONE : typeof revises === "string" ? [revises] : [...revises];
-    this.declaredDependencies = meta.dependsOn?.length ? [...meta.dependsOn] : NONE;
-    this.originalBranchLabels = meta.branchLabels?.length ? [...meta.branchLabels] : NONE;
+    this.versionedDown = revises === null || revises === undefined ? NONE : typeof revises === "string" ? [revises] : stringList(revises, index, "revises");
+    const dependsOn = meta.dependsOn;
+    this.declaredDependencies = dependsOn === undefined || dependsOn === null || dependsOn.length === 0 ? NONE : stringList(dependsOn, index, "dependsOn");
+    const branchLabels = meta.branchLabels;
+    this.originalBranchLabels = branchLabels === undefined || branchLabels === null || branchLabels.length === 0 ? NONE : stringList(branchLabels, index, "branchLabels");
     this.allDown = this.versionedDown;
   }
 
@@ -223,14 +227,14 @@ export class RevisionMap {
       const meta = metas[i]!;
       if (typeof meta !== "object" || meta === null) throw argumentError("new RevisionMap", `metas[${i}]`, "a revision ({ id, revises, ... })", meta);
       validateId(meta.id);
-      checkMetaLists(meta, i);
-      if (meta.revises === meta.id || (Array.isArray(meta.revises) && meta.revises.includes(meta.id))) {
+      // Its lists checked and copied (see RevisionNode) before they are searched.
+      const node = new RevisionNode(meta, i, this);
+      if (meta.revises === meta.id || (typeof meta.revises !== "string" && node.versionedDown.includes(meta.id))) {
         throw new LambicError("SELF_LOOP", `Revision ${meta.id} revises itself. Set "revises" to its real parent (or null for a base).`, { revision: meta.id });
       }
-      if (meta.dependsOn?.includes(meta.id)) {
+      if (node.declaredDependencies.length > 0 && node.declaredDependencies.includes(meta.id)) {
         throw new LambicError("SELF_LOOP", `Revision ${meta.id} depends on itself. Remove "${meta.id}" from its dependsOn.`, { revision: meta.id });
       }
-      const node = new RevisionNode(meta, i, this);
       nodes[i] = node;
       // One map operation per revision: a set that does not grow the map met the id before.
       keys.set(node.id, node);
@@ -1223,20 +1227,13 @@ export function isNode(value: unknown): value is RevisionNode {
 }
 
 /**
- * revises, dependsOn and branchLabels as the types have them, for metas built by code (files are
+ * A copy of revises (as a list), dependsOn or branchLabels, for metas built by code (files are
  * checked field by field when they load): a string where a list belongs would be read letter by
  * letter, an object would fail as a TypeError deep in the graph.
  */
-function checkMetaLists(meta: RevisionMeta, index: number): void {
-  const strings = (list: unknown) => Array.isArray(list) && list.every((item) => typeof item === "string");
-  const revises: unknown = meta.revises;
-  if (revises !== null && revises !== undefined && typeof revises !== "string" && !strings(revises)) {
-    throw argumentError("new RevisionMap", `metas[${index}].revises`, "null, a revision id or an array of revision ids", revises);
-  }
-  for (const field of ["dependsOn", "branchLabels"] as const) {
-    const list: unknown = meta[field];
-    if (list !== undefined && !strings(list)) throw argumentError("new RevisionMap", `metas[${index}].${field}`, "an array of strings when given", list);
-  }
+function stringList(value: unknown, index: number, field: "revises" | "dependsOn" | "branchLabels"): string[] {
+  if (Array.isArray(value) && value.every((item) => typeof item === "string")) return [...(value as string[])];
+  throw argumentError("new RevisionMap", `metas[${index}].${field}`, field === "revises" ? "null, a revision id or an array of revision ids" : "an array of strings when given", value);
 }
 
 function validateId(id: string): void {
