@@ -10,7 +10,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
 import { LambicError } from "../errors.ts";
-import { createRevisionSet, type RevisionSet } from "../revision/revision-set.ts";
+import { revisionSetOf, type RevisionSet } from "../revision/revision-set.ts";
 import { parseSqlRevision } from "../revision/sql-revision.ts";
 import type { LoadedRevision, Revision } from "../revision/types.ts";
 import { validateRevisionModule } from "../revision/validate-revision.ts";
@@ -108,7 +108,7 @@ export async function importBundle(bytes: Uint8Array, sha256: string, database: 
 
   const entries = module.revisions as BundleEntry[];
   const revisions = entries.map((entry) => toLoadedRevision(entry, sha256));
-  const set = createRevisionSet(database, revisions, sourceChecksum(revisions.map((r) => r.source.checksum)), sha256);
+  const set = revisionSetOf(database, revisions, sourceChecksum(revisions.map((r) => r.source.checksum)), sha256);
   return { sha256, set, settings: module.settings as BundleSettings };
 }
 

@@ -1,7 +1,7 @@
 import { createHash } from "node:crypto";
 import { checkObject, checkString } from "../check-arguments.ts";
 import type { DatabaseConfig } from "../config.ts";
-import { createRevisionSet, type RevisionSet } from "../revision/revision-set.ts";
+import { revisionSetOf, type RevisionSet } from "../revision/revision-set.ts";
 import { loadRevisions } from "./load-revisions.ts";
 
 /** Loads a configured database's revisions folder into a RevisionSet. */
@@ -10,7 +10,7 @@ export async function openRevisionSet(database: DatabaseConfig, projectDir: stri
   checkString("openRevisionSet", "database.revisions", database.revisions);
   checkString("openRevisionSet", "projectDir", projectDir, true);
   const revisions = await loadRevisions(database.revisions, { projectDir, configFile: database.configFile });
-  return createRevisionSet(database.name, revisions, () => sourceChecksum(revisions.map((r) => r.source.checksum)));
+  return revisionSetOf(database.name, revisions, () => sourceChecksum(revisions.map((r) => r.source.checksum)));
 }
 
 /** One checksum over the whole history, in file order. */

@@ -57,6 +57,8 @@ export function psqlScriptText(sql: string): { text: string; backslash?: string;
   const length = sql.length;
   let out = "";
   let copied = 0;
+  /** psql's paren_depth: parentheses open outside quotes and comments (a ")" too many counts for none). */
+  let parens = 0;
   let i = 0;
   while (i < length) {
     const c = sql.charCodeAt(i);
@@ -107,16 +109,19 @@ export function psqlScriptText(sql: string): { text: string; backslash?: string;
         i = j;
       }
     } else {
+      if (c === OPEN) parens++;
+      else if (c === CLOSE && parens > 0) parens--;
       i++;
     }
   }
   const text = copied === 0 ? sql : out + sql.slice(copied);
-  const readsOn = OPENS_A_BODY.test(sql) ? psqlOpenAtEnd(sql) : undefined;
+  // A BEGIN … END body needs psql's own heuristic (a second scan); parentheses were counted here.
+  const readsOn = BEGIN_WORD.test(sql) ? psqlOpenAtEnd(sql) : parens > 0 ? "parentheses" : undefined;
   return readsOn === undefined ? { text } : { text, readsOn };
 }
 
-/** Text that can leave psql inside parentheses or a BEGIN … END body (the usual SQL is spared a second scan). */
-const OPENS_A_BODY = /\(|\bbegin\b/i;
+/** Text that can leave psql inside a BEGIN … END body (the usual SQL is spared a second scan). */
+const BEGIN_WORD = /\bbegin\b/i;
 
 /** What psql is still inside where `sql` ends, so that a `;` there would not end the statement: "parentheses", "a BEGIN … END body", or undefined. */
 function psqlOpenAtEnd(sql: string): string | undefined {

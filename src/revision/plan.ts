@@ -37,6 +37,11 @@ export type VersionRowChange =
 /** Alembic's log line for a step: `upgrade a, b -> c`, `downgrade c -> a, b`, `upgrade  -> a`. */
 export function describeStep(step: PlanStep): string {
   if (typeof step !== "object" || step === null || !Array.isArray(step.from) || !Array.isArray(step.to)) throw argumentError("describeStep", "step", "a plan step (from planUpgrade, planDowngrade or planStamp)", step);
+  return stepLine(step);
+}
+
+/** describeStep for the plan's own steps (an offline script writes one per step: no check each time). */
+export function stepLine(step: PlanStep): string {
   const name = step.kind === "stamp" ? "stamp_revision" : step.direction === "up" ? "upgrade" : "downgrade";
   return `${name} ${step.from.join(", ")} -> ${step.to.join(", ")}`;
 }
@@ -319,7 +324,7 @@ export class VersionRows {
       if (present.length !== 1) {
         throw new LambicError(
           "UNKNOWN_VERSION",
-          `Cannot record ${describeStep(step)}: the version rows (${[...heads].join(", ") || "none"}) hold ${present.length} of its parents (${node.normalizedDown.join(", ")}), so the row to update is ambiguous. Check "lambic current"; "lambic stamp" can repair the rows.`,
+          `Cannot record ${stepLine(step)}: the version rows (${[...heads].join(", ") || "none"}) hold ${present.length} of its parents (${node.normalizedDown.join(", ")}), so the row to update is ambiguous. Check "lambic current"; "lambic stamp" can repair the rows.`,
           { revision: node.id, rows: [...heads] },
         );
       }

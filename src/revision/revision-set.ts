@@ -26,6 +26,15 @@ export function createRevisionSet(database: string, revisions: readonly LoadedRe
   if (!Array.isArray(revisions)) throw argumentError("createRevisionSet", "revisions", "an array of loaded revisions (loadRevisions)", revisions);
   if (typeof sourceChecksum !== "string" && typeof sourceChecksum !== "function") throw argumentError("createRevisionSet", "sourceChecksum", "a string, or a function returning one", sourceChecksum);
   revisions.forEach(checkCode);
+  return revisionSetOf(database, revisions, sourceChecksum, bundleSha256);
+}
+
+/**
+ * createRevisionSet for revisions the loader made (loadRevisions, a bundle's import), which it
+ * has checked already: checking each again read every lazily loaded revision's code getter, a
+ * visible cost of every command at thousands of revisions.
+ */
+export function revisionSetOf(database: string, revisions: readonly LoadedRevision[], sourceChecksum: string | (() => string), bundleSha256?: string): RevisionSet {
   const map = new RevisionMap(revisions);
   // The graph already indexes the revisions it was built from; a second map of thousands of
   // entries only cost time at every start.

@@ -3,7 +3,7 @@ import { LambicError } from "../errors.ts";
 import { createOperations, quoteIdentifier } from "../operations/index.ts";
 import { quoteLiteral } from "../operations/quote.ts";
 import { clientCopy, copyRefusal, findOutsideTransactionOnly, findStringsSetting, findTransactionControl, outsideTransactionRefusal, splitStatements, stringsSettingRefusal, transactionControlRefusal } from "../operations/sql-statements.ts";
-import { describeStep, VersionRows, type PlanStep, type VersionRowChange } from "../revision/plan.ts";
+import { stepLine, VersionRows, type PlanStep, type VersionRowChange } from "../revision/plan.ts";
 import { revisionOf, type RevisionSet } from "../revision/revision-set.ts";
 import type { LoadedRevision, RevisionContext, RevisionDirection } from "../revision/types.ts";
 import { joinStatements, ReadNotRun, statementLine, type Sink, type StatementOrigin, type StatementResult } from "./sink.ts";
@@ -287,7 +287,7 @@ export async function emitPlan(sink: Sink, set: RevisionSet, steps: readonly Pla
         started = readClock(origin("control"));
       });
     }
-    if (!sink.online) sink.comment(`Running ${describeStep(step)}`);
+    if (!sink.online) sink.comment(`Running ${stepLine(step)}`);
     // From here a non-transactional revision's statements may run (a read sends those before it).
     if (!transactional && options.progress && revision) options.progress.outsideTransaction = revision.id;
     let statements: string[] = [];
