@@ -482,11 +482,11 @@ describe("lambic invoke (built CLI) against a local Lambda Invoke API", () => {
     }
   });
 
-  it("Ctrl-C while waiting exits 130 and says the function goes on running", async () => {
+  /** Invokes a function that answers only when released, sends `signal` once the CLI waits on it, and returns what the CLI did. */
+  async function interruptWaitingInvoke(signal: NodeJS.Signals, command: string[]) {
     let release: () => void = () => undefined;
     let reachedServer: () => void = () => undefined;
     const reached = new Promise<void>((resolve) => (reachedServer = resolve));
-    // A function that answers only when released: the CLI is still waiting when it gets SIGINT.
     const waiting = {
       invoke: () => {
         reachedServer();
@@ -495,50 +495,33 @@ describe("lambic invoke (built CLI) against a local Lambda Invoke API", () => {
     };
     const slow = await startInvokeServer(new Map([["slow", waiting]]));
     try {
-      const child = spawn(process.execPath, [CLI_FILE, "invoke", "--function", "slow", "--endpoint", slow.endpoint, "--json", "upgrade", "head"], { cwd: ROOT, env: { PATH: process.env.PATH, ...cliEnv() } });
+      const child = spawn(process.execPath, [CLI_FILE, "invoke", "--function", "slow", "--endpoint", slow.endpoint, "--json", ...command], { cwd: ROOT, env: { PATH: process.env.PATH, ...cliEnv() } });
       let stdout = "";
       let stderr = "";
       child.stdout.on("data", (chunk: Buffer) => (stdout += chunk));
       child.stderr.on("data", (chunk: Buffer) => (stderr += chunk));
       const exited = new Promise<number | null>((resolve) => child.on("close", resolve));
       await reached;
-      child.kill("SIGINT");
-      expect(await exited).toBe(130);
-      expect(JSON.parse(stdout).error).toMatchObject({ code: "INTERRUPTED", function: "slow", ran: null });
-      expect(stderr).toContain("lambic: INTERRUPTED: Interrupted: lambic stopped waiting for slow, but Lambda cannot cancel an invocation, so the function goes on to its end");
+      child.kill(signal);
+      return { code: await exited, error: JSON.parse(stdout).error, stderr };
     } finally {
       release();
       await slow.stop();
     }
+  }
+
+  it("Ctrl-C while waiting exits 130 and says the function goes on running", async () => {
+    const { code, error, stderr } = await interruptWaitingInvoke("SIGINT", ["upgrade", "head"]);
+    expect(code).toBe(130);
+    expect(error).toMatchObject({ code: "INTERRUPTED", function: "slow", ran: null });
+    expect(stderr).toContain("lambic: INTERRUPTED: Interrupted: lambic stopped waiting for slow, but Lambda cannot cancel an invocation, so the function goes on to its end");
   });
 
   it("SIGTERM while waiting (a cancelled CI job) exits 143 and says the function goes on running", async () => {
-    let release: () => void = () => undefined;
-    let reachedServer: () => void = () => undefined;
-    const reached = new Promise<void>((resolve) => (reachedServer = resolve));
-    const waiting = {
-      invoke: () => {
-        reachedServer();
-        return new Promise<Invocation>((resolve) => (release = () => resolve({ payload: { ok: true }, functionError: undefined, log: "", requestId: "r1", ms: 1 })));
-      },
-    };
-    const slow = await startInvokeServer(new Map([["slow", waiting]]));
-    try {
-      const child = spawn(process.execPath, [CLI_FILE, "invoke", "--function", "slow", "--endpoint", slow.endpoint, "--json", "downgrade", "-1"], { cwd: ROOT, env: { PATH: process.env.PATH, ...cliEnv() } });
-      let stdout = "";
-      let stderr = "";
-      child.stdout.on("data", (chunk: Buffer) => (stdout += chunk));
-      child.stderr.on("data", (chunk: Buffer) => (stderr += chunk));
-      const exited = new Promise<number | null>((resolve) => child.on("close", resolve));
-      await reached;
-      child.kill("SIGTERM");
-      expect(await exited).toBe(143);
-      expect(JSON.parse(stdout).error).toMatchObject({ code: "INTERRUPTED", function: "slow", ran: null, signal: "SIGTERM" });
-      expect(stderr).toContain("lambic: INTERRUPTED: Terminated (SIGTERM): lambic stopped waiting for slow, but Lambda cannot cancel an invocation, so the function goes on to its end");
-    } finally {
-      release();
-      await slow.stop();
-    }
+    const { code, error, stderr } = await interruptWaitingInvoke("SIGTERM", ["downgrade", "-1"]);
+    expect(code).toBe(143);
+    expect(error).toMatchObject({ code: "INTERRUPTED", function: "slow", ran: null, signal: "SIGTERM" });
+    expect(stderr).toContain("lambic: INTERRUPTED: Terminated (SIGTERM): lambic stopped waiting for slow, but Lambda cannot cancel an invocation, so the function goes on to its end");
   });
 
   it("a function that answers without a lambic result (another function) is INVOKE_FAILED asking whether --function is right", async () => {

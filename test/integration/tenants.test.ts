@@ -269,16 +269,26 @@ describe("named databases", () => {
     expect((await lambic(dir, ["--name", "main", "current"], env())).json.versions).toEqual(["cccc00000003"]);
   });
 
-  it("two named databases with the same tenants: a first run waits while the other creates a tenant schema, instead of failing on pg_namespace", async () => {
+  /** A project of two named databases, app and audit (its own version table), over the same tenant schemas, each with one revision. */
+  function twoDatabasesOverTenants(tenants: readonly string[], appRevision: string, auditRevision: string): string {
     const other = tempDir("lambic-named-tenants-");
     mkdirSync(join(other, "revisions/app"), { recursive: true });
     mkdirSync(join(other, "revisions/audit"), { recursive: true });
-    revision(join(other, "revisions/app"), "0001_slow.sql", "-- revision: ffff00000001\n-- message: slow\n-- +up\nCREATE TABLE account (id int);\nSELECT pg_sleep(1.5);\n-- +down\nDROP TABLE account;\n");
-    revision(join(other, "revisions/audit"), "0001_log.sql", "-- revision: ffff00000002\n-- message: log\n-- +up\nCREATE TABLE audit_log (id int);\n-- +down\nDROP TABLE audit_log;\n");
-    const tenants = ["shared_one", "shared_two"];
+    revision(join(other, "revisions/app"), "0001_app.sql", appRevision);
+    revision(join(other, "revisions/audit"), "0001_audit.sql", auditRevision);
     writeFileSync(
       join(other, "lambic.config.json"),
       JSON.stringify({ databases: { app: { url: "${DB}", revisions: "revisions/app", tenants }, audit: { url: "${DB}", revisions: "revisions/audit", versionTable: "audit_version", tenants } }, defaultDatabase: "app" }),
+    );
+    return other;
+  }
+
+  it("two named databases with the same tenants: a first run waits while the other creates a tenant schema, instead of failing on pg_namespace", async () => {
+    const tenants = ["shared_one", "shared_two"];
+    const other = twoDatabasesOverTenants(
+      tenants,
+      "-- revision: ffff00000001\n-- message: slow\n-- +up\nCREATE TABLE account (id int);\nSELECT pg_sleep(1.5);\n-- +down\nDROP TABLE account;\n",
+      "-- revision: ffff00000002\n-- message: log\n-- +up\nCREATE TABLE audit_log (id int);\n-- +down\nDROP TABLE audit_log;\n",
     );
     const app = lambic(other, ["--name", "app", "upgrade", "head"], env());
     // Both of app's tenant schemas are created, not yet committed, when audit's first run starts.
@@ -300,15 +310,10 @@ describe("named databases", () => {
   });
 
   it("two named databases' first runs over 40 new tenants at once: every tenant of both is migrated", async () => {
-    const other = tempDir("lambic-named-tenants-");
-    mkdirSync(join(other, "revisions/app"), { recursive: true });
-    mkdirSync(join(other, "revisions/audit"), { recursive: true });
-    revision(join(other, "revisions/app"), "0001_account.sql", "-- revision: ffff00000003\n-- message: account\n-- +up\nCREATE TABLE account (id int);\n-- +down\nDROP TABLE account;\n");
-    revision(join(other, "revisions/audit"), "0001_log.sql", "-- revision: ffff00000004\n-- message: log\n-- +up\nCREATE TABLE audit_log (id int);\n-- +down\nDROP TABLE audit_log;\n");
-    const tenants = Array.from({ length: 40 }, (_, i) => `both_${i}`);
-    writeFileSync(
-      join(other, "lambic.config.json"),
-      JSON.stringify({ databases: { app: { url: "${DB}", revisions: "revisions/app", tenants }, audit: { url: "${DB}", revisions: "revisions/audit", versionTable: "audit_version", tenants } }, defaultDatabase: "app" }),
+    const other = twoDatabasesOverTenants(
+      Array.from({ length: 40 }, (_, i) => `both_${i}`),
+      "-- revision: ffff00000003\n-- message: account\n-- +up\nCREATE TABLE account (id int);\n-- +down\nDROP TABLE account;\n",
+      "-- revision: ffff00000004\n-- message: log\n-- +up\nCREATE TABLE audit_log (id int);\n-- +down\nDROP TABLE audit_log;\n",
     );
     // Each run looks a schema up (its search_path) before the other commits it, or after.
     const [app, audit] = await Promise.all([lambic(other, ["--name", "app", "upgrade", "head"], env()), lambic(other, ["--name", "audit", "upgrade", "head"], env())]);

@@ -164,12 +164,24 @@ it("commands started together on a fresh project share one embedded PostgreSQL: 
   }
 });
 
-it("takes over a lock left by a command that died, and says who holds a lock it waited too long for", async () => {
+/** Runs `body` in a fresh project with its `.lambic/` folder; then stops its embedded server and removes its folders (`started` records the data folder of a server `body` started). */
+async function withLockProject(body: (project: string, lock: string, started: (dataDir: string) => void) => Promise<void>): Promise<void> {
   const project = await mkdtemp(join(tmpdir(), "lambic-project-"));
   const lock = join(project, ".lambic", "embedded.lock");
   let dataDir: string | undefined;
   try {
     await mkdir(join(project, ".lambic"));
+    await body(project, lock, (started) => (dataDir = started));
+  } finally {
+    await rm(lock, { force: true });
+    await stopEmbedded(project);
+    await rm(project, { recursive: true, force: true });
+    if (dataDir && !dataDir.startsWith(project)) await rm(dirname(dataDir), { recursive: true, force: true });
+  }
+}
+
+it("takes over a lock left by a command that died, and says who holds a lock it waited too long for", () =>
+  withLockProject(async (project, lock, started) => {
     // A lock held by a process that is alive (this one): CONNECTION_FAILED once the wait is over.
     await writeFile(lock, String(process.pid));
     const error = await ensureEmbeddedPostgres(project, { lockWaitMs: 300 }).catch((caught: unknown) => caught);
@@ -181,39 +193,23 @@ it("takes over a lock left by a command that died, and says who holds a lock it 
     const exited = spawnSync(process.execPath, ["-e", "0"]).pid;
     await writeFile(lock, String(exited));
     const embedded = await ensureEmbeddedPostgres(project, { lockWaitMs: 5_000 });
-    dataDir = embedded.dataDir;
+    started(embedded.dataDir);
     expect(embedded.started).toBe(true);
     await expect(readFile(lock, "utf8")).rejects.toMatchObject({ code: "ENOENT" });
-  } finally {
-    await rm(lock, { force: true });
-    await stopEmbedded(project);
-    await rm(project, { recursive: true, force: true });
-    if (dataDir && !dataDir.startsWith(project)) await rm(dirname(dataDir), { recursive: true, force: true });
-  }
-});
+  }));
 
-it("takes over a lock whose pid now belongs to a process started after the lock was written (a reboot, a container run again)", async () => {
-  const project = await mkdtemp(join(tmpdir(), "lambic-project-"));
-  const lock = join(project, ".lambic", "embedded.lock");
-  let dataDir: string | undefined;
-  try {
-    await mkdir(join(project, ".lambic"));
+it("takes over a lock whose pid now belongs to a process started after the lock was written (a reboot, a container run again)", () =>
+  withLockProject(async (project, lock, started) => {
     // Written an hour ago by a command killed while it started the server; its pid is now this
     // process's (in a container the command gets the same small pid run after run).
     await writeFile(lock, String(process.pid));
     const anHourAgo = new Date(Date.now() - 3_600_000);
     await utimes(lock, anHourAgo, anHourAgo);
     const embedded = await ensureEmbeddedPostgres(project, { lockWaitMs: 1_000 });
-    dataDir = embedded.dataDir;
+    started(embedded.dataDir);
     expect(embedded.started).toBe(true);
     await expect(readFile(lock, "utf8")).rejects.toMatchObject({ code: "ENOENT" });
-  } finally {
-    await rm(lock, { force: true });
-    await stopEmbedded(project);
-    await rm(project, { recursive: true, force: true });
-    if (dataDir && !dataDir.startsWith(project)) await rm(dirname(dataDir), { recursive: true, force: true });
-  }
-});
+  }));
 
 it("a first command interrupted while it creates the server leaves nothing that stops the next one", async () => {
   const project = await mkdtemp(join(tmpdir(), "lambic-project-"));
