@@ -69,13 +69,14 @@ export async function loadBundle(env: Record<string, string | undefined>, locati
   }
 }
 
-export async function writeScript(env: Record<string, string | undefined>, bucket: string, key: string, script: string): Promise<void> {
-  await putObject(await s3Client(env), bucket, key, Buffer.from(script, "utf8"), "application/sql");
+/** `abortSignal`: cancels the write (a fallback's, when the invocation's time runs out). */
+export async function writeScript(env: Record<string, string | undefined>, bucket: string, key: string, script: string, abortSignal?: AbortSignal): Promise<void> {
+  await putObject(await s3Client(env), bucket, key, Buffer.from(script, "utf8"), "application/sql", undefined, abortSignal);
 }
 
 /** A tenant report too large for Lambda's response (handler/tenant-report.ts), as JSON. */
-export async function writeReport(env: Record<string, string | undefined>, bucket: string, key: string, json: Uint8Array): Promise<void> {
-  await putObject(await s3Client(env), bucket, key, json, "application/json");
+export async function writeReport(env: Record<string, string | undefined>, bucket: string, key: string, json: Uint8Array, abortSignal?: AbortSignal): Promise<void> {
+  await putObject(await s3Client(env), bucket, key, json, "application/json", undefined, abortSignal);
 }
 
 /** A report a batch invocation wrote with writeReport, as text. */

@@ -158,7 +158,8 @@ function reportStore(location: BundleLocation, command: string, deps: Deps): Rep
     key,
     write: async (json) => {
       deps.report.s3Requests++;
-      await writeReport(deps.env, location.bucket, key, json);
+      // Written after the tenants ran, maybe close to the deadline: bounded by the time left too.
+      await writeInTimeLeft(deps, location.bucket, key, (abortSignal) => writeReport(deps.env, location.bucket, key, json, abortSignal));
       deps.log?.("report", { bucket: location.bucket, key, bytes: json.byteLength, limitBytes });
     },
   };
@@ -183,6 +184,36 @@ function contextUntil(context: Context, deadline: number): Context {
 /** LAMBIC_DEADLINE_MARGIN_MS: the time kept back before the invocation's end to roll back and report. */
 export function deadlineMarginMs(env: Record<string, string | undefined>): number {
   return envNumber(env, "LAMBIC_DEADLINE_MARGIN_MS");
+}
+
+/**
+ * Kept back from an S3 write made after the run for the answer itself: the failed line, the EMF
+ * line and the runtime's reply take a few ms; the rest is slack for a busy event loop.
+ */
+const ANSWER_RESERVE_MS = 500;
+
+/**
+ * An S3 write made after the run (the SQL fallback, a tenant report too large for the answer),
+ * bounded by the invocation's time left less ANSWER_RESERVE_MS besides the request timeout: a
+ * run that failed at its deadline has about the margin left, and a slow S3 would run the
+ * invocation into Lambda's timeout, its coded error and failed line lost. With less time left
+ * than the reserve the write is not started. The signal goes to the SDK, which cancels the
+ * request and its retries (only the first import of its module, a local file, is outside it).
+ * Out of time, this throws AWS_FAILED with `noTimeLeft` in its details.
+ */
+async function writeInTimeLeft(deps: Pick<Deps, "context">, bucket: string, key: string, write: (abortSignal: AbortSignal) => Promise<void>): Promise<void> {
+  const remainingMs = Math.max(0, Math.floor(deps.context.getRemainingTimeInMillis()));
+  const writeMs = remainingMs - ANSWER_RESERVE_MS;
+  const noTimeLeft = (reason: string, cause?: unknown) =>
+    new LambicError("AWS_FAILED", `No time was left to write s3://${bucket}/${key}: ${reason}.`, { bucket, key, remainingMs, reserveMs: ANSWER_RESERVE_MS, noTimeLeft: reason }, { cause });
+  if (writeMs <= 0) throw noTimeLeft(`${remainingMs} ms of the invocation remained, less than the ${ANSWER_RESERVE_MS} ms kept back to answer, so the write was not started`);
+  const signal = AbortSignal.timeout(writeMs);
+  try {
+    await write(signal);
+  } catch (error) {
+    if (!signal.aborted) throw error;
+    throw noTimeLeft(`${remainingMs} ms of the invocation remained, and the write did not finish in the ${writeMs} ms of them not kept back to answer, so it was cancelled`, error);
+  }
 }
 
 /**
@@ -321,9 +352,12 @@ async function withFallback(
   const runner = await import("../src/runner/run.ts");
   let key: string;
   let why: string;
+  // The version rows the plan starts from, once read.
+  let from: readonly string[] | undefined;
   try {
     const state = await runner.readCurrent(connection, bundle.set, options);
     deps.report.from = state.versions;
+    from = state.versions;
     // The configured timeouts, not what was left of this invocation: the script is for psql.
     const { script, to } = await runner.renderScript(bundle.set, command, state.versions, {
       ...options,
@@ -335,7 +369,7 @@ async function withFallback(
     });
     deps.report.to = to;
     key = sqlKey(location, state.versions, to, deps.context.awsRequestId);
-    await writeScript(deps.env, location.bucket, key, script);
+    await writeInTimeLeft(deps, location.bucket, key, (abortSignal) => writeScript(deps.env, location.bucket, key, script, abortSignal));
     deps.report.s3Requests++;
     return new LambicError(
       error.code,
@@ -347,15 +381,26 @@ async function withFallback(
     if (fallbackError instanceof LambicError && fallbackError.code === error.code && error.code === "REVISION_FAILED") {
       why = "the revision throws when rendered offline too, so the plan has no SQL form.";
     } else if (fallbackError instanceof LambicError && fallbackError.code === "CONNECTION_FAILED") {
-      // An event that renders this plan: a range from the rows the database is at (a bare target
-      // would start an upgrade script at base, and a downgrade script needs its start named).
-      const target = (command as { target: string }).target;
-      why = `the version rows could not be read to know where the plan starts (${fallbackError.message}). Render it with \`lambic ${command.kind} <from>:${target} --sql\`, or invoke {"command": "sql", "target": "<from>:${target}"${command.kind === "downgrade" ? ', "direction": "downgrade"' : ""}}, <from> being the version rows the database is at ({"command": "current"} lists them).`;
+      why = `the version rows could not be read to know where the plan starts (${fallbackError.message}). ${renderAdvice(command)}`;
+    } else if (fallbackError instanceof LambicError && typeof fallbackError.details.noTimeLeft === "string") {
+      why = `no time was left to write it (${fallbackError.details.noTimeLeft}). ${renderAdvice(command, from)}`;
     } else {
       why = fallbackError instanceof LambicError ? `${fallbackError.code}: ${fallbackError.message}` : String((fallbackError as Error)?.message ?? fallbackError);
     }
   }
   return new LambicError(error.code, `${error.message} No offline SQL fallback was written: ${why}`, { ...error.details, sqlFallback: null, sqlFallbackError: why }, { cause: error.cause ?? error });
+}
+
+/**
+ * How to render the plan that got no fallback: a range from the rows the database is at (a bare
+ * target would start an upgrade script at base, and a downgrade script needs its start named).
+ * `from`: those rows when known and one range can start there (none or one).
+ */
+function renderAdvice(command: MigrationCommand, from?: readonly string[]): string {
+  const target = (command as { target: string }).target;
+  const start = from !== undefined && from.length <= 1 ? (from[0] ?? "base") : "<from>";
+  const rows = start === "<from>" ? `, <from> being the version rows the database is at ({"command": "current"} lists them)` : "";
+  return `Render it with \`lambic ${command.kind} ${start}:${target} --sql\`, or invoke {"command": "sql", "target": "${start}:${target}"${command.kind === "downgrade" ? ', "direction": "downgrade"' : ""}}${rows}.`;
 }
 
 async function offlineScript(event: LambicEvent, bundle: OpenedBundle, location: BundleLocation, deps: Deps): Promise<Record<string, unknown>> {

@@ -222,11 +222,14 @@ export async function downloadBundle(client: S3Client, location: BundleLocation,
   return bytes;
 }
 
-/** `advice`: the next step when the write fails (default: the function's permissions). */
-export async function putObject(client: S3Client, bucket: string, key: string, body: Uint8Array, contentType: string, advice?: string): Promise<void> {
+/**
+ * `advice`: the next step when the write fails (default: the function's permissions).
+ * `abortSignal` cancels the request and its retries (the caller says why).
+ */
+export async function putObject(client: S3Client, bucket: string, key: string, body: Uint8Array, contentType: string, advice?: string, abortSignal?: AbortSignal): Promise<void> {
   const { PutObjectCommand } = await import("@aws-sdk/client-s3");
   try {
-    await client.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: body, ContentType: contentType, ContentLength: body.byteLength }));
+    await client.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: body, ContentType: contentType, ContentLength: body.byteLength }), { abortSignal });
   } catch (error) {
     throw awsFailed(`Writing s3://${bucket}/${key}`, error, { bucket, key }, advice);
   }

@@ -158,11 +158,13 @@ describe("a failing run is rolled back and leaves its SQL fallback in S3", () =>
   });
 
   it("a deadline shorter than the migration: statement_timeout fires first, STATEMENT_TIMEOUT, rolled back, fallback written", async () => {
-    const fn = lambda("deadline");
+    // A margin with room for the fallback's write besides the 500 ms the handler keeps to answer.
+    const fn = lambda("deadline", { LAMBIC_DEADLINE_MARGIN_MS: "1500" });
     const started = Date.now();
-    // 2.5 s left, 0.5 s margin: statement_timeout 2 s against pg_sleep(5).
-    const invocation = await fn.invoke({ command: "upgrade", target: "sleeps@head" }, { timeoutMs: 2500 });
-    expect(Date.now() - started).toBeLessThan(4500);
+    // 3.5 s left, 1.5 s margin: statement_timeout 2 s against pg_sleep(5).
+    const invocation = await fn.invoke({ command: "upgrade", target: "sleeps@head" }, { timeoutMs: 3500 });
+    expect(Date.now() - started).toBeLessThan(5500);
+    expect(invocation.ms).toBeLessThan(3500);
     const message = expectFailure(invocation, "STATEMENT_TIMEOUT");
     expect(message).toContain("s0000001");
     await expectUntouched();
@@ -196,6 +198,41 @@ describe("a failing run is rolled back and leaves its SQL fallback in S3", () =>
       await stalling.close();
     }
     await expectUntouched();
+  });
+
+  it("a run that fails near the invocation's deadline while S3 does not answer writes: its coded error before the deadline, rolled back, no fallback for lack of time", async () => {
+    const silent = createNetServer(() => {});
+    await new Promise<void>((resolve) => silent.listen(0, "127.0.0.1", resolve));
+    const { port } = silent.address() as AddressInfo;
+    try {
+      // The bundle is put in the cache folder from the real S3 first, so the invocation under
+      // test, naming its sha256, reads nothing from S3: its first S3 request is the fallback's write.
+      const cacheDir = join(project, "cache", "no-time-for-fallback");
+      const warm = lambda("no-time-warm", { LAMBIC_CACHE_DIR: cacheDir });
+      expect((await warm.invoke({ command: "heads", bundle: { sha256: main.sha256 } })).payload).toMatchObject({ ok: true });
+      // The request timeout (2 s, with the SDK's retries) outlasts the invocation: only its deadline can stop the write in time.
+      // statement_timeout 2 s against pg_sleep(5) in both: a 1.5 s margin leaves time to start the
+      // write, which S3 never answers; a 0.5 s margin leaves less than the 500 ms kept to answer.
+      for (const { marginMs, reason } of [
+        { marginMs: 1500, reason: /\(\d+ ms of the invocation remained, and the write did not finish in the \d+ ms of them not kept back to answer, so it was cancelled\)/ },
+        { marginMs: 500, reason: /\(\d+ ms of the invocation remained, less than the 500 ms kept back to answer, so the write was not started\)/ },
+      ]) {
+        const fn = lambda(`no-time-for-fallback-${marginMs}`, { LAMBIC_CACHE_DIR: cacheDir, LAMBIC_S3_ENDPOINT: `http://127.0.0.1:${port}`, LAMBIC_DEADLINE_MARGIN_MS: String(marginMs), LAMBIC_AWS_REQUEST_TIMEOUT_MS: "2000" });
+        const timeoutMs = 2000 + marginMs;
+        const invocation = await fn.invoke({ command: "upgrade", target: "sleeps@head", bundle: { sha256: main.sha256 } }, { timeoutMs });
+        expect(invocation.ms).toBeLessThan(timeoutMs);
+        const message = expectFailure(invocation, "STATEMENT_TIMEOUT");
+        expect(message).toContain("s0000001");
+        expect(message).toContain("No offline SQL fallback was written: no time was left to write it (");
+        expect(message).toMatch(reason);
+        expect(message).toContain('Render it with `lambic upgrade base:sleeps@head --sql`, or invoke {"command": "sql", "target": "base:sleeps@head"}.');
+        expect(emfLines(invocation.log)[0]).toMatchObject({ command: "upgrade", MigrationFailed: 1, errorCode: "STATEMENT_TIMEOUT" });
+        expect(jsonLines(invocation.log).find((line) => line.message === "failed")).toMatchObject({ error: { code: "STATEMENT_TIMEOUT", sqlFallback: null } });
+        await expectUntouched();
+      }
+    } finally {
+      silent.close();
+    }
   });
 
   it("a downgrade that loses its connection names lambic downgrade to render its script, not upgrade, and an event that renders it", async () => {
