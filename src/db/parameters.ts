@@ -53,9 +53,24 @@ function stringRefusal(text: string): string | undefined {
   return undefined;
 }
 
+/**
+ * The most parameters one statement may have: postgres.js refuses 65,534 or more, and it does so
+ * while it writes the statement, rejecting the statement before it in the pipeline instead of
+ * this one, which then waits for a reply forever. (The protocol counts them in 16 bits: 65,535.)
+ */
+export const MAX_PARAMETERS = 65_533;
+
+/** Why a statement cannot be sent with this many parameters, or undefined. */
+export function parameterCountRefusal(count: number): string | undefined {
+  if (count <= MAX_PARAMETERS) return undefined;
+  return `${count} parameters, more than the ${MAX_PARAMETERS} a statement can take (postgres.js's limit; the protocol's is 65535): pass the values as one array parameter ($1::int[], unnest($1::int[])) or read in batches`;
+}
+
 /** Refuses (USAGE) any parameter that cannot be sent, before anything is sent. */
 export function checkParameters(params: readonly unknown[] | undefined): void {
   if (!params) return;
+  const tooMany = parameterCountRefusal(params.length);
+  if (tooMany) throw new LambicError("USAGE", `A query was given ${tooMany}.`, { parameters: params.length });
   for (let index = 0; index < params.length; index++) {
     const refusal = parameterRefusal(params[index], index);
     if (refusal) throw new LambicError("USAGE", `A query was given ${refusal}.`, { parameter: index + 1 });

@@ -1,4 +1,4 @@
-import { parameterRefusal } from "../db/parameters.ts";
+import { parameterCountRefusal, parameterRefusal } from "../db/parameters.ts";
 import { LambicError } from "../errors.ts";
 import { createOperations, quoteIdentifier } from "../operations/index.ts";
 import { quoteLiteral } from "../operations/quote.ts";
@@ -449,6 +449,8 @@ function refuseTransactionControl(statements: readonly string[], revision: strin
  */
 function paramsRefusal(params: unknown): string | undefined {
   if (!Array.isArray(params)) return `parameters that are not an array (${typeof params}): pass them as a list, ctx.query(sql, [a, b]) for $1 and $2`;
+  const tooMany = parameterCountRefusal(params.length);
+  if (tooMany) return tooMany;
   for (let index = 0; index < params.length; index++) {
     const refusal = parameterRefusal(params[index], index);
     if (refusal) return refusal;

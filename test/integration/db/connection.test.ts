@@ -359,6 +359,15 @@ describe.each(["postgres", "neon"] as const)("%s driver", (driver) => {
     expect(await connection.pipeline([{ text: "select $1::text as a, $2::int8 as b", params: ["x", 2n] }])).toEqual([[{ a: "x", b: "2" }]]);
   });
 
+  it("refuses a statement of more than 65,533 parameters (USAGE) before sending anything, rather than hanging behind the statement before it, and the session goes on", async () => {
+    const params = Array.from({ length: 65_534 }, () => 1);
+    const text = `select cardinality(array[${params.map((_, i) => `$${i + 1}::int`).join(",")}]) as n`;
+    const failure = await connection.pipeline([{ text: "select pg_sleep(0.05)" }, { text, params }]).catch((error: unknown) => error);
+    expect(isLambicError(failure, "USAGE"), String(failure)).toBe(true);
+    expect((failure as Error).message).toMatch(/^A query was given 65534 parameters, more than the 65533 a statement can take/);
+    expect(await connection.query(text.replace(",$65534::int", ""), params.slice(1))).toEqual([{ n: 65_533 }]);
+  });
+
   it("fails, rather than hangs, when the server terminates the session", async () => {
     const victim = await open();
     const [{ pid }] = await victim.query<{ pid: number }>("select pg_backend_pid() as pid");

@@ -1091,6 +1091,22 @@ describe.each(["postgres", "neon"] as const)("runner over the %s driver", (drive
     expect(await tables()).toEqual([]);
   });
 
+  it("refuses a ctx.query of more parameters than postgres.js can send (65,534) before sending it, instead of hanging, and reads 65,533", async () => {
+    const sum = (count: number) => [`SELECT cardinality(ARRAY[${Array.from({ length: count }, (_, i) => `$${i + 1}::int`).join(",")}]) AS n`, Array.from({ length: count }, () => 1)] as const;
+    const read: unknown[] = [];
+    const set = inlineRevisionSet([
+      ...tableHistory(1),
+      { id: "r0002", revises: "r0001", upgrade: async (_op, ctx) => void read.push(await ctx.query(...sum(65_533))) },
+      { id: "r0003", revises: "r0002", upgrade: async (op, ctx) => { op.createTable("t3", { id: "int" }); await ctx.query(...sum(65_534)); } },
+    ]);
+    const error = await failure(run(set, { kind: "upgrade", target: "head" }));
+    expect(error).toMatchObject({ code: "INVALID_OPERATION", details: { revision: "r0003", direction: "up" } });
+    expect(error.message).toMatch(/^Revision r0003 \(upgrade\): ctx\.query\(\) was given 65534 parameters, more than the 65533 a statement can take \(postgres\.js's limit; the protocol's is 65535\): pass the values as one array parameter \(\$1::int\[\], unnest\(\$1::int\[\]\)\) or read in batches, for: SELECT cardinality/);
+    expect(error.message).toMatch(/The run was rolled back: the database is as it was before\.$/);
+    expect(read).toEqual([[{ n: 65_533 }]]);
+    expect(await tables()).toEqual([]);
+  });
+
   it("refuses an invalid Date as a ctx.query parameter before sending it, naming the parameter", async () => {
     const set = inlineRevisionSet([...tableHistory(1), { id: "r0002", revises: "r0001", upgrade: async (_op, ctx) => void (await ctx.query("SELECT $1::int, $2::timestamptz AS v", [1, new Date("not a date")])) }]);
     const error = await failure(run(set, { kind: "upgrade", target: "head" }));
