@@ -458,6 +458,29 @@ function paramsRefusal(params: unknown): string | undefined {
   return undefined;
 }
 
+/**
+ * The longest statement PostgreSQL reads: a message is at most 1 GB - 2 bytes (PQ_LARGE_MESSAGE_LIMIT),
+ * its 4-byte length and the text's closing NUL included. A longer one makes the server drop the
+ * connection ("invalid message length"), which would read as a lost connection worth a retry.
+ */
+const MAX_STATEMENT_BYTES = 1_073_741_817;
+
+/** Why a statement is too long for PostgreSQL, or undefined (for a text over a third of the limit in length). */
+function oversizedRefusal(statement: string): { message: string; details: Record<string, unknown> } | undefined {
+  const bytes = Buffer.byteLength(statement);
+  if (bytes <= MAX_STATEMENT_BYTES) return undefined;
+  const start = statementLine(statement.slice(0, 400)).slice(0, 60);
+  return {
+    message: `the statement ${start}… is ${bytes} bytes long in UTF-8, more than the ${MAX_STATEMENT_BYTES} PostgreSQL takes in one message (1 GB): split it into several statements (bulkInsert: rows in batches; data too large for one: COPY it outside lambic).`,
+    details: { statement: statement.slice(0, 200), bytes },
+  };
+}
+
+function refuseOversized(statement: string): void {
+  const oversized = oversizedRefusal(statement);
+  if (oversized) throw new LambicError("INVALID_OPERATION", oversized.message, oversized.details);
+}
+
 /** The first op call or read a revision made after its function had settled. */
 interface LateCalls {
   call?: { readonly revision: LoadedRevision; readonly direction: RevisionDirection; readonly what: string };
@@ -489,7 +512,11 @@ async function collectStatements(sink: Sink, revision: LoadedRevision, direction
   };
   const op = createOperations((statement) => {
     if (settled) lateCall(`op (${statementLine(statement)})`);
-    else statements.push(statement);
+    else {
+      // Only a text of more than a third of the limit in UTF-16 units can be over it in UTF-8.
+      if (statement.length > MAX_STATEMENT_BYTES / 3) refuseOversized(statement);
+      statements.push(statement);
+    }
   });
   const ctx: RevisionContext = {
     x,
@@ -510,6 +537,10 @@ async function collectStatements(sink: Sink, revision: LoadedRevision, direction
           `Revision ${revision.id} (${direction === "up" ? "upgrade" : "downgrade"}): ctx.query() was given ${refusal}, for: ${String(sql).slice(0, 200)}.${sink.online ? ` ${failureOutcome(progress)}` : ""}`,
           { revision: revision.id, direction, statement: String(sql).slice(0, 200) },
         );
+      }
+      if (typeof sql === "string" && sql.length > MAX_STATEMENT_BYTES / 3) {
+        const oversized = oversizedRefusal(sql);
+        if (oversized) throw new LambicError("INVALID_OPERATION", `Revision ${revision.id} (${direction === "up" ? "upgrade" : "downgrade"}): ctx.query(): ${oversized.message}${sink.online ? ` ${failureOutcome(progress)}` : ""}`, { revision: revision.id, direction, ...oversized.details });
       }
       const copy = typeof sql === "string" ? clientCopy(sql) : undefined;
       if (copy) throw new LambicError("INVALID_OPERATION", `ctx.query(): the statement ${copyRefusal(copy)}${sink.online ? ` ${failureOutcome(progress)}` : ""}`, { revision: revision.id, statement: sql.slice(0, 200) });

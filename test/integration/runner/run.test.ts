@@ -1220,6 +1220,17 @@ describe.each(["postgres", "neon"] as const)("runner over the %s driver", (drive
     expect(await tables()).toEqual([]);
   });
 
+  it("refuses a statement over PostgreSQL's 1 GB message limit before sending it, naming the revision, instead of losing the connection", async () => {
+    // 357,913,939 euro signs are 1,073,741,817 bytes of UTF-8: with the quotes and SELECT, past the limit.
+    const set = inlineRevisionSet([...tableHistory(1), { id: "r0002", revises: "r0001", upgrade: (op) => { op.createTable("t2", { id: "int" }); op.execute(`SELECT '${"€".repeat(357_913_939)}'`); } }]);
+    const error = await failure(run(set, { kind: "upgrade", target: "head" }));
+    expect(error).toMatchObject({ code: "INVALID_OPERATION", details: { revision: "r0002", direction: "up", bytes: 1_073_741_826 } });
+    expect(error.message).toMatch(/^Revision r0002 \(upgrade, inline\/r0002\.ts\): the statement SELECT '€€€/);
+    expect(error.message).toContain("is 1073741826 bytes long in UTF-8, more than the 1073741817 PostgreSQL takes in one message (1 GB): split it into several statements (bulkInsert: rows in batches; data too large for one: COPY it outside lambic).");
+    expect(error.message).toMatch(/The run was rolled back: the database is as it was before\.$/);
+    expect(await tables()).toEqual([]);
+  });
+
   it("wraps an exception thrown by a revision as REVISION_FAILED and changes nothing", async () => {
     const set = inlineRevisionSet([...tableHistory(1), { id: "r0002", revises: "r0001", upgrade: () => { throw new Error("boom"); } }]);
     const error = await failure(run(set, { kind: "upgrade", target: "head" }));
