@@ -91,6 +91,14 @@ describe.each(["postgres", "neon"] as const)("runner over the %s driver", (drive
     expect(history[0]!.checksum).toBe(set.revisions.get("r0001")!.source.checksum);
   });
 
+  it("runs a revision of 60,000 statements in linear time (Neon's socket copied all it had gathered at each statement's write: ≈ 12 s)", async () => {
+    const set = inlineRevisionSet([{ id: "r0001", revises: null, upgrade: (op) => { op.execute("CREATE TABLE t (id int)"); for (let i = 0; i < 60_000; i++) op.execute(`INSERT INTO t VALUES (${i})`); } }]);
+    const started = performance.now();
+    await run(set, { kind: "upgrade", target: "head" });
+    expect(performance.now() - started).toBeLessThan(4000);
+    expect(await sql`SELECT count(*)::int AS n FROM t`).toEqual([{ n: 60_000 }]);
+  });
+
   it("reports each step as it completes, in order, with its duration", async () => {
     const seen: string[] = [];
     const result = await run(inlineRevisionSet(tableHistory(4)), { kind: "upgrade", target: "head" }, { onStep: (step) => seen.push(`${step.revision}:${step.direction}:${step.ms >= 0}`) });
