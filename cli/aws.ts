@@ -380,7 +380,7 @@ function summarize(result: Record<string, unknown>): string {
       lines.push(`${result.database}: ${heads(result.heads)}`);
       break;
     case "heads":
-      lines.push(...((result.heads as string[]) ?? []));
+      for (const head of (result.heads as string[]) ?? []) lines.push(head);
       break;
     case "history": {
       // Alembic's history line, from the entry's fields (the graph is in the function).
@@ -411,7 +411,9 @@ function summarize(result: Record<string, unknown>): string {
     case "tenants": {
       // One tenant a line, for grep and wc; the batches are the JSON's.
       const batches = Array.isArray(result.batches) ? (result.batches as { tenants: string[] }[]) : [];
-      lines.push(...batches.flatMap((batch) => batch.tenants), `${result.count} tenant(s) of ${result.database} in ${batches.length} batch(es) of up to ${result.batchSize}`);
+      // A loop, not push(...all): past ≈ 125,000 names a spread overflows the call's arguments.
+      for (const batch of batches) for (const tenant of batch.tenants) lines.push(tenant);
+      lines.push(`${result.count} tenant(s) of ${result.database} in ${batches.length} batch(es) of up to ${result.batchSize}`);
       break;
     }
     default:

@@ -536,6 +536,24 @@ describe("lambic invoke (built CLI) against a local Lambda Invoke API", () => {
     }
   });
 
+  it("prints a tenants answer of 150,000 schemas one a line (more than a call's argument list takes)", async () => {
+    const names = Array.from({ length: 150_000 }, (_, i) => `t${i}`);
+    const batches = [];
+    for (let at = 0; at < names.length; at += 1000) batches.push({ tenants: names.slice(at, at + 1000) });
+    const answer = { ok: true, command: "tenants", database: "main", bundleSha256: "a".repeat(64), count: names.length, batchSize: 1000, batches };
+    const fake = await startInvokeServer(new Map([["many", { invoke: async () => ({ payload: answer, functionError: undefined, log: "", requestId: "r1", ms: 1 }) }]]));
+    try {
+      const run = await runCli(["invoke", "--function", "many", "--endpoint", fake.endpoint, "tenants"], cliEnv());
+      expect(run.code, run.stderr).toBe(0);
+      const lines = run.stdout.split("\n");
+      expect(lines.slice(0, 2)).toEqual(["t0", "t1"]);
+      expect(lines).toContain("t149999");
+      expect(run.stdout).toContain("150000 tenant(s) of main in 150 batch(es) of up to 1000");
+    } finally {
+      await fake.stop();
+    }
+  });
+
   it("check behind only because an applied revision changed names it and the next step, not \"pending base\"", async () => {
     const answer = { ok: true, command: "check", database: "main", bundleSha256: "a".repeat(64), versions: [HEAD], heads: [HEAD], pending: [], changed: [{ revision: MERGE, file: "revisions/main/merge.ts" }], upToDate: false };
     const fake = await startInvokeServer(new Map([["edited", { invoke: async () => ({ payload: answer, functionError: undefined, log: "", requestId: "r1", ms: 1 }) }]]));
