@@ -210,9 +210,7 @@ export async function openNeonConnection(target: DriverTarget): Promise<Connecti
       let answered = 0;
       for (const statement of statements) watchdog.sent(statement);
       const replies = new Promise<PromiseSettledResult<QueryResultShape>[]>((resolve) => {
-        const queries = statements.map((statement) => {
-          return newQuery(statement);
-        });
+        const queries = statements.map((statement) => newQuery(statement));
         const settled = (index: number, outcome: PromiseSettledResult<QueryResultShape>) => {
           answered++;
           watchdog.replied();

@@ -358,13 +358,7 @@ export async function runMigration(connection: Connection, set: RevisionSet, com
       // A lock taken fails the try, so that nothing after it in the pipeline runs (it would wait
       // for the lock on creating lambic's tables, which that run may hold).
       lock = queueRunLock(sink, names, waitedFor);
-      if (options.searchPath !== undefined) {
-        const schema = createSchemaStatements(options.searchPath);
-        sink.statement(schema.lock, { purpose: "tables" });
-        sink.statement(schema.create, { purpose: "control" });
-      }
-      sink.statement(createTablesLockStatement(names), { purpose: "tables" });
-      for (const ddl of createVersionTableStatements(names)) sink.statement(ddl, { purpose: "control" });
+      queueTables(sink, names, options.searchPath);
       // The rows a purge deletes are where the run started: `from`, as a dry run reports it.
       purged = command.kind === "stamp" && command.purge ? sink.statement(`DELETE FROM ${versionTableSql(names)} RETURNING version_num`, { purpose: "version" }) : undefined;
       versions = sink.statement(selectVersionsStatement(names), { purpose: "read" });
@@ -456,6 +450,20 @@ function preloadWhileWaiting(set: RevisionSet, replies: Promise<void>): void {
 
 /** What the try of the run lock fails with when another run holds it (see runMigration). */
 const RUN_LOCK_TAKEN = "lambic: the run lock is taken, key";
+
+/**
+ * Queues lambic's tables, each created if missing, under the lock on creating them; first, for a
+ * tenant run, the tenant's schema (see createSchemaStatements).
+ */
+function queueTables(sink: Sink, names: VersionTableNames, tenantSchema?: string): void {
+  if (tenantSchema !== undefined) {
+    const schema = createSchemaStatements(tenantSchema, names);
+    sink.statement(schema.lock, { purpose: "tables" });
+    sink.statement(schema.create, { purpose: "control" });
+  }
+  sink.statement(createTablesLockStatement(names), { purpose: "tables" });
+  for (const ddl of createVersionTableStatements(names)) sink.statement(ddl, { purpose: "control" });
+}
 
 /** The try of the run lock failed: another run holds it (its key, to wait for it). */
 class RunLockTaken extends Error {
@@ -684,8 +692,7 @@ export async function repairChecksums(connection: Connection, set: RevisionSet, 
     if (entries.length > 0) {
       // An adopted Alembic database has its version table but no history table yet.
       if (!exists.history) {
-        sink.statement(createTablesLockStatement(names), { purpose: "tables" });
-        for (const ddl of createVersionTableStatements(names)) sink.statement(ddl, { purpose: "control" });
+        queueTables(sink, names);
       }
       const run = { runId: options.runId, actor: options.actor, bundleSha256: set.bundleSha256 ?? null, sourceChecksum: set.sourceChecksum };
       sink.statement(historyInsertStatement(names, run, entries), { purpose: "history" });
@@ -798,13 +805,7 @@ export async function renderScript(set: RevisionSet, command: MigrationCommand, 
   // longer than lock_timeout.
   openTransaction(sink, options);
   sink.statement(lockStatement(names, "xact"), { purpose: "lock" });
-  if (options.searchPath !== undefined) {
-    const schema = createSchemaStatements(options.searchPath);
-    sink.statement(schema.lock, { purpose: "tables" });
-    sink.statement(schema.create, { purpose: "control" });
-  }
-  sink.statement(createTablesLockStatement(names), { purpose: "tables" });
-  for (const ddl of createVersionTableStatements(names)) sink.statement(ddl, { purpose: "control" });
+  queueTables(sink, names, options.searchPath);
   // Held past the transaction's commits (a non-transactional revision, --per-revision); this
   // session holds the key already, so it is granted at once.
   if (sessionLock) sink.statement(lockStatement(names, "session"), { purpose: "lock" });

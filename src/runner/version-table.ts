@@ -75,9 +75,14 @@ export function createTablesLockStatement(names: VersionTableNames): string {
   const schema = names.schema === undefined ? "current_schema()" : quoteLiteral(names.schema, where("schema"));
   const table = quoteLiteral(names.historyTable, where("historyTable"));
   return (
-    `SELECT pg_advisory_xact_lock(hashtextextended('lambic-tables:' || n.nspname || '.' || ${table}, 0)) FROM pg_namespace n ` +
+    `SELECT ${createTablesLock("n.nspname", names)} FROM pg_namespace n ` +
     `WHERE n.nspname = ${schema} AND NOT EXISTS (SELECT FROM pg_class c WHERE c.relnamespace = n.oid AND c.relname = ${table})`
   );
+}
+
+/** The lock on creating lambic's tables in the schema `schemaSql` (SQL text giving its name) names. */
+function createTablesLock(schemaSql: string, names: VersionTableNames): string {
+  return `pg_advisory_xact_lock(hashtextextended('lambic-tables:' || ${schemaSql} || '.' || ${quoteLiteral(names.historyTable, where("historyTable"))}, 0))`;
 }
 
 /**
@@ -91,11 +96,10 @@ export function createTablesLockStatement(names: VersionTableNames): string {
  *   EXISTS: that consults the session's catalog cache, which still holds "no such schema" from
  *   the search_path lookups earlier in the transaction when the other run committed it since.
  */
-export function createSchemaStatements(schema: string): { lock: string; create: string } {
+export function createSchemaStatements(schema: string, names: VersionTableNames): { lock: string; create: string } {
   const name = quoteLiteral(schema, where("schema"));
-  const table = quoteLiteral("lambic_history", where("historyTable"));
   return {
-    lock: `SELECT pg_advisory_xact_lock(hashtextextended('lambic-tables:' || ${name} || '.' || ${table}, 0)) WHERE NOT EXISTS (SELECT FROM pg_namespace WHERE nspname = ${name})`,
+    lock: `SELECT ${createTablesLock(name, names)} WHERE NOT EXISTS (SELECT FROM pg_namespace WHERE nspname = ${name})`,
     create: doBlock(`BEGIN IF NOT EXISTS (SELECT FROM pg_namespace WHERE nspname = ${name}) THEN CREATE SCHEMA ${quoteIdentifier(schema, { op: "tenant", argument: "schema" })}; END IF; END`),
   };
 }
