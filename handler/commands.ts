@@ -193,7 +193,8 @@ export function deadlineMarginMs(env: Record<string, string | undefined>): numbe
 const ANSWER_RESERVE_MS = 500;
 
 /**
- * An S3 write made after the run (the SQL fallback, a tenant report too large for the answer),
+ * An S3 write made after the run (the SQL fallback, a tenant report too large for the answer, the
+ * `sql` command's script),
  * bounded by the invocation's time left less ANSWER_RESERVE_MS besides the request timeout: a
  * run that failed at its deadline has about the margin left, and a slow S3 would run the
  * invocation into Lambda's timeout, its coded error and failed line lost. With less time left
@@ -420,8 +421,20 @@ async function offlineScript(event: LambicEvent, bundle: OpenedBundle, location:
     range,
   });
   const key = sqlKey(location, start, to, deps.context.awsRequestId);
-  await writeScript(deps.env, location.bucket, key, script);
+  // The script may take long to render: its write gets the time left, so that a slow S3 ends in
+  // a coded error before the invocation's timeout, not in Lambda's "Task timed out".
   deps.report.s3Requests++;
+  try {
+    await writeInTimeLeft(deps, location.bucket, key, (abortSignal) => writeScript(deps.env, location.bucket, key, script, abortSignal));
+  } catch (error) {
+    if (!(error instanceof LambicError && typeof error.details.noTimeLeft === "string")) throw error;
+    throw new LambicError(
+      "AWS_FAILED",
+      `${error.message.replace(/\.$/, "")}. The script (${steps.length} steps, ${Buffer.byteLength(script)} bytes) was rendered but not stored. Raise the function's timeout and invoke again, or render it locally with \`lambic ${event.direction} ${range} --sql\`.`,
+      error.details,
+      { cause: error },
+    );
+  }
   deps.report.from = start;
   deps.report.to = to;
   return { range, direction: event.direction, ...(tenant !== undefined ? { tenant } : {}), from: start, to, steps: planSummary(steps), bucket: location.bucket, key, bytes: Buffer.byteLength(script) };

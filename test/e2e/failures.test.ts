@@ -88,6 +88,25 @@ async function sqlObjects(): Promise<string[]> {
   return (listed.Contents ?? []).map((o) => o.Key!);
 }
 
+/** An endpoint that accepts connections and never answers: a silent S3 or Secrets Manager. */
+async function withSilentEndpoint(use: (url: string) => Promise<void>): Promise<void> {
+  const silent = createNetServer(() => {});
+  await new Promise<void>((resolve) => silent.listen(0, "127.0.0.1", resolve));
+  try {
+    await use(`http://127.0.0.1:${(silent.address() as AddressInfo).port}`);
+  } finally {
+    silent.close();
+  }
+}
+
+/** A cache folder holding the main bundle read from the real S3: an invocation naming its sha256 then reads nothing from S3. */
+async function warmCache(name: string): Promise<string> {
+  const cacheDir = join(project, "cache", name);
+  const warm = lambda(`${name}-warm`, { LAMBIC_CACHE_DIR: cacheDir });
+  expect((await warm.invoke({ command: "heads", bundle: { sha256: main.sha256 } })).payload).toMatchObject({ ok: true });
+  return cacheDir;
+}
+
 function expectFailure(invocation: Invocation, code: string): string {
   expect(invocation.functionError, JSON.stringify(invocation.payload)).toBe("Unhandled");
   expect(invocation.payload).toMatchObject({ errorType: code, errorMessage: expect.any(String), trace: expect.any(Array) });
@@ -201,15 +220,9 @@ describe("a failing run is rolled back and leaves its SQL fallback in S3", () =>
   });
 
   it("a run that fails near the invocation's deadline while S3 does not answer writes: its coded error before the deadline, rolled back, no fallback for lack of time", async () => {
-    const silent = createNetServer(() => {});
-    await new Promise<void>((resolve) => silent.listen(0, "127.0.0.1", resolve));
-    const { port } = silent.address() as AddressInfo;
-    try {
-      // The bundle is put in the cache folder from the real S3 first, so the invocation under
-      // test, naming its sha256, reads nothing from S3: its first S3 request is the fallback's write.
-      const cacheDir = join(project, "cache", "no-time-for-fallback");
-      const warm = lambda("no-time-warm", { LAMBIC_CACHE_DIR: cacheDir });
-      expect((await warm.invoke({ command: "heads", bundle: { sha256: main.sha256 } })).payload).toMatchObject({ ok: true });
+    // The invocation under test reads its bundle from the cache folder: its first S3 request is the fallback's write.
+    const cacheDir = await warmCache("no-time-for-fallback");
+    await withSilentEndpoint(async (endpoint) => {
       // The request timeout (2 s, with the SDK's retries) outlasts the invocation: only its deadline can stop the write in time.
       // statement_timeout 2 s against pg_sleep(5) in both: a 1.5 s margin leaves time to start the
       // write, which S3 never answers; a 0.5 s margin leaves less than the 500 ms kept to answer.
@@ -217,7 +230,7 @@ describe("a failing run is rolled back and leaves its SQL fallback in S3", () =>
         { marginMs: 1500, reason: /\(\d+ ms of the invocation remained, and the write did not finish in the \d+ ms of them not kept back to answer, so it was cancelled\)/ },
         { marginMs: 500, reason: /\(\d+ ms of the invocation remained, less than the 500 ms kept back to answer, so the write was not started\)/ },
       ]) {
-        const fn = lambda(`no-time-for-fallback-${marginMs}`, { LAMBIC_CACHE_DIR: cacheDir, LAMBIC_S3_ENDPOINT: `http://127.0.0.1:${port}`, LAMBIC_DEADLINE_MARGIN_MS: String(marginMs), LAMBIC_AWS_REQUEST_TIMEOUT_MS: "2000" });
+        const fn = lambda(`no-time-for-fallback-${marginMs}`, { LAMBIC_CACHE_DIR: cacheDir, LAMBIC_S3_ENDPOINT: endpoint, LAMBIC_DEADLINE_MARGIN_MS: String(marginMs), LAMBIC_AWS_REQUEST_TIMEOUT_MS: "2000" });
         const timeoutMs = 2000 + marginMs;
         const invocation = await fn.invoke({ command: "upgrade", target: "sleeps@head", bundle: { sha256: main.sha256 } }, { timeoutMs });
         expect(invocation.ms).toBeLessThan(timeoutMs);
@@ -230,9 +243,23 @@ describe("a failing run is rolled back and leaves its SQL fallback in S3", () =>
         expect(jsonLines(invocation.log).find((line) => line.message === "failed")).toMatchObject({ error: { code: "STATEMENT_TIMEOUT", sqlFallback: null } });
         await expectUntouched();
       }
-    } finally {
-      silent.close();
-    }
+    });
+  });
+
+  it("a sql command whose script S3 does not take in the time left: AWS_FAILED before the deadline, saying the script was rendered and how to render it locally", async () => {
+    const cacheDir = await warmCache("no-time-for-script");
+    await withSilentEndpoint(async (endpoint) => {
+      // The request timeout outlasts the invocation: only its deadline can stop the write in time.
+      const fn = lambda("no-time-for-script", { LAMBIC_CACHE_DIR: cacheDir, LAMBIC_S3_ENDPOINT: endpoint, LAMBIC_AWS_REQUEST_TIMEOUT_MS: "10000" });
+      const timeoutMs = 2000;
+      const invocation = await fn.invoke({ command: "sql", target: "base:sqlfail@head", bundle: { sha256: main.sha256 } }, { timeoutMs });
+      expect(invocation.ms).toBeLessThan(timeoutMs);
+      const message = expectFailure(invocation, "AWS_FAILED");
+      expect(message).toMatch(/^No time was left to write s3:\/\/[^ ]+\/faulty\/main\/sql\/[^ ]+\.sql: \d+ ms of the invocation remained, and the write did not finish in the \d+ ms of them not kept back to answer, so it was cancelled\. /);
+      expect(message).toContain("The script (2 steps, ");
+      expect(message).toContain("was rendered but not stored. Raise the function's timeout and invoke again, or render it locally with `lambic upgrade base:sqlfail@head --sql`.");
+      expect(emfLines(invocation.log)[0]).toMatchObject({ command: "sql", MigrationFailed: 1, errorCode: "AWS_FAILED" });
+    });
   });
 
   it("a downgrade that loses its connection names lambic downgrade to render its script, not upgrade, and an event that renders it", async () => {
@@ -275,13 +302,10 @@ describe("a failing run is rolled back and leaves its SQL fallback in S3", () =>
   });
 
   it("an AWS endpoint that accepts and stays silent: AWS_FAILED within the request timeout, with its failed line and metric", async () => {
-    const silent = createNetServer(() => {});
-    await new Promise<void>((resolve) => silent.listen(0, "127.0.0.1", resolve));
-    const { port } = silent.address() as AddressInfo;
-    try {
+    await withSilentEndpoint(async (endpoint) => {
       for (const env of <Record<string, string>[]>[
-        { LAMBIC_S3_ENDPOINT: `http://127.0.0.1:${port}` },
-        { LAMBIC_DATABASE_URL: "", LAMBIC_DATABASE_SECRET_ARN: "arn:aws:secretsmanager:us-east-1:000000000000:secret:db-AbCdEf", AWS_ENDPOINT_URL_SECRETS_MANAGER: `http://127.0.0.1:${port}` },
+        { LAMBIC_S3_ENDPOINT: endpoint },
+        { LAMBIC_DATABASE_URL: "", LAMBIC_DATABASE_SECRET_ARN: "arn:aws:secretsmanager:us-east-1:000000000000:secret:db-AbCdEf", AWS_ENDPOINT_URL_SECRETS_MANAGER: endpoint },
       ]) {
         const fn = lambda(`silent-${Object.keys(env).length}`, { ...env, LAMBIC_AWS_REQUEST_TIMEOUT_MS: "300" });
         const started = Date.now();
@@ -290,9 +314,7 @@ describe("a failing run is rolled back and leaves its SQL fallback in S3", () =>
         expectFailure(invocation, "AWS_FAILED");
         expect(emfLines(invocation.log)[0]).toMatchObject({ MigrationFailed: 1, errorCode: "AWS_FAILED" });
       }
-    } finally {
-      silent.close();
-    }
+    });
   });
 
   it("tenants named on a database without tenants: INVALID_TENANT before connecting", async () => {
