@@ -89,12 +89,41 @@ function planFor(set: RevisionSet, rows: readonly string[], command: MigrationCo
     switch (command.kind) {
       case "upgrade":
         return planUpgrade(set.map, rows, command.target);
-      case "downgrade":
-        return planDowngrade(set.map, rows, command.target);
+      case "downgrade": {
+        const steps = planDowngrade(set.map, rows, command.target);
+        refuseIrreversible(set, steps, command.target);
+        return steps;
+      }
       case "stamp":
         return planStamp(set.map, command.purge ? [] : rows, command.targets);
     }
   });
+}
+
+/**
+ * A downgrade through a revision without a downgrade (a module without the function, a .sql file
+ * without a "-- +down" section) is refused before anything runs: met at its step, it would fail
+ * after the steps above it had run, and those of a non-transactional revision, or of
+ * --per-revision, stay. Alembic too builds every step of the plan, and fails, before running one.
+ */
+function refuseIrreversible(set: RevisionSet, steps: readonly PlanStep[], target: string): void {
+  const missing: string[] = [];
+  for (const step of steps) {
+    if (step.kind === "revision" && step.direction === "down" && set.revisions.get(step.revision)?.downgrade === undefined) missing.push(step.revision);
+  }
+  if (missing.length === 0) return;
+  const first = set.revisions.get(missing[0]!)!;
+  const files = missing.map((id) => set.revisions.get(id)!.source.file);
+  const parents = first.revises === null ? [] : typeof first.revises === "string" ? [first.revises] : [...first.revises];
+  const add = files.every((file) => file.endsWith(".sql"))
+    ? 'a "-- +down" section (an empty one when there is nothing to undo)'
+    : 'a downgrade (a "-- +down" section in a .sql revision, a downgrade function in a module; one that does nothing when there is nothing to undo)';
+  throw new LambicError(
+    "REVISION_FILE_INVALID",
+    `The downgrade to ${target} would undo ${missing.length === 1 ? "revision" : "revisions"} ${missing.join(", ")}, which ${missing.length === 1 ? "has" : "have"} no downgrade (${files.join(", ")}); nothing was run. ` +
+      `Add ${add}, or downgrade to ${first.id}, undo what it did by hand and "lambic stamp ${parents.join(" ") || "base"}".`,
+    { revision: first.id, revisions: missing, files, target },
+  );
 }
 
 /**

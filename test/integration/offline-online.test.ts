@@ -432,6 +432,15 @@ describe(`offline SQL equals the online run (applied with ${psql ?? "the stateme
     expect(error.message).toMatch(/^Revision q0000001 \(upgrade\) reads data with ctx\.query \(SELECT 1\), which cannot run while rendering offline SQL/);
   });
 
+  it("refuses to render a downgrade through a revision without a downgrade, naming it, as the run refuses it", async () => {
+    const set = inlineRevisionSet(tableHistory(3, (i) => (i === 0 ? { downgrade: null } : {})));
+    const error = await renderScript(set, { kind: "downgrade", target: "base" }, ["r0003"], { ...options(), generatedAt: new Date(), range: "r0003:base" }).catch((e) => e);
+    expect(error).toBeInstanceOf(LambicError);
+    expect(error.code).toBe("REVISION_FILE_INVALID");
+    expect(error.message).toContain('would undo revision r0001, which has no downgrade (inline/r0001.ts); nothing was run. Add a downgrade (a "-- +down" section in a .sql revision, a downgrade function in a module;');
+    expect(error.message).toContain('"lambic stamp base"');
+  });
+
   it("plans the same steps online and offline for a partial range", async () => {
     const set = generatedSet();
     const db = await database();

@@ -5,7 +5,8 @@ import type { LoadedRevision, RevisionContext, RevisionMeta } from "../../src/re
 
 export interface InlineRevision extends RevisionMeta {
   upgrade?: (op: Operations, ctx: RevisionContext) => void | Promise<void>;
-  downgrade?: (op: Operations, ctx: RevisionContext) => void | Promise<void>;
+  /** `null`: the revision has no downgrade (a .sql file without a "-- +down" section). */
+  downgrade?: ((op: Operations, ctx: RevisionContext) => void | Promise<void>) | null;
   /** Stands in for the file's bytes in its checksum. */
   source?: string;
 }
@@ -15,7 +16,7 @@ export function inlineRevisionSet(revisions: readonly InlineRevision[], database
   const loaded: LoadedRevision[] = revisions.map((r) => ({
     ...r,
     upgrade: r.upgrade ?? (() => {}),
-    downgrade: r.downgrade ?? (() => {}),
+    downgrade: r.downgrade === null ? undefined : (r.downgrade ?? (() => {})),
     source: { file: `inline/${r.id}.ts`, checksum: sha256(r.source ?? `${r.id}:${String(r.upgrade)}`) },
   }));
   return createRevisionSet(database, loaded, sha256(loaded.map((r) => r.source.checksum).join("\n")));

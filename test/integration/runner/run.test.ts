@@ -144,6 +144,38 @@ describe.each(["postgres", "neon"] as const)("runner over the %s driver", (drive
     expect(await versions()).toEqual(["r0002"]);
   });
 
+  it("refuses a downgrade through a revision without a downgrade before any step runs, a non-transactional one above it included", async () => {
+    const history = tableHistory(3, (i) => (i === 1 ? { downgrade: null } : i === 2 ? { transactional: false } : {}));
+    const set = inlineRevisionSet(history);
+    await run(set, { kind: "upgrade", target: "head" });
+    const error = await failure(run(set, { kind: "downgrade", target: "base" }));
+    expect(error.code).toBe("REVISION_FILE_INVALID");
+    expect(error.message).toContain("The downgrade to base would undo revision r0002, which has no downgrade (inline/r0002.ts); nothing was run.");
+    expect(error.message).toContain('downgrade to r0002, undo what it did by hand and "lambic stamp r0001"');
+    expect(error.details).toMatchObject({ revision: "r0002", revisions: ["r0002"], target: "base" });
+    expect(await tables()).toEqual(["t1", "t2", "t3"]);
+    expect(await versions()).toEqual(["r0003"]);
+  });
+
+  it("refuses a perRevision downgrade through a revision without a downgrade before committing any step", async () => {
+    const set = inlineRevisionSet(tableHistory(3, (i) => (i === 1 ? { downgrade: null } : {})));
+    await run(set, { kind: "upgrade", target: "head" });
+    const error = await failure(run(set, { kind: "downgrade", target: "r0001" }, { perRevision: true }));
+    expect(error.code).toBe("REVISION_FILE_INVALID");
+    expect(error.details.revisions).toEqual(["r0002"]);
+    expect(await tables()).toEqual(["t1", "t2", "t3"]);
+    expect(await versions()).toEqual(["r0003"]);
+    expect((await sql`SELECT count(*)::int AS n FROM lambic_history WHERE direction = 'down'`)[0]!.n).toBe(0);
+  });
+
+  it("downgrades to just above a revision without a downgrade", async () => {
+    const set = inlineRevisionSet(tableHistory(3, (i) => (i === 1 ? { downgrade: null } : {})));
+    await run(set, { kind: "upgrade", target: "head" });
+    await run(set, { kind: "downgrade", target: "r0002" });
+    expect(await tables()).toEqual(["t1", "t2"]);
+    expect(await versions()).toEqual(["r0002"]);
+  });
+
   it("sends a whole upgrade in three round trips, whatever the number of revisions", async () => {
     const set = inlineRevisionSet(tableHistory(40));
     const connection = await connect();
