@@ -1034,7 +1034,7 @@ export class RevisionMap {
     if (targetRevision !== null && count === 0 && !heads.includes(targetRevision)) {
       throw new LambicError(
         "RANGE_NOT_ANCESTOR",
-        `Downgrade target ${targetRevision.id} is not below the current version (${upper.join(", ") || "none"}): nothing to undo reaches it. Check "lambic current" and "lambic history".`,
+        `Downgrade target ${targetRevision.id} is not below the current version (${upper.join(", ") || "base: no version rows"}): nothing to undo reaches it, as in Alembic ("not a valid downgrade target"). Check "lambic current" and "lambic history"; to apply it, upgrade to it.`,
         { target, current: [...upper] },
       );
     }

@@ -240,6 +240,19 @@ describe("targets", () => {
     expect(failure(() => planUpgrade(branched, ["bbbb2222"], "+1")).code).toBe("AMBIGUOUS_RELATIVE");
   });
 
+  it("says a downgrade target above the current version is RANGE_NOT_ANCESTOR, naming both and to upgrade to it", () => {
+    const error = failure(() => planDowngrade(branched, ["bbbb2222"], "dddd1111"));
+    expect(error.code).toBe("RANGE_NOT_ANCESTOR");
+    expect(error.message).toContain("Downgrade target dddd1111 is not below the current version (bbbb2222)");
+    expect(error.message).toContain("to apply it, upgrade to it.");
+  });
+
+  it("says a downgrade target from no version rows is not below base, rather than below none", () => {
+    const error = failure(() => planDowngrade(branched, [], "aaaa1111"));
+    expect(error.code).toBe("RANGE_NOT_ANCESTOR");
+    expect(error.message).toContain("is not below the current version (base: no version rows)");
+  });
+
   it("says RELATIVE_OUT_OF_RANGE for -5 on a history of two", () => {
     expect(failure(() => planDowngrade(branched, ["bbbb2222"], "-5")).code).toBe("RELATIVE_OUT_OF_RANGE");
   });
