@@ -115,9 +115,13 @@ function refuseIrreversible(set: RevisionSet, steps: readonly PlanStep[], target
   const first = set.revisions.get(missing[0]!)!;
   const files = missing.map((id) => set.revisions.get(id)!.source.file);
   const parents = first.revises === null ? [] : typeof first.revises === "string" ? [first.revises] : [...first.revises];
-  const add = files.every((file) => file.endsWith(".sql"))
-    ? 'a "-- +down" section (an empty one when there is nothing to undo)'
-    : 'a downgrade (a "-- +down" section in a .sql revision, a downgrade function in a module; one that does nothing when there is nothing to undo)';
+  const sql = files.filter((file) => file.endsWith(".sql")).length;
+  const add =
+    sql === files.length
+      ? 'a "-- +down" section (an empty one when there is nothing to undo)'
+      : sql === 0
+        ? "a downgrade function (one that does nothing when there is nothing to undo)"
+        : 'a downgrade (a "-- +down" section in a .sql revision, a downgrade function in a module; one that does nothing when there is nothing to undo)';
   throw new LambicError(
     "REVISION_FILE_INVALID",
     `The downgrade to ${target} would undo ${missing.length === 1 ? "revision" : "revisions"} ${missing.join(", ")}, which ${missing.length === 1 ? "has" : "have"} no downgrade (${files.join(", ")}); nothing was run. ` +

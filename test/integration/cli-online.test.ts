@@ -1,5 +1,6 @@
-import { mkdirSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+import postgres from "postgres";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { main } from "../../cli/main.ts";
 import { createTestDatabase, type TestDatabase } from "../support/database.ts";
@@ -55,6 +56,39 @@ describe("online commands in-process", () => {
     expect(code, stderr.join("")).toBe(0);
     expect(JSON.parse(stdout.join(""))).toMatchObject({ dryRun: true, to: ["s0002"], readsNotRun: [{ revision: "s0002", statement: "SELECT 2 AS n" }] });
     expect(stderr.join("")).toContain("warning: revision s0002 reads data with ctx.query (SELECT 2 AS n); a dry run reads nothing, so the script stops that revision at its read\n");
+  });
+
+  it("refuses a downgrade through a .sql revision without a -- +down section before undoing the revisions above it, online and with --sql", async () => {
+    const dir = tempDir("lambic-cli-online-");
+    mkdirSync(join(dir, "revisions/main"), { recursive: true });
+    const file = (id: string, revises: string, extra: string, down: string) =>
+      writeFileSync(join(dir, "revisions/main", `${id}.sql`), `-- revision: ${id}\n${revises ? `-- revises: ${revises}\n` : ""}${extra}-- +up\nCREATE TABLE ${id} (id int);\n${down}`);
+    file("k0001", "", "", "-- +down\nDROP TABLE k0001;\n");
+    file("k0002", "k0001", "", "");
+    file("k0003", "k0002", "-- transactional: false\n", "-- +down\nDROP TABLE k0003;\n");
+    const own = await createTestDatabase("cli_online_no_down");
+    try {
+      const env = { DATABASE_URL: own.url };
+      expect((await lambic(dir, ["upgrade", "head"], env)).code).toBe(0);
+      const online = await lambic(dir, ["downgrade", "base"], env);
+      expect(online.code).toBe(1);
+      expect(online.stderr.join("")).toContain(
+        `lambic: REVISION_FILE_INVALID: The downgrade to base would undo revision k0002, which has no downgrade (${join(dir, "revisions/main", "k0002.sql")}); nothing was run. Add a "-- +down" section (an empty one when there is nothing to undo), or downgrade to k0002, undo what it did by hand and "lambic stamp k0001".`,
+      );
+      const offline = await lambic(dir, ["downgrade", "k0003:base", "--sql", "--output", "down.sql"], env);
+      expect(offline.code).toBe(1);
+      expect(offline.stderr.join("")).toContain("would undo revision k0002, which has no downgrade");
+      expect(existsSync(join(dir, "down.sql"))).toBe(false);
+      const current = await lambic(dir, ["--json", "current"], env);
+      expect(JSON.parse(current.stdout.join(""))).toMatchObject({ versions: ["k0003"] });
+      const upgrade = await lambic(dir, ["--json", "upgrade", "head"], env);
+      expect(JSON.parse(upgrade.stdout.join(""))).toMatchObject({ steps: [] });
+      const sql = postgres(own.url, { max: 1, onnotice: () => {} });
+      const tables = await sql`SELECT tablename FROM pg_tables WHERE tablename LIKE 'k000%' ORDER BY 1`.finally(() => sql.end());
+      expect(tables.map((r) => r.tablename)).toEqual(["k0001", "k0002", "k0003"]);
+    } finally {
+      await own.drop();
+    }
   });
 
   it("reports a broken revision file rather than the database it could not reach meanwhile", async () => {

@@ -437,7 +437,7 @@ describe(`offline SQL equals the online run (applied with ${psql ?? "the stateme
     const error = await renderScript(set, { kind: "downgrade", target: "base" }, ["r0003"], { ...options(), generatedAt: new Date(), range: "r0003:base" }).catch((e) => e);
     expect(error).toBeInstanceOf(LambicError);
     expect(error.code).toBe("REVISION_FILE_INVALID");
-    expect(error.message).toContain('would undo revision r0001, which has no downgrade (inline/r0001.ts); nothing was run. Add a downgrade (a "-- +down" section in a .sql revision, a downgrade function in a module;');
+    expect(error.message).toContain('would undo revision r0001, which has no downgrade (inline/r0001.ts); nothing was run. Add a downgrade function (one that does nothing when there is nothing to undo), or downgrade to r0001');
     expect(error.message).toContain('"lambic stamp base"');
   });
 
