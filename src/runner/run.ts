@@ -113,6 +113,8 @@ function refuseIrreversible(set: RevisionSet, steps: readonly PlanStep[], target
   }
   if (missing.length === 0) return;
   const first = set.revisions.get(missing[0]!)!;
+  // Steps to run first, unless it is the first step.
+  const aboveFirst = !(steps[0]?.kind === "revision" && steps[0].revision === first.id);
   const files = missing.map((id) => set.revisions.get(id)!.source.file);
   const parents = first.revises === null ? [] : typeof first.revises === "string" ? [first.revises] : [...first.revises];
   const sql = files.filter((file) => file.endsWith(".sql")).length;
@@ -125,7 +127,7 @@ function refuseIrreversible(set: RevisionSet, steps: readonly PlanStep[], target
   throw new LambicError(
     "REVISION_FILE_INVALID",
     `The downgrade to ${target} would undo ${missing.length === 1 ? "revision" : "revisions"} ${missing.join(", ")}, which ${missing.length === 1 ? "has" : "have"} no downgrade (${files.join(", ")}); nothing was run. ` +
-      `Add ${add}, or downgrade to ${first.id}, undo what it did by hand and "lambic stamp ${parents.join(" ") || "base"}".`,
+      `Add ${add}, or ${aboveFirst ? `downgrade to ${first.id}, ` : ""}undo what it did by hand and "lambic stamp ${parents.join(" ") || "base"}".`,
     { revision: first.id, revisions: missing, files, target },
   );
 }

@@ -168,6 +168,14 @@ describe.each(["postgres", "neon"] as const)("runner over the %s driver", (drive
     expect((await sql`SELECT count(*)::int AS n FROM lambic_history WHERE direction = 'down'`)[0]!.n).toBe(0);
   });
 
+  it("says to undo by hand and stamp, without a downgrade to it first, when the revision without a downgrade is the first step", async () => {
+    const set = inlineRevisionSet(tableHistory(2, (i) => (i === 1 ? { downgrade: null } : {})));
+    await run(set, { kind: "upgrade", target: "head" });
+    const error = await failure(run(set, { kind: "downgrade", target: "-1" }));
+    expect(error.message).toContain('nothing was run. Add a downgrade function (one that does nothing when there is nothing to undo), or undo what it did by hand and "lambic stamp r0001".');
+    expect(await versions()).toEqual(["r0002"]);
+  });
+
   it("downgrades to just above a revision without a downgrade", async () => {
     const set = inlineRevisionSet(tableHistory(3, (i) => (i === 1 ? { downgrade: null } : {})));
     await run(set, { kind: "upgrade", target: "head" });
