@@ -127,7 +127,7 @@ function refuseIrreversible(set: RevisionSet, steps: readonly PlanStep[], target
   throw new LambicError(
     "REVISION_FILE_INVALID",
     `The downgrade to ${target} would undo ${missing.length === 1 ? "revision" : "revisions"} ${missing.join(", ")}, which ${missing.length === 1 ? "has" : "have"} no downgrade (${files.join(", ")}); nothing was run. ` +
-      `Add ${add}, or ${aboveFirst ? `downgrade to ${first.id}, ` : ""}undo what it did by hand and "lambic stamp ${parents.join(" ") || "base"}".`,
+      `Add ${add}, or ${aboveFirst ? `downgrade to ${first.id}, ` : ""}undo what it did by hand and "lambic stamp ${parents.join(" ") || "base"}" (the {"command": "stamp", "target": ${JSON.stringify(parents.length > 1 ? parents : (parents[0] ?? "base"))}} event).`,
     { revision: first.id, revisions: missing, files, target },
   );
 }

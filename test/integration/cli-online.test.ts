@@ -73,7 +73,7 @@ describe("online commands in-process", () => {
       const online = await lambic(dir, ["downgrade", "base"], env);
       expect(online.code).toBe(1);
       expect(online.stderr.join("")).toContain(
-        `lambic: REVISION_FILE_INVALID: The downgrade to base would undo revision k0002, which has no downgrade (${join(dir, "revisions/main", "k0002.sql")}); nothing was run. Add a "-- +down" section (an empty one when there is nothing to undo), or downgrade to k0002, undo what it did by hand and "lambic stamp k0001".`,
+        `lambic: REVISION_FILE_INVALID: The downgrade to base would undo revision k0002, which has no downgrade (${join(dir, "revisions/main", "k0002.sql")}); nothing was run. Add a "-- +down" section (an empty one when there is nothing to undo), or downgrade to k0002, undo what it did by hand and "lambic stamp k0001" (the {"command": "stamp", "target": "k0001"} event).`,
       );
       const offline = await lambic(dir, ["downgrade", "k0003:base", "--sql", "--output", "down.sql"], env);
       expect(offline.code).toBe(1);

@@ -438,7 +438,7 @@ describe(`offline SQL equals the online run (applied with ${psql ?? "the stateme
     expect(error).toBeInstanceOf(LambicError);
     expect(error.code).toBe("REVISION_FILE_INVALID");
     expect(error.message).toContain('would undo revision r0001, which has no downgrade (inline/r0001.ts); nothing was run. Add a downgrade function (one that does nothing when there is nothing to undo), or downgrade to r0001');
-    expect(error.message).toContain('"lambic stamp base"');
+    expect(error.message).toContain('"lambic stamp base" (the {"command": "stamp", "target": "base"} event).');
   });
 
   it("plans the same steps online and offline for a partial range", async () => {

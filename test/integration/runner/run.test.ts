@@ -172,7 +172,7 @@ describe.each(["postgres", "neon"] as const)("runner over the %s driver", (drive
     const set = inlineRevisionSet(tableHistory(2, (i) => (i === 1 ? { downgrade: null } : {})));
     await run(set, { kind: "upgrade", target: "head" });
     const error = await failure(run(set, { kind: "downgrade", target: "-1" }));
-    expect(error.message).toContain('nothing was run. Add a downgrade function (one that does nothing when there is nothing to undo), or undo what it did by hand and "lambic stamp r0001".');
+    expect(error.message).toContain('nothing was run. Add a downgrade function (one that does nothing when there is nothing to undo), or undo what it did by hand and "lambic stamp r0001" (the {"command": "stamp", "target": "r0001"} event).');
     expect(await versions()).toEqual(["r0002"]);
   });
 
