@@ -1,6 +1,7 @@
 import { parameterCountRefusal, parameterRefusal } from "../db/parameters.ts";
 import { LambicError } from "../errors.ts";
 import { createOperations, quoteIdentifier } from "../operations/index.ts";
+import { show } from "../operations/invalid.ts";
 import { quoteLiteral } from "../operations/quote.ts";
 import { clientCopy, copyRefusal, findOutsideTransactionOnly, findStringsSetting, findTransactionControl, outsideTransactionRefusal, splitStatements, stringsSettingRefusal, transactionControlRefusal } from "../operations/sql-statements.ts";
 import { stepLine, VersionRows, type PlanStep, type VersionRowChange } from "../revision/plan.ts";
@@ -442,6 +443,24 @@ function refuseTransactionControl(statements: readonly string[], revision: strin
 }
 
 /**
+ * What is wrong with ctx.query's SQL, if anything. A NUL ends the text the server reads (08P01
+ * "invalid message format") and an unpaired surrogate reaches it as U+FFFD, as op.execute refuses
+ * them; a value that is no string would fail inside the driver, read as a lost connection.
+ */
+function sqlRefusal(sql: unknown): string | undefined {
+  if (typeof sql !== "string") {
+    // ctx.query`SELECT ${id}` (postgres.js's form) passes the template's parts as the SQL.
+    if (Array.isArray(sql) && Object.hasOwn(sql, "raw")) return "a tagged template (ctx.query`...`) instead of the SQL text: call it as ctx.query(sql, [a, b]), the values as $1 and $2";
+    return `${show(sql)} as its SQL, which is no text: pass the statement as a string`;
+  }
+  const nul = sql.indexOf("\0");
+  if (nul !== -1) return `SQL holding a NUL character (at index ${nul}), which PostgreSQL cannot receive: remove it (a value goes in a parameter, bytes as a Buffer)`;
+  const surrogate = /[\ud800-\udfff]/u.exec(sql);
+  if (surrogate) return `SQL holding an unpaired UTF-16 surrogate (at index ${surrogate.index}), which UTF-8 cannot encode (the server would read U+FFFD): fix the string`;
+  return undefined;
+}
+
+/**
  * What is wrong with ctx.query's parameters, if anything. The drivers disagree on undefined
  * (postgres.js throws, node-postgres sends NULL) and neither can send a function or a symbol, so
  * these are refused before anything is sent, as bulkInsert refuses them; so are values that
@@ -527,15 +546,15 @@ async function collectStatements(sink: Sink, revision: LoadedRevision, direction
       if (settled) {
         // Recorded, and the run fails at its next step or commit. Its caller was not awaited:
         // a rejection here would be unhandled and end the process before the run could fail.
-        lateCall(`ctx.query(${JSON.stringify(String(sql).slice(0, 200))})`);
+        lateCall(`ctx.query(${typeof sql === "string" ? JSON.stringify(sql.slice(0, 200)) : show(sql)})`);
         return new Promise<never>(() => undefined);
       }
-      const refusal = paramsRefusal(params);
+      const refusal = sqlRefusal(sql) ?? paramsRefusal(params);
       if (refusal) {
         throw new LambicError(
           "INVALID_OPERATION",
-          `Revision ${revision.id} (${direction === "up" ? "upgrade" : "downgrade"}): ctx.query() was given ${refusal}, for: ${String(sql).slice(0, 200)}.${sink.online ? ` ${failureOutcome(progress)}` : ""}`,
-          { revision: revision.id, direction, statement: String(sql).slice(0, 200) },
+          `Revision ${revision.id} (${direction === "up" ? "upgrade" : "downgrade"}): ctx.query() was given ${refusal}${typeof sql === "string" ? `, for: ${sql.slice(0, 200)}` : ""}.${sink.online ? ` ${failureOutcome(progress)}` : ""}`,
+          { revision: revision.id, direction, ...(typeof sql === "string" && { statement: sql.slice(0, 200) }) },
         );
       }
       if (typeof sql === "string" && sql.length > MAX_STATEMENT_BYTES / 3) {

@@ -1163,6 +1163,39 @@ describe.each(["postgres", "neon"] as const)("runner over the %s driver", (drive
     expect(await tables()).toEqual([]);
   });
 
+  it("refuses ctx.query called as a tagged template (ctx.query`...`) before sending it, saying how to call it, rather than reporting a lost connection", async () => {
+    const id = 1;
+    const set = inlineRevisionSet([...tableHistory(1), { id: "r0002", revises: "r0001", upgrade: async (_op, ctx) => void (await (ctx.query as unknown as (...args: unknown[]) => Promise<unknown>)`SELECT * FROM t1 WHERE id = ${[id]}`) }]);
+    const error = await failure(run(set, { kind: "upgrade", target: "head" }));
+    expect(error).toMatchObject({ code: "INVALID_OPERATION", details: { revision: "r0002", direction: "up" } });
+    expect(error.message).toBe(
+      "Revision r0002 (upgrade): ctx.query() was given a tagged template (ctx.query`...`) instead of the SQL text: call it as ctx.query(sql, [a, b]), the values as $1 and $2. The run was rolled back: the database is as it was before.",
+    );
+    expect(await tables()).toEqual([]);
+  });
+
+  it("refuses a ctx.query whose SQL is not a string (undefined, an object) before sending it, naming the revision, rather than reporting a lost connection", async () => {
+    for (const given of [undefined, { text: "SELECT 1" }]) {
+      const set = inlineRevisionSet([...tableHistory(1), { id: "r0002", revises: "r0001", upgrade: async (_op, ctx) => void (await ctx.query(given as unknown as string)) }]);
+      const error = await failure(run(set, { kind: "upgrade", target: "head" }));
+      expect(error).toMatchObject({ code: "INVALID_OPERATION", details: { revision: "r0002", direction: "up" } });
+      expect(error.message).toBe(
+        `Revision r0002 (upgrade): ctx.query() was given ${given === undefined ? "undefined" : "an object"} as its SQL, which is no text: pass the statement as a string. The run was rolled back: the database is as it was before.`,
+      );
+      expect(await tables()).toEqual([]);
+    }
+  });
+
+  it("refuses a ctx.query whose SQL holds a NUL character or an unpaired surrogate before sending it, as op.execute does, naming where", async () => {
+    for (const [text, words] of [["SELECT 1 AS a\0", "SQL holding a NUL character (at index 13), which PostgreSQL cannot receive"], ["SELECT 'a\ud800' AS a", "SQL holding an unpaired UTF-16 surrogate (at index 9), which UTF-8 cannot encode"]] as const) {
+      const set = inlineRevisionSet([...tableHistory(1), { id: "r0002", revises: "r0001", upgrade: async (_op, ctx) => void (await ctx.query(text)) }]);
+      const error = await failure(run(set, { kind: "upgrade", target: "head" }));
+      expect(error).toMatchObject({ code: "INVALID_OPERATION", details: { revision: "r0002", statement: text } });
+      expect(error.message).toContain(`Revision r0002 (upgrade): ctx.query() was given ${words}`);
+      expect(await tables()).toEqual([]);
+    }
+  });
+
   it("runs a ctx.query before the statements the revision queues while the read is pending", async () => {
     let read: unknown;
     const set = inlineRevisionSet([
