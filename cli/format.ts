@@ -72,3 +72,28 @@ export function branchEntry(node: RevisionNode, children: readonly RevisionNode[
   const first = verbose ? revisionEntry(node, file) : `${node.id}${labels(node)}${indicators(node, { tree: true })}`;
   return [first, ...children.map(child), ""].join("\n");
 }
+
+/** Longest message a progress line shows (in code points), so that each revision's line stays one line. */
+const PROGRESS_MESSAGE_LENGTH = 100;
+
+/**
+ * A revision's message on its progress line (`upgrade <id> (<message>) 1.2 ms`): the line is one
+ * per revision, so the message's first line, cut at PROGRESS_MESSAGE_LENGTH with "…" when more
+ * follows, and control characters (an escape sequence would drive the terminal) written as
+ * `\u001b`. The whole message is in history --verbose, show and the Lambda's step log line.
+ */
+export function progressMessage(message: string): string {
+  let text = message.trim();
+  const lineEnd = text.search(/[\n\r\u2028\u2029]/);
+  let cut = lineEnd !== -1;
+  if (cut) text = text.slice(0, lineEnd).trimEnd();
+  if (text.length > PROGRESS_MESSAGE_LENGTH) {
+    const points = Array.from(text);
+    if (points.length > PROGRESS_MESSAGE_LENGTH) {
+      text = points.slice(0, PROGRESS_MESSAGE_LENGTH).join("").trimEnd();
+      cut = true;
+    }
+  }
+  text = text.replace(/[\x00-\x1f\x7f-\x9f]/g, (char) => (char === "\t" ? " " : `\\u${char.charCodeAt(0).toString(16).padStart(4, "0")}`));
+  return cut ? `${text}…` : text;
+}

@@ -16,7 +16,7 @@ import type { RevisionMeta } from "../src/revision/types.ts";
 import type { Connection } from "../src/db/connection.ts";
 import type { MigrationCommand, RunResult } from "../src/runner/run.ts";
 import { checkCommandOptions, parseCliArgs, requirePositional, USAGE, type CliArgs } from "./args.ts";
-import { branchEntry, currentLine, headLine, historyLine, revisionEntry } from "./format.ts";
+import { branchEntry, currentLine, headLine, historyLine, progressMessage, revisionEntry } from "./format.ts";
 import type { Io, Output } from "./io.ts";
 import { coalescedLines } from "./progress.ts";
 import { VERSION } from "./version.ts";
@@ -559,7 +559,7 @@ async function migrate(context: Context, command: MigrationCommand): Promise<Out
       ...scriptOptions(context, ""),
       signal,
       allowChanged: args.options["allow-changed"],
-      onStep: (step) => context.progress(`  ${step.direction === "down" ? "downgrade" : step.direction === "stamp" ? "stamp" : "upgrade"} ${step.revision}${step.message ? ` (${step.message})` : ""} ${step.ms.toFixed(1)} ms`),
+      onStep: (step) => context.progress(`  ${step.direction === "down" ? "downgrade" : step.direction === "stamp" ? "stamp" : "upgrade"} ${step.revision}${step.message?.trim() ? ` (${progressMessage(step.message)})` : ""} ${step.ms.toFixed(1)} ms`),
     }));
     for (const changed of result.changed) context.io.stderr(`warning: applied revision ${changed.revision} changed since it ran (${changed.file})\n`);
     const ms = Math.round(performance.now() - started);

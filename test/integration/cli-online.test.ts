@@ -44,6 +44,24 @@ describe("online commands in-process", () => {
     expect(stdout.length).toBeLessThan(lines.length);
   });
 
+  it("prints each revision's progress on one line: the message's first line, control characters escaped, a long one cut", async () => {
+    const dir = tempDir("lambic-cli-online-messages-");
+    mkdirSync(join(dir, "revisions/main"), { recursive: true });
+    const messages = ["add users\n\nA longer description\nover lines.", "colour \u001b[31mred\u001b[0m\tand a tab", `${"long ".repeat(30)}end`];
+    messages.forEach((message, i) => {
+      writeFileSync(join(dir, "revisions/main", `m${i + 1}.ts`), `export default { id: "m000${i + 1}", revises: ${i === 0 ? "null" : `"m000${i}"`}, message: ${JSON.stringify(message)}, upgrade() {} };\n`);
+    });
+    const own = await createTestDatabase("cli_online_messages");
+    const { code, stdout, stderr } = await lambic(dir, ["upgrade", "head"], { DATABASE_URL: own.url }).finally(() => own.drop());
+    expect(code, stderr.join("")).toBe(0);
+    const lines = stdout.join("").trimEnd().split("\n");
+    expect(lines).toHaveLength(4);
+    expect(lines[0]).toMatch(/^ {2}upgrade m0001 \(add users…\) [\d.]+ ms$/);
+    expect(lines[1]).toMatch(/^ {2}upgrade m0002 \(colour \\u001b\[31mred\\u001b\[0m and a tab\) [\d.]+ ms$/);
+    expect(lines[2]).toMatch(new RegExp(`^ {2}upgrade m0003 \\(${"long ".repeat(20).trimEnd()}…\\) [\\d.]+ ms$`));
+    expect(lines[3]).toMatch(/^Upgraded main: base -> m0003, 3 revision\(s\)/);
+  });
+
   it("names in --dry-run --json, and warns on stderr, each revision the dry run stopped at its read", async () => {
     const dir = trivialProject(1);
     writeFileSync(
