@@ -297,8 +297,7 @@ export async function emitPlan(sink: Sink, set: RevisionSet, steps: readonly Pla
         statements = await collectStatements(sink, revision, step.direction, revisionOptions, writePendingRows, late);
       } catch (error) {
         if (!(error instanceof ReadNotRun)) throw error;
-        // A dry run: a read sends what the revision queued before it (above), and stops it here.
-        statements = error.statements;
+        // A dry run: a read sends what the revision queued before it, and stops it there.
         sink.comment(
           `revision ${revision.id} reads data here with ctx.query (${statementLine(error.sql)}); a dry run reads nothing, so what the revision does after the read, which depends on the data, is not shown`,
         );
@@ -529,9 +528,12 @@ async function collectStatements(sink: Sink, revision: LoadedRevision, direction
     late.call ??= { revision, direction, what };
     return lateCallError(late.call, sink.online, progress);
   };
+  // A dry run's read (ReadNotRun) stops the revision there, whatever it does with the error: what
+  // it does next (a fallback in a catch, or a failure on the rows it did not get) is not what the run does.
+  let notRun: ReadNotRun | undefined;
   const op = createOperations((statement) => {
     if (settled) lateCall(`op (${statementLine(statement)})`);
-    else {
+    else if (!notRun) {
       // Only a text of more than a third of the limit in UTF-16 units can be over it in UTF-8.
       if (statement.length > MAX_STATEMENT_BYTES / 3) refuseOversized(statement);
       statements.push(statement);
@@ -549,6 +551,7 @@ async function collectStatements(sink: Sink, revision: LoadedRevision, direction
         lateCall(`ctx.query(${typeof sql === "string" ? JSON.stringify(sql.slice(0, 200)) : show(sql)})`);
         return new Promise<never>(() => undefined);
       }
+      if (notRun) throw notRun;
       const refusal = sqlRefusal(sql) ?? paramsRefusal(params);
       if (refusal) {
         throw new LambicError(
@@ -580,6 +583,11 @@ async function collectStatements(sink: Sink, revision: LoadedRevision, direction
       try {
         return await sink.query<Row>(sql, params, origin);
       } catch (error) {
+        if (error instanceof ReadNotRun) {
+          notRun = error;
+          // Queued while the read was pending: after the read, as the run sends them.
+          statements = [];
+        }
         // In a transaction the failure aborts it, whatever the revision does with the error.
         // Kept for the words of a later "current transaction is aborted" (25P02) should the revision catch it.
         if (progress && revision.transactional !== false && error instanceof LambicError && error.code !== "INTERRUPTED") progress.failedRead = error;
@@ -597,10 +605,11 @@ async function collectStatements(sink: Sink, revision: LoadedRevision, direction
   }
   try {
     await fn(op, ctx);
+    if (notRun) throw notRun;
     if (revision.transactional !== false) refuseTransactionControl(statements, revision.id);
   } catch (error) {
     settled = true;
-    if (error instanceof ReadNotRun) throw Object.assign(error, { statements });
+    if (notRun) throw notRun;
     if (error instanceof LambicError) {
       if (error.details.revision !== undefined) throw error;
       // An op refused its arguments (a name too long, a NUL): say in which revision, and online

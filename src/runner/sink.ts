@@ -267,8 +267,6 @@ export class ScriptSink implements Sink {
  */
 export class ReadNotRun extends Error {
   override readonly name = "ReadNotRun";
-  /** What the revision queued after its last read and before this one. */
-  statements: string[] = [];
   constructor(readonly sql: string) {
     super("a dry run does not run reads");
   }

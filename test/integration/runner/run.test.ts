@@ -1019,6 +1019,51 @@ describe.each(["postgres", "neon"] as const)("runner over the %s driver", (drive
     expect((await sql`SELECT count(*)::int AS n FROM lambic_history`)[0]!.n).toBe(1);
   });
 
+  it("dry-runs a revision that catches its read's error as one stopped at the read: neither its fallback nor a failure on the rows it did not get is shown", async () => {
+    const set = inlineRevisionSet([
+      ...tableHistory(1),
+      {
+        id: "r0002",
+        revises: "r0001",
+        upgrade: async (op, ctx) => {
+          op.createTable("before_read", { id: "int" });
+          try {
+            await ctx.query("SELECT count(*)::int AS n FROM t1");
+          } catch {
+            op.createTable("fallback", { id: "int" });
+          }
+          await ctx.query("SELECT 2");
+          op.createTable("after_read", { id: "int" });
+        },
+      },
+      {
+        id: "r0003",
+        revises: "r0002",
+        upgrade: async (op, ctx) => {
+          let rows: { n: number }[] = [];
+          try {
+            rows = await ctx.query<{ n: number }>("SELECT 3 AS n");
+          } catch {
+            // (a revision that logs and goes on)
+          }
+          op.createTable(`t3_${rows[0]!.n}`, { id: "int" });
+        },
+      },
+    ]);
+    await run(set, { kind: "upgrade", target: "r0001" });
+    const connection = await connect();
+    const plan = await dryRunMigration(connection, set, { kind: "upgrade", target: "head" }, { ...baseOptions(), generatedAt: new Date(), range: "head" });
+    expect(plan).toMatchObject({ from: ["r0001"], to: ["r0003"] });
+    expect(plan.script).toContain('CREATE TABLE "before_read" (\n    "id" int\n);\n\n-- revision r0002 reads data here with ctx.query (SELECT count(*)::int AS n FROM t1);');
+    expect(plan.script).toContain("-- revision r0003 reads data here with ctx.query (SELECT 3 AS n);");
+    expect(plan.script).not.toMatch(/fallback|after_read|t3_/);
+    expect(plan.readsNotRun).toEqual([
+      { revision: "r0002", statement: "SELECT count(*)::int AS n FROM t1" },
+      { revision: "r0003", statement: "SELECT 3 AS n" },
+    ]);
+    expect(await tables()).toEqual(["t1"]);
+  });
+
   it("dry-runs stamp --purge as the run does: the script deletes the rows and `to` is the stamped revision alone", async () => {
     const set = inlineRevisionSet(tableHistory(3));
     await run(set, { kind: "upgrade", target: "r0001" });
