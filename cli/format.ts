@@ -76,6 +76,9 @@ export function branchEntry(node: RevisionNode, children: readonly RevisionNode[
 /** Longest message a progress line shows (in code points), so that each revision's line stays one line. */
 const PROGRESS_MESSAGE_LENGTH = 100;
 
+/** A control character or a line end: what progressMessage rewrites. */
+const UNUSUAL_CHARACTER = /[\x00-\x1f\x7f-\x9f\u2028\u2029]/;
+
 /**
  * A revision's message on its progress line (`upgrade <id> (<message>) 1.2 ms`): the line is one
  * per revision, so the message's first line, cut at PROGRESS_MESSAGE_LENGTH with "…" when more
@@ -83,6 +86,8 @@ const PROGRESS_MESSAGE_LENGTH = 100;
  * `\u001b`. The whole message is in history --verbose, show and the Lambda's step log line.
  */
 export function progressMessage(message: string): string {
+  // The usual message, short and plain, is checked with one scan: this runs once per revision.
+  if (message.length <= PROGRESS_MESSAGE_LENGTH && !UNUSUAL_CHARACTER.test(message)) return message.trim();
   let text = message.trim();
   const lineEnd = text.search(/[\n\r\u2028\u2029]/);
   let cut = lineEnd !== -1;

@@ -559,7 +559,10 @@ async function migrate(context: Context, command: MigrationCommand): Promise<Out
       ...scriptOptions(context, ""),
       signal,
       allowChanged: args.options["allow-changed"],
-      onStep: (step) => context.progress(`  ${step.direction === "down" ? "downgrade" : step.direction === "stamp" ? "stamp" : "upgrade"} ${step.revision}${step.message?.trim() ? ` (${progressMessage(step.message)})` : ""} ${step.ms.toFixed(1)} ms`),
+      onStep: (step) => {
+        const message = step.message ? progressMessage(step.message) : "";
+        context.progress(`  ${step.direction === "down" ? "downgrade" : step.direction === "stamp" ? "stamp" : "upgrade"} ${step.revision}${message ? ` (${message})` : ""} ${step.ms.toFixed(1)} ms`);
+      },
     }));
     for (const changed of result.changed) context.io.stderr(`warning: applied revision ${changed.revision} changed since it ran (${changed.file})\n`);
     const ms = Math.round(performance.now() - started);
