@@ -608,11 +608,16 @@ export async function readCurrent(connection: Connection, set: RevisionSet, opti
   checkRevisionSet("readCurrent", set);
   checkTableOptions("readCurrent", options);
   const names = versionTableNames(options);
-  const [exists] = await connection.query<{ exists: boolean }>(`SELECT to_regclass(${quoteLiteralAnyStrings(versionTableSql(names))}) IS NOT NULL AS exists`);
-  if (!exists?.exists) return { versions: [], heads: [] };
-  const rows = (await connection.query<{ version_num: string }>(selectVersionsStatement(names))).map((r) => r.version_num);
+  const rows = await readVersionRows(connection, names);
   assertKnownVersions(set, rows, versionTableSql(names));
   return { versions: rows, heads: effectiveHeads(set.map, rows) };
+}
+
+/** The version rows as they are ([] without a version table), known to the revisions or not. */
+async function readVersionRows(connection: Connection, names: VersionTableNames): Promise<string[]> {
+  const [exists] = await connection.query<{ exists: boolean }>(`SELECT to_regclass(${quoteLiteralAnyStrings(versionTableSql(names))}) IS NOT NULL AS exists`);
+  if (!exists?.exists) return [];
+  return (await connection.query<{ version_num: string }>(selectVersionsStatement(names))).map((r) => r.version_num);
 }
 
 export interface CheckResult {
@@ -762,8 +767,16 @@ export interface DryRun {
  * lock through a pooler), so that a dry run that passes predicts a run that starts.
  */
 export async function dryRunMigration(connection: Connection, set: RevisionSet, command: MigrationCommand, options: ScriptOptions & { readonly allowChanged?: boolean }): Promise<DryRun> {
-  const state = await readCurrent(connection, set, options);
+  checkConnection("dryRunMigration", connection);
+  checkRevisionSet("dryRunMigration", set);
+  checkCommand("dryRunMigration", command);
+  checkTableOptions("dryRunMigration", options);
   const names = versionTableNames(options);
+  // stamp --purge deletes the rows unread, as the run does: it is how a row of a removed revision
+  // (UNKNOWN_VERSION everywhere else) is replaced, so its dry run may not refuse that row either.
+  const purge = command.kind === "stamp" && command.purge === true;
+  const state = { versions: await readVersionRows(connection, names) };
+  if (!purge) assertKnownVersions(set, state.versions, versionTableSql(names));
   if (names.schema !== undefined && state.versions.length === 0) {
     // No version table there: the run would create it, and fail (3F000) where the schema is missing.
     const [schema] = await connection.query<{ exists: boolean }>(`SELECT EXISTS (SELECT FROM pg_namespace WHERE nspname = ${quoteLiteralAnyStrings(names.schema)}) AS exists`);

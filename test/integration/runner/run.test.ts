@@ -1074,6 +1074,22 @@ describe.each(["postgres", "neon"] as const)("runner over the %s driver", (drive
     expect(await versions()).toEqual(["r0001"]);
   });
 
+  it("dry-runs stamp --purge over a version row no revision defines (a removed revision), as the run stamps it", async () => {
+    const set = inlineRevisionSet(tableHistory(2));
+    await run(set, { kind: "upgrade", target: "head" });
+    await sql`UPDATE lambic_version SET version_num = 'removed0001'`;
+    const connection = await connect();
+    const plan = await dryRunMigration(connection, set, { kind: "stamp", targets: ["r0002"], purge: true }, { ...baseOptions(), generatedAt: new Date(), range: "r0002" });
+    expect(plan).toMatchObject({ from: ["removed0001"], to: ["r0002"] });
+    expect(plan.script).toContain('DELETE FROM "lambic_version"');
+    expect(await versions()).toEqual(["removed0001"]);
+    expect(await run(set, { kind: "stamp", targets: ["r0002"], purge: true })).toMatchObject({ from: ["removed0001"], to: ["r0002"] });
+    // Without --purge the stamp starts from the rows, which the run refuses, and so does its dry run.
+    await sql`UPDATE lambic_version SET version_num = 'removed0001'`;
+    const stamp = await failure(dryRunMigration(connection, set, { kind: "stamp", targets: ["r0001"] }, { ...baseOptions(), generatedAt: new Date(), range: "r0001" }));
+    expect(stamp.code).toBe("UNKNOWN_VERSION");
+  });
+
   it("runs a non-transactional revision's statements before its ctx.query one at a time, stopping at the first failure and saying what stays", async () => {
     const set = inlineRevisionSet([
       ...tableHistory(1),
