@@ -531,13 +531,14 @@ async function migrate(context: Context, command: MigrationCommand): Promise<Out
       const output = await perTenant(
         context,
         (connection, tenant) => runner.runMigration(connection, set, command, { ...scriptOptions(context, ""), runId: randomUUID(), schema: tenant, searchPath: tenant, allowChanged: args.options["allow-changed"], signal }),
-        (_tenant, result) => ({ from: result.from, to: result.to, steps: result.steps.map(({ revision, direction, ms }) => ({ revision, direction, ms })) }),
+        (_tenant, result) => ({ from: result.from, to: result.to, steps: result.steps.map(({ revision, direction, ms }) => ({ revision, direction, ms })), ...changedIds(result) }),
         (result) =>
-          command.kind === "stamp"
+          (command.kind === "stamp"
             ? `stamped ${result.to.join(", ") || "(no versions)"}`
             : result.steps.length === 0
               ? `nothing to do, at ${result.from.join(", ") || "base"}`
-              : `${result.from.join(", ") || "base"} -> ${result.to.join(", ") || "base"}, ${result.steps.length} revision(s)`,
+              : `${result.from.join(", ") || "base"} -> ${result.to.join(", ") || "base"}, ${result.steps.length} revision(s)`) +
+          (result.changed.length > 0 ? `; changed since applied (--allow-changed): ${result.changed.map((c) => c.revision).join(", ")}` : ""),
       );
       return signal.aborted ? { ...output, exitCode: interruptedExit() } : output;
     });
@@ -550,7 +551,7 @@ async function migrate(context: Context, command: MigrationCommand): Promise<Out
       for (const changed of plan.changed) context.io.stderr(`warning: applied revision ${changed.revision} changed since it ran (${changed.file})\n`);
       for (const read of plan.readsNotRun) context.io.stderr(`warning: revision ${read.revision} reads data with ctx.query (${read.statement}); a dry run reads nothing, so the script stops that revision at its read\n`);
       return {
-        json: { dryRun: true, from: plan.from, to: plan.to, steps: runner.planSummary(plan.steps), sql: plan.script, ...(plan.readsNotRun.length > 0 ? { readsNotRun: plan.readsNotRun } : {}) },
+        json: { dryRun: true, from: plan.from, to: plan.to, steps: runner.planSummary(plan.steps), sql: plan.script, ...(plan.changed.length > 0 ? { changed: plan.changed } : {}), ...(plan.readsNotRun.length > 0 ? { readsNotRun: plan.readsNotRun } : {}) },
         text: `-- dry run: nothing was changed\n${plan.script}`,
       };
     }
@@ -570,10 +571,17 @@ async function migrate(context: Context, command: MigrationCommand): Promise<Out
       return { json: { versions: result.to }, text: `Stamped ${database.name}: ${result.to.join(", ") || "(no versions)"}` };
     }
     const summary = result.steps.length === 0 ? `Nothing to do: ${database.name} is at ${result.from.join(", ") || "base"}.` : `${command.kind === "upgrade" ? "Upgraded" : "Downgraded"} ${database.name}: ${result.from.join(", ") || "base"} -> ${result.to.join(", ") || "base"}, ${result.steps.length} revision(s) in ${ms} ms.`;
-    return { json: { from: result.from, to: result.to, steps: result.steps.map(({ revision, direction, ms }) => ({ revision, direction, ms })) }, text: summary };
+    // As the Lambda's result: the edited applied revisions --allow-changed ran past.
+    const changed = result.changed.length > 0 ? { changed: result.changed } : {};
+    return { json: { from: result.from, to: result.to, steps: result.steps.map(({ revision, direction, ms }) => ({ revision, direction, ms })), ...changed }, text: summary };
   } finally {
     await connection.close();
   }
+}
+
+/** A tenant's edited applied revisions that --allow-changed ran past, by id (as its check lists them). */
+function changedIds(result: RunResult): { changed?: string[] } {
+  return result.changed.length > 0 ? { changed: result.changed.map((c) => c.revision) } : {};
 }
 
 /** The exit status of a run a signal interrupted: 128 + the signal's number, as a shell reports it. */

@@ -22,7 +22,7 @@ export interface TenantStep {
 }
 
 export type TenantResult =
-  | { readonly tenant: string; readonly ok: true; readonly from: readonly string[]; readonly to: readonly string[]; readonly steps: readonly TenantStep[]; readonly ms: number }
+  | { readonly tenant: string; readonly ok: true; readonly from: readonly string[]; readonly to: readonly string[]; readonly steps: readonly TenantStep[]; readonly changed?: readonly string[]; readonly ms: number }
   | { readonly tenant: string; readonly ok: true; readonly versions: readonly string[]; readonly heads: readonly string[]; readonly ms: number }
   | { readonly tenant: string; readonly ok: true; readonly versions: readonly string[]; readonly heads: readonly string[]; readonly upToDate: boolean; readonly pending: readonly string[]; readonly changed: readonly string[]; readonly ms: number }
   | { readonly tenant: string; readonly ok: false; readonly error: { readonly code: string; readonly message: string }; readonly ms?: number };

@@ -105,7 +105,8 @@ export async function runTenants(event: LambicEvent, bundle: OpenedBundle, deps:
         onStep: (step) => deps.onStep(step, tenant),
       });
       deps.report.revisionsApplied += result.steps.filter((s) => s.direction !== "stamp").length;
-      return { from: result.from, to: result.to, steps: result.steps.map(({ revision, direction, ms }) => ({ revision, direction, ms })) };
+      // As a run on one database answers: the edited applied revisions allowChanged ran past (ids, as check lists them).
+      return { from: result.from, to: result.to, steps: result.steps.map(({ revision, direction, ms }) => ({ revision, direction, ms })), ...(result.changed.length > 0 ? { changed: result.changed.map((c) => c.revision) } : {}) };
     },
   );
 

@@ -299,6 +299,20 @@ describe("the handler's tenant events", () => {
     expect((await pool.invoke({ command: "check", tenants: ["tenant_007"] })).payload).toMatchObject({ upToDate: true });
   });
 
+  it('"upgrade" with allowChanged names in each tenant\'s entry the edited applied revisions it ran past, as a run on one database does', async () => {
+    await sql`UPDATE tenant_012.lambic_history SET checksum = 'from-an-older-edit' WHERE direction = 'up' AND revision = ${HEAD}`;
+    try {
+      const run = await pool.invoke({ command: "upgrade", target: "head", allowChanged: true, tenants: ["tenant_012", "tenant_013"] });
+      expect(run.functionError, run.log).toBeUndefined();
+      expect(run.payload!.tenants).toEqual([
+        expect.objectContaining({ tenant: "tenant_012", ok: true, steps: [], changed: [HEAD] }),
+        expect.not.objectContaining({ changed: expect.anything() }),
+      ]);
+    } finally {
+      await pool.invoke({ command: "repair", tenants: ["tenant_012"] });
+    }
+  });
+
   it('"sql" on a tenant database renders the one tenant the event names', async () => {
     const none = await pool.invoke({ command: "sql", target: "base:head" });
     expect(none.payload).toMatchObject({ errorType: "INVALID_EVENT", errorMessage: expect.stringContaining('set "tenants": ["<tenant>"] (one name)') });

@@ -712,6 +712,21 @@ describe("database commands", () => {
     expect(allowed.stderr).toContain("warning: applied revision 2a7d4e8f0c31 changed since it ran");
   });
 
+  it("names in upgrade --allow-changed --json (and its --dry-run) the edited applied revisions it ran past, as the Lambda's result does", () => {
+    lambic(dir, ["upgrade", "3b9e5f1a2d42"], env());
+    const file = join(dir, "revisions/main", readdirSync(join(dir, "revisions/main")).find((f) => f.includes("2a7d4e8f0c31"))!);
+    writeFileSync(file, `${readFileSync(file, "utf8")}\n-- edited after it ran\n`);
+    const changed = [{ revision: "2a7d4e8f0c31", appliedChecksum: expect.stringMatching(/^[0-9a-f]{64}$/), currentChecksum: expect.stringMatching(/^[0-9a-f]{64}$/), file }];
+    expect(lambic(dir, ["--json", "upgrade", "head", "--dry-run", "--allow-changed"], env()).json.changed).toEqual(changed);
+    const run = lambic(dir, ["--json", "upgrade", "head", "--allow-changed"], env());
+    expect(run.code).toBe(0);
+    expect(run.json.changed).toEqual(changed);
+    expect(lambic(dir, ["--json", "downgrade", "-1", "--allow-changed"], env()).json.changed).toEqual(changed);
+    // Nothing edited, nothing to name: the key is left out, as before.
+    writeFileSync(file, readFileSync(join(repo, "revisions/main", file.split("/").pop()!)));
+    expect(lambic(dir, ["--json", "upgrade", "head", "--allow-changed"], env()).json).not.toHaveProperty("changed");
+  });
+
   it("reports an applied revision whose imported helper changed since it ran, though its own file did not", () => {
     const file = join(dir, "revisions/main", readdirSync(join(dir, "revisions/main")).find((f) => f.includes("1f3a9c2e7b10"))!);
     writeFileSync(join(dir, "revisions/comment.ts"), 'export const COMMENT = "customers";\n');

@@ -120,6 +120,21 @@ describe("tenants", () => {
     expect((await lambic(dir, ["check", "--tenant", "tenant_009"], env())).code).toBe(0);
   });
 
+  it("upgrade --allow-changed names in each tenant's entry and line the edited applied revisions it ran past", async () => {
+    await sql`UPDATE tenant_010.lambic_history SET checksum = 'from-an-older-edit' WHERE direction = 'up' AND revision = 'aaaa00000001'`;
+    const refused = await lambic(dir, ["upgrade", "head", "--tenant", "tenant_010"], env());
+    expect(refused.json.tenants[0]).toMatchObject({ tenant: "tenant_010", ok: false, error: { code: "CHECKSUM_MISMATCH" } });
+    const run = await lambic(dir, ["upgrade", "head", "--tenant", "tenant_010", "--tenant", "tenant_011", "--allow-changed"], env());
+    expect(run.code).toBe(0);
+    expect(run.json.tenants).toEqual([
+      expect.objectContaining({ tenant: "tenant_010", ok: true, steps: [], changed: ["aaaa00000001"] }),
+      expect.not.objectContaining({ changed: expect.anything() }),
+    ]);
+    const text = await lambicText(dir, ["upgrade", "head", "--tenant", "tenant_010", "--allow-changed"], env());
+    expect(text.stdout).toContain("tenant_010: nothing to do, at cccc00000003; changed since applied (--allow-changed): aaaa00000001\n");
+    await lambic(dir, ["repair", "--tenant", "tenant_010"], env());
+  });
+
   it("--sql renders one tenant's script, which psql-style application runs in that tenant's schema", async () => {
     const none = await lambic(dir, ["upgrade", "head", "--sql"], env());
     expect(none.code).toBe(2);
