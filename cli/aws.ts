@@ -356,7 +356,8 @@ function summarizeTenants(report: TenantReport): string {
     if (!t.ok) return `${t.tenant}: FAILED ${t.error.code}`;
     if ("upToDate" in t && !t.upToDate) return `${t.tenant}: ${heads(t.heads)}, pending ${t.pending.join(", ") || "none"}${t.changed.length > 0 ? `, changed since applied ${t.changed.join(", ")}` : ""}`;
     if ("versions" in t) return `${t.tenant}: ${heads(t.heads)}`;
-    return t.steps.length === 0 ? `${t.tenant}: at ${heads(t.from)}` : `${t.tenant}: ${heads(t.from)} -> ${heads(t.to)}, ${t.steps.length} step(s)`;
+    const changed = t.changed && t.changed.length > 0 ? `; changed since applied (--allow-changed): ${t.changed.join(", ")}` : "";
+    return t.steps.length === 0 ? `${t.tenant}: at ${heads(t.from)}${changed}` : `${t.tenant}: ${heads(t.from)} -> ${heads(t.to)}, ${t.steps.length} step(s)${changed}`;
   };
   return [...report.tenants.map(line), `${report.succeeded} tenant(s) ok, ${report.failed} failed (database ${report.database}, bundle ${report.bundleSha256}).`].join("\n");
 }
@@ -372,6 +373,10 @@ function summarize(result: Record<string, unknown>): string {
       if (result.dryRun) lines.push(`dry run of ${result.command} on ${result.database}: ${heads(result.from)} -> ${heads(result.to)}, ${steps.length} step(s); nothing was changed`);
       else lines.push(steps.length === 0 ? `Nothing to do: ${result.database} is at ${heads(result.from)}.` : `${result.command} ${result.database}: ${heads(result.from)} -> ${heads(result.to)} in ${result.durationMs} ms`);
       for (const step of steps) lines.push(`  ${step.direction} ${step.revision}${step.ms !== undefined ? ` ${step.ms} ms` : ""}`);
+      // As the local run warns: the edited applied revisions allowChanged ran past.
+      for (const c of Array.isArray(result.changed) ? (result.changed as { revision: string; file?: string }[]) : []) {
+        lines.push(`changed since applied (--allow-changed): ${c.revision}${c.file ? ` (${c.file})` : ""}`);
+      }
       break;
     case "sql":
       lines.push(`s3://${result.bucket}/${result.key} (${heads(result.from)} -> ${heads(result.to)}, ${steps.length} step(s))`);

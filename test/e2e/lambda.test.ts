@@ -568,6 +568,18 @@ describe("lambic invoke (built CLI) against a local Lambda Invoke API", () => {
     }
   });
 
+  it("an upgrade run past edited applied revisions (--allow-changed) names them in its text, as the local upgrade warns", async () => {
+    const answer = { ok: true, command: "upgrade", database: "main", bundleSha256: "a".repeat(64), durationMs: 5, from: [HEAD], to: [HEAD], steps: [], lockWaitMs: 0, changed: [{ revision: MERGE, appliedChecksum: "b".repeat(64), currentChecksum: "c".repeat(64), file: "revisions/main/merge.ts" }] };
+    const fake = await startInvokeServer(new Map([["edited", { invoke: async () => ({ payload: answer, functionError: undefined, log: "", requestId: "r1", ms: 1 }) }]]));
+    try {
+      const run = await runCli(["invoke", "--function", "edited", "--endpoint", fake.endpoint, "upgrade", "head", "--allow-changed"], cliEnv());
+      expect(run.code, run.stderr).toBe(0);
+      expect(run.stdout).toContain(`changed since applied (--allow-changed): ${MERGE} (revisions/main/merge.ts)`);
+    } finally {
+      await fake.stop();
+    }
+  });
+
   it("a failure whose statement holds a database URL prints it with the password redacted, in the message, the log tail and --json", async () => {
     const root = await mkdtemp(join(tmpdir(), "lambic-leak-"));
     const leaky = new LambdaFunction("leaky", handlerEnv({ s3, prefix: "leak", database: "main", url: db.url, cacheDir: join(root, "cache") }));

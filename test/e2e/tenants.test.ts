@@ -308,6 +308,9 @@ describe("the handler's tenant events", () => {
         expect.objectContaining({ tenant: "tenant_012", ok: true, steps: [], changed: [HEAD] }),
         expect.not.objectContaining({ changed: expect.anything() }),
       ]);
+      const text = await runCli(["invoke", "--function", FUNCTION, "--endpoint", server.endpoint, "--name", "app", "upgrade", "head", "--allow-changed", "--tenant", "tenant_012"], cliEnv(), project);
+      expect(text.code, text.stderr).toBe(0);
+      expect(text.stdout).toContain(`tenant_012: at ${HEAD}; changed since applied (--allow-changed): ${HEAD}\n`);
     } finally {
       await pool.invoke({ command: "repair", tenants: ["tenant_012"] });
     }
