@@ -189,7 +189,7 @@ export function needsSessionLock(set: RevisionSet, steps: readonly PlanStep[], p
  * commit, the version rows (offline each step writes its own) and one history statement for the
  * steps of that transaction, with their times (see EmittedStep). A non-transactional
  * revision commits what came before, runs statement by statement outside a transaction, and
- * reopens the transaction for its version row. The caller opens the outer transaction, calls
+ * reopens the transaction for its version row, which commits before the next step. The caller opens the outer transaction, calls
  * `closeSegment` and commits.
  */
 export async function emitPlan(sink: Sink, set: RevisionSet, steps: readonly PlanStep[], startRows: readonly string[], options: EmitOptions): Promise<{ emitted: EmittedStep[]; rows: readonly string[]; closeSegment: () => Promise<void> }> {
@@ -323,7 +323,10 @@ export async function emitPlan(sink: Sink, set: RevisionSet, steps: readonly Pla
       report(); // a step with nothing left to send may be done already
     }
     segment.push(emittedStep);
-    if (options.perRevision && index < steps.length - 1) {
+    // A non-transactional revision's work is durable once its statements have run: its version
+    // and history rows commit at once, or a later failure would roll them back and leave the
+    // database with its work but not its row (which a rerun would then run again).
+    if ((options.perRevision || !transactional) && index < steps.length - 1) {
       await closeSegment();
       assertNoLateCalls();
       await commit(sink, rows.versions, options.progress, origin("control"));

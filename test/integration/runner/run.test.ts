@@ -3,6 +3,7 @@ import postgres from "postgres";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { openConnection, type Connection, type OpenOptions } from "../../../src/db/connection.ts";
 import { LambicError } from "../../../src/errors.ts";
+import type { Operations } from "../../../src/operations/index.ts";
 import type { RevisionSet } from "../../../src/revision/revision-set.ts";
 import { sqlMigration } from "../../../src/revision/sql-revision.ts";
 import { checkDatabase, dryRunMigration, readCurrent, repairChecksums, runMigration, type MigrationCommand, type RunOptions } from "../../../src/runner/run.ts";
@@ -398,8 +399,8 @@ describe.each(["postgres", "neon"] as const)("runner over the %s driver", (drive
     } finally {
       holder.release();
     }
-    // r0002's version row goes with the transaction that failed.
-    expect(await versions()).toEqual(["r0001"]);
+    // r0002's version row committed before r0003 ran.
+    expect(await versions()).toEqual(["r0002"]);
   });
 
   it("cuts each later transaction's timeouts to the time the run has left when it begins (the Lambda's deadline)", async () => {
@@ -935,7 +936,7 @@ describe.each(["postgres", "neon"] as const)("runner over the %s driver", (drive
   it.each([
     ["its statement fails", "SELECT 1/0", "STATEMENT_FAILED"],
     ["its op refuses its arguments", "COPY t1 TO STDOUT", "INVALID_OPERATION"],
-  ])("says a non-transactional revision's work stays when a later revision of its transaction fails: %s", async (_case, statement, code) => {
+  ])("commits a non-transactional revision's version and history rows before the next revision, so a later failure leaves the database at it: %s", async (_case, statement, code) => {
     const set = inlineRevisionSet([
       ...tableHistory(1),
       { id: "r0002", revises: "r0001", transactional: false, upgrade: (op) => op.createIndex("t1_note_idx", "t1", ["note"], { concurrently: true }) },
@@ -943,8 +944,36 @@ describe.each(["postgres", "neon"] as const)("runner over the %s driver", (drive
     ]);
     const error = await failure(run(set, { kind: "upgrade", target: "head" }));
     expect(error).toMatchObject({ code, details: { revision: "r0003" } });
-    expect(error.message).toContain("Revision r0002 runs outside a transaction, so what it did before the failure stays, but its version row was not written: the version table says r0001.");
+    expect(error.message).toContain("This transaction was rolled back; the revisions committed before it stay, so the database is at r0002.");
+    expect(error.message).not.toContain("outside a transaction");
+    expect(await versions()).toEqual(["r0002"]);
+    expect((await sql`SELECT revision FROM lambic_history ORDER BY id`).map((r) => r.revision)).toEqual(["r0001", "r0002"]);
+  });
+
+  it("goes on from a non-transactional revision that completed when the run is repeated after a later revision failed", async () => {
+    const history = [
+      ...tableHistory(1),
+      { id: "r0002", revises: "r0001", transactional: false, upgrade: (op: Operations) => op.execute("CREATE INDEX CONCURRENTLY t1_note_idx ON t1 (note)") },
+    ];
+    await failure(run(inlineRevisionSet([...history, { id: "r0003", revises: "r0002", upgrade: (op) => op.execute("SELECT 1/0") }]), { kind: "upgrade", target: "head" }));
+    const result = await run(inlineRevisionSet([...history, { id: "r0003", revises: "r0002", upgrade: (op) => op.addColumn("t1", "later", "int") }]), { kind: "upgrade", target: "head" });
+    expect(result).toMatchObject({ from: ["r0002"], to: ["r0003"] });
+    expect(result.steps.map((s) => s.revision)).toEqual(["r0003"]);
+  });
+
+  it("commits a downgrade's non-transactional revision before the next step, so a later failure leaves the database below it", async () => {
+    const set = inlineRevisionSet([
+      ...tableHistory(1, () => ({ downgrade: (op) => op.execute("SELECT 1/0") })),
+      { id: "r0002", revises: "r0001", transactional: false, upgrade: (op) => op.createIndex("t1_note_idx", "t1", ["note"], { concurrently: true }), downgrade: (op) => op.dropIndex("t1_note_idx", { concurrently: true }) },
+      { id: "r0003", revises: "r0002", upgrade: (op) => op.addColumn("t1", "later", "int"), downgrade: (op) => op.dropColumn("t1", "later") },
+    ]);
+    await run(set, { kind: "upgrade", target: "head" });
+    const error = await failure(run(set, { kind: "downgrade", target: "base" }));
+    expect(error).toMatchObject({ code: "STATEMENT_FAILED", details: { revision: "r0001", direction: "down", committed: ["r0001"] } });
+    expect(error.message).toContain("the database is at r0001.");
     expect(await versions()).toEqual(["r0001"]);
+    expect((await sql`SELECT indexname FROM pg_indexes WHERE indexname = 't1_note_idx'`).length).toBe(0);
+    expect((await sql`SELECT revision, direction FROM lambic_history WHERE direction = 'down' ORDER BY id`).map((r) => `${r.revision} ${r.direction}`)).toEqual(["r0003 down", "r0002 down"]);
   });
 
   it("gives revisions ctx.x and ctx.query for data migrations", async () => {
