@@ -455,6 +455,11 @@ export async function runMigration(connection: Connection, set: RevisionSet, com
     // A run that took the lock and then failed still says how long it waited (the LockWaitMs metric).
     const waited = waitedFor?.ms ?? lockWaitMs(lock);
     if (error instanceof LambicError && waited !== undefined && error.details.lockWaitMs === undefined) error.details.lockWaitMs = waited;
+    // Where the database is, as data, whichever failure's words say it (a pipeline reads --json).
+    if (error instanceof LambicError && progress.committed !== undefined) {
+      error.details.committed ??= progress.committed;
+      if (progress.outsideTransaction !== undefined) error.details.outsideTransaction ??= progress.outsideTransaction;
+    }
     throw error;
   } finally {
     signal?.removeEventListener("abort", cancel);

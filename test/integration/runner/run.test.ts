@@ -812,6 +812,16 @@ describe.each(["postgres", "neon"] as const)("runner over the %s driver", (drive
     expect(await versions()).toEqual(["r0002"]);
   });
 
+  it.each([
+    ["an op refuses its arguments", "INVALID_OPERATION", (op: Operations) => op.execute("COPY t1 TO STDOUT")],
+    ["the revision throws", "REVISION_FAILED", () => { throw new Error("boom"); }],
+  ] as const)("gives the version rows committed before the failure in the error's details whatever failed: %s", async (_case, code, upgrade) => {
+    const history = tableHistory(3, (i) => (i === 2 ? { upgrade } : {}));
+    const error = await failure(run(inlineRevisionSet(history), { kind: "upgrade", target: "head" }, { perRevision: true }));
+    expect(error).toMatchObject({ code, details: { revision: "r0003", committed: ["r0002"] } });
+    expect(await versions()).toEqual(["r0002"]);
+  });
+
   it("says what the database user lacks when it may not create the version table", async (context) => {
     const role = `lambic_limited_${driver}`;
     await sql.unsafe(`DROP ROLE IF EXISTS ${role}`);
@@ -929,6 +939,7 @@ describe.each(["postgres", "neon"] as const)("runner over the %s driver", (drive
     expect(error.message).toContain("Revision r0002 runs outside a transaction, so what it did before the failure stays, but its version row was not written: the version table says r0001.");
     expect(error.message).not.toContain("as it was before");
     expect(error.message).toMatch(/Undo what it left, or make its statements idempotent \(IF NOT EXISTS\), so that running it again succeeds\. Fix the revision and run again\.$/);
+    expect(error.details).toMatchObject({ committed: ["r0001"], outsideTransaction: "r0002" });
     expect(await versions()).toEqual(["r0001"]);
     expect((await sql`SELECT indexname FROM pg_indexes WHERE indexname = 't1_note_idx'`).length).toBe(1);
   });
