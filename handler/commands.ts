@@ -351,6 +351,9 @@ async function withFallback(
   options: RunOptions,
 ): Promise<LambicError> {
   const runner = await import("../src/runner/run.ts");
+  // A relative target (-2) counts from the rows the failed run may have moved: the plan's own
+  // target then, or the script would go further than the run was to.
+  if (command.kind !== "stamp" && typeof error.details.rerunTarget === "string") command = { ...command, target: error.details.rerunTarget };
   let key: string;
   let why: string;
   // The version rows the plan starts from, once read.

@@ -4,7 +4,7 @@ import { argumentError, checkCommand, checkConnection, checkRevisionSet, checkRu
 import { LambicError } from "../errors.ts";
 import { doBlock, quoteIdentifier, quoteLiteralAnyStrings } from "../operations/quote.ts";
 import { effectiveHeads, planDowngrade, planStamp, planUpgrade, VersionRows, type PlanStep } from "../revision/plan.ts";
-import { isNode } from "../revision/revision-map.ts";
+import { isNode, parseRelativeTarget } from "../revision/revision-map.ts";
 import type { RevisionSet } from "../revision/revision-set.ts";
 import { preloadCode, type RevisionDirection } from "../revision/types.ts";
 import { emitPlan, failureOutcome, interruptedError, needsSessionLock, openTransaction, timeoutsNow, type EmittedStep, type RunProgress } from "./emit-plan.ts";
@@ -377,6 +377,8 @@ export async function runMigration(connection: Connection, set: RevisionSet, com
   let lock: StatementResult | undefined;
   /** How long the run has waited for the run lock; `held`: at session level, by waitForRunLock, until the transaction holds it too. */
   let waitedFor: RunLockWait | undefined;
+  /** The version rows the run started from, once read. */
+  let startRows: readonly string[] | undefined;
   try {
     if (signal?.aborted) throw interruptedError(progress);
     let purged: StatementResult | undefined;
@@ -414,6 +416,7 @@ export async function runMigration(connection: Connection, set: RevisionSet, com
 
     const rows = purged ? [] : (versions.rows ?? []).map((r) => String(r.version_num));
     assertKnownVersions(set, rows, versionTableSql(names));
+    startRows = rows;
     const changed = command.kind === "stamp" ? [] : changedRevisions(set, rows, history.rows ?? []);
     if (changed.length > 0 && !options.allowChanged) throw checksumError(changed);
 
@@ -460,9 +463,52 @@ export async function runMigration(connection: Connection, set: RevisionSet, com
       error.details.committed ??= progress.committed;
       if (progress.outsideTransaction !== undefined) error.details.outsideTransaction ??= progress.outsideTransaction;
     }
+    // Only a lost connection leaves a COMMIT sent undecided: a server's error at it rolled it back.
+    const rerun = error instanceof LambicError && startRows !== undefined ? rerunTarget(set, command, startRows, progress.committed, error.code === "CONNECTION_FAILED" ? progress.committing : undefined) : undefined;
+    if (rerun !== undefined && error instanceof LambicError && error.details.rerunTarget === undefined) {
+      const target = (command as { target: string }).target;
+      error.details.rerunTarget = rerun.target;
+      error.message += ` "${target}" counts from the version rows a run starts at, and this run ${rerun.surely ? "moved them" : "may have moved them"}: to finish its plan, run again with the target ${rerun.target}, not "${target}".`;
+    }
     throw error;
   } finally {
     signal?.removeEventListener("abort", cancel);
+  }
+}
+
+/**
+ * The target that finishes a failed run's plan when the run's target counts from the version rows
+ * (-2, +1, label@-1) and the run moved them (committed, or may have, part of its plan): run
+ * again, the relative target would count from the new rows and go further. Undefined otherwise.
+ */
+function rerunTarget(set: RevisionSet, command: MigrationCommand, start: readonly string[], committed: readonly string[] | undefined, undecided: readonly string[] | undefined): { target: string; surely: boolean } | undefined {
+  if (command.kind === "stamp") return undefined;
+  const relative = parseRelativeTarget(command.target);
+  if (relative === undefined || relative.symbol !== undefined) return undefined;
+  const moved = (rows: readonly string[] | undefined) => rows !== undefined && (rows.length !== start.length || rows.some((row, i) => row !== start[i]));
+  const surely = moved(committed);
+  if (!surely && !moved(undecided)) return undefined;
+  try {
+    if (command.kind === "upgrade") {
+      const [revision] = set.map.parseUpgradeTarget(start, command.target, true);
+      return isNode(revision) ? { target: revision.id, surely } : undefined;
+    }
+    const { branchLabel, revision } = set.map.parseDowngradeTarget(start, command.target, true);
+    const id = isNode(revision) ? revision.id : "base";
+    // The bare id, unless the branch (the label given, or the row -N counted from) tells apart
+    // the branches above it: the one whose plan from the same rows is the relative target's.
+    const plan = (target: string) => {
+      try {
+        return planDowngrade(set.map, start, target).map((step) => step.revision).join();
+      } catch {
+        return undefined;
+      }
+    };
+    const planned = plan(command.target);
+    const target = [relative.label !== undefined ? `${relative.label}@${id}` : id, `${branchLabel}@${id}`].find((candidate) => planned !== undefined && plan(candidate) === planned);
+    return target === undefined ? undefined : { target, surely };
+  } catch {
+    return undefined;
   }
 }
 

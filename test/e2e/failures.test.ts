@@ -61,6 +61,11 @@ function writeProject(dir: string): void {
     join(revisions, "05_kills.sql"),
     "-- revision: k0000001\n-- revises: b0000001\n-- branch-labels: kills\n-- message: its downgrade ends its own session\n-- +up\nCREATE TABLE kills_t (id int);\n-- +down\nSELECT pg_terminate_backend(pg_backend_pid());\n",
   );
+  writeFileSync(
+    join(revisions, "06_downfails.sql"),
+    "-- revision: d0000001\n-- revises: b0000001\n-- branch-labels: downfails\n-- message: its downgrade fails\n-- +up\nCREATE TABLE downfails_t (id int);\n-- +down\nINSERT INTO no_such_table VALUES (1);\n",
+  );
+  writeFileSync(join(revisions, "07_downfails.sql"), "-- revision: d0000002\n-- revises: d0000001\n-- message: above it\n-- +up\nCREATE TABLE downfails2_t (id int);\n-- +down\nDROP TABLE downfails2_t;\n");
   writeFileSync(join(dir, "revisions/other/01_other.sql"), "-- revision: o0000001\n-- message: other base\n-- +up\nCREATE TABLE other_t (id int);\n-- +down\nDROP TABLE other_t;\n");
 }
 
@@ -276,6 +281,24 @@ describe("a failing run is rolled back and leaves its SQL fallback in S3", () =>
       expect(rendered.payload, rendered.log).toMatchObject({ ok: true, from: ["k0000001"], to: ["b0000001"], steps: [{ revision: "k0000001", direction: "down" }] });
     } finally {
       await lost.drop();
+    }
+  });
+
+  it("a relative downgrade that committed part of its plan renders the rest of that plan, not -2 again from where it stopped", async () => {
+    const partial = await createTestDatabase("e2e_partial");
+    try {
+      const fn = lambda("partial", { LAMBIC_DATABASE_URL: partial.url });
+      expect((await fn.invoke({ command: "upgrade", target: "downfails@head" })).payload).toMatchObject({ ok: true, to: ["d0000002"] });
+      const invocation = await fn.invoke({ command: "downgrade", target: "downfails@-2", perRevision: true });
+      const message = expectFailure(invocation, "STATEMENT_FAILED");
+      expect(message).toContain("the database is at d0000001");
+      const key = `${PREFIX}/main/sql/d0000001__b0000001__${invocation.requestId}.sql`;
+      expect(message).toContain(`The offline SQL of the plan (d0000001 -> b0000001) is at s3://${s3.bucket}/${key}`);
+      const script = (await objectText(key))!;
+      expect(script).toContain("-- Running downgrade d0000001 -> b0000001");
+      expect(script).not.toContain("-> base");
+    } finally {
+      await partial.drop();
     }
   });
 

@@ -822,6 +822,47 @@ describe.each(["postgres", "neon"] as const)("runner over the %s driver", (drive
     expect(await versions()).toEqual(["r0002"]);
   });
 
+  it("names the revision to run again to when a relative downgrade committed part of its plan, since -2 would now go further", async () => {
+    const history = tableHistory(3);
+    await run(inlineRevisionSet(history), { kind: "upgrade", target: "head" });
+    const failing = inlineRevisionSet(history.map((r) => (r.id === "r0002" ? { ...r, downgrade: (op: Operations) => op.execute("SELECT 1/0") } : r)));
+    const error = await failure(run(failing, { kind: "downgrade", target: "-2" }, { perRevision: true }));
+    expect(error).toMatchObject({ code: "STATEMENT_FAILED", details: { revision: "r0002", committed: ["r0002"], rerunTarget: "r0001" } });
+    expect(error.message).toMatch(/the database is at r0002\. Fix the revision and run again\. "-2" counts from the version rows a run starts at, and this run moved them: to finish its plan, run again with the target r0001, not "-2"\.$/);
+  });
+
+  it("names the revision to run again to when a relative upgrade committed part of its plan", async () => {
+    const history = tableHistory(3, (i) => (i === 1 ? { upgrade: (op) => op.execute("SELECT 1/0") } : {}));
+    const error = await failure(run(inlineRevisionSet(history), { kind: "upgrade", target: "+2" }, { perRevision: true }));
+    expect(error).toMatchObject({ details: { revision: "r0002", committed: ["r0001"], rerunTarget: "r0002" } });
+    expect(error.message).toContain('to finish its plan, run again with the target r0002, not "+2".');
+  });
+
+  it("names the branch with the revision to run again to when a relative downgrade of one branch committed part of its plan", async () => {
+    const history = [
+      { id: "b0001", revises: null, upgrade: (op: Operations) => op.createTable("b", { id: "int" }) },
+      { id: "a0001", revises: "b0001", branchLabels: ["left"], upgrade: (op: Operations) => op.createTable("a1", { id: "int" }), downgrade: (op: Operations) => op.execute("SELECT 1/0") },
+      { id: "a0002", revises: "a0001", upgrade: (op: Operations) => op.createTable("a2", { id: "int" }), downgrade: (op: Operations) => op.dropTable("a2") },
+      { id: "c0001", revises: "b0001", branchLabels: ["right"], upgrade: (op: Operations) => op.createTable("c1", { id: "int" }) },
+    ];
+    await run(inlineRevisionSet(history), { kind: "upgrade", target: "heads" });
+    const error = await failure(run(inlineRevisionSet(history), { kind: "downgrade", target: "left@-2" }, { perRevision: true }));
+    // A bare b0001 would undo the right branch too.
+    expect(error).toMatchObject({ details: { revision: "a0001", rerunTarget: "left@b0001" } });
+    expect(error.message).toContain('run again with the target left@b0001, not "left@-2".');
+    const fixed = history.map((r) => (r.id === "a0001" ? { ...r, downgrade: (op: Operations) => op.dropTable("a1") } : r));
+    const rerun = await run(inlineRevisionSet(fixed), { kind: "downgrade", target: "left@b0001" }, { allowChanged: true });
+    expect(rerun.steps.map((s) => s.revision)).toEqual(["a0001"]);
+    expect(rerun.to).toEqual(["c0001"]);
+  });
+
+  it("says nothing of the target when a relative run fails before it committed any step of its plan", async () => {
+    const history = tableHistory(3, (i) => (i === 0 ? { upgrade: (op) => op.execute("SELECT 1/0") } : {}));
+    const error = await failure(run(inlineRevisionSet(history), { kind: "upgrade", target: "+2" }, { perRevision: true }));
+    expect(error.details.rerunTarget).toBeUndefined();
+    expect(error.message).not.toContain("run again with the target");
+  });
+
   it("says what the database user lacks when it may not create the version table", async (context) => {
     const role = `lambic_limited_${driver}`;
     await sql.unsafe(`DROP ROLE IF EXISTS ${role}`);
