@@ -455,6 +455,9 @@ export async function runMigration(connection: Connection, set: RevisionSet, com
   } catch (error) {
     // (Unlocking a lock not held only warns.)
     await rollbackQuietly(connection, sessionLock || waitedFor?.held ? lockStatement(names, "unlock") : undefined);
+    if (error instanceof LambicError && progress.outsideTransaction !== undefined && error.details.revision === progress.outsideTransaction && (error.code === "INTERRUPTED" || CONCURRENT_INDEX.test(String(error.details.statement ?? "")))) {
+      await sayInvalidIndexes(connection, error);
+    }
     // A run that took the lock and then failed still says how long it waited (the LockWaitMs metric).
     const waited = waitedFor?.ms ?? lockWaitMs(lock);
     if (error instanceof LambicError && waited !== undefined && error.details.lockWaitMs === undefined) error.details.lockWaitMs = waited;
@@ -474,6 +477,31 @@ export async function runMigration(connection: Connection, set: RevisionSet, com
   } finally {
     signal?.removeEventListener("abort", cancel);
   }
+}
+
+/** A statement that builds or drops an index concurrently: should it fail, or be cancelled, its index stays, INVALID. */
+const CONCURRENT_INDEX = /\b(?:RE)?INDEX\b[\s\S]*\bCONCURRENTLY\b/i;
+
+/**
+ * A failed or cancelled concurrent index build (or drop) leaves its index INVALID, which IF NOT
+ * EXISTS then skips, so the advice to make the revision idempotent would not do: the error names
+ * the database's INVALID indexes, and says to drop them. Unsaid when they cannot be read.
+ */
+async function sayInvalidIndexes(connection: Connection, error: LambicError): Promise<void> {
+  let rows: { name: string }[];
+  try {
+    rows = await connection.query<{ name: string }>("SELECT indexrelid::regclass::text AS name FROM pg_index WHERE NOT indisvalid ORDER BY 1 LIMIT 11");
+  } catch {
+    return;
+  }
+  if (rows.length === 0) return;
+  const names = rows.slice(0, 10).map((row) => row.name);
+  const more = rows.length > 10 ? ", …" : "";
+  error.details.invalidIndexes = names;
+  error.message +=
+    names.length === 1
+      ? ` The failed build left index ${names[0]} behind, INVALID (unused, but kept up to date by every write), and IF NOT EXISTS would skip it: drop it with DROP INDEX CONCURRENTLY ${names[0]} before running again.`
+      : ` A failed build leaves its index behind, INVALID (unused, but kept up to date by every write), and IF NOT EXISTS would skip it; the database has INVALID indexes ${names.join(", ")}${more}: drop the one this revision builds with DROP INDEX CONCURRENTLY before running again.`;
 }
 
 /**

@@ -985,6 +985,17 @@ describe.each(["postgres", "neon"] as const)("runner over the %s driver", (drive
     expect((await sql`SELECT indexname FROM pg_indexes WHERE indexname = 't1_note_idx'`).length).toBe(1);
   });
 
+  it("names the INVALID index a failed CREATE INDEX CONCURRENTLY left, which IF NOT EXISTS would skip, and says to drop it", async () => {
+    const set = inlineRevisionSet([
+      ...tableHistory(1, () => ({ upgrade: (op) => { op.createTable("t1", { id: "bigint primary key", note: "text" }); op.execute("INSERT INTO t1 VALUES (1, 'x'), (2, 'x')"); } })),
+      { id: "r0002", revises: "r0001", transactional: false, upgrade: (op) => op.execute("CREATE UNIQUE INDEX CONCURRENTLY t1_note_key ON t1 (note)") },
+    ]);
+    const error = await failure(run(set, { kind: "upgrade", target: "head" }));
+    expect(error).toMatchObject({ code: "STATEMENT_FAILED", details: { revision: "r0002", sqlstate: "23505", invalidIndexes: ["t1_note_key"] } });
+    expect(error.message).toMatch(/The failed build left index t1_note_key behind, INVALID \(unused, but kept up to date by every write\), and IF NOT EXISTS would skip it: drop it with DROP INDEX CONCURRENTLY t1_note_key before running again\.$/);
+    expect(await sql`SELECT c.relname, i.indisvalid FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid WHERE c.relname = 't1_note_key'`).toEqual([{ relname: "t1_note_key", indisvalid: false }]);
+  });
+
   it.each([
     ["its statement fails", "SELECT 1/0", "STATEMENT_FAILED"],
     ["its op refuses its arguments", "COPY t1 TO STDOUT", "INVALID_OPERATION"],
