@@ -335,7 +335,9 @@ export function statementError(error: unknown, statement: QueuedStatement | unde
     ? retry
     : origin?.revision
     ? failure.sqlstate === "25001"
-      ? `This statement cannot run inside a transaction: mark revision ${origin.revision} non-transactional (transactional: false; "-- transactional: false" in a .sql file) so it runs on its own, then run again.`
+      ? progress?.outsideTransaction === origin.revision
+        ? `Revision ${origin.revision} runs outside a transaction already, but PostgreSQL runs the statements of one message (a ctx.query of several) as one transaction, and a function or DO block as part of its statement's: give this statement a ctx.query (or op.execute) of its own, outside any function, then run again.`
+        : `This statement cannot run inside a transaction: mark revision ${origin.revision} non-transactional (transactional: false; "-- transactional: false" in a .sql file) so it runs on its own, then run again.`
       : failure.sqlstate === "55P04"
         ? // A label from ALTER TYPE ... ADD VALUE is usable only once its transaction commits, and a run is one transaction: "a later revision" is not enough.
           "An enum label added by ALTER TYPE ... ADD VALUE (op.addEnumValue) cannot be used until the transaction that added it commits, and a run is one transaction, later revisions included: " +

@@ -996,6 +996,17 @@ describe.each(["postgres", "neon"] as const)("runner over the %s driver", (drive
     expect(await sql`SELECT c.relname, i.indisvalid FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid WHERE c.relname = 't1_note_key'`).toEqual([{ relname: "t1_note_key", indisvalid: false }]);
   });
 
+  it("says to send a statement on its own, not to mark the revision non-transactional, when a non-transactional revision's ctx.query of several statements meets 25001", async () => {
+    const set = inlineRevisionSet([
+      ...tableHistory(1),
+      { id: "r0002", revises: "r0001", transactional: false, upgrade: async (_op, ctx) => void (await ctx.query("CREATE INDEX CONCURRENTLY a_idx ON t1 (note); CREATE INDEX CONCURRENTLY b_idx ON t1 (id)")) },
+    ]);
+    const error = await failure(run(set, { kind: "upgrade", target: "head" }));
+    expect(error).toMatchObject({ code: "STATEMENT_FAILED", details: { revision: "r0002", sqlstate: "25001" } });
+    expect(error.message).not.toContain("mark revision r0002 non-transactional");
+    expect(error.message).toMatch(/Revision r0002 runs outside a transaction already, but PostgreSQL runs the statements of one message \(a ctx\.query of several\) as one transaction, and a function or DO block as part of its statement's: give this statement a ctx\.query \(or op\.execute\) of its own, outside any function, then run again\.$/);
+  });
+
   it.each([
     ["its statement fails", "SELECT 1/0", "STATEMENT_FAILED"],
     ["its op refuses its arguments", "COPY t1 TO STDOUT", "INVALID_OPERATION"],
