@@ -1008,6 +1008,22 @@ describe.each(["postgres", "neon"] as const)("runner over the %s driver", (drive
   });
 
   it.each([
+    ["a later revision fails", (op: Operations) => op.execute("SELECT 1/0")],
+    ["its own statement fails", undefined],
+  ])("releases the session lock of a failed non-transactional plan while its connection stays open, so the next run does not wait: %s", async (_case, later) => {
+    const set = inlineRevisionSet([
+      ...tableHistory(1),
+      { id: "r0002", revises: "r0001", transactional: false, upgrade: (op) => op.execute(later ? "CREATE INDEX CONCURRENTLY t1_note_idx ON t1 (note)" : "SELECT 1/0") },
+      ...(later ? [{ id: "r0003", revises: "r0002", upgrade: later }] : []),
+    ]);
+    const kept = await connect();
+    await failure(runMigration(kept, set, { kind: "upgrade", target: "head" }, baseOptions()));
+    expect(await sql`SELECT count(*)::int AS n FROM pg_locks WHERE locktype = 'advisory' AND database = (SELECT oid FROM pg_database WHERE datname = current_database())`).toEqual([{ n: 0 }]);
+    const error = await failure(run(set, { kind: "upgrade", target: "head" }, { lockTimeoutMs: 200 }));
+    expect(error.code).not.toBe("LOCK_TIMEOUT");
+  });
+
+  it.each([
     ["its statement fails", "SELECT 1/0", "STATEMENT_FAILED"],
     ["its op refuses its arguments", "COPY t1 TO STDOUT", "INVALID_OPERATION"],
   ])("commits a non-transactional revision's version and history rows before the next revision, so a later failure leaves the database at it: %s", async (_case, statement, code) => {
