@@ -71,10 +71,17 @@ export function parentsOfMerge(map: RevisionMap, targets: readonly string[]): st
     }
   }
   if (parents.length < 2) {
+    // "heads" is the real heads, as in Alembic; lambic heads also lists those only dependencies
+    // point at, which a user asking to merge "heads" may well mean.
+    const effective = map.heads.filter((id) => !map.realHeads.includes(id) && !parents.includes(id));
+    const leftOut =
+      effective.length > 0 && targets.includes("heads")
+        ? ` "heads" leaves out ${effective.join(", ")}, ${effective.length === 1 ? "a head" : "heads"} only through dependencies (lambic heads marks ${effective.length === 1 ? "it" : "them"} "effective head"): lambic merge -m MESSAGE ${[...parents, ...effective].join(" ")} merges ${effective.length === 1 ? "it" : "them"} too.`
+        : "";
     throw new LambicError(
       "USAGE",
-      `lambic merge needs at least two heads to merge; ${targets.join(" ")} names one (${parents.join(", ")}). A revision on one head is lambic revision --head ${parents[0]}.`,
-      { revises: parents },
+      `lambic merge needs at least two heads to merge; ${targets.join(" ")} names one (${parents.join(", ")}).${leftOut} A revision on one head is lambic revision --head ${parents[0]}.`,
+      leftOut === "" ? { revises: parents } : { revises: parents, effectiveHeads: effective },
     );
   }
   return parents;

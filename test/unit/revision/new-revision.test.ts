@@ -96,6 +96,16 @@ describe("parentsOfMerge (lambic merge, as alembic merge)", () => {
     expect(error.message).toContain("lambic revision --head dddd4");
   });
 
+  it('says, when "heads" names one head, which heads it leaves out (those only dependencies point at) and how to merge them', () => {
+    // lambic heads lists core1 (effective head) and plug1 (head); "heads" is plug1 alone, as in Alembic.
+    const plugin = new RevisionMap([rev("core1", null), rev("plug1", null, { dependsOn: ["core1"] })]);
+    const error = failure(() => parentsOfMerge(plugin, ["heads"]));
+    expect(error).toMatchObject({ code: "USAGE", details: { revises: ["plug1"], effectiveHeads: ["core1"] } });
+    expect(error.message).toBe(
+      'lambic merge needs at least two heads to merge; heads names one (plug1). "heads" leaves out core1, a head only through dependencies (lambic heads marks it "effective head"): lambic merge -m MESSAGE plug1 core1 merges it too. A revision on one head is lambic revision --head plug1.',
+    );
+  });
+
   it("refuses base, which names no revision", () => {
     expect(failure(() => parentsOfMerge(map, ["base", "dddd4"]))).toMatchObject({ code: "USAGE", details: { argument: "base" } });
   });
