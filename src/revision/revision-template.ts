@@ -24,11 +24,18 @@ export function revisionFileName(date: Date, id: string, message: string, ext: "
   return `${stamp}_${id}${slug === "" ? "" : `_${slug}`}.${ext}`;
 }
 
+/**
+ * Latin letters that NFKD leaves whole (no accent to drop), in their usual ASCII spelling: without
+ * it "Straße" would split into "stra_e" and "Łódź" lose its first letter.
+ */
+const ASCII_SPELLING: Readonly<Record<string, string>> = { ß: "ss", ẞ: "ss", æ: "ae", Æ: "ae", ø: "o", Ø: "o", œ: "oe", Œ: "oe", ł: "l", Ł: "l", đ: "d", Đ: "d", ð: "d", Ð: "d", þ: "th", Þ: "th", ı: "i", ħ: "h", Ħ: "h" };
+
 /** Lowercase ascii words joined by `_`, cut at a word boundary like Alembic's slug. */
 function slugify(message: string): string {
   const words = message
     .normalize("NFKD")
     .replace(/[\u0300-\u036f]/g, "") // "café" → "cafe" rather than "caf"
+    .replace(/[ßẞæÆøØœŒłŁđĐðÐþÞıħĦ]/g, (letter) => ASCII_SPELLING[letter]!)
     .toLowerCase()
     .split(/[^a-z0-9]+/)
     .filter((word) => word !== "");

@@ -34,6 +34,10 @@ describe("revisionFileName", () => {
     expect(revisionFileName(DATE, "a1", "Créer la table café", "ts")).toBe("2024_05_01_0905_a1_creer_la_table_cafe.ts");
   });
 
+  it("spells in ascii the Latin letters that carry no accent to drop (ß, æ, ø, œ, ł, đ, þ), rather than splitting the word there", () => {
+    expect(revisionFileName(DATE, "a1", "Straße, Ærøskøbing, Łódź, œuvre, Þórr", "ts")).toBe("2024_05_01_0905_a1_strasse_aeroskobing_lodz_oeuvre_thorr.ts");
+  });
+
   it("cuts the slug at a word boundary within 40 characters", () => {
     const name = revisionFileName(DATE, "a1", "add the invoice table and its line items with foreign keys", "ts");
     const slug = name.replace("2024_05_01_0905_a1_", "").replace(".ts", "");
