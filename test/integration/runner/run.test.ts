@@ -5,6 +5,7 @@ import { openConnection, type Connection, type OpenOptions } from "../../../src/
 import { LambicError } from "../../../src/errors.ts";
 import type { Operations } from "../../../src/operations/index.ts";
 import type { RevisionSet } from "../../../src/revision/revision-set.ts";
+import type { MigrationFunction } from "../../../src/revision/types.ts";
 import { sqlMigration } from "../../../src/revision/sql-revision.ts";
 import { checkDatabase, dryRunMigration, readCurrent, repairChecksums, runMigration, type MigrationCommand, type RunOptions } from "../../../src/runner/run.ts";
 import { createTestDatabase, type TestDatabase } from "../../support/database.ts";
@@ -1098,15 +1099,21 @@ describe.each(["postgres", "neon"] as const)("runner over the %s driver", (drive
     expect(read).toEqual([{ texts: ["a", null, "NULL"], ints: [1, null], nested: [[1, null], [3, 4]], bounded: [5, 6] }]);
   });
 
-  it("refuses an undefined ctx.query parameter before sending it, naming the revision and the parameter", async () => {
-    const row: { id?: number } = {};
-    const set = inlineRevisionSet([...tableHistory(1), { id: "r0002", revises: "r0001", upgrade: async (_op, ctx) => void (await ctx.query("SELECT * FROM t1 WHERE id = $1", [row.id])) }]);
+  /** Runs r0002's upgrade (over t1's revision) expecting ctx.query to refuse before sending: INVALID_OPERATION, nothing left behind. */
+  async function refusedRead(upgrade: MigrationFunction): Promise<LambicError> {
+    const set = inlineRevisionSet([...tableHistory(1), { id: "r0002", revises: "r0001", upgrade }]);
     const error = await failure(run(set, { kind: "upgrade", target: "head" }));
     expect(error).toMatchObject({ code: "INVALID_OPERATION", details: { revision: "r0002", direction: "up" } });
+    expect(await tables()).toEqual([]);
+    return error;
+  }
+
+  it("refuses an undefined ctx.query parameter before sending it, naming the revision and the parameter", async () => {
+    const row: { id?: number } = {};
+    const error = await refusedRead(async (_op, ctx) => void (await ctx.query("SELECT * FROM t1 WHERE id = $1", [row.id])));
     expect(error.message).toBe(
       "Revision r0002 (upgrade): ctx.query() was given undefined as parameter $1 (a property that is not there reads as undefined): pass null for SQL NULL, for: SELECT * FROM t1 WHERE id = $1. The run was rolled back: the database is as it was before.",
     );
-    expect(await tables()).toEqual([]);
   });
 
   it("dry-runs a revision that reads data with ctx.query: the script shows what it queued before the read and marks the read, changing nothing", async () => {
@@ -1336,43 +1343,32 @@ describe.each(["postgres", "neon"] as const)("runner over the %s driver", (drive
   });
 
   it("refuses an invalid Date as a ctx.query parameter before sending it, naming the parameter", async () => {
-    const set = inlineRevisionSet([...tableHistory(1), { id: "r0002", revises: "r0001", upgrade: async (_op, ctx) => void (await ctx.query("SELECT $1::int, $2::timestamptz AS v", [1, new Date("not a date")])) }]);
-    const error = await failure(run(set, { kind: "upgrade", target: "head" }));
-    expect(error).toMatchObject({ code: "INVALID_OPERATION", details: { revision: "r0002" } });
+    const error = await refusedRead(async (_op, ctx) => void (await ctx.query("SELECT $1::int, $2::timestamptz AS v", [1, new Date("not a date")])));
     expect(error.message).toMatch(/^Revision r0002 \(upgrade\): ctx\.query\(\) was given parameter \$2, an invalid Date \(its time is NaN\), which is no timestamp: pass a valid Date, or null/);
-    expect(await tables()).toEqual([]);
   });
 
   it("refuses ctx.query called as a tagged template (ctx.query`...`) before sending it, saying how to call it, rather than reporting a lost connection", async () => {
     const id = 1;
-    const set = inlineRevisionSet([...tableHistory(1), { id: "r0002", revises: "r0001", upgrade: async (_op, ctx) => void (await (ctx.query as unknown as (...args: unknown[]) => Promise<unknown>)`SELECT * FROM t1 WHERE id = ${[id]}`) }]);
-    const error = await failure(run(set, { kind: "upgrade", target: "head" }));
-    expect(error).toMatchObject({ code: "INVALID_OPERATION", details: { revision: "r0002", direction: "up" } });
+    const error = await refusedRead(async (_op, ctx) => void (await (ctx.query as unknown as (...args: unknown[]) => Promise<unknown>)`SELECT * FROM t1 WHERE id = ${[id]}`));
     expect(error.message).toBe(
       "Revision r0002 (upgrade): ctx.query() was given a tagged template (ctx.query`...`) instead of the SQL text: call it as ctx.query(sql, [a, b]), the values as $1 and $2. The run was rolled back: the database is as it was before.",
     );
-    expect(await tables()).toEqual([]);
   });
 
   it("refuses a ctx.query whose SQL is not a string (undefined, an object) before sending it, naming the revision, rather than reporting a lost connection", async () => {
     for (const given of [undefined, { text: "SELECT 1" }]) {
-      const set = inlineRevisionSet([...tableHistory(1), { id: "r0002", revises: "r0001", upgrade: async (_op, ctx) => void (await ctx.query(given as unknown as string)) }]);
-      const error = await failure(run(set, { kind: "upgrade", target: "head" }));
-      expect(error).toMatchObject({ code: "INVALID_OPERATION", details: { revision: "r0002", direction: "up" } });
+      const error = await refusedRead(async (_op, ctx) => void (await ctx.query(given as unknown as string)));
       expect(error.message).toBe(
         `Revision r0002 (upgrade): ctx.query() was given ${given === undefined ? "undefined" : "an object"} as its SQL, which is no text: pass the statement as a string. The run was rolled back: the database is as it was before.`,
       );
-      expect(await tables()).toEqual([]);
     }
   });
 
   it("refuses a ctx.query whose SQL holds a NUL character or an unpaired surrogate before sending it, as op.execute does, naming where", async () => {
     for (const [text, words] of [["SELECT 1 AS a\0", "SQL holding a NUL character (at index 13), which PostgreSQL cannot receive"], ["SELECT 'a\ud800' AS a", "SQL holding an unpaired UTF-16 surrogate (at index 9), which UTF-8 cannot encode"]] as const) {
-      const set = inlineRevisionSet([...tableHistory(1), { id: "r0002", revises: "r0001", upgrade: async (_op, ctx) => void (await ctx.query(text)) }]);
-      const error = await failure(run(set, { kind: "upgrade", target: "head" }));
-      expect(error).toMatchObject({ code: "INVALID_OPERATION", details: { revision: "r0002", statement: text } });
+      const error = await refusedRead(async (_op, ctx) => void (await ctx.query(text)));
+      expect(error.details).toMatchObject({ statement: text });
       expect(error.message).toContain(`Revision r0002 (upgrade): ctx.query() was given ${words}`);
-      expect(await tables()).toEqual([]);
     }
   });
 
