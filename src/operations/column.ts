@@ -20,6 +20,7 @@ export interface ColumnDefinition {
   readonly nullable?: boolean;
   /** A value rendered as a literal (see SqlValue), or `{ raw: "now()" }`. */
   readonly default?: DefaultValue;
+  /** On several columns of a createTable: one primary key of them all, in column order (as Alembic's `primary_key=True`). */
   readonly primaryKey?: boolean;
   readonly unique?: boolean;
   readonly references?: ColumnReference;
@@ -55,6 +56,8 @@ export function renderColumn(
   spec: ColumnSpec,
   where: Where,
   nameWhere: Where = where,
+  /** The table writes the primary key as a constraint of several columns: no PRIMARY KEY here. */
+  keyInTable = false,
 ): { readonly definition: string; readonly comment?: string } {
   const quotedName = quoteIdentifier(name, nameWhere);
   if (typeof spec === "string") return { definition: `${quotedName} ${checkRawSql(spec, where)}` };
@@ -85,7 +88,7 @@ export function renderColumn(
   }
   if (column.default !== undefined) parts.push(`DEFAULT ${renderDefault(column.default, at(where, "default"), column.type)}`);
   if (column.nullable === false) parts.push("NOT NULL");
-  if (column.primaryKey === true) parts.push("PRIMARY KEY");
+  if (column.primaryKey === true && !keyInTable) parts.push("PRIMARY KEY");
   if (column.unique === true) parts.push("UNIQUE");
   if (column.references !== undefined) parts.push(renderReference(column.references, at(where, "references")));
   return column.comment === undefined ? { definition: parts.join(" ") } : { definition: parts.join(" "), comment: column.comment };

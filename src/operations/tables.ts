@@ -72,13 +72,16 @@ export function createTable(name: string, columns: ColumnMap, options?: CreateTa
   if (!isPlainObject(columns)) {
     throw invalidOperation({ op, argument: "columns" }, `must be an object of column name → spec, got ${show(columns)}.`);
   }
+  const keyColumns = columnsMarkedKey(columns, checked.primaryKey, op);
   const comments: string[] = [];
   const elements: string[] = [];
   for (const [column, spec] of Object.entries(columns)) {
-    const rendered = renderColumn(column, spec, at({ op, argument: "columns" }, column));
+    const rendered = renderColumn(column, spec, at({ op, argument: "columns" }, column), undefined, keyColumns.length > 1);
     elements.push(rendered.definition);
     if (rendered.comment !== undefined) comments.push(commentOnColumn(op, table, column, rendered.comment));
   }
+  // PostgreSQL takes one PRIMARY KEY per table: columns each marked primaryKey make one key of them all, as SQLAlchemy's primary_key=True does.
+  if (keyColumns.length > 1) elements.push(`PRIMARY KEY ${columnList(keyColumns, { op, argument: "columns" })}`);
   elements.push(...tableConstraints(checked, optionsOf(op)));
   refuseNullableKey(checked.primaryKey, columns, op);
   const body = elements.length === 0 ? "()" : `(\n${elements.map((element) => `    ${element}`).join(",\n")}\n)`;
@@ -177,6 +180,24 @@ function tableConstraints(options: CreateTableOptions, where: Where): string[] {
     elements.push(`${constraintName(fk.name, at(fkWhere, "name"))}${clause}`);
   });
   return elements;
+}
+
+/**
+ * The columns whose definition says primaryKey: true, in column order. With options.primaryKey
+ * too, the table would have two primary keys (PostgreSQL's 42P16): refused, naming both.
+ */
+function columnsMarkedKey(columns: ColumnMap, primaryKey: KeyConstraint | undefined, op: string): string[] {
+  const marked = Object.entries(columns)
+    .filter(([, spec]) => isPlainObject(spec) && spec.primaryKey === true)
+    .map(([name]) => name);
+  if (marked.length > 0 && primaryKey !== undefined) {
+    throw invalidOperation(
+      at(at({ op, argument: "columns" }, marked[0]!), "primaryKey"),
+      "is true, and options.primaryKey gives the table's primary key too, but a table has one primary key (PostgreSQL refuses a second, 42P16). " +
+        "Give it in one place: options.primaryKey, or primaryKey: true on each of its columns.",
+    );
+  }
+  return marked;
 }
 
 /** A column the table's primary key names is NOT NULL, whatever its definition says: refused when it says nullable: true. */

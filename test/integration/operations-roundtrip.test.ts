@@ -270,6 +270,13 @@ describe("operations against PostgreSQL", () => {
     await run((op) => op.dropTable("address"));
   });
 
+  it("makes one primary key of the columns each marked primaryKey: a pair is refused twice, each column alone repeats", async () => {
+    await run((op) => op.createTable("membership", { org_id: { type: "int", primaryKey: true }, user_id: { type: "int", primaryKey: true } }));
+    await sql`INSERT INTO membership VALUES (1, 1), (1, 2), (2, 1)`;
+    await expect(sql`INSERT INTO membership VALUES (1, 2)`).rejects.toMatchObject({ code: "23505", constraint_name: "membership_pkey" });
+    await run((op) => op.dropTable("membership"));
+  });
+
   it("refuses a half-NULL key under a MATCH FULL foreign key, which MATCH SIMPLE lets through", async () => {
     await run((op) => {
       op.createTable("shop_order", { id: "int", shop: "int" }, { primaryKey: ["id", "shop"] });

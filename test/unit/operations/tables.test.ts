@@ -56,6 +56,25 @@ describe("createTable", () => {
     ]);
   });
 
+  it("makes one primary key of several columns marked primaryKey, in column order, as Alembic's primary_key=True on each", () => {
+    expect(
+      emitted((op) =>
+        op.createTable("membership", {
+          org_id: { type: "bigint", primaryKey: true, references: { table: "org" } },
+          note: "text",
+          user_id: { type: "bigint", primaryKey: true },
+        }),
+      ),
+    ).toEqual([
+      'CREATE TABLE "membership" (\n' +
+        '    "org_id" bigint REFERENCES "org",\n' +
+        '    "note" text,\n' +
+        '    "user_id" bigint,\n' +
+        '    PRIMARY KEY ("org_id", "user_id")\n' +
+        ")",
+    ]);
+  });
+
   it("renders table-level primary key, unique, checks and foreign keys after the columns", () => {
     expect(
       emitted((op) =>
@@ -281,6 +300,13 @@ describe("createTable refuses what it would otherwise drop or misread", () => {
     expect(emitted((op) => op.createTable("t", { a: { type: "int[]", default: "{1,2}" }, b: { type: "jsonb", default: [1, 2] } }))).toEqual([
       `CREATE TABLE "t" (\n    "a" int[] DEFAULT '{1,2}',\n    "b" jsonb DEFAULT '[1,2]'\n)`,
     ]);
+  });
+
+  it("refuses a column marked primaryKey beside options.primaryKey, which would give the table two primary keys", () => {
+    expect(refusal((op) => op.createTable("t", { a: { type: "int", primaryKey: true }, b: "int" }, { primaryKey: ["a", "b"] })).message).toBe(
+      "op.createTable(): columns.a.primaryKey is true, and options.primaryKey gives the table's primary key too, but a table has one primary key (PostgreSQL refuses a second, 42P16). " +
+        "Give it in one place: options.primaryKey, or primaryKey: true on each of its columns.",
+    );
   });
 
   it("refuses nullable: true on a primary key or identity column, which PostgreSQL makes NOT NULL all the same", () => {
