@@ -1,5 +1,5 @@
 import type { Connection } from "../db/connection.ts";
-import { toDatabaseFailure } from "../db/connection.ts";
+import { toDatabaseFailure, type DatabaseFailure } from "../db/connection.ts";
 import { argumentError, checkCommand, checkConnection, checkRevisionSet, checkRunOptions, checkString, checkTableOptions } from "../check-arguments.ts";
 import { LambicError } from "../errors.ts";
 import { doBlock, quoteIdentifier, quoteLiteralAnyStrings } from "../operations/quote.ts";
@@ -325,7 +325,7 @@ export function statementError(error: unknown, statement: QueuedStatement | unde
     // Not lambic's bookkeeping: a deferred constraint or constraint trigger is checked at COMMIT.
     throw new LambicError(
       "STATEMENT_FAILED",
-      `The COMMIT of the run's transaction failed: ${failure.message} [SQLSTATE ${failure.sqlstate}]${failure.detail ? ` (${failure.detail})` : ""}. ${rolledBack} ${retry ?? "A deferred constraint or constraint trigger is checked at COMMIT, not when its statement ran: fix the revision of this transaction that made or fired it, and run again (--per-revision names the revision)."}`,
+      `The COMMIT of the run's transaction failed: ${failure.message} [SQLSTATE ${failure.sqlstate}]${serverNotes(failure)}. ${rolledBack} ${retry ?? "A deferred constraint or constraint trigger is checked at COMMIT, not when its statement ran: fix the revision of this transaction that made or fired it, and run again (--per-revision names the revision)."}`,
       details,
       { cause: error },
     );
@@ -350,10 +350,18 @@ export function statementError(error: unknown, statement: QueuedStatement | unde
         : `Check ${versionTableSql(names)} and ${historyTableSql(names)} (lambic current), then run again.`;
   throw new LambicError(
     "STATEMENT_FAILED",
-    `${where[0]!.toUpperCase()}${where.slice(1)} failed: ${failure.message} [SQLSTATE ${failure.sqlstate}]${at} in: ${text.slice(0, 200)}${failure.detail ? ` (${failure.detail})` : ""}. ${rolledBack} ${next}`,
+    `${where[0]!.toUpperCase()}${where.slice(1)} failed: ${failure.message} [SQLSTATE ${failure.sqlstate}]${at} in: ${text.slice(0, 200)}${serverNotes(failure)}. ${rolledBack} ${next}`,
     details,
     { cause: error },
   );
+}
+
+/**
+ * PostgreSQL's DETAIL and HINT, as psql prints them after the message: the hint often is the fix
+ * (`You might need to specify "USING a::integer".` for a type change without USING).
+ */
+function serverNotes(failure: DatabaseFailure): string {
+  return `${failure.detail ? ` (${failure.detail})` : ""}${failure.hint ? ` (hint: ${failure.hint.replace(/\.$/, "")})` : ""}`;
 }
 
 /** SQLSTATEs of a transaction PostgreSQL cancels because of a concurrent one: running again is the remedy. */

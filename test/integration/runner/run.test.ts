@@ -897,6 +897,16 @@ describe.each(["postgres", "neon"] as const)("runner over the %s driver", (drive
     expect(error.message).toContain(`mark revision r0002 non-transactional (transactional: false; "-- transactional: false" in a .sql file)`);
   });
 
+  it("gives PostgreSQL's hint with a failed statement: a type change without USING says which USING to write", async () => {
+    const set = inlineRevisionSet([
+      { id: "h0001", revises: null, upgrade: (op) => op.createTable("h", { a: "text" }) },
+      { id: "h0002", revises: "h0001", upgrade: (op) => op.alterColumn("h", "a", { type: "integer" }) },
+    ]);
+    const error = await failure(run(set, { kind: "upgrade", target: "head" }));
+    expect(error.details).toMatchObject({ revision: "h0002", sqlstate: "42804", hint: 'You might need to specify "USING a::integer".' });
+    expect(error.message).toContain(`in: ALTER TABLE "h" ALTER COLUMN "a" TYPE integer (hint: You might need to specify "USING a::integer"). `);
+  });
+
   it("says an enum label added in the run cannot be used before it commits, even by a later revision, and how to commit it first", async () => {
     const set = inlineRevisionSet([
       { id: "e0001", revises: null, upgrade: (op) => { op.createEnum("mood", ["sad"]); op.createTable("p", { m: "mood" }); } },
