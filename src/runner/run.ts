@@ -342,7 +342,11 @@ export function statementError(error: unknown, statement: QueuedStatement | unde
         ? // A label from ALTER TYPE ... ADD VALUE is usable only once its transaction commits, and a run is one transaction: "a later revision" is not enough.
           "An enum label added by ALTER TYPE ... ADD VALUE (op.addEnumValue) cannot be used until the transaction that added it commits, and a run is one transaction, later revisions included: " +
           "make the revision that adds the label non-transactional (transactional: false; add it with ifNotExists so a rerun succeeds), or run with --per-revision when it is used in a later revision, then run again."
-        : "Fix the revision and run again."
+        : failure.sqlstate === "42804" && /\bALTER\s+COLUMN\b[\s\S]*\bTYPE\b/i.test(text) && !/\bDROP\s+DEFAULT\b/i.test(text)
+          ? // PostgreSQL converts the column's default with its values, and says no hint when the default is what cannot be cast.
+            "A type change converts the column's values (USING says how) and its default: when the default cannot be converted, drop or replace it in the same change " +
+            "(op.alterColumn's default: the new default, or null to drop it; in SQL, ALTER COLUMN … DROP DEFAULT before TYPE, then SET DEFAULT), then run again."
+          : "Fix the revision and run again."
     : failure.sqlstate === "42501"
       ? `The database user needs CREATE on the schema (the first time) and SELECT, INSERT, UPDATE and DELETE on ${versionTableSql(names)} and ${historyTableSql(names)}: grant them, or set "schema" or "versionTable" in lambic.config.json, then run again.`
       : failure.sqlstate === "3F000" && names.schema !== undefined

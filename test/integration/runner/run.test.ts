@@ -907,6 +907,17 @@ describe.each(["postgres", "neon"] as const)("runner over the %s driver", (drive
     expect(error.message).toContain(`in: ALTER TABLE "h" ALTER COLUMN "a" TYPE integer (hint: You might need to specify "USING a::integer"). `);
   });
 
+  it("says to give alterColumn the new default when a type change fails on converting the old one", async () => {
+    const set = inlineRevisionSet([
+      { id: "d0001", revises: null, upgrade: (op) => op.createTable("d", { status: { type: "text", default: "new" } }) },
+      { id: "d0002", revises: "d0001", upgrade: (op) => op.alterColumn("d", "status", { type: "integer", using: "length(status)" }) },
+    ]);
+    const error = await failure(run(set, { kind: "upgrade", target: "head" }));
+    expect(error.details).toMatchObject({ revision: "d0002", sqlstate: "42804" });
+    expect(error.message).toContain("op.alterColumn's default: the new default, or null to drop it");
+    expect(error.message).not.toContain("Fix the revision and run again");
+  });
+
   it("says an enum label added in the run cannot be used before it commits, even by a later revision, and how to commit it first", async () => {
     const set = inlineRevisionSet([
       { id: "e0001", revises: null, upgrade: (op) => { op.createEnum("mood", ["sad"]); op.createTable("p", { m: "mood" }); } },
