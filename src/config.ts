@@ -308,6 +308,11 @@ function interpolate(value: string, env: Record<string, string | undefined>, pat
       fail(path, `${formatPath(path)}: ${what} is not a valid interpolation; write \${VAR} or \${VAR:-default} (a literal "$" in a URL is %24).`);
     }
     const [, variable, fallback] = parsed!;
+    // The match ends at the first "}": `${A:-${B}}` would take "${B" as A's default and leave a
+    // "}" after it, so a set A got a stray "}" (a URL's database "db}") and an unset one "${B}".
+    if (fallback?.includes("${")) {
+      fail(path, `${formatPath(path)}: the default of \${${variable}:-...} holds another "\${"; a default is plain text, not interpolated again. Give the default written out, or set ${variable}.`, { variable });
+    }
     const set = env[variable!];
     if (set !== undefined && set !== "") return set;
     if (fallback !== undefined) return fallback;

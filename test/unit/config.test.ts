@@ -201,6 +201,16 @@ describe("parseConfig", () => {
     expect(error.message).toContain("not a valid interpolation");
   });
 
+  it("rejects a default that holds another ${VAR} (nested interpolation), set or not, without echoing the default", () => {
+    const url = "${DATABASE_URL:-postgres://app:s3cret@db/${DB}}";
+    for (const env of [{ DATABASE_URL: "postgres://app@db/app" }, {}]) {
+      const error = configError(() => parse({ databases: { main: { url } } }, env));
+      expect(error.message).toContain('databases.main.url: the default of ${DATABASE_URL:-...} holds another "${"');
+      expect(error.details).toMatchObject({ variable: "DATABASE_URL", path: "databases.main.url" });
+      expect(JSON.stringify(error)).not.toContain("s3cret");
+    }
+  });
+
   it("rejects a \"${\" in a url that starts no interpolation without echoing the password it is in, saying how to write a literal $", () => {
     const error = configError(() => parse({ databases: { main: { url: "postgres://app:pa${ss-w0rd@db/app" } } }));
     expect(error.message).toContain("not a valid interpolation");
