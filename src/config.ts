@@ -202,7 +202,11 @@ function parseDatabase(name: string, value: Record<string, unknown>, baseDir: st
   const string = (key: string): string | undefined => {
     const raw = value[key];
     if (raw === undefined) return undefined;
-    if (typeof raw !== "string") fail(at(key), `databases.${name}.${key} is ${JSON.stringify(raw)}, expected a string.`);
+    if (typeof raw !== "string") {
+      // A url given as an object or a list ({ "password": ... }) may hold a password: name its kind only.
+      const shown = key === "url" ? (raw === null ? "null" : Array.isArray(raw) ? "a list" : typeof raw === "object" ? "an object" : `a ${typeof raw}`) : JSON.stringify(raw);
+      fail(at(key), `databases.${name}.${key} is ${shown}, expected a string${key === "url" ? ' such as "postgres://user:password@host:5432/database" or "${DATABASE_URL}"' : ""}.`);
+    }
     return interpolate(raw as string, env, at(key), fail);
   };
   const milliseconds = (key: string, fallback: number): number => {

@@ -261,7 +261,15 @@ describe("parseConfig", () => {
   });
 
   it("rejects a string field given another type", () => {
-    expect(configError(() => parse({ databases: { main: { url: 5432 } } })).message).toContain("databases.main.url is 5432, expected a string");
+    expect(configError(() => parse({ databases: { main: { schema: 5 } } })).message).toContain("databases.main.schema is 5, expected a string");
+  });
+
+  it("rejects a url that is not a string naming its kind, not its content, which may hold a password", () => {
+    for (const [url, kind] of [[{ host: "db", password: "s3cret" }, "an object"], [["postgres://app:s3cret@db/app"], "a list"], [5432, "a number"]] as const) {
+      const error = configError(() => parse({ databases: { main: { url } } }));
+      expect(error.message).toContain(`databases.main.url is ${kind}, expected a string such as "postgres://`);
+      expect(JSON.stringify(error)).not.toContain("s3cret");
+    }
   });
 
   it("rejects an unknown driver, listing the drivers", () => {
