@@ -112,12 +112,16 @@ export async function openNeonConnection(target: DriverTarget): Promise<Connecti
   // node-postgres sends only a few of them (options, application_name, and statement_timeout,
   // lock_timeout and idle_in_transaction_session_timeout as parseInt made them: "5min" went as
   // 5 ms) and dropped the rest (?search_path=app ran the migration in public).
+  // node-postgres also takes options, replication and client_encoding from PGOPTIONS, PGREPLICATION
+  // and PGCLIENT_ENCODING (a PGOPTIONS exported for psql moved the run's search_path); lambic reads
+  // only PGPASSWORD of libpq's variables, and these come from the URL, as settings, or not at all.
   const settings = serverSettings(target);
-  if (Object.keys(settings).length > 0) {
-    const internal = client as unknown as { getStartupConf(): Record<string, string> };
-    const startupConf = internal.getStartupConf.bind(client);
-    internal.getStartupConf = () => ({ ...startupConf(), ...settings });
-  }
+  const internal = client as unknown as { getStartupConf(): Record<string, string> };
+  const startupConf = internal.getStartupConf.bind(client);
+  internal.getStartupConf = () => {
+    const { options: _options, replication: _replication, client_encoding: _encoding, ...conf } = startupConf();
+    return { ...conf, ...settings };
+  };
   // Per-client settings, so that tests (or two targets in one process) don't fight over neonConfig.
   Object.assign(client.neonConfig, target.neon ?? {});
 

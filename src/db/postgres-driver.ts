@@ -51,7 +51,8 @@ export async function openPostgresConnection(target: DriverTarget): Promise<Conn
   // The first byte the server sent: "N" to the SSLRequest is a server that does not speak TLS.
   let firstByte: number | undefined;
   const options = {
-    ...(target.tls.direct && !unixSocket && { sslnegotiation: "direct" }),
+    // Given either way: left out, postgres.js takes libpq's PGSSLNEGOTIATION, which lambic does not read.
+    sslnegotiation: target.tls.direct && !unixSocket ? "direct" : null,
     max: 1,
     // No idle or lifetime recycling: postgres.js would reconnect silently and the runner's
     // open transaction and locks would be gone. close() ends the session.
@@ -95,7 +96,7 @@ export async function openPostgresConnection(target: DriverTarget): Promise<Conn
       if (connected) session.markEnded("the server closed the connection");
     };
     // (max_pipeline is a documented option missing from postgres.js's types.)
-    const client = postgres(target.url, { ...options, ssl: tls, onclose } as postgres.Options<Record<string, postgres.PostgresType>>);
+    const client = withoutLibpqEnvironment(() => postgres(target.url, { ...options, ssl: tls, onclose } as postgres.Options<Record<string, postgres.PostgresType>>));
     try {
       await Promise.race([client.unsafe("select 1"), expired]);
       connected = true;
@@ -310,3 +311,21 @@ function replaceParsers(sql: postgres.Sql): void {
 
 /** What follows the "[" of an array's bounds ("[0:1]={...}", "[1:2][1:2]={{...}}"). */
 const BOUNDS = /^-?\d+:-?\d+\](\[-?\d+:-?\d+\])*=\{/;
+
+/**
+ * Runs `create` (postgres.js's constructor, which reads its options synchronously) with libpq's
+ * PGTARGETSESSIONATTRS hidden: without a target_session_attrs option postgres.js takes that
+ * variable, and no option value means "any", so a PGTARGETSESSIONATTRS=standby exported for psql
+ * failed every connection to a primary ("write CONNECTION_DESTROYED"). lambic reads only
+ * PGPASSWORD of libpq's variables; the URL's target_session_attrs is checked in url-parameters.ts.
+ */
+function withoutLibpqEnvironment<T>(create: () => T): T {
+  const exported = process.env["PGTARGETSESSIONATTRS"];
+  if (exported === undefined) return create();
+  delete process.env["PGTARGETSESSIONATTRS"];
+  try {
+    return create();
+  } finally {
+    process.env["PGTARGETSESSIONATTRS"] = exported;
+  }
+}

@@ -466,6 +466,16 @@ describe.each(["postgres", "neon"] as const)("%s driver", (driver) => {
     }
   });
 
+  it("connects whatever libpq's PGTARGETSESSIONATTRS, PGSSLNEGOTIATION, PGSSLMODE and PGREPLICATION say, which lambic does not read (the URL's parameters do that)", async () => {
+    for (const [name, value] of [["PGTARGETSESSIONATTRS", "standby"], ["PGTARGETSESSIONATTRS", "read-only"], ["PGTARGETSESSIONATTRS", "bogus"], ["PGSSLNEGOTIATION", "direct"], ["PGSSLMODE", "verify-full"], ["PGREPLICATION", "database"]] as const) {
+      expect(await withEnv(name, value, () => answerOrError(database.url, "1::text")), `${name}=${value}`).toBe("1");
+    }
+  });
+
+  it("sends no PGOPTIONS to the server, which lambic does not read (?options= in the URL does that)", async () => {
+    expect(await withEnv("PGOPTIONS", "-c search_path=from_pgoptions", () => answerOrError(database.url, "current_setting('search_path')"))).toBe('"$user", public');
+  });
+
   it("connects with libpq's target_session_attrs=any and client_encoding=UTF8, which are not server settings", async () => {
     const url = new URL(database.url);
     url.search = "?target_session_attrs=any&client_encoding=UTF8&application_name=deploy";
