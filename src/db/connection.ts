@@ -373,8 +373,14 @@ const SESSION_GONE_CODES = new Set([
 ]);
 
 /** A failure to connect, in words: where we tried, what went wrong, what to do next. */
-export function connectionFailed(target: DriverTarget, error: unknown, context: { serverRefusedTls?: boolean } = {}): LambicError {
-  const where = `${target.host}:${target.port}, database "${target.database}", user "${target.user}"`;
+export function connectionFailed(target: DriverTarget, error: unknown, context: { serverRefusedTls?: boolean; webSocket?: boolean } = {}): LambicError {
+  // A WebSocket's failure is an ErrorEvent around the socket's error (ECONNREFUSED, ENOTFOUND).
+  const socketError = context.webSocket ? (error as { error?: unknown })?.error : undefined;
+  if (socketError instanceof Error) error = socketError;
+  // Neon's driver reaches the host's WebSocket proxy (wss://host/v2, port 443), not the URL's port,
+  // unless the caller routes it elsewhere (neon.wsProxy).
+  const neonDefault = context.webSocket === true && target.neon?.wsProxy === undefined;
+  const where = `${neonDefault ? `${target.host} over a WebSocket (wss://${target.host}/v2, port 443: Neon's driver)` : `${target.host}:${target.port}`}, database "${target.database}", user "${target.user}"`;
   const failure = toDatabaseFailure(error);
   const code = (error as { code?: unknown })?.code;
   let reason: string;
@@ -420,6 +426,9 @@ export function connectionFailed(target: DriverTarget, error: unknown, context: 
   } else {
     reason = failure ? `${failure.sqlstate}: ${failure.message}` : String((error as Error)?.message ?? error);
     next = "Check that the server is running and the database URL is right.";
+  }
+  if (neonDefault && failure === undefined && !/\.neon\.tech$/i.test(target.host)) {
+    next = `The driver is "neon", which connects to a Neon WebSocket proxy as *.neon.tech endpoints run; for a PostgreSQL server on ${target.host}:${target.port}, remove "driver": "neon" from lambic.config.json (or set "postgres"), so that postgres.js connects over TCP.`;
   }
   return new LambicError(
     "CONNECTION_FAILED",

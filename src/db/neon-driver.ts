@@ -146,7 +146,7 @@ export async function openNeonConnection(target: DriverTarget): Promise<Connecti
   } catch (error) {
     // Not awaited: end() waits for an 'end' event that a failed connect has already emitted.
     client.end().catch(() => undefined);
-    throw connectionFailed(target, error);
+    throw connectionFailed(target, error, { webSocket: true });
   } finally {
     clearTimeout(timer);
   }

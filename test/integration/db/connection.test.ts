@@ -691,3 +691,18 @@ describe("driver choice and pooled endpoints", () => {
     }
   });
 });
+
+describe("the neon driver asked for a host that is not Neon's", () => {
+  it("names the WebSocket endpoint it tried, the socket's error, and says to leave the driver to postgres for a PostgreSQL server", async () => {
+    const error = await openConnection("postgres://app:s3cret@no-such-host.invalid:6432/app", { driver: "neon", connectTimeoutSeconds: 5 }).then(
+      (connection) => (void connection.close(), undefined),
+      (error: unknown) => error,
+    );
+    expect(isLambicError(error, "CONNECTION_FAILED"), String(error)).toBe(true);
+    const message = (error as Error).message;
+    expect(message).toContain("Could not connect to no-such-host.invalid over a WebSocket (wss://no-such-host.invalid/v2, port 443: Neon's driver)");
+    expect(message).toContain('the host name "no-such-host.invalid" could not be resolved');
+    expect(message).toContain('for a PostgreSQL server on no-such-host.invalid:6432, remove "driver": "neon" from lambic.config.json (or set "postgres")');
+    expect(JSON.stringify(error)).not.toContain("s3cret");
+  });
+});
