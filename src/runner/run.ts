@@ -168,9 +168,14 @@ function stepResult({ step, message, startedAt, finishedAt }: EmittedStep): Step
 function assertKnownVersions(set: RevisionSet, rows: readonly string[], table: string): void {
   const unknown = rows.filter((row) => !set.map.has(row));
   if (unknown.length > 0) {
+    // No row known at all is most often another database's table (two named databases on one
+    // server sharing the default lambic_version), whose rows a stamp --purge would destroy.
+    const advice = unknown.length === rows.length
+      ? `None of its rows is a revision of "${set.database}": if the table belongs to another database on this server (another named database in lambic.config.json, or an Alembic project), give "${set.database}" a "versionTable" (or "schema") of its own in lambic.config.json; otherwise check the database URL and the revisions folder. Only if these revisions were removed on purpose, "lambic stamp --purge <revision>" rewrites the table.`
+      : `Is this the right database and revisions folder? If the revision was removed on purpose, "lambic stamp --purge <revision>" rewrites the table.`;
     throw new LambicError(
       "UNKNOWN_VERSION",
-      `The version table ${table} holds ${unknown.join(", ")}, which no revision of database "${set.database}" defines. Is this the right database and revisions folder? If the revision was removed on purpose, "lambic stamp --purge <revision>" rewrites the table.`,
+      `The version table ${table} holds ${unknown.join(", ")}, which no revision of database "${set.database}" defines. ${advice}`,
       { versions: [...rows], unknown },
     );
   }

@@ -546,6 +546,15 @@ describe.each(["postgres", "neon"] as const)("runner over the %s driver", (drive
     expect(error.message).toContain("stamp --purge");
   });
 
+  it("says, when no version row is one of its revisions, that the table may be another database's and to give this one its own versionTable before any stamp --purge", async () => {
+    await sql`CREATE TABLE lambic_version (version_num varchar(32) PRIMARY KEY)`;
+    await sql`INSERT INTO lambic_version VALUES ('f00dfeed'), ('0badcafe')`;
+    const error = await failure(run(inlineRevisionSet(tableHistory(2)), { kind: "upgrade", target: "head" }));
+    expect(error.code).toBe("UNKNOWN_VERSION");
+    expect(error.message).toMatch(/None of its rows is a revision of "\w+": if the table belongs to another database on this server .*give "\w+" a "versionTable" \(or "schema"\) of its own in lambic\.config\.json.* Only if these revisions were removed on purpose, "lambic stamp --purge <revision>"/);
+    expect((await sql`SELECT version_num FROM lambic_version ORDER BY 1`).map((r) => r.version_num)).toEqual(["0badcafe", "f00dfeed"]);
+  });
+
   it("says which version rows overlap, and how to repair them, when one row is an ancestor of another", async () => {
     const set = inlineRevisionSet(tableHistory(3));
     await run(set, { kind: "stamp", targets: ["r0002"] });
