@@ -224,7 +224,15 @@ function parseDatabase(name: string, value: Record<string, unknown>, baseDir: st
   const identifier = (key: string): string | undefined => {
     const result = string(key);
     if (result !== undefined && !IDENTIFIER.test(result)) {
-      fail(at(key), `databases.${name}.${key} ${JSON.stringify(result)} is not a plain PostgreSQL identifier (letters, digits, _ and $, at most 63, not starting with a digit).`);
+      // The forms a psql user writes: schema.table, and "Quoted" names (lambic quotes every name itself).
+      const qualified = key === "versionTable" ? /^([^.]+)\.([^.]+)$/.exec(result) : null;
+      const unquoted = /^"[^"]+"$/.test(result) ? result.slice(1, -1) : undefined;
+      const hint = qualified && IDENTIFIER.test(qualified[1]!) && IDENTIFIER.test(qualified[2]!)
+        ? ` For the version table in schema "${qualified[1]}", write "schema": "${qualified[1]}" and "versionTable": "${qualified[2]}".`
+        : unquoted !== undefined && IDENTIFIER.test(unquoted)
+          ? ` Write it without the quotes ("${key}": "${unquoted}"): lambic quotes every name itself, so its case is kept.`
+          : "";
+      fail(at(key), `databases.${name}.${key} ${JSON.stringify(result)} is not a plain PostgreSQL identifier (letters, digits, _ and $, at most 63, not starting with a digit).${hint}`);
     }
     return result;
   };

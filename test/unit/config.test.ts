@@ -280,6 +280,18 @@ describe("parseConfig", () => {
     expect(configError(() => parse({ databases: { main: { versionTable: "my table" } } })).message).toContain("not a plain PostgreSQL identifier");
   });
 
+  it("rejects a schema-qualified version table, saying to put the schema in \"schema\"", () => {
+    const error = configError(() => parse({ databases: { main: { versionTable: "app.lambic_version" } } }));
+    expect(error.message).toContain('For the version table in schema "app", write "schema": "app" and "versionTable": "lambic_version".');
+  });
+
+  it("rejects a quoted version table or schema, saying to write it without the quotes", () => {
+    for (const key of ["versionTable", "schema"]) {
+      const error = configError(() => parse({ databases: { main: { [key]: '"Lambic_Version"' } } }));
+      expect(error.message).toContain(`Write it without the quotes ("${key}": "Lambic_Version"): lambic quotes every name itself`);
+    }
+  });
+
   it("rejects a tenant list with a duplicate schema", () => {
     expect(configError(() => parse({ databases: { main: { tenants: ["t1", "t1"] } } })).message).toContain('lists "t1" twice');
   });
