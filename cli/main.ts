@@ -432,7 +432,14 @@ async function databaseUrl(context: Context): Promise<string> {
   const { ensureEmbeddedPostgres } = await import("../src/db/embedded.ts");
   const embedded = await ensureEmbeddedPostgres(embeddedProjectDir(context));
   const driverNote = context.database.driver === "neon" ? ` It is reached with the postgres driver: "driver": "neon" applies to a configured URL (Neon's driver speaks WebSocket, the embedded server TCP only).` : "";
-  context.io.stderr(`No database URL is set (DATABASE_URL or lambic.config.json), so using the embedded PostgreSQL ${embedded.started ? "just started" : "already running"} on port ${embedded.port} (data: ${embedded.dataDir}). Connect with: ${embedded.psql}${driverNote}\n`);
+  const file = context.database.configFile;
+  const why = file === undefined
+    ? "No database URL is set (DATABASE_URL, and there is no lambic.config.json)"
+    : `Database "${context.database.name}" has no URL (its "url" in ${file} is missing or an unset variable)`;
+  // Without a config file DATABASE_URL is the URL; with one, only a "url" naming it reads it, and
+  // a user who set it for this run expects it used: say it is not, before the run "succeeds" here.
+  const unread = file !== undefined && context.io.env["DATABASE_URL"] ? ` DATABASE_URL is set but not read: a config file's database takes it only through "url": "\${DATABASE_URL}".` : "";
+  context.io.stderr(`${why}, so using the embedded PostgreSQL ${embedded.started ? "just started" : "already running"} on port ${embedded.port} (data: ${embedded.dataDir}).${unread} Connect with: ${embedded.psql}${driverNote}\n`);
   return embedded.url;
 }
 

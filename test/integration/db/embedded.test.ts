@@ -136,6 +136,27 @@ it('a database configured with "driver": "neon" but no URL set runs on the embed
   }
 });
 
+it("a config file's database without a url runs on the embedded PostgreSQL saying so, and that an exported DATABASE_URL is not read", async () => {
+  const project = await mkdtemp(join(tmpdir(), "lambic-project-"));
+  await cp(join(import.meta.dirname, "../../../revisions/main"), join(project, "revisions/main"), { recursive: true });
+  await writeFile(join(project, "lambic.config.json"), JSON.stringify({ databases: { main: { versionTable: "alembic_version" } } }));
+  const [stdout, stderr]: string[][] = [[], []];
+  let dataDir: string | undefined;
+  try {
+    const env = { DATABASE_URL: "postgres://app:s3cret@127.0.0.1:1/app" };
+    const code = await main(["current"], { stdout: (text) => void stdout.push(text), stderr: (text) => void stderr.push(text), cwd: project, env });
+    dataDir = /\(data: (.+?)\)/.exec(stderr.join(""))?.[1];
+    expect(code, stderr.join("")).toBe(0);
+    expect(stderr.join("")).toContain(`Database "main" has no URL (its "url" in ${join(project, "lambic.config.json")} is missing or an unset variable), so using the embedded PostgreSQL just started`);
+    expect(stderr.join("")).toContain('DATABASE_URL is set but not read: a config file\'s database takes it only through "url": "${DATABASE_URL}".');
+    expect(stderr.join("")).not.toContain("s3cret");
+  } finally {
+    await stopEmbedded(project);
+    await rm(project, { recursive: true, force: true });
+    if (dataDir && !dataDir.startsWith(project)) await rm(dirname(dataDir), { recursive: true, force: true });
+  }
+});
+
 it("commands started together on a fresh project share one embedded PostgreSQL: one creates it, the others wait for it", async () => {
   const project = await mkdtemp(join(tmpdir(), "lambic-project-"));
   await cp(join(import.meta.dirname, "../../../revisions/main"), join(project, "revisions/main"), { recursive: true });
