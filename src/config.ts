@@ -188,7 +188,8 @@ export function parseConfig(text: string, file: string, env: Record<string, stri
   if (defaultDatabase === undefined) {
     defaultDatabase = names.length === 1 ? names[0] : names.includes("main") ? "main" : undefined;
   } else if (typeof defaultDatabase !== "string" || !names.includes(defaultDatabase)) {
-    fail(["defaultDatabase"], `defaultDatabase ${JSON.stringify(defaultDatabase)} is not one of the configured databases (${names.join(", ")}).`);
+    const close = typeof defaultDatabase === "string" ? closestMatch(defaultDatabase, names) : undefined;
+    fail(["defaultDatabase"], `defaultDatabase ${JSON.stringify(defaultDatabase)} is not one of the configured databases (${names.join(", ")}).${close ? ` Did you mean "${close}"?` : ""} Set it to one of them, or leave it out (then the only database, else "main", is the default).`);
   }
   return { file, databases, defaultDatabase: defaultDatabase as string | undefined };
 }

@@ -323,7 +323,7 @@ describe("parseConfig", () => {
 
   it("rejects a defaultDatabase that is not configured", () => {
     const error = configError(() => parse({ databases: { main: {} }, defaultDatabase: "mian" }));
-    expect(error.message).toContain('defaultDatabase "mian" is not one of the configured databases (main)');
+    expect(error.message).toContain('defaultDatabase "mian" is not one of the configured databases (main). Did you mean "main"? Set it to one of them, or leave it out');
   });
 
   it("defaults to the only database", () => {

@@ -195,6 +195,10 @@ describe("closestMatch", () => {
     expect(closestMatch("versionTabel", ["versionTable", "schema"])).toBe("versionTable");
   });
 
+  it("finds a short name with two letters swapped, one edit (--name mian, defaultDatabase \"mian\")", () => {
+    expect(closestMatch("mian", ["main", "analytics"])).toBe("main");
+  });
+
   it("finds nothing for an unrelated name", () => {
     expect(closestMatch("colour", ["versionTable", "schema"])).toBeUndefined();
   });
