@@ -125,7 +125,8 @@ export function resolveDatabase(config: LambicConfig, name?: string): DatabaseCo
   checkObject("resolveDatabase", "config.databases", config.databases);
   checkString("resolveDatabase", "name", name, true);
   const names = Object.keys(config.databases);
-  const where = config.file ?? "the default configuration";
+  // Run from a subfolder, or with the file misnamed, the defaults apply: say there was no file.
+  const where = config.file ?? `the default configuration (no ${CONFIG_FILE_NAME} was found in the current folder, nor given with --config)`;
   if (name === undefined) {
     if (config.defaultDatabase === undefined) {
       throw new LambicError(

@@ -353,6 +353,11 @@ describe("resolveDatabase", () => {
     expect(error.message).toContain("Configured: main, analytics.");
   });
 
+  it("says, for a --name unknown without a config file, that no config file was found", () => {
+    const error = configError(() => resolveDatabase(loadConfig({ cwd: tempProject(), env: {} }), "analytics"));
+    expect(error.message).toContain('No database named "analytics" in the default configuration (no lambic.config.json was found in the current folder, nor given with --config). Configured: main.');
+  });
+
   it("rejects a missing name when several databases have no default", () => {
     const error = configError(() => resolveDatabase(parse({ databases: { a: {}, b: {} } })));
     expect(error.message).toContain("Pass --name DB");
