@@ -812,6 +812,17 @@ describe.each(["postgres", "neon"] as const)("runner over the %s driver", (drive
     expect(await tables()).toEqual([]);
   });
 
+  it("refuses in a dry run, as the run does, a plan that needs a session lock on a pooled endpoint", async () => {
+    const set = inlineRevisionSet(tableHistory(2));
+    const connection = await connect();
+    const pooled: Connection = Object.create(connection, { capabilities: { value: { sessionLocks: false, overlappingPipelines: connection.capabilities.overlappingPipelines } } });
+    const options = { ...baseOptions(), generatedAt: new Date(), range: "head" };
+    const error = await failure(dryRunMigration(pooled, set, { kind: "upgrade", target: "head" }, { ...options, perRevision: true }));
+    expect(error.code, error.message).toBe("SESSION_LOCK_UNAVAILABLE");
+    expect((await dryRunMigration(pooled, set, { kind: "upgrade", target: "head" }, options)).to).toEqual(["r0002"]);
+    expect(await tables()).toEqual([]);
+  });
+
   it("commits after each revision with perRevision, keeping what succeeded", async () => {
     const history = tableHistory(3, (i) => (i === 2 ? { upgrade: (op) => op.execute("SELECT 1/0") } : {}));
     const error = await failure(run(inlineRevisionSet(history), { kind: "upgrade", target: "head" }, { perRevision: true }));
