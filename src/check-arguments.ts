@@ -1,4 +1,5 @@
 import { LambicError } from "./errors.ts";
+import { HISTORY_TABLE } from "./runner/version-table.ts";
 
 /**
  * Checks of what a caller of the programmatic API passes. The CLI and the handler build these
@@ -49,6 +50,7 @@ function checkOptionalType(fn: string, argument: string, value: unknown, type: "
 export function checkTableOptions(fn: string, options: unknown): asserts options is Record<string, unknown> {
   checkRecord(fn, "options", options);
   checkString(fn, "options.versionTable", options.versionTable);
+  if (options.versionTable === HISTORY_TABLE) throw argumentError(fn, "options.versionTable", `a name other than ${HISTORY_TABLE} (lambic's history table)`, options.versionTable);
   checkString(fn, "options.schema", options.schema, true);
 }
 

@@ -5,6 +5,7 @@ import { LambicError } from "./errors.ts";
 import { closestMatch } from "./suggest.ts";
 import { tenantNameProblem } from "./tenant-name.ts";
 import { splitStatements } from "./operations/sql-statements.ts";
+import { HISTORY_TABLE } from "./runner/version-table.ts";
 
 export const CONFIG_FILE_NAME = "lambic.config.json";
 
@@ -268,11 +269,17 @@ function parseDatabase(name: string, value: Record<string, unknown>, baseDir: st
   const revisions = string("revisions");
   if (revisions === "") fail(at("revisions"), `databases.${name}.revisions is empty; give this database's revisions folder, such as "revisions/${name}" (the default, when "revisions" is left out).`);
 
+  // The history table lambic keeps beside the version table: one table cannot be both.
+  const versionTable = identifier("versionTable");
+  if (versionTable === HISTORY_TABLE) {
+    fail(at("versionTable"), `databases.${name}.versionTable is "${HISTORY_TABLE}", the name of the history table lambic keeps beside every version table; choose another name, such as "${name}_version" (or leave it out for "${DEFAULTS.versionTable}").`);
+  }
+
   return {
     name,
     url,
     revisions: resolve(baseDir, revisions ?? `revisions/${name}`),
-    versionTable: identifier("versionTable") ?? DEFAULTS.versionTable,
+    versionTable: versionTable ?? DEFAULTS.versionTable,
     schema,
     driver: driver as DatabaseConfig["driver"],
     lockTimeoutMs: milliseconds("lockTimeoutMs", DEFAULTS.lockTimeoutMs),

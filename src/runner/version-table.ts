@@ -12,8 +12,11 @@ export interface VersionTableNames {
   readonly historyTable: string;
 }
 
+/** Shared by every version table of a schema: no version table may take its name. */
+export const HISTORY_TABLE = "lambic_history";
+
 export function versionTableNames(options: { schema?: string; versionTable: string }): VersionTableNames {
-  return { schema: options.schema, versionTable: options.versionTable, historyTable: "lambic_history" };
+  return { schema: options.schema, versionTable: options.versionTable, historyTable: HISTORY_TABLE };
 }
 
 const where = (argument: string) => ({ op: "versionTable", argument });

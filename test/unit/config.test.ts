@@ -292,6 +292,11 @@ describe("parseConfig", () => {
     }
   });
 
+  it("rejects lambic_history as the version table, the name of lambic's own history table", () => {
+    const error = configError(() => parse({ databases: { main: { versionTable: "lambic_history" } } }));
+    expect(error.message).toContain('databases.main.versionTable is "lambic_history", the name of the history table lambic keeps beside every version table; choose another name, such as "main_version"');
+  });
+
   it("rejects a tenant list with a duplicate schema", () => {
     expect(configError(() => parse({ databases: { main: { tenants: ["t1", "t1"] } } })).message).toContain('lists "t1" twice');
   });

@@ -47,6 +47,11 @@ describe("programmatic API arguments", () => {
     await usage(call({ ...options, x: { n: 1 } }), "options.x.n");
   });
 
+  it("refuses lambic_history as the version table, the name of lambic's own history table, before sending anything", async () => {
+    await usage(runMigration(connection, set, up, { ...options, versionTable: "lambic_history" }), "options.versionTable");
+    await usage(readCurrent(connection, set, { versionTable: "lambic_history" }), "options.versionTable");
+  });
+
   it("runMigration refuses a malformed command", async () => {
     const call = (c: unknown) => runMigration(connection, set, c as typeof up, options);
     await usage(call(undefined), "command");
