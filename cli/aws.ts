@@ -370,7 +370,12 @@ function summarize(result: Record<string, unknown>): string {
     case "upgrade":
     case "downgrade":
     case "stamp":
-      if (result.dryRun) lines.push(`dry run of ${result.command} on ${result.database}: ${heads(result.from)} -> ${heads(result.to)}, ${steps.length} step(s); nothing was changed`);
+      if (result.dryRun) {
+        lines.push(`dry run of ${result.command} on ${result.database}: ${heads(result.from)} -> ${heads(result.to)}, ${steps.length} step(s); nothing was changed`);
+        // A script too large for the answer went to S3.
+        const script = result.script as { bucket?: string; key?: string; bytes?: number } | undefined;
+        if (script?.key) lines.push(`script (${script.bytes} bytes, too large for the answer): s3://${script.bucket}/${script.key}`);
+      }
       else lines.push(steps.length === 0 ? `Nothing to do: ${result.database} is at ${heads(result.from)}.` : `${result.command} ${result.database}: ${heads(result.from)} -> ${heads(result.to)} in ${result.durationMs} ms`);
       for (const step of steps) lines.push(`  ${step.direction} ${step.revision}${step.ms !== undefined ? ` ${step.ms} ms` : ""}`);
       // As the local run warns: the edited applied revisions allowChanged ran past.

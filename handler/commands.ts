@@ -310,7 +310,8 @@ async function migrate(event: LambicEvent, bundle: OpenedBundle, location: Bundl
     const plan = await runner.dryRunMigration(connection, bundle.set, command, { ...options, generatedAt: new Date(), range: event.targets.join(" ") });
     deps.report.from = plan.from;
     deps.report.to = plan.to;
-    return { ...base, dryRun: true, from: plan.from, to: plan.to, steps: runner.planSummary(plan.steps), sql: plan.script, ...(plan.changed.length > 0 ? { changed: plan.changed } : {}), ...(plan.readsNotRun.length > 0 ? { readsNotRun: plan.readsNotRun } : {}) };
+    const answer = { ...base, dryRun: true, from: plan.from, to: plan.to, steps: runner.planSummary(plan.steps), sql: plan.script as string | null, ...(plan.changed.length > 0 ? { changed: plan.changed } : {}), ...(plan.readsNotRun.length > 0 ? { readsNotRun: plan.readsNotRun } : {}) };
+    return dryRunAnswer(answer, location, deps);
   }
 
   try {
@@ -334,6 +335,36 @@ async function migrate(event: LambicEvent, bundle: OpenedBundle, location: Bundl
     if (!(error instanceof LambicError) || command.kind === "stamp" || !RUN_FAILURES.has(error.code)) throw error;
     throw await withFallback(error, command, bundle, location, connection, deps, options);
   }
+}
+
+/** Room left in the answer for what the handler adds to it (durationMs). */
+const ANSWER_SLACK_BYTES = 64;
+
+/**
+ * A dry run's answer carries its script, which a data migration (bulkInsert, many statements)
+ * can make larger than Lambda's 6 MB response: Lambda would drop the answer. Over the response
+ * limit, the script goes to S3 beside the SQL fallbacks and the answer names it instead.
+ */
+async function dryRunAnswer<T extends { sql: string | null; from: readonly string[]; to: readonly string[] }>(answer: T, location: BundleLocation, deps: Deps): Promise<T | (T & { script: { bucket: string; key: string; bytes: number } })> {
+  const limitBytes = deps.responseLimitBytes ?? responseLimitFromEnv(deps.env);
+  if (Buffer.byteLength(JSON.stringify(answer)) + ANSWER_SLACK_BYTES <= limitBytes) return answer;
+  const script = answer.sql ?? "";
+  const key = sqlKey(location, answer.from, answer.to, deps.context.awsRequestId);
+  const bytes = Buffer.byteLength(script);
+  deps.report.s3Requests++;
+  try {
+    await writeInTimeLeft(deps, location.bucket, key, (abortSignal) => writeScript(deps.env, location.bucket, key, script, abortSignal));
+  } catch (error) {
+    if (!(error instanceof LambicError)) throw error;
+    throw new LambicError(
+      error.code,
+      `${error.message.replace(/\.$/, "")}. The dry run's script (${bytes} bytes) is over the function's answer limit (LAMBIC_RESPONSE_LIMIT_BYTES, ${limitBytes} bytes), so it is written to S3 instead of answered; nothing was changed. Invoke again once S3 takes the write, or make the dry run locally (lambic … --dry-run).`,
+      { ...error.details, dryRun: true, bytes, limitBytes },
+      { cause: error },
+    );
+  }
+  deps.log?.("script", { bucket: location.bucket, key, bytes, limitBytes });
+  return { ...answer, sql: null, script: { bucket: location.bucket, key, bytes } };
 }
 
 /**

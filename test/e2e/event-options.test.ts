@@ -75,6 +75,25 @@ describe("the event's x and ctx.online", () => {
     expect(dry.payload).toMatchObject({ ok: true, dryRun: true, from: [], to: ["c0000001"] });
   });
 
+  it("a dry run whose script is over the function's answer limit writes it to S3 and names it, instead of an answer Lambda would drop", async () => {
+    const small = new LambdaFunction("lambic-context-small", { ...handlerEnv({ s3, prefix: PREFIX, database: "main", url: db.url, cacheDir: join(project, "cache-small") }), LAMBIC_RESPONSE_LIMIT_BYTES: "4096" });
+    try {
+      const data = "d".repeat(5000);
+      const dry = await small.invoke({ command: "upgrade", target: "c0000001", dryRun: true, x: { data } });
+      expect(dry.functionError, dry.log).toBeUndefined();
+      expect(JSON.stringify(dry.payload).length).toBeLessThanOrEqual(4096);
+      const key = `${PREFIX}/main/sql/base__c0000001__${dry.requestId}.sql`;
+      expect(dry.payload).toMatchObject({ ok: true, dryRun: true, from: [], to: ["c0000001"], steps: [{ revision: "c0000001", direction: "up" }], sql: null, script: { bucket: s3.bucket, key, bytes: expect.any(Number) } });
+      const object = await s3.client.send(new GetObjectCommand({ Bucket: s3.bucket, Key: key }));
+      const script = await object.Body!.transformToString();
+      expect(script).toContain(`('data', '${data}')`);
+      expect(Buffer.byteLength(script)).toBe((dry.payload!.script as { bytes: number }).bytes);
+      expect(await inspectDatabase(db.url, ["seen"])).toMatchObject({ tables: { seen: false } });
+    } finally {
+      await small.stop();
+    }
+  });
+
   it('{"command": "upgrade", "x": {"data": "true"}} runs the revision with ctx.x.data "true" and ctx.online true', async () => {
     const invocation = await fn.invoke({ command: "upgrade", target: "c0000001", x: { data: "true" } });
     expect(invocation.functionError, invocation.log).toBeUndefined();
