@@ -93,12 +93,28 @@ const LOGGED_LIST_ITEMS = 100;
 function loggedError(error: LambicError): Record<string, unknown> {
   const fields: Record<string, unknown> = { ...error.toJSON(), message: messageWithoutReport(error.message) };
   for (const [field, value] of Object.entries(fields)) {
-    if (Array.isArray(value) && value.length > LOGGED_LIST_ITEMS) {
+    if (typeof value === "string") fields[field] = clipMessage(value);
+    else if (Array.isArray(value) && value.length > LOGGED_LIST_ITEMS) {
       fields[field] = value.slice(0, LOGGED_LIST_ITEMS);
       fields[`${field}Omitted`] = value.length - LOGGED_LIST_ITEMS;
     }
   }
   return fields;
+}
+
+/** Characters of an error's message the answer and the failed line keep: its start and its end. */
+const MESSAGE_HEAD = 12_000;
+const MESSAGE_TAIL = 4_000;
+
+/**
+ * A message cut in its middle when long: PostgreSQL quotes a value it could not read whole
+ * (invalid input syntax for type integer: "…" of a 5 MB literal), and a revision's error may be
+ * anything. Lambda sends errorMessage twice (and the trace) in an answer of at most 6 MB, and
+ * CloudWatch cuts a log event at 256 KB. The end says what the run left and where its fallback is.
+ */
+function clipMessage(message: string): string {
+  if (message.length <= MESSAGE_HEAD + MESSAGE_TAIL) return message;
+  return `${message.slice(0, MESSAGE_HEAD)} … [${message.length - MESSAGE_HEAD - MESSAGE_TAIL} characters cut] … ${message.slice(-MESSAGE_TAIL)}`;
 }
 
 /** The stack's frames: its first line repeats the message, already in the line's error. */
@@ -116,7 +132,8 @@ function outcomeOf(report: RunReport) {
  * every other property, so the code travels as the type: callers branch on errorType.
  */
 function toFunctionError(error: LambicError): Error {
-  const thrown = new Error(error.message, { cause: error });
+  // A TENANTS_FAILED message carries its report, already sized to the response limit.
+  const thrown = new Error(error.code === "TENANTS_FAILED" ? error.message : clipMessage(error.message), { cause: error });
   thrown.name = error.code;
   return thrown;
 }

@@ -66,6 +66,8 @@ function writeProject(dir: string): void {
     "-- revision: d0000001\n-- revises: b0000001\n-- branch-labels: downfails\n-- message: its downgrade fails\n-- +up\nCREATE TABLE downfails_t (id int);\n-- +down\nINSERT INTO no_such_table VALUES (1);\n",
   );
   writeFileSync(join(revisions, "07_downfails.sql"), "-- revision: d0000002\n-- revises: d0000001\n-- message: above it\n-- +up\nCREATE TABLE downfails2_t (id int);\n-- +down\nDROP TABLE downfails2_t;\n");
+  // PostgreSQL quotes the whole literal it cannot read in its message.
+  writeFileSync(join(revisions, "08_longvalue.sql"), `-- revision: v0000001\n-- revises: b0000001\n-- branch-labels: longvalue\n-- message: casts a long literal\n-- +up\nSELECT '${"y".repeat(300_000)}'::int;\n-- +down\nSELECT 1;\n`);
   writeFileSync(join(dir, "revisions/other/01_other.sql"), "-- revision: o0000001\n-- message: other base\n-- +up\nCREATE TABLE other_t (id int);\n-- +down\nDROP TABLE other_t;\n");
 }
 
@@ -166,6 +168,19 @@ describe("a failing run is rolled back and leaves its SQL fallback in S3", () =>
     expect(emf).toMatchObject({ service: "lambic", database: "main", command: "upgrade", MigrationFailed: 1, RevisionsApplied: 0, LockWaitMs: expect.any(Number), from: "base", to: "f0000001", bundleSha256: main.sha256, errorCode: "STATEMENT_FAILED" });
     const failed = jsonLines(invocation.log).find((line) => line.message === "failed")!;
     expect(failed).toMatchObject({ level: "ERROR", function_request_id: invocation.requestId, error: { code: "STATEMENT_FAILED", sqlFallback: { bucket: s3.bucket, key } } });
+  });
+
+  it("a server message quoting a long value is cut in its middle in the answer and the failed line, which keep its end (rolled back, the fallback)", async () => {
+    const invocation = await lambda("longvalue").invoke({ command: "upgrade", target: "longvalue@head" });
+    const message = expectFailure(invocation, "STATEMENT_FAILED");
+    expect(message.length).toBeLessThan(20_000);
+    expect(message).toMatch(/^Revision v0000001 \(upgrade\) failed: invalid input syntax for type integer: "y+ … \[\d+ characters cut\] … y+"/);
+    expect(message).toContain(`/main/sql/base__v0000001__${invocation.requestId}.sql`);
+    expect((invocation.payload!.trace as string[])[0]!.length).toBeLessThan(20_000);
+    const failedLine = invocation.log.split("\n").find((line) => line.includes('"message":"failed"'))!;
+    expect(failedLine.length).toBeLessThan(64 * 1024);
+    expect(JSON.parse(failedLine)).toMatchObject({ error: { code: "STATEMENT_FAILED", message } });
+    await expectUntouched();
   });
 
   it("a revision that throws: REVISION_FAILED, nothing applied, and the error says why no SQL exists", async () => {
