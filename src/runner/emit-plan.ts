@@ -628,11 +628,28 @@ async function collectStatements(sink: Sink, revision: LoadedRevision, direction
     }
     throw new LambicError(
       "REVISION_FAILED",
-      `Revision ${revision.id} (${direction === "up" ? "upgrade" : "downgrade"}) threw: ${(error as Error)?.message ?? String(error)}. ${sink.online ? failureOutcome(progress) : "Nothing was written."} Fix the revision (${revision.source.file}) and run again.`,
+      `Revision ${revision.id} (${direction === "up" ? "upgrade" : "downgrade"}) threw: ${thrownText(error)}. ${sink.online ? failureOutcome(progress) : "Nothing was written."} Fix the revision (${revision.source.file}) and run again.`,
       { revision: revision.id, direction, file: revision.source.file },
       { cause: error },
     );
   }
   settled = true;
   return statements;
+}
+
+/**
+ * What a revision threw, for its REVISION_FAILED message: an Error's message, or a value that is
+ * not one as JSON (String() of a plain object says only "[object Object]"). Never throws: a value
+ * whose toString or toJSON throws, or a cycle, is named by its type.
+ */
+export function thrownText(error: unknown): string {
+  try {
+    if (typeof (error as Error | null)?.message === "string") return (error as Error).message;
+    if (typeof error !== "object" || error === null) return String(error);
+    const json = JSON.stringify(error);
+    const text = json === undefined || json === "{}" ? String(error) : json;
+    return `a value that is not an Error, ${text.length > 500 ? `${text.slice(0, 500)}…` : text}`;
+  } catch {
+    return `a value that is not an Error (${Object.prototype.toString.call(error)})`;
+  }
 }

@@ -1538,6 +1538,18 @@ describe.each(["postgres", "neon"] as const)("runner over the %s driver", (drive
     expect(await tables()).toEqual([]);
   });
 
+  it.each([
+    ["a plain object", () => ({ code: 42, detail: "3 orphan rows" }), 'threw: a value that is not an Error, {"code":42,"detail":"3 orphan rows"}.'],
+    ["a string", () => "no config for this stage", "threw: no config for this stage."],
+    ["an object without a prototype", () => Object.create(null), "threw: a value that is not an Error ([object Object])."],
+  ])("names what a revision threw that is not an Error (%s), and changes nothing", async (_case, value, text) => {
+    const set = inlineRevisionSet([...tableHistory(1), { id: "r0002", revises: "r0001", upgrade: () => { throw value(); } }]);
+    const error = await failure(run(set, { kind: "upgrade", target: "head" }));
+    expect(error).toMatchObject({ code: "REVISION_FAILED", details: { revision: "r0002", direction: "up" } });
+    expect(error.message).toContain(`Revision r0002 (upgrade) ${text}`);
+    expect(await tables()).toEqual([]);
+  });
+
   it("fails the run, changing nothing, when a revision calls an op after its upgrade returned (a timer it did not await)", async () => {
     const set = inlineRevisionSet([
       ...tableHistory(1),
