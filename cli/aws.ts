@@ -12,7 +12,7 @@ import { resolve } from "node:path";
 import { buildBundle, readBuiltBundle } from "../src/bundle/build-bundles.ts";
 import { bundlePrefix, createS3Client, missingCredentialsStep, publishBundle, s3SettingsFromEnv } from "../src/bundle/s3-bundles.ts";
 import { projectDirOf, type DatabaseConfig } from "../src/config.ts";
-import { redactUrl } from "../src/db/connection.ts";
+import { redactSecrets } from "../src/db/redact.ts";
 import { parseEvent } from "../handler/event.ts";
 import { answerLost, regionFromSdkChain } from "../src/aws-requests.ts";
 import { LambicError } from "../src/errors.ts";
@@ -242,16 +242,6 @@ export async function invoke(database: DatabaseConfig, args: CliArgs, io: Io): P
     return { json: payload, text: summarizeCompact(payload), exitCode };
   }
   return { json: payload, text: summarize(payload), exitCode };
-}
-
-/** A postgres:// URL in free text (JSON or a log line), up to a quote, a backslash or a space. */
-const DATABASE_URL_IN_TEXT = /postgres(?:ql)?:\/\/[^\s'"\\`<>]+/gi;
-/** libpq's keyword form (host=h password=secret), as a connection string or a URL parameter. */
-const PASSWORD_KEYWORD = /\b(password\s*=\s*)(?:'(?:[^'\\]|\\.)*'|[^\s&'"\\]+)/gi;
-
-/** The text with every database URL's password, and every password=..., replaced by ***. */
-function redactSecrets(text: string): string {
-  return text.replace(DATABASE_URL_IN_TEXT, (url) => redactUrl(url)).replace(PASSWORD_KEYWORD, "$1***");
 }
 
 /**

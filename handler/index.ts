@@ -9,6 +9,7 @@
  * database driver, the runner and the AWS SDK clients are imported on first use.
  */
 import type { Context } from "aws-lambda";
+import { redactSecrets } from "../src/db/redact.ts";
 import { LambicError } from "../src/errors.ts";
 import { createLogger, startInvocation } from "../src/observe/logger.ts";
 import { createMetrics, publishOutcome, publishTenantOutcome } from "../src/observe/metrics.ts";
@@ -53,7 +54,7 @@ export async function handler(event: unknown, context: Context): Promise<LambicR
               const ran = "steps" in tenant ? tenant : undefined;
               const revisionsApplied = ran ? ran.steps.filter((s) => s.direction === "up" || s.direction === "down").length : 0;
               if (tenant.ok) logger.info("tenant", { tenant: tenant.tenant, ok: true, ms: tenant.ms, ...(ran ? { from: ran.from, to: ran.to, revisionsApplied } : {}), ...progress });
-              else logger.error("tenant", { tenant: tenant.tenant, ok: false, ms: tenant.ms, error: tenant.error, ...progress });
+              else logger.error("tenant", { tenant: tenant.tenant, ok: false, ms: tenant.ms, error: { ...tenant.error, message: redactSecrets(tenant.error.message) }, ...progress });
               publishTenantOutcome(metrics, {
                 ...dimensions,
                 tenant: tenant.tenant,
@@ -77,7 +78,9 @@ export async function handler(event: unknown, context: Context): Promise<LambicR
     // A malformed event is not a failed run of its command: its alarm stays quiet.
     if (coded.code === "INVALID_EVENT") dimensions.command = "invalid";
     publishOutcome(metrics, { ...dimensions, ok: false, durationMs, ...outcomeOf(report), errorCode: coded.code, requestId: context.awsRequestId });
-    logger.error("failed", { error: loggedError(coded), stack: stackFrames(error), durationMs, bundleSha256: report.bundleSha256 });
+    // The revision's own frames (where it threw), besides lambic's: a REVISION_FAILED's cause.
+    const causeStack = coded.cause instanceof Error ? stackFrames(coded.cause) : undefined;
+    logger.error("failed", { error: loggedError(coded), stack: stackFrames(error), ...(causeStack ? { causeStack: redactSecrets(causeStack) } : {}), durationMs, bundleSha256: report.bundleSha256 });
     throw toFunctionError(coded);
   }
 }
@@ -93,7 +96,7 @@ const LOGGED_LIST_ITEMS = 100;
 function loggedError(error: LambicError): Record<string, unknown> {
   const fields: Record<string, unknown> = { ...error.toJSON(), message: messageWithoutReport(error.message) };
   for (const [field, value] of Object.entries(fields)) {
-    if (typeof value === "string") fields[field] = clipMessage(value);
+    if (typeof value === "string") fields[field] = clipMessage(redactSecrets(value));
     else if (Array.isArray(value) && value.length > LOGGED_LIST_ITEMS) {
       fields[field] = value.slice(0, LOGGED_LIST_ITEMS);
       fields[`${field}Omitted`] = value.length - LOGGED_LIST_ITEMS;
@@ -133,7 +136,9 @@ function outcomeOf(report: RunReport) {
  */
 function toFunctionError(error: LambicError): Error {
   // A TENANTS_FAILED message carries its report, already sized to the response limit.
-  const thrown = new Error(error.code === "TENANTS_FAILED" ? error.message : clipMessage(error.message), { cause: error });
+  // A revision's own error may quote the database URL (its message is the revision's words).
+  const message = redactSecrets(error.message);
+  const thrown = new Error(error.code === "TENANTS_FAILED" ? message : clipMessage(message), { cause: error });
   thrown.name = error.code;
   return thrown;
 }

@@ -8,6 +8,9 @@ import { userInfo } from "node:os";
 import { argumentError, checkObject, checkString, checkTimeout } from "../check-arguments.ts";
 import { LambicError } from "../errors.ts";
 import { splitStatements } from "../operations/sql-statements.ts";
+import { isPortNumber, portOf, redactUrl } from "./redact.ts";
+
+export { redactUrl };
 import { isTransactionPooler, READ_PARAMETERS, readUrlParameters, type TlsRequest } from "./url-parameters.ts";
 
 export interface Statement {
@@ -276,15 +279,6 @@ function parseUrl(url: string, redacted: string): { parsed: URL; emptyHost: bool
 }
 
 /** What follows the ":" of `host:port` at the start of `text` (an IPv6 host in brackets), if any. */
-function portOf(text: string): string | undefined {
-  const hostAndPort = /^[^/?#]*/.exec(text)![0];
-  return /^(?:\[[^\]]*\]|[^:[\]]*):([^:]*)$/.exec(hostAndPort)?.[1];
-}
-
-function isPortNumber(text: string): boolean {
-  return /^\d{1,5}$/.test(text) && Number(text) <= 65535;
-}
-
 /**
  * The URL a driver is given: the parameters lambic reads itself (see READ_PARAMETERS) taken out,
  * and libpq's host, port, user, password and dbname parameters moved into the URL's own parts.
@@ -317,33 +311,6 @@ function osUserName(redacted: string): string {
       { cause: error },
     );
   }
-}
-
-/**
- * The URL with its password (and any `password=` parameter) replaced by `***`. Worked on the
- * text, not a parse: a password holding an unencoded "#", "/" or "?" still makes a valid URL,
- * with the password taken for a fragment or a path, which a parse would leave in place.
- */
-export function redactUrl(url: string): string {
-  const scheme = url.indexOf("://");
-  // Not a URL at all: it may be a password pasted into the wrong variable, or "user:pw@host".
-  if (scheme === -1) return `(a value without "://", ${url.length} characters, not shown)`;
-  const at = url.lastIndexOf("@");
-  let redacted = url;
-  if (scheme !== -1 && at > scheme) {
-    const userinfo = url.slice(scheme + 3, at);
-    const colon = userinfo.indexOf(":");
-    if (colon !== -1) redacted = `${url.slice(0, scheme + 3)}${userinfo.slice(0, colon + 1)}***${url.slice(at)}`;
-  } else {
-    // No "@": a "port" that is no port number is likely a password whose "@host" is missing
-    // (postgres://app:s3cret/db).
-    const port = portOf(url.slice(scheme + 3));
-    if (port !== undefined && port !== "" && !isPortNumber(port)) {
-      const portStart = scheme + 3 + /^[^/?#]*/.exec(url.slice(scheme + 3))![0].length - port.length;
-      redacted = `${url.slice(0, portStart)}***${url.slice(portStart + port.length)}`;
-    }
-  }
-  return redacted.replace(/(password=)[^&\s#]*/gi, "$1***");
 }
 
 /** The PostgreSQL error fields of a postgres.js `PostgresError` or a pg/Neon `DatabaseError`. */

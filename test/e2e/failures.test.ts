@@ -24,7 +24,7 @@ import { emfLines, handlerEnv, jsonLines, LambdaFunction, type Invocation } from
 import { startS3, type TestS3 } from "./support/s3.ts";
 
 const PREFIX = "faulty";
-const TABLES = ["base_t", "sqlfail_t", "throws_t", "sleeps_t"];
+const TABLES = ["base_t", "sqlfail_t", "throws_t", "leaks_t", "sleeps_t"];
 
 let s3: TestS3;
 let db: TestDatabase;
@@ -50,6 +50,14 @@ function writeProject(dir: string): void {
   id: "t0000001", revises: "b0000001", branchLabels: ["throws"], message: "throws in code",
   async upgrade(op) { op.createTable("throws_t", { id: "int" }); throw new Error("3 orphan rows found, refusing to continue"); },
   async downgrade(op) { op.dropTable("throws_t"); },
+};
+`,
+  );
+  writeFileSync(
+    join(revisions, "03_leaks.ts"),
+    `export default {
+  id: "l0000001", revises: "b0000001", branchLabels: ["leaks"], message: "quotes the database URL in its error",
+  async upgrade(op) { op.createTable("leaks_t", { id: "int" }); throw new Error("cannot reach " + process.env.LAMBIC_DATABASE_URL + " (password=" + new URL(process.env.LAMBIC_DATABASE_URL).password + ")"); },
 };
 `,
   );
@@ -194,6 +202,24 @@ describe("a failing run is rolled back and leaves its SQL fallback in S3", () =>
     await expectUntouched();
     expect(await sqlObjects()).toEqual(before);
     expect(emfLines(invocation.log)[0]).toMatchObject({ MigrationFailed: 1, errorCode: "REVISION_FAILED" });
+  });
+
+  it("a revision whose error quotes the database URL: the answer and the failed line show it without its password, and the line has the revision's own frames", async () => {
+    const fn = lambda("leaks");
+    const invocation = await fn.invoke({ command: "upgrade", target: "leaks@head" });
+    const password = decodeURIComponent(new URL(db.url).password);
+    expect(password.length).toBeGreaterThan(3);
+    const message = expectFailure(invocation, "REVISION_FAILED");
+    expect(message).toContain("cannot reach postgres");
+    expect(message).toContain(":***@");
+    expect(message).toContain("(password=***");
+    expect(JSON.stringify(invocation.payload)).not.toContain(password);
+    const failed = jsonLines(invocation.log).find((line) => line.message === "failed")!;
+    expect(JSON.stringify(failed)).not.toContain(password);
+    // The revision's upgrade, in the bundle's module of revisions.
+    expect(failed.causeStack).toMatch(/^ {4}at Object\.upgrade \(file:\/\/.+\.mjs:\d+:\d+\)/);
+    expect(invocation.log).not.toContain(password);
+    await expectUntouched();
   });
 
   it("a deadline shorter than the migration: statement_timeout fires first, STATEMENT_TIMEOUT, rolled back, fallback written", async () => {
