@@ -292,21 +292,48 @@ export async function stopCluster(dataDir: string): Promise<boolean> {
   return true;
 }
 
-/** The pid and port of the postmaster that owns `dataDir`, when one is alive. */
-export async function runningServer(dataDir: string): Promise<{ pid: number; port: number } | undefined> {
+/**
+ * The postmaster that owns `dataDir` once it accepts connections: a server another process has
+ * just started (a command killed while pg_ctl started it, which goes on: it is detached) or that
+ * is recovering from a crash answers 57P03 "the database system is starting up" until then, and
+ * one shutting down is waited for to exit (undefined: start it). Waits up to `timeoutMs`, as
+ * pg_ctl start does.
+ */
+export async function readyServer(dataDir: string, timeoutMs = 60_000): Promise<{ pid: number; port: number } | undefined> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const running = await runningServer(dataDir);
+    if (running === undefined || running.status === "ready") return running && { pid: running.pid, port: running.port };
+    if (Date.now() > deadline) {
+      throw new LambicError(
+        "CONNECTION_FAILED",
+        `The embedded PostgreSQL in ${dataDir} (process ${running.pid}, port ${running.port}) has said "${running.status || "starting"}" for over ${timeoutMs / 1000} s, not ready for connections: ` +
+          `a long crash recovery, or a server shutting down. Its log is ${serverLogFile(dataDir)}; run the command again once it is up (or stopped).`,
+        { dataDir, pid: running.pid, port: running.port, status: running.status },
+      );
+    }
+    await sleep(100);
+  }
+}
+
+/**
+ * The pid and port of the postmaster that owns `dataDir`, when one is alive, and its status from
+ * postmaster.pid ("starting", "ready", "stopping", "standby"; empty until the postmaster writes it).
+ */
+export async function runningServer(dataDir: string): Promise<{ pid: number; port: number; status: string } | undefined> {
   let content: string;
   try {
     content = await readFile(join(dataDir, "postmaster.pid"), "utf8");
   } catch {
     return undefined;
   }
-  // postmaster.pid: line 1 pid, line 4 port (see PostgreSQL's pidfile.h).
+  // postmaster.pid: line 1 pid, line 4 port, line 8 status (see PostgreSQL's pidfile.h).
   const lines = content.split("\n");
   const pid = Number(lines[0]);
   const port = Number(lines[3]);
   if (!Number.isInteger(pid) || pid <= 0) return undefined;
   if (!isAlive(pid) || (await isOtherProcess(pid, dataDir))) return undefined;
-  return { pid, port };
+  return { pid, port, status: (lines[7] ?? "").trim() };
 }
 
 function isAlive(pid: number): boolean {

@@ -22,6 +22,7 @@ import {
   isInitialised,
   isPortFree,
   randomPassword,
+  readyServer,
   runningServer,
   startCluster,
   stopCluster,
@@ -99,7 +100,7 @@ async function ensureLocked(project: string, lambicDir: string): Promise<Embedde
   }
 
   let started = false;
-  const running = await runningServer(state.dataDir);
+  const running = await readyServer(state.dataDir);
   if (running) {
     state.port = running.port;
   } else {
@@ -109,7 +110,7 @@ async function ensureLocked(project: string, lambicDir: string): Promise<Embedde
       started = true;
     } catch (error) {
       // Another lambic command may have started it in the meantime.
-      const now = await runningServer(state.dataDir);
+      const now = await readyServer(state.dataDir);
       if (!now) throw error;
       state.port = now.port;
     }

@@ -8,7 +8,7 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { afterAll, expect, it } from "vitest";
 import { openConnection } from "../../../src/db/connection.ts";
 import { main } from "../../../cli/main.ts";
-import { stopCluster } from "../../../src/db/cluster.ts";
+import { startCluster, stopCluster } from "../../../src/db/cluster.ts";
 import { ensureEmbeddedPostgres, stopEmbedded } from "../../../src/db/embedded.ts";
 
 let projectDir: string | undefined;
@@ -462,5 +462,37 @@ it("a moved project folder keeps its embedded PostgreSQL and its data", async ()
     await rm(after, { recursive: true, force: true });
     await rm(before, { recursive: true, force: true });
     if (dataDir && !dataDir.startsWith(after)) await rm(dirname(dataDir), { recursive: true, force: true });
+  }
+});
+
+it("waits for a server another process is starting (a command killed while pg_ctl started it) instead of failing with 57P03 'starting up'", async () => {
+  const project = await mkdtemp(join(tmpdir(), "lambic-project-"));
+  let dataDir: string | undefined;
+  let starting: Promise<void> | undefined;
+  try {
+    const first = await ensureEmbeddedPostgres(project);
+    dataDir = first.dataDir;
+    await stopEmbedded(project);
+    // An archive recovery whose restore_command takes seconds keeps the server "starting" (as a
+    // long crash recovery does) while it already has its postmaster.pid.
+    const conf = join(dataDir, "postgresql.conf");
+    const settings = await readFile(conf, "utf8");
+    await writeFile(conf, `${settings}\nrestore_command = 'sleep 2; false'\n`);
+    await writeFile(join(dataDir, "recovery.signal"), "");
+    // Started as the killed command's pg_ctl goes on doing: outside the project's lock.
+    starting = startCluster({ dataDir, port: first.port });
+    const pidFile = join(dataDir, "postmaster.pid");
+    while (!(await readFile(pidFile, "utf8").catch(() => "")).includes("starting")) await sleep(10);
+
+    const reused = await ensureEmbeddedPostgres(project);
+    expect(reused).toMatchObject({ started: false, port: first.port, dataDir });
+    const connection = await openConnection(reused.url);
+    await connection.close();
+    await writeFile(conf, settings);
+  } finally {
+    await starting?.catch(() => undefined);
+    await stopEmbedded(project);
+    await rm(project, { recursive: true, force: true });
+    if (dataDir && !dataDir.startsWith(project)) await rm(dirname(dataDir), { recursive: true, force: true });
   }
 });
