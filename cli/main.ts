@@ -439,7 +439,7 @@ async function databaseUrl(context: Context): Promise<string> {
   // Without a config file DATABASE_URL is the URL; with one, only a "url" naming it reads it, and
   // a user who set it for this run expects it used: say it is not, before the run "succeeds" here.
   const unread = file !== undefined && context.io.env["DATABASE_URL"] ? ` DATABASE_URL is set but not read: a config file's database takes it only through "url": "\${DATABASE_URL}".` : "";
-  context.io.stderr(`${why}, so using the embedded PostgreSQL ${embedded.started ? "just started" : "already running"} on port ${embedded.port} (data: ${embedded.dataDir}).${unread} Connect with: ${embedded.psql}${driverNote}\n`);
+  context.io.stderr(`${why}, so using the embedded PostgreSQL ${embedded.started ? "just started" : "already running"} on port ${embedded.port} (data: ${embedded.dataDir}).${unread} Connect with: ${embedded.psql}${driverNote}${embedded.notice === undefined ? "" : ` ${embedded.notice}`}\n`);
   return embedded.url;
 }
 

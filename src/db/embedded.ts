@@ -10,7 +10,7 @@
  * reboot; the next command then creates a fresh cluster).
  */
 import { createHash, randomBytes } from "node:crypto";
-import { chmod, mkdir, readdir, readFile, rename, rm, stat, writeFile } from "node:fs/promises";
+import { chmod, mkdir, readdir, readFile, readlink, rename, rm, stat, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { basename, dirname, join, resolve } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
@@ -38,6 +38,8 @@ export interface EmbeddedPostgres {
   readonly started: boolean;
   /** A psql command line that connects to the `lambic` database (the password is in a pgpass file). */
   readonly psql: string;
+  /** Why a new, empty server was created where the project had one (its data folder gone, a copied project), for the user. */
+  readonly notice?: string;
 }
 
 interface EmbeddedState {
@@ -88,10 +90,24 @@ async function explainUnwritable<T>(lambicDir: string, work: () => Promise<T>): 
 
 async function ensureLocked(project: string, lambicDir: string): Promise<EmbeddedPostgres> {
   let state = await projectState(project);
+  let notice: string | undefined;
 
   if (!state || !(await isInitialised(state.dataDir))) {
     const dataDir = await defaultDataDir(project);
     if (await isInitialised(dataDir)) throw await unknownPassword(dataDir, lambicDir);
+    if (state) {
+      // Its server may outlive the folder (deleted by hand, or by a temp cleaner): it holds the
+      // port, and rewrites global/pg_control by its absolute path, over a new cluster's there.
+      const stopped = await stopOrphanedServer(state.dataDir);
+      notice =
+        `The data folder ${state.dataDir} named in ${join(lambicDir, "embedded.json")} is gone (a temporary folder emptied at reboot, or deleted), and its data with it, so this is a new, empty server` +
+        (stopped === undefined ? "." : `; its old server, still running on the deleted folder (process ${stopped}), was stopped.`);
+    } else {
+      const recorded = await readState(lambicDir);
+      if (recorded?.project !== undefined && recorded.project !== project) {
+        notice = `This project was copied from ${recorded.project}, whose embedded PostgreSQL (data: ${recorded.dataDir}) stays with it: this copy gets its own, empty server.`;
+      }
+    }
     await removePartials(dataDir);
     state = { dataDir, port: await choosePort(project), password: randomPassword(), project };
     await createCluster(lambicDir, state);
@@ -127,7 +143,45 @@ async function ensureLocked(project: string, lambicDir: string): Promise<Embedde
     port: state.port,
     started,
     psql: psqlCommand(lambicDir, state.port),
+    ...(notice !== undefined && { notice }),
   };
+}
+
+/**
+ * Stops the postmaster still running on a deleted `dataDir` (its working folder, which /proc
+ * shows as "<dataDir> (deleted)"), and waits for it to exit; its pid, or undefined when there is
+ * none (or no /proc to tell). A fast shutdown, then SIGKILL if it lingers: its data is gone.
+ */
+async function stopOrphanedServer(dataDir: string): Promise<number | undefined> {
+  const gone = `${dataDir} (deleted)`;
+  const pids = (await readdir("/proc").catch(() => [] as string[])).filter((name) => /^\d+$/.test(name)).map(Number);
+  const inFolder = new Set<number>();
+  for (const pid of pids) {
+    if ((await readlink(`/proc/${pid}/cwd`).catch(() => undefined)) === gone) inFolder.add(pid);
+  }
+  // The postmaster is the one whose parent is not in the folder too (its children are).
+  let postmaster: number | undefined;
+  for (const pid of inFolder) {
+    const stat = await readFile(`/proc/${pid}/stat`, "utf8").catch(() => "");
+    const parent = Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]);
+    if (!inFolder.has(parent)) postmaster = pid;
+  }
+  if (postmaster === undefined) return undefined;
+  const signal = (name: NodeJS.Signals) => {
+    try {
+      process.kill(postmaster, name);
+    } catch {
+      // gone already
+    }
+  };
+  signal("SIGINT"); // PostgreSQL's fast shutdown
+  // A zombie has exited (where pid 1 does not reap, it stays one).
+  const exited = async () => !isAlive(postmaster) || / Z /.test(await readFile(`/proc/${postmaster}/stat`, "utf8").then((stat) => stat.slice(stat.lastIndexOf(")")), () => ""));
+  for (let waited = 0; !(await exited()) && waited < 15_000; waited += 100) {
+    if (waited === 10_000) signal("SIGKILL");
+    await sleep(100);
+  }
+  return postmaster;
 }
 
 /**

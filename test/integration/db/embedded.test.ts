@@ -1,6 +1,6 @@
 import { execFile, execSync, spawn, spawnSync } from "node:child_process";
 import { createHash } from "node:crypto";
-import { existsSync, readdirSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { chmod, cp, mkdir, mkdtemp, readFile, rename, rm, utimes, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
@@ -426,6 +426,8 @@ it("a copy of the project folder gets its own embedded PostgreSQL instead of sha
     expect(second).toMatchObject({ started: true });
     expect(second.dataDir).not.toBe(first.dataDir);
     expect(second.port).not.toBe(first.port);
+    // As root the data is in the temp dir and the copy starts empty: it says where the original's is.
+    if (!second.dataDir.startsWith(copy)) expect(second.notice).toBe(`This project was copied from ${original}, whose embedded PostgreSQL (data: ${first.dataDir}) stays with it: this copy gets its own, empty server.`);
     await stopEmbedded(copy);
     expect(await ensureEmbeddedPostgres(original)).toMatchObject({ started: false, dataDir: first.dataDir, port: first.port });
   } finally {
@@ -496,3 +498,60 @@ it("waits for a server another process is starting (a command killed while pg_ct
     if (dataDir && !dataDir.startsWith(project)) await rm(dirname(dataDir), { recursive: true, force: true });
   }
 });
+
+it("a data folder deleted while its server runs: the next command stops that server, creates a new, empty one, and says so", async () => {
+  const project = await mkdtemp(join(tmpdir(), "lambic-project-"));
+  let dataDir: string | undefined;
+  try {
+    const first = await ensureEmbeddedPostgres(project);
+    dataDir = first.dataDir;
+    const orphan = Number((await readFile(join(dataDir, "postmaster.pid"), "utf8")).split("\n")[0]);
+    await rm(dataDir, { recursive: true, force: true });
+
+    const fresh = await ensureEmbeddedPostgres(project);
+    expect(fresh).toMatchObject({ started: true, dataDir });
+    expect(fresh.notice).toBe(
+      `The data folder ${dataDir} named in ${join(project, ".lambic", "embedded.json")} is gone (a temporary folder emptied at reboot, or deleted), and its data with it, so this is a new, empty server; its old server, still running on the deleted folder (process ${orphan}), was stopped.`,
+    );
+    // Left running, it would rewrite the new cluster's global/pg_control by its path at its next checkpoint.
+    expect(hasExited(orphan)).toBe(true);
+    await stopEmbedded(project);
+    const again = await ensureEmbeddedPostgres(project);
+    expect(again).toMatchObject({ started: true, dataDir });
+    expect(again.notice).toBeUndefined();
+  } finally {
+    await stopEmbedded(project);
+    await rm(project, { recursive: true, force: true });
+    if (dataDir && !dataDir.startsWith(project)) await rm(dirname(dataDir), { recursive: true, force: true });
+  }
+});
+
+it("a data folder gone while its server was stopped (a reboot emptied the temp folder): the command says it runs on a new, empty server", async () => {
+  const project = await mkdtemp(join(tmpdir(), "lambic-project-"));
+  let dataDir: string | undefined;
+  try {
+    await mkdir(join(project, "revisions", "main"), { recursive: true });
+    dataDir = (await ensureEmbeddedPostgres(project)).dataDir;
+    await stopEmbedded(project);
+    await rm(dataDir, { recursive: true, force: true });
+
+    const stderr: string[] = [];
+    const code = await main(["current"], { stdout: () => {}, stderr: (text) => void stderr.push(text), cwd: project, env: {} });
+    expect(code, stderr.join("")).toBe(0);
+    expect(stderr.join("")).toContain(`(data: ${dataDir}). Connect with: `);
+    expect(stderr.join("")).toContain(` The data folder ${dataDir} named in ${join(project, ".lambic", "embedded.json")} is gone (a temporary folder emptied at reboot, or deleted), and its data with it, so this is a new, empty server.\n`);
+  } finally {
+    await stopEmbedded(project);
+    await rm(project, { recursive: true, force: true });
+    if (dataDir && !dataDir.startsWith(project)) await rm(dirname(dataDir), { recursive: true, force: true });
+  }
+});
+
+/** Whether `pid` has exited: gone, or a zombie its parent has not reaped yet (Linux). */
+function hasExited(pid: number): boolean {
+  try {
+    return / Z /.test(readFileSync(`/proc/${pid}/stat`, "utf8").replace(/^.*\)/s, ")"));
+  } catch {
+    return true;
+  }
+}
