@@ -395,8 +395,20 @@ async function readState(lambicDir: string): Promise<EmbeddedState | undefined> 
   return undefined;
 }
 
+/**
+ * Written aside and renamed over: a command killed while writing (each command writes it) would
+ * otherwise leave a truncated file, and the password with it lost.
+ */
 async function writeState(lambicDir: string, state: EmbeddedState): Promise<void> {
-  await writeFile(join(lambicDir, "embedded.json"), JSON.stringify(state, null, 2) + "\n", { mode: 0o600 });
+  const file = join(lambicDir, "embedded.json");
+  const aside = `${file}.${process.pid}.tmp`;
+  try {
+    await writeFile(aside, JSON.stringify(state, null, 2) + "\n", { mode: 0o600 });
+    await rename(aside, file);
+  } catch (error) {
+    await rm(aside, { force: true });
+    throw error;
+  }
 }
 
 function escapePgpass(value: string): string {

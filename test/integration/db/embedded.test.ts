@@ -555,3 +555,33 @@ function hasExited(pid: number): boolean {
     return true;
   }
 }
+
+it("a command reading .lambic/embedded.json while others write it never finds it empty or cut short", async () => {
+  const project = await mkdtemp(join(tmpdir(), "lambic-project-"));
+  const stateFile = join(project, ".lambic", "embedded.json");
+  let dataDir: string | undefined;
+  try {
+    dataDir = (await ensureEmbeddedPostgres(project)).dataDir;
+    // embedded status reads it without the lock, and each command rewrites it.
+    let writing = true;
+    const bad: string[] = [];
+    const reader = (async () => {
+      while (writing) {
+        const text = await readFile(stateFile, "utf8");
+        try {
+          JSON.parse(text);
+        } catch {
+          bad.push(text);
+        }
+      }
+    })();
+    for (let i = 0; i < 30; i++) await ensureEmbeddedPostgres(project);
+    writing = false;
+    await reader;
+    expect(bad).toEqual([]);
+  } finally {
+    await stopEmbedded(project);
+    await rm(project, { recursive: true, force: true });
+    if (dataDir && !dataDir.startsWith(project)) await rm(dirname(dataDir), { recursive: true, force: true });
+  }
+});
