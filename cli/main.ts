@@ -193,9 +193,10 @@ async function embedded(context: Context): Promise<Output> {
   const text = !status.exists
     ? "This project has no embedded PostgreSQL yet: a database command without a database URL creates and starts one."
     : status.running
-      ? `The embedded PostgreSQL is running on port ${status.port} (data: ${status.dataDir}). Connect with: ${status.psql}`
+      ? `The embedded PostgreSQL is running${status.port === undefined ? "" : ` on port ${status.port}`} (data: ${status.dataDir}).${status.usable ? ` Connect with: ${status.psql}` : ""}`
       : `The embedded PostgreSQL is stopped (data: ${status.dataDir}); the next database command without a database URL starts it.`;
-  return { json: { exists: status.exists, running: status.running, port: status.port ?? null, dataDir: status.dataDir ?? null }, text };
+  const unusable = status.exists && !status.usable ? ` But ${join(embeddedProjectDir(context), ".lambic", "embedded.json")}, which holds its password, is missing or not valid: database commands cannot connect to it, and their error says what to do.` : "";
+  return { json: { exists: status.exists, running: status.running, port: status.port ?? null, dataDir: status.dataDir ?? null }, text: `${text}${unusable}` };
 }
 
 async function openSet(context: Context): Promise<RevisionSet> {

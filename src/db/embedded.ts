@@ -219,14 +219,22 @@ async function removePartials(dataDir: string): Promise<void> {
   }
 }
 
-/** A cluster without the embedded.json that holds its password (deleted, or from another run). */
+/** A cluster without a readable embedded.json, which holds its password (deleted, edited, or from another run). */
 async function unknownPassword(dataDir: string, lambicDir: string): Promise<LambicError> {
   const running = await runningServer(dataDir);
+  const stateFile = join(lambicDir, "embedded.json");
+  const { problem } = await readStateFile(lambicDir);
+  const passFile = join(lambicDir, "pgpass");
+  // Every command that connected wrote the password there too: the data can be kept.
+  const inPassFile = await stat(passFile).then(() => true, () => false);
   return new LambicError(
     "CONNECTION_FAILED",
-    `The embedded PostgreSQL's data in ${dataDir} has no ${join(lambicDir, "embedded.json")} beside it, which holds its password, so lambic cannot connect to it. ` +
-      `${running ? `Stop its server (kill ${running.pid}), then delete` : "Delete"} ${dataDir} to let the next command create a fresh one (its data is lost), or set a database URL.`,
-    { dataDir, ...(running ? { pid: running.pid } : {}) },
+    `The embedded PostgreSQL's data in ${dataDir} ${problem === undefined ? `has no ${stateFile} beside it` : `cannot be used: ${stateFile} ${problem}`}, which holds its password, so lambic cannot connect to it. ` +
+      (inPassFile
+        ? `To keep its data, write ${stateFile} as {"dataDir": "${dataDir}", "port": <port>, "password": "<password>"}, with the port and password of the line in ${passFile} (127.0.0.1:<port>:*:postgres:<password>). Otherwise ${running ? `stop its server (kill ${running.pid}), then delete` : "delete"}`
+        : `${running ? `Stop its server (kill ${running.pid}), then delete` : "Delete"}`) +
+      ` ${dataDir} to let the next command create a fresh one (its data is lost), or set a database URL.`,
+    { dataDir, stateFile, ...(problem !== undefined && { problem }), ...(running ? { pid: running.pid } : {}) },
   );
 }
 
@@ -238,22 +246,44 @@ function psqlCommand(lambicDir: string, port: number): string {
   return `PGPASSWORD= PGPASSFILE=${shellQuote(join(lambicDir, "pgpass"))} psql -h 127.0.0.1 -p ${port} -U ${CLUSTER_USER} ${DATABASE}`;
 }
 
-/** Where the project's embedded PostgreSQL is, and whether it runs (nothing is started). */
-export async function embeddedStatus(projectDir: string): Promise<{ exists: boolean; running: boolean; port?: number; dataDir?: string; psql?: string }> {
+/**
+ * Where the project's embedded PostgreSQL is, and whether it runs (nothing is started).
+ * `usable` is false when its embedded.json is missing or not valid: commands cannot connect.
+ */
+export async function embeddedStatus(projectDir: string): Promise<{ exists: boolean; running: boolean; port?: number; dataDir?: string; psql?: string; usable?: boolean }> {
   const lambicDir = join(resolve(projectDir), ".lambic");
-  const state = await projectState(resolve(projectDir));
-  if (!state || !(await isInitialised(state.dataDir))) return { exists: false, running: false };
-  const running = await runningServer(state.dataDir);
-  const port = running?.port ?? state.port;
-  return { exists: true, running: running !== undefined, port, dataDir: state.dataDir, psql: psqlCommand(lambicDir, port) };
+  const found = await projectDataDir(resolve(projectDir));
+  if (!found) return { exists: false, running: false };
+  const running = await runningServer(found.dataDir);
+  const port = running?.port ?? found.state?.port;
+  return {
+    exists: true,
+    running: running !== undefined,
+    ...(port !== undefined && { port }),
+    dataDir: found.dataDir,
+    ...(port !== undefined && { psql: psqlCommand(lambicDir, port) }),
+    usable: found.state !== undefined,
+  };
 }
 
 /** Stops the project's embedded PostgreSQL (its data stays). Resolves false when it was not running. */
 export async function stopEmbedded(projectDir: string): Promise<boolean> {
   const lambicDir = join(resolve(projectDir), ".lambic");
-  const state = await projectState(resolve(projectDir));
-  if (!state) return false;
-  return explainUnwritable(lambicDir, () => withProjectLock(lambicDir, LOCK_WAIT_MS, () => stopCluster(state.dataDir)));
+  const found = await projectDataDir(resolve(projectDir));
+  if (!found) return false;
+  return explainUnwritable(lambicDir, () => withProjectLock(lambicDir, LOCK_WAIT_MS, () => stopCluster(found.dataDir)));
+}
+
+/**
+ * The project's data folder: embedded.json's, or, when that file is missing or not valid, the
+ * folder a command would create (a server there can be found and stopped without its password).
+ */
+async function projectDataDir(project: string): Promise<{ dataDir: string; state?: EmbeddedState } | undefined> {
+  const state = await projectState(project);
+  if (state && (await isInitialised(state.dataDir))) return { dataDir: state.dataDir, state };
+  const dataDir = dataDirPath(project);
+  if (state === undefined && (await isInitialised(dataDir))) return { dataDir };
+  return undefined;
 }
 
 /**
@@ -333,13 +363,19 @@ function isAlive(pid: number): boolean {
   }
 }
 
-async function defaultDataDir(project: string): Promise<string> {
+/** Where a new cluster of `project` goes (see the top of this file). */
+function dataDirPath(project: string): string {
   if (process.getuid?.() !== 0) return join(project, IN_PROJECT_DATA);
   const hash = createHash("sha256").update(project).digest("hex").slice(0, 12);
-  const root = join(tmpdir(), `lambic-${hash}`);
-  await mkdir(root, { recursive: true });
-  await chmod(root, 0o755); // the postgres OS user must be able to enter it
-  return join(root, "data");
+  return join(tmpdir(), `lambic-${hash}`, "data");
+}
+
+async function defaultDataDir(project: string): Promise<string> {
+  const dataDir = dataDirPath(project);
+  if (dataDir.startsWith(project)) return dataDir;
+  await mkdir(dirname(dataDir), { recursive: true });
+  await chmod(dirname(dataDir), 0o755); // the postgres OS user must be able to enter it
+  return dataDir;
 }
 
 async function choosePort(project: string, from?: number): Promise<number> {
@@ -384,15 +420,26 @@ async function projectState(project: string): Promise<EmbeddedState | undefined>
 }
 
 async function readState(lambicDir: string): Promise<EmbeddedState | undefined> {
+  return (await readStateFile(lambicDir)).state;
+}
+
+/** embedded.json's state, or what is wrong with it (`problem`, said after the file's name); neither when there is none. */
+async function readStateFile(lambicDir: string): Promise<{ state?: EmbeddedState; problem?: string }> {
+  let text: string;
   try {
-    const state = JSON.parse(await readFile(join(lambicDir, "embedded.json"), "utf8")) as Partial<EmbeddedState>;
-    if (typeof state.dataDir === "string" && typeof state.port === "number" && typeof state.password === "string") {
-      return state as EmbeddedState;
-    }
-  } catch {
-    // missing or unreadable: start afresh
+    text = await readFile(join(lambicDir, "embedded.json"), "utf8");
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    return code === "ENOENT" || code === "ENOTDIR" ? {} : { problem: `cannot be read (${code ?? (error as Error).message})` };
   }
-  return undefined;
+  let state: Partial<EmbeddedState> | null;
+  try {
+    state = JSON.parse(text) as Partial<EmbeddedState> | null;
+  } catch (error) {
+    return { problem: `is not valid JSON (${(error as Error).message})` };
+  }
+  if (typeof state?.dataDir === "string" && Number.isInteger(state.port) && typeof state.password === "string") return { state: state as EmbeddedState };
+  return { problem: `lacks a string "dataDir", a whole number "port" or a string "password"` };
 }
 
 /**

@@ -290,11 +290,13 @@ it("refuses a data folder whose password is gone with embedded.json, saying what
     const whileRunning = await ensureEmbeddedPostgres(project).catch((caught: unknown) => caught);
     const pid = (whileRunning as { details: { pid?: number } }).details.pid;
     expect(whileRunning).toMatchObject({ code: "CONNECTION_FAILED", details: { dataDir, pid: expect.any(Number) } });
-    expect((whileRunning as Error).message).toContain(`Stop its server (kill ${pid}), then delete ${dataDir} to let the next command create a fresh one`);
+    expect((whileRunning as Error).message).toContain(`Otherwise stop its server (kill ${pid}), then delete ${dataDir} to let the next command create a fresh one`);
 
     await writeFile(state, saved);
     await stopEmbedded(project);
     await rm(state);
+    // Without the password file too, deleting is the way left.
+    await rm(join(project, ".lambic", "pgpass"));
     const stopped = await ensureEmbeddedPostgres(project).catch((caught: unknown) => caught);
     expect(stopped).toMatchObject({ code: "CONNECTION_FAILED", details: { dataDir } });
     expect((stopped as Error).message).toContain(`has no ${state} beside it, which holds its password`);
@@ -555,6 +557,54 @@ function hasExited(pid: number): boolean {
     return true;
   }
 }
+
+it("a corrupt .lambic/embedded.json is named as such, embedded status and stop still find the server, and the error says how to keep the data", async () => {
+  const project = await mkdtemp(join(tmpdir(), "lambic-project-"));
+  const lambicDir = join(project, ".lambic");
+  const stateFile = join(lambicDir, "embedded.json");
+  let dataDir: string | undefined;
+  const lambic = async (...args: string[]) => {
+    const stdout: string[] = [];
+    const code = await main(args, { stdout: (text) => void stdout.push(text), stderr: () => {}, cwd: project, env: {} });
+    return { code, text: stdout.join("").trim() };
+  };
+  try {
+    const first = await ensureEmbeddedPostgres(project);
+    dataDir = first.dataDir;
+    const connection = await openConnection(first.url);
+    await connection.query("create table kept (id int)");
+    await connection.close();
+    // Truncated (a command killed as it wrote it, an editor, a bad merge).
+    await writeFile(stateFile, `{"dataDir": "${dataDir.slice(0, 8)}`);
+
+    const error = await ensureEmbeddedPostgres(project).catch((caught: unknown) => caught);
+    expect(error).toMatchObject({ code: "CONNECTION_FAILED", details: { dataDir, stateFile, problem: expect.stringMatching(/^is not valid JSON \(/) } });
+    const message = (error as Error).message;
+    expect(message).toContain(`The embedded PostgreSQL's data in ${dataDir} cannot be used: ${stateFile} is not valid JSON (`);
+    expect(message).toContain(`To keep its data, write ${stateFile} as {"dataDir": "${dataDir}", "port": <port>, "password": "<password>"}, with the port and password of the line in ${join(lambicDir, "pgpass")} (127.0.0.1:<port>:*:postgres:<password>).`);
+    expect(message).toContain(`Otherwise stop its server (kill ${(error as { details: { pid: number } }).details.pid}), then delete ${dataDir}`);
+
+    expect(JSON.parse((await lambic("--json", "embedded")).text)).toEqual({ exists: true, running: true, port: first.port, dataDir });
+    expect((await lambic("embedded")).text).toContain(`But ${stateFile}, which holds its password, is missing or not valid: database commands cannot connect to it`);
+    expect(await lambic("embedded", "stop")).toEqual({ code: 0, text: `Stopped the embedded PostgreSQL (its data stays in ${dataDir}; the next database command starts it again).` });
+
+    // Done as the error says, the data is kept.
+    const [, port, , , password] = (await readFile(join(lambicDir, "pgpass"), "utf8")).trim().split(":");
+    await writeFile(stateFile, JSON.stringify({ dataDir, port: Number(port), password }));
+    const restored = await ensureEmbeddedPostgres(project);
+    expect(restored).toMatchObject({ started: true, dataDir });
+    const again = await openConnection(restored.url);
+    try {
+      expect(await again.query("select count(*)::int as n from kept")).toEqual([{ n: 0 }]);
+    } finally {
+      await again.close();
+    }
+  } finally {
+    if (dataDir) await stopCluster(dataDir);
+    await rm(project, { recursive: true, force: true });
+    if (dataDir && !dataDir.startsWith(project)) await rm(dirname(dataDir), { recursive: true, force: true });
+  }
+});
 
 it("a command reading .lambic/embedded.json while others write it never finds it empty or cut short", async () => {
   const project = await mkdtemp(join(tmpdir(), "lambic-project-"));
