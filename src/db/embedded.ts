@@ -38,7 +38,7 @@ export interface EmbeddedPostgres {
   readonly started: boolean;
   /** A psql command line that connects to the `lambic` database (the password is in a pgpass file). */
   readonly psql: string;
-  /** Why a new, empty server was created where the project had one (its data folder gone, a copied project), for the user. */
+  /** For the user: why a new, empty server was created where the project had one (its data folder gone, a copied project), or why its port changed. */
   readonly notice?: string;
 }
 
@@ -120,7 +120,13 @@ async function ensureLocked(project: string, lambicDir: string): Promise<Embedde
   if (running) {
     state.port = running.port;
   } else {
-    if (!(await isPortFree(state.port))) state.port = await choosePort(project, state.port + 1);
+    if (!(await isPortFree(state.port))) {
+      const taken = state.port;
+      state.port = await choosePort(project, state.port + 1);
+      // A psql session or a GUI set up for the old port would otherwise fail without a word why.
+      const moved = `Port ${taken}, where this server ran before, is taken by another process, so it now runs on port ${state.port}.`;
+      notice = notice === undefined ? moved : `${notice} ${moved}`;
+    }
     try {
       await startCluster(state);
       started = true;

@@ -2,6 +2,7 @@ import { execFile, execSync, spawn, spawnSync } from "node:child_process";
 import { createHash } from "node:crypto";
 import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { chmod, cp, mkdir, mkdtemp, readFile, rename, rm, utimes, writeFile } from "node:fs/promises";
+import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
@@ -630,6 +631,29 @@ it("a command reading .lambic/embedded.json while others write it never finds it
     await reader;
     expect(bad).toEqual([]);
   } finally {
+    await stopEmbedded(project);
+    await rm(project, { recursive: true, force: true });
+    if (dataDir && !dataDir.startsWith(project)) await rm(dirname(dataDir), { recursive: true, force: true });
+  }
+});
+
+it("a server whose port another process took meanwhile starts on another port, saying so", async () => {
+  const project = await mkdtemp(join(tmpdir(), "lambic-project-"));
+  let dataDir: string | undefined;
+  const squatter = createServer();
+  try {
+    const first = await ensureEmbeddedPostgres(project);
+    dataDir = first.dataDir;
+    await stopEmbedded(project);
+    await new Promise<void>((done) => squatter.listen(first.port, "127.0.0.1", done));
+
+    const moved = await ensureEmbeddedPostgres(project);
+    expect(moved).toMatchObject({ started: true, dataDir });
+    expect(moved.port).not.toBe(first.port);
+    expect(moved.notice).toBe(`Port ${first.port}, where this server ran before, is taken by another process, so it now runs on port ${moved.port}.`);
+    expect(moved.psql).toContain(`-p ${moved.port} `);
+  } finally {
+    squatter.close();
     await stopEmbedded(project);
     await rm(project, { recursive: true, force: true });
     if (dataDir && !dataDir.startsWith(project)) await rm(dirname(dataDir), { recursive: true, force: true });
