@@ -54,6 +54,8 @@ const DATABASE = "lambic";
 /** Ports are picked from here on, at an offset from a hash of the project path, so projects rarely collide. */
 const PORT_BASE = 54_320;
 const PORT_SPREAD = 1_000;
+/** How many ports from the first one picked are tried. */
+const PORTS_TRIED = 50;
 
 /** How long a command waits while another one creates or starts the project's server (initdb on a slow disk takes a while). */
 const LOCK_WAIT_MS = 120_000;
@@ -387,10 +389,15 @@ async function defaultDataDir(project: string): Promise<string> {
 async function choosePort(project: string, from?: number): Promise<number> {
   const hash = createHash("sha256").update(project).digest().readUInt32BE(0);
   const first = from ?? PORT_BASE + (hash % PORT_SPREAD);
-  for (let port = first; port < first + 50; port++) {
+  for (let port = first; port < first + PORTS_TRIED; port++) {
     if (await isPortFree(port)) return port;
   }
-  throw new Error(`no free port for the embedded PostgreSQL in ${first}-${first + 49}`);
+  throw new LambicError(
+    "CONNECTION_FAILED",
+    `No free port for the embedded PostgreSQL: ports ${first}-${first + PORTS_TRIED - 1} on 127.0.0.1 are all taken by other processes (other servers?). ` +
+      `Free one of them (lambic embedded stop, in another project, stops its server), or set a database URL.`,
+    { ports: [first, first + PORTS_TRIED - 1] },
+  );
 }
 
 async function createDatabaseIfMissing(adminUrl: string): Promise<void> {

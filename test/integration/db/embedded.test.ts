@@ -659,3 +659,24 @@ it("a server whose port another process took meanwhile starts on another port, s
     if (dataDir && !dataDir.startsWith(project)) await rm(dirname(dataDir), { recursive: true, force: true });
   }
 });
+
+it("no free port for a new server is CONNECTION_FAILED naming the ports, not a lambic bug", async () => {
+  const project = await mkdtemp(join(tmpdir(), "lambic-project-"));
+  await mkdir(join(project, "revisions", "main"), { recursive: true });
+  // The ports a project's server is given: from 54,320 on, at an offset from a hash of its path.
+  const first = 54_320 + (createHash("sha256").update(project).digest().readUInt32BE(0) % 1_000);
+  const squatters = Array.from({ length: 50 }, () => createServer());
+  try {
+    // A port another process holds already is as taken.
+    await Promise.all(squatters.map((server, i) => new Promise<void>((done) => server.once("error", () => done()).listen(first + i, "127.0.0.1", done))));
+    const stderr: string[] = [];
+    const code = await main(["current"], { stdout: () => {}, stderr: (text) => void stderr.push(text), cwd: project, env: {} });
+    expect(code).toBe(1);
+    expect(stderr.join("")).toContain(`CONNECTION_FAILED: No free port for the embedded PostgreSQL: ports ${first}-${first + 49} on 127.0.0.1 are all taken by other processes (other servers?). Free one of them`);
+  } finally {
+    for (const server of squatters) server.close();
+    await stopEmbedded(project);
+    await rm(project, { recursive: true, force: true });
+    await rm(join(tmpdir(), `lambic-${createHash("sha256").update(project).digest("hex").slice(0, 12)}`), { recursive: true, force: true });
+  }
+});
