@@ -279,7 +279,44 @@ export async function stopEmbedded(projectDir: string): Promise<boolean> {
   const lambicDir = join(resolve(projectDir), ".lambic");
   const found = await projectDataDir(resolve(projectDir));
   if (!found) return false;
-  return explainUnwritable(lambicDir, () => withProjectLock(lambicDir, LOCK_WAIT_MS, () => stopCluster(found.dataDir)));
+  return explainUnwritable(lambicDir, () =>
+    withProjectLock(lambicDir, LOCK_WAIT_MS, async () => {
+      const running = await runningServer(found.dataDir);
+      if (running && found.state) await refuseWhileCommandsRun(clusterUrl(running.port, found.state.password, "postgres"), found.dataDir);
+      return stopCluster(found.dataDir);
+    }),
+  );
+}
+
+/**
+ * A fast shutdown ends every session: a lambic command running on the server (an upgrade in
+ * another terminal) would be cut off mid-run, a non-transactional revision half done. Its
+ * sessions are the ones named "lambic" (see cli/main.ts); psql and other clients are ended.
+ */
+async function refuseWhileCommandsRun(adminUrl: string, dataDir: string): Promise<void> {
+  let sessions: { pid: number; datname: string; seconds: number; state: string | null }[];
+  try {
+    const connection = await openConnection(adminUrl, { driver: "postgres", applicationName: "lambic-embedded" });
+    try {
+      sessions = (await connection.query(
+        `select pid, datname, coalesce(extract(epoch from now() - backend_start), 0)::int as seconds, state
+           from pg_stat_activity where application_name = 'lambic' and pid <> pg_backend_pid() order by backend_start`,
+      )) as typeof sessions;
+    } finally {
+      await connection.close();
+    }
+  } catch {
+    return; // not answering (starting, a password changed by hand): nothing to protect, stop it
+  }
+  if (sessions.length === 0) return;
+  const [first] = sessions as [(typeof sessions)[0]];
+  throw new LambicError(
+    "CONNECTION_FAILED",
+    `The embedded PostgreSQL in ${dataDir} was not stopped: ${sessions.length === 1 ? "a lambic command is" : `${sessions.length} lambic commands are`} using it ` +
+      `(server process ${first.pid}, database ${first.datname}, connected ${first.seconds} s ago${first.state ? `, ${first.state}` : ""}), and stopping it would cut ${sessions.length === 1 ? "that command" : "them"} off mid-run. ` +
+      `Let ${sessions.length === 1 ? "it" : "them"} finish (or interrupt ${sessions.length === 1 ? "it" : "them"} with Ctrl-C), then run lambic embedded stop again.`,
+    { dataDir, sessions: sessions.map((session) => session.pid) },
+  );
 }
 
 /**

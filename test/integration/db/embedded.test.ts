@@ -680,3 +680,37 @@ it("no free port for a new server is CONNECTION_FAILED naming the ports, not a l
     await rm(join(tmpdir(), `lambic-${createHash("sha256").update(project).digest("hex").slice(0, 12)}`), { recursive: true, force: true });
   }
 });
+
+it("lambic embedded stop leaves the server running while a lambic command uses it, saying so, and stops it once that command is done", async () => {
+  const project = await mkdtemp(join(tmpdir(), "lambic-project-"));
+  let dataDir: string | undefined;
+  const lambic = async (...args: string[]) => {
+    const [stdout, stderr]: string[][] = [[], []];
+    const code = await main(args, { stdout: (text) => void stdout.push(text), stderr: (text) => void stderr.push(text), cwd: project, env: {} });
+    return { code, stdout: stdout.join("").trim(), stderr: stderr.join("") };
+  };
+  try {
+    const embedded = await ensureEmbeddedPostgres(project);
+    dataDir = embedded.dataDir;
+    // A command's session, as the CLI names it (an upgrade running in another terminal).
+    const command = await openConnection(embedded.url, { applicationName: "lambic" });
+    const [{ pid }] = (await command.query("select pg_backend_pid() as pid")) as [{ pid: number }];
+    // Another client (psql) does not keep it running.
+    const psql = await openConnection(embedded.url, { applicationName: "psql" });
+
+    const refused = await lambic("embedded", "stop");
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toContain(`CONNECTION_FAILED: The embedded PostgreSQL in ${dataDir} was not stopped: a lambic command is using it (server process ${pid}, database lambic, connected `);
+    expect(refused.stderr).toContain("and stopping it would cut that command off mid-run. Let it finish (or interrupt it with Ctrl-C), then run lambic embedded stop again.");
+    expect(await command.query("select 1 as still")).toEqual([{ still: 1 }]);
+    await command.close();
+
+    expect(await lambic("embedded", "stop")).toMatchObject({ code: 0, stdout: `Stopped the embedded PostgreSQL (its data stays in ${dataDir}; the next database command starts it again).` });
+    await psql.close().catch(() => undefined);
+  } finally {
+    await stopEmbedded(project).catch(() => undefined);
+    if (dataDir) await stopCluster(dataDir);
+    await rm(project, { recursive: true, force: true });
+    if (dataDir && !dataDir.startsWith(project)) await rm(dirname(dataDir), { recursive: true, force: true });
+  }
+});
