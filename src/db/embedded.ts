@@ -94,9 +94,9 @@ async function ensureLocked(project: string, lambicDir: string): Promise<Embedde
   let state = await projectState(project);
   let notice: string | undefined;
 
-  if (!state || !(await isInitialised(state.dataDir))) {
+  if (!state || !(await hasCluster(state.dataDir))) {
     const dataDir = await defaultDataDir(project);
-    if (await isInitialised(dataDir)) throw await unknownPassword(dataDir, lambicDir);
+    if (await hasCluster(dataDir)) throw await unknownPassword(dataDir, lambicDir);
     if (state) {
       // Its server may outlive the folder (deleted by hand, or by a temp cleaner): it holds the
       // port, and rewrites global/pg_control by its absolute path, over a new cluster's there.
@@ -203,7 +203,7 @@ async function createCluster(lambicDir: string, state: EmbeddedState): Promise<v
   try {
     await initCluster({ dataDir: partial, port: state.port, password: state.password });
     await writeState(lambicDir, state);
-    // A data folder without PG_VERSION is no cluster (an older lambic's interrupted initdb).
+    // A data folder without a cluster (see hasCluster) is an older lambic's interrupted initdb.
     await rm(state.dataDir, { recursive: true, force: true });
     await rename(partial, state.dataDir);
   } catch (error) {
@@ -213,6 +213,18 @@ async function createCluster(lambicDir: string, state: EmbeddedState): Promise<v
 }
 
 const PARTIAL = ".partial-";
+
+/**
+ * Whether `dataDir` holds a cluster, which lambic must never replace: PG_VERSION alone does not
+ * tell, a temp cleaner deleting files by age may take it (the server reads it only as it starts)
+ * while the server runs on, and a new cluster would then be made over the live one. Without
+ * PG_VERSION, pg_control or a running server, it is initdb's unfinished work.
+ */
+async function hasCluster(dataDir: string): Promise<boolean> {
+  if (await isInitialised(dataDir)) return true;
+  if (await stat(join(dataDir, "global", "pg_control")).then(() => true, () => false)) return true;
+  return (await runningServer(dataDir)) !== undefined;
+}
 
 /**
  * Removes what killed commands left beside the data folder. Best effort: an orphaned initdb may
@@ -325,9 +337,9 @@ async function refuseWhileCommandsRun(adminUrl: string, dataDir: string): Promis
  */
 async function projectDataDir(project: string): Promise<{ dataDir: string; state?: EmbeddedState } | undefined> {
   const state = await projectState(project);
-  if (state && (await isInitialised(state.dataDir))) return { dataDir: state.dataDir, state };
+  if (state && (await hasCluster(state.dataDir))) return { dataDir: state.dataDir, state };
   const dataDir = dataDirPath(project);
-  if (state === undefined && (await isInitialised(dataDir))) return { dataDir };
+  if (state === undefined && (await hasCluster(dataDir))) return { dataDir };
   return undefined;
 }
 

@@ -714,3 +714,34 @@ it("lambic embedded stop leaves the server running while a lambic command uses i
     if (dataDir && !dataDir.startsWith(project)) await rm(dirname(dataDir), { recursive: true, force: true });
   }
 });
+
+it("a running server whose PG_VERSION a temp cleaner deleted is used as it is, not replaced by a new cluster over its data", async () => {
+  const project = await mkdtemp(join(tmpdir(), "lambic-project-"));
+  let dataDir: string | undefined;
+  let version: string | undefined;
+  try {
+    const first = await ensureEmbeddedPostgres(project);
+    dataDir = first.dataDir;
+    const connection = await openConnection(first.url);
+    await connection.query("create table kept (id int)");
+    await connection.close();
+    version = await readFile(join(dataDir, "PG_VERSION"), "utf8");
+    await rm(join(dataDir, "PG_VERSION"));
+
+    const again = await ensureEmbeddedPostgres(project);
+    expect(again).toMatchObject({ started: false, port: first.port, dataDir, url: first.url });
+    expect(again.notice).toBeUndefined();
+    const check = await openConnection(again.url);
+    try {
+      expect(await check.query("select count(*)::int as n from kept")).toEqual([{ n: 0 }]);
+    } finally {
+      await check.close();
+    }
+  } finally {
+    if (dataDir && version !== undefined) await writeFile(join(dataDir, "PG_VERSION"), version).catch(() => undefined);
+    if (dataDir) await stopCluster(dataDir).catch(() => undefined);
+    await stopEmbedded(project);
+    await rm(project, { recursive: true, force: true });
+    if (dataDir && !dataDir.startsWith(project)) await rm(dirname(dataDir), { recursive: true, force: true });
+  }
+});
