@@ -110,6 +110,12 @@ async function ensureLocked(project: string, lambicDir: string): Promise<Embedde
         notice = `This project was copied from ${recorded.project}, whose embedded PostgreSQL (data: ${recorded.dataDir}) stays with it: this copy gets its own, empty server.`;
       }
     }
+    // .lambic/ removed with the data inside it (git clean -fdx, rm -rf .lambic) while its server ran.
+    const orphan = state?.dataDir === dataDir ? undefined : await stopOrphanedServer(dataDir);
+    if (orphan !== undefined) {
+      const stopped = `An embedded PostgreSQL was still running on the deleted folder ${dataDir} (process ${orphan}), its data gone with the folder: it was stopped, and this is a new, empty server.`;
+      notice = notice === undefined ? stopped : `${notice} ${stopped}`;
+    }
     await removePartials(dataDir);
     state = { dataDir, port: await choosePort(project), password: randomPassword(), project };
     await createCluster(lambicDir, state);

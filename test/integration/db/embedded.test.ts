@@ -772,3 +772,24 @@ it("a stopped server whose PG_VERSION is missing says so and how to write it bac
     if (dataDir && !dataDir.startsWith(project)) await rm(dirname(dataDir), { recursive: true, force: true });
   }
 });
+
+it("a server left running when .lambic/ and its data folder were deleted (git clean -fdx, rm -rf) is stopped before a new cluster is made in its place", async () => {
+  const project = await mkdtemp(join(tmpdir(), "lambic-project-"));
+  let dataDir: string | undefined;
+  try {
+    const first = await ensureEmbeddedPostgres(project);
+    dataDir = first.dataDir;
+    const orphan = Number((await readFile(join(dataDir, "postmaster.pid"), "utf8")).split("\n")[0]);
+    await rm(join(project, ".lambic"), { recursive: true, force: true });
+    await rm(dataDir, { recursive: true, force: true });
+
+    const fresh = await ensureEmbeddedPostgres(project);
+    expect(fresh).toMatchObject({ started: true, dataDir });
+    expect(fresh.notice).toBe(`An embedded PostgreSQL was still running on the deleted folder ${dataDir} (process ${orphan}), its data gone with the folder: it was stopped, and this is a new, empty server.`);
+    expect(hasExited(orphan)).toBe(true);
+  } finally {
+    await stopEmbedded(project);
+    await rm(project, { recursive: true, force: true });
+    if (dataDir && !dataDir.startsWith(project)) await rm(dirname(dataDir), { recursive: true, force: true });
+  }
+});
