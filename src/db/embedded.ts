@@ -101,8 +101,11 @@ async function ensureLocked(project: string, lambicDir: string): Promise<Embedde
       // Its server may outlive the folder (deleted by hand, or by a temp cleaner): it holds the
       // port, and rewrites global/pg_control by its absolute path, over a new cluster's there.
       const stopped = await stopOrphanedServer(state.dataDir);
+      const there = await stat(state.dataDir).then(() => true, () => false);
       notice =
-        `The data folder ${state.dataDir} named in ${join(lambicDir, "embedded.json")} is gone (a temporary folder emptied at reboot, or deleted), and its data with it, so this is a new, empty server` +
+        `The data folder ${state.dataDir} named in ${join(lambicDir, "embedded.json")} ` +
+        (there ? `holds no PostgreSQL cluster (no PG_VERSION, no global/pg_control, no server running on it)` : `is gone (a temporary folder emptied at reboot, or deleted), and its data with it`) +
+        `, so this is a new, empty server${state.dataDir === dataDir ? "" : ` in ${dataDir}`}` +
         (stopped === undefined ? "." : `; its old server, still running on the deleted folder (process ${stopped}), was stopped.`);
     } else {
       const recorded = await readState(lambicDir);

@@ -793,3 +793,24 @@ it("a server left running when .lambic/ and its data folder were deleted (git cl
     if (dataDir && !dataDir.startsWith(project)) await rm(dirname(dataDir), { recursive: true, force: true });
   }
 });
+
+it("a data folder that is there but holds no cluster any more is said to be so, not gone, when a new server is made in it", async () => {
+  const project = await mkdtemp(join(tmpdir(), "lambic-project-"));
+  let dataDir: string | undefined;
+  try {
+    dataDir = (await ensureEmbeddedPostgres(project)).dataDir;
+    await stopEmbedded(project);
+    // Its files deleted, the folder kept (a cleaner that removes files by age, a hand that emptied it).
+    for (const name of readdirSync(dataDir)) await rm(join(dataDir, name), { recursive: true, force: true });
+
+    const fresh = await ensureEmbeddedPostgres(project);
+    expect(fresh).toMatchObject({ started: true, dataDir });
+    expect(fresh.notice).toBe(
+      `The data folder ${dataDir} named in ${join(project, ".lambic", "embedded.json")} holds no PostgreSQL cluster (no PG_VERSION, no global/pg_control, no server running on it), so this is a new, empty server.`,
+    );
+  } finally {
+    await stopEmbedded(project);
+    await rm(project, { recursive: true, force: true });
+    if (dataDir && !dataDir.startsWith(project)) await rm(dirname(dataDir), { recursive: true, force: true });
+  }
+});
