@@ -16,7 +16,7 @@ import type { BuildFailure, Plugin } from "esbuild";
 import { loadConfig, type DatabaseConfig } from "../config.ts";
 import { LambicError } from "../errors.ts";
 import { RevisionMap } from "../revision/revision-map.ts";
-import { loadRevisions, TEXT_LOADERS } from "./load-revisions.ts";
+import { COMMONJS_NAMES, esmBanner, loadRevisions, TEXT_LOADERS } from "./load-revisions.ts";
 import { BUNDLE_FORMAT_VERSION, BUNDLE_MANIFEST, BUNDLE_MODULE, type BundleManifest, type BundleSettings } from "./bundle-format.ts";
 import { sourceChecksum } from "./open-revisions.ts";
 
@@ -70,6 +70,7 @@ export async function buildBundle(database: DatabaseConfig, options: { projectDi
       target: "node20",
       legalComments: "none",
       loader: TEXT_LOADERS,
+      define: COMMONJS_NAMES,
       write: false,
       logLevel: "silent",
       plugins: [refuseEngineImports(database.name)],
@@ -77,9 +78,10 @@ export async function buildBundle(database: DatabaseConfig, options: { projectDi
     });
     let result = await build();
     // A CommonJS package bundled into an ES module keeps its require() of Node's built-in
-    // modules, which esbuild's shim refuses at import ("Dynamic require of "os" is not
-    // supported"): such a bundle gets a real require. Only those: the others keep their bytes.
-    if (Buffer.from(result.outputFiles[0]!.contents).includes(DYNAMIC_REQUIRE_SHIM)) result = await build(REQUIRE_BANNER);
+    // modules, and a revision may use require() or __dirname as it does in the cache's script
+    // bundle: such a bundle gets them (see esmBanner). Only those: the others keep their bytes.
+    const banner = esmBanner(result.outputFiles[0]!.contents);
+    if (banner) result = await build(banner);
     code = result.outputFiles[0]!.contents;
   } catch (error) {
     if (error instanceof LambicError) throw error;
@@ -158,12 +160,6 @@ export function readBuiltBundle(dir: string): { manifest: BundleManifest; code: 
   }
   return { manifest, code };
 }
-
-/** What esbuild's require() shim throws, in a bundle that holds CommonJS code calling require(). */
-const DYNAMIC_REQUIRE_SHIM = 'Dynamic require of "';
-
-/** esbuild renames a revision's own top-level `require` (it reserves the name for the shim). */
-const REQUIRE_BANNER = 'import { createRequire as __lambicCreateRequire } from "node:module";\nconst require = __lambicCreateRequire(import.meta.url);';
 
 function settingsOf(database: DatabaseConfig): BundleSettings {
   return {

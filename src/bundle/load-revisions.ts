@@ -16,7 +16,7 @@ import { importModule } from "../import-module.ts";
 import { readText } from "../read-text.ts";
 
 /** Bump when the cache's shape, or what loading checks, changes: older cache files are then not reused. */
-const LOADER_VERSION = "lambic-loader-25";
+const LOADER_VERSION = "lambic-loader-26";
 
 /** Revision files: `.sql`, TypeScript and JavaScript modules; not dotfiles or `__` files. */
 const REVISION_FILE = /^(?!\.|__).*\.(?:sql|ts|mts|js|mjs)$/;
@@ -934,6 +934,41 @@ async function build(target: { absoluteDir: string; prefix: string; files: reado
 /** esbuild's loaders beyond its defaults, the same for the cache and for the Lambda's bundle. */
 export const TEXT_LOADERS = { ".sql": "text" } as const;
 
+/**
+ * A CommonJS module's own names, which an ES module bundle lacks: a revision's free `__dirname`
+ * or `__filename` becomes one of these (a revision's own declaration of the name is left alone),
+ * so the bundle can be seen to need it (see esmBanner).
+ */
+export const COMMONJS_NAMES = { __dirname: "__lambicDirname", __filename: "__lambicFilename" } as const;
+
+/** What esbuild's require() shim throws, in a bundle that holds CommonJS code calling require(). */
+const DYNAMIC_REQUIRE_SHIM = 'Dynamic require of "';
+
+/**
+ * The banner an ES module bundle needs to give its revisions what a CommonJS module has, as the
+ * script bundle does: a real `require` (esbuild's shim refuses every call, "Dynamic require of
+ * "os" is not supported", in a CommonJS package or a `.js` revision written with require()), and
+ * `__dirname`/`__filename` (a ReferenceError otherwise): the bundle's, as in the script bundle.
+ * Undefined when it needs none, so such a bundle keeps its bytes. (esbuild renames a module's
+ * own top-level `require`, `__dirname` or `__filename`: the banner's do not clash with them.)
+ */
+export function esmBanner(code: Uint8Array): string | undefined {
+  const text = Buffer.from(code.buffer, code.byteOffset, code.byteLength);
+  const lines: string[] = [];
+  if (text.includes(DYNAMIC_REQUIRE_SHIM)) {
+    lines.push('import { createRequire as __lambicCreateRequire } from "node:module";', "const require = __lambicCreateRequire(import.meta.url);");
+  }
+  if (text.includes(COMMONJS_NAMES.__dirname) || text.includes(COMMONJS_NAMES.__filename)) {
+    lines.push(
+      'import { fileURLToPath as __lambicFileURLToPath } from "node:url";',
+      'import { dirname as __lambicDirnameOf } from "node:path";',
+      `const ${COMMONJS_NAMES.__filename} = __lambicFileURLToPath(import.meta.url);`,
+      `const ${COMMONJS_NAMES.__dirname} = __lambicDirnameOf(${COMMONJS_NAMES.__filename});`,
+    );
+  }
+  return lines.length > 0 ? lines.join("\n") : undefined;
+}
+
 /** The settings files esbuild reads for a source file: the nearest of each, looking upwards. */
 const SETTINGS_FILES = ["tsconfig.json", "jsconfig.json", "package.json"] as const;
 
@@ -1021,7 +1056,7 @@ async function compileModules(absoluteDir: string, modules: readonly string[], e
     // Read back by LazyBundle: a command must not run another one's rebuild of the same entry.
     `export const lambicBuild = ${JSON.stringify(builtAt)};`,
   ].join("\n");
-  const options = (format: "cjs" | "esm", outfile: string): BuildOptions & { metafile: true; write: false } => ({
+  const options = (format: "cjs" | "esm", outfile: string, banner?: string): BuildOptions & { metafile: true; write: false } => ({
     stdin: { contents, resolveDir: absoluteDir, sourcefile: ENTRY_NAME, loader: "js" },
     absWorkingDir: absoluteDir,
     bundle: true,
@@ -1043,7 +1078,8 @@ async function compileModules(absoluteDir: string, modules: readonly string[], e
     // A script run with a code cache cannot import() on Node 20 (ERR_VM_DYNAMIC_IMPORT_CALLBACK_MISSING:
     // the revision worked once, then failed at every later start); a script bundle imports only
     // Node's built-in modules (see scriptSafe), which require() loads as well.
-    ...(format === "cjs" ? { supported: { "dynamic-import": false } } : {}),
+    ...(format === "cjs" ? { supported: { "dynamic-import": false } } : { define: COMMONJS_NAMES }),
+    ...(banner ? { banner: { js: banner } } : {}),
     // Smaller text parses faster at every start; names stay, and the source map points back.
     minifyWhitespace: true,
     minifySyntax: true,
@@ -1058,6 +1094,8 @@ async function compileModules(absoluteDir: string, modules: readonly string[], e
     format = "module";
     try {
       result = await esbuild.build(options("esm", `${entry}.mjs`));
+      const banner = esmBanner(result.outputFiles.find((output) => output.path.endsWith(".mjs"))!.contents);
+      if (banner) result = await esbuild.build(options("esm", `${entry}.mjs`, banner));
     } catch (error) {
       throw buildError(absoluteDir, error as BuildFailure);
     }

@@ -92,6 +92,24 @@ console.log(JSON.stringify(executed));`;
     expect(JSON.parse(output)).toEqual(['SELECT "\\n"']);
   });
 
+  it("gives a revision __dirname and __filename in the Lambda, the bundle's, as the CLI's cache does", async () => {
+    const project = join(work, "dirname");
+    const dir = join(project, "revisions/main");
+    mkdirSync(dir, { recursive: true });
+    writeFileSync(join(dir, "01_a.ts"), `const folder = __dirname;\nexport default { id: "a1", revises: null, async upgrade(op: any) { op.execute(folder); op.execute(__filename); } };\n`);
+    const built = await buildBundle({ ...mainDatabase(), revisions: dir }, { projectDir: project, outDir: join(project, "dist") });
+    const lambdaTmp = join(work, "dirname-tmp");
+    mkdirSync(lambdaTmp);
+    const file = join(lambdaTmp, `${built.sha256}.mjs`);
+    writeFileSync(file, readBuiltBundle(built.dir).code);
+    const script = `const { revisions } = await import(${JSON.stringify(pathToFileURL(file).href)});
+const executed = [];
+await revisions[0].revision.upgrade({ execute: (sql) => executed.push(sql) }, {});
+console.log(JSON.stringify(executed));`;
+    const output = execFileSync(process.execPath, ["--input-type=module", "-e", script], { cwd: lambdaTmp, encoding: "utf8" });
+    expect(JSON.parse(output)).toEqual([lambdaTmp, file]);
+  });
+
   it("refuses a revision that imports lambic at run time", async () => {
     const dir = join(work, "engine-import/revisions/main");
     mkdirSync(dir, { recursive: true });

@@ -273,6 +273,48 @@ describe("loadRevisions cache", () => {
     expect(await run(revision!, "upgrade")).toEqual(["UP a1", "awaited"]);
   });
 
+  /** Runs every revision's upgrade in a process of its own (vitest's module runner lends a bundle a require()), returning what each executed or its error. */
+  function upgradeInNode(): { executed?: string[]; error?: { message: string; details: unknown } } {
+    const index = new URL("../../dist/index.mjs", import.meta.url).href;
+    const script = `const { loadRevisions } = await import(${JSON.stringify(index)});
+      try {
+        const executed = [];
+        for (const revision of await loadRevisions(${JSON.stringify(dir)}, { cacheDir: ${JSON.stringify(cacheDir)} })) await revision.upgrade({ execute: (sql) => executed.push(sql) }, {});
+        console.log(JSON.stringify({ executed }));
+      } catch (error) {
+        console.log(JSON.stringify({ error: { message: error.message, details: error.details } }));
+      }`;
+    return JSON.parse(execFileSync(process.execPath, ["--input-type=module", "-e", script], { cwd: project }).toString());
+  }
+
+  function installPackage(name: string, code: string): void {
+    const pkg = join(project, "node_modules", name);
+    mkdirSync(pkg, { recursive: true });
+    writeFileSync(join(pkg, "package.json"), JSON.stringify({ name, version: "1.0.0", main: "index.js" }));
+    writeFileSync(join(pkg, "index.js"), code);
+  }
+
+  it("runs a .js revision written as CommonJS that require()s an installed package (an ES module bundle)", () => {
+    installPackage("lambic-test-cjs", 'exports.table = "from_package";\n');
+    write("a1.js", 'const { table } = require("lambic-test-cjs");\nmodule.exports = { id: "a1", revises: null, upgrade(op) { op.execute(table); } };\n');
+    expect(upgradeInNode()).toEqual({ executed: ["from_package"] });
+  });
+
+  it("gives a revision __dirname and __filename, the bundle's, in an ES module bundle as in the script bundle", () => {
+    write("a1.ts", `const folder = __dirname;\n${tsRevision("a1", null, "\n    op.execute(folder);\n    op.execute(require('node:path').dirname(__filename));")}`);
+    expect(upgradeInNode()).toEqual({ executed: ["UP a1", cacheDir, cacheDir] });
+    // Another revision importing a package makes the bundle an ES module: a1 still loads.
+    installPackage("lambic-test-cjs", 'exports.table = "from_package";\n');
+    write("b2.ts", `import { table } from "lambic-test-cjs";\n${tsRevision("b2", "a1", "\n    op.execute(table);")}`);
+    expect(upgradeInNode()).toEqual({ executed: ["UP a1", cacheDir, cacheDir, "UP b2", "from_package"] });
+    expect(cacheFiles().some((name) => name.endsWith(".mjs"))).toBe(true);
+  });
+
+  it("leaves a revision's own __dirname (the ES module idiom) its own", () => {
+    write("a1.ts", `import { dirname } from "node:path";\nimport { fileURLToPath } from "node:url";\nconst __dirname = dirname(fileURLToPath(import.meta.url)) + "/own";\n${tsRevision("a1", null, "\n    op.execute(__dirname);")}`);
+    expect(upgradeInNode()).toEqual({ executed: ["UP a1", `${cacheDir}/own`] });
+  });
+
   it("runs revisions that import Node's built-in modules from the script bundle", async () => {
     write("a1.ts", `import { basename } from "node:path";\n${tsRevision("a1", null, '\n    op.execute(basename("/x/y.sql"));')}`);
     await load();
