@@ -522,12 +522,19 @@ async function loadBundle(entry: string, index: Pick<CacheIndex, "format" | "bui
   }
 }
 
-/** The package an ES module import could not find, from Node's ERR_MODULE_NOT_FOUND. */
+/** The package an ES module import (ERR_MODULE_NOT_FOUND) or a require() (MODULE_NOT_FOUND, a bare name) could not find. */
 function missingPackage(error: unknown): string | undefined {
-  if ((error as { code?: unknown })?.code !== "ERR_MODULE_NOT_FOUND") return undefined;
-  const specifier = /Cannot find package '([^']+)'/.exec(String((error as Error).message))?.[1];
+  const code = (error as { code?: unknown })?.code;
+  const message = String((error as Error).message);
+  const specifier =
+    code === "ERR_MODULE_NOT_FOUND"
+      ? /Cannot find package '([^']+)'/.exec(message)?.[1]
+      : code === "MODULE_NOT_FOUND"
+        ? /^Cannot find module '([^./'][^']*)'/.exec(message)?.[1]
+        : undefined;
+  if (specifier === undefined || isAbsolute(specifier)) return undefined;
   // "pkg/sub/path" or "@scope/pkg/sub" names the package "pkg" or "@scope/pkg".
-  return specifier?.split("/").slice(0, specifier.startsWith("@") ? 2 : 1).join("/");
+  return specifier.split("/").slice(0, specifier.startsWith("@") ? 2 : 1).join("/");
 }
 
 /** The name in the package.json nearest above `path`, if any. */

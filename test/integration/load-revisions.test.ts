@@ -789,6 +789,14 @@ describe("loadRevisions errors", () => {
     expect(error.message).toMatch(new RegExp(`^Revision file ${path} imports the package "lambic-test-no-such-package", which is not installed where lambic runs \\(.+\\)\\. Install it in the project \\(npm install lambic-test-no-such-package\\) and run again\\.$`));
   });
 
+  it("names the revision that require()s a package which is not installed, and says to install it", async () => {
+    write("a1.ts", tsRevision("a1", null));
+    const path = write("b2.ts", `const pad = require("lambic-test-no-such-package/pad");\n${tsRevision("b2", "a1", "\n    op.execute(pad);")}`);
+    const error = await loadError();
+    expect(error.details).toMatchObject({ file: path, package: "lambic-test-no-such-package" });
+    expect(error.message).toMatch(new RegExp(`^Revision file ${path} imports the package "lambic-test-no-such-package", which is not installed where lambic runs \\(.+\\)\\. Install it in the project \\(npm install lambic-test-no-such-package\\) and run again\\.$`));
+  });
+
   it("tells a revision that imports lambic's types with a plain import kept by verbatimModuleSyntax to use `import type`", async () => {
     writeFileSync(join(project, "tsconfig.json"), JSON.stringify({ compilerOptions: { verbatimModuleSyntax: true } }));
     write("a1.ts", tsRevision("a1", null).replace("import type { Revision }", "import { Revision }"));
