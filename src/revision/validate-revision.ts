@@ -57,12 +57,30 @@ export function validateRevisionModule(value: unknown, file: string): Revision {
         `(\`lambic revision -m MESSAGE\` writes one). ${HELPER_ADVICE}`,
     );
   }
+  if (typeof (value as { then?: unknown } | null)?.then === "function") {
+    // Read as an object, a Promise was reported as missing its id.
+    throw invalid(
+      file,
+      undefined,
+      `${file}: the default export is a Promise (or another thenable), expected the revision object itself. ` +
+        "Await it at top level (`export default await makeRevision();`) or export the object.",
+    );
+  }
   if (typeof value !== "object" || value === null || Array.isArray(value)) {
     throw invalid(file, undefined, `${file}: the default export is ${describe(value)}, expected a revision object { id, revises, upgrade, ... }.`);
   }
   const record = value as Record<string, unknown>;
 
   for (const key of Object.keys(record)) {
+    if (key === "default" && typeof record[key] === "object" && record[key] !== null) {
+      // CommonJS's `exports.default = { ... }` without __esModule: the default export is `exports`.
+      throw invalid(
+        file,
+        key,
+        `${file}: the default export holds the revision under "default" (CommonJS's \`exports.default = { ... }\`, which an import reads as the whole of module.exports). ` +
+          "Write `module.exports = { id, revises, upgrade, ... }`, or `export default { ... }`.",
+      );
+    }
     if (!(REVISION_KEYS as readonly string[]).includes(key)) {
       const close = closestMatch(key, REVISION_KEYS);
       throw invalid(

@@ -63,6 +63,19 @@ describe("validateRevisionModule", () => {
     expect(validationError(class Revision {}).message).toContain("the default export is a class");
   });
 
+  it("rejects a default export that is a Promise, saying to await it at top level, instead of calling its id missing", () => {
+    const error = validationError(Promise.resolve(valid()));
+    expect(error.message).toBe(`${FILE}: the default export is a Promise (or another thenable), expected the revision object itself. Await it at top level (\`export default await makeRevision();\`) or export the object.`);
+    expect(error.details["field"]).toBeUndefined();
+  });
+
+  it("rejects a CommonJS module that sets exports.default, saying to set module.exports", () => {
+    const error = validationError({ default: valid() });
+    expect(error.message).toContain('the default export holds the revision under "default"');
+    expect(error.message).toContain("Write `module.exports = { id, revises, upgrade, ... }`, or `export default { ... }`.");
+    expect(error.details["field"]).toBe("default");
+  });
+
   it("rejects an unknown field, suggesting the close one", () => {
     const error = validationError(valid({ depends_on: ["a1"] }));
     expect(error.message).toContain('unknown field "depends_on"');
