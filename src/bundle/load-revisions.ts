@@ -483,6 +483,22 @@ async function loadBundle(entry: string, index: Pick<CacheIndex, "format" | "bui
         { cause: error },
       );
     }
+    const unexported = missingExport(error);
+    if (unexported !== undefined) {
+      const { name, specifier, commonJs } = unexported;
+      const pkg = specifier.split("/").slice(0, specifier.startsWith("@") ? 2 : 1).join("/");
+      const importers = isBuiltin(specifier) || specifier.startsWith(".") ? [] : modulePaths().filter((path) => importsPackage(path, pkg));
+      // Node's own message quotes the import's line of the bundle: the rest of it, all the revisions.
+      throw new LambicError(
+        "REVISION_FILE_INVALID",
+        `${importers.length > 0 ? `Revision file ${importers.join(", ")} imports` : "A revision imports"} { ${name} } from "${specifier}", ` +
+          (commonJs
+            ? `a CommonJS module whose named exports Node cannot see (Node loads packages for the revisions as it loads them for any ES module). Import its default export and take the name from it: \`import pkg from "${specifier}"; const { ${name} } = pkg;\`, and run again.`
+            : `which has no export of that name. Check the name (and the installed version of the package), and run again.`),
+        { ...(importers.length > 0 ? { file: importers[0] } : {}), package: pkg, export: name, bundle: file },
+        { cause: error },
+      );
+    }
     const origin = originOf(error, file, index.format === "script" ? SCRIPT_PREFIX.length : 0);
     if (origin) {
       const real = (path: string) => {
@@ -535,6 +551,15 @@ function missingPackage(error: unknown): string | undefined {
   if (specifier === undefined || isAbsolute(specifier)) return undefined;
   // "pkg/sub/path" or "@scope/pkg/sub" names the package "pkg" or "@scope/pkg".
   return specifier.split("/").slice(0, specifier.startsWith("@") ? 2 : 1).join("/");
+}
+
+/** The name an ES module import asked a module for, which it does not export (Node's SyntaxError when linking, as Node 20 and 22 word it). */
+function missingExport(error: unknown): { name: string; specifier: string; commonJs: boolean } | undefined {
+  if (!(error instanceof SyntaxError)) return undefined;
+  const commonJs = /^Named export '([^']+)' not found\. The requested module '([^']+)' is a CommonJS module/.exec(error.message);
+  if (commonJs) return { name: commonJs[1]!, specifier: commonJs[2]!, commonJs: true };
+  const missing = /^The requested module '([^']+)' does not provide an export named '([^']+)'/.exec(error.message);
+  return missing ? { name: missing[2]!, specifier: missing[1]!, commonJs: false } : undefined;
 }
 
 /** The name in the package.json nearest above `path`, if any. */

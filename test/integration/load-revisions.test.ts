@@ -77,6 +77,27 @@ function edit(name: string, text: string): void {
   utimesSync(path, later, later);
 }
 
+/** Runs every revision's upgrade in a process of its own (vitest's module runner lends a bundle a require()), returning what each executed or its error. */
+function upgradeInNode(): { executed?: string[]; error?: { message: string; details: unknown } } {
+  const index = new URL("../../dist/index.mjs", import.meta.url).href;
+  const script = `const { loadRevisions } = await import(${JSON.stringify(index)});
+    try {
+      const executed = [];
+      for (const revision of await loadRevisions(${JSON.stringify(dir)}, { cacheDir: ${JSON.stringify(cacheDir)} })) await revision.upgrade({ execute: (sql) => executed.push(sql) }, {});
+      console.log(JSON.stringify({ executed }));
+    } catch (error) {
+      console.log(JSON.stringify({ error: { message: error.message, details: error.details } }));
+    }`;
+  return JSON.parse(execFileSync(process.execPath, ["--input-type=module", "-e", script], { cwd: project }).toString());
+}
+
+function installPackage(name: string, code: string): void {
+  const pkg = join(project, "node_modules", name);
+  mkdirSync(pkg, { recursive: true });
+  writeFileSync(join(pkg, "package.json"), JSON.stringify({ name, version: "1.0.0", main: "index.js" }));
+  writeFileSync(join(pkg, "index.js"), code);
+}
+
 function cacheFiles(): string[] {
   return readdirSync(cacheDir).sort();
 }
@@ -272,27 +293,6 @@ describe("loadRevisions cache", () => {
     expect(cacheFiles().some((name) => name.endsWith(".mjs"))).toBe(true);
     expect(await run(revision!, "upgrade")).toEqual(["UP a1", "awaited"]);
   });
-
-  /** Runs every revision's upgrade in a process of its own (vitest's module runner lends a bundle a require()), returning what each executed or its error. */
-  function upgradeInNode(): { executed?: string[]; error?: { message: string; details: unknown } } {
-    const index = new URL("../../dist/index.mjs", import.meta.url).href;
-    const script = `const { loadRevisions } = await import(${JSON.stringify(index)});
-      try {
-        const executed = [];
-        for (const revision of await loadRevisions(${JSON.stringify(dir)}, { cacheDir: ${JSON.stringify(cacheDir)} })) await revision.upgrade({ execute: (sql) => executed.push(sql) }, {});
-        console.log(JSON.stringify({ executed }));
-      } catch (error) {
-        console.log(JSON.stringify({ error: { message: error.message, details: error.details } }));
-      }`;
-    return JSON.parse(execFileSync(process.execPath, ["--input-type=module", "-e", script], { cwd: project }).toString());
-  }
-
-  function installPackage(name: string, code: string): void {
-    const pkg = join(project, "node_modules", name);
-    mkdirSync(pkg, { recursive: true });
-    writeFileSync(join(pkg, "package.json"), JSON.stringify({ name, version: "1.0.0", main: "index.js" }));
-    writeFileSync(join(pkg, "index.js"), code);
-  }
 
   it("runs a .js revision written as CommonJS that require()s an installed package (an ES module bundle)", () => {
     installPackage("lambic-test-cjs", 'exports.table = "from_package";\n');
@@ -795,6 +795,27 @@ describe("loadRevisions errors", () => {
     const error = await loadError();
     expect(error.details).toMatchObject({ file: path, package: "lambic-test-no-such-package" });
     expect(error.message).toMatch(new RegExp(`^Revision file ${path} imports the package "lambic-test-no-such-package", which is not installed where lambic runs \\(.+\\)\\. Install it in the project \\(npm install lambic-test-no-such-package\\) and run again\\.$`));
+  });
+
+  it("tells a revision importing a name Node cannot see in a CommonJS package to take it from the default export, without quoting the bundle", () => {
+    installPackage("lambic-test-cjs", "const api = {};\napi.chunk = () => 'chunked';\nmodule.exports = api;\n");
+    write("a1.ts", tsRevision("a1", null));
+    const path = write("b2.ts", `import { chunk } from "lambic-test-cjs";\n${tsRevision("b2", "a1", "\n    op.execute(chunk());")}`);
+    const { error } = upgradeInNode();
+    expect(error?.details).toMatchObject({ file: path, package: "lambic-test-cjs", export: "chunk" });
+    expect(error?.message).toBe(
+      `Revision file ${path} imports { chunk } from "lambic-test-cjs", a CommonJS module whose named exports Node cannot see (Node loads packages for the revisions as it loads them for any ES module). ` +
+        'Import its default export and take the name from it: `import pkg from "lambic-test-cjs"; const { chunk } = pkg;`, and run again.',
+    );
+  });
+
+  it("names the revision importing a name a package does not export", () => {
+    installPackage("lambic-test-esm", "export const table = 'invoice';\n");
+    writeFileSync(join(project, "node_modules", "lambic-test-esm", "package.json"), JSON.stringify({ name: "lambic-test-esm", type: "module", main: "index.js" }));
+    const path = write("a1.ts", `import { tabel } from "lambic-test-esm";\n${tsRevision("a1", null, "\n    op.execute(tabel);")}`);
+    const { error } = upgradeInNode();
+    expect(error?.details).toMatchObject({ file: path, package: "lambic-test-esm", export: "tabel" });
+    expect(error?.message).toBe(`Revision file ${path} imports { tabel } from "lambic-test-esm", which has no export of that name. Check the name (and the installed version of the package), and run again.`);
   });
 
   it("tells a revision that imports lambic's types with a plain import kept by verbatimModuleSyntax to use `import type`", async () => {
