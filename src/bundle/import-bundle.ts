@@ -84,10 +84,12 @@ export async function importBundle(bytes: Uint8Array, sha256: string, database: 
   try {
     module = await importModule<BundleModule>(pathToFileURL(file).href);
   } catch (error) {
+    const origin = throwingFile(error, file);
+    const thrower = origin === undefined ? "A revision" : origin.includes("/") ? `File ${origin}, which a revision imports,` : `Revision file ${origin}`;
     throw new LambicError(
       "REVISION_FILE_INVALID",
-      `Importing bundle ${sha256} failed: ${(error as Error)?.message ?? String(error)}. A revision threw while its module loaded; fix it, build and publish again.`,
-      { sha256 },
+      `Importing bundle ${sha256} failed: ${(error as Error)?.message ?? String(error)}. ${thrower} threw while its module loaded; fix it, build and publish again.`,
+      { sha256, ...(origin === undefined ? {} : { file: origin }) },
       { cause: error },
     );
   }
@@ -110,6 +112,28 @@ export async function importBundle(bytes: Uint8Array, sha256: string, database: 
   const revisions = entries.map((entry) => toLoadedRevision(entry, sha256));
   const set = revisionSetOf(database, revisions, sourceChecksum(revisions.map((r) => r.source.checksum)), sha256);
   return { sha256, set, settings: module.settings as BundleSettings };
+}
+
+/**
+ * The source file (as the bundle names it: a revision's file name, or a path from the revisions
+ * folder) whose code the error's first frame in the bundle is in, from the `// <file>` comment
+ * esbuild writes before each file's code. The bundle has no source map: its line is not the file's.
+ */
+function throwingFile(error: unknown, file: string): string | undefined {
+  try {
+    const stack = String((error as Error)?.stack ?? "");
+    const escaped = (text: string) => text.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
+    const frame = new RegExp(`(?:${escaped(pathToFileURL(file).href)}|${escaped(file)}):(\\d+):\\d+`).exec(stack);
+    if (!frame) return undefined;
+    const lines = readFileSync(file, "utf8").split("\n", Number(frame[1]));
+    for (let at = lines.length - 1; at >= 0; at--) {
+      const name = /^\/\/ (\S.*)$/.exec(lines[at]!)?.[1];
+      if (name !== undefined) return name === "lambic-bundle-entry.js" ? undefined : name;
+    }
+  } catch {
+    // no stack, or the file is gone: the bundle is named alone
+  }
+  return undefined;
 }
 
 function toLoadedRevision(entry: BundleEntry, sha256: string): LoadedRevision {

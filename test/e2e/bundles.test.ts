@@ -110,6 +110,33 @@ console.log(JSON.stringify(executed));`;
     expect(JSON.parse(output)).toEqual([lambdaTmp, file]);
   });
 
+  it("names the revision, or the file it imports, whose top-level code throws when the Lambda imports the bundle", async () => {
+    const project = join(work, "throws-at-import");
+    const dir = join(project, "revisions/main");
+    mkdirSync(join(project, "revisions/helpers"), { recursive: true });
+    mkdirSync(dir, { recursive: true });
+    writeFileSync(join(project, "revisions/helpers/bucket.ts"), `export const bucket = () => process.env.LAMBIC_TEST_BUCKET ?? "";\nif (process.env.LAMBIC_TEST_HELPER_THROWS) throw new Error("helper refused");\n`);
+    writeFileSync(join(dir, "01_a.ts"), `export default { id: "a1", revises: null, async upgrade(op: any) { op.execute("SELECT 1"); } };\n`);
+    writeFileSync(
+      join(dir, "02_b.ts"),
+      `import { bucket } from "../helpers/bucket.ts";\nif (!bucket()) throw new Error("LAMBIC_TEST_BUCKET is not set");\nexport default { id: "b2", revises: "a1", async upgrade(op: any) { op.execute(bucket()); } };\n`,
+    );
+    // Built where the variable is set (the CLI loads the revisions first), imported where it is not.
+    process.env.LAMBIC_TEST_BUCKET = "seeds";
+    const built = await buildBundle({ ...mainDatabase(), revisions: dir }, { projectDir: project, outDir: join(project, "dist") }).finally(() => delete process.env.LAMBIC_TEST_BUCKET);
+    const { code } = readBuiltBundle(built.dir);
+    await expect(importBundle(code, built.sha256, "main", join(work, "throws-cache"))).rejects.toMatchObject({
+      code: "REVISION_FILE_INVALID",
+      message: `Importing bundle ${built.sha256} failed: LAMBIC_TEST_BUCKET is not set. Revision file 02_b.ts threw while its module loaded; fix it, build and publish again.`,
+      details: { sha256: built.sha256, file: "02_b.ts" },
+    });
+    process.env.LAMBIC_TEST_HELPER_THROWS = "1";
+    await expect(importBundle(code, built.sha256, "main", join(work, "throws-cache-2"))).rejects.toMatchObject({
+      message: `Importing bundle ${built.sha256} failed: helper refused. File ../helpers/bucket.ts, which a revision imports, threw while its module loaded; fix it, build and publish again.`,
+      details: { file: "../helpers/bucket.ts" },
+    }).finally(() => delete process.env.LAMBIC_TEST_HELPER_THROWS);
+  });
+
   it("refuses a revision that imports lambic at run time", async () => {
     const dir = join(work, "engine-import/revisions/main");
     mkdirSync(dir, { recursive: true });
