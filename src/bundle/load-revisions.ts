@@ -330,10 +330,11 @@ class LazyBundle implements RevisionCode {
   }
 
   private load(): Promise<LoadedBundle> {
-    return (this.loading ??= loadBundle(this.entry, this.index, this.modulePaths).then((bundle) => {
-      // Another command rebuilt this entry since the index was read (a file changed keeping its
-      // size and mtime): its code is not what this command's checksums cover.
-      if (bundle.build !== this.index.builtAt) {
+    return (this.loading ??= loadBundle(this.entry, this.index, this.modulePaths).then(async (bundle) => {
+      // Another command rebuilt this entry since the index was read: of the same files (commands
+      // started at once on a cold cache), the same code; after a file changed keeping its size and
+      // mtime, code that is not what this command's checksums cover.
+      if (bundle.build !== this.index.builtAt && !(await rebuiltAlike(this.entry, this.index, bundle.build))) {
         throw new LambicError(
           "REVISION_FILE_INVALID",
           `The compiled revisions ${this.entry} were rebuilt by another lambic command while this one ran, after a revision or a file it imports changed. Nothing of them ran; run the command again.`,
@@ -889,78 +890,147 @@ async function build(target: { absoluteDir: string; prefix: string; files: reado
   const builtAt = `${Date.now()}-${process.pid}`;
   let compiled: { format: BundleFormat; outputs: readonly { path: string; contents: Uint8Array }[]; inputs: ReadonlyMap<string, readonly string[]> } | undefined;
   if (modules.length > 0) compiled = await compileModules(absoluteDir, modules, entry, builtAt);
+  let release: () => void;
   try {
     mkdirSync(cacheDir, { recursive: true });
-    pruneStale(cacheDir, dirKey, basename(entry));
-    for (const output of compiled?.outputs ?? []) writeAtomically(output.path, output.contents);
+    release = await lockEntry(entry);
   } catch (error) {
     // Without modules nothing needs the cache: a read-only project still loads, only slower.
     if (compiled) throw cacheUnwritable(cacheDir, error);
     checkDuplicates(loaded);
     return loaded;
   }
-
-  if (compiled) {
-    const bundle = await loadBundle(entry, { format: compiled.format, builtAt }, () => modules.map((name) => prefix + name));
-    const helperChecksums = new Map<string, string>();
-    modules.forEach((name, position) => {
-      const path = prefix + name;
-      let revision: Revision;
-      try {
-        revision = validateRevisionModule(bundle.revisions[position], path);
-      } catch (error) {
-        throw withSourceLine(error, path, readFileSync(path, "utf8"));
-      }
-      // Bound, so a revision may use `this` as it would in its own module.
-      const upgrade = revision.upgrade.bind(revision);
-      const downgrade = revision.downgrade?.bind(revision);
-      const checksum = moduleChecksum(resolve(path), readBytes.get(path)!, compiled.inputs, helperChecksums);
-      loaded[modulePositions[position]!] = new ReadRevision(revision, upgrade, downgrade, path, checksum);
-    });
-  }
-
-  checkDuplicates(loaded);
-  const revisionPaths = new Set(files.map((file) => join(absoluteDir, file)));
-  const imports = compiled ? buildInputs(absoluteDir, compiled.inputs, revisionPaths) : [];
-  const racy = racyFiles(
-    [...readBytes.keys(), ...imports.filter(([, size]) => size !== -1).map(([path]) => path)],
-    (path) => readBytes.get(path) ?? readFileSync(path),
-    startedAt,
-  );
-  const index: CacheIndex = {
-    builtAt,
-    ...(compiled ? { format: compiled.format } : {}),
-    checksums: loaded.map((revision) => revision.source.checksum).join(""),
-    revisions: loaded.map((revision) => ({
-      id: revision.id,
-      revises: revision.revises,
-      ...(revision.dependsOn?.length ? { dependsOn: revision.dependsOn } : {}),
-      ...(revision.branchLabels?.length ? { branchLabels: revision.branchLabels } : {}),
-      ...(revision.message ? { message: revision.message } : {}),
-      ...(revision.transactional === false ? { transactional: false } : {}),
-      ...(revision.downgrade ? {} : { downgrade: false as const }),
-    })),
-    imports,
-    ...(racy.length > 0 ? { racy } : {}),
-    checkedAt: startedAt - RACY_MS,
-  };
-  // The bytes each file had for the build, for the files whose status changes later (see checkedAt).
-  const sums: [string, string][] = [...readBytes].map(([path, bytes]) => [resolve(path), sha256(bytes)]);
-  for (const [path, size] of imports) {
-    try {
-      if (size !== -1) sums.push([path, sha256(readFileSync(path))]);
-    } catch {
-      // not a file (a folder named package.json): a change to it rebuilds
-    }
-  }
   try {
-    if (modules.length < files.length) writeAtomically(`${entry}.sql.json`, Buffer.from(JSON.stringify({ builtAt, sections } satisfies StoredSections)));
-    writeAtomically(`${entry}.sums.json`, Buffer.from(JSON.stringify({ builtAt, files: sums })));
-    writeAtomically(`${entry}.json`, Buffer.from(JSON.stringify(index)));
-  } catch (error) {
-    if (compiled) throw cacheUnwritable(cacheDir, error);
+    return await writeEntry();
+  } finally {
+    release();
   }
-  return loaded;
+
+  /** The bundle, then what was loaded from it, then the index naming it. */
+  async function writeEntry(): Promise<LoadedRevision[]> {
+    try {
+      pruneStale(cacheDir, dirKey, basename(entry));
+      for (const output of compiled?.outputs ?? []) writeAtomically(output.path, output.contents);
+    } catch (error) {
+      if (compiled) throw cacheUnwritable(cacheDir, error);
+      checkDuplicates(loaded);
+      return loaded;
+    }
+
+    if (compiled) {
+      const bundle = await loadBundle(entry, { format: compiled.format, builtAt }, () => modules.map((name) => prefix + name));
+      const helperChecksums = new Map<string, string>();
+      modules.forEach((name, position) => {
+        const path = prefix + name;
+        let revision: Revision;
+        try {
+          revision = validateRevisionModule(bundle.revisions[position], path);
+        } catch (error) {
+          throw withSourceLine(error, path, readFileSync(path, "utf8"));
+        }
+        // Bound, so a revision may use `this` as it would in its own module.
+        const upgrade = revision.upgrade.bind(revision);
+        const downgrade = revision.downgrade?.bind(revision);
+        const checksum = moduleChecksum(resolve(path), readBytes.get(path)!, compiled.inputs, helperChecksums);
+        loaded[modulePositions[position]!] = new ReadRevision(revision, upgrade, downgrade, path, checksum);
+      });
+    }
+
+    checkDuplicates(loaded);
+    const revisionPaths = new Set(files.map((file) => join(absoluteDir, file)));
+    const imports = compiled ? buildInputs(absoluteDir, compiled.inputs, revisionPaths) : [];
+    const racy = racyFiles(
+      [...readBytes.keys(), ...imports.filter(([, size]) => size !== -1).map(([path]) => path)],
+      (path) => readBytes.get(path) ?? readFileSync(path),
+      startedAt,
+    );
+    const index: CacheIndex = {
+      builtAt,
+      ...(compiled ? { format: compiled.format } : {}),
+      checksums: loaded.map((revision) => revision.source.checksum).join(""),
+      revisions: loaded.map((revision) => ({
+        id: revision.id,
+        revises: revision.revises,
+        ...(revision.dependsOn?.length ? { dependsOn: revision.dependsOn } : {}),
+        ...(revision.branchLabels?.length ? { branchLabels: revision.branchLabels } : {}),
+        ...(revision.message ? { message: revision.message } : {}),
+        ...(revision.transactional === false ? { transactional: false } : {}),
+        ...(revision.downgrade ? {} : { downgrade: false as const }),
+      })),
+      imports,
+      ...(racy.length > 0 ? { racy } : {}),
+      checkedAt: startedAt - RACY_MS,
+    };
+    // The bytes each file had for the build, for the files whose status changes later (see checkedAt).
+    const sums: [string, string][] = [...readBytes].map(([path, bytes]) => [resolve(path), sha256(bytes)]);
+    for (const [path, size] of imports) {
+      try {
+        if (size !== -1) sums.push([path, sha256(readFileSync(path))]);
+      } catch {
+        // not a file (a folder named package.json): a change to it rebuilds
+      }
+    }
+    try {
+      if (modules.length < files.length) writeAtomically(`${entry}.sql.json`, Buffer.from(JSON.stringify({ builtAt, sections } satisfies StoredSections)));
+      writeAtomically(`${entry}.sums.json`, Buffer.from(JSON.stringify({ builtAt, files: sums })));
+      writeAtomically(`${entry}.json`, Buffer.from(JSON.stringify(index)));
+    } catch (error) {
+      if (compiled) throw cacheUnwritable(cacheDir, error);
+    }
+    return loaded;
+  }
+}
+
+/** A cache entry's lock older than this was left by a command killed while writing it: taken over. */
+const ENTRY_LOCK_STALE_MS = 10_000;
+
+/**
+ * Serialises the writes of one cache entry. Commands started at once on a cold cache each
+ * compile, then write the bundle and, last, the index naming its build; interleaved, one
+ * command's index could be left beside another's bundle, which every later command would then
+ * refuse as a rebuild. Compiling stays outside the lock; writing takes milliseconds.
+ */
+async function lockEntry(entry: string): Promise<() => void> {
+  const lock = `${entry}.lock`;
+  for (;;) {
+    try {
+      writeFileSync(lock, String(process.pid), { flag: "wx" });
+      return () => rmSync(lock, { force: true });
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== "EEXIST") throw error;
+    }
+    try {
+      if (Date.now() - statSync(lock).mtimeMs > ENTRY_LOCK_STALE_MS) rmSync(lock, { force: true });
+    } catch {
+      // released meanwhile
+    }
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+}
+
+/** How long a command that finds its bundle rebuilt waits for the rebuild's index (written just after the bundle). */
+const REBUILT_INDEX_WAIT_MS = 5_000;
+
+/**
+ * Whether build `build`, found in place of the one this command's index names, compiled the same
+ * code: commands started at once on a cold cache each write the entry, the same code under
+ * their own build marks. The rebuild's index records its revisions' checksums, which cover the
+ * files they import, and the settings files esbuild read: the same as this command's, the same code.
+ */
+async function rebuiltAlike(entry: string, index: CacheIndex, build: unknown): Promise<boolean> {
+  const deadline = performance.now() + REBUILT_INDEX_WAIT_MS;
+  for (;;) {
+    try {
+      const current = JSON.parse(readFileSync(`${entry}.json`, "utf8")) as Partial<CacheIndex>;
+      if (current.builtAt === build) {
+        return current.format === index.format && current.checksums === index.checksums && JSON.stringify(current.imports) === JSON.stringify(index.imports);
+      }
+    } catch {
+      // not there, or being replaced: read again
+    }
+    if (performance.now() >= deadline) return false;
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
 }
 
 /** esbuild's loaders beyond its defaults, the same for the cache and for the Lambda's bundle. */

@@ -648,7 +648,36 @@ describe("loadRevisions cache", () => {
     for (let round = 0; round < 2; round++) {
       rmSync(cacheDir, { recursive: true, force: true });
       expect(await Promise.all(Array.from({ length: 4 }, runOne))).toEqual(Array(4).fill("ok"));
+      // What they left is one build's bundle with that build's index: a later command loads it.
+      expect(await runOne()).toBe("ok");
     }
+  });
+
+  it("runs the code another command rebuilt of the same files while this one ran (commands started at once on a cold cache)", async () => {
+    write("a1.ts", tsRevision("a1", null));
+    write("b2.ts", tsRevision("b2", "a1"));
+    await load();
+    // This command reads the warm index; its revisions' code is read at their first call.
+    const [a1, b2] = await load();
+    // Meanwhile another command builds the entry again from the same files, under its own build mark.
+    rmSync(join(cacheDir, cacheFiles().find((name) => /^[0-9a-f]{12}-[0-9a-f]{64}\.json$/.test(name))!));
+    await load();
+    expect(await run(a1!, "upgrade")).toEqual(["UP a1"]);
+    expect(await run(b2!, "upgrade")).toEqual(["UP b2"]);
+  });
+
+  it("takes over the lock on a cache entry that a command killed while writing it left behind", async () => {
+    write("a1.ts", tsRevision("a1", null));
+    await load();
+    const entry = join(cacheDir, cacheFiles().find((name) => /^[0-9a-f]{12}-[0-9a-f]{64}\.json$/.test(name))!.slice(0, -".json".length));
+    rmSync(cacheDir, { recursive: true, force: true });
+    mkdirSync(cacheDir, { recursive: true });
+    writeFileSync(`${entry}.lock`, "99999999");
+    const longAgo = new Date(Date.now() - 60_000);
+    utimesSync(`${entry}.lock`, longAgo, longAgo);
+    const [a1] = await load();
+    expect(await run(a1!, "upgrade")).toEqual(["UP a1"]);
+    expect(cacheFiles().some((name) => name.endsWith(".lock"))).toBe(false);
   });
 
   it("never runs another command's rebuild of a file it loaded with the old file's checksum", async () => {
