@@ -1,5 +1,5 @@
 import { parseArgs } from "node:util";
-import { LambicError } from "../src/errors.ts";
+import { LambicError, withoutFullStop } from "../src/errors.ts";
 import { closestMatch } from "../src/suggest.ts";
 import { type CommandName, isCommandName } from "./command-names.ts";
 
@@ -156,7 +156,7 @@ export function parseCliArgs(argv: readonly string[]): CliArgs {
       const close = unknown.startsWith("--") ? closestMatch(unknown.slice(2), Object.keys(OPTIONS)) : undefined;
       throw new LambicError("USAGE", `Unknown option ${unknown}${close ? ` (did you mean --${close}?)` : ""}. Run "lambic --help" for the commands and options.`, { option: unknown });
     }
-    throw new LambicError("USAGE", `${(error as Error).message.replace(/\.$/, "")}. Run "lambic --help" for the commands and options.`, {});
+    throw new LambicError("USAGE", `${withoutFullStop((error as Error).message)}. Run "lambic --help" for the commands and options.`, {});
   }
   // No prototype: "-x __proto__=v" is a key like another (assigning it to {} would drop it).
   const x = Object.create(null) as Record<string, string>;

@@ -8,7 +8,7 @@ import type { OpenedBundle } from "../src/bundle/import-bundle.ts";
 import { reportKey, sqlKey, type BundleLocation } from "../src/bundle/s3-bundles.ts";
 import type { Connection } from "../src/db/connection.ts";
 import { checkEnvNumbers, envNumber } from "../src/env-number.ts";
-import { LambicError } from "../src/errors.ts";
+import { LambicError, withoutFullStop } from "../src/errors.ts";
 import { parseRange, planHistory, rangeMentionsCurrent, resolveRangeStart } from "../src/revision/plan.ts";
 import type { MigrationCommand, RunOptions, StepResult } from "../src/runner/run.ts";
 import type { TenantProgress } from "../src/runner/tenants.ts";
@@ -358,7 +358,7 @@ async function dryRunAnswer<T extends { sql: string | null; from: readonly strin
     if (!(error instanceof LambicError)) throw error;
     throw new LambicError(
       error.code,
-      `${error.message.replace(/\.$/, "")}. The dry run's script (${bytes} bytes) is over the function's answer limit (LAMBIC_RESPONSE_LIMIT_BYTES, ${limitBytes} bytes), so it is written to S3 instead of answered; nothing was changed. Invoke again once S3 takes the write, or make the dry run locally (lambic … --dry-run).`,
+      `${withoutFullStop(error.message)}. The dry run's script (${bytes} bytes) is over the function's answer limit (LAMBIC_RESPONSE_LIMIT_BYTES, ${limitBytes} bytes), so it is written to S3 instead of answered; nothing was changed. Invoke again once S3 takes the write, or make the dry run locally (lambic … --dry-run).`,
       { ...error.details, dryRun: true, bytes, limitBytes },
       { cause: error },
     );
@@ -464,7 +464,7 @@ async function offlineScript(event: LambicEvent, bundle: OpenedBundle, location:
     if (!(error instanceof LambicError && typeof error.details.noTimeLeft === "string")) throw error;
     throw new LambicError(
       "AWS_FAILED",
-      `${error.message.replace(/\.$/, "")}. The script (${steps.length} steps, ${Buffer.byteLength(script)} bytes) was rendered but not stored. Raise the function's timeout and invoke again, or render it locally with \`lambic ${event.direction} ${range} --sql\`.`,
+      `${withoutFullStop(error.message)}. The script (${steps.length} steps, ${Buffer.byteLength(script)} bytes) was rendered but not stored. Raise the function's timeout and invoke again, or render it locally with \`lambic ${event.direction} ${range} --sql\`.`,
       error.details,
       { cause: error },
     );

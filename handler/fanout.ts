@@ -15,7 +15,7 @@ import type { OpenedBundle } from "../src/bundle/import-bundle.ts";
 import { reportsPrefix, type BundleLocation } from "../src/bundle/s3-bundles.ts";
 import type { Connection } from "../src/db/connection.ts";
 import { answerLost, CONNECTION_TIMEOUT_MS } from "../src/aws-requests.ts";
-import { LambicError } from "../src/errors.ts";
+import { LambicError, withoutFullStop } from "../src/errors.ts";
 import { readReport } from "./bundle-source.ts";
 import { deadlineMarginMs, runBudget, type Deps } from "./commands.ts";
 import type { LambicEvent } from "./event.ts";
@@ -283,7 +283,7 @@ async function invokeBatch(
     // Never count a tenant as done without its own outcome.
     const messageFor = (tenant: string) =>
       missingWhy
-        ? `Batch ${index + 1} ran tenant ${tenant}, but its outcome is not known here: ${missingWhy.replace(/\.$/, "")}. Read the batch's "tenant" log line for it, or run it again (a tenant already at the target has nothing to do).`
+        ? `Batch ${index + 1} ran tenant ${tenant}, but its outcome is not known here: ${withoutFullStop(missingWhy)}. Read the batch's "tenant" log line for it, or run it again (a tenant already at the target has nothing to do).`
         : `Batch ${index + 1} returned no outcome for tenant ${tenant}.`;
     results = [...results, ...missing.map((tenant): TenantResult => ({ tenant, ok: false, error: { code: "INVOKE_FAILED", message: messageFor(tenant) } }))];
   }

@@ -75,3 +75,8 @@ export class LambicError extends Error {
 export function isLambicError(value: unknown, code?: ErrorCode): value is LambicError {
   return value instanceof LambicError && (code === undefined || value.code === code);
 }
+
+/** Another's message, quoted where a sentence of ours goes on after it: without its closing full stop. */
+export function withoutFullStop(message: string): string {
+  return message.endsWith(".") ? message.slice(0, -1) : message;
+}

@@ -11,7 +11,7 @@
  */
 import type { S3Client } from "@aws-sdk/client-s3";
 import { awsRequestHandler, regionFromSdkChain } from "../aws-requests.ts";
-import { LambicError } from "../errors.ts";
+import { LambicError, withoutFullStop } from "../errors.ts";
 import { BUNDLE_MANIFEST, BUNDLE_MODULE, type BundleManifest } from "./bundle-format.ts";
 import { sha256Hex } from "./import-bundle.ts";
 
@@ -269,7 +269,7 @@ export function missingCredentialsStep(error: unknown): string | undefined {
 function awsFailed(what: string, error: unknown, details: Record<string, unknown>, advice?: string): LambicError {
   const name = (error as { name?: string })?.name ?? "Error";
   // S3's messages are sentences ("... does not exist in our records."): one full stop, not two.
-  const message = ((error as Error)?.message ?? String(error)).replace(/\.$/, "");
+  const message = withoutFullStop((error as Error)?.message ?? String(error));
   return new LambicError(
     "AWS_FAILED",
     `${what} failed: ${name}: ${message}. ${missingCredentialsStep(error) ?? advice ?? "Check the bucket name, the region and the function's permissions (s3:GetObject on <prefix>/*, s3:PutObject on <prefix>/<database>/sql/* and <prefix>/<database>/reports/*, as infra/ grants)."}`,

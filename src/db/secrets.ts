@@ -13,7 +13,7 @@
  */
 import { awsRequestHandler } from "../aws-requests.ts";
 import { envNumber } from "../env-number.ts";
-import { LambicError } from "../errors.ts";
+import { LambicError, withoutFullStop } from "../errors.ts";
 
 export type UrlSource = "env" | "secretsmanager" | "ssm";
 
@@ -119,7 +119,7 @@ function awsFailed(what: string, error: unknown, permission: string): LambicErro
   const name = (error as { name?: string })?.name ?? "Error";
   return new LambicError(
     "AWS_FAILED",
-    `${what} failed: ${name}: ${((error as Error)?.message ?? String(error)).replace(/\.$/, "")}. Check that it exists in this region and that the function's role has ${permission}.`,
+    `${what} failed: ${name}: ${withoutFullStop((error as Error)?.message ?? String(error))}. Check that it exists in this region and that the function's role has ${permission}.`,
     { awsError: name },
     { cause: error },
   );

@@ -1,7 +1,7 @@
 import type { Connection } from "../db/connection.ts";
 import { toDatabaseFailure, type DatabaseFailure } from "../db/connection.ts";
 import { argumentError, checkCommand, checkConnection, checkRevisionSet, checkRunOptions, checkString, checkTableOptions } from "../check-arguments.ts";
-import { LambicError } from "../errors.ts";
+import { LambicError, withoutFullStop } from "../errors.ts";
 import { doBlock, quoteIdentifier, quoteLiteralAnyStrings } from "../operations/quote.ts";
 import { effectiveHeads, planDowngrade, planStamp, planUpgrade, VersionRows, type PlanStep } from "../revision/plan.ts";
 import { isNode, parseRelativeTarget } from "../revision/revision-map.ts";
@@ -370,7 +370,7 @@ export function statementError(error: unknown, statement: QueuedStatement | unde
  * (`You might need to specify "USING a::integer".` for a type change without USING).
  */
 function serverNotes(failure: DatabaseFailure): string {
-  return `${failure.detail ? ` (${failure.detail})` : ""}${failure.hint ? ` (hint: ${failure.hint.replace(/\.$/, "")})` : ""}`;
+  return `${failure.detail ? ` (${failure.detail})` : ""}${failure.hint ? ` (hint: ${withoutFullStop(failure.hint)})` : ""}`;
 }
 
 /** SQLSTATEs of a transaction PostgreSQL cancels because of a concurrent one: running again is the remedy. */
