@@ -347,13 +347,20 @@ export function connectionFailed(target: DriverTarget, error: unknown, context: 
   // Neon's driver reaches the host's WebSocket proxy (wss://host/v2, port 443), not the URL's port,
   // unless the caller routes it elsewhere (neon.wsProxy).
   const neonDefault = context.webSocket === true && target.neon?.wsProxy === undefined;
-  const where = `${neonDefault ? `${target.host} over a WebSocket (wss://${target.host}/v2, port 443: Neon's driver)` : `${target.host}:${target.port}`}, database "${target.database}", user "${target.user}"`;
+  const endpoint = context.webSocket ? webSocketEndpoint(target) : undefined;
+  const host = neonDefault
+    ? `${target.host} over a WebSocket (${endpoint}, port 443: Neon's driver)`
+    : endpoint ? `${target.host}:${target.port} through the WebSocket proxy ${endpoint}` : `${target.host}:${target.port}`;
+  const where = `${host}, database "${target.database}", user "${target.user}"`;
   const failure = toDatabaseFailure(error);
   const code = (error as { code?: unknown })?.code;
   let reason: string;
   let next: string;
   const tlsCode = typeof code === "string" && TLS_VERIFY_CODES.has(code) ? code : undefined;
-  if (context.serverRefusedTls) {
+  const upgrade = context.webSocket ? refusedUpgrade(error) : undefined;
+  if (upgrade !== undefined) {
+    ({ reason, next } = upgradeRefusal(upgrade));
+  } else if (context.serverRefusedTls) {
     reason = `the server does not accept TLS connections (it declined the SSL request), and sslmode=${target.tls.mode} asks for TLS`;
     next = "Turn ssl on in the server's configuration, or lower the URL's sslmode to prefer (TLS when the server offers it) or disable.";
   } else if (tlsCode !== undefined) {
@@ -403,6 +410,52 @@ export function connectionFailed(target: DriverTarget, error: unknown, context: 
     { url: target.redacted, host: target.host, port: target.port, database: target.database, sqlstate: failure?.sqlstate },
     { cause: error },
   );
+}
+
+/** The URL Neon's driver opens its WebSocket on (neonConfig.wsProxy's, or its default host/v2). */
+function webSocketEndpoint(target: DriverTarget): string {
+  const proxy = target.neon?.wsProxy ?? ((host: string) => `${host}/v2`);
+  const scheme = target.neon?.useSecureWebSocket === false ? "ws" : "wss";
+  try {
+    return `${scheme}://${typeof proxy === "function" ? proxy(target.host, target.port) : `${proxy}?address=${target.host}:${target.port}`}`;
+  } catch {
+    return `${scheme}://${target.host}/v2`;
+  }
+}
+
+/**
+ * The HTTP status a WebSocket upgrade was refused with: `ws` says "Unexpected server response:
+ * 401"; Node's own WebSocket (undici, Node 22) does not give it (0).
+ */
+function refusedUpgrade(error: unknown): number | undefined {
+  const message = String((error as Error)?.message ?? "");
+  const status = /^Unexpected server response: (\d{3})$/.exec(message);
+  if (status) return Number(status[1]);
+  return /non-101 status code/.test(message) ? 0 : undefined;
+}
+
+/** What a refused WebSocket upgrade means, by its status: it comes from the HTTP side (a gateway, a proxy), before PostgreSQL is reached. */
+function upgradeRefusal(status: number): { reason: string; next: string } {
+  const reason = `${status === 0 ? "the WebSocket endpoint answered the upgrade with an HTTP error (or not at all)" : `the WebSocket endpoint refused the upgrade with HTTP ${status}`}, before PostgreSQL was reached`;
+  if (status === 401 || status === 403 || status === 407) {
+    return {
+      reason,
+      next: "The database password is not checked there: an HTTP proxy, gateway or firewall between this client and the endpoint turned the request away. Check the endpoint's host in the database URL, and that such a proxy lets WebSocket connections to it through.",
+    };
+  }
+  if (status === 404 || status === 400 || status === 426) {
+    return {
+      reason,
+      next: "Nothing there serves Neon's WebSocket proxy: check the host in the database URL (a Neon endpoint such as ep-name-123456.region.aws.neon.tech).",
+    };
+  }
+  if (status >= 500) {
+    return {
+      reason,
+      next: "The endpoint's gateway could not reach its database (the endpoint may be starting, suspended or unavailable): run the command again in a moment, and check the project's status in the Neon console if it persists.",
+    };
+  }
+  return { reason, next: "Check the host in the database URL and any HTTP proxy or firewall between this client and the endpoint." };
 }
 
 /**

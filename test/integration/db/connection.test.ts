@@ -706,3 +706,34 @@ describe("the neon driver asked for a host that is not Neon's", () => {
     expect(JSON.stringify(error)).not.toContain("s3cret");
   });
 });
+
+describe("the neon driver's WebSocket upgrade refused over HTTP", () => {
+  const refusedWith = async (status: number) => {
+    const refusing = await startWsProxy({ refuseUpgrade: status });
+    try {
+      const url = withPassword(database.url, "s3cret-pass");
+      return await openConnection(url, { ...neonTestOptions(refusing.port), connectTimeoutSeconds: 5 }).then(
+        (connection) => (void connection.close(), undefined),
+        (error: unknown) => error,
+      );
+    } finally {
+      await refusing.close();
+    }
+  };
+
+  it.each([
+    [401, "The database password is not checked there: an HTTP proxy, gateway or firewall between this client and the endpoint turned the request away."],
+    [403, "The database password is not checked there: an HTTP proxy, gateway or firewall between this client and the endpoint turned the request away."],
+    [404, "Nothing there serves Neon's WebSocket proxy: check the host in the database URL"],
+    [502, "The endpoint's gateway could not reach its database (the endpoint may be starting, suspended or unavailable): run the command again in a moment"],
+  ])("says HTTP %i refused the upgrade before PostgreSQL was reached, names the endpoint, and the next step", async (status, next) => {
+    const error = await refusedWith(status);
+    expect(isLambicError(error, "CONNECTION_FAILED"), String(error)).toBe(true);
+    const message = (error as Error).message;
+    expect(message).toContain(`the WebSocket endpoint refused the upgrade with HTTP ${status}, before PostgreSQL was reached. ${next}`);
+    expect(message).toMatch(/^Could not connect to 127\.0\.0\.1:\d+ through the WebSocket proxy ws:\/\/127\.0\.0\.1:\d+\/v2\?address=127\.0\.0\.1:\d+, database "/);
+    expect(message).not.toMatch(/Unexpected server response|ErrorEvent|\[object|Check that the server is running/);
+    expect(JSON.stringify(error)).not.toContain("s3cret-pass");
+    expect(message).not.toContain("s3cret-pass");
+  });
+});
