@@ -373,7 +373,10 @@ export function connectionFailed(target: DriverTarget, error: unknown, context: 
     next = "Put it in the database URL (postgres://user:password@host/database, percent-encoded) or set PGPASSWORD.";
   } else if (refusedWithoutTls(error)) {
     reason = `the server refused a connection without TLS (${failure!.sqlstate}: ${failure!.message})`;
-    next = "Use sslmode=require (or verify-full) in the database URL: the server accepts only encrypted connections from this client.";
+    // Neon's driver encrypts with the WebSocket (wss://) and takes no sslmode: asking for one changes nothing.
+    next = context.webSocket
+      ? "Neon's driver sends PostgreSQL's protocol unencrypted inside its WebSocket (wss:// is what encrypts it), so sslmode does not apply: let the WebSocket proxy's own connection to the server use TLS, or add a pg_hba.conf line that accepts the proxy's connections, or use the postgres driver (\"driver\": \"postgres\"), which takes sslmode=require."
+      : "Use sslmode=require (or verify-full) in the database URL: the server accepts only encrypted connections from this client.";
   } else if (refusedOverTls(error)) {
     reason = `the server refused this client over TLS (${failure!.sqlstate}: ${failure!.message})`;
     next = `Its pg_hba.conf has no hostssl line (or a reject line) for it: add one, or lower the URL's sslmode=${target.tls.mode} to prefer, which then connects without TLS.`;

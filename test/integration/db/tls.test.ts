@@ -15,6 +15,7 @@ import { clusterUrl, freePort, initCluster, randomPassword, startCluster, stopCl
 import { isLambicError } from "../../../src/errors.ts";
 import { createTestDatabase, type TestDatabase } from "../../support/database.ts";
 import { tempDir } from "../../support/temp-dir.ts";
+import { neonTestOptions, startWsProxy } from "../../support/ws-proxy.ts";
 
 const FIXTURES = join(import.meta.dirname, "../../fixtures/tls");
 const fixture = (name: string) => join(FIXTURES, name);
@@ -186,6 +187,23 @@ describe("TLS", () => {
     const error = await refusal(url("sslmode=disable", "127.0.0.1", "tls_only"));
     expect(error.message).toMatch(/refused a connection without TLS \(28000: .*no encryption\).*Use sslmode=require/s);
     expect((await tlsOf(url("", "127.0.0.1", "tls_only"))).ssl).toBe(true);
+  });
+
+  it("says, through Neon's driver, that sslmode does not apply to the server refusing a plain connection, and what does", async () => {
+    const proxy = await startWsProxy();
+    try {
+      const error = await openConnection(url("sslmode=require", "127.0.0.1", "tls_only"), { ...neonTestOptions(proxy.port), connectTimeoutSeconds: 10 }).then(
+        async (connection) => void (await connection.close()),
+        (error: unknown) => error,
+      );
+      expect(isLambicError(error, "CONNECTION_FAILED"), String(error)).toBe(true);
+      const message = (error as Error).message;
+      expect(message).toMatch(/refused a connection without TLS \(28000: .*no encryption\)\. Neon's driver sends PostgreSQL's protocol unencrypted inside its WebSocket/s);
+      expect(message).not.toContain("Use sslmode=require");
+      expect(message).not.toContain(password);
+    } finally {
+      await proxy.close();
+    }
   });
 
   it("connects without TLS when the server turns the client away over TLS and the URL has no sslmode, as libpq's prefer does", async () => {
