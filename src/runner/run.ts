@@ -236,12 +236,15 @@ function lostReason(error: unknown): string {
 
 /** Turns a driver failure into a coded error naming the revision and the statement. */
 export function statementError(error: unknown, statement: QueuedStatement | undefined, position: number | undefined, names: VersionTableNames, options: { lockTimeoutMs: number; signal?: AbortSignal }, progress?: RunProgress): never {
-  if (error instanceof LambicError) throw error;
+  // A session found lost before the statement was sent (it went while the revision's own code
+  // ran, between statements) is a lost connection there too, told with what it leaves.
+  const lostBefore = error instanceof LambicError && error.code === "CONNECTION_FAILED" && typeof error.details.reason === "string";
+  if (error instanceof LambicError && !lostBefore) throw error;
   const taken = statement?.origin.purpose === "lock" ? new RegExp(`${RUN_LOCK_TAKEN} (-?\\d+)`).exec(toDatabaseFailure((error as { cause?: unknown })?.cause ?? error)?.message ?? "") : null;
   if (taken) throw new RunLockTaken(taken[1]!);
   // A cancel we asked for (57014), or the connection Neon's cancel closes.
   if (options.signal?.aborted) throw interruptedError(progress, statement?.origin.revision);
-  const failure = toDatabaseFailure(error) ?? toDatabaseFailure((error as { cause?: unknown })?.cause);
+  const failure = lostBefore ? undefined : toDatabaseFailure(error) ?? toDatabaseFailure((error as { cause?: unknown })?.cause);
   const origin = statement?.origin;
   const where = origin?.revision ? `revision ${origin.revision} (${origin.direction === "down" ? "downgrade" : origin.direction === "stamp" ? "stamp" : "upgrade"})` : "lambic's own bookkeeping";
   // Each statement online is a message of its own: PostgreSQL's position (in characters) is within it.

@@ -149,8 +149,9 @@ export class ConnectionSink implements Sink {
       .then(
         () => undefined,
         (error: unknown) => () => {
-          const index = (error as { index?: number }).index;
-          return this.onFailure(error, index === undefined ? undefined : batch[index], failurePosition(error));
+          // Without an index nothing was sent (the session was found lost): the batch stopped at its first.
+          const index = (error as { index?: number }).index ?? 0;
+          return this.onFailure(error, batch[index], failurePosition(error));
         },
       );
   }

@@ -487,6 +487,37 @@ describe.each(["postgres", "neon"] as const)("runner over the %s driver", (drive
     expect(await tables()).toEqual([]);
   });
 
+  it("names the revision and what stays when the connection went while the revision ran its own code, between statements", async () => {
+    const connection = await connect();
+    // The revision's session is ended from outside while the revision's code runs, and the
+    // driver has noticed (an empty pipeline checks the session and sends nothing) before it goes on.
+    const endOwnSession = async (pid: number) => {
+      await sql`SELECT pg_terminate_backend(${pid}, 5000)`;
+      while (await connection.pipeline([]).then(() => true, () => false)) await new Promise((resolve) => setImmediate(resolve));
+    };
+    const set = inlineRevisionSet([
+      ...tableHistory(1),
+      {
+        id: "r0002",
+        revises: "r0001",
+        transactional: false,
+        upgrade: async (op, ctx) => {
+          op.createTable("t2", { id: "bigint" });
+          const [row] = await ctx.query<{ pid: number }>("SELECT pg_backend_pid() AS pid");
+          await endOwnSession(row!.pid);
+          op.createTable("t3", { id: "bigint" });
+        },
+      },
+    ]);
+    const error = await failure(runMigration(connection, set, { kind: "upgrade", target: "head" }, baseOptions()));
+    expect(error.code).toBe("CONNECTION_FAILED");
+    expect(error.message).toMatch(/^The database connection was lost while running revision r0002 \(upgrade\) \([^)]+\), at: CREATE TABLE "t3"/);
+    expect(error.message).toContain("Revision r0002 runs outside a transaction, so what it did before the failure stays, but its version row was not written: the version table says r0001.");
+    expect(error.details).toMatchObject({ revision: "r0002", committed: ["r0001"], outsideTransaction: "r0002" });
+    expect(await tables()).toEqual(["t1", "t2"]);
+    expect(await versions()).toEqual(["r0001"]);
+  });
+
   it("waits statementTimeoutMs for each statement of a script, sent as one message, before taking the network for stalled", async () => {
     // statement_timeout bounds each statement of a message; the reply comes when all have run.
     const set = inlineRevisionSet(tableHistory(1, () => ({ upgrade: (op) => op.execute("SELECT pg_sleep(0.8); SELECT pg_sleep(0.8); SELECT pg_sleep(0.8)") })));
