@@ -465,6 +465,58 @@ describe.each(["postgres", "neon"] as const)("runner over the %s driver", (drive
     expect(await versions()).toEqual(["r0002"]);
   });
 
+  it.runIf(driver === "neon")("says the outcome is unknown when the WebSocket is closed after COMMIT was sent", async () => {
+    const cutting = await startWsProxy({ cutOn: { marker: Buffer.from("COMMIT\0"), how: "close" } });
+    try {
+      const connection = await openConnection(db.url, neonTestOptions(cutting.port));
+      connections.push(connection);
+      const error = await failure(runMigration(connection, inlineRevisionSet(tableHistory(2)), { kind: "upgrade", target: "head" }, baseOptions()));
+      expect(error.code).toBe("CONNECTION_FAILED");
+      expect(error.message).toContain("COMMIT had been sent when the connection was lost, so whether it took effect is unknown: the version table says either r0002 (committed) or base (rolled back); \"lambic current\" tells which.");
+      expect(error.message).not.toContain("as it was before");
+    } finally {
+      await cutting.close();
+    }
+    // The server had the COMMIT when the socket went: it committed.
+    await expect.poll(versions).toEqual(["r0002"]);
+  });
+
+  it.runIf(driver === "neon")("says the run was rolled back when the WebSocket is dropped under a revision's statement", async () => {
+    const cutting = await startWsProxy({ cutOn: { marker: Buffer.from("pg_sleep(0.2)"), how: "terminate" } });
+    const set = inlineRevisionSet(tableHistory(3, (i) => (i === 1 ? { upgrade: async (op, ctx) => { op.createTable("t2", { id: "bigint" }); await ctx.query("SELECT pg_sleep(0.2)"); } } : {})));
+    try {
+      const connection = await openConnection(db.url, neonTestOptions(cutting.port));
+      connections.push(connection);
+      const error = await failure(runMigration(connection, set, { kind: "upgrade", target: "head" }, baseOptions()));
+      expect(error.code).toBe("CONNECTION_FAILED");
+      expect(error.message).toMatch(/The database connection was lost while running [^(]+\(Connection terminated unexpectedly\), at: /);
+      expect(error.message.split("The run was rolled back: the database is as it was before.")).toHaveLength(2);
+    } finally {
+      await cutting.close();
+    }
+    // The server rolls back once it notices the closed socket.
+    await expect.poll(tables).toEqual([]);
+    await expect.poll(async () => (await sql`SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = ${db.name} AND application_name LIKE 'lambic%'`)[0]!.n).toBe(0);
+  });
+
+  it("says the connection was lost under the revision's statement when the server ends the session (pg_terminate_backend) during a pipeline", async () => {
+    const set = inlineRevisionSet(tableHistory(3, (i) => (i === 1 ? { upgrade: (op) => { op.createTable("t2", { id: "bigint" }); op.execute("SELECT pg_sleep(30)"); op.execute("SELECT 1"); } } : {})));
+    const terminated = (async () => {
+      for (;;) {
+        const ended = await sql`SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = ${db.name} AND query = 'SELECT pg_sleep(30)' AND state = 'active'`;
+        if (ended.length > 0) return;
+        await new Promise((resolve) => setTimeout(resolve, 10));
+      }
+    })();
+    const error = await failure(run(set, { kind: "upgrade", target: "head" }));
+    await terminated;
+    expect(error.code).toBe("CONNECTION_FAILED");
+    // postgres.js reports the socket closing; Neon's driver the server's FATAL.
+    expect(error.message).toMatch(/^The database connection was lost while running revision r0002 \(upgrade\) \((write CONNECTION_CLOSED [^)]+|57P01: terminating connection due to administrator command)\), at: SELECT pg_sleep\(30\)\. The run was rolled back: the database is as it was before\./);
+    expect(error.details).toMatchObject({ revision: "r0002", statement: "SELECT pg_sleep(30)" });
+    expect(await tables()).toEqual([]);
+  });
+
   it("ends with CONNECTION_FAILED within statementTimeoutMs plus the connect timeout when the network stalls, instead of waiting forever", async () => {
     const server = new URL(db.url);
     const stalling = await startStallingProxy({ host: server.hostname, port: Number(server.port) }, Buffer.from("pg_sleep(0.3)"));
