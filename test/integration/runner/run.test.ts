@@ -539,6 +539,24 @@ describe.each(["postgres", "neon"] as const)("runner over the %s driver", (drive
     expect(await tables()).toEqual([]);
   });
 
+  it("reads a 30 MB value and 100,000 rows through ctx.query, past RAISE NOTICE and WARNING, as the same rows through both drivers", async () => {
+    const read: { big?: number; rows?: number; last?: unknown } = {};
+    const set = inlineRevisionSet(tableHistory(1, () => ({
+      upgrade: async (op, ctx) => {
+        await ctx.query("DO $$BEGIN RAISE NOTICE 'a notice'; RAISE WARNING 'a warning'; END$$");
+        const [row] = await ctx.query<{ big: string }>("SELECT repeat('x', 30000000) AS big");
+        read.big = row!.big.length;
+        const rows = await ctx.query<{ n: number; s: string }>("SELECT n, repeat('y', 200) AS s FROM generate_series(1, $1::int) AS n", [100_000]);
+        read.rows = rows.length;
+        read.last = rows.at(-1);
+        op.createTable("t1", { id: "bigint" });
+      },
+    })));
+    await run(set, { kind: "upgrade", target: "head" });
+    expect(read).toEqual({ big: 30_000_000, rows: 100_000, last: { n: 100_000, s: "y".repeat(200) } });
+    expect(await tables()).toEqual(["t1"]);
+  });
+
   it("names the revision and what stays when the connection went while the revision ran its own code, between statements", async () => {
     const connection = await connect();
     // The revision's session is ended from outside while the revision's code runs, and the
