@@ -439,7 +439,9 @@ function refusedUpgrade(error: unknown): number | undefined {
 
 /** What a refused WebSocket upgrade means, by its status: it comes from the HTTP side (a gateway, a proxy), before PostgreSQL is reached. */
 function upgradeRefusal(status: number): { reason: string; next: string } {
-  const reason = `${status === 0 ? "the WebSocket endpoint answered the upgrade with an HTTP error (or not at all)" : `the WebSocket endpoint refused the upgrade with HTTP ${status}`}, before PostgreSQL was reached`;
+  const reason = status === 0
+    ? "the WebSocket connection failed before PostgreSQL was reached: it was refused, or its upgrade answered with an HTTP error (Node's WebSocket does not say which)"
+    : `the WebSocket endpoint refused the upgrade with HTTP ${status}, before PostgreSQL was reached`;
   if (status === 401 || status === 403 || status === 407) {
     return {
       reason,
@@ -458,7 +460,7 @@ function upgradeRefusal(status: number): { reason: string; next: string } {
       next: "The endpoint's gateway could not reach its database (the endpoint may be starting, suspended or unavailable): run the command again in a moment, and check the project's status in the Neon console if it persists.",
     };
   }
-  return { reason, next: "Check the host in the database URL and any HTTP proxy or firewall between this client and the endpoint." };
+  return { reason, next: "Check the host in the database URL, that the endpoint is up, and any HTTP proxy or firewall between this client and it." };
 }
 
 /**

@@ -6,6 +6,7 @@ import { type Connection, type OpenOptions, PipelineError, openConnection, redac
 import { isLambicError } from "../../../src/errors.ts";
 import { adminUrl, createTestDatabase, type TestDatabase } from "../../support/database.ts";
 import { startLatencyProxy } from "../../support/latency-proxy.ts";
+import { WebSocket as WsWebSocket } from "ws";
 import { neonTestOptions, startWsProxy, type WsProxy } from "../../support/ws-proxy.ts";
 
 let database: TestDatabase;
@@ -708,11 +709,13 @@ describe("the neon driver asked for a host that is not Neon's", () => {
 });
 
 describe("the neon driver's WebSocket upgrade refused over HTTP", () => {
-  const refusedWith = async (status: number) => {
+  /** `webSocket`: the `ws` package's (Node 20's), which gives the status, or Node's own (Node 22's). */
+  const refusedWith = async (status: number, webSocket: unknown = WsWebSocket) => {
     const refusing = await startWsProxy({ refuseUpgrade: status });
     try {
       const url = withPassword(database.url, "s3cret-pass");
-      return await openConnection(url, { ...neonTestOptions(refusing.port), connectTimeoutSeconds: 5 }).then(
+      const base = neonTestOptions(refusing.port);
+      return await openConnection(url, { ...base, neon: { ...base.neon, webSocketConstructor: webSocket } as never, connectTimeoutSeconds: 5 }).then(
         (connection) => (void connection.close(), undefined),
         (error: unknown) => error,
       );
@@ -734,6 +737,16 @@ describe("the neon driver's WebSocket upgrade refused over HTTP", () => {
     expect(message).toMatch(/^Could not connect to 127\.0\.0\.1:\d+ through the WebSocket proxy ws:\/\/127\.0\.0\.1:\d+\/v2\?address=127\.0\.0\.1:\d+, database "/);
     expect(message).not.toMatch(/Unexpected server response|ErrorEvent|\[object|Check that the server is running/);
     expect(JSON.stringify(error)).not.toContain("s3cret-pass");
+    expect(message).not.toContain("s3cret-pass");
+  });
+
+  // Node 22's WebSocket (the Lambda runtime's; Node 20 with --experimental-websocket) gives no status.
+  it.runIf(typeof (globalThis as { WebSocket?: unknown }).WebSocket === "function")("says through Node's own WebSocket that the connection failed before PostgreSQL, refused or answered with an HTTP error", async () => {
+    const error = await refusedWith(401, (globalThis as { WebSocket?: unknown }).WebSocket);
+    expect(isLambicError(error, "CONNECTION_FAILED"), String(error)).toBe(true);
+    const message = (error as Error).message;
+    expect(message).toContain("the WebSocket connection failed before PostgreSQL was reached: it was refused, or its upgrade answered with an HTTP error (Node's WebSocket does not say which). Check the host in the database URL, that the endpoint is up, and any HTTP proxy or firewall between this client and it.");
+    expect(message).not.toMatch(/non-101|ErrorEvent|\[object|Check that the server is running/);
     expect(message).not.toContain("s3cret-pass");
   });
 });
