@@ -35,13 +35,13 @@ describe("online commands in-process", () => {
     await db?.drop();
   });
 
-  it("writes the progress lines of a burst of steps in fewer writes than lines, in order, before the summary", async () => {
+  // How lines are grouped into writes depends on how the replies arrive; test/unit/cli/progress-lines.test.ts pins the grouping.
+  it("writes a progress line per step, in order, before the summary", async () => {
     const { code, stdout } = await lambic(trivialProject(120), ["upgrade", "head"], { DATABASE_URL: db.url });
     expect(code).toBe(0);
     const lines = stdout.join("").trimEnd().split("\n");
     expect(lines.slice(0, 120).map((line) => line.split(" ")[3])).toEqual(Array.from({ length: 120 }, (_, i) => `s${String(i + 1).padStart(4, "0")}`));
     expect(lines[120]).toMatch(/^Upgraded main: base -> s0120, 120 revision\(s\)/);
-    expect(stdout.length).toBeLessThan(lines.length);
   });
 
   it("prints each revision's progress on one line: the message's first line, control characters escaped, a long one cut", async () => {
