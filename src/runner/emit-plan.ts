@@ -99,6 +99,8 @@ export interface EmitOptions extends RunSettings {
 export interface RunProgress {
   /** The version rows as this run last committed them; undefined while it has committed nothing. */
   committed?: readonly string[];
+  /** The version rows the run started from, once read: where a rollback leaves it while it has committed nothing. */
+  started?: readonly string[];
   /** A non-transactional revision that has run statements since that commit: they stay whatever follows. */
   outsideTransaction?: string;
   /**
@@ -145,7 +147,7 @@ export function failureOutcome(progress: RunProgress | undefined): string {
   if (progress?.committing !== undefined) {
     return (
       `COMMIT had been sent when the connection was lost, so whether it took effect is unknown: the version table says either ${versions(progress.committing)} (committed) ` +
-      `or ${versions(progress.committed)} (rolled back); "lambic current" tells which.`
+      `or ${versions(progress.committed ?? progress.started)} (rolled back); "lambic current" tells which.`
     );
   }
   if (progress?.outsideTransaction !== undefined) {

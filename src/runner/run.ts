@@ -439,6 +439,7 @@ export async function runMigration(connection: Connection, set: RevisionSet, com
     const rows = purged ? [] : (versions.rows ?? []).map((r) => String(r.version_num));
     assertKnownVersions(set, rows, versionTableSql(names));
     startRows = rows;
+    progress.started = rows;
     const changed = command.kind === "stamp" ? [] : changedRevisions(set, rows, history.rows ?? []);
     if (changed.length > 0 && !options.allowChanged) throw checksumError(changed);
 

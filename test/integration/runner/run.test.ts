@@ -517,6 +517,23 @@ describe.each(["postgres", "neon"] as const)("runner over the %s driver", (drive
     expect(await tables()).toEqual([]);
   });
 
+  it.runIf(driver === "postgres")("names the version rows the run started from as the rolled-back outcome when the connection is lost after COMMIT was sent", async () => {
+    await run(inlineRevisionSet(tableHistory(1)), { kind: "upgrade", target: "head" });
+    const server = new URL(db.url);
+    const proxy = await startCuttingProxy({ host: server.hostname, port: Number(server.port) }, Buffer.from("COMMIT\0"), 300);
+    const through = new URL(db.url);
+    through.port = String(proxy.port);
+    try {
+      const connection = await openConnection(through.toString(), { driver: "postgres" });
+      const error = await failure(runMigration(connection, inlineRevisionSet(tableHistory(2)), { kind: "upgrade", target: "head" }, baseOptions()));
+      await connection.close().catch(() => undefined);
+      expect(error.code).toBe("CONNECTION_FAILED");
+      expect(error.message).toContain("the version table says either r0002 (committed) or r0001 (rolled back)");
+    } finally {
+      await proxy.close();
+    }
+  });
+
   it("ends with CONNECTION_FAILED within statementTimeoutMs plus the connect timeout when the network stalls, instead of waiting forever", async () => {
     const server = new URL(db.url);
     const stalling = await startStallingProxy({ host: server.hostname, port: Number(server.port) }, Buffer.from("pg_sleep(0.3)"));
