@@ -130,10 +130,21 @@ async function commit(sink: Sink, versions: readonly string[], progress: RunProg
   if (progress) Object.assign(progress, { committed: [...versions], outsideTransaction: undefined, committing: undefined, failedRead: undefined });
 }
 
-/** The run was interrupted (Ctrl-C): what that leaves, in words. `waitingForLock`: before it had the run lock, so nothing had started. */
-export function interruptedError(progress: RunProgress | undefined, revision?: string, waitingForLock = false): LambicError {
+/**
+ * The run was interrupted (Ctrl-C): what that leaves, in words. `waitingForLock`: before it had the
+ * run lock, so nothing had started. `atCommit`: the server answered the cancel of a COMMIT (still
+ * running deferred constraints or constraint triggers), so that transaction was rolled back.
+ */
+export function interruptedError(progress: RunProgress | undefined, revision?: string, waitingForLock = false, atCommit = false): LambicError {
   if (waitingForLock) {
     return new LambicError("INTERRUPTED", `Interrupted while waiting for the run lock (another run holds it); nothing had started. ${failureOutcome(progress)}`, { revision, committed: progress?.committed });
+  }
+  if (atCommit) {
+    return new LambicError(
+      "INTERRUPTED",
+      `Interrupted during COMMIT, while it ran the transaction's deferred constraints or constraint triggers; the COMMIT was cancelled. ${failureOutcome(progress && { ...progress, committing: undefined })}`,
+      { revision, committed: progress?.committed },
+    );
   }
   const stopped = progress?.interruptCloses
     ? "the connection was closed (Neon's driver cannot cancel a statement): the server rolls back when it notices, at the latest when the running statement ends, and until then holds the run lock, so a new run waits for it."

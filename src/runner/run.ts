@@ -51,7 +51,8 @@ export interface RunOptions {
   readonly onStep?: (step: StepResult) => void;
   /**
    * Aborted (e.g. on Ctrl-C): the running statement is cancelled, no further step is sent, and
-   * the run ends in INTERRUPTED, rolled back; once COMMIT is sent the run completes.
+   * the run ends in INTERRUPTED, rolled back. A COMMIT sent completes, unless the cancel meets
+   * it running deferred constraints or constraint triggers: then it rolls back too.
    */
   readonly signal?: AbortSignal;
 }
@@ -242,9 +243,10 @@ export function statementError(error: unknown, statement: QueuedStatement | unde
   if (error instanceof LambicError && !lostBefore) throw error;
   const taken = statement?.origin.purpose === "lock" ? new RegExp(`${RUN_LOCK_TAKEN} (-?\\d+)`).exec(toDatabaseFailure((error as { cause?: unknown })?.cause ?? error)?.message ?? "") : null;
   if (taken) throw new RunLockTaken(taken[1]!);
-  // A cancel we asked for (57014), or the connection Neon's cancel closes.
-  if (options.signal?.aborted) throw interruptedError(progress, statement?.origin.revision);
   const failure = lostBefore ? undefined : toDatabaseFailure(error) ?? toDatabaseFailure((error as { cause?: unknown })?.cause);
+  // A cancel we asked for (57014), or the connection Neon's cancel closes. A COMMIT the server
+  // answered (cancelled in its deferred work) was rolled back; a lost one stays undecided.
+  if (options.signal?.aborted) throw interruptedError(progress, statement?.origin.revision, false, failure !== undefined && statement?.text === "COMMIT");
   const origin = statement?.origin;
   const where = origin?.revision ? `revision ${origin.revision} (${origin.direction === "down" ? "downgrade" : origin.direction === "stamp" ? "stamp" : "upgrade"})` : "lambic's own bookkeeping";
   // Each statement online is a message of its own: PostgreSQL's position (in characters) is within it.

@@ -1609,6 +1609,34 @@ describe.each(["postgres", "neon"] as const)("runner over the %s driver", (drive
     expect(await tables()).toEqual([]);
   });
 
+  it.runIf(driver === "postgres")("says a COMMIT its signal cancelled (running a deferred trigger) was rolled back, where the run started", async () => {
+    const slowAtCommit = inlineRevisionSet([
+      ...tableHistory(1, () => ({
+        upgrade: (op) => {
+          op.createTable("t1", { id: "bigint primary key" });
+          op.execute("CREATE FUNCTION slow() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN PERFORM pg_sleep(30); RETURN NULL; END $$");
+          op.execute("CREATE CONSTRAINT TRIGGER slow AFTER INSERT ON t1 DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION slow()");
+        },
+      })),
+      { id: "r0002", revises: "r0001", upgrade: (op) => op.execute("INSERT INTO t1 VALUES (1)") },
+    ]);
+    await run(slowAtCommit, { kind: "upgrade", target: "r0001" });
+    const controller = new AbortController();
+    const connection = await connect();
+    const running = failure(runMigration(connection, slowAtCommit, { kind: "upgrade", target: "head" }, { ...baseOptions(), signal: controller.signal }));
+    for (let tries = 0; ; tries++) {
+      const [{ n }] = await sql`SELECT count(*)::int AS n FROM pg_stat_activity WHERE query = 'COMMIT' AND wait_event = 'PgSleep' AND pid <> pg_backend_pid()`;
+      if (n > 0) break;
+      if (tries > 200) throw new Error("the COMMIT never reached the deferred trigger");
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    controller.abort();
+    const error = await running;
+    expect(error.code).toBe("INTERRUPTED");
+    expect(error.message).toBe("Interrupted during COMMIT, while it ran the transaction's deferred constraints or constraint triggers; the COMMIT was cancelled. The run was rolled back: the database is as it was before.");
+    expect(await versions()).toEqual(["r0001"]);
+  });
+
   it("says it was waiting for the run lock, not that a statement was cancelled, when its signal is aborted during that wait", async () => {
     const set = inlineRevisionSet(tableHistory(1));
     const controller = new AbortController();
