@@ -596,20 +596,55 @@ function changedIds(result: RunResult): { changed?: string[] } {
 const SIGNAL_EXIT = { SIGINT: 130, SIGTERM: 143 } as const;
 
 /**
+ * How long a second signal waits for the run to end (the cancel of the first to take effect):
+ * over a slow network the cancel request is a new connection, and quitting before it is through
+ * would leave the server running the statement, holding the run lock, to its end.
+ */
+const QUIT_WAIT_MS = 5_000;
+
+/**
  * Runs `work` with Ctrl-C or SIGTERM cancelling it: the first signal aborts the signal (the running
- * statement is cancelled and the run rolls back: INTERRUPTED, exit 130, or 143 after SIGTERM), a
- * second one exits at once. SIGTERM is what `docker stop`, Kubernetes and a cancelled CI job send:
- * left to Node's default, the process would die with its statement still running on the server,
- * holding the run lock and the statement's table locks until that statement ends.
+ * statement is cancelled and the run rolls back: INTERRUPTED, exit 130, or 143 after SIGTERM). A
+ * second one waits at most QUIT_WAIT_MS for the run to end so, and then quits saying the statement
+ * may still run; a third quits at once. SIGTERM is what `docker stop`, Kubernetes and a cancelled
+ * CI job send: left to Node's default, the process would die with its statement still running on
+ * the server, holding the run lock and the statement's table locks until that statement ends.
  * `work` gets the exit status to report when it ends early (0 while no signal came).
  */
 async function whileInterruptible<T>(context: Context, work: (signal: AbortSignal, interruptedExit: () => number) => Promise<T>): Promise<T> {
   const controller = new AbortController();
   let received: keyof typeof SIGNAL_EXIT | undefined;
+  let quitting = false;
+  let ended: () => void = () => undefined;
+  const runEnded = new Promise<void>((resolve) => (ended = resolve));
+  const quit = async (name: keyof typeof SIGNAL_EXIT) => {
+    context.io.stderr(`Waiting at most ${QUIT_WAIT_MS / 1000} s for the cancel to take effect (again to quit now).\n`);
+    const timer = new Promise<false>((resolve) => setTimeout(resolve, QUIT_WAIT_MS, false).unref());
+    // Ended: the run reports itself (INTERRUPTED, rolled back).
+    if (await Promise.race([runEnded.then(() => true), timer])) return;
+    const error = new LambicError(
+      "INTERRUPTED",
+      `Quit before the cancel took effect (the run had not ended ${QUIT_WAIT_MS / 1000} s after the second signal; the cancel request may not have reached the server): ` +
+        "the running statement may run on to its end, holding the run lock and its table locks, so that a new run waits for it. Find its session in pg_stat_activity (application_name lambic) and end it with pg_cancel_backend(pid); the server then rolls back the run's open transaction, and lambic current tells where the database is.",
+      { signal: name, quit: true },
+    );
+    try {
+      if (context.args.options.json) context.io.stdout(`${JSON.stringify({ error: error.toJSON() })}\n`);
+    } catch {
+      // stdout is gone (a closed pipe): stderr still tells.
+    }
+    context.io.stderr(`lambic: ${error.code}: ${error.message}\n`);
+    process.exit(SIGNAL_EXIT[name]);
+  };
   const onSignal = (name: keyof typeof SIGNAL_EXIT) => {
-    if (received !== undefined) process.exit(SIGNAL_EXIT[name]);
+    if (quitting) process.exit(SIGNAL_EXIT[name]);
+    if (received !== undefined) {
+      quitting = true;
+      void quit(name);
+      return;
+    }
     received = name;
-    context.io.stderr(`${name === "SIGINT" ? "Interrupted" : "Terminated (SIGTERM)"}: cancelling the running statement and rolling back (Ctrl-C or SIGTERM again to quit at once).\n`);
+    context.io.stderr(`${name === "SIGINT" ? "Interrupted" : "Terminated (SIGTERM)"}: cancelling the running statement and rolling back (Ctrl-C or SIGTERM again to quit).\n`);
     controller.abort();
   };
   const onInterrupt = () => onSignal("SIGINT");
@@ -623,6 +658,7 @@ async function whileInterruptible<T>(context: Context, work: (signal: AbortSigna
     if (received !== undefined && error instanceof LambicError && error.code === "INTERRUPTED") error.details.signal = received;
     throw error;
   } finally {
+    ended();
     process.off("SIGINT", onInterrupt);
     process.off("SIGTERM", onTerminate);
   }

@@ -5,6 +5,7 @@ import { join, resolve } from "node:path";
 import postgres from "postgres";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { createTestDatabase, type TestDatabase } from "../support/database.ts";
+import { startHoldingProxy } from "../support/latency-proxy.ts";
 import { tempDir } from "../support/temp-dir.ts";
 
 /** The built command line (`dist/cli.cjs`), run as a user runs it, in a project folder of its own. */
@@ -617,6 +618,75 @@ describe("database commands", () => {
     expect(run.stillSleeping).toBe(0);
     expect(run.locks).toBe(0);
     expect(run.versions).toEqual([{ version_num: "8a5d0e6f7c97" }]);
+  });
+
+  /**
+   * Starts `upgrade head --json` onto a revision that sleeps 60 s, through a proxy that holds the
+   * cancel request's connection; sends SIGINT once it sleeps and again once the cancel request is
+   * held. With `release`, lets the cancel request through once the command says it waits for it.
+   */
+  async function interruptTwice(release: boolean) {
+    expect(lambic(dir, ["upgrade", "head"], env()).code).toBe(0);
+    writeFileSync(join(dir, "revisions/main/2026_03_01_0000_f00d00000001_slow.sql"), "-- revision: f00d00000001\n-- revises: 8a5d0e6f7c97\n-- message: slow\n-- +up\nSELECT pg_sleep(60);\n");
+    const server = new URL(db.url);
+    const proxy = await startHoldingProxy({ host: server.hostname, port: Number(server.port) });
+    const through = new URL(db.url);
+    through.port = String(proxy.port);
+    const child = spawn(process.execPath, [cli, "--json", "upgrade", "head"], { cwd: dir, env: { ...process.env, DATABASE_URL: through.href } });
+    let stdout = "";
+    let stderr = "";
+    let told: () => void = () => undefined;
+    const waiting = new Promise<void>((resolve) => (told = resolve));
+    child.stdout.on("data", (d) => (stdout += d));
+    child.stderr.on("data", (d) => {
+      stderr += d;
+      if (stderr.includes("Waiting at most")) told();
+    });
+    const exited = new Promise<number | null>((done) => child.on("close", done));
+    const sql = postgres(db.url, { max: 1, onnotice: () => {} });
+    const sleeping = async () => (await sql`SELECT count(*)::int AS n FROM pg_stat_activity WHERE query LIKE '%SELECT pg_sleep(60)%' AND state = 'active' AND pid <> pg_backend_pid()`)[0]!.n as number;
+    try {
+      for (let tries = 0; (await sleeping()) === 0; tries++) {
+        if (tries > 200) throw new Error(`the slow revision never started: ${stderr}`);
+        await new Promise((r) => setTimeout(r, 50));
+      }
+      child.kill("SIGINT");
+      await proxy.held;
+      child.kill("SIGINT");
+      // Before the command ends: a cancel request let through after it quit would not have been sent.
+      if (release && (await Promise.race([waiting.then(() => true), exited.then(() => false)]))) proxy.release();
+      const code = await exited;
+      // The server ends the statement once it has the cancel request.
+      let still = await sleeping();
+      for (let tries = 0; release && still > 0 && tries < 200; tries++) {
+        await new Promise((r) => setTimeout(r, 50));
+        still = await sleeping();
+      }
+      return { code, stdout, stderr, stillSleeping: still, versions: await sql`SELECT version_num FROM lambic_version` };
+    } finally {
+      child.kill("SIGKILL");
+      await sql.end({ timeout: 5 });
+      await proxy.close();
+    }
+  }
+
+  it("on a second Ctrl-C waits for the cancel request to reach the server before quitting, so the statement does not run on", async () => {
+    const run = await interruptTwice(true);
+    expect(run.stillSleeping).toBe(0);
+    expect(run.code).toBe(130);
+    expect(run.stderr).toContain("Waiting at most 5 s for the cancel to take effect (again to quit now).");
+    expect(JSON.parse(run.stdout).error).toMatchObject({ code: "INTERRUPTED", revision: "f00d00000001" });
+    expect(run.stderr).toContain("lambic: INTERRUPTED: Interrupted while running revision f00d00000001; the running statement was cancelled. The run was rolled back: the database is as it was before.");
+    expect(run.versions).toEqual([{ version_num: "8a5d0e6f7c97" }]);
+  });
+
+  it("on a second Ctrl-C quits after 5 s when the cancel request cannot reach the server, saying the statement may run on and how to end it (one JSON error document)", async () => {
+    const run = await interruptTwice(false);
+    expect(run.code).toBe(130);
+    const { error } = JSON.parse(run.stdout);
+    expect(error).toMatchObject({ code: "INTERRUPTED", quit: true, signal: "SIGINT" });
+    expect(error.message).toMatch(/^Quit before the cancel took effect .* the running statement may run on to its end, holding the run lock .* pg_cancel_backend\(pid\)/);
+    expect(run.stderr).toContain(`lambic: INTERRUPTED: ${error.message}`);
   });
 
   it("prints one line per revision and a summary", () => {

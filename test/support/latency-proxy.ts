@@ -96,3 +96,60 @@ async function startMarkerProxy(target: { host: string; port: number }, marker: 
       }),
   };
 }
+
+/**
+ * A TCP proxy that passes its first connection through and holds every later one (a cancel
+ * request comes on a new connection): nothing of it reaches the server until release(), as on a
+ * network where a new connection takes long to open; one its client closed meanwhile never
+ * does. `held` resolves once a connection is held.
+ */
+export async function startHoldingProxy(target: { host: string; port: number }): Promise<LatencyProxy & { held: Promise<void>; release(): void }> {
+  const sockets = new Set<Socket>();
+  const pending: (() => void)[] = [];
+  let released = false;
+  let heldOne: () => void = () => undefined;
+  const held = new Promise<void>((resolve) => (heldOne = resolve));
+  const track = (socket: Socket) => {
+    sockets.add(socket);
+    socket.on("error", () => undefined);
+    socket.on("close", () => sockets.delete(socket));
+  };
+  const pass = (client: Socket, buffered: Buffer[]) => {
+    if (client.destroyed) return;
+    const upstream = connect(target.port, target.host);
+    track(upstream);
+    for (const chunk of buffered) upstream.write(chunk);
+    client.on("data", (chunk) => upstream.write(chunk));
+    upstream.on("data", (chunk) => client.destroyed || client.write(chunk));
+    client.on("close", () => upstream.destroy());
+    upstream.on("close", () => client.destroy());
+  };
+  let connections = 0;
+  const server = createServer((client) => {
+    track(client);
+    if (connections++ === 0 || released) return pass(client, []);
+    const buffered: Buffer[] = [];
+    const collect = (chunk: Buffer) => buffered.push(chunk);
+    client.on("data", collect);
+    pending.push(() => {
+      client.off("data", collect);
+      pass(client, buffered);
+    });
+    heldOne();
+  });
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const address = server.address();
+  return {
+    port: typeof address === "object" && address ? address.port : 0,
+    held,
+    release: () => {
+      released = true;
+      for (const go of pending.splice(0)) go();
+    },
+    close: () =>
+      new Promise<void>((resolve) => {
+        for (const socket of sockets) socket.destroy();
+        server.close(() => resolve());
+      }),
+  };
+}
