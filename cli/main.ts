@@ -436,7 +436,9 @@ async function databaseUrl(context: Context): Promise<string> {
   const file = context.database.configFile;
   const why = file === undefined
     ? "No database URL is set (DATABASE_URL, and there is no lambic.config.json)"
-    : `Database "${context.database.name}" has no URL (its "url" in ${file} is missing or an unset variable)`;
+    : context.database.urlVariable !== undefined
+      ? `Database "${context.database.name}" has no URL (its "url" in ${file} is \${${context.database.urlVariable}}, which is not set)`
+      : `Database "${context.database.name}" has no URL (${file} gives it no "url")`;
   // Without a config file DATABASE_URL is the URL; with one, only a "url" naming it reads it, and
   // a user who set it for this run expects it used: say it is not, before the run "succeeds" here.
   const unread = file !== undefined && context.io.env["DATABASE_URL"] ? ` DATABASE_URL is set but not read: a config file's database takes it only through "url": "\${DATABASE_URL}".` : "";

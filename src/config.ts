@@ -32,6 +32,8 @@ export interface DatabaseConfig {
   readonly tenants: TenantsConfig | undefined;
   /** The config file that configures it; undefined for the default database without one. */
   readonly configFile?: string;
+  /** The variable of a `"url": "${VAR}"` that is not set (why `url` is undefined). */
+  readonly urlVariable?: string;
 }
 
 /**
@@ -285,6 +287,7 @@ function parseDatabase(name: string, value: Record<string, unknown>, baseDir: st
     lockTimeoutMs: milliseconds("lockTimeoutMs", DEFAULTS.lockTimeoutMs),
     statementTimeoutMs: milliseconds("statementTimeoutMs", DEFAULTS.statementTimeoutMs),
     tenants,
+    ...(wholeVariable && url === undefined ? { urlVariable: wholeVariable[1]! } : {}),
   };
 }
 

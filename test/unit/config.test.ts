@@ -173,8 +173,9 @@ describe("parseConfig", () => {
     expect(config.databases["main"]).toMatchObject({ url: "postgres://localhost/app", versionTable: "lambic_version" });
   });
 
-  it("leaves the url undefined when it is only an unset ${VAR}", () => {
-    expect(parse({ databases: { main: { url: "${DATABASE_URL}" } } }, {}).databases["main"]!.url).toBeUndefined();
+  it("leaves the url undefined when it is only an unset ${VAR}, naming the variable for the CLI's note", () => {
+    expect(parse({ databases: { main: { url: "${DATABASE_URL}" } } }, {}).databases["main"]).toMatchObject({ url: undefined, urlVariable: "DATABASE_URL" });
+    expect(parse({ databases: { main: { url: "${DATABASE_URL}" } } }, { DATABASE_URL: "postgres://h/db" }).databases["main"]!.urlVariable).toBeUndefined();
   });
 
   it("keeps a url set to the empty string as empty (for the CLI to refuse), and ${VAR:-} as no url", () => {

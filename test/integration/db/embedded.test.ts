@@ -134,6 +134,7 @@ it('a database configured with "driver": "neon" but no URL set runs on the embed
     dataDir = /\(data: (.+?)\)/.exec(stderr.join(""))?.[1];
     expect(code, stderr.join("")).toBe(0);
     expect(JSON.parse(stdout.join(""))).toMatchObject({ from: [], to: ["8a5d0e6f7c97"] });
+    expect(stderr.join("")).toContain(`Database "main" has no URL (its "url" in ${join(project, "lambic.config.json")} is \${DATABASE_URL}, which is not set), so using the embedded PostgreSQL`);
     expect(stderr.join("")).toContain(`It is reached with the postgres driver: "driver": "neon" applies to a configured URL`);
   } finally {
     await removeProject(project, dataDir);
@@ -151,7 +152,7 @@ it("a config file's database without a url runs on the embedded PostgreSQL sayin
     const code = await main(["current"], { stdout: (text) => void stdout.push(text), stderr: (text) => void stderr.push(text), cwd: project, env });
     dataDir = /\(data: (.+?)\)/.exec(stderr.join(""))?.[1];
     expect(code, stderr.join("")).toBe(0);
-    expect(stderr.join("")).toContain(`Database "main" has no URL (its "url" in ${join(project, "lambic.config.json")} is missing or an unset variable), so using the embedded PostgreSQL just started`);
+    expect(stderr.join("")).toContain(`Database "main" has no URL (${join(project, "lambic.config.json")} gives it no "url"), so using the embedded PostgreSQL just started`);
     expect(stderr.join("")).toContain('DATABASE_URL is set but not read: a config file\'s database takes it only through "url": "${DATABASE_URL}".');
     expect(stderr.join("")).not.toContain("s3cret");
   } finally {
