@@ -446,12 +446,18 @@ async function databaseUrl(context: Context): Promise<string> {
   return embedded.url;
 }
 
-/** Opens the configured database, or the embedded one. */
-async function connect(context: Context, url?: string) {
-  const { openConnection } = await import("../src/db/connection.ts");
-  // The configured driver is for the configured URL; the embedded server takes TCP (postgres.js).
-  const driver = context.database.url ? context.database.driver : "postgres";
-  return openConnection(url ?? (await databaseUrl(context)), { driver, applicationName: "lambic", statementTimeoutMs: context.database.statementTimeoutMs });
+/**
+ * Opens the configured database, or the embedded one. A signal meanwhile quits at once (see
+ * quitOnSignalWhile), except for a tenant worker's connection: the run's own handler has it then.
+ */
+async function connect(context: Context, url?: string, { duringRun = false } = {}) {
+  const opening = (async () => {
+    const { openConnection } = await import("../src/db/connection.ts");
+    // The configured driver is for the configured URL; the embedded server takes TCP (postgres.js).
+    const driver = context.database.url ? context.database.driver : "postgres";
+    return openConnection(url ?? (await databaseUrl(context)), { driver, applicationName: "lambic", statementTimeoutMs: context.database.statementTimeoutMs });
+  })();
+  return duringRun ? opening : quitOnSignalWhile(context, "connecting to the database", opening);
 }
 
 function concurrency(context: Context): number {
@@ -479,7 +485,7 @@ async function perTenant<T>(context: Context, work: (connection: Connection, ten
   let lastPrint = 0;
   const outcomes = await tenants.forEachTenant(selected, {
     concurrency: concurrency(context),
-    connect: () => connect(context, url),
+    connect: () => connect(context, url, { duringRun: true }),
     onProgress: (p) => {
       if (!p.last.ok) context.io.stderr(`tenant ${p.last.tenant} failed: ${p.last.error.code}: ${p.last.error.message}\n`);
       const now = performance.now();
@@ -613,6 +619,37 @@ const QUIT_WAIT_MS = 5_000;
  * the server, holding the run lock and the statement's table locks until that statement ends.
  * `work` gets the exit status to report when it ends early (0 while no signal came).
  */
+/** Reports `error` as main() would (with --json, as the one document on stdout) and exits with the signal's status, at once. */
+function quitWith(context: Context, name: keyof typeof SIGNAL_EXIT, error: LambicError): never {
+  try {
+    if (context.args.options.json) context.io.stdout(`${JSON.stringify({ error: error.toJSON() })}\n`);
+  } catch {
+    // stdout is gone (a closed pipe): stderr still tells.
+  }
+  context.io.stderr(`lambic: ${error.code}: ${error.message}\n`);
+  process.exit(SIGNAL_EXIT[name]);
+}
+
+/**
+ * Ctrl-C or SIGTERM while a command connects (the embedded server starting, a slow network, a
+ * host that does not answer): nothing has reached the database, so it quits at once, saying so,
+ * instead of Node's silent exit (no --json document) or a wait for the connect timeout.
+ */
+async function quitOnSignalWhile<T>(context: Context, what: string, work: Promise<T>): Promise<T> {
+  const onSignal = (name: keyof typeof SIGNAL_EXIT) =>
+    quitWith(context, name, new LambicError("INTERRUPTED", `${name === "SIGINT" ? "Interrupted" : "Terminated (SIGTERM)"} while ${what}: nothing had started, and nothing was sent to the database.`, { signal: name }));
+  const onInterrupt = () => onSignal("SIGINT");
+  const onTerminate = () => onSignal("SIGTERM");
+  process.on("SIGINT", onInterrupt);
+  process.on("SIGTERM", onTerminate);
+  try {
+    return await work;
+  } finally {
+    process.off("SIGINT", onInterrupt);
+    process.off("SIGTERM", onTerminate);
+  }
+}
+
 async function whileInterruptible<T>(context: Context, work: (signal: AbortSignal, interruptedExit: () => number) => Promise<T>): Promise<T> {
   const controller = new AbortController();
   let received: keyof typeof SIGNAL_EXIT | undefined;
@@ -624,19 +661,12 @@ async function whileInterruptible<T>(context: Context, work: (signal: AbortSigna
     const timer = new Promise<false>((resolve) => setTimeout(resolve, QUIT_WAIT_MS, false).unref());
     // Ended: the run reports itself (INTERRUPTED, rolled back).
     if (await Promise.race([runEnded.then(() => true), timer])) return;
-    const error = new LambicError(
+    quitWith(context, name, new LambicError(
       "INTERRUPTED",
       `Quit before the cancel took effect (the run had not ended ${QUIT_WAIT_MS / 1000} s after the second signal; the cancel request may not have reached the server): ` +
         "the running statement may run on to its end, holding the run lock and its table locks, so that a new run waits for it. Find its session in pg_stat_activity (application_name lambic) and end it with pg_cancel_backend(pid); the server then rolls back the run's open transaction, and lambic current tells where the database is.",
       { signal: name, quit: true },
-    );
-    try {
-      if (context.args.options.json) context.io.stdout(`${JSON.stringify({ error: error.toJSON() })}\n`);
-    } catch {
-      // stdout is gone (a closed pipe): stderr still tells.
-    }
-    context.io.stderr(`lambic: ${error.code}: ${error.message}\n`);
-    process.exit(SIGNAL_EXIT[name]);
+    ));
   };
   const onSignal = (name: keyof typeof SIGNAL_EXIT) => {
     if (quitting) process.exit(SIGNAL_EXIT[name]);

@@ -1,6 +1,7 @@
 import { isAscii } from "node:buffer";
 import { execFileSync, spawn, spawnSync } from "node:child_process";
 import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { createServer as createNetServer, type AddressInfo } from "node:net";
 import { join, resolve } from "node:path";
 import postgres from "postgres";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
@@ -598,6 +599,31 @@ describe("database commands", () => {
       await sql.end({ timeout: 5 });
     }
   }
+
+  it.each([["SIGINT", 130, "Interrupted"], ["SIGTERM", 143, "Terminated (SIGTERM)"]] as const)(
+    "quits at once on %s while connecting (a server that does not answer), saying nothing had started: INTERRUPTED, exit %i, one JSON document",
+    async (signal, status, words) => {
+      const silent = createNetServer(() => {});
+      const connected = new Promise<void>((resolve) => silent.once("connection", () => resolve()));
+      await new Promise<void>((resolve) => silent.listen(0, "127.0.0.1", resolve));
+      const url = `postgres://app:s3cret@127.0.0.1:${(silent.address() as AddressInfo).port}/app?sslmode=disable&connect_timeout=60`;
+      const child = spawn(process.execPath, [cli, "--json", "upgrade", "head"], { cwd: dir, env: { ...process.env, DATABASE_URL: url } });
+      let [stdout, stderr] = ["", ""];
+      child.stdout.on("data", (d) => (stdout += d));
+      child.stderr.on("data", (d) => (stderr += d));
+      const exited = new Promise<number | null>((done) => child.on("close", done));
+      try {
+        await connected;
+        child.kill(signal);
+        expect(await exited).toBe(status);
+        expect(JSON.parse(stdout)).toEqual({ error: { code: "INTERRUPTED", message: `${words} while connecting to the database: nothing had started, and nothing was sent to the database.`, signal } });
+        expect(stderr).toContain(`lambic: INTERRUPTED: ${words} while connecting to the database`);
+      } finally {
+        child.kill("SIGKILL");
+        silent.close();
+      }
+    },
+  );
 
   it("cancels the running statement on Ctrl-C and rolls back: INTERRUPTED, exit 130", async () => {
     const run = await interruptSlowUpgrade("SIGINT");
