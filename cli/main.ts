@@ -554,7 +554,7 @@ async function migrate(context: Context, command: MigrationCommand): Promise<Out
             : result.steps.length === 0
               ? `nothing to do, at ${result.from.join(", ") || "base"}`
               : `${result.from.join(", ") || "base"} -> ${result.to.join(", ") || "base"}, ${result.steps.length} revision(s)`) +
-          (result.changed.length > 0 ? `; changed since applied (--allow-changed): ${result.changed.map((c) => c.revision).join(", ")}` : ""),
+          (result.changed.length > 0 ? `; changed since applied (--allow-changed): ${changedIds(result).changed!.join(", ")}` : ""),
       );
       return signal.aborted ? { ...output, exitCode: interruptedExit() } : output;
     });
@@ -602,6 +602,24 @@ function changedIds(result: RunResult): { changed?: string[] } {
 
 /** The exit status of a run a signal interrupted: 128 + the signal's number, as a shell reports it. */
 const SIGNAL_EXIT = { SIGINT: 130, SIGTERM: 143 } as const;
+type SignalName = keyof typeof SIGNAL_EXIT;
+
+/** How a message names the signal received. */
+function signalWords(name: SignalName): string {
+  return name === "SIGINT" ? "Interrupted" : "Terminated (SIGTERM)";
+}
+
+/** Calls `onSignal` on Ctrl-C or SIGTERM (Node's default, exiting, set aside) until the returned function is called. */
+function onSignals(onSignal: (name: SignalName) => void): () => void {
+  const onInterrupt = () => onSignal("SIGINT");
+  const onTerminate = () => onSignal("SIGTERM");
+  process.on("SIGINT", onInterrupt);
+  process.on("SIGTERM", onTerminate);
+  return () => {
+    process.off("SIGINT", onInterrupt);
+    process.off("SIGTERM", onTerminate);
+  };
+}
 
 /**
  * How long a second signal waits for the run to end (the cancel of the first to take effect):
@@ -610,17 +628,8 @@ const SIGNAL_EXIT = { SIGINT: 130, SIGTERM: 143 } as const;
  */
 const QUIT_WAIT_MS = 5_000;
 
-/**
- * Runs `work` with Ctrl-C or SIGTERM cancelling it: the first signal aborts the signal (the running
- * statement is cancelled and the run rolls back: INTERRUPTED, exit 130, or 143 after SIGTERM). A
- * second one waits at most QUIT_WAIT_MS for the run to end so, and then quits saying the statement
- * may still run; a third quits at once. SIGTERM is what `docker stop`, Kubernetes and a cancelled
- * CI job send: left to Node's default, the process would die with its statement still running on
- * the server, holding the run lock and the statement's table locks until that statement ends.
- * `work` gets the exit status to report when it ends early (0 while no signal came).
- */
 /** Reports `error` as main() would (with --json, as the one document on stdout) and exits with the signal's status, at once. */
-function quitWith(context: Context, name: keyof typeof SIGNAL_EXIT, error: LambicError): never {
+function quitWith(context: Context, name: SignalName, error: LambicError): never {
   try {
     if (context.args.options.json) context.io.stdout(`${JSON.stringify({ error: error.toJSON() })}\n`);
   } catch {
@@ -636,27 +645,32 @@ function quitWith(context: Context, name: keyof typeof SIGNAL_EXIT, error: Lambi
  * instead of Node's silent exit (no --json document) or a wait for the connect timeout.
  */
 async function quitOnSignalWhile<T>(context: Context, what: string, work: Promise<T>): Promise<T> {
-  const onSignal = (name: keyof typeof SIGNAL_EXIT) =>
-    quitWith(context, name, new LambicError("INTERRUPTED", `${name === "SIGINT" ? "Interrupted" : "Terminated (SIGTERM)"} while ${what}: nothing had started, and nothing was sent to the database.`, { signal: name }));
-  const onInterrupt = () => onSignal("SIGINT");
-  const onTerminate = () => onSignal("SIGTERM");
-  process.on("SIGINT", onInterrupt);
-  process.on("SIGTERM", onTerminate);
+  const stop = onSignals((name) =>
+    quitWith(context, name, new LambicError("INTERRUPTED", `${signalWords(name)} while ${what}: nothing had started, and nothing was sent to the database.`, { signal: name })),
+  );
   try {
     return await work;
   } finally {
-    process.off("SIGINT", onInterrupt);
-    process.off("SIGTERM", onTerminate);
+    stop();
   }
 }
 
+/**
+ * Runs `work` with Ctrl-C or SIGTERM cancelling it: the first signal aborts the signal (the running
+ * statement is cancelled and the run rolls back: INTERRUPTED, exit 130, or 143 after SIGTERM). A
+ * second one waits at most QUIT_WAIT_MS for the run to end so, and then quits saying the statement
+ * may still run; a third quits at once. SIGTERM is what `docker stop`, Kubernetes and a cancelled
+ * CI job send: left to Node's default, the process would die with its statement still running on
+ * the server, holding the run lock and the statement's table locks until that statement ends.
+ * `work` gets the exit status to report when it ends early (0 while no signal came).
+ */
 async function whileInterruptible<T>(context: Context, work: (signal: AbortSignal, interruptedExit: () => number) => Promise<T>): Promise<T> {
   const controller = new AbortController();
-  let received: keyof typeof SIGNAL_EXIT | undefined;
+  let received: SignalName | undefined;
   let quitting = false;
   let ended: () => void = () => undefined;
   const runEnded = new Promise<void>((resolve) => (ended = resolve));
-  const quit = async (name: keyof typeof SIGNAL_EXIT) => {
+  const quit = async (name: SignalName) => {
     context.io.stderr(`Waiting at most ${QUIT_WAIT_MS / 1000} s for the cancel to take effect (again to quit now).\n`);
     const timer = new Promise<false>((resolve) => setTimeout(resolve, QUIT_WAIT_MS, false).unref());
     // Ended: the run reports itself (INTERRUPTED, rolled back).
@@ -668,7 +682,7 @@ async function whileInterruptible<T>(context: Context, work: (signal: AbortSigna
       { signal: name, quit: true },
     ));
   };
-  const onSignal = (name: keyof typeof SIGNAL_EXIT) => {
+  const stop = onSignals((name) => {
     if (quitting) process.exit(SIGNAL_EXIT[name]);
     if (received !== undefined) {
       quitting = true;
@@ -676,13 +690,9 @@ async function whileInterruptible<T>(context: Context, work: (signal: AbortSigna
       return;
     }
     received = name;
-    context.io.stderr(`${name === "SIGINT" ? "Interrupted" : "Terminated (SIGTERM)"}: cancelling the running statement and rolling back (Ctrl-C or SIGTERM again to quit).\n`);
+    context.io.stderr(`${signalWords(name)}: cancelling the running statement and rolling back (Ctrl-C or SIGTERM again to quit).\n`);
     controller.abort();
-  };
-  const onInterrupt = () => onSignal("SIGINT");
-  const onTerminate = () => onSignal("SIGTERM");
-  process.on("SIGINT", onInterrupt);
-  process.on("SIGTERM", onTerminate);
+  });
   try {
     return await work(controller.signal, () => (received === undefined ? 0 : SIGNAL_EXIT[received]));
   } catch (error) {
@@ -691,8 +701,7 @@ async function whileInterruptible<T>(context: Context, work: (signal: AbortSigna
     throw error;
   } finally {
     ended();
-    process.off("SIGINT", onInterrupt);
-    process.off("SIGTERM", onTerminate);
+    stop();
   }
 }
 

@@ -217,6 +217,11 @@ async function writeInTimeLeft(deps: Pick<Deps, "context">, bucket: string, key:
   }
 }
 
+/** An SQL script written to S3 within the time left (see writeInTimeLeft). */
+function writeScriptInTimeLeft(deps: Pick<Deps, "context" | "env">, bucket: string, key: string, script: string): Promise<void> {
+  return writeInTimeLeft(deps, bucket, key, (abortSignal) => writeScript(deps.env, bucket, key, script, abortSignal));
+}
+
 /**
  * statement_timeout and lock_timeout bounded by the invocation's remaining time minus a margin,
  * so PostgreSQL cancels and rolls back before Lambda kills the process mid-transaction.
@@ -353,7 +358,7 @@ async function dryRunAnswer<T extends { sql: string | null; from: readonly strin
   const bytes = Buffer.byteLength(script);
   deps.report.s3Requests++;
   try {
-    await writeInTimeLeft(deps, location.bucket, key, (abortSignal) => writeScript(deps.env, location.bucket, key, script, abortSignal));
+    await writeScriptInTimeLeft(deps, location.bucket, key, script);
   } catch (error) {
     if (!(error instanceof LambicError)) throw error;
     throw new LambicError(
@@ -404,7 +409,7 @@ async function withFallback(
     });
     deps.report.to = to;
     key = sqlKey(location, state.versions, to, deps.context.awsRequestId);
-    await writeInTimeLeft(deps, location.bucket, key, (abortSignal) => writeScript(deps.env, location.bucket, key, script, abortSignal));
+    await writeScriptInTimeLeft(deps, location.bucket, key, script);
     deps.report.s3Requests++;
     return new LambicError(
       error.code,
@@ -455,23 +460,24 @@ async function offlineScript(event: LambicEvent, bundle: OpenedBundle, location:
     range,
   });
   const key = sqlKey(location, start, to, deps.context.awsRequestId);
+  const bytes = Buffer.byteLength(script);
   // The script may take long to render: its write gets the time left, so that a slow S3 ends in
   // a coded error before the invocation's timeout, not in Lambda's "Task timed out".
   deps.report.s3Requests++;
   try {
-    await writeInTimeLeft(deps, location.bucket, key, (abortSignal) => writeScript(deps.env, location.bucket, key, script, abortSignal));
+    await writeScriptInTimeLeft(deps, location.bucket, key, script);
   } catch (error) {
     if (!(error instanceof LambicError && typeof error.details.noTimeLeft === "string")) throw error;
     throw new LambicError(
       "AWS_FAILED",
-      `${withoutFullStop(error.message)}. The script (${steps.length} steps, ${Buffer.byteLength(script)} bytes) was rendered but not stored. Raise the function's timeout and invoke again, or render it locally with \`lambic ${event.direction} ${range} --sql\`.`,
+      `${withoutFullStop(error.message)}. The script (${steps.length} steps, ${bytes} bytes) was rendered but not stored. Raise the function's timeout and invoke again, or render it locally with \`lambic ${event.direction} ${range} --sql\`.`,
       error.details,
       { cause: error },
     );
   }
   deps.report.from = start;
   deps.report.to = to;
-  return { range, direction: event.direction, ...(tenant !== undefined ? { tenant } : {}), from: start, to, steps: planSummary(steps), bucket: location.bucket, key, bytes: Buffer.byteLength(script) };
+  return { range, direction: event.direction, ...(tenant !== undefined ? { tenant } : {}), from: start, to, steps: planSummary(steps), bucket: location.bucket, key, bytes };
 }
 
 /** On a tenant database a script is one tenant's (its search_path and version table): the event names exactly one. */

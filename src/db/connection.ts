@@ -9,8 +9,6 @@ import { argumentError, checkObject, checkString, checkTimeout } from "../check-
 import { LambicError } from "../errors.ts";
 import { splitStatements } from "../operations/sql-statements.ts";
 import { isPortNumber, portOf, redactUrl } from "./redact.ts";
-
-export { redactUrl };
 import { isTransactionPooler, READ_PARAMETERS, readUrlParameters, type TlsRequest } from "./url-parameters.ts";
 
 export interface Statement {

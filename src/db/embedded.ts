@@ -92,7 +92,8 @@ async function explainUnwritable<T>(lambicDir: string, work: () => Promise<T>): 
 
 async function ensureLocked(project: string, lambicDir: string): Promise<EmbeddedPostgres> {
   let state = await projectState(project);
-  let notice: string | undefined;
+  // For the user: why a new server, or another port (see EmbeddedPostgres.notice).
+  const notices: string[] = [];
 
   if (!state || !(await hasCluster(state.dataDir))) {
     const dataDir = await defaultDataDir(project);
@@ -102,22 +103,22 @@ async function ensureLocked(project: string, lambicDir: string): Promise<Embedde
       // port, and rewrites global/pg_control by its absolute path, over a new cluster's there.
       const stopped = await stopOrphanedServer(state.dataDir);
       const there = await stat(state.dataDir).then(() => true, () => false);
-      notice =
+      notices.push(
         `The data folder ${state.dataDir} named in ${join(lambicDir, "embedded.json")} ` +
         (there ? `holds no PostgreSQL cluster (no PG_VERSION, no global/pg_control, no server running on it)` : `is gone (a temporary folder emptied at reboot, or deleted), and its data with it`) +
         `, so this is a new, empty server${state.dataDir === dataDir ? "" : ` in ${dataDir}`}` +
-        (stopped === undefined ? "." : `; its old server, still running on the deleted folder (process ${stopped}), was stopped.`);
+        (stopped === undefined ? "." : `; its old server, still running on the deleted folder (process ${stopped}), was stopped.`),
+      );
     } else {
       const recorded = await readState(lambicDir);
       if (recorded?.project !== undefined && recorded.project !== project) {
-        notice = `This project was copied from ${recorded.project}, whose embedded PostgreSQL (data: ${recorded.dataDir}) stays with it: this copy gets its own, empty server.`;
+        notices.push(`This project was copied from ${recorded.project}, whose embedded PostgreSQL (data: ${recorded.dataDir}) stays with it: this copy gets its own, empty server.`);
       }
     }
     // .lambic/ removed with the data inside it (git clean -fdx, rm -rf .lambic) while its server ran.
     const orphan = state?.dataDir === dataDir ? undefined : await stopOrphanedServer(dataDir);
     if (orphan !== undefined) {
-      const stopped = `An embedded PostgreSQL was still running on the deleted folder ${dataDir} (process ${orphan}), its data gone with the folder: it was stopped, and this is a new, empty server.`;
-      notice = notice === undefined ? stopped : `${notice} ${stopped}`;
+      notices.push(`An embedded PostgreSQL was still running on the deleted folder ${dataDir} (process ${orphan}), its data gone with the folder: it was stopped, and this is a new, empty server.`);
     }
     await removePartials(dataDir);
     state = { dataDir, port: await choosePort(project), password: randomPassword(), project };
@@ -135,8 +136,7 @@ async function ensureLocked(project: string, lambicDir: string): Promise<Embedde
       const taken = state.port;
       state.port = await choosePort(project, state.port + 1);
       // A psql session or a GUI set up for the old port would otherwise fail without a word why.
-      const moved = `Port ${taken}, where this server ran before, is taken by another process, so it now runs on port ${state.port}.`;
-      notice = notice === undefined ? moved : `${notice} ${moved}`;
+      notices.push(`Port ${taken}, where this server ran before, is taken by another process, so it now runs on port ${state.port}.`);
     }
     try {
       await startCluster(state);
@@ -160,7 +160,7 @@ async function ensureLocked(project: string, lambicDir: string): Promise<Embedde
     port: state.port,
     started,
     psql: psqlCommand(lambicDir, state.port),
-    ...(notice !== undefined && { notice }),
+    ...(notices.length > 0 && { notice: notices.join(" ") }),
   };
 }
 
@@ -179,8 +179,7 @@ async function stopOrphanedServer(dataDir: string): Promise<number | undefined> 
   // The postmaster is the one whose parent is not in the folder too (its children are).
   let postmaster: number | undefined;
   for (const pid of inFolder) {
-    const stat = await readFile(`/proc/${pid}/stat`, "utf8").catch(() => "");
-    const parent = Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]);
+    const parent = Number((await procStat(pid))?.[1]);
     if (!inFolder.has(parent)) postmaster = pid;
   }
   if (postmaster === undefined) return undefined;
@@ -193,7 +192,7 @@ async function stopOrphanedServer(dataDir: string): Promise<number | undefined> 
   };
   signal("SIGINT"); // PostgreSQL's fast shutdown
   // A zombie has exited (where pid 1 does not reap, it stays one).
-  const exited = async () => !isAlive(postmaster) || / Z /.test(await readFile(`/proc/${postmaster}/stat`, "utf8").then((stat) => stat.slice(stat.lastIndexOf(")")), () => ""));
+  const exited = async () => !isAlive(postmaster) || (await procStat(postmaster))?.[0] === "Z";
   for (let waited = 0; !(await exited()) && waited < 15_000; waited += 100) {
     if (waited === 10_000) signal("SIGKILL");
     await sleep(100);
@@ -411,13 +410,21 @@ async function isHolder(pid: number, lock: string): Promise<boolean> {
 
 /** When `pid` started (epoch ms), from /proc; undefined where /proc does not tell. */
 async function processStartedMs(pid: number): Promise<number | undefined> {
-  const [stat, system] = await Promise.all([readFile(`/proc/${pid}/stat`, "utf8").catch(() => undefined), readFile("/proc/stat", "utf8").catch(() => undefined)]);
+  const [fields, system] = await Promise.all([procStat(pid), readFile("/proc/stat", "utf8").catch(() => undefined)]);
   const bootSeconds = Number(/^btime (\d+)$/m.exec(system ?? "")?.[1]);
-  if (stat === undefined || !Number.isFinite(bootSeconds)) return undefined;
-  // "pid (comm) state …": comm may hold spaces and parentheses; starttime is field 22, in clock
-  // ticks since boot (USER_HZ, 100 on Linux).
-  const ticks = Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[19]);
+  if (fields === undefined || !Number.isFinite(bootSeconds)) return undefined;
+  // starttime (field 22) is in clock ticks since boot (USER_HZ, 100 on Linux).
+  const ticks = Number(fields[19]);
   return Number.isFinite(ticks) ? (bootSeconds + ticks / 100) * 1000 : undefined;
+}
+
+/**
+ * The fields of /proc/<pid>/stat after "pid (comm)", whose comm may hold spaces and parentheses:
+ * [0] the state (Z: a zombie), [1] the parent's pid, [19] starttime. Undefined where /proc does not tell.
+ */
+async function procStat(pid: number): Promise<string[] | undefined> {
+  const stat = await readFile(`/proc/${pid}/stat`, "utf8").catch(() => undefined);
+  return stat === undefined ? undefined : stat.slice(stat.lastIndexOf(")") + 2).split(" ");
 }
 
 function isAlive(pid: number): boolean {

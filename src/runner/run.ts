@@ -401,8 +401,6 @@ export async function runMigration(connection: Connection, set: RevisionSet, com
   let lock: StatementResult | undefined;
   /** How long the run has waited for the run lock; `held`: at session level, by waitForRunLock, until the transaction holds it too. */
   let waitedFor: RunLockWait | undefined;
-  /** The version rows the run started from, once read. */
-  let startRows: readonly string[] | undefined;
   try {
     if (signal?.aborted) throw interruptedError(progress);
     let purged: StatementResult | undefined;
@@ -440,7 +438,6 @@ export async function runMigration(connection: Connection, set: RevisionSet, com
 
     const rows = purged ? [] : (versions.rows ?? []).map((r) => String(r.version_num));
     assertKnownVersions(set, rows, versionTableSql(names));
-    startRows = rows;
     progress.started = rows;
     const changed = command.kind === "stamp" ? [] : changedRevisions(set, rows, history.rows ?? []);
     if (changed.length > 0 && !options.allowChanged) throw checksumError(changed);
@@ -492,7 +489,7 @@ export async function runMigration(connection: Connection, set: RevisionSet, com
       if (progress.outsideTransaction !== undefined) error.details.outsideTransaction ??= progress.outsideTransaction;
     }
     // Only a lost connection leaves a COMMIT sent undecided: a server's error at it rolled it back.
-    const rerun = error instanceof LambicError && startRows !== undefined ? rerunTarget(set, command, startRows, progress.committed, error.code === "CONNECTION_FAILED" ? progress.committing : undefined) : undefined;
+    const rerun = error instanceof LambicError && progress.started !== undefined ? rerunTarget(set, command, progress.started, progress.committed, error.code === "CONNECTION_FAILED" ? progress.committing : undefined) : undefined;
     if (rerun !== undefined && error instanceof LambicError && error.details.rerunTarget === undefined) {
       const target = (command as { target: string }).target;
       error.details.rerunTarget = rerun.target;
